@@ -1,0 +1,127 @@
+"""The brief a specialist reads first, as JSON (the Brief model) and Markdown."""
+
+from __future__ import annotations
+
+import re
+
+from agent.models import Brief, HistoryItem, NextStep, SimilarEscalation, Ticket, TriageDecision
+from agent.state import TriageState
+
+_SENTENCE = re.compile(r"(?<=[.!?])\s+")
+MAX_SIMILAR = 3
+
+
+def _shorten(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def _first_sentences(text: str, n: int = 2, limit: int = 240) -> str:
+    return _shorten(" ".join(_SENTENCE.split(" ".join(text.split()))[:n]), limit)
+
+
+def _customer(ticket: Ticket) -> str:
+    account = ticket.account
+    bits = [f"requester {ticket.requester or 'unknown'}", f"account {account.id or 'unknown'}"]
+    bits.append(f"tier {account.tier}")
+    if account.region:
+        bits.append(f"region {account.region}")
+    language = ticket.language or account.language
+    if language:
+        bits.append(f"language {language}")
+    bits.append(f"via {ticket.channel}")
+    return ", ".join(bits)
+
+
+def _history(state: TriageState) -> list[HistoryItem]:
+    ticket = state["ticket"]
+    items = [
+        HistoryItem(
+            when=prior.created_at,
+            kind="ticket",
+            ref=prior.id,
+            summary=_shorten(f"{prior.subject} {prior.body}".strip(), 200),
+            outcome=" / ".join(x for x in (prior.status, prior.team, prior.resolution) if x) or None,
+        )
+        for prior in ticket.history
+    ]
+    known = {item.ref for item in items}
+    for case in state.get("requester_cases", []):
+        if case.id not in known and case.id != ticket.id:
+            outcome = " / ".join(x for x in (case.team, case.resolution) if x) or None
+            items.append(
+                HistoryItem(when=case.created_at, kind="ticket", ref=case.id,
+                            summary=_shorten(case.text, 200), outcome=outcome)
+            )
+    items += [
+        HistoryItem(when=m.sent_at, kind="message", ref=f"{ticket.id}#{i + 1}",
+                    summary=_shorten(f"{m.role}: {m.body}", 300))
+        for i, m in enumerate(ticket.messages)
+    ]
+    return items
+
+
+def build_brief(state: TriageState, decision: TriageDecision) -> Brief:
+    """Problem, customer, full history, rule hits, similar escalations and next steps."""
+    ticket, complexity = state["ticket"], state["complexity"]
+    similar = [
+        SimilarEscalation(case_id=s.case.id, similarity=round(s.similarity, 3), team=s.case.team,
+                          summary=_shorten(s.case.text, 200), resolution=s.case.resolution)
+        for s in state.get("similar", [])[:MAX_SIMILAR]
+    ]
+    steps = [
+        NextStep(text=_first_sentences(s.resolution), source=s.case_id)
+        for s in similar
+        if s.resolution and s.team == decision.team
+    ]
+    outcome = state.get("llm")
+    if outcome is not None and outcome.choice is not None:
+        steps += [NextStep(text=step, source="llm") for step in outcome.choice.next_steps]
+    where = "stays with first line" if not decision.escalate else f"escalated to {decision.team}"
+    review = " — waiting for review" if decision.needs_review else ""
+    return Brief(
+        ticket_id=ticket.id,
+        headline=_shorten(ticket.subject or ticket.body, 120),
+        problem=_first_sentences(state["clean_text"], n=4, limit=600),
+        customer=_customer(ticket),
+        history=_history(state),
+        rule_hits=[f"{h.rule_id}: {', '.join(h.matched)}" for h in state.get("hits", [])],
+        error_codes=complexity.error_codes,
+        similar=similar,
+        next_steps=steps,
+        decision_summary=(
+            f"{where} (tier {decision.tier}, {decision.priority}, "
+            f"confidence {decision.confidence:.2f}, by {decision.decided_by}){review}"
+        ),
+    )
+
+
+def brief_markdown(brief: Brief, decision: TriageDecision | None = None) -> str:
+    """Render the brief as Markdown for a helpdesk comment or a terminal."""
+    out = [f"## {brief.headline}", "", f"**Decision:** {brief.decision_summary}"]
+    if decision is not None and decision.tags:
+        out.append(f"**Tags:** {', '.join(decision.tags)}")
+    out += ["", "### Problem", brief.problem, "", "### Customer", brief.customer]
+    if brief.rule_hits or brief.error_codes:
+        out += ["", "### Rule hits and error codes"]
+        out += [f"- {hit}" for hit in brief.rule_hits]
+        if brief.error_codes:
+            out.append(f"- error codes: {', '.join(brief.error_codes)}")
+    out += ["", "### Prior interaction history"]
+    if brief.history:
+        for item in brief.history:
+            when = item.when.date().isoformat() if item.when else "undated"
+            tail = f" → {item.outcome}" if item.outcome else ""
+            out.append(f"- {when} `{item.ref}` {item.summary}{tail}")
+    else:
+        out.append("- none known")
+    if brief.similar:
+        out += ["", "### Similar past escalations"]
+        for s in brief.similar:
+            out.append(f"- `{s.case_id}` ({s.similarity:.2f}, {s.team}): {s.summary}")
+            if s.resolution:
+                out.append(f"  - resolved: {_shorten(s.resolution, 300)}")
+    if brief.next_steps:
+        out += ["", "### Suggested next steps"]
+        out += [f"{i}. {step.text} _(from {step.source})_" for i, step in enumerate(brief.next_steps, 1)]
+    return "\n".join(out) + "\n"

@@ -1,0 +1,120 @@
+"""The ``triage`` command: route, serve, and the sub-commands of the knowledge base and evals."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from agent import __version__
+from agent.errors import InputError, TriageError
+from agent.models import Ticket
+from agent.settings import Settings, get_settings
+
+Handler = Callable[[argparse.Namespace, Settings], int]
+
+
+def read_ticket(source: str) -> Ticket:
+    """Read one ticket JSON from a file or ``-`` (stdin); only subject and/or body are required."""
+    try:
+        raw = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"{source}: cannot read: {exc.strerror}") from None
+    try:
+        data = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{source}: not valid JSON: {exc.msg} (line {exc.lineno})") from None
+    if not isinstance(data, dict):
+        raise InputError(f"{source}: expected a JSON object with at least subject or body")
+    try:
+        return Ticket.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "ticket"
+        raise InputError(f"{source}: {where}: {first['msg']}") from None
+
+
+def cmd_route(args: argparse.Namespace, settings: Settings) -> int:
+    """Route one ticket and print the decision with its brief."""
+    from agent.triager import Triager
+
+    ticket = read_ticket(args.file)
+    triager = Triager.from_settings(settings)
+    result = triager.triage(ticket)
+    if args.format == "md":
+        sys.stdout.write(result.to_markdown())
+    else:
+        json.dump(result.to_output(), sys.stdout, ensure_ascii=False, indent=2)
+        sys.stdout.write("\n")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    """Run the HTTP service on the embedded defaults."""
+    from api.serve import serve
+
+    return serve(settings, host=args.host, port=args.port, demo=args.demo)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The whole command tree."""
+    parser = argparse.ArgumentParser(prog="triage", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"triage {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logs on stderr")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    route = sub.add_parser("route", help="route one ticket (JSON file or - for stdin)")
+    route.add_argument("file", help="ticket JSON file, or - for stdin")
+    route.add_argument("--format", choices=["json", "md"], default="json")
+    route.set_defaults(handler=cmd_route)
+
+    serve = sub.add_parser("serve", help="run the HTTP service")
+    serve.add_argument("--host", default=None)
+    serve.add_argument("--port", type=int, default=None)
+    serve.add_argument("--demo", action="store_true", help="seed an empty knowledge base with the demo data")
+    serve.set_defaults(handler=cmd_serve)
+
+    for module, function in _PLUGINS:
+        try:
+            registrar = getattr(__import__(module, fromlist=[function]), function)
+        except (ImportError, AttributeError):
+            continue
+        registrar(sub)
+    return parser
+
+
+_PLUGINS: list[tuple[str, str]] = [
+    ("knowledge.cli", "add_kb_parser"),
+    ("evals.cli", "add_eval_parser"),
+    ("api.cli", "add_keys_parser"),
+]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``triage`` command."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    handler: Any = args.handler
+    try:
+        return int(handler(args, get_settings()))
+    except TriageError as exc:
+        print(f"triage: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("triage: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,90 @@
+"""Assemble the final decision from the nodes' findings, and apply a reviewer's answer."""
+
+from __future__ import annotations
+
+from agent.models import Evidence, LLMUsage, TriageDecision
+from agent.policy import Policy
+from agent.state import HumanReview, TriageState
+
+INJECTION_TAG = "possible prompt injection"
+
+
+def assemble_decision(state: TriageState, policy: Policy) -> TriageDecision:
+    """One decision: route, priority, tags, review and the evidence behind each, in order."""
+    ticket, route, priority = state["ticket"], state["route"], state["priority"]
+    prediction, outcome = state["prediction"], state.get("llm")
+    complexity = state["complexity"]
+    injections = state.get("injections", [])
+
+    evidence: list[Evidence] = [
+        Evidence(kind="injection", source="normalize", detail=f"ignored instruction-like text: {p[:160]!r}")
+        for p in injections
+    ]
+    evidence += route.evidence + priority.evidence
+    if complexity.score:
+        parts = ", ".join(f"{k} {v:g}" for k, v in complexity.parts.items() if v)
+        evidence.append(
+            Evidence(kind="complexity", source="rules", detail=f"score {complexity.score:g} ({parts})")
+        )
+    if outcome is not None:
+        evidence += outcome.evidence
+
+    tags = list(dict.fromkeys(route.tags + priority.tags))
+    reasons = list(route.review_reasons)
+    if injections:
+        tags.append(INJECTION_TAG)
+        if policy.injection_to_review:
+            reasons.append("possible prompt injection in the ticket text")
+    review_at = policy.complexity.review_at
+    if review_at is not None and complexity.score >= review_at:
+        reasons.append(f"complexity {complexity.score:g} at or above {review_at:g}")
+    if reasons:
+        evidence.append(Evidence(kind="review", source="policy", detail="; ".join(reasons)))
+
+    return TriageDecision(
+        ticket_id=ticket.id,
+        escalate=route.escalate,
+        team=route.team,
+        tier=route.tier,
+        assignee=route.assignee,
+        priority=priority.priority,
+        sla=priority.sla,
+        tags=list(dict.fromkeys(tags)),
+        confidence=route.confidence,
+        needs_review=bool(reasons),
+        review_reasons=reasons,
+        decided_by=route.decided_by,
+        alternatives=prediction.teams[:5],
+        evidence=evidence,
+        policy_version=policy.fingerprint,
+        model_version=prediction.model_version,
+        llm=outcome.usage if outcome is not None else LLMUsage(),
+    )
+
+
+def apply_review(decision: TriageDecision, review: HumanReview, policy: Policy) -> TriageDecision:
+    """The reviewer's answer replaces the guess; the evidence keeps both."""
+    if review.team not in policy.team_names:
+        raise ValueError(f"unknown team {review.team!r}; known: {policy.team_names}")
+    if review.priority and review.priority not in policy.priorities.scale:
+        raise ValueError(f"unknown priority {review.priority!r}; scale: {policy.priorities.scale}")
+    team = policy.team(review.team)
+    escalate = review.escalate if review.escalate is not None else team.name != policy.first_line_team
+    note = f" ({review.note})" if review.note else ""
+    detail = (
+        f"{review.reviewer} routed to {team.name}"
+        f" (agent's guess {decision.team}, confidence {decision.confidence:.2f}){note}"
+    )
+    return decision.model_copy(
+        update={
+            "team": team.name,
+            "tier": team.tier,
+            "escalate": escalate,
+            "priority": review.priority or decision.priority,
+            "assignee": review.assignee,
+            "needs_review": False,
+            "decided_by": "human",
+            "confidence": 1.0,
+            "evidence": [*decision.evidence, Evidence(kind="review", source=review.reviewer, detail=detail, team=team.name)],
+        }
+    )

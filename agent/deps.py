@@ -1,0 +1,38 @@
+"""What the nodes need from outside the state: policy, engines, knowledge base, LLM, loads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from agent.llm import LLMClassifier
+from agent.policy import Policy
+from agent.route import LoadView
+from agent.rules import RuleEngine
+from agent.settings import Settings
+from knowledge.kb import KnowledgeBase
+
+
+@dataclass
+class Deps:
+    """Long-lived collaborators of one graph; rebuilt when the policy changes."""
+
+    settings: Settings
+    policy: Policy
+    kb: KnowledgeBase
+    loads: LoadView
+    llm: LLMClassifier | None = None
+    rules: RuleEngine = field(init=False)
+    team_embeddings: dict[str, np.ndarray] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.rules = RuleEngine(self.policy)
+        self.team_embeddings = self._embed_teams()
+
+    def _embed_teams(self) -> dict[str, np.ndarray]:
+        """Team descriptions as vectors, for routing by policy when the knowledge base is empty."""
+        teams = self.policy.teams
+        texts = [f"{t.name}: {t.description} {' '.join(t.skills)}".strip() for t in teams]
+        vectors = self.kb.embedder.embed(texts)
+        return {team.name: vectors[i] for i, team in enumerate(teams)}

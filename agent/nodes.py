@@ -1,0 +1,149 @@
+"""The graph's nodes: each reads the state, calls one concern's module, and returns its update."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+from langgraph.types import interrupt
+
+from agent.brief import build_brief
+from agent.decision import assemble_decision, apply_review
+from agent.deps import Deps
+from agent.injection import normalise_whitespace, scan
+from agent.priority import choose_priority
+from agent.route import choose_route
+from agent.state import HumanReview, TriageState
+
+Update = dict[str, Any]
+
+
+class Nodes:
+    """Node functions bound to their collaborators."""
+
+    def __init__(self, deps: Deps) -> None:
+        self.deps = deps
+
+    def normalize(self, state: TriageState) -> Update:
+        """Remove instruction-like passages; later steps only ever read the cleaned text."""
+        ticket = state["ticket"]
+        subject = scan(ticket.subject)
+        body = scan(ticket.body)
+        clean_subject = subject.clean_text
+        clean_text = normalise_whitespace(f"{clean_subject}\n{body.clean_text}")
+        return {
+            "clean_subject": clean_subject,
+            "clean_text": clean_text,
+            "injections": subject.passages + body.passages,
+        }
+
+    def rules(self, state: TriageState) -> Update:
+        """Evaluate the policy's rules and the complexity score on the cleaned text."""
+        engine = self.deps.rules
+        ticket, text = state["ticket"], state["clean_text"]
+        return {
+            "hits": engine.evaluate(ticket, text, subject=state["clean_subject"]),
+            "complexity": engine.complexity(ticket, text),
+        }
+
+    def retrieve(self, state: TriageState) -> Update:
+        """Embed the cleaned text and fetch the nearest past cases and the requester's own."""
+        kb, settings = self.deps.kb, self.deps.settings
+        vector = kb.embedder.embed([state["clean_text"]])[0]
+        similar = kb.store.search(vector, settings.neighbours) if kb.store.count() else []
+        requester = state["ticket"].requester
+        own = kb.store.by_requester(requester, limit=20) if requester else []
+        return {"embedding": vector.tolist(), "similar": similar, "requester_cases": own}
+
+    def classify(self, state: TriageState) -> Update:
+        """Learned scores first; the LLM only where configured and the cheaper steps are unsure."""
+        deps = self.deps
+        prediction = deps.kb.router.predict(
+            text=state["clean_text"],
+            embedding=np.asarray(state["embedding"], dtype=np.float32),
+            neighbours=state["similar"],
+            requester_cases=state["requester_cases"],
+            team_names=deps.policy.team_names,
+            team_description_embeddings=deps.team_embeddings,
+        )
+        update: Update = {"prediction": prediction, "llm": None}
+        if deps.llm is None or not self._llm_wanted(state, prediction.confidence):
+            return update
+        update["llm"] = deps.llm.classify(
+            ticket=state["ticket"],
+            clean_text=state["clean_text"],
+            policy=deps.policy,
+            precedents=state["similar"],
+            candidates=prediction.teams[:5],
+        )
+        return update
+
+    def _llm_wanted(self, state: TriageState, confidence: float) -> bool:
+        if self.deps.settings.llm_when == "always":
+            return True
+        deciding_rule = any(h.actions.escalate_to for h in state["hits"])
+        return not deciding_rule and confidence < self.deps.policy.review_threshold
+
+    def route(self, state: TriageState) -> Update:
+        """Rules and explicit policy first, then the LLM or the learned model; then the tree."""
+        prediction = state["prediction"]
+        outcome = state.get("llm")
+        llm_team: str | None = None
+        llm_confidence: float | None = None
+        if outcome is not None and outcome.choice is not None:
+            llm_team = outcome.choice.team
+            learned = {s.team: s.score for s in prediction.teams}.get(llm_team, 0.0)
+            # The LLM's self-reported confidence is not calibrated; average it with the
+            # calibrated score the learned router gives the same team.
+            llm_confidence = (learned + outcome.choice.confidence) / 2
+        choice = choose_route(
+            self.deps.policy,
+            state["ticket"],
+            state["hits"],
+            prediction,
+            llm_team=llm_team,
+            llm_confidence=llm_confidence,
+            loads=self.deps.loads,
+            now=datetime.now(UTC),
+        )
+        return {"route": choice}
+
+    def priority(self, state: TriageState) -> Update:
+        """Priority, SLA due times, protocol actions and tags."""
+        choice = choose_priority(
+            self.deps.policy,
+            state["ticket"],
+            state["hits"],
+            state["complexity"],
+            state["prediction"],
+            escalate=state["route"].escalate,
+            now=state["ticket"].received_at,
+        )
+        return {"priority": choice}
+
+    def decide(self, state: TriageState) -> Update:
+        """Assemble the decision with all its evidence."""
+        return {"decision": assemble_decision(state, self.deps.policy)}
+
+    def brief(self, state: TriageState) -> Update:
+        """Write what the specialist reads first."""
+        return {"brief": build_brief(state, state["decision"])}
+
+    def review(self, state: TriageState) -> Update:
+        """Wait for a human when the agent abstains; apply and learn from their decision."""
+        decision = state["decision"]
+        if not decision.needs_review:
+            return {}
+        answer = interrupt({"ticket_id": decision.ticket_id, "reasons": decision.review_reasons})
+        review = HumanReview.model_validate(answer)
+        reviewed = apply_review(decision, review, self.deps.policy)
+        return {"decision": reviewed, "brief": state["brief"].model_copy(
+            update={"decision_summary": _summary_after_review(review)}
+        )}
+
+
+def _summary_after_review(review: HumanReview) -> str:
+    note = f": {review.note}" if review.note else ""
+    return f"Routed to {review.team} by {review.reviewer} after review{note}"
+

@@ -1,0 +1,318 @@
+"""The routing policy a support lead edits: teams, rules, decision tree, priorities and SLAs.
+
+A policy is a YAML file validated by pydantic. Errors name the file, the path inside it and what
+was expected, e.g. ``policy.yaml: rules[2].match.error_codes[0]: not a valid regular expression``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from datetime import time
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from agent.errors import PolicyError
+
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+ProtocolAction = Literal["jump_queue", "notify_oncall", "start_sla_clock", "page_team_lead"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class WorkingHours(_Strict):
+    """When a person or the business is on shift, in a named time zone."""
+
+    timezone: str = "UTC"
+    days: list[Weekday] = Field(default_factory=lambda: ["mon", "tue", "wed", "thu", "fri"])
+    start: time = time(8, 0)
+    end: time = time(18, 0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> WorkingHours:
+        if self.end <= self.start:
+            raise ValueError("end must be after start")
+        return self
+
+
+class Member(_Strict):
+    """A person a ticket can be assigned to."""
+
+    name: str = Field(min_length=1)
+    email: str | None = None
+    skills: list[str] = Field(default_factory=list)
+    capacity: int = Field(default=10, ge=0, description="Open tickets this person can hold")
+    working_hours: WorkingHours | None = Field(default=None, description="None: the team's")
+    available: bool = Field(default=True, description="False: on leave, never assigned")
+
+
+class Team(_Strict):
+    """A team tickets are routed to; the first-line team is named by the policy."""
+
+    name: str = Field(min_length=1, max_length=200)
+    description: str = ""
+    tier: int = Field(default=2, ge=1, le=5)
+    skills: list[str] = Field(default_factory=list)
+    members: list[Member] = Field(default_factory=list)
+    working_hours: WorkingHours = Field(default_factory=WorkingHours)
+
+
+class RuleMatch(_Strict):
+    """What a rule looks for; any listed kind that matches makes the rule fire."""
+
+    keywords: list[str] = Field(
+        default_factory=list,
+        description="Words or phrases, word-bounded, case- and accent-insensitive, any language",
+    )
+    error_codes: list[str] = Field(default_factory=list, description="Regular expressions")
+    fields: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="Ticket attribute -> accepted values (channel, product, category, "
+        "account_tier, region, language, severity)",
+    )
+    min_complexity: float | None = Field(default=None, description="Fires at or above this score")
+    where: Literal["subject", "body", "any"] = "any"
+
+    @field_validator("error_codes")
+    @classmethod
+    def _valid_regex(cls, patterns: list[str]) -> list[str]:
+        for i, pattern in enumerate(patterns):
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"error_codes[{i}] {pattern!r} is not a valid regex: {exc}") from exc
+        return patterns
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> RuleMatch:
+        if not (self.keywords or self.error_codes or self.fields or self.min_complexity is not None):
+            raise ValueError("a rule must match on keywords, error_codes, fields or min_complexity")
+        return self
+
+
+class RuleActions(_Strict):
+    """What a fired rule does."""
+
+    escalate_to: str | None = Field(default=None, description="Team name")
+    tier: int | None = Field(default=None, ge=1, le=5)
+    add_tags: list[str] = Field(default_factory=list)
+    raise_priority_to: str | None = Field(default=None, description="At least this priority")
+    stay_first_line: bool = False
+
+
+class Rule(_Strict):
+    """A deterministic escalation rule; rules beat model guesses."""
+
+    id: str = Field(min_length=1, pattern=r"^[\w.-]+$")
+    description: str = ""
+    match: RuleMatch
+    actions: RuleActions
+    weight: float = Field(default=1.0, gt=0, description="Tie-break between rules naming teams")
+
+
+class ComplexityPolicy(_Strict):
+    """How the complexity score is computed and which tags it triggers."""
+
+    weights: dict[
+        Literal["error_codes", "products", "prior_contacts", "reopens", "length", "urgency"], float
+    ] = Field(
+        default_factory=lambda: {
+            "error_codes": 1.0,
+            "products": 0.75,
+            "prior_contacts": 0.5,
+            "reopens": 1.0,
+            "length": 0.5,
+            "urgency": 1.0,
+        }
+    )
+    products: list[str] = Field(default_factory=list, description="Product names to count")
+    urgency_cues: list[str] = Field(default_factory=list, description="Words that signal urgency")
+    length_unit_chars: int = Field(default=800, gt=0, description="One length point per N chars")
+    high_complexity_at: float = Field(default=4.0, description="Tag 'High Complexity' at/above")
+    requires_expertise_at: float = Field(
+        default=3.0, description="Tag 'Requires Expertise' at/above when escalated"
+    )
+    review_at: float | None = Field(default=None, description="Send to review at/above; None off")
+
+
+class Condition(_Strict):
+    """Conditions of a decision-tree branch; all listed ones must hold."""
+
+    team: list[str] | None = Field(default=None, description="The team chosen so far")
+    escalate: bool | None = None
+    category: list[str] | None = None
+    product: list[str] | None = None
+    account_tier: list[str] | None = None
+    region: list[str] | None = None
+    language: list[str] | None = None
+    severity: list[str] | None = None
+    channel: list[str] | None = None
+    priority: list[str] | None = None
+    tags_any: list[str] | None = None
+
+
+class Branch(_Strict):
+    """One ordered branch of the decision tree: the first that matches decides."""
+
+    name: str = Field(min_length=1)
+    when: Condition = Field(default_factory=Condition)
+    team: str | None = Field(default=None, description="Override the team")
+    tier: int | None = Field(default=None, ge=1, le=5)
+    required_skills: list[str] = Field(default_factory=list, description="For picking a person")
+    assign: bool = Field(default=True, description="Pick an individual from the team")
+    add_tags: list[str] = Field(default_factory=list)
+
+
+class PriorityLevel(_Strict):
+    """SLA targets and protocol of one priority."""
+
+    first_response_hours: float = Field(gt=0)
+    resolution_hours: float = Field(gt=0)
+    business_hours: bool = True
+    actions: list[ProtocolAction] = Field(default_factory=list)
+
+
+class PriorityPolicy(_Strict):
+    """The priority scale, most urgent first, and how priorities are set."""
+
+    scale: list[str] = Field(default_factory=lambda: ["P1", "P2", "P3", "P4"], min_length=2)
+    default: str = "P3"
+    levels: dict[str, PriorityLevel] = Field(default_factory=dict)
+    by_account_tier: dict[str, str] = Field(
+        default_factory=dict, description="Account tier -> at least this priority"
+    )
+    by_severity: dict[str, str] = Field(
+        default_factory=dict, description="Declared severity -> at least this priority"
+    )
+    urgency_raises: int = Field(default=1, ge=0, description="Steps raised by urgency cues")
+    business_hours: WorkingHours = Field(default_factory=WorkingHours)
+    oncall_webhook: str | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> PriorityPolicy:
+        known = set(self.scale)
+        named = {self.default, *self.levels, *self.by_account_tier.values(), *self.by_severity.values()}
+        unknown = sorted(named - known)
+        if unknown:
+            raise ValueError(f"priorities {unknown} are not on the scale {self.scale}")
+        return self
+
+    def rank(self, priority: str) -> int:
+        """0 is the most urgent."""
+        return self.scale.index(priority)
+
+    def most_urgent(self, *priorities: str | None) -> str:
+        """The most urgent of the given priorities (the default when none is given)."""
+        given = [p for p in priorities if p]
+        return min(given, key=self.rank) if given else self.default
+
+
+class Policy(_Strict):
+    """A whole routing policy."""
+
+    name: str = "policy"
+    version: str = Field(default="1", description="Bumped by the author; hashed with the content")
+    first_line_team: str
+    review_threshold: float = Field(default=0.5, ge=0.0, le=1.0)
+    teams: list[Team] = Field(min_length=1)
+    rules: list[Rule] = Field(default_factory=list)
+    complexity: ComplexityPolicy = Field(default_factory=ComplexityPolicy)
+    decision_tree: list[Branch] = Field(default_factory=list)
+    priorities: PriorityPolicy = Field(default_factory=PriorityPolicy)
+    injection_to_review: bool = Field(default=True, description="Review tickets with injections")
+
+    @model_validator(mode="after")
+    def _references(self) -> Policy:
+        names = [t.name for t in self.teams]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"team names must be unique, repeated: {dupes}")
+        known = set(names)
+        if self.first_line_team not in known:
+            raise ValueError(f"first_line_team {self.first_line_team!r} is not a team")
+        for i, rule in enumerate(self.rules):
+            if rule.actions.escalate_to and rule.actions.escalate_to not in known:
+                raise ValueError(f"rules[{i}] ({rule.id}) escalates to unknown team")
+            if rule.actions.raise_priority_to and rule.actions.raise_priority_to not in self.priorities.scale:
+                raise ValueError(f"rules[{i}] ({rule.id}) raises to a priority not on the scale")
+        for i, branch in enumerate(self.decision_tree):
+            if branch.team and branch.team not in known:
+                raise ValueError(f"decision_tree[{i}] ({branch.name}) names unknown team")
+        ids = [r.id for r in self.rules]
+        if len(ids) != len(set(ids)):
+            raise ValueError("rule ids must be unique")
+        return self
+
+    @property
+    def team_names(self) -> list[str]:
+        return [t.name for t in self.teams]
+
+    def team(self, name: str) -> Team:
+        """The team of that name."""
+        for team in self.teams:
+            if team.name == name:
+                return team
+        raise KeyError(name)
+
+    @property
+    def fingerprint(self) -> str:
+        """Version plus a content hash, recorded on every decision."""
+        digest = hashlib.sha256(self.model_dump_json().encode()).hexdigest()[:10]
+        return f"{self.version}+{digest}"
+
+
+def _location(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def parse_policy(data: Any, source: str = "<policy>") -> Policy:
+    """Validate already-parsed YAML/JSON data; errors name the source, path and expectation."""
+    try:
+        return Policy.model_validate(data)
+    except ValidationError as exc:
+        lines = [f"{source}: {_location(e['loc'])}: {e['msg']}" for e in exc.errors()]
+        raise PolicyError("\n".join(lines)) from None
+
+
+def load_policy(path: Path | str) -> Policy:
+    """Read and validate a policy file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise PolicyError(f"{path}: cannot read policy: {exc.strerror}") from None
+    return loads_policy(text, str(path))
+
+
+def loads_policy(text: str, source: str = "<policy>") -> Policy:
+    """Parse and validate policy YAML text."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise PolicyError(f"{source}:{where}: not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise PolicyError(f"{source}: (top level): expected a mapping of policy fields")
+    return parse_policy(data, source)
+
+
+def neutral_policy(teams: list[str], first_line: str | None = None, scale: list[str] | None = None) -> Policy:
+    """A policy with the given teams and no rules: the learned router alone decides."""
+    first = first_line if first_line in teams else teams[0]
+    priorities = PriorityPolicy(scale=scale, default=scale[len(scale) // 2]) if scale else PriorityPolicy()
+    return Policy(
+        name="neutral",
+        version="neutral",
+        first_line_team=first,
+        teams=[Team(name=t, tier=1 if t == first else 2) for t in teams],
+        priorities=priorities,
+    )

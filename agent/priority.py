@@ -1,0 +1,200 @@
+"""Priority, SLA due times, protocol actions and tags, all from the policy.
+
+The priority starts at the policy default (or the learned priority, when it is on the policy's
+scale) and is only ever raised: by account tier, declared severity, fired rules and urgency cues.
+Ticket text can never lower it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, Field
+
+from agent.errors import PolicyError
+from agent.models import SLA, Evidence, Ticket
+from agent.policy import Policy, WorkingHours
+from agent.rules import Complexity, RuleHit
+from knowledge.base import RoutePrediction
+
+HIGH_COMPLEXITY = "High Complexity"
+REQUIRES_EXPERTISE = "Requires Expertise"
+
+
+class PriorityChoice(BaseModel):
+    """The priority, its SLA and protocol, the tags, and why."""
+
+    priority: str
+    sla: SLA | None = Field(default=None, description="None when the policy has no level for it")
+    tags: list[str] = Field(default_factory=list)
+    review_reasons: list[str] = Field(default_factory=list)
+    evidence: list[Evidence] = Field(default_factory=list)
+
+
+def priority_floor(policy: Policy, ticket: Ticket, hits: Sequence[RuleHit]) -> str:
+    """The most urgent of the default and the policy's floors (tier, severity, rules)."""
+    prio = policy.priorities
+    return prio.most_urgent(
+        prio.default,
+        prio.by_account_tier.get(ticket.account.tier),
+        prio.by_severity.get(ticket.severity) if ticket.severity else None,
+        *(h.actions.raise_priority_to for h in hits),
+    )
+
+
+def choose_priority(
+    policy: Policy,
+    ticket: Ticket,
+    hits: Sequence[RuleHit],
+    complexity: Complexity,
+    prediction: RoutePrediction | None,
+    escalate: bool,
+    now: datetime | None = None,
+) -> PriorityChoice:
+    """Set the priority, the SLA clock (from `now`, else the ticket's arrival) and the tags."""
+    prio = policy.priorities
+    evidence: list[Evidence] = []
+    current = prio.default
+    learned = prediction.priorities[0] if prediction and prediction.priorities else None
+    if learned and learned.team in prio.scale:
+        current = learned.team
+        evidence.append(_ev(f"learned priority {current} ({learned.score:.2f})", "model"))
+    else:
+        evidence.append(_ev(f"policy default {current}", "policy"))
+
+    def raise_to(target: str | None, why: str, source: str) -> None:
+        nonlocal current
+        if target and prio.rank(target) < prio.rank(current):
+            evidence.append(_ev(f"{why} raises {current} -> {target}", source))
+            current = target
+
+    raise_to(
+        prio.by_account_tier.get(ticket.account.tier),
+        f"account tier {ticket.account.tier}",
+        "policy",
+    )
+    if ticket.severity:
+        raise_to(prio.by_severity.get(ticket.severity), f"severity {ticket.severity}", "policy")
+    for hit in hits:
+        raise_to(hit.actions.raise_priority_to, f"rule {hit.rule_id}", hit.rule_id)
+    if complexity.urgency_cues and prio.urgency_raises:
+        target = prio.scale[max(prio.rank(current) - prio.urgency_raises, 0)]
+        cues = ", ".join(repr(c) for c in complexity.urgency_cues)
+        raise_to(target, f"urgency cues {cues}", "complexity")
+
+    tags = _tags(policy, hits, complexity, escalate)
+    reasons = []
+    review_at = policy.complexity.review_at
+    if review_at is not None and complexity.score >= review_at:
+        reasons.append(f"complexity {complexity.score:g} at or above review level {review_at:g}")
+    sla = _sla(policy, current, now or ticket.received_at)
+    if sla is None:
+        evidence.append(Evidence(kind="sla", source="policy", detail=f"no SLA level for {current}"))
+    else:
+        evidence.append(_sla_evidence(current, sla))
+    return PriorityChoice(
+        priority=current, sla=sla, tags=tags, review_reasons=reasons, evidence=evidence
+    )
+
+
+def _ev(detail: str, source: str) -> Evidence:
+    return Evidence(kind="priority", source=source, detail=detail)
+
+
+def _tags(policy: Policy, hits: Sequence[RuleHit], cx: Complexity, escalate: bool) -> list[str]:
+    policy_cx = policy.complexity
+    tags: list[str] = []
+    if cx.score >= policy_cx.high_complexity_at:
+        tags.append(HIGH_COMPLEXITY)
+    if escalate and cx.score >= policy_cx.requires_expertise_at:
+        tags.append(REQUIRES_EXPERTISE)
+    return merge_tags(tags, *(h.actions.add_tags for h in hits))
+
+
+def merge_tags(*lists: Iterable[str]) -> list[str]:
+    """Union of tag lists, first spelling and first position kept (case-insensitive)."""
+    seen: dict[str, str] = {}
+    for tags in lists:
+        for tag in tags:
+            seen.setdefault(tag.casefold(), tag)
+    return list(seen.values())
+
+
+def _sla(policy: Policy, priority: str, start: datetime) -> SLA | None:
+    level = policy.priorities.levels.get(priority)
+    if level is None:
+        return None
+    start = _aware(start)  # naive times are UTC by convention
+    if level.business_hours:
+        hours = policy.priorities.business_hours
+        first = add_business_hours(start, level.first_response_hours, hours)
+        resolution = add_business_hours(start, level.resolution_hours, hours)
+    else:
+        first = start + timedelta(hours=level.first_response_hours)
+        resolution = start + timedelta(hours=level.resolution_hours)
+    return SLA(
+        first_response_due=first.astimezone(UTC),
+        resolution_due=resolution.astimezone(UTC),
+        business_hours=level.business_hours,
+        actions=list(level.actions),
+    )
+
+
+def _sla_evidence(priority: str, sla: SLA) -> Evidence:
+    clock = "business hours" if sla.business_hours else "around the clock"
+    detail = (
+        f"{priority}: first response by {sla.first_response_due:%Y-%m-%d %H:%M} UTC, "
+        f"resolution by {sla.resolution_due:%Y-%m-%d %H:%M} UTC ({clock})"
+    )
+    if sla.actions:
+        detail += "; protocol: " + ", ".join(sla.actions)
+    return Evidence(kind="sla", source="policy", detail=detail)
+
+
+_WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def zone(name: str) -> ZoneInfo:
+    """The named time zone; an unknown name is a policy error."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise PolicyError(f"unknown time zone {name!r} in working hours: {exc}") from None
+
+
+def on_shift(hours: WorkingHours, when: datetime) -> bool:
+    """Whether `when` falls inside the working hours, read in their own time zone."""
+    local = _aware(when).astimezone(zone(hours.timezone))
+    return _WEEKDAYS[local.weekday()] in hours.days and hours.start <= local.time() < hours.end
+
+
+def add_business_hours(start: datetime, hours: float, business: WorkingHours) -> datetime:
+    """The moment `hours` of business time after `start` have passed (in UTC)."""
+    if not business.days:
+        raise PolicyError("business hours list no working days")
+    tz = zone(business.timezone)
+    current = _aware(start).astimezone(tz)
+    left = timedelta(hours=hours)
+    while True:
+        day_start = _at(current, business.start)
+        day_end = _at(current, business.end)
+        if _WEEKDAYS[current.weekday()] not in business.days or current >= day_end:
+            current = _at(current + timedelta(days=1), business.start)
+            continue
+        current = max(current, day_start)
+        remaining = day_end - current
+        if left <= remaining:
+            return (current + left).astimezone(UTC)
+        left -= remaining
+        current = _at(current + timedelta(days=1), business.start)
+
+
+def _at(day: datetime, clock: time) -> datetime:
+    """That day (in its own zone) at that wall-clock time."""
+    return day.replace(hour=clock.hour, minute=clock.minute, second=clock.second, microsecond=0)
+
+
+def _aware(when: datetime) -> datetime:
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)

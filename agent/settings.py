@@ -1,0 +1,111 @@
+"""One place for every knob, read from the environment (prefix ``TRIAGE_``) and ``.env``.
+
+Each field is documented once here; ``.env.example`` lists them with their defaults.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "examples"
+
+
+def _default_data_dir() -> Path:
+    return Path.home() / ".local" / "share" / "triage"
+
+
+class Settings(BaseSettings):
+    """Runtime configuration of the triage agent."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="TRIAGE_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    data_dir: Path = Field(
+        default_factory=_default_data_dir,
+        description="All state lives here: database, knowledge base, checkpoints, models.",
+    )
+    policy_path: Path = Field(
+        default=EXAMPLES_DIR / "policy.yaml",
+        description="The routing policy YAML a support lead edits.",
+    )
+
+    # Knowledge base
+    embedding_model: Literal["minilm-int8", "e5-small-multilingual"] = Field(
+        default="minilm-int8", description="Local embedding model (never downloaded at run time)."
+    )
+    chroma_mode: Literal["embedded", "http"] = Field(
+        default="embedded", description="Chroma on disk under data_dir, or a Chroma server."
+    )
+    chroma_host: str = Field(default="127.0.0.1", description="Chroma server host (http mode).")
+    chroma_port: int = Field(default=8000, description="Chroma server port (http mode).")
+    collection: str = Field(default="cases", description="Chroma collection of past cases.")
+    neighbours: int = Field(default=10, ge=1, le=100, description="Precedents retrieved per ticket.")
+
+    # LLM (optional): any OpenAI-compatible endpoint
+    llm_base_url: str | None = Field(default=None, description="OpenAI-compatible base URL.")
+    llm_api_key: SecretStr | None = Field(
+        default=None, description="API key; without one the LLM node is skipped."
+    )
+    llm_model: str = Field(default="gpt-4o-mini", description="Model name sent to the endpoint.")
+    llm_timeout_s: float = Field(default=20.0, gt=0, description="Per-request timeout.")
+    llm_max_retries: int = Field(default=1, ge=0, le=5, description="Bounded SDK retries.")
+    llm_max_prompt_tokens: int = Field(
+        default=1800, ge=256, description="Prompt budget; precedents are trimmed to fit."
+    )
+    llm_usd_per_1k_prompt: float = Field(default=0.00015, ge=0, description="Cost estimate.")
+    llm_usd_per_1k_completion: float = Field(default=0.0006, ge=0, description="Cost estimate.")
+    llm_when: Literal["unsure", "always", "never"] = Field(
+        default="unsure",
+        description="Call the LLM only when cheaper steps are unsure, on every ticket, or never.",
+    )
+
+    # Service
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; default is a SQLite file under data_dir."
+    )
+    host: str = Field(default="127.0.0.1", description="Bind address of `triage serve`.")
+    port: int = Field(default=8080, description="Port of `triage serve`.")
+    max_body_bytes: int = Field(default=1_000_000, description="Request body limit (413 past it).")
+    cors_origins: list[str] = Field(default_factory=list, description="CORS allow-list; closed.")
+    log_level: str = Field(default="INFO", description="Logging level (logs go to stderr).")
+
+    @property
+    def kb_dir(self) -> Path:
+        return self.data_dir / "kb"
+
+    @property
+    def model_dir(self) -> Path:
+        return self.data_dir / "models"
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.data_dir / "checkpoints.sqlite"
+
+    @property
+    def embedding_cache_path(self) -> Path:
+        return self.data_dir / "embedding-cache.sqlite"
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'triage.sqlite'}"
+
+    @property
+    def llm_configured(self) -> bool:
+        return bool(self.llm_base_url or self.llm_api_key) and self.llm_when != "never"
+
+    def ensure_dirs(self) -> None:
+        """Create the data directory tree."""
+        for path in (self.data_dir, self.kb_dir, self.model_dir):
+            path.mkdir(parents=True, exist_ok=True)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings."""
+    return Settings()

@@ -1,0 +1,106 @@
+"""Text helpers for policy matching: accent- and case-folding, and word-bounded phrase patterns.
+
+Keywords are matched on *folded* text (casefold plus accents stripped), so "Fehler"/"FEHLER",
+"contraseña"/"contrasena" and "système"/"systeme" are the same word. A phrase list compiles once
+into one trie-shaped regular expression; matching a ticket is a single scan of its folded text.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+from functools import lru_cache
+
+_SPACE = re.compile(r"\s+")
+_Trie = dict[str, "_Trie"]
+
+# Folded key -> the term as first written in the policy, per compiled pattern source.
+_ORIGINALS: dict[str, dict[str, str]] = {}
+
+
+def fold(text: str) -> str:
+    """Casefold and strip accents (NFKD, combining marks dropped)."""
+    if text.isascii():
+        return text.lower()
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def term_key(term: str) -> str:
+    """The folded, whitespace-collapsed form a term is matched and reported under."""
+    return _SPACE.sub(" ", fold(term)).strip()
+
+
+def compile_terms(terms: Iterable[str]) -> re.Pattern[str]:
+    """One word-bounded pattern matching any of the terms in folded text (cached)."""
+    return _compile(tuple(terms))
+
+
+@lru_cache(maxsize=512)
+def _compile(terms: tuple[str, ...]) -> re.Pattern[str]:
+    originals: dict[str, str] = {}
+    for term in terms:
+        key = term_key(term)
+        if key:
+            originals.setdefault(key, term)
+    if not originals:
+        pattern = re.compile(r"(?!x)x")  # matches nothing
+    else:
+        # A lookahead at every position finds phrases that overlap or share a start
+        # ("outage" inside "major outage"); (?<!\w)/(?!\w) bound words in any script,
+        # also for terms that begin or end with punctuation ("c++", "sap/4").
+        body = _trie_regex(sorted(originals))
+        pattern = re.compile(rf"(?<!\w)(?=({body})(?!\w))")
+    _ORIGINALS[pattern.pattern] = originals
+    return pattern
+
+
+def match_keys(pattern: re.Pattern[str], folded: str) -> set[str]:
+    """The folded keys of every term of the pattern found in already-folded text."""
+    found: set[str] = set()
+    for m in pattern.finditer(folded):
+        found.add(_SPACE.sub(" ", m.group(1)))
+    if not found:
+        return found
+    # The trie takes the longest alternative at a start; shorter terms that are word-bounded
+    # prefixes of a match ("sap" of "sap gui") were also mentioned.
+    known = _ORIGINALS.get(pattern.pattern, {})
+    for key in list(found):
+        for i, ch in enumerate(key):
+            if not (ch.isalnum() or ch == "_") and key[:i] in known:
+                found.add(key[:i])
+    return found
+
+
+def find_terms(pattern: re.Pattern[str], text: str) -> list[str]:
+    """The terms (as written in the policy) found in the text, in policy order, each once."""
+    found = match_keys(pattern, fold(text))
+    originals = _ORIGINALS.get(pattern.pattern, {})
+    return [original for key, original in originals.items() if key in found]
+
+
+def _trie_regex(keys: list[str]) -> str:
+    """A regex alternation shaped like a trie, so the engine branches on one character at a time."""
+    trie: _Trie = {}
+    for key in keys:
+        node = trie
+        for ch in key:
+            node = node.setdefault(ch, {})
+        node[""] = {}
+    return _node_regex(trie)
+
+
+def _node_regex(node: _Trie) -> str:
+    ends = "" in node
+    branches = []
+    for ch in sorted(k for k in node if k):
+        piece = r"\s+" if ch == " " else re.escape(ch)
+        branches.append(piece + _node_regex(node[ch]))
+    if not branches:
+        return ""
+    inner = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+    if ends:
+        # Longest first: try to continue, else stop here.
+        return f"(?:{inner})?"
+    return inner

@@ -1,0 +1,152 @@
+"""The facade every entry point uses: build the graph once, triage tickets, resume reviews."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import time
+from typing import Any
+
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
+from langgraph.checkpoint.sqlite import SqliteSaver
+from langgraph.graph.state import CompiledStateGraph
+from langgraph.types import Command
+from pydantic import BaseModel
+
+from agent.brief import brief_markdown
+from agent.deps import Deps
+from agent.errors import ConflictError, NotFoundError
+from agent.graph import build_graph
+from agent.llm import LLMClassifier
+from agent.models import Brief, Ticket, TriageDecision
+from agent.policy import Policy, load_policy
+from agent.route import InMemoryLoads, LoadView
+from agent.settings import Settings, get_settings
+from agent.state import HumanReview
+from knowledge.kb import KnowledgeBase
+
+log = logging.getLogger(__name__)
+
+
+class TriageResult(BaseModel):
+    """A decision and its brief: what `triage route` prints and `POST /v1/triage` returns."""
+
+    decision: TriageDecision
+    brief: Brief
+
+    def to_output(self) -> dict[str, Any]:
+        """The decision's fields at the top level and the brief under ``brief``."""
+        out = self.decision.model_dump(mode="json")
+        out["brief"] = self.brief.model_dump(mode="json")
+        return out
+
+    def to_markdown(self) -> str:
+        """The brief as Markdown, headed by the decision."""
+        return brief_markdown(self.brief, self.decision)
+
+
+def _serializer() -> JsonPlusSerializer:
+    """Checkpoint serde that revives only this product's own models."""
+    import agent.models as models
+    import agent.state as state
+
+    allowed: list[type] = [
+        obj
+        for module in (models, state)
+        for obj in vars(module).values()
+        if isinstance(obj, type) and issubclass(obj, BaseModel) and obj.__module__.startswith(("agent", "knowledge"))
+    ]
+    for name in ("agent.rules", "agent.route", "agent.priority", "agent.llm", "agent.policy",
+                 "knowledge.base", "knowledge.cases"):
+        module = __import__(name, fromlist=["_"])
+        allowed += [
+            obj for obj in vars(module).values()
+            if isinstance(obj, type) and issubclass(obj, BaseModel) and obj.__module__ == name
+        ]
+    return JsonPlusSerializer(allowed_msgpack_modules=allowed)
+
+
+def sqlite_checkpointer(settings: Settings) -> SqliteSaver:
+    """Checkpoints on disk under the data directory, so a crash mid-run resumes."""
+    settings.ensure_dirs()
+    conn = sqlite3.connect(str(settings.checkpoint_path), check_same_thread=False)
+    return SqliteSaver(conn, serde=_serializer())
+
+
+def memory_checkpointer() -> InMemorySaver:
+    """Checkpoints in memory, for evals and tests."""
+    return InMemorySaver(serde=_serializer())
+
+
+class Triager:
+    """Routes tickets through the graph; one per process."""
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        policy: Policy,
+        kb: KnowledgeBase,
+        llm: LLMClassifier | None = None,
+        loads: LoadView | None = None,
+        checkpointer: BaseCheckpointSaver | None = None,
+    ) -> None:
+        self.settings = settings
+        self.kb = kb
+        self.llm = llm
+        self.loads: LoadView = loads if loads is not None else InMemoryLoads()
+        self.checkpointer = checkpointer if checkpointer is not None else memory_checkpointer()
+        self.set_policy(policy)
+
+    @classmethod
+    def from_settings(cls, settings: Settings | None = None, policy: Policy | None = None) -> Triager:
+        """The embedded defaults: Chroma on disk, SQLite checkpoints, the configured policy."""
+        settings = settings or get_settings()
+        settings.ensure_dirs()
+        kb = KnowledgeBase.open(settings)
+        if kb.router is not None and not kb.router.load() and kb.store.count():
+            log.info("fitting the learned router on %d stored cases", kb.store.count())
+            kb.refit()
+        return cls(
+            settings=settings,
+            policy=policy or load_policy(settings.policy_path),
+            kb=kb,
+            llm=LLMClassifier.from_settings(settings),
+            checkpointer=sqlite_checkpointer(settings),
+        )
+
+    def set_policy(self, policy: Policy) -> None:
+        """Activate a policy: rebuilds the engines and the graph."""
+        self.policy = policy
+        self.deps = Deps(settings=self.settings, policy=policy, kb=self.kb, loads=self.loads, llm=self.llm)
+        self.graph: CompiledStateGraph = build_graph(self.deps, self.checkpointer)
+
+    def triage(self, ticket: Ticket, thread_id: str | None = None) -> TriageResult:
+        """Route one ticket; a ticket the agent abstains on waits for review under its thread."""
+        started = time.perf_counter()
+        config = {"configurable": {"thread_id": thread_id or ticket.id}}
+        state = self.graph.invoke({"ticket": ticket}, config, durability="exit")
+        return self._result(state, started)
+
+    def resume(self, thread_id: str, review: HumanReview) -> TriageResult:
+        """Resume a run waiting for review with a human's decision."""
+        config = {"configurable": {"thread_id": thread_id}}
+        snapshot = self.graph.get_state(config)
+        if not snapshot.values:
+            raise NotFoundError(f"no triage run {thread_id!r}")
+        if not snapshot.interrupts:
+            raise ConflictError(f"triage run {thread_id!r} is not waiting for review")
+        started = time.perf_counter()
+        state = self.graph.invoke(Command(resume=review.model_dump()), config, durability="exit")
+        return self._result(state, started)
+
+    def forget(self, thread_id: str) -> None:
+        """Drop a run's checkpoints (evals route thousands of tickets)."""
+        self.checkpointer.delete_thread(thread_id)
+
+    def _result(self, state: dict[str, Any], started: float) -> TriageResult:
+        decision: TriageDecision = state["decision"]
+        decision = decision.model_copy(update={"latency_ms": round((time.perf_counter() - started) * 1000, 2)})
+        return TriageResult(decision=decision, brief=state["brief"])

@@ -1,0 +1,1 @@
+"""Knowledge base of past escalations: store, embeddings, ingestion, learned routing, feedback."""

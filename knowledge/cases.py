@@ -1,0 +1,59 @@
+"""A resolved or imported past case, the unit of the knowledge base."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+LabelSource = Literal["import", "helpdesk", "specialist", "review", "decision"]
+
+
+class Case(BaseModel):
+    """A past ticket with its final routing and outcome."""
+
+    id: str = Field(min_length=1)
+    subject: str = ""
+    body: str = ""
+    team: str | None = Field(default=None, description="Final team (the routing label)")
+    tier: int | None = None
+    assignee: str | None = None
+    priority: str | None = None
+    tags: list[str] = Field(default_factory=list)
+    language: str | None = None
+    requester: str | None = None
+    account_id: str | None = None
+    resolution: str | None = None
+    created_at: datetime | None = None
+    resolved_at: datetime | None = None
+    first_route: str | None = Field(default=None, description="Team the product first chose")
+    escalated: bool | None = None
+    first_contact_resolved: bool | None = Field(
+        default=None, description="Resolved by the first specialist contact after escalation"
+    )
+    handling_hours: float | None = Field(default=None, ge=0)
+    label_source: LabelSource = "import"
+
+    @property
+    def text(self) -> str:
+        """Subject and body as one text, embedded the same way as a new ticket's text."""
+        if self.subject and self.body:
+            return f"{self.subject}\n{self.body}"
+        return self.subject or self.body
+
+    def as_prompt(self) -> str:
+        """Render the case as delimited data for a prompt."""
+        text = self.text.replace("<", "‹").replace(">", "›")
+        resolution = (self.resolution or "").replace("<", "‹").replace(">", "›")
+        return (
+            f'<case id="{self.id}" team="{self.team}">\n<text>{text}</text>\n'
+            f"<resolution>{resolution}</resolution>\n</case>"
+        )
+
+
+class SimilarCase(BaseModel):
+    """A case found by meaning, with its cosine similarity to the query (1 = identical)."""
+
+    case: Case
+    similarity: float
