@@ -11,6 +11,7 @@ import re
 from datetime import time
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -19,6 +20,30 @@ from agent.errors import PolicyError
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 ProtocolAction = Literal["jump_queue", "notify_oncall", "start_sla_clock", "page_team_lead"]
+ComplexityPart = Literal[
+    "error_codes", "products", "prior_contacts", "reopens", "length", "urgency"
+]
+TicketField = Literal[
+    "channel", "product", "category", "account_tier", "region", "language", "severity"
+]
+_WORKDAYS: list[Weekday] = ["mon", "tue", "wed", "thu", "fri"]
+_WEIGHTS: dict[ComplexityPart, float] = {
+    "error_codes": 1.0,
+    "products": 0.75,
+    "prior_contacts": 0.5,
+    "reopens": 1.0,
+    "length": 0.5,
+    "urgency": 1.0,
+}
+
+
+def _check_regexes(patterns: list[str]) -> list[str]:
+    for i, pattern in enumerate(patterns):
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise ValueError(f"error_codes[{i}] {pattern!r} is not a valid regex: {exc}") from exc
+    return patterns
 
 
 class _Strict(BaseModel):
@@ -29,9 +54,18 @@ class WorkingHours(_Strict):
     """When a person or the business is on shift, in a named time zone."""
 
     timezone: str = "UTC"
-    days: list[Weekday] = Field(default_factory=lambda: ["mon", "tue", "wed", "thu", "fri"])
+    days: list[Weekday] = Field(default_factory=lambda: list(_WORKDAYS), min_length=1)
     start: time = time(8, 0)
     end: time = time(18, 0)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, name: str) -> str:
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {name!r} (expected e.g. Europe/Berlin)") from None
+        return name
 
     @model_validator(mode="after")
     def _ordered(self) -> WorkingHours:
@@ -70,7 +104,7 @@ class RuleMatch(_Strict):
         description="Words or phrases, word-bounded, case- and accent-insensitive, any language",
     )
     error_codes: list[str] = Field(default_factory=list, description="Regular expressions")
-    fields: dict[str, list[str]] = Field(
+    fields: dict[TicketField, list[str]] = Field(
         default_factory=dict,
         description="Ticket attribute -> accepted values (channel, product, category, "
         "account_tier, region, language, severity)",
@@ -81,16 +115,13 @@ class RuleMatch(_Strict):
     @field_validator("error_codes")
     @classmethod
     def _valid_regex(cls, patterns: list[str]) -> list[str]:
-        for i, pattern in enumerate(patterns):
-            try:
-                re.compile(pattern)
-            except re.error as exc:
-                raise ValueError(f"error_codes[{i}] {pattern!r} is not a valid regex: {exc}") from exc
-        return patterns
+        return _check_regexes(patterns)
 
     @model_validator(mode="after")
     def _not_empty(self) -> RuleMatch:
-        if not (self.keywords or self.error_codes or self.fields or self.min_complexity is not None):
+        if not (
+            self.keywords or self.error_codes or self.fields or self.min_complexity is not None
+        ):
             raise ValueError("a rule must match on keywords, error_codes, fields or min_complexity")
         return self
 
@@ -118,17 +149,8 @@ class Rule(_Strict):
 class ComplexityPolicy(_Strict):
     """How the complexity score is computed and which tags it triggers."""
 
-    weights: dict[
-        Literal["error_codes", "products", "prior_contacts", "reopens", "length", "urgency"], float
-    ] = Field(
-        default_factory=lambda: {
-            "error_codes": 1.0,
-            "products": 0.75,
-            "prior_contacts": 0.5,
-            "reopens": 1.0,
-            "length": 0.5,
-            "urgency": 1.0,
-        }
+    weights: dict[ComplexityPart, float] = Field(
+        default_factory=lambda: dict(_WEIGHTS), description="Parts not listed keep their default"
     )
     products: list[str] = Field(default_factory=list, description="Product names to count")
     urgency_cues: list[str] = Field(default_factory=list, description="Words that signal urgency")
@@ -138,6 +160,19 @@ class ComplexityPolicy(_Strict):
         default=3.0, description="Tag 'Requires Expertise' at/above when escalated"
     )
     review_at: float | None = Field(default=None, description="Send to review at/above; None off")
+    error_codes: list[str] = Field(
+        default_factory=list, description="Generic error-code regexes, counted like rules' codes"
+    )
+
+    @field_validator("weights")
+    @classmethod
+    def _fill_weights(cls, weights: dict[ComplexityPart, float]) -> dict[ComplexityPart, float]:
+        return {**_WEIGHTS, **weights}
+
+    @field_validator("error_codes")
+    @classmethod
+    def _valid_regex(cls, patterns: list[str]) -> list[str]:
+        return _check_regexes(patterns)
 
 
 class Condition(_Strict):
@@ -196,7 +231,12 @@ class PriorityPolicy(_Strict):
     @model_validator(mode="after")
     def _consistent(self) -> PriorityPolicy:
         known = set(self.scale)
-        named = {self.default, *self.levels, *self.by_account_tier.values(), *self.by_severity.values()}
+        named = {
+            self.default,
+            *self.levels,
+            *self.by_account_tier.values(),
+            *self.by_severity.values(),
+        }
         unknown = sorted(named - known)
         if unknown:
             raise ValueError(f"priorities {unknown} are not on the scale {self.scale}")
@@ -238,7 +278,10 @@ class Policy(_Strict):
         for i, rule in enumerate(self.rules):
             if rule.actions.escalate_to and rule.actions.escalate_to not in known:
                 raise ValueError(f"rules[{i}] ({rule.id}) escalates to unknown team")
-            if rule.actions.raise_priority_to and rule.actions.raise_priority_to not in self.priorities.scale:
+            if (
+                rule.actions.raise_priority_to
+                and rule.actions.raise_priority_to not in self.priorities.scale
+            ):
                 raise ValueError(f"rules[{i}] ({rule.id}) raises to a priority not on the scale")
         for i, branch in enumerate(self.decision_tree):
             if branch.team and branch.team not in known:
@@ -305,10 +348,14 @@ def loads_policy(text: str, source: str = "<policy>") -> Policy:
     return parse_policy(data, source)
 
 
-def neutral_policy(teams: list[str], first_line: str | None = None, scale: list[str] | None = None) -> Policy:
+def neutral_policy(
+    teams: list[str], first_line: str | None = None, scale: list[str] | None = None
+) -> Policy:
     """A policy with the given teams and no rules: the learned router alone decides."""
     first = first_line if first_line in teams else teams[0]
-    priorities = PriorityPolicy(scale=scale, default=scale[len(scale) // 2]) if scale else PriorityPolicy()
+    priorities = (
+        PriorityPolicy(scale=scale, default=scale[len(scale) // 2]) if scale else PriorityPolicy()
+    )
     return Policy(
         name="neutral",
         version="neutral",

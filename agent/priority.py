@@ -29,7 +29,6 @@ class PriorityChoice(BaseModel):
     priority: str
     sla: SLA | None = Field(default=None, description="None when the policy has no level for it")
     tags: list[str] = Field(default_factory=list)
-    review_reasons: list[str] = Field(default_factory=list)
     evidence: list[Evidence] = Field(default_factory=list)
 
 
@@ -85,18 +84,12 @@ def choose_priority(
         raise_to(target, f"urgency cues {cues}", "complexity")
 
     tags = _tags(policy, hits, complexity, escalate)
-    reasons = []
-    review_at = policy.complexity.review_at
-    if review_at is not None and complexity.score >= review_at:
-        reasons.append(f"complexity {complexity.score:g} at or above review level {review_at:g}")
     sla = _sla(policy, current, now or ticket.received_at)
     if sla is None:
         evidence.append(Evidence(kind="sla", source="policy", detail=f"no SLA level for {current}"))
     else:
         evidence.append(_sla_evidence(current, sla))
-    return PriorityChoice(
-        priority=current, sla=sla, tags=tags, review_reasons=reasons, evidence=evidence
-    )
+    return PriorityChoice(priority=current, sla=sla, tags=tags, evidence=evidence)
 
 
 def _ev(detail: str, source: str) -> Evidence:

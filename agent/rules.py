@@ -98,10 +98,21 @@ class RuleEngine:
         self.urgency = {term_key(u): u for u in cx.urgency_cues if term_key(u)}
         self.signal_pattern = compile_terms([*cx.products, *cx.urgency_cues])
         # Generic codes live in the policy's complexity section once the schema has them;
-        # every rule's error-code patterns count too.
+        # every rule's error-code patterns count too. Each distinct regex runs once per text.
         generic = [re.compile(p) for p in getattr(cx, "error_codes", None) or []]
-        self.code_patterns = [*generic, *(c for r in self.rules for c in r.codes)]
-        self._split = any(r.match.where != "any" for r in policy.rules)
+        unique = {c.pattern: c for c in [*generic, *(c for r in self.rules for c in r.codes)]}
+        self.code_patterns = list(unique.values())
+        self._last: _Scan | None = None
+
+    def _scan(self, text: str) -> _Scan:
+        # evaluate() and complexity() of one ticket read the same text: scan it once.
+        # The cached scan depends on the text alone and is never mutated once published.
+        last = self._last
+        if last is not None and last.text == text:
+            return last
+        scan = _Scan(self, text)
+        self._last = scan
+        return scan
 
     def evaluate(
         self,
@@ -110,27 +121,25 @@ class RuleEngine:
         subject: str | None = None,
         complexity: Complexity | None = None,
     ) -> list[RuleHit]:
-        """The rules that fire on the cleaned text, in policy order."""
-        folded = fold(text)
-        keys = {"any": match_keys(self.keyword_pattern, folded)}
-        raw = {"any": text}
-        if self._split:
-            subj = ticket.subject if subject is None else subject
-            body = text[len(subj) :] if subj and text.startswith(subj) else text
-            keys["subject"] = match_keys(self.keyword_pattern, fold(subj))
-            keys["body"] = match_keys(self.keyword_pattern, fold(body))
-            raw.update(subject=subj, body=body)
+        """The rules that fire on the cleaned text (`subject`: cleaned subject), in policy order."""
+        scans = {"any": self._scan(text)}
+        subj = ticket.subject if subject is None else subject
         hits: list[RuleHit] = []
         for compiled in self.rules:
             rule = compiled.rule
             where = rule.match.where
+            if where not in scans:
+                region = subj if where == "subject" else _body(text, subj)
+                scans[where] = _Scan(self, region)
+            scan = scans[where]
             matched: list[str] = []
             kinds: list[HitKind] = []
-            words = [orig for key, orig in compiled.keywords.items() if key in keys[where]]
+            keys = scan.keys()
+            words = [orig for key, orig in compiled.keywords.items() if key in keys]
             if words:
                 matched += words
                 kinds.append("keyword")
-            codes = _find_codes(compiled.codes, raw[where])
+            codes = scan.codes(compiled.codes)
             if codes:
                 matched += codes
                 kinds.append("error_code")
@@ -159,10 +168,11 @@ class RuleEngine:
     def complexity(self, ticket: Ticket, text: str) -> Complexity:
         """The weighted complexity score of a ticket and the signals behind it."""
         cx = self.policy.complexity
-        found = match_keys(self.signal_pattern, fold(text))
+        scan = self._scan(text)
+        found = match_keys(self.signal_pattern, scan.folded)
         products = [p for key, p in self.products.items() if key in found]
         cues = [u for key, u in self.urgency.items() if key in found]
-        codes = _find_codes(self.code_patterns, text)
+        codes = scan.codes(self.code_patterns)
         earlier_messages = max(len(ticket.messages) - 1, 0)
         units: dict[Part, float] = {
             "error_codes": min(len(codes), 3),
@@ -172,7 +182,9 @@ class RuleEngine:
             "length": min(len(text) / cx.length_unit_chars, 3.0),
             "urgency": min(len(cues), 2),
         }
-        parts: dict[str, float] = {k: round(cx.weights.get(k, 0.0) * v, 3) for k, v in units.items()}
+        parts: dict[str, float] = {
+            k: round(cx.weights.get(k, 0.0) * v, 3) for k, v in units.items()
+        }
         return Complexity(
             score=round(sum(parts.values()), 2),
             parts=parts,
@@ -190,14 +202,38 @@ class RuleEngine:
         return out
 
 
-def _find_codes(patterns: list[re.Pattern[str]], text: str) -> list[str]:
-    """Distinct error codes found by the patterns, in order of first appearance."""
-    seen: dict[str, str] = {}
-    for pattern in patterns:
-        for m in pattern.finditer(text):
-            code = m.group(0).strip()
-            seen.setdefault(code.upper(), code)
-    return list(seen.values())
+class _Scan:
+    """One text's folded form, keyword keys and error codes, each computed on first use."""
+
+    def __init__(self, engine: RuleEngine, text: str) -> None:
+        self.engine = engine
+        self.text = text
+        self.folded = fold(text)
+        self._keys: set[str] | None = None
+        self._codes: dict[str, list[str]] = {}
+
+    def keys(self) -> set[str]:
+        """Folded keys of every rule keyword in the text."""
+        if self._keys is None:
+            self._keys = match_keys(self.engine.keyword_pattern, self.folded)
+        return self._keys
+
+    def codes(self, patterns: list[re.Pattern[str]]) -> list[str]:
+        """Distinct codes the patterns find, per pattern in order of appearance."""
+        seen: dict[str, str] = {}
+        for pattern in patterns:
+            found = self._codes.get(pattern.pattern)
+            if found is None:
+                found = [m.group(0).strip() for m in pattern.finditer(self.text)]
+                self._codes[pattern.pattern] = found
+            for code in found:
+                seen.setdefault(code.upper(), code)
+        return list(seen.values())
+
+
+def _body(text: str, subject: str) -> str:
+    """The text without its leading subject line."""
+    return text[len(subject) :].lstrip() if subject and text.startswith(subject) else text
 
 
 def rule_evidence(hits: list[RuleHit]) -> list[Evidence]:

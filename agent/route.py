@@ -1,0 +1,282 @@
+"""Choose the team, tier and person: rules and explicit policy win over model guesses.
+
+Order: a rule naming a team (highest weight, then policy order) > a rule keeping the ticket first
+line > the LLM's team (when the caller trusts it) > the learned prediction (restricted to the
+policy's teams). Then the decision tree's first matching branch may override team and tier and
+steer the choice of an individual (``pick_assignee``: on shift, under capacity, best skills).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Literal, Protocol
+
+from pydantic import BaseModel, Field
+
+from agent.errors import ConflictError
+from agent.models import Evidence, Ticket
+from agent.policy import Branch, Member, Policy, Team
+from agent.priority import merge_tags, on_shift, priority_floor
+from agent.rules import RuleHit, rule_evidence, ticket_field
+from agent.text import fold
+from knowledge.base import RoutePrediction
+
+RULE_CONFIDENCE = 0.95  # a deterministic rule or policy branch decided; not a model guess
+
+RouteSource = Literal["rule", "tree", "learned", "llm", "policy"]
+
+
+class RouteChoice(BaseModel):
+    """Where the ticket goes and why."""
+
+    team: str
+    tier: int
+    escalate: bool
+    decided_by: RouteSource
+    confidence: float = Field(ge=0.0, le=1.0)
+    assignee: str | None = None
+    tags: list[str] = Field(default_factory=list)
+    review_reasons: list[str] = Field(default_factory=list)
+    evidence: list[Evidence] = Field(default_factory=list)
+
+    @property
+    def needs_review(self) -> bool:
+        return bool(self.review_reasons)
+
+
+def choose_route(
+    policy: Policy,
+    ticket: Ticket,
+    hits: Sequence[RuleHit],
+    prediction: RoutePrediction,
+    llm_team: str | None = None,
+    llm_confidence: float | None = None,
+    loads: LoadView | None = None,
+    now: datetime | None = None,
+    priority: str | None = None,
+) -> RouteChoice:
+    """Pick team, tier, escalation and assignee; `priority` defaults to the policy floor."""
+    evidence = rule_evidence(list(hits))
+    team, decided_by, confidence = _base_team(
+        policy, hits, prediction, llm_team, llm_confidence, evidence
+    )
+    tags = merge_tags(*(h.actions.add_tags for h in hits))
+    chosen_priority = priority or priority_floor(policy, ticket, hits)
+    branch = _first_branch(policy, ticket, team, chosen_priority, tags)
+    if branch is not None:
+        evidence.append(Evidence(kind="tree", source=branch.name, detail=_describe(branch, team)))
+        tags = merge_tags(tags, branch.add_tags)
+        if branch.team and branch.team != team:
+            team, decided_by = branch.team, "tree"
+            # A branch that names the team outright is explicit policy; one that refines a
+            # guessed team inherits that guess's confidence.
+            if branch.when.team is None:
+                confidence = max(confidence, RULE_CONFIDENCE)
+
+    team_obj = policy.team(team)
+    tier = (branch.tier if branch else None) or _rule_tier(hits, team) or team_obj.tier
+
+    assignee = None
+    if branch is None or branch.assign:
+        skills = branch.required_skills if branch else []
+        assignee, picked = pick_assignee(team_obj, skills, loads, now or datetime.now(UTC))
+        evidence.extend(picked)
+
+    reasons = []
+    if confidence < policy.review_threshold:
+        reasons.append(
+            f"routing confidence {confidence:.2f} below review threshold "
+            f"{policy.review_threshold:.2f}"
+        )
+    return RouteChoice(
+        team=team,
+        tier=tier,
+        escalate=team != policy.first_line_team,
+        decided_by=decided_by,
+        confidence=round(confidence, 4),
+        assignee=assignee,
+        tags=tags,
+        review_reasons=reasons,
+        evidence=evidence,
+    )
+
+
+def _base_team(
+    policy: Policy,
+    hits: Sequence[RuleHit],
+    prediction: RoutePrediction,
+    llm_team: str | None,
+    llm_confidence: float | None,
+    evidence: list[Evidence],
+) -> tuple[str, RouteSource, float]:
+    """Team before the decision tree, who decided it, and with what confidence."""
+    guess = prediction.teams[0] if prediction.teams else None
+    escalating = [h for h in hits if h.actions.escalate_to]
+    if escalating:
+        # max() keeps the first of equal weights: policy order breaks ties.
+        winner = max(escalating, key=lambda h: h.weight)
+        team = winner.actions.escalate_to or policy.first_line_team
+        beaten = [o for o in escalating if o.actions.escalate_to != team]
+        notes = [f"outweighs rule {o.rule_id} ({o.actions.escalate_to})" for o in beaten]
+        if guess and guess.team != team:
+            notes.append(f"overrides model guess {guess.team} ({guess.score:.2f})")
+        for note in notes:
+            evidence.append(_ev(f"rule {winner.rule_id} {note}", winner.rule_id, team))
+        return team, "rule", RULE_CONFIDENCE
+    stay = next((h for h in hits if h.actions.stay_first_line), None)
+    if stay is not None:
+        team = policy.first_line_team
+        if guess and guess.team != team:
+            note = f"keeps it first line over model guess {guess.team} ({guess.score:.2f})"
+            evidence.append(_ev(f"rule {stay.rule_id} {note}", stay.rule_id, team))
+        return team, "rule", RULE_CONFIDENCE
+    if llm_team and llm_team in policy.team_names:
+        conf = llm_confidence if llm_confidence is not None else prediction.confidence
+        evidence.append(_ev(f"LLM chose {llm_team} ({conf:.2f})", "llm", llm_team, "llm"))
+        return llm_team, "llm", conf
+    known = [s for s in prediction.teams if s.team in policy.team_names]
+    total = sum(s.score for s in known)
+    if not known or total <= 0:
+        note = "no prediction names a policy team; first line decides"
+        evidence.append(_ev(note, "policy", policy.first_line_team, "fallback"))
+        return policy.first_line_team, "policy", 0.0
+    top = known[0]
+    # If the model's top team is not in the policy, the best remaining one is judged by its
+    # renormalised probability; otherwise the model's calibrated confidence stands.
+    conf = prediction.confidence if guess and top.team == guess.team else top.score / total
+    if len(known) < len(prediction.teams):
+        dropped = sorted({s.team for s in prediction.teams} - set(policy.team_names))
+        note = f"ignored teams not in the policy: {', '.join(dropped)}"
+        evidence.append(_ev(note, prediction.model_version, top.team, "model"))
+    return top.team, "policy" if prediction.cold_start else "learned", min(conf, 1.0)
+
+
+def _rule_tier(hits: Sequence[RuleHit], team: str) -> int | None:
+    """The tier asked by the heaviest rule that names no team or this team."""
+    tiered = [h for h in hits if h.actions.tier and h.actions.escalate_to in (None, team)]
+    return max(tiered, key=lambda h: h.weight).actions.tier if tiered else None
+
+
+def _first_branch(
+    policy: Policy, ticket: Ticket, team: str, priority: str, tags: list[str]
+) -> Branch | None:
+    """The first branch of the decision tree whose conditions all hold."""
+    escalate = team != policy.first_line_team
+    folded_tags = {fold(t) for t in tags}
+    for branch in policy.decision_tree:
+        when = branch.when
+        if when.team is not None and team not in when.team:
+            continue
+        if when.escalate is not None and when.escalate != escalate:
+            continue
+        if when.priority is not None and priority not in when.priority:
+            continue
+        if when.tags_any is not None and not folded_tags & {fold(t) for t in when.tags_any}:
+            continue
+        if all(_field_ok(ticket, name, getattr(when, name)) for name in _TREE_FIELDS):
+            return branch
+    return None
+
+
+_TREE_FIELDS = ("category", "product", "account_tier", "region", "language", "severity", "channel")
+
+
+def _field_ok(ticket: Ticket, name: str, accepted: list[str] | None) -> bool:
+    if accepted is None:
+        return True
+    value = ticket_field(ticket, name)
+    return value is not None and fold(value) in {fold(a) for a in accepted}
+
+
+def _describe(branch: Branch, team: str) -> str:
+    parts = [f"branch {branch.name} matched"]
+    if branch.team and branch.team != team:
+        parts.append(f"team {team} -> {branch.team}")
+    if branch.tier is not None:
+        parts.append(f"tier {branch.tier}")
+    if branch.required_skills:
+        parts.append("needs " + ", ".join(branch.required_skills))
+    return "; ".join(parts)
+
+
+def _ev(
+    detail: str, source: str, team: str, kind: Literal["rule", "llm", "model", "fallback"] = "rule"
+) -> Evidence:
+    return Evidence(kind=kind, source=source, detail=detail, team=team)
+
+
+class LoadView(Protocol):
+    """How many tickets each person holds open now."""
+
+    def open_count(self, member: str) -> int:
+        """Open tickets currently assigned to that member."""
+        ...
+
+
+class InMemoryLoads:
+    """Open-ticket counts kept in a dict (CLI and tests; the API keeps them in its database)."""
+
+    def __init__(self, counts: dict[str, int] | None = None) -> None:
+        self.counts: dict[str, int] = dict(counts or {})
+
+    def open_count(self, member: str) -> int:
+        """Open tickets currently assigned to that member."""
+        return self.counts.get(member, 0)
+
+    def assign(self, member: str) -> None:
+        """Count one more open ticket for the member."""
+        self.counts[member] = self.counts.get(member, 0) + 1
+
+    def release(self, member: str) -> None:
+        """Count one ticket fewer; releasing a ticket nobody holds is a bug upstream."""
+        if self.counts.get(member, 0) <= 0:
+            raise ConflictError(f"{member} holds no open ticket to release")
+        self.counts[member] -= 1
+
+
+def pick_assignee(
+    team: Team, required_skills: Sequence[str], loads: LoadView | None, now: datetime
+) -> tuple[str | None, list[Evidence]]:
+    """The available, on-shift member under capacity with the best skills, then lowest load."""
+    wanted = {fold(s) for s in required_skills}
+    evidence = [_assign_ev(team, "open loads unknown, counted as 0")] if loads is None else []
+    eligible: list[tuple[int, int, str]] = []  # (-skills matched, open load, name)
+    for member in team.members:
+        load = loads.open_count(member.name) if loads is not None else 0
+        reason = _skip_reason(team, member, load, now)
+        if reason:
+            evidence.append(_assign_ev(team, f"skipped {member.name}: {reason}"))
+        else:
+            eligible.append((-len(wanted & {fold(s) for s in member.skills}), load, member.name))
+    skilled = [c for c in eligible if c[0] < 0]
+    if wanted:
+        for _, _, name in sorted(set(eligible) - set(skilled)):
+            evidence.append(_assign_ev(team, f"skipped {name}: missing skills {sorted(wanted)}"))
+        if eligible and not skilled:
+            # Better someone on shift than a ticket waiting for an absent specialist.
+            evidence.append(
+                _assign_ev(team, "nobody eligible has those skills; any member will do")
+            )
+            skilled = eligible
+    if not skilled:
+        evidence.append(_assign_ev(team, f"nobody in {team.name} is eligible; left to the queue"))
+        return None, evidence
+    neg_matched, load, name = min(skilled)
+    skills = f", {-neg_matched}/{len(wanted)} skills" if wanted else ""
+    evidence.append(_assign_ev(team, f"assigned {name} (open {load}{skills})"))
+    return name, evidence
+
+
+def _skip_reason(team: Team, member: Member, load: int, now: datetime) -> str:
+    if not member.available:
+        return "unavailable"
+    if not on_shift(member.working_hours or team.working_hours, now):
+        return "off shift"
+    if load >= member.capacity:
+        return f"at capacity ({load}/{member.capacity})"
+    return ""
+
+
+def _assign_ev(team: Team, detail: str) -> Evidence:
+    return Evidence(kind="assignee", source=team.name, detail=detail, team=team.name)

@@ -1,0 +1,148 @@
+"""Priority floors and raises, tags, and SLA due times in business hours."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time
+
+import pytest
+
+from agent.errors import PolicyError
+from agent.models import Account, TeamScore, Ticket
+from agent.policy import Policy, WorkingHours, loads_policy
+from agent.priority import PriorityChoice, add_business_hours, choose_priority, on_shift
+from agent.rules import RuleEngine
+from knowledge.base import RoutePrediction
+
+POLICY = """
+first_line_team: desk
+teams: [{name: desk, tier: 1}, {name: sre}]
+rules:
+  - id: outage
+    match: {keywords: [outage]}
+    actions: {escalate_to: sre, raise_priority_to: P1, add_tags: [Outage]}
+complexity:
+  urgency_cues: [urgent, dringend]
+  high_complexity_at: 2.0
+  requires_expertise_at: 1.0
+priorities:
+  scale: [P1, P2, P3, P4]
+  default: P3
+  urgency_raises: 1
+  by_account_tier: {vip: P2}
+  by_severity: {critical: P1}
+  business_hours:
+    {timezone: Europe/Berlin, days: [mon, tue, wed, thu, fri], start: "09:00", end: "17:00"}
+  levels:
+    P1: {first_response_hours: 1, resolution_hours: 4, business_hours: false,
+         actions: [jump_queue, notify_oncall]}
+    P3: {first_response_hours: 4, resolution_hours: 16, actions: [start_sla_clock]}
+    P4: {first_response_hours: 8, resolution_hours: 40}
+"""
+
+# Friday 2026-11-27 15:00 Berlin (14:00 UTC): two business hours left in the week.
+FRIDAY_AFTERNOON = datetime(2026, 11, 27, 14, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def policy() -> Policy:
+    return loads_policy(POLICY, "test.yaml")
+
+
+def _choose(
+    policy: Policy,
+    ticket: Ticket,
+    learned: str | None = None,
+    escalate: bool = False,
+) -> PriorityChoice:
+    engine = RuleEngine(policy)
+    hits = engine.evaluate(ticket, ticket.text)
+    prediction = None
+    if learned:
+        prediction = RoutePrediction(
+            teams=[TeamScore(team="desk", score=0.9)],
+            priorities=[TeamScore(team=learned, score=0.7)],
+            confidence=0.9,
+            model_version="m",
+        )
+    cx = engine.complexity(ticket, ticket.text)
+    return choose_priority(policy, ticket, hits, cx, prediction, escalate, FRIDAY_AFTERNOON)
+
+
+def test_default_priority_and_business_hours_sla_across_the_weekend(policy: Policy) -> None:
+    choice = _choose(policy, Ticket(body="question about reports"))
+    assert choice.priority == "P3"
+    assert choice.sla is not None and choice.sla.business_hours
+    # 2 h on Friday (15-17 Berlin), then 2 h on Monday from 09:00 Berlin = 11:00 Berlin = 10:00 UTC.
+    assert choice.sla.first_response_due == datetime(2026, 11, 30, 10, 0, tzinfo=UTC)
+    # 16 h: 2 Fri + 8 Mon + 6 Tue -> Tuesday 15:00 Berlin = 14:00 UTC.
+    assert choice.sla.resolution_due == datetime(2026, 12, 1, 14, 0, tzinfo=UTC)
+    assert choice.sla.actions == ["start_sla_clock"]
+    assert any(e.kind == "sla" and "start_sla_clock" in e.detail for e in choice.evidence)
+
+
+def test_wall_clock_sla_and_protocol_for_p1(policy: Policy) -> None:
+    choice = _choose(policy, Ticket(body="total outage"), escalate=True)
+    assert choice.priority == "P1"
+    assert choice.sla is not None and not choice.sla.business_hours
+    assert choice.sla.first_response_due == datetime(2026, 11, 27, 15, 0, tzinfo=UTC)
+    assert choice.sla.actions == ["jump_queue", "notify_oncall"]
+    assert "Outage" in choice.tags
+
+
+def test_account_tier_and_severity_raise_the_floor(policy: Policy) -> None:
+    vip = _choose(policy, Ticket(body="hello", account=Account(tier="vip")))
+    assert vip.priority == "P2"
+    assert any("account tier vip raises P3 -> P2" in e.detail for e in vip.evidence)
+    assert _choose(policy, Ticket(body="hello", severity="critical")).priority == "P1"
+
+
+def test_urgency_cues_raise_by_the_configured_steps(policy: Policy) -> None:
+    choice = _choose(policy, Ticket(body="Bitte dringend ansehen"))
+    assert choice.priority == "P2"
+    assert any("'dringend'" in e.detail for e in choice.evidence)
+
+
+def test_priority_is_never_lowered_by_ticket_text_or_learned_label(policy: Policy) -> None:
+    ticket = Ticket(body="not urgent at all, low priority, whenever", account=Account(tier="vip"))
+    assert _choose(policy, ticket, learned="P4").priority in ("P2", "P1")
+    assert _choose(policy, Ticket(body="no rush"), learned="P4").priority == "P4"
+
+
+def test_learned_priority_off_the_scale_is_ignored(policy: Policy) -> None:
+    choice = _choose(policy, Ticket(body="hello"), learned="high")
+    assert choice.priority == "P3"
+    assert choice.evidence[0].detail == "policy default P3"
+
+
+def test_complexity_tags(policy: Policy) -> None:
+    body = "urgent: ORA-00600? no rule, but outage"
+    escalated = _choose(policy, Ticket(body=body, reopen_count=2), escalate=True)
+    assert "High Complexity" in escalated.tags and "Requires Expertise" in escalated.tags
+    first_line = _choose(policy, Ticket(body="urgent", reopen_count=0), escalate=False)
+    assert "Requires Expertise" not in first_line.tags
+
+
+def test_level_without_sla_gives_none_with_evidence(policy: Policy) -> None:
+    choice = _choose(policy, Ticket(body="hello", account=Account(tier="vip")))
+    assert choice.sla is None
+    assert any(e.kind == "sla" and "no SLA level for P2" in e.detail for e in choice.evidence)
+
+
+def test_business_hours_start_before_opening_and_on_weekends() -> None:
+    hours = WorkingHours(timezone="UTC", start=time(9), end=time(17))
+    sunday = datetime(2026, 11, 29, 20, 0, tzinfo=UTC)
+    assert add_business_hours(sunday, 1, hours) == datetime(2026, 11, 30, 10, 0, tzinfo=UTC)
+    early = datetime(2026, 11, 30, 6, 0, tzinfo=UTC)
+    assert add_business_hours(early, 8, hours) == datetime(2026, 11, 30, 17, 0, tzinfo=UTC)
+
+
+def test_on_shift_reads_the_members_time_zone() -> None:
+    tokyo = WorkingHours(timezone="Asia/Tokyo", start=time(9), end=time(18))
+    assert on_shift(tokyo, datetime(2026, 11, 25, 1, 0, tzinfo=UTC))  # 10:00 in Tokyo
+    assert not on_shift(tokyo, datetime(2026, 11, 25, 12, 0, tzinfo=UTC))  # 21:00 in Tokyo
+
+
+def test_unknown_time_zone_is_a_policy_error_naming_the_path() -> None:
+    text = "first_line_team: a\nteams:\n  - name: a\n    working_hours: {timezone: Mars/Olympus}\n"
+    with pytest.raises(PolicyError, match=r"p\.yaml: teams\[0\]\.working_hours\.timezone: .*Mars/Olympus"):
+        loads_policy(text, "p.yaml")

@@ -1,0 +1,53 @@
+"""Folding and word-bounded, accent-insensitive phrase matching."""
+
+from __future__ import annotations
+
+from agent.text import compile_terms, find_terms, fold
+
+
+def test_fold_removes_case_and_accents() -> None:
+    assert fold("FEHLER") == fold("Fehler") == "fehler"
+    assert fold("Contraseña") == "contrasena"
+    assert fold("Système") == "systeme"
+    assert fold("Straße") == "strasse"
+
+
+def test_terms_match_across_case_and_accents_in_any_language() -> None:
+    pattern = compile_terms(["Ausfall", "caída del servicio", "système", "contraseña", "panne"])
+    text = "AUSFALL seit 8 Uhr; caida del  servicio; le SYSTEME est en panne; mi contrasena"
+    assert find_terms(pattern, text) == [
+        "Ausfall",
+        "caída del servicio",
+        "système",
+        "contraseña",
+        "panne",
+    ]
+
+
+def test_terms_are_word_bounded() -> None:
+    pattern = compile_terms(["outage", "DNS", "panne"])
+    assert find_terms(pattern, "outages are rare; DNSSEC; pannes") == []
+    assert find_terms(pattern, "(DNS) outage.") == ["outage", "DNS"]
+
+
+def test_overlapping_and_shared_prefix_phrases_are_all_found() -> None:
+    pattern = compile_terms(["outage", "major outage", "sap", "sap gui"])
+    assert find_terms(pattern, "A major outage of SAP GUI") == [
+        "outage",
+        "major outage",
+        "sap",
+        "sap gui",
+    ]
+
+
+def test_phrases_span_line_breaks_and_punctuation_terms_match() -> None:
+    pattern = compile_terms(["single sign-on", "c++"])
+    assert find_terms(pattern, "Single\nsign-on broke our C++ build") == ["single sign-on", "c++"]
+
+
+def test_compiled_pattern_is_cached() -> None:
+    assert compile_terms(["a", "b"]) is compile_terms(["a", "b"])
+
+
+def test_empty_term_list_matches_nothing() -> None:
+    assert find_terms(compile_terms([]), "anything at all") == []

@@ -1,0 +1,169 @@
+"""The example policy loads, compiles, routes its own keywords, and bad edits name file and path."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import jsonschema
+import pytest
+import yaml
+
+from agent.errors import PolicyError
+from agent.models import Ticket
+from agent.policy import Policy, load_policy
+from agent.rules import RuleEngine
+
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLES = REPO / "examples"
+EXAMPLE = EXAMPLES / "policy.yaml"
+SCENARIOS = REPO / "evals" / "scenarios"
+
+
+@pytest.fixture(scope="module")
+def policy() -> Policy:
+    return load_policy(EXAMPLE)
+
+
+def _write(tmp_path: Path, data: dict[str, Any]) -> Path:
+    path = tmp_path / "policy.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def test_example_policy_loads_with_teams_members_and_levels(policy: Policy) -> None:
+    assert policy.first_line_team == "service_desk"
+    assert policy.team("service_desk").tier == 1
+    assert len(policy.teams) >= 8
+    assert all(2 <= len(t.members) <= 4 for t in policy.teams)
+    assert all(len(t.description) > 80 for t in policy.teams)  # enough for cold-start routing
+    assert set(policy.priorities.levels) == set(policy.priorities.scale)
+    RuleEngine(policy)  # every pattern and field name compiles
+
+
+@pytest.mark.parametrize(
+    ("text", "team"),
+    [
+        ("Production outage since 08:00", "platform_sre"),
+        ("Kompletter Ausfall der Plattform", "platform_sre"),
+        ("Caída del servicio en todas las oficinas", "platform_sre"),
+        ("Panne générale du portail", "platform_sre"),
+        ("Nightly export dies with ORA-01555 snapshot too old", "database"),
+        ("I clicked a link in a phishing mail", "security"),
+        ("Correo de phishing recibido", "security"),
+        ("Login fails with AADSTS50076", "identity_access"),
+        ("Blue screen with stop code 0x0000007B", "hardware"),
+        ("Posting fails with EXR-4012 in Example ERP", "erp_applications"),
+        ("Wir wurden doppelt belastet, bitte Rechnung prüfen", "billing"),
+        ("VPN drops every 10 minutes", "network"),
+    ],
+)
+def test_example_rules_route_multilingual_keywords_and_codes(
+    policy: Policy, text: str, team: str
+) -> None:
+    hits = RuleEngine(policy).evaluate(Ticket(body=text), text)
+    escalating = [h for h in hits if h.actions.escalate_to]
+    assert escalating, f"no rule fired on {text!r}"
+    assert max(escalating, key=lambda h: h.weight).actions.escalate_to == team
+
+
+def test_example_tree_gives_vip_accounts_a_senior_person(policy: Policy) -> None:
+    branches = [b for b in policy.decision_tree if b.when.account_tier == ["vip"]]
+    assert branches and all("vip" in b.required_skills for b in branches)
+    assert all(any("vip" in m.skills for m in team.members) for team in policy.teams)
+    assert "vip" in policy.priorities.by_account_tier
+
+
+def test_bad_regex_is_reported_with_file_and_path(tmp_path: Path) -> None:
+    data = yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))
+    data["rules"][2]["match"]["error_codes"] = ["ORA-(\\d{5"]
+    path = _write(tmp_path, data)
+    with pytest.raises(PolicyError) as info:
+        load_policy(path)
+    message = str(info.value)
+    assert str(path) in message
+    assert "rules[2].match.error_codes" in message
+    assert "not a valid regex" in message
+
+
+def test_unknown_team_is_reported_with_file_and_rule(tmp_path: Path) -> None:
+    data = yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))
+    data["rules"][0]["actions"]["escalate_to"] = "nonexistent_team"
+    path = _write(tmp_path, data)
+    with pytest.raises(PolicyError, match=r"policy\.yaml.*rules\[0\] \(security-incident\)"):
+        load_policy(path)
+
+
+def test_unknown_tree_team_is_reported(tmp_path: Path) -> None:
+    data = yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))
+    data["decision_tree"][0]["team"] = "ghosts"
+    with pytest.raises(
+        PolicyError, match=r"decision_tree\[0\] \(vip-escalated\) names unknown team"
+    ):
+        load_policy(_write(tmp_path, data))
+
+
+def test_priority_off_the_scale_is_reported(tmp_path: Path) -> None:
+    data = yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))
+    data["priorities"]["by_account_tier"]["vip"] = "P0"
+    with pytest.raises(PolicyError, match=r"priorities.*\['P0'\] are not on the scale"):
+        load_policy(_write(tmp_path, data))
+
+
+def _make_demo() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("make_demo", EXAMPLES / "make_demo.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["make_demo"] = module  # dataclasses resolve their module by name
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_demo_data_is_committed_up_to_date_and_deterministic() -> None:
+    make_demo = _make_demo()
+    committed = (EXAMPLES / "demo_tickets.jsonl").read_text(encoding="utf-8")
+    assert make_demo.render(make_demo.make()) == committed
+    assert make_demo.make(count=20, seed=1) == make_demo.make(count=20, seed=1)
+
+
+def test_demo_labels_fit_the_example_policy(policy: Policy) -> None:
+    rows = [json.loads(line) for line in (EXAMPLES / "demo_tickets.jsonl").open(encoding="utf-8")]
+    assert 300 <= len(rows) <= 400
+    assert len({r["id"] for r in rows}) == len(rows)
+    assert {r["labels"]["team"] for r in rows} == set(policy.team_names)
+    assert {r["labels"]["priority"] for r in rows} <= set(policy.priorities.scale)
+    assert {r["language"] for r in rows} == {"en", "de", "es", "fr"}
+    assert all(r["answer"] and (r["subject"] or r["body"]) for r in rows)
+    requesters = [r["requester"] for r in rows]
+    assert max(requesters.count(q) for q in set(requesters)) >= 5  # repeat requesters
+
+
+def test_demo_rules_never_contradict_the_labels(policy: Policy) -> None:
+    """Where a rule names a team on a demo ticket, it names the labelled team."""
+    engine = RuleEngine(policy)
+    rows = [json.loads(line) for line in (EXAMPLES / "demo_tickets.jsonl").open(encoding="utf-8")]
+    decided = 0
+    for row in rows:
+        ticket = Ticket(subject=row["subject"], body=row["body"])
+        named = [h for h in engine.evaluate(ticket, ticket.text) if h.actions.escalate_to]
+        if named:
+            decided += 1
+            assert max(named, key=lambda h: h.weight).actions.escalate_to == row["labels"]["team"]
+    assert 0.4 < decided / len(rows) < 0.9  # enough left for the learned router
+
+
+def test_scenario_suite_fits_schema_tickets_and_policy(policy: Policy) -> None:
+    suite = yaml.safe_load((SCENARIOS / "example.yaml").read_text(encoding="utf-8"))
+    schema = json.loads((SCENARIOS / "schema.json").read_text(encoding="utf-8"))
+    assert list(jsonschema.Draft202012Validator(schema).iter_errors(suite)) == []
+    assert len(suite["cases"]) >= 40
+    assert len({c["name"] for c in suite["cases"]}) == len(suite["cases"])
+    for case in suite["cases"]:
+        Ticket.model_validate(case["ticket"])
+        expect = case["expect"]
+        assert expect.get("team", policy.first_line_team) in policy.team_names
+        assert expect.get("priority", "P3") in policy.priorities.scale
