@@ -41,7 +41,8 @@ def _history(state: TriageState) -> list[HistoryItem]:
             kind="ticket",
             ref=prior.id,
             summary=_shorten(f"{prior.subject} {prior.body}".strip(), 200),
-            outcome=" / ".join(x for x in (prior.status, prior.team, prior.resolution) if x) or None,
+            outcome=" / ".join(x for x in (prior.status, prior.team, prior.resolution) if x)
+            or None,
         )
         for prior in ticket.history
     ]
@@ -50,12 +51,21 @@ def _history(state: TriageState) -> list[HistoryItem]:
         if case.id not in known and case.id != ticket.id:
             outcome = " / ".join(x for x in (case.team, case.resolution) if x) or None
             items.append(
-                HistoryItem(when=case.created_at, kind="ticket", ref=case.id,
-                            summary=_shorten(case.text, 200), outcome=outcome)
+                HistoryItem(
+                    when=case.created_at,
+                    kind="ticket",
+                    ref=case.id,
+                    summary=_shorten(case.text, 200),
+                    outcome=outcome,
+                )
             )
     items += [
-        HistoryItem(when=m.sent_at, kind="message", ref=f"{ticket.id}#{i + 1}",
-                    summary=_shorten(f"{m.role}: {m.body}", 300))
+        HistoryItem(
+            when=m.sent_at,
+            kind="message",
+            ref=f"{ticket.id}#{i + 1}",
+            summary=_shorten(f"{m.role}: {m.body}", 300),
+        )
         for i, m in enumerate(ticket.messages)
     ]
     return items
@@ -65,18 +75,26 @@ def build_brief(state: TriageState, decision: TriageDecision) -> Brief:
     """Problem, customer, full history, rule hits, similar escalations and next steps."""
     ticket, complexity = state["ticket"], state["complexity"]
     similar = [
-        SimilarEscalation(case_id=s.case.id, similarity=round(s.similarity, 3), team=s.case.team,
-                          summary=_shorten(s.case.text, 200), resolution=s.case.resolution)
+        SimilarEscalation(
+            case_id=s.case.id,
+            similarity=round(s.similarity, 3),
+            team=s.case.team,
+            summary=_shorten(s.case.text, 200),
+            resolution=s.case.resolution,
+        )
         for s in state.get("similar", [])[:MAX_SIMILAR]
     ]
-    steps = [
+    candidates = [
         NextStep(text=_first_sentences(s.resolution), source=s.case_id)
         for s in similar
         if s.resolution and s.team == decision.team
     ]
     outcome = state.get("llm")
     if outcome is not None and outcome.choice is not None:
-        steps += [NextStep(text=step, source="llm") for step in outcome.choice.next_steps]
+        candidates += [NextStep(text=step, source="llm") for step in outcome.choice.next_steps]
+    steps: dict[str, NextStep] = {}
+    for step in candidates:  # the same resolution cited twice is one step, from its first source
+        steps.setdefault(step.text.casefold(), step)
     where = "stays with first line" if not decision.escalate else f"escalated to {decision.team}"
     review = " — waiting for review" if decision.needs_review else ""
     return Brief(
@@ -88,7 +106,7 @@ def build_brief(state: TriageState, decision: TriageDecision) -> Brief:
         rule_hits=[f"{h.rule_id}: {', '.join(h.matched)}" for h in state.get("hits", [])],
         error_codes=complexity.error_codes,
         similar=similar,
-        next_steps=steps,
+        next_steps=list(steps.values()),
         decision_summary=(
             f"{where} (tier {decision.tier}, {decision.priority}, "
             f"confidence {decision.confidence:.2f}, by {decision.decided_by}){review}"
@@ -123,5 +141,7 @@ def brief_markdown(brief: Brief, decision: TriageDecision | None = None) -> str:
                 out.append(f"  - resolved: {_shorten(s.resolution, 300)}")
     if brief.next_steps:
         out += ["", "### Suggested next steps"]
-        out += [f"{i}. {step.text} _(from {step.source})_" for i, step in enumerate(brief.next_steps, 1)]
+        out += [
+            f"{i}. {step.text} _(from {step.source})_" for i, step in enumerate(brief.next_steps, 1)
+        ]
     return "\n".join(out) + "\n"

@@ -77,7 +77,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the HTTP service")
     serve.add_argument("--host", default=None)
     serve.add_argument("--port", type=int, default=None)
-    serve.add_argument("--demo", action="store_true", help="seed an empty knowledge base with the demo data")
+    serve.add_argument(
+        "--demo", action="store_true", help="seed an empty knowledge base with the demo data"
+    )
     serve.set_defaults(handler=cmd_serve)
 
     for module, function in _PLUGINS:

@@ -17,14 +17,20 @@ def assemble_decision(state: TriageState, policy: Policy) -> TriageDecision:
     injections = state.get("injections", [])
 
     evidence: list[Evidence] = [
-        Evidence(kind="injection", source="normalize", detail=f"ignored instruction-like text: {p[:160]!r}")
+        Evidence(
+            kind="injection",
+            source="normalize",
+            detail=f"ignored instruction-like text: {p[:160]!r}",
+        )
         for p in injections
     ]
-    evidence += route.evidence + priority.evidence
+    evidence += route.evidence + prediction.evidence + priority.evidence
     if complexity.score:
         parts = ", ".join(f"{k} {v:g}" for k, v in complexity.parts.items() if v)
         evidence.append(
-            Evidence(kind="complexity", source="rules", detail=f"score {complexity.score:g} ({parts})")
+            Evidence(
+                kind="complexity", source="rules", detail=f"score {complexity.score:g} ({parts})"
+            )
         )
     if outcome is not None:
         evidence += outcome.evidence
@@ -69,7 +75,9 @@ def apply_review(decision: TriageDecision, review: HumanReview, policy: Policy) 
     if review.priority and review.priority not in policy.priorities.scale:
         raise ValueError(f"unknown priority {review.priority!r}; scale: {policy.priorities.scale}")
     team = policy.team(review.team)
-    escalate = review.escalate if review.escalate is not None else team.name != policy.first_line_team
+    escalate = (
+        review.escalate if review.escalate is not None else team.name != policy.first_line_team
+    )
     note = f" ({review.note})" if review.note else ""
     detail = (
         f"{review.reviewer} routed to {team.name}"
@@ -85,6 +93,9 @@ def apply_review(decision: TriageDecision, review: HumanReview, policy: Policy) 
             "needs_review": False,
             "decided_by": "human",
             "confidence": 1.0,
-            "evidence": [*decision.evidence, Evidence(kind="review", source=review.reviewer, detail=detail, team=team.name)],
+            "evidence": [
+                *decision.evidence,
+                Evidence(kind="review", source=review.reviewer, detail=detail, team=team.name),
+            ],
         }
     )

@@ -12,6 +12,7 @@ from agent.route import LoadView
 from agent.rules import RuleEngine
 from agent.settings import Settings
 from knowledge.kb import KnowledgeBase
+from knowledge.router import LearnedRouter
 
 
 @dataclass
@@ -24,9 +25,13 @@ class Deps:
     loads: LoadView
     llm: LLMClassifier | None = None
     rules: RuleEngine = field(init=False)
+    router: LearnedRouter = field(init=False)
     team_embeddings: dict[str, np.ndarray] = field(init=False)
 
     def __post_init__(self) -> None:
+        if self.kb.router is None:
+            raise ValueError("the triage graph needs a knowledge base with a learned router")
+        self.router = self.kb.router
         self.rules = RuleEngine(self.policy)
         self.team_embeddings = self._embed_teams()
 

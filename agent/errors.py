@@ -3,6 +3,7 @@
     TriageError
     ├── InputError            bad ticket, bad file, bad argument: the caller must fix it
     │   └── PolicyError       a routing policy file that does not validate
+    ├── PromptError           a prompt file is missing, malformed or rendered with wrong variables
     ├── NotFoundError         an id that names nothing
     ├── AuthError             missing or wrong credentials (401) ...
     │   └── ForbiddenError    ... or the wrong role (403)
@@ -27,6 +28,10 @@ class InputError(TriageError):
 
 class PolicyError(InputError):
     """A routing policy does not validate; the message names file, path and expectation."""
+
+
+class PromptError(TriageError):
+    """A prompt template is missing, malformed, or rendered with the wrong variables."""
 
 
 class NotFoundError(TriageError):

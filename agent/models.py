@@ -1,4 +1,4 @@
-"""The canonical models every channel, node and endpoint speaks: ticket, decision, evidence, brief."""
+"""The canonical models every channel, node and endpoint speaks: ticket, decision, brief."""
 
 from __future__ import annotations
 

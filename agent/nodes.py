@@ -9,7 +9,7 @@ import numpy as np
 from langgraph.types import interrupt
 
 from agent.brief import build_brief
-from agent.decision import assemble_decision, apply_review
+from agent.decision import apply_review, assemble_decision
 from agent.deps import Deps
 from agent.injection import normalise_whitespace, scan
 from agent.priority import choose_priority
@@ -59,7 +59,7 @@ class Nodes:
     def classify(self, state: TriageState) -> Update:
         """Learned scores first; the LLM only where configured and the cheaper steps are unsure."""
         deps = self.deps
-        prediction = deps.kb.router.predict(
+        prediction = deps.router.predict(
             text=state["clean_text"],
             embedding=np.asarray(state["embedding"], dtype=np.float32),
             neighbours=state["similar"],
@@ -138,12 +138,14 @@ class Nodes:
         answer = interrupt({"ticket_id": decision.ticket_id, "reasons": decision.review_reasons})
         review = HumanReview.model_validate(answer)
         reviewed = apply_review(decision, review, self.deps.policy)
-        return {"decision": reviewed, "brief": state["brief"].model_copy(
-            update={"decision_summary": _summary_after_review(review)}
-        )}
+        return {
+            "decision": reviewed,
+            "brief": state["brief"].model_copy(
+                update={"decision_summary": _summary_after_review(review)}
+            ),
+        }
 
 
 def _summary_after_review(review: HumanReview) -> str:
     note = f": {review.note}" if review.note else ""
     return f"Routed to {review.team} by {review.reviewer} after review{note}"
-

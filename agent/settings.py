@@ -45,7 +45,9 @@ class Settings(BaseSettings):
     chroma_host: str = Field(default="127.0.0.1", description="Chroma server host (http mode).")
     chroma_port: int = Field(default=8000, description="Chroma server port (http mode).")
     collection: str = Field(default="cases", description="Chroma collection of past cases.")
-    neighbours: int = Field(default=10, ge=1, le=100, description="Precedents retrieved per ticket.")
+    neighbours: int = Field(
+        default=10, ge=1, le=100, description="Precedents retrieved per ticket."
+    )
 
     # LLM (optional): any OpenAI-compatible endpoint
     llm_base_url: str | None = Field(default=None, description="OpenAI-compatible base URL.")
@@ -74,6 +76,18 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1_000_000, description="Request body limit (413 past it).")
     cors_origins: list[str] = Field(default_factory=list, description="CORS allow-list; closed.")
     log_level: str = Field(default="INFO", description="Logging level (logs go to stderr).")
+    queue_size: int = Field(
+        default=1000, ge=1, description="Tickets waiting for a worker (429 past it)."
+    )
+    workers: int = Field(default=1, ge=1, le=16, description="Worker threads for POST /v1/tickets.")
+    sla_check_interval_s: float = Field(default=60.0, gt=0, description="SLA watch period.")
+    sla_warn_fraction: float = Field(
+        default=0.2, gt=0, lt=1, description="At risk when this share of SLA time is left."
+    )
+    webhook_timeout_s: float = Field(default=5.0, gt=0, description="On-call webhook timeout.")
+    replay_wait_s: float = Field(
+        default=30.0, ge=0, description="How long a replay waits for the first call's decision."
+    )
 
     @property
     def kb_dir(self) -> Path:

@@ -7,6 +7,7 @@ import sqlite3
 import time
 from typing import Any
 
+from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
@@ -56,13 +57,23 @@ def _serializer() -> JsonPlusSerializer:
         obj
         for module in (models, state)
         for obj in vars(module).values()
-        if isinstance(obj, type) and issubclass(obj, BaseModel) and obj.__module__.startswith(("agent", "knowledge"))
+        if isinstance(obj, type)
+        and issubclass(obj, BaseModel)
+        and obj.__module__.startswith(("agent", "knowledge"))
     ]
-    for name in ("agent.rules", "agent.route", "agent.priority", "agent.llm", "agent.policy",
-                 "knowledge.base", "knowledge.cases"):
+    for name in (
+        "agent.rules",
+        "agent.route",
+        "agent.priority",
+        "agent.llm",
+        "agent.policy",
+        "knowledge.base",
+        "knowledge.cases",
+    ):
         module = __import__(name, fromlist=["_"])
         allowed += [
-            obj for obj in vars(module).values()
+            obj
+            for obj in vars(module).values()
             if isinstance(obj, type) and issubclass(obj, BaseModel) and obj.__module__ == name
         ]
     return JsonPlusSerializer(allowed_msgpack_modules=allowed)
@@ -78,6 +89,10 @@ def sqlite_checkpointer(settings: Settings) -> SqliteSaver:
 def memory_checkpointer() -> InMemorySaver:
     """Checkpoints in memory, for evals and tests."""
     return InMemorySaver(serde=_serializer())
+
+
+def _config(thread_id: str) -> RunnableConfig:
+    return {"configurable": {"thread_id": thread_id}}
 
 
 class Triager:
@@ -101,7 +116,9 @@ class Triager:
         self.set_policy(policy)
 
     @classmethod
-    def from_settings(cls, settings: Settings | None = None, policy: Policy | None = None) -> Triager:
+    def from_settings(
+        cls, settings: Settings | None = None, policy: Policy | None = None
+    ) -> Triager:
         """The embedded defaults: Chroma on disk, SQLite checkpoints, the configured policy."""
         settings = settings or get_settings()
         settings.ensure_dirs()
@@ -120,19 +137,21 @@ class Triager:
     def set_policy(self, policy: Policy) -> None:
         """Activate a policy: rebuilds the engines and the graph."""
         self.policy = policy
-        self.deps = Deps(settings=self.settings, policy=policy, kb=self.kb, loads=self.loads, llm=self.llm)
+        self.deps = Deps(
+            settings=self.settings, policy=policy, kb=self.kb, loads=self.loads, llm=self.llm
+        )
         self.graph: CompiledStateGraph = build_graph(self.deps, self.checkpointer)
 
     def triage(self, ticket: Ticket, thread_id: str | None = None) -> TriageResult:
         """Route one ticket; a ticket the agent abstains on waits for review under its thread."""
         started = time.perf_counter()
-        config = {"configurable": {"thread_id": thread_id or ticket.id}}
+        config = _config(thread_id or ticket.id)
         state = self.graph.invoke({"ticket": ticket}, config, durability="exit")
         return self._result(state, started)
 
     def resume(self, thread_id: str, review: HumanReview) -> TriageResult:
         """Resume a run waiting for review with a human's decision."""
-        config = {"configurable": {"thread_id": thread_id}}
+        config = _config(thread_id)
         snapshot = self.graph.get_state(config)
         if not snapshot.values:
             raise NotFoundError(f"no triage run {thread_id!r}")
@@ -148,5 +167,7 @@ class Triager:
 
     def _result(self, state: dict[str, Any], started: float) -> TriageResult:
         decision: TriageDecision = state["decision"]
-        decision = decision.model_copy(update={"latency_ms": round((time.perf_counter() - started) * 1000, 2)})
+        decision = decision.model_copy(
+            update={"latency_ms": round((time.perf_counter() - started) * 1000, 2)}
+        )
         return TriageResult(decision=decision, brief=state["brief"])

@@ -67,7 +67,9 @@ def calibrated(logits: np.ndarray, temperature: float) -> np.ndarray:
     return np.asarray(softmax(logits / temperature, axis=1))
 
 
-def expected_calibration_error(confidence: np.ndarray, correct: np.ndarray, bins: int = 10) -> float:
+def expected_calibration_error(
+    confidence: np.ndarray, correct: np.ndarray, bins: int = 10
+) -> float:
     """Mean |share right - mean confidence| over equal-width confidence bins, weighted by size."""
     if len(confidence) == 0:
         return 0.0

@@ -69,7 +69,9 @@ class MiniLMEmbedder:
         ids = np.array([e.ids for e in encodings], dtype=np.int64)
         mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
         feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
-        with self._lock:  # onnxruntime sessions are thread-safe, but 2 cores gain nothing from 2 runs
+        with (
+            self._lock
+        ):  # onnxruntime sessions are thread-safe, but 2 cores gain nothing from 2 runs
             hidden = self._session.run(None, feeds)[0]
         weights = mask[..., None].astype(np.float32)
         pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)

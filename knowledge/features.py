@@ -53,7 +53,7 @@ class TextVectorizer:
             dtype=np.float32,
         )
         self.char = TfidfVectorizer(
-            analyzer="char_wb",
+            analyzer="char",
             ngram_range=(2, 5),
             min_df=2,
             max_features=max_char_features,

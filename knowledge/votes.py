@@ -11,7 +11,14 @@ from collections.abc import Sequence
 
 import numpy as np
 
-VOTE_FEATURES = ("knn_share", "knn_top1", "near_duplicate", "knn_max_sim", "history_share", "history_log")
+VOTE_FEATURES = (
+    "knn_share",
+    "knn_top1",
+    "near_duplicate",
+    "knn_max_sim",
+    "history_share",
+    "history_log",
+)
 NEAR_DUPLICATE_AT = 0.97  # cosine of the same template with another id or date in it
 HISTORY_LIMIT = 20  # the store returns at most this many earlier cases of a requester
 
@@ -30,7 +37,9 @@ def vote_features(
     if known.any():
         lab, sim = labels[known], sims[known]
         weights = sim**3  # close precedents count much more than loosely related ones
-        out[:, 0] = np.bincount(lab, weights=weights, minlength=n_classes) / max(weights.sum(), 1e-6)
+        out[:, 0] = np.bincount(lab, weights=weights, minlength=n_classes) / max(
+            weights.sum(), 1e-6
+        )
         top = int(np.argmax(sim))
         out[lab[top], 1] = sim[top]
         if sim[top] >= NEAR_DUPLICATE_AT:
@@ -45,7 +54,9 @@ def vote_features(
     return out
 
 
-def leave_one_out_neighbours(embeddings: np.ndarray, k: int, block: int = 2048) -> tuple[np.ndarray, np.ndarray]:
+def leave_one_out_neighbours(
+    embeddings: np.ndarray, k: int, block: int = 2048
+) -> tuple[np.ndarray, np.ndarray]:
     """For every row, the k most similar other rows (indices, cosine similarities), best first."""
     n = len(embeddings)
     k = min(k, n - 1)

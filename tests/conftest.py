@@ -13,7 +13,9 @@ DATASETS = Path(os.environ.get("TRIAGE_DATASETS_DIR", REPO.parent / "shared" / "
 
 
 @pytest.fixture(autouse=True)
-def _isolated_environment(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def _isolated_environment(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[None]:
     """No test reads the developer's .env, data directory or LLM key."""
     for key in list(os.environ):
         if key.startswith("TRIAGE_") and key != "TRIAGE_DATASETS_DIR":

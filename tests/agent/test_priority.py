@@ -144,5 +144,6 @@ def test_on_shift_reads_the_members_time_zone() -> None:
 
 def test_unknown_time_zone_is_a_policy_error_naming_the_path() -> None:
     text = "first_line_team: a\nteams:\n  - name: a\n    working_hours: {timezone: Mars/Olympus}\n"
-    with pytest.raises(PolicyError, match=r"p\.yaml: teams\[0\]\.working_hours\.timezone: .*Mars/Olympus"):
+    where = r"p\.yaml: teams\[0\]\.working_hours\.timezone: .*Mars/Olympus"
+    with pytest.raises(PolicyError, match=where):
         loads_policy(text, "p.yaml")

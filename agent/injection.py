@@ -1,0 +1,170 @@
+"""Find and remove instruction-like passages in untrusted ticket text (prompt injection).
+
+A passage is removed whole: the sentence that holds a cue, the JSON object posing as an answer, the
+fenced block or chat-markup block posing as a system prompt, and the directive sentences that follow
+a cue in the same paragraph. The rest is whitespace-normalised, so a ticket with an injected
+sentence, line or paragraph yields the same ``clean_text`` as the ticket without it.
+Patterns live in ``agent/injection_patterns.py`` (en, de, es, fr, pt).
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from dataclasses import dataclass
+
+from pydantic import BaseModel, Field
+
+from agent.injection_patterns import (
+    DIRECTIVE,
+    FENCE,
+    JSON_KEY,
+    MARKUP_BLOCK,
+    find_cue,
+    lower,
+    role_line,
+)
+
+ZERO_WIDTH = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
+PARAGRAPH_BREAK = re.compile(r"\n[^\S\n]*\n")
+SENTENCE_END = re.compile(r"(?:(?<=[.!?。！？])|(?<=[.!?][\"')\]»”]))[^\S\n]+|\n")
+
+
+class InjectionScan(BaseModel):
+    """The ticket text with instruction-like passages removed, and the passages themselves."""
+
+    clean_text: str
+    passages: list[str] = Field(default_factory=list)
+
+    @property
+    def found(self) -> bool:
+        return bool(self.passages)
+
+
+def normalise_whitespace(text: str) -> str:
+    """Drop zero-width characters and blank lines, single-space and strip each line."""
+    text = ZERO_WIDTH.sub("", text).replace("\r\n", "\n").replace("\r", "\n")
+    lines = (re.sub(r"[^\S\n]+", " ", line).strip() for line in text.split("\n"))
+    # Blank lines go too: "A\n\nINJ\n\nB" may come from "A\nB" or "A\n\nB", and must equal both.
+    return "\n".join(line for line in lines if line)
+
+
+@dataclass(frozen=True)
+class _Segment:
+    start: int
+    end: int
+    paragraph: int
+
+
+def scan(text: str) -> InjectionScan:
+    """Remove instruction-like passages from untrusted text; returns the cleaned text and them."""
+    text = ZERO_WIDTH.sub("", text).replace("\r\n", "\n").replace("\r", "\n")
+    lowered = lower(text)
+    spans = _block_spans(lowered)
+    # One pass over the whole text first: most tickets have no cue and skip sentence splitting.
+    if find_cue(lowered) or role_line(lowered):
+        spans += _sentence_spans(_mask(lowered, spans))
+    if not spans:
+        return InjectionScan(clean_text=normalise_whitespace(text))
+    spans = _merge(spans)
+    passages = [normalise_whitespace(text[s:e]) for s, e in spans]
+    return InjectionScan(
+        clean_text=normalise_whitespace(_remove(text, spans)), passages=[p for p in passages if p]
+    )
+
+
+def _block_spans(lowered: str) -> list[tuple[int, int]]:
+    """Multi-line constructs: chat markup, fenced prompt blocks, JSON objects with answer keys."""
+    spans = [m.span() for m in MARKUP_BLOCK.finditer(lowered)]
+    for m in FENCE.finditer(lowered):
+        inner = m.group("inner")
+        if m.group("lang") or find_cue(inner) or role_line(inner):
+            spans.append(m.span())
+    spans.extend(_json_objects(lowered))
+    return spans
+
+
+def _json_objects(text: str) -> list[tuple[int, int]]:
+    """Balanced {...} objects that carry a routing key such as "team" or "priority"."""
+    found: list[tuple[int, int]] = []
+    i = text.find("{")
+    while i != -1:
+        depth, j = 0, i
+        while j < len(text) and j - i < 4000:
+            depth += {"{": 1, "}": -1}.get(text[j], 0)
+            if depth == 0:
+                break
+            j += 1
+        if depth == 0 and JSON_KEY.search(text, i, j + 1):
+            found.append((i, j + 1))
+            i = text.find("{", j + 1)
+        else:
+            i = text.find("{", i + 1)
+    return found
+
+
+def _segments(text: str) -> list[_Segment]:
+    """Sentences and lines, each tagged with the paragraph (blank-line separated) it is in."""
+    breaks = [m.end() for m in PARAGRAPH_BREAK.finditer(text)]
+    bounds = [0]
+    for m in SENTENCE_END.finditer(text):
+        bounds += [m.start(), m.end()]
+    bounds.append(len(text))
+    return [
+        _Segment(start, end, bisect.bisect_right(breaks, start))
+        for start, end in zip(bounds[::2], bounds[1::2], strict=True)
+        if text[start:end].strip()
+    ]
+
+
+def _mask(text: str, spans: list[tuple[int, int]]) -> str:
+    """Blank out the block spans (same length), so the sentences around a block are judged alone."""
+    chars = list(text)
+    for start, end in spans:
+        chars[start:end] = re.sub(r"\S", " ", text[start:end])
+    return "".join(chars)
+
+
+def _sentence_spans(lowered: str) -> list[tuple[int, int]]:
+    """Sentences with a cue, plus directive sentences right after them in the same paragraph."""
+    spans: list[tuple[int, int]] = []
+    last_hit: _Segment | None = None
+    for seg in _segments(lowered):
+        sentence = lowered[seg.start : seg.end]
+        hit = find_cue(sentence) or role_line(sentence)
+        # An order that follows a cue is short; across a line break shorter still ("Priority: P1").
+        follows = last_hit is not None and last_hit.paragraph == seg.paragraph
+        if follows and last_hit is not None:
+            newline = "\n" in lowered[last_hit.end : seg.start]
+            follows = len(sentence.strip()) <= (60 if newline else 120)
+        if hit or (follows and DIRECTIVE.match(sentence)):
+            spans.append((seg.start, seg.end))
+            last_hit = seg
+        elif sentence.strip():
+            last_hit = None
+    return spans
+
+
+def _merge(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted(spans):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def _remove(text: str, spans: list[tuple[int, int]]) -> str:
+    """Cut the spans; a line left empty by the cut goes whole, so no paragraph break appears."""
+    keep = bytearray(b"\x01") * len(text)
+    for start, end in spans:
+        keep[start:end] = bytes(end - start)
+    out: list[str] = []
+    pos = 0
+    for line in text.split("\n"):
+        kept = "".join(ch for k, ch in zip(keep[pos : pos + len(line)], line, strict=True) if k)
+        if not (line.strip() and not kept.strip()):
+            out.append(kept)
+        pos += len(line) + 1
+    return "\n".join(out)

@@ -1,0 +1,173 @@
+"""The cues of prompt injection in ticket text, in English, German, Spanish, French and Portuguese.
+
+Each cue is narrow on purpose: it names the model's instructions, a role, a routing order or a
+priority order, never a topic. Customers' own words ("this is urgent", "ignore my last e-mail",
+"please forward this to billing") must not match; ``tests/agent/test_injection.py`` and the
+false-positive count over the datasets keep that honest.
+"""
+
+from __future__ import annotations
+
+import re
+
+
+def _any(*parts: str) -> str:
+    return "(?:" + "|".join(parts) + ")"
+
+
+_OBJ_EN = (
+    r"(?:instructions?|prompts?|rules|directions|directives|guidelines|commands|programming"
+    r"|context|constraints)"
+)
+IGNORE = _any(
+    # en: "ignore (all) previous instructions", "disregard the above", "forget everything before"
+    r"\b(?:ignore|disregard|forget|override)\s+(?:(?:all|any|every|of|the|your|these|those|my)\s+)*"
+    r"(?:(?:previous|prior|above|earlier|preceding|former|foregoing|system|original|initial|old|existing|given)\s+)?"
+    + _OBJ_EN
+    + r"\b",
+    r"\b(?:ignore|disregard|forget)\s+(?:all\s+|everything\s+)?(?:the\s+)?(?:above(?!\s+(?:paragraph|message|mail|e-?mail|ticket|note|request|text|line|comment|post|screenshot|error|issue|steps?)\b)|(?:everything|all)\s+(?:above|before|else|you\s+(?:were|have\s+been)\s+told))\b",
+    # de
+    r"\b(?:ignorier(?:e|en|t)?|vergiss|vergessen|missacht(?:e|en)?)\s+(?:sie\s+)?(?:(?:alle|die|deine|ihre|sämtliche)\s+)*"
+    r"(?:(?:vorherigen|vorigen|bisherigen|obigen|früheren|vorangegangenen|vorstehenden|ursprünglichen|alten|system)\s*)?"
+    r"(?:anweisungen|instruktionen|regeln|befehle|vorgaben|anordnungen|richtlinien|prompts?)\b",
+    r"\b(?:ignorier(?:e|en)?|vergiss|vergessen\s+sie)\s+alles\s+(?:oben|bisherige|vorherige|davor|zuvor|was\s+(?:dir|ihnen)\s+gesagt)",
+    # es
+    r"\b(?:ignora|ignore|ignoren|ignorar|olvida|olvide|olviden|olvidar|descarta|descarte|omite|omita|haz\s+caso\s+omiso\s+(?:de|a))\s+"
+    r"(?:(?:todas|todos|las|los|tus|sus)\s+)*(?:instrucciones|reglas|indicaciones|[oó]rdenes|directrices|normas|prompts?)\b",
+    r"\b(?:ignora|ignore|olvida|olvide)\s+todo\s+lo\s+(?:anterior|dicho)\b",
+    # fr
+    r"\b(?<!j')(?<!j’)(?:ignore[zrs]?|oublie[zrs]?|ne\s+tiens\s+pas\s+compte\s+des|ne\s+tenez\s+pas\s+compte\s+des|faites\s+abstraction\s+des)\s+"
+    r"(?:(?:toutes|tous|les|tes|vos)\s+)*(?:instructions|consignes|r[eè]gles|directives|ordres|indications|prompts?)\b",
+    r"\b(?:ignore[zr]?|oublie[zr]?)\s+tout\s+ce\s+qui\s+pr[ée]c[eè]de\b",
+    # pt
+    r"\b(?:ignore|ignora|ignorem|esque[çc]a|desconsidere)\s+(?:(?:todas|as|os|suas)\s+)*(?:instru[çc][õo]es|regras|orienta[çc][õo]es|ordens)\b",
+)
+
+PERSONA = _any(
+    r"\byou\s+are\s+(?:now|no\s+longer)\s+(?:an?|the|in|acting|operating|called|named|free|dan|unrestricted|jailbroken|bound"
+    r"|[\w-]*(?:bot|gpt|ai|assistant|agent|model|mode))\b",
+    r"\b(?:pretend|imagine)\s+(?:to\s+be|you\s+are|that\s+you\s+are)\s+(?:an?|the)\s+",
+    r"\b(?:new|updated|revised|real|actual|additional|hidden)\s+(?:system\s+)?instructions?\s*(?::|-\s|follow)",
+    r"\b(?:your|the|new|following|real|original|updated|hidden)\s+system\s+(?:prompt|instructions?)\b|\bsystem\s+(?:prompt|instructions?)\s*:|\bsystem\s+override\b|\bdeveloper\s+mode\b|\bjailbreak",
+    r"\b(?:note|message|instructions?)\s+(?:to|for)\s+(?:the\s+|any\s+)?(?:ai|llm|assistant|model|bot|chatbot|language\s+model|classifier|triage\s+(?:bot|system|agent|model))\b",
+    r"\bif\s+you\s+are\s+an?\s+(?:ai|llm|language\s+model|assistant|bot|automated)\b",
+    r"\b(?:ai|llm|assistant|model|bot|classifier)s?\s+(?:reading|processing|triaging)\s+this\b",
+    r"\b(?:du\s+bist|sie\s+sind)\s+(?:jetzt|nun|ab\s+sofort)\s+(?:ein|eine|der|die|das|im)\b",
+    r"\bab\s+(?:jetzt|sofort)\s+(?:bist\s+du|antwortest\s+du|musst\s+du)\b|\bneue\s+(?:system)?anweisungen\s*:|\bsystem(?:anweisung|prompt)",
+    r"\b(?:ahora\s+eres|a\s+partir\s+de\s+ahora\s+(?:eres|debes|vas\s+a))\b|\bnuevas\s+instrucciones\s*:",
+    r"\b(?:tu\s+es|vous\s+[êe]tes)\s+(?:maintenant|d[ée]sormais)\s+(?:un|une|le|la|en)\b|\bnouvelles\s+(?:instructions|consignes)\s*:",
+    r"\b(?:agora\s+voc[êe]\s+[ée]|voc[êe]\s+agora\s+[ée])\s+(?:um|uma|o|a)\b|\bnovas\s+instru[çc][õo]es\s*:",
+)
+
+_THIS_EN = (
+    r"(?:this|it|the\s+(?:ticket|issue|request|case|incident)"
+    r"|this\s+(?:ticket|issue|request|case|incident|one))"
+)
+_URGENT_EN = (
+    r"(?:urgent|critical|p[0-4]|sev(?:erity)?\s*[0-4]|high(?:est)?[\s-]priority|top\s+priority"
+    r"|emergency|blocker)"
+)
+ORDERS = _any(
+    # en
+    r"\b(?:set|change|raise|make|update|bump|upgrade|assign|give)\s+(?:the\s+|its\s+|this\s+|ticket\s+|a\s+)?priority\s+(?:to\s+|=\s*|:\s*|as\s+|at\s+|of\s+)?(?:p[0-4]|sev(?:erity)?\s*[0-4])\b",
+    r"\b(?:set|change|make|assign|give)\s+(?:the\s+|its\s+|this\s+|ticket\s+|a\s+)?priority\s+(?:to|=|:|as)\s*(?:critical|highest|urgent|emergency)\b",
+    r"\b(?:set|assign)\s+(?:this|it)\s+(?:to\s+|as\s+)?(?:p[0-4]|sev[0-4])\b|\bpriority\s+(?:must|shall|should|has\s+to)\s+be\s+(?:set\s+to\s+)?(?:p[0-4]|critical|highest)\b",
+    rf"\b(?:mark|flag|tag|label)\s+(?:{_THIS_EN}\s+)?as\s+{_URGENT_EN}\b",
+    r"\b(?:do\s+not|don'?t|never|must\s+not)\s+escalate\b",
+    r"\b(?:the\s+)?(?:correct|right|proper|only\s+valid|final)\s+(?:team|queue|classification|category|priority|routing)\s+(?:is|=|:)\s",
+    r"\b(?:respond|reply|answer|output|return)\s+(?:only\s+)?(?:with|in)\s+(?:json|the\s+following|exactly)\b",
+    # de
+    r"\b(?:setze|setzen\s+sie|stelle|stellen\s+sie|ändere|ändern\s+sie|erhöhe|erhöhen\s+sie)\s+(?:die\s+)?priorität\s+(?:auf|zu)\b",
+    r"\b(?:markiere|markieren\s+sie)\s+(?:dieses\s+ticket\s+|das\s+ticket\s+|es\s+|dies\s+)?als\s+(?:dringend|kritisch|p[0-4]|hoch)",
+    r"\b(?:nicht\s+eskalieren|eskalier(?:e|en)\s+(?:sie\s+)?(?:es\s+|dies\s+|das\s+)?(?:ticket\s+)?nicht)\b|\bdas\s+richtige\s+team\s+ist\b",
+    # es
+    r"\b(?:establece|establezca|pon|ponga|asigna|asigne|cambia|cambie|sube|suba)\s+(?:la\s+)?prioridad\s+(?:a|en|como|de)?\s*(?:p[0-4]|alta|m[aá]xima|cr[ií]tica|urgente)",
+    r"\b(?:marca|marque|m[aá]rcalo|m[aá]rquelo)\s+(?:este\s+ticket\s+|esto\s+|el\s+ticket\s+)?como\s+(?:urgente|cr[ií]tico|p[0-4])",
+    r"\bno\s+(?:lo\s+|la\s+)?(?:escales|escale|escalar|escalen)\b|\bel\s+equipo\s+correcto\s+es\b",
+    # fr
+    r"\b(?:d[ée]finis|d[ée]finissez|mets|mettez|fixe[zr]?|passe[zr]?|change[zr]?|r[eè]gle[zr]?)\s+(?:la\s+)?priorit[ée]\s+(?:à|a|sur|en)\s",
+    r"\bmarque[zr]?\s+(?:ce\s+ticket\s+|ceci\s+|le\s+ticket\s+)?comme\s+(?:urgent|critique|p[0-4])",
+    r"\bn['’]?\s*(?:l['’]\s*)?escalade[zr]?\s+pas\b|\bne\s+pas\s+escalader\b|\bla\s+bonne\s+[ée]quipe\s+est\b",
+    # pt
+    r"\b(?:encaminhe|atribua|classifique)\s+(?:este\s+ticket|isto|este\s+chamado)\s+(?:para|como)\b|\bdefina\s+a\s+prioridade\b|\bn[ãa]o\s+escale\b",
+    r"\bmarque\s+(?:este\s+(?:ticket|chamado)\s+)?como\s+(?:urgente|cr[ií]tico)",
+)
+
+# Orders whose verb must stand in imperative position (checked by IMPERATIVE_BEFORE).
+IMPERATIVE_ORDERS = _any(
+    rf"\b(?:route|re-?route|classify|categori[sz]e)\s+{_THIS_EN}\s+(?:directly\s+|immediately\s+|straight\s+)?(?:to|as|into|under)\b",
+    rf"\b(?:assign|reassign)\s+{_THIS_EN}\s+(?:directly\s+|immediately\s+)?to\s+(?:the\s+)?[\w&/-]+(?:\s+[\w&/-]+)?\s+(?:team|queue)\b",
+    r"\b(?:leite|leiten\s+sie|weise|weisen\s+sie|ordne|ordnen\s+sie|route|routen\s+sie)\s+(?:dieses\s+ticket|das\s+ticket|diese\s+anfrage|es|dies|den\s+fall)\s+(?:direkt\s+|sofort\s+)?(?:an|zu|dem|der|in)\b",
+    r"\b(?:enruta|enrute|redirige|redirija|asigna|asigne|deriva|derive|transfiere|transfiera|clasifica|clasifique)\s+(?:este\s+ticket|el\s+ticket|esto|esta\s+(?:solicitud|incidencia)|este\s+caso)\s+(?:directamente\s+)?(?:a|al|como|hacia)\b",
+    r"\b(?:achemine[zr]?|route[zr]|redirige[zr]?|transf[eè]re[zr]?|assigne[zr]?|attribue[zr]?|affecte[zr]?|classe[zr]?)[\s-]+(?:ce\s+ticket|le\s+ticket|cette\s+demande|ceci|ce\s+cas|le|la)\s+(?:directement\s+)?(?:à|au|aux|vers|comme)\b",
+)
+
+TOKENS = r"<\|[a-z_]{2,24}\|>|\[/?inst\]|<</?sys>>|</?(?:system|assistant|instructions?)>"
+
+# Patterns run on lowered text (see ``lower``): IGNORECASE makes Python's re several times slower.
+CUE = re.compile(_any(IGNORE, PERSONA, ORDERS, TOKENS), re.M)
+IMPERATIVE = re.compile(IMPERATIVE_ORDERS, re.M)
+IMPERATIVE_BEFORE = re.compile(
+    r"(?:^|[.!?\n:;,]|\b(?:please|pls|kindly|and|now|then|just|immediately|must|should|bitte|und|sofort"
+    r"|por\s+favor|y|et|veuillez|merci\s+de))\s*(?:[-*•>]\s*)?$"
+)
+ROLE_LINE = re.compile(
+    r"^\s*(?:#{1,4}\s*)?[\[*]{0,2}(?:system|assistant|developer|sys)[\]*]{0,2}\s*(?::|->|>>)", re.M
+)
+# A role prefix alone is common in forms ("System: Latitude E5440"): the line must address a model.
+ROLE_TALK = re.compile(
+    r"\b(?:you|your|ignore|instructions?|route|assign|set|classify|respond|answer|reply|output|priority"
+    r"|team|queue|escalat\w*|ticket|must|always|never|du|sie|ihr|usted|vous|tu)\b"
+)
+MARKUP_BLOCK = re.compile(
+    r"<\|im_start\|>.*?(?:<\|im_end\|>|\n[^\S\n]*\n|\Z)|\[inst\].*?(?:\[/inst\]|\n[^\S\n]*\n|\Z)"
+    r"|<<sys>>.*?(?:<</sys>>|\Z)|<(system|assistant|instructions?)>.*?(?:</\1>|\n[^\S\n]*\n|\Z)",
+    re.S,
+)
+FENCE = re.compile(
+    r"```[^\S\n]*(?P<lang>system|prompt|instructions?|sys)?[^\n]*\n(?P<inner>.*?)(?:```|\Z)", re.S
+)
+JSON_KEY = re.compile(
+    r"[\"'](?:team|priority|escalate|escalation|queue|assignee|assignment_group|tier|route|routing"
+    r"|category|severity|urgency|confidence|decision)[\"']\s*:"
+)
+# After a cue, the next sentences of the same paragraph go too when they give routing orders.
+DIRECTIVE = re.compile(
+    r"^\s*(?:[-*•>]\s*)?(?:(?:please|and|also|then|now|bitte|und|dann|por\s+favor|y|luego|et|puis|ensuite)[,\s]+)?"
+    r"(?:(?:set|assign|route|classify|mark|label|tag|escalate|respond|reply|answer|output|return|give|treat"
+    r"|put|change|override|say|confirm|send|forward|make"
+    r"|setze|setzen|weise|weisen|leite|leiten|markiere|markieren|antworte|gib|stufe"
+    r"|establece|asigna|marca|responde|devuelve|env[ií]a|pon"
+    r"|d[ée]finis|d[ée]finissez|assigne[zr]?|marque[zr]?|r[ée]ponds|r[ée]pondez|renvoie|mets|mettez)\b"
+    r"(?=.*\b(?:priorit\w*|prioridad|team|teams|queue|p[0-4]|sev[0-4]|urgent\w*|critical|critique|kritisch"
+    r"|dringend|escalat\w*|eskal\w*|json|equipo|[ée]quipe|security|tier\s*\d)\b)"
+    r"|(?:priority|priorität|prioridad|priorit[ée]|team|queue|equipo|[ée]quipe|category)\s*[:=])",
+    re.S,
+)
+
+# Lower-case one character to one character, so match positions stay valid in the original text.
+_LOWER = {c: ord(chr(c).lower()) for c in range(0x41, 0x250) if len(chr(c).lower()) == 1}
+
+
+def lower(text: str) -> str:
+    """Lower-case Latin letters without changing the text's length."""
+    return text.translate(_LOWER)
+
+
+def find_cue(lowered: str) -> bool:
+    """True when lowered text holds an injection cue (role-prefixed lines not included)."""
+    if CUE.search(lowered):
+        return True
+    return any(
+        IMPERATIVE_BEFORE.search(lowered, max(0, m.start() - 30), m.start())
+        for m in IMPERATIVE.finditer(lowered)
+    )
+
+
+def role_line(lowered: str) -> bool:
+    """True when a line starts with a chat role ("system:") and goes on to address a model."""
+    for m in ROLE_LINE.finditer(lowered):
+        end = lowered.find("\n", m.end())
+        if ROLE_TALK.search(lowered, m.end(), len(lowered) if end == -1 else end):
+            return True
+    return False

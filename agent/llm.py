@@ -1,0 +1,208 @@
+"""The one place that talks to an OpenAI-compatible endpoint (OpenAI, a gateway, llama.cpp server).
+
+``LLMClassifier.classify`` never raises: a timeout, an HTTP error, a refusal or an answer outside
+the schema (for instance a team the policy does not have) gives ``choice=None`` and a "fallback"
+evidence item saying why, and the cheaper path decides. Structured output is requested with a JSON
+schema (``json_schema``); servers that only know ``json_object`` + ``schema`` (llama-cpp-python) are
+detected on the first rejection and asked that way from then on.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import openai
+from openai.types.chat import ChatCompletion
+from pydantic import BaseModel, Field, ValidationError
+
+from agent.errors import LLMError
+from agent.llm_prompt import LLMChoice, build_prompt, choice_model, response_schema
+from agent.models import Evidence, LLMUsage, TeamScore, Ticket
+from agent.policy import Policy
+from agent.redact import restore
+from agent.settings import Settings
+from agent.tokens import encoding_for_model
+from knowledge.cases import SimilarCase
+
+MAX_COMPLETION_TOKENS = 300
+SOURCE = "agent.llm"
+
+__all__ = ["LLMChoice", "LLMClassifier", "LLMOutcome"]
+
+
+class LLMOutcome(BaseModel):
+    """The LLM's choice (None when it failed or was rejected), its cost and the evidence."""
+
+    choice: LLMChoice | None = None
+    usage: LLMUsage = Field(default_factory=LLMUsage)
+    evidence: list[Evidence] = Field(default_factory=list)
+    error: str | None = None
+    prompt_tokens_estimate: int = 0
+    precedents_sent: list[str] = Field(default_factory=list)
+
+
+class _Rejected(LLMError):
+    """The call or its answer cannot be used; caught inside classify, its message is the reason."""
+
+
+class LLMClassifier:
+    """Asks the LLM for team, priority and escalation of one ticket, within a token budget."""
+
+    def __init__(self, settings: Settings, client: openai.OpenAI) -> None:
+        self.settings = settings
+        self.client = client
+        self.encoding = encoding_for_model(settings.llm_model)
+        self._format = "json_schema"
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> LLMClassifier | None:
+        """A classifier for the configured endpoint, or None when no LLM is configured."""
+        if not settings.llm_configured:
+            return None
+        key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else "unused"
+        client = openai.OpenAI(
+            base_url=settings.llm_base_url,
+            api_key=key,  # local servers need none, but the SDK insists on a value
+            timeout=settings.llm_timeout_s,
+            max_retries=settings.llm_max_retries,
+        )
+        return cls(settings, client)
+
+    def classify(
+        self,
+        *,
+        ticket: Ticket,
+        clean_text: str,
+        policy: Policy,
+        precedents: list[SimilarCase],
+        candidates: list[TeamScore],
+    ) -> LLMOutcome:
+        """Ask the LLM; never raises, a failure is reported as fallback evidence."""
+        prompt = build_prompt(
+            ticket=ticket,
+            clean_text=clean_text,
+            policy=policy,
+            precedents=precedents,
+            candidates=candidates,
+            budget=self.settings.llm_max_prompt_tokens,
+            encoding=self.encoding,
+        )
+        outcome = LLMOutcome(
+            usage=LLMUsage(model=self.settings.llm_model),
+            prompt_tokens_estimate=prompt.tokens,
+            precedents_sent=prompt.precedents_sent,
+        )
+        if prompt.redactor_counts:
+            counts = ", ".join(
+                f"{n} {kind.lower()}" for kind, n in sorted(prompt.redactor_counts.items())
+            )
+            outcome.evidence.append(
+                Evidence(kind="redaction", source=SOURCE, detail=f"redacted {counts}")
+            )
+        if not prompt.fits:
+            return self._fallback(
+                outcome,
+                f"prompt of {prompt.tokens} tokens exceeds the budget of "
+                f"{self.settings.llm_max_prompt_tokens} even without precedents",
+            )
+        model = choice_model(policy)
+        messages: list[Any] = [m.model_dump() for m in prompt.messages]
+        try:
+            completion = self._complete(messages, response_schema(model), outcome.usage)
+            choice = self._parse(completion, model)
+        except _Rejected as exc:
+            return self._fallback(outcome, str(exc))
+        choice.rationale = restore(choice.rationale, prompt.placeholders)
+        choice.next_steps = [restore(step, prompt.placeholders) for step in choice.next_steps]
+        outcome.choice = choice
+        outcome.evidence.append(
+            Evidence(
+                kind="llm",
+                source=f"llm:{outcome.usage.model}",
+                detail=choice.rationale or "(no rationale)",
+                team=choice.team,
+                weight=choice.confidence,
+            )
+        )
+        return outcome
+
+    def _complete(
+        self, messages: list[Any], schema: dict[str, Any], usage: LLMUsage
+    ) -> ChatCompletion:
+        """One chat completion with structured output; switches format once if the server asks."""
+        while True:
+            usage.calls += 1
+            try:
+                completion = self.client.chat.completions.create(
+                    model=self.settings.llm_model,
+                    messages=messages,
+                    response_format=self._response_format(schema),
+                    temperature=0,
+                    max_tokens=MAX_COMPLETION_TOKENS,
+                )
+            except openai.APITimeoutError:
+                raise _Rejected(f"LLM timed out after {self.settings.llm_timeout_s:g}s") from None
+            except openai.APIConnectionError as exc:
+                raise _Rejected(f"LLM unreachable: {exc}") from None
+            except openai.APIStatusError as exc:
+                if self._format == "json_schema" and "response_format" in str(exc.message):
+                    self._format = "json_object"  # llama-cpp-python: json_object with a schema
+                    continue
+                raise _Rejected(
+                    f"LLM answered HTTP {exc.status_code}: {str(exc.message)[:200]}"
+                ) from None
+            except openai.OpenAIError as exc:
+                raise _Rejected(f"LLM call failed: {exc}") from None
+            self._record_usage(completion, usage)
+            return completion
+
+    def _response_format(self, schema: dict[str, Any]) -> Any:
+        if self._format == "json_object":
+            return {"type": "json_object", "schema": schema}
+        return {
+            "type": "json_schema",
+            "json_schema": {"name": "triage_choice", "strict": True, "schema": schema},
+        }
+
+    def _record_usage(self, completion: ChatCompletion, usage: LLMUsage) -> None:
+        if completion.model:
+            usage.model = completion.model
+        if completion.usage is None:
+            return
+        usage.prompt_tokens += completion.usage.prompt_tokens
+        usage.completion_tokens += completion.usage.completion_tokens
+        usage.cost_usd = round(
+            usage.prompt_tokens / 1000 * self.settings.llm_usd_per_1k_prompt
+            + usage.completion_tokens / 1000 * self.settings.llm_usd_per_1k_completion,
+            8,
+        )
+
+    @staticmethod
+    def _parse(completion: ChatCompletion, model: type[LLMChoice]) -> LLMChoice:
+        """The validated answer, or _Rejected with what was wrong with it."""
+        if not completion.choices:
+            raise _Rejected("LLM returned no choices")
+        first = completion.choices[0]
+        if first.message.refusal:
+            raise _Rejected(f"LLM refused: {first.message.refusal[:200]}")
+        if first.finish_reason == "length":
+            raise _Rejected(f"LLM answer cut off at {MAX_COMPLETION_TOKENS} tokens")
+        content = first.message.content or ""
+        try:
+            data = json.loads(content)
+        except json.JSONDecodeError as exc:
+            raise _Rejected(f"LLM answer is not JSON ({exc.msg}): {content[:120]!r}") from None
+        try:
+            return model.model_validate(data)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(map(str, e['loc'])) or 'answer'}: {e['msg']}" for e in exc.errors()[:3]
+            )
+            raise _Rejected(f"LLM answer out of schema: {problems}") from None
+
+    @staticmethod
+    def _fallback(outcome: LLMOutcome, reason: str) -> LLMOutcome:
+        outcome.error = reason
+        outcome.evidence.append(Evidence(kind="fallback", source=SOURCE, detail=reason))
+        return outcome

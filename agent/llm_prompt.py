@@ -1,0 +1,161 @@
+"""What the LLM is asked and may answer: the policy-bound answer schema and the budgeted prompt.
+
+Everything that goes into the prompt is injection-cleaned and redacted here; precedents are trimmed
+(least similar dropped first, then the ticket body truncated) to fit the token budget.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
+
+from agent.injection import scan
+from agent.models import TeamScore, Ticket
+from agent.policy import Policy
+from agent.prompts import PromptMessage, load_prompt
+from agent.redact import Redactor
+from agent.tokens import count_tokens, truncate_to_tokens
+from knowledge.cases import SimilarCase
+
+PRECEDENT_TOKENS = 160  # per past case: enough for the gist, cheap enough for several
+MIN_BODY_TOKENS = 64
+MESSAGE_OVERHEAD_TOKENS = 4  # role and separators per chat message
+MAX_RATIONALE_CHARS = 400
+MAX_STEP_CHARS = 200
+
+
+class LLMChoice(BaseModel):
+    """The LLM's answer; ``choice_model`` narrows team and priority to the policy's names."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    team: str
+    priority: str
+    escalate: bool
+    confidence: float = Field(ge=0.0, le=1.0)
+    rationale: str
+    next_steps: list[str] = Field(default_factory=list, max_length=3)
+
+    # Length is style, not safety: trim it rather than throw a usable answer away.
+    @field_validator("rationale", mode="before")
+    @classmethod
+    def _short(cls, value: Any) -> Any:
+        return value.strip()[:MAX_RATIONALE_CHARS] if isinstance(value, str) else value
+
+    @field_validator("next_steps", mode="before")
+    @classmethod
+    def _few(cls, value: Any) -> Any:
+        if not isinstance(value, list):
+            return value
+        steps = [s.strip()[:MAX_STEP_CHARS] if isinstance(s, str) else s for s in value]
+        return [s for s in steps if s != ""][:3]
+
+
+def choice_model(policy: Policy) -> type[LLMChoice]:
+    """An LLMChoice whose team and priority are Literals of this policy: no invented team passes."""
+    teams: Any = Literal[tuple(policy.team_names)]
+    scale: Any = Literal[tuple(policy.priorities.scale)]
+    return create_model(
+        "LLMChoice",
+        __base__=LLMChoice,
+        team=(teams, ...),
+        priority=(scale, ...),
+    )
+
+
+def response_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """The JSON schema sent as the response format: every field required, nothing extra."""
+    schema = model.model_json_schema()
+    schema["required"] = list(schema["properties"])
+    schema["additionalProperties"] = False
+    return schema
+
+
+class BuiltPrompt(BaseModel):
+    """The messages to send and what went into them."""
+
+    messages: list[PromptMessage]
+    tokens: int
+    precedents_sent: list[str] = Field(description="Case ids kept after trimming")
+    redactor_counts: dict[str, int]
+    placeholders: dict[str, str] = Field(description="placeholder -> original, to restore answers")
+    fits: bool
+
+
+def build_prompt(
+    *,
+    ticket: Ticket,
+    clean_text: str,
+    policy: Policy,
+    precedents: list[SimilarCase],
+    candidates: list[TeamScore],
+    budget: int,
+    encoding: str,
+) -> BuiltPrompt:
+    """Render the classify prompt within the token budget; all customer text is redacted."""
+    redactor = Redactor()
+    subject = scan(ticket.subject).clean_text if ticket.subject else ""
+    body = (
+        clean_text[len(subject) :].strip()
+        if subject and clean_text.startswith(subject)
+        else clean_text
+    )
+    subject, body = redactor.redact(subject), redactor.redact(body)
+    cases = [
+        _case_prompt(p, redactor, encoding) for p in sorted(precedents, key=lambda p: -p.similarity)
+    ]
+    template = load_prompt("classify", version=1)
+
+    def render(kept: list[tuple[str, str]], text: str) -> tuple[list[PromptMessage], int]:
+        shown = ticket.model_copy(update={"subject": subject, "body": text})
+        messages = template.render(
+            teams=_teams(policy),
+            first_line=policy.first_line_team,
+            priorities=", ".join(policy.priorities.scale),
+            precedents="\n".join(c for _, c in kept) or "(none)",
+            candidates=", ".join(f"{c.team}: {c.score:.2f}" for c in candidates[:5]) or "(none)",
+            ticket=shown.as_prompt(),
+        )
+        tokens = sum(count_tokens(m.content, encoding) + MESSAGE_OVERHEAD_TOKENS for m in messages)
+        return messages, tokens
+
+    messages, tokens = render(cases, body)
+    while tokens > budget and cases:
+        cases = cases[:-1]
+        messages, tokens = render(cases, body)
+    room = count_tokens(body, encoding)
+    # Re-tokenising at the cut can add a token or two, hence the loop (it ends in two or three).
+    while tokens > budget and room - (tokens - budget) >= MIN_BODY_TOKENS:
+        room -= tokens - budget
+        messages, tokens = render(cases, truncate_to_tokens(body, room, encoding))
+    return BuiltPrompt(
+        messages=messages,
+        tokens=tokens,
+        precedents_sent=[case_id for case_id, _ in cases],
+        redactor_counts=dict(redactor.counts),
+        placeholders=dict(redactor.mapping),
+        fits=tokens <= budget,
+    )
+
+
+def _case_prompt(similar: SimilarCase, redactor: Redactor, encoding: str) -> tuple[str, str]:
+    case = similar.case
+    # Past tickets are as untrusted as the new one: clean, redact and cap each.
+    text = truncate_to_tokens(
+        redactor.redact(scan(case.text).clean_text), PRECEDENT_TOKENS, encoding
+    )
+    resolution = truncate_to_tokens(
+        redactor.redact(case.resolution or ""), PRECEDENT_TOKENS // 2, encoding
+    )
+    shown = case.model_copy(update={"subject": "", "body": text, "resolution": resolution})
+    return case.id, shown.as_prompt()
+
+
+def _teams(policy: Policy) -> str:
+    lines = []
+    for team in policy.teams:
+        about = team.description.strip().replace("\n", " ")[:200]
+        skills = f"; skills: {', '.join(team.skills[:8])}" if team.skills else ""
+        lines.append(f"- {team.name} (tier {team.tier}): {about}{skills}")
+    return "\n".join(lines)

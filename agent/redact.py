@@ -1,0 +1,191 @@
+"""Replace personal data with stable placeholders before text leaves the process, and put it back.
+
+Kinds: EMAIL, PHONE, CARD (Luhn-checked), IBAN (mod-97 checked), ACCOUNT (numbers after a label
+such as "account no", "Kundennummer", "número de cliente"). The same original value gets the same
+placeholder (``[EMAIL_1]``) everywhere a ``Redactor`` is used, so subject, body and precedents
+of one prompt stay consistent. Dates, times, IP addresses, ticket numbers and error codes
+(ORA-12154, 0x80070005) are not phone numbers.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Callable, Iterator
+
+from pydantic import BaseModel, Field
+
+EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,24}\b")
+IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?\b")
+# Issuer prefixes of the card networks (Visa, Mastercard, Amex, Diners, JCB, Discover, UnionPay).
+CARD_PREFIX = re.compile(r"4|5[1-5]|2[2-7]|3[0478]|35|36|6")
+# Printed the way cards are: one block, groups of four, or Amex's 4-6-5.
+CARD_SHAPE = re.compile(r"\d{13,19}|\d{4}([ -])\d{4}\1\d{4}\1\d{1,7}|\d{4}([ -])\d{6}\2\d{4,5}")
+IBAN_HEAD = re.compile(r"\b[A-Z]{2}\d{2} ?$")
+CARD = re.compile(r"(?<![\w-])\d(?:[ -]?\d){12,18}(?![\w-])")
+ACCOUNT = re.compile(
+    r"(?ix)\b(?:"
+    r"(?:account|acct|acc|customer|client|member|contract|subscriber)\.?\s*"
+    r"(?:no\.?|nr\.?|number|num\.?|id|\#)\s*[:#.]?"
+    r"|(?:account|acct|customer)\s*[:#]"
+    r"|acct\.?(?=\s*\d)|account(?=\s+\d)"
+    r"|kunden-?(?:nummer|nr\.?)|konto-?(?:nummer|nr\.?)|vertrags-?(?:nummer|nr\.?)|kd\.?-?nr\.?"
+    r"|n(?:ú|u)mero\s+de\s+(?:cliente|cuenta|contrato|socio)|n\.?\s?º\s+de\s+(?:cliente|cuenta)"
+    r"|num(?:é|e)ro\s+(?:de\s+)?(?:client|compte|contrat|adh(?:é|e)rent)|n°\s*(?:de\s+)?(?:client|compte)"
+    r"|n(?:ú|u)mero\s+(?:do|da)\s+(?:cliente|conta)"
+    r")\s*[:#]?\s*(?P<value>(?=[A-Z0-9-]*\d)[A-Z0-9][A-Z0-9-]{2,24})\b"
+)
+PHONE = re.compile(
+    r"(?<![\w+\-/.:#])"
+    r"(?:\+|00)?\(?\d{1,4}\)?(?:[ .\-/]{0,2}\(?\d{1,5}\)?){1,6}"
+    r"(?![\w\-/:]|\.\d)"
+)
+PHONE_LABEL = re.compile(
+    r"(?i)(?:phone|tel|telephone|mobile|cell|call\s+(?:me|us)?\s*(?:on|at)?|fax|whatsapp|reach\s+(?:me|us)(?:\s+(?:on|at|under))?"
+    r"|telefon|handy|mobil|rufnummer|tel[ée]fono|m[óo]vil|celular|llame|t[ée]l[ée]phone|portable"
+    r"|appelez|joindre)\W{0,12}$"
+)
+DATE_LIKE = re.compile(r"^\d{1,4}([./-])\d{1,2}\1\d{1,4}$")
+NANP = re.compile(r"^(?:\([2-9]\d{2}\) ?|[2-9]\d{2}[ .-])\d{3}[ .-]\d{4}$")
+NON_PHONE_PREFIX = re.compile(
+    r"(?i)(?:#|\bno\.?|\bnr\.?|\bticket|\bincident|\border|\binc|\bref|\bid)\W{0,3}$"
+)
+
+
+class Redaction(BaseModel):
+    """Text with personal data replaced, and how to put it back."""
+
+    text: str
+    mapping: dict[str, str] = Field(default_factory=dict, description="placeholder -> original")
+    counts: dict[str, int] = Field(default_factory=dict, description="kind -> values redacted")
+
+
+def luhn_ok(digits: str) -> bool:
+    """True when the digit string passes the Luhn checksum of payment cards."""
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = int(ch)
+        if i % 2 == 1:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return total % 10 == 0
+
+
+def iban_ok(iban: str) -> bool:
+    """True when the compact IBAN passes its ISO 13616 mod-97 check."""
+    if not 15 <= len(iban) <= 34:
+        return False
+    moved = iban[4:] + iban[:4]
+    return int("".join(str(int(c, 36)) for c in moved)) % 97 == 1
+
+
+class Redactor:
+    """Redacts several texts with one shared placeholder numbering."""
+
+    def __init__(self) -> None:
+        self.mapping: dict[str, str] = {}
+        self._by_value: dict[tuple[str, str], str] = {}
+        self.counts: Counter[str] = Counter()
+
+    def redact(self, text: str) -> str:
+        """Text with each personal value replaced by its placeholder."""
+        for kind, finder in _FINDERS:
+            text = self._replace(text, kind, finder(text))
+        return text
+
+    def result(self, text: str) -> Redaction:
+        """Redact text and return it with this redactor's mapping and counts so far."""
+        redacted = self.redact(text)
+        return Redaction(text=redacted, mapping=dict(self.mapping), counts=dict(self.counts))
+
+    def _replace(self, text: str, kind: str, spans: Iterator[tuple[int, int]]) -> str:
+        out: list[str] = []
+        last = 0
+        for start, end in spans:
+            value = text[start:end]
+            key = (kind, value)
+            if key not in self._by_value:
+                n = sum(1 for k in self._by_value if k[0] == kind) + 1
+                placeholder = f"[{kind}_{n}]"
+                self._by_value[key] = placeholder
+                self.mapping[placeholder] = value
+            self.counts[kind] += 1
+            out.append(text[last:start])
+            out.append(self._by_value[key])
+            last = end
+        out.append(text[last:])
+        return "".join(out)
+
+
+def _emails(text: str) -> Iterator[tuple[int, int]]:
+    for m in EMAIL.finditer(text):
+        yield m.span()
+
+
+def _ibans(text: str) -> Iterator[tuple[int, int]]:
+    for m in IBAN.finditer(text):
+        # The greedy match may run into a following word; take the longest valid prefix.
+        raw = m.group()
+        for end in range(len(raw), 0, -1):
+            if raw[end - 1] != " " and iban_ok(raw[:end].replace(" ", "")):
+                yield m.start(), m.start() + end
+                break
+
+
+def _cards(text: str) -> Iterator[tuple[int, int]]:
+    for m in CARD.finditer(text):
+        digits = re.sub(r"\D", "", m.group())
+        if IBAN_HEAD.search(text, 0, m.start()):
+            continue  # the digits of an IBAN with a wrong checksum, not a card
+        shaped = CARD_SHAPE.fullmatch(m.group())
+        if shaped and 13 <= len(digits) <= 19 and CARD_PREFIX.match(digits) and luhn_ok(digits):
+            yield m.span()
+
+
+def _accounts(text: str) -> Iterator[tuple[int, int]]:
+    for m in ACCOUNT.finditer(text):
+        yield m.span("value")
+
+
+def _phones(text: str) -> Iterator[tuple[int, int]]:
+    for m in PHONE.finditer(text):
+        raw = m.group().rstrip(" .-/")
+        if _is_phone(raw, text[max(0, m.start() - 30) : m.start()]):
+            yield m.start(), m.start() + len(raw)
+
+
+def _is_phone(raw: str, before: str) -> bool:
+    digits = re.sub(r"\D", "", raw)
+    if not 7 <= len(digits) <= 15 or DATE_LIKE.match(raw) or re.search(r"\d:\d", raw):
+        return False
+    if re.fullmatch(r"\d{1,3}(?:\.\d{1,3}){3}", raw) or NON_PHONE_PREFIX.search(before):
+        return False  # IPv4 address, or a number labelled as a ticket/order reference
+    if re.match(r"\+[1-9]|00[1-9]", raw) or PHONE_LABEL.search(before):
+        return True
+    grouped = re.search(r"[ .\-/()]", raw) is not None
+    # Unlabelled: only the shapes phone numbers take (NANP, or a trunk 0 with digit groups).
+    return bool(NANP.match(raw)) or (
+        grouped and re.match(r"\(?0[1-9]", raw) is not None and len(digits) >= 9
+    )
+
+
+_FINDERS: list[tuple[str, Callable[[str], Iterator[tuple[int, int]]]]] = [
+    ("EMAIL", _emails),
+    ("IBAN", _ibans),
+    ("CARD", _cards),
+    ("ACCOUNT", _accounts),
+    ("PHONE", _phones),
+]
+
+
+def redact(text: str) -> Redaction:
+    """Replace e-mails, phones, cards, IBANs and labelled account numbers with placeholders."""
+    return Redactor().result(text)
+
+
+def restore(text: str, mapping: dict[str, str]) -> str:
+    """Put the original values back in place of their placeholders."""
+    if not mapping:
+        return text
+    pattern = re.compile("|".join(re.escape(p) for p in sorted(mapping, key=len, reverse=True)))
+    return pattern.sub(lambda m: mapping[m.group()], text)

@@ -1,0 +1,110 @@
+"""The agent as the service drives it: one Triager behind a lock, shared by requests and workers."""
+
+from __future__ import annotations
+
+import threading
+from typing import Protocol
+
+from agent.models import Ticket
+from agent.policy import Policy
+from agent.state import HumanReview
+from agent.triager import TriageResult
+from knowledge.cases import Case
+from knowledge.feedback import Feedback
+
+
+class Learner(Protocol):
+    """The part of the knowledge base the service feeds."""
+
+    def feedback(self, correction: Feedback) -> Case:
+        """Store a correction; it takes effect on the next ticket."""
+        ...
+
+
+class TriageEngine(Protocol):
+    """What the service needs of agent.triager.Triager (a test fake implements the same)."""
+
+    policy: Policy
+
+    @property
+    def kb(self) -> Learner: ...
+
+    def triage(self, ticket: Ticket, thread_id: str | None = None) -> TriageResult:
+        """Route one ticket."""
+        ...
+
+    def resume(self, thread_id: str, review: HumanReview) -> TriageResult:
+        """Resume a run waiting for review."""
+        ...
+
+    def set_policy(self, policy: Policy) -> None:
+        """Activate a policy."""
+        ...
+
+    def forget(self, thread_id: str) -> None:
+        """Drop a finished run's checkpoints."""
+        ...
+
+
+class LockedEngine:
+    """Serialises calls into the Triager.
+
+    The graph, the router's incremental state and the checkpointer are shared by every request;
+    on 2 cores running two graphs at once gains nothing (the embedder already uses both), while a
+    feedback landing mid-triage must not be half-seen. HTTP parsing, auth and database writes
+    still run concurrently outside the lock.
+    """
+
+    def __init__(self, triager: TriageEngine, lock: threading.RLock | None = None) -> None:
+        self.triager = triager
+        self._lock = lock or threading.RLock()
+
+    def sibling(self, triager: TriageEngine) -> LockedEngine:
+        """Another engine behind the same lock (a dry-run must not race live feedback)."""
+        return LockedEngine(triager, self._lock)
+
+    @property
+    def policy(self) -> Policy:
+        """The active policy."""
+        return self.triager.policy
+
+    def triage(self, ticket: Ticket, thread_id: str) -> TriageResult:
+        """Route one ticket; a finished run's checkpoints go (the store keeps the audit)."""
+        with self._lock:
+            result = self.triager.triage(ticket, thread_id=thread_id)
+            if not result.decision.needs_review:
+                self.triager.forget(thread_id)
+            return result
+
+    def resume(self, thread_id: str, review: HumanReview) -> TriageResult:
+        """Resume a waiting run with a human's decision."""
+        with self._lock:
+            result = self.triager.resume(thread_id, review)
+            self.triager.forget(thread_id)
+            return result
+
+    def learn(self, feedback: Feedback) -> Case:
+        """Feed a correction into the knowledge base."""
+        with self._lock:
+            return self.triager.kb.feedback(feedback)
+
+    def set_policy(self, policy: Policy) -> None:
+        """Activate a policy for every later ticket."""
+        with self._lock:
+            self.triager.set_policy(policy)
+
+
+def fork_triager(live: TriageEngine, policy: Policy) -> TriageEngine:
+    """A second Triager with another policy, sharing the live one's knowledge base and loads."""
+    from agent.triager import Triager, memory_checkpointer
+
+    if not isinstance(live, Triager):
+        raise TypeError(f"cannot fork a {type(live).__name__}; pass a fork function to create_app")
+    return Triager(
+        settings=live.settings,
+        policy=policy,
+        kb=live.kb,
+        llm=live.llm,
+        loads=live.loads,
+        checkpointer=memory_checkpointer(),
+    )

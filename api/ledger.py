@@ -1,0 +1,128 @@
+"""What people do after the agent decides: the review queue, review actions, feedback, outcomes."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from agent.kpis import OutcomeRecord
+from api.db import Database
+from api.schemas import ReviewItem
+from api.tables import DecisionRow, FeedbackRow, ReviewRow, TicketRow, utcnow
+
+
+class Ledger:
+    """Review queue and follow-up records over the store."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def review_queue(self, limit: int, priority_scale: list[str]) -> list[ReviewItem]:
+        """Tickets waiting for a human: SLA-flagged first, then most urgent, then oldest."""
+        rank = {p: i for i, p in enumerate(priority_scale)}
+        with self.db.session() as session:
+            rows = session.scalars(select(TicketRow).where(TicketRow.status == "review")).all()
+            rows = sorted(
+                rows,
+                key=lambda r: (
+                    not r.front_of_queue,
+                    rank.get(r.priority or "", len(rank)),
+                    r.created_at,
+                ),
+            )[:limit]
+            items = []
+            for row in rows:
+                latest = session.scalars(
+                    select(DecisionRow)
+                    .where(DecisionRow.ticket_id == row.id)
+                    .order_by(DecisionRow.id.desc())
+                    .limit(1)
+                ).first()
+                decision: dict[str, Any] = latest.decision if latest else {}
+                items.append(
+                    ReviewItem(
+                        id=row.id,
+                        subject=str(row.payload.get("subject", ""))[:300],
+                        team=row.team,
+                        priority=row.priority,
+                        confidence=decision.get("confidence"),
+                        review_reasons=list(decision.get("review_reasons", [])),
+                        alternatives=list(decision.get("alternatives", [])),
+                        front_of_queue=row.front_of_queue,
+                        sla_state=row.sla_state,
+                        created_at=row.created_at,
+                    )
+                )
+            return items
+
+    def add_review(self, ticket_id: str, key_id: str, review: dict[str, Any]) -> None:
+        """Record a reviewer's answer."""
+        with self.db.session() as session:
+            session.add(ReviewRow(ticket_id=ticket_id, reviewer_key=key_id, review=review))
+
+    def add_feedback(self, ticket_id: str, key_id: str, feedback: dict[str, Any]) -> None:
+        """Record feedback; the ticket counts as resolved from then on."""
+        with self.db.session() as session:
+            session.add(FeedbackRow(ticket_id=ticket_id, author_key=key_id, feedback=feedback))
+            row = session.get(TicketRow, ticket_id)
+            if row is not None:
+                row.status = "resolved"
+                row.front_of_queue = False
+                row.updated_at = utcnow()
+
+    def outcomes(
+        self, start: datetime | None = None, end: datetime | None = None
+    ) -> list[OutcomeRecord]:
+        """One KPI record per decided ticket received in [start, end)."""
+        with self.db.session() as session:
+            query = select(TicketRow.id, TicketRow.created_at).where(
+                TicketRow.status.in_(("decided", "review", "resolved"))
+            )
+            if start is not None:
+                query = query.where(TicketRow.created_at >= start)
+            if end is not None:
+                query = query.where(TicketRow.created_at < end)
+            tickets = {tid: created for tid, created in session.execute(query).all()}
+            decisions: dict[str, list[DecisionRow]] = defaultdict(list)
+            feedback: dict[str, FeedbackRow] = {}
+            ids = list(tickets)
+            for chunk in (ids[i : i + 500] for i in range(0, len(ids), 500)):
+                for d in session.scalars(
+                    select(DecisionRow)
+                    .where(DecisionRow.ticket_id.in_(chunk))
+                    .order_by(DecisionRow.id)
+                ):
+                    decisions[d.ticket_id].append(d)
+                for f in session.scalars(
+                    select(FeedbackRow)
+                    .where(FeedbackRow.ticket_id.in_(chunk))
+                    .order_by(FeedbackRow.id)
+                ):
+                    feedback[f.ticket_id] = f  # the latest feedback wins
+        return [
+            _record(tid, decisions[tid], feedback.get(tid)) for tid in tickets if decisions.get(tid)
+        ]
+
+
+def _record(
+    ticket_id: str, decisions: list[DecisionRow], feedback: FeedbackRow | None
+) -> OutcomeRecord:
+    """Final team and outcome from feedback; the first route is where the ticket was first sent."""
+    latest = decisions[-1]
+    sent = next((d for d in decisions if not d.needs_review), latest)
+    fb: dict[str, Any] = feedback.feedback if feedback else {}
+    final_team = fb.get("final_team") or latest.team
+    return OutcomeRecord(
+        ticket_id=ticket_id,
+        team=final_team,
+        # Without feedback nobody has confirmed the final team: the route is not judged.
+        first_route=sent.team if feedback is not None else None,
+        escalated=sent.escalate,
+        first_contact_resolved=fb.get("first_contact_resolved"),
+        handling_hours=fb.get("handling_hours"),
+        needed_review=any(d.needs_review for d in decisions),
+        decided_at=sent.decided_at,
+    )

@@ -1,0 +1,143 @@
+"""Build the FastAPI app: store, migrations, the agent, workers, SLA watch, routers, middleware."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import yaml
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from agent import __version__
+from agent.settings import Settings
+from api.db import Database
+from api.deps import Services
+from api.dryrun import Fork
+from api.engine import LockedEngine, TriageEngine, fork_triager
+from api.errors import install_error_handlers
+from api.ledger import Ledger
+from api.loads import DbLoads
+from api.metrics import Metrics, MetricsMiddleware
+from api.middleware import BodyLimitMiddleware
+from api.options import ServiceOptions
+from api.policies import PolicyStore
+from api.routers import feedback, health, kpis, policy, review, sla, tickets, triage
+from api.service import TriageService
+from api.sla import SlaWatch
+from api.store import TicketStore
+from api.worker import Workers
+
+log = logging.getLogger(__name__)
+
+
+def build_services(
+    settings: Settings,
+    triager: TriageEngine | None = None,
+    options: ServiceOptions | None = None,
+    fork: Fork | None = None,
+) -> Services:
+    """Open the store (migrated), activate the stored policy, wire the agent and the workers."""
+    options = options or ServiceOptions.from_settings(settings)
+    db = Database(settings.sqlalchemy_url)
+    db.migrate()
+    policies = PolicyStore(db)
+    loads = DbLoads(db)
+    if triager is None:
+        from agent.triager import Triager
+
+        _, policy = policies.bootstrap(
+            settings.policy_path.read_text(encoding="utf-8"), str(settings.policy_path)
+        )
+        triager = Triager.from_settings(settings, policy=policy)
+    else:
+        text = yaml.safe_dump(
+            triager.policy.model_dump(mode="json"), sort_keys=False, allow_unicode=True
+        )
+        _, policy = policies.bootstrap(text, "the given triager's policy")
+    if hasattr(triager, "loads"):
+        # Assignments must count the open tickets in the database, not a per-process dict.
+        triager.loads = loads
+    triager.set_policy(policy)
+    engine = LockedEngine(triager)
+    metrics = Metrics()
+    store, ledger = TicketStore(db), Ledger(db)
+    service = TriageService(
+        store, ledger, engine, metrics, loads=loads, replay_wait_s=options.replay_wait_s
+    )
+    workers = Workers(
+        service.process,
+        size=options.queue_size,
+        threads=options.workers,
+        on_error=lambda kind: metrics.errors.labels(kind=f"worker_{kind}").inc(),
+    )
+    metrics.track_queue(lambda: workers.depth)
+    watch = SlaWatch(
+        db,
+        lambda: engine.policy,
+        metrics,
+        interval_s=options.sla_check_interval_s,
+        warn_fraction=options.sla_warn_fraction,
+        webhook_timeout_s=options.webhook_timeout_s,
+    )
+    return Services(
+        settings=settings,
+        options=options,
+        db=db,
+        store=store,
+        ledger=ledger,
+        policies=policies,
+        engine=engine,
+        service=service,
+        workers=workers,
+        sla=watch,
+        loads=loads,
+        metrics=metrics,
+        fork=fork or fork_triager,
+    )
+
+
+def create_app(
+    settings: Settings,
+    triager: TriageEngine | None = None,
+    options: ServiceOptions | None = None,
+    fork: Fork | None = None,
+) -> FastAPI:
+    """The service; ``triager`` defaults to the embedded agent built from the settings."""
+    services = build_services(settings, triager, options, fork)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if services.options.start_background:
+            services.workers.start()
+            for ticket_id in services.store.unfinished():
+                services.workers.submit(ticket_id)
+            services.sla.start()
+        try:
+            yield
+        finally:
+            services.sla.stop()
+            services.workers.stop()
+
+    app = FastAPI(
+        title="Escalation triage agent",
+        version=__version__,
+        description="Routes helpdesk tickets to first line or the right specialist, with reasons.",
+        lifespan=lifespan,
+    )
+    app.state.services = services
+    app.state.metrics = services.metrics
+    install_error_handlers(app)
+    for module in (triage, tickets, review, feedback, kpis, policy, sla, health):
+        app.include_router(module.router)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PUT"],
+            allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
+        )
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(MetricsMiddleware, metrics=services.metrics)
+    return app

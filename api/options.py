@@ -1,0 +1,37 @@
+"""Knobs of the service beyond agent.settings.Settings, with their defaults.
+
+Each is read from Settings when the lead adds the field there (same name, env TRIAGE_<NAME>);
+until then the default below applies. Tests pass ServiceOptions directly.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from agent.settings import Settings
+
+
+class ServiceOptions(BaseModel):
+    """Queue, workers, SLA watch and replay behaviour."""
+
+    queue_size: int = Field(
+        default=1000, ge=1, description="Tickets waiting for a worker (429 past it)"
+    )
+    workers: int = Field(default=1, ge=1, le=16, description="Worker threads for POST /v1/tickets")
+    sla_check_interval_s: float = Field(default=60.0, gt=0, description="SLA watch period")
+    sla_warn_fraction: float = Field(
+        default=0.2, gt=0, lt=1, description="At risk when this share of the SLA time is left"
+    )
+    webhook_timeout_s: float = Field(default=5.0, gt=0, description="On-call webhook timeout")
+    replay_wait_s: float = Field(
+        default=30.0, ge=0, description="How long a replay waits for the first call's decision"
+    )
+    start_background: bool = Field(default=True, description="Start workers and the SLA watch")
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ServiceOptions:
+        """Options from Settings fields of the same name where they exist."""
+        values = {
+            name: getattr(settings, name) for name in cls.model_fields if hasattr(settings, name)
+        }
+        return cls.model_validate(values)

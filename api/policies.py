@@ -1,0 +1,87 @@
+"""Policy versions in the database: validate, version, activate; and dry-runs of a candidate."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select, update
+
+from agent.errors import NotFoundError
+from agent.policy import Policy, load_policy, loads_policy
+from api.db import Database
+from api.schemas import PolicyVersionView
+from api.tables import PolicyRow, utcnow
+
+
+class PolicyStore:
+    """Versioned policies; exactly one active."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def active(self) -> tuple[PolicyVersionView, Policy] | None:
+        """The active version and its parsed policy, or None before the first one."""
+        with self.db.session() as session:
+            row = session.scalars(select(PolicyRow).where(PolicyRow.active.is_(True))).first()
+            if row is None:
+                return None
+            return _view(row, with_yaml=True), loads_policy(row.yaml_text, f"policy v{row.version}")
+
+    def bootstrap(self, path_text: str, source: str) -> tuple[PolicyVersionView, Policy]:
+        """The active policy; on first start, the policy file becomes version 1."""
+        found = self.active()
+        if found is not None:
+            return found
+        return self.save(path_text, f"file:{source}", source)
+
+    def save(
+        self, yaml_text: str, author: str, source: str = "request"
+    ) -> tuple[PolicyVersionView, Policy]:
+        """Validate (PolicyError names the path), store as the next version and make it active."""
+        policy = loads_policy(yaml_text, source)
+        with self.db.session() as session:
+            latest = session.scalar(select(func.max(PolicyRow.version))) or 0
+            session.execute(
+                update(PolicyRow).where(PolicyRow.active.is_(True)).values(active=False)
+            )
+            row = PolicyRow(
+                version=latest + 1,
+                yaml_text=yaml_text,
+                fingerprint=policy.fingerprint,
+                active=True,
+                created_by=author,
+                created_at=utcnow(),
+            )
+            session.add(row)
+            session.flush()
+            return _view(row, with_yaml=True), policy
+
+    def versions(self) -> list[PolicyVersionView]:
+        """Every version, newest first, without the YAML."""
+        with self.db.session() as session:
+            rows = session.scalars(select(PolicyRow).order_by(PolicyRow.version.desc())).all()
+            return [_view(r, with_yaml=False) for r in rows]
+
+    def get(self, version: int) -> PolicyVersionView:
+        """One version with its YAML."""
+        with self.db.session() as session:
+            row = session.get(PolicyRow, version)
+            if row is None:
+                raise NotFoundError(f"no policy version {version}")
+            return _view(row, with_yaml=True)
+
+
+def read_policy_file(path: str) -> tuple[str, Policy]:
+    """The policy file's text, validated."""
+    policy = load_policy(path)
+    with open(path, encoding="utf-8") as handle:
+        return handle.read(), policy
+
+
+def _view(row: PolicyRow, with_yaml: bool) -> PolicyVersionView:
+    return PolicyVersionView(
+        version=row.version,
+        fingerprint=row.fingerprint,
+        active=row.active,
+        created_by=row.created_by,
+        created_at=row.created_at,
+        yaml=row.yaml_text if with_yaml else None,
+    )

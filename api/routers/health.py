@@ -1,0 +1,90 @@
+"""Liveness, readiness (each dependency named) and Prometheus metrics; open without a key."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from api.deps import Services, ServicesDep
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz", summary="The process is alive")
+def healthz() -> dict[str, str]:
+    """Always 200 while the process serves requests."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz", summary="Dependencies, each named")
+def readyz(services: ServicesDep) -> JSONResponse:
+    """503 when a required dependency (store, knowledge base, queue) is not ready."""
+    checks = {
+        "store": _check_store(services),
+        "knowledge_base": _check_kb(services),
+        "queue": _check_queue(services),
+        "llm": _check_llm(services),
+        "helpdesk": {"ok": True, "required": False, "detail": "not configured"},
+    }
+    ready = all(c["ok"] for c in checks.values() if c["required"])
+    return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
+
+
+@router.get("/metrics", summary="Prometheus metrics")
+def metrics(services: ServicesDep) -> Response:
+    """Requests, latencies, decisions by team and path, LLM use, queue depth, errors."""
+    return Response(services.metrics.render(), media_type=CONTENT_TYPE_LATEST)
+
+
+def _failed(exc: Exception, required: bool = True) -> dict[str, Any]:
+    return {"ok": False, "required": required, "detail": f"{type(exc).__name__}: {str(exc)[:200]}"}
+
+
+def _check_store(services: Services) -> dict[str, Any]:
+    try:
+        services.db.ping()
+    except Exception as exc:
+        return _failed(exc)
+    return {"ok": True, "required": True, "detail": services.db.redacted_url.split("://")[0]}
+
+
+def _check_kb(services: Services) -> dict[str, Any]:
+    kb = getattr(services.engine.triager, "kb", None)
+    store = getattr(kb, "store", None)
+    if store is None:
+        return {"ok": True, "required": True, "detail": "no case store (test engine)"}
+    try:
+        count = store.count()
+    except Exception as exc:
+        return _failed(exc)
+    return {"ok": True, "required": True, "detail": f"{count} cases"}
+
+
+def _check_queue(services: Services) -> dict[str, Any]:
+    workers, size = services.workers, services.options.queue_size
+    running = workers.alive or not services.options.start_background
+    ok = running and workers.depth < size
+    state = "running" if workers.alive else "not started"
+    return {"ok": ok, "required": True, "detail": f"{state}, {workers.depth}/{size} queued"}
+
+
+def _check_llm(services: Services) -> dict[str, Any]:
+    settings = services.settings
+    if not settings.llm_configured:
+        return {"ok": True, "required": False, "detail": "not configured (learned router only)"}
+    if not settings.llm_base_url:
+        return {
+            "ok": True,
+            "required": False,
+            "detail": "configured (default endpoint, not probed)",
+        }
+    try:
+        # Any HTTP answer means reachable; no key is sent, so a 401 is fine.
+        httpx.get(settings.llm_base_url.rstrip("/") + "/models", timeout=2.0)
+    except httpx.HTTPError as exc:
+        return _failed(exc, required=False)
+    return {"ok": True, "required": False, "detail": f"reachable ({settings.llm_model})"}

@@ -1,0 +1,61 @@
+"""The routing policy for admins: read, replace (validate, version, activate), dry-run."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from agent.policy import loads_policy
+from api.deps import Admin, ServicesDep
+from api.dryrun import dry_run
+from api.schemas import DryRunIn, DryRunOut, PolicyIn, PolicyVersionView
+
+router = APIRouter(prefix="/v1", tags=["policy"])
+
+SOURCE = "policy"
+
+
+@router.get(
+    "/policy", response_model=PolicyVersionView, summary="The active policy (or one version)"
+)
+def get_policy(
+    caller: Admin, services: ServicesDep, version: Annotated[int | None, Query(ge=1)] = None
+) -> PolicyVersionView:
+    """The active version with its YAML, or the version asked for."""
+    if version is not None:
+        return services.policies.get(version)
+    found = services.policies.active()
+    assert found is not None, "the policy is bootstrapped at start"
+    return found[0]
+
+
+@router.get(
+    "/policy/versions", response_model=list[PolicyVersionView], summary="Every policy version"
+)
+def versions(caller: Admin, services: ServicesDep) -> list[PolicyVersionView]:
+    """Newest first, without the YAML."""
+    return services.policies.versions()
+
+
+@router.put("/policy", response_model=PolicyVersionView, summary="Validate, version and activate")
+def put_policy(body: PolicyIn, caller: Admin, services: ServicesDep) -> PolicyVersionView:
+    """422 naming the path of the first problem; otherwise the new active version."""
+    candidate = loads_policy(body.yaml, SOURCE)
+    previous = services.engine.policy
+    services.engine.set_policy(candidate)
+    try:
+        view, _ = services.policies.save(body.yaml, author=caller.name, source=SOURCE)
+    except Exception:
+        services.engine.set_policy(previous)  # the store refused it: keep serving the old one
+        raise
+    return view
+
+
+@router.post(
+    "/policy/dry-run", response_model=DryRunOut, summary="What a candidate policy would change"
+)
+def policy_dry_run(body: DryRunIn, caller: Admin, services: ServicesDep) -> DryRunOut:
+    """Replay the last N stored tickets through the candidate; list the decisions it changes."""
+    candidate = loads_policy(body.yaml, SOURCE)
+    return dry_run(services.engine, services.store, candidate, body.last, services.fork)

@@ -1,0 +1,78 @@
+"""Asynchronous intake: POST /v1/tickets (202), GET the ticket and its brief (JSON or Markdown)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+
+from agent.errors import CapacityError, ConflictError
+from agent.models import Brief, Ticket, TriageDecision
+from agent.triager import TriageResult
+from api.deps import Intake, Reader, ServicesDep, ensure_can_read
+from api.routers.triage import IdempotencyKey
+from api.schemas import Accepted, TicketView
+
+router = APIRouter(prefix="/v1", tags=["tickets"])
+
+
+@router.post(
+    "/tickets", status_code=202, response_model=Accepted, summary="Accept a ticket for triage"
+)
+def submit(
+    ticket: Ticket, caller: Intake, services: ServicesDep, idempotency_key: IdempotencyKey = None
+) -> JSONResponse:
+    """Store the ticket and queue it; the decision follows on GET /v1/tickets/{id}."""
+    claim = services.service.accept(ticket, idempotency_key, caller)
+    if claim.created:
+        try:
+            services.workers.submit(claim.id)
+        except CapacityError:
+            services.store.discard(claim.id)  # so the caller's retry starts afresh
+            raise
+    body = Accepted(
+        id=claim.id, status=services.store.status(claim.id), url=f"/v1/tickets/{claim.id}"
+    )
+    headers = {"Location": body.url, **({} if claim.created else {"Idempotent-Replayed": "true"})}
+    return JSONResponse(body.model_dump(mode="json"), status_code=202, headers=headers)
+
+
+@router.get(
+    "/tickets/{ticket_id}", response_model=TicketView, summary="A ticket, its status and decision"
+)
+def get_ticket(ticket_id: str, caller: Reader, services: ServicesDep) -> TicketView:
+    """The ticket as received, its status, SLA state and current decision."""
+    ensure_can_read(services, caller, ticket_id)
+    return services.store.view(ticket_id)
+
+
+@router.get(
+    "/tickets/{ticket_id}/brief",
+    summary="The brief, JSON or Markdown by Accept",
+    responses={200: {"content": {"application/json": {}, "text/markdown": {}}}},
+)
+async def get_brief(
+    ticket_id: str, request: Request, caller: Reader, services: ServicesDep
+) -> Response:
+    """What the specialist reads first; ``Accept: text/markdown`` for Markdown."""
+    await run_in_threadpool(ensure_can_read, services, caller, ticket_id)
+    output = await run_in_threadpool(services.store.output, ticket_id)
+    if output is None:
+        raise ConflictError(f"ticket {ticket_id!r} has no decision yet")
+    brief = Brief.model_validate(output["brief"])
+    if _wants_markdown(request.headers.get("accept", "")):
+        decision = TriageDecision.model_validate({k: v for k, v in output.items() if k != "brief"})
+        markdown = TriageResult(decision=decision, brief=brief).to_markdown()
+        return Response(markdown, media_type="text/markdown; charset=utf-8")
+    return JSONResponse(brief.model_dump(mode="json"))
+
+
+def _wants_markdown(accept: str) -> bool:
+    """Markdown when the client names it (or text/plain) before JSON."""
+    for part in accept.split(","):
+        kind = part.split(";")[0].strip().lower()
+        if kind in ("text/markdown", "text/x-markdown", "text/plain"):
+            return True
+        if kind in ("application/json", "*/*"):
+            return False
+    return False

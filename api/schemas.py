@@ -1,0 +1,159 @@
+"""The service's request and response bodies: strict in, explicit out."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+TicketStatus = Literal["queued", "triaging", "decided", "review", "resolved", "failed"]
+OPEN_STATUSES: tuple[TicketStatus, ...] = ("decided", "review")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Accepted(BaseModel):
+    """The answer to an asynchronous submission."""
+
+    id: str
+    status: TicketStatus
+    url: str = Field(description="Where the ticket and, once made, its decision can be read")
+
+
+class SlaView(BaseModel):
+    """The SLA watch's view of a ticket."""
+
+    state: Literal["ok", "at_risk", "breached"] = "ok"
+    first_response_due: datetime | None = None
+    resolution_due: datetime | None = None
+    events: list[dict[str, Any]] = Field(default_factory=list)
+    front_of_queue: bool = False
+
+
+class TicketView(BaseModel):
+    """A stored ticket, its status and, once made, its current decision."""
+
+    id: str
+    status: TicketStatus
+    channel: str
+    external_id: str | None = None
+    submitted_by: str | None = None
+    created_at: datetime
+    updated_at: datetime
+    ticket: dict[str, Any]
+    decision: dict[str, Any] | None = None
+    sla: SlaView = Field(default_factory=SlaView)
+    error: str | None = None
+
+
+class ReviewItem(BaseModel):
+    """One ticket waiting for a human, with the agent's best guess and why it abstained."""
+
+    id: str
+    subject: str
+    team: str | None
+    priority: str | None
+    confidence: float | None
+    review_reasons: list[str]
+    alternatives: list[dict[str, Any]]
+    front_of_queue: bool
+    sla_state: str
+    created_at: datetime
+
+
+class ReviewIn(_Strict):
+    """A reviewer's decision; the reviewer's name comes from the API key."""
+
+    team: str = Field(min_length=1, max_length=200)
+    escalate: bool | None = Field(default=None, description="None: follows from the team")
+    priority: str | None = Field(default=None, max_length=40)
+    assignee: str | None = Field(default=None, max_length=200)
+    note: str = Field(default="", max_length=5_000)
+
+
+class FeedbackIn(_Strict):
+    """A specialist's post-resolution feedback on a routed ticket."""
+
+    team_correct: bool | None = Field(
+        default=None, description="True: the decision's team was right"
+    )
+    correct_team: str | None = Field(default=None, min_length=1, max_length=200)
+    escalation_needed: bool | None = None
+    resolution: str | None = Field(default=None, max_length=50_000)
+    first_contact_resolved: bool | None = None
+    handling_hours: float | None = Field(default=None, ge=0, le=24 * 365)
+    note: str | None = Field(default=None, max_length=5_000)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> FeedbackIn:
+        if self.team_correct is True and self.correct_team is not None:
+            raise ValueError("give team_correct=true or correct_team, not both")
+        if self.team_correct is False and self.correct_team is None:
+            raise ValueError("team_correct=false needs correct_team (the right one)")
+        return self
+
+
+class FeedbackOut(BaseModel):
+    """What the feedback changed."""
+
+    ticket_id: str
+    final_team: str
+    case_id: str
+    label_source: str
+
+
+class PolicyIn(_Strict):
+    """A candidate policy as YAML text."""
+
+    yaml: str = Field(min_length=1, max_length=500_000)
+
+
+class PolicyVersionView(BaseModel):
+    """One stored policy version."""
+
+    version: int
+    fingerprint: str
+    active: bool
+    created_by: str
+    created_at: datetime
+    yaml: str | None = None
+
+
+class DryRunIn(_Strict):
+    """Replay the last N stored tickets through a candidate policy."""
+
+    yaml: str = Field(min_length=1, max_length=500_000)
+    last: int = Field(default=50, ge=1, le=500)
+
+
+class DecisionChange(BaseModel):
+    """A ticket whose decision the candidate policy changes."""
+
+    ticket_id: str
+    changed: list[str]
+    current: dict[str, Any]
+    candidate: dict[str, Any]
+
+
+class DryRunOut(BaseModel):
+    """What the candidate policy would change."""
+
+    candidate_fingerprint: str
+    replayed: int
+    changed: int
+    changes: list[DecisionChange]
+
+
+class AtRisk(BaseModel):
+    """An open escalated ticket near or past its SLA."""
+
+    id: str
+    team: str | None
+    priority: str | None
+    state: Literal["at_risk", "breached"]
+    due: datetime
+    deadline: Literal["first_response", "resolution"]
+    events: list[dict[str, Any]]

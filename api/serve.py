@@ -1,0 +1,55 @@
+"""`triage serve`: the app on uvicorn, optionally seeding an empty knowledge base with demo data."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import uvicorn
+
+from agent.settings import EXAMPLES_DIR, Settings
+from api.main import create_app
+
+log = logging.getLogger(__name__)
+
+DEMO_TICKETS = EXAMPLES_DIR / "demo_tickets.jsonl"
+DEMO_LABEL = "team"
+
+
+def seed_demo(kb_object: object, path: Path = DEMO_TICKETS) -> int:
+    """Ingest the demo tickets into an empty knowledge base; returns the number added."""
+    from knowledge.ingest import read_cases
+    from knowledge.kb import KnowledgeBase
+
+    if not isinstance(kb_object, KnowledgeBase):
+        raise TypeError("demo seeding needs the agent's KnowledgeBase")
+    kb = kb_object
+    if kb.store.count():
+        log.info("knowledge base already has %d cases: demo data not loaded", kb.store.count())
+        return 0
+    report = kb.ingest(read_cases(path, label=DEMO_LABEL), progress=False)
+    if kb.router is not None:
+        kb.refit()
+    log.info("demo: %d cases ingested from %s", report.added, path.name)
+    return report.added
+
+
+def serve(
+    settings: Settings, host: str | None = None, port: int | None = None, demo: bool = False
+) -> int:
+    """Run the service until interrupted; returns the exit status."""
+    logging.getLogger().setLevel(settings.log_level.upper())
+    app = create_app(settings)
+    if demo:
+        added = seed_demo(app.state.services.engine.triager.kb)
+        if added:
+            print(f"triage serve: demo knowledge base seeded with {added} cases")
+    uvicorn.run(
+        app,
+        host=host or settings.host,
+        port=port or settings.port,
+        log_level=settings.log_level.lower(),
+        # Access logs would repeat paths only; never headers, so keys stay out of the logs.
+        access_log=False,
+    )
+    return 0

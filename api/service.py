@@ -1,0 +1,223 @@
+"""The service's use cases: triage now or later (idempotently), review, feedback.
+
+Handlers stay thin: they authenticate, call one method here, and shape the answer.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from agent.errors import ConflictError, InputError, TriageError, UpstreamError
+from agent.models import Ticket
+from agent.state import HumanReview
+from api.auth import Principal
+from api.engine import LockedEngine
+from api.ledger import Ledger
+from api.loads import DbLoads
+from api.metrics import Metrics
+from api.schemas import FeedbackIn, FeedbackOut, ReviewIn
+from api.store import Claim, TicketStore
+from knowledge.feedback import Feedback
+
+log = logging.getLogger(__name__)
+
+DONE = ("decided", "review", "resolved")
+MAX_KEY_CHARS = 200
+
+
+def idempotency_key(ticket: Ticket, header: str | None, caller: Principal) -> str | None:
+    """The header's key (scoped to the caller), else the source and its external id."""
+    if header is not None:
+        header = header.strip()
+        if not header or len(header) > MAX_KEY_CHARS:
+            raise InputError(f"Idempotency-Key must be 1 to {MAX_KEY_CHARS} characters")
+        return f"key:{caller.key_id}:{header}"
+    if ticket.external_id:
+        return f"ext:{ticket.channel}:{ticket.external_id}"
+    return None
+
+
+class TriageService:
+    """Claims tickets, runs the agent, records every decision."""
+
+    def __init__(
+        self,
+        store: TicketStore,
+        ledger: Ledger,
+        engine: LockedEngine,
+        metrics: Metrics,
+        loads: DbLoads | None = None,
+        replay_wait_s: float = 30.0,
+    ) -> None:
+        self.store = store
+        self.ledger = ledger
+        self.engine = engine
+        self.metrics = metrics
+        self.loads = loads
+        self.replay_wait_s = replay_wait_s
+
+    def triage_now(
+        self, ticket: Ticket, header_key: str | None, caller: Principal
+    ) -> tuple[dict[str, Any], bool]:
+        """Route a ticket at once; a replay gets the first answer. Returns (output, replayed)."""
+        claim = self.store.claim(
+            ticket, idempotency_key(ticket, header_key, caller), caller.key_id, "triaging"
+        )
+        if claim.created:
+            return self._run(claim.id, ticket), False
+        if claim.status == "failed":
+            self.store.set_status(claim.id, "triaging")
+            return self._run(claim.id, self.store.ticket(claim.id)), False
+        return self._wait_for_output(claim), True
+
+    def accept(self, ticket: Ticket, header_key: str | None, caller: Principal) -> Claim:
+        """Store a ticket for the workers (or find the earlier identical one)."""
+        return self.store.claim(
+            ticket, idempotency_key(ticket, header_key, caller), caller.key_id, "queued"
+        )
+
+    def process(self, ticket_id: str) -> None:
+        """Triage a stored ticket (the workers' job); already decided tickets are left alone."""
+        if self.store.status(ticket_id) in DONE:
+            return
+        self.store.set_status(ticket_id, "triaging")
+        self._run(ticket_id, self.store.ticket(ticket_id))
+
+    def _run(self, ticket_id: str, ticket: Ticket) -> dict[str, Any]:
+        started = time.perf_counter()
+        try:
+            result = self.engine.triage(ticket, thread_id=ticket_id)
+        except TriageError as exc:
+            self.store.set_status(ticket_id, "failed", f"{type(exc).__name__}: {exc}")
+            raise
+        except Exception as exc:
+            self.store.set_status(ticket_id, "failed", f"internal error ({type(exc).__name__})")
+            raise
+        self.metrics.decision(result.decision, time.perf_counter() - started)
+        output = self.store.record(ticket_id, result, actor="agent")
+        if self.loads is not None:
+            self.loads.assign(result.decision.assignee)
+        return output
+
+    def _wait_for_output(self, claim: Claim) -> dict[str, Any]:
+        deadline = time.monotonic() + self.replay_wait_s
+        while True:
+            output = self.store.output(claim.id)
+            status = self.store.status(claim.id)
+            if output is not None and status in DONE:
+                return output
+            if status == "failed":
+                raise ConflictError(
+                    f"ticket {claim.id!r} failed to triage; see GET /v1/tickets/{claim.id}"
+                )
+            if time.monotonic() > deadline:
+                raise ConflictError(f"ticket {claim.id!r} is still being triaged; retry shortly")
+            time.sleep(0.05)
+
+    def review(self, ticket_id: str, answer: ReviewIn, caller: Principal) -> dict[str, Any]:
+        """Apply a reviewer's decision: resume the waiting run, record it, learn from it."""
+        if self.store.status(ticket_id) != "review":
+            raise ConflictError(f"ticket {ticket_id!r} is not waiting for review")
+        policy = self.engine.policy
+        if answer.team not in policy.team_names:
+            raise InputError(
+                f"team: unknown team {answer.team!r}; known: {', '.join(policy.team_names)}"
+            )
+        if answer.priority is not None and answer.priority not in policy.priorities.scale:
+            raise InputError(
+                f"priority: {answer.priority!r} is not on the scale {policy.priorities.scale}"
+            )
+        human = HumanReview(
+            team=answer.team,
+            escalate=answer.escalate,
+            priority=answer.priority,
+            assignee=answer.assignee,
+            reviewer=caller.name,
+            note=answer.note,
+        )
+        result = self.engine.resume(ticket_id, human)
+        output = self.store.record(ticket_id, result, actor=caller.name)
+        self.ledger.add_review(ticket_id, caller.key_id, answer.model_dump(mode="json"))
+        self.metrics.decision(result.decision, 0.0)
+        learned, why = True, None
+        try:
+            self._learn(
+                ticket_id, result.decision.team, result.decision.escalate, "review", answer.note
+            )
+        except Exception as exc:
+            # The human decision stands even when the knowledge base is down; say so instead.
+            learned, why = False, f"{type(exc).__name__}: {exc}"
+            self.metrics.errors.labels(kind="learn").inc()
+            log.warning("review of %s recorded but not learned: %s", ticket_id, why)
+        return {"ticket_id": ticket_id, "decision": output, "learned": learned, "learn_error": why}
+
+    def feedback(self, ticket_id: str, answer: FeedbackIn, caller: Principal) -> FeedbackOut:
+        """Store a specialist's feedback and feed the knowledge base with the corrected case."""
+        self.store.status(ticket_id)  # NotFoundError (404) for an unknown id
+        current = self.store.output(ticket_id)
+        if current is None:
+            raise ConflictError(f"ticket {ticket_id!r} has no decision yet")
+        policy = self.engine.policy
+        if answer.correct_team is not None and answer.correct_team not in policy.team_names:
+            raise InputError(
+                f"correct_team: unknown team {answer.correct_team!r}; "
+                f"known: {', '.join(policy.team_names)}"
+            )
+        final_team = answer.correct_team or str(current["team"])
+        if answer.correct_team is None and answer.escalation_needed is False:
+            final_team = policy.first_line_team
+        escalated = final_team != policy.first_line_team
+        case = self._learn(
+            ticket_id,
+            final_team,
+            escalated if answer.escalation_needed is None else answer.escalation_needed,
+            "specialist",
+            answer.note or "",
+            answer,
+        )
+        record = {**answer.model_dump(mode="json"), "final_team": final_team, "author": caller.name}
+        self.ledger.add_feedback(ticket_id, caller.key_id, record)
+        if self.loads is not None:
+            self.loads.invalidate()  # a resolved ticket no longer counts against its assignee
+        return FeedbackOut(
+            ticket_id=ticket_id, final_team=final_team, case_id=case, label_source="specialist"
+        )
+
+    def _learn(
+        self,
+        ticket_id: str,
+        team: str,
+        escalated: bool,
+        source: str,
+        note: str,
+        answer: FeedbackIn | None = None,
+    ) -> str:
+        ticket = self.store.ticket(ticket_id)
+        first = self.store.first_decision(ticket_id) or {}
+        correction = Feedback.model_validate(
+            {
+                "ticket_id": ticket_id,
+                "subject": ticket.subject,
+                "body": ticket.body,
+                "requester": ticket.requester,
+                "language": ticket.language,
+                "correct_team": team,
+                "escalation_needed": escalated,
+                "resolution": answer.resolution if answer else None,
+                "first_contact_resolved": answer.first_contact_resolved if answer else None,
+                "handling_hours": answer.handling_hours if answer else None,
+                "first_route": first.get("team"),
+                "note": note or None,
+                "label_source": source,
+            }
+        )
+        try:
+            return self.engine.learn(correction).id
+        except TriageError:
+            raise
+        except Exception as exc:
+            raise UpstreamError(
+                f"the knowledge base did not take the feedback ({type(exc).__name__})"
+            ) from exc

@@ -1,0 +1,233 @@
+"""Tickets and their decisions in the database: claim (idempotently), record, read back."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from agent.errors import ConflictError, NotFoundError
+from agent.models import Ticket
+from agent.triager import TriageResult
+from api.db import Database
+from api.schemas import SlaView, TicketStatus, TicketView
+from api.tables import BriefRow, DecisionRow, TicketRow, utcnow
+
+
+def payload_hash(ticket: Ticket) -> str:
+    """Hash of what the caller sent (defaults it left out do not count)."""
+    sent = ticket.model_dump(mode="json", exclude_unset=True)
+    return hashlib.sha256(json.dumps(sent, sort_keys=True).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A ticket row claimed for triage: new, or the one an earlier identical request made."""
+
+    id: str
+    status: TicketStatus
+    created: bool
+
+
+class TicketStore:
+    """Repository of tickets, decisions and briefs."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def claim(
+        self, ticket: Ticket, key: str | None, submitted_by: str | None, status: TicketStatus
+    ) -> Claim:
+        """Insert the ticket, or return the earlier one with the same idempotency key or id."""
+        digest = payload_hash(ticket)
+        explicit_id = "id" in ticket.model_fields_set
+        existing = self._find(key, ticket.id if explicit_id else None, digest)
+        if existing is not None:
+            return existing
+        row = TicketRow(
+            id=ticket.id,
+            idempotency_key=key,
+            payload_hash=digest,
+            payload=ticket.model_dump(mode="json"),
+            channel=ticket.channel,
+            external_id=ticket.external_id,
+            status=status,
+            submitted_by=submitted_by,
+            sla_state="ok",
+            sla_events=[],
+            front_of_queue=False,
+        )
+        try:
+            with self.db.session() as session:
+                session.add(row)
+        except IntegrityError:
+            # A concurrent identical request won the insert: answer with its ticket.
+            again = self._find(key, ticket.id, digest)
+            if again is None:
+                raise ConflictError(f"ticket id {ticket.id!r} is taken") from None
+            return again
+        return Claim(id=row.id, status=status, created=True)
+
+    def _find(self, key: str | None, ticket_id: str | None, digest: str) -> Claim | None:
+        with self.db.session() as session:
+            row = None
+            if key is not None:
+                row = session.scalars(
+                    select(TicketRow).where(TicketRow.idempotency_key == key)
+                ).first()
+            if row is None and ticket_id is not None:
+                row = session.get(TicketRow, ticket_id)
+            if row is None:
+                return None
+            if row.payload_hash != digest:
+                raise ConflictError(
+                    f"ticket {row.id!r} was already submitted with different content under the "
+                    "same idempotency key or id"
+                )
+            return Claim(id=row.id, status=_status(row.status), created=False)
+
+    def set_status(self, ticket_id: str, status: TicketStatus, error: str | None = None) -> None:
+        """Move a ticket to a status (and record why it failed)."""
+        with self.db.session() as session:
+            row = _row(session, ticket_id)
+            row.status = status
+            row.error = error
+
+    def discard(self, ticket_id: str) -> None:
+        """Delete a ticket that was never queued (the queue was full)."""
+        with self.db.session() as session:
+            session.delete(_row(session, ticket_id))
+
+    def ticket(self, ticket_id: str) -> Ticket:
+        """The stored ticket as the agent reads it."""
+        with self.db.session() as session:
+            return Ticket.model_validate(_row(session, ticket_id).payload)
+
+    def status(self, ticket_id: str) -> TicketStatus:
+        """A ticket's current status."""
+        with self.db.session() as session:
+            return _status(_row(session, ticket_id).status)
+
+    def record(self, ticket_id: str, result: TriageResult, actor: str) -> dict[str, Any]:
+        """Store a decision and its brief, update the ticket; returns the API output."""
+        decision = result.decision
+        decision_json = decision.model_dump(mode="json")
+        brief_json = result.brief.model_dump(mode="json")
+        with self.db.session() as session:
+            row = _row(session, ticket_id)
+            stored = DecisionRow(
+                ticket_id=ticket_id,
+                decision=decision_json,
+                team=decision.team,
+                escalate=decision.escalate,
+                needs_review=decision.needs_review,
+                decided_by=decision.decided_by,
+                actor=actor,
+                policy_version=decision.policy_version,
+                decided_at=decision.decided_at,
+            )
+            session.add(stored)
+            session.flush()
+            session.add(BriefRow(ticket_id=ticket_id, decision_id=stored.id, brief=brief_json))
+            row.status = "review" if decision.needs_review else "decided"
+            row.error = None
+            row.team, row.assignee = decision.team, decision.assignee
+            row.priority, row.escalate = decision.priority, decision.escalate
+            row.first_response_due = decision.sla.first_response_due if decision.sla else None
+            row.resolution_due = decision.sla.resolution_due if decision.sla else None
+            row.updated_at = utcnow()
+        return {**decision_json, "brief": brief_json}
+
+    def output(self, ticket_id: str) -> dict[str, Any] | None:
+        """The current decision with its brief, as ``POST /v1/triage`` returned it."""
+        with self.db.session() as session:
+            pair = _latest(session, ticket_id)
+            if pair is None:
+                return None
+            decision, brief = pair
+            return {**decision.decision, "brief": brief.brief}
+
+    def first_decision(self, ticket_id: str) -> dict[str, Any] | None:
+        """The agent's first decision on the ticket (before any review)."""
+        with self.db.session() as session:
+            row = session.scalars(
+                select(DecisionRow)
+                .where(DecisionRow.ticket_id == ticket_id)
+                .order_by(DecisionRow.id)
+            ).first()
+            return dict(row.decision) if row else None
+
+    def view(self, ticket_id: str) -> TicketView:
+        """The ticket, its status, SLA state and current decision."""
+        with self.db.session() as session:
+            row = _row(session, ticket_id)
+            pair = _latest(session, ticket_id)
+            return TicketView(
+                id=row.id,
+                status=_status(row.status),
+                channel=row.channel,
+                external_id=row.external_id,
+                submitted_by=row.submitted_by,
+                created_at=row.created_at,
+                updated_at=row.updated_at,
+                ticket=row.payload,
+                decision=pair[0].decision if pair else None,
+                sla=SlaView(
+                    state=row.sla_state,  # type: ignore[arg-type]
+                    first_response_due=row.first_response_due,
+                    resolution_due=row.resolution_due,
+                    events=list(row.sla_events or []),
+                    front_of_queue=row.front_of_queue,
+                ),
+                error=row.error,
+            )
+
+    def owner(self, ticket_id: str) -> str | None:
+        """The key id that submitted the ticket."""
+        with self.db.session() as session:
+            return _row(session, ticket_id).submitted_by
+
+    def unfinished(self) -> list[str]:
+        """Tickets accepted but not triaged (a restart re-queues them), oldest first."""
+        with self.db.session() as session:
+            query = select(TicketRow.id).where(TicketRow.status.in_(("queued", "triaging")))
+            return list(session.scalars(query.order_by(TicketRow.created_at)).all())
+
+    def recent(self, limit: int) -> list[str]:
+        """Ids of the newest tickets that have a decision."""
+        with self.db.session() as session:
+            query = (
+                select(TicketRow.id)
+                .where(TicketRow.status.in_(("decided", "review", "resolved")))
+                .order_by(TicketRow.created_at.desc())
+                .limit(limit)
+            )
+            return list(session.scalars(query).all())
+
+
+def _row(session: Session, ticket_id: str) -> TicketRow:
+    row = session.get(TicketRow, ticket_id)
+    if row is None:
+        raise NotFoundError(f"no ticket {ticket_id!r}")
+    return row
+
+
+def _latest(session: Session, ticket_id: str) -> tuple[DecisionRow, BriefRow] | None:
+    query = (
+        select(DecisionRow, BriefRow)
+        .join(BriefRow, BriefRow.decision_id == DecisionRow.id)
+        .where(DecisionRow.ticket_id == ticket_id)
+        .order_by(DecisionRow.id.desc())
+        .limit(1)
+    )
+    found = session.execute(query).first()
+    return (found[0], found[1]) if found else None
+
+
+def _status(value: str) -> TicketStatus:
+    return value  # type: ignore[return-value]

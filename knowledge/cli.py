@@ -1,0 +1,140 @@
+"""``triage kb ...``: ingest exports, search by meaning, show stats, refit the learned router."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections import Counter
+from collections.abc import Callable, Sequence
+from functools import wraps
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+from agent.errors import TriageError
+from agent.settings import Settings, get_settings
+from knowledge.ingest import IngestReport, parse_column_map, read_cases
+from knowledge.kb import KnowledgeBase
+
+Handler = Callable[[argparse.Namespace, Settings], int]
+
+
+def _guarded(handler: Handler) -> Handler:
+    """Turn a TriageError into one line on stderr and exit status 1."""
+
+    @wraps(handler)
+    def run(args: argparse.Namespace, settings: Settings) -> int:
+        try:
+            return handler(args, settings)
+        except TriageError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+
+    return run
+
+
+@_guarded
+def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
+    """Ingest a JSONL or CSV export and print what happened."""
+    reader = read_cases(Path(args.file), args.format, args.label, parse_column_map(args.map))
+    cases = islice(reader, args.limit) if args.limit else reader
+    kb = KnowledgeBase.open(settings)
+    report = kb.ingest(cases, progress=True)
+    report.skipped = reader.skipped + report.skipped
+    print(format_report(report))
+    if kb.router is not None and not kb.router.is_fitted and report.added + report.updated:
+        print("the learned router is not fitted yet: run `triage kb refit`")
+    return 0
+
+
+def format_report(report: IngestReport, examples: int = 5) -> str:
+    """The ingest summary: counts, rate, and why records were skipped."""
+    lines = [
+        f"added {report.added}, updated {report.updated}, unchanged {report.unchanged}, "
+        f"skipped {len(report.skipped)} in {report.seconds:.1f} s "
+        f"({report.cases_per_s:.1f} cases/s, {report.embedded} embedded)"
+    ]
+    reasons = Counter(skip.reason.split(":")[0] for skip in report.skipped)
+    for reason, count in reasons.most_common():
+        lines.append(f"  skipped {count}: {reason}")
+    for skip in report.skipped[:examples]:
+        lines.append(f"    {skip.ref}: {skip.reason}")
+    return "\n".join(lines)
+
+
+@_guarded
+def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
+    """Print the nearest stored cases to a text."""
+    hits = KnowledgeBase.open(settings, with_router=False).search(args.text, args.k)
+    if not hits:
+        print("no cases stored")
+    for hit in hits:
+        text = " ".join(hit.case.text.split())
+        short = text if len(text) <= 80 else text[:77] + "..."
+        print(f"{hit.similarity:.3f}  {hit.case.team or '-':<20}  {hit.case.id:<16}  {short}")
+    return 0
+
+
+@_guarded
+def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
+    """Print what the knowledge base holds."""
+    stats = KnowledgeBase.open(settings, with_router=False).stats()
+    print(f"cases: {stats.count}   model: {stats.embedding_model}   store: {stats.store}")
+    for title, counts in (
+        ("teams", stats.teams),
+        ("languages", stats.languages),
+        ("label sources", stats.label_sources),
+    ):
+        shown = ", ".join(f"{key} {value}" for key, value in islice(counts.items(), args.top))
+        more = f" (+{len(counts) - args.top} more)" if len(counts) > args.top else ""
+        print(f"{title}: {shown or '-'}{more}")
+    return 0
+
+
+@_guarded
+def cmd_refit(args: argparse.Namespace, settings: Settings) -> int:
+    """Refit the learned router on every stored case."""
+    report = KnowledgeBase.open(settings).refit()
+    for key, value in report.items():
+        print(f"{key}: {value}")
+    return 0
+
+
+def add_kb_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Register ``kb ingest|search|stats|refit``; each sets ``handler(args, settings) -> int``."""
+    kb = subparsers.add_parser("kb", help="the knowledge base of past cases")
+    commands = kb.add_subparsers(dest="kb_command", required=True)
+
+    ingest = commands.add_parser("ingest", help="add or update cases from a JSONL or CSV export")
+    ingest.add_argument("file", help="JSONL in the shared dataset schema, or CSV")
+    ingest.add_argument("--label", help="JSONL: the labels field that names the team")
+    ingest.add_argument("--format", choices=["jsonl", "csv"], help="default: from the suffix")
+    ingest.add_argument("--map", help="CSV: case field=column, e.g. team=Group,body=Description")
+    ingest.add_argument("--limit", type=int, default=None, help="ingest at most N records")
+    ingest.set_defaults(handler=cmd_ingest)
+
+    search = commands.add_parser("search", help="nearest stored cases to a text")
+    search.add_argument("text")
+    search.add_argument("-k", type=int, default=5, help="how many cases (default 5)")
+    search.set_defaults(handler=cmd_search)
+
+    stats = commands.add_parser("stats", help="counts per team, language and label source")
+    stats.add_argument("--top", type=int, default=15, help="rows shown per table")
+    stats.set_defaults(handler=cmd_stats)
+
+    refit = commands.add_parser("refit", help="refit the learned router on all stored cases")
+    refit.set_defaults(handler=cmd_refit)
+    return kb
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``kb ...`` on its own (``python -m knowledge.cli kb stats``)."""
+    parser = argparse.ArgumentParser(prog="triage")
+    add_kb_parser(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    handler: Handler = args.handler
+    return handler(args, get_settings())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,193 @@
+"""Readers that turn exported tickets (JSONL in the shared schema, or CSV) into cases.
+
+A bad record is skipped and reported with its line number and the reason; only a file that cannot
+be read at all raises ``InputError``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, ValidationError
+
+from agent.errors import InputError
+from knowledge.cases import Case
+
+FileFormat = Literal["jsonl", "csv"]
+_CASE_FIELDS = set(Case.model_fields)
+_TAG_SPLIT = re.compile(r"[;,|]")
+
+
+class Skipped(BaseModel):
+    """A record that was not ingested, and why."""
+
+    ref: str = Field(description="Where it was: 'line 12' or a case id")
+    reason: str
+
+
+class IngestReport(BaseModel):
+    """What one ingest run did."""
+
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    skipped: list[Skipped] = Field(default_factory=list)
+    embedded: int = Field(default=0, description="Texts sent to the embedder (cache included)")
+    seconds: float = 0.0
+    cases_per_s: float = 0.0
+
+
+def parse_column_map(spec: str | None) -> dict[str, str]:
+    """Parse ``team=Group,body=Description`` into {case field: CSV column}."""
+    mapping: dict[str, str] = {}
+    for part in (spec or "").split(","):
+        if not part.strip():
+            continue
+        field, sep, column = part.partition("=")
+        field, column = field.strip(), column.strip()
+        if not sep or not field or not column:
+            raise InputError(f"bad column map entry {part.strip()!r}: expected field=Column")
+        if field not in _CASE_FIELDS:
+            raise InputError(
+                f"unknown case field {field!r} in column map; known: {sorted(_CASE_FIELDS)}"
+            )
+        mapping[field] = column
+    return mapping
+
+
+def detect_format(path: Path, declared: str | None = None) -> FileFormat:
+    """The declared format, or the one the file suffix implies."""
+    name = (declared or path.suffix.lstrip(".")).lower()
+    if name in ("jsonl", "ndjson", "json"):
+        return "jsonl"
+    if name == "csv":
+        return "csv"
+    raise InputError(f"{path}: cannot tell the format from the name; pass --format jsonl or csv")
+
+
+class CaseReader:
+    """Streams cases from a file; ``skipped`` fills as it goes. Opened eagerly to fail early."""
+
+    def __init__(
+        self,
+        path: Path,
+        fmt: FileFormat = "jsonl",
+        label: str | None = None,
+        column_map: dict[str, str] | None = None,
+    ) -> None:
+        self.path = path
+        self.fmt = fmt
+        self.label = label
+        self.column_map = column_map or {}
+        self.skipped: list[Skipped] = []
+        try:
+            self._raw = path.read_bytes()
+        except OSError as exc:
+            raise InputError(f"cannot read {path}: {exc.strerror or exc}") from exc
+        if fmt == "csv":
+            self._check_csv_header()
+
+    def __iter__(self) -> Iterator[Case]:
+        rows = self._jsonl_rows() if self.fmt == "jsonl" else self._csv_rows()
+        for line, row in rows:
+            try:
+                yield Case.model_validate(row)
+            except ValidationError as exc:
+                self._skip(line, "; ".join(_short_error(e) for e in exc.errors()))
+
+    def _skip(self, line: int, reason: str) -> None:
+        self.skipped.append(Skipped(ref=f"line {line}", reason=reason))
+
+    def _jsonl_rows(self) -> Iterator[tuple[int, dict[str, Any]]]:
+        for number, raw in enumerate(self._raw.splitlines(), start=1):
+            if not raw.strip():
+                continue
+            try:
+                record = json.loads(raw.decode("utf-8"))
+            except UnicodeDecodeError as exc:
+                self._skip(number, f"not UTF-8 ({exc.reason} at byte {exc.start})")
+                continue
+            except json.JSONDecodeError as exc:
+                self._skip(number, f"invalid JSON: {exc.msg} (column {exc.colno})")
+                continue
+            row = self._from_shared_schema(number, record)
+            if row is not None:
+                yield number, row
+
+    def _from_shared_schema(self, line: int, record: Any) -> dict[str, Any] | None:
+        if not isinstance(record, dict):
+            self._skip(line, f"expected a JSON object, got {type(record).__name__}")
+            return None
+        labels = record.get("labels") or {}
+        if not isinstance(labels, dict):
+            self._skip(line, "'labels' is not an object")
+            return None
+        if self.label and labels.get(self.label) in (None, ""):
+            self._skip(line, f"no label {self.label!r}")
+            return None
+        row: dict[str, Any] = {
+            "id": None if record.get("id") is None else str(record["id"]),
+            "subject": record.get("subject") or "",
+            "body": record.get("body") or "",
+            "requester": record.get("requester"),
+            "language": record.get("language"),
+            "resolution": record.get("answer"),
+            "label_source": "import",
+        }
+        if self.label:
+            row["team"] = str(labels[self.label])
+        if isinstance(labels.get("tags"), list):
+            row["tags"] = [str(tag) for tag in labels["tags"]]
+        if isinstance(labels.get("priority"), str):
+            row["priority"] = labels["priority"]
+        return row
+
+    def _csv_text(self) -> str:
+        try:
+            return self._raw.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise InputError(f"cannot read {self.path}: not UTF-8 ({exc.reason})") from exc
+
+    def _check_csv_header(self) -> None:
+        header = next(csv.reader(io.StringIO(self._csv_text())), None)
+        if not header:
+            raise InputError(f"{self.path}: empty CSV file, no header row")
+        missing = [f"{col!r} (for {f})" for f, col in self.column_map.items() if col not in header]
+        if missing:
+            raise InputError(f"{self.path}: column {', '.join(missing)} not in header {header}")
+        if not ({"subject", "body"} & self.column_map.keys()):
+            raise InputError(f"{self.path}: map a column to subject or body, e.g. body=Description")
+
+    def _csv_rows(self) -> Iterator[tuple[int, dict[str, Any]]]:
+        reader = csv.DictReader(io.StringIO(self._csv_text()))
+        for record in reader:
+            line = reader.line_num  # physical line where the record ends (multi-line cells)
+            row: dict[str, Any] = {"id": f"{self.path.stem}:{line}", "label_source": "import"}
+            for field, column in self.column_map.items():
+                value = (record.get(column) or "").strip()
+                if value:
+                    row[field] = _TAG_SPLIT.split(value) if field == "tags" else value
+            if "tags" in row:
+                row["tags"] = [tag.strip() for tag in row["tags"] if tag.strip()]
+            yield line, row
+
+
+def _short_error(error: Any) -> str:
+    where = ".".join(str(part) for part in error.get("loc", ())) or "record"
+    return f"{where}: {error.get('msg', 'invalid')}"
+
+
+def read_cases(
+    path: Path,
+    fmt: str | None = None,
+    label: str | None = None,
+    column_map: dict[str, str] | None = None,
+) -> CaseReader:
+    """Open a JSONL or CSV export as a stream of cases."""
+    return CaseReader(path, detect_format(path, fmt), label=label, column_map=column_map)

@@ -1,0 +1,181 @@
+"""The knowledge base facade: ingest, search, stats, feedback and refitting the learned router."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from itertools import islice
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from pydantic import BaseModel, Field
+
+from agent.errors import TriageError
+from agent.settings import Settings
+from knowledge.base import CaseStore
+from knowledge.cases import Case, SimilarCase
+from knowledge.embeddings import Embedder, make_embedder
+from knowledge.feedback import Feedback, corrected_case
+from knowledge.ingest import IngestReport, Skipped
+from knowledge.router import LearnedRouter
+
+if TYPE_CHECKING:
+    from tqdm import tqdm
+
+
+class KBStats(BaseModel):
+    """What the knowledge base holds."""
+
+    count: int
+    teams: dict[str, int] = Field(description="Cases per team, most first; '(none)' = unlabelled")
+    languages: dict[str, int]
+    label_sources: dict[str, int]
+    embedding_model: str
+    store: str = Field(description="Where the cases live: a path, a server URL or 'memory'")
+
+
+def _batches(items: Iterable[Case], size: int) -> Iterator[list[Case]]:
+    iterator = iter(items)
+    while batch := list(islice(iterator, size)):
+        yield batch
+
+
+def _ranked(counter: Counter[str]) -> dict[str, int]:
+    return dict(counter.most_common())
+
+
+class KnowledgeBase:
+    """Past cases, their embeddings and the learned router kept in step."""
+
+    def __init__(
+        self, store: CaseStore, embedder: Embedder, router: LearnedRouter | None = None
+    ) -> None:
+        self.store = store
+        self.embedder = embedder
+        self.router = router
+
+    @classmethod
+    def open(cls, settings: Settings, with_router: bool = True) -> KnowledgeBase:
+        """Chroma under kb_dir (or a server), the cached local embedder, the saved router."""
+        from knowledge.store import ChromaCaseStore
+
+        settings.ensure_dirs()
+        store = ChromaCaseStore.open(settings)
+        embedder = make_embedder(settings.embedding_model, settings.embedding_cache_path)
+        return cls(store, embedder, _load_router(settings) if with_router else None)
+
+    def close(self) -> None:
+        """Release the store's resources (embedded Chroma's files), if it holds any."""
+        close = getattr(self.store, "close", None)
+        if callable(close):
+            close()
+
+    def ingest(
+        self, cases: Iterable[Case], batch_size: int = 256, progress: bool = False
+    ) -> IngestReport:
+        """Add or update cases by id; unchanged ones cost nothing, changed ones reach the router."""
+        report = IngestReport()
+        started = time.perf_counter()
+        bar = _progress_bar() if progress else None
+        for number, batch in enumerate(_batches(cases, max(1, batch_size)), start=1):
+            self._ingest_batch(batch, report)
+            done = report.added + report.updated + report.unchanged + len(report.skipped)
+            if bar is not None:
+                bar.update(len(batch))
+            elif progress and number % 10 == 0:
+                print(f"ingested {done} records", file=sys.stderr, flush=True)
+        if bar is not None:
+            bar.close()
+        if self.router is not None and report.added + report.updated and self.router.is_fitted:
+            self.router.save()
+        report.seconds = time.perf_counter() - started
+        processed = report.added + report.updated + report.unchanged
+        report.cases_per_s = processed / report.seconds if report.seconds > 0 else 0.0
+        return report
+
+    def _ingest_batch(self, batch: list[Case], report: IngestReport) -> None:
+        latest: dict[str, Case] = {}
+        for case in batch:
+            if not case.text.strip():
+                report.skipped.append(Skipped(ref=case.id, reason="no subject or body"))
+                continue
+            if case.id in latest:
+                report.skipped.append(Skipped(ref=case.id, reason="repeated id: later record kept"))
+            latest[case.id] = case
+        existing = self.store.get_many(list(latest))
+        changed = [case for case in latest.values() if existing.get(case.id) != case]
+        report.unchanged += len(latest) - len(changed)
+        if not changed:
+            return
+        report.added += sum(case.id not in existing for case in changed)
+        report.updated += sum(case.id in existing for case in changed)
+        vectors = self.embedder.embed([case.text for case in changed])
+        report.embedded += len(changed)
+        self.store.upsert(changed, vectors)
+        if self.router is not None:
+            self.router.observe(changed, vectors)
+
+    def refit(self) -> dict[str, Any]:
+        """Fit the router on every stored case and save it; returns the router's report."""
+        if self.router is None:
+            raise TriageError("no learned router configured: open the knowledge base with one")
+        cases: list[Case] = []
+        vectors: list[np.ndarray] = []
+        for batch, embeddings in self.store.iter_all():
+            cases.extend(batch)
+            vectors.append(embeddings)
+        if not cases:
+            raise TriageError("the knowledge base is empty: ingest cases before refitting")
+        report = self.router.fit(cases, np.concatenate(vectors))
+        self.router.save()
+        return report
+
+    def search(self, text: str, k: int = 5) -> list[SimilarCase]:
+        """The k stored cases most similar in meaning to the text."""
+        return self.store.search(self.embedder.embed([text])[0], k)
+
+    def stats(self) -> KBStats:
+        """Counts per team, language and label source."""
+        teams: Counter[str] = Counter()
+        languages: Counter[str] = Counter()
+        sources: Counter[str] = Counter()
+        for batch, _ in self.store.iter_all():
+            for case in batch:
+                teams[case.team or "(none)"] += 1
+                languages[case.language or "(unknown)"] += 1
+                sources[case.label_source] += 1
+        return KBStats(
+            count=self.store.count(),
+            teams=_ranked(teams),
+            languages=_ranked(languages),
+            label_sources=_ranked(sources),
+            embedding_model=self.embedder.name,
+            store=str(getattr(self.store, "location", type(self.store).__name__)),
+        )
+
+    def feedback(self, correction: Feedback) -> Case:
+        """Store the corrected case and let the router learn it before the next ticket."""
+        case = corrected_case(correction, self.store.get(correction.target_id))
+        vectors = self.embedder.embed([case.text])
+        self.store.upsert([case], vectors)
+        if self.router is not None:
+            self.router.observe([case], vectors)
+            if self.router.is_fitted:
+                self.router.save()
+        return case
+
+
+def _progress_bar() -> tqdm[Any] | None:
+    if not sys.stderr.isatty():
+        return None
+    from tqdm import tqdm
+
+    return tqdm(unit="case", file=sys.stderr, dynamic_ncols=True)
+
+
+def _load_router(settings: Settings) -> LearnedRouter:
+    router = LearnedRouter(model_dir=settings.model_dir)
+    router.load()
+    return router

@@ -1,0 +1,200 @@
+"""One learned label (team or priority): base models, out-of-fold stacking, calibration.
+
+Base models: a linear SVM on word + character TF-IDF and a logistic regression on the sentence
+embedding. Their out-of-fold scores, the precedents' votes and the requester's history feed the
+shared-weight meta-learner (``calibration.ConditionalLogit``), whose cross-fitted outputs set the
+temperature. Small knowledge bases skip the base models and vote with fixed weights instead.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import KFold, StratifiedKFold
+from sklearn.svm import LinearSVC
+
+from knowledge.calibration import (
+    ConditionalLogit,
+    calibrated,
+    expected_calibration_error,
+    fit_temperature,
+)
+from knowledge.votes import VOTE_FEATURES, vote_features
+
+MODEL_FEATURES = ("text_svm", "embedding_lr", "log_prior")
+FEATURES = MODEL_FEATURES + VOTE_FEATURES
+MIN_CASES_TO_LEARN = 20
+FOLDS = 5
+SEED = 13
+# Fixed weights for a knowledge base too small to learn them: precedents and history decide.
+VOTE_ONLY_WEIGHTS = np.array([0, 0, 1, 3, 1, 2, 0, 2, 0.5], dtype=np.float64)
+LOG_FLOOR = -12.0
+
+
+class LabelModel:
+    """Calibrated probabilities of one label from text, embedding, precedents and history."""
+
+    def __init__(self) -> None:
+        self.classes: list[str] = []
+        self.index: dict[str, int] = {}
+        self.text_model: LinearSVC | None = None
+        self.embedding_model: LogisticRegression | None = None
+        self.log_prior = np.zeros(0)
+        self.stacker = ConditionalLogit()
+        self.temperature = 1.0
+        self.learned = False
+        self.n_cases = 0
+
+    def fit(
+        self,
+        text_x: sp.csr_matrix,
+        embeddings: np.ndarray,
+        labels: Sequence[str],
+        neighbours: tuple[np.ndarray, np.ndarray],
+        history: Sequence[np.ndarray],
+    ) -> dict[str, object]:
+        """Fit on rows with a label; neighbours/history index into the same rows."""
+        self.classes = sorted(set(labels))
+        self.index = {c: i for i, c in enumerate(self.classes)}
+        y = np.array([self.index[label] for label in labels], dtype=np.int64)
+        self.n_cases = len(y)
+        counts = np.bincount(y, minlength=len(self.classes))
+        self.log_prior = np.log((counts + 1.0) / (counts.sum() + len(counts)))
+        votes = (
+            np.stack(
+                [
+                    vote_features(
+                        y[neighbours[0][i]], neighbours[1][i], y[history[i]], len(self.classes)
+                    )
+                    for i in range(len(y))
+                ]
+            )
+            if len(y)
+            else np.zeros((0, len(self.classes), len(VOTE_FEATURES)), dtype=np.float32)
+        )
+        self.learned = (
+            len(self.classes) >= 2 and len(y) >= MIN_CASES_TO_LEARN and (counts >= 2).sum() >= 2
+        )
+        if not self.learned:
+            self.stacker.weights, self.stacker.bias = (
+                VOTE_ONLY_WEIGHTS.copy(),
+                np.zeros(len(self.classes)),
+            )
+            return {
+                "n": len(y),
+                "classes": len(self.classes),
+                "mode": "votes-only (too few cases to learn)",
+            }
+        model_x = self._out_of_fold(text_x, embeddings, y)
+        features = np.concatenate([model_x, votes], axis=2)
+        meta_logits = self._cross_fit_meta(features, y)
+        self.temperature = fit_temperature(meta_logits, y)
+        probs = calibrated(meta_logits, self.temperature)
+        self.stacker.fit(features, y, init=VOTE_ONLY_WEIGHTS)
+        self.text_model = _fit_svm(text_x, y)
+        self.embedding_model = _fit_lr(embeddings, y)
+        correct = probs.argmax(axis=1) == y
+        return {
+            "n": len(y),
+            "classes": len(self.classes),
+            "mode": "stacked",
+            "validation_accuracy": round(float(correct.mean()), 4),
+            "ece": round(expected_calibration_error(probs.max(axis=1), correct), 4),
+            "temperature": round(self.temperature, 3),
+            "weights": dict(zip(FEATURES, np.round(self.stacker.weights, 3).tolist(), strict=True)),
+        }
+
+    def _out_of_fold(
+        self, text_x: sp.csr_matrix, embeddings: np.ndarray, y: np.ndarray
+    ) -> np.ndarray:
+        """Base-model features of every row from models that never saw that row."""
+        n, c = len(y), len(self.classes)
+        out = np.zeros((n, c, len(MODEL_FEATURES)), dtype=np.float32)
+        folds = min(FOLDS, max(2, n // 10))
+        stratify = np.bincount(y).min() >= folds
+        splitter = (StratifiedKFold if stratify else KFold)(folds, shuffle=True, random_state=SEED)
+        for train, test in splitter.split(np.zeros(n), y):
+            classes = np.unique(y[train])
+            if len(classes) < 2:
+                out[test, :, 1] = LOG_FLOOR
+                continue
+            svm = _fit_svm(text_x[train], y[train])
+            out[test, :, 0] = _spread(_svm_scores(svm, text_x[test]), classes, c, -2.0)
+            lr = _fit_lr(embeddings[train], y[train])
+            logp = np.log(np.clip(lr.predict_proba(embeddings[test]), 1e-12, None))
+            out[test, :, 1] = _spread(np.maximum(logp, LOG_FLOOR), classes, c, LOG_FLOOR)
+            counts = np.bincount(y[train], minlength=c)
+            out[test, :, 2] = np.log((counts + 1.0) / (counts.sum() + c))
+        return out
+
+    def _cross_fit_meta(self, features: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Meta-learner logits of every row from a stacker fitted on the other folds."""
+        logits = np.zeros((len(y), len(self.classes)))
+        for train, test in KFold(FOLDS, shuffle=True, random_state=SEED).split(features):
+            meta = ConditionalLogit().fit(features[train], y[train], init=VOTE_ONLY_WEIGHTS)
+            logits[test] = meta.logits(features[test])
+        return logits
+
+    def predict_proba(
+        self,
+        text_x: sp.csr_matrix,
+        embedding: np.ndarray,
+        neighbour_labels: Sequence[str | None],
+        neighbour_sims: Sequence[float],
+        history_labels: Sequence[str | None],
+    ) -> np.ndarray:
+        """Calibrated probabilities over ``self.classes`` for one ticket."""
+        c = len(self.classes)
+        model_x = np.zeros((c, len(MODEL_FEATURES)), dtype=np.float32)
+        model_x[:, 2] = self.log_prior
+        if self.learned and self.text_model is not None and self.embedding_model is not None:
+            model_x[:, 0] = _svm_scores(self.text_model, text_x)[0]
+            logp = np.log(
+                np.clip(self.embedding_model.predict_proba(embedding[None, :]), 1e-12, None)
+            )
+            model_x[:, 1] = np.maximum(logp[0], LOG_FLOOR)
+        votes = vote_features(
+            [self.index.get(label or "", -1) for label in neighbour_labels],
+            neighbour_sims,
+            [self.index.get(label or "", -1) for label in history_labels],
+            c,
+        )
+        features = np.concatenate([model_x, votes], axis=1)[None, :, :]
+        return calibrated(self.stacker.logits(features), self.temperature)[0]
+
+    @property
+    def confidence_scale(self) -> float:
+        """1 when calibrated; below 1 for a vote-only model, too small to know how often it errs."""
+        return 1.0 if self.learned else self.n_cases / (self.n_cases + 10.0)
+
+
+def _fit_svm(x: sp.csr_matrix, y: np.ndarray) -> LinearSVC:
+    with warnings.catch_warnings():
+        # liblinear's iteration cap only costs a little precision on a separable problem
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = LinearSVC(C=0.5, class_weight=None).fit(x, y)
+    model.coef_ = model.coef_.astype(np.float32)  # halves memory and the saved file
+    return model
+
+
+def _svm_scores(model: LinearSVC, x: sp.csr_matrix) -> np.ndarray:
+    scores = np.asarray(model.decision_function(x), dtype=np.float32)
+    return np.stack([-scores, scores], axis=1) if scores.ndim == 1 else scores
+
+
+def _fit_lr(x: np.ndarray, y: np.ndarray) -> LogisticRegression:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return LogisticRegression(C=10.0, max_iter=300).fit(x, y)
+
+
+def _spread(scores: np.ndarray, classes: np.ndarray, n_classes: int, fill: float) -> np.ndarray:
+    """Scores over a fold's classes placed in the columns of all classes (others get ``fill``)."""
+    out = np.full((len(scores), n_classes), fill, dtype=np.float32)
+    out[:, classes] = scores
+    return out

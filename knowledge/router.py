@@ -1,0 +1,273 @@
+"""The learned router: calibrated team (and priority) probabilities for one ticket, with evidence.
+
+Fit once from the knowledge base (``fit``), then route each ticket from its text, embedding,
+nearest precedents and the requester's earlier cases (``predict``, a few milliseconds: no refits).
+Cases seen after the fit (``observe``) act at once through the precedent votes, and a corrected
+near-duplicate wins outright; ``needs_refit`` says when enough of them have piled up.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import joblib
+import numpy as np
+
+from agent.models import Evidence, TeamScore
+from knowledge.base import RoutePrediction
+from knowledge.cases import Case, SimilarCase
+from knowledge.cold_start import cold_start_prediction
+from knowledge.features import TextVectorizer
+from knowledge.label_model import LabelModel
+from knowledge.votes import NEAR_DUPLICATE_AT, leave_one_out_neighbours, requester_history
+
+NEIGHBOURS = 10  # precedents voting per ticket; matches the default store search size
+REFIT_MIN_NEW = 50
+REFIT_SHARE = 0.1  # refit once new cases reach this share of the fitted knowledge base
+FORMAT = 1
+
+
+class _Observed:
+    """A case seen after the last fit: its labels and embedding, searched at predict time."""
+
+    def __init__(self, case: Case, embedding: np.ndarray) -> None:
+        self.case = case
+        self.embedding = embedding.astype(np.float32)
+
+
+class LearnedRouter:
+    """Stacked text, embedding, precedent and history models behind one calibrated answer."""
+
+    def __init__(self, model_dir: Path | None = None) -> None:
+        self.model_dir = model_dir
+        self.version = "unfitted"
+        self._vectorizer: TextVectorizer | None = None
+        self._team: LabelModel | None = None
+        self._priority: LabelModel | None = None
+        self._observed: dict[str, _Observed] = {}
+        self._new_since_fit = 0
+        self._fitted_cases = 0
+
+    @property
+    def is_fitted(self) -> bool:
+        return self._team is not None and bool(self._team.classes)
+
+    @property
+    def needs_refit(self) -> bool:
+        """True once enough cases arrived after the fit (or cases exist but nothing was fitted)."""
+        if not self.is_fitted:
+            return self._new_since_fit > 0
+        return self._new_since_fit >= max(REFIT_MIN_NEW, REFIT_SHARE * self._fitted_cases)
+
+    def fit(self, cases: list[Case], embeddings: np.ndarray) -> dict[str, Any]:
+        """Train every model on the labelled cases; returns a report of what was learned."""
+        start = time.perf_counter()
+        if len(cases) != len(embeddings):
+            raise ValueError(f"{len(cases)} cases but {len(embeddings)} embedding rows")
+        report: dict[str, Any] = {"n": len(cases)}
+        labelled = [i for i, c in enumerate(cases) if c.team or c.priority]
+        self._vectorizer = TextVectorizer()
+        text_x = (
+            self._vectorizer.fit_transform([cases[i].text for i in labelled]) if labelled else None
+        )
+        self._team = self._priority = None
+        for target in ("team", "priority"):
+            rows = [j for j, i in enumerate(labelled) if getattr(cases[i], target)]
+            if not rows or text_x is None:
+                report[target] = {"n": 0, "mode": "not learned (no labelled cases)"}
+                continue
+            model = LabelModel()
+            emb = embeddings[[labelled[j] for j in rows]]
+            report[target] = model.fit(
+                text_x[rows],
+                emb,
+                [getattr(cases[labelled[j]], target) for j in rows],
+                leave_one_out_neighbours(emb, NEIGHBOURS),
+                requester_history([cases[labelled[j]].requester for j in rows]),
+            )
+            setattr(self, f"_{target}", model)
+        self._observed.clear()
+        self._new_since_fit = 0
+        self._fitted_cases = len(cases)
+        self.version = f"router-{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
+        report["version"] = self.version
+        report["fit_seconds"] = round(time.perf_counter() - start, 2)
+        return report
+
+    def observe(self, cases: list[Case], embeddings: np.ndarray) -> None:
+        """Take new or corrected cases into account at once; count them towards a refit."""
+        for case, embedding in zip(cases, embeddings, strict=True):
+            if case.team or case.priority:
+                self._observed[case.id] = _Observed(case, embedding)
+                self._new_since_fit += 1
+
+    def predict(
+        self,
+        *,
+        text: str,
+        embedding: np.ndarray,
+        neighbours: list[SimilarCase],
+        requester_cases: list[Case],
+        team_names: list[str] | None = None,
+        team_descriptions: dict[str, str] | None = None,
+        team_description_embeddings: dict[str, np.ndarray] | None = None,
+    ) -> RoutePrediction:
+        """Calibrated team and priority scores for one new ticket, with the evidence behind them."""
+        precedents = self._merge_observed(embedding, neighbours)
+        history = [
+            self._observed[c.id].case if c.id in self._observed else c for c in requester_cases
+        ]
+        if not self.is_fitted or self._team is None or self._vectorizer is None:
+            return cold_start_prediction(
+                embedding, precedents, team_names, team_descriptions, team_description_embeddings
+            )
+        text_x = self._vectorizer.transform([text])
+        sims = [p.similarity for p in precedents]
+        probs = dict(
+            zip(
+                self._team.classes,
+                self._team.predict_proba(
+                    text_x,
+                    embedding,
+                    [p.case.team for p in precedents],
+                    sims,
+                    [c.team for c in history],
+                ).tolist(),
+                strict=True,
+            )
+        )
+        probs = self._corrected_duplicate(probs, precedents)
+        if team_names is not None:
+            probs = {t: probs.get(t, 0.0) for t in team_names}
+            total = sum(probs.values())
+            if total <= 1e-9:  # the model knows none of the policy's teams
+                return cold_start_prediction(
+                    embedding,
+                    precedents,
+                    team_names,
+                    team_descriptions,
+                    team_description_embeddings,
+                )
+            probs = {t: p / total for t, p in probs.items()}
+        teams = _ranked(probs)
+        priorities: list[TeamScore] = []
+        if self._priority is not None and self._priority.classes:
+            prio = self._priority.predict_proba(
+                text_x,
+                embedding,
+                [p.case.priority for p in precedents],
+                sims,
+                [c.priority for c in history],
+            )
+            priorities = _ranked(dict(zip(self._priority.classes, prio.tolist(), strict=True)))
+        return RoutePrediction(
+            teams=teams,
+            priorities=priorities,
+            confidence=teams[0].score * self._team.confidence_scale if teams else 0.0,
+            evidence=self._evidence(teams, precedents, history),
+            model_version=self.version,
+        )
+
+    def _merge_observed(
+        self, embedding: np.ndarray, neighbours: list[SimilarCase]
+    ) -> list[SimilarCase]:
+        """Neighbours with observed labels applied, plus observed cases closer than the k-th."""
+        merged = {
+            n.case.id: SimilarCase(case=self._observed[n.case.id].case, similarity=n.similarity)
+            if n.case.id in self._observed
+            else n
+            for n in neighbours
+        }
+        for case_id, seen in self._observed.items():
+            if case_id not in merged:
+                sim = float(np.dot(seen.embedding, embedding))
+                merged[case_id] = SimilarCase(case=seen.case, similarity=sim)
+        return sorted(merged.values(), key=lambda n: -n.similarity)[:NEIGHBOURS]
+
+    def _corrected_duplicate(
+        self, probs: dict[str, float], precedents: list[SimilarCase]
+    ) -> dict[str, float]:
+        """A near-duplicate labelled after the fit wins: the models have not learned it yet."""
+        if not precedents or precedents[0].case.id not in self._observed:
+            return probs
+        top = precedents[0]
+        if top.similarity < NEAR_DUPLICATE_AT or not top.case.team:
+            return probs
+        target = 0.9 * top.similarity
+        rest = sum(p for t, p in probs.items() if t != top.case.team)
+        share = 1.0 - max(target, probs.get(top.case.team, 0.0))
+        out = {
+            t: (p / rest * share if rest > 0 else 0.0)
+            for t, p in probs.items()
+            if t != top.case.team
+        }
+        out[top.case.team] = 1.0 - share
+        return out
+
+    def _evidence(
+        self, teams: list[TeamScore], precedents: list[SimilarCase], history: list[Case]
+    ) -> list[Evidence]:
+        top = ", ".join(f"{t.team} {t.score:.2f}" for t in teams[:3])
+        evidence = [
+            Evidence(
+                kind="model",
+                source=self.version,
+                detail=f"stacked text/embedding/precedent/history model: {top}",
+                team=teams[0].team if teams else None,
+                weight=teams[0].score if teams else None,
+            )
+        ]
+        for p in [p for p in precedents if p.case.team][:3]:
+            evidence.append(
+                Evidence(
+                    kind="precedent",
+                    source=p.case.id,
+                    detail=f"similar case (cosine {p.similarity:.2f}) went to {p.case.team}",
+                    team=p.case.team,
+                    weight=round(p.similarity, 4),
+                )
+            )
+        labels = [c.team for c in history if c.team]
+        if labels:
+            best = max(set(labels), key=labels.count)
+            evidence.append(
+                Evidence(
+                    kind="history",
+                    source="requester",
+                    detail=f"{labels.count(best)} of the requester's {len(labels)} earlier cases "
+                    f"went to {best}",
+                    team=best,
+                    weight=round(labels.count(best) / len(labels), 4),
+                )
+            )
+        return evidence
+
+    def save(self) -> Path:
+        """Write the fitted models under model_dir; returns the file."""
+        if self.model_dir is None:
+            raise ValueError("LearnedRouter has no model_dir to save to")
+        self.model_dir.mkdir(parents=True, exist_ok=True)
+        path = self.model_dir / "router.joblib"
+        state = {k: v for k, v in self.__dict__.items() if k != "model_dir"}
+        joblib.dump({"format": FORMAT, "state": state}, path)
+        return path
+
+    def load(self) -> bool:
+        """Load the saved models; False when there is nothing (compatible) to load."""
+        path = self.model_dir / "router.joblib" if self.model_dir else None
+        if path is None or not path.exists():
+            return False
+        saved = joblib.load(path)
+        if saved.get("format") != FORMAT:
+            return False
+        self.__dict__.update(saved["state"])
+        return True
+
+
+def _ranked(probs: dict[str, float]) -> list[TeamScore]:
+    ordered = sorted(probs.items(), key=lambda kv: -kv[1])
+    return [TeamScore(team=t, score=float(min(max(p, 0.0), 1.0))) for t, p in ordered]

@@ -1,0 +1,306 @@
+"""Case stores: Chroma (embedded on disk or a server) and an in-memory fake with the same behaviour.
+
+Both store one L2-normalised embedding per case and rank by cosine similarity. We always pass the
+embeddings ourselves: the collection's embedding function exists only so Chroma never falls back to
+its default one, which downloads a model at first use.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import datetime
+from typing import Any, cast
+
+import chromadb
+import numpy as np
+from chromadb.api import ClientAPI
+from chromadb.api.types import Documents, Embeddable, EmbeddingFunction, Embeddings, Space
+from chromadb.config import Settings as ChromaSettings
+from chromadb.utils.embedding_functions import register_embedding_function
+
+from agent.errors import ConflictError, InputError, UpstreamError
+from agent.settings import Settings
+from knowledge.cases import Case, SimilarCase
+from knowledge.embeddings import Embedder, make_embedder
+
+_MAX_BATCH = 4096  # below Chroma's limit (5461 on SQLite), and keeps one request's memory small
+
+
+@register_embedding_function
+class LocalEmbeddingFunction(EmbeddingFunction[Documents]):
+    """Chroma-side wrapper of our local embedder; rebuilt by name, never downloads anything."""
+
+    def __init__(self, model: str = "minilm-int8", embedder: Embedder | None = None) -> None:
+        self._model = model
+        self._embedder = embedder
+
+    def __call__(self, input: Documents) -> Embeddings:
+        if self._embedder is None:  # only a Chroma caller that omits embeddings gets here
+            self._embedder = make_embedder(self._model)
+        return list(self._embedder.embed(list(input)))
+
+    @staticmethod
+    def name() -> str:
+        return "triage-local"
+
+    @staticmethod
+    def build_from_config(config: dict[str, Any]) -> LocalEmbeddingFunction:
+        return LocalEmbeddingFunction(str(config.get("model", "minilm-int8")))
+
+    def get_config(self) -> dict[str, Any]:
+        return {"model": self._model}
+
+    def default_space(self) -> Space:
+        return "cosine"
+
+    def supported_spaces(self) -> list[Space]:
+        return ["cosine"]
+
+
+def case_to_metadata(case: Case) -> dict[str, str | int | float | bool]:
+    """Flat Chroma metadata for a case: scalars only, lists as JSON, None left out, body omitted."""
+    data = case.model_dump(mode="json", exclude={"id", "body"})
+    data["tags"] = json.dumps(case.tags, ensure_ascii=False) if case.tags else None
+    return {key: value for key, value in data.items() if value is not None}
+
+
+def case_from_record(case_id: str, document: str, metadata: Mapping[str, Any]) -> Case:
+    """Rebuild a case from its id, document (the case text) and metadata."""
+    data = dict(metadata)
+    subject = str(data.get("subject", ""))
+    if not subject:
+        body = document
+    elif document == subject:
+        body = ""
+    else:
+        body = document[len(subject) + 1 :]
+    data["tags"] = json.loads(data["tags"]) if data.get("tags") else []
+    return Case.model_validate({**data, "id": case_id, "subject": subject, "body": body})
+
+
+def _newest_first(cases: list[Case]) -> list[Case]:
+    def key(case: Case) -> float:
+        return (
+            case.created_at.timestamp() if isinstance(case.created_at, datetime) else float("-inf")
+        )
+
+    return sorted(cases, key=key, reverse=True)
+
+
+def _last_per_id(cases: Sequence[Case], embeddings: np.ndarray) -> tuple[list[Case], np.ndarray]:
+    """Validate shapes and keep the last occurrence of a repeated id (upsert semantics)."""
+    vectors = np.asarray(embeddings, dtype=np.float32)
+    if vectors.ndim != 2 or vectors.shape[0] != len(cases):
+        raise InputError(f"need one embedding row per case: {len(cases)} cases, {vectors.shape}")
+    last = {case.id: i for i, case in enumerate(cases)}
+    keep = sorted(last.values())
+    return [cases[i] for i in keep], vectors[keep]
+
+
+class ChromaCaseStore:
+    """Past cases in a Chroma collection with cosine distance."""
+
+    def __init__(
+        self, client: ClientAPI, collection: str = "cases", embedding_model: str = "minilm-int8"
+    ) -> None:
+        self._client = client
+        try:
+            self._collection = client.get_or_create_collection(
+                collection,
+                configuration={"hnsw": {"space": "cosine"}},
+                # Chroma types this as EmbeddingFunction[Documents | Images]; ours takes text only
+                embedding_function=cast(
+                    "EmbeddingFunction[Embeddable]", LocalEmbeddingFunction(embedding_model)
+                ),
+            )
+        except ValueError as exc:  # Chroma's complaint about a conflicting stored configuration
+            raise ConflictError(f"cannot open Chroma collection {collection!r}: {exc}") from exc
+        space = (self._collection.configuration.get("hnsw") or {}).get("space", "cosine")
+        if space != "cosine":
+            raise ConflictError(f"collection {collection!r} uses {space} distance, not cosine")
+        self._batch = min(client.get_max_batch_size(), _MAX_BATCH)
+        self.location = ""
+
+    @classmethod
+    def open(cls, settings: Settings) -> ChromaCaseStore:
+        """Embedded Chroma under ``settings.kb_dir``, or the Chroma server in http mode."""
+        chroma_settings = ChromaSettings(anonymized_telemetry=False)
+        client: ClientAPI
+        if settings.chroma_mode == "http":
+            location = f"http://{settings.chroma_host}:{settings.chroma_port}"
+            try:
+                client = chromadb.HttpClient(
+                    host=settings.chroma_host, port=settings.chroma_port, settings=chroma_settings
+                )
+            except Exception as exc:  # any connection failure: name the server, keep the cause
+                raise UpstreamError(f"cannot reach Chroma at {location}: {exc}") from exc
+        else:
+            settings.kb_dir.mkdir(parents=True, exist_ok=True)
+            location = str(settings.kb_dir)
+            client = chromadb.PersistentClient(path=location, settings=chroma_settings)
+        store = cls(client, settings.collection, settings.embedding_model)
+        store.location = location
+        return store
+
+    def close(self) -> None:
+        """Release the client (embedded mode: the SQLite file and index handles)."""
+        close = getattr(self._client, "close", None)
+        if close is not None:
+            close()
+
+    def upsert(self, cases: Sequence[Case], embeddings: np.ndarray) -> None:
+        """Insert or replace cases by id, with one embedding row per case."""
+        unique, vectors = _last_per_id(cases, embeddings)
+        for start in range(0, len(unique), self._batch):
+            chunk = unique[start : start + self._batch]
+            self._collection.upsert(
+                ids=[case.id for case in chunk],
+                embeddings=vectors[start : start + self._batch],
+                documents=[case.text for case in chunk],
+                metadatas=[case_to_metadata(case) for case in chunk],
+            )
+
+    def get(self, case_id: str) -> Case | None:
+        """The case with that id, or None."""
+        return self.get_many([case_id]).get(case_id)
+
+    def get_many(self, case_ids: Sequence[str]) -> dict[str, Case]:
+        """The cases among those ids that exist."""
+        found: dict[str, Case] = {}
+        ids = list(dict.fromkeys(case_ids))
+        for start in range(0, len(ids), self._batch):
+            got = self._collection.get(
+                ids=ids[start : start + self._batch], include=["documents", "metadatas"]
+            )
+            found.update((case.id, case) for case in self._cases(got))
+        return found
+
+    def search(self, embedding: np.ndarray, k: int) -> list[SimilarCase]:
+        """The k nearest cases by cosine similarity, most similar first."""
+        if k <= 0:
+            return []
+        query = np.asarray(embedding, dtype=np.float32).reshape(1, -1)
+        got = self._collection.query(
+            query_embeddings=query, n_results=k, include=["documents", "metadatas", "distances"]
+        )
+        ids, docs = got["ids"][0], (got["documents"] or [[]])[0]
+        metas, dists = (got["metadatas"] or [[]])[0], (got["distances"] or [[]])[0]
+        return [
+            SimilarCase(case=case_from_record(i, d or "", m or {}), similarity=1.0 - float(dist))
+            for i, d, m, dist in zip(ids, docs, metas, dists, strict=True)
+        ]
+
+    def by_requester(self, requester: str, limit: int = 20) -> list[Case]:
+        """Earlier cases of the same requester, newest first where dates exist."""
+        got = self._collection.get(
+            where={"requester": requester}, include=["documents", "metadatas"]
+        )
+        return _newest_first(self._cases(got))[:limit]
+
+    def count(self) -> int:
+        """Number of cases stored."""
+        return self._collection.count()
+
+    def iter_all(self, batch_size: int = 1000) -> Iterator[tuple[list[Case], np.ndarray]]:
+        """Every case with its embedding, in pages of ``batch_size``."""
+        size = max(1, min(batch_size, self._batch))
+        offset = 0
+        while True:
+            got = self._collection.get(
+                limit=size, offset=offset, include=["documents", "metadatas", "embeddings"]
+            )
+            if not got["ids"]:
+                return
+            vectors = np.asarray(got["embeddings"], dtype=np.float32)
+            yield self._cases(got), vectors
+            offset += len(got["ids"])
+
+    def delete(self, case_ids: Sequence[str]) -> None:
+        """Remove cases by id."""
+        ids = list(case_ids)
+        for start in range(0, len(ids), self._batch):
+            self._collection.delete(ids=ids[start : start + self._batch])
+
+    @staticmethod
+    def _cases(got: Any) -> list[Case]:
+        docs = got["documents"] or [""] * len(got["ids"])
+        metas = got["metadatas"] or [{}] * len(got["ids"])
+        return [
+            case_from_record(i, d or "", m or {})
+            for i, d, m in zip(got["ids"], docs, metas, strict=True)
+        ]
+
+
+class InMemoryCaseStore:
+    """Brute-force cosine search over a numpy matrix: the fake for tests, also fine for evals."""
+
+    def __init__(self, dim: int | None = None) -> None:
+        self.dim = dim
+        self.location = "memory"
+        self._cases: dict[str, Case] = {}
+        self._vectors: dict[str, np.ndarray] = {}
+        self._matrix: np.ndarray | None = None
+        self._ids: list[str] = []
+
+    def upsert(self, cases: Sequence[Case], embeddings: np.ndarray) -> None:
+        """Insert or replace cases by id, with one embedding row per case."""
+        unique, vectors = _last_per_id(cases, embeddings)
+        if len(unique) and self.dim is not None and vectors.shape[1] != self.dim:
+            raise InputError(f"embeddings have {vectors.shape[1]} dimensions, store has {self.dim}")
+        norms = np.clip(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12, None)
+        for case, vector in zip(unique, vectors / norms, strict=True):
+            self._cases[case.id] = case
+            self._vectors[case.id] = vector
+            self.dim = vector.shape[0]
+        self._matrix = None
+
+    def get(self, case_id: str) -> Case | None:
+        """The case with that id, or None."""
+        return self._cases.get(case_id)
+
+    def get_many(self, case_ids: Sequence[str]) -> dict[str, Case]:
+        """The cases among those ids that exist."""
+        return {i: self._cases[i] for i in case_ids if i in self._cases}
+
+    def search(self, embedding: np.ndarray, k: int) -> list[SimilarCase]:
+        """The k nearest cases by cosine similarity, most similar first."""
+        if k <= 0 or not self._cases:
+            return []
+        matrix = self._index()
+        query = np.asarray(embedding, dtype=np.float32).ravel()
+        # einsum, not BLAS: multi-threaded gemv stalls ~12 ms per call on a busy 2-core machine
+        sims = np.einsum("ij,j->i", matrix, query / max(float(np.linalg.norm(query)), 1e-12))
+        k = min(k, len(self._ids))
+        top = np.argpartition(-sims, k - 1)[:k]
+        top = top[np.argsort(-sims[top], kind="stable")]
+        return [SimilarCase(case=self._cases[self._ids[i]], similarity=float(sims[i])) for i in top]
+
+    def by_requester(self, requester: str, limit: int = 20) -> list[Case]:
+        """Earlier cases of the same requester, newest first where dates exist."""
+        mine = [case for case in self._cases.values() if case.requester == requester]
+        return _newest_first(mine)[:limit]
+
+    def count(self) -> int:
+        """Number of cases stored."""
+        return len(self._cases)
+
+    def iter_all(self, batch_size: int = 1000) -> Iterator[tuple[list[Case], np.ndarray]]:
+        """Every case with its embedding, in batches."""
+        ids = list(self._cases)
+        for start in range(0, len(ids), max(1, batch_size)):
+            chunk = ids[start : start + batch_size]
+            yield [self._cases[i] for i in chunk], np.stack([self._vectors[i] for i in chunk])
+
+    def delete(self, case_ids: Sequence[str]) -> None:
+        """Remove cases by id."""
+        for case_id in case_ids:
+            self._cases.pop(case_id, None)
+            self._vectors.pop(case_id, None)
+        self._matrix = None
+
+    def _index(self) -> np.ndarray:
+        if self._matrix is None:  # rebuilt lazily so a burst of upserts costs one stack
+            self._ids = list(self._cases)
+            self._matrix = np.stack([self._vectors[i] for i in self._ids]).astype(np.float32)
+        return self._matrix

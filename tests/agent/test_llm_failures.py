@@ -1,0 +1,136 @@
+"""The LLM node's failure paths and budget, against a fake server on the SDK's real transport.
+
+A recording cannot hold a timeout or a malformed answer, so ``FakeLLMServer`` (an
+``httpx2.MockTransport`` handler given to a real ``openai.OpenAI``) scripts them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+import httpx2
+import pytest
+from llm_support import (
+    GOOD,
+    POLICY,
+    VPN_TICKET,
+    FakeLLMServer,
+    answer,
+    classify,
+    fake_classifier,
+    status,
+    timeout,
+)
+
+from agent.models import Ticket
+from knowledge.cases import Case, SimilarCase
+
+
+def test_valid_answer_is_validated_restored_and_costed() -> None:
+    server = FakeLLMServer(answer(GOOD))
+    outcome = classify(fake_classifier(server), VPN_TICKET)
+    assert outcome.choice is not None
+    assert outcome.choice.team == "network" and outcome.choice.escalate is True
+    assert outcome.choice.rationale == "VPN error 809 for anna.schmidt@example.com; see C-17."
+    assert outcome.choice.next_steps == ["Check UDP 500/4500", "Ask for logs", "Reboot"]
+    assert outcome.usage.calls == 1 and outcome.usage.model == "fake-model"
+    assert outcome.usage.cost_usd == pytest.approx(400 / 1000 * 0.00015 + 50 / 1000 * 0.0006)
+    fmt = server.requests[0]["response_format"]
+    assert fmt["type"] == "json_schema"
+    assert fmt["json_schema"]["schema"]["properties"]["team"]["enum"] == POLICY.team_names
+
+
+@pytest.mark.parametrize(
+    ("reply", "reason"),
+    [
+        (answer('{"team": "network", "priority": '), "not JSON"),
+        (answer("Sure! The team is network."), "not JSON"),
+        (answer(GOOD.replace('"network"', '"legal"')), "out of schema: team"),
+        (answer(GOOD.replace('"P2"', '"urgent"')), "out of schema: priority"),
+        (answer(GOOD.replace('"confidence": 0.7', '"confidence": 7')), "out of schema: confidence"),
+        (answer(GOOD, finish_reason="length"), "cut off"),
+        (timeout, "timed out"),
+        (status(503, "overloaded"), "HTTP 503"),
+        (status(401, "bad key"), "HTTP 401"),
+    ],
+)
+def test_failures_fall_back_without_raising(
+    reply: Callable[[httpx2.Request], httpx2.Response], reason: str
+) -> None:
+    outcome = classify(fake_classifier(FakeLLMServer(reply)), VPN_TICKET)
+    assert outcome.choice is None
+    assert outcome.error is not None and reason in outcome.error
+    assert outcome.evidence[-1].kind == "fallback" and reason in outcome.evidence[-1].detail
+
+
+def test_refusal_falls_back() -> None:
+    def refusal(request: httpx2.Request) -> httpx2.Response:
+        response = answer("")(request)
+        body = json.loads(response.content)
+        body["choices"][0]["message"] = {
+            "role": "assistant",
+            "content": None,
+            "refusal": "I can't help.",
+        }
+        return httpx2.Response(200, json=body)
+
+    outcome = classify(fake_classifier(FakeLLMServer(refusal)), VPN_TICKET)
+    assert outcome.choice is None and outcome.error == "LLM refused: I can't help."
+
+
+def test_server_without_json_schema_gets_json_object_with_schema() -> None:
+    server = FakeLLMServer(
+        status(500, "response_format: Input should be 'text' or 'json_object'"),
+        answer(GOOD),
+        answer(GOOD),
+    )
+    classifier = fake_classifier(server)
+    outcome = classify(classifier, VPN_TICKET)
+    assert outcome.choice is not None and outcome.usage.calls == 2
+    assert [r["response_format"]["type"] for r in server.requests] == ["json_schema", "json_object"]
+    assert server.requests[1]["response_format"]["schema"]["properties"]["priority"]["enum"] == [
+        "P1",
+        "P2",
+        "P3",
+        "P4",
+    ]
+    classify(classifier, VPN_TICKET)  # the classifier remembers the server's format
+    assert server.requests[2]["response_format"]["type"] == "json_object"
+
+
+def test_token_budget_drops_least_similar_precedents_first() -> None:
+    long_cases = [
+        SimilarCase(
+            case=Case(
+                id=f"C-{i}", body=f"case {i} " + "VPN tunnel log line. " * 120, team="network"
+            ),
+            similarity=s,
+        )
+        for i, s in enumerate([0.4, 0.9, 0.6, 0.8, 0.5])
+    ]
+    server = FakeLLMServer(answer(GOOD))
+    outcome = classify(
+        fake_classifier(server, llm_max_prompt_tokens=900), VPN_TICKET, precedents=long_cases
+    )
+    assert outcome.choice is not None
+    assert 0 < len(outcome.precedents_sent) < 5
+    assert outcome.precedents_sent == ["C-1", "C-3", "C-2", "C-4"][: len(outcome.precedents_sent)]
+    assert outcome.prompt_tokens_estimate <= 900
+    sent = json.dumps(server.requests[0]["messages"])
+    assert 'id=\\"C-0\\"' not in sent and 'id=\\"C-1\\"' in sent
+
+
+def test_prompt_that_cannot_fit_is_not_sent() -> None:
+    server = FakeLLMServer()
+    outcome = classify(fake_classifier(server, llm_max_prompt_tokens=256), VPN_TICKET)
+    assert outcome.choice is None and "exceeds the budget" in (outcome.error or "")
+    assert server.requests == []
+
+
+def test_long_ticket_body_is_truncated_to_fit() -> None:
+    ticket = Ticket(subject="Slow VPN", body="The VPN is slow. " * 800)
+    server = FakeLLMServer(answer(GOOD))
+    outcome = classify(fake_classifier(server, llm_max_prompt_tokens=700), ticket, precedents=[])
+    assert outcome.choice is not None and outcome.prompt_tokens_estimate <= 700
+    assert server.requests[0]["messages"][1]["content"].count("The VPN is slow.") < 800

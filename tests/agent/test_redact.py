@@ -1,0 +1,82 @@
+"""Redaction of personal data: what is caught, what is left alone, and the way back."""
+
+from __future__ import annotations
+
+import pytest
+
+from agent.redact import Redactor, iban_ok, luhn_ok, redact, restore
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "value"),
+    [
+        ("Mail me at john.doe+vpn@example.co.uk please", "EMAIL", "john.doe+vpn@example.co.uk"),
+        ("Call +49 30 1234 5678 today", "PHONE", "+49 30 1234 5678"),
+        ("Tel. 0044 20 7946 0958", "PHONE", "0044 20 7946 0958"),
+        ("my number is (555) 123-4567.", "PHONE", "(555) 123-4567"),
+        ("reach me on 555.123.4567", "PHONE", "555.123.4567"),
+        ("Handy: 0171/1234567", "PHONE", "0171/1234567"),
+        ("Mon numéro : 06 12 34 56 78.", "PHONE", "06 12 34 56 78"),
+        ("Festnetz 030 12345678 ab 9 Uhr", "PHONE", "030 12345678"),
+        ("call me at 07700900123", "PHONE", "07700900123"),
+        ("card 4111 1111 1111 1111 was charged", "CARD", "4111 1111 1111 1111"),
+        ("Mastercard 5500-0055-5555-5559", "CARD", "5500-0055-5555-5559"),
+        ("IBAN DE89 3704 0044 0532 0130 00 Thanks", "IBAN", "DE89 3704 0044 0532 0130 00"),
+        ("to GB82WEST12345698765432.", "IBAN", "GB82WEST12345698765432"),
+        ("account no 123456 is blocked", "ACCOUNT", "123456"),
+        ("acct #A-99812", "ACCOUNT", "A-99812"),
+        ("Customer number: 77812", "ACCOUNT", "77812"),
+        ("Kundennummer 123, bitte prüfen", "ACCOUNT", "123"),
+        ("Kunden-Nr. 4455", "ACCOUNT", "4455"),
+        ("mi número de cliente 998877", "ACCOUNT", "998877"),
+        ("numéro de client 55443", "ACCOUNT", "55443"),
+    ],
+)
+def test_personal_data_is_replaced(text: str, kind: str, value: str) -> None:
+    result = redact(text)
+    assert value not in result.text
+    assert f"[{kind}_1]" in result.text
+    assert result.mapping[f"[{kind}_1]"] == value
+    assert result.counts == {kind: 1}
+    assert restore(result.text, result.mapping) == text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "ORA-12154: TNS could not resolve the connect identifier",
+        "Windows Update fails with 0x80070005 since 2024-01-15",
+        "It happened on 15.01.2024 at 12:30:45 and again on 01/15/2024",
+        "see ticket #1234567 and INC0012345, order 12345678",
+        "server 192.168.10.25 runs build 10.0.19045.1234 with KB5034441",
+        "card 4111 1111 1111 1112 (wrong checksum) is not a card",
+        "IBAN DE89 3704 0044 0532 0130 01 has a wrong checksum",
+        "My account is locked since 2023 and the account owner is away",
+        "1500 users, port 8080, 3 seconds, price 1,234.56 EUR",
+        "AADSTS50076 and error code 809 on the VPN",
+    ],
+)
+def test_lookalikes_are_left_alone(text: str) -> None:
+    result = redact(text)
+    assert result.text == text
+    assert result.mapping == {} and result.counts == {}
+
+
+def test_same_value_gets_the_same_placeholder_across_texts() -> None:
+    redactor = Redactor()
+    first = redactor.redact("from a@example.com and b@example.com")
+    second = redactor.redact("again a@example.com, phone +1 415 555 0100")
+    assert first == "from [EMAIL_1] and [EMAIL_2]"
+    assert second == "again [EMAIL_1], phone [PHONE_1]"
+    assert redactor.counts == {"EMAIL": 3, "PHONE": 1}
+    assert restore(second, redactor.mapping) == "again a@example.com, phone +1 415 555 0100"
+
+
+def test_restore_without_mapping_is_identity() -> None:
+    assert restore("[EMAIL_1] stays", {}) == "[EMAIL_1] stays"
+
+
+def test_checksums() -> None:
+    assert luhn_ok("4111111111111111") and not luhn_ok("4111111111111112")
+    assert iban_ok("DE89370400440532013000") and not iban_ok("DE89370400440532013001")
+    assert not iban_ok("DE89")

@@ -1,0 +1,79 @@
+"""The `triage` command as a user runs it: a real process, JSON on stdout, one-line errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+TICKET = {
+    "subject": "Nightly export fails",
+    "body": "The export job stops with ORA-01652 every night.",
+}
+
+
+def _triage(
+    *args: str, stdin: str | None = None, data_dir: Path
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "agent.cli", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={"TRIAGE_DATA_DIR": str(data_dir), "PATH": "/usr/bin:/bin", "HOME": str(data_dir)},
+    )
+
+
+@pytest.mark.slow
+def test_route_from_stdin_prints_the_decision_and_brief_on_an_empty_data_dir(
+    tmp_path: Path,
+) -> None:
+    done = _triage("route", "-", stdin=json.dumps(TICKET), data_dir=tmp_path / "data")
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    assert out["team"] == "database"
+    assert out["decided_by"] == "rule"
+    assert "ORA-01652" in out["brief"]["error_codes"]
+    assert out["policy_version"].startswith("2026")
+
+
+@pytest.mark.slow
+def test_route_markdown(tmp_path: Path) -> None:
+    ticket = tmp_path / "t.json"
+    ticket.write_text(json.dumps(TICKET), encoding="utf-8")
+    done = _triage("route", str(ticket), "--format", "md", data_dir=tmp_path / "data")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("## Nightly export fails")
+    assert "### Rule hits and error codes" in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("stdin", "message"),
+    [
+        ("{not json", "not valid JSON"),
+        ("[1, 2]", "expected a JSON object"),
+        ('{"channel": "email"}', "a ticket needs a subject or a body"),
+        ('{"subject": "x", "priority": "P1"}', "priority: Extra inputs are not permitted"),
+        ('{"body": "x", "channel": "fax"}', "channel"),
+    ],
+)
+def test_bad_input_is_one_clear_line_and_a_non_zero_exit(
+    tmp_path: Path, stdin: str, message: str
+) -> None:
+    done = _triage("route", "-", stdin=stdin, data_dir=tmp_path)
+    assert done.returncode == 1
+    assert done.stdout == ""
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith("triage: error: -: ")
+    assert message in lines[0]
+
+
+def test_missing_file_is_one_clear_line(tmp_path: Path) -> None:
+    done = _triage("route", str(tmp_path / "nope.json"), data_dir=tmp_path)
+    assert done.returncode == 1
+    assert "cannot read" in done.stderr and "Traceback" not in done.stderr

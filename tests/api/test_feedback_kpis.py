@@ -1,0 +1,97 @@
+"""Feedback reaches the knowledge base at once; KPIs come from stored decisions and feedback."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from api_support import TICKET_DB, Api
+
+
+def _triage(api: Api, **fields: object) -> dict[str, Any]:
+    body = {**TICKET_DB, **fields}
+    response = api.client.post("/v1/triage", json=body, headers=api.auth("helpdesk"))
+    assert response.status_code == 200
+    decision: dict[str, Any] = response.json()
+    return decision
+
+
+def test_feedback_corrects_the_case_in_the_knowledge_base(api: Api) -> None:
+    made = _triage(api)
+    ticket_id = made["ticket_id"]
+    answer = {
+        "correct_team": "platform_sre",
+        "resolution": "storage array failover",
+        "first_contact_resolved": False,
+        "handling_hours": 30,
+    }
+    response = api.client.post(
+        f"/v1/tickets/{ticket_id}/feedback", json=answer, headers=api.auth("specialist")
+    )
+    assert response.status_code == 200
+    assert response.json()["final_team"] == "platform_sre"
+    case = api.triager.kb.store.get(ticket_id)
+    assert case is not None
+    assert case.team == "platform_sre"
+    assert case.first_route == "database"
+    assert case.resolution == "storage array failover"
+    view = api.client.get(f"/v1/tickets/{ticket_id}", headers=api.auth("specialist")).json()
+    assert view["status"] == "resolved"
+
+
+def test_feedback_validation(api: Api) -> None:
+    ticket_id = _triage(api)["ticket_id"]
+    url = f"/v1/tickets/{ticket_id}/feedback"
+    headers = api.auth("specialist")
+    assert (
+        api.client.post(url, json={"correct_team": "astrology"}, headers=headers).status_code == 422
+    )
+    assert api.client.post(url, json={"team_correct": False}, headers=headers).status_code == 422
+    assert api.client.post(url, json={"handling_hours": -1}, headers=headers).status_code == 422
+    assert (
+        api.client.post(url, json={"team_correct": True}, headers=api.auth("helpdesk")).status_code
+        == 403
+    )
+    missing = api.client.post(
+        "/v1/tickets/nope/feedback", json={"team_correct": True}, headers=headers
+    )
+    assert missing.status_code == 404
+
+
+def test_kpis_from_feedback(api: Api) -> None:
+    right = _triage(api, external_id="K1")["ticket_id"]
+    wrong = _triage(api, external_id="K2", body="ORA-01555 snapshot too old")["ticket_id"]
+    _triage(api, external_id="K3", body="ORA-04031 shared pool")  # no feedback yet
+    headers = api.auth("specialist")
+    api.client.post(
+        f"/v1/tickets/{right}/feedback",
+        json={"team_correct": True, "first_contact_resolved": True, "handling_hours": 2},
+        headers=headers,
+    )
+    api.client.post(
+        f"/v1/tickets/{wrong}/feedback",
+        json={
+            "correct_team": "platform_sre",
+            "first_contact_resolved": False,
+            "handling_hours": 10,
+        },
+        headers=headers,
+    )
+    kpis = api.client.get("/v1/kpis", headers=headers).json()
+    assert kpis["n"] == 3
+    assert kpis["escalated"] == 3
+    assert kpis["escalation_accuracy_rate"] == 0.5  # K3 has no confirmed final team yet
+    assert kpis["first_contact_resolution_rate"] == 0.5
+    assert kpis["avg_handling_hours"] == 6.0
+    assert set(kpis["per_team"]) == {"database", "platform_sre"}
+    only = api.client.get("/v1/kpis", params={"team": "platform_sre"}, headers=headers).json()
+    assert only["n"] == 1
+    assert only["escalation_accuracy_rate"] == 0.0
+    future = api.client.get("/v1/kpis", params={"from": "2999-01-01"}, headers=headers).json()
+    assert future["n"] == 0
+    assert future["escalation_accuracy_rate"] is None
+    bad = api.client.get("/v1/kpis", params={"from": "yesterday"}, headers=headers)
+    assert bad.status_code == 422
+    backwards = api.client.get(
+        "/v1/kpis", params={"from": "2026-02-01", "to": "2026-01-01"}, headers=headers
+    )
+    assert backwards.status_code == 422

@@ -1,0 +1,40 @@
+"""Liveness, readiness with each dependency named, and Prometheus metrics."""
+
+from __future__ import annotations
+
+from api_support import TICKET_DB, Api
+
+
+def test_readyz_names_each_dependency(api: Api) -> None:
+    response = api.client.get("/readyz")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["ready"] is True
+    assert set(body["checks"]) == {"store", "knowledge_base", "queue", "llm", "helpdesk"}
+    assert body["checks"]["llm"]["detail"].startswith("not configured")
+    assert body["checks"]["helpdesk"]["detail"] == "not configured"
+    assert body["checks"]["queue"]["detail"].startswith("running")
+
+
+def test_readyz_is_503_when_the_workers_are_gone(api: Api) -> None:
+    api.services.workers.stop()
+    response = api.client.get("/readyz")
+    assert response.status_code == 503
+    queue = response.json()["checks"]["queue"]
+    assert queue["ok"] is False
+    assert queue["detail"].startswith("not started")
+    assert response.json()["checks"]["store"]["ok"] is True
+
+
+def test_metrics_count_requests_decisions_and_errors(api: Api) -> None:
+    api.client.post("/v1/triage", json=TICKET_DB, headers=api.auth("helpdesk"))
+    api.client.post("/v1/triage", json={"nope": 1}, headers=api.auth("helpdesk"))
+    api.client.get("/v1/tickets/abc", headers=api.auth("specialist"))
+    text = api.client.get("/metrics").text
+    assert 'triage_http_requests_total{method="POST",route="/v1/triage",status="200"} 1.0' in text
+    assert 'route="/v1/tickets/{ticket_id}",status="404"' in text
+    assert 'triage_decisions_total{path="rule",review="false",team="database"} 1.0' in text
+    assert 'triage_errors_total{kind="invalid_input"} 1.0' in text
+    assert "triage_queue_depth 0.0" in text
+    assert "triage_http_request_seconds_bucket" in text
+    assert "triage_llm_calls_total 0.0" in text

@@ -1,0 +1,102 @@
+"""Policy for admins: read, replace (validated, versioned, activated), dry-run a candidate."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from api_support import TICKET_REVIEW, Api, AppFactory
+
+from agent.settings import EXAMPLES_DIR
+
+EXAMPLE = (EXAMPLES_DIR / "policy.yaml").read_text(encoding="utf-8")
+PRINTER_RULE = """
+  - id: printer-to-database
+    match: {keywords: [printer]}
+    actions: {escalate_to: database}
+"""
+
+
+def _with_rule(text: str, rule: str) -> str:
+    """The example policy with one more rule at the top of its rules list."""
+    head, tail = text.split("\nrules:\n", 1)
+    return f"{head}\nrules:\n{rule.strip(chr(10))}\n{tail}"
+
+
+def test_get_policy_returns_the_active_version(api: Api) -> None:
+    body = api.client.get("/v1/policy", headers=api.auth("admin")).json()
+    assert body["version"] == 1
+    assert body["active"] is True
+    assert body["fingerprint"] == api.triager.policy.fingerprint
+    assert "first_line_team" in body["yaml"]
+
+
+def test_invalid_policy_is_422_naming_the_path(api: Api) -> None:
+    broken = _with_rule(
+        EXAMPLE,
+        """
+  - id: bad-regex
+    match: {error_codes: ["ORA-(("]}
+    actions: {escalate_to: database}
+""",
+    )
+    response = api.client.put("/v1/policy", json={"yaml": broken}, headers=api.auth("admin"))
+    assert response.status_code == 422
+    assert "rules[0].match.error_codes" in response.json()["detail"]
+    not_yaml = api.client.put("/v1/policy", json={"yaml": "a: [1"}, headers=api.auth("admin"))
+    assert not_yaml.status_code == 422
+    assert "not valid YAML" in not_yaml.json()["detail"]
+    versions = api.client.get("/v1/policy/versions", headers=api.auth("admin")).json()
+    assert [v["version"] for v in versions] == [1]
+
+
+def test_put_policy_versions_and_activates(api: Api) -> None:
+    candidate = _with_rule(EXAMPLE, PRINTER_RULE)
+    put = api.client.put("/v1/policy", json={"yaml": candidate}, headers=api.auth("admin"))
+    assert put.status_code == 200
+    assert put.json()["version"] == 2
+    assert put.json()["created_by"] == "test-admin"
+    decision = api.client.post(
+        "/v1/triage",
+        json={"subject": "printer jammed", "body": "the printer on floor 2 is jammed"},
+        headers=api.auth("helpdesk"),
+    ).json()
+    assert decision["team"] == "database"
+    assert decision["policy_version"] == put.json()["fingerprint"]
+    versions = api.client.get("/v1/policy/versions", headers=api.auth("admin")).json()
+    assert [(v["version"], v["active"]) for v in versions] == [(2, True), (1, False)]
+    first = api.client.get("/v1/policy", params={"version": 1}, headers=api.auth("admin")).json()
+    assert "printer-to-database" not in first["yaml"]
+
+
+def test_dry_run_reports_changed_decisions_without_activating(api: Api) -> None:
+    printer = api.client.post(
+        "/v1/triage",
+        json={"subject": "printer jammed", "body": "the printer on floor 2 is jammed"},
+        headers=api.auth("helpdesk"),
+    ).json()
+    api.client.post("/v1/triage", json=TICKET_REVIEW, headers=api.auth("helpdesk"))
+    before = api.triager.policy.fingerprint
+    candidate = _with_rule(EXAMPLE, PRINTER_RULE)
+    report = api.client.post(
+        "/v1/policy/dry-run", json={"yaml": candidate, "last": 10}, headers=api.auth("admin")
+    )
+    assert report.status_code == 200
+    body = report.json()
+    assert body["replayed"] == 2
+    changed = {c["ticket_id"]: c for c in body["changes"]}
+    assert printer["ticket_id"] in changed
+    assert "team" in changed[printer["ticket_id"]]["changed"]
+    assert changed[printer["ticket_id"]]["candidate"]["team"] == "database"
+    assert api.triager.policy.fingerprint == before
+    assert api.client.get("/v1/policy", headers=api.auth("admin")).json()["version"] == 1
+
+
+def test_policy_survives_a_restart(make_api: AppFactory, tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'shared.sqlite'}"
+    first = make_api(url)
+    candidate = _with_rule(EXAMPLE, PRINTER_RULE)
+    fingerprint = first.client.put(
+        "/v1/policy", json={"yaml": candidate}, headers=first.auth("admin")
+    ).json()["fingerprint"]
+    second = make_api(url)
+    assert second.triager.policy.fingerprint == fingerprint

@@ -1,0 +1,64 @@
+"""The review queue: an abstained ticket waits; a reviewer's answer resumes the run, is learned."""
+
+from __future__ import annotations
+
+from api_support import TICKET_DB, TICKET_REVIEW, Api
+
+
+def _waiting(api: Api) -> str:
+    made = api.client.post("/v1/triage", json=TICKET_REVIEW, headers=api.auth("helpdesk")).json()
+    assert made["needs_review"] is True
+    return str(made["ticket_id"])
+
+
+def test_review_resumes_the_run_and_the_knowledge_base_learns(api: Api) -> None:
+    ticket_id = _waiting(api)
+    queue = api.client.get("/v1/review", headers=api.auth("reviewer")).json()
+    assert [item["id"] for item in queue] == [ticket_id]
+    assert queue[0]["review_reasons"]
+
+    answer = {"team": "hardware", "priority": "P2", "note": "printer, not a database issue"}
+    done = api.client.post(f"/v1/review/{ticket_id}", json=answer, headers=api.auth("reviewer"))
+    assert done.status_code == 200
+    body = done.json()
+    assert body["learned"] is True
+    decision = body["decision"]
+    assert decision["team"] == "hardware"
+    assert decision["decided_by"] == "human"
+    assert decision["priority"] == "P2"
+    assert any(
+        e["kind"] == "review" and e["source"] == "test-reviewer" for e in decision["evidence"]
+    )
+
+    assert api.client.get("/v1/review", headers=api.auth("reviewer")).json() == []
+    view = api.client.get(f"/v1/tickets/{ticket_id}", headers=api.auth("reviewer")).json()
+    assert view["status"] == "decided"
+    assert view["decision"]["decided_by"] == "human"
+    case = api.triager.kb.store.get(ticket_id)
+    assert case is not None
+    assert case.team == "hardware"
+    assert case.label_source == "review"
+
+
+def test_review_of_a_decided_ticket_is_a_conflict(api: Api) -> None:
+    made = api.client.post("/v1/triage", json=TICKET_DB, headers=api.auth("helpdesk")).json()
+    late = api.client.post(
+        f"/v1/review/{made['ticket_id']}", json={"team": "database"}, headers=api.auth("reviewer")
+    )
+    assert late.status_code == 409
+
+
+def test_review_with_an_unknown_team_is_422_and_keeps_the_ticket_waiting(api: Api) -> None:
+    ticket_id = _waiting(api)
+    bad = api.client.post(
+        f"/v1/review/{ticket_id}", json={"team": "astrology"}, headers=api.auth("reviewer")
+    )
+    assert bad.status_code == 422
+    assert "astrology" in bad.json()["detail"]
+    extra = api.client.post(
+        f"/v1/review/{ticket_id}", json={"team": "hardware", "x": 1}, headers=api.auth("reviewer")
+    )
+    assert extra.status_code == 422
+    assert [i["id"] for i in api.client.get("/v1/review", headers=api.auth("reviewer")).json()] == [
+        ticket_id
+    ]

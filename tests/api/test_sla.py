@@ -1,0 +1,99 @@
+"""SLA watch: tickets near or past their due times get the protocol, recorded on the ticket."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from typing import Any, ClassVar
+
+from api_support import TICKET_DB, TICKET_REVIEW, Api
+
+from agent.settings import EXAMPLES_DIR
+from api.tables import TicketRow
+
+EXAMPLE = (EXAMPLES_DIR / "policy.yaml").read_text(encoding="utf-8")
+
+
+class _Hook(BaseHTTPRequestHandler):
+    received: ClassVar[list[dict[str, Any]]] = []
+
+    def do_POST(self) -> None:
+        length = int(self.headers["Content-Length"])
+        _Hook.received.append(json.loads(self.rfile.read(length)))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        return
+
+
+def _with_webhook(url: str) -> str:
+    return EXAMPLE.replace("\npriorities:\n", f"\npriorities:\n  oncall_webhook: {url}\n", 1)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_breached_ticket_gets_the_protocol_and_the_webhook(api: Api) -> None:
+    server = HTTPServer(("127.0.0.1", 0), _Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_port}/hook"
+        put = api.client.put(
+            "/v1/policy", json={"yaml": _with_webhook(url)}, headers=api.auth("admin")
+        )
+        assert put.status_code == 200
+        made = api.client.post("/v1/triage", json=TICKET_DB, headers=api.auth("helpdesk")).json()
+        ticket_id = made["ticket_id"]
+        due = datetime.fromisoformat(made["sla"]["resolution_due"])
+        acted = api.services.sla.check(now=due + timedelta(minutes=1))
+        assert acted == [ticket_id]
+        assert api.services.sla.check(now=due + timedelta(minutes=2)) == []  # once per step
+    finally:
+        server.shutdown()
+    view = api.client.get(f"/v1/tickets/{ticket_id}", headers=api.auth("specialist")).json()
+    sla = view["sla"]
+    assert sla["state"] == "breached"
+    assert sla["front_of_queue"] is True
+    actions = sla["events"][-1]["actions"]
+    assert f"raise_priority {made['priority']}->" in actions[0]
+    assert "notify_oncall ok" in actions
+    assert _Hook.received and _Hook.received[-1]["ticket_id"] == ticket_id
+
+
+def test_failed_webhook_is_recorded_and_review_queue_puts_it_first(api: Api) -> None:
+    dead = f"http://127.0.0.1:{_free_port()}/hook"
+    api.client.put("/v1/policy", json={"yaml": _with_webhook(dead)}, headers=api.auth("admin"))
+    first = api.client.post("/v1/triage", json=TICKET_REVIEW, headers=api.auth("helpdesk")).json()
+    second = api.client.post(
+        "/v1/triage",
+        json={**TICKET_REVIEW, "body": "The scanner is broken too."},
+        headers=api.auth("helpdesk"),
+    ).json()
+    assert first["needs_review"] and second["needs_review"]
+    due = datetime.fromisoformat(second["sla"]["first_response_due"])
+    with api.services.db.session() as session:
+        # Only the second ticket is near its due time: it was received long ago.
+        session.get(TicketRow, second["ticket_id"]).first_response_due = datetime.now(
+            UTC
+        ) - timedelta(minutes=1)
+    assert due  # the agent set a first-response target
+    acted = api.services.sla.check()
+    assert acted == [second["ticket_id"]]
+    queue = api.client.get("/v1/review", headers=api.auth("reviewer")).json()
+    assert queue[0]["id"] == second["ticket_id"]
+    assert queue[0]["front_of_queue"] is True
+    view = api.client.get(f"/v1/tickets/{second['ticket_id']}", headers=api.auth("reviewer")).json()
+    assert any(a.startswith("notify_oncall failed") for a in view["sla"]["events"][-1]["actions"])
+    at_risk = api.client.get("/v1/sla/at-risk", headers=api.auth("specialist")).json()
+    assert [(t["id"], t["state"], t["deadline"]) for t in at_risk] == [
+        (second["ticket_id"], "breached", "first_response")
+    ]
+    metrics = api.client.get("/metrics").text
+    assert 'triage_errors_total{kind="oncall_webhook"} 1.0' in metrics

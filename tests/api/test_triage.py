@@ -1,0 +1,115 @@
+"""POST /v1/triage: the decision JSON, idempotent replays, strict payloads (422) and size (413)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from api_support import TICKET_DB, Api, AppFactory
+from sqlalchemy import func, select
+
+from api.tables import DecisionRow
+
+
+def _decisions(api: Api) -> int:
+    with api.services.db.session() as session:
+        return int(session.scalar(select(func.count()).select_from(DecisionRow)) or 0)
+
+
+def test_triage_returns_the_decision_with_evidence_and_brief(api: Api) -> None:
+    response = api.client.post("/v1/triage", json=TICKET_DB, headers=api.auth("helpdesk"))
+    assert response.status_code == 200
+    body = response.json()
+    assert body["team"] == "database"
+    assert body["escalate"] is True
+    assert body["evidence"], "every decision carries its evidence"
+    assert body["brief"]["ticket_id"] == body["ticket_id"]
+    assert body["policy_version"] == api.triager.policy.fingerprint
+    stored = api.client.get(
+        f"/v1/tickets/{body['ticket_id']}", headers=api.auth("specialist")
+    ).json()
+    assert stored["status"] == "decided"
+    assert stored["decision"]["team"] == "database"
+
+
+def test_same_external_id_twice_is_triaged_once_with_the_same_answer(api: Api) -> None:
+    ticket = {**TICKET_DB, "external_id": "RT-1001"}
+    first = api.client.post("/v1/triage", json=ticket, headers=api.auth("helpdesk"))
+    again = api.client.post("/v1/triage", json=ticket, headers=api.auth("helpdesk"))
+    assert first.status_code == again.status_code == 200
+    assert again.headers["idempotent-replayed"] == "true"
+    assert "idempotent-replayed" not in first.headers
+    assert again.json() == first.json()
+    assert _decisions(api) == 1
+
+
+def test_idempotency_key_header_replays_and_rejects_different_content(api: Api) -> None:
+    headers = {**api.auth("helpdesk"), "Idempotency-Key": "abc-123"}
+    first = api.client.post("/v1/triage", json=TICKET_DB, headers=headers)
+    again = api.client.post("/v1/triage", json=TICKET_DB, headers=headers)
+    assert again.json() == first.json()
+    changed = api.client.post("/v1/triage", json={**TICKET_DB, "body": "other"}, headers=headers)
+    assert changed.status_code == 409
+    assert changed.json()["error"] == "conflict"
+    assert _decisions(api) == 1
+
+
+def test_async_submission_and_sync_replay_share_one_decision(api: Api) -> None:
+    ticket = {**TICKET_DB, "external_id": "RT-2002"}
+    accepted = api.client.post("/v1/tickets", json=ticket, headers=api.auth("helpdesk"))
+    assert accepted.status_code == 202
+    now = api.client.post("/v1/triage", json=ticket, headers=api.auth("helpdesk"))
+    assert now.status_code == 200
+    assert now.json()["ticket_id"] == accepted.json()["id"]
+    assert _decisions(api) == 1
+
+
+def test_bad_payloads_get_422_with_the_field_named(api: Api) -> None:
+    c, headers = api.client, api.auth("helpdesk")
+    extra = c.post("/v1/triage", json={**TICKET_DB, "colour": "red"}, headers=headers)
+    assert extra.status_code == 422
+    assert "body.colour" in extra.json()["detail"]
+    empty = c.post("/v1/triage", json={"subject": " ", "body": ""}, headers=headers)
+    assert empty.status_code == 422
+    assert "subject or a body" in empty.json()["detail"]
+    wrong_type = c.post("/v1/triage", json={"subject": "x", "reopen_count": -1}, headers=headers)
+    assert wrong_type.status_code == 422
+    assert "reopen_count" in wrong_type.json()["detail"]
+    not_json = c.post(
+        "/v1/triage", content=b"{not json", headers={**headers, "Content-Type": "application/json"}
+    )
+    assert not_json.status_code == 422
+    not_object = c.post("/v1/triage", json=["a"], headers=headers)
+    assert not_object.status_code == 422
+    too_long_key = c.post(
+        "/v1/triage", json=TICKET_DB, headers={**headers, "Idempotency-Key": "k" * 300}
+    )
+    assert too_long_key.status_code == 422
+    assert _decisions(api) == 0
+
+
+def test_body_over_the_limit_gets_413(make_api: AppFactory) -> None:
+    api = make_api()
+    limit = api.services.settings.max_body_bytes
+    big = {"subject": "x", "body": "y" * (limit + 10)}
+    response = api.client.post("/v1/triage", json=big, headers=api.auth("helpdesk"))
+    assert response.status_code == 413
+    assert response.json()["error"] == "too_large"
+
+    def chunks() -> Iterator[bytes]:
+        # No Content-Length: the limit must hold on the streamed body too.
+        for _ in range(limit // 50_000 + 2):
+            yield b" " * 50_000
+
+    streamed = api.client.post(
+        "/v1/triage",
+        content=chunks(),
+        headers={**api.auth("helpdesk"), "Content-Type": "application/json"},
+    )
+    assert streamed.status_code == 413
+
+
+def test_unknown_ticket_is_404_and_unknown_route_is_json(api: Api) -> None:
+    missing = api.client.get("/v1/tickets/nope", headers=api.auth("specialist"))
+    assert missing.status_code == 404
+    assert missing.json()["error"] == "not_found"
+    assert api.client.get("/v1/nothing-here").json()["error"] == "not_found"

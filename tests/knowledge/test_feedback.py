@@ -1,0 +1,110 @@
+"""Specialist feedback: corrections become labelled cases that the router sees at once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from pydantic import ValidationError
+
+from agent.errors import InputError
+from agent.settings import Settings
+from knowledge.cases import Case
+from knowledge.embeddings import MiniLMEmbedder
+from knowledge.feedback import Feedback, corrected_case
+from knowledge.kb import KnowledgeBase
+from knowledge.store import ChromaCaseStore
+
+STORED = Case(
+    id="T-9",
+    subject="VPN drops",
+    body="tunnel resets hourly",
+    team="desk",
+    requester="ann",
+    label_source="import",
+)
+
+
+class ObservingRouter:
+    """Records observed cases, like LearnedRouter.observe does before the next prediction."""
+
+    is_fitted = True
+
+    def __init__(self) -> None:
+        self.observed: list[Case] = []
+
+    def fit(self, cases: list[Case], embeddings: np.ndarray) -> dict[str, object]:
+        return {"cases": len(cases)}
+
+    def observe(self, cases: list[Case], embeddings: np.ndarray) -> None:
+        assert embeddings.shape == (len(cases), 384)
+        self.observed.extend(cases)
+
+    def save(self) -> None:
+        return None
+
+
+def test_correction_relabels_an_existing_case_and_keeps_the_rest() -> None:
+    fb = Feedback(
+        ticket_id="T-9",
+        correct_team="network",
+        escalation_needed=True,
+        first_contact_resolved=True,
+        handling_hours=1.5,
+        first_route="desk",
+    )
+    case = corrected_case(fb, STORED)
+    assert (case.team, case.label_source, case.escalated) == ("network", "specialist", True)
+    assert (case.first_contact_resolved, case.handling_hours, case.first_route) == (
+        True,
+        1.5,
+        "desk",
+    )
+    assert (case.subject, case.body, case.requester) == (STORED.subject, STORED.body, "ann")
+
+
+def test_new_case_from_ticket_text() -> None:
+    fb = Feedback(
+        ticket_id="N-1",
+        subject="Refund",
+        body="charged twice",
+        correct_team="billing",
+        escalation_needed=False,
+        resolution="refunded",
+    )
+    case = corrected_case(fb, None)
+    assert (case.id, case.text, case.team, case.resolution) == (
+        "N-1",
+        "Refund\ncharged twice",
+        "billing",
+        "refunded",
+    )
+    assert case.escalated is False and case.created_at is not None
+
+
+def test_new_case_without_text_is_an_input_error() -> None:
+    with pytest.raises(InputError, match="subject or body"):
+        corrected_case(Feedback(ticket_id="N-2", correct_team="billing"), None)
+
+
+def test_feedback_rejects_unknown_fields_and_negative_hours() -> None:
+    with pytest.raises(ValidationError):
+        Feedback.model_validate({"ticket_id": "x", "team": "a"})
+    with pytest.raises(ValidationError):
+        Feedback(ticket_id="x", handling_hours=-1)
+
+
+def test_feedback_changes_the_stored_label_in_chroma(tmp_path: Path) -> None:
+    router = ObservingRouter()
+    settings = Settings(data_dir=tmp_path)
+    kb = KnowledgeBase(ChromaCaseStore.open(settings), MiniLMEmbedder(), router)
+    kb.ingest([STORED])
+    case = kb.feedback(Feedback(ticket_id="T-9", correct_team="network", note="wrong queue"))
+    assert case.team == "network" and router.observed[-1] == case
+    kb.close()
+    reopened = ChromaCaseStore.open(settings)
+    stored = reopened.get("T-9")
+    assert stored is not None and (stored.team, stored.label_source) == ("network", "specialist")
+    assert reopened.count() == 1
+    reopened.close()

@@ -1,0 +1,226 @@
+"""The knowledge base facade: idempotent ingest, search, stats, refit, and its CLI."""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from agent.errors import TriageError
+from agent.settings import Settings
+from knowledge.cases import Case
+from knowledge.cli import add_kb_parser, format_report
+from knowledge.embeddings import CachedEmbedder, MiniLMEmbedder
+from knowledge.kb import KnowledgeBase
+from knowledge.store import ChromaCaseStore, InMemoryCaseStore
+
+
+class HashingEmbedder:
+    """Bag of hashed words, L2-normalised; counts the texts it embeds."""
+
+    name = "hashing-test"
+    dim = 64
+
+    def __init__(self) -> None:
+        self.embedded = 0
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        self.embedded += len(texts)
+        out = np.full((len(texts), self.dim), 1e-3, dtype=np.float32)
+        for row, text in enumerate(texts):
+            for word in re.findall(r"\w+", text.lower()):
+                out[row, int(hashlib.md5(word.encode()).hexdigest(), 16) % self.dim] += 1.0
+        return out / np.linalg.norm(out, axis=1, keepdims=True)
+
+
+class RecordingRouter:
+    """Implements the router calls the knowledge base makes, and remembers them."""
+
+    def __init__(self, fitted: bool = True) -> None:
+        self.is_fitted = fitted
+        self.observed: list[Case] = []
+        self.fitted_on: list[Case] = []
+        self.saves = 0
+
+    def fit(self, cases: list[Case], embeddings: np.ndarray) -> dict[str, Any]:
+        assert len(cases) == len(embeddings)
+        self.fitted_on, self.is_fitted = list(cases), True
+        return {"cases": len(cases)}
+
+    def observe(self, cases: list[Case], embeddings: np.ndarray) -> None:
+        assert len(cases) == len(embeddings)
+        self.observed.extend(cases)
+
+    def save(self) -> None:
+        self.saves += 1
+
+
+TOPICS = {
+    "network": "vpn tunnel drops wifi",
+    "billing": "invoice charged refund",
+    "desk": "password reset account locked",
+}
+
+
+def _cases(n: int = 30) -> list[Case]:
+    teams = list(TOPICS)
+    return [
+        Case(
+            id=f"c{i}",
+            subject=f"issue {i}",
+            body=f"{TOPICS[teams[i % 3]]} case {i}",
+            team=teams[i % 3],
+            language="en" if i % 2 else "de",
+        )
+        for i in range(n)
+    ]
+
+
+def test_ingest_counts_and_reingest_is_free() -> None:
+    embedder, router = HashingEmbedder(), RecordingRouter()
+    kb = KnowledgeBase(InMemoryCaseStore(), embedder, router)
+    first = kb.ingest(_cases(), batch_size=7)
+    assert (first.added, first.updated, first.unchanged, first.embedded) == (30, 0, 0, 30)
+    assert len(router.observed) == 30 and router.saves == 1
+    embedder.embedded = 0
+    second = kb.ingest(_cases(), batch_size=7)
+    assert (second.added, second.updated, second.unchanged) == (0, 0, 30)
+    assert embedder.embedded == 0 and second.embedded == 0
+    assert len(router.observed) == 30 and router.saves == 1
+
+
+def test_changed_label_is_an_update_seen_by_the_router() -> None:
+    router = RecordingRouter()
+    kb = KnowledgeBase(InMemoryCaseStore(), HashingEmbedder(), router)
+    kb.ingest(_cases(6))
+    moved = _cases(6)[2].model_copy(update={"team": "billing"})
+    report = kb.ingest([moved, *_cases(6)[3:]])
+    assert (report.added, report.updated, report.unchanged) == (0, 1, 3)
+    assert router.observed[-1] == moved
+    assert kb.store.get("c2") == moved
+
+
+def test_textless_and_repeated_records_are_skipped_with_reasons() -> None:
+    kb = KnowledgeBase(InMemoryCaseStore(), HashingEmbedder())
+    report = kb.ingest([Case(id="e"), Case(id="a", body="one"), Case(id="a", body="two")])
+    assert report.added == 1 and kb.store.get("a") == Case(id="a", body="two")
+    assert {(s.ref, s.reason.split(":")[0]) for s in report.skipped} == {
+        ("e", "no subject or body"),
+        ("a", "repeated id"),
+    }
+
+
+def test_search_stats_and_refit() -> None:
+    router = RecordingRouter(fitted=False)
+    kb = KnowledgeBase(InMemoryCaseStore(), HashingEmbedder(), router)
+    with pytest.raises(TriageError, match="empty"):
+        kb.refit()
+    kb.ingest(_cases())
+    assert router.saves == 0  # an unfitted router has nothing to save
+    hits = kb.search("my invoice was charged twice, refund please", k=3)
+    assert {h.case.team for h in hits} == {"billing"}
+    stats = kb.stats()
+    assert stats.count == 30 and stats.teams == {"network": 10, "billing": 10, "desk": 10}
+    assert stats.languages == {"de": 15, "en": 15} and stats.label_sources == {"import": 30}
+    assert (stats.embedding_model, stats.store) == ("hashing-test", "memory")
+    assert kb.refit() == {"cases": 30}
+    assert len(router.fitted_on) == 30 and router.saves == 1
+
+
+def test_refit_without_router_is_a_clear_error() -> None:
+    with pytest.raises(TriageError, match="no learned router"):
+        KnowledgeBase(InMemoryCaseStore(), HashingEmbedder()).refit()
+
+
+@pytest.fixture(scope="module")
+def minilm() -> MiniLMEmbedder:
+    return MiniLMEmbedder()
+
+
+def test_chroma_with_real_embeddings_finds_the_near_duplicate(
+    tmp_path: Path, minilm: MiniLMEmbedder
+) -> None:
+    store = ChromaCaseStore.open(Settings(data_dir=tmp_path))
+    embedder = CachedEmbedder(minilm, tmp_path / "cache.sqlite")
+    kb = KnowledgeBase(store, embedder)
+    cases = [
+        Case(
+            id="vpn",
+            subject="VPN keeps disconnecting",
+            body="The VPN client drops every hour.",
+            team="network",
+        ),
+        Case(
+            id="inv",
+            subject="Invoice charged twice",
+            body="We were billed twice this month.",
+            team="billing",
+        ),
+        Case(
+            id="pwd", subject="Password reset", body="I am locked out of my account.", team="desk"
+        ),
+    ]
+    assert kb.ingest(cases).added == 3
+    hits = kb.search("my vpn connection drops every hour", k=3)
+    assert hits[0].case.id == "vpn" and hits[0].similarity > hits[1].similarity
+    misses = embedder.misses
+    assert kb.ingest(cases).unchanged == 3 and embedder.misses == misses
+    kb.close()
+
+
+def _run(argv: list[str], settings: Settings) -> int:
+    parser = argparse.ArgumentParser()
+    add_kb_parser(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(argv)
+    code: int = args.handler(args, settings)
+    return code
+
+
+def test_cli_search_and_stats_print_the_store(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings = Settings(data_dir=tmp_path)
+    kb = KnowledgeBase.open(settings, with_router=False)
+    kb.ingest([Case(id="p1", subject="Printer jammed", body="paper stuck in tray 2", team="desk")])
+    kb.close()
+    assert _run(["kb", "search", "the printer has a paper jam", "-k", "1"], settings) == 0
+    assert "desk" in capsys.readouterr().out
+    assert _run(["kb", "stats"], settings) == 0
+    out = capsys.readouterr().out
+    assert "cases: 1" in out and "desk 1" in out
+
+
+def test_cli_ingest_error_is_one_line_exit_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings = Settings(data_dir=tmp_path)
+    assert _run(["kb", "ingest", str(tmp_path / "nope.jsonl")], settings) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: cannot read") and err.count("\n") == 1
+
+
+def test_cli_ingest_reports_skips(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("knowledge.router")
+    path = tmp_path / "t.jsonl"
+    good = {"id": "1", "subject": "vpn down", "body": "", "labels": {"g": "net"}}
+    path.write_text(json.dumps(good) + "\n{oops\n", encoding="utf-8")
+    assert _run(["kb", "ingest", str(path), "--label", "g"], Settings(data_dir=tmp_path)) == 0
+    out = capsys.readouterr().out
+    assert "added 1" in out and "skipped 1" in out and "line 2: invalid JSON" in out
+
+
+def test_format_report_groups_reasons() -> None:
+    from knowledge.ingest import IngestReport, Skipped
+
+    report = IngestReport(
+        added=2, skipped=[Skipped(ref=f"line {i}", reason="no label 'g'") for i in range(3)]
+    )
+    text = format_report(report)
+    assert "added 2" in text and "skipped 3: no label 'g'" in text

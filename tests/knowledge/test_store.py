@@ -1,0 +1,197 @@
+"""Both case stores behave alike; Chroma on disk persists and never needs the network."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from agent.settings import Settings
+from knowledge.base import CaseStore
+from knowledge.cases import Case
+from knowledge.store import ChromaCaseStore, InMemoryCaseStore, case_from_record, case_to_metadata
+
+REPO = Path(__file__).resolve().parents[2]
+
+CASES = [
+    Case(
+        id="c1",
+        subject="VPN drops",
+        body="vpn disconnects every hour",
+        team="network",
+        requester="ann",
+        created_at=datetime(2024, 1, 1, tzinfo=UTC),
+    ),
+    Case(
+        id="c2",
+        subject="Invoice wrong",
+        body="billing charged twice",
+        team="billing",
+        requester="ann",
+        created_at=datetime(2024, 3, 1, tzinfo=UTC),
+    ),
+    Case(id="c3", subject="", body="printer jammed on floor 2", team="desk", requester="bob"),
+]
+
+
+@pytest.fixture(params=["memory", "chroma"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[CaseStore]:
+    if request.param == "memory":
+        yield InMemoryCaseStore()
+        return
+    chroma = ChromaCaseStore.open(Settings(data_dir=tmp_path))
+    yield chroma
+    chroma.close()
+
+
+class WordEmbedder:
+    """Hashed bag of words, L2-normalised: texts sharing words are close."""
+
+    dim = 64
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        out = np.full((len(texts), self.dim), 1e-3, dtype=np.float32)
+        for row, text in enumerate(texts):
+            for word in text.lower().split():
+                out[row, sum(word.encode()) % self.dim] += 1.0
+        return out / np.linalg.norm(out, axis=1, keepdims=True)
+
+
+def _fill(store: CaseStore) -> WordEmbedder:
+    embedder = WordEmbedder()
+    store.upsert(CASES, embedder.embed([c.text for c in CASES]))
+    return embedder
+
+
+def test_search_ranks_the_near_duplicate_first(store: CaseStore) -> None:
+    embedder = _fill(store)
+    hits = store.search(embedder.embed(["vpn disconnects every hour again"])[0], k=2)
+    assert hits[0].case.id == "c1"
+    assert hits[0].similarity > hits[1].similarity
+    assert 0.5 < hits[0].similarity <= 1.0 + 1e-5
+
+
+def test_exact_text_has_similarity_one(store: CaseStore) -> None:
+    embedder = _fill(store)
+    hits = store.search(embedder.embed([CASES[1].text])[0], k=10)
+    assert hits[0].case == CASES[1]
+    assert hits[0].similarity == pytest.approx(1.0, abs=1e-4)
+    assert len(hits) == 3
+
+
+def test_upsert_replaces_by_id_and_delete_removes(store: CaseStore) -> None:
+    embedder = _fill(store)
+    moved = CASES[0].model_copy(update={"team": "security"})
+    store.upsert([moved], embedder.embed([moved.text]))
+    assert store.count() == 3
+    assert store.get("c1") == moved
+    store.delete(["c1", "missing"])
+    assert store.count() == 2
+    assert store.get("c1") is None
+    assert set(store.get_many(["c1", "c2", "c3"])) == {"c2", "c3"}
+
+
+def test_by_requester_is_newest_first(store: CaseStore) -> None:
+    _fill(store)
+    assert [c.id for c in store.by_requester("ann")] == ["c2", "c1"]
+    assert [c.id for c in store.by_requester("ann", limit=1)] == ["c2"]
+    assert store.by_requester("nobody") == []
+
+
+def test_iter_all_pages_through_cases_with_embeddings(store: CaseStore) -> None:
+    embedder = WordEmbedder()
+    many = [Case(id=f"k{i}", body=f"ticket number {i} about topic {i % 7}") for i in range(25)]
+    vectors = embedder.embed([c.text for c in many])
+    store.upsert(many, vectors)
+    seen: dict[str, np.ndarray] = {}
+    for cases, embeddings in store.iter_all(batch_size=10):
+        assert len(cases) == len(embeddings) <= 10
+        seen.update((c.id, e) for c, e in zip(cases, embeddings, strict=True))
+    assert len(seen) == 25
+    np.testing.assert_allclose(seen["k7"], vectors[7], atol=1e-5)
+
+
+def test_metadata_round_trip_keeps_every_field() -> None:
+    case = Case(
+        id="x",
+        subject="s",
+        body="",
+        team="t",
+        tier=2,
+        assignee="a",
+        priority="high",
+        tags=["a", "b"],
+        language="de",
+        requester="r",
+        account_id="acc",
+        resolution="",
+        created_at=datetime(2024, 5, 1, 12, tzinfo=UTC),
+        first_route="u",
+        escalated=True,
+        first_contact_resolved=False,
+        handling_hours=3.5,
+        label_source="specialist",
+    )
+    meta = case_to_metadata(case)
+    assert all(isinstance(v, str | int | float | bool) for v in meta.values())
+    assert json.loads(str(meta["tags"])) == ["a", "b"]
+    assert case_from_record("x", case.text, meta) == case
+
+
+def test_chroma_persists_across_reopen(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path)
+    first = ChromaCaseStore.open(settings)
+    embedder = _fill(first)
+    first.close()
+    again = ChromaCaseStore.open(settings)
+    assert again.count() == 3
+    assert again.search(embedder.embed([CASES[2].text])[0], k=1)[0].case == CASES[2]
+    again.close()
+
+
+OFFLINE_SCRIPT = """
+import sys
+from pathlib import Path
+import numpy as np
+from agent.settings import Settings
+from knowledge.store import ChromaCaseStore
+store = ChromaCaseStore.open(Settings(data_dir=Path(sys.argv[1])))
+query = np.zeros(64, dtype=np.float32); query[0] = 1.0
+print(store.count(), len(store.search(query, k=2)))
+"""
+
+
+@pytest.mark.skipif(shutil.which("unshare") is None, reason="needs unshare for a network namespace")
+def test_chroma_opens_and_queries_without_network(tmp_path: Path) -> None:
+    first = ChromaCaseStore.open(Settings(data_dir=tmp_path / "data"))
+    _fill(first)
+    first.close()
+    if subprocess.run(["unshare", "-rn", "true"], capture_output=True).returncode != 0:
+        pytest.skip("user namespaces are not allowed here")
+    env = {**os.environ, "HOME": str(tmp_path / "home"), "PYTHONPATH": str(REPO)}
+    done = subprocess.run(
+        ["unshare", "-rn", sys.executable, "-c", OFFLINE_SCRIPT, str(tmp_path / "data")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        cwd=REPO,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["3", "2"]
+    assert not (tmp_path / "home" / ".cache" / "chroma").exists()  # no default model fetched
+
+
+def test_wrong_embedding_shape_is_an_input_error(store: CaseStore) -> None:
+    from agent.errors import InputError
+
+    with pytest.raises(InputError):
+        store.upsert(CASES, np.zeros((2, 64), dtype=np.float32))
