@@ -11,6 +11,7 @@ from agent.policy import Policy
 from agent.route import LoadView
 from agent.rules import RuleEngine
 from agent.settings import Settings
+from knowledge.embeddings import Embedder
 from knowledge.kb import KnowledgeBase
 from knowledge.router import LearnedRouter
 
@@ -25,6 +26,7 @@ class Deps:
     loads: LoadView
     llm: LLMClassifier | None = None
     rules: RuleEngine = field(init=False)
+    query_embedder: Embedder = field(init=False)
     router: LearnedRouter = field(init=False)
     team_embeddings: dict[str, np.ndarray] = field(init=False)
 
@@ -33,6 +35,8 @@ class Deps:
             raise ValueError("the triage graph needs a knowledge base with a learned router")
         self.router = self.kb.router
         self.rules = RuleEngine(self.policy)
+        # A new ticket's text is embedded once: caching it would only add a disk write.
+        self.query_embedder = getattr(self.kb.embedder, "inner", self.kb.embedder)
         self.team_embeddings = self._embed_teams()
 
     def _embed_teams(self) -> dict[str, np.ndarray]:

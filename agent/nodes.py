@@ -50,7 +50,7 @@ class Nodes:
     def retrieve(self, state: TriageState) -> Update:
         """Embed the cleaned text and fetch the nearest past cases and the requester's own."""
         kb, settings = self.deps.kb, self.deps.settings
-        vector = kb.embedder.embed([state["clean_text"]])[0]
+        vector = self.deps.query_embedder.embed([state["clean_text"]])[0]
         similar = kb.store.search(vector, settings.neighbours) if kb.store.count() else []
         requester = state["ticket"].requester
         own = kb.store.by_requester(requester, limit=20) if requester else []

@@ -94,6 +94,11 @@ class CachedEmbedder:
         self.hits = 0
         self.misses = 0
 
+    @property
+    def inner(self) -> Embedder:
+        """The uncached embedder, for one-off texts such as a new ticket's (not worth a write)."""
+        return self._inner
+
     def _key(self, text: str) -> str:
         return hashlib.sha256(f"{self.name}\x00{text}".encode()).hexdigest()
 
