@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import logging
 import sys
@@ -82,16 +83,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.set_defaults(handler=cmd_serve)
 
-    for module, function in _PLUGINS:
-        try:
-            registrar = getattr(__import__(module, fromlist=[function]), function)
-        except (ImportError, AttributeError):
-            continue
-        registrar(sub)
+    for module, function in _SUBCOMMANDS:
+        getattr(importlib.import_module(module), function)(sub)
     return parser
 
 
-_PLUGINS: list[tuple[str, str]] = [
+# Each part of the product registers its own sub-commands.
+_SUBCOMMANDS: list[tuple[str, str]] = [
     ("knowledge.cli", "add_kb_parser"),
     ("evals.cli", "add_eval_parser"),
     ("api.cli", "add_keys_parser"),

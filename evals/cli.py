@@ -1,0 +1,146 @@
+"""``triage eval``: route labelled tickets, write metrics and reports, gate against a baseline.
+
+Exit status: 0 done, 1 error (one line), 2 usage, 3 a headline figure regressed beyond the
+tolerance (or a scenario failed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from agent.settings import Settings
+from evals.gate import DEFAULT_TOLERANCE, REGRESSION_EXIT, compare, load_metrics
+
+SUMMARY = (
+    "n",
+    "accuracy",
+    "macro_f1",
+    "coverage",
+    "auto_accuracy",
+    "escalation_accuracy",
+    "escalate_decision_accuracy",
+    "priority_accuracy",
+    "ece",
+)
+
+
+def add_eval_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Register ``eval`` on the ``triage`` command."""
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "eval",
+        help="measure routing on labelled tickets (JSONL), write reports, gate on a baseline",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--train", type=Path, help="TRAIN JSONL: the knowledge base's past cases")
+    parser.add_argument("--test", type=Path, help="TEST JSONL: tickets routed as new")
+    parser.add_argument("--label", help="key in `labels` holding the true team")
+    parser.add_argument("--first-line", help="label value meaning 'stays with first line'")
+    parser.add_argument("--priority-label", help="key in `labels` holding the true priority")
+    parser.add_argument(
+        "--limit", type=_positive, help="route at most N TEST tickets (seeded sample)"
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed of every sample (default 0)")
+    parser.add_argument("--policy", type=Path, help="policy YAML (default: neutral, TRAIN's teams)")
+    parser.add_argument("--baseline", type=Path, help="metrics.json to gate against (exit 3)")
+    parser.add_argument(
+        "--tolerance",
+        type=float,
+        default=DEFAULT_TOLERANCE,
+        help=f"allowed absolute drop of a headline figure (default {DEFAULT_TOLERANCE})",
+    )
+    parser.add_argument("--out", type=Path, help="output directory")
+    parser.add_argument(
+        "--learning-curve",
+        action="store_true",
+        help="also route with 0,5,10,25,50,100%% of TRAIN; plot into DIR/learning_curve.png",
+    )
+    parser.add_argument(
+        "--scenarios",
+        type=Path,
+        metavar="FILE",
+        help="run a scenario suite (YAML) against --policy (default: example policy)",
+    )
+    parser.set_defaults(handler=cmd_eval, eval_parser=parser)
+    return parser
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
+    """Run the eval the arguments describe."""
+    parser: argparse.ArgumentParser = args.eval_parser
+    if args.scenarios is not None:
+        from evals.scenarios import cmd_scenarios
+
+        return cmd_scenarios(args, settings)
+    missing = [
+        f"--{name}" for name in ("train", "test", "label", "out") if getattr(args, name) is None
+    ]
+    if missing:
+        parser.error(f"the following arguments are required: {', '.join(missing)}")
+    if args.tolerance < 0:
+        parser.error("--tolerance must not be negative")
+    return run_from_args(args, settings)
+
+
+def run_from_args(args: argparse.Namespace, settings: Settings) -> int:
+    """Read the files, run (and the curve if asked), write the reports, apply the gate."""
+    from evals.datasets import read_rows
+    from evals.report import write_reports
+    from evals.runner import EvalConfig, run_eval
+
+    baseline = load_metrics(args.baseline) if args.baseline else None  # fail before a long run
+    train, test = read_rows(args.train), read_rows(args.test)
+    overlap = {r.id for r in train} & {r.id for r in test}
+    if overlap:
+        print(
+            f"warning: {len(overlap)} TEST ids also in TRAIN (e.g. {min(overlap)!r})",
+            file=sys.stderr,
+        )
+    config = EvalConfig(
+        label=args.label,
+        first_line=args.first_line,
+        priority_label=args.priority_label,
+        policy_path=args.policy,
+        seed=args.seed,
+        limit=args.limit,
+        train_source=str(args.train),
+        test_source=str(args.test),
+    )
+    progress = True  # a bar on a terminal, plain lines on stderr otherwise
+    if args.learning_curve:
+        from evals.learning_curve import learning_curve, write_curve
+
+        points, result = learning_curve(train, test, config, settings, progress=progress)
+        write_curve(points, args.out)
+        for p in points:
+            print(
+                f"curve {p['share']:>5.0%} n_train={p['n_train']}: accuracy {_f(p['accuracy'])} "
+                f"coverage {_f(p['coverage'])}"
+            )
+    else:
+        result = run_eval(train, test, config, settings, progress=progress)
+    result.metrics["run"]["overlapping_ids"] = len(overlap)
+    verdict = compare(result.metrics, baseline, args.tolerance) if baseline is not None else None
+    gate_lines = verdict.lines() if verdict is not None else []
+    write_reports(result, args.out, gate_lines)
+    print(" ".join(f"{k}={_f(result.metrics.get(k))}" for k in SUMMARY))
+    print(f"reports in {args.out}/ (metrics.json, report.md, report.html)")
+    for line in gate_lines:
+        print(line)
+    return REGRESSION_EXIT if verdict is not None and not verdict.passed else 0
+
+
+def _f(value: Any) -> str:
+    if value is None:
+        return "null"
+    return f"{value:.4f}" if isinstance(value, float) else str(value)

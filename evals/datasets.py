@@ -1,0 +1,176 @@
+"""Labelled ticket files (JSONL, the shared dataset schema): read, split, and convert.
+
+TEST rows become `Ticket`s without their label; TRAIN rows become resolved past `Case`s.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from agent.errors import InputError
+from agent.models import PriorTicket, Ticket
+from knowledge.cases import Case
+
+# Ticket fields are bounded; longer texts are cut here so one odd row cannot fail a whole run.
+MAX_SUBJECT = 2_000
+MAX_BODY = 200_000
+
+
+class Row(BaseModel):
+    """One line of a dataset file."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: str = Field(min_length=1, max_length=200)
+    subject: str | None = ""
+    body: str | None = ""
+    requester: str | None = None
+    language: str | None = None
+    labels: dict[str, Any] = Field(default_factory=dict)
+    answer: str | None = None
+
+    def label(self, key: str) -> str | None:
+        """The label value as text, or None when the row has none."""
+        value = self.labels.get(key)
+        return None if value is None or value == "" else str(value)
+
+
+def read_rows(path: Path | str) -> list[Row]:
+    """Read a JSONL file; errors read ``FILE:LINE: reason``."""
+    path = Path(path)
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not UTF-8 text: {exc.reason}") from None
+    rows: list[Row] = []
+    seen: set[str] = set()
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            row = Row.model_validate(json.loads(line))
+        except json.JSONDecodeError as exc:
+            raise InputError(f"{path}:{number}: not valid JSON: {exc.msg}") from None
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"]) or "row"
+            raise InputError(f"{path}:{number}: {where}: {first['msg']}") from None
+        if not ((row.subject or "").strip() or (row.body or "").strip()):
+            raise InputError(f"{path}:{number}: a ticket needs a subject or a body")
+        if row.id in seen:
+            raise InputError(f"{path}:{number}: duplicate id {row.id!r}")
+        seen.add(row.id)
+        rows.append(row)
+    if not rows:
+        raise InputError(f"{path}: no tickets")
+    return rows
+
+
+def require_label(rows: Sequence[Row], key: str, source: str) -> None:
+    """Every row must carry the label; the error names the first one that does not."""
+    for index, row in enumerate(rows):
+        if row.label(key) is None:
+            known = sorted({k for r in rows[:1000] for k in r.labels})
+            raise InputError(
+                f"{source}: ticket {row.id!r} (row {index + 1}) has no label {key!r}; "
+                f"labels found: {', '.join(known) or 'none'}"
+            )
+
+
+def _by_label(rows: Iterable[Row], key: str | None) -> dict[str, list[Row]]:
+    groups: dict[str, list[Row]] = defaultdict(list)
+    for row in rows:
+        groups[(row.label(key) if key else None) or ""].append(row)
+    return dict(sorted(groups.items()))
+
+
+def stratified_split(
+    rows: Sequence[Row], key: str, test_share: float, seed: int
+) -> tuple[list[Row], list[Row]]:
+    """Split rows into disjoint (train, test), each label in about the same share."""
+    if not 0 < test_share < 1:
+        raise InputError(f"test share must be between 0 and 1, not {test_share}")
+    rng = random.Random(seed)
+    train: list[Row] = []
+    test: list[Row] = []
+    for group in _by_label(rows, key).values():
+        shuffled = list(group)
+        rng.shuffle(shuffled)
+        cut = round(len(shuffled) * test_share)
+        test += shuffled[:cut]
+        train += shuffled[cut:]
+    rng.shuffle(train)
+    rng.shuffle(test)
+    return train, test
+
+
+def sample(rows: Sequence[Row], n: int, seed: int, key: str | None = None) -> list[Row]:
+    """At most n rows, drawn with a fixed seed, stratified by label when a key is given."""
+    if n >= len(rows):
+        return list(rows)
+    rng = random.Random(seed)
+    groups = _by_label(rows, key)
+    # Largest-remainder allocation keeps every label's share, rare labels included where possible.
+    quotas = {k: len(g) * n / len(rows) for k, g in groups.items()}
+    counts = {k: int(q) for k, q in quotas.items()}
+    for k in sorted(quotas, key=lambda k: counts[k] - quotas[k])[: n - sum(counts.values())]:
+        counts[k] += 1
+    picked: list[Row] = []
+    for k, group in groups.items():
+        picked += rng.sample(group, counts[k])
+    rng.shuffle(picked)
+    return picked
+
+
+def disjoint_sample(
+    rows: Sequence[Row], key: str, n_train: int, n_test: int, seed: int
+) -> tuple[list[Row], list[Row]]:
+    """Disjoint TRAIN and TEST samples of at most n_train and n_test rows, stratified."""
+    if len(rows) < 2:
+        raise InputError("need at least two tickets to draw disjoint TRAIN and TEST samples")
+    # Per-label rounding may lose up to one row per label; a little more keeps TEST at n_test.
+    share = min(0.5, (max(n_test, 1) + len(_by_label(rows, key))) / len(rows))
+    train, test = stratified_split(rows, key, share, seed)
+    return sample(train, n_train, seed, key), sample(test, n_test, seed, key)
+
+
+def to_ticket(row: Row, history: Sequence[PriorTicket] = ()) -> Ticket:
+    """A TEST row as a new ticket: text, requester and language, never its labels."""
+    return Ticket(
+        id=row.id,
+        channel="helpdesk",
+        subject=(row.subject or "")[:MAX_SUBJECT],
+        body=(row.body or "")[:MAX_BODY],
+        requester=row.requester,
+        language=row.language,
+        history=list(history),
+    )
+
+
+def as_history(row: Row) -> PriorTicket:
+    """An earlier TEST row as history by its text alone (no team, no resolution)."""
+    return PriorTicket(id=row.id, subject=row.subject or "", body=row.body or "")
+
+
+def to_case(row: Row, label: str, priority_label: str | None = None) -> Case:
+    """A TRAIN row as a resolved past case: label as team, answer as resolution."""
+    return Case(
+        id=row.id,
+        subject=row.subject or "",
+        body=row.body or "",
+        team=row.label(label),
+        priority=row.label(priority_label) if priority_label else None,
+        language=row.language,
+        requester=row.requester,
+        resolution=row.answer,
+        label_source="import",
+    )

@@ -1,0 +1,91 @@
+"""The regression gate: headline figures of a run against a baseline metrics.json."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from agent.errors import InputError
+
+DEFAULT_TOLERANCE = 0.02  # absolute: a drop of more than two points fails
+HIGHER_IS_BETTER = (
+    "accuracy",
+    "macro_f1",
+    "auto_accuracy",
+    "coverage",
+    "escalation_accuracy",
+    "escalate_decision_accuracy",
+    "priority_accuracy",
+)
+LOWER_IS_BETTER = ("ece",)
+REGRESSION_EXIT = 3
+
+
+class Verdict(BaseModel):
+    """The gate's answer: every compared figure, and which regressed."""
+
+    tolerance: float
+    compared: dict[str, tuple[float, float]]
+    regressed: list[str]
+
+    @property
+    def passed(self) -> bool:
+        return not self.regressed
+
+    def lines(self) -> list[str]:
+        """One line per regressed figure, or one line saying the gate passed."""
+        if self.passed:
+            n, tol = len(self.compared), self.tolerance
+            return [f"gate passed: {n} figures within {tol:g} of the baseline"]
+        out = []
+        for name in self.regressed:
+            base, now = self.compared[name]
+            direction = "rose" if name in LOWER_IS_BETTER else "dropped"
+            out.append(
+                f"regression: {name} {direction} from {base:.4f} to {now:.4f} "
+                f"(tolerance {self.tolerance:g})"
+            )
+        return out
+
+
+def load_metrics(path: Path | str) -> dict[str, Any]:
+    """Read a metrics.json; errors name the file."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read baseline: {exc.strerror}") from None
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{path}:{exc.lineno}: not valid JSON: {exc.msg}") from None
+    if not isinstance(data, dict):
+        raise InputError(f"{path}: expected a metrics object")
+    return data
+
+
+def compare(
+    metrics: dict[str, Any], baseline: dict[str, Any], tolerance: float = DEFAULT_TOLERANCE
+) -> Verdict:
+    """Compare the figures the baseline has; worse by more than the tolerance is a regression."""
+    if tolerance < 0:
+        raise InputError(f"tolerance must not be negative, got {tolerance}")
+    compared: dict[str, tuple[float, float]] = {}
+    regressed: list[str] = []
+    for name in (*HIGHER_IS_BETTER, *LOWER_IS_BETTER):
+        base, now = baseline.get(name), metrics.get(name)
+        if base is None:
+            continue
+        if now is None:
+            # The baseline measured it and this run cannot: treat as a regression, not a pass.
+            compared[name] = (float(base), float("nan"))
+            regressed.append(name)
+            continue
+        compared[name] = (float(base), float(now))
+        worse = (base - now) if name in HIGHER_IS_BETTER else (now - base)
+        if worse > tolerance + 1e-12:
+            regressed.append(name)
+    if not compared:
+        raise InputError("baseline has none of the headline figures; is it a metrics.json?")
+    return Verdict(tolerance=tolerance, compared=compared, regressed=regressed)

@@ -1,0 +1,203 @@
+"""A run's outputs: metrics.json, predictions.jsonl, report.md and a self-contained report.html."""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from evals import plots
+from evals.metrics import Outcome
+from evals.runner import EvalResult
+
+HEADLINE = (
+    "accuracy",
+    "macro_f1",
+    "coverage",
+    "auto_accuracy",
+    "escalation_accuracy",
+    "escalate_decision_accuracy",
+    "priority_accuracy",
+    "ece",
+)
+WORST = 10
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    return str(value)
+
+
+def worst_misroutes(outcomes: Sequence[Outcome], n: int = WORST) -> list[Outcome]:
+    """Wrong decisions routed without review, most confident first."""
+    wrong = [o for o in outcomes if not o.correct and not o.needs_review]
+    return sorted(wrong, key=lambda o: -o.confidence)[:n]
+
+
+def headline_rows(metrics: dict[str, Any]) -> list[tuple[str, str]]:
+    """The headline figures as (name, formatted value)."""
+    lat = metrics.get("latency_ms") or {}
+    at = metrics.get("accuracy_at_coverage") or {}
+    rows = [("n", _fmt(metrics.get("n")))] + [(k, _fmt(metrics.get(k))) for k in HEADLINE]
+    rows += [(f"accuracy @ {k} coverage", _fmt(v)) for k, v in at.items()]
+    rows.append(("latency p50 / p99 (ms)", f"{_fmt(lat.get('p50'))} / {_fmt(lat.get('p99'))}"))
+    tokens = [str(metrics.get(k, 0)) for k in ("llm_calls", "prompt_tokens", "completion_tokens")]
+    rows.append(("LLM calls / prompt / completion tokens", " / ".join(tokens)))
+    return rows
+
+
+def language_rows(metrics: dict[str, Any]) -> list[list[str]]:
+    """Per-language rows: language, n, accuracy, coverage, auto accuracy."""
+    return [
+        [lang, str(v["n"]), _fmt(v["accuracy"]), _fmt(v["coverage"]), _fmt(v["auto_accuracy"])]
+        for lang, v in (metrics.get("by_language") or {}).items()
+    ]
+
+
+def team_rows(metrics: dict[str, Any], limit: int | None = None) -> list[list[str]]:
+    """Per-team rows, largest first: team, support, predicted, precision, recall, F1."""
+    ranked = sorted((metrics.get("per_team") or {}).items(), key=lambda kv: -kv[1]["support"])
+    return [
+        [
+            t,
+            str(v["support"]),
+            str(v["predicted"]),
+            *(_fmt(v[k]) for k in ("precision", "recall", "f1")),
+        ]
+        for t, v in ranked[:limit]
+    ]
+
+
+def _subtitle(metrics: dict[str, Any]) -> str:
+    run = metrics.get("run", {})
+    return (
+        f"TRAIN {run.get('n_train')} / TEST {run.get('n_test')} tickets, "
+        f"policy {run.get('policy')}, seed {run.get('seed')}, "
+        f"version {metrics.get('version')}, {run.get('seconds')} s"
+    )
+
+
+def write_reports(result: EvalResult, out_dir: Path, gate_lines: Sequence[str] = ()) -> list[Path]:
+    """Write every output file of one run; returns their paths."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    metrics_path = out_dir / "metrics.json"
+    metrics_path.write_text(
+        json.dumps(result.metrics, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
+    predictions = out_dir / "predictions.jsonl"
+    with predictions.open("w", encoding="utf-8") as fh:
+        for outcome in result.outcomes:
+            fh.write(outcome.model_dump_json() + "\n")
+    md = out_dir / "report.md"
+    md.write_text(render_markdown(result, gate_lines), encoding="utf-8")
+    page = out_dir / "report.html"
+    page.write_text(render_html(result, gate_lines), encoding="utf-8")
+    return [metrics_path, predictions, md, page]
+
+
+def _md_table(head: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    return [*lines, *("| " + " | ".join(row) + " |" for row in rows), ""]
+
+
+def render_markdown(result: EvalResult, gate_lines: Sequence[str] = ()) -> str:
+    """A compact report for pull requests."""
+    m = result.metrics
+    lines = [f"# Triage eval: label `{m.get('run', {}).get('label')}`", "", _subtitle(m) + ".", ""]
+    lines += _md_table(["figure", "value"], headline_rows(m))
+    if gate_lines:
+        lines += ["## Gate", "", *[f"- {line}" for line in gate_lines], ""]
+    lines += ["## By language", ""]
+    lines += _md_table(["language", "n", "accuracy", "coverage", "auto accuracy"], language_rows(m))
+    lines += ["## Largest teams", ""]
+    head = ["team", "support", "predicted", "precision", "recall", "F1"]
+    lines += _md_table(head, team_rows(m, 15))
+    worst = worst_misroutes(result.outcomes, 5)
+    if worst:
+        lines += ["## Most confident misroutes", ""]
+        lines += [
+            f"- `{o.ticket_id}` → {o.predicted} (true {o.truth}), "
+            f"confidence {o.confidence:.2f}, by {o.decided_by}"
+            for o in worst
+        ]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _img(png: bytes, alt: str) -> str:
+    data = base64.b64encode(png).decode("ascii")
+    return f'<figure><img alt="{html.escape(alt)}" src="data:image/png;base64,{data}"></figure>'
+
+
+def _table(rows: Sequence[Sequence[str]], head: Sequence[str]) -> str:
+    header = "".join(f"<th>{html.escape(h)}</th>" for h in head)
+    cells = ("".join(f"<td>{html.escape(c)}</td>" for c in row) for row in rows)
+    body = "".join(f"<tr>{row}</tr>" for row in cells)
+    return f"<table><thead><tr>{header}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _misroute(o: Outcome) -> str:
+    esc = html.escape
+    evidence = "".join(f"<li>{esc(e)}</li>" for e in o.evidence)
+    alternatives = ", ".join(f"{esc(t)} {s:.2f}" for t, s in o.alternatives)
+    summary = (
+        f"<code>{esc(o.ticket_id)}</code> → <b>{esc(o.predicted)}</b> (true {esc(o.truth)}), "
+        f"confidence {o.confidence:.2f}, by {esc(o.decided_by)}"
+    )
+    return (
+        f"<details><summary>{summary}</summary><pre>{esc(o.text)}</pre>"
+        f"<p>alternatives: {alternatives}</p><ul>{evidence}</ul></details>"
+    )
+
+
+STYLE = """
+body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
+table{border-collapse:collapse;margin:1em 0}
+td,th{border:1px solid #ccc;padding:3px 8px;text-align:left}
+figure{display:inline-block;margin:.5em}img{max-width:100%}
+pre{white-space:pre-wrap;background:#f6f6f6;padding:.5em}details{margin:.4em 0}
+.gate{background:#fee;padding:.5em;border:1px solid #c00}
+"""
+
+
+def _figures(result: EvalResult) -> list[str]:
+    m, outs = result.metrics, result.outcomes
+    return [
+        "<h2>Figures</h2>",
+        _img(plots.coverage_curve(m["accuracy_coverage_curve"], m.get("coverage")), "coverage"),
+        _img(plots.reliability_diagram(m.get("reliability", []), m.get("ece")), "reliability"),
+        _img(plots.confusion(outs), "confusion matrix of the largest teams"),
+        _img(plots.team_bars(m.get("per_team", {})), "per-team precision, recall, F1"),
+        _img(plots.latency_histogram(outs), "latency histogram"),
+    ]
+
+
+def render_html(result: EvalResult, gate_lines: Sequence[str] = ()) -> str:
+    """One self-contained page: headline, figures (embedded PNG), teams and worst misroutes."""
+    m = result.metrics
+    title = f"Triage eval: label {m.get('run', {}).get('label')}"
+    parts = [
+        "<!doctype html><html><head><meta charset='utf-8'>",
+        f"<title>{html.escape(title)}</title><style>{STYLE}</style></head><body>",
+        f"<h1>{html.escape(title)}</h1><p>{html.escape(_subtitle(m))}</p>",
+    ]
+    if gate_lines:
+        parts.append("<div class='gate'>" + "<br>".join(map(html.escape, gate_lines)) + "</div>")
+    parts += ["<h2>Headline</h2>", _table(headline_rows(m), ["figure", "value"])]
+    if result.outcomes:
+        parts += _figures(result)
+    parts += ["<h2>By language</h2>"]
+    parts += [_table(language_rows(m), ["language", "n", "accuracy", "coverage", "auto accuracy"])]
+    parts += ["<h2>Teams</h2>"]
+    parts += [_table(team_rows(m), ["team", "support", "predicted", "precision", "recall", "F1"])]
+    parts += ["<h2>Worst misroutes (confident and wrong, routed without review)</h2>"]
+    parts += [_misroute(o) for o in worst_misroutes(result.outcomes)] or ["<p>none</p>"]
+    run = json.dumps(m.get("run", {}) | {"settings": m.get("settings")}, indent=2)
+    parts += ["<h2>Run</h2>", f"<pre>{html.escape(run)}</pre>", "</body></html>"]
+    return "\n".join(parts)

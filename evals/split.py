@@ -1,0 +1,52 @@
+"""Write a seeded, stratified TRAIN/TEST split of a labelled JSONL file, for full eval runs.
+
+    python -m evals.split ../shared/datasets/it_incidents/dev.jsonl --label assignment_group \
+        --out /tmp/it [--test-share 0.2] [--seed 0]
+    triage eval --train /tmp/it/train.jsonl --test /tmp/it/test.jsonl --label assignment_group ...
+
+The split files hold dataset rows: keep them outside the repository (the licences forbid copies).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from agent.errors import TriageError
+from evals.datasets import Row, read_rows, require_label, stratified_split
+
+
+def write_rows(rows: Sequence[Row], path: Path) -> None:
+    """Rows as JSONL, one per line."""
+    with path.open("w", encoding="utf-8") as fh:
+        for row in rows:
+            fh.write(row.model_dump_json() + "\n")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Split one file into DIR/train.jsonl and DIR/test.jsonl."""
+    parser = argparse.ArgumentParser(prog="python -m evals.split", description=__doc__)
+    parser.add_argument("file", type=Path)
+    parser.add_argument("--label", required=True, help="key in `labels` to stratify by")
+    parser.add_argument("--out", type=Path, required=True, help="output directory")
+    parser.add_argument("--test-share", type=float, default=0.2)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    try:
+        rows = read_rows(args.file)
+        require_label(rows, args.label, str(args.file))
+        train, test = stratified_split(rows, args.label, args.test_share, args.seed)
+    except TriageError as exc:
+        print(f"split: error: {exc}", file=sys.stderr)
+        return 1
+    args.out.mkdir(parents=True, exist_ok=True)
+    write_rows(train, args.out / "train.jsonl")
+    write_rows(test, args.out / "test.jsonl")
+    print(f"{len(train)} TRAIN and {len(test)} TEST rows in {args.out}/")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,145 @@
+"""Reading the shared JSONL schema, splitting it, and turning rows into tickets and cases."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from agent.errors import InputError
+from evals.datasets import (
+    Row,
+    as_history,
+    disjoint_sample,
+    read_rows,
+    require_label,
+    sample,
+    stratified_split,
+    to_case,
+    to_ticket,
+)
+
+
+def write(path: Path, rows: list[dict[str, object] | str]) -> Path:
+    lines = [r if isinstance(r, str) else json.dumps(r) for r in rows]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def row(i: int, team: str, **extra: object) -> dict[str, object]:
+    return {
+        "id": f"t{i}",
+        "subject": f"subject {i}",
+        "body": "body",
+        "labels": {"team": team},
+        **extra,
+    }
+
+
+def test_reads_rows(tmp_path: Path) -> None:
+    path = write(tmp_path / "a.jsonl", [row(1, "net"), "", row(2, "db", requester="u1")])
+    rows = read_rows(path)
+    assert [r.id for r in rows] == ["t1", "t2"]
+    assert rows[1].requester == "u1"
+    assert rows[0].label("team") == "net"
+
+
+@pytest.mark.parametrize(
+    ("lines", "message"),
+    [
+        (["{broken"], r"a\.jsonl:1: not valid JSON"),
+        ([row(1, "x"), {"subject": "no id"}], r"a\.jsonl:2: id: Field required"),
+        (
+            [{"id": "e", "subject": "", "body": " "}],
+            r"a\.jsonl:1: a ticket needs a subject or a body",
+        ),
+        ([row(1, "x"), row(1, "y")], r"a\.jsonl:2: duplicate id 't1'"),
+        ([""], r"a\.jsonl: no tickets"),
+    ],
+)
+def test_bad_files_name_file_and_line(
+    tmp_path: Path, lines: list[dict[str, object] | str], message: str
+) -> None:
+    path = write(tmp_path / "a.jsonl", lines)
+    with pytest.raises(InputError, match=message):
+        read_rows(path)
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="cannot read"):
+        read_rows(tmp_path / "nope.jsonl")
+
+
+def test_require_label_names_the_row() -> None:
+    rows = [Row.model_validate(row(1, "a")), Row(id="t2", subject="s", labels={"other": "x"})]
+    with pytest.raises(
+        InputError, match=r"'t2' \(row 2\) has no label 'team'; labels found: other, team"
+    ):
+        require_label(rows, "team", "TRAIN")
+
+
+def _rows(n_a: int, n_b: int) -> list[Row]:
+    return [Row.model_validate(row(i, "a" if i < n_a else "b")) for i in range(n_a + n_b)]
+
+
+def test_stratified_split_is_disjoint_seeded_and_keeps_shares() -> None:
+    rows = _rows(80, 20)
+    train, test = stratified_split(rows, "team", 0.25, seed=1)
+    assert not {r.id for r in train} & {r.id for r in test}
+    assert len(train) + len(test) == 100
+    assert Counter(r.label("team") for r in test) == {"a": 20, "b": 5}
+    again, _ = stratified_split(rows, "team", 0.25, seed=1)
+    assert [r.id for r in again] == [r.id for r in train]
+
+
+def test_sample_at_most_n_and_disjoint_sample() -> None:
+    rows = _rows(80, 20)
+    picked = sample(rows, 10, seed=3, key="team")
+    assert Counter(r.label("team") for r in picked) == {"a": 8, "b": 2}
+    assert len(sample(rows, 1000, seed=3)) == 100
+    train, test = disjoint_sample(rows, "team", n_train=50, n_test=20, seed=0)
+    assert len(train) == 50
+    assert len(test) == 20
+    assert not {r.id for r in train} & {r.id for r in test}
+
+
+def test_ticket_has_no_label_and_case_has_it() -> None:
+    r = Row.model_validate(
+        row(
+            1,
+            "net",
+            requester="u9",
+            language="de",
+            answer="fixed",
+            labels={"team": "net", "prio": "high"},
+        )
+    )
+    ticket = to_ticket(r, history=[as_history(r)])
+    dumped = ticket.model_dump_json()
+    assert "net" not in dumped and "high" not in dumped and "fixed" not in dumped
+    assert ticket.requester == "u9" and ticket.language == "de"
+    assert ticket.history[0].team is None
+    case = to_case(r, "team", priority_label="prio")
+    assert (case.team, case.priority, case.resolution, case.label_source) == (
+        "net",
+        "high",
+        "fixed",
+        "import",
+    )
+    assert to_case(r, "team").priority is None
+
+
+def test_split_command_writes_disjoint_files(tmp_path: Path) -> None:
+    from evals.split import main
+
+    source = write(tmp_path / "all.jsonl", [row(i, "a" if i % 4 else "b") for i in range(40)])
+    assert main([str(source), "--label", "team", "--out", str(tmp_path / "s"), "--seed", "1"]) == 0
+    train, test = (
+        read_rows(tmp_path / "s" / "train.jsonl"),
+        read_rows(tmp_path / "s" / "test.jsonl"),
+    )
+    assert (len(train), len(test)) == (32, 8)
+    assert not {r.id for r in train} & {r.id for r in test}
+    assert main([str(source), "--label", "nope", "--out", str(tmp_path / "x")]) == 1

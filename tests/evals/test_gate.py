@@ -1,0 +1,58 @@
+"""The regression gate: which figures regressed beyond the tolerance, and which did not."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from agent.errors import InputError
+from evals.gate import compare, load_metrics
+
+BASE = {
+    "accuracy": 0.80,
+    "macro_f1": 0.50,
+    "coverage": 0.70,
+    "ece": 0.05,
+    "priority_accuracy": None,
+}
+
+
+def test_within_tolerance_passes() -> None:
+    now = {"accuracy": 0.79, "macro_f1": 0.49, "coverage": 0.75, "ece": 0.06}
+    verdict = compare(now, BASE, tolerance=0.02)
+    assert verdict.passed
+    assert "priority_accuracy" not in verdict.compared  # null in the baseline: not compared
+    assert verdict.lines()[0].startswith("gate passed")
+
+
+def test_drop_beyond_tolerance_names_each_figure() -> None:
+    now = {"accuracy": 0.70, "macro_f1": 0.50, "coverage": 0.70, "ece": 0.09}
+    verdict = compare(now, BASE, tolerance=0.02)
+    assert verdict.regressed == ["accuracy", "ece"]
+    lines = verdict.lines()
+    assert any("accuracy dropped from 0.8000 to 0.7000" in line for line in lines)
+    assert any("ece rose" in line for line in lines)
+
+
+def test_tolerance_is_configurable() -> None:
+    now = {"accuracy": 0.70, "macro_f1": 0.50, "coverage": 0.70, "ece": 0.05}
+    assert compare(now, BASE, tolerance=0.2).passed
+
+
+def test_figure_missing_now_is_a_regression() -> None:
+    verdict = compare({"macro_f1": 0.5, "coverage": 0.7, "ece": 0.05}, BASE)
+    assert verdict.regressed == ["accuracy"]
+
+
+def test_bad_baselines(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="none of the headline figures"):
+        compare({"accuracy": 1.0}, {"something": 1})
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json", encoding="utf-8")
+    with pytest.raises(InputError, match=r"bad\.json:1: not valid JSON"):
+        load_metrics(bad)
+    good = tmp_path / "m.json"
+    good.write_text(json.dumps(BASE), encoding="utf-8")
+    assert load_metrics(good)["accuracy"] == 0.80

@@ -1,0 +1,127 @@
+"""Routing figures on hand-made outcomes whose right answers are known."""
+
+from __future__ import annotations
+
+import pytest
+
+from evals.metrics import (
+    Outcome,
+    accuracy,
+    accuracy_coverage_curve,
+    auto_accuracy,
+    by_language,
+    compute_metrics,
+    coverage,
+    ece,
+    escalate_decision_accuracy,
+    escalation_accuracy,
+    latency,
+    macro_f1,
+    per_team,
+    priority_accuracy,
+    reliability,
+)
+
+
+def out(
+    truth: str,
+    pred: str,
+    conf: float = 0.9,
+    review: bool = False,
+    lang: str | None = "en",
+    escalate: bool | None = None,
+    latency_ms: float = 10.0,
+) -> Outcome:
+    return Outcome(
+        ticket_id=f"{truth}-{pred}-{conf}",
+        truth=truth,
+        predicted=pred,
+        confidence=conf,
+        needs_review=review,
+        escalate=pred != "desk" if escalate is None else escalate,
+        decided_by="learned",
+        language=lang,
+        latency_ms=latency_ms,
+    )
+
+
+SET = [
+    out("desk", "desk", 0.95),
+    out("net", "net", 0.9),
+    out("net", "db", 0.8),  # confident misroute, escalated without review
+    out("db", "db", 0.4, review=True, lang="de"),
+    out("db", "desk", 0.3, review=True, lang=None),
+]
+
+
+def test_accuracy_coverage_and_auto_accuracy() -> None:
+    assert accuracy(SET) == pytest.approx(3 / 5)
+    assert coverage(SET) == pytest.approx(3 / 5)
+    assert auto_accuracy(SET) == pytest.approx(2 / 3)
+    assert accuracy([]) is None
+    assert auto_accuracy([out("a", "a", review=True)]) is None
+
+
+def test_macro_f1_matches_hand_computation() -> None:
+    # desk: P=1/2 R=1 F=2/3; net: P=1 R=1/2 F=2/3; db: P=1/2 R=1/2 F=1/2
+    assert macro_f1(SET) == pytest.approx((2 / 3 + 2 / 3 + 1 / 2) / 3)
+
+
+def test_escalation_figures() -> None:
+    # escalated without review: net->net (right), net->db (wrong)
+    assert escalation_accuracy(SET) == pytest.approx(1 / 2)
+    # escalate-or-not: desk ok, net ok, net->db ok (both escalate), db->db ok, db->desk wrong
+    assert escalate_decision_accuracy(SET, "desk") == pytest.approx(4 / 5)
+
+
+def test_priority_accuracy_counts_only_labelled() -> None:
+    a = out("x", "x").model_copy(update={"truth_priority": "high", "predicted_priority": "high"})
+    b = out("x", "x").model_copy(update={"truth_priority": "low", "predicted_priority": "high"})
+    c = out("x", "x")
+    assert priority_accuracy([a, b, c]) == pytest.approx(0.5)
+
+
+def test_ece_perfect_and_overconfident() -> None:
+    calibrated = [out("a", "a", 0.5), out("a", "b", 0.5)]
+    assert ece(calibrated) == pytest.approx(0.0)
+    overconfident = [out("a", "b", 1.0), out("a", "b", 1.0)]
+    assert ece(overconfident) == pytest.approx(1.0)
+    bins = reliability(SET)["bins"]
+    assert sum(b["n"] for b in bins) == len(SET)
+    assert all(0 <= b["lo"] < b["hi"] <= 1 for b in bins)
+
+
+def test_curve_is_sorted_by_confidence() -> None:
+    curve = accuracy_coverage_curve(SET, points=5)
+    assert [p["coverage"] for p in curve] == pytest.approx([0.2, 0.4, 0.6, 0.8, 1.0])
+    assert curve[0]["accuracy"] == 1.0  # the most confident ticket is right
+    assert curve[2]["accuracy"] == pytest.approx(2 / 3)
+    assert curve[-1]["accuracy"] == pytest.approx(accuracy(SET) or 0)
+
+
+def test_per_team_and_language() -> None:
+    teams = per_team(SET)
+    assert teams["net"]["recall"] == pytest.approx(0.5)
+    assert teams["net"]["precision"] == pytest.approx(1.0)
+    assert teams["db"]["support"] == 2
+    assert teams["desk"]["predicted"] == 2
+    langs = by_language(SET)
+    assert set(langs) == {"en", "de", "unknown"}
+    assert langs["en"]["n"] == 3
+    assert langs["de"]["coverage"] == 0.0
+
+
+def test_latency_percentiles() -> None:
+    figures = latency([out("a", "a", latency_ms=v) for v in range(1, 101)])
+    assert figures["p50"] == pytest.approx(50.5)
+    assert figures["p99"] == pytest.approx(99.01)
+
+
+def test_compute_metrics_nulls_without_first_line_or_priority() -> None:
+    m = compute_metrics(SET, first_line=None, scored_priority=False)
+    assert m["escalation_accuracy"] is None
+    assert m["escalate_decision_accuracy"] is None
+    assert m["priority_accuracy"] is None
+    assert m["n"] == 5
+    with_first = compute_metrics(SET, first_line="desk", scored_priority=True)
+    assert with_first["escalate_decision_accuracy"] == pytest.approx(0.8)

@@ -1,0 +1,203 @@
+"""`triage eval` end to end on a tiny self-written TRAIN/TEST set: reports, exit codes, the gate."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+
+from agent.cli import main
+from agent.settings import Settings
+from evals.datasets import Row
+from evals.runner import EvalConfig, priority_scale, run_eval
+
+TOPICS = {
+    "network": ["vpn tunnel drops", "wifi signal lost", "dns lookup fails", "firewall blocks port"],
+    "database": ["oracle query slow", "postgres deadlock", "tablespace full", "replication lag"],
+    "desk": [
+        "password reset please",
+        "how do I install office",
+        "unlock my account",
+        "new laptop setup",
+    ],
+}
+LANG = {"network": "en", "database": "de", "desk": "en"}
+PRIO = {"network": "high", "database": "medium", "desk": "low"}
+
+
+def rows(n_per_team: int, offset: int) -> list[dict[str, object]]:
+    out: list[dict[str, object]] = []
+    for team, phrases in TOPICS.items():
+        for i in range(n_per_team):
+            phrase = phrases[i % len(phrases)]
+            out.append(
+                {
+                    "id": f"{team}-{offset + i}",
+                    "subject": phrase,
+                    "body": f"Hello, {phrase} since this morning, ticket {offset + i}. {phrase}.",
+                    "requester": f"user{i % 3}",
+                    "language": LANG[team],
+                    "labels": {"team": team, "prio": PRIO[team]},
+                    "answer": f"resolved {phrase}",
+                }
+            )
+    random.Random(offset).shuffle(out)
+    return out
+
+
+def write(path: Path, items: list[dict[str, object]]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in items), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> tuple[Path, Path]:
+    return write(tmp_path / "train.jsonl", rows(8, 0)), write(tmp_path / "test.jsonl", rows(3, 100))
+
+
+def test_eval_writes_every_report(
+    files: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    train, test = files
+    out = tmp_path / "out"
+    argv = [
+        "eval",
+        "--train",
+        str(train),
+        "--test",
+        str(test),
+        "--label",
+        "team",
+        "--first-line",
+        "desk",
+    ]
+    code = main([*argv, "--priority-label", "prio", "--out", str(out)])
+    assert code == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    for key in (
+        "n",
+        "accuracy",
+        "macro_f1",
+        "coverage",
+        "auto_accuracy",
+        "escalation_accuracy",
+        "escalate_decision_accuracy",
+        "ece",
+        "priority_accuracy",
+        "by_language",
+        "latency_ms",
+        "llm_calls",
+        "prompt_tokens",
+        "completion_tokens",
+        "accuracy_coverage_curve",
+        "per_team",
+        "version",
+        "settings",
+    ):
+        assert key in metrics, key
+    assert metrics["n"] == 9
+    assert metrics["accuracy"] >= 0.6  # three well-separated topics
+    assert metrics["escalate_decision_accuracy"] is not None
+    assert metrics["priority_accuracy"] is not None
+    assert set(metrics["by_language"]) == {"en", "de"}
+    assert set(metrics["latency_ms"]) >= {"p50", "p99"}
+    page = (out / "report.html").read_text()
+    assert page.count("data:image/png;base64,") == 5
+    assert "Worst misroutes" in page
+    assert "| accuracy |" in (out / "report.md").read_text()
+    assert "accuracy=" in capsys.readouterr().out
+
+
+def test_baseline_regression_exits_3(
+    files: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    train, test = files
+    baseline = tmp_path / "baseline.json"
+    baseline.write_text(json.dumps({"accuracy": 1.5, "coverage": 0.0, "ece": 1.0}))
+    argv = ["eval", "--train", str(train), "--test", str(test), "--label", "team"]
+    code = main([*argv, "--out", str(tmp_path / "o"), "--baseline", str(baseline)])
+    assert code == 3
+    out = capsys.readouterr().out
+    assert "regression: accuracy dropped from 1.5000" in out
+    assert "regression: coverage" not in out
+
+
+def test_bad_file_is_one_error_line(
+    files: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    train, _ = files
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": "a", "subject": "x", "labels": {"team": "desk"}}\n{oops\n')
+    code = main(
+        [
+            "eval",
+            "--train",
+            str(train),
+            "--test",
+            str(bad),
+            "--label",
+            "team",
+            "--out",
+            str(tmp_path / "o"),
+        ]
+    )
+    assert code == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1
+    assert f"{bad}:2: not valid JSON" in err[0]
+
+
+def test_unknown_label_and_first_line(
+    files: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    train, test = files
+    base = ["eval", "--train", str(train), "--test", str(test), "--out", str(tmp_path / "o")]
+    assert main([*base, "--label", "nope"]) == 1
+    assert "has no label 'nope'; labels found: prio, team" in capsys.readouterr().err
+    assert main([*base, "--label", "team", "--first-line", "GRP_0"]) == 1
+    assert "--first-line 'GRP_0' is not a value" in capsys.readouterr().err
+
+
+def test_usage_errors_exit_2(files: tuple[Path, Path]) -> None:
+    train, test = files
+    with pytest.raises(SystemExit) as exc:
+        main(["eval", "--train", str(train), "--test", str(test), "--label", "team"])
+    assert exc.value.code == 2
+
+
+def test_test_labels_never_change_decisions(tmp_path: Path) -> None:
+    train = [Row.model_validate(r) for r in rows(8, 0)]
+    test = [Row.model_validate(r) for r in rows(3, 100)]
+    shuffled = [
+        r.model_copy(update={"labels": {"team": random.Random(i).choice(list(TOPICS))}})
+        for i, r in enumerate(test)
+    ]
+    config = EvalConfig(label="team", first_line="desk")
+    settings = Settings(data_dir=tmp_path)
+    a = run_eval(train, test, config, settings, progress=False)
+    b = run_eval(train, shuffled, config, settings, progress=False)
+    assert [o.predicted for o in a.outcomes] == [o.predicted for o in b.outcomes]
+    assert [round(o.confidence, 6) for o in a.outcomes] == [
+        round(o.confidence, 6) for o in b.outcomes
+    ]
+
+
+def test_priority_scale_orders_by_urgency() -> None:
+    assert priority_scale(["low", "high", "medium", "high"]) == ["high", "medium", "low"]
+    assert priority_scale(["P3", "P1", "P2"]) == ["P1", "P2", "P3"]
+    assert priority_scale(["Critical", "minor", "low"]) == ["Critical", "low", "minor"]
+
+
+@pytest.mark.slow
+def test_learning_curve_writes_plot_and_points(files: tuple[Path, Path], tmp_path: Path) -> None:
+    train, test = files
+    out = tmp_path / "curve"
+    argv = ["eval", "--train", str(train), "--test", str(test), "--label", "team"]
+    assert main([*argv, "--learning-curve", "--out", str(out)]) == 0
+    points = json.loads((out / "learning_curve.json").read_text())
+    assert [p["share"] for p in points] == [0.0, 0.05, 0.10, 0.25, 0.50, 1.0]
+    assert points[0]["n_train"] == 0 and points[-1]["n_train"] == 24
+    assert (out / "learning_curve.png").read_bytes()[:4] == b"\x89PNG"
+    assert (out / "metrics.json").exists()

@@ -1,0 +1,46 @@
+"""Scenario suites: comparison rules, schema errors, and the example suite on the example policy."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from agent.errors import InputError
+from agent.settings import Settings
+from evals.scenarios import SCHEMA, compare_decision, load_suite, run_suite
+
+SUITES = Path(__file__).resolve().parents[2] / "evals" / "scenarios"
+
+
+def test_compare_decision_rules() -> None:
+    output = {"team": "network", "tags": ["VIP", "Outage"], "priority": "P1", "needs_review": False}
+    assert compare_decision({"route": "network", "tags": ["vip"], "priority": "P1"}, output) == {}
+    bad = compare_decision(
+        {"route": "database", "tags": ["vip", "gdpr"], "needs_review": True}, output
+    )
+    assert set(bad) == {"route", "tags", "needs_review"}
+    assert bad["route"] == {"expected": "database", "actual": "network"}
+    assert compare_decision({"tags_absent": ["outage"]}, output) != {}
+
+
+def test_bad_suite_names_file(tmp_path: Path) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text("cases: [\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"s\.yaml: not valid YAML"):
+        load_suite(path)
+    path.write_text("name: x\ncases: []\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"s\.yaml"):
+        load_suite(path)
+
+
+@pytest.mark.slow
+def test_example_suite_passes(tmp_path: Path) -> None:
+    suite = SUITES / "example.yaml"
+    if not suite.exists():
+        pytest.skip("no example suite yet")
+    assert SCHEMA.exists()
+    results = run_suite(suite, Settings(data_dir=tmp_path))
+    assert len(results) >= 40
+    failed = [(r.name, r.mismatches) for r in results if not r.passed]
+    assert not failed, failed
