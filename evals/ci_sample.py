@@ -26,7 +26,7 @@ from evals.datasets import disjoint_sample, read_rows
 from evals.gate import DEFAULT_TOLERANCE, REGRESSION_EXIT, compare, load_metrics
 from evals.report import write_reports
 from evals.runner import EvalConfig, run_eval
-from knowledge.embeddings import make_embedder
+from evals.sandbox import eval_embedder
 
 REPO = Path(__file__).resolve().parent.parent
 BASELINES = REPO / "evals" / "baselines"
@@ -80,7 +80,7 @@ def run_suite(suite: Suite, out: Path, baselines: Path, tolerance: float, write:
     )
     settings = Settings(llm_when="never")  # CI runs without a key; the LLM is measured elsewhere
     # Vectors only (keyed by text hash) under the data directory: reruns skip the embedding.
-    embedder = make_embedder(settings.embedding_model, settings.data_dir / "eval-embeddings.sqlite")
+    embedder = eval_embedder(settings)
     result = run_eval(train, test, config, settings, progress=True, embedder=embedder)
     baseline = baselines / f"ci-{suite.name}.json"
     lines: list[str] = []

@@ -97,6 +97,7 @@ def run_from_args(args: argparse.Namespace, settings: Settings) -> int:
     from evals.datasets import read_rows
     from evals.report import write_reports
     from evals.runner import EvalConfig, run_eval
+    from evals.sandbox import eval_embedder
 
     baseline = load_metrics(args.baseline) if args.baseline else None  # fail before a long run
     train, test = read_rows(args.train), read_rows(args.test)
@@ -128,7 +129,9 @@ def run_from_args(args: argparse.Namespace, settings: Settings) -> int:
                 f"coverage {_f(p['coverage'])}"
             )
     else:
-        result = run_eval(train, test, config, settings, progress=progress)
+        result = run_eval(
+            train, test, config, settings, progress=progress, embedder=eval_embedder(settings)
+        )
     result.metrics["run"]["overlapping_ids"] = len(overlap)
     verdict = compare(result.metrics, baseline, args.tolerance) if baseline is not None else None
     gate_lines = verdict.lines() if verdict is not None else []

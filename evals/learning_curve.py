@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import random
 import sys
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,7 @@ from agent.settings import Settings
 from evals import plots
 from evals.datasets import Row
 from evals.runner import EvalConfig, EvalResult, build_policy, run_eval
-from knowledge.embeddings import make_embedder
+from evals.sandbox import eval_embedder
 
 SHARES = (0.0, 0.05, 0.10, 0.25, 0.50, 1.0)
 CURVE_KEYS = ("accuracy", "macro_f1", "coverage", "auto_accuracy", "ece", "escalation_accuracy")
@@ -38,19 +37,15 @@ def learning_curve(
     random.Random(config.seed).shuffle(shuffled)
     points: list[dict[str, Any]] = []
     last: EvalResult | None = None
-    with tempfile.TemporaryDirectory(prefix="triage-curve-") as tmp:
-        # One embedding cache for all points: each text is embedded once across the curve.
-        embedder = make_embedder(settings.embedding_model, Path(tmp) / "embedding-cache.sqlite")
-        for share in shares:
-            part = shuffled[: round(len(shuffled) * share)]
-            if progress:
-                print(f"learning curve: {share:.0%} of TRAIN ({len(part)} cases)", file=sys.stderr)
-            last = run_eval(
-                part, test, config, settings, progress, embedder=embedder, policy=policy
-            )
-            point: dict[str, Any] = {"share": share, "n_train": len(part)}
-            point |= {key: last.metrics.get(key) for key in CURVE_KEYS}
-            points.append(point)
+    embedder = eval_embedder(settings)  # each text is embedded once across the curve
+    for share in shares:
+        part = shuffled[: round(len(shuffled) * share)]
+        if progress:
+            print(f"learning curve: {share:.0%} of TRAIN ({len(part)} cases)", file=sys.stderr)
+        last = run_eval(part, test, config, settings, progress, embedder=embedder, policy=policy)
+        point: dict[str, Any] = {"share": share, "n_train": len(part)}
+        point |= {key: last.metrics.get(key) for key in CURVE_KEYS}
+        points.append(point)
     if last is None:
         raise ValueError("no shares given")
     return points, last

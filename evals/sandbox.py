@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 from agent.policy import Policy
 from agent.settings import Settings
 from knowledge.cases import Case
-from knowledge.embeddings import Embedder
+from knowledge.embeddings import Embedder, make_embedder
 from knowledge.kb import KnowledgeBase
 
 if TYPE_CHECKING:
@@ -29,6 +29,16 @@ class SandboxInfo(BaseModel):
     seconds: float = 0.0
 
 
+def eval_embedder(settings: Settings) -> Embedder:
+    """The embedder evals share: a vector cache by text hash under the data directory.
+
+    It memoises the embedding function only (no labels, no cases), so every run still builds a
+    fresh knowledge base, and re-running an eval or a learning curve embeds nothing twice.
+    """
+    settings.ensure_dirs()
+    return make_embedder(settings.embedding_model, settings.data_dir / "eval-embeddings.sqlite")
+
+
 @contextmanager
 def isolated_triager(
     settings: Settings,
@@ -39,7 +49,6 @@ def isolated_triager(
 ) -> Iterator[tuple[Triager, SandboxInfo]]:
     """A triager over a fresh knowledge base holding exactly ``cases``; all removed afterwards."""
     from agent.llm import LLMClassifier
-
     from agent.triager import Triager, memory_checkpointer  # the graph is heavy to import
 
     started = time.perf_counter()
