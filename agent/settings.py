@@ -89,6 +89,77 @@ class Settings(BaseSettings):
         default=30.0, ge=0, description="How long a replay waits for the first call's decision."
     )
 
+    # Intake (api/intake)
+    intake_queue: Literal["embedded", "rabbitmq"] = Field(
+        default="embedded",
+        description="Intake queue: a table in the service database, or RabbitMQ.",
+    )
+    broker_url: str = Field(
+        default="amqp://guest:guest@127.0.0.1:5672/%2F",
+        description="RabbitMQ URL (intake_queue=rabbitmq).",
+    )
+    broker_queue: str = Field(default="triage.intake", description="RabbitMQ queue name.")
+    intake_queue_size: int = Field(
+        default=10_000, ge=1, description="Intake queue bound; 429 past it."
+    )
+    intake_urgent_reserve: float = Field(
+        default=0.1, ge=0, lt=1, description="Share of the bound only urgent tickets may use."
+    )
+    intake_urgent_rank: int = Field(
+        default=1, ge=0, description="Pre-priority ranks up to this (0=P1) count as urgent."
+    )
+    intake_workers: int = Field(
+        default=1, ge=0, le=16, description="Intake worker threads in the API process."
+    )
+    intake_max_attempts: int = Field(
+        default=5, ge=1, le=50, description="Triage attempts before dead-lettering."
+    )
+    intake_backoff_base_s: float = Field(default=1.0, gt=0, description="First retry delay.")
+    intake_backoff_cap_s: float = Field(default=300.0, gt=0, description="Longest retry delay.")
+    intake_lease_s: float = Field(
+        default=120.0, gt=0, description="A claimed ticket returns to the queue after this."
+    )
+    intake_profiles_path: Path | None = Field(
+        default=None, description="YAML validation profiles per channel and tier."
+    )
+    intake_failing_after: int = Field(
+        default=5, ge=1, description="Consecutive failures after which a source is failing."
+    )
+    webhook_secret: SecretStr | None = Field(
+        default=None, description="HMAC secret of POST /v1/intake/helpdesk; unset = closed."
+    )
+    webhook_tolerance_s: float = Field(
+        default=300.0, gt=0, description="Allowed clock skew of webhook signatures."
+    )
+
+    # Helpdesk connector (api/helpdesk): Request Tracker 5 over REST2
+    helpdesk_kind: Literal["rt"] = Field(default="rt", description="Helpdesk adapter.")
+    helpdesk_url: str | None = Field(
+        default=None, description="Helpdesk base URL, e.g. http://127.0.0.1:8089; unset = off."
+    )
+    helpdesk_token: SecretStr | None = Field(
+        default=None, description="Helpdesk API token (RT auth token)."
+    )
+    helpdesk_accounts_file: Path | None = Field(
+        default=None, description="YAML account context where the helpdesk has none."
+    )
+    helpdesk_timeout_s: float = Field(default=5.0, gt=0, le=60, description="Per helpdesk request.")
+    helpdesk_retry_base_s: float = Field(
+        default=0.5, gt=0, description="First retry delay of outbox delivery."
+    )
+    helpdesk_retry_cap_s: float = Field(
+        default=30.0, gt=0, description="Longest retry delay (retries never stop)."
+    )
+    helpdesk_poll_s: float = Field(
+        default=2.0, gt=0, description="Outbox and back-flow poll when idle."
+    )
+    helpdesk_history_limit: int = Field(
+        default=10, ge=0, le=100, description="Earlier tickets of the requester attached."
+    )
+    helpdesk_bot_user: str = Field(
+        default="triage", description="Helpdesk user of the token (its changes are ours)."
+    )
+
     @property
     def kb_dir(self) -> Path:
         return self.data_dir / "kb"

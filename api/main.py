@@ -17,13 +17,27 @@ from api.deps import Services
 from api.dryrun import Fork
 from api.engine import LockedEngine, TriageEngine, fork_triager
 from api.errors import install_error_handlers
+from api.hooks import HelpdeskEventHandler
+from api.intake.options import IntakeOptions
+from api.intake.setup import build_intake
 from api.ledger import Ledger
 from api.loads import DbLoads
 from api.metrics import Metrics, MetricsMiddleware
 from api.middleware import BodyLimitMiddleware
 from api.options import ServiceOptions
 from api.policies import PolicyStore
-from api.routers import feedback, health, kpis, policy, review, sla, tickets, triage
+from api.routers import (
+    dead_letters,
+    feedback,
+    health,
+    intake,
+    kpis,
+    policy,
+    review,
+    sla,
+    tickets,
+    triage,
+)
 from api.service import TriageService
 from api.sla import SlaWatch
 from api.store import TicketStore
@@ -103,20 +117,29 @@ def create_app(
     triager: TriageEngine | None = None,
     options: ServiceOptions | None = None,
     fork: Fork | None = None,
+    intake_options: IntakeOptions | None = None,
 ) -> FastAPI:
     """The service; ``triager`` defaults to the embedded agent built from the settings."""
     services = build_services(settings, triager, options, fork)
+    handlers: dict[str, HelpdeskEventHandler] = {}
+    entry = build_intake(services, intake_options, handlers)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if services.options.start_background:
             services.workers.start()
-            for ticket_id in services.store.unfinished():
-                services.workers.submit(ticket_id)
+            unfinished = services.store.unfinished()
+            # Intake tickets are re-delivered by the intake queue, not the in-process one.
+            owned = entry.records.owned_ids(unfinished)
+            for ticket_id in unfinished:
+                if ticket_id not in owned:
+                    services.workers.submit(ticket_id)
             services.sla.start()
+            entry.start()
         try:
             yield
         finally:
+            entry.stop()
             services.sla.stop()
             services.workers.stop()
 
@@ -128,8 +151,17 @@ def create_app(
     )
     app.state.services = services
     app.state.metrics = services.metrics
+    app.state.intake = entry
+    # Extension points of api/hooks.py: plugins append listeners and register handlers here.
+    app.state.decision_listeners = services.service.listeners
+    app.state.helpdesk_handlers = handlers
+    if settings.helpdesk_url:
+        from api.helpdesk.plugin import install as install_helpdesk
+
+        install_helpdesk(app, settings)
     install_error_handlers(app)
-    for module in (triage, tickets, review, feedback, kpis, policy, sla, health):
+    modules = (triage, tickets, review, feedback, kpis, policy, sla, intake, dead_letters, health)
+    for module in modules:
         app.include_router(module.router)
     if settings.cors_origins:
         app.add_middleware(

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import logging
+import sys
 from pathlib import Path
 
 import uvicorn
 
 from agent.settings import EXAMPLES_DIR, Settings
+from api.auth import create_key, list_keys
+from api.db import Database
 from api.main import create_app
 
 log = logging.getLogger(__name__)
@@ -34,6 +37,19 @@ def seed_demo(kb_object: object, path: Path = DEMO_TICKETS) -> int:
     return report.added
 
 
+def _first_key(db: Database) -> None:
+    """With no key at all, make one admin key so a demo can be tried; shown this once."""
+    if list_keys(db):
+        return
+    info, secret = create_key(db, "admin", "demo")
+    print(
+        f"triage serve: no API keys yet, created admin key {info.id} (shown once):\n  {secret}\n"
+        "  use it as 'Authorization: Bearer <key>'; `triage keys create --role ROLE` makes more",
+        file=sys.stderr,
+        flush=True,
+    )
+
+
 def serve(
     settings: Settings, host: str | None = None, port: int | None = None, demo: bool = False
 ) -> int:
@@ -44,6 +60,7 @@ def serve(
         added = seed_demo(app.state.services.engine.triager.kb)
         if added:
             print(f"triage serve: demo knowledge base seeded with {added} cases")
+        _first_key(app.state.services.db)
     uvicorn.run(
         app,
         host=host or settings.host,

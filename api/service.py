@@ -7,13 +7,16 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 from agent.errors import ConflictError, InputError, TriageError, UpstreamError
 from agent.models import Ticket
 from agent.state import HumanReview
+from agent.triager import TriageResult
 from api.auth import Principal
 from api.engine import LockedEngine
+from api.hooks import DecisionListener
 from api.ledger import Ledger
 from api.loads import DbLoads
 from api.metrics import Metrics
@@ -57,6 +60,9 @@ class TriageService:
         self.metrics = metrics
         self.loads = loads
         self.replay_wait_s = replay_wait_s
+        self.enrichers: list[Callable[[Ticket], Ticket]] = []
+        # Shared with app.state.decision_listeners: plugins append to the same list.
+        self.listeners: list[DecisionListener] = []
 
     def triage_now(
         self, ticket: Ticket, header_key: str | None, caller: Principal
@@ -81,9 +87,14 @@ class TriageService:
     def process(self, ticket_id: str) -> None:
         """Triage a stored ticket (the workers' job); already decided tickets are left alone."""
         if self.store.status(ticket_id) in DONE:
+            # A redelivery after a crash: finish what the first run may not have (listeners).
+            self.notify(ticket_id)
             return
         self.store.set_status(ticket_id, "triaging")
-        self._run(ticket_id, self.store.ticket(ticket_id))
+        ticket = self.store.ticket(ticket_id)
+        for enrich in self.enrichers:  # e.g. the helpdesk's history; each degrades on its own
+            ticket = enrich(ticket)
+        self._run(ticket_id, ticket)
 
     def _run(self, ticket_id: str, ticket: Ticket) -> dict[str, Any]:
         started = time.perf_counter()
@@ -99,7 +110,36 @@ class TriageService:
         output = self.store.record(ticket_id, result, actor="agent")
         if self.loads is not None:
             self.loads.assign(result.decision.assignee)
+        self.notify(ticket_id, ticket)
         return output
+
+    def notify(self, ticket_id: str, ticket: Ticket | None = None) -> None:
+        """Tell every decision listener about the ticket's decisions they have not heard of.
+
+        Stored decisions carry ``notified_at``: a worker killed between storing and telling
+        leaves it unset, and the redelivered ticket tells them then (at least once; a listener
+        dedupes by ticket id and decided_at if a crash falls between telling and marking).
+        """
+        pending = self.store.pending_notices(ticket_id)
+        if not pending:
+            return
+        ticket = ticket or self.store.ticket(ticket_id)
+        for decision_id, output in pending:
+            result = TriageResult.model_validate(
+                {
+                    "decision": {k: v for k, v in output.items() if k != "brief"},
+                    "brief": output["brief"],
+                }
+            )
+            for listener in list(self.listeners):
+                try:
+                    listener.on_decision(ticket_id, ticket, result)
+                except Exception as exc:
+                    # Listeners must queue their own deliveries; one that raises is a bug there,
+                    # and it must not undo or block the stored decision.
+                    self.metrics.errors.labels(kind="decision_listener").inc()
+                    log.error("decision listener %r failed on %s: %s", listener, ticket_id, exc)
+            self.store.mark_notified(decision_id)
 
     def _wait_for_output(self, claim: Claim) -> dict[str, Any]:
         deadline = time.monotonic() + self.replay_wait_s
@@ -139,6 +179,7 @@ class TriageService:
         )
         result = self.engine.resume(ticket_id, human)
         output = self.store.record(ticket_id, result, actor=caller.name)
+        self.notify(ticket_id)
         self.ledger.add_review(ticket_id, caller.key_id, answer.model_dump(mode="json"))
         self.metrics.decision(result.decision, 0.0)
         learned, why = True, None

@@ -192,6 +192,40 @@ class TicketStore:
         with self.db.session() as session:
             return _row(session, ticket_id).submitted_by
 
+    def pending_notices(self, ticket_id: str) -> list[tuple[int, dict[str, Any]]]:
+        """Decisions of the ticket whose listeners were not told yet: (decision id, output)."""
+        with self.db.session() as session:
+            query = (
+                select(DecisionRow, BriefRow)
+                .join(BriefRow, BriefRow.decision_id == DecisionRow.id)
+                .where(DecisionRow.ticket_id == ticket_id, DecisionRow.notified_at.is_(None))
+                .order_by(DecisionRow.id)
+            )
+            return [(d.id, {**d.decision, "brief": b.brief}) for d, b in session.execute(query)]
+
+    def mark_notified(self, decision_id: int) -> None:
+        """Record that the decision listeners were told about a decision."""
+        with self.db.session() as session:
+            row = session.get(DecisionRow, decision_id)
+            if row is not None:
+                row.notified_at = utcnow()
+
+    def replace_payload(self, ticket_id: str, ticket: Ticket) -> None:
+        """Store a corrected ticket (a fixed dead letter); its idempotency hash follows it."""
+        with self.db.session() as session:
+            row = _row(session, ticket_id)
+            row.payload = ticket.model_copy(update={"id": ticket_id}).model_dump(mode="json")
+            row.payload_hash = payload_hash(ticket)
+
+    def append_message(self, ticket_id: str, message: dict[str, Any]) -> None:
+        """Add a later message of the same thread to the ticket (its identity hash stays)."""
+        with self.db.session() as session:
+            row = _row(session, ticket_id)
+            payload = dict(row.payload)
+            payload["messages"] = [*payload.get("messages", []), message]
+            row.payload = payload
+            row.updated_at = utcnow()
+
     def unfinished(self) -> list[str]:
         """Tickets accepted but not triaged (a restart re-queues them), oldest first."""
         with self.db.session() as session:

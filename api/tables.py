@@ -86,6 +86,8 @@ class DecisionRow(Base):
     actor: Mapped[str] = mapped_column(String(200), doc="'agent' or the reviewer's key name")
     policy_version: Mapped[str] = mapped_column(String(100))
     decided_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    # Set once the decision listeners were told; a redelivered ticket tells them if still unset.
+    notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class BriefRow(Base):

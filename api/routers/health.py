@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
@@ -21,17 +21,19 @@ def healthz() -> dict[str, str]:
 
 
 @router.get("/readyz", summary="Dependencies, each named")
-def readyz(services: ServicesDep) -> JSONResponse:
+def readyz(services: ServicesDep, request: Request) -> JSONResponse:
     """503 when a required dependency (store, knowledge base, queue) is not ready."""
     checks = {
         "store": _check_store(services),
         "knowledge_base": _check_kb(services),
         "queue": _check_queue(services),
         "llm": _check_llm(services),
-        "helpdesk": {"ok": True, "required": False, "detail": "not configured"},
+        "helpdesk": _check_helpdesk(request),
+        "intake": _check_intake(services, request),
     }
     ready = all(c["ok"] for c in checks.values() if c["required"])
-    return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
+    body = {"ready": ready, "checks": checks, "sources": _sources(request)}
+    return JSONResponse(body, status_code=200 if ready else 503)
 
 
 @router.get("/metrics", summary="Prometheus metrics")
@@ -42,6 +44,14 @@ def metrics(services: ServicesDep) -> Response:
 
 def _failed(exc: Exception, required: bool = True) -> dict[str, Any]:
     return {"ok": False, "required": required, "detail": f"{type(exc).__name__}: {str(exc)[:200]}"}
+
+
+def _check_helpdesk(request: Request) -> dict[str, Any]:
+    connector = getattr(request.app.state, "helpdesk", None)
+    if connector is None:
+        return {"ok": True, "required": False, "detail": "not configured"}
+    readiness: dict[str, Any] = connector.readiness()
+    return readiness
 
 
 def _check_store(services: Services) -> dict[str, Any]:
@@ -70,6 +80,41 @@ def _check_queue(services: Services) -> dict[str, Any]:
     ok = running and workers.depth < size
     state = "running" if workers.alive else "not started"
     return {"ok": ok, "required": True, "detail": f"{state}, {workers.depth}/{size} queued"}
+
+
+def _check_intake(services: Services, request: Request) -> dict[str, Any]:
+    intake = getattr(request.app.state, "intake", None)
+    if intake is None:
+        return {"ok": True, "required": False, "detail": "not installed"}
+    try:
+        depth = intake.queue.depth()
+        failing = [s.source for s in intake.health.snapshot() if s.failing]
+        dead = intake.dead_letters.open_count()
+    except Exception as exc:
+        return _failed(exc)
+    size = intake.options.intake_queue_size
+    running = intake.workers.alive or not intake.options.intake_workers
+    running = running or not services.options.start_background
+    detail = f"{intake.options.intake_queue} queue {depth}/{size}, {dead} dead letters"
+    if failing:
+        detail += f"; failing sources: {', '.join(failing)}"
+    # A failing source is reported, not fatal: the others still flow.
+    return {
+        "ok": running and depth < size,
+        "required": True,
+        "detail": detail,
+        "failing_sources": failing,
+    }
+
+
+def _sources(request: Request) -> list[dict[str, Any]]:
+    intake = getattr(request.app.state, "intake", None)
+    if intake is None:
+        return []
+    try:
+        return [s.model_dump(mode="json") for s in intake.health.snapshot()]
+    except Exception as exc:
+        return [{"error": f"{type(exc).__name__}: {str(exc)[:200]}"}]
 
 
 def _check_llm(services: Services) -> dict[str, Any]:

@@ -10,7 +10,7 @@ def test_readyz_names_each_dependency(api: Api) -> None:
     assert response.status_code == 200
     body = response.json()
     assert body["ready"] is True
-    assert set(body["checks"]) == {"store", "knowledge_base", "queue", "llm", "helpdesk"}
+    assert set(body["checks"]) == {"store", "knowledge_base", "queue", "llm", "helpdesk", "intake"}
     assert body["checks"]["llm"]["detail"].startswith("not configured")
     assert body["checks"]["helpdesk"]["detail"] == "not configured"
     assert body["checks"]["queue"]["detail"].startswith("running")

@@ -1,0 +1,227 @@
+"""Back-flow: helpdesk events after creation; a resolution becomes a learned case and a KPI record.
+
+``handle`` only records the event (deduplicated by event_id) and returns, because the helpdesk
+waits for the webhook's answer; ``BackflowWorker`` then reads the resolved ticket's history,
+computes the outcome, feeds the knowledge base (label_source "helpdesk") and writes the feedback
+record the KPI endpoint reads (a person moving the ticket to another queue after our decision
+makes the final team differ from our first route: a misroute).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from api.db import Database
+from api.deps import Services
+from api.helpdesk.base import Helpdesk, HelpdeskError
+from api.helpdesk.outcome import Outcome, compute_outcome
+from api.helpdesk.tables import EventRow, OutcomeRow
+from api.hooks import HelpdeskEvent
+from api.tables import DecisionRow, TicketRow, utcnow
+from knowledge.feedback import Feedback
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 20
+
+
+class EventLog:
+    """The helpdesk events seen, and the resolutions still to process."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def add(self, event: HelpdeskEvent) -> bool:
+        """Record an event; False when it was seen before."""
+        prefix = f"{event.source}:"
+        # The intake may hand over "rt:123" (the canonical external id) or RT's own "123".
+        external = event.external_id.removeprefix(prefix) or event.external_id
+        row = EventRow(
+            event_id=event.event_id,
+            source=event.source,
+            type=event.type,
+            external_id=external,
+            attempts=0,
+            # Only resolutions have work left to do.
+            processed_at=None if event.type == "resolved" else utcnow(),
+        )
+        try:
+            with self.db.session() as session:
+                session.add(row)
+        except IntegrityError:
+            return False
+        return True
+
+    def pending(self, source: str) -> list[EventRow]:
+        """Resolutions not processed yet, oldest first."""
+        with self.db.session() as session:
+            query = select(EventRow).where(
+                EventRow.source == source,
+                EventRow.processed_at.is_(None),
+                EventRow.attempts < MAX_ATTEMPTS,
+            )
+            return list(session.scalars(query.order_by(EventRow.received_at)).all())
+
+    def done(self, event_id: str, error: str | None = None) -> None:
+        """Close an event, or count a failed attempt with its error."""
+        with self.db.session() as session:
+            row = session.get(EventRow, event_id)
+            if row is None:
+                return
+            if error is None:
+                row.processed_at, row.error = utcnow(), None
+            else:
+                row.attempts += 1
+                row.error = error[:1000]
+
+
+class RTEventHandler:
+    """HelpdeskEventHandler for one helpdesk: records events, wakes the back-flow worker."""
+
+    def __init__(self, events: EventLog, wake: threading.Event) -> None:
+        self.events, self.wake = events, wake
+
+    def handle(self, event: HelpdeskEvent) -> None:
+        """Record the event once; a resolution is processed in the background."""
+        if self.events.add(event) and event.type == "resolved":
+            self.wake.set()
+
+
+class BackflowWorker:
+    """Turns recorded resolutions into knowledge-base cases and KPI feedback."""
+
+    def __init__(
+        self, services: Services, helpdesk: Helpdesk, source: str = "rt", poll_s: float = 2.0
+    ) -> None:
+        self.services, self.helpdesk, self.source, self.poll_s = services, helpdesk, source, poll_s
+        self.events = EventLog(services.db)
+        self.wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Start the thread (idempotent)."""
+        if self._thread is None or not self._thread.is_alive():
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._run, name="helpdesk-backflow", daemon=True)
+            self._thread.start()
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        """Stop after the current resolution."""
+        self._stop.set()
+        self.wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+        self._thread = None
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.wake.clear()
+            try:
+                self.drain()
+            except Exception:
+                log.exception("helpdesk back-flow pass failed")
+            self.wake.wait(self.poll_s)
+
+    def drain(self) -> int:
+        """Process every pending resolution; returns how many succeeded."""
+        done = 0
+        for row in self.events.pending(self.source):
+            try:
+                self.process(row.external_id)
+            except HelpdeskError as exc:
+                self.events.done(row.event_id, f"{type(exc).__name__}: {exc}")
+                break  # the helpdesk is down or refusing: try again on the next pass
+            except Exception as exc:
+                # Knowledge base or store failed: counted, retried up to MAX_ATTEMPTS, logged.
+                log.exception(
+                    "resolution of %s ticket %s not learned", self.source, row.external_id
+                )
+                self.events.done(row.event_id, f"{type(exc).__name__}: {exc}")
+                continue
+            self.events.done(row.event_id)
+            done += 1
+        return done
+
+    def process(self, external_id: str) -> Outcome:
+        """Read the ticket, compute the outcome, learn it and record it for the KPIs."""
+        ticket_id, decided_at, first_team = self._ours(f"{self.source}:{external_id}")
+        ticket = self.helpdesk.ticket(external_id)
+        outcome = compute_outcome(
+            ticket, self.helpdesk.history(external_id), self.helpdesk.bot_user, decided_at
+        )
+        with self.services.db.session() as session:
+            session.add(
+                OutcomeRow(
+                    helpdesk=self.source,
+                    external_id=external_id,
+                    ticket_id=ticket_id,
+                    outcome={
+                        **outcome.model_dump(mode="json"),
+                        "misrouted": outcome.misrouted,
+                        "first_contact_resolved": outcome.first_contact_resolved,
+                    },
+                )
+            )
+        if ticket_id is not None:
+            self._learn(ticket_id, outcome, first_team)
+        return outcome
+
+    def _ours(self, external: str) -> tuple[str | None, datetime | None, str | None]:
+        """Our ticket id, first decision time and first team for a helpdesk ticket, if any."""
+        with self.services.db.session() as session:
+            ticket_id = session.scalars(
+                select(TicketRow.id).where(TicketRow.external_id == external)
+            ).first()
+            if ticket_id is None:
+                return None, None, None
+            first = session.scalars(
+                select(DecisionRow)
+                .where(DecisionRow.ticket_id == ticket_id)
+                .order_by(DecisionRow.id)
+            ).first()
+            if first is None:
+                return ticket_id, None, None
+            return ticket_id, first.decided_at.astimezone(UTC), first.team
+
+    def _learn(self, ticket_id: str, outcome: Outcome, first_team: str | None) -> None:
+        policy = self.services.engine.policy
+        stored = self.services.store.ticket(ticket_id)
+        team = outcome.final_queue if outcome.final_queue in policy.team_names else None
+        final_team = team or first_team
+        escalated = final_team is not None and final_team != policy.first_line_team
+        correction = Feedback(
+            ticket_id=ticket_id,
+            subject=stored.subject,
+            body=stored.body,
+            requester=stored.requester,
+            language=stored.language,
+            correct_team=final_team,
+            escalation_needed=escalated,
+            resolution=outcome.resolution,
+            first_contact_resolved=outcome.first_contact_resolved if escalated else None,
+            handling_hours=outcome.hours_to_resolve,
+            first_route=first_team,
+            note=f"resolved in {self.source} ticket {outcome.external_id}",
+            label_source="helpdesk",
+        )
+        self.services.engine.learn(correction)
+        record = {
+            "final_team": final_team,
+            "escalation_needed": escalated,
+            "first_contact_resolved": correction.first_contact_resolved,
+            "handling_hours": outcome.hours_to_resolve,
+            "resolution": outcome.resolution,
+            "reassignments": outcome.reassignments,
+            "reopened": outcome.reopened,
+            "misrouted": outcome.misrouted,
+            "source": self.source,
+            "external_id": outcome.external_id,
+            "author": f"helpdesk:{self.source}",
+        }
+        self.services.ledger.add_feedback(ticket_id, f"helpdesk:{self.source}", record)

@@ -1,0 +1,158 @@
+"""The delivery loop: applies outbox rows in the helpdesk, once each, in order, with retries.
+
+Each row is applied in steps (fields, then the comment) and each finished step is recorded
+before the next begins, so a retry or a restart never repeats one: field updates set absolute
+values, and a comment whose step was started but not recorded is looked for (by its marker) in
+the ticket's history before being posted again.
+While the helpdesk is unreachable the loop backs off exponentially (capped per wait) and keeps
+trying for as long as it takes; a refusal (unknown ticket, bad request) closes the row instead.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+from datetime import UTC, datetime
+
+from api.helpdesk.base import Helpdesk, HelpdeskRejected, HelpdeskUnavailable, TicketUpdate
+from api.helpdesk.outbox import Outbox
+from api.helpdesk.tables import OutboxRow
+
+log = logging.getLogger(__name__)
+
+
+def backoff_s(failures: int, base_s: float, cap_s: float) -> float:
+    """Exponential delay after that many consecutive failures, capped, with 10% jitter."""
+    delay = min(cap_s, base_s * (2 ** max(0, failures - 1)))
+    return delay * random.uniform(0.9, 1.0)
+
+
+def apply_row(helpdesk: Helpdesk, outbox: Outbox, row: OutboxRow) -> tuple[str, str | None]:
+    """Apply the row's remaining steps; returns the status (applied or partial) and refusals."""
+    update, progress = dict(row.update), dict(row.progress or {})
+    ticket_id = row.external_id
+    if "fields" not in progress:
+        change = TicketUpdate(
+            queue=update.get("queue"),
+            owner=update.get("owner"),
+            priority=update.get("priority"),
+            custom_fields=update.get("custom_fields") or {},
+        )
+        result = helpdesk.update(ticket_id, change)
+        progress["fields"] = result.model_dump()
+        outbox.save_progress(row.id, progress)
+        if result.failed:
+            log.warning("%s ticket %s refused %s", helpdesk.name, ticket_id, sorted(result.failed))
+    comment = update.get("comment")
+    if comment and not progress.get("comment_done"):
+        already = False
+        if progress.get("comment_started"):
+            mark = str(update.get("marker") or "")
+            already = bool(mark) and any(
+                mark in (t.content or "")
+                for t in helpdesk.history(ticket_id)
+                if t.type == "Comment"
+            )
+        if not already:
+            progress["comment_started"] = True
+            outbox.save_progress(row.id, progress)
+            helpdesk.comment(ticket_id, str(comment))
+        progress["comment_done"] = True
+        outbox.save_progress(row.id, progress)
+    failed = (progress.get("fields") or {}).get("failed") or {}
+    if not failed:
+        return "applied", None
+    return "partial", "; ".join(f"{k}: {v}" for k, v in failed.items())[:1000]
+
+
+class DeliveryLoop:
+    """A background thread draining the outbox into the helpdesk."""
+
+    def __init__(
+        self,
+        outbox: Outbox,
+        helpdesk: Helpdesk,
+        base_s: float = 0.5,
+        cap_s: float = 30.0,
+        poll_s: float = 2.0,
+        wake: threading.Event | None = None,
+    ) -> None:
+        self.outbox = outbox
+        self.helpdesk = helpdesk
+        self.base_s, self.cap_s, self.poll_s = base_s, cap_s, poll_s
+        self.wake = wake or threading.Event()
+        self.failures = 0  # consecutive "unavailable" answers: the helpdesk's health
+        self.last_error: str | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def alive(self) -> bool:
+        """True while the thread runs."""
+        return self._thread is not None and self._thread.is_alive()
+
+    def start(self) -> None:
+        """Start the thread (idempotent)."""
+        if self.alive:
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="helpdesk-delivery", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        """Ask the thread to stop and wait for it; the current row's step finishes first."""
+        self._stop.set()
+        self.wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+        self._thread = None
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.wake.clear()
+            try:
+                wait = self.drain()
+            except Exception:
+                # The store itself failed (database locked, gone): log and try again later.
+                log.exception("helpdesk delivery pass failed")
+                wait = self.poll_s
+            self.wake.wait(wait)
+
+    def drain(self) -> float:
+        """Deliver every due row once; returns how long to wait before the next pass."""
+        while not self._stop.is_set():
+            rows = self.outbox.due(datetime.now(UTC))
+            if not rows:
+                break
+            for row in rows:
+                if not self.deliver(row):
+                    # Unreachable: later rows would fail the same way; wait, then retry in order.
+                    return backoff_s(self.failures, self.base_s, self.cap_s)
+        upcoming = self.outbox.next_due()
+        if upcoming is None:
+            return self.poll_s
+        return max(0.05, min(self.poll_s, (upcoming - datetime.now(UTC)).total_seconds()))
+
+    def deliver(self, row: OutboxRow) -> bool:
+        """Apply one row; False when the helpdesk is unreachable (the row stays pending)."""
+        try:
+            status, refused = apply_row(self.helpdesk, self.outbox, row)
+        except HelpdeskUnavailable as exc:
+            self.failures += 1
+            self.last_error = str(exc)
+            delay = backoff_s(self.failures, self.base_s, self.cap_s)
+            attempts = self.outbox.retry(row.id, delay, str(exc))
+            if self.failures == 1 or attempts % 10 == 0:
+                log.warning(
+                    "%s unreachable (%s); retrying, attempt %d", self.helpdesk.name, exc, attempts
+                )
+            return False
+        except HelpdeskRejected as exc:
+            self.failures = 0
+            self.outbox.finish(row.id, "rejected", str(exc)[:1000])
+            log.error("%s refused outbox row %d for good: %s", self.helpdesk.name, row.id, exc)
+            return True
+        self.failures, self.last_error = 0, None
+        self.outbox.finish(row.id, status, refused)
+        return True

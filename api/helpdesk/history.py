@@ -1,0 +1,118 @@
+"""Enrichment before triage: the ticket's own conversation, the requester's earlier tickets and
+the account context, read from the helpdesk (accounts file where the helpdesk has none).
+
+If the helpdesk cannot answer, the ticket is triaged as it came, and the log says why.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from agent.models import Account, Message, PriorTicket, Role, Ticket
+from api.helpdesk.accounts import AccountsFile, to_account
+from api.helpdesk.base import Helpdesk, HelpdeskError, HelpdeskTransaction, Requester
+from api.helpdesk.listener import external_ref
+
+log = logging.getLogger(__name__)
+
+MESSAGE_TYPES = ("Correspond", "Comment")
+CLOSED = ("resolved", "closed", "rejected")
+RESOLUTIONS_FETCHED = 3  # earlier resolved tickets whose resolution text is read
+
+
+def reopen_count(history: list[HelpdeskTransaction]) -> int:
+    """How often the ticket went from a closed status back to an open one."""
+    return sum(
+        1
+        for t in history
+        if t.type == "Status"
+        and (t.old_value or "") in CLOSED
+        and (t.new_value or "") not in CLOSED
+    )
+
+
+def resolution_text(history: list[HelpdeskTransaction]) -> str | None:
+    """The last reply to the requester: what solved it."""
+    replies = [t.content for t in history if t.type == "Correspond" and t.content]
+    return replies[-1].strip() if replies else None
+
+
+class Enricher:
+    """Attaches the helpdesk's history and account context to a ticket from that helpdesk."""
+
+    def __init__(
+        self, helpdesk: Helpdesk, accounts: AccountsFile, prefix: str = "rt:", limit: int = 10
+    ) -> None:
+        self.helpdesk, self.accounts, self.prefix, self.limit = helpdesk, accounts, prefix, limit
+
+    def enrich(self, ticket: Ticket) -> Ticket:
+        """The ticket with messages, earlier tickets, reopen count and account filled in."""
+        external = external_ref(ticket, self.prefix)
+        if external is None:
+            return ticket
+        try:
+            own = self.helpdesk.history(external)
+            prior = self._prior(ticket.requester, external)
+            profile = self.helpdesk.requester(ticket.requester) if ticket.requester else None
+        except HelpdeskError as exc:
+            log.warning("ticket %s triaged without helpdesk history: %s", ticket.id, exc)
+            return ticket
+        messages = [*ticket.messages, *self._messages(own, ticket)]
+        known = {p.id for p in ticket.history}
+        history = [*ticket.history, *(p for p in prior if p.id not in known)]
+        return ticket.model_copy(
+            update={
+                "messages": messages,
+                "history": history,
+                "reopen_count": max(ticket.reopen_count, reopen_count(own)),
+                "account": self._account(ticket, profile),
+            }
+        )
+
+    def _messages(self, own: list[HelpdeskTransaction], ticket: Ticket) -> list[Message]:
+        requesters = {ticket.requester or ""}
+        out = []
+        for t in own:
+            if t.type not in MESSAGE_TYPES or not t.content or t.creator == self.helpdesk.bot_user:
+                continue  # our own briefs are not part of the customer's history
+            role: Role = "customer" if t.creator in requesters else "agent"
+            out.append(Message(role=role, author=t.creator, body=t.content, sent_at=t.created))
+        return out
+
+    def _prior(self, requester: str | None, current: str) -> list[PriorTicket]:
+        if not requester or self.limit == 0:
+            return []
+        found = self.helpdesk.requester_tickets(requester, self.limit + 1)
+        out, fetched = [], 0
+        for t in found:
+            if t.id == current:
+                continue
+            resolution = None
+            if t.status in CLOSED and fetched < RESOLUTIONS_FETCHED:
+                fetched += 1
+                resolution = resolution_text(self.helpdesk.history(t.id))
+            out.append(
+                PriorTicket(
+                    id=f"{self.prefix}{t.id}",
+                    subject=t.subject,
+                    created_at=t.created,
+                    status=t.status,
+                    team=t.queue,
+                    resolution=resolution,
+                )
+            )
+        return out[: self.limit]
+
+    def _account(self, ticket: Ticket, profile: Requester | None) -> Account:
+        if ticket.account.id or ticket.account.tier != "standard":
+            return ticket.account  # the channel already said who the customer is
+        entry = self.accounts.find(ticket.requester, profile.organization if profile else None)
+        account = to_account(entry) if entry else ticket.account.model_copy()
+        if profile is not None:
+            fields = {k.lower(): v[0] for k, v in profile.custom_fields.items() if v}
+            account.name = account.name or profile.organization
+            account.id = account.id or profile.organization
+            account.tier = fields.get("tier") or account.tier
+            account.region = fields.get("region") or account.region
+            account.language = profile.language or account.language
+        return account

@@ -1,0 +1,132 @@
+"""Wire the helpdesk connector into the app: ``install(app, settings)``.
+
+Registers the outbox listener (app.state.decision_listeners), the event handler
+(app.state.helpdesk_handlers["rt"]), the enricher (app.state.helpdesk_enrich and
+``api.helpdesk.enrich``), and starts/stops the delivery and back-flow threads with the app.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import FastAPI
+
+import api.helpdesk as package
+from agent.settings import Settings
+from api.deps import Services
+from api.helpdesk.accounts import load_accounts
+from api.helpdesk.backflow import BackflowWorker, EventLog, RTEventHandler
+from api.helpdesk.base import Helpdesk, HelpdeskError
+from api.helpdesk.delivery import DeliveryLoop
+from api.helpdesk.history import Enricher
+from api.helpdesk.listener import OutboxListener
+from api.helpdesk.options import HelpdeskOptions
+from api.helpdesk.outbox import Outbox
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Connector:
+    """Everything the plugin built, kept on app.state.helpdesk for tests and health checks."""
+
+    helpdesk: Helpdesk
+    outbox: Outbox
+    listener: OutboxListener
+    delivery: DeliveryLoop
+    backflow: BackflowWorker
+    handler: RTEventHandler
+    enricher: Enricher
+
+    def readiness(self) -> dict[str, Any]:
+        """The /readyz entry: reachable or not, and the outbox backlog (not required)."""
+        backlog = self.outbox.pending_count()
+        try:
+            version = self.helpdesk.ping()
+        except HelpdeskError as exc:
+            return {"ok": False, "required": False, "detail": f"{exc}; {backlog} pending"}
+        return {"ok": True, "required": False, "detail": f"{version}; {backlog} pending"}
+
+
+def build_connector(services: Services, helpdesk: Helpdesk, options: HelpdeskOptions) -> Connector:
+    """The connector's parts over the service's database, on any Helpdesk implementation."""
+    wake = threading.Event()
+    outbox = Outbox(services.db)
+    listener = OutboxListener(outbox, lambda: services.engine.policy, "rt", wake)
+    delivery = DeliveryLoop(
+        outbox,
+        helpdesk,
+        base_s=options.helpdesk_retry_base_s,
+        cap_s=options.helpdesk_retry_cap_s,
+        poll_s=options.helpdesk_poll_s,
+        wake=wake,
+    )
+    backflow = BackflowWorker(services, helpdesk, "rt", poll_s=options.helpdesk_poll_s)
+    handler = RTEventHandler(EventLog(services.db), backflow.wake)
+    accounts = load_accounts(options.helpdesk_accounts_file)
+    enricher = Enricher(helpdesk, accounts, "rt:", options.helpdesk_history_limit)
+    return Connector(helpdesk, outbox, listener, delivery, backflow, handler, enricher)
+
+
+def _rt(options: HelpdeskOptions) -> Helpdesk:
+    from api.helpdesk.rt import RTHelpdesk
+
+    assert options.helpdesk_url and options.helpdesk_token  # checked by the caller
+    return RTHelpdesk(
+        options.helpdesk_url,
+        options.helpdesk_token.get_secret_value(),
+        timeout_s=options.helpdesk_timeout_s,
+        bot_user=options.helpdesk_bot_user,
+    )
+
+
+def install(
+    app: FastAPI,
+    settings: Settings,
+    options: HelpdeskOptions | None = None,
+    helpdesk: Helpdesk | None = None,
+) -> Connector | None:
+    """Connect the app to the helpdesk; a no-op (None) when no helpdesk is configured."""
+    options = options or HelpdeskOptions.from_settings(settings)
+    if helpdesk is None:
+        if not options.configured:
+            log.info("no helpdesk configured (helpdesk_url/helpdesk_token): connector off")
+            return None
+        helpdesk = _rt(options)
+    services: Services = app.state.services
+    connector = build_connector(services, helpdesk, options)
+    if not hasattr(app.state, "decision_listeners"):
+        app.state.decision_listeners = []
+    if not hasattr(app.state, "helpdesk_handlers"):
+        app.state.helpdesk_handlers = {}
+    app.state.decision_listeners.append(connector.listener)
+    app.state.helpdesk_handlers["rt"] = connector.handler
+    app.state.helpdesk_enrich = connector.enricher.enrich
+    # Queued tickets are enriched by the worker before triage, never inside the webhook call.
+    services.service.enrichers.append(connector.enricher.enrich)
+    app.state.helpdesk = connector
+    package.use(connector.enricher.enrich)
+    inner = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(the_app: FastAPI) -> AsyncIterator[Any]:
+        async with inner(the_app) as state:
+            if services.options.start_background:
+                connector.listener.sweep(services.db)
+                connector.delivery.start()
+                connector.backflow.start()
+            try:
+                yield state
+            finally:
+                connector.delivery.stop()
+                connector.backflow.stop()
+                package.use(None)
+
+    app.router.lifespan_context = lifespan
+    log.info("helpdesk connector on: %s", getattr(helpdesk, "base_url", helpdesk.name))
+    return connector

@@ -1,0 +1,1 @@
+"""Files the `.ci/rt` script uses to set up a local Request Tracker 5 (initialdata, scrip, hook)."""

@@ -1,0 +1,12 @@
+"""Multi-channel intake: one governed flow from every channel to triaged tickets.
+
+    channel payload --adapters/email_adapter/webhooks--> Adapted (canonical Ticket + original)
+      --validation (per channel and account tier)--> accept | quarantine | reject (kept: rejects)
+      --flow: thread e-mail replies | pre-priority | store once | queue durably (bounded)
+      --workers/runner: triage via TriageService, retry with backoff + jitter--> decided
+                                                       or after N attempts --> dead letters (dlq)
+
+Queue backends behind one interface (queue.IntakeQueue): sqlqueue (embedded, default) and
+rabbit (RabbitMQ, scale-out). Health per source: health. CLI: cli. Load tools: bench_spike,
+measure_rejects, worker_main, standin (a cheap stand-in engine, not the agent).
+"""

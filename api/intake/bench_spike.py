@@ -1,0 +1,225 @@
+"""Spike benchmark (loopback only, bounded): sustained rate, then 20x for a burst of tickets.
+
+    .venv/bin/python -m api.intake.bench_spike [--burst 10000] [--rate 20] [--queue embedded]
+        [--threads 2] [--stand-in-delay-ms 5] [--real-agent]
+
+Starts the service (``worker_main --serve``) on 127.0.0.1 with intake workers in it, measures
+P1 time-to-decision unloaded, then sends ``rate`` tickets/s for ``--sustain-s`` and a burst of
+``--burst`` tickets at 20x that rate (honouring 429 + Retry-After), waits for the queue to
+drain and reads the database: every accepted ticket decided (zero lost), one decision each
+(zero triaged twice), P1 time-to-decision p99 under the spike vs unloaded. By default the
+workers run the CheapStandInEngine (NOT the agent); ``--real-agent`` uses full triage.
+Prints figures; asserts nothing about time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import select
+
+from agent.settings import Settings
+from api.auth import create_key
+from api.db import Database
+from api.tables import DecisionRow
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _ticket(n: int, p1: bool) -> dict[str, Any]:
+    subject = f"Production down at site {n}" if p1 else f"Printer {n} prints blank pages"
+    return {"external_id": f"bench-{n}", "subject": subject, "body": f"Ticket {n} of the bench."}
+
+
+class Sender:
+    """Posts tickets, retries 429 after Retry-After, remembers when each was first sent."""
+
+    def __init__(self, base: str, key: str) -> None:
+        self.base, self.key = base, key
+        self.sent: dict[str, tuple[float, bool]] = {}  # ticket id -> (first send time, is P1)
+        self.throttled = 0
+        self.errors = 0
+        self._lock = threading.Lock()
+        self._local = threading.local()
+
+    def _client(self) -> httpx.Client:
+        if not hasattr(self._local, "client"):
+            headers = {"Authorization": f"Bearer {self.key}"}
+            self._local.client = httpx.Client(base_url=self.base, headers=headers, timeout=30)
+        return self._local.client
+
+    def send(self, n: int, p1: bool) -> None:
+        first = time.time()
+        for _ in range(60):  # bounded: 60 tries of at most a few seconds each
+            answer = self._client().post("/v1/intake/api", json=_ticket(n, p1))
+            if answer.status_code == 429:
+                with self._lock:
+                    self.throttled += 1
+                time.sleep(float(answer.headers.get("retry-after", "1")))
+                continue
+            if answer.status_code in (200, 202):
+                with self._lock:
+                    self.sent[answer.json()["ticket_id"]] = (first, p1)
+                return
+            break
+        with self._lock:
+            self.errors += 1
+
+    def run(self, start: int, count: int, rate: float, p1_every: int, threads: int) -> float:
+        """Send count tickets at rate/s; returns the achieved rate."""
+        began = time.monotonic()
+
+        def one(i: int) -> None:
+            delay = began + i / rate - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            self.send(start + i, i % p1_every == 0)
+
+        with ThreadPoolExecutor(threads) as pool:
+            list(pool.map(one, range(count)))
+        return count / (time.monotonic() - began)
+
+
+def _decisions(db: Database) -> tuple[Counter[str], dict[str, datetime]]:
+    with db.session() as session:
+        rows = session.execute(select(DecisionRow.ticket_id, DecisionRow.decided_at)).all()
+    return Counter(r[0] for r in rows), {r[0]: r[1] for r in rows}
+
+
+def _p(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark and print its figures as JSON."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--burst", type=int, default=10_000)
+    parser.add_argument("--rate", type=float, default=5.0, help="sustained tickets/s")
+    parser.add_argument("--sustain-s", type=float, default=15.0)
+    parser.add_argument("--queue", choices=["embedded", "rabbitmq"], default="embedded")
+    parser.add_argument("--threads", type=int, default=2, help="intake worker threads")
+    parser.add_argument("--stand-in-delay-ms", type=float, default=5.0)
+    parser.add_argument("--real-agent", action="store_true")
+    parser.add_argument("--port", type=int, default=18731)
+    parser.add_argument("--client-threads", type=int, default=32)
+    parser.add_argument("--drain-timeout-s", type=float, default=900.0)
+    args = parser.parse_args(argv)
+
+    data_dir = Path(tempfile.mkdtemp(prefix="bench-spike-"))
+    settings = Settings(data_dir=data_dir)
+    settings.ensure_dirs()
+    db = Database(settings.sqlalchemy_url)
+    db.migrate()
+    key = create_key(db, "helpdesk", "bench")[1]
+    command = [
+        sys.executable,
+        "-m",
+        "api.intake.worker_main",
+        "--data-dir",
+        str(data_dir),
+        "--serve",
+        str(args.port),
+        "--threads",
+        str(args.threads),
+        "--queue",
+        args.queue,
+        "--broker-queue",
+        f"bench.{data_dir.name}",
+        "--queue-size",
+        str(args.burst + 1000),
+    ]
+    if not args.real_agent:
+        command += ["--stand-in-delay-ms", str(args.stand_in_delay_ms)]
+    server = subprocess.Popen(command, cwd=REPO)
+    base = f"http://127.0.0.1:{args.port}"
+    try:
+        for _ in range(600):
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        sender = Sender(base, key)
+        for n in range(5):  # warm-up: first-use costs (language model, rule compile) excluded
+            sender.send(90_000 + n, False)
+        time.sleep(2)
+        sender.sent.clear()
+        # Unloaded: P1 tickets alone, one every 0.25 s.
+        for n in range(40):
+            sender.send(n, True)
+            time.sleep(0.25)
+        time.sleep(2)
+        unloaded = dict(sender.sent)
+        sustained_rate = sender.run(1_000, int(args.rate * args.sustain_s), args.rate, 20, 8)
+        before_spike = set(sender.sent)
+        spike_started = time.time()
+        spike_rate = sender.run(100_000, args.burst, args.rate * 20, 100, args.client_threads)
+        sent_at_end = time.time()
+        deadline = time.monotonic() + args.drain_timeout_s
+        while time.monotonic() < deadline:
+            counts, _ = _decisions(db)
+            if all(t in counts for t in sender.sent):
+                break
+            time.sleep(1)
+        drained = time.time()
+        counts, decided_at = _decisions(db)
+
+        def ttd(ids: set[str], only_p1: bool) -> list[float]:
+            return [
+                decided_at[t].timestamp() - sender.sent[t][0]
+                for t in ids
+                if t in decided_at and (sender.sent[t][1] or not only_p1)
+            ]
+
+        spike_ids = set(sender.sent) - before_spike
+        report = {
+            "engine": "agent (full triage)"
+            if args.real_agent
+            else f"CheapStandInEngine (NOT the agent), {args.stand_in_delay_ms} ms per ticket",
+            "queue": args.queue,
+            "worker_threads": args.threads,
+            "sustained_rate_per_s": round(sustained_rate, 1),
+            "spike_rate_target_per_s": args.rate * 20,
+            "spike_rate_achieved_per_s": round(spike_rate, 1),
+            "burst": args.burst,
+            "accepted": len(sender.sent),
+            "throttled_429": sender.throttled,
+            "client_errors": sender.errors,
+            "lost": sum(1 for t in sender.sent if t not in counts),
+            "triaged_twice": sum(1 for n in counts.values() if n > 1),
+            "drain_s_after_last_send": round(drained - sent_at_end, 1),
+            "spike_throughput_per_s": round(len(spike_ids) / max(1e-9, drained - spike_started), 1),
+            "p1_ttd_unloaded_p50_s": round(_p(ttd(set(unloaded), True), 0.5), 3),
+            "p1_ttd_unloaded_p99_s": round(_p(ttd(set(unloaded), True), 0.99), 3),
+            "p1_ttd_spike_p50_s": round(_p(ttd(spike_ids, True), 0.5), 3),
+            "p1_ttd_spike_p99_s": round(_p(ttd(spike_ids, True), 0.99), 3),
+            "p1_in_spike": len(ttd(spike_ids, True)),
+            "all_ttd_spike_p99_s": round(_p(ttd(spike_ids, False), 0.99), 1),
+        }
+        report["p1_p99_ratio"] = round(
+            report["p1_ttd_spike_p99_s"] / max(1e-9, report["p1_ttd_unloaded_p99_s"]), 2
+        )
+        json.dump(report, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    finally:
+        server.terminate()
+        server.wait(30)
+        db.close()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,168 @@
+"""`triage dlq list|show|replay|discard` and `triage intake import FILE` (no server needed)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from agent.errors import InputError
+from agent.settings import Settings
+from api.auth import Principal
+from api.db import Database
+from api.intake.dlq import DeadLetters
+from api.intake.flow import IntakeFlow
+from api.intake.health import SourceHealth
+from api.intake.mailbox_import import read_mailbox
+from api.intake.options import IntakeOptions
+from api.intake.queue import IntakeQueue
+from api.intake.records import IntakeRecords
+from api.intake.rejects import Rejects
+from api.intake.replay import DeadLetterActions
+from api.intake.sqlqueue import SqlQueue
+from api.intake.validation import load_profiles
+from api.policies import PolicyStore
+from api.store import TicketStore
+
+CLI_CALLER = Principal(key_id="cli", name="triage cli", role="admin")
+
+
+@contextmanager
+def _opened(settings: Settings) -> Iterator[tuple[Database, IntakeOptions, IntakeQueue]]:
+    settings.ensure_dirs()
+    db = Database(settings.sqlalchemy_url)
+    db.migrate()
+    options = IntakeOptions.from_settings(settings)
+    queue: IntakeQueue
+    if options.intake_queue == "rabbitmq":
+        from api.intake.rabbit import RabbitQueue
+
+        queue = RabbitQueue(
+            options.broker_url,
+            options.broker_queue,
+            options.intake_queue_size,
+            options.urgent_capacity,
+        )
+    else:
+        queue = SqlQueue(
+            db, options.intake_queue_size, options.urgent_capacity, options.intake_lease_s
+        )
+    try:
+        yield db, options, queue
+    finally:
+        queue.close()
+        db.close()
+
+
+def _actions(db: Database, queue: IntakeQueue) -> DeadLetterActions:
+    return DeadLetterActions(DeadLetters(db), TicketStore(db), IntakeRecords(db), queue)
+
+
+def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
+    """One line per dead letter, highest impact first."""
+    with _opened(settings) as (db, _, _q):
+        for d in DeadLetters(db).list(args.state, args.limit):
+            when = d.created_at.isoformat(timespec="seconds")
+            print(
+                f"{d.id}\t{d.tier}\tprio {d.priority}\t{when}\t{d.source}\t{d.ticket_id}\t"
+                f"{d.attempts} attempts\t{d.error[:100]}"
+            )
+    return 0
+
+
+def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
+    """The dead letter as JSON: error, attempts, original payload, ticket."""
+    with _opened(settings) as (db, _, _q):
+        letter = DeadLetters(db).get(args.id)
+    json.dump(letter.model_dump(mode="json"), sys.stdout, ensure_ascii=False, indent=2)
+    sys.stdout.write("\n")
+    return 0
+
+
+def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
+    """Queue it again, optionally with a fixed ticket JSON file."""
+    fixed: dict[str, Any] | None = None
+    if args.ticket:
+        try:
+            fixed = json.loads(Path(args.ticket).read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as exc:
+            raise InputError(f"{args.ticket}: cannot read the fixed ticket: {exc}") from None
+    with _opened(settings) as (db, _, queue):
+        letter = _actions(db, queue).replay(args.id, args.by, fixed)
+    print(f"dead letter {letter.id}: ticket {letter.ticket_id} queued again", file=sys.stderr)
+    return 0
+
+
+def cmd_discard(args: argparse.Namespace, settings: Settings) -> int:
+    """Drop it for good, with who and why (kept on the record and logged)."""
+    with _opened(settings) as (db, _, queue):
+        letter = _actions(db, queue).discard(args.id, args.by, args.reason)
+    print(f"dead letter {letter.id} discarded by {args.by}: {args.reason}", file=sys.stderr)
+    return 0
+
+
+def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
+    """Feed every message of an mbox or Maildir through the e-mail channel."""
+    counts: dict[str, int] = {}
+    with _opened(settings) as (db, options, queue):
+        active = PolicyStore(db).active()
+        if active is None:
+            from api.policies import read_policy_file
+
+            policy = read_policy_file(str(settings.policy_path))[1]
+        else:
+            policy = active[1]
+        flow = IntakeFlow(
+            TicketStore(db),
+            queue,
+            IntakeRecords(db),
+            Rejects(db),
+            SourceHealth(db, options.intake_failing_after),
+            load_profiles(options.intake_profiles_path),
+            options,
+            lambda: policy,
+        )
+        for key, raw in read_mailbox(Path(args.file)):
+            result = flow.submit("email", raw, CLI_CALLER)
+            counts[result.status] = counts.get(result.status, 0) + 1
+            if result.status in ("rejected", "quarantined"):
+                print(f"{key}: {result.status}: {'; '.join(result.reasons)}", file=sys.stderr)
+    summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+    print(f"imported {sum(counts.values())} messages: {summary or 'none'}")
+    return 0
+
+
+def add_dlq_parser(subparsers: Any) -> None:
+    """Register `triage dlq ...`."""
+    dlq = subparsers.add_parser("dlq", help="dead letters: list, show, replay, discard")
+    sub = dlq.add_subparsers(dest="dlq_command", required=True)
+    listing = sub.add_parser("list", help="highest impact first")
+    listing.add_argument("--state", choices=["open", "replayed", "discarded"], default="open")
+    listing.add_argument("--limit", type=int, default=100)
+    listing.set_defaults(handler=cmd_list)
+    show = sub.add_parser("show", help="one dead letter as JSON")
+    show.add_argument("id", type=int)
+    show.set_defaults(handler=cmd_show)
+    replay = sub.add_parser("replay", help="queue it again (optionally fixed)")
+    replay.add_argument("id", type=int)
+    replay.add_argument("--ticket", help="JSON file with the fixed ticket")
+    replay.add_argument("--by", required=True, help="who replays it")
+    replay.set_defaults(handler=cmd_replay)
+    discard = sub.add_parser("discard", help="drop it for good, with a reason")
+    discard.add_argument("id", type=int)
+    discard.add_argument("--by", required=True, help="who discards it")
+    discard.add_argument("--reason", required=True, help="why (kept and logged)")
+    discard.set_defaults(handler=cmd_discard)
+
+
+def add_intake_parser(subparsers: Any) -> None:
+    """Register `triage intake import FILE`."""
+    intake = subparsers.add_parser("intake", help="feed tickets in from files")
+    sub = intake.add_subparsers(dest="intake_command", required=True)
+    imp = sub.add_parser("import", help="import an mbox file or a Maildir directory")
+    imp.add_argument("file", help="mbox file or Maildir directory")
+    imp.set_defaults(handler=cmd_import)

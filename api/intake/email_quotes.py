@@ -1,0 +1,158 @@
+"""Separate the new text of an e-mail from the quoted replies and forwarded chains below it.
+
+Top-posted replies, Outlook header blocks (``From:``/``Sent:``, ``Von:``/``Gesendet:`` ...),
+forward markers and ``>``-quoted blocks are recognised in en/de/fr/es/pt; inline replies keep
+their unquoted lines as new text. Everything recognised as earlier mail becomes a QuotedPart.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+PartKind = Literal["reply", "forward"]
+
+ATTRIBUTION = re.compile(
+    r"^\s*(on\b.{3,300}\bwrote|am\b.{3,300}\bschrieb.{0,200}|le\b.{3,300}\ba écrit"
+    r"|el\b.{3,300}\bescribió|em\b.{3,300}\bescreveu)\s*:\s*$",
+    re.IGNORECASE,
+)
+FORWARD = re.compile(
+    r"^\s*(-{2,}\s*(forwarded message|weitergeleitete nachricht|message transféré|"
+    r"mensaje reenviado|mensagem encaminhada)\s*-{2,}|begin forwarded message:)",
+    re.IGNORECASE,
+)
+ORIGINAL = re.compile(
+    r"^\s*-{2,}\s*(original message|ursprüngliche nachricht|original-nachricht|"
+    r"message d'origine|mensaje original|mensagem original)\s*-{2,}",
+    re.IGNORECASE,
+)
+HEADER_FROM = re.compile(r"^\s*\*?(from|von|de|van|da)\s*:\*?\s*(.+)$", re.IGNORECASE)
+HEADER_NEXT = re.compile(
+    r"^\s*\*?(sent|date|gesendet|datum|envoyé|enviado|to|an|à|para|subject|betreff|objet|"
+    r"asunto|assunto|cc)\s*:",
+    re.IGNORECASE,
+)
+SIGNATURE = re.compile(r"^-- ?$")
+WROTE_AUTHOR = re.compile(r"[,\s]([^,]{2,120}?)\s+(wrote|schrieb|a écrit|escribió|escreveu)")
+
+
+@dataclass(frozen=True)
+class QuotedPart:
+    """An earlier message found in the mail: who wrote it (when known) and its text."""
+
+    kind: PartKind
+    author: str | None
+    body: str
+
+
+@dataclass(frozen=True)
+class SplitMail:
+    """The text the sender wrote now, and the earlier messages it carried."""
+
+    new_text: str
+    parts: list[QuotedPart]
+
+
+def _boundary(lines: list[str], i: int) -> PartKind | None:
+    """Does an earlier message start at line i (reply attribution, forward, header block)?"""
+    line = lines[i]
+    if FORWARD.match(line):
+        return "forward"
+    if ORIGINAL.match(line):
+        return "reply"
+    if HEADER_FROM.match(line) and any(HEADER_NEXT.match(n) for n in lines[i + 1 : i + 5]):
+        return "reply"
+    return None
+
+
+def _unquote(lines: list[str]) -> str:
+    stripped = [re.sub(r"^\s*> ?", "", line) for line in lines]
+    return "\n".join(stripped).strip()
+
+
+def _author(lines: list[str]) -> str | None:
+    for line in lines[:6]:
+        found = HEADER_FROM.match(line)
+        if found:
+            return found.group(2).strip().strip("*").strip() or None
+        wrote = WROTE_AUTHOR.search(line)
+        if wrote and ATTRIBUTION.match(line):
+            return wrote.group(1).strip()
+    return None
+
+
+def _history(lines: list[str], kind: PartKind) -> list[QuotedPart]:
+    """Split everything after the first boundary into one part per earlier message."""
+    starts = [0] + [
+        i
+        for i in range(1, len(lines))
+        if (_boundary(lines, i) or _is_wrote(lines, i)) and not _is_marker(lines[i - 1])
+    ]
+    parts = []
+    for n, start in enumerate(starts):
+        chunk = lines[start : starts[n + 1] if n + 1 < len(starts) else len(lines)]
+        this_kind: PartKind = "forward" if FORWARD.match(chunk[0]) else kind if n == 0 else "reply"
+        body = [
+            line
+            for line in chunk
+            if not (FORWARD.match(line) or ORIGINAL.match(line) or _is_header(line))
+        ]
+        text = _unquote(body)
+        if text:
+            parts.append(QuotedPart(kind=this_kind, author=_author(chunk), body=text))
+    return parts
+
+
+def _is_marker(line: str) -> bool:
+    return bool(FORWARD.match(line) or ORIGINAL.match(line))
+
+
+def _is_header(line: str) -> bool:
+    return bool(HEADER_FROM.match(line) or HEADER_NEXT.match(line) or ATTRIBUTION.match(line))
+
+
+def _is_wrote(lines: list[str], i: int) -> bool:
+    return bool(ATTRIBUTION.match(lines[i]))
+
+
+def split_mail(text: str) -> SplitMail:
+    """The new text and the quoted/forwarded earlier messages of a plain-text mail body."""
+    lines = text.replace("\r\n", "\n").split("\n")
+    new: list[str] = []
+    parts: list[QuotedPart] = []
+    quoted: list[str] = []
+    author: str | None = None
+    in_signature = False
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        kind = _boundary(lines, i)
+        if kind is not None:
+            if quoted:
+                parts.append(QuotedPart("reply", author, _unquote(quoted)))
+            parts.extend(_history(lines[i:], kind))
+            return SplitMail(_clean(new), parts)
+        if line.lstrip().startswith(">"):
+            quoted.append(line)
+        elif _is_wrote(lines, i):
+            author = _author([line])
+        elif quoted and not line.strip():
+            quoted.append(line)
+        else:
+            if quoted:
+                parts.append(QuotedPart("reply", author, _unquote(quoted)))
+                quoted, author = [], None
+            if SIGNATURE.match(line):
+                in_signature = True
+            elif not in_signature:
+                new.append(line)
+        i += 1
+    if quoted:
+        parts.append(QuotedPart("reply", author, _unquote(quoted)))
+    return SplitMail(_clean(new), [p for p in parts if p.body])
+
+
+def _clean(lines: list[str]) -> str:
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()

@@ -1,0 +1,221 @@
+"""IntakeFlow: the one governed way in. adapt -> validate -> thread -> pre-priority -> enqueue.
+
+Every channel's payload becomes the canonical ticket (original kept), passes its channel's and
+account's quality gate (rejected or quarantined ones are kept with reasons), is threaded into
+an earlier ticket when it answers one, and otherwise is stored once (idempotent by source and
+external id) and queued durably in pre-priority order. The workers' side is IntakeRunner.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from agent.errors import CapacityError, InputError
+from agent.policy import Policy
+from api.auth import Principal
+from api.intake.adapters import adapt_api, adapt_chat, adapt_web
+from api.intake.email_adapter import adapt_email
+from api.intake.health import SourceHealth
+from api.intake.models import SOURCES, Adapted, IntakeResult
+from api.intake.options import IntakeOptions
+from api.intake.prepriority import pre_priority
+from api.intake.queue import IntakeQueue, QueueItem
+from api.intake.records import IntakeRecords
+from api.intake.rejects import Rejects, RejectVerdict
+from api.intake.validation import Profiles, validate
+from api.store import TicketStore
+
+log = logging.getLogger(__name__)
+
+DOOR_WRITERS = 2
+
+JSON_ADAPTERS: dict[str, Callable[[Any], Adapted]] = {
+    "chat": adapt_chat,
+    "web": adapt_web,
+    "api": adapt_api,
+}
+
+
+def _json(body: bytes, channel: str) -> Any:
+    try:
+        return json.loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InputError(f"{channel}: body is not valid JSON ({exc})") from None
+
+
+def raw_for_audit(body: bytes) -> dict[str, Any]:
+    """An unparseable payload as kept with its reject record."""
+    try:
+        return {"json": json.loads(body)}
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return {"text": body.decode("utf-8", errors="replace")[:200_000]}
+
+
+class IntakeFlow:
+    """The door: turns payloads of every channel into queued tickets (or kept rejects)."""
+
+    def __init__(
+        self,
+        store: TicketStore,
+        queue: IntakeQueue,
+        records: IntakeRecords,
+        rejects: Rejects,
+        health: SourceHealth,
+        profiles: Profiles,
+        options: IntakeOptions,
+        policy: Callable[[], Policy],
+    ) -> None:
+        self.store, self.queue, self.records = store, queue, records
+        self.rejects, self.health, self.profiles = rejects, health, profiles
+        self.options, self.policy = options, policy
+        # SQLite has one writer and its busy handler sleeps in growing steps: forty request
+        # threads writing at once starve the workers' claims (P1 decisions then wait seconds).
+        # Queueing the door's writers here keeps the database's queue short and fair.
+        self._door = threading.BoundedSemaphore(DOOR_WRITERS)
+
+    def adapt(self, channel: str, body: bytes) -> Adapted:
+        """The channel's adapter on a raw body (e-mail: RFC 5322 bytes; others: JSON)."""
+        if channel == "email":
+            adapted = adapt_email(body)
+            account = self.profiles.account_for(adapted.ticket.requester)
+            if account is not None:
+                adapted.ticket = adapted.ticket.model_copy(update={"account": account})
+            return adapted
+        if channel not in JSON_ADAPTERS:
+            known = ", ".join(s for s in SOURCES if s != "helpdesk")
+            raise InputError(f"unknown channel {channel!r}; expected one of {known}")
+        return JSON_ADAPTERS[channel](_json(body, channel))
+
+    def submit(self, channel: str, body: bytes, caller: Principal) -> IntakeResult:
+        """Adapt and admit one payload; an unadaptable one is kept as rejected with the reason."""
+        try:
+            adapted = self.adapt(channel, body)
+        except InputError as exc:
+            raw = raw_for_audit(body)
+            tier = _declared_tier(raw)
+            # A big account's broken payload still goes to a person, never to the bin.
+            never = {t.lower() for t in self.profiles.never_reject_tiers}
+            verdict: RejectVerdict = "quarantined" if tier and tier.lower() in never else "rejected"
+            return self._keep(channel, channel, verdict, [str(exc)], raw, None, tier, caller)
+        return self.admit(adapted, channel, caller)
+
+    def admit(self, adapted: Adapted, source: str, caller: Principal) -> IntakeResult:
+        """Validate, thread or store + queue an adapted payload."""
+        with self._door:
+            return self._admit(adapted, source, caller)
+
+    def _admit(self, adapted: Adapted, source: str, caller: Principal) -> IntakeResult:
+        ticket = adapted.ticket
+        verdict = validate(adapted, self.profiles)
+        if verdict.outcome != "accept":
+            outcome: RejectVerdict = "rejected" if verdict.outcome == "reject" else "quarantined"
+            return self._keep(
+                source,
+                ticket.channel,
+                outcome,
+                verdict.reasons,
+                adapted.raw,
+                ticket.model_dump(mode="json"),
+                ticket.account.tier,
+                caller,
+            )
+        if adapted.thread_id and self.records.thread_of([adapted.thread_id]):
+            known = self.records.thread_of([adapted.thread_id])
+            return IntakeResult(status="duplicate", ticket_id=known, url=_url(known))
+        parent = self.records.thread_of(adapted.thread_refs)
+        if parent is not None:
+            return self._thread(adapted, parent)
+        pre = pre_priority(self.policy(), ticket)
+        key = f"ext:{ticket.channel}:{ticket.external_id}" if ticket.external_id else None
+        claim = self.store.claim(ticket, key, caller.key_id, "queued")
+        if not claim.created:
+            return IntakeResult(status="duplicate", ticket_id=claim.id, url=_url(claim.id))
+        self.records.register(
+            claim.id, source, ticket.channel, ticket.account.tier, pre.order, adapted.raw
+        )
+        urgent = pre.rank <= self.options.intake_urgent_rank
+        try:
+            self.queue.put(QueueItem(claim.id, source, pre.order, urgent))
+        except CapacityError:
+            # Nothing half-accepted stays behind: the caller's retry starts afresh.
+            self.records.forget(claim.id)
+            self.store.discard(claim.id)
+            raise
+        if adapted.thread_id:
+            self.records.add_thread(adapted.thread_id, claim.id)
+        self.health.received(source)
+        return IntakeResult(
+            status="queued",
+            ticket_id=claim.id,
+            priority=pre.label,
+            reasons=list(pre.reasons),
+            url=_url(claim.id),
+        )
+
+    def _thread(self, adapted: Adapted, parent: str) -> IntakeResult:
+        """A reply to a known ticket joins its messages instead of opening a new ticket."""
+        ticket = adapted.ticket
+        message = {
+            "role": "customer",
+            "author": ticket.requester,
+            "body": ticket.body or ticket.subject,
+            "sent_at": ticket.received_at.isoformat(),
+        }
+        self.store.append_message(parent, message)
+        if adapted.thread_id:
+            self.records.add_thread(adapted.thread_id, parent)
+        log.info("e-mail %s threaded into ticket %s", adapted.thread_id, parent)
+        return IntakeResult(status="threaded", ticket_id=parent, url=_url(parent))
+
+    def _keep(
+        self,
+        source: str,
+        channel: str,
+        verdict: RejectVerdict,
+        reasons: list[str],
+        raw: dict[str, Any],
+        ticket: dict[str, Any] | None,
+        tier: str | None,
+        caller: Principal,
+    ) -> IntakeResult:
+        kept = self.rejects.add(
+            source,
+            channel,
+            verdict,
+            reasons,
+            raw,
+            ticket,
+            tier,
+            caller.key_id,
+        )
+        self.health.rejected(source)
+        return IntakeResult(status=verdict, reject_id=kept, reasons=reasons)
+
+    def recover(self) -> int:
+        """Queue intake tickets a crash left stored but unqueued (embedded queue); returns count."""
+        count = 0
+        for ticket_id, source, order in self.records.stranded():
+            try:
+                self.queue.put(QueueItem(ticket_id, source, order, urgent=True))
+                count += 1
+            except CapacityError:
+                log.warning(
+                    "queue full while recovering %s; it is kept for the next start", ticket_id
+                )
+                break
+        return count
+
+
+def _declared_tier(raw: dict[str, Any]) -> str | None:
+    data = raw.get("json")
+    account = data.get("account") if isinstance(data, dict) else None
+    tier = account.get("tier") if isinstance(account, dict) else None
+    return str(tier) if tier else None
+
+
+def _url(ticket_id: str | None) -> str | None:
+    return f"/v1/tickets/{ticket_id}" if ticket_id else None

@@ -1,0 +1,95 @@
+"""Rejected and quarantined payloads, kept with their reasons (listable, never dropped)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel
+from sqlalchemy import select
+
+from agent.errors import NotFoundError
+from api.db import Database
+from api.intake.tables import RejectRow
+
+RejectVerdict = Literal["rejected", "quarantined"]
+
+
+class Reject(BaseModel):
+    """One payload the door did not queue, and why."""
+
+    id: int
+    source: str
+    channel: str
+    verdict: RejectVerdict
+    reasons: list[str]
+    tier: str | None
+    submitted_by: str | None
+    created_at: datetime
+    payload: dict[str, Any] | None = None
+    ticket: dict[str, Any] | None = None
+
+
+class Rejects:
+    """Repository of intake_rejects."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def add(
+        self,
+        source: str,
+        channel: str,
+        verdict: RejectVerdict,
+        reasons: list[str],
+        payload: dict[str, Any],
+        ticket: dict[str, Any] | None,
+        tier: str | None,
+        submitted_by: str | None,
+    ) -> int:
+        """Keep a rejected or quarantined payload; returns its id."""
+        with self.db.session() as session:
+            row = RejectRow(
+                source=source,
+                channel=channel,
+                verdict=verdict,
+                reasons=reasons,
+                tier=tier,
+                payload=payload,
+                ticket=ticket,
+                submitted_by=submitted_by,
+            )
+            session.add(row)
+            session.flush()
+            return row.id
+
+    def list(self, verdict: RejectVerdict | None = None, limit: int = 100) -> list[Reject]:
+        """Newest first, optionally only one verdict."""
+        query = select(RejectRow).order_by(RejectRow.id.desc()).limit(limit)
+        if verdict is not None:
+            query = query.where(RejectRow.verdict == verdict)
+        with self.db.session() as session:
+            return [self._view(r, full=False) for r in session.scalars(query).all()]
+
+    def get(self, reject_id: int) -> Reject:
+        """One kept payload with its ticket."""
+        with self.db.session() as session:
+            row = session.get(RejectRow, reject_id)
+            if row is None:
+                raise NotFoundError(f"no rejected or quarantined payload {reject_id}")
+            return self._view(row, full=True)
+
+    @staticmethod
+    def _view(row: RejectRow, full: bool) -> Reject:
+        return Reject(
+            id=row.id,
+            source=row.source,
+            channel=row.channel,
+            verdict=row.verdict,  # type: ignore[arg-type]
+            reasons=list(row.reasons),
+            tier=row.tier,
+            submitted_by=row.submitted_by,
+            created_at=row.created_at,
+            payload=row.payload if full else None,
+            ticket=row.ticket if full else None,
+        )

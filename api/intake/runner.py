@@ -1,0 +1,121 @@
+"""IntakeRunner: the workers' side of the flow. Triage a delivery, retry it, or dead-letter it.
+
+One delivery: own the ticket's run (a second delivery of a ticket being triaged waits), count
+the attempt, triage through TriageService (which skips decided tickets and tells the decision
+listeners once), then ack. Failures retry with exponential backoff and jitter; input errors
+and exhausted attempts go to the dead-letter store with the error, attempts and payload.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from typing import Literal
+
+from agent.errors import InputError, NotFoundError, PolicyError
+from api.intake.dlq import DeadLetters
+from api.intake.health import SourceHealth
+from api.intake.options import IntakeOptions
+from api.intake.queue import Delivery, IntakeQueue, backoff_s
+from api.intake.records import IntakeRecords
+from api.service import TriageService
+from api.store import TicketStore
+
+log = logging.getLogger(__name__)
+
+Handled = Literal["decided", "retry", "dead", "busy", "gone"]
+# The ticket itself is the problem: retrying cannot help, a person must fix it.
+PERMANENT: tuple[type[Exception], ...] = (InputError, PolicyError)
+
+
+class IntakeRunner:
+    """Runs one delivery to its end: decided, retried later, or dead-lettered."""
+
+    def __init__(
+        self,
+        service: TriageService,
+        store: TicketStore,
+        queue: IntakeQueue,
+        records: IntakeRecords,
+        dead_letters: DeadLetters,
+        health: SourceHealth,
+        options: IntakeOptions,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.service, self.store, self.queue = service, store, queue
+        self.records, self.dead_letters, self.health = records, dead_letters, health
+        self.options = options
+        self.rng = rng or random.Random()
+
+    def handle(self, delivery: Delivery) -> Handled:
+        """Process one delivery; never raises for a ticket's own failure."""
+        ticket_id, source = delivery.item.ticket_id, delivery.item.source
+        try:
+            attempt = self.records.start_attempt(ticket_id, self.options.intake_lease_s)
+        except Exception:
+            self.queue.retry(delivery, self.options.intake_backoff_base_s)
+            raise
+        if attempt is None:
+            log.warning("queued ticket %s is not in the store any more; dropped", ticket_id)
+            self.queue.ack(delivery)
+            return "gone"
+        if not attempt.owned:
+            # Another worker is triaging this ticket right now: come back when its run ends.
+            self.queue.retry(delivery, attempt.wait_s)
+            return "busy"
+        if attempt.attempts > self.options.intake_max_attempts:
+            # Deliveries that never finished (workers killed mid-run) count too: a poison
+            # ticket that crashes its worker stops here.
+            error = f"gave up after {attempt.attempts - 1} attempts without a result"
+            return self._dead(delivery, error, attempt.attempts - 1)
+        try:
+            self.service.process(ticket_id)
+        except NotFoundError:
+            self.records.end_attempt(ticket_id)
+            self.queue.ack(delivery)
+            return "gone"
+        except Exception as exc:
+            error = f"{type(exc).__name__}: {exc}"[:2000]
+            self.health.failure(source, error)
+            if isinstance(exc, PERMANENT) or attempt.attempts >= self.options.intake_max_attempts:
+                return self._dead(delivery, error, attempt.attempts)
+            self.records.end_attempt(ticket_id, error)
+            delay = backoff_s(
+                attempt.attempts,
+                self.options.intake_backoff_base_s,
+                self.options.intake_backoff_cap_s,
+                self.rng,
+            )
+            log.info(
+                "ticket %s attempt %d failed (%s); retry in %.1f s",
+                ticket_id,
+                attempt.attempts,
+                error,
+                delay,
+            )
+            self.queue.retry(delivery, delay)
+            return "retry"
+        self.records.end_attempt(ticket_id)
+        self.health.success(source)
+        self.queue.ack(delivery)
+        return "decided"
+
+    def _dead(self, delivery: Delivery, error: str, attempts: int) -> Handled:
+        ticket_id = delivery.item.ticket_id
+        record = self.records.get(ticket_id)
+        ticket = self.store.ticket(ticket_id)
+        self.dead_letters.add(
+            ticket_id=ticket_id,
+            source=delivery.item.source,
+            channel=ticket.channel,
+            tier=ticket.account.tier,
+            priority=delivery.item.priority,
+            error=error,
+            attempts=attempts,
+            payload=record.raw if record else {},
+            ticket=ticket.model_dump(mode="json"),
+        )
+        self.store.set_status(ticket_id, "failed", f"dead-lettered: {error}")
+        self.records.end_attempt(ticket_id, error)
+        self.queue.ack(delivery)
+        return "dead"

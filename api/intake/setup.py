@@ -1,0 +1,125 @@
+"""Assemble the intake for one app (or one worker process) from the service's parts."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from api.deps import Services
+from api.hooks import HelpdeskEventHandler
+from api.intake.dlq import DeadLetters
+from api.intake.events import HelpdeskWebhook
+from api.intake.flow import IntakeFlow
+from api.intake.health import SourceCollector, SourceHealth
+from api.intake.options import IntakeOptions
+from api.intake.queue import IntakeQueue
+from api.intake.records import IntakeRecords
+from api.intake.rejects import Rejects
+from api.intake.replay import DeadLetterActions
+from api.intake.runner import IntakeRunner
+from api.intake.sqlqueue import SqlQueue
+from api.intake.validation import load_profiles
+from api.intake.workers import IntakeWorkers
+
+log = logging.getLogger(__name__)
+
+
+def make_queue(services: Services, options: IntakeOptions) -> IntakeQueue:
+    """The configured backend: the embedded table, or RabbitMQ."""
+    if options.intake_queue == "rabbitmq":
+        from api.intake.rabbit import RabbitQueue
+
+        return RabbitQueue(
+            options.broker_url,
+            options.broker_queue,
+            options.intake_queue_size,
+            options.urgent_capacity,
+        )
+    return SqlQueue(
+        services.db, options.intake_queue_size, options.urgent_capacity, options.intake_lease_s
+    )
+
+
+@dataclass
+class Intake:
+    """Everything of the intake one app or worker process uses."""
+
+    options: IntakeOptions
+    queue: IntakeQueue
+    records: IntakeRecords
+    rejects: Rejects
+    dead_letters: DeadLetters
+    actions: DeadLetterActions
+    health: SourceHealth
+    flow: IntakeFlow
+    runner: IntakeRunner
+    workers: IntakeWorkers
+    webhook: HelpdeskWebhook
+    handlers: dict[str, HelpdeskEventHandler] = field(default_factory=dict)
+
+    def start(self) -> None:
+        """Queue what a crash stranded, then start the worker threads."""
+        # Only the embedded queue can tell a stranded ticket from a queued one (same database);
+        # on a broker every queued ticket would be published twice.
+        recovered = self.flow.recover() if isinstance(self.queue, SqlQueue) else 0
+        if recovered:
+            log.warning("intake: %d stored but unqueued tickets queued again", recovered)
+        if self.options.intake_workers:
+            self.workers.start()
+
+    def stop(self) -> None:
+        """Stop the workers and close the queue."""
+        self.workers.stop()
+        self.queue.close()
+
+
+def build_intake(
+    services: Services,
+    options: IntakeOptions | None = None,
+    handlers: dict[str, HelpdeskEventHandler] | None = None,
+    queue: IntakeQueue | None = None,
+) -> Intake:
+    """The intake on the service's store, agent and metrics."""
+    options = options or IntakeOptions.from_settings(services.settings)
+    queue = queue or make_queue(services, options)
+    db = services.db
+    records, rejects, dead = IntakeRecords(db), Rejects(db), DeadLetters(db)
+    health = SourceHealth(db, options.intake_failing_after)
+    profiles = load_profiles(options.intake_profiles_path)
+    flow = IntakeFlow(
+        services.store,
+        queue,
+        records,
+        rejects,
+        health,
+        profiles,
+        options,
+        lambda: services.engine.policy,
+    )
+    runner = IntakeRunner(services.service, services.store, queue, records, dead, health, options)
+    metrics: Any = services.metrics
+    workers = IntakeWorkers(
+        queue,
+        runner.handle,
+        threads=options.intake_workers,
+        on_error=lambda kind: metrics.errors.labels(kind=f"intake_{kind}").inc(),
+    )
+    handlers = handlers if handlers is not None else {}
+    secret = options.webhook_secret.get_secret_value() if options.webhook_secret else None
+    webhook = HelpdeskWebhook(db, flow, handlers, secret, options.webhook_tolerance_s)
+    SourceCollector(health).register(services.metrics.registry)
+    return Intake(
+        options=options,
+        queue=queue,
+        records=records,
+        rejects=rejects,
+        dead_letters=dead,
+        actions=DeadLetterActions(dead, services.store, records, queue),
+        health=health,
+        flow=flow,
+        runner=runner,
+        workers=workers,
+        webhook=webhook,
+        handlers=handlers,
+    )

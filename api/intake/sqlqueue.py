@@ -1,0 +1,131 @@
+"""The embedded intake queue: a table in the service database, claimed atomically.
+
+No queue library fits (persist-queue has ack/nack but no priorities), so this relies on the
+database's transactions instead of home-made locking: each operation is ONE statement —
+a conditional INSERT for the bound, an ``UPDATE ... WHERE id = (SELECT ... ORDER BY priority)
+RETURNING`` for the claim — which SQLite serialises and PostgreSQL re-checks row by row.
+Multi-process safe (several API and worker processes on one database file or server).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+
+from sqlalchemy import and_, delete, func, insert, literal, or_, select, update
+
+from agent.errors import CapacityError
+from api.db import Database
+from api.intake.queue import Delivery, QueueItem
+from api.intake.tables import QueueRow
+
+POLL_MIN_S = 0.02
+POLL_MAX_S = 0.25
+
+
+class SqlQueue:
+    """Priority-ordered, bounded, leased queue in the ``intake_queue`` table."""
+
+    def __init__(
+        self,
+        db: Database,
+        capacity: int,
+        normal_capacity: int,
+        lease_s: float = 120.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.db = db
+        self.capacity = capacity
+        self.normal_capacity = min(normal_capacity, capacity)
+        self.lease_s = lease_s
+        self.clock = clock
+
+    def put(self, item: QueueItem) -> None:
+        """Insert unless the queue holds its bound (the normal bound for non-urgent items)."""
+        limit = self.capacity if item.urgent else self.normal_capacity
+        now = self.clock()
+        values = select(
+            literal(item.ticket_id),
+            literal(item.source),
+            literal(item.priority),
+            literal(item.urgent),
+            literal("ready"),
+            literal(now),
+            literal(now),
+        ).where(select(func.count()).select_from(QueueRow).scalar_subquery() < limit)
+        statement = insert(QueueRow).from_select(
+            ["ticket_id", "source", "priority", "urgent", "state", "available_at", "enqueued_at"],
+            values,
+        )
+        with self.db.session() as session:
+            inserted = session.execute(statement).rowcount  # type: ignore[attr-defined]
+        if not inserted:
+            kind = "" if item.urgent else " for non-urgent tickets (headroom kept for urgent ones)"
+            raise CapacityError(f"the intake queue is full{kind}; retry later", retry_after_s=5.0)
+
+    def _claim(self) -> Delivery | None:
+        now, token = self.clock(), uuid.uuid4().hex
+        claimable = or_(
+            and_(QueueRow.state == "ready", QueueRow.available_at <= now),
+            and_(QueueRow.state == "leased", QueueRow.lease_until < now),
+        )
+        first = select(QueueRow.id).where(claimable).order_by(QueueRow.priority, QueueRow.id)
+        if self.db.engine.dialect.name == "postgresql":
+            first = first.with_for_update(skip_locked=True)
+        statement = (
+            update(QueueRow)
+            .where(QueueRow.id == first.limit(1).scalar_subquery(), claimable)
+            .values(state="leased", lease_until=now + self.lease_s, lease_token=token)
+            .returning(
+                QueueRow.id, QueueRow.ticket_id, QueueRow.source, QueueRow.priority, QueueRow.urgent
+            )
+        )
+        with self.db.session() as session:
+            row = session.execute(statement).first()
+        if row is None:
+            return None
+        item = QueueItem(
+            ticket_id=row.ticket_id,
+            source=row.source,
+            priority=row.priority,
+            urgent=bool(row.urgent),
+        )
+        return Delivery(item=item, token=f"{row.id}:{token}")
+
+    def get(self, timeout_s: float) -> Delivery | None:
+        """Claim the most urgent available item, polling until timeout_s."""
+        deadline = time.monotonic() + timeout_s
+        pause = POLL_MIN_S
+        while True:
+            delivery = self._claim()
+            if delivery is not None or time.monotonic() >= deadline:
+                return delivery
+            time.sleep(min(pause, max(0.0, deadline - time.monotonic())))
+            pause = min(POLL_MAX_S, pause * 2)
+
+    def ack(self, delivery: Delivery) -> None:
+        """Remove the item (only while this delivery still holds the lease)."""
+        row_id, token = delivery.token.split(":", 1)
+        with self.db.session() as session:
+            session.execute(
+                delete(QueueRow).where(QueueRow.id == int(row_id), QueueRow.lease_token == token)
+            )
+
+    def retry(self, delivery: Delivery, delay_s: float) -> None:
+        """Release the lease; the item is claimable again after delay_s."""
+        row_id, token = delivery.token.split(":", 1)
+        with self.db.session() as session:
+            session.execute(
+                update(QueueRow)
+                .where(QueueRow.id == int(row_id), QueueRow.lease_token == token)
+                .values(state="ready", available_at=self.clock() + delay_s, lease_token=None)
+            )
+
+    def depth(self) -> int:
+        """Items waiting or leased."""
+        with self.db.session() as session:
+            return int(session.scalar(select(func.count()).select_from(QueueRow)) or 0)
+
+    def close(self) -> None:
+        """Nothing to release: the database belongs to the app."""

@@ -1,0 +1,123 @@
+"""Quality gates at the door, per channel and per account tier, from YAML or the defaults.
+
+    channels:            # per channel: what a usable ticket needs
+      chat: {min_chars: 2}
+      email: {require_subject: false, reject_auto_replies: true}
+    never_reject_tiers: [enterprise, vip]    # rejected -> quarantined for a person
+    account_domains: {bigcorp.example: {id: bigcorp, tier: enterprise}}
+
+A rejected or quarantined ticket is kept with its reasons (intake_rejects).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from agent.errors import InputError
+from agent.models import Account, Ticket
+from api.intake.models import Adapted, Verdict
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ChannelProfile(_Strict):
+    """What a usable ticket of one channel needs."""
+
+    # 1 by default: real routable tickets as short as "s" / "s" exist (it_incidents ITI-01850).
+    min_chars: int = Field(default=1, ge=0, description="Subject + body, stripped")
+    max_chars: int = Field(default=150_000, ge=1)
+    require_subject: bool = False
+    require_requester: bool = False
+    min_printable: float = Field(
+        default=0.85, ge=0, le=1, description="Share of printable characters (binary junk below)"
+    )
+    reject_auto_replies: bool = True
+
+
+class Profiles(_Strict):
+    """Profiles for every channel and the tiers whose tickets are never rejected."""
+
+    default: ChannelProfile = Field(default_factory=ChannelProfile)
+    channels: dict[str, ChannelProfile] = Field(
+        default_factory=lambda: {
+            "chat": ChannelProfile(),
+            "email": ChannelProfile(require_requester=True),
+            "web": ChannelProfile(),
+            "api": ChannelProfile(),
+            "helpdesk": ChannelProfile(),
+        }
+    )
+    never_reject_tiers: list[str] = Field(default_factory=lambda: ["enterprise", "vip"])
+    account_domains: dict[str, Account] = Field(default_factory=dict)
+
+    def profile(self, channel: str) -> ChannelProfile:
+        """The channel's profile, or the default one."""
+        return self.channels.get(channel, self.default)
+
+    def account_for(self, address: str | None) -> Account | None:
+        """The account an e-mail address's domain belongs to, when configured."""
+        if not address or "@" not in address:
+            return None
+        return self.account_domains.get(address.rsplit("@", 1)[1].lower())
+
+
+def load_profiles(path: Path | None) -> Profiles:
+    """Profiles from YAML; errors name the file, the path inside it and what was expected."""
+    if path is None:
+        return Profiles()
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        return Profiles.model_validate(data)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise InputError(f"{path}: not valid YAML: {exc}") from None
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "(top)"
+        raise InputError(f"{path}: {where}: {first['msg']}") from None
+
+
+def _printable_share(text: str) -> float:
+    if not text:
+        return 1.0
+    good = sum(1 for c in text if c.isprintable() or c in "\n\r\t")
+    return good / len(text)
+
+
+def problems(ticket: Ticket, adapted: Adapted, profile: ChannelProfile) -> list[str]:
+    """Every reason the ticket fails its channel's profile (empty: it passes)."""
+    subject, body = ticket.subject.strip(), ticket.body.strip()
+    # A subject made from the body's first line must not count twice.
+    text = body if subject and body.startswith(subject) else f"{subject}\n{body}".strip()
+    found: list[str] = []
+    if len(text) < profile.min_chars:
+        found.append(f"too short: {len(text)} characters, {profile.min_chars} needed")
+    if len(text) > profile.max_chars:
+        found.append(f"too long: {len(text)} characters, at most {profile.max_chars}")
+    if profile.require_subject and not ticket.subject.strip():
+        found.append("no subject")
+    if profile.require_requester and not ticket.requester:
+        found.append("no requester to answer")
+    share = _printable_share(text)
+    if share < profile.min_printable:
+        found.append(f"unreadable text: {share:.0%} printable (binary or a wrong charset)")
+    if profile.reject_auto_replies and adapted.auto_reply:
+        found.append(f"automatic reply: {adapted.auto_reply}")
+    return found
+
+
+def validate(adapted: Adapted, profiles: Profiles) -> Verdict:
+    """Accept, or reject with reasons; never-reject tiers are quarantined instead."""
+    ticket = adapted.ticket
+    found = problems(ticket, adapted, profiles.profile(ticket.channel))
+    if not found:
+        return Verdict(outcome="accept")
+    if ticket.account.tier.lower() in {t.lower() for t in profiles.never_reject_tiers}:
+        return Verdict(outcome="quarantine", reasons=found)
+    return Verdict(outcome="reject", reasons=found)

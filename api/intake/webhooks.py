@@ -1,0 +1,140 @@
+"""Helpdesk webhook payloads to HelpdeskEvent: the RT 5 flavour and the generic shape.
+
+RT (``"source": "rt"``): Create -> created (with the canonical ticket), Status -> resolved,
+reopened or status, Correspond/Comment -> commented, anything else -> updated. Any other
+helpdesk posts HelpdeskEvent's own JSON.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field, ValidationError
+
+from agent.errors import InputError
+from agent.models import Account, Ticket
+from api.hooks import HelpdeskEvent, HelpdeskEventType
+from api.intake.language import detect_language
+
+RESOLVED = {"resolved"}
+CLOSED = {"resolved", "rejected", "deleted"}
+
+
+class RtTransaction(BaseModel):
+    """The transaction that fired the scrip."""
+
+    id: str
+    type: str
+    field: str | None = None
+    old_value: str | None = None
+    new_value: str | None = None
+    creator: str | None = None
+    created: datetime | None = None
+    content: str | None = None
+
+
+class RtTicket(BaseModel):
+    """The ticket as RT has it at that moment."""
+
+    id: str
+    subject: str = ""
+    queue: str | None = None
+    status: str | None = None
+    owner: str | None = None
+    priority: int | None = None
+    requestors: list[str] = Field(default_factory=list)
+    created: datetime | None = None
+    resolved: datetime | None = None
+    custom_fields: dict[str, Any] = Field(default_factory=dict)
+
+
+class RtEvent(BaseModel):
+    """The body the RT scrip posts."""
+
+    source: str
+    event_id: str = Field(min_length=1)
+    transaction: RtTransaction
+    ticket: RtTicket
+
+
+def _rt_type(txn: RtTransaction) -> HelpdeskEventType:
+    kind = txn.type.lower()
+    if kind == "create":
+        return "created"
+    if kind == "status":
+        new, old = (txn.new_value or "").lower(), (txn.old_value or "").lower()
+        if new in RESOLVED:
+            return "resolved"
+        if old in CLOSED and new not in CLOSED:
+            return "reopened"
+        return "status"
+    if kind in ("correspond", "comment"):
+        return "commented"
+    return "updated"
+
+
+def _rt_ticket(event: RtEvent) -> Ticket:
+    rt = event.ticket
+    fields = rt.custom_fields
+    account_name = fields.get("Account")
+    body = event.transaction.content or ""
+    return Ticket(
+        channel="helpdesk",
+        external_id=f"rt:{rt.id}",
+        subject=rt.subject,
+        body=body,
+        requester=rt.requestors[0] if rt.requestors else None,
+        account=Account(name=str(account_name)) if account_name else Account(),
+        language=detect_language(f"{rt.subject}\n{body}"),
+        custom_fields={"rt": {"queue": rt.queue, "status": rt.status, **fields}},
+    )
+
+
+def adapt_rt(payload: dict[str, Any]) -> HelpdeskEvent:
+    """An RT scrip payload as a HelpdeskEvent; InputError naming the bad field."""
+    try:
+        event = RtEvent.model_validate(payload)
+        kind = _rt_type(event.transaction)
+        txn = event.transaction
+        changes = {txn.field or txn.type: txn.new_value} if kind not in ("created",) else {}
+        if kind == "commented":
+            changes = {"comment": txn.content, "kind": txn.type.lower(), "author": txn.creator}
+        return HelpdeskEvent(
+            source="rt",
+            event_id=event.event_id,
+            type=kind,
+            external_id=f"rt:{event.ticket.id}",
+            occurred_at=txn.created,
+            ticket=_rt_ticket(event) if kind == "created" else None,
+            changes=changes,
+            raw=payload,
+        )
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "payload"
+        raise InputError(f"rt webhook: {where}: {first['msg']}") from None
+
+
+def adapt_helpdesk(payload: Any) -> HelpdeskEvent:
+    """Either flavour: RT's (``source`` "rt" with a ``transaction``) or the generic shape."""
+    if not isinstance(payload, dict):
+        raise InputError("helpdesk webhook: expected a JSON object")
+    if payload.get("source") == "rt" and "transaction" in payload:
+        return adapt_rt(payload)
+    try:
+        event = HelpdeskEvent.model_validate(payload)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "payload"
+        raise InputError(f"helpdesk webhook: {where}: {first['msg']}") from None
+    if event.type == "created" and event.ticket is None:
+        raise InputError("helpdesk webhook: a 'created' event needs its ticket")
+    if event.ticket is not None:
+        # The helpdesk's id is the ticket's identity here, whatever the body said.
+        update = {
+            "channel": "helpdesk",
+            "external_id": event.ticket.external_id or event.external_id,
+        }
+        event.ticket = event.ticket.model_copy(update=update)
+    return event.model_copy(update={"raw": event.raw or payload})

@@ -1,0 +1,120 @@
+"""Run intake workers in their own process (scale-out, crash tests), optionally with the API.
+
+    python -m api.intake.worker_main --data-dir DIR [--queue rabbitmq] [--threads 2]
+        [--stand-in-delay-ms 5] [--listener-log FILE] [--serve PORT]
+
+Without ``--stand-in-delay-ms`` the real agent triages; with it the CheapStandInEngine does
+(load tests only). ``--listener-log`` adds a DecisionListener that appends one line per call,
+so a test can count effects. SIGTERM stops cleanly; SIGKILL is what the crash test sends.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import threading
+from pathlib import Path
+
+from agent.models import Ticket
+from agent.policy import load_policy
+from agent.settings import Settings
+from agent.triager import TriageResult
+from api.engine import TriageEngine
+from api.intake.options import IntakeOptions
+from api.intake.setup import build_intake
+from api.intake.standin import CheapStandInEngine
+from api.main import build_services, create_app
+from api.options import ServiceOptions
+
+
+class FileListener:
+    """A DecisionListener appending ``ticket_id decided_at`` lines (one write, O_APPEND).
+
+    Idempotent like any real listener must be (the service tells listeners at least once: a
+    worker killed between telling and marking tells again): the pair (ticket id, decided_at)
+    identifies a decision, and one already in the file is not written twice.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.seen: set[str] = set()
+        self.skipped = 0
+        if path.exists():
+            self.seen = set(path.read_text(encoding="utf-8").splitlines())
+
+    def on_decision(self, ticket_id: str, ticket: Ticket, result: TriageResult) -> None:
+        key = f"{ticket_id} {result.decision.decided_at.isoformat()}"
+        if key in self.seen:
+            self.skipped += 1
+            return
+        self.seen.add(key)
+        line = f"{key}\n".encode()
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, line)
+        finally:
+            os.close(fd)
+
+
+def parse(argv: list[str] | None = None) -> argparse.Namespace:
+    """Command-line options."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", type=Path, required=True)
+    parser.add_argument("--database-url", default=None)
+    parser.add_argument("--queue", choices=["embedded", "rabbitmq"], default="embedded")
+    parser.add_argument("--broker-queue", default="triage.intake")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--lease-s", type=float, default=120.0)
+    parser.add_argument("--queue-size", type=int, default=10_000)
+    parser.add_argument("--stand-in-delay-ms", type=float, default=None)
+    parser.add_argument("--listener-log", type=Path, default=None)
+    parser.add_argument("--serve", type=int, default=None, help="also serve the API on this port")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run until SIGTERM or SIGINT."""
+    args = parse(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s: %(message)s")
+    settings = Settings(data_dir=args.data_dir, database_url=args.database_url)
+    settings.ensure_dirs()
+    engine: TriageEngine | None = None
+    if args.stand_in_delay_ms is not None:
+        engine = CheapStandInEngine(
+            load_policy(settings.policy_path), args.stand_in_delay_ms / 1000
+        )
+    options = IntakeOptions(
+        intake_queue=args.queue,
+        broker_queue=args.broker_queue,
+        intake_workers=args.threads,
+        intake_lease_s=args.lease_s,
+        intake_queue_size=args.queue_size,
+        intake_backoff_base_s=0.2,
+    )
+    listener = FileListener(args.listener_log) if args.listener_log else None
+    if args.serve is not None:
+        import uvicorn
+
+        app = create_app(settings, engine, ServiceOptions(), intake_options=options)
+        if listener is not None:
+            app.state.decision_listeners.append(listener)
+        uvicorn.run(app, host="127.0.0.1", port=args.serve, log_level="warning", access_log=False)
+        return 0
+    services = build_services(settings, engine, ServiceOptions(start_background=False))
+    intake = build_intake(services, options)
+    if listener is not None:
+        services.service.listeners.append(listener)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    intake.start()
+    stop.wait()
+    intake.stop()
+    services.db.close()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,81 @@
+"""POST /v1/intake/{channel}: every channel's way in; the signed helpdesk webhook; rejects."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+
+from api.deps import Intake as IntakeCaller
+from api.deps import Reader
+from api.intake.events import EventOutcome
+from api.intake.rejects import Reject, RejectVerdict
+from api.intake.setup import Intake
+from api.intake.signature import SIGNATURE_HEADER, TIMESTAMP_HEADER
+
+router = APIRouter(prefix="/v1/intake", tags=["intake"])
+
+
+def get_intake(request: Request) -> Intake:
+    """The app's intake."""
+    intake: Intake = request.app.state.intake
+    return intake
+
+
+IntakeDep = Annotated[Intake, Depends(get_intake)]
+
+STATUS_CODES = {"rejected": 422, "duplicate": 200, "threaded": 200}
+
+
+@router.post(
+    "/helpdesk",
+    response_model=EventOutcome,
+    summary="Signed helpdesk webhook (RT payload or the generic HelpdeskEvent)",
+    responses={401: {"description": "Missing, bad or stale signature"}},
+)
+async def helpdesk_webhook(
+    request: Request,
+    intake: IntakeDep,
+    timestamp: Annotated[str | None, Header(alias=TIMESTAMP_HEADER)] = None,
+    signature: Annotated[str | None, Header(alias=SIGNATURE_HEADER)] = None,
+) -> EventOutcome:
+    """Verify the HMAC signature, dedupe by event id, triage 'created', hand over the rest."""
+    body = await request.body()
+    return await run_in_threadpool(intake.webhook.receive, body, timestamp, signature)
+
+
+@router.post(
+    "/{channel}",
+    status_code=202,
+    summary="Submit one payload of a channel: email (message/rfc822), chat, web, api (JSON)",
+    responses={
+        200: {"description": "Duplicate, or a reply threaded into its ticket"},
+        422: {"description": "Rejected; the payload is kept with the reasons"},
+        429: {"description": "Queue full; Retry-After says when to come back"},
+    },
+)
+async def submit(
+    channel: str, request: Request, caller: IntakeCaller, intake: IntakeDep
+) -> JSONResponse:
+    """Adapt, validate and queue; the decision follows on GET /v1/tickets/{id}."""
+    body = await request.body()
+    result = await run_in_threadpool(intake.flow.submit, channel, body, caller)
+    status = STATUS_CODES.get(result.status, 202)
+    headers = {"Location": result.url} if result.url else {}
+    return JSONResponse(result.model_dump(mode="json"), status_code=status, headers=headers)
+
+
+@router.get("/rejects", response_model=list[Reject], summary="Rejected and quarantined payloads")
+def list_rejects(
+    caller: Reader, intake: IntakeDep, verdict: RejectVerdict | None = None, limit: int = 100
+) -> list[Reject]:
+    """Newest first; each with its reasons (GET one for the payload)."""
+    return intake.rejects.list(verdict, max(1, min(limit, 1000)))
+
+
+@router.get("/rejects/{reject_id}", response_model=Reject, summary="One kept payload")
+def get_reject(reject_id: int, caller: Reader, intake: IntakeDep) -> Reject:
+    """The payload as received, the reasons and the adapted ticket when there was one."""
+    return intake.rejects.get(reject_id)

@@ -1,0 +1,94 @@
+"""`triage intake import` (mbox, Maildir) and `triage dlq list|show|replay|discard`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import mailbox
+from pathlib import Path
+
+import pytest
+from intake_samples import sample
+
+from agent.settings import Settings
+from api.db import Database
+from api.intake.cli import add_dlq_parser, add_intake_parser
+from api.intake.dlq import DeadLetters
+from api.intake.sqlqueue import SqlQueue
+from api.store import TicketStore
+
+
+def _run(settings: Settings, *argv: str) -> int:
+    parser = argparse.ArgumentParser(prog="triage")
+    sub = parser.add_subparsers(dest="command", required=True)
+    add_dlq_parser(sub)
+    add_intake_parser(sub)
+    args = parser.parse_args(argv)
+    return int(args.handler(args, settings))
+
+
+NAMES = (
+    "multipart_alternative.eml",
+    "html_only.eml",
+    "auto_reply.eml",
+    "thread_root.eml",
+    "quoted_reply.eml",
+)
+
+
+def test_import_mbox_and_maildir(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    settings = Settings(data_dir=tmp_path / "data")
+    box = mailbox.mbox(str(tmp_path / "in.mbox"))
+    for name in NAMES:
+        box.add(sample(name))
+    box.close()
+    assert _run(settings, "intake", "import", str(tmp_path / "in.mbox")) == 0
+    out = capsys.readouterr()
+    assert "imported 5 messages: 3 queued, 1 rejected, 1 threaded" in out.out
+    assert "automatic reply" in out.err
+    maildir = mailbox.Maildir(str(tmp_path / "md"))
+    maildir.add(sample("attachments.eml"))
+    maildir.add(sample("multipart_alternative.eml"))  # already imported: the same ticket
+    maildir.close()
+    assert _run(settings, "intake", "import", str(tmp_path / "md")) == 0
+    assert "imported 2 messages: 1 duplicate, 1 queued" in capsys.readouterr().out
+
+
+def test_dlq_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    settings = Settings(data_dir=tmp_path / "data")
+    box = mailbox.mbox(str(tmp_path / "in.mbox"))
+    box.add(sample("attachments.eml"))
+    box.close()
+    _run(settings, "intake", "import", str(tmp_path / "in.mbox"))
+    db = Database(settings.sqlalchemy_url)
+    queue = SqlQueue(db, 10, 10)
+    delivery = queue.get(0.1)
+    assert delivery is not None
+    queue.ack(delivery)  # as the runner does when it dead-letters
+    ticket_id = delivery.item.ticket_id
+    ticket = TicketStore(db).ticket(ticket_id)
+    letter = DeadLetters(db).add(
+        ticket_id,
+        "email",
+        "email",
+        "standard",
+        23,
+        "RuntimeError: x",
+        5,
+        {"format": "rfc822"},
+        ticket.model_dump(mode="json"),
+    )
+    capsys.readouterr()
+    assert _run(settings, "dlq", "list") == 0
+    assert f"{letter}\tstandard\tprio 23" in capsys.readouterr().out
+    assert _run(settings, "dlq", "show", str(letter)) == 0
+    assert json.loads(capsys.readouterr().out)["ticket"]["subject"] == "Blue screen on my laptop"
+    fixed = tmp_path / "fixed.json"
+    fixed.write_text(json.dumps({"subject": "Blue screen when docking", "body": "stop 0x7E"}))
+    assert _run(settings, "dlq", "replay", str(letter), "--by", "ops", "--ticket", str(fixed)) == 0
+    assert TicketStore(db).ticket(ticket_id).subject == "Blue screen when docking"
+    assert queue.depth() == 1
+    assert DeadLetters(db).get(letter).state == "replayed"
+    with pytest.raises(Exception, match="already replayed"):
+        _run(settings, "dlq", "discard", str(letter), "--by", "ops", "--reason", "dup")
+    db.close()

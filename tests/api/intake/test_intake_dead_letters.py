@@ -1,0 +1,92 @@
+"""Retries, dead letters and their way out: replay (fixed or not) and logged discard only."""
+
+from __future__ import annotations
+
+from api_support import Api
+from conftest import IntakeFactory
+from intake_fakes import CuedEngine, RecordingListener
+from intake_samples import wait_for
+
+from agent.policy import Policy
+
+
+def _submit(api: Api, subject: str, external_id: str, tier: str = "standard") -> str:
+    body = {
+        "subject": subject,
+        "body": "details",
+        "external_id": external_id,
+        "account": {"tier": tier},
+    }
+    answer = api.client.post("/v1/intake/api", json=body, headers=api.auth("helpdesk"))
+    assert answer.status_code == 202, answer.text
+    return str(answer.json()["ticket_id"])
+
+
+def _status(api: Api, ticket_id: str) -> str:
+    return str(api.services.store.status(ticket_id))
+
+
+def test_transient_failures_retry_then_succeed_once(
+    make_intake_api: IntakeFactory, example_policy: Policy
+) -> None:
+    engine = CuedEngine(example_policy)
+    api = make_intake_api(engine=engine)
+    listener = RecordingListener()
+    api.app.state.decision_listeners.append(listener)
+    ticket_id = _submit(api, "FLAKY printer", "f1")
+    assert wait_for(lambda: _status(api, ticket_id) == "decided", 20)
+    assert engine.failures[ticket_id] == 2
+    assert listener.calls == [(ticket_id, example_policy.first_line_team)]
+    assert api.app.state.intake.records.get(ticket_id).attempts == 3
+    assert api.app.state.intake.dead_letters.list() == []
+
+
+def test_poison_is_dead_lettered_and_listed_by_impact(
+    make_intake_api: IntakeFactory, example_policy: Policy
+) -> None:
+    api = make_intake_api(engine=CuedEngine(example_policy), intake_max_attempts=2)
+    small = _submit(api, "POISON printer", "p1")
+    big = _submit(api, "POISON printer", "p2", tier="enterprise")
+    dead = api.app.state.intake.dead_letters
+    assert wait_for(lambda: len(dead.list()) == 2, 20)
+    listed = api.client.get("/v1/dead-letters", headers=api.auth("reviewer")).json()
+    assert [d["ticket_id"] for d in listed] == [big, small]
+    assert listed[0]["attempts"] == 2 and "engine crashed" in listed[0]["error"]
+    one = api.client.get(f"/v1/dead-letters/{listed[1]['id']}", headers=api.auth("reviewer")).json()
+    assert one["payload"]["external_id"] == "p1" and one["ticket"]["subject"] == "POISON printer"
+    assert _status(api, small) == "failed"
+    assert api.client.get("/v1/dead-letters", headers=api.auth("helpdesk")).status_code == 403
+
+
+def test_fixed_replay_decides_and_discard_needs_a_reason(
+    make_intake_api: IntakeFactory, example_policy: Policy
+) -> None:
+    api = make_intake_api(engine=CuedEngine(example_policy), intake_max_attempts=1)
+    fixed_id = _submit(api, "POISON printer", "r1")
+    dropped_id = _submit(api, "POISON again", "r2")
+    dead = api.app.state.intake.dead_letters
+    assert wait_for(lambda: len(dead.list()) == 2, 20)
+    letters = {d.ticket_id: d.id for d in dead.list()}
+    fixed = {"subject": "printer jammed", "body": "details", "external_id": "r1"}
+    replayed = api.client.post(
+        f"/v1/dead-letters/{letters[fixed_id]}/replay",
+        json={"ticket": fixed},
+        headers=api.auth("reviewer"),
+    )
+    assert replayed.status_code == 200 and replayed.json()["state"] == "replayed"
+    assert wait_for(lambda: _status(api, fixed_id) == "decided", 20)
+    assert api.services.store.ticket(fixed_id).subject == "printer jammed"
+    url = f"/v1/dead-letters/{letters[dropped_id]}"
+    no_reason = api.client.request("DELETE", url, json={}, headers=api.auth("reviewer"))
+    assert no_reason.status_code == 422
+    gone = api.client.request(
+        "DELETE", url, json={"reason": "test spam"}, headers=api.auth("admin")
+    )
+    assert gone.json()["state"] == "discarded" and gone.json()["reason"] == "test spam"
+    assert (
+        api.client.request(
+            "DELETE", url, json={"reason": "again"}, headers=api.auth("admin")
+        ).status_code
+        == 409
+    )
+    assert dead.list() == [] and len(dead.list("discarded")) == 1

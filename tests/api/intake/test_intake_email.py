@@ -1,0 +1,102 @@
+"""E-mail adapter: every MIME shape, charsets, quotes and forwards, attachments, threading."""
+
+from __future__ import annotations
+
+import pytest
+from intake_samples import sample
+
+from agent.errors import InputError
+from api.intake.email_adapter import adapt_email, raw_bytes
+
+
+def test_multipart_alternative_prefers_the_plain_part() -> None:
+    ticket = adapt_email(sample("multipart_alternative.eml")).ticket
+    assert ticket.channel == "email"
+    assert ticket.external_id == "CAF1234.alt@mail.bigcorp.example"
+    assert ticket.requester == "dana@bigcorp.example"
+    assert "ORA-01555 (snapshot too old)" in ticket.body
+    assert "<b>" not in ticket.body
+    assert ticket.language == "en"
+
+
+def test_html_only_is_stripped_to_text_and_its_quote_separated() -> None:
+    ticket = adapt_email(sample("html_only.eml")).ticket
+    assert ticket.subject == "Dashboard lädt nicht"
+    assert 'es bleibt bei "Loading" stehen' in ticket.body
+    assert "alert(" not in ticket.body and "color: red" not in ticket.body
+    assert "Cache" not in ticket.body
+    assert any("Bitte leeren Sie den Cache." in m.body for m in ticket.messages)
+    assert ticket.language == "de"
+
+
+def test_attachments_are_metadata_only() -> None:
+    ticket = adapt_email(sample("attachments.eml")).ticket
+    names = {a.filename: a for a in ticket.attachments}
+    assert set(names) == {"bsod.png", "minidump.txt"}
+    assert names["bsod.png"].content_type == "image/png"
+    assert names["bsod.png"].size_bytes == 70
+    assert "0x0000007E" in ticket.body
+    assert "BugCheck" not in ticket.body
+
+
+@pytest.mark.parametrize(
+    ("name", "subject", "fragment"),
+    [
+        ("latin1.eml", "Drucker im Büro grün blinkend", "Grüß Gott, der Drucker im Büro"),
+        ("windows1252.eml", "POS outage", "print “error 42” – all tills"),
+        ("shift_jis.eml", "接続エラー", "サーバーに接続できません"),
+        ("unknown_charset.eml", "Caf", "The café wifi refuses"),
+    ],
+)
+def test_non_utf8_charsets_are_decoded(name: str, subject: str, fragment: str) -> None:
+    ticket = adapt_email(sample(name)).ticket
+    assert ticket.subject.startswith(subject)
+    assert fragment in ticket.body
+
+
+def test_quoted_reply_and_signature_are_separated_from_the_new_text() -> None:
+    adapted = adapt_email(sample("quoted_reply.eml"))
+    ticket = adapted.ticket
+    assert (
+        ticket.body
+        == "It still drops every five minutes, also after reinstalling the client.\n\nAnn"
+    )
+    assert [m.role for m in ticket.messages] == ["agent"]
+    assert ticket.messages[0].author == "Bob Support <bob@help.example>"
+    assert "reinstall the VPN client" in ticket.messages[0].body
+    assert "<vpn-1@customer.example>" in adapted.thread_refs
+
+
+def test_forwarded_chain_becomes_history_oldest_first() -> None:
+    ticket = adapt_email(sample("forwarded_chain.eml")).ticket
+    assert ticket.body == "Please look into this, finance is blocked."
+    authors = [m.author for m in ticket.messages]
+    assert authors == ["ERP System <erp@customer.example>", "Ivy Finance <ivy@customer.example>"]
+    assert "HTTP 500 Internal Server Error" in ticket.messages[0].body
+
+
+def test_attached_forward_is_history_and_a_bare_forward_is_the_body() -> None:
+    attached = adapt_email(sample("forward_attached.eml")).ticket
+    assert attached.body == "See the alert below."
+    assert attached.messages[0].body == "Filesystem /var on db01 is 97% full."
+    bare = b"From: a@x.example\nSubject: Fwd: alert\nMessage-ID: <b@x>\n\n" + (
+        b"---------- Forwarded message ---------\nFrom: Mon <m@x.example>\nDate: today\n\n"
+        b"Disk full on db01\n"
+    )
+    assert adapt_email(bare).ticket.body == "Disk full on db01"
+
+
+def test_original_bytes_are_kept_for_audit() -> None:
+    raw = sample("latin1.eml")
+    adapted = adapt_email(raw)
+    assert raw_bytes(adapted.raw) == raw
+    assert adapted.raw["format"] == "rfc822"
+
+
+def test_machine_mail_is_flagged_and_garbage_refused() -> None:
+    assert adapt_email(sample("auto_reply.eml")).auto_reply == "Auto-Submitted: auto-replied"
+    assert "bounce" in (adapt_email(sample("bounce.eml")).auto_reply or "")
+    with pytest.raises(InputError, match="no headers"):
+        adapt_email(sample("not_email.eml"))
+    with pytest.raises(InputError, match="subject or a body"):
+        adapt_email(b"From: a@x.example\nMessage-ID: <e@x>\n\n   \n")

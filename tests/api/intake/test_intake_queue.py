@@ -1,0 +1,136 @@
+"""The embedded queue: priority order, bounds with urgent headroom (429), leases, backoff."""
+
+from __future__ import annotations
+
+import random
+import time
+from pathlib import Path
+
+import pytest
+from conftest import IntakeFactory
+from intake_fakes import CuedEngine
+from intake_samples import wait_for
+
+from agent.errors import CapacityError
+from agent.policy import Policy
+from api.db import Database
+from api.intake.queue import QueueItem, backoff_s
+from api.intake.sqlqueue import SqlQueue
+
+
+def _queue(tmp_path: Path, capacity: int = 10, normal: int = 8, lease_s: float = 30.0) -> SqlQueue:
+    db = Database(f"sqlite:///{tmp_path / 'q.sqlite'}")
+    db.migrate()
+    return SqlQueue(db, capacity, normal, lease_s)
+
+
+def test_most_urgent_first_then_oldest(tmp_path: Path) -> None:
+    queue = _queue(tmp_path)
+    for name, order in [("p3-a", 23), ("p1", 3), ("p3-b", 23), ("p2-vip", 10), ("p2", 13)]:
+        queue.put(QueueItem(name, "api", order, order < 20))
+    got = []
+    while (delivery := queue.get(0.01)) is not None:
+        got.append(delivery.item.ticket_id)
+        queue.ack(delivery)
+    assert got == ["p1", "p2-vip", "p2", "p3-a", "p3-b"]
+
+
+def test_full_queue_keeps_headroom_for_urgent_work(tmp_path: Path) -> None:
+    queue = _queue(tmp_path, capacity=4, normal=2)
+    queue.put(QueueItem("n1", "api", 20, False))
+    queue.put(QueueItem("n2", "api", 20, False))
+    with pytest.raises(CapacityError, match="non-urgent") as full:
+        queue.put(QueueItem("n3", "api", 20, False))
+    assert full.value.retry_after_s > 0
+    queue.put(QueueItem("u1", "api", 0, True))
+    queue.put(QueueItem("u2", "api", 0, True))
+    with pytest.raises(CapacityError):
+        queue.put(QueueItem("u3", "api", 0, True))
+    assert queue.depth() == 4
+
+
+def test_a_lost_lease_is_delivered_again_and_a_stale_ack_is_ignored(tmp_path: Path) -> None:
+    queue = _queue(tmp_path, lease_s=0.2)
+    queue.put(QueueItem("t", "api", 20, False))
+    first = queue.get(0.01)
+    assert first is not None and queue.get(0.01) is None
+    time.sleep(0.25)  # the first worker "died" holding the lease
+    second = queue.get(0.01)
+    assert second is not None and second.item.ticket_id == "t"
+    queue.ack(first)  # the old lease's ack must not remove the new delivery
+    assert queue.depth() == 1
+    queue.ack(second)
+    assert queue.depth() == 0
+
+
+def test_retry_waits_for_its_delay(tmp_path: Path) -> None:
+    queue = _queue(tmp_path)
+    queue.put(QueueItem("t", "api", 20, False))
+    delivery = queue.get(0.01)
+    assert delivery is not None
+    queue.retry(delivery, 0.3)
+    assert queue.get(0.05) is None
+    assert queue.get(1.0) is not None
+
+
+def test_backoff_grows_is_capped_and_jittered() -> None:
+    rng = random.Random(7)
+    delays = [backoff_s(n, 1.0, 30.0, rng) for n in range(1, 9)]
+    for n, delay in enumerate(delays, start=1):
+        step = min(30.0, 2 ** (n - 1))
+        assert step / 2 <= delay <= step
+    assert len({round(backoff_s(3, 1.0, 30.0, rng), 6) for _ in range(20)}) > 10
+
+
+def test_api_answers_429_with_retry_after_and_urgent_still_enters(
+    make_intake_api: IntakeFactory, example_policy: Policy
+) -> None:
+    api = make_intake_api(
+        engine=CuedEngine(example_policy),
+        start=False,
+        intake_queue_size=3,
+        intake_urgent_reserve=0.3,
+    )
+    for n in range(2):
+        ok = api.client.post(
+            "/v1/intake/api",
+            json={"subject": f"printer {n}", "external_id": f"n{n}"},
+            headers=api.auth("helpdesk"),
+        )
+        assert ok.status_code == 202
+    full = api.client.post(
+        "/v1/intake/api",
+        json={"subject": "printer 3", "external_id": "n3"},
+        headers=api.auth("helpdesk"),
+    )
+    assert full.status_code == 429
+    assert int(full.headers["retry-after"]) >= 1
+    urgent = api.client.post(
+        "/v1/intake/api",
+        json={"subject": "Production down", "external_id": "u"},
+        headers=api.auth("helpdesk"),
+    )
+    assert urgent.status_code == 202 and urgent.json()["priority"] == "P1"
+    # The rejected submission left nothing behind: its retry is a fresh submission.
+    retry = api.client.post(
+        "/v1/intake/api",
+        json={"subject": "printer 3", "external_id": "n3"},
+        headers=api.auth("helpdesk"),
+    )
+    assert retry.status_code == 429
+
+
+def test_workers_take_urgent_tickets_before_the_backlog(
+    make_intake_api: IntakeFactory, example_policy: Policy
+) -> None:
+    engine = CuedEngine(example_policy)
+    api = make_intake_api(engine=engine, start=False)
+    subjects = ["printer a", "printer b", "Production down", "login slow"]
+    for n, subject in enumerate(subjects):
+        body = {"subject": subject, "external_id": f"o{n}"}
+        if subject == "login slow":
+            body["account"] = {"tier": "vip"}
+        api.client.post("/v1/intake/api", json=body, headers=api.auth("helpdesk"))
+    api.app.state.intake.workers.start()
+    assert wait_for(lambda: len(engine.order) == 4, 20)
+    assert engine.order == ["Production down", "login slow", "printer a", "printer b"]

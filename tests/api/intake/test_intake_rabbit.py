@@ -1,0 +1,105 @@
+"""The RabbitMQ backend on the real broker: priorities, bound, retry delay, redelivery."""
+
+from __future__ import annotations
+
+import socket
+import time
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from conftest import IntakeFactory
+from intake_fakes import CuedEngine
+from intake_samples import wait_for
+
+from agent.errors import CapacityError
+from agent.policy import Policy
+from api.intake.queue import QueueItem
+from api.intake.rabbit import RabbitQueue
+
+URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
+
+
+def _broker_up() -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", 5672), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+pytestmark = pytest.mark.skipif(not _broker_up(), reason="RabbitMQ not listening on 127.0.0.1:5672")
+
+
+@pytest.fixture
+def queue_name() -> Iterator[str]:
+    """A fresh queue per test, deleted afterwards with its delay queues."""
+    name = f"test.intake.{uuid.uuid4().hex[:8]}"
+    yield name
+    cleanup = RabbitQueue(URL, name, 10, 10)
+    channel = cleanup._channel()
+    for bucket in range(0, 20):
+        channel.queue_delete(f"{name}.delay.{bucket}")
+    channel.queue_delete(name)
+    cleanup.close()
+
+
+def test_priority_order_and_bound(queue_name: str) -> None:
+    queue = RabbitQueue(URL, queue_name, 4, 3)
+    for ticket_id, order in [("p3", 23), ("p1", 3), ("p2", 13)]:
+        queue.put(QueueItem(ticket_id, "api", order, order < 20))
+    with pytest.raises(CapacityError, match="non-urgent"):
+        queue.put(QueueItem("p4", "api", 33, False))
+    queue.put(QueueItem("p1b", "api", 3, True))
+    assert queue.depth() == 4
+    got = []
+    while (delivery := queue.get(0.2)) is not None:
+        got.append(delivery.item.ticket_id)
+        queue.ack(delivery)
+    assert got == ["p1", "p1b", "p2", "p3"]
+    queue.close()
+
+
+def test_retry_comes_back_after_its_delay_and_unacked_is_redelivered(queue_name: str) -> None:
+    queue = RabbitQueue(URL, queue_name, 10, 10)
+    queue.put(QueueItem("t", "api", 23, False))
+    delivery = queue.get(1.0)
+    assert delivery is not None
+    started = time.monotonic()
+    queue.retry(delivery, 0.4)
+    assert queue.get(0.1) is None
+    again = queue.get(3.0)
+    assert again is not None and again.item.ticket_id == "t"
+    assert time.monotonic() - started >= 0.35
+    queue.close()  # dies without acking: the broker gives the message back
+    other = RabbitQueue(URL, queue_name, 10, 10)
+    redelivered = other.get(2.0)
+    assert redelivered is not None and redelivered.redelivered
+    other.ack(redelivered)
+    assert other.depth() == 0
+    other.close()
+
+
+def test_app_on_rabbitmq_decides_every_ticket(
+    make_intake_api: IntakeFactory, example_policy: Policy, queue_name: str
+) -> None:
+    engine = CuedEngine(example_policy)
+    api = make_intake_api(
+        engine=engine,
+        intake_queue="rabbitmq",
+        broker_url=URL,
+        broker_queue=queue_name,
+        intake_workers=2,
+    )
+    ids = []
+    for n, subject in enumerate(["printer", "FLAKY vpn", "Production down"]):
+        answer = api.client.post(
+            "/v1/intake/api",
+            json={"subject": subject, "external_id": f"r{n}"},
+            headers=api.auth("helpdesk"),
+        )
+        assert answer.status_code == 202, answer.text
+        ids.append(answer.json()["ticket_id"])
+    store = api.services.store
+    assert wait_for(lambda: all(store.status(i) == "decided" for i in ids), 30)
+    assert sorted(engine.order) == sorted(["printer", "FLAKY vpn", "Production down"])

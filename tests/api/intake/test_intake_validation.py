@@ -1,0 +1,54 @@
+"""Validation profiles: defaults, YAML with located errors, tiers that are never rejected."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from agent.errors import InputError
+from agent.models import Account, Ticket
+from api.intake.models import Adapted
+from api.intake.validation import Profiles, load_profiles, validate
+
+
+def _adapted(channel: str = "chat", tier: str = "standard", **values: object) -> Adapted:
+    ticket = Ticket(channel=channel, account=Account(tier=tier), **values)  # type: ignore[arg-type]
+    return Adapted(ticket=ticket, raw={})
+
+
+def test_defaults_accept_short_chat_and_mail_without_subject() -> None:
+    profiles = Profiles()
+    assert validate(_adapted(body="hi"), profiles).outcome == "accept"
+    mail = _adapted("email", body="VPN down", requester="a@x.example")
+    assert validate(mail, profiles).outcome == "accept"
+
+
+def test_mail_without_sender_and_binary_junk_are_rejected_with_reasons() -> None:
+    profiles = Profiles()
+    verdict = validate(_adapted("email", body="\x00\x01\x02\x03 junk \x04\x05\x06"), profiles)
+    assert verdict.outcome == "reject"
+    assert verdict.reasons[0] == "no requester to answer"
+    assert verdict.reasons[1].startswith("unreadable text:")
+
+
+def test_never_reject_tiers_are_quarantined() -> None:
+    verdict = validate(_adapted("email", tier="VIP", body="x"), Profiles())
+    assert verdict.outcome == "quarantine" and verdict.reasons == ["no requester to answer"]
+
+
+def test_yaml_profiles_and_their_errors(tmp_path: Path) -> None:
+    good = tmp_path / "ok.yaml"
+    good.write_text(
+        "channels:\n  web: {require_subject: true}\n"
+        "account_domains:\n  bigcorp.example: {id: big, tier: enterprise}\n",
+        encoding="utf-8",
+    )
+    profiles = load_profiles(good)
+    assert validate(_adapted("web", body="text"), profiles).reasons == ["no subject"]
+    account = profiles.account_for("dana@BigCorp.example")
+    assert account is not None and account.tier == "enterprise"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("channels:\n  web: {min_chars: -1}\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"bad.yaml: channels.web.min_chars: Input should be"):
+        load_profiles(bad)

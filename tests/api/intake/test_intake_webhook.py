@@ -1,0 +1,114 @@
+"""The signed helpdesk webhook: signatures (bad, missing, stale: 401), RT mapping, dedupe."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import pytest
+from api_support import Api
+from conftest import SECRET, IntakeFactory
+from intake_samples import rt_payload
+
+from api.hooks import HelpdeskEvent
+from api.intake.signature import sign, signed_headers
+from api.intake.webhooks import adapt_rt
+
+URL = "/v1/intake/helpdesk"
+
+
+class Handler:
+    """A HelpdeskEventHandler that records the events it gets."""
+
+    def __init__(self) -> None:
+        self.events: list[HelpdeskEvent] = []
+
+    def handle(self, event: HelpdeskEvent) -> None:
+        self.events.append(event)
+
+
+def _post(api: Api, payload: dict[str, Any], secret: str = SECRET, **headers: str) -> Any:
+    body = json.dumps(payload).encode()
+    signed = {**signed_headers(secret, body), "Content-Type": "application/json", **headers}
+    return api.client.post(URL, content=body, headers=signed)
+
+
+@pytest.mark.parametrize(
+    ("kind", "txn", "expected"),
+    [
+        ("Create", {}, "created"),
+        ("Status", {"field": "Status", "old_value": "open", "new_value": "resolved"}, "resolved"),
+        ("Status", {"field": "Status", "old_value": "resolved", "new_value": "open"}, "reopened"),
+        ("Status", {"field": "Status", "old_value": "new", "new_value": "open"}, "status"),
+        ("Correspond", {}, "commented"),
+        ("Comment", {}, "commented"),
+        ("Set", {"field": "Queue", "old_value": "General", "new_value": "DBA"}, "updated"),
+        ("AddWatcher", {}, "updated"),
+    ],
+)
+def test_rt_transactions_map_to_event_types(kind: str, txn: dict, expected: str) -> None:
+    event = adapt_rt(rt_payload(kind=kind, **txn))
+    assert event.type == expected and event.external_id == "rt:123"
+    if expected == "created":
+        assert event.ticket is not None
+        assert event.ticket.channel == "helpdesk" and event.ticket.external_id == "rt:123"
+        assert event.ticket.requester == "alice@example.com"
+        assert event.ticket.body.startswith("The VPN drops")
+
+
+def test_created_event_is_triaged_once(make_intake_api: IntakeFactory) -> None:
+    api = make_intake_api(start=False)
+    first = _post(api, rt_payload())
+    assert first.status_code == 200, first.text
+    assert first.json()["outcome"] == "queued"
+    again = _post(api, rt_payload())
+    assert again.json()["outcome"] == "duplicate"
+    assert api.app.state.intake.queue.depth() == 1
+
+
+def test_other_events_go_to_the_source_handler_once(make_intake_api: IntakeFactory) -> None:
+    api = make_intake_api(start=False)
+    handler = Handler()
+    api.app.state.helpdesk_handlers["rt"] = handler
+    payload = rt_payload("rt-txn-900", "Correspond", content="Any news?")
+    assert _post(api, payload).json()["outcome"] == "handled"
+    assert _post(api, payload).json()["outcome"] == "duplicate"
+    assert [e.type for e in handler.events] == ["commented"]
+    assert handler.events[0].changes["comment"] == "Any news?"
+
+
+def test_generic_shape_is_accepted(make_intake_api: IntakeFactory) -> None:
+    api = make_intake_api(start=False)
+    event = {
+        "source": "zammad",
+        "event_id": "z-1",
+        "type": "created",
+        "external_id": "Z-77",
+        "ticket": {"subject": "Mail server down", "body": "No mail since 9:00"},
+    }
+    answer = _post(api, event)
+    assert answer.json()["outcome"] == "queued"
+    ticket_id = answer.json()["ticket"]["ticket_id"]
+    assert api.services.store.ticket(ticket_id).external_id == "Z-77"
+    unhandled = {**event, "event_id": "z-2", "type": "resolved", "ticket": None}
+    assert _post(api, unhandled).json()["outcome"] == "unhandled"
+
+
+def test_bad_missing_and_stale_signatures_are_401(make_intake_api: IntakeFactory) -> None:
+    api = make_intake_api(start=False)
+    body = json.dumps(rt_payload()).encode()
+    assert api.client.post(URL, content=body).status_code == 401
+    assert _post(api, rt_payload(), secret="wrong").status_code == 401
+    stale = str(int(time.time()) - 301)
+    headers = {"X-Triage-Timestamp": stale, "X-Triage-Signature": sign(SECRET, stale, body)}
+    assert api.client.post(URL, content=body, headers=headers).status_code == 401
+    tampered = signed_headers(SECRET, body)
+    answer = api.client.post(URL, content=body + b" ", headers=tampered)
+    assert answer.status_code == 401 and "signature" in answer.json()["detail"]
+    assert api.app.state.intake.queue.depth() == 0
+
+
+def test_webhook_is_closed_without_a_secret(make_intake_api: IntakeFactory) -> None:
+    api = make_intake_api(start=False, webhook_secret=None)
+    assert _post(api, rt_payload()).status_code == 401

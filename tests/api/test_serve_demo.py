@@ -1,0 +1,76 @@
+"""The README's run command: `triage serve --demo` on an empty data directory, used over HTTP."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.mark.slow
+def test_serve_demo_seeds_data_prints_a_key_and_triages(tmp_path: Path) -> None:
+    port = _free_port()
+    env = {**os.environ, "TRIAGE_DATA_DIR": str(tmp_path / "data"), "TRIAGE_PORT": str(port)}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "agent.cli", "serve", "--demo"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.5)
+        else:
+            pytest.fail("the service did not come up within 240 s")
+        ticket = {"subject": "Docking station", "body": "My dock is not detected by the laptop."}
+        assert httpx.post(f"{base}/v1/triage", json=ticket, timeout=30).status_code == 401
+    finally:
+        server.terminate()
+        _, stderr = server.communicate(timeout=30)
+    key = re.search(r"created admin key \S+ \(shown once\):\n\s+(\S+)", stderr)
+    assert key, stderr
+    # The key outlives the process: start again (no demo) and use it.
+    env.pop("TRIAGE_PORT")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "agent.cli", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.5)
+        headers = {"Authorization": f"Bearer {key.group(1)}"}
+        answer = httpx.post(f"{base}/v1/triage", json=ticket, headers=headers, timeout=60)
+        assert answer.status_code == 200, answer.text
+        body = answer.json()
+        assert body["team"] == "hardware"
+        assert body["brief"]["similar"], "the demo knowledge base was seeded"
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

@@ -1,0 +1,84 @@
+"""The RT REST2 adapter over a scripted HTTP transport: partial failures and error mapping."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import httpx
+import pytest
+
+from agent.policy import load_policy
+from agent.settings import EXAMPLES_DIR
+from api.helpdesk.base import HelpdeskRejected, HelpdeskUnavailable, TicketUpdate
+from api.helpdesk.rt import RTHelpdesk
+from api.helpdesk.rt_setup.initialdata import perl, render
+
+TICKET = {
+    "id": 7,
+    "Subject": "s",
+    "Queue": {"id": "1", "type": "queue"},
+    "Owner": {"id": "Nobody"},
+    "Status": "new",
+    "Priority": "0",
+    "Requestor": [{"id": "alice@example.com"}],
+    "Created": "2026-11-27T10:00:00Z",
+    "Resolved": "1970-01-01T00:00:00Z",
+    "CustomFields": [{"name": "Tags", "values": []}],
+}
+
+
+def _rt(handler: object) -> RTHelpdesk:
+    return RTHelpdesk("http://rt.test", "tok", transport=httpx.MockTransport(handler))  # type: ignore[arg-type]
+
+
+def test_a_200_put_with_refused_fields_is_reported() -> None:
+    seen: list[dict[str, object]] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        assert request.headers["authorization"] == "token tok"
+        if request.method == "PUT":
+            seen.append(json.loads(request.content))
+            return httpx.Response(200, json=["Queue nope does not exist", "Priority changed"])
+        if request.url.path.endswith("/queue/1"):
+            return httpx.Response(200, json={"Name": "General"})
+        return httpx.Response(200, json={**TICKET, "Priority": "75"})
+
+    result = _rt(answer).update("7", TicketUpdate(queue="nope", priority=75))
+    assert seen == [{"Queue": "nope", "Priority": 75}]
+    assert result.applied == ["priority"]
+    assert "does not exist" in result.failed["queue"]
+
+
+@pytest.mark.parametrize(
+    ("status", "error"),
+    [(503, HelpdeskUnavailable), (429, HelpdeskUnavailable), (404, HelpdeskRejected)],
+)
+def test_http_errors_map_to_retry_or_refusal(status: int, error: type[Exception]) -> None:
+    with pytest.raises(error):
+        _rt(lambda r: httpx.Response(status, text="x")).ticket("7")
+
+
+def test_unreachable_is_retryable() -> None:
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("connection refused", request=request)
+
+    with pytest.raises(HelpdeskUnavailable):
+        _rt(refuse).ping()
+
+
+def test_initialdata_quotes_everything_and_has_one_queue_per_team(tmp_path: Path) -> None:
+    assert perl("it's \\ $HOME @x") == "'it\\'s \\\\ $HOME @x'"
+    policy = load_policy(EXAMPLES_DIR / "policy.yaml")
+    scrip = (Path(__file__).parents[2] / "api/helpdesk/rt_setup/scrip_action.pl").read_text()
+    text = render(policy, scrip)
+    for team in policy.team_names:
+        assert f"'Name' => '{team}'" in text
+    assert "'ScripCondition' => 'On Transaction'" in text
+    if shutil.which("perl"):
+        path = tmp_path / "initialdata.pl"
+        path.write_text(text)
+        check = subprocess.run(["perl", "-c", str(path)], capture_output=True, text=True)
+        assert check.returncode == 0, check.stderr

@@ -1,0 +1,84 @@
+"""Back-flow against the fake helpdesk: a resolution becomes a learned case and a KPI record."""
+
+from __future__ import annotations
+
+from conftest import RigFactory
+from rt_support import DB_TEXT, Rig, rt_ticket
+
+from agent.kpis import compute_kpis
+from api.helpdesk.fake import FakeHelpdesk
+from api.hooks import HelpdeskEvent
+
+
+def _resolved(event_id: str, external: str) -> HelpdeskEvent:
+    # The intake hands over the canonical "rt:<id>"; RT's bare id is accepted too.
+    return HelpdeskEvent(
+        source="rt", event_id=event_id, type="resolved", external_id=f"rt:{external}"
+    )
+
+
+def _routed(rig: Rig, fake: FakeHelpdesk) -> tuple[str, str]:
+    rt = fake.create(*DB_TEXT, requester="alice@example.com")
+    ticket_id, _ = rig.decide(rt_ticket(rt.id, *DB_TEXT))
+    rig.connector.delivery.drain()
+    return ticket_id, rt.id
+
+
+def test_resolution_where_we_sent_it_is_a_correct_route(
+    make_rig: RigFactory, fake: FakeHelpdesk
+) -> None:
+    rig = make_rig(fake)
+    ticket_id, rt_id = _routed(rig, fake)
+    fake.record(rt_id, "Correspond", "mehmet.yilmaz@example.com", content="Patched the DB.")
+    fake.set_field(rt_id, "Status", "resolved", "mehmet.yilmaz@example.com")
+    rig.connector.handler.handle(_resolved("rt-txn-50", rt_id))
+    assert rig.connector.backflow.drain() == 1
+    report = compute_kpis(rig.services.ledger.outcomes())
+    assert report.escalation_accuracy_rate == 1.0 and report.first_contact_resolution_rate == 1.0
+    case = rig.triager.kb.store.get(ticket_id)
+    assert case is not None and case.label_source == "helpdesk"
+    assert case.team == "database" and case.resolution == "Patched the DB."
+
+
+def test_a_reassignment_after_our_decision_is_a_misroute(
+    make_rig: RigFactory, fake: FakeHelpdesk
+) -> None:
+    rig = make_rig(fake)
+    ticket_id, rt_id = _routed(rig, fake)
+    fake.set_field(rt_id, "Queue", "erp_applications", "mehmet.yilmaz@example.com")
+    fake.set_field(rt_id, "Status", "resolved", "katrin.vogel@example.com")
+    rig.connector.handler.handle(_resolved("rt-txn-60", rt_id))
+    rig.connector.backflow.drain()
+    (record,) = rig.services.ledger.outcomes()
+    assert record.first_route == "database" and record.team == "erp_applications"
+    assert compute_kpis([record]).escalation_accuracy_rate == 0.0
+    assert rig.triager.kb.store.get(ticket_id).team == "erp_applications"  # type: ignore[union-attr]
+
+
+def test_events_are_deduplicated_and_non_resolutions_only_recorded(
+    make_rig: RigFactory, fake: FakeHelpdesk
+) -> None:
+    rig = make_rig(fake)
+    _, rt_id = _routed(rig, fake)
+    fake.set_field(rt_id, "Status", "resolved", "root")
+    for _ in range(3):
+        rig.connector.handler.handle(_resolved("rt-txn-70", rt_id))
+    rig.connector.handler.handle(
+        HelpdeskEvent(source="rt", event_id="rt-txn-71", type="commented", external_id=rt_id)
+    )
+    assert rig.connector.backflow.drain() == 1
+    assert rig.connector.backflow.drain() == 0
+    assert len(rig.services.ledger.outcomes()) == 1
+
+
+def test_resolution_waits_while_the_helpdesk_is_down(
+    make_rig: RigFactory, fake: FakeHelpdesk
+) -> None:
+    rig = make_rig(fake)
+    _, rt_id = _routed(rig, fake)
+    fake.set_field(rt_id, "Status", "resolved", "root")
+    rig.connector.handler.handle(_resolved("rt-txn-80", rt_id))
+    fake.down = True
+    assert rig.connector.backflow.drain() == 0
+    fake.down = False
+    assert rig.connector.backflow.drain() == 1

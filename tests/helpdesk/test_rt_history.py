@@ -1,0 +1,85 @@
+"""History enrichment against the fake helpdesk: conversation, earlier tickets, account context."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from rt_support import DB_TEXT, rt_ticket
+
+from agent.errors import InputError
+from api.helpdesk.accounts import load_accounts
+from api.helpdesk.base import Requester
+from api.helpdesk.fake import FakeHelpdesk
+from api.helpdesk.history import Enricher
+
+
+def _with_past(fake: FakeHelpdesk) -> str:
+    old = fake.create("Printer offline", "The printer says offline.", "alice@example.com")
+    fake.record(old.id, "Correspond", "lena.fischer@example.com", content="Power-cycled it: fixed.")
+    fake.set_field(old.id, "Status", "resolved", "lena.fischer@example.com")
+    fake.set_field(old.id, "Status", "open", "alice@example.com")
+    now = fake.create(*DB_TEXT, requester="alice@example.com")
+    fake.record(now.id, "Correspond", "alice@example.com", content="Still failing after restart.")
+    fake.comment(now.id, "## Triage: an earlier brief")  # our own comment: not history
+    return now.id
+
+
+def test_enrich_attaches_conversation_and_earlier_tickets() -> None:
+    fake = FakeHelpdesk()
+    current = _with_past(fake)
+    ticket = Enricher(fake, load_accounts(None)).enrich(rt_ticket(current, *DB_TEXT))
+    assert [(m.role, m.body) for m in ticket.messages] == [
+        ("customer", "Still failing after restart.")
+    ]
+    (prior,) = ticket.history
+    assert prior.id == "rt:1" and prior.subject == "Printer offline" and prior.status == "open"
+
+
+def test_reopens_and_resolution_of_a_closed_prior_ticket() -> None:
+    fake = FakeHelpdesk()
+    old = fake.create("VPN", "VPN down", "bob@example.com")
+    fake.record(old.id, "Correspond", "thomas.berg@example.com", content="Renewed the certificate.")
+    fake.set_field(old.id, "Status", "resolved", "thomas.berg@example.com")
+    fake.set_field(old.id, "Status", "open", "bob@example.com")
+    fake.set_field(old.id, "Status", "resolved", "thomas.berg@example.com")
+    now = fake.create("VPN again", "VPN down again", "bob@example.com")
+    enricher = Enricher(fake, load_accounts(None))
+    ticket = enricher.enrich(rt_ticket(now.id, "VPN again", "VPN down again", "bob@example.com"))
+    assert ticket.history[0].resolution == "Renewed the certificate."
+    reopened = enricher.enrich(rt_ticket(old.id, "VPN", "VPN down", "bob@example.com"))
+    assert reopened.reopen_count == 1
+
+
+def test_account_from_the_helpdesk_then_the_accounts_file(tmp_path: Path) -> None:
+    fake = FakeHelpdesk()
+    current = _with_past(fake)
+    path = tmp_path / "accounts.yaml"
+    path.write_text(
+        "accounts:\n  - id: acme\n    name: Acme\n    tier: enterprise\n    region: emea\n"
+        "    language: de\n    match: [example.com]\n",
+        encoding="utf-8",
+    )
+    enricher = Enricher(fake, load_accounts(path))
+    from_file = enricher.enrich(rt_ticket(current, *DB_TEXT)).account
+    assert (from_file.id, from_file.tier, from_file.region) == ("acme", "enterprise", "emea")
+    fake.requesters["alice@example.com"] = Requester(
+        name="alice@example.com", organization="Acme", custom_fields={"Tier": ["vip"]}
+    )
+    from_helpdesk = enricher.enrich(rt_ticket(current, *DB_TEXT)).account
+    assert from_helpdesk.tier == "vip" and from_helpdesk.region == "emea"
+
+
+def test_helpdesk_down_leaves_the_ticket_as_it_came() -> None:
+    fake = FakeHelpdesk()
+    current = _with_past(fake)
+    fake.down = True
+    ticket = rt_ticket(current, *DB_TEXT)
+    assert Enricher(fake, load_accounts(None)).enrich(ticket) == ticket
+
+
+def test_a_bad_accounts_file_names_file_and_path(tmp_path: Path) -> None:
+    path = tmp_path / "accounts.yaml"
+    path.write_text("accounts:\n  - name: no id\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"accounts.yaml: accounts.0.id"):
+        load_accounts(path)

@@ -1,0 +1,128 @@
+"""Outbox and delivery against the fake helpdesk: applied once, in order, through outages."""
+
+from __future__ import annotations
+
+from conftest import RigFactory
+from rt_support import DB_TEXT, REVIEW_TEXT, VPN_TEXT, rt_ticket
+
+from agent.models import Ticket
+from agent.state import HumanReview
+from api.helpdesk.fake import FakeHelpdesk
+from api.helpdesk.names import TAGS_FIELD, priority_map, user_map
+
+
+def test_decision_is_applied_with_queue_owner_priority_tags_and_brief(
+    make_rig: RigFactory, fake: FakeHelpdesk
+) -> None:
+    rig = make_rig(fake)
+    rt = fake.create(*DB_TEXT, requester="alice@example.com")
+    ticket_id, result = rig.decide(rt_ticket(rt.id, *DB_TEXT))
+    decision = result.decision
+    assert rig.connector.delivery.drain() > 0
+    now = fake.tickets[rt.id]
+    policy = rig.services.engine.policy
+    assert now.queue == decision.team == "database"
+    assert (
+        now.owner == user_map(policy)[decision.assignee] if decision.assignee else now.owner is None
+    )
+    assert now.priority == priority_map(policy.priorities.scale)[decision.priority]
+    assert now.custom_fields[TAGS_FIELD] == sorted(decision.tags)
+    (comment,) = fake.comments(rt.id)
+    assert comment.startswith("## Triage:") and f"[triage:{ticket_id}:" in comment
+    (row,) = rig.connector.outbox.rows(rt.id)
+    assert row.status == "applied" and row.progress["comment_done"] is True
+
+
+def test_tickets_from_other_channels_are_left_alone(
+    make_rig: RigFactory, fake: FakeHelpdesk
+) -> None:
+    rig = make_rig(fake)
+    rig.decide(Ticket(subject=DB_TEXT[0], body=DB_TEXT[1], channel="email", external_id="m-1"))
+    assert rig.connector.outbox.rows() == []
+
+
+def test_outage_every_update_arrives_once_in_order(
+    make_rig: RigFactory, fake: FakeHelpdesk
+) -> None:
+    rig = make_rig(fake)
+    first = fake.create(*REVIEW_TEXT, requester="bob@example.com")
+    second = fake.create(*VPN_TEXT, requester="carol@example.com")
+    fake.down = True
+    ticket_id, result = rig.decide(rt_ticket(first.id, *REVIEW_TEXT, "bob@example.com"))
+    assert result.decision.needs_review
+    rig.decide(rt_ticket(second.id, *VPN_TEXT, "carol@example.com"))
+    # The reviewer decides while the helpdesk is still down: a second update for the same ticket.
+    reviewed = rig.triager.resume(ticket_id, HumanReview(team="hardware", reviewer="rev"))
+    rig.services.store.record(ticket_id, reviewed, actor="rev")
+    rig.connector.listener.on_decision(ticket_id, rig.services.store.ticket(ticket_id), reviewed)
+    for _ in range(3):
+        rig.connector.delivery.drain()
+    rows = rig.connector.outbox.rows()
+    assert [r.status for r in rows] == ["pending"] * 3 and rows[0].attempts >= 1
+    fake.down = False
+    for row in rows:  # the backoff would make the test wait; the rows are due now
+        rig.connector.outbox.retry(row.id, 0.0, "test: due now")
+    rig.connector.delivery.drain()
+    assert [r.status for r in rig.connector.outbox.rows()] == ["applied"] * 3
+    comments = fake.comments(first.id)
+    assert len(comments) == 2  # once each
+    assert (
+        "Waiting for human review" in comments[0] and "Waiting for human review" not in comments[1]
+    )
+    assert fake.tickets[first.id].queue == "hardware"
+    assert "needs-review" not in fake.tickets[first.id].custom_fields[TAGS_FIELD]
+    assert len(fake.comments(second.id)) == 1
+
+
+def test_a_comment_posted_before_a_crash_is_not_posted_again(
+    make_rig: RigFactory, fake: FakeHelpdesk
+) -> None:
+    rig = make_rig(fake)
+    rt = fake.create(*DB_TEXT, requester="alice@example.com")
+    fake.down = True
+    rig.decide(rt_ticket(rt.id, *DB_TEXT))
+    fake.down = False
+    (row,) = rig.connector.outbox.rows()
+    # The process died right after posting the comment, before recording it as done.
+    fake.comment(rt.id, row.update["comment"])
+    rig.connector.outbox.save_progress(row.id, {"comment_started": True})
+    rig.connector.delivery.drain()
+    assert len(fake.comments(rt.id)) == 1
+    assert rig.connector.outbox.rows()[0].status == "applied"
+
+
+def test_refused_fields_are_recorded_not_assumed(make_rig: RigFactory, fake: FakeHelpdesk) -> None:
+    rig = make_rig(fake)
+    fake.refuse = {"queue"}
+    rt = fake.create(*DB_TEXT, requester="alice@example.com")
+    rig.decide(rt_ticket(rt.id, *DB_TEXT))
+    rig.connector.delivery.drain()
+    (row,) = rig.connector.outbox.rows()
+    assert row.status == "partial"
+    assert "queue" in (row.last_error or "") and fake.tickets[rt.id].queue == "General"
+    assert len(fake.comments(rt.id)) == 1  # the brief still reaches the specialist
+
+
+def test_a_refused_ticket_does_not_block_the_others(
+    make_rig: RigFactory, fake: FakeHelpdesk
+) -> None:
+    rig = make_rig(fake)
+    rig.decide(rt_ticket("999", *DB_TEXT))  # no such ticket in the helpdesk
+    rt = fake.create(*VPN_TEXT, requester="dave@example.com")
+    rig.decide(rt_ticket(rt.id, *VPN_TEXT, "dave@example.com"))
+    rig.connector.delivery.drain()
+    assert [r.status for r in rig.connector.outbox.rows()] == ["rejected", "applied"]
+
+
+def test_sweep_queues_a_decision_the_listener_never_saw(
+    make_rig: RigFactory, fake: FakeHelpdesk
+) -> None:
+    rig = make_rig(fake)
+    rt = fake.create(*DB_TEXT, requester="alice@example.com")
+    ticket = rt_ticket(rt.id, *DB_TEXT)
+    claim = rig.services.store.claim(ticket, None, None, "triaging")
+    rig.services.store.record(claim.id, rig.triager.triage(ticket, thread_id=claim.id), "agent")
+    assert rig.connector.listener.sweep(rig.services.db) == 1
+    assert rig.connector.listener.sweep(rig.services.db) == 0
+    rig.connector.delivery.drain()
+    assert fake.tickets[rt.id].queue == "database"
