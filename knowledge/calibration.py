@@ -18,7 +18,7 @@ from scipy.special import log_softmax, softmax
 class ConditionalLogit:
     """softmax_c(X[n, c, :] @ w + b[c]) fitted by L2-penalised cross-entropy (L-BFGS)."""
 
-    def __init__(self, l2_weights: float = 1e-4, l2_bias: float = 1e-2) -> None:
+    def __init__(self, l2_weights: float = 1e-4, l2_bias: float = 1.0) -> None:
         self.l2_weights = l2_weights
         self.l2_bias = l2_bias
         self.weights: np.ndarray = np.zeros(0)

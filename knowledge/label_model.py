@@ -13,10 +13,12 @@ from collections.abc import Sequence
 
 import numpy as np
 import scipy.sparse as sp
+from scipy.special import log_softmax
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import KFold, StratifiedKFold
 from sklearn.svm import LinearSVC
+from threadpoolctl import threadpool_limits
 
 from knowledge.calibration import (
     ConditionalLogit,
@@ -24,15 +26,29 @@ from knowledge.calibration import (
     expected_calibration_error,
     fit_temperature,
 )
-from knowledge.votes import VOTE_FEATURES, vote_features
+from knowledge.votes import (
+    HISTORY_FEATURES,
+    KNN_FEATURES,
+    history_features,
+    knn_features,
+    leave_one_out_neighbours,
+    requester_history,
+)
 
 MODEL_FEATURES = ("text_svm", "embedding_lr", "log_prior")
-FEATURES = MODEL_FEATURES + VOTE_FEATURES
+NEIGHBOUR_SETS = ("embedding", "tfidf")  # precedents by meaning, and by shared wording
+FEATURES = (
+    MODEL_FEATURES
+    + tuple(f"{s}_{f}" for s in NEIGHBOUR_SETS for f in KNN_FEATURES)
+    + HISTORY_FEATURES
+)
 MIN_CASES_TO_LEARN = 20
+META_ROWS = 6000  # rows the meta-learner and calibration are fitted on
+NEIGHBOURS = 10  # precedents voting per ticket; matches the default store search size
 FOLDS = 5
 SEED = 13
 # Fixed weights for a knowledge base too small to learn them: precedents and history decide.
-VOTE_ONLY_WEIGHTS = np.array([0, 0, 1, 3, 1, 2, 0, 2, 0.5], dtype=np.float64)
+VOTE_ONLY_WEIGHTS = np.array([0, 0, 1, 2, 1, 1, 0, 1, 0.5, 1, 0, 2, 0.5], dtype=np.float64)
 LOG_FLOOR = -12.0
 
 
@@ -53,54 +69,67 @@ class LabelModel:
     def fit(
         self,
         text_x: sp.csr_matrix,
+        index_x: sp.csr_matrix,
         embeddings: np.ndarray,
         labels: Sequence[str],
-        neighbours: tuple[np.ndarray, np.ndarray],
-        history: Sequence[np.ndarray],
+        requesters: Sequence[str | None],
     ) -> dict[str, object]:
-        """Fit on rows with a label; neighbours/history index into the same rows."""
+        """Fit on labelled rows: TF-IDF rows, the unit-norm rows precedents are searched by,
+        embeddings, labels and requesters."""
+        with threadpool_limits(1):  # two BLAS pools on two cores oversubscribe: 20x slower
+            return self._fit(text_x, index_x, embeddings, labels, requesters)
+
+    def _fit(
+        self,
+        text_x: sp.csr_matrix,
+        index_x: sp.csr_matrix,
+        embeddings: np.ndarray,
+        labels: Sequence[str],
+        requesters: Sequence[str | None],
+    ) -> dict[str, object]:
         self.classes = sorted(set(labels))
         self.index = {c: i for i, c in enumerate(self.classes)}
         y = np.array([self.index[label] for label in labels], dtype=np.int64)
         self.n_cases = len(y)
         counts = np.bincount(y, minlength=len(self.classes))
         self.log_prior = np.log((counts + 1.0) / (counts.sum() + len(counts)))
-        votes = (
-            np.stack(
-                [
-                    vote_features(
-                        y[neighbours[0][i]], neighbours[1][i], y[history[i]], len(self.classes)
-                    )
-                    for i in range(len(y))
-                ]
-            )
-            if len(y)
-            else np.zeros((0, len(self.classes), len(VOTE_FEATURES)), dtype=np.float32)
+        # The meta-learner has few weights: a sample of rows is enough to fit it, and it spares
+        # the quadratic neighbour search and most out-of-fold work on large knowledge bases.
+        rng = np.random.default_rng(SEED)
+        meta_rows = np.sort(rng.choice(len(y), min(len(y), META_ROWS), replace=False))
+        emb_idx, emb_sim = leave_one_out_neighbours(embeddings, NEIGHBOURS, meta_rows)
+        txt_idx, txt_sim = leave_one_out_neighbours(index_x, NEIGHBOURS, meta_rows)
+        history = requester_history(requesters)
+        votes = np.stack(
+            [
+                self._votes(
+                    [(y[emb_idx[r]], emb_sim[r]), (y[txt_idx[r]], txt_sim[r])],
+                    y[history[row]],
+                )
+                for r, row in enumerate(meta_rows)
+            ]
         )
         self.learned = (
             len(self.classes) >= 2 and len(y) >= MIN_CASES_TO_LEARN and (counts >= 2).sum() >= 2
         )
         if not self.learned:
-            self.stacker.weights, self.stacker.bias = (
-                VOTE_ONLY_WEIGHTS.copy(),
-                np.zeros(len(self.classes)),
-            )
-            return {
-                "n": len(y),
-                "classes": len(self.classes),
-                "mode": "votes-only (too few cases to learn)",
-            }
-        model_x = self._out_of_fold(text_x, embeddings, y)
+            self.stacker.weights = VOTE_ONLY_WEIGHTS.copy()
+            self.stacker.bias = np.zeros(len(self.classes))
+            mode = "votes-only (too few cases to learn: precedents and history decide)"
+            return {"n": len(y), "classes": len(self.classes), "mode": mode}
+        model_x = self._out_of_fold(text_x, embeddings, y, meta_rows)
         features = np.concatenate([model_x, votes], axis=2)
-        meta_logits = self._cross_fit_meta(features, y)
-        self.temperature = fit_temperature(meta_logits, y)
+        meta_y = y[meta_rows]
+        meta_logits = self._cross_fit_meta(features, meta_y)
+        self.temperature = fit_temperature(meta_logits, meta_y)
         probs = calibrated(meta_logits, self.temperature)
-        self.stacker.fit(features, y, init=VOTE_ONLY_WEIGHTS)
+        self.stacker.fit(features, meta_y, init=VOTE_ONLY_WEIGHTS)
         self.text_model = _fit_svm(text_x, y)
         self.embedding_model = _fit_lr(embeddings, y)
-        correct = probs.argmax(axis=1) == y
+        correct = probs.argmax(axis=1) == meta_y
         return {
             "n": len(y),
+            "meta_rows": len(meta_rows),
             "classes": len(self.classes),
             "mode": "stacked",
             "validation_accuracy": round(float(correct.mean()), 4),
@@ -109,27 +138,41 @@ class LabelModel:
             "weights": dict(zip(FEATURES, np.round(self.stacker.weights, 3).tolist(), strict=True)),
         }
 
-    def _out_of_fold(
-        self, text_x: sp.csr_matrix, embeddings: np.ndarray, y: np.ndarray
+    def _votes(
+        self,
+        neighbour_sets: Sequence[tuple[Sequence[int], Sequence[float]]],
+        history: Sequence[int],
     ) -> np.ndarray:
-        """Base-model features of every row from models that never saw that row."""
-        n, c = len(y), len(self.classes)
+        c = len(self.classes)
+        return np.concatenate(
+            [knn_features(labels, sims, c) for labels, sims in neighbour_sets]
+            + [history_features(history, c)],
+            axis=1,
+        )
+
+    def _out_of_fold(
+        self, text_x: sp.csr_matrix, embeddings: np.ndarray, y: np.ndarray, rows: np.ndarray
+    ) -> np.ndarray:
+        """Base-model features of ``rows``, each from models fitted on every row but its fold."""
+        n, c = len(rows), len(self.classes)
         out = np.zeros((n, c, len(MODEL_FEATURES)), dtype=np.float32)
         folds = min(FOLDS, max(2, n // 10))
-        stratify = np.bincount(y).min() >= folds
+        stratify = np.bincount(y[rows]).min() >= folds
         splitter = (StratifiedKFold if stratify else KFold)(folds, shuffle=True, random_state=SEED)
-        for train, test in splitter.split(np.zeros(n), y):
+        for _, held in splitter.split(np.zeros(n), y[rows]):
+            test = rows[held]
+            train = np.setdiff1d(np.arange(len(y)), test, assume_unique=True)
             classes = np.unique(y[train])
             if len(classes) < 2:
-                out[test, :, 1] = LOG_FLOOR
+                out[held, :, 1] = LOG_FLOOR
                 continue
             svm = _fit_svm(text_x[train], y[train])
-            out[test, :, 0] = _spread(_svm_scores(svm, text_x[test]), classes, c, -2.0)
+            out[held, :, 0] = _spread(_svm_scores(svm, text_x[test]), classes, c, -2.0)
             lr = _fit_lr(embeddings[train], y[train])
             logp = np.log(np.clip(lr.predict_proba(embeddings[test]), 1e-12, None))
-            out[test, :, 1] = _spread(np.maximum(logp, LOG_FLOOR), classes, c, LOG_FLOOR)
+            out[held, :, 1] = _spread(np.maximum(logp, LOG_FLOOR), classes, c, LOG_FLOOR)
             counts = np.bincount(y[train], minlength=c)
-            out[test, :, 2] = np.log((counts + 1.0) / (counts.sum() + c))
+            out[held, :, 2] = np.log((counts + 1.0) / (counts.sum() + c))
         return out
 
     def _cross_fit_meta(self, features: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -144,8 +187,7 @@ class LabelModel:
         self,
         text_x: sp.csr_matrix,
         embedding: np.ndarray,
-        neighbour_labels: Sequence[str | None],
-        neighbour_sims: Sequence[float],
+        neighbour_sets: Sequence[tuple[Sequence[str | None], Sequence[float]]],
         history_labels: Sequence[str | None],
     ) -> np.ndarray:
         """Calibrated probabilities over ``self.classes`` for one ticket."""
@@ -153,16 +195,19 @@ class LabelModel:
         model_x = np.zeros((c, len(MODEL_FEATURES)), dtype=np.float32)
         model_x[:, 2] = self.log_prior
         if self.learned and self.text_model is not None and self.embedding_model is not None:
-            model_x[:, 0] = _svm_scores(self.text_model, text_x)[0]
-            logp = np.log(
-                np.clip(self.embedding_model.predict_proba(embedding[None, :]), 1e-12, None)
-            )
-            model_x[:, 1] = np.maximum(logp[0], LOG_FLOOR)
-        votes = vote_features(
-            [self.index.get(label or "", -1) for label in neighbour_labels],
-            neighbour_sims,
+            # plain dot products: sklearn's input validation costs more than the maths here
+            svm, lr = self.text_model, self.embedding_model
+            model_x[:, 0] = _two_sided(np.asarray(text_x @ svm.coef_.T).ravel() + svm.intercept_)
+            logits = embedding.astype(np.float64) @ lr.coef_.T + lr.intercept_
+            if len(logits) == 1:  # binary: sklearn's probability is sigmoid(d) = softmax([0, d])
+                logits = np.concatenate([[0.0], logits])
+            model_x[:, 1] = np.maximum(log_softmax(logits), LOG_FLOOR)
+        votes = self._votes(
+            [
+                ([self.index.get(x or "", -1) for x in labels], sims)
+                for labels, sims in neighbour_sets
+            ],
             [self.index.get(label or "", -1) for label in history_labels],
-            c,
         )
         features = np.concatenate([model_x, votes], axis=1)[None, :, :]
         return calibrated(self.stacker.logits(features), self.temperature)[0]
@@ -185,6 +230,11 @@ def _fit_svm(x: sp.csr_matrix, y: np.ndarray) -> LinearSVC:
 def _svm_scores(model: LinearSVC, x: sp.csr_matrix) -> np.ndarray:
     scores = np.asarray(model.decision_function(x), dtype=np.float32)
     return np.stack([-scores, scores], axis=1) if scores.ndim == 1 else scores
+
+
+def _two_sided(scores: np.ndarray) -> np.ndarray:
+    """A binary model's single score as one score per class, like the multi-class case."""
+    return np.concatenate([-scores, scores]) if len(scores) == 1 else scores
 
 
 def _fit_lr(x: np.ndarray, y: np.ndarray) -> LogisticRegression:

@@ -8,6 +8,7 @@ near-duplicate wins outright; ``needs_refit`` says when enough of them have pile
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from datetime import UTC, datetime
@@ -17,18 +18,23 @@ from typing import Any
 import joblib
 import numpy as np
 
-from agent.models import Evidence, TeamScore
+from agent.models import TeamScore
 from knowledge.base import RoutePrediction
 from knowledge.cases import Case, SimilarCase
 from knowledge.cold_start import cold_start_prediction
-from knowledge.features import TextVectorizer
-from knowledge.label_model import LabelModel
-from knowledge.votes import NEAR_DUPLICATE_AT, leave_one_out_neighbours, requester_history
+from knowledge.features import TextIndex, TextVectorizer
+from knowledge.label_model import NEIGHBOURS, LabelModel
+from knowledge.router_evidence import route_evidence
+from knowledge.votes import NEAR_DUPLICATE_AT
 
-NEIGHBOURS = 10  # precedents voting per ticket; matches the default store search size
+log = logging.getLogger(__name__)
+
 REFIT_MIN_NEW = 50
 REFIT_SHARE = 0.1  # refit once new cases reach this share of the fitted knowledge base
-FORMAT = 1
+FORMAT = 2  # bumped whenever the saved state changes shape
+
+
+TARGETS = ("team", "priority")
 
 
 class _Observed:
@@ -48,6 +54,7 @@ class LearnedRouter:
         self._vectorizer: TextVectorizer | None = None
         self._team: LabelModel | None = None
         self._priority: LabelModel | None = None
+        self._index: TextIndex | None = None
         self._observed: dict[str, _Observed] = {}
         self._new_since_fit = 0
         self._fitted_cases = 0
@@ -69,25 +76,28 @@ class LearnedRouter:
         if len(cases) != len(embeddings):
             raise ValueError(f"{len(cases)} cases but {len(embeddings)} embedding rows")
         report: dict[str, Any] = {"n": len(cases)}
-        labelled = [i for i, c in enumerate(cases) if c.team or c.priority]
+        labelled = [c for c in cases if c.team or c.priority]
+        vectors = embeddings[[i for i, c in enumerate(cases) if c.team or c.priority]]
         self._vectorizer = TextVectorizer()
-        text_x = (
-            self._vectorizer.fit_transform([cases[i].text for i in labelled]) if labelled else None
-        )
         self._team = self._priority = None
-        for target in ("team", "priority"):
-            rows = [j for j, i in enumerate(labelled) if getattr(cases[i], target)]
-            if not rows or text_x is None:
+        self._index = None
+        if labelled:
+            matrix = self._vectorizer.fit_transform([c.text for c in labelled])
+            self._index = TextIndex(matrix, self._vectorizer.word_dims)
+            self._index.labels = {t: [getattr(c, t) for c in labelled] for t in TARGETS}
+        for target in TARGETS:
+            rows = [j for j, c in enumerate(labelled) if getattr(c, target)]
+            if not rows or self._index is None:
                 report[target] = {"n": 0, "mode": "not learned (no labelled cases)"}
                 continue
             model = LabelModel()
-            emb = embeddings[[labelled[j] for j in rows]]
+            text_x, emb = self._index.matrix[rows], vectors[rows]
             report[target] = model.fit(
-                text_x[rows],
+                text_x,
+                text_x[:, : self._index.word_dims],
                 emb,
-                [getattr(cases[labelled[j]], target) for j in rows],
-                leave_one_out_neighbours(emb, NEIGHBOURS),
-                requester_history([cases[labelled[j]].requester for j in rows]),
+                [getattr(labelled[j], target) for j in rows],
+                [labelled[j].requester for j in rows],
             )
             setattr(self, f"_{target}", model)
         self._observed.clear()
@@ -127,14 +137,20 @@ class LearnedRouter:
             )
         text_x = self._vectorizer.transform([text])
         sims = [p.similarity for p in precedents]
+        worded = self._index.search(text_x, NEIGHBOURS) if self._index else ([], [])
         probs = dict(
             zip(
                 self._team.classes,
                 self._team.predict_proba(
                     text_x,
                     embedding,
-                    [p.case.team for p in precedents],
-                    sims,
+                    [
+                        ([p.case.team for p in precedents], sims),
+                        (
+                            self._index.labels_of("team", worded[0]) if self._index else [],
+                            worded[1],
+                        ),
+                    ],
                     [c.team for c in history],
                 ).tolist(),
                 strict=True,
@@ -159,8 +175,13 @@ class LearnedRouter:
             prio = self._priority.predict_proba(
                 text_x,
                 embedding,
-                [p.case.priority for p in precedents],
-                sims,
+                [
+                    ([p.case.priority for p in precedents], sims),
+                    (
+                        self._index.labels_of("priority", worded[0]) if self._index else [],
+                        worded[1],
+                    ),
+                ],
                 [c.priority for c in history],
             )
             priorities = _ranked(dict(zip(self._priority.classes, prio.tolist(), strict=True)))
@@ -168,7 +189,7 @@ class LearnedRouter:
             teams=teams,
             priorities=priorities,
             confidence=teams[0].score * self._team.confidence_scale if teams else 0.0,
-            evidence=self._evidence(teams, precedents, history),
+            evidence=route_evidence(self.version, teams, precedents, history),
             model_version=self.version,
         )
 
@@ -208,44 +229,6 @@ class LearnedRouter:
         out[top.case.team] = 1.0 - share
         return out
 
-    def _evidence(
-        self, teams: list[TeamScore], precedents: list[SimilarCase], history: list[Case]
-    ) -> list[Evidence]:
-        top = ", ".join(f"{t.team} {t.score:.2f}" for t in teams[:3])
-        evidence = [
-            Evidence(
-                kind="model",
-                source=self.version,
-                detail=f"stacked text/embedding/precedent/history model: {top}",
-                team=teams[0].team if teams else None,
-                weight=teams[0].score if teams else None,
-            )
-        ]
-        for p in [p for p in precedents if p.case.team][:3]:
-            evidence.append(
-                Evidence(
-                    kind="precedent",
-                    source=p.case.id,
-                    detail=f"similar case (cosine {p.similarity:.2f}) went to {p.case.team}",
-                    team=p.case.team,
-                    weight=round(p.similarity, 4),
-                )
-            )
-        labels = [c.team for c in history if c.team]
-        if labels:
-            best = max(set(labels), key=labels.count)
-            evidence.append(
-                Evidence(
-                    kind="history",
-                    source="requester",
-                    detail=f"{labels.count(best)} of the requester's {len(labels)} earlier cases "
-                    f"went to {best}",
-                    team=best,
-                    weight=round(labels.count(best) / len(labels), 4),
-                )
-            )
-        return evidence
-
     def save(self) -> Path:
         """Write the fitted models under model_dir; returns the file."""
         if self.model_dir is None:
@@ -261,8 +244,15 @@ class LearnedRouter:
         path = self.model_dir / "router.joblib" if self.model_dir else None
         if path is None or not path.exists():
             return False
-        saved = joblib.load(path)
-        if saved.get("format") != FORMAT:
+        try:
+            saved = joblib.load(path)
+        except (AttributeError, ModuleNotFoundError, EOFError) as exc:
+            # saved by an incompatible version: refit rather than fail to start
+            log.warning("ignoring saved router %s (%s); it will be refitted", path, exc)
+            return False
+        found = saved.get("format") if isinstance(saved, dict) else None
+        if found != FORMAT:
+            log.warning("ignoring saved router %s: format %r, expected %r", path, found, FORMAT)
             return False
         self.__dict__.update(saved["state"])
         return True

@@ -1,6 +1,6 @@
 """Per-class evidence from the nearest precedents and from the requester's own earlier cases.
 
-The same function builds these features at fit time (neighbours found inside the knowledge base,
+The same functions build these features at fit time (neighbours found inside the knowledge base,
 leaving the case itself out) and at predict time (neighbours passed in from the store), so the
 meta-learner sees the same kind of numbers in both places.
 """
@@ -8,72 +8,76 @@ meta-learner sees the same kind of numbers in both places.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 
-VOTE_FEATURES = (
-    "knn_share",
-    "knn_top1",
-    "near_duplicate",
-    "knn_max_sim",
-    "history_share",
-    "history_log",
-)
+KNN_FEATURES = ("share", "top1", "near_duplicate", "max_sim")
+HISTORY_FEATURES = ("history_share", "history_log")
 NEAR_DUPLICATE_AT = 0.97  # cosine of the same template with another id or date in it
 HISTORY_LIMIT = 20  # the store returns at most this many earlier cases of a requester
 
 
-def vote_features(
-    neighbour_labels: Sequence[int],
-    neighbour_sims: Sequence[float],
-    history_labels: Sequence[int],
-    n_classes: int,
-) -> np.ndarray:
-    """Evidence of shape (n_classes, len(VOTE_FEATURES)); labels are class indices, -1 unknown."""
-    out = np.zeros((n_classes, len(VOTE_FEATURES)), dtype=np.float32)
-    labels = np.asarray(neighbour_labels, dtype=np.int64)
-    sims = np.clip(np.asarray(neighbour_sims, dtype=np.float32), 0.0, 1.0)
-    known = labels >= 0
-    if known.any():
-        lab, sim = labels[known], sims[known]
-        weights = sim**3  # close precedents count much more than loosely related ones
-        out[:, 0] = np.bincount(lab, weights=weights, minlength=n_classes) / max(
-            weights.sum(), 1e-6
-        )
-        top = int(np.argmax(sim))
-        out[lab[top], 1] = sim[top]
-        if sim[top] >= NEAR_DUPLICATE_AT:
-            out[lab[top], 2] = 1.0
-        np.maximum.at(out[:, 3], lab, sim)
-    history = np.asarray(history_labels, dtype=np.int64)
-    history = history[history >= 0][:HISTORY_LIMIT]
-    if len(history):
-        counts = np.bincount(history, minlength=n_classes).astype(np.float32)
-        out[:, 4] = counts / len(history)
-        out[:, 5] = np.log1p(counts)
+def knn_features(labels: Sequence[int], sims: Sequence[float], n_classes: int) -> np.ndarray:
+    """Precedent votes of shape (n_classes, len(KNN_FEATURES)); labels are indices, -1 unknown."""
+    out = np.zeros((n_classes, len(KNN_FEATURES)), dtype=np.float32)
+    lab = np.asarray(labels, dtype=np.int64)
+    sim = np.clip(np.asarray(sims, dtype=np.float32), 0.0, 1.0)
+    known = lab >= 0
+    if not known.any():
+        return out
+    lab, sim = lab[known], sim[known]
+    weights = sim**3  # close precedents count much more than loosely related ones
+    out[:, 0] = np.bincount(lab, weights=weights, minlength=n_classes) / max(weights.sum(), 1e-6)
+    top = int(np.argmax(sim))
+    out[lab[top], 1] = sim[top]
+    if sim[top] >= NEAR_DUPLICATE_AT:
+        out[lab[top], 2] = 1.0
+    np.maximum.at(out[:, 3], lab, sim)
     return out
 
 
+def history_features(labels: Sequence[int], n_classes: int) -> np.ndarray:
+    """The requester's earlier labels, shape (n_classes, len(HISTORY_FEATURES))."""
+    out = np.zeros((n_classes, len(HISTORY_FEATURES)), dtype=np.float32)
+    history = np.asarray(labels, dtype=np.int64)
+    history = history[history >= 0][:HISTORY_LIMIT]
+    if len(history):
+        counts = np.bincount(history, minlength=n_classes).astype(np.float32)
+        out[:, 0] = counts / len(history)
+        out[:, 1] = np.log1p(counts)
+    return out
+
+
+def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Indices and values of the k largest scores of every row, best first."""
+    k = min(k, scores.shape[1])
+    part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+    values = np.take_along_axis(scores, part, axis=1)
+    order = np.argsort(-values, axis=1)
+    return np.take_along_axis(part, order, axis=1), np.take_along_axis(values, order, axis=1)
+
+
 def leave_one_out_neighbours(
-    embeddings: np.ndarray, k: int, block: int = 2048
+    vectors: np.ndarray | sp.csr_matrix, k: int, rows: np.ndarray | None = None, block: int = 1024
 ) -> tuple[np.ndarray, np.ndarray]:
-    """For every row, the k most similar other rows (indices, cosine similarities), best first."""
-    n = len(embeddings)
+    """For each of ``rows`` (default all), the k most similar other rows and their dot products."""
+    n = vectors.shape[0]
+    queries = np.arange(n) if rows is None else np.asarray(rows, dtype=np.int64)
     k = min(k, n - 1)
-    idx = np.zeros((n, max(k, 0)), dtype=np.int64)
-    sim = np.zeros((n, max(k, 0)), dtype=np.float32)
+    idx = np.zeros((len(queries), max(k, 0)), dtype=np.int64)
+    sim = np.zeros((len(queries), max(k, 0)), dtype=np.float32)
     if k <= 0:
         return idx, sim
-    emb = embeddings.astype(np.float32)
-    for start in range(0, n, block):
-        scores = emb[start : start + block] @ emb.T
-        rows = np.arange(len(scores))
-        scores[rows, start + rows] = -np.inf  # a case is not its own precedent
-        part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
-        part_scores = np.take_along_axis(scores, part, axis=1)
-        order = np.argsort(-part_scores, axis=1)
-        idx[start : start + block] = np.take_along_axis(part, order, axis=1)
-        sim[start : start + block] = np.take_along_axis(part_scores, order, axis=1)
+    data: Any = vectors
+    other: Any = data.T.tocsr() if sp.issparse(data) else np.asarray(data, np.float32).T
+    for start in range(0, len(queries), block):
+        own = queries[start : start + block]
+        chunk: Any = data[own] @ other
+        scores = np.asarray(chunk.toarray() if sp.issparse(chunk) else chunk, dtype=np.float32)
+        scores[np.arange(len(own)), own] = -np.inf  # a case is not its own precedent
+        idx[start : start + block], sim[start : start + block] = top_k(scores, k)
     return idx, sim
 
 

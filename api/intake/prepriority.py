@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from agent.injection import scan
 from agent.models import Ticket
 from agent.policy import Policy
 from agent.rules import engine_for
@@ -44,8 +45,10 @@ def pre_priority(policy: Policy, ticket: Ticket) -> PrePriority:
     severity = (ticket.severity or "").lower()
     if severity in priorities.by_severity:
         floors.append((priorities.by_severity[severity], f"declared severity {severity}"))
-    if ticket.subject.strip():
-        hits = engine_for(policy).evaluate(ticket, ticket.subject, ticket.subject)
+    # The same injection-cleaned subject triage reads: instructions never move a ticket up.
+    subject = scan(ticket.subject).clean_text
+    if subject.strip():
+        hits = engine_for(policy).evaluate(ticket, subject, subject)
         for hit in hits:
             raised = hit.actions.raise_priority_to
             if raised:

@@ -6,6 +6,7 @@ import hashlib
 import random
 from pathlib import Path
 
+import joblib
 import numpy as np
 import pytest
 
@@ -241,6 +242,13 @@ def test_save_load_round_trip_gives_identical_predictions(
 
 
 def test_load_without_a_saved_model_says_so(tmp_path: Path) -> None:
+    router = LearnedRouter(model_dir=tmp_path)
+    assert not router.load()
+    assert not router.is_fitted
+
+
+def test_load_ignores_a_model_saved_in_another_format(tmp_path: Path) -> None:
+    joblib.dump({"format": -1, "state": {}}, tmp_path / "router.joblib")
     router = LearnedRouter(model_dir=tmp_path)
     assert not router.load()
     assert not router.is_fitted
