@@ -1,8 +1,9 @@
 """The LLM node: recorded llama.cpp cassettes for real answers, a fake server for failures.
 
 Cassettes under tests/cassettes/ were recorded from a real llama.cpp server running SmolLM2-135M
-(see /work/notes/llm_readme.md). They replay with record mode "none": a request that is not in the
-cassette fails. ``TRIAGE_RECORD=1`` (with ``TRIAGE_RECORD_BASE_URL``) records missing ones.
+(see "Re-recording the LLM cassettes" in the README). They replay with record mode "none": a
+request that is not in the cassette fails. ``TRIAGE_RECORD=1`` (with ``TRIAGE_RECORD_BASE_URL``)
+records missing ones.
 """
 
 from __future__ import annotations
