@@ -23,7 +23,7 @@ from pydantic import BaseModel
 from agent.errors import InputError, TriageError
 from agent.settings import Settings
 from evals.datasets import disjoint_sample, read_rows
-from evals.gate import DEFAULT_TOLERANCE, REGRESSION_EXIT, compare, load_metrics
+from evals.gate import DEFAULT_TOLERANCE, HEADLINE_FIGURES, REGRESSION_EXIT, compare, load_metrics
 from evals.report import write_reports
 from evals.runner import EvalConfig, run_eval
 from evals.sandbox import eval_embedder
@@ -47,16 +47,7 @@ SUITES = (
     Suite(name="support_multilang", label="queue", priority_label="priority"),
     Suite(name="helpdesk_topics", label="topic_group"),
 )
-FIGURES = (
-    "accuracy",
-    "macro_f1",
-    "coverage",
-    "auto_accuracy",
-    "escalation_accuracy",
-    "escalate_decision_accuracy",
-    "priority_accuracy",
-    "ece",
-)
+FIGURES = HEADLINE_FIGURES
 
 
 def datasets_dir() -> Path:

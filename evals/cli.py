@@ -12,19 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from agent.settings import Settings
-from evals.gate import DEFAULT_TOLERANCE, REGRESSION_EXIT, compare, load_metrics
+from evals.gate import DEFAULT_TOLERANCE, HEADLINE_FIGURES, REGRESSION_EXIT, compare, load_metrics
 
-SUMMARY = (
-    "n",
-    "accuracy",
-    "macro_f1",
-    "coverage",
-    "auto_accuracy",
-    "escalation_accuracy",
-    "escalate_decision_accuracy",
-    "priority_accuracy",
-    "ece",
-)
+SUMMARY = ("n", *HEADLINE_FIGURES)
 
 
 def add_eval_parser(subparsers: Any) -> argparse.ArgumentParser:

@@ -10,17 +10,20 @@ from pydantic import BaseModel
 
 from agent.errors import InputError
 
-DEFAULT_TOLERANCE = 0.02  # absolute: a drop of more than two points fails
-HIGHER_IS_BETTER = (
+# The headline figures, in report order: what the gate compares and the reports lead with.
+HEADLINE_FIGURES = (
     "accuracy",
     "macro_f1",
-    "auto_accuracy",
     "coverage",
+    "auto_accuracy",
     "escalation_accuracy",
     "escalate_decision_accuracy",
     "priority_accuracy",
+    "ece",
 )
+DEFAULT_TOLERANCE = 0.02  # absolute: a drop of more than two points fails
 LOWER_IS_BETTER = ("ece",)
+HIGHER_IS_BETTER = tuple(f for f in HEADLINE_FIGURES if f not in LOWER_IS_BETTER)
 REGRESSION_EXIT = 3
 
 

@@ -10,19 +10,11 @@ from pathlib import Path
 from typing import Any
 
 from evals import plots
+from evals.gate import HEADLINE_FIGURES
 from evals.metrics import Outcome
 from evals.runner import EvalResult
 
-HEADLINE = (
-    "accuracy",
-    "macro_f1",
-    "coverage",
-    "auto_accuracy",
-    "escalation_accuracy",
-    "escalate_decision_accuracy",
-    "priority_accuracy",
-    "ece",
-)
+HEADLINE = HEADLINE_FIGURES
 WORST = 10
 
 
