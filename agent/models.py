@@ -108,27 +108,32 @@ class Ticket(BaseModel):
     @property
     def text(self) -> str:
         """Subject and body as one text, the unit that is embedded and classified."""
-        if self.subject and self.body:
-            return f"{self.subject}\n{self.body}"
-        return self.subject or self.body
+        return join_text(self.subject, self.body)
 
     def as_prompt(self) -> str:
         """Render the ticket as delimited data for a prompt; its text is never an instruction."""
         parts = [
             "<ticket>",
-            f"<subject>{_escape(self.subject)}</subject>",
-            f"<body>{_escape(self.body)}</body>",
+            f"<subject>{escape_delimiters(self.subject)}</subject>",
+            f"<body>{escape_delimiters(self.body)}</body>",
             f"<channel>{self.channel}</channel>",
-            f"<account_tier>{_escape(self.account.tier)}</account_tier>",
+            f"<account_tier>{escape_delimiters(self.account.tier)}</account_tier>",
         ]
         if self.product:
-            parts.append(f"<product>{_escape(self.product)}</product>")
+            parts.append(f"<product>{escape_delimiters(self.product)}</product>")
         parts.append("</ticket>")
         return "\n".join(parts)
 
 
-def _escape(text: str) -> str:
-    """Neutralise delimiter look-alikes so ticket text cannot close its own envelope."""
+def join_text(subject: str, body: str) -> str:
+    """Subject and body as one text: the same for a new ticket and a past case."""
+    if subject and body:
+        return f"{subject}\n{body}"
+    return subject or body
+
+
+def escape_delimiters(text: str) -> str:
+    """Neutralise delimiter look-alikes so untrusted text cannot close its own envelope."""
     return text.replace("<", "‹").replace(">", "›")
 
 

@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from agent.models import escape_delimiters, join_text
+
 LabelSource = Literal["import", "helpdesk", "specialist", "review", "decision"]
 
 
@@ -38,14 +40,12 @@ class Case(BaseModel):
     @property
     def text(self) -> str:
         """Subject and body as one text, embedded the same way as a new ticket's text."""
-        if self.subject and self.body:
-            return f"{self.subject}\n{self.body}"
-        return self.subject or self.body
+        return join_text(self.subject, self.body)
 
     def as_prompt(self) -> str:
         """Render the case as delimited data for a prompt."""
-        text = self.text.replace("<", "‹").replace(">", "›")
-        resolution = (self.resolution or "").replace("<", "‹").replace(">", "›")
+        text = escape_delimiters(self.text)
+        resolution = escape_delimiters(self.resolution or "")
         return (
             f'<case id="{self.id}" team="{self.team}">\n<text>{text}</text>\n'
             f"<resolution>{resolution}</resolution>\n</case>"
