@@ -154,6 +154,8 @@ def create_app(
     app.state.intake = entry
     # Extension points of api/hooks.py: plugins append listeners and register handlers here.
     app.state.decision_listeners = services.service.listeners
+    # The decision-time protocol: priorities that say notify_oncall page at once.
+    services.service.listeners.append(services.sla)
     app.state.helpdesk_handlers = handlers
     if settings.helpdesk_url:
         from api.helpdesk.plugin import install as install_helpdesk

@@ -19,7 +19,9 @@ from typing import Any, Literal
 import httpx
 from sqlalchemy import select
 
+from agent.models import Ticket
 from agent.policy import Policy
+from agent.triager import TriageResult
 from api.db import Database
 from api.metrics import Metrics
 from api.schemas import OPEN_STATUSES, AtRisk
@@ -148,6 +150,38 @@ class SlaWatch:
         row.sla_state = state
         row.sla_events = [*(row.sla_events or []), event]
         return event
+
+    def on_decision(self, ticket_id: str, ticket: Ticket, result: TriageResult) -> None:
+        """A decision listener: a priority whose protocol says notify_oncall pages at once.
+
+        The POST runs on its own thread so a slow webhook never delays a triage answer; the
+        outcome is recorded on the ticket like the watch's own escalations.
+        """
+        decision = result.decision
+        if decision.sla is None or "notify_oncall" not in decision.sla.actions:
+            return
+        policy = self.policy()
+        if not policy.priorities.oncall_webhook:
+            return
+        event: dict[str, Any] = {
+            "at": utcnow().isoformat(),
+            "state": "decided",
+            "team": decision.team,
+            "priority": decision.priority,
+            "headline": result.brief.headline,
+            "actions": [f"protocol {decision.priority}"],
+        }
+        with self.db.session() as session:
+            row = session.get(TicketRow, ticket_id)
+            if row is None:
+                return
+            row.sla_events = [*(row.sla_events or []), event]
+        threading.Thread(
+            target=self._notify,
+            args=(policy, {"ticket_id": ticket_id, **event}),
+            name="oncall-notify",
+            daemon=True,
+        ).start()
 
     def _notify(self, policy: Policy, event: dict[str, Any]) -> None:
         url = policy.priorities.oncall_webhook

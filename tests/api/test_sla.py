@@ -97,3 +97,39 @@ def test_failed_webhook_is_recorded_and_review_queue_puts_it_first(api: Api) -> 
     ]
     metrics = api.client.get("/metrics").text
     assert 'triage_errors_total{kind="oncall_webhook"} 1.0' in metrics
+
+
+def test_a_priority_whose_protocol_notifies_oncall_pages_at_decision_time(api: Api) -> None:
+    _Hook.received.clear()
+    server = HTTPServer(("127.0.0.1", 0), _Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_port}/hook"
+        api.client.put("/v1/policy", json={"yaml": _with_webhook(url)}, headers=api.auth("admin"))
+        outage = {
+            "subject": "Production outage",
+            "body": "Major outage: the customer portal is down for all users since 10:02.",
+            "severity": "critical",
+        }
+        made = api.client.post("/v1/triage", json=outage, headers=api.auth("helpdesk")).json()
+        assert made["priority"] == "P1"
+        assert "notify_oncall" in made["sla"]["actions"]
+        deadline = datetime.now(UTC) + timedelta(seconds=10)
+        while not _Hook.received and datetime.now(UTC) < deadline:
+            threading.Event().wait(0.05)
+        routine = {"subject": "Wallpaper", "body": "How do I change my desktop wallpaper?"}
+        quiet = api.client.post("/v1/triage", json=routine, headers=api.auth("helpdesk")).json()
+        assert "notify_oncall" not in (quiet["sla"] or {}).get("actions", [])
+    finally:
+        server.shutdown()
+    assert [e["ticket_id"] for e in _Hook.received] == [made["ticket_id"]]
+    assert _Hook.received[0]["state"] == "decided"
+    # The outcome is written once the webhook has answered: wait for it, a bounded while.
+    actions: list[str] = []
+    for _ in range(100):
+        view = api.client.get(f"/v1/tickets/{made['ticket_id']}", headers=api.auth("specialist"))
+        actions = view.json()["sla"]["events"][-1]["actions"]
+        if "notify_oncall ok" in actions:
+            break
+        threading.Event().wait(0.05)
+    assert "notify_oncall ok" in actions
