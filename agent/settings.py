@@ -67,6 +67,13 @@ class Settings(BaseSettings):
         description="Call the LLM only when cheaper steps are unsure, on every ticket, or never.",
     )
 
+    # Graph runs
+    checkpoint_durability: Literal["sync", "async", "exit"] = Field(
+        default="async",
+        description="Checkpoint after every step, written in the background (async), before the "
+        "next step (sync), or only at the end of a run (exit: fastest, no mid-run resume).",
+    )
+
     # Service
     database_url: str | None = Field(
         default=None, description="SQLAlchemy URL; default is a SQLite file under data_dir."

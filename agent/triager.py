@@ -150,8 +150,23 @@ class Triager:
         """Route one ticket; a ticket the agent abstains on waits for review under its thread."""
         started = time.perf_counter()
         config = _config(thread_id or ticket.id)
-        state = self.graph.invoke({"ticket": ticket}, config, durability="exit")
+        durability = self.settings.checkpoint_durability
+        if self._stopped_midway(config, ticket):
+            # The process died during this ticket's run: go on from its last checkpoint.
+            log.info("resuming the interrupted triage run of %s", ticket.id)
+            state = self.graph.invoke(None, config, durability=durability)
+        else:
+            state = self.graph.invoke({"ticket": ticket}, config, durability=durability)
         return self._result(state, started)
+
+    def _stopped_midway(self, config: RunnableConfig, ticket: Ticket) -> bool:
+        """True when this thread holds an unfinished run (not a review wait) of the same ticket."""
+        snapshot = self.graph.get_state(config)
+        return (
+            bool(snapshot.next)
+            and not snapshot.interrupts
+            and (snapshot.values.get("ticket") == ticket)
+        )
 
     def resume(self, thread_id: str, review: HumanReview) -> TriageResult:
         """Resume a run waiting for review with a human's decision."""
@@ -162,7 +177,11 @@ class Triager:
         if not snapshot.interrupts:
             raise ConflictError(f"triage run {thread_id!r} is not waiting for review")
         started = time.perf_counter()
-        state = self.graph.invoke(Command(resume=review.model_dump()), config, durability="exit")
+        state = self.graph.invoke(
+            Command(resume=review.model_dump()),
+            config,
+            durability=self.settings.checkpoint_durability,
+        )
         return self._result(state, started)
 
     def forget(self, thread_id: str) -> None:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any, cast
 
+import numpy as np
 import pytest
 
 from agent.models import Account, Ticket
@@ -12,13 +14,15 @@ from agent.policy import load_policy
 from agent.settings import EXAMPLES_DIR, Settings
 from agent.state import HumanReview
 from agent.triager import Triager, sqlite_checkpointer
-from knowledge.embeddings import CachedEmbedder, MiniLMEmbedder
+from knowledge.base import RoutePrediction
+from knowledge.embeddings import CachedEmbedder, Embedder, MiniLMEmbedder
 from knowledge.ingest import read_cases
 from knowledge.kb import KnowledgeBase
 from knowledge.router import LearnedRouter
 from knowledge.store import InMemoryCaseStore
 
 POLICY = load_policy(EXAMPLES_DIR / "policy.yaml")
+DOCK = "My laptop no longer recognises the docking station; the monitors stay dark."
 
 
 @pytest.fixture(scope="module")
@@ -140,3 +144,55 @@ def test_cold_start_routes_from_the_policy_and_says_so(tmp_path: Path) -> None:
     assert decision.decided_by == "policy"
     assert decision.team == "hardware"
     assert any(e.kind == "policy" and "empty" in e.detail for e in decision.evidence)
+
+
+class _CountingEmbedder:
+    """The real embedder, counting the texts it embeds."""
+
+    def __init__(self, inner: Embedder) -> None:
+        self.inner_embedder, self.name, self.dim, self.texts = inner, inner.name, inner.dim, 0
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        self.texts += len(texts)
+        return self.inner_embedder.embed(texts)
+
+
+class _DiesOnce:
+    """The real router, whose first prediction dies as a crashed process would."""
+
+    def __init__(self, inner: LearnedRouter) -> None:
+        self.inner, self.died = inner, False
+
+    def predict(self, **kwargs: Any) -> RoutePrediction:
+        if not self.died:
+            self.died = True
+            raise RuntimeError("process died")
+        return self.inner.predict(**kwargs)
+
+
+def test_a_run_that_died_midway_resumes_from_its_checkpoint(
+    kb: KnowledgeBase, tmp_path: Path
+) -> None:
+    settings = Settings(data_dir=tmp_path, checkpoint_durability="sync")
+    embedder = _CountingEmbedder(kb.embedder)
+    assert kb.router is not None
+    flaky = KnowledgeBase(kb.store, embedder, cast(LearnedRouter, _DiesOnce(kb.router)))
+    first = Triager(
+        settings=settings, policy=POLICY, kb=flaky, checkpointer=sqlite_checkpointer(settings)
+    )
+    ticket = Ticket(id="t-crash", subject="Docking station not detected", body=DOCK)
+    before = embedder.texts
+    with pytest.raises(RuntimeError, match="process died"):
+        first.triage(ticket)
+    assert embedder.texts == before + 1  # retrieve ran once before classify died
+    # A new process over the same checkpoint file picks the run up where it stopped.
+    second = Triager(
+        settings=settings, policy=POLICY, kb=flaky, checkpointer=sqlite_checkpointer(settings)
+    )
+    before = embedder.texts
+    decision = second.triage(ticket).decision
+    assert embedder.texts == before, "normalize, rules and retrieve were not run again"
+    assert decision.team == "hardware"
+    # A finished run is not resumed: the same ticket again is a fresh run.
+    second.triage(ticket)
+    assert embedder.texts == before + 1
