@@ -116,6 +116,14 @@ class ChromaCaseStore:
             )
         except ValueError as exc:  # Chroma's complaint about a conflicting stored configuration
             raise ConflictError(f"cannot open Chroma collection {collection!r}: {exc}") from exc
+        stored = self._collection.configuration.get("embedding_function")
+        stored_model = stored.get_config().get("model") if stored is not None else None
+        if stored_model is not None and stored_model != embedding_model:
+            # same dimension (384), so Chroma would silently mix two incompatible vector spaces
+            raise ConflictError(
+                f"collection {collection!r} holds {stored_model} embeddings but embedding_model is"
+                f" {embedding_model!r}: use another collection or data_dir and re-ingest"
+            )
         space = (self._collection.configuration.get("hnsw") or {}).get("space", "cosine")
         if space != "cosine":
             raise ConflictError(f"collection {collection!r} uses {space} distance, not cosine")

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from agent.errors import ConflictError
 from agent.settings import Settings
 from knowledge.base import CaseStore
 from knowledge.cases import Case
@@ -155,6 +156,18 @@ def test_chroma_persists_across_reopen(tmp_path: Path) -> None:
     assert again.count() == 3
     assert again.search(embedder.embed([CASES[2].text])[0], k=1)[0].case == CASES[2]
     again.close()
+
+
+def test_switching_the_embedding_model_on_a_store_is_refused(tmp_path: Path) -> None:
+    first = ChromaCaseStore.open(Settings(data_dir=tmp_path))
+    _fill(first)
+    first.close()
+    with pytest.raises(ConflictError, match="holds minilm-int8 embeddings"):
+        ChromaCaseStore.open(Settings(data_dir=tmp_path, embedding_model="e5-small-multilingual"))
+    other = Settings(
+        data_dir=tmp_path, embedding_model="e5-small-multilingual", collection="cases-e5"
+    )
+    ChromaCaseStore.open(other).close()  # another collection is fine
 
 
 OFFLINE_SCRIPT = """
