@@ -69,9 +69,9 @@ class Settings(BaseSettings):
 
     # Graph runs
     checkpoint_durability: Literal["sync", "async", "exit"] = Field(
-        default="async",
-        description="Checkpoint after every step, written in the background (async), before the "
-        "next step (sync), or only at the end of a run (exit: fastest, no mid-run resume).",
+        default="sync",
+        description="Checkpoint before the next step (sync; measured faster than async here), "
+        "in the background (async), or only at the end of a run (exit: no mid-run resume).",
     )
 
     # Service
