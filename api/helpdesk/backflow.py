@@ -20,6 +20,7 @@ from api.db import Database
 from api.deps import Services
 from api.helpdesk.base import Helpdesk, HelpdeskError
 from api.helpdesk.outcome import Outcome, compute_outcome
+from api.helpdesk.polling import PollingThread
 from api.helpdesk.tables import EventRow, OutcomeRow
 from api.hooks import HelpdeskEvent
 from api.tables import DecisionRow, TicketRow, utcnow
@@ -92,41 +93,22 @@ class RTEventHandler:
             self.wake.set()
 
 
-class BackflowWorker:
+class BackflowWorker(PollingThread):
     """Turns recorded resolutions into knowledge-base cases and KPI feedback."""
+
+    thread_name = "helpdesk-backflow"
 
     def __init__(
         self, services: Services, helpdesk: Helpdesk, source: str = "rt", poll_s: float = 2.0
     ) -> None:
-        self.services, self.helpdesk, self.source, self.poll_s = services, helpdesk, source, poll_s
+        super().__init__(poll_s)
+        self.services, self.helpdesk, self.source = services, helpdesk, source
         self.events = EventLog(services.db)
-        self.wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
-    def start(self) -> None:
-        """Start the thread (idempotent)."""
-        if self._thread is None or not self._thread.is_alive():
-            self._stop.clear()
-            self._thread = threading.Thread(target=self._run, name="helpdesk-backflow", daemon=True)
-            self._thread.start()
-
-    def stop(self, timeout_s: float = 10.0) -> None:
-        """Stop after the current resolution."""
-        self._stop.set()
-        self.wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout_s)
-        self._thread = None
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.wake.clear()
-            try:
-                self.drain()
-            except Exception:
-                log.exception("helpdesk back-flow pass failed")
-            self.wake.wait(self.poll_s)
+    def run_pass(self) -> float:
+        """Drain the pending resolutions, then wait the poll interval."""
+        self.drain()
+        return self.poll_s
 
     def drain(self) -> int:
         """Process every pending resolution; returns how many succeeded."""

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 
 from api.helpdesk.base import Helpdesk, HelpdeskRejected, HelpdeskUnavailable, TicketUpdate
 from api.helpdesk.outbox import Outbox
+from api.helpdesk.polling import PollingThread
 from api.helpdesk.tables import OutboxRow
 
 log = logging.getLogger(__name__)
@@ -66,8 +67,10 @@ def apply_row(helpdesk: Helpdesk, outbox: Outbox, row: OutboxRow) -> tuple[str, 
     return "partial", "; ".join(f"{k}: {v}" for k, v in failed.items())[:1000]
 
 
-class DeliveryLoop:
+class DeliveryLoop(PollingThread):
     """A background thread draining the outbox into the helpdesk."""
+
+    thread_name = "helpdesk-delivery"
 
     def __init__(
         self,
@@ -78,46 +81,16 @@ class DeliveryLoop:
         poll_s: float = 2.0,
         wake: threading.Event | None = None,
     ) -> None:
+        super().__init__(poll_s, wake)
         self.outbox = outbox
         self.helpdesk = helpdesk
-        self.base_s, self.cap_s, self.poll_s = base_s, cap_s, poll_s
-        self.wake = wake or threading.Event()
+        self.base_s, self.cap_s = base_s, cap_s
         self.failures = 0  # consecutive "unavailable" answers: the helpdesk's health
         self.last_error: str | None = None
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
-    @property
-    def alive(self) -> bool:
-        """True while the thread runs."""
-        return self._thread is not None and self._thread.is_alive()
-
-    def start(self) -> None:
-        """Start the thread (idempotent)."""
-        if self.alive:
-            return
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="helpdesk-delivery", daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout_s: float = 10.0) -> None:
-        """Ask the thread to stop and wait for it; the current row's step finishes first."""
-        self._stop.set()
-        self.wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout_s)
-        self._thread = None
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.wake.clear()
-            try:
-                wait = self.drain()
-            except Exception:
-                # The store itself failed (database locked, gone): log and try again later.
-                log.exception("helpdesk delivery pass failed")
-                wait = self.poll_s
-            self.wake.wait(wait)
+    def run_pass(self) -> float:
+        """Deliver what is due; the wait comes from the retry schedule."""
+        return self.drain()
 
     def drain(self) -> float:
         """Deliver every due row once; returns how long to wait before the next pass."""
