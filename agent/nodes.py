@@ -51,7 +51,7 @@ class Nodes:
         """Embed the cleaned text and fetch the nearest past cases and the requester's own."""
         kb, settings = self.deps.kb, self.deps.settings
         vector = self.deps.query_embedder.embed([state["clean_text"]])[0]
-        similar = kb.store.search(vector, settings.neighbours) if kb.store.count() else []
+        similar = kb.store.search(vector, settings.neighbours)
         requester = state["ticket"].requester
         own = kb.store.by_requester(requester, limit=20) if requester else []
         return {"embedding": vector.tolist(), "similar": similar, "requester_cases": own}
@@ -110,7 +110,7 @@ class Nodes:
         return {"route": choice}
 
     def priority(self, state: TriageState) -> Update:
-        """Priority, SLA due times, protocol actions and tags."""
+        """Priority, SLA due times, protocol actions and tags; then the whole decision."""
         choice = choose_priority(
             self.deps.policy,
             state["ticket"],
@@ -120,21 +120,16 @@ class Nodes:
             escalate=state["route"].escalate,
             now=state["ticket"].received_at,
         )
-        return {"priority": choice}
-
-    def decide(self, state: TriageState) -> Update:
-        """Assemble the decision with all its evidence."""
-        return {"decision": assemble_decision(state, self.deps.policy)}
+        decision = assemble_decision({**state, "priority": choice}, self.deps.policy)
+        return {"priority": choice, "decision": decision}
 
     def brief(self, state: TriageState) -> Update:
         """Write what the specialist reads first."""
         return {"brief": build_brief(state, state["decision"])}
 
     def review(self, state: TriageState) -> Update:
-        """Wait for a human when the agent abstains; apply and learn from their decision."""
+        """Wait for a human on an abstained decision; apply and learn from theirs."""
         decision = state["decision"]
-        if not decision.needs_review:
-            return {}
         answer = interrupt({"ticket_id": decision.ticket_id, "reasons": decision.review_reasons})
         review = HumanReview.model_validate(answer)
         reviewed = apply_review(decision, review, self.deps.policy)

@@ -13,7 +13,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.graph.state import CompiledStateGraph
-from langgraph.types import Command
+from langgraph.types import Command, Durability
 from pydantic import BaseModel
 
 from agent.brief import brief_markdown
@@ -150,17 +150,26 @@ class Triager:
         """Route one ticket; a ticket the agent abstains on waits for review under its thread."""
         started = time.perf_counter()
         config = _config(thread_id or ticket.id)
-        durability = self.settings.checkpoint_durability
         if self._stopped_midway(config, ticket):
             # The process died during this ticket's run: go on from its last checkpoint.
             log.info("resuming the interrupted triage run of %s", ticket.id)
-            state = self.graph.invoke(None, config, durability=durability)
+            state = self.graph.invoke(None, config, durability=self.durability)
         else:
-            state = self.graph.invoke({"ticket": ticket}, config, durability=durability)
+            state = self.graph.invoke({"ticket": ticket}, config, durability=self.durability)
         return self._result(state, started)
+
+    @property
+    def durability(self) -> Durability:
+        """The configured checkpoint durability, ``auto`` resolved (see Settings)."""
+        setting = self.settings.checkpoint_durability
+        if setting == "auto":
+            return "sync" if self.llm is not None else "exit"
+        return setting
 
     def _stopped_midway(self, config: RunnableConfig, ticket: Ticket) -> bool:
         """True when this thread holds an unfinished run (not a review wait) of the same ticket."""
+        if self.checkpointer.get_tuple(config) is None:
+            return False  # a new thread, as nearly every ticket is: skip the full state read
         snapshot = self.graph.get_state(config)
         return (
             bool(snapshot.next)
@@ -180,7 +189,7 @@ class Triager:
         state = self.graph.invoke(
             Command(resume=review.model_dump()),
             config,
-            durability=self.settings.checkpoint_durability,
+            durability=self.durability,
         )
         return self._result(state, started)
 

@@ -196,3 +196,60 @@ def test_a_run_that_died_midway_resumes_from_its_checkpoint(
     # A finished run is not resumed: the same ticket again is a fresh run.
     second.triage(ticket)
     assert embedder.texts == before + 1
+
+
+def test_auto_durability_checkpoints_every_step_only_where_an_llm_answers(
+    kb: KnowledgeBase, tmp_path: Path
+) -> None:
+    settings = Settings(data_dir=tmp_path)
+    assert settings.checkpoint_durability == "auto"
+    plain = Triager(settings=settings, policy=POLICY, kb=kb)
+    assert plain.durability == "exit"
+    with_llm = Triager(settings=settings, policy=POLICY, kb=kb, llm=cast(Any, object()))
+    assert with_llm.durability == "sync"
+    fixed = Settings(data_dir=tmp_path, checkpoint_durability="async")
+    assert Triager(settings=fixed, policy=POLICY, kb=kb).durability == "async"
+
+
+def test_a_run_that_failed_midway_resumes_without_step_checkpoints_too(
+    kb: KnowledgeBase, tmp_path: Path
+) -> None:
+    settings = Settings(data_dir=tmp_path, checkpoint_durability="exit")
+    embedder = _CountingEmbedder(kb.embedder)
+    assert kb.router is not None
+    flaky = KnowledgeBase(kb.store, embedder, cast(LearnedRouter, _DiesOnce(kb.router)))
+    first = Triager(
+        settings=settings, policy=POLICY, kb=flaky, checkpointer=sqlite_checkpointer(settings)
+    )
+    ticket = Ticket(id="t-crash", subject="Docking station not detected", body=DOCK)
+    with pytest.raises(RuntimeError, match="process died"):
+        first.triage(ticket)
+    second = Triager(
+        settings=settings, policy=POLICY, kb=flaky, checkpointer=sqlite_checkpointer(settings)
+    )
+    before = embedder.texts
+    decision = second.triage(ticket).decision
+    # exit durability still checkpoints when the run stops on an error; only a killed process
+    # loses the run, which then starts again from the ticket.
+    assert embedder.texts == before, "normalize, rules and retrieve were not run again"
+    assert decision.team == "hardware"
+
+
+def test_only_an_abstained_decision_enters_the_review_step(
+    kb: KnowledgeBase, tmp_path: Path
+) -> None:
+    settings = Settings(data_dir=tmp_path, checkpoint_durability="sync")  # every step recorded
+    triager = Triager(
+        settings=settings, policy=POLICY, kb=kb, checkpointer=sqlite_checkpointer(settings)
+    )
+
+    def steps(thread_id: str) -> list[str]:
+        config: Any = {"configurable": {"thread_id": thread_id}}
+        return [n for snap in triager.graph.get_state_history(config) for n in snap.next]
+
+    ruled = Ticket(id="t-ora", subject="Reports fail", body="Export stops with ORA-01652.")
+    assert not triager.triage(ruled).decision.needs_review
+    assert "brief" in steps("t-ora") and "review" not in steps("t-ora")
+    vague = Ticket(id="t-vague", subject="hello", body="something is off")
+    assert triager.triage(vague).decision.needs_review
+    assert steps("t-vague")[0] == "review", "the run waits at the review step"

@@ -1,0 +1,1 @@
+"""Versioned prompt templates (``<name>.v<version>.md``), shipped as package data."""
