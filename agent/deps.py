@@ -27,17 +27,23 @@ class Deps:
     llm: LLMClassifier | None = None
     rules: RuleEngine = field(init=False)
     query_embedder: Embedder = field(init=False)
-    router: LearnedRouter = field(init=False)
     team_embeddings: dict[str, np.ndarray] = field(init=False)
 
     def __post_init__(self) -> None:
         if self.kb.router is None:
             raise ValueError("the triage graph needs a knowledge base with a learned router")
-        self.router = self.kb.router
         self.rules = RuleEngine(self.policy)
         # A new ticket's text is embedded once: caching it would only add a disk write.
         self.query_embedder = getattr(self.kb.embedder, "inner", self.kb.embedder)
         self.team_embeddings = self._embed_teams()
+
+    @property
+    def router(self) -> LearnedRouter:
+        """The knowledge base's current router (a background refit swaps in a new one)."""
+        router = self.kb.router
+        if router is None:
+            raise ValueError("the triage graph needs a knowledge base with a learned router")
+        return router
 
     def _embed_teams(self) -> dict[str, np.ndarray]:
         """Team descriptions as vectors, for routing by policy when the knowledge base is empty."""

@@ -68,10 +68,13 @@ class Settings(BaseSettings):
     )
 
     # Graph runs
-    checkpoint_durability: Literal["sync", "async", "exit"] = Field(
-        default="sync",
-        description="Checkpoint before the next step (sync; measured faster than async here), "
-        "in the background (async), or only at the end of a run (exit: no mid-run resume).",
+    checkpoint_durability: Literal["auto", "sync", "async", "exit"] = Field(
+        default="auto",
+        description="When a run's checkpoints reach SQLite: before each next step (sync: a "
+        "crashed run resumes at its last step), in the background (async), or when the run "
+        "ends or waits for review (exit: a crashed run starts again from the ticket). auto: "
+        "sync where an LLM is configured, whose answers are worth keeping; exit otherwise, "
+        "where every step is deterministic and a re-run costs milliseconds.",
     )
 
     # Service
@@ -88,6 +91,12 @@ class Settings(BaseSettings):
     )
     workers: int = Field(default=1, ge=1, le=16, description="Worker threads for POST /v1/tickets.")
     sla_check_interval_s: float = Field(default=60.0, gt=0, description="SLA watch period.")
+    refit_check_s: float = Field(
+        default=300.0,
+        ge=0,
+        description="How often the service checks whether enough new cases arrived to refit "
+        "the learned router in the background (0: only on demand, POST /v1/kb/refit).",
+    )
     sla_warn_fraction: float = Field(
         default=0.2, gt=0, lt=1, description="At risk when this share of SLA time is left."
     )

@@ -20,6 +20,7 @@ from api.loads import DbLoads
 from api.metrics import Metrics
 from api.options import ServiceOptions
 from api.policies import PolicyStore
+from api.refit import Refitter
 from api.service import TriageService
 from api.sla import SlaWatch
 from api.store import TicketStore
@@ -48,6 +49,7 @@ class Services:
     loads: DbLoads
     metrics: Metrics
     fork: Fork
+    refitter: Refitter
 
 
 def get_services(request: Request) -> Services:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import Protocol
 
 from agent.models import Ticket
@@ -92,6 +93,11 @@ class LockedEngine:
         """Activate a policy for every later ticket."""
         with self._lock:
             self.triager.set_policy(policy)
+
+    def exclusive(self, action: Callable[[], None]) -> None:
+        """Run ``action`` while no ticket is being routed (a refit swaps the router here)."""
+        with self._lock:
+            action()
 
 
 def fork_triager(live: TriageEngine, policy: Policy) -> TriageEngine:

@@ -26,11 +26,13 @@ from api.metrics import Metrics, MetricsMiddleware
 from api.middleware import BodyLimitMiddleware
 from api.options import ServiceOptions
 from api.policies import PolicyStore
+from api.refit import Refitter
 from api.routers import (
     dead_letters,
     feedback,
     health,
     intake,
+    knowledge,
     kpis,
     policy,
     review,
@@ -109,6 +111,7 @@ def build_services(
         loads=loads,
         metrics=metrics,
         fork=fork or fork_triager,
+        refitter=Refitter(engine, metrics, options.refit_check_s),
     )
 
 
@@ -135,11 +138,13 @@ def create_app(
                 if ticket_id not in owned:
                     services.workers.submit(ticket_id)
             services.sla.start()
+            services.refitter.start()
             entry.start()
         try:
             yield
         finally:
             entry.stop()
+            services.refitter.stop()
             services.sla.stop()
             services.workers.stop()
 
@@ -162,7 +167,19 @@ def create_app(
 
         install_helpdesk(app, settings)
     install_error_handlers(app)
-    modules = (triage, tickets, review, feedback, kpis, policy, sla, intake, dead_letters, health)
+    modules = (
+        triage,
+        tickets,
+        review,
+        feedback,
+        knowledge,
+        kpis,
+        policy,
+        sla,
+        intake,
+        dead_letters,
+        health,
+    )
     for module in modules:
         app.include_router(module.router)
     if settings.cors_origins:

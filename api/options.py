@@ -26,6 +26,9 @@ class ServiceOptions(BaseModel):
     replay_wait_s: float = Field(
         default=30.0, ge=0, description="How long a replay waits for the first call's decision"
     )
+    refit_check_s: float = Field(
+        default=300.0, ge=0, description="Router refit check period (0: on demand only)"
+    )
     start_background: bool = Field(default=True, description="Start workers and the SLA watch")
 
     @classmethod

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import sys
+import threading
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from pydantic import BaseModel, Field
 
-from agent.errors import TriageError
+from agent.errors import ConflictError, TriageError
 from agent.settings import Settings
 from knowledge.base import CaseStore
 from knowledge.cases import Case, SimilarCase
@@ -55,6 +56,9 @@ class KnowledgeBase:
         self.store = store
         self.embedder = embedder
         self.router = router
+        # Cases stored while a background refit reads its snapshot: the new router must see them.
+        self._since_snapshot: dict[str, tuple[Case, np.ndarray]] | None = None
+        self._refit_lock = threading.Lock()
 
     @classmethod
     def open(cls, settings: Settings, with_router: bool = True) -> KnowledgeBase:
@@ -114,21 +118,14 @@ class KnowledgeBase:
         vectors = self.embedder.embed([case.text for case in changed])
         report.embedded += len(changed)
         self.store.upsert(changed, vectors)
-        if self.router is not None:
-            self.router.observe(changed, vectors)
+        self._observe(changed, vectors)
 
     def refit(self) -> dict[str, Any]:
         """Fit the router on every stored case and save it; returns the router's report."""
         if self.router is None:
             raise TriageError("no learned router configured: open the knowledge base with one")
-        cases: list[Case] = []
-        vectors: list[np.ndarray] = []
-        for batch, embeddings in self.store.iter_all():
-            cases.extend(batch)
-            vectors.append(embeddings)
-        if not cases:
-            raise TriageError("the knowledge base is empty: ingest cases before refitting")
-        report = self.router.fit(cases, np.concatenate(vectors))
+        cases, vectors = self._all_cases()
+        report = self.router.fit(cases, vectors)
         self.router.save()
         return report
 
@@ -160,11 +157,62 @@ class KnowledgeBase:
         case = corrected_case(correction, self.store.get(correction.target_id))
         vectors = self.embedder.embed([case.text])
         self.store.upsert([case], vectors)
-        if self.router is not None:
-            self.router.observe([case], vectors)
-            if self.router.is_fitted:
-                self.router.save()
+        self._observe([case], vectors)
+        if self.router is not None and self.router.is_fitted:
+            self.router.save()
         return case
+
+    def _observe(self, cases: list[Case], vectors: np.ndarray) -> None:
+        if self.router is not None:
+            self.router.observe(cases, vectors)
+        if self._since_snapshot is not None:
+            self._since_snapshot.update((c.id, (c, v)) for c, v in zip(cases, vectors, strict=True))
+
+    def refit_in_background(self, swap: Callable[[Callable[[], None]], None]) -> dict[str, Any]:
+        """Fit a new router on a snapshot of the stored cases while the old one keeps routing.
+
+        ``swap`` runs the given function while no ticket is being routed (the service passes its
+        engine lock); the new router takes over there, with every case stored since the snapshot
+        began observed at once. One refit at a time; returns the new router's report.
+        """
+        if self.router is None:
+            raise TriageError("no learned router configured: open the knowledge base with one")
+        if not self._refit_lock.acquire(blocking=False):
+            raise ConflictError("a refit is already running")
+        try:
+            swap(self._start_snapshot)
+            cases, vectors = self._all_cases()
+            fresh = LearnedRouter(model_dir=self.router.model_dir)
+            report = fresh.fit(cases, vectors)
+
+            def adopt() -> None:
+                late = self._since_snapshot or {}
+                self._since_snapshot = None
+                if late:
+                    fresh.observe(
+                        [c for c, _ in late.values()], np.stack([v for _, v in late.values()])
+                    )
+                self.router = fresh
+                fresh.save()
+
+            swap(adopt)
+            return report
+        finally:
+            self._since_snapshot = None
+            self._refit_lock.release()
+
+    def _start_snapshot(self) -> None:
+        self._since_snapshot = {}
+
+    def _all_cases(self) -> tuple[list[Case], np.ndarray]:
+        cases: list[Case] = []
+        vectors: list[np.ndarray] = []
+        for batch, embeddings in self.store.iter_all():
+            cases.extend(batch)
+            vectors.append(embeddings)
+        if not cases:
+            raise TriageError("the knowledge base is empty: ingest cases before refitting")
+        return cases, np.concatenate(vectors)
 
 
 def _progress_bar() -> tqdm[Any] | None:

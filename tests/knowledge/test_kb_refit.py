@@ -1,0 +1,76 @@
+"""Refitting in the background: the old router routes until the new one takes over, and cases
+stored meanwhile are not lost to it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from agent.errors import ConflictError
+from agent.settings import EXAMPLES_DIR
+from knowledge.cases import Case
+from knowledge.embeddings import CachedEmbedder, MiniLMEmbedder
+from knowledge.ingest import read_cases
+from knowledge.kb import KnowledgeBase
+from knowledge.router import LearnedRouter
+from knowledge.store import InMemoryCaseStore
+
+LATE = Case(
+    id="late-1",
+    subject="Badge reader at the north gate rejects every card",
+    body="Since this morning the badge reader at the north gate blinks red for all staff cards.",
+    team="security",
+    label_source="specialist",
+)
+
+
+@pytest.fixture(scope="module")
+def kb(tmp_path_factory: pytest.TempPathFactory) -> KnowledgeBase:
+    root = tmp_path_factory.mktemp("refit")
+    embedder = CachedEmbedder(MiniLMEmbedder(), root / "cache.sqlite")
+    base = KnowledgeBase(InMemoryCaseStore(), embedder, LearnedRouter(model_dir=root / "models"))
+    base.ingest(read_cases(EXAMPLES_DIR / "demo_tickets.jsonl", label="team"))
+    base.refit()
+    return base
+
+
+def _top_team(kb: KnowledgeBase, text: str) -> str:
+    assert kb.router is not None
+    vector = kb.embedder.embed([text])[0]
+    prediction = kb.router.predict(
+        text=text, embedding=vector, neighbours=kb.store.search(vector, 10), requester_cases=[]
+    )
+    return prediction.teams[0].team
+
+
+def test_new_router_takes_over_with_the_cases_stored_during_the_fit(kb: KnowledgeBase) -> None:
+    old = kb.router
+    assert old is not None
+    calls: list[str] = []
+
+    def swap(action: Callable[[], None]) -> None:
+        if calls:  # the fit is done: a specialist's case lands just before the swap
+            kb.ingest([LATE])
+            assert kb.router is old, "the old router routes until the swap"
+        calls.append(action.__name__)
+        action()
+
+    report = kb.refit_in_background(swap)
+    assert len(calls) == 2
+    assert kb.router is not old and kb.router is not None
+    assert report["version"] == kb.router.version != old.version
+    assert report["n"] == 360, "fitted on the snapshot, without the late case"
+    # The late case was not in the snapshot, yet the new router knows it at once.
+    assert _top_team(kb, f"{LATE.subject}\n{LATE.body}") == "security"
+    assert (Path(kb.router.model_dir or ".") / "router.joblib").exists()
+
+
+def test_only_one_refit_runs_at_a_time(kb: KnowledgeBase) -> None:
+    def swap(action: Callable[[], None]) -> None:
+        action()
+        with pytest.raises(ConflictError, match="already running"):
+            kb.refit_in_background(lambda a: a())
+
+    kb.refit_in_background(swap)
