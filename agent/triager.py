@@ -127,7 +127,7 @@ class Triager:
         settings = settings or get_settings()
         settings.ensure_dirs()
         kb = KnowledgeBase.open(settings)
-        if kb.router is not None and not kb.router.load() and kb.store.count():
+        if kb.router is not None and not kb.router.is_fitted and kb.store.count():
             log.info("fitting the learned router on %d stored cases", kb.store.count())
             kb.refit()
         return cls(

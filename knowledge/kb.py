@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from itertools import islice
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -24,6 +26,8 @@ from knowledge.router import LearnedRouter
 
 if TYPE_CHECKING:
     from tqdm import tqdm
+
+log = logging.getLogger(__name__)
 
 
 class KBStats(BaseModel):
@@ -68,7 +72,8 @@ class KnowledgeBase:
         settings.ensure_dirs()
         store = ChromaCaseStore.open(settings)
         embedder = make_embedder(settings.embedding_model, settings.embedding_cache_path)
-        return cls(store, embedder, _load_router(settings) if with_router else None)
+        router = _load_router(settings, embedder.name) if with_router else None
+        return cls(store, embedder, router)
 
     def close(self) -> None:
         """Release the store's resources (embedded Chroma's files), if it holds any."""
@@ -93,7 +98,7 @@ class KnowledgeBase:
         if bar is not None:
             bar.close()
         if self.router is not None and report.added + report.updated and self.router.is_fitted:
-            self.router.save()
+            self._save_router(self.router)
         report.seconds = time.perf_counter() - started
         processed = report.added + report.updated + report.unchanged
         report.cases_per_s = processed / report.seconds if report.seconds > 0 else 0.0
@@ -126,7 +131,7 @@ class KnowledgeBase:
             raise TriageError("no learned router configured: open the knowledge base with one")
         cases, vectors = self._all_cases()
         report = self.router.fit(cases, vectors)
-        self.router.save()
+        self._save_router(self.router)
         return report
 
     def search(self, text: str, k: int = 5) -> list[SimilarCase]:
@@ -159,7 +164,7 @@ class KnowledgeBase:
         self.store.upsert([case], vectors)
         self._observe([case], vectors)
         if self.router is not None and self.router.is_fitted:
-            self.router.save()
+            self._save_router(self.router)
         return case
 
     def _observe(self, cases: list[Case], vectors: np.ndarray) -> None:
@@ -193,13 +198,20 @@ class KnowledgeBase:
                         [c for c, _ in late.values()], np.stack([v for _, v in late.values()])
                     )
                 self.router = fresh
-                fresh.save()
+                self._save_router(fresh)
 
             swap(adopt)
             return report
         finally:
             self._since_snapshot = None
             self._refit_lock.release()
+
+    def _save_router(self, router: LearnedRouter) -> None:
+        """Save the router with the name of the embedding model its cases were embedded by."""
+        router.save()
+        model_dir = getattr(router, "model_dir", None)
+        if model_dir is not None:
+            _embedder_record(model_dir).write_text(self.embedder.name + "\n", encoding="utf-8")
 
     def _start_snapshot(self) -> None:
         self._since_snapshot = {}
@@ -223,7 +235,21 @@ def _progress_bar() -> tqdm[Any] | None:
     return tqdm(unit="case", file=sys.stderr, dynamic_ncols=True)
 
 
-def _load_router(settings: Settings) -> LearnedRouter:
+def _embedder_record(model_dir: Path) -> Path:
+    return model_dir / "embedding-model.txt"
+
+
+def _load_router(settings: Settings, embedding_model: str) -> LearnedRouter:
+    """The saved router, unless it learned from another embedding model's vectors."""
     router = LearnedRouter(model_dir=settings.model_dir)
+    record = _embedder_record(settings.model_dir)
+    trained_on = record.read_text(encoding="utf-8").strip() if record.exists() else None
+    if trained_on is not None and trained_on != embedding_model:
+        log.warning(
+            "the saved router learned from %s embeddings, not %s: it is refitted before use",
+            trained_on,
+            embedding_model,
+        )
+        return router
     router.load()
     return router

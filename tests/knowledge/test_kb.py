@@ -224,3 +224,25 @@ def test_format_report_groups_reasons() -> None:
     )
     text = format_report(report)
     assert "added 2" in text and "skipped 3: no label 'g'" in text
+
+
+def test_saved_router_is_not_used_with_another_embedding_model(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from knowledge.router import LearnedRouter
+
+    settings = Settings(data_dir=tmp_path)
+    kb = KnowledgeBase(
+        InMemoryCaseStore(), HashingEmbedder(), LearnedRouter(model_dir=settings.model_dir)
+    )
+    kb.ingest(_cases())
+    kb.refit()
+    assert (settings.model_dir / "embedding-model.txt").read_text().strip() == "hashing-test"
+    other = KnowledgeBase.open(settings)  # the default local model, not the hashing one
+    assert other.router is not None and not other.router.is_fitted, "trained on other vectors"
+    assert "learned from hashing-test embeddings" in caplog.text
+    (settings.model_dir / "embedding-model.txt").write_text(f"{other.embedder.name}\n")
+    again = KnowledgeBase.open(settings)
+    assert again.router is not None and again.router.is_fitted
+    again.close()
+    other.close()
