@@ -6,7 +6,8 @@ lost accuracy: sender addresses, job names and host ids often name the owning te
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import scipy.sparse as sp
@@ -60,18 +61,57 @@ class TextVectorizer:
     def transform(self, texts: Sequence[str]) -> sp.csr_matrix:
         """Feature matrix of new texts."""
         clean = [normalise_text(t) for t in texts]
+        if len(clean) == 1:  # one ticket at routing time: skip sklearn's per-call validation
+            return self._transform_one(clean[0])
         return sp.hstack([self.word.transform(clean), self.char.transform(clean)]).tocsr()
+
+    def _transform_one(self, text: str) -> sp.csr_matrix:
+        """The row ``transform`` gives (sublinear tf x idf, blocks L2-normalised), ~4x faster."""
+        rows = getattr(self, "_rows", None)
+        if rows is None:
+            rows = self._rows = (_RowVectorizer(self.word), _RowVectorizer(self.char))
+        word_cols, word_vals = rows[0](text)
+        char_cols, char_vals = rows[1](text)
+        dims = self.word_dims
+        cols = np.concatenate([word_cols, char_cols + dims])
+        vals = np.concatenate([word_vals, char_vals])
+        shape = (1, dims + len(self.char.vocabulary_))
+        return sp.csr_matrix((vals, cols, np.array([0, len(cols)])), shape=shape)
+
+    def __getstate__(self) -> dict[str, object]:
+        return {k: v for k, v in self.__dict__.items() if k != "_rows"}
+
+
+class _RowVectorizer:
+    """One fitted TfidfVectorizer block applied to one text, without sklearn's call overhead."""
+
+    def __init__(self, fitted: TfidfVectorizer) -> None:
+        self.analyze: Callable[[str], list[str]] = fitted.build_analyzer()
+        self.vocabulary: dict[str, int] = fitted.vocabulary_
+        self.idf = np.asarray(fitted.idf_, dtype=np.float64)
+
+    def __call__(self, text: str) -> tuple[np.ndarray, np.ndarray]:
+        vocabulary = self.vocabulary
+        counts = Counter(j for j in map(vocabulary.get, self.analyze(text)) if j is not None)
+        cols = np.fromiter(counts.keys(), dtype=np.int32, count=len(counts))
+        tf = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
+        vals = (1.0 + np.log(tf)) * self.idf[cols]
+        norm = float(np.linalg.norm(vals))
+        if norm > 0:
+            vals /= norm
+        order = np.argsort(cols)
+        return cols[order], vals[order].astype(np.float32)
 
 
 class TextIndex:
     """The fitted cases' word TF-IDF rows and labels: precedents that share the ticket's wording.
 
     Words only: character n-grams have long postings lists and made a search cost ~8 ms on 30k
-    cases, for no gain in accuracy.
+    cases, for no gain in accuracy. Only the word postings are kept, not the full word + char
+    matrix the models were fitted on: that matrix is several times larger and unused after fit.
     """
 
     def __init__(self, matrix: sp.csr_matrix, word_dims: int) -> None:
-        self.matrix = matrix
         self.word_dims = word_dims
         # the transpose is an inverted index: a query only touches the postings of its words
         self.postings = matrix[:, :word_dims].T.tocsr()

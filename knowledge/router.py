@@ -17,6 +17,7 @@ from typing import Any
 
 import joblib
 import numpy as np
+import scipy.sparse as sp
 
 from agent.models import TeamScore
 from knowledge.base import RoutePrediction
@@ -31,7 +32,7 @@ log = logging.getLogger(__name__)
 
 REFIT_MIN_NEW = 50
 REFIT_SHARE = 0.1  # refit once new cases reach this share of the fitted knowledge base
-FORMAT = 2  # bumped whenever the saved state changes shape
+FORMAT = 3  # bumped whenever the saved state changes shape
 
 
 TARGETS = ("team", "priority")
@@ -81,6 +82,7 @@ class LearnedRouter:
         self._vectorizer = TextVectorizer()
         self._team = self._priority = None
         self._index = None
+        matrix = sp.csr_matrix((0, 0), dtype=np.float32)
         if labelled:
             matrix = self._vectorizer.fit_transform([c.text for c in labelled])
             self._index = TextIndex(matrix, self._vectorizer.word_dims)
@@ -91,10 +93,10 @@ class LearnedRouter:
                 report[target] = {"n": 0, "mode": "not learned (no labelled cases)"}
                 continue
             model = LabelModel()
-            text_x, emb = self._index.matrix[rows], vectors[rows]
+            text_x, emb = matrix[rows], vectors[rows]
             report[target] = model.fit(
                 text_x,
-                text_x[:, : self._index.word_dims],
+                text_x[:, : self._vectorizer.word_dims],
                 emb,
                 [getattr(labelled[j], target) for j in rows],
                 [labelled[j].requester for j in rows],
