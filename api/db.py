@@ -6,6 +6,8 @@ A SQLite file under the data directory by default; PostgreSQL (or any SQLAlchemy
 from __future__ import annotations
 
 import logging
+import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,6 +22,91 @@ from sqlalchemy.orm import Session, sessionmaker
 log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
+WRITE_LOCK_WAIT_S = 10.0  # as long as SQLite's own busy timeout; then SQLite's lock decides
+
+
+class WriteLock:
+    """One SQLite write transaction at a time in this process, handed over without sleeping.
+
+    SQLite allows one writer per file; a connection that finds the file locked sleeps in its
+    busy handler in growing steps (1, 2, 5 ... 100 ms) and may oversleep a lock released long
+    before. Taking this lock before the first write of a transaction (and giving it back right
+    after its commit or rollback) queues the process's writers here instead, where a release
+    wakes the next one at once. Other processes on the same file still meet SQLite's lock.
+    """
+
+    def __init__(self, wait_s: float = WRITE_LOCK_WAIT_S) -> None:
+        self.wait_s = wait_s
+        self._lock = threading.Lock()
+        self._owner: int | None = None
+
+    def acquire(self) -> bool:
+        """Take the lock; False (go on without it) if this thread holds it on another
+        connection already (SQLite's busy handler then decides) or it was not freed in time."""
+        me = threading.get_ident()
+        if self._owner == me:
+            return False
+        if not self._lock.acquire(timeout=self.wait_s):
+            log.warning("SQLite write lock not freed in %.0f s; relying on SQLite's", self.wait_s)
+            return False
+        self._owner = me
+        return True
+
+    def release(self) -> None:
+        """Give the lock back (called once per successful acquire)."""
+        self._owner = None
+        self._lock.release()
+
+
+class LockingConnection(sqlite3.Connection):
+    """A sqlite3 connection that holds its WriteLock from its first write to commit/rollback."""
+
+    write_lock: WriteLock | None = None
+    holds_write_lock = False
+
+    def take_write_lock(self) -> None:
+        """Before a write: queue for the process's write lock unless this transaction has it."""
+        if self.write_lock is not None and not self.holds_write_lock:
+            self.holds_write_lock = self.write_lock.acquire()
+
+    def _drop_write_lock(self) -> None:
+        if self.holds_write_lock and self.write_lock is not None:
+            self.holds_write_lock = False
+            self.write_lock.release()
+
+    def commit(self) -> None:
+        """Commit, then let the next writer in."""
+        try:
+            super().commit()
+        finally:
+            self._drop_write_lock()
+
+    def rollback(self) -> None:
+        """Roll back, then let the next writer in."""
+        try:
+            super().rollback()
+        finally:
+            self._drop_write_lock()
+
+    def close(self) -> None:
+        """Close (SQLite rolls back what was open), then let the next writer in."""
+        try:
+            super().close()
+        finally:
+            self._drop_write_lock()
+
+
+def _take_write_lock(
+    _conn: Any, cursor: Any, statement: str, _params: Any, _context: Any, _many: bool
+) -> None:
+    connection = cursor.connection
+    if isinstance(connection, LockingConnection) and statement.lstrip()[:7].upper().startswith(
+        WRITES
+    ):
+        connection.take_write_lock()
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -38,8 +125,19 @@ def make_engine(url: str) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10})
-        event.listen(engine, "connect", _sqlite_pragmas)
+        lock = WriteLock()
+
+        def connect(dbapi_connection: Any, record: Any) -> None:
+            _sqlite_pragmas(dbapi_connection, record)
+            if isinstance(dbapi_connection, LockingConnection):
+                dbapi_connection.write_lock = lock
+
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": 10, "factory": LockingConnection},
+        )
+        event.listen(engine, "connect", connect)
+        event.listen(engine, "before_cursor_execute", _take_write_lock)
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
 

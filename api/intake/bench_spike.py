@@ -1,7 +1,7 @@
 """Spike benchmark (loopback only, bounded): sustained rate, then 20x for a burst of tickets.
 
-    .venv/bin/python -m api.intake.bench_spike [--burst 10000] [--rate 20] [--queue embedded]
-        [--threads 2] [--stand-in-delay-ms 5] [--real-agent]
+    .venv/bin/python -m api.intake.bench_spike [--burst 10000] [--rate 5] [--queue embedded]
+        [--threads 2] [--stand-in-delay-ms 5] [--real-agent] [--database-url URL]
 
 Starts the service (``worker_main --serve``) on 127.0.0.1 with intake workers in it, measures
 P1 time-to-decision unloaded, then sends ``rate`` tickets/s for ``--sustain-s`` and a burst of
@@ -9,7 +9,8 @@ P1 time-to-decision unloaded, then sends ``rate`` tickets/s for ``--sustain-s`` 
 drain and reads the database: every accepted ticket decided (zero lost), one decision each
 (zero triaged twice), P1 time-to-decision p99 under the spike vs unloaded. By default the
 workers run the CheapStandInEngine (NOT the agent); ``--real-agent`` uses full triage.
-Prints figures; asserts nothing about time.
+Prints figures; asserts nothing about time. ``--database-url`` puts the service database on
+PostgreSQL (a fresh schema for the run, dropped afterwards) instead of a SQLite file.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
@@ -28,7 +30,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import select
+from sqlalchemy import create_engine, select, text
+from sqlalchemy.engine import make_url
 
 from agent.settings import Settings
 from api.auth import create_key
@@ -103,6 +106,26 @@ def _p(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
 
 
+def _fresh_schema(url: str) -> tuple[str, str | None]:
+    """A PostgreSQL URL gets a new schema (reruns never see earlier tickets); others as given."""
+    if make_url(url).get_backend_name() != "postgresql":
+        return url, None
+    schema = f"bench_{uuid.uuid4().hex[:12]}"
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    engine.dispose()
+    joiner = "&" if "?" in url else "?"
+    return f"{url}{joiner}options=-csearch_path%3D{schema}", schema
+
+
+def _drop_schema(url: str, schema: str) -> None:
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    engine.dispose()
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and print its figures as JSON."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -116,10 +139,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=18731)
     parser.add_argument("--client-threads", type=int, default=32)
     parser.add_argument("--drain-timeout-s", type=float, default=900.0)
+    parser.add_argument("--database-url", default=None, help="default: SQLite in a temp dir")
     args = parser.parse_args(argv)
 
     data_dir = Path(tempfile.mkdtemp(prefix="bench-spike-"))
-    settings = Settings(data_dir=data_dir)
+    database_url, schema = _fresh_schema(args.database_url) if args.database_url else (None, None)
+    settings = Settings(data_dir=data_dir, database_url=database_url)
     settings.ensure_dirs()
     db = Database(settings.sqlalchemy_url)
     db.migrate()
@@ -141,6 +166,8 @@ def main(argv: list[str] | None = None) -> int:
         "--queue-size",
         str(args.burst + 1000),
     ]
+    if database_url:
+        command += ["--database-url", database_url]
     if not args.real_agent:
         command += ["--stand-in-delay-ms", str(args.stand_in_delay_ms)]
     server = subprocess.Popen(command, cwd=REPO)
@@ -190,6 +217,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.real_agent
             else f"CheapStandInEngine (NOT the agent), {args.stand_in_delay_ms} ms per ticket",
             "queue": args.queue,
+            "database": make_url(settings.sqlalchemy_url).get_backend_name(),
             "worker_threads": args.threads,
             "sustained_rate_per_s": round(sustained_rate, 1),
             "spike_rate_target_per_s": args.rate * 20,
@@ -218,6 +246,8 @@ def main(argv: list[str] | None = None) -> int:
         server.terminate()
         server.wait(30)
         db.close()
+        if args.database_url and schema:
+            _drop_schema(args.database_url, schema)
     return 0
 
 

@@ -9,6 +9,7 @@ Multi-process safe (several API and worker processes on one database file or ser
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -40,6 +41,10 @@ class SqlQueue:
         self.normal_capacity = min(normal_capacity, capacity)
         self.lease_s = lease_s
         self.clock = clock
+        # Puts made in this process wake this process's idle workers at once; puts from other
+        # processes (and retries coming due) are found by polling.
+        self._changed = threading.Condition()
+        self._version = 0
 
     def put(self, item: QueueItem) -> None:
         """Insert unless the queue holds its bound (the normal bound for non-urgent items)."""
@@ -63,6 +68,9 @@ class SqlQueue:
         if not inserted:
             kind = "" if item.urgent else " for non-urgent tickets (headroom kept for urgent ones)"
             raise CapacityError(f"the intake queue is full{kind}; retry later", retry_after_s=5.0)
+        with self._changed:
+            self._version += 1
+            self._changed.notify()
 
     def _claim(self) -> Delivery | None:
         now, token = self.clock(), uuid.uuid4().hex
@@ -94,14 +102,18 @@ class SqlQueue:
         return Delivery(item=item, token=f"{row.id}:{token}")
 
     def get(self, timeout_s: float) -> Delivery | None:
-        """Claim the most urgent available item, polling until timeout_s."""
+        """Claim the most urgent available item, polling until timeout_s (a put here wakes it)."""
         deadline = time.monotonic() + timeout_s
         pause = POLL_MIN_S
         while True:
+            with self._changed:
+                seen = self._version
             delivery = self._claim()
             if delivery is not None or time.monotonic() >= deadline:
                 return delivery
-            time.sleep(min(pause, max(0.0, deadline - time.monotonic())))
+            with self._changed:
+                if self._version == seen:
+                    self._changed.wait(min(pause, max(0.0, deadline - time.monotonic())))
             pause = min(POLL_MAX_S, pause * 2)
 
     def ack(self, delivery: Delivery) -> None:

@@ -36,6 +36,8 @@ def test_transient_failures_retry_then_succeed_once(
     ticket_id = _submit(api, "FLAKY printer", "f1")
     assert wait_for(lambda: _status(api, ticket_id) == "decided", 20)
     assert engine.failures[ticket_id] == 2
+    # Listeners are told right after the decision is stored (status "decided"), not with it.
+    assert wait_for(lambda: listener.calls != [], 5)
     assert listener.calls == [(ticket_id, example_policy.first_line_team)]
     assert api.app.state.intake.records.get(ticket_id).attempts == 3
     assert api.app.state.intake.dead_letters.list() == []
