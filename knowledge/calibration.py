@@ -3,9 +3,7 @@
 Every base model and vote gives one number per (ticket, class): the text model's score, the
 embedding model's log-probability, the precedents' weighted vote, the requester's history, ...
 The stacker learns one weight per kind of evidence, shared by all classes, plus a small
-per-class bias and, optionally, penalised per-class deviations for the first few features (a
-team whose text model is sharper than the others' can lean on it more).
-Sharing the weights is what lets a class with five cases profit from what was
+per-class bias. Sharing the weights is what lets a class with five cases profit from what was
 learned on the large ones; a full multinomial meta-learner would need many cases per class.
 Temperature scaling on cross-fitted meta outputs then makes the top probability honest.
 """
@@ -18,67 +16,38 @@ from scipy.special import log_softmax, softmax
 
 
 class ConditionalLogit:
-    """softmax_c(X[n, c, :] @ (w + d[c]) + b[c]) fitted by L2-penalised cross-entropy (L-BFGS).
+    """softmax_c(X[n, c, :] @ w + b[c]) fitted by L2-penalised cross-entropy (L-BFGS)."""
 
-    ``w`` is shared by all classes; the per-class deviations ``d`` (only for the first
-    ``per_class`` features, zero by default) are pulled to zero by a stronger penalty, so a class
-    moves away from the shared weights only as far as its own cases support.
-    """
-
-    def __init__(
-        self,
-        l2_weights: float = 1e-4,
-        l2_bias: float = 1.0,
-        per_class: int = 0,
-        l2_class: float = 1e-2,
-    ) -> None:
+    def __init__(self, l2_weights: float = 1e-4, l2_bias: float = 1.0) -> None:
         self.l2_weights = l2_weights
         self.l2_bias = l2_bias
-        self.per_class = per_class
-        self.l2_class = l2_class
         self.weights: np.ndarray = np.zeros(0)
         self.bias: np.ndarray = np.zeros(0)
-        self.class_weights: np.ndarray = np.zeros((0, 0))
 
     def fit(self, x: np.ndarray, y: np.ndarray, init: np.ndarray | None = None) -> ConditionalLogit:
         """Fit on features of shape (n, classes, features) and class indices y of shape (n,)."""
         n, c, f = x.shape
-        k = min(self.per_class, f)
         onehot = np.zeros((n, c), dtype=np.float64)
         onehot[np.arange(n), y] = 1.0
-        xk = x[:, :, :k]
 
         def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
-            w, b = theta[:f], theta[f : f + c]
-            d = theta[f + c :].reshape(c, k)
-            z = x @ w + b
-            if k:
-                z = z + np.einsum("nck,ck->nc", xk, d)
-            logp = log_softmax(z, axis=1)
+            w, b = theta[:f], theta[f:]
+            logp = log_softmax(x @ w + b, axis=1)
             diff = np.exp(logp) - onehot
             value = -float(np.mean(logp[np.arange(n), y]))
             value += self.l2_weights * float(w @ w) + self.l2_bias * float(b @ b)
-            value += self.l2_class * float(np.sum(d * d))
             grad_w = np.einsum("nc,ncf->f", diff, x) / n + 2 * self.l2_weights * w
             grad_b = diff.mean(axis=0) + 2 * self.l2_bias * b
-            grad_d = np.einsum("nc,nck->ck", diff, xk) / n + 2 * self.l2_class * d
-            return value, np.concatenate([grad_w, grad_b, grad_d.ravel()])
+            return value, np.concatenate([grad_w, grad_b])
 
-        start = np.concatenate(
-            [init if init is not None else np.ones(f), np.zeros(c), np.zeros(c * k)]
-        )
+        start = np.concatenate([init if init is not None else np.ones(f), np.zeros(c)])
         result = minimize(loss, start, jac=True, method="L-BFGS-B", options={"maxiter": 300})
-        self.weights, self.bias = result.x[:f], result.x[f : f + c]
-        self.class_weights = result.x[f + c :].reshape(c, k)
+        self.weights, self.bias = result.x[:f], result.x[f:]
         return self
 
     def logits(self, x: np.ndarray) -> np.ndarray:
         """Unnormalised class scores for features of shape (n, classes, features)."""
-        z = x @ self.weights + self.bias
-        k = self.class_weights.shape[1] if self.class_weights.ndim == 2 else 0
-        if k and self.class_weights.shape[0] == x.shape[1]:
-            z = z + np.einsum("nck,ck->nc", x[:, :, :k], self.class_weights)
-        return np.asarray(z)
+        return np.asarray(x @ self.weights + self.bias)
 
 
 def fit_temperature(logits: np.ndarray, y: np.ndarray) -> float:

@@ -1,11 +1,9 @@
 """One learned label (team or priority): base models, out-of-fold stacking, calibration.
 
 Base models: a linear SVM on word + character TF-IDF and a logistic regression on the sentence
-embedding. Their out-of-fold scores (raw, and whether the class is each model's first choice), the
-precedents' votes and the requester's history feed the meta-learner
-(``calibration.ConditionalLogit``: weights shared by all classes, plus penalised per-class
-weights for the two base-model scores), whose cross-fitted outputs set the temperature.
-Small knowledge bases skip the base models and vote with fixed weights instead.
+embedding. Their out-of-fold scores, the precedents' votes and the requester's history feed the
+shared-weight meta-learner (``calibration.ConditionalLogit``), whose cross-fitted outputs set the
+temperature. Small knowledge bases skip the base models and vote with fixed weights instead.
 """
 
 from __future__ import annotations
@@ -37,20 +35,7 @@ from knowledge.votes import (
     requester_history,
 )
 
-# Base-model features per (ticket, class). Besides the raw scores, whether the class is each
-# model's top choice and the SVM's positive margin: the meta-learner is linear in its features,
-# and "the text model's first choice" carries information a linear score does not.
-MODEL_FEATURES = (
-    "text_svm",
-    "embedding_lr",
-    "text_top",
-    "text_positive",
-    "embedding_top",
-    "log_prior",
-)
-CLASS_SPECIFIC = 2  # the first features (text_svm, embedding_lr) also get a weight per class
-L2_CLASS = 1e-3  # pulls those per-class weights towards the shared one
-TEXT_C = 0.5
+MODEL_FEATURES = ("text_svm", "embedding_lr", "log_prior")
 NEIGHBOUR_SETS = ("embedding", "tfidf")  # precedents by meaning, and by shared wording
 FEATURES = (
     MODEL_FEATURES
@@ -63,7 +48,7 @@ NEIGHBOURS = 10  # precedents voting per ticket; matches the default store searc
 FOLDS = 5
 SEED = 13
 # Fixed weights for a knowledge base too small to learn them: precedents and history decide.
-VOTE_ONLY_WEIGHTS = np.array([0, 0, 0, 0, 0, 1, 2, 1, 1, 0, 1, 0.5, 1, 0, 2, 0.5], dtype=np.float64)
+VOTE_ONLY_WEIGHTS = np.array([0, 0, 1, 2, 1, 1, 0, 1, 0.5, 1, 0, 2, 0.5], dtype=np.float64)
 LOG_FLOOR = -12.0
 
 
@@ -76,7 +61,7 @@ class LabelModel:
         self.text_model: LinearSVC | None = None
         self.embedding_model: LogisticRegression | None = None
         self.log_prior = np.zeros(0)
-        self.stacker = _stacker()
+        self.stacker = ConditionalLogit()
         self.temperature = 1.0
         self.learned = False
         self.n_cases = 0
@@ -138,7 +123,7 @@ class LabelModel:
         meta_logits = self._cross_fit_meta(features, meta_y)
         self.temperature = fit_temperature(meta_logits, meta_y)
         probs = calibrated(meta_logits, self.temperature)
-        self.stacker = _stacker().fit(features, meta_y, init=VOTE_ONLY_WEIGHTS)
+        self.stacker.fit(features, meta_y, init=VOTE_ONLY_WEIGHTS)
         self.text_model = _fit_svm(text_x, y)
         self.embedding_model = _fit_lr(embeddings, y)
         correct = probs.argmax(axis=1) == meta_y
@@ -170,9 +155,7 @@ class LabelModel:
     ) -> np.ndarray:
         """Base-model features of ``rows``, each from models fitted on every row but its fold."""
         n, c = len(rows), len(self.classes)
-        svm_out = np.full((n, c), -2.0, dtype=np.float32)
-        lr_out = np.full((n, c), LOG_FLOOR, dtype=np.float32)
-        prior_out = np.zeros((n, c), dtype=np.float32)
+        out = np.zeros((n, c, len(MODEL_FEATURES)), dtype=np.float32)
         folds = min(FOLDS, max(2, n // 10))
         stratify = np.bincount(y[rows]).min() >= folds
         splitter = (StratifiedKFold if stratify else KFold)(folds, shuffle=True, random_state=SEED)
@@ -180,22 +163,23 @@ class LabelModel:
             test = rows[held]
             train = np.setdiff1d(np.arange(len(y)), test, assume_unique=True)
             classes = np.unique(y[train])
-            counts = np.bincount(y[train], minlength=c)
-            prior_out[held] = np.log((counts + 1.0) / (counts.sum() + c))
             if len(classes) < 2:
+                out[held, :, 1] = LOG_FLOOR
                 continue
             svm = _fit_svm(text_x[train], y[train])
-            svm_out[held] = _spread(_svm_scores(svm, text_x[test]), classes, c, -2.0)
+            out[held, :, 0] = _spread(_svm_scores(svm, text_x[test]), classes, c, -2.0)
             lr = _fit_lr(embeddings[train], y[train])
             logp = np.log(np.clip(lr.predict_proba(embeddings[test]), 1e-12, None))
-            lr_out[held] = _spread(np.maximum(logp, LOG_FLOOR), classes, c, LOG_FLOOR)
-        return _model_features(svm_out, lr_out, prior_out)
+            out[held, :, 1] = _spread(np.maximum(logp, LOG_FLOOR), classes, c, LOG_FLOOR)
+            counts = np.bincount(y[train], minlength=c)
+            out[held, :, 2] = np.log((counts + 1.0) / (counts.sum() + c))
+        return out
 
     def _cross_fit_meta(self, features: np.ndarray, y: np.ndarray) -> np.ndarray:
         """Meta-learner logits of every row from a stacker fitted on the other folds."""
         logits = np.zeros((len(y), len(self.classes)))
         for train, test in KFold(FOLDS, shuffle=True, random_state=SEED).split(features):
-            meta = _stacker().fit(features[train], y[train], init=VOTE_ONLY_WEIGHTS)
+            meta = ConditionalLogit().fit(features[train], y[train], init=VOTE_ONLY_WEIGHTS)
             logits[test] = meta.logits(features[test])
         return logits
 
@@ -208,17 +192,16 @@ class LabelModel:
     ) -> np.ndarray:
         """Calibrated probabilities over ``self.classes`` for one ticket."""
         c = len(self.classes)
-        svm_s = np.full((1, c), -2.0, dtype=np.float32)
-        logp = np.full((1, c), LOG_FLOOR, dtype=np.float32)
+        model_x = np.zeros((c, len(MODEL_FEATURES)), dtype=np.float32)
+        model_x[:, 2] = self.log_prior
         if self.learned and self.text_model is not None and self.embedding_model is not None:
             # plain dot products: sklearn's input validation costs more than the maths here
             svm, lr = self.text_model, self.embedding_model
-            svm_s[0] = _two_sided(np.asarray(text_x @ svm.coef_.T).ravel() + svm.intercept_)
+            model_x[:, 0] = _two_sided(np.asarray(text_x @ svm.coef_.T).ravel() + svm.intercept_)
             logits = embedding.astype(np.float64) @ lr.coef_.T + lr.intercept_
             if len(logits) == 1:  # binary: sklearn's probability is sigmoid(d) = softmax([0, d])
                 logits = np.concatenate([[0.0], logits])
-            logp[0] = np.maximum(log_softmax(logits), LOG_FLOOR)
-        model_x = _model_features(svm_s, logp, self.log_prior)[0]
+            model_x[:, 1] = np.maximum(log_softmax(logits), LOG_FLOOR)
         votes = self._votes(
             [
                 ([self.index.get(x or "", -1) for x in labels], sims)
@@ -239,29 +222,9 @@ def _fit_svm(x: sp.csr_matrix, y: np.ndarray) -> LinearSVC:
     with warnings.catch_warnings():
         # liblinear's iteration cap only costs a little precision on a separable problem
         warnings.simplefilter("ignore", ConvergenceWarning)
-        model = LinearSVC(C=TEXT_C).fit(x, y)
+        model = LinearSVC(C=0.5, class_weight=None).fit(x, y)
     model.coef_ = model.coef_.astype(np.float32)  # halves memory and the saved file
     return model
-
-
-def _stacker() -> ConditionalLogit:
-    return ConditionalLogit(per_class=CLASS_SPECIFIC, l2_class=L2_CLASS)
-
-
-def _model_features(svm: np.ndarray, logp: np.ndarray, log_prior: np.ndarray) -> np.ndarray:
-    """Text scores, embedding log-probabilities (n, c) and the log prior as MODEL_FEATURES."""
-    n, c = svm.shape
-    return np.stack(
-        [
-            svm,
-            logp,
-            svm >= svm.max(axis=1, keepdims=True),
-            np.maximum(svm, 0.0),
-            logp >= logp.max(axis=1, keepdims=True),
-            np.broadcast_to(log_prior, (n, c)),
-        ],
-        axis=2,
-    ).astype(np.float32)
 
 
 def _svm_scores(model: LinearSVC, x: sp.csr_matrix) -> np.ndarray:
