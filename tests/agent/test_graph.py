@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 import numpy as np
 import pytest
@@ -170,10 +170,13 @@ class _DiesOnce:
         return self.inner.predict(**kwargs)
 
 
+# exit durability saves no step, but it still checkpoints when a run stops on an error; only a
+# killed process loses such a run, which then starts again from the ticket.
+@pytest.mark.parametrize("durability", ["sync", "exit"])
 def test_a_run_that_died_midway_resumes_from_its_checkpoint(
-    kb: KnowledgeBase, tmp_path: Path
+    kb: KnowledgeBase, tmp_path: Path, durability: Literal["sync", "exit"]
 ) -> None:
-    settings = Settings(data_dir=tmp_path, checkpoint_durability="sync")
+    settings = Settings(data_dir=tmp_path, checkpoint_durability=durability)
     embedder = _CountingEmbedder(kb.embedder)
     assert kb.router is not None
     flaky = KnowledgeBase(kb.store, embedder, cast(LearnedRouter, _DiesOnce(kb.router)))
@@ -209,30 +212,6 @@ def test_auto_durability_checkpoints_every_step_only_where_an_llm_answers(
     assert with_llm.durability == "sync"
     fixed = Settings(data_dir=tmp_path, checkpoint_durability="async")
     assert Triager(settings=fixed, policy=POLICY, kb=kb).durability == "async"
-
-
-def test_a_run_that_failed_midway_resumes_without_step_checkpoints_too(
-    kb: KnowledgeBase, tmp_path: Path
-) -> None:
-    settings = Settings(data_dir=tmp_path, checkpoint_durability="exit")
-    embedder = _CountingEmbedder(kb.embedder)
-    assert kb.router is not None
-    flaky = KnowledgeBase(kb.store, embedder, cast(LearnedRouter, _DiesOnce(kb.router)))
-    first = Triager(
-        settings=settings, policy=POLICY, kb=flaky, checkpointer=sqlite_checkpointer(settings)
-    )
-    ticket = Ticket(id="t-crash", subject="Docking station not detected", body=DOCK)
-    with pytest.raises(RuntimeError, match="process died"):
-        first.triage(ticket)
-    second = Triager(
-        settings=settings, policy=POLICY, kb=flaky, checkpointer=sqlite_checkpointer(settings)
-    )
-    before = embedder.texts
-    decision = second.triage(ticket).decision
-    # exit durability still checkpoints when the run stops on an error; only a killed process
-    # loses the run, which then starts again from the ticket.
-    assert embedder.texts == before, "normalize, rules and retrieve were not run again"
-    assert decision.team == "hardware"
 
 
 def test_only_an_abstained_decision_enters_the_review_step(
