@@ -9,8 +9,14 @@ from agent.state import HumanReview, TriageState
 INJECTION_TAG = "possible prompt injection"
 
 
-def assemble_decision(state: TriageState, policy: Policy) -> TriageDecision:
-    """One decision: route, priority, tags, review and the evidence behind each, in order."""
+def assemble_decision(
+    state: TriageState, policy: Policy, policy_version: str | None = None
+) -> TriageDecision:
+    """One decision: route, priority, tags, review and the evidence behind each, in order.
+
+    ``policy_version`` is the policy's fingerprint where the caller already holds it (hashing the
+    whole policy costs more than the rest of this function).
+    """
     ticket, route, priority = state["ticket"], state["route"], state["priority"]
     prediction, outcome = state["prediction"], state.get("llm")
     complexity = state["complexity"]
@@ -62,7 +68,7 @@ def assemble_decision(state: TriageState, policy: Policy) -> TriageDecision:
         decided_by=route.decided_by,
         alternatives=prediction.teams[:5],
         evidence=evidence,
-        policy_version=policy.fingerprint,
+        policy_version=policy_version or policy.fingerprint,
         model_version=prediction.model_version,
         llm=outcome.usage if outcome is not None else LLMUsage(),
     )

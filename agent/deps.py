@@ -28,10 +28,12 @@ class Deps:
     rules: RuleEngine = field(init=False)
     query_embedder: Embedder = field(init=False)
     team_embeddings: dict[str, np.ndarray] = field(init=False)
+    policy_version: str = field(init=False)
 
     def __post_init__(self) -> None:
         _ = self.router  # fail at construction, not at the first ticket
         self.rules = RuleEngine(self.policy)
+        self.policy_version = self.policy.fingerprint  # recorded on every decision
         # A new ticket's text is embedded once: caching it would only add a disk write.
         self.query_embedder = getattr(self.kb.embedder, "inner", self.kb.embedder)
         self.team_embeddings = self._embed_teams()

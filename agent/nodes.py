@@ -120,7 +120,9 @@ class Nodes:
             escalate=state["route"].escalate,
             now=state["ticket"].received_at,
         )
-        decision = assemble_decision({**state, "priority": choice}, self.deps.policy)
+        decision = assemble_decision(
+            {**state, "priority": choice}, self.deps.policy, self.deps.policy_version
+        )
         return {"priority": choice, "decision": decision}
 
     def brief(self, state: TriageState) -> Update:

@@ -131,11 +131,12 @@ def _base_team(
             note = f"keeps it first line over model guess {guess.team} ({guess.score:.2f})"
             evidence.append(_ev(f"rule {stay.rule_id} {note}", stay.rule_id, team))
         return team, "rule", RULE_CONFIDENCE
-    if llm_team and llm_team in policy.team_names:
+    team_names = set(policy.team_names)
+    if llm_team and llm_team in team_names:
         conf = llm_confidence if llm_confidence is not None else prediction.confidence
         evidence.append(_ev(f"LLM chose {llm_team} ({conf:.2f})", "llm", llm_team, "llm"))
         return llm_team, "llm", conf
-    known = [s for s in prediction.teams if s.team in policy.team_names]
+    known = [s for s in prediction.teams if s.team in team_names]
     total = sum(s.score for s in known)
     if not known or total <= 0:
         note = "no prediction names a policy team; first line decides"
@@ -146,7 +147,7 @@ def _base_team(
     # renormalised probability; otherwise the model's calibrated confidence stands.
     conf = prediction.confidence if guess and top.team == guess.team else top.score / total
     if len(known) < len(prediction.teams):
-        dropped = sorted({s.team for s in prediction.teams} - set(policy.team_names))
+        dropped = sorted({s.team for s in prediction.teams} - team_names)
         note = f"ignored teams not in the policy: {', '.join(dropped)}"
         evidence.append(_ev(note, prediction.model_version, top.team, "model"))
     return top.team, "policy" if prediction.cold_start else "learned", min(conf, 1.0)
