@@ -23,6 +23,7 @@ from agent.errors import ConflictError, InputError, UpstreamError
 from agent.settings import Settings
 from knowledge.cases import Case, SimilarCase
 from knowledge.embeddings import Embedder, make_embedder
+from knowledge.requesters import RequesterIndex, Row, index_row
 
 _MAX_BATCH = 4096  # below Chroma's limit (5461 on SQLite), and keeps one request's memory small
 
@@ -102,9 +103,16 @@ class ChromaCaseStore:
     """Past cases in a Chroma collection with cosine distance."""
 
     def __init__(
-        self, client: ClientAPI, collection: str = "cases", embedding_model: str = "minilm-int8"
+        self,
+        client: ClientAPI,
+        collection: str = "cases",
+        embedding_model: str = "minilm-int8",
+        requesters: RequesterIndex | None = None,
     ) -> None:
         self._client = client
+        # embedded mode: the requester lookup goes through this index (see knowledge.requesters);
+        # a Chroma server may be shared by several machines, so there it stays a metadata filter
+        self._requesters = requesters
         try:
             self._collection = client.get_or_create_collection(
                 collection,
@@ -129,6 +137,8 @@ class ChromaCaseStore:
             raise ConflictError(f"collection {collection!r} uses {space} distance, not cosine")
         self._batch = min(client.get_max_batch_size(), _MAX_BATCH)
         self.location = ""
+        if requesters is not None and requesters.count() != self._collection.count():
+            requesters.rebuild(self._index_rows())
 
     @classmethod
     def open(cls, settings: Settings) -> ChromaCaseStore:
@@ -143,16 +153,21 @@ class ChromaCaseStore:
                 )
             except Exception as exc:  # any connection failure: name the server, keep the cause
                 raise UpstreamError(f"cannot reach Chroma at {location}: {exc}") from exc
-        else:
+        requesters = None
+        if settings.chroma_mode != "http":
             settings.kb_dir.mkdir(parents=True, exist_ok=True)
             location = str(settings.kb_dir)
             client = chromadb.PersistentClient(path=location, settings=chroma_settings)
-        store = cls(client, settings.collection, settings.embedding_model)
+            index_path = settings.kb_dir / f"{settings.collection}-requesters.sqlite"
+            requesters = RequesterIndex(index_path)
+        store = cls(client, settings.collection, settings.embedding_model, requesters)
         store.location = location
         return store
 
     def close(self) -> None:
         """Release the client (embedded mode: the SQLite file and index handles)."""
+        if self._requesters is not None:
+            self._requesters.close()
         close = getattr(self._client, "close", None)
         if close is not None:
             close()
@@ -162,6 +177,8 @@ class ChromaCaseStore:
         unique, vectors = _last_per_id(cases, embeddings)
         for start in range(0, len(unique), self._batch):
             chunk = unique[start : start + self._batch]
+            if self._requesters is not None:  # first: see knowledge.requesters
+                self._requesters.put(index_row(case) for case in chunk)
             self._collection.upsert(
                 ids=[case.id for case in chunk],
                 embeddings=vectors[start : start + self._batch],
@@ -201,6 +218,10 @@ class ChromaCaseStore:
 
     def by_requester(self, requester: str, limit: int = 20) -> list[Case]:
         """Earlier cases of the same requester, newest first where dates exist."""
+        if self._requesters is not None:
+            ids = self._requesters.newest(requester, limit)
+            found = self.get_many(ids) if ids else {}
+            return [found[i] for i in ids if i in found]
         got = self._collection.get(
             where={"requester": requester}, include=["documents", "metadatas"]
         )
@@ -229,6 +250,22 @@ class ChromaCaseStore:
         ids = list(case_ids)
         for start in range(0, len(ids), self._batch):
             self._collection.delete(ids=ids[start : start + self._batch])
+            if self._requesters is not None:
+                self._requesters.delete(ids[start : start + self._batch])
+
+    def _index_rows(self) -> Iterator[Row]:
+        """(id, requester, created) of every stored case, read from the metadata in pages."""
+        offset = 0
+        while True:
+            got = self._collection.get(limit=self._batch, offset=offset, include=["metadatas"])
+            if not got["ids"]:
+                return
+            for case_id, meta in zip(got["ids"], got["metadatas"] or [], strict=True):
+                requester = (meta or {}).get("requester")
+                created = (meta or {}).get("created_at")
+                stamp = datetime.fromisoformat(str(created)).timestamp() if created else None
+                yield case_id, str(requester) if requester is not None else None, stamp
+            offset += len(got["ids"])
 
     @staticmethod
     def _cases(got: Any) -> list[Case]:

@@ -18,6 +18,7 @@ from agent.errors import ConflictError
 from agent.settings import Settings
 from knowledge.base import CaseStore
 from knowledge.cases import Case
+from knowledge.requesters import RequesterIndex
 from knowledge.store import ChromaCaseStore, InMemoryCaseStore, case_from_record, case_to_metadata
 
 REPO = Path(__file__).resolve().parents[2]
@@ -105,6 +106,39 @@ def test_by_requester_is_newest_first(store: CaseStore) -> None:
     assert [c.id for c in store.by_requester("ann")] == ["c2", "c1"]
     assert [c.id for c in store.by_requester("ann", limit=1)] == ["c2"]
     assert store.by_requester("nobody") == []
+
+
+def test_by_requester_follows_an_upsert_that_changes_the_requester(store: CaseStore) -> None:
+    embedder = _fill(store)
+    moved = CASES[0].model_copy(update={"requester": "bob"})
+    store.upsert([moved], embedder.embed([moved.text]))
+    assert [c.id for c in store.by_requester("ann")] == ["c2"]
+    assert [c.id for c in store.by_requester("bob")] == ["c1", "c3"]  # undated last
+    store.delete(["c2"])
+    assert store.by_requester("ann") == []
+
+
+def test_chroma_requester_index_is_rebuilt_when_lost_or_stale(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path)
+    first = ChromaCaseStore.open(settings)
+    _fill(first)
+    first.close()
+    index = settings.kb_dir / f"{settings.collection}-requesters.sqlite"
+    assert index.exists()
+    index.unlink()  # lost (or written by an older version)
+    again = ChromaCaseStore.open(settings)
+    assert [c.id for c in again.by_requester("ann")] == ["c2", "c1"]
+    # a crash between the index write and Chroma's leaves an id Chroma lacks: it is skipped
+    stale = RequesterIndex(index)
+    stale.put([("ghost", "ann", datetime(2025, 1, 1, tzinfo=UTC).timestamp())])
+    assert stale.newest("ann", 5)[0] == "ghost"
+    assert [c.id for c in again.by_requester("ann")] == ["c2", "c1"]
+    again.close()
+    third = ChromaCaseStore.open(settings)  # counts differ: rebuilt from the collection
+    assert stale.count() == 3
+    assert stale.newest("ann", 5) == ["c2", "c1"]
+    stale.close()
+    third.close()
 
 
 def test_iter_all_pages_through_cases_with_embeddings(store: CaseStore) -> None:
