@@ -14,12 +14,13 @@ import json
 import logging
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import Any
 
 from agent.errors import CapacityError, InputError
 from agent.policy import Policy
 from api.auth import Principal
+from api.db import urgent_writes
 from api.intake.adapters import adapt_api, adapt_chat, adapt_web
 from api.intake.email_adapter import adapt_email
 from api.intake.health import SourceHealth
@@ -120,6 +121,9 @@ class IntakeFlow:
         # Queueing the door's writers here keeps the database's queue short; the most urgent
         # waiter goes in first, so a P1 does not queue behind a burst of routine tickets.
         self._door = PriorityDoor(DOOR_WRITERS)
+        # Urgent admissions have their own door: they never wait for routine ones in progress,
+        # and their writes go first at the write lock (api.db.urgent_writes).
+        self._urgent_door = PriorityDoor(DOOR_WRITERS)
 
     def adapt(self, channel: str, body: bytes) -> Adapted:
         """The channel's adapter on a raw body (e-mail: RFC 5322 bytes; others: JSON)."""
@@ -155,7 +159,10 @@ class IntakeFlow:
             pre = pre_priority(self.policy(), adapted.ticket)
         except Exception:
             pre = None  # _admit computes it again and reports the error as before
-        with self._door.enter(pre.rank if pre is not None else LAST_RANK):
+        rank = pre.rank if pre is not None else LAST_RANK
+        urgent = rank <= self.options.intake_urgent_rank
+        door = self._urgent_door if urgent else self._door
+        with urgent_writes() if urgent else nullcontext(), door.enter(rank):
             return self._admit(adapted, source, caller, pre)
 
     def _admit(

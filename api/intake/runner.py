@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import logging
 import random
+from contextlib import nullcontext
 from typing import Literal
 
 from agent.errors import InputError, NotFoundError, PolicyError
+from api.db import urgent_writes
 from api.intake.dlq import DeadLetters
 from api.intake.health import SourceHealth
 from api.intake.options import IntakeOptions
@@ -49,6 +51,11 @@ class IntakeRunner:
 
     def handle(self, delivery: Delivery) -> Handled:
         """Process one delivery; never raises for a ticket's own failure."""
+        # An urgent ticket's writes go before those of the routine tickets around it.
+        with urgent_writes() if delivery.item.urgent else nullcontext():
+            return self._handle(delivery)
+
+    def _handle(self, delivery: Delivery) -> Handled:
         ticket_id, source = delivery.item.ticket_id, delivery.item.source
         try:
             attempt = self.records.start_attempt(ticket_id, self.options.intake_lease_s)

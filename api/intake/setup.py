@@ -6,6 +6,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from api.db import urgent_writes
 from api.deps import Services
 from api.hooks import HelpdeskEventHandler
 from api.intake.dlq import DeadLetters
@@ -13,14 +14,14 @@ from api.intake.events import HelpdeskWebhook
 from api.intake.flow import IntakeFlow
 from api.intake.health import SourceCollector, SourceHealth
 from api.intake.options import IntakeOptions
-from api.intake.queue import IntakeQueue
+from api.intake.queue import Delivery, IntakeQueue
 from api.intake.records import IntakeRecords
 from api.intake.rejects import Rejects
 from api.intake.replay import DeadLetterActions
 from api.intake.runner import IntakeRunner
 from api.intake.sqlqueue import SqlQueue
 from api.intake.validation import load_profiles
-from api.intake.workers import IntakeWorkers
+from api.intake.workers import Get, IntakeWorkers
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +40,19 @@ def make_queue(services: Services, options: IntakeOptions) -> IntakeQueue:
     return SqlQueue(
         services.db, options.intake_queue_size, options.urgent_capacity, options.intake_lease_s
     )
+
+
+def _urgent_lane(queue: IntakeQueue) -> Get | None:
+    """Urgent-only claims where the backend can make them (the embedded queue)."""
+    if not isinstance(queue, SqlQueue):
+        return None
+    embedded = queue
+
+    def claim_urgent(timeout_s: float) -> Delivery | None:
+        with urgent_writes():
+            return embedded.get(timeout_s, urgent_only=True)
+
+    return claim_urgent
 
 
 @dataclass
@@ -104,6 +118,7 @@ def build_intake(
         runner.handle,
         threads=options.intake_workers,
         on_error=lambda kind: metrics.errors.labels(kind=f"intake_{kind}").inc(),
+        urgent_lane=_urgent_lane(queue),
     )
     handlers = handlers if handlers is not None else {}
     secret = options.webhook_secret.get_secret_value() if options.webhook_secret else None

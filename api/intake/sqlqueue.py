@@ -41,10 +41,15 @@ class SqlQueue:
         self.normal_capacity = min(normal_capacity, capacity)
         self.lease_s = lease_s
         self.clock = clock
-        # Puts made in this process wake this process's idle workers at once; puts from other
-        # processes (and retries coming due) are found by polling.
-        self._changed = threading.Condition()
-        self._version = 0
+        # Puts made in this process wake one of this process's idle workers at once (an urgent
+        # put the urgent lane, when it is idle); puts from other processes (and retries coming
+        # due) are found by polling.
+        lock = threading.Lock()
+        self._routine_wake = threading.Condition(lock)
+        self._urgent_wake = threading.Condition(lock)
+        self._puts = 0
+        self._lane_puts = 0  # urgent puts made while the urgent lane was idle
+        self._idle_lanes = 0
 
     def put(self, item: QueueItem) -> None:
         """Insert unless the queue holds its bound (the normal bound for non-urgent items)."""
@@ -68,16 +73,22 @@ class SqlQueue:
         if not inserted:
             kind = "" if item.urgent else " for non-urgent tickets (headroom kept for urgent ones)"
             raise CapacityError(f"the intake queue is full{kind}; retry later", retry_after_s=5.0)
-        with self._changed:
-            self._version += 1
-            self._changed.notify()
+        with self._routine_wake:
+            self._puts += 1
+            if item.urgent and self._idle_lanes:
+                self._lane_puts += 1
+                self._urgent_wake.notify()
+            else:
+                self._routine_wake.notify()
 
-    def _claim(self) -> Delivery | None:
+    def _claim(self, urgent_only: bool) -> Delivery | None:
         now, token = self.clock(), uuid.uuid4().hex
         claimable = or_(
             and_(QueueRow.state == "ready", QueueRow.available_at <= now),
             and_(QueueRow.state == "leased", QueueRow.lease_until < now),
         )
+        if urgent_only:
+            claimable = and_(QueueRow.urgent.is_(True), claimable)
         first = select(QueueRow.id).where(claimable).order_by(QueueRow.priority, QueueRow.id)
         if self.db.engine.dialect.name == "postgresql":
             first = first.with_for_update(skip_locked=True)
@@ -101,20 +112,37 @@ class SqlQueue:
         )
         return Delivery(item=item, token=f"{row.id}:{token}")
 
-    def get(self, timeout_s: float) -> Delivery | None:
-        """Claim the most urgent available item, polling until timeout_s (a put here wakes it)."""
+    def get(self, timeout_s: float, urgent_only: bool = False) -> Delivery | None:
+        """Claim the most urgent available item (only urgent ones if asked), polling until
+        timeout_s (a put here wakes it)."""
+        wake = self._urgent_wake if urgent_only else self._routine_wake
+        with wake:
+            self._idle_lanes += urgent_only  # from here on urgent puts are counted for it
+        try:
+            return self._wait_and_claim(wake, urgent_only, timeout_s)
+        finally:
+            with wake:
+                self._idle_lanes -= urgent_only
+
+    def _wait_and_claim(
+        self, wake: threading.Condition, urgent_only: bool, timeout_s: float
+    ) -> Delivery | None:
         deadline = time.monotonic() + timeout_s
         pause = POLL_MIN_S
         while True:
-            with self._changed:
-                seen = self._version
-            delivery = self._claim()
+            with wake:
+                seen = self._seen(urgent_only)
+            delivery = self._claim(urgent_only)
             if delivery is not None or time.monotonic() >= deadline:
                 return delivery
-            with self._changed:
-                if self._version == seen:
-                    self._changed.wait(min(pause, max(0.0, deadline - time.monotonic())))
+            with wake:
+                if self._seen(urgent_only) == seen:
+                    wake.wait(min(pause, max(0.0, deadline - time.monotonic())))
             pause = min(POLL_MAX_S, pause * 2)
+
+    def _seen(self, urgent_only: bool) -> int:
+        """The puts that wake this waiter: all (a worker), or those meant for the lane."""
+        return self._lane_puts if urgent_only else self._puts
 
     def ack(self, delivery: Delivery) -> None:
         """Remove the item (only while this delivery still holds the lease)."""

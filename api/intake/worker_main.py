@@ -25,7 +25,7 @@ from api.engine import TriageEngine
 from api.intake.options import IntakeOptions
 from api.intake.setup import build_intake
 from api.intake.standin import CheapStandInEngine
-from api.main import build_services, create_app
+from api.main import build_services, create_app, settle_heap
 from api.options import ServiceOptions
 
 
@@ -110,6 +110,8 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     intake.start()
+    services.db.start_checkpoints()
+    settle_heap()
     stop.wait()
     intake.stop()
     services.db.close()

@@ -1,4 +1,9 @@
-"""Intake worker threads: take the most urgent delivery, hand it to the runner, repeat."""
+"""Intake worker threads: take the most urgent delivery, hand it to the runner, repeat.
+
+With an urgent lane (the embedded queue has one) a further thread takes only urgent tickets:
+during a spike every worker is busy with a routine ticket, and a P1 would otherwise wait for
+one of them to finish it.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,8 @@ from collections.abc import Callable
 from api.intake.queue import Delivery, IntakeQueue
 
 log = logging.getLogger(__name__)
+
+Get = Callable[[float], Delivery | None]
 
 
 class IntakeWorkers:
@@ -21,6 +28,7 @@ class IntakeWorkers:
         threads: int = 1,
         on_error: Callable[[str], None] | None = None,
         poll_s: float = 0.5,
+        urgent_lane: Get | None = None,
     ) -> None:
         self.queue = queue
         self.handle = handle
@@ -29,9 +37,17 @@ class IntakeWorkers:
         self._stopping = threading.Event()
         self._idle = threading.Event()
         self._threads = [
-            threading.Thread(target=self._loop, name=f"intake-worker-{i}", daemon=True)
+            threading.Thread(
+                target=self._loop, args=(queue.get,), name=f"intake-worker-{i}", daemon=True
+            )
             for i in range(threads)
         ]
+        if threads and urgent_lane is not None:
+            self._threads.append(
+                threading.Thread(
+                    target=self._loop, args=(urgent_lane,), name="intake-urgent", daemon=True
+                )
+            )
         self.started = False
 
     def start(self) -> None:
@@ -53,10 +69,10 @@ class IntakeWorkers:
                 thread.join(timeout)
         self.started = False
 
-    def _loop(self) -> None:
+    def _loop(self, get: Get) -> None:
         while not self._stopping.is_set():
             try:
-                delivery = self.queue.get(self.poll_s)
+                delivery = get(self.poll_s)
             except Exception:
                 # The queue's store is unreachable: say so, wait, try again.
                 log.exception("intake queue get failed")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import threading
 import time
 from pathlib import Path
 
@@ -14,8 +15,9 @@ from intake_samples import wait_for
 from agent.errors import CapacityError
 from agent.policy import Policy
 from api.db import Database
-from api.intake.queue import QueueItem, backoff_s
+from api.intake.queue import Delivery, QueueItem, backoff_s
 from api.intake.sqlqueue import SqlQueue
+from api.intake.workers import IntakeWorkers
 
 
 def _queue(tmp_path: Path, capacity: int = 10, normal: int = 8, lease_s: float = 30.0) -> SqlQueue:
@@ -33,6 +35,49 @@ def test_most_urgent_first_then_oldest(tmp_path: Path) -> None:
         got.append(delivery.item.ticket_id)
         queue.ack(delivery)
     assert got == ["p1", "p2-vip", "p2", "p3-a", "p3-b"]
+
+
+def test_the_urgent_lane_claims_only_urgent_items(tmp_path: Path) -> None:
+    queue = _queue(tmp_path)
+    queue.put(QueueItem("routine", "api", 23, False))
+    assert queue.get(0.01, urgent_only=True) is None
+    queue.put(QueueItem("p1", "api", 3, True))
+    lane = queue.get(0.01, urgent_only=True)
+    assert lane is not None and lane.item.ticket_id == "p1"
+    worker = queue.get(0.01)
+    assert worker is not None and worker.item.ticket_id == "routine"
+
+
+def test_an_urgent_ticket_does_not_wait_for_a_busy_worker(tmp_path: Path) -> None:
+    queue = _queue(tmp_path)
+    busy, release = threading.Event(), threading.Event()
+    handled: list[str] = []
+
+    def handle(delivery: Delivery) -> None:
+        if not delivery.item.urgent:
+            busy.set()
+            release.wait(10)
+        handled.append(delivery.item.ticket_id)
+        queue.ack(delivery)
+
+    workers = IntakeWorkers(
+        queue,
+        handle,
+        threads=1,
+        poll_s=0.1,
+        urgent_lane=lambda timeout_s: queue.get(timeout_s, urgent_only=True),
+    )
+    queue.put(QueueItem("routine", "api", 23, False))
+    workers.start()
+    try:
+        assert busy.wait(10)
+        queue.put(QueueItem("p1", "api", 3, True))
+        assert wait_for(lambda: handled == ["p1"], 10)  # the only worker is still busy
+        release.set()
+        assert wait_for(lambda: handled == ["p1", "routine"], 10)
+    finally:
+        release.set()
+        workers.stop()
 
 
 def test_full_queue_keeps_headroom_for_urgent_work(tmp_path: Path) -> None:
@@ -133,4 +178,6 @@ def test_workers_take_urgent_tickets_before_the_backlog(
         api.client.post("/v1/intake/api", json=body, headers=api.auth("helpdesk"))
     api.app.state.intake.workers.start()
     assert wait_for(lambda: len(engine.order) == 4, 20)
-    assert engine.order == ["Production down", "login slow", "printer a", "printer b"]
+    # The worker and the urgent lane take the two urgent ones side by side, then the backlog.
+    assert set(engine.order[:2]) == {"Production down", "login slow"}
+    assert engine.order[2:] == ["printer a", "printer b"]
