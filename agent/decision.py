@@ -9,13 +9,11 @@ from agent.state import HumanReview, TriageState
 INJECTION_TAG = "possible prompt injection"
 
 
-def assemble_decision(
-    state: TriageState, policy: Policy, policy_version: str | None = None
-) -> TriageDecision:
+def assemble_decision(state: TriageState, policy: Policy, policy_version: str) -> TriageDecision:
     """One decision: route, priority, tags, review and the evidence behind each, in order.
 
-    ``policy_version`` is the policy's fingerprint where the caller already holds it (hashing the
-    whole policy costs more than the rest of this function).
+    ``policy_version`` is the policy's fingerprint, hashed once per active policy by the caller
+    (hashing the whole policy costs more than the rest of this function).
     """
     ticket, route, priority = state["ticket"], state["route"], state["priority"]
     prediction, outcome = state["prediction"], state.get("llm")
@@ -68,7 +66,7 @@ def assemble_decision(
         decided_by=route.decided_by,
         alternatives=prediction.teams[:5],
         evidence=evidence,
-        policy_version=policy_version or policy.fingerprint,
+        policy_version=policy_version,
         model_version=prediction.model_version,
         llm=outcome.usage if outcome is not None else LLMUsage(),
     )

@@ -15,7 +15,14 @@ from typing import Any, cast
 import chromadb
 import numpy as np
 from chromadb.api import ClientAPI
-from chromadb.api.types import Documents, Embeddable, EmbeddingFunction, Embeddings, Space
+from chromadb.api.types import (
+    Documents,
+    Embeddable,
+    EmbeddingFunction,
+    Embeddings,
+    Include,
+    Space,
+)
 from chromadb.config import Settings as ChromaSettings
 from chromadb.utils.embedding_functions import register_embedding_function
 
@@ -233,17 +240,8 @@ class ChromaCaseStore:
 
     def iter_all(self, batch_size: int = 1000) -> Iterator[tuple[list[Case], np.ndarray]]:
         """Every case with its embedding, in pages of ``batch_size``."""
-        size = max(1, min(batch_size, self._batch))
-        offset = 0
-        while True:
-            got = self._collection.get(
-                limit=size, offset=offset, include=["documents", "metadatas", "embeddings"]
-            )
-            if not got["ids"]:
-                return
-            vectors = np.asarray(got["embeddings"], dtype=np.float32)
-            yield self._cases(got), vectors
-            offset += len(got["ids"])
+        for got in self._pages(batch_size, ["documents", "metadatas", "embeddings"]):
+            yield self._cases(got), np.asarray(got["embeddings"], dtype=np.float32)
 
     def delete(self, case_ids: Sequence[str]) -> None:
         """Remove cases by id."""
@@ -253,19 +251,22 @@ class ChromaCaseStore:
             if self._requesters is not None:
                 self._requesters.delete(ids[start : start + self._batch])
 
-    def _index_rows(self) -> Iterator[Row]:
-        """(id, requester, created) of every stored case, read from the metadata in pages."""
+    def _pages(self, batch_size: int, include: Include) -> Iterator[Any]:
+        """Every stored record with the ``include`` fields, one Chroma ``get`` per page."""
+        size = max(1, min(batch_size, self._batch))
         offset = 0
         while True:
-            got = self._collection.get(limit=self._batch, offset=offset, include=["metadatas"])
+            got = self._collection.get(limit=size, offset=offset, include=include)
             if not got["ids"]:
                 return
-            for case_id, meta in zip(got["ids"], got["metadatas"] or [], strict=True):
-                requester = (meta or {}).get("requester")
-                created = (meta or {}).get("created_at")
-                stamp = datetime.fromisoformat(str(created)).timestamp() if created else None
-                yield case_id, str(requester) if requester is not None else None, stamp
+            yield got
             offset += len(got["ids"])
+
+    def _index_rows(self) -> Iterator[Row]:
+        """The requester index's row of every stored case, from the metadata (no documents)."""
+        for got in self._pages(self._batch, ["metadatas"]):
+            for case_id, meta in zip(got["ids"], got["metadatas"] or [], strict=True):
+                yield index_row(case_from_record(case_id, "", meta or {}))
 
     @staticmethod
     def _cases(got: Any) -> list[Case]:

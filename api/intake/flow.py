@@ -160,10 +160,14 @@ class IntakeFlow:
         except Exception:
             pre = None  # _admit computes it again and reports the error as before
         rank = pre.rank if pre is not None else LAST_RANK
-        urgent = rank <= self.options.intake_urgent_rank
+        urgent = self._urgent(rank)
         door = self._urgent_door if urgent else self._door
         with urgent_writes() if urgent else nullcontext(), door.enter(rank):
             return self._admit(adapted, source, caller, pre)
+
+    def _urgent(self, rank: int) -> bool:
+        """Urgent tickets (P1/P2 by default) skip the routine door, lane and write queue."""
+        return rank <= self.options.intake_urgent_rank
 
     def _admit(
         self, adapted: Adapted, source: str, caller: Principal, pre: PrePriority | None
@@ -197,7 +201,7 @@ class IntakeFlow:
         self.records.register(
             claim.id, source, ticket.channel, ticket.account.tier, pre.order, adapted.raw
         )
-        urgent = pre.rank <= self.options.intake_urgent_rank
+        urgent = self._urgent(pre.rank)
         try:
             self.queue.put(QueueItem(claim.id, source, pre.order, urgent))
         except CapacityError:
