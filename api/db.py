@@ -8,12 +8,18 @@ from __future__ import annotations
 import heapq
 import itertools
 import logging
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+try:
+    import fcntl
+except ImportError:  # not POSIX: processes meet at SQLite's own lock only
+    fcntl = None  # type: ignore[assignment]
 
 from alembic import command
 from alembic.config import Config
@@ -45,6 +51,29 @@ def urgent_writes() -> Iterator[None]:
         _writer.urgent = before
 
 
+class ProcessLock:
+    """An exclusive ``flock`` on a file beside the database, shared by this process's threads.
+
+    SQLite's own lock makes a writer of another process sleep in growing steps; a blocked
+    ``flock`` is woken by the kernel the moment the holder lets go (or dies).
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        """Wait until no other process holds the lock, then hold it."""
+        if self._fd is None:
+            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        fcntl.flock(self._fd, fcntl.LOCK_EX)
+
+    def release(self) -> None:
+        """Let the other processes in."""
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+
 class WriteLock:
     """One SQLite write transaction at a time in this process, handed over without sleeping.
 
@@ -54,11 +83,14 @@ class WriteLock:
     after its commit or rollback) queues the process's writers here instead, where a release
     hands it to the next one at once: urgent writers (``urgent_writes``) first, then in order
     of arrival, so a P1's few writes do not queue behind a spike's routine ones. Other
-    processes on the same file still meet SQLite's lock.
+    processes on the same file wait at ``across`` (a ProcessLock) once they hold this one.
     """
 
-    def __init__(self, wait_s: float = WRITE_LOCK_WAIT_S) -> None:
+    def __init__(
+        self, wait_s: float = WRITE_LOCK_WAIT_S, across: ProcessLock | None = None
+    ) -> None:
         self.wait_s = wait_s
+        self.across = across
         self._mutex = threading.Lock()
         self._owner: int | None = None
         self._waiting: list[tuple[int, int, int, threading.Event]] = []
@@ -67,6 +99,16 @@ class WriteLock:
     def acquire(self) -> bool:
         """Take the lock; False (go on without it) if this thread holds it on another
         connection already (SQLite's busy handler then decides) or it was not freed in time."""
+        if not self._acquire_here():
+            return False
+        if self.across is not None:
+            try:
+                self.across.acquire()
+            except OSError as exc:  # e.g. a file system without flock: SQLite's lock decides
+                log.warning("cross-process write lock unavailable: %s", exc)
+        return True
+
+    def _acquire_here(self) -> bool:
         me = threading.get_ident()
         with self._mutex:
             if self._owner == me:
@@ -95,6 +137,8 @@ class WriteLock:
 
     def release(self) -> None:
         """Give the lock back (called once per successful acquire): to the first waiter."""
+        if self.across is not None:
+            self.across.release()
         with self._mutex:
             if self._waiting:
                 _, _, waiter, handed = heapq.heappop(self._waiting)
@@ -209,7 +253,10 @@ def make_engine(url: str) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        lock = WriteLock()
+        across = None
+        if parsed.database and parsed.database != ":memory:" and fcntl is not None:
+            across = ProcessLock(Path(f"{parsed.database}.writelock"))
+        lock = WriteLock(across=across)
 
         def connect(dbapi_connection: Any, record: Any) -> None:
             _sqlite_pragmas(dbapi_connection, record)

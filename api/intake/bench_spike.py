@@ -1,13 +1,16 @@
 """Spike benchmark (loopback only, bounded): sustained rate, then 20x for a burst of tickets.
 
     .venv/bin/python -m api.intake.bench_spike [--burst 10000] [--rate 5] [--queue embedded]
-        [--threads 2] [--stand-in-delay-ms 5] [--real-agent] [--database-url URL]
+        [--threads 2] [--worker-process] [--stand-in-delay-ms 5] [--real-agent]
+        [--database-url URL]
 
-Starts the service (``worker_main --serve``) on 127.0.0.1 with intake workers in it, measures
+Starts the service (``worker_main --serve``) on 127.0.0.1 with intake workers in it (or, with
+``--worker-process``, in a second ``worker_main`` process beside an API process), measures
 P1 time-to-decision unloaded, then sends ``rate`` tickets/s for ``--sustain-s`` and a burst of
 ``--burst`` tickets at 20x that rate (honouring 429 + Retry-After), waits for the queue to
 drain and reads the database: every accepted ticket decided (zero lost), one decision each
-(zero triaged twice), P1 time-to-decision p99 under the spike vs unloaded. By default the
+(zero triaged twice), P1 time-to-decision p99 under the spike vs unloaded, and its two halves
+(sent -> stored, stored -> decided). By default the
 workers run the CheapStandInEngine (NOT the agent); ``--real-agent`` uses full triage.
 Prints figures; asserts nothing about time. ``--database-url`` puts the service database on
 PostgreSQL (a fresh schema for the run, dropped afterwards) instead of a SQLite file.
@@ -36,7 +39,7 @@ from sqlalchemy.engine import make_url
 from agent.settings import Settings
 from api.auth import create_key
 from api.db import Database
-from api.tables import DecisionRow
+from api.tables import DecisionRow, TicketRow
 
 REPO = Path(__file__).resolve().parents[2]
 QUEUE_LEAD_S = 0.5
@@ -110,6 +113,13 @@ def _decisions(db: Database) -> tuple[Counter[str], dict[str, datetime]]:
     return Counter(r[0] for r in rows), {r[0]: r[1] for r in rows}
 
 
+def _stored_at(db: Database, ids: set[str]) -> dict[str, datetime]:
+    """When the service stored each of these tickets (its half of the time to decision)."""
+    with db.session() as session:
+        rows = session.execute(select(TicketRow.id, TicketRow.created_at)).all()
+    return {r[0]: r[1] for r in rows if r[0] in ids}
+
+
 def _p(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
@@ -143,6 +153,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sustain-s", type=float, default=15.0)
     parser.add_argument("--queue", choices=["embedded", "rabbitmq"], default="embedded")
     parser.add_argument("--threads", type=int, default=2, help="intake worker threads")
+    parser.add_argument(
+        "--worker-process",
+        action="store_true",
+        help="run the workers in their own process (worker_main) beside the API process",
+    )
     parser.add_argument("--stand-in-delay-ms", type=float, default=5.0)
     parser.add_argument("--real-agent", action="store_true")
     parser.add_argument("--port", type=int, default=18731)
@@ -179,6 +194,12 @@ def main(argv: list[str] | None = None) -> int:
         command += ["--database-url", database_url]
     if not args.real_agent:
         command += ["--stand-in-delay-ms", str(args.stand_in_delay_ms)]
+    worker = None
+    if args.worker_process:
+        # the same command without the API is the worker process; the API runs no workers
+        serve_at = command.index("--serve")
+        worker = subprocess.Popen(command[:serve_at] + command[serve_at + 2 :], cwd=REPO)
+        command[command.index("--threads") + 1] = "0"
     server = subprocess.Popen(command, cwd=REPO)
     base = f"http://127.0.0.1:{args.port}"
     try:
@@ -221,6 +242,21 @@ def main(argv: list[str] | None = None) -> int:
             ]
 
         spike_ids = set(sender.sent) - before_spike
+        p1_ids = {t for t, (_, p1) in sender.sent.items() if p1}
+        stored_at = _stored_at(db, p1_ids)
+
+        def parts(ids: set[str]) -> dict[str, float]:
+            """P1 p50s of the two halves: sent -> stored (client, HTTP, admission) and
+            stored -> decided (queue, triage)."""
+            p1 = [t for t in ids & p1_ids if t in decided_at and t in stored_at]
+            door = [stored_at[t].timestamp() - sender.sent[t][0] for t in p1]
+            work = [decided_at[t].timestamp() - stored_at[t].timestamp() for t in p1]
+            return {
+                "send_to_stored_p50_s": round(_p(door, 0.5), 4),
+                "stored_to_decided_p50_s": round(_p(work, 0.5), 4),
+                "stored_to_decided_p99_s": round(_p(work, 0.99), 4),
+            }
+
         report = {
             "engine": "agent (full triage)"
             if args.real_agent
@@ -228,6 +264,7 @@ def main(argv: list[str] | None = None) -> int:
             "queue": args.queue,
             "database": make_url(settings.sqlalchemy_url).get_backend_name(),
             "worker_threads": args.threads,
+            "workers": "own process" if args.worker_process else "in the API process",
             "sustained_rate_per_s": round(sustained_rate, 1),
             "spike_rate_target_per_s": args.rate * 20,
             "spike_rate_achieved_per_s": round(spike_rate, 1),
@@ -245,6 +282,8 @@ def main(argv: list[str] | None = None) -> int:
             "p1_ttd_spike_p99_s": round(_p(ttd(spike_ids, True), 0.99), 3),
             "p1_in_spike": len(ttd(spike_ids, True)),
             "all_ttd_spike_p99_s": round(_p(ttd(spike_ids, False), 0.99), 1),
+            "p1_unloaded_parts": parts(set(unloaded)),
+            "p1_spike_parts": parts(spike_ids),
         }
         report["p1_p99_ratio"] = round(
             report["p1_ttd_spike_p99_s"] / max(1e-9, report["p1_ttd_unloaded_p99_s"]), 2
@@ -252,8 +291,10 @@ def main(argv: list[str] | None = None) -> int:
         json.dump(report, sys.stdout, indent=2)
         sys.stdout.write("\n")
     finally:
-        server.terminate()
-        server.wait(30)
+        for process in (server, worker):
+            if process is not None:
+                process.terminate()
+                process.wait(30)
         db.close()
         if args.database_url and schema:
             _drop_schema(args.database_url, schema)

@@ -116,21 +116,25 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
             policy = read_policy_file(str(settings.policy_path))[1]
         else:
             policy = active[1]
+        health = SourceHealth(db, options.intake_failing_after)
         flow = IntakeFlow(
             TicketStore(db),
             queue,
             IntakeRecords(db),
             Rejects(db),
-            SourceHealth(db, options.intake_failing_after),
+            health,
             load_profiles(options.intake_profiles_path),
             options,
             lambda: policy,
         )
-        for key, raw in read_mailbox(Path(args.file)):
-            result = flow.submit("email", raw, CLI_CALLER)
-            counts[result.status] = counts.get(result.status, 0) + 1
-            if result.status in ("rejected", "quarantined"):
-                print(f"{key}: {result.status}: {'; '.join(result.reasons)}", file=sys.stderr)
+        try:
+            for key, raw in read_mailbox(Path(args.file)):
+                result = flow.submit("email", raw, CLI_CALLER)
+                counts[result.status] = counts.get(result.status, 0) + 1
+                if result.status in ("rejected", "quarantined"):
+                    print(f"{key}: {result.status}: {'; '.join(result.reasons)}", file=sys.stderr)
+        finally:
+            health.close()
     summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
     print(f"imported {sum(counts.values())} messages: {summary or 'none'}")
     return 0

@@ -14,7 +14,7 @@ import json
 import logging
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from typing import Any
 
 from agent.errors import CapacityError, InputError
@@ -30,6 +30,7 @@ from api.intake.prepriority import PrePriority, pre_priority
 from api.intake.queue import IntakeQueue, QueueItem
 from api.intake.records import IntakeRecords
 from api.intake.rejects import Rejects, RejectVerdict
+from api.intake.urgency import UrgentWork
 from api.intake.validation import Profiles, validate
 from api.store import TicketStore
 
@@ -112,8 +113,10 @@ class IntakeFlow:
         profiles: Profiles,
         options: IntakeOptions,
         policy: Callable[[], Policy],
+        urgency: UrgentWork | None = None,
     ) -> None:
         self.store, self.queue, self.records = store, queue, records
+        self.urgency = urgency or UrgentWork()
         self.rejects, self.health, self.profiles = rejects, health, profiles
         self.options, self.policy = options, policy
         # SQLite has one writer and its busy handler sleeps in growing steps: forty request
@@ -161,8 +164,11 @@ class IntakeFlow:
             pre = None  # _admit computes it again and reports the error as before
         rank = pre.rank if pre is not None else LAST_RANK
         urgent = self._urgent(rank)
-        door = self._urgent_door if urgent else self._door
-        with urgent_writes() if urgent else nullcontext(), door.enter(rank):
+        if not urgent:
+            self.urgency.step_aside()
+            with self._door.enter(rank):
+                return self._admit(adapted, source, caller, pre)
+        with self.urgency.running(), urgent_writes(), self._urgent_door.enter(rank):
             return self._admit(adapted, source, caller, pre)
 
     def _urgent(self, rank: int) -> bool:

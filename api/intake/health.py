@@ -3,10 +3,16 @@
 Counters live in the database (intake_sources) so API and worker processes add to the same
 figures; depth and age come from the tickets still to triage. Exposed in /readyz (a source
 that keeps failing is reported there) and as labelled gauges in /metrics.
+
+Receipts and successes, two of a ticket's dozen writes, are added up in memory and written at
+most FLUSH_S later (and before every snapshot and failure): under a spike every write waits for
+SQLite's one writer, an urgent ticket's too. A failure is written at once.
 """
 
 from __future__ import annotations
 
+import threading
+from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime
 
@@ -21,6 +27,8 @@ from api.db import Database
 from api.intake.models import SOURCES
 from api.intake.tables import IntakeTicketRow, SourceStatsRow
 from api.tables import TicketRow, utcnow
+
+FLUSH_S = 1.0  # longest a counted receipt or success waits before it is written
 
 
 class SourceState(BaseModel):
@@ -47,6 +55,11 @@ class SourceHealth:
     def __init__(self, db: Database, failing_after: int = 5) -> None:
         self.db = db
         self.failing_after = failing_after
+        self.flush_s = FLUSH_S
+        self._lock = threading.Lock()
+        self._pending: dict[str, Counter[str]] = {}
+        self._last_success: dict[str, datetime] = {}
+        self._timer: threading.Timer | None = None
         for source in SOURCES:
             try:
                 with self.db.session() as session:
@@ -70,9 +83,50 @@ class SourceHealth:
                 update(SourceStatsRow).where(SourceStatsRow.source == source).values(values)
             )
 
+    def _count(self, source: str, counter: str) -> None:
+        """Add one to a counter in memory; a timer writes what piled up within flush_s."""
+        with self._lock:
+            self._pending.setdefault(source, Counter())[counter] += 1
+            if counter == "succeeded":
+                self._last_success[source] = utcnow()
+            if self._timer is None:
+                self._timer = threading.Timer(self.flush_s, self.flush)
+                self._timer.daemon = True
+                self._timer.start()
+
+    def flush(self) -> None:
+        """Write the counts kept in memory (a success also ends a run of failures)."""
+        with self._lock:
+            pending, self._pending = self._pending, {}
+            last_success, self._last_success = self._last_success, {}
+            self._timer = None
+        for source, counts in pending.items():
+            values: dict[str, object] = {
+                name: getattr(SourceStatsRow, name) + n for name, n in counts.items()
+            }
+            if source in last_success:
+                values.update(consecutive_failures=0, last_success_at=last_success[source])
+            try:
+                self._bump(source, **values)
+            except Exception:
+                with self._lock:  # kept for the next flush, not lost
+                    again = self._pending.setdefault(source, Counter())
+                    again.update(counts)
+                    if source in last_success:
+                        self._last_success.setdefault(source, last_success[source])
+                raise
+
+    def close(self) -> None:
+        """Stop the timer and write what is pending."""
+        with self._lock:
+            timer, self._timer = self._timer, None
+        if timer is not None:
+            timer.cancel()
+        self.flush()
+
     def received(self, source: str) -> None:
         """A payload was queued."""
-        self._bump(source, received=SourceStatsRow.received + 1)
+        self._count(source, "received")
 
     def rejected(self, source: str) -> None:
         """A payload was rejected or quarantined at the door."""
@@ -80,15 +134,11 @@ class SourceHealth:
 
     def success(self, source: str) -> None:
         """A ticket of the source was decided."""
-        self._bump(
-            source,
-            succeeded=SourceStatsRow.succeeded + 1,
-            consecutive_failures=0,
-            last_success_at=utcnow(),
-        )
+        self._count(source, "succeeded")
 
     def failure(self, source: str, error: str) -> None:
-        """A triage attempt of the source failed."""
+        """A triage attempt of the source failed (written at once, after the counted successes)."""
+        self.flush()
         self._bump(
             source,
             failed=SourceStatsRow.failed + 1,
@@ -99,6 +149,7 @@ class SourceHealth:
 
     def snapshot(self) -> list[SourceState]:
         """Every source's health now."""
+        self.flush()
         now = utcnow()
         with self.db.session() as session:
             rows = session.scalars(select(SourceStatsRow).order_by(SourceStatsRow.source)).all()

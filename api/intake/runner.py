@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import random
-from contextlib import nullcontext
 from typing import Literal
 
 from agent.errors import InputError, NotFoundError, PolicyError
@@ -20,6 +19,7 @@ from api.intake.health import SourceHealth
 from api.intake.options import IntakeOptions
 from api.intake.queue import Delivery, IntakeQueue, backoff_s
 from api.intake.records import IntakeRecords
+from api.intake.urgency import UrgentWork
 from api.service import TriageService
 from api.store import TicketStore
 
@@ -43,16 +43,21 @@ class IntakeRunner:
         health: SourceHealth,
         options: IntakeOptions,
         rng: random.Random | None = None,
+        urgency: UrgentWork | None = None,
     ) -> None:
         self.service, self.store, self.queue = service, store, queue
         self.records, self.dead_letters, self.health = records, dead_letters, health
         self.options = options
         self.rng = rng or random.Random()
+        self.urgency = urgency or UrgentWork()
 
     def handle(self, delivery: Delivery) -> Handled:
         """Process one delivery; never raises for a ticket's own failure."""
-        # An urgent ticket's writes go before those of the routine tickets around it.
-        with urgent_writes() if delivery.item.urgent else nullcontext():
+        if not delivery.item.urgent:
+            return self._handle(delivery)
+        # An urgent ticket's writes go before those of the routine tickets around it, and
+        # routine workers wait before their next ticket until it is done.
+        with self.urgency.running(), urgent_writes():
             return self._handle(delivery)
 
     def _handle(self, delivery: Delivery) -> Handled:

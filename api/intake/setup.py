@@ -20,6 +20,7 @@ from api.intake.rejects import Rejects
 from api.intake.replay import DeadLetterActions
 from api.intake.runner import IntakeRunner
 from api.intake.sqlqueue import SqlQueue
+from api.intake.urgency import UrgentWork
 from api.intake.validation import load_profiles
 from api.intake.workers import Get, IntakeWorkers
 
@@ -83,8 +84,9 @@ class Intake:
             self.workers.start()
 
     def stop(self) -> None:
-        """Stop the workers and close the queue."""
+        """Stop the workers, write the counted source health and close the queue."""
         self.workers.stop()
+        self.health.close()
         self.queue.close()
 
 
@@ -101,6 +103,7 @@ def build_intake(
     records, rejects, dead = IntakeRecords(db), Rejects(db), DeadLetters(db)
     health = SourceHealth(db, options.intake_failing_after)
     profiles = load_profiles(options.intake_profiles_path)
+    urgency = UrgentWork()  # routine admissions and workers step aside for urgent tickets
     flow = IntakeFlow(
         services.store,
         queue,
@@ -110,8 +113,11 @@ def build_intake(
         profiles,
         options,
         lambda: services.engine.policy,
+        urgency,
     )
-    runner = IntakeRunner(services.service, services.store, queue, records, dead, health, options)
+    runner = IntakeRunner(
+        services.service, services.store, queue, records, dead, health, options, urgency=urgency
+    )
     metrics: Any = services.metrics
     workers = IntakeWorkers(
         queue,
@@ -119,6 +125,7 @@ def build_intake(
         threads=options.intake_workers,
         on_error=lambda kind: metrics.errors.labels(kind=f"intake_{kind}").inc(),
         urgent_lane=_urgent_lane(queue),
+        urgency=urgency,
     )
     handlers = handlers if handlers is not None else {}
     secret = options.webhook_secret.get_secret_value() if options.webhook_secret else None

@@ -13,13 +13,16 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 
 from sqlalchemy import and_, delete, func, insert, literal, or_, select, update
+from sqlalchemy.engine import make_url
 
 from agent.errors import CapacityError
 from api.db import Database
 from api.intake.queue import Delivery, QueueItem
 from api.intake.tables import QueueRow
+from api.intake.wake import WakeChannel
 
 POLL_MIN_S = 0.02
 POLL_MAX_S = 0.25
@@ -42,14 +45,16 @@ class SqlQueue:
         self.lease_s = lease_s
         self.clock = clock
         # Puts made in this process wake one of this process's idle workers at once (an urgent
-        # put the urgent lane, when it is idle); puts from other processes (and retries coming
-        # due) are found by polling.
+        # put the urgent lane, when it is idle); on a database file, puts from other processes
+        # wake them through a datagram (api.intake.wake); retries coming due are polled for.
         lock = threading.Lock()
         self._routine_wake = threading.Condition(lock)
         self._urgent_wake = threading.Condition(lock)
         self._puts = 0
         self._lane_puts = 0  # urgent puts made while the urgent lane was idle
         self._idle_lanes = 0
+        self.wake = _wake_channel(db)
+        self._listening = False
 
     def put(self, item: QueueItem) -> None:
         """Insert unless the queue holds its bound (the normal bound for non-urgent items)."""
@@ -73,9 +78,15 @@ class SqlQueue:
         if not inserted:
             kind = "" if item.urgent else " for non-urgent tickets (headroom kept for urgent ones)"
             raise CapacityError(f"the intake queue is full{kind}; retry later", retry_after_s=5.0)
+        self._woken(item.urgent)
+        if self.wake is not None:
+            self.wake.notify(item.urgent)
+
+    def _woken(self, urgent: bool) -> None:
+        """A ticket was queued (here or by another process): wake one idle worker."""
         with self._routine_wake:
             self._puts += 1
-            if item.urgent and self._idle_lanes:
+            if urgent and self._idle_lanes:
                 self._lane_puts += 1
                 self._urgent_wake.notify()
             else:
@@ -115,6 +126,11 @@ class SqlQueue:
     def get(self, timeout_s: float, urgent_only: bool = False) -> Delivery | None:
         """Claim the most urgent available item (only urgent ones if asked), polling until
         timeout_s (a put here wakes it)."""
+        if not self._listening and self.wake is not None:
+            with self._routine_wake:
+                listen, self._listening = not self._listening, True
+            if listen:  # this process has workers: other processes' puts wake them
+                self.wake.listen(self._woken)
         wake = self._urgent_wake if urgent_only else self._routine_wake
         with wake:
             self._idle_lanes += urgent_only  # from here on urgent puts are counted for it
@@ -168,4 +184,14 @@ class SqlQueue:
             return int(session.scalar(select(func.count()).select_from(QueueRow)) or 0)
 
     def close(self) -> None:
-        """Nothing to release: the database belongs to the app."""
+        """Stop listening for other processes' puts (the database belongs to the app)."""
+        if self.wake is not None:
+            self.wake.close()
+
+
+def _wake_channel(db: Database) -> WakeChannel | None:
+    """Cross-process wake-ups beside a SQLite database file (a server database: polling)."""
+    url = make_url(db.url)
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return None
+    return WakeChannel(Path(f"{url.database}.wake"))

@@ -12,6 +12,7 @@ import threading
 from collections.abc import Callable
 
 from api.intake.queue import Delivery, IntakeQueue
+from api.intake.urgency import UrgentWork
 
 log = logging.getLogger(__name__)
 
@@ -29,23 +30,31 @@ class IntakeWorkers:
         on_error: Callable[[str], None] | None = None,
         poll_s: float = 0.5,
         urgent_lane: Get | None = None,
+        urgency: UrgentWork | None = None,
     ) -> None:
         self.queue = queue
         self.handle = handle
         self.on_error = on_error
         self.poll_s = poll_s
+        self.urgency = urgency
         self._stopping = threading.Event()
         self._idle = threading.Event()
         self._threads = [
             threading.Thread(
-                target=self._loop, args=(queue.get,), name=f"intake-worker-{i}", daemon=True
+                target=self._loop,
+                args=(queue.get, True),
+                name=f"intake-worker-{i}",
+                daemon=True,
             )
             for i in range(threads)
         ]
         if threads and urgent_lane is not None:
             self._threads.append(
                 threading.Thread(
-                    target=self._loop, args=(urgent_lane,), name="intake-urgent", daemon=True
+                    target=self._loop,
+                    args=(urgent_lane, False),
+                    name="intake-urgent",
+                    daemon=True,
                 )
             )
         self.started = False
@@ -69,8 +78,10 @@ class IntakeWorkers:
                 thread.join(timeout)
         self.started = False
 
-    def _loop(self, get: Get) -> None:
+    def _loop(self, get: Get, routine: bool) -> None:
         while not self._stopping.is_set():
+            if routine and self.urgency is not None:
+                self.urgency.step_aside()  # an urgent ticket in flight goes first
             try:
                 delivery = get(self.poll_s)
             except Exception:

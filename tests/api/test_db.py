@@ -49,3 +49,27 @@ def test_a_writer_that_gives_up_waiting_leaves_the_queue() -> None:
     assert result == [False] and lock.queued == 0
     lock.release()
     assert lock.acquire()  # free again, not handed to the writer that left
+
+
+def test_writers_of_two_processes_take_turns_at_the_file_lock(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import subprocess
+    import sys
+    import time
+
+    from api.db import ProcessLock
+
+    path = tmp_path / "db.sqlite.writelock"
+    here = WriteLock(across=ProcessLock(path))
+    assert here.acquire()
+    code = (
+        "import sys, time; from pathlib import Path; from api.db import ProcessLock, WriteLock\n"
+        f"lock = WriteLock(across=ProcessLock(Path({str(path)!r})))\n"
+        "start = time.monotonic(); lock.acquire(); print(time.monotonic() - start); lock.release()"
+    )
+    other = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    time.sleep(1.0)
+    assert other.poll() is None  # still waiting: this process holds the lock
+    here.release()
+    out, _ = other.communicate(timeout=20)
+    waited = float(out)
+    assert 0.5 < waited < 10  # it got the lock only once this process let go

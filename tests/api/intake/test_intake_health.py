@@ -34,3 +34,27 @@ def test_sources_in_readyz_and_metrics(
     assert 'triage_intake_failing{source="api"} 1.0' in metrics
     assert 'triage_intake_queue_depth{source="api"} 2.0' in metrics
     assert 'triage_intake_error_rate{source="chat"} 0.0' in metrics
+
+
+def test_counts_reach_the_database_within_a_second_and_at_close(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from api.db import Database
+    from api.intake.health import SourceHealth
+
+    db = Database(f"sqlite:///{tmp_path / 'h.sqlite'}")
+    db.migrate()
+    here, elsewhere = SourceHealth(db), SourceHealth(db)  # e.g. a worker and the API process
+
+    def seen(source: str) -> tuple[int, int]:
+        state = {s.source: s for s in elsewhere.snapshot()}[source]
+        return state.received, state.succeeded
+
+    for _ in range(3):
+        here.received("chat")
+    here.success("chat")
+    assert seen("chat") == (0, 0)  # counted in memory, not one write per ticket
+    assert wait_for(lambda: seen("chat") == (3, 1), 5)
+    here.received("email")
+    here.close()
+    assert seen("email") == (1, 0)
+    here.failure("chat", "boom")
+    assert {s.source: s for s in elsewhere.snapshot()}["chat"].consecutive_failures == 1

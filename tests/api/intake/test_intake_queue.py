@@ -181,3 +181,80 @@ def test_workers_take_urgent_tickets_before_the_backlog(
     # The worker and the urgent lane take the two urgent ones side by side, then the backlog.
     assert set(engine.order[:2]) == {"Production down", "login slow"}
     assert engine.order[2:] == ["printer a", "printer b"]
+
+
+def test_a_put_in_another_process_wakes_an_idle_worker_at_once(tmp_path: Path) -> None:
+    # Two queues on one file stand for two processes; the datagram, not the poll, wakes it.
+    worker_side, api_side = _queue(tmp_path), _queue(tmp_path)
+    got: list[tuple[float, Delivery | None]] = []
+
+    def wait() -> None:
+        got.append((time.monotonic(), worker_side.get(10.0, urgent_only=True)))
+
+    try:
+        assert worker_side.get(0.01) is None  # now listening, and idle polls grow to 250 ms
+        waiter = threading.Thread(target=wait)
+        waiter.start()
+        time.sleep(0.6)  # the waiter's poll interval has grown to its maximum
+        put_at = time.monotonic()
+        api_side.put(QueueItem("p1", "api", 3, True))
+        waiter.join(10)
+        ((claimed_at, delivery),) = got
+        assert delivery is not None and delivery.item.ticket_id == "p1"
+        assert claimed_at - put_at < 0.15  # a poll would have taken up to 250 ms
+    finally:
+        worker_side.close()
+        api_side.close()
+    assert not list((tmp_path / "q.sqlite.wake").glob("*.sock"))  # closed: socket removed
+
+
+def test_a_dead_processes_wake_socket_is_removed(tmp_path: Path) -> None:
+    import socket
+
+    directory = tmp_path / "q.sqlite.wake"
+    directory.mkdir()
+    stale = directory / "999999-dead.sock"
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    listener.bind(str(stale))
+    listener.close()  # the file stays, nobody reads it: as after a crash
+    queue = _queue(tmp_path)
+    queue.put(QueueItem("t", "api", 23, False))
+    assert not stale.exists()
+    delivery = queue.get(0.01)
+    assert delivery is not None and delivery.item.ticket_id == "t"
+    queue.close()
+
+
+def test_routine_workers_step_aside_while_an_urgent_ticket_runs(tmp_path: Path) -> None:
+    from api.intake.urgency import UrgentWork
+
+    queue, urgency = _queue(tmp_path), UrgentWork(max_wait_s=5.0)
+    started: list[str] = []
+    urgent_running, finish_urgent = threading.Event(), threading.Event()
+
+    def handle(delivery: Delivery) -> None:
+        started.append(delivery.item.ticket_id)
+        if delivery.item.urgent:
+            with urgency.running():
+                urgent_running.set()
+                finish_urgent.wait(10)
+        queue.ack(delivery)
+
+    queue.put(QueueItem("p1", "api", 3, True))
+    lane_thread = threading.Thread(
+        target=lambda: handle(d) if (d := queue.get(1.0, urgent_only=True)) else None
+    )
+    lane_thread.start()
+    assert urgent_running.wait(10)
+    queue.put(QueueItem("routine", "api", 23, False))
+    workers = IntakeWorkers(queue, handle, threads=1, poll_s=0.05, urgency=urgency)
+    workers.start()
+    try:
+        time.sleep(0.5)
+        assert started == ["p1"]  # the routine ticket waits while the urgent one runs
+        finish_urgent.set()
+        assert wait_for(lambda: started == ["p1", "routine"], 10)
+    finally:
+        finish_urgent.set()
+        workers.stop()
+        lane_thread.join(5)
