@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 
 REFIT_MIN_NEW = 50
 REFIT_SHARE = 0.1  # refit once new cases reach this share of the fitted knowledge base
-FORMAT = 3  # bumped whenever the saved state changes shape
+FORMAT = 4  # bumped whenever the saved state changes shape
 
 
 TARGETS = ("team", "priority")
