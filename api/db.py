@@ -247,15 +247,24 @@ class WalCheckpointer:
                 log.warning("background WAL checkpoint failed: %s", exc)
 
 
+def sqlite_file(url: str) -> Path | None:
+    """The database file of a SQLite URL; None for an in-memory or a server database."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database:
+        return None
+    return None if parsed.database == ":memory:" else Path(parsed.database)
+
+
 def make_engine(url: str) -> Engine:
     """An engine for the URL; SQLite gets its parent directory and pragmas."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        file = sqlite_file(url)
         across = None
-        if parsed.database and parsed.database != ":memory:" and fcntl is not None:
-            across = ProcessLock(Path(f"{parsed.database}.writelock"))
+        if file is not None:
+            file.parent.mkdir(parents=True, exist_ok=True)
+            if fcntl is not None:
+                across = ProcessLock(file.with_name(f"{file.name}.writelock"))
         lock = WriteLock(across=across)
 
         def connect(dbapi_connection: Any, record: Any) -> None:

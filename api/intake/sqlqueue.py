@@ -13,13 +13,11 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from pathlib import Path
 
 from sqlalchemy import and_, delete, func, insert, literal, or_, select, update
-from sqlalchemy.engine import make_url
 
 from agent.errors import CapacityError
-from api.db import Database
+from api.db import Database, sqlite_file
 from api.intake.queue import Delivery, QueueItem
 from api.intake.tables import QueueRow
 from api.intake.wake import WakeChannel
@@ -191,7 +189,5 @@ class SqlQueue:
 
 def _wake_channel(db: Database) -> WakeChannel | None:
     """Cross-process wake-ups beside a SQLite database file (a server database: polling)."""
-    url = make_url(db.url)
-    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
-        return None
-    return WakeChannel(Path(f"{url.database}.wake"))
+    file = sqlite_file(db.url)
+    return None if file is None else WakeChannel(file.with_name(f"{file.name}.wake"))
