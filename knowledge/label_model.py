@@ -127,17 +127,19 @@ class LabelModel:
         evidence = np.concatenate([model_x, votes], axis=2)
         meta_y = y[meta_rows]
         use_ranker = len(meta_y) >= RANKER_MIN_ROWS
+        self.ranker = _new_ranker()  # unfitted, it scores every class alike: a constant column
         ranked = (
             self._cross_fit_ranker(evidence, meta_y)
             if use_ranker
-            else np.zeros((*evidence.shape[:2], 1), dtype=np.float32)
+            else self.ranker.scores(evidence)[:, :, None]
         )
         features = np.concatenate([evidence, ranked], axis=2)
         meta_logits = self._cross_fit_meta(features, meta_y)
         self.temperature = fit_temperature(meta_logits, meta_y)
         probs = calibrated(meta_logits, self.temperature)
         self.stacker.fit(features, meta_y, init=VOTE_ONLY_WEIGHTS)
-        self.ranker = _new_ranker().fit(evidence, meta_y) if use_ranker else _new_ranker()
+        if use_ranker:
+            self.ranker.fit(evidence, meta_y)
         self.text_model = _fit_svm(text_x, y)
         self.embedding_model = _fit_lr(embeddings, y)
         self.embedding_svm = _fit_embedding_svm(embeddings, y)
@@ -237,10 +239,7 @@ class LabelModel:
             [self.index.get(label or "", -1) for label in history_labels],
         )
         evidence = np.concatenate([model_x, votes], axis=1)[None, :, :]
-        ranked = np.zeros((1, c, 1), dtype=np.float32)
-        if self.learned:
-            ranked[0, :, 0] = self.ranker.scores(evidence)[0]
-        features = np.concatenate([evidence, ranked], axis=2)
+        features = np.concatenate([evidence, self.ranker.scores(evidence)[:, :, None]], axis=2)
         return calibrated(self.stacker.logits(features), self.temperature)[0]
 
     @property
