@@ -26,6 +26,11 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
+def _span(interval: Sequence[float] | None) -> str:
+    """A 95% interval after its figure, e.g. " (0.757-0.801)"; nothing when there is none."""
+    return f" ({interval[0]:.3f}-{interval[1]:.3f})" if interval else ""
+
+
 def worst_misroutes(outcomes: Sequence[Outcome], n: int = WORST) -> list[Outcome]:
     """Wrong decisions routed without review, most confident first."""
     wrong = [o for o in outcomes if not o.correct and not o.needs_review]
@@ -36,7 +41,9 @@ def headline_rows(metrics: dict[str, Any]) -> list[tuple[str, str]]:
     """The headline figures as (name, formatted value)."""
     lat = metrics.get("latency_ms") or {}
     at = metrics.get("accuracy_at_coverage") or {}
-    rows = [("n", _fmt(metrics.get("n")))] + [(k, _fmt(metrics.get(k))) for k in HEADLINE]
+    spans = metrics.get("intervals") or {}
+    rows = [("n", _fmt(metrics.get("n")))]
+    rows += [(k, _fmt(metrics.get(k)) + _span(spans.get(k))) for k in HEADLINE]
     rows += [(f"accuracy @ {k} coverage", _fmt(v)) for k, v in at.items()]
     rows.append(("latency p50 / p99 (ms)", f"{_fmt(lat.get('p50'))} / {_fmt(lat.get('p99'))}"))
     tokens = [str(metrics.get(k, 0)) for k in ("llm_calls", "prompt_tokens", "completion_tokens")]

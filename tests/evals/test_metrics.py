@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from evals.metrics import (
@@ -15,6 +16,7 @@ from evals.metrics import (
     ece,
     escalate_decision_accuracy,
     escalation_accuracy,
+    intervals,
     latency,
     macro_f1,
     per_team,
@@ -125,3 +127,66 @@ def test_compute_metrics_nulls_without_first_line_or_priority() -> None:
     assert m["n"] == 5
     with_first = compute_metrics(SET, first_line="desk", scored_priority=True)
     assert with_first["escalate_decision_accuracy"] == pytest.approx(0.8)
+
+
+def _mixed(n: int) -> list[Outcome]:
+    """n outcomes, 3 in 4 right, spread over four teams, a fifth of them reviewed."""
+    teams = ["desk", "net", "db", "mail"]
+    return [
+        out(teams[i % 4], teams[i % 4] if i % 4 else teams[(i + 1) % 4], review=i % 5 == 0)
+        for i in range(n)
+    ]
+
+
+def test_intervals_hold_the_figure_and_narrow_with_more_tickets() -> None:
+    small, large = _mixed(80), _mixed(1280)
+    narrow = intervals(large, "desk", False)
+    wide = intervals(small, "desk", False)
+    for name, figure in (("accuracy", accuracy), ("macro_f1", macro_f1), ("coverage", coverage)):
+        lo, hi = wide[name]
+        assert lo <= figure(small) <= hi
+        lo_n, hi_n = narrow[name]
+        assert lo_n <= figure(large) <= hi_n
+        assert (hi_n - lo_n) < 0.5 * (hi - lo)  # 16x the tickets: about a quarter the width
+    assert "priority_accuracy" not in narrow
+
+
+def test_intervals_resample_the_figures_as_defined() -> None:
+    """One resample: its figures are the plain functions on the tickets drawn."""
+    tickets = [*_mixed(60), out("db", "net", escalate=True), out("mail", "desk", escalate=False)]
+    rows = np.random.default_rng(7).integers(0, len(tickets), size=len(tickets))
+    drawn = [tickets[i] for i in rows]
+    spans = intervals(tickets, "desk", False, resamples=1, seed=7)
+    expected = {
+        "accuracy": accuracy(drawn),
+        "macro_f1": macro_f1(drawn),
+        "auto_accuracy": auto_accuracy(drawn),
+        "escalation_accuracy": escalation_accuracy(drawn),
+        "escalate_decision_accuracy": escalate_decision_accuracy(drawn, "desk"),
+    }
+    for name, value in expected.items():
+        assert spans[name] == pytest.approx([value, value]), name
+
+
+def test_perfect_routing_has_a_zero_width_interval() -> None:
+    perfect = [out(t, t) for t in ["desk", "net", "db"] * 10]
+    spans = intervals(perfect, "desk", False)
+    assert spans["accuracy"] == [1.0, 1.0]
+    assert spans["macro_f1"] == [1.0, 1.0]
+    assert spans["escalate_decision_accuracy"] == [1.0, 1.0]
+
+
+def test_intervals_none_when_nothing_to_resample() -> None:
+    assert intervals([], "desk", True) == dict.fromkeys(
+        [
+            "accuracy",
+            "macro_f1",
+            "coverage",
+            "auto_accuracy",
+            "escalation_accuracy",
+            "escalate_decision_accuracy",
+            "priority_accuracy",
+        ]
+    )
+    only_desk = [out("desk", "desk") for _ in range(5)]
+    assert intervals(only_desk, "desk", False)["escalation_accuracy"] is None
