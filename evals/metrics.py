@@ -233,7 +233,7 @@ def intervals(
             for o in outcomes
         ]
     )
-    first = truth != teams.get(first_line or "", -1)
+    needs_specialist = truth != teams.get(first_line or "", -1)
     rng = np.random.default_rng(seed)
     samples: dict[str, list[float]] = {name: [] for name in names}
 
@@ -254,7 +254,7 @@ def intervals(
         share(right[rows], auto[rows], "auto_accuracy")
         if first_line:
             share(right[rows], auto[rows] & escalate[rows], "escalation_accuracy")
-            share(escalate[rows] == first[rows], everyone, "escalate_decision_accuracy")
+            share(escalate[rows] == needs_specialist[rows], everyone, "escalate_decision_accuracy")
         if scored_priority:
             share(prio_right[rows], scored[rows], "priority_accuracy")
     out: dict[str, list[float] | None] = {}
