@@ -127,6 +127,14 @@ def run_from_args(args: argparse.Namespace, settings: Settings) -> int:
     gate_lines = verdict.lines() if verdict is not None else []
     write_reports(result, args.out, gate_lines)
     print(" ".join(f"{k}={_f(result.metrics.get(k))}" for k in SUMMARY))
+    spans = [
+        f"{k} {low:.4f}-{high:.4f}"
+        for k, span in (result.metrics.get("intervals") or {}).items()
+        if span is not None
+        for low, high in [span]
+    ]
+    if spans:
+        print("95% intervals: " + ", ".join(spans))
     print(f"reports in {args.out}/ (metrics.json, report.md, report.html)")
     for line in gate_lines:
         print(line)

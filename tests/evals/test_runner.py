@@ -107,7 +107,10 @@ def test_eval_writes_every_report(
     assert page.count("data:image/png;base64,") == 5
     assert "Worst misroutes" in page
     assert "| accuracy |" in (out / "report.md").read_text()
-    assert "accuracy=" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "accuracy=" in printed
+    low, high = metrics["intervals"]["accuracy"]
+    assert f"95% intervals: accuracy {low:.4f}-{high:.4f}, macro_f1 " in printed
 
 
 def test_baseline_regression_exits_3(
