@@ -128,10 +128,9 @@ def run_from_args(args: argparse.Namespace, settings: Settings) -> int:
     write_reports(result, args.out, gate_lines)
     print(" ".join(f"{k}={_f(result.metrics.get(k))}" for k in SUMMARY))
     spans = [
-        f"{k} {low:.4f}-{high:.4f}"
+        f"{k} {span[0]:.4f}-{span[1]:.4f}"
         for k, span in (result.metrics.get("intervals") or {}).items()
         if span is not None
-        for low, high in [span]
     ]
     if spans:
         print("95% intervals: " + ", ".join(spans))
