@@ -242,3 +242,36 @@ def test_wrong_embedding_shape_is_an_input_error(store: CaseStore) -> None:
 
     with pytest.raises(InputError):
         store.upsert(CASES, np.zeros((2, 64), dtype=np.float32))
+
+
+def test_equally_similar_cases_come_in_id_order(store: CaseStore) -> None:
+    embedder = WordEmbedder()
+    twins = [Case(id=i, subject="", body="vpn disconnects", team="network") for i in "bca"]
+    store.upsert(twins, embedder.embed([c.text for c in twins]))
+    hits = store.search(embedder.embed(["vpn disconnects"])[0], k=3)
+    assert [h.case.id for h in hits] == ["a", "b", "c"]
+
+
+def test_a_collection_made_with_the_narrower_default_search_is_widened(tmp_path: Path) -> None:
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    from knowledge.store import EF_SEARCH, LocalEmbeddingFunction
+
+    settings = Settings(data_dir=tmp_path)
+    settings.ensure_dirs()
+    client = chromadb.PersistentClient(
+        path=str(settings.kb_dir), settings=ChromaSettings(anonymized_telemetry=False)
+    )
+    made = client.create_collection(  # as the store made it before EF_SEARCH
+        settings.collection,
+        configuration={"hnsw": {"space": "cosine"}},
+        embedding_function=LocalEmbeddingFunction(),  # type: ignore[arg-type]
+    )
+    assert made.configuration["hnsw"]["ef_search"] < EF_SEARCH
+    del made, client
+    store = ChromaCaseStore.open(settings)
+    store.close()
+    again = ChromaCaseStore.open(settings)
+    assert again._collection.configuration["hnsw"]["ef_search"] == EF_SEARCH
+    again.close()
