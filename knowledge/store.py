@@ -91,6 +91,11 @@ def case_from_record(case_id: str, document: str, metadata: Mapping[str, Any]) -
     return Case.model_validate({**data, "id": case_id, "subject": subject, "body": body})
 
 
+def _most_similar_first(found: list[SimilarCase]) -> list[SimilarCase]:
+    """Most similar first; equally similar cases (duplicates) by id, whatever order they came in."""
+    return sorted(found, key=lambda n: (-n.similarity, n.case.id))
+
+
 def _newest_first(cases: list[Case]) -> list[Case]:
     def key(case: Case) -> float:
         return (
@@ -143,10 +148,11 @@ class ChromaCaseStore:
                 f"collection {collection!r} holds {stored_model} embeddings but embedding_model is"
                 f" {embedding_model!r}: use another collection or data_dir and re-ingest"
             )
-        space = (self._collection.configuration.get("hnsw") or {}).get("space", "cosine")
+        hnsw = self._collection.configuration.get("hnsw") or {}
+        space = hnsw.get("space", "cosine")
         if space != "cosine":
             raise ConflictError(f"collection {collection!r} uses {space} distance, not cosine")
-        if (self._collection.configuration.get("hnsw") or {}).get("ef_search", 0) < EF_SEARCH:
+        if hnsw.get("ef_search", 0) < EF_SEARCH:
             # a collection made before EF_SEARCH: the setting is one Chroma changes in place
             self._collection.modify(configuration={"hnsw": {"ef_search": EF_SEARCH}})
         self._batch = min(client.get_max_batch_size(), _MAX_BATCH)
@@ -229,8 +235,7 @@ class ChromaCaseStore:
             SimilarCase(case=case_from_record(i, d or "", m or {}), similarity=1.0 - float(dist))
             for i, d, m, dist in zip(ids, docs, metas, dists, strict=True)
         ]
-        # equally similar cases (duplicates) in one order, whatever order the index found them in
-        return sorted(found, key=lambda n: (-n.similarity, n.case.id))
+        return _most_similar_first(found)
 
     def by_requester(self, requester: str, limit: int = 20) -> list[Case]:
         """Earlier cases of the same requester, newest first where dates exist."""
@@ -328,10 +333,9 @@ class InMemoryCaseStore:
         sims = np.einsum("ij,j->i", matrix, query / max(float(np.linalg.norm(query)), 1e-12))
         k = min(k, len(self._ids))
         top = np.argpartition(-sims, k - 1)[:k]
-        found = [
-            SimilarCase(case=self._cases[self._ids[i]], similarity=float(sims[i])) for i in top
-        ]
-        return sorted(found, key=lambda n: (-n.similarity, n.case.id))
+        return _most_similar_first(
+            [SimilarCase(case=self._cases[self._ids[i]], similarity=float(sims[i])) for i in top]
+        )
 
     def by_requester(self, requester: str, limit: int = 20) -> list[Case]:
         """Earlier cases of the same requester, newest first where dates exist."""
