@@ -14,6 +14,8 @@ from typing import Any
 from agent.settings import Settings
 from evals.gate import DEFAULT_TOLERANCE, HEADLINE_FIGURES, REGRESSION_EXIT, compare, load_metrics
 
+DEFAULT_CURVE = (0.0, 0.05, 0.10, 0.25, 0.50, 1.0)  # 0% is the cold start
+
 SUMMARY = ("n", *HEADLINE_FIGURES)
 
 
@@ -45,8 +47,12 @@ def add_eval_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--out", type=Path, help="output directory")
     parser.add_argument(
         "--learning-curve",
-        action="store_true",
-        help="also route with 0,5,10,25,50,100%% of TRAIN; plot into DIR/learning_curve.png",
+        nargs="?",
+        const=DEFAULT_CURVE,
+        type=_percentages,
+        metavar="PCTS",
+        help="route with growing shares of TRAIN, in percent (default 0,5,10,25,50,100); "
+        "plot into DIR/learning_curve.png",
     )
     parser.add_argument(
         "--scenarios",
@@ -63,6 +69,20 @@ def _positive(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
     return value
+
+
+def _percentages(text: str) -> tuple[float, ...]:
+    """``"40,60,100"`` as shares (0.4, 0.6, 1.0): ascending, each in 0..100."""
+    try:
+        values = [float(part) for part in text.split(",")]
+    except ValueError:
+        message = f"expected percentages like 25,50,100, got {text!r}"
+        raise argparse.ArgumentTypeError(message) from None
+    if any(not 0 <= v <= 100 for v in values):
+        raise argparse.ArgumentTypeError(f"percentages must be within 0..100, got {text!r}")
+    if values != sorted(set(values)):
+        raise argparse.ArgumentTypeError(f"percentages must ascend without repeats: {text!r}")
+    return tuple(v / 100 for v in values)
 
 
 def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
@@ -111,7 +131,9 @@ def run_from_args(args: argparse.Namespace, settings: Settings) -> int:
     if args.learning_curve:
         from evals.learning_curve import learning_curve, write_curve
 
-        points, result = learning_curve(train, test, config, settings, progress=progress)
+        points, result = learning_curve(
+            train, test, config, settings, shares=args.learning_curve, progress=progress
+        )
         write_curve(points, args.out)
         for p in points:
             print(

@@ -18,7 +18,6 @@ from evals.datasets import Row
 from evals.runner import EvalConfig, EvalResult, build_policy, run_eval
 from evals.sandbox import eval_embedder
 
-SHARES = (0.0, 0.05, 0.10, 0.25, 0.50, 1.0)
 CURVE_KEYS = ("accuracy", "macro_f1", "coverage", "auto_accuracy", "ece", "escalation_accuracy")
 
 
@@ -27,7 +26,7 @@ def learning_curve(
     test: Sequence[Row],
     config: EvalConfig,
     settings: Settings,
-    shares: Sequence[float] = SHARES,
+    shares: Sequence[float],
     progress: bool = True,
 ) -> tuple[list[dict[str, Any]], EvalResult]:
     """Figures per share of TRAIN (nested prefixes of one seeded shuffle); also the last run."""

@@ -204,3 +204,38 @@ def test_learning_curve_writes_plot_and_points(files: tuple[Path, Path], tmp_pat
     assert points[0]["n_train"] == 0 and points[-1]["n_train"] == 24
     assert (out / "learning_curve.png").read_bytes()[:4] == b"\x89PNG"
     assert (out / "metrics.json").exists()
+
+
+@pytest.mark.slow
+def test_learning_curve_at_chosen_percentages(files: tuple[Path, Path], tmp_path: Path) -> None:
+    train, test = files
+    out = tmp_path / "curve"
+    argv = ["eval", "--train", str(train), "--test", str(test), "--label", "team"]
+    assert main([*argv, "--learning-curve", "50,100", "--out", str(out)]) == 0
+    points = json.loads((out / "learning_curve.json").read_text())
+    assert [(p["share"], p["n_train"]) for p in points] == [(0.5, 12), (1.0, 24)]
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("50,abc", "expected percentages like 25,50,100"),
+        ("50,120", "within 0..100"),
+        ("80,40", "ascend without repeats"),
+        ("40,40", "ascend without repeats"),
+    ],
+)
+def test_learning_curve_rejects_bad_percentages(
+    files: tuple[Path, Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    value: str,
+    message: str,
+) -> None:
+    train, test = files
+    argv = ["eval", "--train", str(train), "--test", str(test), "--label", "team"]
+    with pytest.raises(SystemExit) as exc:
+        main([*argv, "--learning-curve", value, "--out", str(tmp_path / "x")])
+    assert exc.value.code == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
