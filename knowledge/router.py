@@ -3,12 +3,17 @@
 Fit once from the knowledge base (``fit``), then route each ticket from its text, embedding,
 nearest precedents and the requester's earlier cases (``predict``, a few milliseconds: no refits).
 Cases seen after the fit (``observe``) act at once through the precedent votes, and a corrected
-near-duplicate wins outright; ``needs_refit`` says when enough of them have piled up.
+near-duplicate wins outright; ``needs_refit`` says when enough of them have piled up. ``save``
+writes the fitted models; each observed case is appended to a journal beside them at once, so a
+restart keeps what was learned since the fit without re-writing the models for every case.
 """
 
 from __future__ import annotations
 
+import base64
+import json
 import logging
+import os
 import time
 import uuid
 from datetime import UTC, datetime
@@ -33,6 +38,8 @@ log = logging.getLogger(__name__)
 REFIT_MIN_NEW = 50
 REFIT_SHARE = 0.1  # refit once new cases reach this share of the fitted knowledge base
 FORMAT = 4  # bumped whenever the saved state changes shape
+JOURNAL = "observed.jsonl"  # cases observed since the saved fit, one JSON object a line
+UNSAVED = ("model_dir", "_observed", "_new_since_fit")  # journalled, or not state at all
 
 
 TARGETS = ("team", "priority")
@@ -111,11 +118,52 @@ class LearnedRouter:
         return report
 
     def observe(self, cases: list[Case], embeddings: np.ndarray) -> None:
-        """Take new or corrected cases into account at once; count them towards a refit."""
-        for case, embedding in zip(cases, embeddings, strict=True):
-            if case.team or case.priority:
-                self._observed[case.id] = _Observed(case, embedding)
-                self._new_since_fit += 1
+        """Take new or corrected cases into account at once; count them towards a refit.
+
+        A fitted router with a model directory also appends them to its journal.
+        """
+        seen = [
+            _Observed(case, embedding)
+            for case, embedding in zip(cases, embeddings, strict=True)
+            if case.team or case.priority
+        ]
+        self._remember(seen)
+        if seen and self.model_dir is not None and self.is_fitted:
+            with self._journal_path().open("a", encoding="utf-8") as fh:
+                fh.write("".join(self._journal_line(s) for s in seen))
+
+    def _remember(self, seen: list[_Observed]) -> None:
+        for s in seen:
+            self._observed[s.case.id] = s
+            self._new_since_fit += 1
+
+    def _journal_path(self) -> Path:
+        assert self.model_dir is not None
+        self.model_dir.mkdir(parents=True, exist_ok=True)
+        return self.model_dir / JOURNAL
+
+    def _journal_line(self, seen: _Observed) -> str:
+        vector = base64.b64encode(seen.embedding.astype("<f4").tobytes()).decode("ascii")
+        entry = {"fit": self.version, "case": seen.case.model_dump(mode="json"), "vector": vector}
+        return json.dumps(entry, ensure_ascii=False) + "\n"
+
+    def _replay_journal(self) -> None:
+        """Observe again what the journal holds for this fit; other fits' lines are stale."""
+        path = self._journal_path()
+        if not path.exists():
+            return
+        seen: list[_Observed] = []
+        with path.open(encoding="utf-8") as fh:
+            for number, line in enumerate(fh, start=1):
+                try:
+                    entry = json.loads(line)
+                    if entry["fit"] != self.version:
+                        continue
+                    vector = np.frombuffer(base64.b64decode(entry["vector"]), dtype="<f4")
+                    seen.append(_Observed(Case.model_validate(entry["case"]), vector))
+                except (ValueError, KeyError, TypeError) as exc:  # a line cut short by a crash
+                    log.warning("skipping line %d of %s: %s", number, path, exc)
+        self._remember(seen)
 
     def predict(
         self,
@@ -231,14 +279,24 @@ class LearnedRouter:
         out[top.case.team] = 1.0 - share
         return out
 
-    def save(self) -> Path:
-        """Write the fitted models under model_dir; returns the file."""
+    def save(self) -> Path | None:
+        """Write the fitted models and a fresh journal under model_dir; returns the model file.
+
+        A router without a model directory lives in memory only (an eval's throw-away knowledge
+        base): nothing is written and None is returned.
+        """
         if self.model_dir is None:
-            raise ValueError("LearnedRouter has no model_dir to save to")
+            return None
         self.model_dir.mkdir(parents=True, exist_ok=True)
         path = self.model_dir / "router.joblib"
-        state = {k: v for k, v in self.__dict__.items() if k != "model_dir"}
+        state = {k: v for k, v in self.__dict__.items() if k not in UNSAVED}
         joblib.dump({"format": FORMAT, "state": state}, path)
+        journal = self._journal_path()
+        fresh = journal.with_suffix(".tmp")
+        fresh.write_text(
+            "".join(self._journal_line(s) for s in self._observed.values()), encoding="utf-8"
+        )
+        os.replace(fresh, journal)
         return path
 
     def load(self) -> bool:
@@ -256,7 +314,9 @@ class LearnedRouter:
         if found != FORMAT:
             log.warning("ignoring saved router %s: format %r, expected %r", path, found, FORMAT)
             return False
+        self._observed, self._new_since_fit = {}, 0  # a state saved before the journal has them
         self.__dict__.update(saved["state"])
+        self._replay_journal()
         return True
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import random
 from pathlib import Path
 
@@ -239,6 +240,46 @@ def test_save_load_round_trip_gives_identical_predictions(
     assert loaded.version == fitted.version
     for text in ("vpn latency", "refund invoice", "something else entirely"):
         assert route(loaded, text, kb) == route(fitted, text, kb)
+
+
+def test_observed_cases_survive_a_restart_without_resaving_the_models(
+    tmp_path: Path, kb: list[Case]
+) -> None:
+    router = LearnedRouter(model_dir=tmp_path)
+    router.fit(kb, embed_cases(kb))
+    saved = router.save()
+    assert saved is not None
+    written = saved.stat().st_mtime_ns
+    original = next(c for c in kb if c.team == "Printing")
+    corrected = original.model_copy(update={"team": "Billing", "label_source": "specialist"})
+    router.observe([corrected], embed_cases([corrected]))
+    assert saved.stat().st_mtime_ns == written  # one journal line, not 74 MB of models
+    restarted = LearnedRouter(model_dir=tmp_path)
+    assert restarted.load()
+    assert route(restarted, original.text, kb).team == "Billing"
+    assert route(restarted, original.text, kb) == route(router, original.text, kb)
+
+
+def test_journal_keeps_only_this_fit_and_skips_a_torn_line(tmp_path: Path, kb: list[Case]) -> None:
+    router = LearnedRouter(model_dir=tmp_path)
+    router.fit(kb, embed_cases(kb))
+    original = next(c for c in kb if c.team == "Printing")
+    corrected = original.model_copy(update={"team": "Billing", "label_source": "specialist"})
+    router.observe([corrected], embed_cases([corrected]))
+    router.save()  # a full save carries the observed case over into a fresh journal
+    journal = tmp_path / "observed.jsonl"
+    stale = json.dumps({"fit": "router-older", "case": original.model_dump(mode="json")})
+    with journal.open("a", encoding="utf-8") as fh:
+        fh.write(stale + "\n" + '{"fit": "' + router.version + '", "case": {"id": "x"')
+    restarted = LearnedRouter(model_dir=tmp_path)
+    assert restarted.load()
+    assert route(restarted, original.text, kb).team == "Billing"
+    router.fit(kb, embed_cases(kb))  # a refit learns the cases anew: the journal starts over
+    router.save()
+    assert journal.read_text(encoding="utf-8") == ""
+    again = LearnedRouter(model_dir=tmp_path)
+    assert again.load()
+    assert route(again, original.text, kb).team == "Printing"
 
 
 def test_load_without_a_saved_model_says_so(tmp_path: Path) -> None:
