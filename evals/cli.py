@@ -46,6 +46,12 @@ def add_eval_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     parser.add_argument("--out", type=Path, help="output directory")
     parser.add_argument(
+        "--feedback",
+        action="store_true",
+        help="resolve each TEST ticket after its decision: its true team joins the knowledge base "
+        "before the next ticket and the router refits when due, as in service (routing with use)",
+    )
+    parser.add_argument(
         "--learning-curve",
         nargs="?",
         const=DEFAULT_CURVE,
@@ -124,6 +130,7 @@ def run_from_args(args: argparse.Namespace, settings: Settings) -> int:
         policy_path=args.policy,
         seed=args.seed,
         limit=args.limit,
+        feedback=args.feedback,
         train_source=str(args.train),
         test_source=str(args.test),
     )
@@ -156,10 +163,24 @@ def run_from_args(args: argparse.Namespace, settings: Settings) -> int:
     ]
     if spans:
         print("95% intervals: " + ", ".join(spans))
+    learned = result.metrics.get("feedback")
+    if learned:
+        without = learned["without_feedback"]
+        print(
+            f"feedback: {learned['refits']} refits in {learned['refit_seconds']:.0f} s; accuracy "
+            f"{_f(result.metrics.get('accuracy'))} ({_f(without['accuracy'])} without), "
+            f"{learned['gained']} tickets gained, {learned['lost']} lost; by quarter of TEST "
+            f"{_quarters(learned['accuracy_by_quarter'])} "
+            f"({_quarters(without['accuracy_by_quarter'])} without)"
+        )
     print(f"reports in {args.out}/ (metrics.json, report.md, report.html)")
     for line in gate_lines:
         print(line)
     return REGRESSION_EXIT if verdict is not None and not verdict.passed else 0
+
+
+def _quarters(values: list[Any]) -> str:
+    return " ".join(_f(v) for v in values)
 
 
 def _f(value: Any) -> str:

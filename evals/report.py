@@ -75,8 +75,17 @@ def team_rows(metrics: dict[str, Any], limit: int | None = None) -> list[list[st
 
 def _subtitle(metrics: dict[str, Any]) -> str:
     run = metrics.get("run", {})
+    learned = metrics.get("feedback")
+    mode = (
+        f", each TEST ticket resolved into the knowledge base after its decision "
+        f"({learned['refits']} refits; accuracy {learned['without_feedback']['accuracy']} "
+        f"without; by quarter {' '.join(str(a) for a in learned['accuracy_by_quarter'])}, "
+        f"without {' '.join(str(a) for a in learned['without_feedback']['accuracy_by_quarter'])})"
+        if learned
+        else ""
+    )
     return (
-        f"TRAIN {run.get('n_train')} / TEST {run.get('n_test')} tickets, "
+        f"TRAIN {run.get('n_train')} / TEST {run.get('n_test')} tickets{mode}, "
         f"policy {run.get('policy')}, seed {run.get('seed')}, "
         f"version {metrics.get('version')}, {run.get('seconds')} s"
     )

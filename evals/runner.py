@@ -1,6 +1,8 @@
 """Run the product on labelled tickets: a fresh knowledge base from TRAIN, every TEST ticket routed.
 
-TEST labels are read only after the product decided, to score; never as input, history or feedback.
+TEST labels are read only after the product decided: to score, and in feedback mode to resolve the
+ticket afterwards (its true team joins the knowledge base before the next ticket, as a resolved
+case from the helpdesk would); never as input or history of the ticket being decided.
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ class EvalConfig(BaseModel):
     seed: int = 0
     limit: int | None = Field(default=None, ge=1)
     history: bool = True
+    feedback: bool = False
     train_source: str = "TRAIN"
     test_source: str = "TEST"
 
@@ -151,8 +154,16 @@ def run_eval(
     base = settings or Settings()
     cases = [to_case(r, config.label, config.priority_label) for r in train]
     with isolated_triager(base, policy, cases, progress, embedder) as (triager, info):
-        outcomes = _route_all(triager, test, config, progress)
+        control = None
+        resolutions = None
+        if config.feedback:
+            # the same tickets first without feedback: the control, on the same fitted router
+            control = _route_all(triager, test, config, progress)
+            resolutions = _Resolutions(triager.kb, config)
+        outcomes = _route_all(triager, test, config, progress, resolutions)
     metrics = compute_metrics(outcomes, config.first_line, config.priority_label is not None)
+    if resolutions is not None and control is not None:
+        metrics["feedback"] = resolutions.summary(outcomes, control)
     if config.first_line is not None:
         records = [_kpi_record(o, config.first_line) for o in outcomes]
         metrics["kpis"] = compute_kpis(records).model_dump(mode="json", exclude={"per_team"})
@@ -175,8 +186,61 @@ def run_eval(
     return EvalResult(metrics=metrics, outcomes=outcomes)
 
 
+class _Resolutions:
+    """Feedback mode: each decided TEST ticket comes back resolved and joins the knowledge base.
+
+    The router learns it at once (precedents, requester history) and refits when enough cases
+    piled up, as the service's refit schedule does.
+    """
+
+    def __init__(self, kb: Any, config: EvalConfig) -> None:
+        self.kb = kb
+        self.config = config
+        self.refits = 0
+        self.refit_s = 0.0
+
+    def resolve(self, row: Row) -> None:
+        case = to_case(row, self.config.label, self.config.priority_label)
+        self.kb.ingest([case.model_copy(update={"label_source": "helpdesk"})])
+        if self.kb.router is not None and self.kb.router.needs_refit:
+            started = time.perf_counter()
+            self.kb.refit()
+            self.refits += 1
+            self.refit_s += time.perf_counter() - started
+
+    def summary(self, outcomes: Sequence[Outcome], control: Sequence[Outcome]) -> dict[str, Any]:
+        """Refits, and accuracy with and without feedback, overall and per quarter of the stream."""
+        pairs = list(zip(control, outcomes, strict=True))
+        return {
+            "refits": self.refits,
+            "refit_seconds": round(self.refit_s, 2),
+            "accuracy_by_quarter": _quarters(outcomes),
+            "without_feedback": {
+                "accuracy": _accuracy(control),
+                "accuracy_by_quarter": _quarters(control),
+            },
+            "gained": sum(c.predicted != c.truth and o.predicted == o.truth for c, o in pairs),
+            "lost": sum(c.predicted == c.truth and o.predicted != o.truth for c, o in pairs),
+        }
+
+
+def _accuracy(outcomes: Sequence[Outcome]) -> float | None:
+    if not outcomes:
+        return None
+    return round(sum(o.predicted == o.truth for o in outcomes) / len(outcomes), 4)
+
+
+def _quarters(outcomes: Sequence[Outcome]) -> list[float | None]:
+    n = len(outcomes)
+    return [_accuracy(outcomes[n * q // 4 : n * (q + 1) // 4]) for q in range(4)]
+
+
 def _route_all(
-    triager: Any, test: Sequence[Row], config: EvalConfig, progress: bool
+    triager: Any,
+    test: Sequence[Row],
+    config: EvalConfig,
+    progress: bool,
+    resolutions: _Resolutions | None = None,
 ) -> list[Outcome]:
     earlier: dict[str, list[PriorTicket]] = defaultdict(list)
     bar = Progress(len(test), "routing", enabled=progress)
@@ -194,6 +258,8 @@ def _route_all(
         outcomes.append(_outcome(row, result.decision, config, ticket.text))
         if row.requester:
             earlier[row.requester].append(as_history(row))
+        if resolutions is not None:
+            resolutions.resolve(row)
         bar.update()
     bar.close()
     return outcomes

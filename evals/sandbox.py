@@ -80,10 +80,10 @@ def isolated_triager(
 
 
 def _open_kb(settings: Settings, embedder: Embedder | None) -> KnowledgeBase:
-    if embedder is None:
-        return KnowledgeBase.open(settings)
+    """Embedded Chroma and a router kept in memory: a throw-away run never writes its models."""
     from knowledge.router import LearnedRouter
     from knowledge.store import ChromaCaseStore
 
-    router = LearnedRouter(settings.model_dir)
-    return KnowledgeBase(ChromaCaseStore.open(settings), embedder, router)
+    if embedder is None:
+        embedder = make_embedder(settings.embedding_model, settings.embedding_cache_path)
+    return KnowledgeBase(ChromaCaseStore.open(settings), embedder, LearnedRouter())

@@ -11,7 +11,7 @@ import pytest
 from agent.cli import main
 from agent.settings import Settings
 from evals.datasets import Row
-from evals.runner import EvalConfig, priority_scale, run_eval
+from evals.runner import EvalConfig, build_policy, priority_scale, run_eval
 
 TOPICS = {
     "network": ["vpn tunnel drops", "wifi signal lost", "dns lookup fails", "firewall blocks port"],
@@ -185,6 +185,75 @@ def test_test_labels_never_change_decisions(tmp_path: Path) -> None:
     assert [round(o.confidence, 6) for o in a.outcomes] == [
         round(o.confidence, 6) for o in b.outcomes
     ]
+
+
+def printer_rows(team: str, n: int, offset: int) -> list[Row]:
+    """Near-duplicate printer tickets, all resolved by one team."""
+    return [
+        Row.model_validate(
+            {
+                "id": f"printer-{offset + i}",
+                "subject": "printer jam on floor 3",
+                "body": f"The printer on floor 3 jams again, job {offset + i}. Printer jam.",
+                "requester": f"user{offset + i}",
+                "labels": {"team": team},
+            }
+        )
+        for i in range(n)
+    ]
+
+
+def test_feedback_learns_each_resolved_ticket_before_the_next(tmp_path: Path) -> None:
+    # Printers moved from the desk to the network team: TRAIN still says desk, TEST says network.
+    train = [Row.model_validate(r) for r in rows(8, 0)] + printer_rows("desk", 6, 0)
+    test = printer_rows("network", 5, 100)
+    config = EvalConfig(label="team", first_line="desk")
+    settings = Settings(data_dir=tmp_path)
+    static = run_eval(train, test, config, settings, progress=False)
+    assert [o.predicted for o in static.outcomes] == ["desk"] * 5
+    assert "feedback" not in static.metrics
+    learning = run_eval(
+        train, test, config.model_copy(update={"feedback": True}), settings, progress=False
+    )
+    # the first is decided before anything was learned; once resolutions against the six old
+    # desk cases come back, the twins follow them
+    predicted = [o.predicted for o in learning.outcomes]
+    assert predicted[0] == "desk" and predicted[-3:] == ["network"] * 3
+    learned = learning.metrics["feedback"]
+    assert learned["refits"] == 0  # 5 new cases: no refit due yet
+    # the control pass routes the same tickets without feedback on the same fitted router
+    assert learned["without_feedback"]["accuracy"] == static.metrics["accuracy"] == 0.0
+    assert learned["gained"] >= 3 and learned["lost"] == 0
+    assert learning.metrics["run"]["feedback"] is True
+
+
+def test_feedback_flag_reports_learning_with_use(
+    files: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    train, test = files
+    out = tmp_path / "out"
+    argv = ["eval", "--train", str(train), "--test", str(test), "--label", "team"]
+    assert main([*argv, "--feedback", "--out", str(out)]) == 0
+    learned = json.loads((out / "metrics.json").read_text())["feedback"]
+    assert learned["refits"] == 0 and len(learned["accuracy_by_quarter"]) == 4
+    printed = capsys.readouterr().out
+    assert "feedback: 0 refits in 0 s; accuracy " in printed
+    assert " without), 0 tickets gained, " in printed
+    assert "each TEST ticket resolved into the knowledge base" in (out / "report.md").read_text()
+
+
+def test_feedback_from_a_cold_start_refits_when_due(tmp_path: Path) -> None:
+    train = [Row.model_validate(r) for r in rows(8, 0)]
+    test = [Row.model_validate(r) for r in rows(20, 100)]
+    config = EvalConfig(label="team", first_line="desk", feedback=True)
+    result = run_eval(
+        [], test, config, Settings(data_dir=tmp_path), False, policy=build_policy(config, train)
+    )
+    learned = result.metrics["feedback"]
+    # fitted after the first resolved ticket, again after 50 more (REFIT_MIN_NEW)
+    assert learned["refits"] == 2
+    first, *_, last = learned["accuracy_by_quarter"]
+    assert last > first
 
 
 def test_priority_scale_orders_by_urgency() -> None:
