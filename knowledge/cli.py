@@ -42,8 +42,15 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     report = kb.ingest(cases, progress=True)
     report.skipped = reader.skipped + report.skipped
     print(format_report(report))
-    if kb.router is not None and not kb.router.is_fitted and report.added + report.updated:
-        print("the learned router is not fitted yet: run `triage kb refit`")
+    router = kb.router
+    if router is not None and report.added + report.updated:
+        if not router.is_fitted:
+            print("the learned router is not fitted yet: run `triage kb refit`")
+        elif router.needs_refit:
+            print(
+                f"{router.new_since_fit} cases arrived since the router was fitted: they act "
+                "through precedents until `triage kb refit` (the service refits on its schedule)"
+            )
     return 0
 
 

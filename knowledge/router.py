@@ -72,6 +72,11 @@ class LearnedRouter:
         return self._team is not None and bool(self._team.classes)
 
     @property
+    def new_since_fit(self) -> int:
+        """Cases observed since the last fit (they act through precedents until a refit)."""
+        return self._new_since_fit
+
+    @property
     def needs_refit(self) -> bool:
         """True once enough cases arrived after the fit (or cases exist but nothing was fitted)."""
         if not self.is_fitted:

@@ -217,6 +217,31 @@ def test_cli_ingest_reports_skips(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert "added 1" in out and "skipped 1" in out and "line 2: invalid JSON" in out
 
 
+def test_cli_ingest_says_when_the_router_needs_a_fit(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings = Settings(data_dir=tmp_path)
+
+    def export(name: str, cases: list[Case]) -> str:
+        path = tmp_path / name
+        lines = [
+            json.dumps({"id": c.id, "subject": c.subject, "body": c.body, "labels": {"g": c.team}})
+            for c in cases
+        ]
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        return str(path)
+
+    first = _cases(30)
+    assert _run(["kb", "ingest", export("a.jsonl", first), "--label", "g"], settings) == 0
+    assert "not fitted yet: run `triage kb refit`" in capsys.readouterr().out
+    assert _run(["kb", "refit"], settings) == 0
+    later = [c.model_copy(update={"id": f"n{c.id}", "body": f"{c.body} again"}) for c in _cases(60)]
+    assert _run(["kb", "ingest", export("b.jsonl", later[:20]), "--label", "g"], settings) == 0
+    assert "arrived since" not in capsys.readouterr().out  # 20 new: no refit due yet
+    assert _run(["kb", "ingest", export("c.jsonl", later[20:]), "--label", "g"], settings) == 0
+    assert "60 cases arrived since the router was fitted" in capsys.readouterr().out
+
+
 def test_format_report_groups_reasons() -> None:
     from knowledge.ingest import IngestReport, Skipped
 
