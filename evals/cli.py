@@ -111,7 +111,7 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
 def run_from_args(args: argparse.Namespace, settings: Settings) -> int:
     """Read the files, run (and the curve if asked), write the reports, apply the gate."""
     from evals.datasets import read_rows
-    from evals.report import write_reports
+    from evals.report import feedback_summary, write_reports
     from evals.runner import EvalConfig, run_eval
     from evals.sandbox import eval_embedder
 
@@ -163,24 +163,13 @@ def run_from_args(args: argparse.Namespace, settings: Settings) -> int:
     ]
     if spans:
         print("95% intervals: " + ", ".join(spans))
-    learned = result.metrics.get("feedback")
+    learned = feedback_summary(result.metrics)
     if learned:
-        without = learned["without_feedback"]
-        print(
-            f"feedback: {learned['refits']} refits in {learned['refit_seconds']:.0f} s; accuracy "
-            f"{_f(result.metrics.get('accuracy'))} ({_f(without['accuracy'])} without), "
-            f"{learned['gained']} tickets gained, {learned['lost']} lost; by quarter of TEST "
-            f"{_quarters(learned['accuracy_by_quarter'])} "
-            f"({_quarters(without['accuracy_by_quarter'])} without)"
-        )
+        print(f"feedback: {learned}")
     print(f"reports in {args.out}/ (metrics.json, report.md, report.html)")
     for line in gate_lines:
         print(line)
     return REGRESSION_EXIT if verdict is not None and not verdict.passed else 0
-
-
-def _quarters(values: list[Any]) -> str:
-    return " ".join(_f(v) for v in values)
 
 
 def _f(value: Any) -> str:

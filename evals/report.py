@@ -73,14 +73,30 @@ def team_rows(metrics: dict[str, Any], limit: int | None = None) -> list[list[st
     ]
 
 
+def feedback_summary(metrics: dict[str, Any]) -> str | None:
+    """One line on a --feedback run: refits, accuracy with and without, gained and lost."""
+    learned = metrics.get("feedback")
+    if not learned:
+        return None
+    without = learned["without_feedback"]
+    return (
+        f"{learned['refits']} refits in {learned['refit_seconds']:.0f} s; accuracy "
+        f"{_fmt(metrics.get('accuracy'))} ({_fmt(without['accuracy'])} without), "
+        f"{learned['gained']} tickets gained, {learned['lost']} lost; by quarter of TEST "
+        f"{_shares(learned['accuracy_by_quarter'])} ({_shares(without['accuracy_by_quarter'])} "
+        "without)"
+    )
+
+
+def _shares(values: Sequence[float | None]) -> str:
+    return " ".join(_fmt(v) for v in values)
+
+
 def _subtitle(metrics: dict[str, Any]) -> str:
     run = metrics.get("run", {})
-    learned = metrics.get("feedback")
+    learned = feedback_summary(metrics)
     mode = (
-        f", each TEST ticket resolved into the knowledge base after its decision "
-        f"({learned['refits']} refits; accuracy {learned['without_feedback']['accuracy']} "
-        f"without; by quarter {' '.join(str(a) for a in learned['accuracy_by_quarter'])}, "
-        f"without {' '.join(str(a) for a in learned['without_feedback']['accuracy_by_quarter'])})"
+        f", each TEST ticket resolved into the knowledge base after its decision ({learned})"
         if learned
         else ""
     )

@@ -23,7 +23,7 @@ from agent.models import PriorTicket, TriageDecision
 from agent.policy import Policy, load_policy, neutral_policy
 from agent.settings import Settings
 from evals.datasets import Row, as_history, require_label, sample, to_case, to_ticket
-from evals.metrics import Outcome, compute_metrics
+from evals.metrics import Outcome, accuracy, compute_metrics
 from evals.progress import Progress
 from evals.sandbox import isolated_triager
 from knowledge.embeddings import Embedder
@@ -216,23 +216,17 @@ class _Resolutions:
             "refit_seconds": round(self.refit_s, 2),
             "accuracy_by_quarter": _quarters(outcomes),
             "without_feedback": {
-                "accuracy": _accuracy(control),
+                "accuracy": accuracy(control),
                 "accuracy_by_quarter": _quarters(control),
             },
-            "gained": sum(c.predicted != c.truth and o.predicted == o.truth for c, o in pairs),
-            "lost": sum(c.predicted == c.truth and o.predicted != o.truth for c, o in pairs),
+            "gained": sum(not c.correct and o.correct for c, o in pairs),
+            "lost": sum(c.correct and not o.correct for c, o in pairs),
         }
-
-
-def _accuracy(outcomes: Sequence[Outcome]) -> float | None:
-    if not outcomes:
-        return None
-    return round(sum(o.predicted == o.truth for o in outcomes) / len(outcomes), 4)
 
 
 def _quarters(outcomes: Sequence[Outcome]) -> list[float | None]:
     n = len(outcomes)
-    return [_accuracy(outcomes[n * q // 4 : n * (q + 1) // 4]) for q in range(4)]
+    return [accuracy(outcomes[n * q // 4 : n * (q + 1) // 4]) for q in range(4)]
 
 
 def _route_all(
