@@ -43,14 +43,26 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     report.skipped = reader.skipped + report.skipped
     print(format_report(report))
     router = kb.router
-    if router is not None and report.added + report.updated:
-        if not router.is_fitted:
-            print("the learned router is not fitted yet: run `triage kb refit`")
-        elif router.needs_refit:
-            print(
-                f"{router.new_since_fit} cases arrived since the router was fitted: they act "
-                "through precedents until `triage kb refit` (the service refits on its schedule)"
-            )
+    due = router is not None and (not router.is_fitted or router.needs_refit)
+    if router is None or not due or not (args.refit or report.added + report.updated):
+        return 0
+    if args.refit:
+        print("refitting the learned router on every stored case ...", flush=True)
+        fitted = kb.refit()
+        print(
+            f"router {fitted.get('version')} fitted on {fitted.get('n')} cases in "
+            f"{fitted.get('fit_seconds')} s"
+        )
+    elif not router.is_fitted:
+        print(
+            "the learned router is not fitted yet: run `triage kb refit` (or ingest with --refit)"
+        )
+    else:
+        print(
+            f"{router.new_since_fit} cases arrived since the router was fitted: they act "
+            "through precedents until `triage kb refit` (the service refits on its schedule; "
+            "ingest with --refit to fit now)"
+        )
     return 0
 
 
@@ -118,6 +130,11 @@ def add_kb_parser(subparsers: Any) -> argparse.ArgumentParser:
     ingest.add_argument("--format", choices=["jsonl", "csv"], help="default: from the suffix")
     ingest.add_argument("--map", help="CSV: case field=column, e.g. team=Group,body=Description")
     ingest.add_argument("--limit", type=int, default=None, help="ingest at most N records")
+    ingest.add_argument(
+        "--refit",
+        action="store_true",
+        help="refit the learned router afterwards when it is unfitted or a refit is due",
+    )
     ingest.set_defaults(handler=cmd_ingest)
 
     search = commands.add_parser("search", help="nearest stored cases to a text")

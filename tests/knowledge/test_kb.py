@@ -240,6 +240,33 @@ def test_cli_ingest_says_when_the_router_needs_a_fit(
     assert "arrived since" not in capsys.readouterr().out  # 20 new: no refit due yet
     assert _run(["kb", "ingest", export("c.jsonl", later[20:]), "--label", "g"], settings) == 0
     assert "60 cases arrived since the router was fitted" in capsys.readouterr().out
+    # the same export again with --refit: nothing new to store, but the refit that was due runs
+    assert (
+        _run(["kb", "ingest", str(tmp_path / "c.jsonl"), "--label", "g", "--refit"], settings) == 0
+    )
+    assert "fitted on 90 cases" in capsys.readouterr().out
+    assert (
+        _run(["kb", "ingest", str(tmp_path / "c.jsonl"), "--label", "g", "--refit"], settings) == 0
+    )
+    assert "fitted on" not in capsys.readouterr().out  # nothing due: no second fit
+
+
+def test_cli_ingest_refit_fits_a_new_knowledge_base_at_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings = Settings(data_dir=tmp_path)
+    assert _run(["kb", "ingest", str(tmp_path / "none.jsonl"), "--refit"], settings) == 1
+    path = tmp_path / "a.jsonl"
+    lines = [
+        json.dumps({"id": c.id, "subject": c.subject, "body": c.body, "labels": {"g": c.team}})
+        for c in _cases(30)
+    ]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert _run(["kb", "ingest", str(path), "--label", "g", "--refit"], settings) == 0
+    out = capsys.readouterr().out
+    assert "fitted on 30 cases" in out and "not fitted yet" not in out
+    kb = KnowledgeBase.open(settings)
+    assert kb.router is not None and kb.router.is_fitted and not kb.router.needs_refit
 
 
 def test_format_report_groups_reasons() -> None:
