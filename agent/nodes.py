@@ -48,13 +48,19 @@ class Nodes:
         }
 
     def retrieve(self, state: TriageState) -> Update:
-        """Embed the cleaned text and fetch the nearest past cases and the requester's own."""
+        """Embed the cleaned text; fetch the nearest past cases, the requester's, the account's."""
         kb, settings = self.deps.kb, self.deps.settings
         vector = self.deps.query_embedder.embed([state["clean_text"]])[0]
         similar = kb.store.search(vector, settings.neighbours)
-        requester = state["ticket"].requester
+        requester, account = state["ticket"].requester, state["ticket"].account.id
         own = kb.store.by_requester(requester, limit=20) if requester else []
-        return {"embedding": vector.tolist(), "similar": similar, "requester_cases": own}
+        ours = kb.store.by_account(account, limit=20) if account else []
+        return {
+            "embedding": vector.tolist(),
+            "similar": similar,
+            "requester_cases": own,
+            "account_cases": ours,
+        }
 
     def classify(self, state: TriageState) -> Update:
         """Learned scores first; the LLM only where configured and the cheaper steps are unsure."""
@@ -64,6 +70,7 @@ class Nodes:
             embedding=np.asarray(state["embedding"], dtype=np.float32),
             neighbours=state["similar"],
             requester_cases=state["requester_cases"],
+            account_cases=state.get("account_cases", []),
             team_names=deps.policy.team_names,
             team_description_embeddings=deps.team_embeddings,
         )

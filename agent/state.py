@@ -42,6 +42,8 @@ class TriageState(TypedDict, total=False):
     """Nearest past cases, most similar first."""
     requester_cases: list[Case]
     """The requester's own earlier cases in the knowledge base."""
+    account_cases: list[Case]
+    """Earlier cases of the ticket's account (all its requesters) in the knowledge base."""
     prediction: RoutePrediction
     """The learned router's calibrated scores."""
     llm: LLMOutcome | None

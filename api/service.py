@@ -243,6 +243,7 @@ class TriageService:
                 "subject": ticket.subject,
                 "body": ticket.body,
                 "requester": ticket.requester,
+                "account_id": ticket.account.id,
                 "language": ticket.language,
                 "correct_team": team,
                 "escalation_needed": escalated,

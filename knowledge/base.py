@@ -39,6 +39,10 @@ class CaseStore(Protocol):
         """Earlier cases of the same requester, newest first where dates exist."""
         ...
 
+    def by_account(self, account_id: str, limit: int = 20) -> list[Case]:
+        """Earlier cases of the same account (any of its requesters), newest first."""
+        ...
+
     def count(self) -> int:
         """Number of cases stored."""
         ...

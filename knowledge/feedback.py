@@ -23,6 +23,7 @@ class Feedback(BaseModel):
     subject: str = Field(default="", max_length=2_000, description="Ticket text for a new case")
     body: str = Field(default="", max_length=200_000)
     requester: str | None = None
+    account_id: str | None = Field(default=None, description="The requester's account")
     language: str | None = None
     correct_team: str | None = Field(default=None, min_length=1, description="The right team")
     escalation_needed: bool | None = Field(
@@ -56,6 +57,7 @@ def corrected_case(feedback: Feedback, existing: Case | None = None) -> Case:
         "subject": feedback.subject or None,
         "body": feedback.body or None,
         "requester": feedback.requester,
+        "account_id": feedback.account_id,
         "language": feedback.language,
         "team": feedback.correct_team,
         "escalated": feedback.escalation_needed,

@@ -43,6 +43,11 @@ class IngestReport(BaseModel):
     cases_per_s: float = 0.0
 
 
+def _optional_str(value: Any) -> str | None:
+    """An optional identifier as text (exports write account ids as numbers too)."""
+    return None if value in (None, "") else str(value)
+
+
 def parse_column_map(spec: str | None) -> dict[str, str]:
     """Parse ``team=Group,body=Description`` into {case field: CSV column}."""
     mapping: dict[str, str] = {}
@@ -136,6 +141,7 @@ class CaseReader:
             "subject": record.get("subject") or "",
             "body": record.get("body") or "",
             "requester": record.get("requester"),
+            "account_id": _optional_str(record.get("account_id", record.get("account"))),
             "language": record.get("language"),
             "resolution": record.get("answer"),
             "label_source": "import",

@@ -1,10 +1,11 @@
 """One learned label (team or priority): base models, out-of-fold stacking, calibration.
 
 Base models: a linear SVM on word + character TF-IDF, and a logistic regression and a linear SVM
-on the sentence embedding. Their out-of-fold scores, the precedents' votes and the requester's
-history feed the shared-weight meta-learner (``calibration.ConditionalLogit``), together with the
-cross-fitted score of a boosted candidate ranker on the same evidence (``ranker``); the
-meta-learner's cross-fitted outputs set the temperature. Small knowledge bases skip the base
+on the sentence embedding. Their out-of-fold scores, the precedents' votes and the history of the
+requester and of their account feed the shared-weight meta-learner
+(``calibration.ConditionalLogit``), together with the cross-fitted score of a boosted candidate
+ranker on the same evidence (``ranker``); the meta-learner's cross-fitted outputs set the
+temperature. Small knowledge bases skip the base
 models and vote with fixed weights instead.
 """
 
@@ -30,6 +31,7 @@ from knowledge.calibration import (
 )
 from knowledge.ranker import CandidateRanker
 from knowledge.votes import (
+    ACCOUNT_FEATURES,
     HISTORY_FEATURES,
     KNN_FEATURES,
     history_features,
@@ -40,7 +42,11 @@ from knowledge.votes import (
 
 MODEL_FEATURES = ("text_svm", "embedding_lr", "log_prior", "embedding_svm")
 NEIGHBOUR_SETS = ("embedding", "tfidf")  # precedents by meaning, and by shared wording
-VOTE_FEATURES = tuple(f"{s}_{f}" for s in NEIGHBOUR_SETS for f in KNN_FEATURES) + HISTORY_FEATURES
+VOTE_FEATURES = (
+    tuple(f"{s}_{f}" for s in NEIGHBOUR_SETS for f in KNN_FEATURES)
+    + HISTORY_FEATURES
+    + ACCOUNT_FEATURES
+)
 EVIDENCE = MODEL_FEATURES + VOTE_FEATURES  # what the ranker sees
 FEATURES = (*EVIDENCE, "ranker")
 MIN_CASES_TO_LEARN = 20
@@ -56,8 +62,11 @@ RANKER_MIN_ROWS = 3000
 NEIGHBOURS = 10  # precedents voting per ticket; matches the default store search size
 FOLDS = 5
 SEED = 13
-# Fixed weights for a knowledge base too small to learn them: precedents and history decide.
-VOTE_ONLY_WEIGHTS = np.array([0, 0, 1, 0, 2, 1, 1, 0, 1, 0.5, 1, 0, 2, 0.5, 0], dtype=np.float64)
+# Fixed weights for a knowledge base too small to learn them: precedents and history decide (an
+# account's other requesters count for less than the requester's own cases).
+VOTE_ONLY_WEIGHTS = np.array(
+    [0, 0, 1, 0, 2, 1, 1, 0, 1, 0.5, 1, 0, 2, 0.5, 0.5, 0, 0], dtype=np.float64
+)
 LOG_FLOOR = -12.0
 
 
@@ -84,11 +93,13 @@ class LabelModel:
         embeddings: np.ndarray,
         labels: Sequence[str],
         requesters: Sequence[str | None],
+        accounts: Sequence[str | None] | None = None,
     ) -> dict[str, object]:
         """Fit on labelled rows: TF-IDF rows, the unit-norm rows precedents are searched by,
-        embeddings, labels and requesters."""
+        embeddings, labels, requesters and their accounts (None: unknown)."""
+        accounts = [None] * len(labels) if accounts is None else accounts
         with threadpool_limits(1):  # two BLAS pools on two cores oversubscribe: 20x slower
-            return self._fit(text_x, index_x, embeddings, labels, requesters)
+            return self._fit(text_x, index_x, embeddings, labels, requesters, accounts)
 
     def _fit(
         self,
@@ -97,6 +108,7 @@ class LabelModel:
         embeddings: np.ndarray,
         labels: Sequence[str],
         requesters: Sequence[str | None],
+        accounts: Sequence[str | None],
     ) -> dict[str, object]:
         self.classes = sorted(set(labels))
         self.index = {c: i for i, c in enumerate(self.classes)}
@@ -111,11 +123,13 @@ class LabelModel:
         emb_idx, emb_sim = leave_one_out_neighbours(embeddings, NEIGHBOURS, meta_rows)
         txt_idx, txt_sim = leave_one_out_neighbours(index_x, NEIGHBOURS, meta_rows)
         history = requester_history(requesters)
+        account = requester_history(accounts)  # the same question asked of the account
         votes = np.stack(
             [
                 self._votes(
                     [(y[emb_idx[r]], emb_sim[r]), (y[txt_idx[r]], txt_sim[r])],
                     y[history[row]],
+                    y[account[row]],
                 )
                 for r, row in enumerate(meta_rows)
             ]
@@ -164,11 +178,12 @@ class LabelModel:
         self,
         neighbour_sets: Sequence[tuple[Sequence[int], Sequence[float]]],
         history: Sequence[int],
+        account: Sequence[int],
     ) -> np.ndarray:
         c = len(self.classes)
         return np.concatenate(
             [knn_features(labels, sims, c) for labels, sims in neighbour_sets]
-            + [history_features(history, c)],
+            + [history_features(history, c), history_features(account, c)],
             axis=1,
         )
 
@@ -221,8 +236,10 @@ class LabelModel:
         embedding: np.ndarray,
         neighbour_sets: Sequence[tuple[Sequence[str | None], Sequence[float]]],
         history_labels: Sequence[str | None],
+        account_labels: Sequence[str | None] = (),
     ) -> np.ndarray:
-        """Calibrated probabilities over ``self.classes`` for one ticket."""
+        """Calibrated probabilities over ``self.classes`` for one ticket; the history labels are
+        the requester's earlier cases, the account labels those of the rest of their account."""
         c = len(self.classes)
         model_x = np.zeros((c, len(MODEL_FEATURES)), dtype=np.float32)
         model_x[:, 2] = self.log_prior
@@ -242,6 +259,7 @@ class LabelModel:
                 for labels, sims in neighbour_sets
             ],
             [self.index.get(label or "", -1) for label in history_labels],
+            [self.index.get(label or "", -1) for label in account_labels],
         )
         evidence = np.concatenate([model_x, votes], axis=1)[None, :, :]
         features = np.concatenate([evidence, self.ranker.scores(evidence)[:, :, None]], axis=2)

@@ -1,4 +1,5 @@
-"""Which cases each requester opened, newest first: a SQLite index beside embedded Chroma.
+"""Which cases each requester (and each account) opened, newest first: a SQLite index beside
+embedded Chroma.
 
 Chroma answers "the requester's cases" with a metadata filter that loads every matching record,
 documents included, before we can sort them by date: ~1 ms for most requesters but 25 ms for one
@@ -20,17 +21,19 @@ from pathlib import Path
 
 from knowledge.cases import Case
 
-Row = tuple[str, str | None, float | None]
+Row = tuple[str, str | None, str | None, float | None]
+_COLUMNS = "(id, requester, account, created)"
 
 
 def index_row(case: Case) -> Row:
-    """(id, requester, created timestamp) of a case."""
+    """(id, requester, account, created timestamp) of a case."""
     created = case.created_at.timestamp() if isinstance(case.created_at, datetime) else None
-    return case.id, case.requester, created
+    return case.id, case.requester, case.account_id, created
 
 
 class RequesterIndex:
-    """Case ids by requester and creation time, in one SQLite file (safe across processes)."""
+    """Case ids by requester or account and creation time, in one SQLite file (safe across
+    processes). ``stale`` says the file predates a column and must be rebuilt by the store."""
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -43,8 +46,15 @@ class RequesterIndex:
                 "CREATE TABLE IF NOT EXISTS cases ("
                 "id TEXT PRIMARY KEY, requester TEXT, created REAL)"
             )
+            columns = {row[1] for row in self._conn.execute("PRAGMA table_info(cases)")}
+            self.stale = "account" not in columns  # an index written before accounts counted
+            if self.stale:
+                self._conn.execute("ALTER TABLE cases ADD COLUMN account TEXT")
             self._conn.execute(
                 "CREATE INDEX IF NOT EXISTS cases_by_requester ON cases (requester, created)"
+            )
+            self._conn.execute(
+                "CREATE INDEX IF NOT EXISTS cases_by_account ON cases (account, created)"
             )
 
     def count(self) -> int:
@@ -55,7 +65,9 @@ class RequesterIndex:
     def put(self, rows: Iterable[Row]) -> None:
         """Insert or replace cases by id (a replaced case may have a new requester or date)."""
         with self._lock, self._conn:
-            self._conn.executemany("INSERT OR REPLACE INTO cases VALUES (?, ?, ?)", rows)
+            self._conn.executemany(
+                f"INSERT OR REPLACE INTO cases {_COLUMNS} VALUES (?, ?, ?, ?)", rows
+            )
 
     def delete(self, case_ids: Sequence[str]) -> None:
         """Forget cases by id."""
@@ -66,15 +78,25 @@ class RequesterIndex:
         """Replace the whole index in one transaction."""
         with self._lock, self._conn:
             self._conn.execute("DELETE FROM cases")
-            self._conn.executemany("INSERT OR REPLACE INTO cases VALUES (?, ?, ?)", rows)
+            self._conn.executemany(
+                f"INSERT OR REPLACE INTO cases {_COLUMNS} VALUES (?, ?, ?, ?)", rows
+            )
+        self.stale = False
 
     def newest(self, requester: str, limit: int) -> list[str]:
         """The requester's case ids, newest first; undated ones last."""
+        return self._newest("requester", requester, limit)
+
+    def newest_of_account(self, account: str, limit: int) -> list[str]:
+        """The account's case ids (all its requesters), newest first; undated ones last."""
+        return self._newest("account", account, limit)
+
+    def _newest(self, column: str, value: str, limit: int) -> list[str]:
         with self._lock:
             found = self._conn.execute(
-                "SELECT id FROM cases WHERE requester = ? "
+                f"SELECT id FROM cases WHERE {column} = ? "  # column: one of two literals above
                 "ORDER BY created IS NULL, created DESC, rowid LIMIT ?",
-                (requester, limit),
+                (value, limit),
             ).fetchall()
         return [row[0] for row in found]
 

@@ -1,11 +1,12 @@
 """The learned router: calibrated team (and priority) probabilities for one ticket, with evidence.
 
 Fit once from the knowledge base (``fit``), then route each ticket from its text, embedding,
-nearest precedents and the requester's earlier cases (``predict``, a few milliseconds: no refits).
-Cases seen after the fit (``observe``) act at once through the precedent votes, and a corrected
-near-duplicate wins outright; ``needs_refit`` says when enough of them have piled up. ``save``
-writes the fitted models; each observed case is appended to a journal beside them at once, so a
-restart keeps what was learned since the fit without re-writing the models for every case.
+nearest precedents and the earlier cases of its requester and account (``predict``, a few
+milliseconds: no refits). Cases seen after the fit (``observe``) act at once through the
+precedent votes, and a corrected near-duplicate wins outright; ``needs_refit`` says when enough
+of them have piled up. ``save`` writes the fitted models; each observed case is appended to a
+journal beside them at once, so a restart keeps what was learned since the fit without
+re-writing the models for every case.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ log = logging.getLogger(__name__)
 
 REFIT_MIN_NEW = 50
 REFIT_SHARE = 0.1  # refit once new cases reach this share of the fitted knowledge base
-FORMAT = 4  # bumped whenever the saved state changes shape
+FORMAT = 5  # bumped whenever the saved state changes shape (5: account history features)
 JOURNAL = "observed.jsonl"  # cases observed since the saved fit, one JSON object a line
 UNSAVED = ("model_dir", "_observed", "_new_since_fit")  # journalled, or not state at all
 
@@ -175,6 +176,7 @@ class LearnedRouter:
                 emb,
                 [getattr(labelled[j], target) for j in rows],
                 [labelled[j].requester for j in rows],
+                [labelled[j].account_id for j in rows],
             )
             setattr(self, f"_{target}", model)
         self._observed = ObservedCases()
@@ -240,13 +242,19 @@ class LearnedRouter:
         embedding: np.ndarray,
         neighbours: list[SimilarCase],
         requester_cases: list[Case],
+        account_cases: list[Case] | None = None,
         team_names: list[str] | None = None,
         team_descriptions: dict[str, str] | None = None,
         team_description_embeddings: dict[str, np.ndarray] | None = None,
     ) -> RoutePrediction:
-        """Calibrated team and priority scores for one new ticket, with the evidence behind them."""
+        """Calibrated team and priority scores for one new ticket, with the evidence behind them.
+
+        ``requester_cases`` are the requester's earlier cases, ``account_cases`` those of the
+        requester's account (the requester's own among them).
+        """
         precedents = self._merge_observed(embedding, neighbours)
         history = [self._observed.get(c.id, c) for c in requester_cases]
+        account = [self._observed.get(c.id, c) for c in account_cases or []]
         if not self.is_fitted or self._team is None or self._vectorizer is None:
             return cold_start_prediction(
                 embedding, precedents, team_names, team_descriptions, team_description_embeddings
@@ -268,6 +276,7 @@ class LearnedRouter:
                         ),
                     ],
                     [c.team for c in history],
+                    [c.team for c in account],
                 ).tolist(),
                 strict=True,
             )
@@ -299,13 +308,14 @@ class LearnedRouter:
                     ),
                 ],
                 [c.priority for c in history],
+                [c.priority for c in account],
             )
             priorities = _ranked(dict(zip(self._priority.classes, prio.tolist(), strict=True)))
         return RoutePrediction(
             teams=teams,
             priorities=priorities,
             confidence=teams[0].score * self._team.confidence_scale if teams else 0.0,
-            evidence=route_evidence(self.version, teams, precedents, history),
+            evidence=route_evidence(self.version, teams, precedents, history, account),
             model_version=self.version,
         )
 

@@ -1,15 +1,22 @@
-"""The evidence behind a learned route: model scores, voting precedents, requester history."""
+"""The evidence behind a learned route: model scores, voting precedents, requester and account
+history."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 from agent.models import Evidence, TeamScore
 from knowledge.cases import Case, SimilarCase
 
 
 def route_evidence(
-    version: str, teams: list[TeamScore], precedents: list[SimilarCase], history: list[Case]
+    version: str,
+    teams: list[TeamScore],
+    precedents: list[SimilarCase],
+    history: list[Case],
+    account: Sequence[Case] = (),
 ) -> list[Evidence]:
-    """The model's top scores, the precedents that voted and the requester's history."""
+    """The model's top scores, the precedents that voted, the requester's and account's history."""
     top = ", ".join(f"{t.team} {t.score:.2f}" for t in teams[:3])
     evidence = [
         Evidence(
@@ -30,17 +37,19 @@ def route_evidence(
                 weight=round(p.similarity, 4),
             )
         )
-    labels = [c.team for c in history if c.team]
-    if labels:
-        best = max(set(labels), key=labels.count)
-        evidence.append(
-            Evidence(
-                kind="history",
-                source="requester",
-                detail=f"{labels.count(best)} of the requester's {len(labels)} earlier cases "
-                f"went to {best}",
-                team=best,
-                weight=round(labels.count(best) / len(labels), 4),
+    sources: tuple[tuple[str, Sequence[Case]], ...] = (("requester", history), ("account", account))
+    for source, cases in sources:
+        labels = [c.team for c in cases if c.team]
+        if labels:
+            best = max(set(labels), key=labels.count)
+            evidence.append(
+                Evidence(
+                    kind="history",
+                    source=source,
+                    detail=f"{labels.count(best)} of the {source}'s {len(labels)} earlier cases "
+                    f"went to {best}",
+                    team=best,
+                    weight=round(labels.count(best) / len(labels), 4),
+                )
             )
-        )
     return evidence

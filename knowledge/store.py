@@ -157,7 +157,9 @@ class ChromaCaseStore:
             self._collection.modify(configuration={"hnsw": {"ef_search": EF_SEARCH}})
         self._batch = min(client.get_max_batch_size(), _MAX_BATCH)
         self.location = ""
-        if requesters is not None and requesters.count() != self._collection.count():
+        if requesters is not None and (
+            requesters.stale or requesters.count() != self._collection.count()
+        ):
             requesters.rebuild(self._index_rows())
 
     @classmethod
@@ -245,6 +247,17 @@ class ChromaCaseStore:
             return [found[i] for i in ids if i in found]
         got = self._collection.get(
             where={"requester": requester}, include=["documents", "metadatas"]
+        )
+        return _newest_first(self._cases(got))[:limit]
+
+    def by_account(self, account_id: str, limit: int = 20) -> list[Case]:
+        """Earlier cases of the same account (any of its requesters), newest first."""
+        if self._requesters is not None:
+            ids = self._requesters.newest_of_account(account_id, limit)
+            found = self.get_many(ids) if ids else {}
+            return [found[i] for i in ids if i in found]
+        got = self._collection.get(
+            where={"account_id": account_id}, include=["documents", "metadatas"]
         )
         return _newest_first(self._cases(got))[:limit]
 
@@ -341,6 +354,11 @@ class InMemoryCaseStore:
         """Earlier cases of the same requester, newest first where dates exist."""
         mine = [case for case in self._cases.values() if case.requester == requester]
         return _newest_first(mine)[:limit]
+
+    def by_account(self, account_id: str, limit: int = 20) -> list[Case]:
+        """Earlier cases of the same account (any of its requesters), newest first."""
+        ours = [case for case in self._cases.values() if case.account_id == account_id]
+        return _newest_first(ours)[:limit]
 
     def count(self) -> int:
         """Number of cases stored."""

@@ -15,6 +15,7 @@ import scipy.sparse as sp
 
 KNN_FEATURES = ("share", "top1", "near_duplicate", "max_sim")
 HISTORY_FEATURES = ("history_share", "history_log")
+ACCOUNT_FEATURES = ("account_share", "account_log")  # the same two over the account's cases
 NEAR_DUPLICATE_AT = 0.97  # cosine of the same template with another id or date in it
 HISTORY_LIMIT = 20  # the store returns at most this many earlier cases of a requester
 

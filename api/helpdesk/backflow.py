@@ -182,6 +182,7 @@ class BackflowWorker(PollingThread):
             subject=stored.subject,
             body=stored.body,
             requester=stored.requester,
+            account_id=stored.account.id,
             language=stored.language,
             correct_team=final_team,
             escalation_needed=escalated,

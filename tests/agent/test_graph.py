@@ -15,6 +15,7 @@ from agent.settings import EXAMPLES_DIR, Settings
 from agent.state import HumanReview
 from agent.triager import Triager, sqlite_checkpointer
 from knowledge.base import RoutePrediction
+from knowledge.cases import Case
 from knowledge.embeddings import CachedEmbedder, Embedder, MiniLMEmbedder
 from knowledge.ingest import read_cases
 from knowledge.kb import KnowledgeBase
@@ -155,6 +156,48 @@ class _CountingEmbedder:
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         self.texts += len(texts)
         return self.inner_embedder.embed(texts)
+
+
+class _Recording:
+    """The real router, remembering what each prediction was given."""
+
+    def __init__(self, inner: LearnedRouter) -> None:
+        self.inner = inner
+        self.calls: list[dict[str, Any]] = []
+
+    def predict(self, **kwargs: Any) -> RoutePrediction:
+        self.calls.append(kwargs)
+        return self.inner.predict(**kwargs)
+
+
+def test_the_accounts_earlier_cases_reach_the_router(kb: KnowledgeBase, tmp_path: Path) -> None:
+    store = InMemoryCaseStore()
+    for cases, vectors in kb.store.iter_all():
+        store.upsert(cases, vectors)
+    earlier = Case(
+        id="acme-1", subject="Dock flickers", body=DOCK, team="hardware", account_id="acme"
+    )
+    store.upsert([earlier], kb.embedder.embed([earlier.text]))
+    assert kb.router is not None
+    recording = _Recording(kb.router)
+    ours = KnowledgeBase(store, kb.embedder, cast(LearnedRouter, recording))
+    settings = Settings(data_dir=tmp_path)
+    triager = Triager(
+        settings=settings, policy=POLICY, kb=ours, checkpointer=sqlite_checkpointer(settings)
+    )
+    decision = triager.triage(
+        Ticket(
+            subject="Docking station",
+            body=DOCK,
+            requester="new@acme.example",
+            account=Account(id="acme"),
+        )
+    ).decision
+    assert [c.id for c in recording.calls[-1]["account_cases"]] == ["acme-1"]
+    assert recording.calls[-1]["requester_cases"] == []
+    assert any(e.kind == "history" and e.source == "account" for e in decision.evidence)
+    triager.triage(Ticket(subject="Docking station", body=DOCK))  # no account: none fetched
+    assert recording.calls[-1]["account_cases"] == []
 
 
 class _DiesOnce:

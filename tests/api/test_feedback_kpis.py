@@ -16,7 +16,7 @@ def _triage(api: Api, **fields: object) -> dict[str, Any]:
 
 
 def test_feedback_corrects_the_case_in_the_knowledge_base(api: Api) -> None:
-    made = _triage(api)
+    made = _triage(api, account={"id": "acme-corp", "tier": "premium"})
     ticket_id = made["ticket_id"]
     answer = {
         "correct_team": "platform_sre",
@@ -34,6 +34,8 @@ def test_feedback_corrects_the_case_in_the_knowledge_base(api: Api) -> None:
     assert case.team == "platform_sre"
     assert case.first_route == "database"
     assert case.resolution == "storage array failover"
+    assert case.account_id == "acme-corp"  # the account's history for its next tickets
+    assert [c.id for c in api.triager.kb.store.by_account("acme-corp")] == [ticket_id]
     view = api.client.get(f"/v1/tickets/{ticket_id}", headers=api.auth("specialist")).json()
     assert view["status"] == "resolved"
 

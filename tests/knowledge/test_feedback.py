@@ -72,8 +72,10 @@ def test_new_case_from_ticket_text() -> None:
         correct_team="billing",
         escalation_needed=False,
         resolution="refunded",
+        account_id="acme",
     )
     case = corrected_case(fb, None)
+    assert case.account_id == "acme"
     assert (case.id, case.text, case.team, case.resolution) == (
         "N-1",
         "Refund\ncharged twice",

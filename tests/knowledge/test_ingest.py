@@ -40,6 +40,20 @@ def test_jsonl_maps_the_shared_schema_to_cases(tmp_path: Path) -> None:
     assert (first.requester, first.language, first.label_source) == ("ann", "en", "import")
 
 
+def test_jsonl_takes_an_optional_account(tmp_path: Path) -> None:
+    lines = [_record(1, account="acme"), _record(2, account_id=4711), _record(3)]
+    cases = list(read_cases(_jsonl(tmp_path / "a.jsonl", lines), label="assignment_group"))
+    assert [c.account_id for c in cases] == ["acme", "4711", None]
+
+
+def test_csv_maps_an_account_column(tmp_path: Path) -> None:
+    path = tmp_path / "export.csv"
+    path.write_text("Ticket,Description,Group,Company\nA-1,vpn down,Net,Acme\n", encoding="utf-8")
+    mapping = parse_column_map("id=Ticket,body=Description,team=Group,account_id=Company")
+    [case] = list(read_cases(path, column_map=mapping))
+    assert case.account_id == "Acme"
+
+
 def test_jsonl_takes_priority_and_tags_from_labels(tmp_path: Path) -> None:
     line = json.dumps(
         {

@@ -152,6 +152,41 @@ def test_evidence_names_model_precedents_and_history(fitted: LearnedRouter, kb: 
     assert prediction.model_version == fitted.version
 
 
+def test_an_accounts_history_routes_its_new_requesters(kb: list[Case]) -> None:
+    # Two customer accounts have their own team; their tickets read like anybody's, and each of
+    # their requesters wrote only once, so only the account tells them apart.
+    rng = random.Random(7)
+    topics = list(TEAMS.values())
+    dedicated = [
+        Case(
+            id=f"acct-{i}",
+            subject=" ".join(rng.sample(rng.choice(topics), 3) + rng.sample(FILLER, 3)),
+            team="Enterprise",
+            priority="high",
+            requester=f"contact-{i}",
+            account_id=("acme", "globex")[i % 2],
+        )
+        for i in range(40)
+    ]
+    cases = kb + dedicated
+    router = LearnedRouter()
+    report = router.fit(cases, embed_cases(cases))
+    team_report = report["team"]
+    assert isinstance(team_report, dict) and team_report["mode"].startswith("stacked")
+    assert team_report["weights"]["account_share"] > 0  # learned, not set
+    text = "vpn latency dns please help today"
+    vector = embed(text)
+    neighbours = neighbours_of(vector, cases)
+    acme = [c for c in dedicated if c.account_id == "acme"][:20]
+    plain = router.predict(text=text, embedding=vector, neighbours=neighbours, requester_cases=[])
+    assert plain.team == "Network"
+    ours = router.predict(
+        text=text, embedding=vector, neighbours=neighbours, requester_cases=[], account_cases=acme
+    )
+    assert ours.team == "Enterprise"
+    assert any(e.kind == "history" and e.source == "account" for e in ours.evidence)
+
+
 def test_team_names_restrict_and_renormalise(fitted: LearnedRouter, kb: list[Case]) -> None:
     prediction = route(fitted, "printer toner jam", kb, team_names=["Billing", "Access"])
     assert {t.team for t in prediction.teams} == {"Billing", "Access"}

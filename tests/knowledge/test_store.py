@@ -5,14 +5,17 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+import chromadb
 import numpy as np
 import pytest
+from chromadb.config import Settings as ChromaSettings
 
 from agent.errors import ConflictError
 from agent.settings import Settings
@@ -30,6 +33,7 @@ CASES = [
         body="vpn disconnects every hour",
         team="network",
         requester="ann",
+        account_id="acme",
         created_at=datetime(2024, 1, 1, tzinfo=UTC),
     ),
     Case(
@@ -38,16 +42,30 @@ CASES = [
         body="billing charged twice",
         team="billing",
         requester="ann",
+        account_id="acme",
         created_at=datetime(2024, 3, 1, tzinfo=UTC),
     ),
-    Case(id="c3", subject="", body="printer jammed on floor 2", team="desk", requester="bob"),
+    Case(
+        id="c3",
+        subject="",
+        body="printer jammed on floor 2",
+        team="desk",
+        requester="bob",
+        account_id="acme",
+    ),
 ]
 
 
-@pytest.fixture(params=["memory", "chroma"])
+@pytest.fixture(params=["memory", "chroma", "chroma-metadata"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[CaseStore]:
     if request.param == "memory":
         yield InMemoryCaseStore()
+        return
+    if request.param == "chroma-metadata":  # as with a Chroma server: lookups by metadata filter
+        client = chromadb.PersistentClient(
+            path=str(tmp_path / "kb"), settings=ChromaSettings(anonymized_telemetry=False)
+        )
+        yield ChromaCaseStore(client, "cases", "minilm-int8", requesters=None)
         return
     chroma = ChromaCaseStore.open(Settings(data_dir=tmp_path))
     yield chroma
@@ -118,6 +136,36 @@ def test_by_requester_follows_an_upsert_that_changes_the_requester(store: CaseSt
     assert store.by_requester("ann") == []
 
 
+def test_by_account_spans_its_requesters_newest_first(store: CaseStore) -> None:
+    embedder = _fill(store)
+    assert [c.id for c in store.by_account("acme")] == ["c2", "c1", "c3"]  # undated last
+    assert [c.id for c in store.by_account("acme", limit=2)] == ["c2", "c1"]
+    moved = CASES[1].model_copy(update={"account_id": "globex"})
+    store.upsert([moved], embedder.embed([moved.text]))
+    assert [c.id for c in store.by_account("acme")] == ["c1", "c3"]
+    assert [c.id for c in store.by_account("globex")] == ["c2"]
+    assert store.by_account("nobody") == []
+
+
+def test_chroma_requester_index_from_before_accounts_is_rebuilt(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path)
+    first = ChromaCaseStore.open(settings)
+    _fill(first)
+    first.close()
+    index = settings.kb_dir / f"{settings.collection}-requesters.sqlite"
+    index.unlink()
+    with sqlite3.connect(index) as old:  # the layout written before accounts were indexed
+        old.execute("CREATE TABLE cases (id TEXT PRIMARY KEY, requester TEXT, created REAL)")
+        old.executemany(
+            "INSERT INTO cases VALUES (?, ?, ?)",
+            [("c1", "ann", 1.0), ("c2", "ann", 2.0), ("c3", "bob", None)],
+        )
+    again = ChromaCaseStore.open(settings)  # same count, but no accounts: rebuilt anyway
+    assert [c.id for c in again.by_account("acme")] == ["c2", "c1", "c3"]
+    assert [c.id for c in again.by_requester("ann")] == ["c2", "c1"]
+    again.close()
+
+
 def test_chroma_requester_index_is_rebuilt_when_lost_or_stale(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path)
     first = ChromaCaseStore.open(settings)
@@ -130,7 +178,7 @@ def test_chroma_requester_index_is_rebuilt_when_lost_or_stale(tmp_path: Path) ->
     assert [c.id for c in again.by_requester("ann")] == ["c2", "c1"]
     # a crash between the index write and Chroma's leaves an id Chroma lacks: it is skipped
     stale = RequesterIndex(index)
-    stale.put([("ghost", "ann", datetime(2025, 1, 1, tzinfo=UTC).timestamp())])
+    stale.put([("ghost", "ann", None, datetime(2025, 1, 1, tzinfo=UTC).timestamp())])
     assert stale.newest("ann", 5)[0] == "ghost"
     assert [c.id for c in again.by_requester("ann")] == ["c2", "c1"]
     again.close()
