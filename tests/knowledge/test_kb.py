@@ -6,6 +6,7 @@ import argparse
 import hashlib
 import json
 import re
+import uuid
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from agent.settings import Settings
 from knowledge.cases import Case
 from knowledge.cli import add_kb_parser, format_report
 from knowledge.embeddings import CachedEmbedder, MiniLMEmbedder
+from knowledge.feedback import Feedback
 from knowledge.kb import KnowledgeBase
 from knowledge.store import ChromaCaseStore, InMemoryCaseStore
 
@@ -133,6 +135,29 @@ def test_search_stats_and_refit() -> None:
     assert (stats.embedding_model, stats.store) == ("hashing-test", "memory")
     assert kb.refit() == {"cases": 30}
     assert len(router.fitted_on) == 30 and router.saves == 1
+
+
+def test_the_knowledge_base_runs_on_a_chroma_server(tmp_path: Path, chroma_server: int) -> None:
+    settings = Settings(
+        data_dir=tmp_path,
+        chroma_mode="http",
+        chroma_port=chroma_server,
+        collection=f"kb-{uuid.uuid4().hex[:12]}",
+    )
+    kb = KnowledgeBase.open(settings)
+    assert kb.ingest(_cases()).added == 30
+    assert kb.stats().store == f"http://127.0.0.1:{chroma_server}"
+    assert kb.refit()["n"] == 30
+    hits = kb.search("my invoice was charged twice, refund please", k=3)
+    assert hits[0].case.team == "billing"
+    kb.feedback(Feedback(ticket_id="c1", correct_team="desk", label_source="specialist"))
+    kb.close()
+    again = KnowledgeBase.open(settings)  # another process, same server: nothing is lost
+    assert again.stats().count == 30
+    corrected = again.store.get("c1")
+    assert corrected is not None and corrected.team == "desk"
+    assert again.router is not None and again.router.is_fitted
+    again.close()
 
 
 def test_refit_without_router_is_a_clear_error() -> None:

@@ -8,14 +8,13 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-import chromadb
 import numpy as np
 import pytest
-from chromadb.config import Settings as ChromaSettings
 
 from agent.errors import ConflictError
 from agent.settings import Settings
@@ -56,18 +55,19 @@ CASES = [
 ]
 
 
-@pytest.fixture(params=["memory", "chroma", "chroma-metadata"])
+@pytest.fixture(params=["memory", "chroma", "chroma-server"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[CaseStore]:
     if request.param == "memory":
         yield InMemoryCaseStore()
         return
-    if request.param == "chroma-metadata":  # as with a Chroma server: lookups by metadata filter
-        client = chromadb.PersistentClient(
-            path=str(tmp_path / "kb"), settings=ChromaSettings(anonymized_telemetry=False)
+    settings = Settings(data_dir=tmp_path)
+    if request.param == "chroma-server":  # the scale-out mode: lookups by metadata filter
+        port = request.getfixturevalue("chroma_server")
+        collection = f"t-{uuid.uuid4().hex[:12]}"  # one server for the session, fresh per test
+        settings = Settings(
+            data_dir=tmp_path, chroma_mode="http", chroma_port=port, collection=collection
         )
-        yield ChromaCaseStore(client, "cases", "minilm-int8", requesters=None)
-        return
-    chroma = ChromaCaseStore.open(Settings(data_dir=tmp_path))
+    chroma = ChromaCaseStore.open(settings)
     yield chroma
     chroma.close()
 
