@@ -12,11 +12,12 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from agent.errors import InputError
-from agent.models import PriorTicket, Ticket
+from agent.models import Account, PriorTicket, Ticket
 from knowledge.cases import Case
+from knowledge.ingest import account_id
 
 # Ticket fields are bounded; longer texts are cut here so one odd row cannot fail a whole run.
 MAX_SUBJECT = 2_000
@@ -32,9 +33,19 @@ class Row(BaseModel):
     subject: str | None = ""
     body: str | None = ""
     requester: str | None = None
+    account: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("account", "account_id"),
+        description="The account's id: an id, or an account object with an id",
+    )
     language: str | None = None
     labels: dict[str, Any] = Field(default_factory=dict)
     answer: str | None = None
+
+    @field_validator("account", mode="before")
+    @classmethod
+    def _account_id(cls, value: Any) -> Any:
+        return account_id(value)
 
     def label(self, key: str) -> str | None:
         """The label value as text, or None when the row has none."""
@@ -144,13 +155,14 @@ def disjoint_sample(
 
 
 def to_ticket(row: Row, history: Sequence[PriorTicket] = ()) -> Ticket:
-    """A TEST row as a new ticket: text, requester and language, never its labels."""
+    """A TEST row as a new ticket: text, requester, account and language, never its labels."""
     return Ticket(
         id=row.id,
         channel="helpdesk",
         subject=(row.subject or "")[:MAX_SUBJECT],
         body=(row.body or "")[:MAX_BODY],
         requester=row.requester,
+        account=Account(id=row.account),
         language=row.language,
         history=list(history),
     )
@@ -171,6 +183,7 @@ def to_case(row: Row, label: str, priority_label: str | None = None) -> Case:
         priority=row.label(priority_label) if priority_label else None,
         language=row.language,
         requester=row.requester,
+        account_id=row.account,
         resolution=row.answer,
         label_source="import",
     )

@@ -22,7 +22,7 @@ def write_rows(rows: Sequence[Row], path: Path) -> None:
     """Rows as JSONL, one per line."""
     with path.open("w", encoding="utf-8") as fh:
         for row in rows:
-            fh.write(row.model_dump_json() + "\n")
+            fh.write(row.model_dump_json(exclude_unset=True) + "\n")  # as read: no new keys
 
 
 def main(argv: Sequence[str] | None = None) -> int:

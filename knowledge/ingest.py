@@ -43,9 +43,14 @@ class IngestReport(BaseModel):
     cases_per_s: float = 0.0
 
 
-def _optional_str(value: Any) -> str | None:
-    """An optional identifier as text (exports write account ids as numbers too)."""
-    return None if value in (None, "") else str(value)
+def account_id(value: Any) -> Any:
+    """The account id of an export's ``account``: an id (numbers as text), or an account
+    object's ``id``; anything else is returned as it is, for validation to reject."""
+    if isinstance(value, dict):
+        value = value.get("id")
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    return None if value == "" else value
 
 
 def parse_column_map(spec: str | None) -> dict[str, str]:
@@ -141,7 +146,7 @@ class CaseReader:
             "subject": record.get("subject") or "",
             "body": record.get("body") or "",
             "requester": record.get("requester"),
-            "account_id": _optional_str(record.get("account_id", record.get("account"))),
+            "account_id": account_id(record.get("account_id", record.get("account"))),
             "language": record.get("language"),
             "resolution": record.get("answer"),
             "label_source": "import",

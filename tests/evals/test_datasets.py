@@ -46,6 +46,21 @@ def test_reads_rows(tmp_path: Path) -> None:
     assert rows[0].label("team") == "net"
 
 
+def test_rows_take_an_account_id_or_an_account_object(tmp_path: Path) -> None:
+    lines = [
+        row(1, "net", account="acme"),
+        row(2, "net", account_id=4711),
+        row(3, "db", account={"id": "ACC-1", "tier": "enterprise"}),
+        row(4, "db"),
+    ]
+    rows = read_rows(write(tmp_path / "a.jsonl", lines))
+    assert [r.account for r in rows] == ["acme", "4711", "ACC-1", None]
+    assert to_case(rows[2], "team").account_id == "ACC-1"
+    assert to_ticket(rows[0]).account.id == "acme" and to_ticket(rows[3]).account.id is None
+    with pytest.raises(InputError, match=r"a\.jsonl:1: account"):
+        read_rows(write(tmp_path / "a.jsonl", [row(1, "net", account=["x"])]))
+
+
 @pytest.mark.parametrize(
     ("lines", "message"),
     [

@@ -187,6 +187,35 @@ def test_test_labels_never_change_decisions(tmp_path: Path) -> None:
     ]
 
 
+def test_an_account_in_the_data_routes_by_the_accounts_history(tmp_path: Path) -> None:
+    # One customer account has its own team; its tickets read like everybody's and each of its
+    # contacts writes once, so only the account (given as "account" in the rows) tells them apart.
+    def account_rows(n: int, offset: int, account: str | None) -> list[Row]:
+        phrases = [p for group in TOPICS.values() for p in group]
+        return [
+            Row.model_validate(
+                {
+                    "id": f"acme-{offset + i}",
+                    "subject": phrase,
+                    "body": f"Hello, {phrase} since this morning, ticket {offset + i}. {phrase}.",
+                    "requester": f"contact{offset + i}",
+                    "account": account,
+                    "labels": {"team": "enterprise"},
+                }
+            )
+            for i in range(n)
+            for phrase in [phrases[(offset + i) % len(phrases)]]
+        ]
+
+    train = [Row.model_validate(r) for r in rows(12, 0)] + account_rows(36, 0, "acme")
+    config = EvalConfig(label="team", first_line="desk")
+    settings = Settings(data_dir=tmp_path)
+    ours = run_eval(train, account_rows(6, 100, "acme"), config, settings, progress=False)
+    assert [o.predicted for o in ours.outcomes] == ["enterprise"] * 6
+    anonymous = run_eval(train, account_rows(6, 100, None), config, settings, progress=False)
+    assert sum(o.predicted == "enterprise" for o in anonymous.outcomes) <= 3
+
+
 def printer_rows(team: str, n: int, offset: int) -> list[Row]:
     """Near-duplicate printer tickets, all resolved by one team."""
     return [

@@ -41,9 +41,18 @@ def test_jsonl_maps_the_shared_schema_to_cases(tmp_path: Path) -> None:
 
 
 def test_jsonl_takes_an_optional_account(tmp_path: Path) -> None:
-    lines = [_record(1, account="acme"), _record(2, account_id=4711), _record(3)]
-    cases = list(read_cases(_jsonl(tmp_path / "a.jsonl", lines), label="assignment_group"))
-    assert [c.account_id for c in cases] == ["acme", "4711", None]
+    lines = [
+        _record(1, account="acme"),
+        _record(2, account_id=4711),
+        _record(3),
+        _record(4, account={"id": "ACC-1", "tier": "enterprise"}),
+        _record(5, account=["not", "an", "id"]),
+    ]
+    reader = read_cases(_jsonl(tmp_path / "a.jsonl", lines), label="assignment_group")
+    cases = list(reader)
+    assert [c.account_id for c in cases] == ["acme", "4711", None, "ACC-1"]
+    [skipped] = reader.skipped
+    assert skipped.ref == "line 5" and "account_id" in skipped.reason
 
 
 def test_csv_maps_an_account_column(tmp_path: Path) -> None:
