@@ -43,8 +43,9 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     report.skipped = reader.skipped + report.skipped
     print(format_report(report))
     router = kb.router
-    due = router is not None and (not router.is_fitted or router.needs_refit)
-    if router is None or not due or not (args.refit or report.added + report.updated):
+    if router is None or (router.is_fitted and not router.needs_refit):
+        return 0  # no refit due
+    if not (args.refit or report.added + report.updated):
         return 0
     if args.refit:
         print("refitting the learned router on every stored case ...", flush=True)

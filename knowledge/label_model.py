@@ -5,8 +5,7 @@ on the sentence embedding. Their out-of-fold scores, the precedents' votes and t
 requester and of their account feed the shared-weight meta-learner
 (``calibration.ConditionalLogit``), together with the cross-fitted score of a boosted candidate
 ranker on the same evidence (``ranker``); the meta-learner's cross-fitted outputs set the
-temperature. Small knowledge bases skip the base
-models and vote with fixed weights instead.
+temperature. Small knowledge bases skip the base models and vote with fixed weights instead.
 """
 
 from __future__ import annotations
@@ -239,7 +238,7 @@ class LabelModel:
         account_labels: Sequence[str | None] = (),
     ) -> np.ndarray:
         """Calibrated probabilities over ``self.classes`` for one ticket; the history labels are
-        the requester's earlier cases, the account labels those of the rest of their account."""
+        the requester's earlier cases, the account labels those of their whole account."""
         c = len(self.classes)
         model_x = np.zeros((c, len(MODEL_FEATURES)), dtype=np.float32)
         model_x[:, 2] = self.log_prior

@@ -18,6 +18,7 @@ import threading
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import Literal
 
 from knowledge.cases import Case
 
@@ -91,10 +92,10 @@ class RequesterIndex:
         """The account's case ids (all its requesters), newest first; undated ones last."""
         return self._newest("account", account, limit)
 
-    def _newest(self, column: str, value: str, limit: int) -> list[str]:
+    def _newest(self, column: Literal["requester", "account"], value: str, limit: int) -> list[str]:
         with self._lock:
             found = self._conn.execute(
-                f"SELECT id FROM cases WHERE {column} = ? "  # column: one of two literals above
+                f"SELECT id FROM cases WHERE {column} = ? "  # a column name, never user input
                 "ORDER BY created IS NULL, created DESC, rowid LIMIT ?",
                 (value, limit),
             ).fetchall()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 import chromadb
 import numpy as np
@@ -89,6 +89,9 @@ def case_from_record(case_id: str, document: str, metadata: Mapping[str, Any]) -
         body = document[len(subject) + 1 :]
     data["tags"] = json.loads(data["tags"]) if data.get("tags") else []
     return Case.model_validate({**data, "id": case_id, "subject": subject, "body": body})
+
+
+OwnerField = Literal["requester", "account_id"]  # the case fields earlier cases are looked up by
 
 
 def _most_similar_first(found: list[SimilarCase]) -> list[SimilarCase]:
@@ -241,24 +244,21 @@ class ChromaCaseStore:
 
     def by_requester(self, requester: str, limit: int = 20) -> list[Case]:
         """Earlier cases of the same requester, newest first where dates exist."""
-        if self._requesters is not None:
-            ids = self._requesters.newest(requester, limit)
-            found = self.get_many(ids) if ids else {}
-            return [found[i] for i in ids if i in found]
-        got = self._collection.get(
-            where={"requester": requester}, include=["documents", "metadatas"]
-        )
-        return _newest_first(self._cases(got))[:limit]
+        return self._newest_of("requester", requester, limit)
 
     def by_account(self, account_id: str, limit: int = 20) -> list[Case]:
         """Earlier cases of the same account (any of its requesters), newest first."""
+        return self._newest_of("account_id", account_id, limit)
+
+    def _newest_of(self, field: OwnerField, value: str, limit: int) -> list[Case]:
+        """The newest cases whose ``field`` is ``value``: by the index, or a metadata filter."""
         if self._requesters is not None:
-            ids = self._requesters.newest_of_account(account_id, limit)
+            index = self._requesters
+            lookup = index.newest if field == "requester" else index.newest_of_account
+            ids = lookup(value, limit)
             found = self.get_many(ids) if ids else {}
             return [found[i] for i in ids if i in found]
-        got = self._collection.get(
-            where={"account_id": account_id}, include=["documents", "metadatas"]
-        )
+        got = self._collection.get(where={field: value}, include=["documents", "metadatas"])
         return _newest_first(self._cases(got))[:limit]
 
     def count(self) -> int:
