@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+from collections import Counter
 
 from agent.models import Brief, HistoryItem, NextStep, SimilarEscalation, Ticket, TriageDecision
 from agent.state import TriageState
+from knowledge.cases import Case
 
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
 MAX_SIMILAR = 3
@@ -20,7 +22,7 @@ def _first_sentences(text: str, n: int = 2, limit: int = 240) -> str:
     return _shorten(" ".join(_SENTENCE.split(" ".join(text.split()))[:n]), limit)
 
 
-def _customer(ticket: Ticket) -> str:
+def _customer(ticket: Ticket, account_cases: list[Case]) -> str:
     account = ticket.account
     bits = [f"requester {ticket.requester or 'unknown'}", f"account {account.id or 'unknown'}"]
     bits.append(f"tier {account.tier}")
@@ -30,6 +32,10 @@ def _customer(ticket: Ticket) -> str:
     if language:
         bits.append(f"language {language}")
     bits.append(f"via {ticket.channel}")
+    teams = Counter(c.team for c in account_cases if c.team and c.id != ticket.id)
+    if teams:
+        top = ", ".join(f"{team} {n}" for team, n in teams.most_common(3))
+        bits.append(f"the account's latest cases went to {top}")
     return ", ".join(bits)
 
 
@@ -101,7 +107,7 @@ def build_brief(state: TriageState, decision: TriageDecision) -> Brief:
         ticket_id=ticket.id,
         headline=_shorten(ticket.subject or ticket.body, 120),
         problem=_first_sentences(state["clean_text"], n=4, limit=600),
-        customer=_customer(ticket),
+        customer=_customer(ticket, state.get("account_cases", [])),
         history=_history(state),
         rule_hits=[f"{h.rule_id}: {', '.join(h.matched)}" for h in state.get("hits", [])],
         error_codes=complexity.error_codes,

@@ -185,14 +185,16 @@ def test_the_accounts_earlier_cases_reach_the_router(kb: KnowledgeBase, tmp_path
     triager = Triager(
         settings=settings, policy=POLICY, kb=ours, checkpointer=sqlite_checkpointer(settings)
     )
-    decision = triager.triage(
+    result = triager.triage(
         Ticket(
             subject="Docking station",
             body=DOCK,
             requester="new@acme.example",
             account=Account(id="acme"),
         )
-    ).decision
+    )
+    decision = result.decision
+    assert "the account's latest cases went to hardware 1" in result.brief.customer
     assert [c.id for c in recording.calls[-1]["account_cases"]] == ["acme-1"]
     assert recording.calls[-1]["requester_cases"] == []
     assert any(e.kind == "history" and e.source == "account" for e in decision.evidence)
