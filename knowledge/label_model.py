@@ -92,11 +92,10 @@ class LabelModel:
         embeddings: np.ndarray,
         labels: Sequence[str],
         requesters: Sequence[str | None],
-        accounts: Sequence[str | None] | None = None,
+        accounts: Sequence[str | None],
     ) -> dict[str, object]:
         """Fit on labelled rows: TF-IDF rows, the unit-norm rows precedents are searched by,
         embeddings, labels, requesters and their accounts (None: unknown)."""
-        accounts = [None] * len(labels) if accounts is None else accounts
         with threadpool_limits(1):  # two BLAS pools on two cores oversubscribe: 20x slower
             return self._fit(text_x, index_x, embeddings, labels, requesters, accounts)
 
@@ -235,7 +234,7 @@ class LabelModel:
         embedding: np.ndarray,
         neighbour_sets: Sequence[tuple[Sequence[str | None], Sequence[float]]],
         history_labels: Sequence[str | None],
-        account_labels: Sequence[str | None] = (),
+        account_labels: Sequence[str | None],
     ) -> np.ndarray:
         """Calibrated probabilities over ``self.classes`` for one ticket; the history labels are
         the requester's earlier cases, the account labels those of their whole account."""

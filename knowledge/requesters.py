@@ -23,7 +23,8 @@ from typing import Literal
 from knowledge.cases import Case
 
 Row = tuple[str, str | None, str | None, float | None]
-_COLUMNS = "(id, requester, account, created)"
+OwnerField = Literal["requester", "account_id"]  # case fields earlier cases are looked up by
+_COLUMNS = "(id, requester, account_id, created)"  # named as the case's fields
 
 
 def index_row(case: Case) -> Row:
@@ -48,14 +49,14 @@ class RequesterIndex:
                 "id TEXT PRIMARY KEY, requester TEXT, created REAL)"
             )
             columns = {row[1] for row in self._conn.execute("PRAGMA table_info(cases)")}
-            self.stale = "account" not in columns  # an index written before accounts counted
+            self.stale = "account_id" not in columns  # written before accounts counted
             if self.stale:
-                self._conn.execute("ALTER TABLE cases ADD COLUMN account TEXT")
+                self._conn.execute("ALTER TABLE cases ADD COLUMN account_id TEXT")
             self._conn.execute(
                 "CREATE INDEX IF NOT EXISTS cases_by_requester ON cases (requester, created)"
             )
             self._conn.execute(
-                "CREATE INDEX IF NOT EXISTS cases_by_account ON cases (account, created)"
+                "CREATE INDEX IF NOT EXISTS cases_by_account ON cases (account_id, created)"
             )
 
     def count(self) -> int:
@@ -84,18 +85,12 @@ class RequesterIndex:
             )
         self.stale = False
 
-    def newest(self, requester: str, limit: int) -> list[str]:
-        """The requester's case ids, newest first; undated ones last."""
-        return self._newest("requester", requester, limit)
-
-    def newest_of_account(self, account: str, limit: int) -> list[str]:
-        """The account's case ids (all its requesters), newest first; undated ones last."""
-        return self._newest("account", account, limit)
-
-    def _newest(self, column: Literal["requester", "account"], value: str, limit: int) -> list[str]:
+    def newest(self, field: OwnerField, value: str, limit: int) -> list[str]:
+        """Ids of the cases whose ``field`` (requester or account) is ``value``, newest first;
+        undated ones last."""
         with self._lock:
             found = self._conn.execute(
-                f"SELECT id FROM cases WHERE {column} = ? "  # a column name, never user input
+                f"SELECT id FROM cases WHERE {field} = ? "  # a column name, never user input
                 "ORDER BY created IS NULL, created DESC, rowid LIMIT ?",
                 (value, limit),
             ).fetchall()

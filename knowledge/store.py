@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
-from typing import Any, Literal, cast
+from typing import Any, cast
 
 import chromadb
 import numpy as np
@@ -30,7 +30,7 @@ from agent.errors import ConflictError, InputError, UpstreamError
 from agent.settings import Settings
 from knowledge.cases import Case, SimilarCase
 from knowledge.embeddings import Embedder, make_embedder
-from knowledge.requesters import RequesterIndex, Row, index_row
+from knowledge.requesters import OwnerField, RequesterIndex, Row, index_row
 
 _MAX_BATCH = 4096  # below Chroma's limit (5461 on SQLite), and keeps one request's memory small
 # Candidates the HNSW search explores per query. Chroma's default (100) missed 0.5% of the true 10
@@ -89,9 +89,6 @@ def case_from_record(case_id: str, document: str, metadata: Mapping[str, Any]) -
         body = document[len(subject) + 1 :]
     data["tags"] = json.loads(data["tags"]) if data.get("tags") else []
     return Case.model_validate({**data, "id": case_id, "subject": subject, "body": body})
-
-
-OwnerField = Literal["requester", "account_id"]  # the case fields earlier cases are looked up by
 
 
 def _most_similar_first(found: list[SimilarCase]) -> list[SimilarCase]:
@@ -253,9 +250,7 @@ class ChromaCaseStore:
     def _newest_of(self, field: OwnerField, value: str, limit: int) -> list[Case]:
         """The newest cases whose ``field`` is ``value``: by the index, or a metadata filter."""
         if self._requesters is not None:
-            index = self._requesters
-            lookup = index.newest if field == "requester" else index.newest_of_account
-            ids = lookup(value, limit)
+            ids = self._requesters.newest(field, value, limit)
             found = self.get_many(ids) if ids else {}
             return [found[i] for i in ids if i in found]
         got = self._collection.get(where={field: value}, include=["documents", "metadatas"])

@@ -179,12 +179,12 @@ def test_chroma_requester_index_is_rebuilt_when_lost_or_stale(tmp_path: Path) ->
     # a crash between the index write and Chroma's leaves an id Chroma lacks: it is skipped
     stale = RequesterIndex(index)
     stale.put([("ghost", "ann", None, datetime(2025, 1, 1, tzinfo=UTC).timestamp())])
-    assert stale.newest("ann", 5)[0] == "ghost"
+    assert stale.newest("requester", "ann", 5)[0] == "ghost"
     assert [c.id for c in again.by_requester("ann")] == ["c2", "c1"]
     again.close()
     third = ChromaCaseStore.open(settings)  # counts differ: rebuilt from the collection
     assert stale.count() == 3
-    assert stale.newest("ann", 5) == ["c2", "c1"]
+    assert stale.newest("requester", "ann", 5) == ["c2", "c1"]
     stale.close()
     third.close()
 
