@@ -36,7 +36,8 @@ class Deps:
         self.policy_version = self.policy.fingerprint  # recorded on every decision
         # A new ticket's text is embedded once: caching it would only add a disk write.
         self.query_embedder = getattr(self.kb.embedder, "inner", self.kb.embedder)
-        self.team_embeddings = self._embed_teams()
+        # the policy's teams: the cold start routes by them, and a refit learns their weight
+        self.team_embeddings = self.kb.describe_teams(self.policy.team_texts())
 
     @property
     def router(self) -> LearnedRouter:
@@ -45,10 +46,3 @@ class Deps:
         if router is None:
             raise ValueError("the triage graph needs a knowledge base with a learned router")
         return router
-
-    def _embed_teams(self) -> dict[str, np.ndarray]:
-        """Team descriptions as vectors, for routing by policy when the knowledge base is empty."""
-        teams = self.policy.teams
-        texts = [f"{t.name}: {t.description} {' '.join(t.skills)}".strip() for t in teams]
-        vectors = self.kb.embedder.embed(texts)
-        return {team.name: vectors[i] for i, team in enumerate(teams)}

@@ -295,6 +295,13 @@ class Policy(_Strict):
     def team_names(self) -> list[str]:
         return [t.name for t in self.teams]
 
+    def team_texts(self) -> dict[str, str]:
+        """Each team's name, description and skills as one text, to embed and compare tickets
+        with."""
+        return {
+            t.name: f"{t.name}: {t.description} {' '.join(t.skills)}".strip() for t in self.teams
+        }
+
     def team(self, name: str) -> Team:
         """The team of that name."""
         for team in self.teams:

@@ -127,12 +127,14 @@ class Triager:
         settings = settings or get_settings()
         settings.ensure_dirs()
         kb = KnowledgeBase.open(settings)
+        policy = policy or load_policy(settings.policy_path)
         if kb.router is not None and not kb.router.is_fitted and kb.store.count():
             log.info("fitting the learned router on %d stored cases", kb.store.count())
+            kb.describe_teams(policy.team_texts())
             kb.refit()
         return cls(
             settings=settings,
-            policy=policy or load_policy(settings.policy_path),
+            policy=policy,
             kb=kb,
             llm=LLMClassifier.from_settings(settings),
             checkpointer=sqlite_checkpointer(settings),

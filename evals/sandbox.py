@@ -61,6 +61,7 @@ def isolated_triager(
         kb = _open_kb(run_settings, embedder)
         info = SandboxInfo()
         try:
+            kb.describe_teams(policy.team_texts())
             if cases:
                 info.ingest = kb.ingest(cases, progress=progress).model_dump(mode="json")
                 info.fit = kb.refit()

@@ -33,6 +33,20 @@ def _guarded(handler: Handler) -> Handler:
     return run
 
 
+def _refit(kb: KnowledgeBase, settings: Settings) -> dict[str, Any]:
+    """Refit with the configured policy's teams described, as the service refits with its own."""
+    from agent.errors import PolicyError
+    from agent.policy import load_policy
+
+    try:
+        policy = load_policy(settings.policy_path)
+    except PolicyError as exc:
+        print(f"warning: {exc}; refitting without the policy's team descriptions", file=sys.stderr)
+    else:
+        kb.describe_teams(policy.team_texts())
+    return kb.refit()
+
+
 @_guarded
 def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     """Ingest a JSONL or CSV export and print what happened."""
@@ -49,7 +63,7 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     if args.refit:
         print("refitting the learned router on every stored case ...", flush=True)
-        fitted = kb.refit()
+        fitted = _refit(kb, settings)
         print(
             f"router {fitted.get('version')} fitted on {fitted.get('n')} cases in "
             f"{fitted.get('fit_seconds')} s"
@@ -114,7 +128,7 @@ def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
 @_guarded
 def cmd_refit(args: argparse.Namespace, settings: Settings) -> int:
     """Refit the learned router on every stored case."""
-    report = KnowledgeBase.open(settings).refit()
+    report = _refit(KnowledgeBase.open(settings), settings)
     for key, value in report.items():
         print(f"{key}: {value}")
     return 0

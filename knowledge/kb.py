@@ -63,6 +63,8 @@ class KnowledgeBase:
         # Cases stored while a background refit reads its snapshot: the new router must see them.
         self._since_snapshot: dict[str, tuple[Case, np.ndarray]] | None = None
         self._refit_lock = threading.Lock()
+        # The policy's teams as embedded descriptions: a refit learns how much they weigh.
+        self.team_descriptions: dict[str, np.ndarray] | None = None
 
     @classmethod
     def open(cls, settings: Settings, with_router: bool = True) -> KnowledgeBase:
@@ -123,12 +125,19 @@ class KnowledgeBase:
         self.store.upsert(changed, vectors)
         self._observe(changed, vectors)
 
+    def describe_teams(self, texts: dict[str, str]) -> dict[str, np.ndarray]:
+        """Embed the policy's team texts (name, description, skills) and keep them for refits,
+        which learn how far a ticket's similarity to them predicts its team."""
+        vectors = self.embedder.embed(list(texts.values())) if texts else np.zeros((0, 0))
+        self.team_descriptions = dict(zip(texts, vectors, strict=True))
+        return self.team_descriptions
+
     def refit(self) -> dict[str, Any]:
         """Fit the router on every stored case and save it; returns the router's report."""
         if self.router is None:
             raise TriageError("no learned router configured: open the knowledge base with one")
         cases, vectors = self._all_cases()
-        report = self.router.fit(cases, vectors)
+        report = self.router.fit(cases, vectors, self.team_descriptions)
         self._save_router(self.router)
         return report
 
@@ -186,7 +195,7 @@ class KnowledgeBase:
             swap(self._start_snapshot)
             cases, vectors = self._all_cases()
             fresh = LearnedRouter(model_dir=self.router.model_dir)
-            report = fresh.fit(cases, vectors)
+            report = fresh.fit(cases, vectors, self.team_descriptions)
 
             def adopt() -> None:
                 late = self._since_snapshot or {}

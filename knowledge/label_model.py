@@ -46,7 +46,8 @@ VOTE_FEATURES = (
     + HISTORY_FEATURES
     + ACCOUNT_FEATURES
 )
-EVIDENCE = MODEL_FEATURES + VOTE_FEATURES  # what the ranker sees
+POLICY_FEATURES = ("description",)  # similarity to the policy's description of the team
+EVIDENCE = MODEL_FEATURES + VOTE_FEATURES + POLICY_FEATURES  # what the ranker sees
 FEATURES = (*EVIDENCE, "ranker")
 MIN_CASES_TO_LEARN = 20
 META_ROWS = 6000  # rows the meta-learner and calibration are fitted on
@@ -64,9 +65,10 @@ SEED = 13
 # Fixed weights for a knowledge base too small to learn them: precedents and history decide (an
 # account's other requesters count for less than the requester's own cases).
 VOTE_ONLY_WEIGHTS = np.array(
-    [0, 0, 1, 0, 2, 1, 1, 0, 1, 0.5, 1, 0, 2, 0.5, 0.5, 0, 0], dtype=np.float64
+    [0, 0, 1, 0, 2, 1, 1, 0, 1, 0.5, 1, 0, 2, 0.5, 0.5, 0, 1, 0], dtype=np.float64
 )
 LOG_FLOOR = -12.0
+DESCRIPTION_SCALE = 0.05  # cosine gaps between team descriptions are small; as in cold start
 
 
 class LabelModel:
@@ -83,7 +85,9 @@ class LabelModel:
         self.ranker = _new_ranker()
         self.temperature = 1.0
         self.learned = False
+        self.described = False  # fitted with the policy's team descriptions
         self.n_cases = 0
+        self.counts = np.zeros(0, dtype=np.int64)  # cases per class
 
     def fit(
         self,
@@ -93,11 +97,15 @@ class LabelModel:
         labels: Sequence[str],
         requesters: Sequence[str | None],
         accounts: Sequence[str | None],
+        descriptions: dict[str, np.ndarray] | None = None,
     ) -> dict[str, object]:
         """Fit on labelled rows: TF-IDF rows, the unit-norm rows precedents are searched by,
-        embeddings, labels, requesters and their accounts (None: unknown)."""
+        embeddings, labels, requesters and their accounts (None: unknown), and the embedded
+        descriptions of the classes the policy describes."""
         with threadpool_limits(1):  # two BLAS pools on two cores oversubscribe: 20x slower
-            return self._fit(text_x, index_x, embeddings, labels, requesters, accounts)
+            return self._fit(
+                text_x, index_x, embeddings, labels, requesters, accounts, descriptions or {}
+            )
 
     def _fit(
         self,
@@ -107,12 +115,14 @@ class LabelModel:
         labels: Sequence[str],
         requesters: Sequence[str | None],
         accounts: Sequence[str | None],
+        descriptions: dict[str, np.ndarray],
     ) -> dict[str, object]:
         self.classes = sorted(set(labels))
+        self.described = any(c in descriptions for c in self.classes)
         self.index = {c: i for i, c in enumerate(self.classes)}
         y = np.array([self.index[label] for label in labels], dtype=np.int64)
         self.n_cases = len(y)
-        counts = np.bincount(y, minlength=len(self.classes))
+        counts = self.counts = np.bincount(y, minlength=len(self.classes))
         self.log_prior = np.log((counts + 1.0) / (counts.sum() + len(counts)))
         # The meta-learner has few weights: a sample of rows is enough to fit it, and it spares
         # the quadratic neighbour search and most out-of-fold work on large knowledge bases.
@@ -132,6 +142,9 @@ class LabelModel:
                 for r, row in enumerate(meta_rows)
             ]
         )
+        # the policy's column follows the votes, as in EVIDENCE
+        described = self._described(embeddings[meta_rows], descriptions)
+        votes = np.concatenate([votes, described[:, :, None]], axis=2)
         self.learned = (
             len(self.classes) >= 2 and len(y) >= MIN_CASES_TO_LEARN and (counts >= 2).sum() >= 2
         )
@@ -235,6 +248,7 @@ class LabelModel:
         neighbour_sets: Sequence[tuple[Sequence[str | None], Sequence[float]]],
         history_labels: Sequence[str | None],
         account_labels: Sequence[str | None],
+        descriptions: dict[str, np.ndarray] | None = None,
     ) -> np.ndarray:
         """Calibrated probabilities over ``self.classes`` for one ticket; the history labels are
         the requester's earlier cases, the account labels those of their whole account."""
@@ -259,9 +273,28 @@ class LabelModel:
             [self.index.get(label or "", -1) for label in history_labels],
             [self.index.get(label or "", -1) for label in account_labels],
         )
-        evidence = np.concatenate([model_x, votes], axis=1)[None, :, :]
+        described = self._described(embedding[None, :], descriptions or {})[0]
+        evidence = np.concatenate([model_x, votes, described[:, None]], axis=1)[None, :, :]
         features = np.concatenate([evidence, self.ranker.scores(evidence)[:, :, None]], axis=2)
         return calibrated(self.stacker.logits(features), self.temperature)[0]
+
+    def _described(self, embeddings: np.ndarray, descriptions: dict[str, np.ndarray]) -> np.ndarray:
+        """Per-class similarity to the policy's team descriptions, shape (n, classes): cosine
+        gaps to the mean of the described classes, sharpened; 0 for classes not described."""
+        out = np.zeros((len(embeddings), len(self.classes)), dtype=np.float32)
+        known = [i for i, c in enumerate(self.classes) if c in descriptions]
+        if not known or not self.described:
+            return out
+        matrix = np.stack([descriptions[self.classes[i]] for i in known]).astype(np.float32)
+        sims = np.asarray(embeddings, dtype=np.float32) @ matrix.T
+        out[:, known] = (sims - sims.mean(axis=1, keepdims=True)) / DESCRIPTION_SCALE
+        return out
+
+    @property
+    def unseen_share(self) -> float:
+        """Good-Turing's estimate of the share of new cases in a class none was seen of: the
+        share of cases whose class was seen once (the new case counts as one more draw)."""
+        return float((self.counts == 1).sum()) / (self.n_cases + 1)
 
     @property
     def confidence_scale(self) -> float:

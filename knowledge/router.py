@@ -25,7 +25,7 @@ import joblib
 import numpy as np
 import scipy.sparse as sp
 
-from agent.models import TeamScore
+from agent.models import Evidence, TeamScore
 from knowledge.base import RoutePrediction
 from knowledge.cases import Case, SimilarCase
 from knowledge.cold_start import cold_start_prediction
@@ -38,9 +38,9 @@ log = logging.getLogger(__name__)
 
 REFIT_MIN_NEW = 50
 REFIT_SHARE = 0.1  # refit once new cases reach this share of the fitted knowledge base
-FORMAT = 5  # bumped whenever the saved state changes shape (5: account history features)
+FORMAT = 6  # bumped whenever the saved state changes shape (6: team description feature)
 JOURNAL = "observed.jsonl"  # cases observed since the saved fit, one JSON object a line
-UNSAVED = ("model_dir", "_observed", "_new_since_fit")  # journalled, or not state at all
+UNSAVED = ("model_dir", "_observed", "_new_since_fit", "_new_teams")  # journalled, or no state
 
 
 TARGETS = ("team", "priority")
@@ -129,6 +129,7 @@ class LearnedRouter:
         self._index: TextIndex | None = None
         self._observed = ObservedCases()
         self._new_since_fit = 0
+        self._new_teams: set[str] = set()
         self._fitted_cases = 0
 
     @property
@@ -142,12 +143,20 @@ class LearnedRouter:
 
     @property
     def needs_refit(self) -> bool:
-        """True once enough cases arrived after the fit (or cases exist but nothing was fitted)."""
+        """True once enough cases arrived after the fit, or a case of a team the fitted models
+        do not know (or cases exist but nothing was fitted)."""
         if not self.is_fitted:
             return self._new_since_fit > 0
-        return self._new_since_fit >= max(REFIT_MIN_NEW, REFIT_SHARE * self._fitted_cases)
+        return bool(self._new_teams) or self._new_since_fit >= max(
+            REFIT_MIN_NEW, REFIT_SHARE * self._fitted_cases
+        )
 
-    def fit(self, cases: list[Case], embeddings: np.ndarray) -> dict[str, Any]:
+    def fit(
+        self,
+        cases: list[Case],
+        embeddings: np.ndarray,
+        team_descriptions: dict[str, np.ndarray] | None = None,
+    ) -> dict[str, Any]:
         """Train every model on the labelled cases; returns a report of what was learned."""
         start = time.perf_counter()
         if len(cases) != len(embeddings):
@@ -177,10 +186,12 @@ class LearnedRouter:
                 [getattr(labelled[j], target) for j in rows],
                 [labelled[j].requester for j in rows],
                 [labelled[j].account_id for j in rows],
+                team_descriptions if target == "team" else None,
             )
             setattr(self, f"_{target}", model)
         self._observed = ObservedCases()
         self._new_since_fit = 0
+        self._new_teams = set()
         self._fitted_cases = len(cases)
         self.version = f"router-{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
         report["version"] = self.version
@@ -203,9 +214,12 @@ class LearnedRouter:
                 fh.write("".join(self._journal_line(s) for s in seen))
 
     def _remember(self, seen: list[_Observed]) -> None:
+        known = self._team.index if self._team is not None else {}
         for s in seen:
             self._observed.add(s)
             self._new_since_fit += 1
+            if s.case.team and s.case.team not in known:
+                self._new_teams.add(s.case.team)
 
     def _journal_path(self) -> Path:
         assert self.model_dir is not None
@@ -277,11 +291,13 @@ class LearnedRouter:
                     ],
                     [c.team for c in history],
                     [c.team for c in account],
+                    team_description_embeddings,
                 ).tolist(),
                 strict=True,
             )
         )
         probs = self._corrected_duplicate(probs, precedents)
+        extra: list[Evidence] = []
         if team_names is not None:
             probs = {t: probs.get(t, 0.0) for t in team_names}
             total = sum(probs.values())
@@ -294,6 +310,12 @@ class LearnedRouter:
                     team_description_embeddings,
                 )
             probs = {t: p / total for t, p in probs.items()}
+            unseen = [t for t in team_names if t not in self._team.index]
+            if unseen:
+                probs, note = self._with_unseen_teams(
+                    probs, unseen, embedding, team_descriptions, team_description_embeddings
+                )
+                extra.append(note)
         teams = _ranked(probs)
         priorities: list[TeamScore] = []
         if self._priority is not None and self._priority.classes:
@@ -315,7 +337,7 @@ class LearnedRouter:
             teams=teams,
             priorities=priorities,
             confidence=teams[0].score * self._team.confidence_scale if teams else 0.0,
-            evidence=route_evidence(self.version, teams, precedents, history, account),
+            evidence=route_evidence(self.version, teams, precedents, history, account) + extra,
             model_version=self.version,
         )
 
@@ -334,6 +356,36 @@ class LearnedRouter:
             if case.id not in merged:
                 merged[case.id] = SimilarCase(case=case, similarity=sim)
         return sorted(merged.values(), key=lambda n: -n.similarity)[:NEIGHBOURS]
+
+    def _with_unseen_teams(
+        self,
+        probs: dict[str, float],
+        unseen: list[str],
+        embedding: np.ndarray,
+        team_descriptions: dict[str, str] | None,
+        team_description_embeddings: dict[str, np.ndarray] | None,
+    ) -> tuple[dict[str, float], Evidence]:
+        """Policy teams with no case yet get the Good-Turing estimate of the share of tickets
+        that belong to a team not seen so far (the share of cases whose team was seen once),
+        split among them by their descriptions as in the cold start."""
+        assert self._team is not None
+        mass = self._team.unseen_share
+        cold = cold_start_prediction(
+            embedding, [], unseen, team_descriptions, team_description_embeddings
+        )
+        out = {t: p * (1.0 - mass) for t, p in probs.items()}
+        for score in cold.teams:  # added: a corrected near-duplicate may already vouch for one
+            out[score.team] += mass * score.score
+        best = max(unseen, key=lambda t: out[t])
+        note = Evidence(
+            kind="policy",
+            source="cold-start",
+            detail=f"{len(unseen)} of the policy's {len(probs)} teams have no cases yet: "
+            f"{mass:.0%} of the probability by their descriptions (best {best})",
+            team=best,
+            weight=round(mass, 4),
+        )
+        return out, note
 
     def _corrected_duplicate(
         self, probs: dict[str, float], precedents: list[SimilarCase]
@@ -393,6 +445,7 @@ class LearnedRouter:
         state = dict(saved["state"])
         held = state.pop("_observed", {})  # a state saved before the journal holds its cases
         self._new_since_fit = 0
+        self._new_teams = set()
         self.__dict__.update(state)
         self._observed = ObservedCases()
         for seen in held.values():

@@ -279,8 +279,10 @@ def test_feedback_from_a_cold_start_refits_when_due(tmp_path: Path) -> None:
         [], test, config, Settings(data_dir=tmp_path), False, policy=build_policy(config, train)
     )
     learned = result.metrics["feedback"]
-    # fitted after the first resolved ticket, again after 50 more (REFIT_MIN_NEW)
-    assert learned["refits"] == 2
+    # fitted after the first resolved ticket (network), at the first of each team it had not
+    # learned (the 2nd and 3rd tickets), and again 50 cases later (REFIT_MIN_NEW)
+    assert [o.truth for o in result.outcomes[:3]] == ["network", "database", "desk"]
+    assert learned["refits"] == 4
     first, *_, last = learned["accuracy_by_quarter"]
     assert last > first
 

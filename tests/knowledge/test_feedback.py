@@ -34,7 +34,12 @@ class ObservingRouter:
     def __init__(self) -> None:
         self.observed: list[Case] = []
 
-    def fit(self, cases: list[Case], embeddings: np.ndarray) -> dict[str, object]:
+    def fit(
+        self,
+        cases: list[Case],
+        embeddings: np.ndarray,
+        team_descriptions: dict[str, np.ndarray] | None = None,
+    ) -> dict[str, object]:
         return {"cases": len(cases)}
 
     def observe(self, cases: list[Case], embeddings: np.ndarray) -> None:

@@ -49,11 +49,18 @@ class RecordingRouter:
         self.is_fitted = fitted
         self.observed: list[Case] = []
         self.fitted_on: list[Case] = []
+        self.described: dict[str, np.ndarray] | None = None
         self.saves = 0
 
-    def fit(self, cases: list[Case], embeddings: np.ndarray) -> dict[str, Any]:
+    def fit(
+        self,
+        cases: list[Case],
+        embeddings: np.ndarray,
+        team_descriptions: dict[str, np.ndarray] | None = None,
+    ) -> dict[str, Any]:
         assert len(cases) == len(embeddings)
         self.fitted_on, self.is_fitted = list(cases), True
+        self.described = team_descriptions
         return {"cases": len(cases)}
 
     def observe(self, cases: list[Case], embeddings: np.ndarray) -> None:
@@ -135,6 +142,19 @@ def test_search_stats_and_refit() -> None:
     assert (stats.embedding_model, stats.store) == ("hashing-test", "memory")
     assert kb.refit() == {"cases": 30}
     assert len(router.fitted_on) == 30 and router.saves == 1
+    assert router.described is None  # no policy described its teams
+
+
+def test_a_refit_gets_the_policys_team_descriptions_as_vectors() -> None:
+    router = RecordingRouter(fitted=False)
+    kb = KnowledgeBase(InMemoryCaseStore(), HashingEmbedder(), router)
+    kb.ingest(_cases())
+    texts = {"billing": "billing: invoices, refunds", "network": "network: vpn, wifi"}
+    vectors = kb.describe_teams(texts)
+    assert list(vectors) == ["billing", "network"]
+    assert np.allclose(vectors["billing"], kb.embedder.embed([texts["billing"]])[0])
+    kb.refit()
+    assert router.described is not None and list(router.described) == ["billing", "network"]
 
 
 def test_the_knowledge_base_runs_on_a_chroma_server(tmp_path: Path, chroma_server: int) -> None:
@@ -324,3 +344,22 @@ def test_saved_router_is_not_used_with_another_embedding_model(
     assert again.router is not None and again.router.is_fitted
     again.close()
     other.close()
+
+
+def test_cli_refit_learns_with_the_policy_files_team_descriptions(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    policy = tmp_path / "policy.yaml"
+    teams = ", ".join(f"{{name: {t}, description: '{TOPICS[t]}'}}" for t in TOPICS)
+    policy.write_text(f"first_line_team: desk\nteams: [{teams}]\n", encoding="utf-8")
+    settings = Settings(data_dir=tmp_path, policy_path=policy)
+    KnowledgeBase.open(settings).ingest(_cases())
+    assert _run(["kb", "refit"], settings) == 0
+    team = KnowledgeBase.open(settings).router._team  # type: ignore[union-attr]
+    assert team is not None and team.described
+    # an unreadable policy does not block a refit: it fits without descriptions and says so
+    broken = settings.model_copy(update={"policy_path": tmp_path / "missing.yaml"})
+    assert _run(["kb", "refit"], broken) == 0
+    assert "refitting without the policy's team descriptions" in capsys.readouterr().err
+    team = KnowledgeBase.open(settings).router._team  # type: ignore[union-attr]
+    assert team is not None and not team.described

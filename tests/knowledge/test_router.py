@@ -370,3 +370,100 @@ def test_load_ignores_a_model_saved_in_another_format(tmp_path: Path) -> None:
     router = LearnedRouter(model_dir=tmp_path)
     assert not router.load()
     assert not router.is_fitted
+
+
+DESCRIPTIONS = {
+    "Network": "vpn wifi router firewall dns",
+    "Printing": "printer toner paper jam scanner",
+    "Access": "password locked login reset mfa",
+    "Billing": "invoice refund payment charge receipt",
+}
+DESCRIBED = {name: embed(f"{name}: {text}") for name, text in DESCRIPTIONS.items()}
+
+
+def route_with_policy(router: LearnedRouter, text: str, kb: list[Case]) -> RoutePrediction:
+    vector = embed(text)
+    return router.predict(
+        text=text,
+        embedding=vector,
+        neighbours=neighbours_of(vector, kb) if kb else [],
+        requester_cases=[],
+        team_names=list(DESCRIPTIONS),
+        team_descriptions=DESCRIPTIONS,
+        team_description_embeddings=DESCRIBED,
+    )
+
+
+def score_of(prediction: RoutePrediction, team: str) -> float:
+    return next(t.score for t in prediction.teams if t.team == team)
+
+
+def test_a_policy_team_without_cases_gets_the_good_turing_share_by_its_description() -> None:
+    # early days: four cases, two teams seen once (Network, Printing), Billing not at all
+    cases = make_cases(per_team=2)
+    early = [c for c in cases if c.team in ("Network", "Printing")][::2] + [
+        c for c in cases if c.team == "Access"
+    ]
+    router = LearnedRouter()
+    router.fit(early, embed_cases(early), DESCRIBED)
+    billing = route_with_policy(router, "invoice refund payment charge", early)
+    assert abs(sum(t.score for t in billing.teams) - 1.0) < 1e-6
+    note = next(e for e in billing.evidence if e.source == "cold-start")
+    # two of four cases have a team seen once: 2 / (4 + 1) of the probability for new teams
+    assert note.weight == pytest.approx(0.4)
+    assert "1 of the policy's 4 teams have no cases yet: 40%" in note.detail
+    assert score_of(billing, "Billing") == pytest.approx(0.4)  # the only new team takes it all
+    assert route_with_policy(router, "vpn wifi router firewall", early).team == "Network"
+    # every team seen more than once: no sign of unseen teams, the learned scores stand
+    three = [c for c in make_cases(per_team=15) if c.team != "Billing"]
+    router.fit(three, embed_cases(three), DESCRIBED)
+    later = route_with_policy(router, "invoice refund payment charge", three)
+    assert score_of(later, "Billing") == 0.0
+    assert abs(sum(t.score for t in later.teams) - 1.0) < 1e-6
+
+
+def test_a_correction_to_a_team_the_router_has_not_learned_wins_at_once(kb: list[Case]) -> None:
+    known = [c for c in kb if c.team != "Billing"]
+    router = LearnedRouter()
+    router.fit(known, embed_cases(known), DESCRIBED)
+    original = next(c for c in known if c.team == "Printing")
+    corrected = original.model_copy(update={"team": "Billing", "label_source": "specialist"})
+    router.observe([corrected], embed_cases([corrected]))
+    assert route_with_policy(router, original.text, known).team == "Billing"
+
+
+def test_a_case_of_a_team_the_router_has_not_learned_asks_for_a_refit(
+    tmp_path: Path, kb: list[Case]
+) -> None:
+    known = [c for c in kb if c.team != "Billing"]
+    router = LearnedRouter(model_dir=tmp_path)
+    router.fit(known, embed_cases(known))
+    router.save()
+    more = make_cases(per_team=1, seed=9)
+    network = [c for c in more if c.team == "Network"]
+    router.observe(network, embed_cases(network))
+    assert not router.needs_refit  # one more case of a known team: not yet
+    billing = [c for c in more if c.team == "Billing"]
+    router.observe(billing, embed_cases(billing))
+    assert router.needs_refit
+    restarted = LearnedRouter(model_dir=tmp_path)
+    assert restarted.load() and restarted.needs_refit  # the journal keeps the reason
+    router.fit(known + network + billing, embed_cases(known + network + billing))
+    assert not router.needs_refit
+
+
+def test_team_descriptions_are_a_learned_feature(kb: list[Case]) -> None:
+    described = LearnedRouter()
+    report = described.fit(kb, embed_cases(kb), DESCRIBED)
+    weights = report["team"]["weights"]
+    assert "description" in weights
+    plain = LearnedRouter()
+    plain.fit(kb, embed_cases(kb))
+    text = "printer toner jam please"
+    # fitted without descriptions, the router ignores the ones it is given at routing time
+    with_policy = route_with_policy(plain, text, kb)
+    without = route(plain, text, kb, team_names=list(DESCRIPTIONS))
+    assert [(t.team, t.score) for t in with_policy.teams] == [
+        (t.team, t.score) for t in without.teams
+    ]
+    assert route_with_policy(described, text, kb).team == "Printing"
