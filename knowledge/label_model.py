@@ -1,11 +1,12 @@
 """One learned label (team or priority): base models, out-of-fold stacking, calibration.
 
-Base models: a linear SVM on word + character TF-IDF, and a logistic regression and a linear SVM
-on the sentence embedding. Their out-of-fold scores, the precedents' votes and the history of the
-requester and of their account feed the shared-weight meta-learner
-(``calibration.ConditionalLogit``), together with the cross-fitted score of a boosted candidate
-ranker on the same evidence (``ranker``); the meta-learner's cross-fitted outputs set the
-temperature. Small knowledge bases skip the base models and vote with fixed weights instead.
+Base models: a linear SVM on word + character TF-IDF, and a logistic regression and a linear SVM on
+the sentence embedding. Their out-of-fold scores, the precedents' votes, the history of the
+requester and of their account, and the ticket's similarity to the policy's description of each team
+feed the shared-weight meta-learner (``calibration.ConditionalLogit``), together with the
+cross-fitted score of a boosted candidate ranker on the same evidence (``ranker``); the
+meta-learner's cross-fitted outputs set the temperature. Small knowledge bases skip the base models
+and vote with fixed weights instead.
 """
 
 from __future__ import annotations

@@ -1,12 +1,13 @@
 """The learned router: calibrated team (and priority) probabilities for one ticket, with evidence.
 
-Fit once from the knowledge base (``fit``), then route each ticket from its text, embedding,
-nearest precedents and the earlier cases of its requester and account (``predict``, a few
-milliseconds: no refits). Cases seen after the fit (``observe``) act at once through the
-precedent votes, and a corrected near-duplicate wins outright; ``needs_refit`` says when enough
-of them have piled up. ``save`` writes the fitted models; each observed case is appended to a
-journal beside them at once, so a restart keeps what was learned since the fit without
-re-writing the models for every case.
+Fit once from the knowledge base (``fit``), then route each ticket from its text, embedding, nearest
+precedents and the earlier cases of its requester and account (``predict``, a few milliseconds: no
+refits). Cases seen after the fit (``observe``) act at once through the precedent votes, and a
+corrected near-duplicate wins outright; ``needs_refit`` says when enough of them have piled up, or
+one belongs to a team the models have not learned. Teams of the policy with no case yet keep the
+share of tickets a new team can expect, by their descriptions. ``save`` writes the fitted models;
+each observed case is appended to a journal beside them at once, so a restart keeps what was learned
+since the fit without re-writing the models for every case.
 """
 
 from __future__ import annotations
