@@ -36,8 +36,8 @@ class Deps:
         self.policy_version = self.policy.fingerprint  # recorded on every decision
         # A new ticket's text is embedded once: caching it would only add a disk write.
         self.query_embedder = getattr(self.kb.embedder, "inner", self.kb.embedder)
-        # the policy's teams: the cold start routes by them, and a refit learns their weight
-        self.team_embeddings = self.kb.describe_teams(self.policy.team_texts())
+        # the policy's teams: the cold start routes by them, the router weighs them
+        self.team_embeddings = self.kb.embed_teams(self.policy.team_texts())
 
     @property
     def router(self) -> LearnedRouter:

@@ -111,9 +111,13 @@ class Triager:
         llm: LLMClassifier | None = None,
         loads: LoadView | None = None,
         checkpointer: BaseCheckpointSaver | None = None,
+        shadow: bool = False,
     ) -> None:
+        """``shadow``: a second triager on the live one's knowledge base (a policy dry-run),
+        whose policy must not become what that knowledge base refits with."""
         self.settings = settings
         self.kb = kb
+        self.shadow = shadow
         self.llm = llm
         self.loads: LoadView = loads if loads is not None else InMemoryLoads()
         self.checkpointer = checkpointer if checkpointer is not None else memory_checkpointer()
@@ -146,6 +150,8 @@ class Triager:
         self.deps = Deps(
             settings=self.settings, policy=policy, kb=self.kb, loads=self.loads, llm=self.llm
         )
+        if not self.shadow:  # refits learn with the active policy's team descriptions
+            self.kb.team_descriptions = self.deps.team_embeddings
         self.graph: CompiledStateGraph = build_graph(self.deps, self.checkpointer)
 
     def triage(self, ticket: Ticket, thread_id: str | None = None) -> TriageResult:

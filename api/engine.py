@@ -113,4 +113,5 @@ def fork_triager(live: TriageEngine, policy: Policy) -> TriageEngine:
         llm=live.llm,
         loads=live.loads,
         checkpointer=memory_checkpointer(),
+        shadow=True,
     )

@@ -125,11 +125,15 @@ class KnowledgeBase:
         self.store.upsert(changed, vectors)
         self._observe(changed, vectors)
 
-    def describe_teams(self, texts: dict[str, str]) -> dict[str, np.ndarray]:
-        """Embed the policy's team texts (name, description, skills) and keep them for refits,
-        which learn how far a ticket's similarity to them predicts its team."""
+    def embed_teams(self, texts: dict[str, str]) -> dict[str, np.ndarray]:
+        """A policy's team texts (name, description, skills) as vectors, by team."""
         vectors = self.embedder.embed(list(texts.values())) if texts else np.zeros((0, 0))
-        self.team_descriptions = dict(zip(texts, vectors, strict=True))
+        return dict(zip(texts, vectors, strict=True))
+
+    def describe_teams(self, texts: dict[str, str]) -> dict[str, np.ndarray]:
+        """Embed the active policy's team texts and keep them for refits, which learn how far a
+        ticket's similarity to them predicts its team."""
+        self.team_descriptions = self.embed_teams(texts)
         return self.team_descriptions
 
     def refit(self) -> dict[str, Any]:

@@ -277,3 +277,20 @@ def test_only_an_abstained_decision_enters_the_review_step(
     vague = Ticket(id="t-vague", subject="hello", body="something is off")
     assert triager.triage(vague).decision.needs_review
     assert steps("t-vague")[0] == "review", "the run waits at the review step"
+
+
+def test_refits_learn_with_the_active_policys_teams_not_a_dry_runs(
+    kb: KnowledgeBase, tmp_path: Path
+) -> None:
+    settings = Settings(data_dir=tmp_path)
+    live = Triager(settings=settings, policy=POLICY, kb=kb)
+    assert kb.team_descriptions is not None
+    assert list(kb.team_descriptions) == POLICY.team_names
+    renamed = POLICY.model_copy(
+        update={"teams": [t.model_copy(update={"description": "payroll"}) for t in POLICY.teams]}
+    )
+    Triager(settings=settings, policy=renamed, kb=kb, shadow=True)
+    active = live.deps.team_embeddings
+    assert all(np.array_equal(kb.team_descriptions[t], active[t]) for t in active)
+    live.set_policy(renamed)  # activating a policy does change them
+    assert not np.array_equal(kb.team_descriptions["network"], active["network"])
