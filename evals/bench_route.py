@@ -58,12 +58,17 @@ def _split(args: argparse.Namespace) -> tuple[list[Case], list[Case]]:
     return cases[: args.cases], cases[args.cases : args.cases + args.tickets]
 
 
+def _teams(cases: list[Case]) -> list[str]:
+    return sorted({c.team for c in cases if c.team})
+
+
 def _seed(args: argparse.Namespace, data_dir: Path) -> None:
     """Child process: ingest the knowledge-base cases and fit the router, saved under data_dir."""
     train, _ = _split(args)
     kb = KnowledgeBase.open(Settings(data_dir=data_dir))
     started = time.perf_counter()
     kb.ingest(train)
+    kb.describe_teams(neutral_policy(_teams(train)).team_texts())  # as the service refits
     kb.refit()
     kb.close()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -74,7 +79,7 @@ def _seed(args: argparse.Namespace, data_dir: Path) -> None:
 
 def _route(args: argparse.Namespace, data_dir: Path) -> None:
     train, test = _split(args)
-    teams = sorted({c.team for c in train if c.team})
+    teams = _teams(train)
     del train
     settings = Settings(data_dir=data_dir)
     loaded_at = time.perf_counter()
