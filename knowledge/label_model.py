@@ -29,6 +29,7 @@ from knowledge.calibration import (
     expected_calibration_error,
     fit_temperature,
 )
+from knowledge.cold_start import DESCRIPTION_TEMPERATURE
 from knowledge.ranker import CandidateRanker
 from knowledge.votes import (
     ACCOUNT_FEATURES,
@@ -69,7 +70,6 @@ VOTE_ONLY_WEIGHTS = np.array(
     [0, 0, 1, 0, 2, 1, 1, 0, 1, 0.5, 1, 0, 2, 0.5, 0.5, 0, 1, 0], dtype=np.float64
 )
 LOG_FLOOR = -12.0
-DESCRIPTION_SCALE = 0.05  # cosine gaps between team descriptions are small; as in cold start
 
 
 class LabelModel:
@@ -288,7 +288,7 @@ class LabelModel:
             return out
         matrix = np.stack([descriptions[self.classes[i]] for i in known]).astype(np.float32)
         sims = np.asarray(embeddings, dtype=np.float32) @ matrix.T
-        out[:, known] = (sims - sims.mean(axis=1, keepdims=True)) / DESCRIPTION_SCALE
+        out[:, known] = (sims - sims.mean(axis=1, keepdims=True)) / DESCRIPTION_TEMPERATURE
         return out
 
     @property
