@@ -131,18 +131,18 @@ class Triager:
         settings = settings or get_settings()
         settings.ensure_dirs()
         kb = KnowledgeBase.open(settings)
-        policy = policy or load_policy(settings.policy_path)
-        if kb.router is not None and not kb.router.is_fitted and kb.store.count():
-            log.info("fitting the learned router on %d stored cases", kb.store.count())
-            kb.describe_teams(policy.team_texts())
-            kb.refit()
-        return cls(
+        triager = cls(
             settings=settings,
-            policy=policy,
+            policy=policy or load_policy(settings.policy_path),
             kb=kb,
             llm=LLMClassifier.from_settings(settings),
             checkpointer=sqlite_checkpointer(settings),
         )
+        # after the triager: the refit learns with the team descriptions it handed over
+        if kb.router is not None and not kb.router.is_fitted and kb.store.count():
+            log.info("fitting the learned router on %d stored cases", kb.store.count())
+            kb.refit()
+        return triager
 
     def set_policy(self, policy: Policy) -> None:
         """Activate a policy: rebuilds the engines and the graph."""

@@ -61,11 +61,7 @@ def isolated_triager(
         kb = _open_kb(run_settings, embedder)
         info = SandboxInfo()
         try:
-            kb.describe_teams(policy.team_texts())
-            if cases:
-                info.ingest = kb.ingest(cases, progress=progress).model_dump(mode="json")
-                info.fit = kb.refit()
-            info.seconds = round(time.perf_counter() - started, 2)
+            # built first: it hands its policy's team descriptions to the refit below
             triager = Triager(
                 settings=run_settings,
                 policy=policy,
@@ -73,6 +69,10 @@ def isolated_triager(
                 llm=LLMClassifier.from_settings(run_settings),
                 checkpointer=memory_checkpointer(),
             )
+            if cases:
+                info.ingest = kb.ingest(cases, progress=progress).model_dump(mode="json")
+                info.fit = kb.refit()
+            info.seconds = round(time.perf_counter() - started, 2)
             yield triager, info
         finally:
             closer = getattr(kb.store, "close", None)

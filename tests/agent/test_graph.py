@@ -294,3 +294,16 @@ def test_refits_learn_with_the_active_policys_teams_not_a_dry_runs(
     assert all(np.array_equal(kb.team_descriptions[t], active[t]) for t in active)
     live.set_policy(renamed)  # activating a policy does change them
     assert not np.array_equal(kb.team_descriptions["network"], active["network"])
+
+
+def test_a_triager_from_settings_fits_an_unfitted_router_with_its_policys_teams(
+    tmp_path: Path,
+) -> None:
+    settings = Settings(data_dir=tmp_path)
+    KnowledgeBase.open(settings).ingest(
+        read_cases(EXAMPLES_DIR / "demo_tickets.jsonl", label="team")
+    )
+    triager = Triager.from_settings(settings, policy=POLICY)
+    router = triager.kb.router
+    assert router is not None and router.is_fitted
+    assert router._team is not None and router._team.described
