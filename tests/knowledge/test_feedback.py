@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pytest
 from pydantic import ValidationError
+from router_fakes import RecordingRouter
 
 from agent.errors import InputError
 from agent.settings import Settings
@@ -24,30 +24,6 @@ STORED = Case(
     requester="ann",
     label_source="import",
 )
-
-
-class ObservingRouter:
-    """Records observed cases, like LearnedRouter.observe does before the next prediction."""
-
-    is_fitted = True
-
-    def __init__(self) -> None:
-        self.observed: list[Case] = []
-
-    def fit(
-        self,
-        cases: list[Case],
-        embeddings: np.ndarray,
-        team_descriptions: dict[str, np.ndarray] | None = None,
-    ) -> dict[str, object]:
-        return {"cases": len(cases)}
-
-    def observe(self, cases: list[Case], embeddings: np.ndarray) -> None:
-        assert embeddings.shape == (len(cases), 384)
-        self.observed.extend(cases)
-
-    def save(self) -> None:
-        return None
 
 
 def test_correction_relabels_an_existing_case_and_keeps_the_rest() -> None:
@@ -103,12 +79,13 @@ def test_feedback_rejects_unknown_fields_and_negative_hours() -> None:
 
 
 def test_feedback_changes_the_stored_label_in_chroma(tmp_path: Path) -> None:
-    router = ObservingRouter()
+    router = RecordingRouter()
     settings = Settings(data_dir=tmp_path)
     kb = KnowledgeBase(ChromaCaseStore.open(settings), MiniLMEmbedder(), router)
     kb.ingest([STORED])
     case = kb.feedback(Feedback(ticket_id="T-9", correct_team="network", note="wrong queue"))
     assert case.team == "network" and router.observed[-1] == case
+    assert all(vector.shape == (384,) for vector in router.observed_vectors)
     kb.close()
     reopened = ChromaCaseStore.open(settings)
     stored = reopened.get("T-9")

@@ -9,10 +9,10 @@ import re
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
+from router_fakes import RecordingRouter
 
 from agent.errors import TriageError
 from agent.settings import Settings
@@ -40,35 +40,6 @@ class HashingEmbedder:
             for word in re.findall(r"\w+", text.lower()):
                 out[row, int(hashlib.md5(word.encode()).hexdigest(), 16) % self.dim] += 1.0
         return out / np.linalg.norm(out, axis=1, keepdims=True)
-
-
-class RecordingRouter:
-    """Implements the router calls the knowledge base makes, and remembers them."""
-
-    def __init__(self, fitted: bool = True) -> None:
-        self.is_fitted = fitted
-        self.observed: list[Case] = []
-        self.fitted_on: list[Case] = []
-        self.described: dict[str, np.ndarray] | None = None
-        self.saves = 0
-
-    def fit(
-        self,
-        cases: list[Case],
-        embeddings: np.ndarray,
-        team_descriptions: dict[str, np.ndarray] | None = None,
-    ) -> dict[str, Any]:
-        assert len(cases) == len(embeddings)
-        self.fitted_on, self.is_fitted = list(cases), True
-        self.described = team_descriptions
-        return {"cases": len(cases)}
-
-    def observe(self, cases: list[Case], embeddings: np.ndarray) -> None:
-        assert len(cases) == len(embeddings)
-        self.observed.extend(cases)
-
-    def save(self) -> None:
-        self.saves += 1
 
 
 TOPICS = {
