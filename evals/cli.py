@@ -17,6 +17,7 @@ from evals.gate import DEFAULT_TOLERANCE, HEADLINE_FIGURES, REGRESSION_EXIT, com
 DEFAULT_CURVE = (0.0, 0.05, 0.10, 0.25, 0.50, 1.0)  # 0% is the cold start
 
 SUMMARY = ("n", *HEADLINE_FIGURES)
+CURVE_SHOWN = ("accuracy", "coverage", "ece")  # per point of a learning curve
 
 
 def add_eval_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -59,6 +60,14 @@ def add_eval_parser(subparsers: Any) -> argparse.ArgumentParser:
         metavar="PCTS",
         help="route with growing shares of TRAIN, in percent (default 0,5,10,25,50,100); "
         "plot into DIR/learning_curve.png",
+    )
+    parser.add_argument(
+        "--repeats",
+        type=_positive,
+        default=1,
+        metavar="N",
+        help="with --learning-curve: draw each share between 0 and 100 %% from N shuffles of TRAIN "
+        "(seeds --seed, --seed + 1, ...) and report the mean and range (default 1)",
     )
     parser.add_argument(
         "--scenarios",
@@ -105,6 +114,8 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
         parser.error(f"the following arguments are required: {', '.join(missing)}")
     if args.tolerance < 0:
         parser.error("--tolerance must not be negative")
+    if args.repeats > 1 and not args.learning_curve:
+        parser.error("--repeats draws the shares of a --learning-curve; give one")
     return run_from_args(args, settings)
 
 
@@ -139,13 +150,19 @@ def run_from_args(args: argparse.Namespace, settings: Settings) -> int:
         from evals.learning_curve import learning_curve, write_curve
 
         points, result = learning_curve(
-            train, test, config, settings, shares=args.learning_curve, progress=progress
+            train,
+            test,
+            config,
+            settings,
+            shares=args.learning_curve,
+            progress=progress,
+            repeats=args.repeats,
         )
         write_curve(points, args.out)
         for p in points:
             print(
-                f"curve {p['share']:>5.0%} n_train={p['n_train']}: accuracy {_f(p['accuracy'])} "
-                f"coverage {_f(p['coverage'])}"
+                f"curve {p['share']:>5.0%} n_train={p['n_train']}: "
+                + " ".join(f"{k} {_f(p[k])}{_span(p.get(f'{k}_range'))}" for k in CURVE_SHOWN)
             )
     else:
         result = run_eval(
@@ -170,6 +187,10 @@ def run_from_args(args: argparse.Namespace, settings: Settings) -> int:
     for line in gate_lines:
         print(line)
     return REGRESSION_EXIT if verdict is not None and not verdict.passed else 0
+
+
+def _span(values: list[float] | None) -> str:
+    return f" ({values[0]:.4f}-{values[1]:.4f})" if values else ""
 
 
 def _f(value: Any) -> str:

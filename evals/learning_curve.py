@@ -1,6 +1,9 @@
 """The learning curve: the same TEST set routed with growing shares of TRAIN in the knowledge base.
 
-0% is the cold start (an empty knowledge base: the policy's team descriptions alone).
+0% is the cold start (an empty knowledge base: the policy's team descriptions alone). At small
+shares which cases happen to be drawn decides a lot, so a share can be drawn several times from
+differently seeded shuffles (``repeats``): the point then holds the mean of each figure, its range,
+and every run's figures.
 """
 
 from __future__ import annotations
@@ -28,26 +31,58 @@ def learning_curve(
     settings: Settings,
     shares: Sequence[float],
     progress: bool = True,
+    repeats: int = 1,
 ) -> tuple[list[dict[str, Any]], EvalResult]:
-    """Figures per share of TRAIN (nested prefixes of one seeded shuffle); also the last run."""
+    """Figures per share of TRAIN (nested prefixes of a seeded shuffle); also the last run.
+
+    Shares strictly between 0 and 1 are drawn from ``repeats`` shuffles (seeds ``config.seed``,
+    ``config.seed + 1``, ...); 0 and 1 hold the same cases whatever the shuffle and run once.
+    """
+    if repeats < 1:
+        raise ValueError(f"repeats must be at least 1, got {repeats}")
     # Teams and priority scale come from the whole TRAIN: every point routes among the same teams.
     policy = build_policy(config, train)
-    shuffled = list(train)
-    random.Random(config.seed).shuffle(shuffled)
+    shuffles = []
+    for r in range(repeats):
+        shuffled = list(train)
+        random.Random(config.seed + r).shuffle(shuffled)
+        shuffles.append(shuffled)
     points: list[dict[str, Any]] = []
     last: EvalResult | None = None
     embedder = eval_embedder(settings)  # each text is embedded once across the curve
     for share in shares:
-        part = shuffled[: round(len(shuffled) * share)]
-        if progress:
-            print(f"learning curve: {share:.0%} of TRAIN ({len(part)} cases)", file=sys.stderr)
-        last = run_eval(part, test, config, settings, progress, embedder=embedder, policy=policy)
-        point: dict[str, Any] = {"share": share, "n_train": len(part)}
-        point |= {key: last.metrics.get(key) for key in CURVE_KEYS}
-        points.append(point)
+        runs: list[dict[str, Any]] = []
+        for r, shuffled in enumerate(shuffles if 0 < share < 1 else shuffles[:1]):
+            part = shuffled[: round(len(shuffled) * share)]
+            if progress:
+                draw = f", shuffle {r + 1} of {repeats}" if 0 < share < 1 and repeats > 1 else ""
+                print(
+                    f"learning curve: {share:.0%} of TRAIN ({len(part)} cases{draw})",
+                    file=sys.stderr,
+                )
+            last = run_eval(
+                part, test, config, settings, progress, embedder=embedder, policy=policy
+            )
+            runs.append(
+                {"seed": config.seed + r} | {key: last.metrics.get(key) for key in CURVE_KEYS}
+            )
+        points.append(_point(share, len(part), runs))
     if last is None:
         raise ValueError("no shares given")
     return points, last
+
+
+def _point(share: float, n_train: int, runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """One share's figures: each key's mean over the runs, with its range and the runs."""
+    point: dict[str, Any] = {"share": share, "n_train": n_train}
+    for key in CURVE_KEYS:
+        values = [run[key] for run in runs if run[key] is not None]
+        point[key] = sum(values) / len(values) if values else None
+        if len(runs) > 1:
+            point[f"{key}_range"] = [min(values), max(values)] if values else None
+    if len(runs) > 1:
+        point["runs"] = runs
+    return point
 
 
 def write_curve(points: list[dict[str, Any]], out_dir: Path) -> list[Path]:

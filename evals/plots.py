@@ -120,14 +120,22 @@ def latency_histogram(outcomes: Sequence[Outcome]) -> bytes:
 
 
 def learning_curve(points: Sequence[dict[str, Any]]) -> bytes:
-    """Accuracy and coverage against the share of TRAIN in the knowledge base."""
+    """Accuracy and coverage against the share of TRAIN in the knowledge base; where a share was
+    drawn several times, the mean with bars over the range of the draws."""
     fig, ax = plt.subplots(figsize=(6, 4))
     shares = [p["share"] * 100 for p in points]
     for key in ("accuracy", "coverage", "auto_accuracy"):
-        ax.plot(
+        means = np.array([p[key] if p[key] is not None else np.nan for p in points], dtype=float)
+        spans = np.array(
+            [p.get(f"{key}_range") or [m, m] for p, m in zip(points, means, strict=True)],
+            dtype=float,
+        )
+        ax.errorbar(
             shares,
-            [p[key] if p[key] is not None else np.nan for p in points],
+            means,
+            yerr=np.abs(np.stack([means - spans[:, 0], spans[:, 1] - means])),
             marker="o",
+            capsize=3,
             label=key,
         )
     ax.set(xlabel="% of TRAIN in the knowledge base", ylabel="share", ylim=(0, 1.02))

@@ -316,6 +316,36 @@ def test_learning_curve_at_chosen_percentages(files: tuple[Path, Path], tmp_path
     assert [(p["share"], p["n_train"]) for p in points] == [(0.5, 12), (1.0, 24)]
 
 
+@pytest.mark.slow
+def test_learning_curve_repeats_draw_each_share_from_several_shuffles(
+    files: tuple[Path, Path], tmp_path: Path
+) -> None:
+    train, test = files
+    out = tmp_path / "curve"
+    argv = ["eval", "--train", str(train), "--test", str(test), "--label", "team"]
+    assert main([*argv, "--learning-curve", "0,25,100", "--repeats", "3", "--out", str(out)]) == 0
+    cold, quarter, full = json.loads((out / "learning_curve.json").read_text())
+    # the same cases whatever the shuffle: one run each
+    assert "runs" not in cold and "runs" not in full
+    assert [r["seed"] for r in quarter["runs"]] == [0, 1, 2]
+    accuracies = [r["accuracy"] for r in quarter["runs"]]
+    assert quarter["accuracy"] == pytest.approx(sum(accuracies) / 3)
+    assert quarter["accuracy_range"] == [min(accuracies), max(accuracies)]
+    assert (out / "learning_curve.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_repeats_need_a_learning_curve(
+    files: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    train, test = files
+    argv = ["eval", "--train", str(train), "--test", str(test), "--label", "team"]
+    with pytest.raises(SystemExit) as exc:
+        main([*argv, "--repeats", "3", "--out", str(tmp_path / "x")])
+    assert exc.value.code == 2
+    assert "--repeats draws the shares of a --learning-curve" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
+
+
 @pytest.mark.parametrize(
     ("value", "message"),
     [
