@@ -139,7 +139,8 @@ def learning_curve(points: Sequence[dict[str, Any]]) -> bytes:
             label=key,
         )
     ax.set(xlabel="% of TRAIN in the knowledge base", ylabel="share", ylim=(0, 1.02))
-    ax.set_title("Learning curve")
+    draws = max((len(p.get("runs", [])) for p in points), default=0)
+    ax.set_title("Learning curve" + (f" (mean and range of {draws} shuffles)" if draws else ""))
     ax.grid(alpha=0.3)
     ax.legend()
     return _png(fig)
