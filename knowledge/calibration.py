@@ -16,22 +16,11 @@ from scipy.special import log_softmax, softmax
 
 
 class ConditionalLogit:
-    """softmax_c(X[n, c, :] @ w + b[c]) fitted by L2-penalised cross-entropy (L-BFGS).
+    """softmax_c(X[n, c, :] @ w + b[c]) fitted by L2-penalised cross-entropy (L-BFGS)."""
 
-    With ``prior_rows`` > 0 the weights are also held near the starting weights ``init`` by a
-    penalty worth that many rows (a number for all weights, or one per weight): on a few dozen
-    rows the weights stay near the prior, and on thousands the rows decide.
-    """
-
-    def __init__(
-        self,
-        l2_weights: float = 1e-4,
-        l2_bias: float = 1.0,
-        prior_rows: float | np.ndarray = 0.0,
-    ) -> None:
+    def __init__(self, l2_weights: float = 1e-4, l2_bias: float = 1.0) -> None:
         self.l2_weights = l2_weights
         self.l2_bias = l2_bias
-        self.prior_rows = prior_rows
         self.weights: np.ndarray = np.zeros(0)
         self.bias: np.ndarray = np.zeros(0)
 
@@ -40,8 +29,6 @@ class ConditionalLogit:
         n, c, f = x.shape
         onehot = np.zeros((n, c), dtype=np.float64)
         onehot[np.arange(n), y] = 1.0
-        anchor = init if init is not None else np.ones(f)
-        pull = np.broadcast_to(np.asarray(self.prior_rows, dtype=np.float64), (f,)) / n
 
         def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
             w, b = theta[:f], theta[f:]
@@ -49,13 +36,11 @@ class ConditionalLogit:
             diff = np.exp(logp) - onehot
             value = -float(np.mean(logp[np.arange(n), y]))
             value += self.l2_weights * float(w @ w) + self.l2_bias * float(b @ b)
-            value += float(pull @ (w - anchor) ** 2)
             grad_w = np.einsum("nc,ncf->f", diff, x) / n + 2 * self.l2_weights * w
-            grad_w += 2 * pull * (w - anchor)
             grad_b = diff.mean(axis=0) + 2 * self.l2_bias * b
             return value, np.concatenate([grad_w, grad_b])
 
-        start = np.concatenate([anchor, np.zeros(c)])
+        start = np.concatenate([init if init is not None else np.ones(f), np.zeros(c)])
         result = minimize(loss, start, jac=True, method="L-BFGS-B", options={"maxiter": 300})
         self.weights, self.bias = result.x[:f], result.x[f:]
         return self

@@ -2,13 +2,11 @@
 
 Base models: a linear SVM on word + character TF-IDF, and a logistic regression and a linear SVM on
 the sentence embedding. Their out-of-fold scores, the precedents' votes, the history of the
-requester and of their account, how far a team is bound to accounts other than the ticket's, and
-the ticket's similarity to the policy's description of each team feed the shared-weight
-meta-learner (``calibration.ConditionalLogit``), together with the cross-fitted score of a boosted
-candidate ranker on the same evidence (``ranker``); the meta-learner's cross-fitted outputs set the
-temperature. The meta-learner's weights are held near the vote-only weights by a penalty worth a
-few rows, which matters on a few dozen cases and fades on thousands. Knowledge bases too small to
-learn from skip the base models and vote with those fixed weights instead.
+requester and of their account, and the ticket's similarity to the policy's description of each team
+feed the shared-weight meta-learner (``calibration.ConditionalLogit``), together with the
+cross-fitted score of a boosted candidate ranker on the same evidence (``ranker``); the
+meta-learner's cross-fitted outputs set the temperature. Small knowledge bases skip the base models
+and vote with fixed weights instead.
 """
 
 from __future__ import annotations
@@ -51,10 +49,7 @@ VOTE_FEATURES = (
     + ACCOUNT_FEATURES
 )
 POLICY_FEATURES = ("description",)  # similarity to the policy's description of the team
-# How much of the class's cases its accounts explain, for a ticket whose account has no case of the
-# class (an unknown account included): a team that serves named accounts is unlikely for others.
-ACCOUNT_BOUND_FEATURES = ("account_bound",)
-EVIDENCE = MODEL_FEATURES + VOTE_FEATURES + POLICY_FEATURES + ACCOUNT_BOUND_FEATURES
+EVIDENCE = MODEL_FEATURES + VOTE_FEATURES + POLICY_FEATURES  # what the ranker sees
 FEATURES = (*EVIDENCE, "ranker")
 MIN_CASES_TO_LEARN = 20
 META_ROWS = 6000  # rows the meta-learner and calibration are fitted on
@@ -72,18 +67,9 @@ SEED = 13
 # Fixed weights for a knowledge base too small to learn them: precedents and history decide (an
 # account's other requesters count for less than the requester's own cases).
 VOTE_ONLY_WEIGHTS = np.array(
-    [0, 0, 1, 0, 2, 1, 1, 0, 1, 0.5, 1, 0, 2, 0.5, 0.5, 0, 1, 0, 0], dtype=np.float64
+    [0, 0, 1, 0, 2, 1, 1, 0, 1, 0.5, 1, 0, 2, 0.5, 0.5, 0, 1, 0], dtype=np.float64
 )
 LOG_FLOOR = -12.0
-# The stacker's weights are held near VOTE_ONLY_WEIGHTS by a penalty worth this many rows, so a
-# knowledge base of a few dozen cases does not trade the votes for weights fitted to noise. The
-# account's bound is fitted free: no vote stands in for it, and where a team serves named accounts
-# a few dozen cases already show that it should outweigh the votes for other accounts' tickets.
-PRIOR_ROWS = np.array([0.0 if f in ACCOUNT_BOUND_FEATURES else 5.0 for f in FEATURES])
-# Measured on seed-13 splits, learning curve with 3 shuffles (mean accuracy before -> after):
-# it_incidents 1 / 2 / 5 / 10 % 0.482 -> 0.531, 0.556 -> 0.559, 0.597 -> 0.606, 0.641 -> 0.640;
-# support_multilang 0.267 -> 0.281, 0.285 -> 0.306, 0.317 -> 0.330, 0.349 -> 0.352. From an empty
-# knowledge base with feedback: 0.620 -> 0.632 and 0.347 -> 0.361. ECE moves by up to +0.03.
 
 
 class LabelModel:
@@ -103,7 +89,6 @@ class LabelModel:
         self.described = False  # fitted with the policy's team descriptions
         self.n_cases = 0
         self.counts = np.zeros(0, dtype=np.int64)  # cases per class
-        self.account_bound = np.zeros(0)  # per class: share of its cases their account explains
 
     def fit(
         self,
@@ -148,7 +133,6 @@ class LabelModel:
         txt_idx, txt_sim = leave_one_out_neighbours(index_x, NEIGHBOURS, meta_rows)
         history = requester_history(requesters)
         account = requester_history(accounts)  # the same question asked of the account
-        self.account_bound = _account_bound(y, account, len(self.classes))
         votes = np.stack(
             [
                 self._votes(
@@ -159,10 +143,9 @@ class LabelModel:
                 for r, row in enumerate(meta_rows)
             ]
         )
-        # the policy's column and the account's bound follow the votes, as in EVIDENCE
+        # the policy's column follows the votes, as in EVIDENCE
         described = self._described(embeddings[meta_rows], descriptions)
-        bound = np.stack([self._bound(y[account[row]]) for row in meta_rows])
-        votes = np.concatenate([votes, described[:, :, None], bound[:, :, None]], axis=2)
+        votes = np.concatenate([votes, described[:, :, None]], axis=2)
         self.learned = (
             len(self.classes) >= 2 and len(y) >= MIN_CASES_TO_LEARN and (counts >= 2).sum() >= 2
         )
@@ -185,7 +168,6 @@ class LabelModel:
         meta_logits = self._cross_fit_meta(features, meta_y)
         self.temperature = fit_temperature(meta_logits, meta_y)
         probs = calibrated(meta_logits, self.temperature)
-        self.stacker = ConditionalLogit(prior_rows=PRIOR_ROWS)
         self.stacker.fit(features, meta_y, init=VOTE_ONLY_WEIGHTS)
         if use_ranker:
             self.ranker.fit(evidence, meta_y)
@@ -256,8 +238,7 @@ class LabelModel:
         """Meta-learner logits of every row from a stacker fitted on the other folds."""
         logits = np.zeros((len(y), len(self.classes)))
         for train, test in KFold(FOLDS, shuffle=True, random_state=SEED).split(features):
-            meta = ConditionalLogit(prior_rows=PRIOR_ROWS)
-            meta.fit(features[train], y[train], init=VOTE_ONLY_WEIGHTS)
+            meta = ConditionalLogit().fit(features[train], y[train], init=VOTE_ONLY_WEIGHTS)
             logits[test] = meta.logits(features[test])
         return logits
 
@@ -285,28 +266,18 @@ class LabelModel:
             model_x[:, 1] = np.maximum(log_softmax(logits), LOG_FLOOR)
             vector = embedding.astype(np.float32)
             model_x[:, 3] = _two_sided(vector @ esvm.coef_.T + esvm.intercept_)
-        account = np.array([self.index.get(x or "", -1) for x in account_labels], dtype=np.int64)
         votes = self._votes(
             [
                 ([self.index.get(x or "", -1) for x in labels], sims)
                 for labels, sims in neighbour_sets
             ],
             [self.index.get(label or "", -1) for label in history_labels],
-            account.tolist(),
+            [self.index.get(label or "", -1) for label in account_labels],
         )
         described = self._described(embedding[None, :], descriptions or {})[0]
-        bound = self._bound(account)
-        columns = [model_x, votes, described[:, None], bound[:, None]]  # as in EVIDENCE
-        evidence = np.concatenate(columns, axis=1)[None, :, :]
+        evidence = np.concatenate([model_x, votes, described[:, None]], axis=1)[None, :, :]
         features = np.concatenate([evidence, self.ranker.scores(evidence)[:, :, None]], axis=2)
         return calibrated(self.stacker.logits(features), self.temperature)[0]
-
-    def _bound(self, account: np.ndarray) -> np.ndarray:
-        """``account_bound`` of the classes the account's cases (class indices) do not name."""
-        out = self.account_bound.astype(np.float32)
-        named = account[account >= 0]
-        out[named] = 0.0
-        return out
 
     def _described(self, embeddings: np.ndarray, descriptions: dict[str, np.ndarray]) -> np.ndarray:
         """Per-class similarity to the policy's team descriptions, shape (n, classes): cosine
@@ -330,14 +301,6 @@ class LabelModel:
     def confidence_scale(self) -> float:
         """1 when calibrated; below 1 for a vote-only model, too small to know how often it errs."""
         return 1.0 if self.learned else self.n_cases / (self.n_cases + 10.0)
-
-
-def _account_bound(y: np.ndarray, account: list[np.ndarray], n_classes: int) -> np.ndarray:
-    """Per class, the share of its cases whose account holds another case of the class."""
-    explained = np.array([bool(np.any(y[others] == y[i])) for i, others in enumerate(account)])
-    counts = np.bincount(y, minlength=n_classes)
-    hits = np.bincount(y, weights=explained.astype(np.float64), minlength=n_classes)
-    return hits / np.maximum(counts, 1)
 
 
 def _new_ranker() -> CandidateRanker:

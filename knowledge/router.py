@@ -39,7 +39,7 @@ log = logging.getLogger(__name__)
 
 REFIT_MIN_NEW = 50
 REFIT_SHARE = 0.1  # refit once new cases reach this share of the fitted knowledge base
-FORMAT = 7  # bumped whenever the saved state changes shape (7: account-bound feature)
+FORMAT = 6  # bumped whenever the saved state changes shape (6: team description feature)
 JOURNAL = "observed.jsonl"  # cases observed since the saved fit, one JSON object a line
 UNSAVED = ("model_dir", "_observed", "_new_since_fit", "_new_teams")  # journalled, or no state
 

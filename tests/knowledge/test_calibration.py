@@ -31,22 +31,3 @@ def test_temperature_softens_overconfident_logits() -> None:
     assert 3.0 < temperature < 5.0
     probs = calibrated(logits, temperature)
     assert np.allclose(probs.sum(axis=1), 1.0)
-
-
-def test_prior_rows_hold_the_weights_near_the_start_until_the_rows_outweigh_them() -> None:
-    start = np.array([0.0, 1.0])  # the prior believes the noise and ignores the signal
-    few = ConditionalLogit(prior_rows=5.0).fit(*evidence(20, seed=1), init=start)
-    free = ConditionalLogit().fit(*evidence(20, seed=1), init=start)
-    assert np.linalg.norm(few.weights - start) < 0.5 * np.linalg.norm(free.weights - start)
-    many = ConditionalLogit(prior_rows=5.0).fit(*evidence(2000), init=start)
-    assert many.weights[0] > 1.5 and abs(many.weights[1]) < 0.2  # as without the prior
-
-
-def test_prior_rows_per_weight_leave_the_unheld_ones_free() -> None:
-    x, y = evidence(40, seed=2)
-    start = np.array([0.0, 1.0])
-    held = ConditionalLogit(prior_rows=np.array([1000.0, 1000.0])).fit(x, y, init=start)
-    assert np.allclose(held.weights, start, atol=0.05)
-    first_free = ConditionalLogit(prior_rows=np.array([0.0, 1000.0])).fit(x, y, init=start)
-    assert first_free.weights[0] > 1.0  # learned from the rows
-    assert abs(first_free.weights[1] - 1.0) < 0.05  # still held
