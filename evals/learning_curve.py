@@ -52,10 +52,11 @@ def learning_curve(
     embedder = eval_embedder(settings)  # each text is embedded once across the curve
     for share in shares:
         runs: list[dict[str, Any]] = []
-        for r, shuffled in enumerate(shuffles if 0 < share < 1 else shuffles[:1]):
+        drawn = shuffles if 0 < share < 1 else shuffles[:1]
+        for r, shuffled in enumerate(drawn):
             part = shuffled[: round(len(shuffled) * share)]
             if progress:
-                draw = f", shuffle {r + 1} of {repeats}" if 0 < share < 1 and repeats > 1 else ""
+                draw = f", shuffle {r + 1} of {len(drawn)}" if len(drawn) > 1 else ""
                 print(
                     f"learning curve: {share:.0%} of TRAIN ({len(part)} cases{draw})",
                     file=sys.stderr,
