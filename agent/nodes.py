@@ -15,6 +15,7 @@ from agent.injection import normalise_whitespace, scan
 from agent.priority import choose_priority
 from agent.route import choose_route
 from agent.state import HumanReview, TriageState
+from knowledge.base import RoutePrediction
 
 Update = dict[str, Any]
 
@@ -75,7 +76,7 @@ class Nodes:
             team_description_embeddings=deps.team_embeddings,
         )
         update: Update = {"prediction": prediction, "llm": None}
-        if deps.llm is None or not self._llm_wanted(state, prediction.confidence):
+        if deps.llm is None or not self._llm_wanted(state, prediction):
             return update
         update["llm"] = deps.llm.classify(
             ticket=state["ticket"],
@@ -86,11 +87,12 @@ class Nodes:
         )
         return update
 
-    def _llm_wanted(self, state: TriageState, confidence: float) -> bool:
+    def _llm_wanted(self, state: TriageState, prediction: RoutePrediction) -> bool:
         if self.deps.settings.llm_when == "always":
             return True
         deciding_rule = any(h.actions.escalate_to for h in state["hits"])
-        return not deciding_rule and confidence < self.deps.policy.review_threshold
+        unsure = prediction.novel or prediction.confidence < self.deps.policy.review_threshold
+        return not deciding_rule and unsure
 
     def route(self, state: TriageState) -> Update:
         """Rules and explicit policy first, then the LLM or the learned model; then the tree."""

@@ -67,6 +67,11 @@ class RoutePrediction(BaseModel):
     evidence: list[Evidence] = Field(default_factory=list)
     model_version: str
     cold_start: bool = Field(default=False, description="No cases: routed from the policy alone")
+    novel: bool = Field(
+        default=False,
+        description="Unlike any past case: its nearest precedent by meaning is less similar than "
+        "nearly every past case's own nearest other case",
+    )
 
     @property
     def team(self) -> str | None:

@@ -70,6 +70,11 @@ VOTE_ONLY_WEIGHTS = np.array(
     [0, 0, 1, 0, 2, 1, 1, 0, 1, 0.5, 1, 0, 2, 0.5, 0.5, 0, 1, 0], dtype=np.float64
 )
 LOG_FLOOR = -12.0
+# A ticket is "unlike any past case" when its nearest precedent by meaning is less similar than
+# the nearest other case is for all but this share of the knowledge base's own cases: the rate at
+# which ordinary tickets are sent to review as novel. (By wording, TF-IDF's character n-grams give
+# any text of the same language a similar base similarity, so it does not tell nonsense apart.)
+NOVELTY_QUANTILE = 0.01
 
 
 class LabelModel:
@@ -89,6 +94,8 @@ class LabelModel:
         self.described = False  # fitted with the policy's team descriptions
         self.n_cases = 0
         self.counts = np.zeros(0, dtype=np.int64)  # cases per class
+        # nearest-precedent similarity (by meaning) below which a ticket is novel
+        self.novelty_floor: float | None = None
 
     def fit(
         self,
@@ -131,6 +138,7 @@ class LabelModel:
         meta_rows = np.sort(rng.choice(len(y), min(len(y), META_ROWS), replace=False))
         emb_idx, emb_sim = leave_one_out_neighbours(embeddings, NEIGHBOURS, meta_rows)
         txt_idx, txt_sim = leave_one_out_neighbours(index_x, NEIGHBOURS, meta_rows)
+        self.novelty_floor = _novelty_floor(emb_sim)
         history = requester_history(requesters)
         account = requester_history(accounts)  # the same question asked of the account
         votes = np.stack(
@@ -301,6 +309,14 @@ class LabelModel:
     def confidence_scale(self) -> float:
         """1 when calibrated; below 1 for a vote-only model, too small to know how often it errs."""
         return 1.0 if self.learned else self.n_cases / (self.n_cases + 10.0)
+
+
+def _novelty_floor(emb_sim: np.ndarray) -> float | None:
+    """The NOVELTY_QUANTILE of the cases' similarity to their nearest other case by meaning;
+    None when the knowledge base is too small to say what is usual."""
+    if len(emb_sim) < MIN_CASES_TO_LEARN or emb_sim.shape[1] == 0:
+        return None
+    return float(np.quantile(emb_sim[:, 0], NOVELTY_QUANTILE))
 
 
 def _new_ranker() -> CandidateRanker:

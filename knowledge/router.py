@@ -31,7 +31,7 @@ from knowledge.base import RoutePrediction
 from knowledge.cases import Case, SimilarCase
 from knowledge.cold_start import cold_start_prediction
 from knowledge.features import TextIndex, TextVectorizer
-from knowledge.label_model import NEIGHBOURS, LabelModel
+from knowledge.label_model import NEIGHBOURS, NOVELTY_QUANTILE, LabelModel
 from knowledge.router_evidence import route_evidence
 from knowledge.votes import NEAR_DUPLICATE_AT
 
@@ -39,7 +39,7 @@ log = logging.getLogger(__name__)
 
 REFIT_MIN_NEW = 50
 REFIT_SHARE = 0.1  # refit once new cases reach this share of the fitted knowledge base
-FORMAT = 6  # bumped whenever the saved state changes shape (6: team description feature)
+FORMAT = 7  # bumped whenever the saved state changes shape (7: the novelty floor)
 JOURNAL = "observed.jsonl"  # cases observed since the saved fit, one JSON object a line
 UNSAVED = ("model_dir", "_observed", "_new_since_fit", "_new_teams")  # journalled, or no state
 
@@ -317,6 +317,9 @@ class LearnedRouter:
                     probs, unseen, embedding, team_descriptions, team_description_embeddings
                 )
                 extra.append(note)
+        novelty = self._novelty(sims)
+        if novelty is not None:
+            extra.append(novelty)
         teams = _ranked(probs)
         priorities: list[TeamScore] = []
         if self._priority is not None and self._priority.classes:
@@ -340,6 +343,21 @@ class LearnedRouter:
             confidence=teams[0].score * self._team.confidence_scale if teams else 0.0,
             evidence=route_evidence(self.version, teams, precedents, history, account) + extra,
             model_version=self.version,
+            novel=novelty is not None,
+        )
+
+    def _novelty(self, similarities: list[float]) -> Evidence | None:
+        """Evidence that the ticket is unlike any past case, or None when it is not."""
+        floor = self._team.novelty_floor if self._team is not None else None
+        nearest = max(similarities, default=0.0)
+        if floor is None or nearest >= floor:
+            return None
+        return Evidence(
+            kind="model",
+            source="novelty",
+            detail=f"unlike any past case: the nearest is {nearest:.2f} similar in meaning, where "
+            f"{1 - NOVELTY_QUANTILE:.0%} of past cases have one at least {floor:.2f} similar",
+            weight=round(nearest, 4),
         )
 
     def _merge_observed(

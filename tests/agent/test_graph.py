@@ -9,6 +9,7 @@ from typing import Any, Literal, cast
 import numpy as np
 import pytest
 
+from agent.llm import LLMClassifier, LLMOutcome
 from agent.models import Account, Ticket
 from agent.policy import load_policy
 from agent.settings import EXAMPLES_DIR, Settings
@@ -75,6 +76,51 @@ def test_ticket_matching_nothing_well_abstains_but_names_a_best_guess(triager: T
     assert decision.team in POLICY.team_names
     assert decision.confidence < POLICY.review_threshold
     assert any(e.kind == "review" for e in decision.evidence)
+
+
+def test_an_off_topic_ticket_waits_for_review_however_sure_the_model_is(
+    triager: Triager,
+) -> None:
+    # the stacker's confidence is calibrated on tickets like the past ones; this one is not
+    ticket = Ticket(
+        subject="lunch", body="What should I cook for dinner tonight, pasta or risotto?"
+    )
+    decision = triager.triage(ticket).decision
+    assert decision.needs_review
+    assert any(e.source == "novelty" for e in decision.evidence)
+    assert any(e.kind == "review" and "unlike any past case" in e.detail for e in decision.evidence)
+    dock = triager.triage(Ticket(subject="Docking station not detected", body=DOCK)).decision
+    assert not any(e.source == "novelty" for e in dock.evidence)
+
+
+class RecordingLLM:
+    """Stands in for the LLM classifier: records which tickets it was asked about."""
+
+    def __init__(self) -> None:
+        self.asked: list[str | None] = []
+
+    def classify(self, *, ticket: Ticket, **_: Any) -> LLMOutcome:
+        self.asked.append(ticket.id)
+        return LLMOutcome(error="not asked in this test")
+
+
+def test_the_llm_is_asked_about_a_novel_ticket_however_sure_the_model_is(
+    kb: KnowledgeBase, tmp_path: Path
+) -> None:
+    settings = Settings(data_dir=tmp_path)
+    llm = RecordingLLM()
+    triager = Triager(
+        settings=settings,
+        policy=POLICY,
+        kb=kb,
+        llm=cast(LLMClassifier, llm),
+        checkpointer=sqlite_checkpointer(settings),
+    )
+    triager.triage(Ticket(id="dock", subject="Docking station not detected", body=DOCK))
+    lunch = Ticket(id="lunch", subject="lunch", body="What should I cook for dinner tonight?")
+    decision = triager.triage(lunch).decision
+    assert llm.asked == ["lunch"]
+    assert decision.needs_review and decision.decided_by == "learned"
 
 
 @pytest.mark.parametrize(

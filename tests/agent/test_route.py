@@ -70,10 +70,16 @@ def policy() -> Policy:
     return loads_policy(POLICY, "test.yaml")
 
 
-def _prediction(*scores: tuple[str, float], cold: bool = False) -> RoutePrediction:
+def _prediction(
+    *scores: tuple[str, float], cold: bool = False, novel: bool = False
+) -> RoutePrediction:
     teams = [TeamScore(team=t, score=s) for t, s in scores]
     return RoutePrediction(
-        teams=teams, confidence=teams[0].score if teams else 0.0, model_version="m", cold_start=cold
+        teams=teams,
+        confidence=teams[0].score if teams else 0.0,
+        model_version="m",
+        cold_start=cold,
+        novel=novel,
     )
 
 
@@ -87,6 +93,22 @@ def test_rule_beats_model_guess_and_says_so(policy: Policy) -> None:
     assert (route.team, route.escalate, route.decided_by) == ("db", True, "rule")
     assert route.confidence >= 0.9 and not route.needs_review
     assert any("ora-errors overrides model guess GRP_3 (0.41)" in e.detail for e in route.evidence)
+
+
+def test_a_confident_guess_on_a_ticket_unlike_any_past_case_waits_for_review(
+    policy: Policy,
+) -> None:
+    ticket = Ticket(body="slow app")
+    plain = _route(policy, ticket, _prediction(("db", 0.9)))
+    assert not plain.needs_review
+    novel = _route(policy, ticket, _prediction(("db", 0.9), novel=True))
+    assert novel.team == "db" and novel.confidence == 0.9
+    assert novel.review_reasons == ["unlike any past case: no precedent backs the route"]
+    # explicit policy needs no precedent
+    ruled = _route(
+        policy, Ticket(body="Export fails: ORA-00600"), _prediction(("db", 0.9), novel=True)
+    )
+    assert ruled.decided_by == "rule" and not ruled.needs_review
 
 
 def test_heaviest_rule_wins_and_ties_go_to_policy_order(policy: Policy) -> None:

@@ -138,6 +138,20 @@ def test_confidence_is_a_probability_and_drops_on_garbage(
     assert garbage.confidence < clear.confidence
 
 
+def test_a_ticket_unlike_any_past_case_is_flagged_novel_and_says_why(
+    fitted: LearnedRouter, kb: list[Case]
+) -> None:
+    fresh = make_cases(per_team=5, seed=99)
+    flagged = [route(fitted, c.text, kb).novel for c in fresh]
+    assert sum(flagged) <= 1  # tickets like the past ones pass (the floor admits ~1 % of them)
+    garbage = route(fitted, "qwxz plorb vintage zebra marmalade", kb)
+    assert garbage.novel
+    note = [e for e in garbage.evidence if e.source == "novelty"]
+    assert note and note[0].detail.startswith("unlike any past case")
+    floor = fitted._team.novelty_floor if fitted._team else None
+    assert floor is not None and 0.0 < floor < 1.0
+
+
 def test_evidence_names_model_precedents_and_history(fitted: LearnedRouter, kb: list[Case]) -> None:
     text = "vpn dns firewall"
     vector = embed(text)
@@ -297,6 +311,13 @@ def test_tiny_knowledge_base_does_not_crash(size: int) -> None:
     prediction = route(router, cases[0].text, cases)
     assert prediction.team == cases[0].team
     assert 0.0 <= prediction.confidence < 0.9  # too few cases to be sure of anything
+
+
+def test_a_knowledge_base_too_small_to_know_what_is_usual_flags_nothing_novel() -> None:
+    cases = make_cases(per_team=2)
+    router = LearnedRouter()
+    router.fit(cases, embed_cases(cases))
+    assert not route(router, "qwxz plorb vintage zebra marmalade", cases).novel
 
 
 def test_version_changes_on_every_fit(kb: list[Case]) -> None:
