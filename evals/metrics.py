@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from typing import Any
@@ -188,6 +189,23 @@ def by_language(outcomes: Sequence[Outcome]) -> dict[str, dict[str, float | int 
     }
 
 
+def review_reasons(outcomes: Sequence[Outcome]) -> dict[str, dict[str, float | int | None]]:
+    """Per kind of review reason (its words before the first figure or colon), the tickets it
+    held and how often their best guess was right; a ticket held for two reasons counts twice."""
+    groups: dict[str, list[Outcome]] = defaultdict(list)
+    for o in outcomes:
+        for kind in dict.fromkeys(_reason_kind(r) for r in o.review_reasons):
+            groups[kind].append(o)
+    return {
+        kind: {"n": len(group), "share": len(group) / len(outcomes), "accuracy": accuracy(group)}
+        for kind, group in sorted(groups.items(), key=lambda kv: -len(kv[1]))
+    }
+
+
+def _reason_kind(reason: str) -> str:
+    return re.split(r"[\d:]", reason, maxsplit=1)[0].strip() or reason
+
+
 def latency(outcomes: Sequence[Outcome]) -> dict[str, float | None]:
     """Median, 99th percentile and mean decision time in milliseconds."""
     values = np.array([o.latency_ms for o in outcomes])
@@ -282,6 +300,7 @@ def compute_metrics(
         "accuracy_at_coverage": accuracy_at_coverage(outcomes),
         "intervals": intervals(outcomes, first_line, scored_priority),
         "by_language": by_language(outcomes),
+        "review_reasons": review_reasons(outcomes),
         "latency_ms": latency(outcomes),
         "llm_calls": sum(o.llm_calls for o in outcomes),
         "prompt_tokens": sum(o.prompt_tokens for o in outcomes),

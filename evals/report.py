@@ -16,6 +16,7 @@ from evals.runner import EvalResult
 
 HEADLINE = HEADLINE_FIGURES
 WORST = 10
+REASON_HEAD = ["reason", "tickets", "share", "best guess right"]
 
 
 def _fmt(value: Any) -> str:
@@ -56,6 +57,14 @@ def language_rows(metrics: dict[str, Any]) -> list[list[str]]:
     return [
         [lang, str(v["n"]), _fmt(v["accuracy"]), _fmt(v["coverage"]), _fmt(v["auto_accuracy"])]
         for lang, v in (metrics.get("by_language") or {}).items()
+    ]
+
+
+def reason_rows(metrics: dict[str, Any]) -> list[list[str]]:
+    """Per kind of review reason: reason, tickets held, their share, best-guess accuracy."""
+    return [
+        [kind, str(v["n"]), _fmt(v["share"]), _fmt(v["accuracy"])]
+        for kind, v in (metrics.get("review_reasons") or {}).items()
     ]
 
 
@@ -139,6 +148,9 @@ def render_markdown(result: EvalResult, gate_lines: Sequence[str] = ()) -> str:
         lines += ["## Gate", "", *[f"- {line}" for line in gate_lines], ""]
     lines += ["## By language", ""]
     lines += _md_table(["language", "n", "accuracy", "coverage", "auto accuracy"], language_rows(m))
+    if reason_rows(m):
+        lines += ["## Why tickets wait for review", ""]
+        lines += _md_table(REASON_HEAD, reason_rows(m))
     lines += ["## Largest teams", ""]
     head = ["team", "support", "predicted", "precision", "recall", "F1"]
     lines += _md_table(head, team_rows(m, 15))
@@ -218,6 +230,8 @@ def render_html(result: EvalResult, gate_lines: Sequence[str] = ()) -> str:
         parts += _figures(result)
     parts += ["<h2>By language</h2>"]
     parts += [_table(language_rows(m), ["language", "n", "accuracy", "coverage", "auto accuracy"])]
+    if reason_rows(m):
+        parts += ["<h2>Why tickets wait for review</h2>", _table(reason_rows(m), REASON_HEAD)]
     parts += ["<h2>Teams</h2>"]
     parts += [_table(team_rows(m), ["team", "support", "predicted", "precision", "recall", "F1"])]
     parts += ["<h2>Worst misroutes (confident and wrong, routed without review)</h2>"]

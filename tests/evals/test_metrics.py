@@ -22,6 +22,7 @@ from evals.metrics import (
     per_team,
     priority_accuracy,
     reliability,
+    review_reasons,
 )
 
 
@@ -111,6 +112,24 @@ def test_per_team_and_language() -> None:
     assert set(langs) == {"en", "de", "unknown"}
     assert langs["en"]["n"] == 3
     assert langs["de"]["coverage"] == 0.0
+
+
+def test_review_reasons_are_counted_by_kind_with_the_held_tickets_accuracy() -> None:
+    low = "routing confidence 0.41 below review threshold 0.50"
+    novel = "unlike any past case: no precedent backs the route"
+    held = [
+        out("db", "db", 0.41, review=True).model_copy(update={"review_reasons": [low]}),
+        out("db", "net", 0.32, review=True).model_copy(
+            update={"review_reasons": [low.replace("0.41", "0.32"), novel]}
+        ),
+        out("net", "net", 0.9, review=True).model_copy(update={"review_reasons": [novel]}),
+    ]
+    reasons = review_reasons([*held, out("desk", "desk")])
+    assert list(reasons) == ["routing confidence", "unlike any past case"]
+    assert reasons["routing confidence"] == {"n": 2, "share": 0.5, "accuracy": 0.5}
+    assert reasons["unlike any past case"]["n"] == 2
+    assert reasons["unlike any past case"]["accuracy"] == pytest.approx(0.5)
+    assert review_reasons([out("a", "a")]) == {}
 
 
 def test_latency_percentiles() -> None:

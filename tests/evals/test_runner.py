@@ -87,6 +87,7 @@ def test_eval_writes_every_report(
         "ece",
         "priority_accuracy",
         "by_language",
+        "review_reasons",
         "latency_ms",
         "llm_calls",
         "prompt_tokens",
@@ -107,6 +108,9 @@ def test_eval_writes_every_report(
     assert page.count("data:image/png;base64,") == 5
     assert "Worst misroutes" in page
     assert "| accuracy |" in (out / "report.md").read_text()
+    held = sum(1 for line in (out / "predictions.jsonl").open() if json.loads(line)["needs_review"])
+    assert sum(r["n"] for r in metrics["review_reasons"].values()) >= held
+    assert held and "Why tickets wait for review" in page
     printed = capsys.readouterr().out
     assert "accuracy=" in printed
     low, high = metrics["intervals"]["accuracy"]
