@@ -91,7 +91,9 @@ class Nodes:
         if self.deps.settings.llm_when == "always":
             return True
         deciding_rule = any(h.actions.escalate_to for h in state["hits"])
-        unsure = prediction.novel or prediction.confidence < self.deps.policy.review_threshold
+        policy = self.deps.policy
+        novel = prediction.novel and policy.novel_to_review
+        unsure = novel or prediction.confidence < policy.review_threshold
         return not deciding_rule and unsure
 
     def route(self, state: TriageState) -> Update:

@@ -265,6 +265,11 @@ class Policy(_Strict):
     decision_tree: list[Branch] = Field(default_factory=list)
     priorities: PriorityPolicy = Field(default_factory=PriorityPolicy)
     injection_to_review: bool = Field(default=True, description="Review tickets with injections")
+    novel_to_review: bool = Field(
+        default=True,
+        description="Review tickets unlike any past case, however sure the learned model is "
+        "(off: the novelty stays evidence only)",
+    )
 
     @model_validator(mode="after")
     def _references(self) -> Policy:

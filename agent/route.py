@@ -89,7 +89,7 @@ def choose_route(
             f"routing confidence {confidence:.2f} below review threshold "
             f"{policy.review_threshold:.2f}"
         )
-    if prediction.novel and decided_by in ("learned", "llm"):
+    if prediction.novel and policy.novel_to_review and decided_by in ("learned", "llm"):
         # calibrated on tickets like the past ones, the confidence says little about this one
         reasons.append("unlike any past case: no precedent backs the route")
     return RouteChoice(

@@ -104,6 +104,9 @@ def test_a_confident_guess_on_a_ticket_unlike_any_past_case_waits_for_review(
     novel = _route(policy, ticket, _prediction(("db", 0.9), novel=True))
     assert novel.team == "db" and novel.confidence == 0.9
     assert novel.review_reasons == ["unlike any past case: no precedent backs the route"]
+    # the policy can keep novelty as evidence only
+    trusting = policy.model_copy(update={"novel_to_review": False})
+    assert not _route(trusting, ticket, _prediction(("db", 0.9), novel=True)).needs_review
     # explicit policy needs no precedent
     ruled = _route(
         policy, Ticket(body="Export fails: ORA-00600"), _prediction(("db", 0.9), novel=True)
