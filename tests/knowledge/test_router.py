@@ -249,6 +249,18 @@ def test_corrected_near_duplicate_wins_right_after_observe(kb: list[Case]) -> No
     assert route(router, original.text, others).team == "Billing"
 
 
+def test_a_novel_ticket_once_reviewed_is_a_precedent_for_the_next_like_it(kb: list[Case]) -> None:
+    router = LearnedRouter()
+    router.fit(kb, embed_cases(kb))
+    text = "qwxz plorb vintage zebra marmalade"
+    assert route(router, text, kb).novel
+    reviewed = Case(id="reviewed-1", subject=text, team="Access", label_source="review")
+    router.observe([reviewed], embed_cases([reviewed]))
+    again = route(router, text + " again", kb)
+    assert not again.novel
+    assert any(e.kind == "precedent" and e.source == "reviewed-1" for e in again.evidence)
+
+
 def test_observed_cases_give_the_nearest_as_a_full_comparison_would() -> None:
     rng = np.random.default_rng(3)
     vectors = rng.normal(size=(40, DIM)).astype(np.float32)
