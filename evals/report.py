@@ -148,9 +148,10 @@ def render_markdown(result: EvalResult, gate_lines: Sequence[str] = ()) -> str:
         lines += ["## Gate", "", *[f"- {line}" for line in gate_lines], ""]
     lines += ["## By language", ""]
     lines += _md_table(["language", "n", "accuracy", "coverage", "auto accuracy"], language_rows(m))
-    if reason_rows(m):
+    reasons = reason_rows(m)
+    if reasons:
         lines += ["## Why tickets wait for review", ""]
-        lines += _md_table(REASON_HEAD, reason_rows(m))
+        lines += _md_table(REASON_HEAD, reasons)
     lines += ["## Largest teams", ""]
     head = ["team", "support", "predicted", "precision", "recall", "F1"]
     lines += _md_table(head, team_rows(m, 15))
@@ -230,8 +231,9 @@ def render_html(result: EvalResult, gate_lines: Sequence[str] = ()) -> str:
         parts += _figures(result)
     parts += ["<h2>By language</h2>"]
     parts += [_table(language_rows(m), ["language", "n", "accuracy", "coverage", "auto accuracy"])]
-    if reason_rows(m):
-        parts += ["<h2>Why tickets wait for review</h2>", _table(reason_rows(m), REASON_HEAD)]
+    reasons = reason_rows(m)
+    if reasons:
+        parts += ["<h2>Why tickets wait for review</h2>", _table(reasons, REASON_HEAD)]
     parts += ["<h2>Teams</h2>"]
     parts += [_table(team_rows(m), ["team", "support", "predicted", "precision", "recall", "F1"])]
     parts += ["<h2>Worst misroutes (confident and wrong, routed without review)</h2>"]
