@@ -5,8 +5,8 @@ against Triager.triage in-process in the same run (target: HTTP >= 0.8x in-proce
 
 Everything is bounded: each phase stops at --seconds or --max-requests, whichever comes first.
 The server is uvicorn in a child process on a free loopback port, on a fresh data directory whose
-knowledge base is seeded from examples/demo_tickets.jsonl; the benchmark tickets are the other demo
-tickets, made unique per phase so no phase profits from another's embedding cache.
+knowledge base is seeded from agent/examples/demo_tickets.jsonl; the benchmark tickets are the other
+demo tickets, made unique per phase so no phase profits from another's embedding cache.
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ from agent.policy import Policy, load_policy
 from agent.rules import RuleEngine
 
 REPO = Path(__file__).resolve().parents[2]
-EXAMPLES = REPO / "examples"
+EXAMPLES = REPO / "agent" / "examples"
 EXAMPLE = EXAMPLES / "policy.yaml"
 SCENARIOS = REPO / "evals" / "scenarios"
 

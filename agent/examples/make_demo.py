@@ -1,10 +1,10 @@
-"""Generate examples/demo_tickets.jsonl: synthetic, labelled tickets for the example policy.
+"""Generate agent/examples/demo_tickets.jsonl: synthetic, labelled tickets for the example policy.
 
 Every text here was written for this project (Apache-2.0). Output is deterministic: a seeded RNG
 over hand-written templates (issues per team and language, openers, sign-offs, products, codes).
 
-    python examples/make_demo.py            # rewrite examples/demo_tickets.jsonl
-    python examples/make_demo.py --check    # fail if the committed file is stale
+    python -m agent.examples.make_demo            # rewrite agent/examples/demo_tickets.jsonl
+    python -m agent.examples.make_demo --check    # fail if the committed file is stale
 """
 
 from __future__ import annotations
@@ -1065,7 +1065,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.check:
         current = args.out.read_text(encoding="utf-8") if args.out.exists() else ""
         if current != text:
-            print(f"{args.out} is stale: run python examples/make_demo.py", file=sys.stderr)
+            print(f"{args.out} is stale: run python -m agent.examples.make_demo", file=sys.stderr)
             return 1
         return 0
     args.out.write_text(text, encoding="utf-8")
