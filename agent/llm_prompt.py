@@ -102,13 +102,19 @@ def build_prompt(
         else clean_text
     )
     subject, body = redactor.redact(subject), redactor.redact(body)
+    # Every other customer-supplied field the ticket shows the model is cleaned and redacted too.
+    product = redactor.redact(scan(ticket.product).clean_text) if ticket.product else None
+    tier = redactor.redact(scan(ticket.account.tier).clean_text)
+    account = ticket.account.model_copy(update={"tier": tier})
     cases = [
         _case_prompt(p, redactor, encoding) for p in sorted(precedents, key=lambda p: -p.similarity)
     ]
     template = load_prompt("classify", version=1)
 
     def render(kept: list[tuple[str, str]], text: str) -> tuple[list[PromptMessage], int]:
-        shown = ticket.model_copy(update={"subject": subject, "body": text})
+        shown = ticket.model_copy(
+            update={"subject": subject, "body": text, "product": product, "account": account}
+        )
         messages = template.render(
             teams=_teams(policy),
             first_line=policy.first_line_team,

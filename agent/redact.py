@@ -16,12 +16,13 @@ from collections.abc import Callable, Iterator
 from pydantic import BaseModel, Field
 
 EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,24}\b")
-IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?\b")
+# Either case: an IBAN typed in lower case is as personal; the mod-97 check keeps words out.
+IBAN = re.compile(r"(?i)\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?\b")
 # Issuer prefixes of the card networks (Visa, Mastercard, Amex, Diners, JCB, Discover, UnionPay).
 CARD_PREFIX = re.compile(r"4|5[1-5]|2[2-7]|3[0478]|35|36|6")
 # Printed the way cards are: one block, groups of four, or Amex's 4-6-5.
 CARD_SHAPE = re.compile(r"\d{13,19}|\d{4}([ -])\d{4}\1\d{4}\1\d{1,7}|\d{4}([ -])\d{6}\2\d{4,5}")
-IBAN_HEAD = re.compile(r"\b[A-Z]{2}\d{2} ?$")
+IBAN_HEAD = re.compile(r"(?i)\b[A-Z]{2}\d{2} ?$")
 CARD = re.compile(r"(?<![\w-])\d(?:[ -]?\d){12,18}(?![\w-])")
 ACCOUNT = re.compile(
     r"(?ix)\b(?:"
@@ -33,7 +34,8 @@ ACCOUNT = re.compile(
     r"|n(?:ú|u)mero\s+de\s+(?:cliente|cuenta|contrato|socio)|n\.?\s?º\s+de\s+(?:cliente|cuenta)"
     r"|num(?:é|e)ro\s+(?:de\s+)?(?:client|compte|contrat|adh(?:é|e)rent)|n°\s*(?:de\s+)?(?:client|compte)"
     r"|n(?:ú|u)mero\s+(?:do|da)\s+(?:cliente|conta)"
-    r")\s*[:#]?\s*(?P<value>(?=[A-Z0-9-]*\d)[A-Z0-9][A-Z0-9-]{2,24})\b"
+    r")\s*[:#]?\s*(?:(?:is|was|ist|lautet|es|est|(?:é|e))\s*[:#]?\s+)?"  # "account number is 123"
+    r"(?P<value>(?=[A-Z0-9-]*\d)[A-Z0-9][A-Z0-9-]{2,24})\b"
 )
 PHONE = re.compile(
     r"(?<![\w+\-/.:#])"

@@ -52,7 +52,7 @@ class Settings(BaseSettings):
     # LLM (optional): any OpenAI-compatible endpoint
     llm_base_url: str | None = Field(default=None, description="OpenAI-compatible base URL.")
     llm_api_key: SecretStr | None = Field(
-        default=None, description="API key; without one the LLM node is skipped."
+        default=None, description="API key; a local endpoint needs none. No URL and no key: no LLM."
     )
     llm_model: str = Field(default="gpt-4o-mini", description="Model name sent to the endpoint.")
     llm_timeout_s: float = Field(default=20.0, gt=0, description="Per-request timeout.")

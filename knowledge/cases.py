@@ -46,8 +46,10 @@ class Case(BaseModel):
         """Render the case as delimited data for a prompt."""
         text = escape_delimiters(self.text)
         resolution = escape_delimiters(self.resolution or "")
+        # ids and teams come from imports and helpdesks: they must not close the envelope either
+        case_id, team = (escape_delimiters(str(v)).replace('"', "'") for v in (self.id, self.team))
         return (
-            f'<case id="{self.id}" team="{self.team}">\n<text>{text}</text>\n'
+            f'<case id="{case_id}" team="{team}">\n<text>{text}</text>\n'
             f"<resolution>{resolution}</resolution>\n</case>"
         )
 

@@ -30,6 +30,10 @@ from agent.redact import Redactor, iban_ok, luhn_ok, redact, restore
         ("Kunden-Nr. 4455", "ACCOUNT", "4455"),
         ("mi número de cliente 998877", "ACCOUNT", "998877"),
         ("numéro de client 55443", "ACCOUNT", "55443"),
+        ("my account number is 12345678 and", "ACCOUNT", "12345678"),
+        ("the customer id is ABC-1234.", "ACCOUNT", "ABC-1234"),
+        ("Kundennummer lautet 4711-22", "ACCOUNT", "4711-22"),
+        ("my IBAN is de89370400440532013000.", "IBAN", "de89370400440532013000"),
     ],
 )
 def test_personal_data_is_replaced(text: str, kind: str, value: str) -> None:
