@@ -117,6 +117,15 @@ class RuleMatch(_Strict):
     def _valid_regex(cls, patterns: list[str]) -> list[str]:
         return _check_regexes(patterns)
 
+    @field_validator("keywords")
+    @classmethod
+    def _no_blank_keyword(cls, keywords: list[str]) -> list[str]:
+        for i, keyword in enumerate(keywords):
+            if not any(ch.isalnum() for ch in keyword):
+                # it would never match, and the rule would look armed when it is not
+                raise ValueError(f"keywords[{i}] {keyword!r} has no letter or digit to match")
+        return keywords
+
     @model_validator(mode="after")
     def _not_empty(self) -> RuleMatch:
         if not (

@@ -90,6 +90,16 @@ def test_bad_regex_is_reported_with_file_and_path(tmp_path: Path) -> None:
     assert "not a valid regex" in message
 
 
+def test_blank_keyword_is_reported_with_file_and_path(tmp_path: Path) -> None:
+    data = yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))
+    data["rules"][0]["match"]["keywords"] = ["outage", "  "]
+    path = _write(tmp_path, data)
+    with pytest.raises(PolicyError) as info:
+        load_policy(path)
+    assert "rules[0].match.keywords" in str(info.value)
+    assert "keywords[1] '  ' has no letter or digit" in str(info.value)
+
+
 def test_unknown_team_is_reported_with_file_and_rule(tmp_path: Path) -> None:
     data = yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))
     data["rules"][0]["actions"]["escalate_to"] = "nonexistent_team"
