@@ -55,6 +55,7 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     kb = KnowledgeBase.open(settings)
     report = kb.ingest(cases, progress=True)
     report.skipped = reader.skipped + report.skipped
+    report.notes = reader.notes
     print(format_report(report))
     router = kb.router
     if router is None or (router.is_fitted and not router.needs_refit):
@@ -82,7 +83,7 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def format_report(report: IngestReport, examples: int = 5) -> str:
-    """The ingest summary: counts, rate, and why records were skipped."""
+    """The ingest summary: counts, rate, why records were skipped, and how they were read."""
     lines = [
         f"added {report.added}, updated {report.updated}, unchanged {report.unchanged}, "
         f"skipped {len(report.skipped)} in {report.seconds:.1f} s "
@@ -93,6 +94,7 @@ def format_report(report: IngestReport, examples: int = 5) -> str:
         lines.append(f"  skipped {count}: {reason}")
     for skip in report.skipped[:examples]:
         lines.append(f"    {skip.ref}: {skip.reason}")
+    lines.extend(f"note: {note}" for note in report.notes)
     return "\n".join(lines)
 
 

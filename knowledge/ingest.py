@@ -1,15 +1,18 @@
 """Readers that turn exported tickets (JSONL in the shared schema, or CSV) into cases.
 
 A bad record is skipped and reported with its line number and the reason; only a file that cannot
-be read at all raises ``InputError``.
+be read at all raises ``InputError``. A CSV export without an id column gets ids derived from each
+ticket's content, so the same ticket exported again, in any file or row, updates one case.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import re
+import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
@@ -22,6 +25,8 @@ from knowledge.cases import Case
 FileFormat = Literal["jsonl", "csv"]
 _CASE_FIELDS = set(Case.model_fields)
 _TAG_SPLIT = re.compile(r"[;,|]")
+# What a ticket keeps from one export to the next; its team, priority or resolution may change.
+_IDENTITY_FIELDS = ("subject", "body", "requester", "account_id", "created_at")
 
 
 class Skipped(BaseModel):
@@ -38,6 +43,7 @@ class IngestReport(BaseModel):
     updated: int = 0
     unchanged: int = 0
     skipped: list[Skipped] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=list, description="How the records were read")
     embedded: int = Field(default=0, description="Texts sent to the embedder (cache included)")
     seconds: float = 0.0
     cases_per_s: float = 0.0
@@ -51,6 +57,29 @@ def account_id(value: Any) -> Any:
     if isinstance(value, int | float) and not isinstance(value, bool):
         return str(value)
     return None if value == "" else value
+
+
+def content_id(row: dict[str, Any]) -> str:
+    """An id for a record without one: a hash of what identifies the ticket (its text, requester,
+    account and created time, normalised), not of where it sits in which file."""
+    parts = [_normalise(str(row.get(field) or "")) for field in _IDENTITY_FIELDS]
+    digest = hashlib.sha256(json.dumps(parts, ensure_ascii=False).encode("utf-8")).hexdigest()
+    return f"csv-{digest[:16]}"
+
+
+def _derived_ids_note(column_map: dict[str, str]) -> str:
+    used = [field for field in _IDENTITY_FIELDS if field in column_map]
+    fields = ", ".join(used[:-1]) + f" and {used[-1]}" if len(used) > 1 else used[0]
+    return (
+        f"no id column mapped: each row's id is derived from its {fields}, so the same ticket "
+        "exported again keeps its one case (an edited text makes a new one); map id=Column to "
+        "use the export's ticket ids"
+    )
+
+
+def _normalise(text: str) -> str:
+    # a re-export may differ in case, spacing or line endings but not be another ticket
+    return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
 
 
 def parse_column_map(spec: str | None) -> dict[str, str]:
@@ -96,20 +125,33 @@ class CaseReader:
         self.label = label
         self.column_map = column_map or {}
         self.skipped: list[Skipped] = []
+        self.notes: list[str] = []
         try:
             self._raw = path.read_bytes()
         except OSError as exc:
             raise InputError(f"cannot read {path}: {exc.strerror or exc}") from exc
         if fmt == "csv":
             self._check_csv_header()
+        self._derives_ids = fmt == "csv" and "id" not in self.column_map
+        if self._derives_ids:
+            self.notes.append(_derived_ids_note(self.column_map))
 
     def __iter__(self) -> Iterator[Case]:
         rows = self._jsonl_rows() if self.fmt == "jsonl" else self._csv_rows()
+        first_line: dict[str, int] = {}  # by derived id: a repeat is the same ticket again
         for line, row in rows:
             try:
-                yield Case.model_validate(row)
+                case = Case.model_validate(row)
             except ValidationError as exc:
                 self._skip(line, "; ".join(_short_error(e) for e in exc.errors()))
+                continue
+            if not case.text.strip():
+                self._skip(line, "no subject or body")
+                continue
+            if self._derives_ids and first_line.setdefault(case.id, line) != line:
+                self._skip(line, f"duplicate row: same content as line {first_line[case.id]}")
+                continue
+            yield case
 
     def _skip(self, line: int, reason: str) -> None:
         self.skipped.append(Skipped(ref=f"line {line}", reason=reason))
@@ -179,13 +221,15 @@ class CaseReader:
         reader = csv.DictReader(io.StringIO(self._csv_text()))
         for record in reader:
             line = reader.line_num  # physical line where the record ends (multi-line cells)
-            row: dict[str, Any] = {"id": f"{self.path.stem}:{line}", "label_source": "import"}
+            row: dict[str, Any] = {"label_source": "import"}
             for field, column in self.column_map.items():
                 value = (record.get(column) or "").strip()
                 if value:
                     row[field] = _TAG_SPLIT.split(value) if field == "tags" else value
             if "tags" in row:
                 row["tags"] = [tag.strip() for tag in row["tags"] if tag.strip()]
+            if self._derives_ids:
+                row["id"] = content_id(row)
             yield line, row
 
 

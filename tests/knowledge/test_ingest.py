@@ -121,22 +121,90 @@ def test_csv_with_column_map(tmp_path: Path) -> None:
     mapping = parse_column_map("id=Ticket,subject=Title,body=Description,team=Group,tags=Labels")
     reader = read_cases(path, column_map=mapping)
     cases = list(reader)
-    assert [(c.id, c.team) for c in cases] == [
-        ("A-1", "Messaging"),
-        ("A-2", "Desk"),
-        ("A-3", "Desk"),
-    ]
+    assert [(c.id, c.team) for c in cases] == [("A-1", "Messaging"), ("A-2", "Desk")]
+    assert [(s.ref, s.reason) for s in reader.skipped] == [("line 5", "no subject or body")]
     assert cases[0].body == "Outlook, cannot send\nsince 9am"
     assert cases[0].tags == ["mail", "urgent"]
     assert cases[1].subject == "" and cases[1].tags == []
 
 
-def test_csv_without_id_column_gets_stable_row_ids(tmp_path: Path) -> None:
-    path = tmp_path / "x.csv"
-    path.write_text("Description,Group\nfirst,A\nsecond,B\n", encoding="utf-8")
-    mapping = parse_column_map("body=Description,team=Group")
-    assert [c.id for c in read_cases(path, column_map=mapping)] == ["x:2", "x:3"]
-    assert [c.id for c in read_cases(path, column_map=mapping)] == ["x:2", "x:3"]
+def _csv(path: Path, rows: list[str], header: str = "Subject,Description,Group,Requester") -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
+    return path
+
+
+TICKET_MAP = "subject=Subject,body=Description,team=Group,requester=Requester"
+
+
+def test_csv_without_id_column_derives_ids_from_content(tmp_path: Path) -> None:
+    mapping = parse_column_map(TICKET_MAP)
+    rows = ["VPN,drops hourly,Net,ann", "Invoice,charged twice,Billing,bob"]
+    jan = read_cases(_csv(tmp_path / "jan" / "tickets.csv", rows), column_map=mapping)
+    feb = read_cases(_csv(tmp_path / "feb" / "tickets.csv", rows[::-1]), column_map=mapping)
+    jan_ids, feb_ids = [c.id for c in jan], [c.id for c in feb]
+    assert len(set(jan_ids)) == 2 and feb_ids == jan_ids[::-1]  # by ticket, not by file or row
+    assert jan.notes[0].startswith(
+        "no id column mapped: each row's id is derived from its subject, body and requester,"
+    )
+    other = read_cases(
+        _csv(tmp_path / "feb" / "tickets.csv", ["Printer,paper jam,Desk,cy"]), column_map=mapping
+    )
+    assert not set(c.id for c in other) & set(jan_ids)
+
+
+def test_csv_row_inserted_at_the_top_keeps_the_other_rows_ids(tmp_path: Path) -> None:
+    mapping = parse_column_map(TICKET_MAP)
+    rows = ["VPN,drops hourly,Net,ann", "Invoice,charged twice,Billing,bob"]
+    before = [c.id for c in read_cases(_csv(tmp_path / "x.csv", rows), column_map=mapping)]
+    again = _csv(tmp_path / "x.csv", ["Printer,paper jam,Desk,cy", *rows])
+    after = [c.id for c in read_cases(again, column_map=mapping)]
+    assert after[1:] == before and after[0] not in before
+
+
+def test_csv_derived_id_follows_the_ticket_not_its_routing(tmp_path: Path) -> None:
+    mapping = parse_column_map(TICKET_MAP)
+    [first] = read_cases(_csv(tmp_path / "a.csv", ["VPN,drops hourly,Net,ann"]), column_map=mapping)
+    rows = [
+        "vpn,  Drops\thourly ,Desk,ann",  # re-routed, spacing and case re-typed: the same ticket
+        "VPN,drops hourly,Net,bob",  # someone else in the same words: another ticket
+    ]
+    rerouted, other = read_cases(_csv(tmp_path / "b.csv", rows), column_map=mapping)
+    assert rerouted.id == first.id and rerouted.team == "Desk"
+    assert other.id != first.id
+
+
+def test_csv_repeated_row_without_id_is_skipped_as_a_duplicate(tmp_path: Path) -> None:
+    rows = ["VPN,drops hourly,Net,ann", "Invoice,charged twice,Billing,bob"]
+    path = _csv(tmp_path / "x.csv", [*rows, rows[0]])
+    reader = read_cases(path, column_map=parse_column_map(TICKET_MAP))
+    assert [c.subject for c in reader] == ["VPN", "Invoice"]
+    assert [(s.ref, s.reason) for s in reader.skipped] == [
+        ("line 4", "duplicate row: same content as line 2")
+    ]
+
+
+def test_csv_derived_id_tells_apart_same_text_at_another_time(tmp_path: Path) -> None:
+    mapping = parse_column_map(f"{TICKET_MAP},created_at=Created")
+    path = _csv(
+        tmp_path / "x.csv",
+        [
+            "reset,my password,Desk,ann,2024-01-05T09:00",
+            "reset,my password,Desk,ann,2024-03-01T10:00",
+        ],
+        header="Subject,Description,Group,Requester,Created",
+    )
+    assert len({c.id for c in read_cases(path, column_map=mapping)}) == 2
+
+
+def test_csv_with_an_id_column_keeps_its_ids_and_says_nothing(tmp_path: Path) -> None:
+    path = _csv(
+        tmp_path / "x.csv", ["A-1,VPN,drops", "A-2,VPN,drops"], header="Ticket,Subject,Description"
+    )
+    reader = read_cases(
+        path, column_map=parse_column_map("id=Ticket,subject=Subject,body=Description")
+    )
+    assert [c.id for c in reader] == ["A-1", "A-2"] and reader.notes == []
 
 
 def test_csv_bad_row_is_skipped(tmp_path: Path) -> None:
@@ -152,6 +220,12 @@ def test_csv_map_naming_a_missing_column_fails_clearly(tmp_path: Path) -> None:
     path.write_text("Description\nx\n", encoding="utf-8")
     with pytest.raises(InputError, match="'Group' \\(for team\\)"):
         read_cases(path, column_map=parse_column_map("body=Description,team=Group"))
+
+
+def test_csv_map_without_subject_or_body_fails_clearly(tmp_path: Path) -> None:
+    path = _csv(tmp_path / "h.csv", ["VPN,drops,Net,ann"])
+    with pytest.raises(InputError, match="map a column to subject or body"):
+        read_cases(path, column_map=parse_column_map("team=Group"))
 
 
 @pytest.mark.parametrize("spec", ["team", "colour=Group", "team="])

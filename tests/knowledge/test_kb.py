@@ -233,6 +233,30 @@ def test_cli_ingest_reports_skips(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert "added 1" in out and "skipped 1" in out and "line 2: invalid JSON" in out
 
 
+def test_cli_ingest_of_csv_exports_without_ids_keeps_every_ticket_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings = Settings(data_dir=tmp_path / "data")
+    months = {
+        "jan": ["vpn drops every hour,Net", "invoice charged twice,Billing"],
+        "feb": ["printer paper jam in tray 2,Desk", "password reset please,Desk"],
+    }
+    for month, rows in months.items():  # two monthly exports that share a file name
+        (tmp_path / month).mkdir()
+        path = tmp_path / month / "tickets.csv"
+        path.write_text("\n".join(["Description,Group", *rows]) + "\n", encoding="utf-8")
+    argv = ["kb", "ingest", "--map", "team=Group,body=Description"]
+    assert _run([*argv, str(tmp_path / "jan" / "tickets.csv")], settings) == 0
+    assert _run([*argv, str(tmp_path / "feb" / "tickets.csv")], settings) == 0
+    out = capsys.readouterr().out
+    assert out.count("added 2, updated 0") == 2
+    assert "note: no id column mapped: each row's id is derived from its body," in out
+    assert _run([*argv, str(tmp_path / "feb" / "tickets.csv")], settings) == 0
+    assert "added 0, updated 0, unchanged 2" in capsys.readouterr().out
+    assert _run(["kb", "stats"], settings) == 0
+    assert "cases: 4" in capsys.readouterr().out
+
+
 def test_cli_ingest_says_when_the_router_needs_a_fit(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -293,6 +317,9 @@ def test_format_report_groups_reasons() -> None:
     )
     text = format_report(report)
     assert "added 2" in text and "skipped 3: no label 'g'" in text
+    assert "note:" not in text
+    report.notes = ["ids derived"]
+    assert format_report(report).endswith("\nnote: ids derived")
 
 
 def test_saved_router_is_not_used_with_another_embedding_model(
