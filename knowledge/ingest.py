@@ -180,11 +180,14 @@ class CaseReader:
         if not isinstance(labels, dict):
             self._skip(line, "'labels' is not an object")
             return None
+        if record.get("id") in (None, ""):
+            self._skip(line, "no id")
+            return None
         if self.label and labels.get(self.label) in (None, ""):
             self._skip(line, f"no label {self.label!r}")
             return None
         row: dict[str, Any] = {
-            "id": None if record.get("id") is None else str(record["id"]),
+            "id": str(record["id"]),
             "subject": record.get("subject") or "",
             "body": record.get("body") or "",
             "requester": record.get("requester"),
@@ -228,6 +231,9 @@ class CaseReader:
                     row[field] = _TAG_SPLIT.split(value) if field == "tags" else value
             if "tags" in row:
                 row["tags"] = [tag.strip() for tag in row["tags"] if tag.strip()]
+            if "id" in self.column_map and "id" not in row:
+                self._skip(line, f"no id in column {self.column_map['id']!r}")
+                continue
             if self._derives_ids:
                 row["id"] = content_id(row)
             yield line, row

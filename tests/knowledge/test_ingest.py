@@ -85,15 +85,17 @@ def test_bad_jsonl_lines_are_skipped_with_line_and_reason(tmp_path: Path) -> Non
         json.dumps({"subject": "no id", "labels": {"assignment_group": "G"}}),
         "",
         _record(7),
+        _record(8, id=""),
     ]
     reader = read_cases(_jsonl(tmp_path / "bad.jsonl", lines), label="assignment_group")
     assert [c.id for c in reader] == ["T1", "T7"]
     skipped = {s.ref: s.reason for s in reader.skipped}
-    assert set(skipped) == {"line 2", "line 3", "line 4", "line 5"}
+    assert set(skipped) == {"line 2", "line 3", "line 4", "line 5", "line 8"}
     assert skipped["line 2"].startswith("invalid JSON")
     assert "JSON object" in skipped["line 3"]
     assert "assignment_group" in skipped["line 4"]
-    assert skipped["line 5"].startswith("id")
+    assert skipped["line 5"] == "no id"
+    assert skipped["line 8"] == "no id"
 
 
 def test_non_utf8_line_is_skipped_not_fatal(tmp_path: Path) -> None:
@@ -135,6 +137,17 @@ def _csv(path: Path, rows: list[str], header: str = "Subject,Description,Group,R
 
 
 TICKET_MAP = "subject=Subject,body=Description,team=Group,requester=Requester"
+
+
+def test_csv_row_with_an_empty_id_cell_is_skipped_as_having_no_id(tmp_path: Path) -> None:
+    path = _csv(
+        tmp_path / "x.csv", ["A-1,VPN,drops", ",Mail,bounces"], header="Ticket,Subject,Description"
+    )
+    reader = read_cases(
+        path, column_map=parse_column_map("id=Ticket,subject=Subject,body=Description")
+    )
+    assert [c.id for c in reader] == ["A-1"]
+    assert [(s.ref, s.reason) for s in reader.skipped] == [("line 3", "no id in column 'Ticket'")]
 
 
 def test_csv_without_id_column_derives_ids_from_content(tmp_path: Path) -> None:
