@@ -231,8 +231,12 @@ class CaseReader:
                     row[field] = _TAG_SPLIT.split(value) if field == "tags" else value
             if "tags" in row:
                 row["tags"] = [tag.strip() for tag in row["tags"] if tag.strip()]
-            if "id" in self.column_map and "id" not in row:
-                self._skip(line, f"no id in column {self.column_map['id']!r}")
+            # a mapped id or team is required, as JSONL requires an id and the --label it names
+            missing = next(
+                (f for f in ("id", "team") if f in self.column_map and f not in row), None
+            )
+            if missing:
+                self._skip(line, f"no {missing} in column {self.column_map[missing]!r}")
                 continue
             if self._derives_ids:
                 row["id"] = content_id(row)

@@ -150,6 +150,17 @@ def test_csv_row_with_an_empty_id_cell_is_skipped_as_having_no_id(tmp_path: Path
     assert [(s.ref, s.reason) for s in reader.skipped] == [("line 3", "no id in column 'Ticket'")]
 
 
+def test_csv_row_with_an_empty_team_cell_is_skipped_like_jsonl_without_its_label(
+    tmp_path: Path,
+) -> None:
+    path = _csv(tmp_path / "x.csv", ["VPN,drops,Net,ann", "Mail,bounces,,bob"])
+    reader = read_cases(path, column_map=parse_column_map(TICKET_MAP))
+    assert [c.team for c in reader] == ["Net"]
+    assert [(s.ref, s.reason) for s in reader.skipped] == [("line 3", "no team in column 'Group'")]
+    unlabelled = read_cases(path, column_map=parse_column_map("subject=Subject,body=Description"))
+    assert [c.team for c in unlabelled] == [None, None]  # no team mapped: nothing to miss
+
+
 def test_csv_without_id_column_derives_ids_from_content(tmp_path: Path) -> None:
     mapping = parse_column_map(TICKET_MAP)
     rows = ["VPN,drops hourly,Net,ann", "Invoice,charged twice,Billing,bob"]
