@@ -65,7 +65,10 @@ def _actions(db: Database, queue: IntakeQueue) -> DeadLetterActions:
 def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
     """One line per dead letter, highest impact first."""
     with _opened(settings) as (db, _, _q):
-        for d in DeadLetters(db).list(args.state, args.limit):
+        letters = DeadLetters(db).list(args.state, args.limit)
+        if not letters:
+            print(f"no {args.state} dead letters", file=sys.stderr)
+        for d in letters:
             when = d.created_at.isoformat(timespec="seconds")
             print(
                 f"{d.id}\t{d.tier}\tprio {d.priority}\t{when}\t{d.source}\t{d.ticket_id}\t"

@@ -10,7 +10,11 @@ from agent.errors import InputError
 
 
 def read_mailbox(path: Path) -> Iterator[tuple[str, bytes]]:
-    """(key, raw bytes) of every message; a directory is a Maildir, a file an mbox."""
+    """(where, raw bytes) of every message; a directory is a Maildir, a file an mbox.
+
+    ``where`` names the message for a person: "message 3" (counted from 1) in an mbox, the file
+    name in a Maildir.
+    """
     if not path.exists():
         raise InputError(f"{path}: no such file or directory")
     box: mailbox.Mailbox[mailbox.Message]
@@ -22,6 +26,7 @@ def read_mailbox(path: Path) -> Iterator[tuple[str, bytes]]:
         box = mailbox.mbox(str(path), factory=None, create=False)
     try:
         for key in sorted(box.keys()):
-            yield str(key), box.get_bytes(key)
+            where = f"message {key + 1}" if isinstance(key, int) else str(key)
+            yield where, box.get_bytes(key)
     finally:
         box.close()

@@ -46,6 +46,7 @@ def test_import_mbox_and_maildir(tmp_path: Path, capsys: pytest.CaptureFixture[s
     out = capsys.readouterr()
     assert "imported 5 messages: 3 queued, 1 rejected, 1 threaded" in out.out
     assert "automatic reply" in out.err
+    assert "message 3: rejected" in out.err  # auto_reply.eml, counted from 1 as a person counts
     maildir = mailbox.Maildir(str(tmp_path / "md"))
     maildir.add(sample("attachments.eml"))
     maildir.add(sample("multipart_alternative.eml"))  # already imported: the same ticket
@@ -79,6 +80,8 @@ def test_dlq_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
         ticket.model_dump(mode="json"),
     )
     capsys.readouterr()
+    assert _run(settings, "dlq", "list", "--state", "discarded") == 0
+    assert capsys.readouterr().err == "no discarded dead letters\n"
     assert _run(settings, "dlq", "list") == 0
     assert f"{letter}\tstandard\tprio 23" in capsys.readouterr().out
     assert _run(settings, "dlq", "show", str(letter)) == 0
