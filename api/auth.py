@@ -1,7 +1,8 @@
 """API keys with roles: created once, hashed at rest, sent as ``Authorization: Bearer KEY``.
 
-Roles: ``helpdesk`` (triage, intake; reads only the tickets it submitted), ``specialist`` (briefs,
-feedback, KPIs), ``reviewer`` (the review queue) and ``admin`` (everything, policy included).
+Roles: ``helpdesk`` (triage, intake; reads only the tickets and kept payloads it submitted),
+``specialist`` (briefs, feedback, KPIs), ``reviewer`` (the review queue) and ``admin`` (everything,
+policy included).
 Keys are 256-bit random secrets, so a plain sha256 is a sufficient hash: no one can brute-force
 the preimage, and lookups stay one indexed query.
 """
@@ -37,6 +38,16 @@ class Principal(BaseModel):
         if self.role != "admin" and self.role not in roles:
             allowed = ", ".join((*roles, "admin"))
             raise ForbiddenError(f"this needs the role {allowed}; the key has {self.role}")
+
+    @property
+    def submitter_scope(self) -> str | None:
+        """The key whose submissions alone this caller may read (a helpdesk key's); None: all."""
+        return self.key_id if self.role == "helpdesk" else None
+
+    def require_submitter(self, submitted_by: str | None, what: str) -> None:
+        """Raise ForbiddenError when a helpdesk key asks for what another key submitted."""
+        if self.submitter_scope is not None and submitted_by != self.submitter_scope:
+            raise ForbiddenError(f"a helpdesk key may read only the {what} it submitted")
 
 
 class KeyInfo(BaseModel):

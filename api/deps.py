@@ -9,7 +9,6 @@ from typing import Annotated
 from fastapi import Depends, Request, Security
 from fastapi.security import HTTPBearer
 
-from agent.errors import ForbiddenError
 from agent.settings import Settings
 from api.auth import Principal, Role, authenticate
 from api.db import Database
@@ -90,5 +89,5 @@ Admin = Annotated[Principal, Depends(needs())]
 
 def ensure_can_read(services: Services, caller: Principal, ticket_id: str) -> None:
     """Helpdesk keys read only the tickets they submitted; other roles read all."""
-    if caller.role == "helpdesk" and services.store.owner(ticket_id) != caller.key_id:
-        raise ForbiddenError("a helpdesk key may read only the tickets it submitted")
+    if caller.submitter_scope is not None:
+        caller.require_submitter(services.store.owner(ticket_id), "tickets")

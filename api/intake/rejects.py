@@ -63,11 +63,18 @@ class Rejects:
             session.flush()
             return row.id
 
-    def list(self, verdict: RejectVerdict | None = None, limit: int = 100) -> list[Reject]:
-        """Newest first, optionally only one verdict."""
+    def list(
+        self,
+        verdict: RejectVerdict | None = None,
+        limit: int = 100,
+        submitted_by: str | None = None,
+    ) -> list[Reject]:
+        """Newest first, optionally only one verdict or only one key's submissions."""
         query = select(RejectRow).order_by(RejectRow.id.desc()).limit(limit)
         if verdict is not None:
             query = query.where(RejectRow.verdict == verdict)
+        if submitted_by is not None:
+            query = query.where(RejectRow.submitted_by == submitted_by)
         with self.db.session() as session:
             return [self._view(r, full=False) for r in session.scalars(query).all()]
 

@@ -71,11 +71,13 @@ async def submit(
 def list_rejects(
     caller: Reader, intake: IntakeDep, verdict: RejectVerdict | None = None, limit: int = 100
 ) -> list[Reject]:
-    """Newest first; each with its reasons (GET one for the payload)."""
-    return intake.rejects.list(verdict, max(1, min(limit, 1000)))
+    """Newest first, with reasons (GET one for the payload); a helpdesk key sees its own."""
+    return intake.rejects.list(verdict, max(1, min(limit, 1000)), caller.submitter_scope)
 
 
 @router.get("/rejects/{reject_id}", response_model=Reject, summary="One kept payload")
 def get_reject(reject_id: int, caller: Reader, intake: IntakeDep) -> Reject:
     """The payload as received, the reasons and the adapted ticket when there was one."""
-    return intake.rejects.get(reject_id)
+    reject = intake.rejects.get(reject_id)
+    caller.require_submitter(reject.submitted_by, "payloads")
+    return reject

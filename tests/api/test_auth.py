@@ -60,3 +60,34 @@ def test_health_metrics_and_docs_are_open(api: Api) -> None:
     for path in ("/healthz", "/readyz", "/metrics", "/openapi.json", "/docs"):
         assert c.get(path).status_code == 200, path
     assert "/v1/triage" in c.get("/openapi.json").json()["paths"]
+
+
+def test_helpdesk_reads_only_the_payloads_it_submitted(api: Api) -> None:
+    c = api.client
+    kept = c.post(
+        "/v1/intake/web",
+        json={"email": "alice@example.com", "message": "x"},
+        headers=api.auth("helpdesk"),
+    )
+    assert kept.status_code == 422
+    reject_id = kept.json()["reject_id"]
+    url = f"/v1/intake/rejects/{reject_id}"
+    mine = c.get(url, headers=api.auth("helpdesk"))
+    assert mine.status_code == 200
+    assert mine.json()["payload"]["json"]["email"] == "alice@example.com"
+    other = c.get(url, headers=api.auth("helpdesk2"))
+    assert other.status_code == 403
+    assert "alice@example.com" not in other.text
+    assert c.get(url, headers=api.auth("reviewer")).status_code == 200
+
+
+def test_helpdesk_lists_only_the_payloads_it_submitted(api: Api) -> None:
+    c = api.client
+    for role, message in (("helpdesk", "x"), ("helpdesk2", "y"), ("helpdesk", "z")):
+        body = {"email": f"{role}@example.com", "message": message}
+        assert c.post("/v1/intake/web", json=body, headers=api.auth(role)).status_code == 422
+    mine = c.get("/v1/intake/rejects", headers=api.auth("helpdesk")).json()
+    theirs = c.get("/v1/intake/rejects", headers=api.auth("helpdesk2")).json()
+    assert len(mine) == 2 and len(theirs) == 1
+    assert {r["submitted_by"] for r in mine}.isdisjoint(r["submitted_by"] for r in theirs)
+    assert len(c.get("/v1/intake/rejects", headers=api.auth("reviewer")).json()) == 3
