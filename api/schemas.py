@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from agent.errors import InputError
+
 TicketStatus = Literal["queued", "triaging", "decided", "review", "resolved", "failed"]
 OPEN_STATUSES: tuple[TicketStatus, ...] = ("decided", "review")
 
@@ -75,7 +77,11 @@ class ReviewIn(_Strict):
 
 
 class FeedbackIn(_Strict):
-    """A specialist's post-resolution feedback on a routed ticket."""
+    """A specialist's post-resolution feedback on a routed ticket.
+
+    It names the right team one way: team_correct=true (the routed one), correct_team, or
+    escalation_needed=false (the first line could have handled it).
+    """
 
     team_correct: bool | None = Field(
         default=None, description="True: the decision's team was right"
@@ -93,7 +99,44 @@ class FeedbackIn(_Strict):
             raise ValueError("give team_correct=true or correct_team, not both")
         if self.team_correct is False and self.correct_team is None:
             raise ValueError("team_correct=false needs correct_team (the right one)")
+        if (
+            self.team_correct is None
+            and self.correct_team is None
+            and self.escalation_needed is not False
+        ):
+            # The knowledge base learns the answer as a specialist's label: it must name a team.
+            raise ValueError(
+                "say which team was right: team_correct=true, correct_team, "
+                "or escalation_needed=false (the first line could have handled it)"
+            )
         return self
+
+    def final_team(self, routed: str, first_line: str) -> str:
+        """The right team by this answer on a ticket routed to ``routed``.
+
+        InputError when the answer contradicts itself: team_correct=false naming the routed team,
+        a specialist team with escalation_needed=false, or the first line with it true.
+        """
+        if self.correct_team is not None:
+            team, named = self.correct_team, f"correct_team {self.correct_team!r}"
+            if self.team_correct is False and team == routed:
+                raise InputError(
+                    f"team_correct=false contradicts {named}: the ticket was routed there"
+                )
+        elif self.team_correct:
+            team, named = routed, f"team_correct=true (routed to {routed!r})"
+        else:  # escalation_needed=false alone, as the validator allows nothing else here
+            return first_line
+        if self.escalation_needed is False and team != first_line:
+            raise InputError(
+                f"{named} contradicts escalation_needed=false: {team!r} is a specialist team, "
+                f"and a ticket that needed no escalation belongs to the first line ({first_line!r})"
+            )
+        if self.escalation_needed is True and team == first_line:
+            raise InputError(
+                f"{named} contradicts escalation_needed=true: {team!r} is the first line"
+            )
+        return team
 
 
 class FeedbackOut(BaseModel):

@@ -206,14 +206,11 @@ class TriageService:
                 f"correct_team: unknown team {answer.correct_team!r}; "
                 f"known: {', '.join(policy.team_names)}"
             )
-        final_team = answer.correct_team or str(current["team"])
-        if answer.correct_team is None and answer.escalation_needed is False:
-            final_team = policy.first_line_team
-        escalated = final_team != policy.first_line_team
+        final_team = answer.final_team(str(current["team"]), policy.first_line_team)
         case = self._learn(
             ticket_id,
             final_team,
-            escalated if answer.escalation_needed is None else answer.escalation_needed,
+            final_team != policy.first_line_team,
             "specialist",
             answer.note or "",
             answer,

@@ -97,3 +97,73 @@ def test_kpis_from_feedback(api: Api) -> None:
         "/v1/kpis", params={"from": "2026-02-01", "to": "2026-01-01"}, headers=headers
     )
     assert backwards.status_code == 422
+
+
+def test_contradictory_feedback_is_refused_and_not_learned(api: Api) -> None:
+    ticket_id = _triage(api)["ticket_id"]  # routed to database, a specialist team
+    url = f"/v1/tickets/{ticket_id}/feedback"
+    headers = api.auth("specialist")
+    contradictions = [
+        {"team_correct": True, "escalation_needed": False},
+        {"correct_team": "network", "escalation_needed": False},
+        {"correct_team": "service_desk", "escalation_needed": True},
+        {"team_correct": False, "correct_team": "database"},
+    ]
+    for answer in contradictions:
+        response = api.client.post(url, json=answer, headers=headers)
+        assert response.status_code == 422, (answer, response.text)
+        detail = response.json()["detail"]
+        assert all(f"{field}=" in detail or f"{field} " in detail for field in answer), detail
+    assert api.triager.kb.store.get(ticket_id) is None
+    view = api.client.get(f"/v1/tickets/{ticket_id}", headers=headers).json()
+    assert view["status"] == "decided"
+
+
+def test_feedback_that_names_no_team_is_refused(api: Api) -> None:
+    ticket_id = _triage(api)["ticket_id"]
+    url = f"/v1/tickets/{ticket_id}/feedback"
+    headers = api.auth("specialist")
+    for answer in ({}, {"handling_hours": 3, "note": "done"}, {"escalation_needed": True}):
+        response = api.client.post(url, json=answer, headers=headers)
+        assert response.status_code == 422, (answer, response.text)
+        assert "team_correct" in response.json()["detail"]
+    assert api.triager.kb.store.get(ticket_id) is None
+
+
+def test_consistent_feedback_names_the_final_team(api: Api) -> None:
+    ticket_id = _triage(api)["ticket_id"]  # routed to database
+    url = f"/v1/tickets/{ticket_id}/feedback"
+    headers = api.auth("specialist")
+    answers = [
+        ({"team_correct": True, "escalation_needed": True}, "database", True),
+        (
+            {"team_correct": False, "correct_team": "network", "escalation_needed": True},
+            "network",
+            True,
+        ),
+        ({"correct_team": "service_desk", "escalation_needed": False}, "service_desk", False),
+        ({"escalation_needed": False}, "service_desk", False),
+    ]
+    for answer, team, escalated in answers:
+        response = api.client.post(url, json=answer, headers=headers)
+        assert response.status_code == 200, (answer, response.text)
+        assert response.json()["final_team"] == team
+        case = api.triager.kb.store.get(ticket_id)
+        assert case is not None and (case.team, case.escalated) == (team, escalated), answer
+
+
+def test_feedback_on_a_first_line_route(api: Api) -> None:
+    made = _triage(api, subject="Forgot my password", body="Please reset my password.")
+    assert made["team"] == "service_desk" and not made["escalate"]
+    url = f"/v1/tickets/{made['ticket_id']}/feedback"
+    headers = api.auth("specialist")
+    wrong = api.client.post(
+        url, json={"team_correct": True, "escalation_needed": True}, headers=headers
+    )
+    assert wrong.status_code == 422
+    assert "escalation_needed" in wrong.json()["detail"]
+    right = api.client.post(
+        url, json={"team_correct": True, "escalation_needed": False}, headers=headers
+    )
+    assert right.status_code == 200
+    assert right.json()["final_team"] == "service_desk"
