@@ -29,6 +29,26 @@ def test_wrong_role_gets_403(api: Api) -> None:
     assert c.get("/v1/policy", headers=api.auth("admin")).status_code == 200
 
 
+def test_specialists_and_reviewers_read_kpis_and_sla_and_give_feedback(api: Api) -> None:
+    c = api.client
+    for path in ("/v1/kpis", "/v1/sla/at-risk"):
+        for role in ("specialist", "reviewer", "admin"):
+            assert c.get(path, headers=api.auth(role)).status_code == 200, (path, role)
+        assert c.get(path, headers=api.auth("helpdesk")).status_code == 403, path
+    answer = {"team_correct": True}
+    for role, status in (("specialist", 404), ("reviewer", 404), ("helpdesk", 403)):
+        given = c.post("/v1/tickets/nope/feedback", json=answer, headers=api.auth(role))
+        assert given.status_code == status, role  # 404: past the role check, no such ticket
+
+
+def test_only_helpdesk_keys_submit_tickets(api: Api) -> None:
+    c = api.client
+    for role in ("specialist", "reviewer"):
+        denied = c.post("/v1/tickets", json=TICKET_DB, headers=api.auth(role))
+        assert denied.status_code == 403, role
+    assert c.post("/v1/tickets", json=TICKET_DB, headers=api.auth("helpdesk")).status_code == 202
+
+
 def test_revoked_key_stops_working_at_once(api: Api) -> None:
     db = api.services.db
     key_id = next(k.id for k in list_keys(db) if k.name == "test-specialist")
@@ -78,7 +98,8 @@ def test_helpdesk_reads_only_the_payloads_it_submitted(api: Api) -> None:
     other = c.get(url, headers=api.auth("helpdesk2"))
     assert other.status_code == 403
     assert "alice@example.com" not in other.text
-    assert c.get(url, headers=api.auth("reviewer")).status_code == 200
+    for role in ("specialist", "reviewer"):
+        assert c.get(url, headers=api.auth(role)).status_code == 200, role
 
 
 def test_helpdesk_lists_only_the_payloads_it_submitted(api: Api) -> None:
