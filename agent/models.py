@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+from agent.json_input import MAX_DEPTH, MAX_ITEMS, bounded
 
 Channel = Literal["email", "chat", "web", "api", "helpdesk", "phone", "other"]
 Role = Literal["customer", "agent", "system"]
@@ -26,6 +28,19 @@ EvidenceKind = Literal[
     "redaction",  # personal data was redacted before leaving the process
     "fallback",  # a step failed or was skipped and the cheaper path decided
     "review",  # why the ticket waits for a human, or what the human decided
+]
+
+
+# Bounded so that storing, hashing or checkpointing a ticket never meets a nesting limit.
+CustomFields = Annotated[
+    dict[str, Any],
+    AfterValidator(bounded),
+    Field(
+        description=(
+            f"The source's own fields, any JSON: at most {MAX_DEPTH} levels deep (this object is"
+            f" the first) and {MAX_ITEMS:,} keys and list items in all; more is refused"
+        )
+    ),
 ]
 
 
@@ -92,7 +107,7 @@ class Ticket(BaseModel):
     product: str | None = None
     category: str | None = None
     severity: str | None = Field(default=None, description="Severity declared by the source form")
-    custom_fields: dict[str, Any] = Field(default_factory=dict)
+    custom_fields: CustomFields = Field(default_factory=dict)
     attachments: list[Attachment] = Field(default_factory=list)
     received_at: datetime = Field(default_factory=_now)
     messages: list[Message] = Field(default_factory=list)

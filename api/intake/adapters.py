@@ -12,7 +12,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from agent.errors import InputError
-from agent.models import Account, Attachment, Message, Ticket
+from agent.models import Account, Attachment, CustomFields, Message, Ticket
 from api.intake.language import detect_language
 from api.intake.models import Adapted
 
@@ -57,7 +57,9 @@ class WebForm(_In):
     language: str | None = None
     account: Account = Field(default_factory=Account)
     attachments: list[Attachment] = Field(default_factory=list)
-    fields: dict[str, Any] = Field(default_factory=dict, description="Any other form fields")
+    fields: CustomFields = Field(
+        default_factory=dict, description="Any other form fields (custom_fields)"
+    )
 
 
 def _first_line(text: str) -> str:

@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from agent.errors import CapacityError, InputError
+from agent.json_input import nests_deeper
 from agent.policy import Policy
 from api.auth import Principal
 from api.db import urgent_writes
@@ -38,6 +39,9 @@ log = logging.getLogger(__name__)
 
 DOOR_WRITERS = 2
 LAST_RANK = 1_000  # door order of a ticket whose pre-priority could not be computed
+# Rejected JSON deeper than this is kept as text: pydantic serialises ~255 levels at most, and
+# no payload that adapts comes near (custom fields nest at most agent.json_input.MAX_DEPTH).
+AUDIT_DEPTH = 64
 
 JSON_ADAPTERS: dict[str, Callable[[Any], Adapted]] = {
     "chat": adapt_chat,
@@ -92,12 +96,17 @@ class PriorityDoor:
                 self._free += 1
 
 
-def raw_for_audit(body: bytes) -> dict[str, Any]:
-    """An unparseable payload as kept with its reject record."""
+def raw_for_audit(body: bytes) -> tuple[dict[str, Any], str | None]:
+    """An unadaptable payload as kept with its reject record, and the account tier it declares.
+
+    JSON nested deeper than AUDIT_DEPTH is kept as its text: it would not read back as JSON.
+    """
+    text = {"text": body.decode("utf-8", errors="replace")[:200_000]}
     try:
-        return {"json": json.loads(body)}
+        data = json.loads(body)
     except (json.JSONDecodeError, UnicodeDecodeError):
-        return {"text": body.decode("utf-8", errors="replace")[:200_000]}
+        return text, None
+    return text if nests_deeper(data, AUDIT_DEPTH) else {"json": data}, _declared_tier(data)
 
 
 class IntakeFlow:
@@ -146,8 +155,7 @@ class IntakeFlow:
         try:
             adapted = self.adapt(channel, body)
         except InputError as exc:
-            raw = raw_for_audit(body)
-            tier = _declared_tier(raw)
+            raw, tier = raw_for_audit(body)
             # A big account's broken payload still goes to a person, never to the bin.
             never = {t.lower() for t in self.profiles.never_reject_tiers}
             verdict: RejectVerdict = "quarantined" if tier and tier.lower() in never else "rejected"
@@ -280,8 +288,7 @@ class IntakeFlow:
         return count
 
 
-def _declared_tier(raw: dict[str, Any]) -> str | None:
-    data = raw.get("json")
+def _declared_tier(data: Any) -> str | None:
     account = data.get("account") if isinstance(data, dict) else None
     tier = account.get("tier") if isinstance(account, dict) else None
     return str(tier) if tier else None

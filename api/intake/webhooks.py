@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import BaseModel, Field, ValidationError
 
 from agent.errors import InputError
-from agent.models import Account, Ticket
+from agent.models import Account, CustomFields, Ticket
 from api.hooks import HelpdeskEvent, HelpdeskEventType
 from api.intake.language import detect_language
 
@@ -46,7 +46,7 @@ class RtTicket(BaseModel):
     requestors: list[str] = Field(default_factory=list)
     created: datetime | None = None
     resolved: datetime | None = None
-    custom_fields: dict[str, Any] = Field(default_factory=dict)
+    custom_fields: CustomFields = Field(default_factory=dict)
 
 
 class RtEvent(BaseModel):

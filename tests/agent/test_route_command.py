@@ -9,6 +9,12 @@ from pathlib import Path
 
 import pytest
 
+
+def _nested(levels: int) -> str:
+    """A ticket whose custom field ``a`` is a list nested ``levels`` deep."""
+    return '{"subject": "x", "custom_fields": {"a": ' + "[" * levels + "]" * levels + "}}"
+
+
 TICKET = {
     "subject": "Nightly export fails",
     "body": "The export job stops with ORA-01652 every night.",
@@ -59,6 +65,7 @@ def test_route_markdown(tmp_path: Path) -> None:
         ('{"channel": "email"}', "a ticket needs a subject or a body"),
         ('{"subject": "x", "priority": "P1"}', "priority: Extra inputs are not permitted"),
         ('{"body": "x", "channel": "fax"}', "channel"),
+        (_nested(300), "custom_fields: Value error, nested more than 16 levels deep"),
     ],
 )
 def test_bad_input_is_one_clear_line_and_a_non_zero_exit(

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
+from typing import Any
 
+import pytest
 from api_support import TICKET_DB, Api, AppFactory
 from sqlalchemy import func, select
 
@@ -85,6 +88,45 @@ def test_bad_payloads_get_422_with_the_field_named(api: Api) -> None:
     )
     assert too_long_key.status_code == 422
     assert _decisions(api) == 0
+
+
+def _nested(levels: int) -> dict[str, Any]:
+    """A ticket whose custom field ``a`` is a list nested ``levels`` deep."""
+    return {"subject": "x", "custom_fields": {"a": json.loads("[" * levels + "]" * levels)}}
+
+
+def _nested_body(levels: int) -> bytes:
+    # Built as text: deep enough JSON is more than the client's own encoder can nest.
+    return b'{"subject": "x", "custom_fields": {"a": ' + b"[" * levels + b"]" * levels + b"}}"
+
+
+@pytest.mark.parametrize("levels", [300])
+@pytest.mark.parametrize("path", ["/v1/triage", "/v1/tickets"])
+def test_deeply_nested_custom_fields_get_422_naming_the_field_and_limit(
+    api: Api, path: str, levels: int
+) -> None:
+    headers = {**api.auth("helpdesk"), "Content-Type": "application/json"}
+    answer = api.client.post(path, content=_nested_body(levels), headers=headers)
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["error"] == "invalid_input"
+    detail = answer.json()["detail"]
+    assert detail.startswith("body.custom_fields: ") and "nested more than 16 levels deep" in detail
+    assert _decisions(api) == 0 and api.services.store.unfinished() == []
+
+
+def test_custom_fields_as_deep_and_as_many_as_allowed_pass_and_one_more_is_422(api: Api) -> None:
+    c, headers = api.client, api.auth("helpdesk")
+    # The field's own object is the first of its 16 levels.
+    assert c.post("/v1/tickets", json=_nested(15), headers=headers).status_code == 202
+    deeper = c.post("/v1/tickets", json=_nested(16), headers=headers)
+    assert deeper.status_code == 422 and "under 'a'" in deeper.json()["detail"]
+    many = {"subject": "y", "custom_fields": {f"f{i}": [i] for i in range(2_500)}}
+    assert c.post("/v1/tickets", json=many, headers=headers).status_code == 202
+    too_many = {"subject": "z", "custom_fields": {f"f{i}": [i] for i in range(2_501)}}
+    answer = c.post("/v1/tickets", json=too_many, headers=headers)
+    assert answer.status_code == 422
+    assert "body.custom_fields" in answer.json()["detail"]
+    assert "5,000 keys and items" in answer.json()["detail"]
 
 
 def test_body_over_the_limit_gets_413(make_api: AppFactory) -> None:

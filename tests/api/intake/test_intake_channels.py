@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from api_support import Api
 from conftest import IntakeFactory
 from intake_samples import chat, plain_mail, sample, wait_for, web_form
@@ -113,6 +114,39 @@ def test_broken_payloads_are_rejected_with_a_reason_and_kept(
     assert len(kept) == len(cases)
     one = api.client.get(f"/v1/intake/rejects/{kept[-1]['id']}", headers=api.auth("reviewer"))
     assert one.json()["payload"] == {"text": "this is not an e-mail at all, just a line of text\n"}
+    assert api.app.state.intake.queue.depth() == 0
+
+
+def _nested_api(levels: int, tier: str) -> bytes:
+    """A JSON API ticket whose custom field ``a`` is a list nested ``levels`` deep."""
+    deep = "[" * levels + "]" * levels
+    account = f'"account": {{"tier": "{tier}"}}'
+    return f'{{"subject": "x", {account}, "custom_fields": {{"a": {deep}}}}}'.encode()
+
+
+@pytest.mark.parametrize(
+    ("levels", "enterprise"),
+    [(300, ("quarantined", 202, "enterprise"))],
+)
+def test_deeply_nested_custom_fields_are_rejected_naming_the_limit_and_kept(
+    make_intake_api: IntakeFactory, levels: int, enterprise: tuple[str, int, str | None]
+) -> None:
+    api = make_intake_api(start=False)
+    tiers = {"standard": ("rejected", 422, "standard")}
+    for tier, (verdict, status, kept_tier) in {**tiers, "enterprise": enterprise}.items():
+        body = _nested_api(levels, tier)
+        answer = api.client.post("/v1/intake/api", content=body, headers=api.auth("helpdesk"))
+        assert answer.status_code == status, answer.text
+        assert answer.json()["status"] == verdict
+        [reason] = answer.json()["reasons"]
+        assert "custom_fields" in reason and "nested more than 16 levels deep" in reason
+        kept = api.client.get(
+            f"/v1/intake/rejects/{answer.json()['reject_id']}", headers=api.auth("reviewer")
+        )
+        assert kept.status_code == 200
+        # Too deep to read back as JSON, the payload is kept whole as its text.
+        assert kept.json()["payload"] == {"text": body.decode()}
+        assert kept.json()["tier"] == kept_tier
     assert api.app.state.intake.queue.depth() == 0
 
 

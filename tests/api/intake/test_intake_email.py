@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from intake_samples import sample
+from intake_samples import plain_mail, sample
 
 from agent.errors import InputError
 from api.intake.email_adapter import adapt_email, raw_bytes
@@ -100,3 +100,10 @@ def test_machine_mail_is_flagged_and_garbage_refused() -> None:
         adapt_email(sample("not_email.eml"))
     with pytest.raises(InputError, match="subject or a body"):
         adapt_email(b"From: a@x.example\nMessage-ID: <e@x>\n\n   \n")
+
+
+def test_a_mail_to_two_thousand_recipients_is_still_a_ticket() -> None:
+    # Its Cc list is kept in custom_fields, which count their items.
+    everyone = ", ".join(f"user{i}@bigcorp.example" for i in range(2_000))
+    raw = plain_mail("All-hands VPN outage", "Nobody can connect since 9:00.", Cc=everyone)
+    assert len(adapt_email(raw).ticket.custom_fields["email"]["cc"]) == 2_000

@@ -112,3 +112,26 @@ def test_bad_missing_and_stale_signatures_are_401(make_intake_api: IntakeFactory
 def test_webhook_is_closed_without_a_secret(make_intake_api: IntakeFactory) -> None:
     api = make_intake_api(start=False, webhook_secret=None)
     assert _post(api, rt_payload()).status_code == 401
+
+
+def _nested_rt(levels: int) -> bytes:
+    """An RT Create whose custom field ``Deep`` is a list nested ``levels`` deep."""
+    payload = rt_payload()
+    payload["ticket"]["custom_fields"]["Deep"] = "DEEP"
+    return json.dumps(payload).replace('"DEEP"', "[" * levels + "]" * levels).encode()
+
+
+@pytest.mark.parametrize("levels", [300])
+def test_deeply_nested_custom_fields_get_422_naming_the_limit(
+    make_intake_api: IntakeFactory, levels: int
+) -> None:
+    api = make_intake_api(start=False)
+    body = _nested_rt(levels)
+    headers = {**signed_headers(SECRET, body), "Content-Type": "application/json"}
+    answer = api.client.post(URL, content=body, headers=headers)
+    assert answer.status_code == 422, answer.text
+    detail = answer.json()["detail"]
+    assert "ticket.custom_fields" in detail and "nested more than 16 levels deep" in detail
+    assert api.app.state.intake.queue.depth() == 0
+    # Refused before its event id was taken: the helpdesk's corrected retry is applied.
+    assert _post(api, rt_payload()).json()["outcome"] == "queued"
