@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from agent import __version__
 from agent.errors import InputError, TriageError
+from agent.json_input import load_json
 from agent.models import Ticket
 from agent.settings import Settings, get_settings
 
@@ -24,13 +25,10 @@ Handler = Callable[[argparse.Namespace, Settings], int]
 def read_ticket(source: str) -> Ticket:
     """Read one ticket JSON from a file or ``-`` (stdin); only subject and/or body are required."""
     try:
-        raw = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
+        raw = sys.stdin.buffer.read() if source == "-" else Path(source).read_bytes()
     except OSError as exc:
         raise InputError(f"{source}: cannot read: {exc.strerror}") from None
-    try:
-        data = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{source}: not valid JSON: {exc.msg} (line {exc.lineno})") from None
+    data = load_json(raw, source)
     if not isinstance(data, dict):
         raise InputError(f"{source}: expected a JSON object with at least subject or body")
     try:

@@ -2,7 +2,8 @@
 
     InputError (PolicyError) 422 · NotFoundError 404 · AuthError 401 · ForbiddenError 403
     ConflictError 409 · CapacityError 429 + Retry-After · UpstreamError 502
-    RequestValidationError 422 naming each bad field · anything else 500 without internals
+    RequestValidationError 422 naming each bad field · a body that is not UTF-8 JSON, or nests
+    deeper than the parser goes, 422 · anything else 500 without internals
 
 Every body is ``{"error": <kind>, "detail": <message>}``.
 """
@@ -29,6 +30,7 @@ from agent.errors import (
     TriageError,
     UpstreamError,
 )
+from agent.json_input import body_error
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +105,14 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    cause = exc.__cause__
+    if exc.status_code == 400 and isinstance(cause, UnicodeDecodeError | RecursionError):
+        # FastAPI's JSON body reader gave up (a generic 400): say why, like any bad payload.
+        try:
+            body = await request.body()  # read once already, so served from the request
+        except RuntimeError:
+            body = b""  # the stream is gone: the message just cannot name the field
+        return await _triage_error(request, body_error(cause, body, "body"))
     kind = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(
         exc.status_code, "http"
     )

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.errors import InputError
+from agent.json_input import load_json
 from agent.settings import Settings
 from api.auth import Principal
 from api.db import Database
@@ -91,9 +92,10 @@ def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
     fixed: dict[str, Any] | None = None
     if args.ticket:
         try:
-            fixed = json.loads(Path(args.ticket).read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as exc:
+            raw = Path(args.ticket).read_bytes()
+        except OSError as exc:
             raise InputError(f"{args.ticket}: cannot read the fixed ticket: {exc}") from None
+        fixed = load_json(raw, args.ticket)
     with _opened(settings) as (db, _, queue):
         letter = _actions(db, queue).replay(args.id, args.by, fixed)
     print(f"dead letter {letter.id}: ticket {letter.ticket_id} queued again", file=sys.stderr)

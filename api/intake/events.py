@@ -7,14 +7,14 @@ An event id is taken once: a handler failure releases it, so the helpdesk's retr
 
 from __future__ import annotations
 
-import json
 import logging
 
 from pydantic import BaseModel
 from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 
-from agent.errors import InputError, UpstreamError
+from agent.errors import UpstreamError
+from agent.json_input import load_json
 from api.auth import Principal
 from api.db import Database
 from api.hooks import HelpdeskEvent, HelpdeskEventHandler
@@ -56,11 +56,7 @@ class HelpdeskWebhook:
         verify(self.secret, timestamp, signature, body, self.tolerance_s)
         from api.intake.webhooks import adapt_helpdesk
 
-        try:
-            payload = json.loads(body)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise InputError(f"helpdesk webhook: body is not valid JSON ({exc})") from None
-        event = adapt_helpdesk(payload)
+        event = adapt_helpdesk(load_json(body, "helpdesk webhook: body"))
         if not self._take(event):
             return EventOutcome(event_id=event.event_id, type=event.type, outcome="duplicate")
         try:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import heapq
 import itertools
-import json
 import logging
 import threading
 from collections.abc import Callable, Iterator
@@ -18,7 +17,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from agent.errors import CapacityError, InputError
-from agent.json_input import nests_deeper
+from agent.json_input import load_json, nests_deeper
 from agent.policy import Policy
 from api.auth import Principal
 from api.db import urgent_writes
@@ -48,13 +47,6 @@ JSON_ADAPTERS: dict[str, Callable[[Any], Adapted]] = {
     "web": adapt_web,
     "api": adapt_api,
 }
-
-
-def _json(body: bytes, channel: str) -> Any:
-    try:
-        return json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InputError(f"{channel}: body is not valid JSON ({exc})") from None
 
 
 class PriorityDoor:
@@ -103,8 +95,8 @@ def raw_for_audit(body: bytes) -> tuple[dict[str, Any], str | None]:
     """
     text = {"text": body.decode("utf-8", errors="replace")[:200_000]}
     try:
-        data = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError):
+        data = load_json(body, "body")
+    except InputError:
         return text, None
     return text if nests_deeper(data, AUDIT_DEPTH) else {"json": data}, _declared_tier(data)
 
@@ -148,7 +140,7 @@ class IntakeFlow:
         if channel not in JSON_ADAPTERS:
             known = ", ".join(s for s in SOURCES if s != "helpdesk")
             raise InputError(f"unknown channel {channel!r}; expected one of {known}")
-        return JSON_ADAPTERS[channel](_json(body, channel))
+        return JSON_ADAPTERS[channel](load_json(body, f"{channel}: body"))
 
     def submit(self, channel: str, body: bytes, caller: Principal) -> IntakeResult:
         """Adapt and admit one payload; an unadaptable one is kept as rejected with the reason."""

@@ -1,4 +1,4 @@
-"""Untrusted JSON: the bounds on custom fields."""
+"""Untrusted JSON: the bounds on custom fields and the one clear error of every parser."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from agent.json_input import MAX_DEPTH, MAX_ITEMS, bounded, nests_deeper
+from agent.errors import InputError
+from agent.json_input import MAX_DEPTH, MAX_ITEMS, bounded, load_json, nests_deeper
 
 
 def _list(levels: int) -> Any:
@@ -39,3 +40,34 @@ def test_nests_deeper_counts_every_list_and_object() -> None:
     assert not nests_deeper({"a": [1, {"b": 2}]}, 3)
     assert nests_deeper({"a": [1, {"b": []}]}, 3)
     assert not nests_deeper("text", 0)
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"{not json", "body: not valid JSON: Expecting property name enclosed in double quotes"),
+        (b'{"a": "caf\xe9"}', "body: not valid UTF-8 JSON: byte 0xe9 at position 10 is not UTF-8"),
+        # Not guessed as UTF-16: that turned this into "Expecting value".
+        ("{}".encode("utf-16"), "body: not valid UTF-8 JSON: byte 0xff at position 0"),
+    ],
+)
+def test_bad_bodies_are_one_input_error(data: bytes, message: str) -> None:
+    with pytest.raises(InputError) as caught:
+        load_json(data, "body")
+    assert str(caught.value).startswith(message)
+
+
+def test_a_utf8_byte_order_mark_is_allowed() -> None:
+    assert load_json(b'\xef\xbb\xbf{"a": 1}', "body") == {"a": 1}
+
+
+def test_json_deeper_than_the_parser_goes_names_where() -> None:
+    deep = "[" * 3_000 + "]" * 3_000
+    # Brackets inside strings are text, not nesting.
+    text = f'{{"note": "[[[{{", "custom_fields": {{"x": 1, "a": {{"b": {deep}}}}}}}'
+    with pytest.raises(InputError) as caught:
+        load_json(text.encode(), "api: body")
+    assert str(caught.value) == "api: body: custom_fields.a.b: nested more than 16 levels deep"
+    with pytest.raises(InputError) as caught:
+        load_json(deep, "-")
+    assert str(caught.value) == "-: nested more than 16 levels deep"

@@ -66,6 +66,7 @@ def test_route_markdown(tmp_path: Path) -> None:
         ('{"subject": "x", "priority": "P1"}', "priority: Extra inputs are not permitted"),
         ('{"body": "x", "channel": "fax"}', "channel"),
         (_nested(300), "custom_fields: Value error, nested more than 16 levels deep"),
+        (_nested(3_000), "-: custom_fields.a: nested more than 16 levels deep"),
     ],
 )
 def test_bad_input_is_one_clear_line_and_a_non_zero_exit(
@@ -84,3 +85,12 @@ def test_missing_file_is_one_clear_line(tmp_path: Path) -> None:
     done = _triage("route", str(tmp_path / "nope.json"), data_dir=tmp_path)
     assert done.returncode == 1
     assert "cannot read" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_file_that_is_not_utf8_is_one_clear_line(tmp_path: Path) -> None:
+    ticket = tmp_path / "latin1.json"
+    ticket.write_bytes('{"subject": "Café printer jammed"}'.encode("latin-1"))
+    done = _triage("route", str(ticket), data_dir=tmp_path)
+    assert done.returncode == 1
+    reason = "not valid UTF-8 JSON: byte 0xe9 at position 16 is not UTF-8"
+    assert done.stderr == f"triage: error: {ticket}: {reason}\n"

@@ -126,13 +126,14 @@ def _nested_api(levels: int, tier: str) -> bytes:
 
 @pytest.mark.parametrize(
     ("levels", "enterprise"),
-    [(300, ("quarantined", 202, "enterprise"))],
+    # Past ~1,000 levels the JSON cannot be read, so neither can the tier that would save it.
+    [(300, ("quarantined", 202, "enterprise")), (3_000, ("rejected", 422, None))],
 )
 def test_deeply_nested_custom_fields_are_rejected_naming_the_limit_and_kept(
     make_intake_api: IntakeFactory, levels: int, enterprise: tuple[str, int, str | None]
 ) -> None:
     api = make_intake_api(start=False)
-    tiers = {"standard": ("rejected", 422, "standard")}
+    tiers = {"standard": ("rejected", 422, "standard" if levels < 1_000 else None)}
     for tier, (verdict, status, kept_tier) in {**tiers, "enterprise": enterprise}.items():
         body = _nested_api(levels, tier)
         answer = api.client.post("/v1/intake/api", content=body, headers=api.auth("helpdesk"))
@@ -148,6 +149,16 @@ def test_deeply_nested_custom_fields_are_rejected_naming_the_limit_and_kept(
         assert kept.json()["payload"] == {"text": body.decode()}
         assert kept.json()["tier"] == kept_tier
     assert api.app.state.intake.queue.depth() == 0
+
+
+def test_body_that_is_not_utf8_is_rejected_saying_so(make_intake_api: IntakeFactory) -> None:
+    api = make_intake_api(start=False)
+    latin1 = '{"subject": "Café printer jammed"}'.encode("latin-1")
+    answer = api.client.post("/v1/intake/api", content=latin1, headers=api.auth("helpdesk"))
+    assert answer.status_code == 422
+    assert answer.json()["reasons"] == [
+        "api: body: not valid UTF-8 JSON: byte 0xe9 at position 16 is not UTF-8"
+    ]
 
 
 def test_enterprise_is_quarantined_never_rejected(

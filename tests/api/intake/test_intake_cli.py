@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 import mailbox
+import re
 from pathlib import Path
 
 import pytest
 from intake_samples import sample
 
+from agent.errors import InputError
 from agent.settings import Settings
 from api.db import Database
 from api.intake.cli import add_dlq_parser, add_intake_parser
@@ -86,6 +88,17 @@ def test_dlq_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     assert f"{letter}\tstandard\tprio 23" in capsys.readouterr().out
     assert _run(settings, "dlq", "show", str(letter)) == 0
     assert json.loads(capsys.readouterr().out)["ticket"]["subject"] == "Blue screen on my laptop"
+    deep = tmp_path / "deep.json"
+    deep.write_text('{"subject": "x", "custom_fields": {"a": ' + "[" * 3_000 + "]" * 3_000 + "}}")
+    latin1 = tmp_path / "latin1.json"
+    latin1.write_bytes('{"subject": "Écran bleu"}'.encode("latin-1"))
+    for broken, reason in [
+        (deep, "custom_fields.a: nested more than 16 levels deep"),
+        (latin1, "not valid UTF-8 JSON: byte 0xc9 at position 13"),
+    ]:
+        with pytest.raises(InputError, match=re.escape(f"{broken}: {reason}")):
+            _run(settings, "dlq", "replay", str(letter), "--by", "ops", "--ticket", str(broken))
+    assert DeadLetters(db).get(letter).state == "open"
     fixed = tmp_path / "fixed.json"
     fixed.write_text(json.dumps({"subject": "Blue screen when docking", "body": "stop 0x7E"}))
     assert _run(settings, "dlq", "replay", str(letter), "--by", "ops", "--ticket", str(fixed)) == 0

@@ -121,7 +121,7 @@ def _nested_rt(levels: int) -> bytes:
     return json.dumps(payload).replace('"DEEP"', "[" * levels + "]" * levels).encode()
 
 
-@pytest.mark.parametrize("levels", [300])
+@pytest.mark.parametrize("levels", [300, 3_000])
 def test_deeply_nested_custom_fields_get_422_naming_the_limit(
     make_intake_api: IntakeFactory, levels: int
 ) -> None:
@@ -135,3 +135,12 @@ def test_deeply_nested_custom_fields_get_422_naming_the_limit(
     assert api.app.state.intake.queue.depth() == 0
     # Refused before its event id was taken: the helpdesk's corrected retry is applied.
     assert _post(api, rt_payload()).json()["outcome"] == "queued"
+
+
+def test_body_that_is_not_utf8_gets_422_saying_so(make_intake_api: IntakeFactory) -> None:
+    api = make_intake_api(start=False)
+    body = json.dumps(rt_payload()).replace("VPN drops", "VPN stürzt ab").encode("latin-1")
+    headers = {**signed_headers(SECRET, body), "Content-Type": "application/json"}
+    answer = api.client.post(URL, content=body, headers=headers)
+    assert answer.status_code == 422
+    assert answer.json()["detail"].startswith("helpdesk webhook: body: not valid UTF-8 JSON: ")
