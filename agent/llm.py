@@ -193,6 +193,10 @@ class LLMClassifier:
             data = json.loads(content)
         except json.JSONDecodeError as exc:
             raise _Rejected(f"LLM answer is not JSON ({exc.msg}): {content[:120]!r}") from None
+        except RecursionError:
+            raise _Rejected(
+                f"LLM answer is JSON nested too deep to read: {content[:120]!r}"
+            ) from None
         try:
             return model.model_validate(data)
         except ValidationError as exc:

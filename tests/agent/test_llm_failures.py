@@ -46,6 +46,7 @@ def test_valid_answer_is_validated_restored_and_costed() -> None:
     [
         (answer('{"team": "network", "priority": '), "not JSON"),
         (answer("Sure! The team is network."), "not JSON"),
+        (answer("[" * 3_000 + "]" * 3_000), "nested too deep"),
         (answer(GOOD.replace('"network"', '"legal"')), "out of schema: team"),
         (answer(GOOD.replace('"P2"', '"urgent"')), "out of schema: priority"),
         (answer(GOOD.replace('"confidence": 0.7', '"confidence": 7')), "out of schema: confidence"),
