@@ -42,11 +42,15 @@ class ParsedEmail:
 
 
 def parse_email(raw: bytes) -> ParsedEmail:
-    """Parse raw message bytes; InputError when it has no headers at all."""
-    message = email.message_from_bytes(raw, policy=default)
-    if not isinstance(message, EmailMessage) or not message.keys():
-        raise InputError("not an e-mail message: no headers found")
-    return _parse(message)
+    """Parse raw message bytes; InputError when it has no headers or nests beyond reading."""
+    try:
+        # Both the stdlib parser and _parse recurse once per nested part or forward.
+        message = email.message_from_bytes(raw, policy=default)
+        if not isinstance(message, EmailMessage) or not message.keys():
+            raise InputError("not an e-mail message: no headers found")
+        return _parse(message)
+    except RecursionError:
+        raise InputError("e-mail parts nested too deep to read") from None
 
 
 def _parse(message: EmailMessage) -> ParsedEmail:

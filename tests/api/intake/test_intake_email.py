@@ -102,6 +102,17 @@ def test_machine_mail_is_flagged_and_garbage_refused() -> None:
         adapt_email(b"From: a@x.example\nMessage-ID: <e@x>\n\n   \n")
 
 
+def test_mime_parts_nested_beyond_reading_are_refused() -> None:
+    head = "From: a@x.example\nMessage-ID: <deep@x>\nSubject: deep\nMIME-Version: 1.0\n"
+    opening = "".join(
+        f'Content-Type: multipart/mixed; boundary="b{i}"\n\n--b{i}\n' for i in range(1_500)
+    )
+    closing = "".join(f"--b{i}--\n" for i in reversed(range(1_500)))
+    raw = f"{head}{opening}Content-Type: text/plain\n\nhello\n{closing}".encode()
+    with pytest.raises(InputError, match=r"^e-mail parts nested too deep to read$"):
+        adapt_email(raw)
+
+
 def test_a_mail_to_two_thousand_recipients_is_still_a_ticket() -> None:
     # Its Cc list is kept in custom_fields, which count their items.
     everyone = ", ".join(f"user{i}@bigcorp.example" for i in range(2_000))
