@@ -364,6 +364,8 @@ def loads_policy(text: str, source: str = "<policy>") -> Policy:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         raise PolicyError(f"{source}:{where}: not valid YAML: {exc}") from None
+    except RecursionError:
+        raise PolicyError(f"{source}: not valid YAML: nested deeper than the parser goes") from None
     if not isinstance(data, dict):
         raise PolicyError(f"{source}: (top level): expected a mapping of policy fields")
     return parse_policy(data, source)

@@ -168,6 +168,9 @@ class CaseReader:
             except json.JSONDecodeError as exc:
                 self._skip(number, f"invalid JSON: {exc.msg} (column {exc.colno})")
                 continue
+            except RecursionError:
+                self._skip(number, "invalid JSON: nested deeper than the parser goes")
+                continue
             row = self._from_shared_schema(number, record)
             if row is not None:
                 yield number, row

@@ -96,6 +96,8 @@ def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
         except OSError as exc:
             raise InputError(f"{args.ticket}: cannot read the fixed ticket: {exc}") from None
         fixed = load_json(raw, args.ticket)
+        if not isinstance(fixed, dict):
+            raise InputError(f"{args.ticket}: the fixed ticket must be a JSON object")
     with _opened(settings) as (db, _, queue):
         letter = _actions(db, queue).replay(args.id, args.by, fixed)
     print(f"dead letter {letter.id}: ticket {letter.ticket_id} queued again", file=sys.stderr)

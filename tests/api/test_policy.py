@@ -45,6 +45,10 @@ def test_invalid_policy_is_422_naming_the_path(api: Api) -> None:
     not_yaml = api.client.put("/v1/policy", json={"yaml": "a: [1"}, headers=api.auth("admin"))
     assert not_yaml.status_code == 422
     assert "not valid YAML" in not_yaml.json()["detail"]
+    deep = "a: " + "[" * 5_000 + "]" * 5_000
+    too_deep = api.client.put("/v1/policy", json={"yaml": deep}, headers=api.auth("admin"))
+    assert too_deep.status_code == 422
+    assert "nested deeper than the parser goes" in too_deep.json()["detail"]
     versions = api.client.get("/v1/policy/versions", headers=api.auth("admin")).json()
     assert [v["version"] for v in versions] == [1]
 

@@ -86,16 +86,18 @@ def test_bad_jsonl_lines_are_skipped_with_line_and_reason(tmp_path: Path) -> Non
         "",
         _record(7),
         _record(8, id=""),
+        '{"id": "T9", "labels": ' + "[" * 5_000 + "]" * 5_000 + "}",
     ]
     reader = read_cases(_jsonl(tmp_path / "bad.jsonl", lines), label="assignment_group")
     assert [c.id for c in reader] == ["T1", "T7"]
     skipped = {s.ref: s.reason for s in reader.skipped}
-    assert set(skipped) == {"line 2", "line 3", "line 4", "line 5", "line 8"}
+    assert set(skipped) == {"line 2", "line 3", "line 4", "line 5", "line 8", "line 9"}
     assert skipped["line 2"].startswith("invalid JSON")
     assert "JSON object" in skipped["line 3"]
     assert "assignment_group" in skipped["line 4"]
     assert skipped["line 5"] == "no id"
     assert skipped["line 8"] == "no id"
+    assert skipped["line 9"] == "invalid JSON: nested deeper than the parser goes"
 
 
 def test_non_utf8_line_is_skipped_not_fatal(tmp_path: Path) -> None:

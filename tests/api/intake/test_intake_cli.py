@@ -92,9 +92,12 @@ def test_dlq_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     deep.write_text('{"subject": "x", "custom_fields": {"a": ' + "[" * 3_000 + "]" * 3_000 + "}}")
     latin1 = tmp_path / "latin1.json"
     latin1.write_bytes('{"subject": "Écran bleu"}'.encode("latin-1"))
+    listed = tmp_path / "list.json"
+    listed.write_text('[{"subject": "Blue screen when docking"}]')
     for broken, reason in [
         (deep, "custom_fields.a: nested more than 16 levels deep"),
         (latin1, "not valid UTF-8 JSON: byte 0xc9 at position 13"),
+        (listed, "the fixed ticket must be a JSON object"),
     ]:
         with pytest.raises(InputError, match=re.escape(f"{broken}: {reason}")):
             _run(settings, "dlq", "replay", str(letter), "--by", "ops", "--ticket", str(broken))
