@@ -12,6 +12,7 @@ from typing import Any
 
 from agent.errors import ConflictError, InputError, TriageError, UpstreamError
 from agent.models import Ticket
+from agent.policy import Policy
 from agent.state import HumanReview
 from agent.triager import TriageResult
 from api.auth import Principal
@@ -169,6 +170,7 @@ class TriageService:
             raise InputError(
                 f"priority: {answer.priority!r} is not on the scale {policy.priorities.scale}"
             )
+        _check_review(answer, policy)
         human = HumanReview(
             team=answer.team,
             escalate=answer.escalate,
@@ -260,3 +262,22 @@ class TriageService:
             raise UpstreamError(
                 f"the knowledge base did not take the feedback ({type(exc).__name__})"
             ) from exc
+
+
+def _check_review(answer: ReviewIn, policy: Policy) -> None:
+    """InputError when the decision contradicts itself or names someone the team does not have."""
+    first_line = policy.first_line_team
+    if answer.escalate is not None and answer.escalate != (answer.team != first_line):
+        kind = "the first line" if answer.team == first_line else "a specialist team"
+        raise InputError(
+            f"escalate={str(answer.escalate).lower()} contradicts team {answer.team!r}: it is "
+            f"{kind} (first line: {first_line!r})"
+        )
+    if answer.assignee is not None:
+        members = [m.name for m in policy.team(answer.team).members]
+        if answer.assignee not in members:
+            known = ", ".join(members) if members else "none listed in the policy"
+            raise InputError(
+                f"assignee: {answer.assignee!r} is not a member of {answer.team!r} "
+                f"(members: {known})"
+            )

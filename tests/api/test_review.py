@@ -62,3 +62,27 @@ def test_review_with_an_unknown_team_is_422_and_keeps_the_ticket_waiting(api: Ap
     assert [i["id"] for i in api.client.get("/v1/review", headers=api.auth("reviewer")).json()] == [
         ticket_id
     ]
+
+
+def test_review_that_contradicts_itself_or_names_a_stranger_is_422(api: Api) -> None:
+    ticket_id = _waiting(api)
+    for answer, expected in [
+        ({"team": "hardware", "escalate": False}, "escalate=false contradicts team 'hardware'"),
+        ({"team": "service_desk", "escalate": True}, "escalate=true contradicts team"),
+        ({"team": "hardware", "assignee": "Nobody Atall"}, "'Nobody Atall' is not a member"),
+        ({"team": "hardware", "assignee": "Lena Fischer"}, "not a member of 'hardware'"),
+    ]:
+        bad = api.client.post(f"/v1/review/{ticket_id}", json=answer, headers=api.auth("reviewer"))
+        assert bad.status_code == 422, answer
+        assert expected in bad.json()["detail"]
+    assert [i["id"] for i in api.client.get("/v1/review", headers=api.auth("reviewer")).json()] == [
+        ticket_id
+    ]
+    member = api.triager.policy.team("hardware").members[0].name
+    done = api.client.post(
+        f"/v1/review/{ticket_id}",
+        json={"team": "hardware", "escalate": True, "assignee": member},
+        headers=api.auth("reviewer"),
+    )
+    assert done.status_code == 200
+    assert done.json()["decision"]["assignee"] == member
