@@ -18,11 +18,18 @@ from agent.triager import TriageResult
 HelpdeskEventType = Literal["created", "updated", "commented", "status", "resolved", "reopened"]
 
 
+# The dedupe key is stored whole, never cut: two ids alike in their first N characters are two
+# events. No helpdesk's event ids come near this.
+EVENT_ID_MAX = 200
+
+
 class HelpdeskEvent(BaseModel):
     """One helpdesk event after signature check and adaptation, in the generic shape."""
 
     source: str = Field(min_length=1, description="e.g. 'rt'")
-    event_id: str = Field(min_length=1, description="Unique per event: the dedupe key")
+    event_id: str = Field(
+        min_length=1, max_length=EVENT_ID_MAX, description="Unique per event: the dedupe key"
+    )
     type: HelpdeskEventType
     external_id: str = Field(min_length=1, description="The helpdesk's ticket id")
     occurred_at: datetime | None = None

@@ -94,7 +94,7 @@ class HelpdeskWebhook:
             with self.db.session() as session:
                 session.add(
                     EventSeenRow(
-                        event_id=event.event_id[:300],
+                        event_id=event.event_id,
                         source=event.source,
                         type=event.type,
                         outcome="processing",
@@ -106,11 +106,11 @@ class HelpdeskWebhook:
 
     def _release(self, event_id: str) -> None:
         with self.db.session() as session:
-            session.execute(delete(EventSeenRow).where(EventSeenRow.event_id == event_id[:300]))
+            session.execute(delete(EventSeenRow).where(EventSeenRow.event_id == event_id))
 
     def _settle(self, event_id: str, outcome: EventOutcome) -> None:
         with self.db.session() as session:
-            row = session.get(EventSeenRow, event_id[:300])
+            row = session.get(EventSeenRow, event_id)
             if row is not None:
                 row.outcome = outcome.outcome
                 row.ticket_id = outcome.ticket.ticket_id if outcome.ticket else None

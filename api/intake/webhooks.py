@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from agent.errors import InputError
 from agent.models import Account, CustomFields, Ticket
-from api.hooks import HelpdeskEvent, HelpdeskEventType
+from api.hooks import EVENT_ID_MAX, HelpdeskEvent, HelpdeskEventType
 from api.intake.language import detect_language
 
 RESOLVED = {"resolved"}
@@ -53,7 +53,7 @@ class RtEvent(BaseModel):
     """The body the RT scrip posts."""
 
     source: str
-    event_id: str = Field(min_length=1)
+    event_id: str = Field(min_length=1, max_length=EVENT_ID_MAX)
     transaction: RtTransaction
     ticket: RtTicket
 

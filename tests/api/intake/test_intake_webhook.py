@@ -144,3 +144,21 @@ def test_body_that_is_not_utf8_gets_422_saying_so(make_intake_api: IntakeFactory
     answer = api.client.post(URL, content=body, headers=headers)
     assert answer.status_code == 422
     assert answer.json()["detail"].startswith("helpdesk webhook: body: not valid UTF-8 JSON: ")
+
+
+def test_event_ids_are_deduplicated_whole_and_an_overlong_one_is_422(
+    make_intake_api: IntakeFactory,
+) -> None:
+    api = make_intake_api(start=False)
+    handler = Handler()
+    api.app.state.helpdesk_handlers["rt"] = handler
+    stem = "rt-txn-" + "7" * 180  # two ids alike in their first 190 characters are two events
+    for event_id in (stem + "-1", stem + "-2"):
+        payload = rt_payload(event_id, "Correspond", content="Any news?")
+        assert _post(api, payload).json()["outcome"] == "handled"
+    assert len(handler.events) == 2
+    overlong = _post(api, rt_payload("rt-txn-" + "7" * 300, "Correspond"))
+    assert overlong.status_code == 422
+    assert "event_id" in overlong.json()["detail"] and "200" in overlong.json()["detail"]
+    generic = {"source": "zammad", "event_id": "z" * 201, "type": "resolved", "external_id": "Z"}
+    assert _post(api, generic).status_code == 422
