@@ -90,8 +90,9 @@ class KnowledgeBase:
         report = IngestReport()
         started = time.perf_counter()
         bar = _progress_bar() if progress else None
+        seen: set[str] = set()  # ids of earlier batches: a repeat is reported, not counted again
         for number, batch in enumerate(_batches(cases, max(1, batch_size)), start=1):
-            self._ingest_batch(batch, report)
+            self._ingest_batch(batch, report, seen)
             done = report.added + report.updated + report.unchanged + len(report.skipped)
             if bar is not None:
                 bar.update(len(batch))
@@ -104,22 +105,27 @@ class KnowledgeBase:
         report.cases_per_s = processed / report.seconds if report.seconds > 0 else 0.0
         return report
 
-    def _ingest_batch(self, batch: list[Case], report: IngestReport) -> None:
+    def _ingest_batch(self, batch: list[Case], report: IngestReport, seen: set[str]) -> None:
         latest: dict[str, Case] = {}
+        repeats: set[str] = set()
         for case in batch:
             if not case.text.strip():
                 report.skipped.append(Skipped(ref=case.id, reason="no subject or body"))
                 continue
-            if case.id in latest:
+            if case.id in latest or case.id in seen:
                 report.skipped.append(Skipped(ref=case.id, reason="repeated id: later record kept"))
+                repeats.add(case.id)
             latest[case.id] = case
         existing = self.store.get_many(list(latest))
         changed = [case for case in latest.values() if existing.get(case.id) != case]
-        report.unchanged += len(latest) - len(changed)
+        # an id first met in an earlier batch was counted there; here it is only the repeat
+        counted = [case for case in changed if case.id not in seen]
+        report.unchanged += sum(1 for i in latest if i not in seen) - len(counted)
+        seen.update(latest)
         if not changed:
             return
-        report.added += sum(case.id not in existing for case in changed)
-        report.updated += sum(case.id in existing for case in changed)
+        report.added += sum(case.id not in existing for case in counted)
+        report.updated += sum(case.id in existing for case in counted)
         vectors = self.embedder.embed([case.text for case in changed])
         report.embedded += len(changed)
         self.store.upsert(changed, vectors)

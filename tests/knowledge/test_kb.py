@@ -98,6 +98,20 @@ def test_textless_and_repeated_records_are_skipped_with_reasons() -> None:
     }
 
 
+def test_an_id_repeated_in_a_later_batch_is_reported_not_counted_twice() -> None:
+    kb = KnowledgeBase(InMemoryCaseStore(), HashingEmbedder())
+    records = [Case(id="a", body="one"), Case(id="b", body="bee"), Case(id="a", body="two")]
+    report = kb.ingest(records, batch_size=2)
+    assert (report.added, report.updated, report.unchanged) == (2, 0, 0)
+    assert [(s.ref, s.reason) for s in report.skipped] == [("a", "repeated id: later record kept")]
+    assert kb.store.get("a") == Case(id="a", body="two")
+    again = kb.ingest(
+        [Case(id="a", body="two"), Case(id="c", body="sea"), Case(id="a", body="two")], batch_size=2
+    )
+    assert (again.added, again.updated, again.unchanged) == (1, 0, 1)
+    assert [s.ref for s in again.skipped] == ["a"]
+
+
 def test_search_stats_and_refit() -> None:
     router = RecordingRouter(fitted=False)
     kb = KnowledgeBase(InMemoryCaseStore(), HashingEmbedder(), router)
