@@ -1,4 +1,9 @@
-"""The brief a specialist reads first, as JSON (the Brief model) and Markdown."""
+"""The brief a specialist reads first, as JSON (the Brief model) and Markdown.
+
+The brief goes back to whoever submitted the ticket, so what it quotes from other tickets (similar
+past cases, and earlier tickets found by a requester name anyone can type) has its personal data
+redacted like an LLM prompt: the submitter sees how such cases went, not whose they were.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ import re
 from collections import Counter
 
 from agent.models import Brief, HistoryItem, NextStep, SimilarEscalation, Ticket, TriageDecision
+from agent.redact import Redactor
 from agent.state import TriageState
 from knowledge.cases import Case
 
@@ -39,7 +45,7 @@ def _customer(ticket: Ticket, account_cases: list[Case]) -> str:
     return ", ".join(bits)
 
 
-def _history(state: TriageState) -> list[HistoryItem]:
+def _history(state: TriageState, redactor: Redactor) -> list[HistoryItem]:
     ticket = state["ticket"]
     items = [
         HistoryItem(
@@ -52,19 +58,31 @@ def _history(state: TriageState) -> list[HistoryItem]:
         )
         for prior in ticket.history
     ]
-    known = {item.ref for item in items}
+    # The helpdesk names an earlier ticket by its own id, the knowledge base by ours: the same
+    # ticket from both is told apart by neither id, but by its text.
+    known = {item.ref for item in items} | {item.summary for item in items}
     for case in state.get("requester_cases", []):
-        if case.id not in known and case.id != ticket.id:
+        summary = _shorten(case.text, 200)
+        if case.id not in known and summary not in known and case.id != ticket.id:
             outcome = " / ".join(x for x in (case.team, case.resolution) if x) or None
             items.append(
                 HistoryItem(
                     when=case.created_at,
                     kind="ticket",
                     ref=case.id,
-                    summary=_shorten(case.text, 200),
+                    summary=summary,
                     outcome=outcome,
                 )
             )
+    items = [
+        item.model_copy(
+            update={
+                "summary": redactor.redact(item.summary),
+                "outcome": redactor.redact(item.outcome) if item.outcome else None,
+            }
+        )
+        for item in items
+    ]
     items += [
         HistoryItem(
             when=m.sent_at,
@@ -80,13 +98,14 @@ def _history(state: TriageState) -> list[HistoryItem]:
 def build_brief(state: TriageState, decision: TriageDecision) -> Brief:
     """Problem, customer, full history, rule hits, similar escalations and next steps."""
     ticket, complexity = state["ticket"], state["complexity"]
+    redactor = Redactor()
     similar = [
         SimilarEscalation(
             case_id=s.case.id,
             similarity=round(s.similarity, 3),
             team=s.case.team,
-            summary=_shorten(s.case.text, 200),
-            resolution=s.case.resolution,
+            summary=redactor.redact(_shorten(s.case.text, 200)),
+            resolution=redactor.redact(s.case.resolution) if s.case.resolution else None,
         )
         for s in state.get("similar", [])[:MAX_SIMILAR]
     ]
@@ -108,7 +127,7 @@ def build_brief(state: TriageState, decision: TriageDecision) -> Brief:
         headline=_shorten(ticket.subject or ticket.body, 120),
         problem=_first_sentences(state["clean_text"], n=4, limit=600),
         customer=_customer(ticket, state.get("account_cases", [])),
-        history=_history(state),
+        history=_history(state, redactor),
         rule_hits=[f"{h.rule_id}: {', '.join(h.matched)}" for h in state.get("hits", [])],
         error_codes=complexity.error_codes,
         similar=similar,

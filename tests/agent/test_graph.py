@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from agent.llm import LLMClassifier, LLMOutcome
-from agent.models import Account, Ticket
+from agent.models import Account, PriorTicket, Ticket
 from agent.policy import load_policy
 from agent.settings import EXAMPLES_DIR, Settings
 from agent.state import HumanReview
@@ -353,3 +353,47 @@ def test_a_triager_from_settings_fits_an_unfitted_router_with_its_policys_teams(
     router = triager.kb.router
     assert router is not None and router.is_fitted
     assert router._team is not None and router._team.described
+
+
+def test_the_brief_quotes_other_tickets_without_their_personal_data(
+    kb: KnowledgeBase, tmp_path: Path
+) -> None:
+    store = InMemoryCaseStore()
+    for cases, vectors in kb.store.iter_all():
+        store.upsert(cases, vectors)
+    hannah = Case(
+        id="pay-1",
+        subject="Payroll portal shows another salary slip",
+        body="I see the salary slip of someone else. Call me on +49 170 1234567, "
+        "my IBAN is DE89370400440532013000.",
+        team="hardware",
+        requester="hannah@acme.example",
+        resolution="Session cache mixup fixed; told hannah@acme.example by phone.",
+    )
+    store.upsert([hannah], kb.embedder.embed([hannah.text]))
+    settings = Settings(data_dir=tmp_path)
+    triager = Triager(
+        settings=settings,
+        policy=POLICY,
+        kb=KnowledgeBase(store, kb.embedder, kb.router),
+        checkpointer=sqlite_checkpointer(settings),
+    )
+    leaks = ("1234567", "DE89370400440532013000", "hannah@acme.example")
+    # anyone's ticket like hers cites her case, and anyone may type her address as requester
+    other = triager.triage(
+        Ticket(subject="Payroll portal shows wrong salary slip", body="I see someone's slip.")
+    )
+    assert "pay-1" in [s.case_id for s in other.brief.similar]
+    claimed = triager.triage(
+        Ticket(
+            subject="Mouse",
+            body="Mouse not working.",
+            requester="hannah@acme.example",
+            history=[PriorTicket(id="rt:7", subject=hannah.subject, body=hannah.body)],
+        )
+    )
+    (earlier,) = [h for h in claimed.brief.history if h.kind == "ticket"]  # rt:7 and pay-1: one
+    assert "[PHONE_1]" in earlier.summary and "[IBAN_1]" in earlier.summary
+    for brief in (other.brief, claimed.brief):
+        quoted = brief.model_dump_json(include={"history", "similar", "next_steps"})
+        assert not any(leak in quoted for leak in leaks), quoted
