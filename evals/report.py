@@ -17,6 +17,14 @@ from evals.runner import EvalResult
 HEADLINE = HEADLINE_FIGURES
 WORST = 10
 REASON_HEAD = ["reason", "tickets", "share", "best guess right"]
+KPI_HEAD = ["KPI (agent/kpis.py, as GET /v1/kpis)", "value", "target", "met"]
+# What each KPI counts in an eval, where the true team stands in for where the ticket ended.
+KPI_MEANING = {
+    "escalation_accuracy_rate": "of the tickets whose true team is a specialist, the share the "
+    "product's first route sent there (held for review or not)",
+    "first_contact_resolution_rate": "needs resolution outcomes; the dataset has none",
+    "avg_handling_hours": "needs handling times; the dataset has none",
+}
 
 
 def _fmt(value: Any) -> str:
@@ -65,6 +73,20 @@ def reason_rows(metrics: dict[str, Any]) -> list[list[str]]:
     return [
         [kind, str(v["n"]), _fmt(v["share"]), _fmt(v["accuracy"])]
         for kind, v in (metrics.get("review_reasons") or {}).items()
+    ]
+
+
+def kpi_rows(metrics: dict[str, Any]) -> list[list[str]]:
+    """The product KPIs against their targets: name and meaning, value, target, met."""
+    targets = (metrics.get("kpis") or {}).get("targets") or {}
+    return [
+        [
+            f"{name}: {KPI_MEANING.get(name, '')}",
+            _fmt(t.get("value")),
+            f"{'>' if t.get('better') == 'higher' else '<'} {t.get('target')}",
+            _fmt(t.get("met")),
+        ]
+        for name, t in targets.items()
     ]
 
 
@@ -146,6 +168,10 @@ def render_markdown(result: EvalResult, gate_lines: Sequence[str] = ()) -> str:
     lines += _md_table(["figure", "value"], headline_rows(m))
     if gate_lines:
         lines += ["## Gate", "", *[f"- {line}" for line in gate_lines], ""]
+    kpis = kpi_rows(m)
+    if kpis:
+        lines += ["## Product KPIs", ""]
+        lines += _md_table(KPI_HEAD, kpis)
     lines += ["## By language", ""]
     lines += _md_table(["language", "n", "accuracy", "coverage", "auto accuracy"], language_rows(m))
     reasons = reason_rows(m)
@@ -227,6 +253,9 @@ def render_html(result: EvalResult, gate_lines: Sequence[str] = ()) -> str:
     if gate_lines:
         parts.append("<div class='gate'>" + "<br>".join(map(html.escape, gate_lines)) + "</div>")
     parts += ["<h2>Headline</h2>", _table(headline_rows(m), ["figure", "value"])]
+    kpis = kpi_rows(m)
+    if kpis:
+        parts += ["<h2>Product KPIs</h2>", _table(kpis, KPI_HEAD)]
     if result.outcomes:
         parts += _figures(result)
     parts += ["<h2>By language</h2>"]

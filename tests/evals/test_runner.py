@@ -111,6 +111,9 @@ def test_eval_writes_every_report(
     held = sum(1 for line in (out / "predictions.jsonl").open() if json.loads(line)["needs_review"])
     assert sum(r["n"] for r in metrics["review_reasons"].values()) >= held
     assert held and "Why tickets wait for review" in page
+    rate = metrics["kpis"]["escalation_accuracy_rate"]
+    for report in (page, (out / "report.md").read_text()):
+        assert "Product KPIs" in report and f"{rate:.3f}" in report
     printed = capsys.readouterr().out
     assert "accuracy=" in printed
     low, high = metrics["intervals"]["accuracy"]
