@@ -148,7 +148,8 @@ def create_app(
             owned = entry.records.owned_ids(unfinished)
             for ticket_id in unfinished:
                 if ticket_id not in owned:
-                    services.workers.submit(ticket_id)
+                    # Accepted already: the bound refuses new tickets, never these.
+                    services.workers.requeue(ticket_id)
             services.sla.start()
             services.refitter.start()
             entry.start()

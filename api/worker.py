@@ -13,7 +13,12 @@ log = logging.getLogger(__name__)
 
 
 class Workers:
-    """Runs ``job(ticket_id)`` on a few threads; submitting to a full queue raises CapacityError."""
+    """Runs ``job(ticket_id)`` on a few threads; submitting to a full queue raises CapacityError.
+
+    The bound is the caller's back-pressure, not the queue's: ``requeue`` puts back tickets
+    already accepted (a restart's backlog) past it, so a backlog larger than the bound still
+    starts, and new submissions are refused until the queue is below the bound again.
+    """
 
     def __init__(
         self,
@@ -23,7 +28,8 @@ class Workers:
         on_error: Callable[[str], None] | None = None,
     ) -> None:
         self._job = job
-        self._queue: queue.Queue[str] = queue.Queue(maxsize=size)
+        self._size = size
+        self._queue: queue.Queue[str] = queue.Queue()
         self._threads = [
             threading.Thread(target=self._loop, name=f"triage-worker-{i}", daemon=True)
             for i in range(threads)
@@ -42,12 +48,15 @@ class Workers:
 
     def submit(self, ticket_id: str) -> None:
         """Queue a ticket; CapacityError (429) when the queue is full."""
-        try:
+        with self._lock:
+            if self._queue.qsize() >= self._size:
+                raise CapacityError("the triage queue is full; retry later", retry_after_s=2.0)
             self._queue.put_nowait(ticket_id)
-        except queue.Full:
-            raise CapacityError(
-                "the triage queue is full; retry later", retry_after_s=2.0
-            ) from None
+
+    def requeue(self, ticket_id: str) -> None:
+        """Queue a ticket accepted before (a restart's backlog), whatever the bound."""
+        with self._lock:
+            self._queue.put_nowait(ticket_id)
 
     @property
     def depth(self) -> int:

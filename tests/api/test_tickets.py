@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 from api_support import TICKET_DB, Api, AppFactory
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from api.main import create_app
+from api.options import ServiceOptions
+from api.tables import DecisionRow
 
 
 def test_submitted_ticket_is_triaged_by_the_worker(api: Api) -> None:
@@ -61,3 +67,27 @@ def test_full_queue_answers_429_with_retry_after(make_api: AppFactory) -> None:
     assert int(full.headers["retry-after"]) >= 1
     # The refused ticket is not kept, so a later retry is a fresh submission.
     assert api.services.store.unfinished() and len(api.services.store.unfinished()) == 1
+
+
+def test_a_backlog_larger_than_the_queue_is_triaged_once_after_a_restart(
+    make_api: AppFactory,
+) -> None:
+    before = make_api(start_background=False, queue_size=10)
+    headers = before.auth("helpdesk")
+    ids = [
+        before.client.post(
+            "/v1/tickets", json={**TICKET_DB, "body": f"ORA-00600 again, case {i}"}, headers=headers
+        ).json()["id"]
+        for i in range(6)
+    ]
+    assert sorted(before.services.store.unfinished()) == sorted(ids)
+    # A restart with a smaller queue: the six accepted tickets must not stop the start.
+    app = create_app(before.services.settings, before.triager, ServiceOptions(queue_size=2))
+    services = app.state.services
+    with TestClient(app):
+        assert services.workers.join(60)
+    services.db.close()
+    assert services.store.unfinished() == []
+    with services.db.session() as session:
+        decided = session.scalars(select(DecisionRow.ticket_id)).all()
+    assert sorted(decided) == sorted(ids)
