@@ -3,6 +3,8 @@
 Registers the outbox listener (app.state.decision_listeners), the event handler
 (app.state.helpdesk_handlers["rt"]), the enricher (app.state.helpdesk_enrich and
 ``api.helpdesk.enrich``), and starts/stops the delivery and back-flow threads with the app.
+``install_worker(services)`` connects a worker process without an app: its decisions get outbox
+rows and its tickets are enriched, while delivery and back-flow stay with the API process.
 """
 
 from __future__ import annotations
@@ -85,6 +87,43 @@ def _rt(options: HelpdeskOptions) -> Helpdesk:
     )
 
 
+def _connect(
+    services: Services,
+    settings: Settings,
+    options: HelpdeskOptions | None,
+    helpdesk: Helpdesk | None,
+) -> Connector | None:
+    """The connector over the service, enriching its tickets; None when none is configured."""
+    options = options or HelpdeskOptions.from_settings(settings)
+    if helpdesk is None:
+        if not options.configured:
+            log.info("no helpdesk configured (helpdesk_url/helpdesk_token): connector off")
+            return None
+        helpdesk = _rt(options)
+    connector = build_connector(services, helpdesk, options)
+    # Queued tickets are enriched by the worker before triage, never inside the webhook call.
+    services.service.enrichers.append(connector.enricher.enrich)
+    package.use(connector.enricher.enrich)
+    return connector
+
+
+def install_worker(
+    services: Services, options: HelpdeskOptions | None = None, helpdesk: Helpdesk | None = None
+) -> Connector | None:
+    """Connect a worker process: outbox rows for its decisions and enriched tickets.
+
+    Delivery and back-flow are left to the API process: due outbox rows are read without
+    being claimed, so a second delivery loop could apply a row twice (a comment posted twice).
+    The API's loop polls the shared outbox and applies the rows written here.
+    """
+    connector = _connect(services, services.settings, options, helpdesk)
+    if connector is None:
+        return None
+    services.service.listeners.append(connector.listener)
+    connector.listener.sweep(services.db)
+    return connector
+
+
 def install(
     app: FastAPI,
     settings: Settings,
@@ -92,14 +131,10 @@ def install(
     helpdesk: Helpdesk | None = None,
 ) -> Connector | None:
     """Connect the app to the helpdesk; a no-op (None) when no helpdesk is configured."""
-    options = options or HelpdeskOptions.from_settings(settings)
-    if helpdesk is None:
-        if not options.configured:
-            log.info("no helpdesk configured (helpdesk_url/helpdesk_token): connector off")
-            return None
-        helpdesk = _rt(options)
     services: Services = app.state.services
-    connector = build_connector(services, helpdesk, options)
+    connector = _connect(services, settings, options, helpdesk)
+    if connector is None:
+        return None
     if not hasattr(app.state, "decision_listeners"):
         app.state.decision_listeners = []
     if not hasattr(app.state, "helpdesk_handlers"):
@@ -107,10 +142,7 @@ def install(
     app.state.decision_listeners.append(connector.listener)
     app.state.helpdesk_handlers["rt"] = connector.handler
     app.state.helpdesk_enrich = connector.enricher.enrich
-    # Queued tickets are enriched by the worker before triage, never inside the webhook call.
-    services.service.enrichers.append(connector.enricher.enrich)
     app.state.helpdesk = connector
-    package.use(connector.enricher.enrich)
     inner = app.router.lifespan_context
 
     @asynccontextmanager
@@ -128,5 +160,8 @@ def install(
                 package.use(None)
 
     app.router.lifespan_context = lifespan
-    log.info("helpdesk connector on: %s", getattr(helpdesk, "base_url", helpdesk.name))
+    log.info(
+        "helpdesk connector on: %s",
+        getattr(connector.helpdesk, "base_url", connector.helpdesk.name),
+    )
     return connector

@@ -5,7 +5,9 @@
 
 Without ``--stand-in-delay-ms`` the real agent triages; with it the CheapStandInEngine does
 (load tests only). ``--listener-log`` adds a DecisionListener that appends one line per call,
-so a test can count effects. SIGTERM stops cleanly; SIGKILL is what the crash test sends.
+so a test can count effects. With a helpdesk configured (TRIAGE_HELPDESK_URL/TOKEN) decisions
+get outbox rows and tickets are enriched as in the API, whose delivery loop applies the rows.
+SIGTERM stops cleanly; SIGKILL is what the crash test sends.
 """
 
 from __future__ import annotations
@@ -16,17 +18,22 @@ import os
 import signal
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from agent.models import Ticket
 from agent.policy import load_policy
 from agent.settings import Settings
 from agent.triager import TriageResult
+from api.deps import Services
 from api.engine import TriageEngine
 from api.intake.options import IntakeOptions
-from api.intake.setup import build_intake
+from api.intake.setup import Intake, build_intake
 from api.intake.standin import CheapStandInEngine
 from api.main import build_services, create_app, settle_heap
 from api.options import ServiceOptions
+
+if TYPE_CHECKING:
+    from api.helpdesk.base import Helpdesk
 
 
 class FileListener:
@@ -74,6 +81,22 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def build_worker(
+    settings: Settings,
+    engine: TriageEngine | None,
+    options: IntakeOptions,
+    helpdesk: Helpdesk | None = None,
+) -> tuple[Services, Intake]:
+    """The service and intake of a worker process, connected to the helpdesk when there is one."""
+    services = build_services(settings, engine, ServiceOptions(start_background=False))
+    intake = build_intake(services, options)
+    if helpdesk is not None or settings.helpdesk_url:
+        from api.helpdesk.plugin import install_worker
+
+        install_worker(services, helpdesk=helpdesk)
+    return services, intake
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run until SIGTERM or SIGINT."""
     args = parse(argv)
@@ -102,8 +125,7 @@ def main(argv: list[str] | None = None) -> int:
             app.state.decision_listeners.append(listener)
         uvicorn.run(app, host="127.0.0.1", port=args.serve, log_level="warning", access_log=False)
         return 0
-    services = build_services(settings, engine, ServiceOptions(start_background=False))
-    intake = build_intake(services, options)
+    services, intake = build_worker(settings, engine, options)
     if listener is not None:
         services.service.listeners.append(listener)
     stop = threading.Event()
