@@ -25,6 +25,17 @@ DEFAULT_TOLERANCE = 0.02  # absolute: a drop of more than two points fails
 LOWER_IS_BETTER = ("ece",)
 HIGHER_IS_BETTER = tuple(f for f in HEADLINE_FIGURES if f not in LOWER_IS_BETTER)
 REGRESSION_EXIT = 3
+# What makes two runs comparable; a baseline that differs in any is compared, with a note.
+RUN_KEYS = (
+    "label",
+    "first_line",
+    "priority_label",
+    "n_train",
+    "n_test",
+    "seed",
+    "limit",
+    "feedback",
+)
 
 
 class Verdict(BaseModel):
@@ -33,17 +44,24 @@ class Verdict(BaseModel):
     tolerance: float
     compared: dict[str, tuple[float, float]]
     regressed: list[str]
+    unlike: list[str] = []  # how the baseline's run differs from this one
 
     @property
     def passed(self) -> bool:
         return not self.regressed
 
     def lines(self) -> list[str]:
-        """One line per regressed figure, or one line saying the gate passed."""
+        """One line per regressed figure, or one line saying the gate passed; first a note when
+        the baseline ran on other data or settings."""
+        note = (
+            [f"note: the baseline is another kind of run ({', '.join(self.unlike)})"]
+            if self.unlike
+            else []
+        )
         if self.passed:
             n, tol = len(self.compared), self.tolerance
-            return [f"gate passed: {n} figures within {tol:g} of the baseline"]
-        out = []
+            return [*note, f"gate passed: {n} figures within {tol:g} of the baseline"]
+        out = note
         for name in self.regressed:
             base, now = self.compared[name]
             direction = "rose" if name in LOWER_IS_BETTER else "dropped"
@@ -91,4 +109,10 @@ def compare(
             regressed.append(name)
     if not compared:
         raise InputError("baseline has none of the headline figures; is it a metrics.json?")
-    return Verdict(tolerance=tolerance, compared=compared, regressed=regressed)
+    ours, theirs = metrics.get("run") or {}, baseline.get("run") or {}
+    unlike = [
+        f"{key} {theirs.get(key)} vs {ours.get(key)}"
+        for key in RUN_KEYS
+        if theirs and ours and theirs.get(key) != ours.get(key)
+    ]
+    return Verdict(tolerance=tolerance, compared=compared, regressed=regressed, unlike=unlike)

@@ -41,6 +41,19 @@ def test_tolerance_is_configurable() -> None:
     assert compare(now, BASE, tolerance=0.2).passed
 
 
+def test_a_baseline_of_another_kind_of_run_is_compared_with_a_note() -> None:
+    run = {"label": "team", "n_train": 100, "n_test": 40, "seed": 13, "limit": None}
+    same = compare({**BASE, "run": run}, {**BASE, "run": run})
+    assert same.unlike == [] and same.lines()[0].startswith("gate passed")
+    other = compare({**BASE, "run": run}, {**BASE, "run": {**run, "n_test": 200, "seed": 0}})
+    assert other.passed
+    assert (
+        other.lines()[0]
+        == "note: the baseline is another kind of run (n_test 200 vs 40, seed 0 vs 13)"
+    )
+    assert compare(BASE, {**BASE, "run": run}).unlike == []  # nothing to compare with
+
+
 def test_figure_missing_now_is_a_regression() -> None:
     verdict = compare({"macro_f1": 0.5, "coverage": 0.7, "ece": 0.05}, BASE)
     assert verdict.regressed == ["accuracy"]
