@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any, cast
 
 import chromadb
+import httpx
 import numpy as np
 from chromadb.api import ClientAPI
 from chromadb.api.types import (
@@ -115,6 +116,31 @@ def _last_per_id(cases: Sequence[Case], embeddings: np.ndarray) -> tuple[list[Ca
     return [cases[i] for i in keep], vectors[keep]
 
 
+class Reachable:
+    """A Chroma server's collection whose lost connection is an UpstreamError naming the server.
+
+    Only the transport's failures are translated: the service answers 502 "upstream" (the intake
+    retries, then dead-letters) instead of 500 "internal", and /readyz names the same server.
+    """
+
+    def __init__(self, collection: Any, location: str) -> None:
+        self._inner = collection
+        self._location = location
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._inner, name)
+        if not callable(attribute):
+            return attribute
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return attribute(*args, **kwargs)
+            except httpx.TransportError as exc:
+                raise UpstreamError(f"cannot reach Chroma at {self._location}: {exc}") from exc
+
+        return call
+
+
 class ChromaCaseStore:
     """Past cases in a Chroma collection with cosine distance."""
 
@@ -184,6 +210,8 @@ class ChromaCaseStore:
             requesters = RequesterIndex(index_path)
         store = cls(client, settings.collection, settings.embedding_model, requesters)
         store.location = location
+        if settings.chroma_mode == "http":
+            store._collection = cast(Any, Reachable(store._collection, location))
         return store
 
     def close(self) -> None:

@@ -13,15 +13,22 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
 import numpy as np
 import pytest
 
-from agent.errors import ConflictError
+from agent.errors import ConflictError, UpstreamError
 from agent.settings import Settings
 from knowledge.base import CaseStore
 from knowledge.cases import Case
 from knowledge.requesters import RequesterIndex
-from knowledge.store import ChromaCaseStore, InMemoryCaseStore, case_from_record, case_to_metadata
+from knowledge.store import (
+    ChromaCaseStore,
+    InMemoryCaseStore,
+    Reachable,
+    case_from_record,
+    case_to_metadata,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -323,3 +330,21 @@ def test_a_collection_made_with_the_narrower_default_search_is_widened(tmp_path:
     again = ChromaCaseStore.open(settings)
     assert again._collection.configuration["hnsw"]["ef_search"] == EF_SEARCH
     again.close()
+
+
+def test_a_lost_chroma_server_is_an_upstream_error_naming_it() -> None:
+    class Gone:
+        name = "cases"
+
+        def query(self, **_: object) -> None:
+            raise httpx.ConnectError("[Errno 111] Connection refused")
+
+        def get(self, **_: object) -> None:
+            raise ValueError("a bad argument stays what it is")
+
+    collection = Reachable(Gone(), "http://127.0.0.1:8000")
+    assert collection.name == "cases"
+    with pytest.raises(UpstreamError, match=r"cannot reach Chroma at http://127\.0\.0\.1:8000"):
+        collection.query(query_embeddings=[[0.1]])
+    with pytest.raises(ValueError, match="bad argument"):
+        collection.get(ids=["a"])
