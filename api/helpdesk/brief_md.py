@@ -13,11 +13,16 @@ def _line(text: str) -> str:
 def brief_markdown(decision: TriageDecision, brief: Brief, marker: str) -> str:
     """Decision, problem, customer, history, rules, similar cases, next steps, then the marker."""
     who = decision.assignee or "the team queue"
+    # A held ticket is not moved: its team is only the agent's best guess until a human decides.
+    routed = (
+        f"**Best guess** {decision.team} (tier {decision.tier}), not applied"
+        if decision.needs_review
+        else f"**Routed to** {decision.team} (tier {decision.tier}), {who}"
+    )
     out = [
         f"## Triage: {_line(brief.headline)}",
         "",
-        f"**Routed to** {decision.team} (tier {decision.tier}), {who}; "
-        f"**priority** {decision.priority}; confidence {decision.confidence:.2f}; "
+        f"{routed}; **priority** {decision.priority}; confidence {decision.confidence:.2f}; "
         f"decided by {decision.decided_by}.",
     ]
     if decision.needs_review:

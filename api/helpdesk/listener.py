@@ -1,8 +1,9 @@
 """Decision -> outbox: what to change in the helpdesk for one stored decision.
 
 Queue for the team, owner when an individual was chosen, priority, the tags field and the brief
-as an internal comment. A decision waiting for review only comments and tags: moving the ticket
-is left to the reviewer's decision, which comes through here again.
+as an internal comment. A decision waiting for review sets the priority (its SLA runs already),
+comments and tags, but does not move the ticket: that is left to the reviewer's decision, which
+comes through here again.
 """
 
 from __future__ import annotations

@@ -69,6 +69,9 @@ def test_outage_every_update_arrives_once_in_order(
     assert (
         "Waiting for human review" in comments[0] and "Waiting for human review" not in comments[1]
     )
+    # the held decision moved nothing, and its comment does not say it did
+    assert "**Best guess**" in comments[0] and "**Routed to**" not in comments[0]
+    assert "**Routed to** hardware" in comments[1]
     assert fake.tickets[first.id].queue == "hardware"
     assert "needs-review" not in fake.tickets[first.id].custom_fields[TAGS_FIELD]
     assert len(fake.comments(second.id)) == 1
