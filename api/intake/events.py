@@ -3,11 +3,14 @@
 ``created`` events are admitted like any other ticket (source "helpdesk"); every other event
 goes to the HelpdeskEventHandler registered for its source (app.state.helpdesk_handlers).
 An event id is taken once: a handler failure releases it, so the helpdesk's retry is applied.
+The helpdesk connector's catch-up (api/helpdesk/catchup.py) feeds the events the webhook missed
+through ``accept``, the same path after the signature check, so either may see an event first.
 """
 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from pydantic import BaseModel
 from sqlalchemy import delete
@@ -54,9 +57,13 @@ class HelpdeskWebhook:
     def receive(self, body: bytes, timestamp: str | None, signature: str | None) -> EventOutcome:
         """Verify and apply one event (AuthError 401 on a bad signature, InputError 422)."""
         verify(self.secret, timestamp, signature, body, self.tolerance_s)
+        return self.accept(load_json(body, "helpdesk webhook: body"))
+
+    def accept(self, payload: Any) -> EventOutcome:
+        """Adapt, dedupe and apply one event whose origin is already trusted (InputError 422)."""
         from api.intake.webhooks import adapt_helpdesk
 
-        event = adapt_helpdesk(load_json(body, "helpdesk webhook: body"))
+        event = adapt_helpdesk(payload)
         if not self._take(event):
             return EventOutcome(event_id=event.event_id, type=event.type, outcome="duplicate")
         try:
