@@ -1,0 +1,129 @@
+"""RT transactions read back over REST2 as the scrip's webhook payloads (api/helpdesk README).
+
+The catch-up replays what the webhook missed through the webhook's own path, so each
+transaction becomes exactly the body ``rt_setup/scrip_action.pl`` posts. One difference RT
+imposes: the ticket part is the ticket as it is now, not as it was when the transaction happened.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+from api.helpdesk.rt import UNSET, RTHelpdesk, _ref
+
+TXN_FIELDS = "Type,Field,OldValue,NewValue,Creator,Created,ObjectId,ObjectType"
+MESSAGE_TYPES = {"Create", "Correspond", "Comment"}  # the scrip sends content for these only
+
+
+def _stamp(value: Any) -> str | None:
+    """RT's date as the scrip writes it ("...Z"), None when unset."""
+    return None if not value or value == UNSET else str(value)
+
+
+class RTEventReader:
+    """Ticket transactions after a given id, each as the payload the scrip would have posted."""
+
+    def __init__(self, rt: RTHelpdesk) -> None:
+        self.rt = rt
+        self._single: dict[str, bool] = {}  # custom field id -> holds one value
+
+    def newest(self) -> int:
+        """The id of RT's newest ticket transaction (0 when there is none)."""
+        data = self.rt._call(
+            "GET",
+            "/transactions",
+            params={
+                "query": "ObjectType = 'RT::Ticket'",
+                "orderby": "id",
+                "order": "DESC",
+                "per_page": 1,
+            },
+        )
+        items = data.get("items") or []
+        return int(items[0]["id"]) if items else 0
+
+    def rows(self, txn_id: int) -> list[dict[str, Any]]:
+        """Every ticket transaction with an id above txn_id, oldest first (REST rows)."""
+        return self.rt._pages(
+            "/transactions",
+            {
+                "query": f"ObjectType = 'RT::Ticket' AND id > {int(txn_id)}",
+                "orderby": "id",
+                "order": "ASC",
+                "fields": TXN_FIELDS,
+            },
+        )
+
+    def payloads(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The scrip's body for each row (each ticket read once)."""
+        tickets: dict[str, dict[str, Any]] = {}
+        payloads = []
+        for row in rows:
+            ticket_id = _ref(row.get("ObjectId"))
+            if ticket_id not in tickets:
+                tickets[ticket_id] = self.ticket_part(ticket_id)
+            payloads.append(self.payload(row, tickets[ticket_id]))
+        return payloads
+
+    def payload(self, row: dict[str, Any], ticket: dict[str, Any]) -> dict[str, Any]:
+        """One transaction row (and its ticket part) as the scrip's body."""
+        ident = str(row.get("id"))
+        kind = str(row.get("Type") or "")
+        content = self._content(ident) if kind in MESSAGE_TYPES else None
+        texts = {ident: content} if content is not None else {}
+        txn = self.rt._transaction(row, texts)
+        return {
+            "source": "rt",
+            "event_id": f"rt-txn-{ident}",
+            "transaction": {
+                "id": ident,
+                "type": txn.type,
+                "field": txn.field,
+                "old_value": txn.old_value,
+                "new_value": txn.new_value,
+                "creator": txn.creator,
+                "created": _stamp(row.get("Created")),
+                "content": txn.content,
+            },
+            "ticket": ticket,
+        }
+
+    def ticket_part(self, ticket_id: str) -> dict[str, Any]:
+        """The scrip's ``ticket`` object: names for queue and owner, custom fields by name."""
+        data = self.rt._call("GET", f"/ticket/{quote(ticket_id)}")
+        fields: dict[str, Any] = {}
+        for cf in data.get("CustomFields") or []:
+            values = [str(v) for v in cf.get("values") or []]
+            single = self._single_valued(str(cf.get("id")))
+            fields[str(cf.get("name"))] = (values[0] if values else None) if single else values
+        return {
+            "id": str(data.get("id")),
+            "subject": str(data.get("Subject") or ""),
+            "queue": self.rt._name("queue", _ref(data.get("Queue"))),
+            "status": str(data.get("Status") or ""),
+            "owner": _ref(data.get("Owner")),
+            "priority": int(data.get("Priority") or 0),
+            "requestors": [_ref(r) for r in data.get("Requestor") or []],
+            "created": _stamp(data.get("Created")),
+            "resolved": _stamp(data.get("Resolved")),
+            "custom_fields": fields,
+        }
+
+    def _content(self, txn_id: str) -> str | None:
+        """The transaction's first text/plain part, as RT's Content(Type => 'text/plain')."""
+        data = self.rt._call(
+            "GET",
+            f"/transaction/{quote(txn_id)}/attachments",
+            params={"fields": "ContentType,Content", "per_page": 100},
+        )
+        for att in data.get("items") or []:
+            if str(att.get("ContentType", "")).startswith("text/plain"):
+                return str(att.get("Content") or "")
+        return None
+
+    def _single_valued(self, cf_id: str) -> bool:
+        if cf_id not in self._single:
+            data = self.rt._call("GET", f"/customfield/{quote(cf_id)}")
+            self._single[cf_id] = str(data.get("MaxValues") or "0") == "1"
+        return self._single[cf_id]

@@ -1,0 +1,100 @@
+"""RT transactions read back over REST2 become the very payload the scrip posts."""
+
+from __future__ import annotations
+
+import runpy
+from typing import Any
+
+import httpx
+from conftest import REPO
+
+from api.helpdesk.rt import RTHelpdesk
+from api.helpdesk.rt_events import RTEventReader
+from api.intake.webhooks import adapt_rt
+
+# The scrip's body as the intake tests know it (INTEGRATION.md contract).
+rt_payload = runpy.run_path(str(REPO / "tests" / "api" / "intake" / "intake_samples.py"))[
+    "rt_payload"
+]
+
+BODY = "The VPN drops every five minutes for the whole Berlin office."
+TXN = {
+    "id": "456",
+    "Type": "Create",
+    "Field": "",
+    "OldValue": "",
+    "NewValue": "",
+    "Creator": {"id": "root", "type": "user"},
+    "Created": "2026-11-27T10:00:00Z",
+    "ObjectId": "123",
+    "ObjectType": "RT::Ticket",
+}
+STATUS = {**TXN, "id": "457", "Type": "Status", "Field": "Status", "OldValue": "new"}
+TICKET = {
+    "id": 123,
+    "Subject": "VPN drops",
+    "Queue": {"id": "1", "type": "queue"},
+    "Owner": {"id": "Nobody", "type": "user"},
+    "Status": "new",
+    "Priority": "0",
+    "Requestor": [{"id": "alice@example.com", "type": "user"}],
+    "Created": "2026-11-27T10:00:00Z",
+    "Resolved": "1970-01-01T00:00:00Z",
+    "CustomFields": [
+        {"id": "2", "name": "Tags", "values": ["vpn"]},
+        {"id": "3", "name": "Account", "values": ["ACME"]},
+    ],
+}
+
+
+def _reader(rows: list[dict[str, Any]], calls: list[str]) -> RTEventReader:
+    def answer(request: httpx.Request) -> httpx.Response:
+        path, page = request.url.path, request.url.params.get("page", "1")
+        calls.append(path)
+        json: Any
+        if path.endswith("/transactions"):
+            json = {"items": rows if page == "1" else []}
+        elif path.endswith("/ticket/123"):
+            json = TICKET
+        elif path.endswith("/queue/1"):
+            json = {"Name": "General"}
+        elif path.endswith("/customfield/2"):
+            json = {"Name": "Tags", "MaxValues": "0"}
+        elif path.endswith("/customfield/3"):
+            json = {"Name": "Account", "MaxValues": "1"}
+        elif path.endswith("/transaction/456/attachments"):
+            json = {"items": [{"ContentType": "text/plain", "Content": BODY}]}
+        else:
+            return httpx.Response(404, json={"message": "Not Found"})
+        return httpx.Response(200, json=json)
+
+    transport = httpx.MockTransport(answer)
+    return RTEventReader(RTHelpdesk("http://rt.test", "tok", transport=transport))
+
+
+def test_a_missed_create_is_the_scrip_payload() -> None:
+    calls: list[str] = []
+    reader = _reader([TXN], calls)
+    (payload,) = reader.payloads(reader.rows(455))
+    expected = rt_payload()
+    expected["transaction"]["content"] = BODY
+    assert payload == expected
+    event = adapt_rt(payload)
+    assert event.type == "created" and event.ticket is not None
+    assert event.ticket.account.name == "ACME"  # single-valued field: a value, not a list
+
+
+def test_a_missed_resolution_carries_no_content_and_reads_the_ticket_once() -> None:
+    calls: list[str] = []
+    reader = _reader([TXN, {**STATUS, "NewValue": "resolved"}], calls)
+    create, status = reader.payloads(reader.rows(455))
+    assert status["event_id"] == "rt-txn-457"
+    assert status["transaction"]["content"] is None
+    assert (status["transaction"]["old_value"], status["transaction"]["new_value"]) == (
+        "new",
+        "resolved",
+    )
+    assert status["ticket"] == create["ticket"]
+    assert adapt_rt(status).type == "resolved"
+    assert calls.count("/REST/2.0/ticket/123") == 1
+    assert not any(c.endswith("/transaction/457/attachments") for c in calls)
