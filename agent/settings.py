@@ -169,6 +169,11 @@ class Settings(BaseSettings):
     helpdesk_poll_s: float = Field(
         default=2.0, gt=0, description="Outbox and back-flow poll when idle."
     )
+    helpdesk_catchup_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="How often RT is asked for the transactions its webhook did not deliver.",
+    )
     helpdesk_history_limit: int = Field(
         default=10, ge=0, le=100, description="Earlier tickets of the requester attached."
     )

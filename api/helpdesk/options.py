@@ -28,6 +28,9 @@ class HelpdeskOptions(BaseModel):
     helpdesk_retry_base_s: float = Field(default=0.5, gt=0, description="First retry delay")
     helpdesk_retry_cap_s: float = Field(default=30.0, gt=0, description="Longest retry delay")
     helpdesk_poll_s: float = Field(default=2.0, gt=0, description="Outbox poll when idle")
+    helpdesk_catchup_s: float = Field(
+        default=30.0, gt=0, description="RT asked for what the webhook missed"
+    )
     helpdesk_history_limit: int = Field(
         default=10, ge=0, le=100, description="Earlier tickets of the requester attached"
     )

@@ -2,9 +2,10 @@
 
 Registers the outbox listener (app.state.decision_listeners), the event handler
 (app.state.helpdesk_handlers["rt"]), the enricher (app.state.helpdesk_enrich and
-``api.helpdesk.enrich``), and starts/stops the delivery and back-flow threads with the app.
+``api.helpdesk.enrich``), and starts/stops the delivery, back-flow and catch-up threads with the
+app (catch-up: RT transactions the webhook missed, fed through the webhook's path).
 ``install_worker(services)`` connects a worker process without an app: its decisions get outbox
-rows and its tickets are enriched, while delivery and back-flow stay with the API process.
+rows and its tickets are enriched, while delivery, back-flow and catch-up stay with the API process.
 """
 
 from __future__ import annotations
@@ -24,11 +25,15 @@ from api.deps import Services
 from api.helpdesk.accounts import load_accounts
 from api.helpdesk.backflow import BackflowWorker, EventLog, RTEventHandler
 from api.helpdesk.base import Helpdesk, HelpdeskError
+from api.helpdesk.catchup import CatchUp
 from api.helpdesk.delivery import DeliveryLoop
 from api.helpdesk.history import Enricher
 from api.helpdesk.listener import OutboxListener
 from api.helpdesk.options import HelpdeskOptions
 from api.helpdesk.outbox import Outbox
+from api.helpdesk.rt import RTHelpdesk
+from api.helpdesk.rt_events import RTEventReader
+from api.intake.events import HelpdeskWebhook
 
 log = logging.getLogger(__name__)
 
@@ -44,19 +49,30 @@ class Connector:
     backflow: BackflowWorker
     handler: RTEventHandler
     enricher: Enricher
+    catchup: CatchUp | None = None
 
     def readiness(self) -> dict[str, Any]:
         """The /readyz entry: reachable or not, and the outbox backlog (not required)."""
-        backlog = self.outbox.pending_count()
+        backlog = f"{self.outbox.pending_count()} pending"
+        if self.catchup is not None:
+            backlog = f"{backlog}; {self.catchup.readiness()}"
         try:
             version = self.helpdesk.ping()
         except HelpdeskError as exc:
-            return {"ok": False, "required": False, "detail": f"{exc}; {backlog} pending"}
-        return {"ok": True, "required": False, "detail": f"{version}; {backlog} pending"}
+            return {"ok": False, "required": False, "detail": f"{exc}; {backlog}"}
+        return {"ok": True, "required": False, "detail": f"{version}; {backlog}"}
 
 
-def build_connector(services: Services, helpdesk: Helpdesk, options: HelpdeskOptions) -> Connector:
-    """The connector's parts over the service's database, on any Helpdesk implementation."""
+def build_connector(
+    services: Services,
+    helpdesk: Helpdesk,
+    options: HelpdeskOptions,
+    webhook: HelpdeskWebhook | None = None,
+) -> Connector:
+    """The connector's parts over the service's database, on any Helpdesk implementation.
+
+    The catch-up needs RT's REST2 and the webhook to feed: without either there is none.
+    """
     wake = threading.Event()
     outbox = Outbox(services.db)
     listener = OutboxListener(outbox, lambda: services.engine.policy, "rt", wake)
@@ -72,7 +88,11 @@ def build_connector(services: Services, helpdesk: Helpdesk, options: HelpdeskOpt
     handler = RTEventHandler(EventLog(services.db), backflow.wake)
     accounts = load_accounts(options.helpdesk_accounts_file)
     enricher = Enricher(helpdesk, accounts, "rt:", options.helpdesk_history_limit)
-    return Connector(helpdesk, outbox, listener, delivery, backflow, handler, enricher)
+    catchup = None
+    if isinstance(helpdesk, RTHelpdesk) and webhook is not None:
+        reader = RTEventReader(helpdesk)
+        catchup = CatchUp(services.db, reader, webhook, poll_s=options.helpdesk_catchup_s)
+    return Connector(helpdesk, outbox, listener, delivery, backflow, handler, enricher, catchup)
 
 
 def _rt(options: HelpdeskOptions) -> Helpdesk:
@@ -92,15 +112,17 @@ def _connect(
     settings: Settings,
     options: HelpdeskOptions | None,
     helpdesk: Helpdesk | None,
+    webhook: HelpdeskWebhook | None = None,
 ) -> Connector | None:
-    """The connector over the service, enriching its tickets; None when none is configured."""
+    """The connector over the service, enriching its tickets; None when none is configured.
+    With the webhook, it also catches up on the RT transactions the webhook missed."""
     options = options or HelpdeskOptions.from_settings(settings)
     if helpdesk is None:
         if not options.configured:
             log.info("no helpdesk configured (helpdesk_url/helpdesk_token): connector off")
             return None
         helpdesk = _rt(options)
-    connector = build_connector(services, helpdesk, options)
+    connector = build_connector(services, helpdesk, options, webhook)
     # Queued tickets are enriched by the worker before triage, never inside the webhook call.
     services.service.enrichers.append(connector.enricher.enrich)
     package.use(connector.enricher.enrich)
@@ -132,7 +154,8 @@ def install(
 ) -> Connector | None:
     """Connect the app to the helpdesk; a no-op (None) when no helpdesk is configured."""
     services: Services = app.state.services
-    connector = _connect(services, settings, options, helpdesk)
+    intake = getattr(app.state, "intake", None)
+    connector = _connect(services, settings, options, helpdesk, getattr(intake, "webhook", None))
     if connector is None:
         return None
     if not hasattr(app.state, "decision_listeners"):
@@ -152,11 +175,15 @@ def install(
                 connector.listener.sweep(services.db)
                 connector.delivery.start()
                 connector.backflow.start()
+                if connector.catchup is not None:
+                    connector.catchup.start()  # its first pass runs at once
             try:
                 yield state
             finally:
                 connector.delivery.stop()
                 connector.backflow.stop()
+                if connector.catchup is not None:
+                    connector.catchup.stop()
                 package.use(None)
 
     app.router.lifespan_context = lifespan
