@@ -14,6 +14,10 @@ from api.helpdesk.rt import UNSET, RTHelpdesk, _ref
 
 TXN_FIELDS = "Type,Field,OldValue,NewValue,Creator,Created,ObjectId,ObjectType"
 MESSAGE_TYPES = {"Create", "Correspond", "Comment"}  # the scrip sends content for these only
+# Records of outgoing mail fire no scrip and are hidden from the bot (ShowOutgoingEmail): left out,
+# or the newest visible transaction could sit behind a page RT returns empty.
+TICKET_TXNS = "ObjectType = 'RT::Ticket' AND Type != 'EmailRecord' AND Type != 'CommentEmailRecord'"
+NEWEST_PAGES = 5
 
 
 def _stamp(value: Any) -> str | None:
@@ -30,25 +34,29 @@ class RTEventReader:
 
     def newest(self) -> int:
         """The id of RT's newest ticket transaction (0 when there is none)."""
-        data = self.rt._call(
-            "GET",
-            "/transactions",
-            params={
-                "query": "ObjectType = 'RT::Ticket'",
-                "orderby": "id",
-                "order": "DESC",
-                "per_page": 1,
-            },
-        )
-        items = data.get("items") or []
-        return int(items[0]["id"]) if items else 0
+        for page in range(1, NEWEST_PAGES + 1):
+            data = self.rt._call(
+                "GET",
+                "/transactions",
+                params={
+                    "query": TICKET_TXNS,
+                    "orderby": "id",
+                    "order": "DESC",
+                    "per_page": 20,
+                    "page": page,
+                },
+            )
+            items = data.get("items") or []
+            if items:
+                return int(items[0]["id"])
+        return 0
 
     def rows(self, txn_id: int) -> list[dict[str, Any]]:
         """Every ticket transaction with an id above txn_id, oldest first (REST rows)."""
         return self.rt._pages(
             "/transactions",
             {
-                "query": f"ObjectType = 'RT::Ticket' AND id > {int(txn_id)}",
+                "query": f"{TICKET_TXNS} AND id > {int(txn_id)}",
                 "orderby": "id",
                 "order": "ASC",
                 "fields": TXN_FIELDS,
