@@ -6,7 +6,7 @@ import runpy
 from typing import Any
 
 import httpx
-from conftest import REPO
+from conftest import REPO, RigFactory
 
 from api.helpdesk.rt import RTHelpdesk
 from api.helpdesk.rt_events import RTEventReader
@@ -98,3 +98,14 @@ def test_a_missed_resolution_carries_no_content_and_reads_the_ticket_once() -> N
     assert adapt_rt(status).type == "resolved"
     assert calls.count("/REST/2.0/ticket/123") == 1
     assert not any(c.endswith("/transaction/457/attachments") for c in calls)
+
+
+def test_rt_unreachable_is_retried_next_pass_and_shown(make_rig: RigFactory) -> None:
+    down = httpx.MockTransport(lambda request: httpx.Response(503))
+    rig = make_rig(RTHelpdesk("http://rt.test", "tok", transport=down))
+    catchup = rig.connector.catchup
+    assert catchup is not None
+    assert catchup.run_pass() == catchup.poll_s
+    assert catchup.floor is None and "HTTP 503" in (catchup.last_error or "")
+    detail = rig.connector.readiness()
+    assert not detail["ok"] and "last pass failed" in detail["detail"]
