@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from agent.errors import InputError
+from agent.language import detect_language
 from agent.models import Account, PriorTicket, Ticket
 from knowledge.cases import Case
 from knowledge.ingest import account_id
@@ -155,15 +156,20 @@ def disjoint_sample(
 
 
 def to_ticket(row: Row, history: Sequence[PriorTicket] = ()) -> Ticket:
-    """A TEST row as a new ticket: text, requester, account and language, never its labels."""
+    """A TEST row as a new ticket: text, requester, account and language, never its labels.
+
+    Where the row names no language it is detected, as the intake does for a channel that does
+    not say, so the eval reports per language what the service would see.
+    """
+    subject, body = (row.subject or "")[:MAX_SUBJECT], (row.body or "")[:MAX_BODY]
     return Ticket(
         id=row.id,
         channel="helpdesk",
-        subject=(row.subject or "")[:MAX_SUBJECT],
-        body=(row.body or "")[:MAX_BODY],
+        subject=subject,
+        body=body,
         requester=row.requester,
         account=Account(id=row.account),
-        language=row.language,
+        language=row.language or detect_language(f"{subject}\n{body}"),
         history=list(history),
     )
 

@@ -98,7 +98,9 @@ def build_policy(config: EvalConfig, train: Sequence[Row]) -> Policy:
     return neutral_policy(teams, first_line=config.first_line, scale=scale)
 
 
-def _outcome(row: Row, decision: TriageDecision, config: EvalConfig, text: str) -> Outcome:
+def _outcome(
+    row: Row, decision: TriageDecision, config: EvalConfig, text: str, language: str | None
+) -> Outcome:
     return Outcome(
         ticket_id=row.id,
         truth=row.label(config.label) or "",
@@ -107,7 +109,7 @@ def _outcome(row: Row, decision: TriageDecision, config: EvalConfig, text: str) 
         needs_review=decision.needs_review,
         escalate=decision.escalate,
         decided_by=decision.decided_by,
-        language=row.language,
+        language=language,
         truth_priority=row.label(config.priority_label) if config.priority_label else None,
         predicted_priority=decision.priority,
         latency_ms=decision.latency_ms or 0.0,
@@ -249,7 +251,7 @@ def _route_all(
             raise type(exc)(f"{config.test_source}: ticket {row.id!r}: {exc}") from exc
         finally:
             triager.forget(thread)
-        outcomes.append(_outcome(row, result.decision, config, ticket.text))
+        outcomes.append(_outcome(row, result.decision, config, ticket.text, ticket.language))
         if row.requester:
             earlier[row.requester].append(as_history(row))
         if resolutions is not None:

@@ -12,8 +12,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from agent.errors import InputError
+from agent.language import detect_language
 from agent.models import Account, Attachment, CustomFields, Message, Ticket
-from api.intake.language import detect_language
 from api.intake.models import Adapted
 
 SUBJECT_CHARS = 120

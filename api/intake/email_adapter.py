@@ -13,10 +13,10 @@ from typing import Any
 from pydantic import ValidationError
 
 from agent.errors import InputError
+from agent.language import detect_language
 from agent.models import Account, Message, Ticket
 from api.intake.email_parse import ParsedEmail, parse_email
 from api.intake.email_quotes import QuotedPart, split_mail
-from api.intake.language import detect_language
 from api.intake.models import Adapted
 
 MAX_SUBJECT = 2_000

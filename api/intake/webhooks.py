@@ -13,9 +13,9 @@ from typing import Any
 from pydantic import BaseModel, Field, ValidationError
 
 from agent.errors import InputError
+from agent.language import detect_language
 from agent.models import Account, CustomFields, Ticket
 from api.hooks import EVENT_ID_MAX, HelpdeskEvent, HelpdeskEventType
-from api.intake.language import detect_language
 
 RESOLVED = {"resolved"}
 CLOSED = {"resolved", "rejected", "deleted"}

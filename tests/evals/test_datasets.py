@@ -158,3 +158,15 @@ def test_split_command_writes_disjoint_files(tmp_path: Path) -> None:
     assert (len(train), len(test)) == (32, 8)
     assert not {r.id for r in train} & {r.id for r in test}
     assert main([str(source), "--label", "nope", "--out", str(tmp_path / "x")]) == 1
+
+
+def test_a_ticket_without_a_language_gets_the_detected_one() -> None:
+    german = Row(
+        id="t1",
+        subject="Drucker druckt nicht",
+        body="Seit heute Morgen druckt der Drucker im zweiten Stock keine Seiten mehr.",
+        labels={"team": "desk"},
+    )
+    assert to_ticket(german).language == "de"
+    assert to_ticket(german.model_copy(update={"language": "en"})).language == "en"  # as given
+    assert to_ticket(Row(id="t2", subject="hi", labels={"team": "desk"})).language is None
