@@ -253,16 +253,15 @@ def pick_assignee(
             evidence.append(_assign_ev(team, f"skipped {member.name}: {reason}"))
         else:
             eligible.append((-len(wanted & {fold(s) for s in member.skills}), load, member.name))
-    skilled = [c for c in eligible if c[0] < 0]
-    if wanted:
+    # With no skills wanted, every eligible member qualifies.
+    skilled = [c for c in eligible if c[0] < 0] if wanted else eligible
+    if wanted and eligible and not skilled:
+        # Better someone on shift than a ticket waiting for an absent specialist.
+        evidence.append(_assign_ev(team, "nobody eligible has those skills; any member will do"))
+        skilled = eligible
+    elif wanted:
         for _, _, name in sorted(set(eligible) - set(skilled)):
             evidence.append(_assign_ev(team, f"skipped {name}: missing skills {sorted(wanted)}"))
-        if eligible and not skilled:
-            # Better someone on shift than a ticket waiting for an absent specialist.
-            evidence.append(
-                _assign_ev(team, "nobody eligible has those skills; any member will do")
-            )
-            skilled = eligible
     if not skilled:
         evidence.append(_assign_ev(team, f"nobody in {team.name} is eligible; left to the queue"))
         return None, evidence

@@ -211,6 +211,18 @@ def test_missing_skills_fall_back_to_anyone_eligible(policy: Policy) -> None:
     assert name == "Bob"
     assert any("nobody eligible has those skills" in e.detail for e in evidence)
 
+    assert not any("missing skills" in e.detail for e in evidence)  # nobody was skipped for it
+
+
+def test_with_no_skills_wanted_the_least_loaded_on_shift_member_is_assigned(
+    policy: Policy,
+) -> None:
+    name, evidence = pick_assignee(
+        policy.team("db"), [], InMemoryLoads({"Alice": 1}), WEDNESDAY_10_UTC
+    )
+    assert name == "Bob"
+    assert evidence[-1].detail == "assigned Bob (open 0)"
+
 
 def test_nobody_eligible_gives_none_with_evidence(policy: Policy) -> None:
     name, evidence = pick_assignee(policy.team("db"), [], InMemoryLoads(), SATURDAY_10_UTC)
