@@ -239,6 +239,15 @@ class PriorityPolicy(_Strict):
 
     @model_validator(mode="after")
     def _consistent(self) -> PriorityPolicy:
+        repeated = sorted({p for p in self.scale if self.scale.count(p) > 1})
+        if repeated:
+            raise ValueError(f"scale repeats {repeated}")
+        for name, level in self.levels.items():
+            if level.first_response_hours > level.resolution_hours:
+                raise ValueError(
+                    f"levels.{name}: first_response_hours {level.first_response_hours:g} is "
+                    f"after resolution_hours {level.resolution_hours:g}"
+                )
         known = set(self.scale)
         named = {
             self.default,
@@ -297,9 +306,20 @@ class Policy(_Strict):
                 and rule.actions.raise_priority_to not in self.priorities.scale
             ):
                 raise ValueError(f"rules[{i}] ({rule.id}) raises to a priority not on the scale")
+        scale = set(self.priorities.scale)
         for i, branch in enumerate(self.decision_tree):
             if branch.team and branch.team not in known:
                 raise ValueError(f"decision_tree[{i}] ({branch.name}) names unknown team")
+            # a condition on a name that cannot occur never fires, silently: refuse it
+            unknown = sorted(set(branch.when.team or ()) - known)
+            if unknown:
+                raise ValueError(f"decision_tree[{i}] ({branch.name}) when.team: unknown {unknown}")
+            off_scale = sorted(set(branch.when.priority or ()) - scale)
+            if off_scale:
+                raise ValueError(
+                    f"decision_tree[{i}] ({branch.name}) when.priority: {off_scale} are not on "
+                    f"the scale {self.priorities.scale}"
+                )
         ids = [r.id for r in self.rules]
         if len(ids) != len(set(ids)):
             raise ValueError("rule ids must be unique")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -98,6 +99,27 @@ def test_blank_keyword_is_reported_with_file_and_path(tmp_path: Path) -> None:
         load_policy(path)
     assert "rules[0].match.keywords" in str(info.value)
     assert "keywords[1] '  ' has no letter or digit" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda d: d["decision_tree"][2]["when"].update(team=["netwrok"]), "when.team: unknown"),
+        (lambda d: d["decision_tree"][2]["when"].update(priority=["P0"]), "when.priority: ['P0']"),
+        (lambda d: d["priorities"].update(scale=["P1", "P2", "P2", "P3", "P4"]), "repeats ['P2']"),
+        (
+            lambda d: d["priorities"]["levels"]["P1"].update(first_response_hours=9),
+            "levels.P1: first_response_hours 9 is after resolution_hours 4",
+        ),
+    ],
+)
+def test_conditions_that_could_never_hold_are_refused(
+    tmp_path: Path, edit: Any, message: str
+) -> None:
+    data = yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))
+    edit(data)
+    with pytest.raises(PolicyError, match=re.escape(message)):
+        load_policy(_write(tmp_path, data))
 
 
 def test_unknown_team_is_reported_with_file_and_rule(tmp_path: Path) -> None:
