@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 import httpx
@@ -33,10 +33,27 @@ State = Literal["ok", "at_risk", "breached"]
 RANK: dict[str, int] = {"ok": 0, "at_risk": 1, "breached": 2}
 
 
+def clock_start(row: TicketRow) -> datetime:
+    """When the ticket's SLA clock started: its arrival, else when it was stored.
+
+    The due times are computed from the ticket's ``received_at``; a ticket that reaches the
+    service late (a mail queue, a helpdesk catch-up) is stored well after that.
+    """
+    received = (row.payload or {}).get("received_at")
+    if isinstance(received, str):
+        try:
+            start = datetime.fromisoformat(received)
+        except ValueError:
+            return row.created_at
+        return start if start.tzinfo is not None else start.replace(tzinfo=UTC)
+    return row.created_at
+
+
 def assess(
     row: TicketRow, now: datetime, warn_fraction: float
 ) -> tuple[State, datetime, str] | None:
     """The worst state of the ticket's open deadlines and that deadline; None if none."""
+    start = clock_start(row)
     deadlines: list[tuple[str, datetime]] = []
     if row.status == "review" and row.first_response_due is not None:
         deadlines.append(("first_response", row.first_response_due))
@@ -44,7 +61,7 @@ def assess(
         deadlines.append(("resolution", row.resolution_due))
     worst: tuple[State, datetime, str] | None = None
     for name, due in deadlines:
-        span = max((due - row.created_at).total_seconds(), 0.0)
+        span = max((due - start).total_seconds(), 0.0)
         warn_at = due - timedelta(seconds=span * warn_fraction)
         state: State = "breached" if now > due else "at_risk" if now >= warn_at else "ok"
         if worst is None or RANK[state] > RANK[worst[0]]:

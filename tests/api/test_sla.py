@@ -133,3 +133,23 @@ def test_a_priority_whose_protocol_notifies_oncall_pages_at_decision_time(api: A
             break
         threading.Event().wait(0.05)
     assert "notify_oncall ok" in actions
+
+
+def test_a_late_arriving_ticket_warns_from_when_its_clock_started(api: Api) -> None:
+    # Received at 18:40 but stored only now (a mail queue, a helpdesk catch-up): the warning
+    # window is a fraction of the whole time from arrival, not of what was left at storage.
+    outage = {
+        "subject": "Outage EU",
+        "body": "platform outage in the EU region",
+        "received_at": "2026-11-29T18:40:00Z",
+    }
+    made = api.client.post("/v1/triage", json=outage, headers=api.auth("helpdesk")).json()
+    assert made["priority"] == "P1" and made["escalate"] is True
+    due = datetime.fromisoformat(made["sla"]["resolution_due"])
+    received = datetime.fromisoformat(outage["received_at"])
+    assert due - received > timedelta(hours=1)
+    at_risk = api.services.sla.at_risk(now=due - timedelta(minutes=12))
+    assert [(t.id, t.state, t.deadline) for t in at_risk] == [
+        (made["ticket_id"], "at_risk", "resolution")
+    ]
+    assert api.services.sla.at_risk(now=due - (due - received) / 2) == []
