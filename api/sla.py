@@ -5,7 +5,8 @@ has touched it), and the resolution until feedback marks it resolved. A ticket i
 ``1 - warn_fraction`` of its time is used, breached past the due time. Each step up (ok -> at risk
 -> breached) applies the protocol once: raise the priority one step, put the ticket in front of
 the review queue, and POST to the policy's on-call webhook when one is set. Every action, and
-every failure to notify, is recorded on the ticket.
+every page's outcome, is recorded on the event that asked for the page; a failed page is re-sent on
+later passes, up to ``oncall_attempts`` tries in all.
 """
 
 from __future__ import annotations
@@ -13,11 +14,14 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 import httpx
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from agent.models import Ticket
 from agent.policy import Policy
@@ -31,6 +35,20 @@ log = logging.getLogger(__name__)
 
 State = Literal["ok", "at_risk", "breached"]
 RANK: dict[str, int] = {"ok": 0, "at_risk": 1, "breached": 2}
+# A failed page is re-sent on later passes until it has been tried this many times in all.
+ONCALL_ATTEMPTS = 3
+# Fields on an SLA event that track its page; not part of what the webhook receives.
+_PAGE_BOOKKEEPING = ("oncall", "oncall_attempts")
+
+
+@dataclass(frozen=True)
+class _Page:
+    """One attempt at paging on-call for the SLA event at ``index`` of a ticket's events."""
+
+    ticket_id: str
+    index: int
+    attempt: int
+    payload: dict[str, Any]
 
 
 def clock_start(row: TicketRow) -> datetime:
@@ -80,6 +98,7 @@ class SlaWatch:
         interval_s: float = 60.0,
         warn_fraction: float = 0.2,
         webhook_timeout_s: float = 5.0,
+        oncall_attempts: int = ONCALL_ATTEMPTS,
     ) -> None:
         self.db = db
         self.policy = policy
@@ -88,6 +107,10 @@ class SlaWatch:
         self.warn_fraction = warn_fraction
         self.webhook_timeout_s = webhook_timeout_s
         self.last_run: datetime | None = None
+        self.oncall_attempts = oncall_attempts
+        # Serialises every read-modify-write of a ticket's SLA events: the watch's passes and
+        # the page outcomes recorded from other threads would otherwise overwrite each other.
+        self._events_lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -119,22 +142,35 @@ class SlaWatch:
         )
 
     def check(self, now: datetime | None = None) -> list[str]:
-        """One pass; returns the ids of tickets the protocol was applied to."""
+        """One pass; returns the ids of tickets the protocol was applied to.
+
+        Pages for this pass's escalations and retries of earlier failed pages are sent side by
+        side once the pass has been stored, so a slow webhook costs one timeout, not one each.
+        """
         now = now or utcnow()
         policy = self.policy()
-        escalations: list[dict[str, Any]] = []
-        with self.db.session() as session:
+        url = policy.priorities.oncall_webhook
+        acted: list[str] = []
+        pages: list[_Page] = []
+        with self._events_lock, self.db.session() as session:
             for row in session.scalars(self._open()):
                 found = assess(row, now, self.warn_fraction)
                 if found is None or RANK[found[0]] <= RANK[row.sla_state]:
                     continue
                 state, due, deadline = found
-                event = self._escalate(row, state, due, deadline, policy, now)
-                escalations.append({"ticket_id": row.id, **event})
-        for event in escalations:
-            self._notify(policy, event)
+                self._escalate(row, state, due, deadline, policy, now)
+                acted.append(row.id)
+                if url:
+                    pages.append(self._claim_page(row, len(row.sla_events) - 1))
+            if url:
+                pages.extend(self._claim_retries(session))
+        if url and pages:
+            with ThreadPoolExecutor(
+                max_workers=min(len(pages), 8), thread_name_prefix="oncall-notify"
+            ) as pool:
+                list(pool.map(lambda page: self._send(url, page), pages))
         self.last_run = now
-        return [e["ticket_id"] for e in escalations]
+        return acted
 
     def _escalate(
         self,
@@ -144,7 +180,7 @@ class SlaWatch:
         deadline: str,
         policy: Policy,
         now: datetime,
-    ) -> dict[str, Any]:
+    ) -> None:
         actions: list[str] = []
         scale = policy.priorities.scale
         if row.priority in scale and scale.index(row.priority) > 0:
@@ -166,7 +202,6 @@ class SlaWatch:
         }
         row.sla_state = state
         row.sla_events = [*(row.sla_events or []), event]
-        return event
 
     def on_decision(self, ticket_id: str, ticket: Ticket, result: TriageResult) -> None:
         """A decision listener: a priority whose protocol says notify_oncall pages at once.
@@ -188,38 +223,79 @@ class SlaWatch:
             "headline": result.brief.headline,
             "actions": [f"protocol {decision.priority}"],
         }
-        with self.db.session() as session:
+        with self._events_lock, self.db.session() as session:
             row = session.get(TicketRow, ticket_id)
             if row is None:
                 return
             row.sla_events = [*(row.sla_events or []), event]
+            page = self._claim_page(row, len(row.sla_events) - 1)
         threading.Thread(
-            target=self._notify,
-            args=(policy, {"ticket_id": ticket_id, **event}),
+            target=self._send,
+            args=(policy.priorities.oncall_webhook, page),
             name="oncall-notify",
             daemon=True,
         ).start()
 
-    def _notify(self, policy: Policy, event: dict[str, Any]) -> None:
-        url = policy.priorities.oncall_webhook
+    def _claim_page(self, row: TicketRow, index: int) -> _Page:
+        """Mark the event at ``index`` as paging (one more attempt) and return the page to send.
+
+        Call with ``_events_lock`` held, inside the session that stores the row.
+        """
+        events = list(row.sla_events)
+        event = {
+            **events[index],
+            "oncall": "pending",
+            "oncall_attempts": int(events[index].get("oncall_attempts", 0)) + 1,
+        }
+        events[index] = event
+        row.sla_events = events
+        payload = {k: v for k, v in event.items() if k not in _PAGE_BOOKKEEPING}
+        return _Page(row.id, index, event["oncall_attempts"], {"ticket_id": row.id, **payload})
+
+    def _claim_retries(self, session: Session) -> list[_Page]:
+        """Failed pages of open tickets with attempts left, each claimed for one more attempt."""
+        pages: list[_Page] = []
+        for row in session.scalars(select(TicketRow).where(TicketRow.status.in_(OPEN_STATUSES))):
+            for index, event in enumerate(row.sla_events or []):
+                if (
+                    event.get("oncall") == "failed"
+                    and event.get("oncall_attempts", 0) < self.oncall_attempts
+                ):
+                    pages.append(self._claim_page(row, index))
+        return pages
+
+    def _send(self, url: str | None, page: _Page) -> None:
         if not url:
             return
         outcome = "notify_oncall ok"
         try:
-            response = httpx.post(url, json=event, timeout=self.webhook_timeout_s)
+            response = httpx.post(url, json=page.payload, timeout=self.webhook_timeout_s)
             response.raise_for_status()
         except httpx.HTTPError as exc:
             # Recorded on the ticket and counted; the URL is not logged (it may carry a token).
-            outcome = f"notify_oncall failed: {type(exc).__name__}"
+            outcome = (
+                f"notify_oncall failed: {type(exc).__name__}"
+                f" (attempt {page.attempt} of {self.oncall_attempts})"
+            )
             self.metrics.errors.labels(kind="oncall_webhook").inc()
-            log.warning("on-call webhook failed for %s: %s", event["ticket_id"], type(exc).__name__)
+            log.warning("on-call webhook failed for %s: %s", page.ticket_id, type(exc).__name__)
         self.metrics.sla_actions.labels(action=outcome.split(":")[0].replace(" ", "_")).inc()
-        with self.db.session() as session:
-            row = session.get(TicketRow, event["ticket_id"])
-            if row is not None and row.sla_events:
-                events = list(row.sla_events)
-                events[-1] = {**events[-1], "actions": [*events[-1]["actions"], outcome]}
-                row.sla_events = events
+        self._record(page, outcome)
+
+    def _record(self, page: _Page, outcome: str) -> None:
+        """Write a page's outcome on the event that asked for it (later events may exist)."""
+        with self._events_lock, self.db.session() as session:
+            row = session.get(TicketRow, page.ticket_id)
+            if row is None or page.index >= len(row.sla_events or []):
+                return
+            events = list(row.sla_events)
+            event = events[page.index]
+            events[page.index] = {
+                **event,
+                "actions": [*event["actions"], outcome],
+                "oncall": "ok" if outcome == "notify_oncall ok" else "failed",
+            }
+            row.sla_events = events
 
     def at_risk(self, now: datetime | None = None) -> list[AtRisk]:
         """Open escalated tickets near or past a due time, most urgent first."""

@@ -6,7 +6,7 @@ import json
 import socket
 import threading
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, HTTPServer
+from http.server import BaseHTTPRequestHandler, HTTPServer, ThreadingHTTPServer
 from typing import Any, ClassVar
 
 from api_support import TICKET_DB, TICKET_REVIEW, Api
@@ -153,3 +153,104 @@ def test_a_late_arriving_ticket_warns_from_when_its_clock_started(api: Api) -> N
         (made["ticket_id"], "at_risk", "resolution")
     ]
     assert api.services.sla.at_risk(now=due - (due - received) / 2) == []
+
+
+class _ScriptedHook(BaseHTTPRequestHandler):
+    """Answers each POST with the next scripted status (the last one repeats), after a delay."""
+
+    statuses: ClassVar[list[int]] = [204]
+    delay_s: ClassVar[float] = 0.0
+    received: ClassVar[list[dict[str, Any]]] = []
+
+    def do_POST(self) -> None:
+        length = int(self.headers["Content-Length"])
+        _ScriptedHook.received.append(json.loads(self.rfile.read(length)))
+        threading.Event().wait(self.delay_s)
+        script = _ScriptedHook.statuses
+        self.send_response(script.pop(0) if len(script) > 1 else script[0])
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        return
+
+
+def _scripted_hook(api: Api, statuses: list[int], delay_s: float = 0.0) -> ThreadingHTTPServer:
+    _ScriptedHook.statuses, _ScriptedHook.delay_s = list(statuses), delay_s
+    _ScriptedHook.received = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _ScriptedHook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_port}/page"
+    put = api.client.put("/v1/policy", json={"yaml": _with_webhook(url)}, headers=api.auth("admin"))
+    assert put.status_code == 200
+    return server
+
+
+def _events_once_paged(api: Api, ticket_id: str) -> list[dict[str, Any]]:
+    """The ticket's SLA events once no page is in flight (bounded wait)."""
+    events: list[dict[str, Any]] = []
+    for _ in range(200):
+        view = api.client.get(f"/v1/tickets/{ticket_id}", headers=api.auth("specialist")).json()
+        events = view["sla"]["events"]
+        if events and all(e.get("oncall") != "pending" for e in events):
+            break
+        threading.Event().wait(0.05)
+    return events
+
+
+OUTAGE = {"subject": "Outage EU", "body": "platform outage in the EU region"}
+
+
+def test_each_page_outcome_is_recorded_on_the_event_that_asked_for_it(api: Api) -> None:
+    server = _scripted_hook(api, [204], delay_s=0.5)
+    try:
+        # Received long ago: the watch breaches it while the decision-time page is in flight.
+        old = {**OUTAGE, "received_at": "2020-01-06T09:00:00Z"}
+        made = api.client.post("/v1/triage", json=old, headers=api.auth("helpdesk")).json()
+        assert made["priority"] == "P1" and made["escalate"] is True
+        assert api.services.sla.check() == [made["ticket_id"]]
+        events = _events_once_paged(api, made["ticket_id"])
+    finally:
+        server.shutdown()
+    assert [e["state"] for e in events] == ["decided", "breached"]
+    assert events[0]["actions"] == ["protocol P1", "notify_oncall ok"]
+    assert events[1]["actions"].count("notify_oncall ok") == 1
+    assert sorted(p["state"] for p in _ScriptedHook.received) == ["breached", "decided"]
+
+
+def test_a_failed_page_is_retried_on_later_passes_until_it_goes_through(api: Api) -> None:
+    server = _scripted_hook(api, [503, 503, 204])
+    try:
+        made = api.client.post("/v1/triage", json=OUTAGE, headers=api.auth("helpdesk")).json()
+        assert made["priority"] == "P1"
+        assert _events_once_paged(api, made["ticket_id"])[0]["oncall"] == "failed"
+        assert api.services.sla.check() == []  # not due: only the page is re-sent
+        api.services.sla.check()
+        api.services.sla.check()
+        events = _events_once_paged(api, made["ticket_id"])
+    finally:
+        server.shutdown()
+    assert len(_ScriptedHook.received) == 3
+    assert {p["ticket_id"] for p in _ScriptedHook.received} == {made["ticket_id"]}
+    assert events[0]["actions"] == [
+        "protocol P1",
+        "notify_oncall failed: HTTPStatusError (attempt 1 of 3)",
+        "notify_oncall failed: HTTPStatusError (attempt 2 of 3)",
+        "notify_oncall ok",
+    ]
+    assert events[0]["oncall"] == "ok"
+
+
+def test_a_page_that_keeps_failing_is_tried_a_bounded_number_of_times(api: Api) -> None:
+    dead = f"http://127.0.0.1:{_free_port()}/page"
+    api.client.put("/v1/policy", json={"yaml": _with_webhook(dead)}, headers=api.auth("admin"))
+    made = api.client.post("/v1/triage", json=OUTAGE, headers=api.auth("helpdesk")).json()
+    _events_once_paged(api, made["ticket_id"])
+    for _ in range(4):
+        api.services.sla.check()
+    events = _events_once_paged(api, made["ticket_id"])
+    failures = [a for a in events[0]["actions"] if a.startswith("notify_oncall failed")]
+    assert failures == [f"notify_oncall failed: ConnectError (attempt {n} of 3)" for n in (1, 2, 3)]
+    assert events[0]["oncall"] == "failed" and events[0]["oncall_attempts"] == 3
+    metrics = api.client.get("/metrics").text
+    assert 'triage_errors_total{kind="oncall_webhook"} 3.0' in metrics
