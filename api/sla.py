@@ -210,7 +210,11 @@ class SlaWatch:
         outcome is recorded on the ticket like the watch's own escalations.
         """
         decision = result.decision
-        if decision.sla is None or "notify_oncall" not in decision.sla.actions:
+        protocol = list(decision.sla.actions) if decision.sla is not None else []
+        if "jump_queue" in protocol:
+            self._to_front(ticket_id)
+        # page_team_lead goes to the same pager, which is told so in the event's protocol
+        if not {"notify_oncall", "page_team_lead"} & set(protocol):
             return
         policy = self.policy()
         if not policy.priorities.oncall_webhook:
@@ -221,6 +225,7 @@ class SlaWatch:
             "team": decision.team,
             "priority": decision.priority,
             "headline": result.brief.headline,
+            "protocol": protocol,
             "actions": [f"protocol {decision.priority}"],
         }
         with self._events_lock, self.db.session() as session:
@@ -235,6 +240,14 @@ class SlaWatch:
             name="oncall-notify",
             daemon=True,
         ).start()
+
+    def _to_front(self, ticket_id: str) -> None:
+        """jump_queue: the ticket goes ahead of the others in the review queue at once."""
+        with self._events_lock, self.db.session() as session:
+            row = session.get(TicketRow, ticket_id)
+            if row is not None:
+                row.front_of_queue = True
+        self.metrics.sla_actions.labels(action="front_of_queue").inc()
 
     def _claim_page(self, row: TicketRow, index: int) -> _Page:
         """Mark the event at ``index`` as paging (one more attempt) and return the page to send.

@@ -124,6 +124,11 @@ def test_a_priority_whose_protocol_notifies_oncall_pages_at_decision_time(api: A
         server.shutdown()
     assert [e["ticket_id"] for e in _Hook.received] == [made["ticket_id"]]
     assert _Hook.received[0]["state"] == "decided"
+    # the pager is told the whole protocol (page_team_lead among it), and jump_queue is done
+    assert {"notify_oncall", "page_team_lead"} <= set(_Hook.received[0]["protocol"])
+    with api.services.db.session() as session:
+        assert session.get(TicketRow, made["ticket_id"]).front_of_queue
+        assert not session.get(TicketRow, quiet["ticket_id"]).front_of_queue
     # The outcome is written once the webhook has answered: wait for it, a bounded while.
     actions: list[str] = []
     for _ in range(100):
