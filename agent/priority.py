@@ -177,9 +177,11 @@ def add_business_hours(start: datetime, hours: float, business: WorkingHours) ->
             current = _at(current + timedelta(days=1), business.start)
             continue
         current = max(current, day_start)
-        remaining = day_end - current
+        # Real time, not wall-clock time: a window spanning a daylight-saving switch is an hour
+        # shorter or longer, and an hour added on its far side must not land an hour off.
+        remaining = day_end.astimezone(UTC) - current.astimezone(UTC)
         if left <= remaining:
-            return (current + left).astimezone(UTC)
+            return current.astimezone(UTC) + left
         left -= remaining
         current = _at(current + timedelta(days=1), business.start)
 

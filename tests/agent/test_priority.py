@@ -136,6 +136,17 @@ def test_business_hours_start_before_opening_and_on_weekends() -> None:
     assert add_business_hours(early, 8, hours) == datetime(2026, 11, 30, 17, 0, tzinfo=UTC)
 
 
+def test_business_hours_are_real_hours_across_a_daylight_saving_switch() -> None:
+    every_day = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+    berlin = WorkingHours(timezone="Europe/Berlin", days=every_day, start=time(0), end=time(23, 59))
+    # 23:00 CET; the clocks go from 02:00 to 03:00 that night: 59 minutes, then 9 h 01 min
+    start = datetime(2026, 3, 28, 22, 0, tzinfo=UTC)
+    assert add_business_hours(start, 10, berlin) == datetime(2026, 3, 29, 8, 1, tzinfo=UTC)
+    # and back in October: the night has an hour more
+    autumn = datetime(2026, 10, 24, 21, 0, tzinfo=UTC)  # 23:00 CEST
+    assert add_business_hours(autumn, 10, berlin) == datetime(2026, 10, 25, 7, 1, tzinfo=UTC)
+
+
 def test_on_shift_reads_the_members_time_zone() -> None:
     tokyo = WorkingHours(timezone="Asia/Tokyo", start=time(9), end=time(18))
     assert on_shift(tokyo, datetime(2026, 11, 25, 1, 0, tzinfo=UTC))  # 10:00 in Tokyo
