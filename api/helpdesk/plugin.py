@@ -96,8 +96,6 @@ def build_connector(
 
 
 def _rt(options: HelpdeskOptions) -> Helpdesk:
-    from api.helpdesk.rt import RTHelpdesk
-
     assert options.helpdesk_url and options.helpdesk_token  # checked by the caller
     return RTHelpdesk(
         options.helpdesk_url,

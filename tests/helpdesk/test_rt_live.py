@@ -11,6 +11,7 @@ import subprocess
 import threading
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -72,7 +73,9 @@ def _options() -> HelpdeskOptions:
     return HelpdeskOptions(helpdesk_retry_base_s=0.2, helpdesk_retry_cap_s=2.0, helpdesk_poll_s=0.5)
 
 
-def test_scrip_posts_signed_contract_payloads(hook: Any, root: RootClient) -> None:
+@contextmanager
+def _receiving(hook: Any) -> Iterator[list[tuple[dict[str, str], bytes]]]:
+    """The scrip's posts (headers, body) while the hook points at a local receiver."""
     received: list[tuple[dict[str, str], bytes]] = []
 
     class Receiver(BaseHTTPRequestHandler):
@@ -90,10 +93,15 @@ def test_scrip_posts_signed_contract_payloads(hook: Any, root: RootClient) -> No
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         hook(f"http://127.0.0.1:{port}/v1/intake/helpdesk")
-        ticket_id = root.create(*VPN_TEXT, requester="erin@example.com")
-        root.put(ticket_id, Status="resolved")
+        yield received
     finally:
         server.shutdown()
+
+
+def test_scrip_posts_signed_contract_payloads(hook: Any, root: RootClient) -> None:
+    with _receiving(hook) as received:
+        ticket_id = root.create(*VPN_TEXT, requester="erin@example.com")
+        root.put(ticket_id, Status="resolved")
     payloads = []
     for headers, body in received:
         stamp = headers["X-Triage-Timestamp"]
@@ -115,30 +123,14 @@ def test_scrip_posts_signed_contract_payloads(hook: Any, root: RootClient) -> No
 def test_catch_up_rebuilds_what_the_scrip_posted(
     hook: Any, root: RootClient, rt: RTHelpdesk
 ) -> None:
-    received: list[dict[str, Any]] = []
-
-    class Receiver(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-            self.send_response(202)
-            self.end_headers()
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    port = free_port()
-    server = ThreadingHTTPServer(("127.0.0.1", port), Receiver)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
     reader = RTEventReader(rt)
     start = reader.newest()
-    try:
-        hook(f"http://127.0.0.1:{port}/v1/intake/helpdesk")
+    with _receiving(hook) as received:
         ticket_id = root.create(*VPN_TEXT, requester="judy@example.com")
         root.reply(ticket_id, "Replaced the firewall's tunnel config.")
         root.put(ticket_id, Queue="network", Status="resolved")
-    finally:
-        server.shutdown()
-    posted = {p["event_id"]: p for p in received if p["ticket"]["id"] == ticket_id}
+    payloads = [json.loads(body) for _, body in received]
+    posted = {p["event_id"]: p for p in payloads if p["ticket"]["id"] == ticket_id}
     rebuilt = {
         p["event_id"]: p
         for p in reader.payloads(reader.rows(start))
