@@ -277,9 +277,7 @@ class SlaWatch:
                     pages.append(self._claim_page(row, index))
         return pages
 
-    def _send(self, url: str | None, page: _Page) -> None:
-        if not url:
-            return
+    def _send(self, url: str, page: _Page) -> None:
         outcome = "notify_oncall ok"
         try:
             response = httpx.post(url, json=page.payload, timeout=self.webhook_timeout_s)

@@ -107,14 +107,12 @@ class KnowledgeBase:
 
     def _ingest_batch(self, batch: list[Case], report: IngestReport, seen: set[str]) -> None:
         latest: dict[str, Case] = {}
-        repeats: set[str] = set()
         for case in batch:
             if not case.text.strip():
                 report.skipped.append(Skipped(ref=case.id, reason="no subject or body"))
                 continue
             if case.id in latest or case.id in seen:
                 report.skipped.append(Skipped(ref=case.id, reason="repeated id: later record kept"))
-                repeats.add(case.id)
             latest[case.id] = case
         existing = self.store.get_many(list(latest))
         changed = [case for case in latest.values() if existing.get(case.id) != case]
