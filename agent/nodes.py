@@ -12,7 +12,7 @@ from agent.brief import build_brief
 from agent.decision import apply_review, assemble_decision
 from agent.deps import Deps
 from agent.injection import normalise_whitespace, scan
-from agent.priority import choose_priority
+from agent.priority import choose_priority, settle_priority
 from agent.route import choose_route
 from agent.state import HumanReview, TriageState
 from knowledge.base import RoutePrediction
@@ -108,15 +108,19 @@ class Nodes:
             # The LLM's self-reported confidence is not calibrated; average it with the
             # calibrated score the learned router gives the same team.
             llm_confidence = (learned + outcome.choice.confidence) / 2
+        policy, ticket, hits = self.deps.policy, state["ticket"], state["hits"]
+        # The tree's priority conditions read the priority the ticket will get, not a floor.
+        level, _ = settle_priority(policy, ticket, hits, state["complexity"], prediction)
         choice = choose_route(
-            self.deps.policy,
-            state["ticket"],
-            state["hits"],
+            policy,
+            ticket,
+            hits,
             prediction,
             llm_team=llm_team,
             llm_confidence=llm_confidence,
             loads=self.deps.loads,
             now=datetime.now(UTC),
+            priority=level,
         )
         return {"route": choice}
 

@@ -43,16 +43,18 @@ def priority_floor(policy: Policy, ticket: Ticket, hits: Sequence[RuleHit]) -> s
     )
 
 
-def choose_priority(
+def settle_priority(
     policy: Policy,
     ticket: Ticket,
     hits: Sequence[RuleHit],
     complexity: Complexity,
     prediction: RoutePrediction | None,
-    escalate: bool,
-    now: datetime | None = None,
-) -> PriorityChoice:
-    """Set the priority, the SLA clock (from `now`, else the ticket's arrival) and the tags."""
+) -> tuple[str, list[Evidence]]:
+    """The ticket's priority and how it was reached; it does not depend on the route.
+
+    The decision tree's `when.priority` reads this same value, so a branch for P1 tickets fires
+    on a P1 however it became one (learned, account tier, severity, a rule or urgency cues).
+    """
     prio = policy.priorities
     evidence: list[Evidence] = []
     current = prio.default
@@ -82,7 +84,20 @@ def choose_priority(
         target = prio.scale[max(prio.rank(current) - prio.urgency_raises, 0)]
         cues = ", ".join(repr(c) for c in complexity.urgency_cues)
         raise_to(target, f"urgency cues {cues}", "complexity")
+    return current, evidence
 
+
+def choose_priority(
+    policy: Policy,
+    ticket: Ticket,
+    hits: Sequence[RuleHit],
+    complexity: Complexity,
+    prediction: RoutePrediction | None,
+    escalate: bool,
+    now: datetime | None = None,
+) -> PriorityChoice:
+    """Set the priority, the SLA clock (from `now`, else the ticket's arrival) and the tags."""
+    current, evidence = settle_priority(policy, ticket, hits, complexity, prediction)
     tags = _tags(policy, hits, complexity, escalate)
     sla = _sla(policy, current, now or ticket.received_at)
     if sla is None:

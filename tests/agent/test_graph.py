@@ -397,3 +397,26 @@ def test_the_brief_quotes_other_tickets_without_their_personal_data(
     for brief in (other.brief, claimed.brief):
         quoted = brief.model_dump_json(include={"history", "similar", "next_steps"})
         assert not any(leak in quoted for leak in leaks), quoted
+
+
+def test_tree_priority_conditions_read_the_priority_the_ticket_gets(
+    kb: KnowledgeBase, tmp_path: Path
+) -> None:
+    """A P1 reached by urgency cues (not by a floor) takes the enterprise major-incident branch."""
+    priorities = POLICY.priorities.model_copy(update={"urgency_raises": 3})
+    policy = POLICY.model_copy(update={"priorities": priorities})
+    settings = Settings(data_dir=tmp_path)
+    triager = Triager(
+        settings=settings, policy=policy, kb=kb, checkpointer=sqlite_checkpointer(settings)
+    )
+    ticket = Ticket(
+        subject="Docking station not detected - urgent",
+        body=DOCK,
+        account=Account(id="acme", tier="enterprise"),
+    )
+    decision = triager.triage(ticket).decision
+    assert decision.priority == "P1"
+    assert any(
+        e.kind == "tree" and e.source == "enterprise-major-incident" for e in decision.evidence
+    )
+    assert decision.tier == 3 and "Enterprise" in decision.tags
