@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from agent.models import Ticket
 from agent.policy import Policy
 from api.engine import LockedEngine, TriageEngine
 from api.schemas import DecisionChange, DryRunOut
@@ -19,23 +20,23 @@ Fork = Callable[[TriageEngine, Policy], TriageEngine]
 def dry_run(
     engine: LockedEngine, store: TicketStore, candidate: Policy, last: int, fork: Fork
 ) -> DryRunOut:
-    """Route the last ``last`` tickets with the candidate; compare with the agent's stored decision.
+    """Route the last ``last`` tickets with the active policy and with the candidate; compare.
 
-    The assignee is not compared: it follows today's workloads, not the policy alone.
+    Both run now, on the same knowledge base and loads, so a change is the candidate's alone: the
+    stored decisions were made under older policies and a smaller knowledge base, and comparing
+    with them would also report what the knowledge base has learned since. The assignee is not
+    compared: it follows today's workloads, not the policy alone.
     """
+    active = engine.sibling(fork(engine.triager, engine.policy))
     shadow = engine.sibling(fork(engine.triager, candidate))
     run = uuid.uuid4().hex[:8]
     changes: list[DecisionChange] = []
     replayed = 0
     for ticket_id in store.recent(last):
-        current = store.first_decision(ticket_id)
-        if current is None:
-            continue
-        thread = f"dry-run-{run}-{ticket_id}"
-        result = shadow.triage(store.ticket(ticket_id), thread_id=thread)
-        shadow.triager.forget(thread)
+        ticket = store.ticket(ticket_id)
+        current = _decide(active, ticket, f"dry-run-{run}-active-{ticket_id}")
+        proposed = _decide(shadow, ticket, f"dry-run-{run}-{ticket_id}")
         replayed += 1
-        proposed = result.decision.model_dump(mode="json")
         changed = [f for f in COMPARED if _norm(current.get(f)) != _norm(proposed.get(f))]
         if changed:
             changes.append(
@@ -52,6 +53,12 @@ def dry_run(
         changed=len(changes),
         changes=changes,
     )
+
+
+def _decide(engine: LockedEngine, ticket: Ticket, thread: str) -> dict[str, Any]:
+    result = engine.triage(ticket, thread_id=thread)
+    engine.triager.forget(thread)
+    return result.decision.model_dump(mode="json")
 
 
 def _norm(value: Any) -> Any:

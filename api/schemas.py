@@ -177,7 +177,9 @@ class DecisionChange(BaseModel):
 
     ticket_id: str
     changed: list[str]
-    current: dict[str, Any]
+    current: dict[str, Any] = Field(
+        description="The active policy's decision, routed now on the same knowledge base"
+    )
     candidate: dict[str, Any]
 
 

@@ -95,6 +95,28 @@ def test_dry_run_reports_changed_decisions_without_activating(api: Api) -> None:
     assert api.client.get("/v1/policy", headers=api.auth("admin")).json()["version"] == 1
 
 
+def test_dry_run_compares_with_the_active_policy_not_with_past_decisions(api: Api) -> None:
+    """A ticket decided under an older policy is not reported as changed by the active one."""
+    printer = api.client.post(
+        "/v1/triage",
+        json={"subject": "printer jammed", "body": "the printer on floor 2 is jammed"},
+        headers=api.auth("helpdesk"),
+    ).json()
+    assert printer["team"] != "database"
+    active = _with_rule(EXAMPLE, PRINTER_RULE)
+    assert api.client.put("/v1/policy", json={"yaml": active}, headers=api.auth("admin")).is_success
+    same = api.client.post(
+        "/v1/policy/dry-run", json={"yaml": active, "last": 10}, headers=api.auth("admin")
+    ).json()
+    assert (same["replayed"], same["changed"]) == (1, 0)
+    back = api.client.post(
+        "/v1/policy/dry-run", json={"yaml": EXAMPLE, "last": 10}, headers=api.auth("admin")
+    ).json()
+    [change] = back["changes"]
+    assert change["current"]["team"] == "database"
+    assert change["candidate"]["team"] == printer["team"]
+
+
 def test_policy_survives_a_restart(make_api: AppFactory, tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'shared.sqlite'}"
     first = make_api(url)
