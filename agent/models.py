@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
@@ -91,6 +91,23 @@ class PriorTicket(BaseModel):
     resolution: str | None = None
 
 
+CLOCK_SKEW = timedelta(hours=1)
+"""How far ahead of this machine's clock a sender's arrival time may be."""
+
+
+def _not_ahead(when: datetime) -> datetime:
+    """An arrival time in the future would start the SLA clock late: its due times would never
+    come, so the ticket would never be at risk. A sender's clock may be a little ahead."""
+    aware = when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+    now = datetime.now(UTC)
+    if aware > now + CLOCK_SKEW:
+        raise ValueError(
+            f"received_at {when.isoformat()} is more than an hour ahead of this service's "
+            f"clock ({now:%Y-%m-%dT%H:%M}Z)"
+        )
+    return when
+
+
 class Ticket(BaseModel):
     """One incoming ticket, whatever channel it came from."""
 
@@ -109,7 +126,10 @@ class Ticket(BaseModel):
     severity: str | None = Field(default=None, description="Severity declared by the source form")
     custom_fields: CustomFields = Field(default_factory=dict)
     attachments: list[Attachment] = Field(default_factory=list)
-    received_at: datetime = Field(default_factory=_now)
+    received_at: Annotated[datetime, AfterValidator(_not_ahead)] = Field(
+        default_factory=_now,
+        description="When the ticket arrived; its SLA clock starts here (naive times are UTC)",
+    )
     messages: list[Message] = Field(default_factory=list)
     history: list[PriorTicket] = Field(default_factory=list)
     reopen_count: int = Field(default=0, ge=0)

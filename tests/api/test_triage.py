@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -88,6 +89,29 @@ def test_bad_payloads_get_422_with_the_field_named(api: Api) -> None:
     )
     assert too_long_key.status_code == 422
     assert _decisions(api) == 0
+
+
+def test_an_arrival_time_in_the_future_gets_422_and_one_in_the_past_starts_the_clock(
+    api: Api,
+) -> None:
+    c, headers = api.client, api.auth("helpdesk")
+    future = c.post(
+        "/v1/triage", json={**TICKET_DB, "received_at": "2099-01-01T00:00:00Z"}, headers=headers
+    )
+    assert future.status_code == 422
+    assert "received_at" in future.json()["detail"]
+    assert "ahead of this service's clock" in future.json()["detail"]
+    assert _decisions(api) == 0
+    skewed = (datetime.now(UTC) + timedelta(minutes=10)).isoformat()
+    assert c.post(
+        "/v1/triage", json={**TICKET_DB, "received_at": skewed}, headers=headers
+    ).is_success
+    late = c.post(
+        "/v1/triage",
+        json={**TICKET_DB, "external_id": "late-1", "received_at": "2026-01-05T09:00:00Z"},
+        headers=headers,
+    ).json()
+    assert datetime.fromisoformat(late["sla"]["resolution_due"]) < datetime.now(UTC)
 
 
 def _nested(levels: int) -> dict[str, Any]:
