@@ -17,6 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from agent.errors import PolicyError
+from agent.text import fold
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 ProtocolAction = Literal["jump_queue", "notify_oncall", "start_sla_clock", "page_team_lead"]
@@ -94,6 +95,15 @@ class Team(_Strict):
     skills: list[str] = Field(default_factory=list)
     members: list[Member] = Field(default_factory=list)
     working_hours: WorkingHours = Field(default_factory=WorkingHours)
+
+    @model_validator(mode="after")
+    def _members_unique(self) -> Team:
+        # open loads and assignments are kept by name: two entries would be one person
+        names = [m.name for m in self.members]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise ValueError(f"team {self.name!r} lists members more than once: {repeated}")
+        return self
 
 
 class RuleMatch(_Strict):
@@ -320,10 +330,34 @@ class Policy(_Strict):
                     f"decision_tree[{i}] ({branch.name}) when.priority: {off_scale} are not on "
                     f"the scale {self.priorities.scale}"
                 )
+            missing = self._skills_nobody_has(branch)
+            if missing:
+                raise ValueError(
+                    f"decision_tree[{i}] ({branch.name}) required_skills: no member of the "
+                    f"teams it can route to has {missing}"
+                )
         ids = [r.id for r in self.rules]
         if len(ids) != len(set(ids)):
             raise ValueError("rule ids must be unique")
         return self
+
+    def _skills_nobody_has(self, branch: Branch) -> list[str]:
+        """Skills the branch asks for that no member of a team it can route to has (a typo
+        would otherwise pass silently: the picker falls back to any member)."""
+        if not branch.required_skills or not branch.assign:
+            return []
+        if branch.team:
+            reachable = [branch.team]
+        else:
+            reachable = branch.when.team or [t.name for t in self.teams]
+        has = {
+            fold(skill)
+            for team in self.teams
+            if team.name in reachable
+            for member in team.members
+            for skill in member.skills
+        }
+        return sorted(s for s in branch.required_skills if fold(s) not in has)
 
     @property
     def team_names(self) -> list[str]:

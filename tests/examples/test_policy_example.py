@@ -111,6 +111,15 @@ def test_blank_keyword_is_reported_with_file_and_path(tmp_path: Path) -> None:
             lambda d: d["priorities"]["levels"]["P1"].update(first_response_hours=9),
             "levels.P1: first_response_hours 9 is after resolution_hours 4",
         ),
+        (
+            lambda d: d["decision_tree"][0].update(required_skills=["vpi"]),
+            "decision_tree[0] (vip-escalated) required_skills: no member of the teams it can "
+            "route to has ['vpi']",
+        ),
+        (
+            lambda d: d["teams"][0]["members"].append(dict(d["teams"][0]["members"][0])),
+            "team 'service_desk' lists members more than once: ['Lena Fischer']",
+        ),
     ],
 )
 def test_conditions_that_could_never_hold_are_refused(
@@ -119,6 +128,15 @@ def test_conditions_that_could_never_hold_are_refused(
     data = yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))
     edit(data)
     with pytest.raises(PolicyError, match=re.escape(message)):
+        load_policy(_write(tmp_path, data))
+
+
+def test_a_skill_some_member_of_the_branch_team_has_is_accepted(tmp_path: Path) -> None:
+    data = yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))
+    data["decision_tree"][0].update(team="identity_access", required_skills=["MFA"])
+    assert load_policy(_write(tmp_path, data)).decision_tree[0].required_skills == ["MFA"]
+    data["decision_tree"][0].update(team="database")
+    with pytest.raises(PolicyError, match=re.escape("has ['MFA']")):
         load_policy(_write(tmp_path, data))
 
 
