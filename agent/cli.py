@@ -91,6 +91,7 @@ _SUBCOMMANDS: list[tuple[str, str]] = [
     ("knowledge.cli", "add_kb_parser"),
     ("evals.cli", "add_eval_parser"),
     ("api.cli", "add_keys_parser"),
+    ("api.cli", "add_policy_parser"),
     ("api.intake.cli", "add_intake_parser"),
     ("api.intake.cli", "add_dlq_parser"),
 ]

@@ -1,4 +1,5 @@
-"""`triage keys create|list|revoke`: API keys written to the database (no server needed)."""
+"""`triage keys ...` and `triage policy ...`: API keys and policy versions written straight to the
+database (no server needed)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 from agent.settings import Settings
 from api.auth import ROLES, create_key, list_keys, revoke_key
 from api.db import Database
+from api.policies import PolicyStore, read_policy_file
 
 
 def _db(settings: Settings) -> Database:
@@ -72,3 +74,51 @@ def add_keys_parser(subparsers: Any) -> None:
     revoke = sub.add_parser("revoke", help="revoke a key by id")
     revoke.add_argument("id")
     revoke.set_defaults(handler=cmd_revoke)
+
+
+def cmd_policy_activate(args: argparse.Namespace, settings: Settings) -> int:
+    """Validate a policy file and make it the next active version (as `PUT /v1/policy` does)."""
+    text, _ = read_policy_file(args.file)
+    db = _db(settings)
+    try:
+        view, _ = PolicyStore(db).save(text, f"cli:{args.author}", args.file)
+    finally:
+        db.close()
+    print(
+        f"activated policy version {view.version} ({view.fingerprint}) from {args.file}; "
+        "a running service picks it up when restarted",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def cmd_policy_versions(args: argparse.Namespace, settings: Settings) -> int:
+    """List the stored policy versions, newest first."""
+    db = _db(settings)
+    try:
+        versions = PolicyStore(db).versions()
+    finally:
+        db.close()
+    if not versions:
+        print("no policy stored yet: the service stores its policy file as version 1 at start")
+    for v in versions:
+        active = "active" if v.active else "-"
+        print(
+            f"{v.version}\t{active}\t{v.fingerprint}\t{v.created_by}\t"
+            f"{v.created_at.isoformat(timespec='seconds')}"
+        )
+    return 0
+
+
+def add_policy_parser(subparsers: Any) -> None:
+    """Register `triage policy ...` on the main command."""
+    policy = subparsers.add_parser("policy", help="policy versions stored for the HTTP service")
+    sub = policy.add_subparsers(dest="policy_command", required=True)
+    activate = sub.add_parser(
+        "activate", help="validate a policy file and store it as the active version"
+    )
+    activate.add_argument("file")
+    activate.add_argument("--author", default="admin", help="recorded as cli:AUTHOR")
+    activate.set_defaults(handler=cmd_policy_activate)
+    versions = sub.add_parser("versions", help="list stored versions, newest first")
+    versions.set_defaults(handler=cmd_policy_versions)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import func, select, update
 
-from agent.errors import NotFoundError
+from agent.errors import NotFoundError, PolicyError
 from agent.policy import Policy, load_policy, loads_policy
 from api.db import Database
 from api.schemas import PolicyVersionView
@@ -23,7 +23,16 @@ class PolicyStore:
             row = session.scalars(select(PolicyRow).where(PolicyRow.active.is_(True))).first()
             if row is None:
                 return None
-            return _view(row, with_yaml=True), loads_policy(row.yaml_text, f"policy v{row.version}")
+            try:
+                policy = loads_policy(row.yaml_text, f"policy v{row.version}")
+            except PolicyError as exc:
+                # A version stored before a newer release tightened validation.
+                raise PolicyError(
+                    f"the active policy, version {row.version} in the database, does not "
+                    f"validate:\n{exc}\nfix the file and activate it with "
+                    "`triage policy activate FILE`"
+                ) from None
+            return _view(row, with_yaml=True), policy
 
     def bootstrap(self, path_text: str, source: str) -> tuple[PolicyVersionView, Policy]:
         """The active policy; on first start, the policy file becomes version 1."""

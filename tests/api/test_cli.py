@@ -1,4 +1,4 @@
-"""`triage keys ...` works with no server: the printed key then authenticates against the app."""
+"""`triage keys ...` and `triage policy ...` need no server; the app then sees what they wrote."""
 
 from __future__ import annotations
 
@@ -10,6 +10,11 @@ import pytest
 from api_support import AppFactory
 
 from agent.cli import main
+from agent.errors import PolicyError
+from agent.settings import EXAMPLES_DIR
+from api.db import Database
+from api.policies import PolicyStore
+from api.tables import PolicyRow, utcnow
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -56,3 +61,47 @@ def test_keys_create_as_a_process_prints_only_the_key(tmp_path: Path) -> None:
     assert done.stdout.count("\n") == 1
     assert done.stdout.startswith("trk_")
     assert (tmp_path / "triage.sqlite").exists()
+
+
+def test_policy_activate_replaces_a_stored_policy_that_no_longer_validates(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    make_api: AppFactory,
+) -> None:
+    url = f"sqlite:///{tmp_path / 'policy.sqlite'}"
+    monkeypatch.setenv("TRIAGE_DATABASE_URL", url)
+    example = (EXAMPLES_DIR / "policy.yaml").read_text(encoding="utf-8")
+    # stored by an older release that did not refuse a member listed twice
+    twice = example.replace("    members:\n", "    members:\n      - {name: Lena Fischer}\n", 1)
+    db = Database(url)
+    db.migrate()
+    with db.session() as session:
+        session.add(
+            PolicyRow(
+                version=1,
+                yaml_text=twice,
+                fingerprint="old",
+                active=True,
+                created_by="file:policy.yaml",
+                created_at=utcnow(),
+            )
+        )
+    with pytest.raises(PolicyError, match="active policy, version 1 in the database, does not"):
+        PolicyStore(db).active()
+    assert main(["policy", "versions"]) == 0
+    assert capsys.readouterr().out.startswith("1\tactive\told\tfile:policy.yaml\t")
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(twice, encoding="utf-8")
+    assert main(["policy", "activate", str(broken)]) == 1
+    assert "lists members more than once" in capsys.readouterr().err
+    fixed = tmp_path / "fixed.yaml"
+    fixed.write_text(example, encoding="utf-8")
+    assert main(["policy", "activate", str(fixed), "--author", "ana"]) == 0
+    assert "activated policy version 2" in capsys.readouterr().err
+    view, _ = PolicyStore(db).active() or (None, None)
+    assert view is not None and (view.version, view.created_by) == (2, "cli:ana")
+    db.close()
+    api = make_api(url)
+    body = api.client.get("/v1/policy", headers=api.auth("admin")).json()
+    assert body["version"] == 2
