@@ -95,10 +95,13 @@ class DeliveryLoop(PollingThread):
     def drain(self) -> float:
         """Deliver every due row once; returns how long to wait before the next pass."""
         while not self._stop.is_set():
-            rows = self.outbox.due(datetime.now(UTC))
+            now = datetime.now(UTC)
+            rows = self.outbox.due(now)
             if not rows:
                 break
             for row in rows:
+                if not self.outbox.claim(row.id, now):
+                    continue  # another delivery loop on this database has it
                 if not self.deliver(row):
                     # Unreachable: later rows would fail the same way; wait, then retry in order.
                     return backoff_s(self.failures, self.base_s, self.cap_s)

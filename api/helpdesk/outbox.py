@@ -3,7 +3,8 @@
 A row is written right after its decision is stored (one row per decision: the decision id is
 unique), and a sweep at start re-creates rows a crash between the two writes would have lost.
 Rows of one helpdesk ticket are delivered strictly in id order: only the oldest unfinished row
-of a ticket is ever due.
+of a ticket is ever due. A loop claims a row before applying it (a lease on its next attempt),
+so two delivery loops on one database (the API and `worker_main --serve`) never apply it twice.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from api.db import Database
@@ -19,6 +20,8 @@ from api.helpdesk.tables import OutboxRow
 from api.tables import DecisionRow, TicketRow, utcnow
 
 PENDING = "pending"
+LEASE_S = 300.0
+"""How long a claimed row is left to its loop; a loop that died mid-row frees it after this."""
 
 
 class Outbox:
@@ -88,6 +91,24 @@ class Outbox:
                 .limit(limit)
             )
             return list(session.scalars(query).all())
+
+    def claim(self, row_id: int, now: datetime, lease_s: float = LEASE_S) -> bool:
+        """Take a due row for this loop alone; False when another loop took it first.
+
+        The update is conditional on the row still being due, so of two loops that both saw it
+        due, only the first one's update matches; finish() or retry() ends the lease.
+        """
+        with self.db.session() as session:
+            taken = session.execute(
+                update(OutboxRow)
+                .where(
+                    OutboxRow.id == row_id,
+                    OutboxRow.status == PENDING,
+                    OutboxRow.next_attempt_at <= now,
+                )
+                .values(next_attempt_at=now + timedelta(seconds=lease_s))
+            )
+            return bool(taken.rowcount)  # type: ignore[attr-defined]
 
     def next_due(self) -> datetime | None:
         """When the earliest pending row is due, or None when nothing is pending."""

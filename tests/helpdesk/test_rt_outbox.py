@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
 from conftest import RigFactory
 from rt_support import DB_TEXT, REVIEW_TEXT, VPN_TEXT, rt_ticket
 
 from agent.models import Ticket
 from agent.state import HumanReview
+from api.helpdesk.base import TicketUpdate, UpdateResult
+from api.helpdesk.delivery import DeliveryLoop
 from api.helpdesk.fake import FakeHelpdesk
 from api.helpdesk.names import TAGS_FIELD, priority_map, user_map
 
@@ -129,3 +135,29 @@ def test_sweep_queues_a_decision_the_listener_never_saw(
     assert rig.connector.listener.sweep(rig.services.db) == 0
     rig.connector.delivery.drain()
     assert fake.tickets[rt.id].queue == "database"
+
+
+def test_two_delivery_loops_on_one_database_apply_each_row_once(
+    make_rig: RigFactory, fake: FakeHelpdesk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The API's loop and a worker's (`worker_main --serve`) share the outbox."""
+    rig = make_rig(fake)
+    rts = [
+        fake.create(*text, requester="dana@example.com")
+        for text in (DB_TEXT, VPN_TEXT, REVIEW_TEXT)
+    ]
+    for rt, text in zip(rts, (DB_TEXT, VPN_TEXT, REVIEW_TEXT), strict=True):
+        rig.decide(rt_ticket(rt.id, *text))
+    slow_update = fake.update
+
+    def update(ticket_id: str, change: TicketUpdate) -> UpdateResult:
+        time.sleep(0.2)  # both loops see the same rows due before either finishes one
+        return slow_update(ticket_id, change)
+
+    monkeypatch.setattr(fake, "update", update)
+    loops = [rig.connector.delivery, DeliveryLoop(rig.connector.outbox, fake)]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        list(pool.map(lambda loop: loop.drain(), loops))
+    for rt in rts:
+        assert len(fake.comments(rt.id)) == 1
+    assert [r.status for r in rig.connector.outbox.rows()] == ["applied"] * 3
