@@ -5,8 +5,8 @@ has touched it), and the resolution until feedback marks it resolved. A ticket i
 ``1 - warn_fraction`` of its time is used, breached past the due time. Each step up (ok -> at risk
 -> breached) applies the protocol once: raise the priority one step, put the ticket in front of
 the review queue, and POST to the policy's on-call webhook when one is set. Every action, and
-every page's outcome, is recorded on the event that asked for the page; a failed page is re-sent on
-later passes, up to ``oncall_attempts`` tries in all.
+every page's outcome, is recorded on the event that asked for the page; a failed page, or one lost
+with its process mid-send, is re-sent on later passes, up to ``oncall_attempts`` tries in all.
 """
 
 from __future__ import annotations
@@ -38,7 +38,10 @@ RANK: dict[str, int] = {"ok": 0, "at_risk": 1, "breached": 2}
 # A failed page is re-sent on later passes until it has been tried this many times in all.
 ONCALL_ATTEMPTS = 3
 # Fields on an SLA event that track its page; not part of what the webhook receives.
-_PAGE_BOOKKEEPING = ("oncall", "oncall_attempts")
+_PAGE_BOOKKEEPING = ("oncall", "oncall_attempts", "oncall_claimed_at")
+# A page still "pending" this long after it was claimed was lost with its process (a crash or a
+# restart mid-send); its attempt counts as failed and it is sent again.
+STALE_PAGE_S = 120.0
 
 
 @dataclass(frozen=True)
@@ -85,6 +88,20 @@ def assess(
         if worst is None or RANK[state] > RANK[worst[0]]:
             worst = (state, due, name)
     return worst
+
+
+def _lost(event: dict[str, Any], stale_before: datetime) -> bool:
+    """A page claimed long ago whose outcome never came back."""
+    if event.get("oncall") != "pending":
+        return False
+    claimed = event.get("oncall_claimed_at")
+    if not isinstance(claimed, str):
+        return True  # claimed by a release that did not stamp its claims
+    try:
+        at = datetime.fromisoformat(claimed)
+    except ValueError:
+        return True
+    return (at if at.tzinfo is not None else at.replace(tzinfo=UTC)) < stale_before
 
 
 class SlaWatch:
@@ -259,6 +276,7 @@ class SlaWatch:
             **events[index],
             "oncall": "pending",
             "oncall_attempts": int(events[index].get("oncall_attempts", 0)) + 1,
+            "oncall_claimed_at": utcnow().isoformat(),
         }
         events[index] = event
         row.sla_events = events
@@ -266,14 +284,15 @@ class SlaWatch:
         return _Page(row.id, index, event["oncall_attempts"], {"ticket_id": row.id, **payload})
 
     def _claim_retries(self, session: Session) -> list[_Page]:
-        """Failed pages of open tickets with attempts left, each claimed for one more attempt."""
+        """Failed or lost pages of open tickets with attempts left, each claimed for one more."""
         pages: list[_Page] = []
+        # the real clock, as the claims are stamped with it (a pass may be asked about any time)
+        stale_before = utcnow() - timedelta(seconds=max(STALE_PAGE_S, 4 * self.webhook_timeout_s))
         for row in session.scalars(select(TicketRow).where(TicketRow.status.in_(OPEN_STATUSES))):
             for index, event in enumerate(row.sla_events or []):
-                if (
-                    event.get("oncall") == "failed"
-                    and event.get("oncall_attempts", 0) < self.oncall_attempts
-                ):
+                if event.get("oncall_attempts", 0) >= self.oncall_attempts:
+                    continue
+                if event.get("oncall") == "failed" or _lost(event, stale_before):
                     pages.append(self._claim_page(row, index))
         return pages
 

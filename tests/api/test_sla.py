@@ -259,3 +259,36 @@ def test_a_page_that_keeps_failing_is_tried_a_bounded_number_of_times(api: Api) 
     assert events[0]["oncall"] == "failed" and events[0]["oncall_attempts"] == 3
     metrics = api.client.get("/metrics").text
     assert 'triage_errors_total{kind="oncall_webhook"} 3.0' in metrics
+
+
+def test_a_page_lost_with_its_process_is_sent_again(api: Api) -> None:
+    """A page claimed (pending) but never answered, e.g. the service died mid-send."""
+    server = _scripted_hook(api, [204, 204])
+    try:
+        made = api.client.post("/v1/triage", json=OUTAGE, headers=api.auth("helpdesk")).json()
+        ticket_id = made["ticket_id"]
+        assert _events_once_paged(api, ticket_id)[0]["oncall"] == "ok"
+        with api.services.db.session() as session:
+            row = session.get(TicketRow, ticket_id)
+            claimed = (datetime.now(UTC) - timedelta(minutes=10)).isoformat()
+            fresh = {**row.sla_events[0], "oncall": "pending", "oncall_claimed_at": claimed}
+            lost = {**fresh, "state": "at_risk", "actions": ["front_of_queue"]}
+            lost.pop("oncall_claimed_at")  # claimed by a release that did not stamp claims
+            row.sla_events = [
+                {**fresh, "oncall_claimed_at": datetime.now(UTC).isoformat()},  # in flight
+                {**fresh, "state": "breached"},
+                lost,
+            ]
+        api.services.sla.check()
+        api.services.sla.check()
+        deadline = datetime.now(UTC) + timedelta(seconds=5)
+        while len(_ScriptedHook.received) < 3 and datetime.now(UTC) < deadline:
+            threading.Event().wait(0.05)
+        view = api.client.get(f"/v1/tickets/{ticket_id}", headers=api.auth("specialist")).json()
+    finally:
+        server.shutdown()
+    events = view["sla"]["events"]
+    assert [e["oncall"] for e in events] == ["pending", "ok", "ok"]
+    states = [p["state"] for p in _ScriptedHook.received]
+    assert states[0] == "decided" and sorted(states[1:]) == ["at_risk", "breached"]
+    assert events[1]["oncall_attempts"] == 2
