@@ -7,9 +7,11 @@ as the payload the scrip would have posted, through the webhook's path after the
 check. Deduplication by event id applies every transaction once, whoever sees it first.
 
 Bounds: with no RT event seen yet (a fresh install) the first pass starts from RT's newest
-transaction instead of replaying RT's whole history. A transaction committed after a newer one
-was seen (two RT requests racing) is still found: each pass looks back ``OVERLAP`` ids and
-skips the ones already seen. RT unreachable: logged, retried on the next pass, shown on /readyz.
+transaction instead of replaying RT's whole history; that starting point is stored (a ``cursor``
+row of the events-seen table), so a restart before the first event does not move it. A
+transaction committed after a newer one was seen (two RT requests racing) is still found: each
+pass looks back ``OVERLAP`` ids and skips the ones already seen. RT unreachable: logged,
+retried on the next pass, shown on /readyz.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import logging
 from typing import Any
 
 from sqlalchemy import Integer, cast, func, select
+from sqlalchemy.exc import IntegrityError
 
 from api.db import Database
 from api.helpdesk.base import HelpdeskError
@@ -30,6 +33,7 @@ log = logging.getLogger(__name__)
 
 PREFIX = "rt-txn-"
 OVERLAP = 100
+CURSOR = "cursor"  # the events-seen row that stores where this install's catch-up started
 
 
 class CatchUp(PollingThread):
@@ -57,9 +61,12 @@ class CatchUp(PollingThread):
 
     def catch_up(self) -> int:
         """Apply the missed transactions; returns how many were new to the service."""
+        if self.floor is None:
+            self.floor = self.stored_start()
         seen = self.newest_seen()
         if seen is None and self.floor is None:
             self.floor = self.reader.newest()
+            self._store_start(self.floor)
             log.info("helpdesk catch-up starts after RT transaction %d", self.floor)
         start = max(seen - OVERLAP if seen is not None else 0, self.floor or 0)
         applied = 0
@@ -94,6 +101,31 @@ class CatchUp(PollingThread):
                 )
             )
         return int(value) if value is not None else None
+
+    def stored_start(self) -> int | None:
+        """Where the first pass of this install started, once stored."""
+        with self.db.session() as session:
+            value = session.scalar(
+                select(EventSeenRow.event_id).where(
+                    EventSeenRow.source == "rt", EventSeenRow.type == CURSOR
+                )
+            )
+        return int(value[len(PREFIX) :]) if value else None
+
+    def _store_start(self, txn_id: int) -> None:
+        """Keep the starting point: it also counts as seen, as it was before the install."""
+        try:
+            with self.db.session() as session:
+                session.add(
+                    EventSeenRow(
+                        event_id=f"{PREFIX}{txn_id}",
+                        source="rt",
+                        type=CURSOR,
+                        outcome="catch-up start",
+                    )
+                )
+        except IntegrityError:
+            pass  # the webhook took that very transaction meanwhile: it is seen either way
 
     def _unseen(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         ids = {f"{PREFIX}{row.get('id')}" for row in rows}

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import runpy
 from typing import Any
 
 import httpx
 from conftest import REPO, RigFactory
 
+from api.helpdesk.catchup import CatchUp
 from api.helpdesk.rt import RTHelpdesk
 from api.helpdesk.rt_events import RTEventReader
 from api.intake.webhooks import adapt_rt
@@ -53,7 +55,12 @@ def _reader(rows: list[dict[str, Any]], calls: list[str]) -> RTEventReader:
         calls.append(path)
         json: Any
         if path.endswith("/transactions"):
-            json = {"items": rows if page == "1" else []}
+            # as RT answers: newest first when asked so, and only ids above the one given
+            found = re.search(r"id > (\d+)", request.url.params.get("query", ""))
+            items = [r for r in rows if not found or int(r["id"]) > int(found.group(1))]
+            if request.url.params.get("order") == "DESC":
+                items = sorted(items, key=lambda r: -int(r["id"]))
+            json = {"items": items if page == "1" else []}
         elif path.endswith("/ticket/123"):
             json = TICKET
         elif path.endswith("/queue/1"):
@@ -109,3 +116,24 @@ def test_rt_unreachable_is_retried_next_pass_and_shown(make_rig: RigFactory) -> 
     assert catchup.floor is None and "HTTP 503" in (catchup.last_error or "")
     detail = rig.connector.readiness()
     assert not detail["ok"] and "last pass failed" in detail["detail"]
+
+
+def test_a_fresh_install_keeps_where_it_started_across_a_restart(make_rig: RigFactory) -> None:
+    """Nothing seen yet: the start is RT's newest transaction, and a restart does not move it."""
+    calls: list[str] = []
+    rig = make_rig(RTHelpdesk("http://rt.test", "tok", transport=httpx.MockTransport(_ok)))
+    first = rig.connector.catchup
+    assert first is not None
+    first.reader = _reader([TXN], calls)  # RT's newest is 456, before the install
+    assert first.catch_up() == 0 and first.floor == 456
+    # Restarted before any event: a new catch-up thread, while RT has gained 457.
+    restarted = CatchUp(first.db, _reader([TXN, STATUS], calls), first.webhook)
+    assert restarted.stored_start() == 456
+    applied = restarted.catch_up()
+    assert restarted.floor == 456
+    assert applied == 1  # 457 only; 456 was RT's state at the install
+    assert restarted.catch_up() == 0
+
+
+def _ok(request: httpx.Request) -> httpx.Response:
+    return httpx.Response(200, json={"items": []})
