@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,7 +17,7 @@ for path in (str(REPO), str(HERE)):
     if path not in sys.path:  # `.venv/bin/pytest` does not put these on sys.path
         sys.path.insert(0, path)
 
-from rt_support import Rig  # noqa: E402
+from rt_support import Rig, RigFactory  # noqa: E402
 
 from agent.policy import Policy, load_policy  # noqa: E402
 from agent.settings import EXAMPLES_DIR, Settings  # noqa: E402
@@ -35,8 +35,6 @@ from knowledge.embeddings import Embedder, make_embedder  # noqa: E402
 from knowledge.kb import KnowledgeBase  # noqa: E402
 from knowledge.router import LearnedRouter  # noqa: E402
 from knowledge.store import InMemoryCaseStore  # noqa: E402
-
-RigFactory = Callable[..., Rig]
 
 
 @pytest.fixture(scope="session")

@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -127,3 +128,7 @@ class RootClient:
             f"/ticket/{ticket_id}/correspond", json={"Content": text, "ContentType": "text/plain"}
         )
         answer.raise_for_status()
+
+
+REPO = Path(__file__).resolve().parents[2]
+RigFactory = Callable[..., Rig]

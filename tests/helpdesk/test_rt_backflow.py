@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import RigFactory
-from rt_support import DB_TEXT, Rig, rt_ticket
+from rt_support import DB_TEXT, Rig, RigFactory, rt_ticket
 
 from agent.kpis import compute_kpis
 from api.helpdesk.fake import FakeHelpdesk

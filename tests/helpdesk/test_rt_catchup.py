@@ -7,7 +7,7 @@ import runpy
 from typing import Any
 
 import httpx
-from conftest import REPO, RigFactory
+from rt_support import REPO, RigFactory
 
 from api.helpdesk.catchup import CatchUp
 from api.helpdesk.rt import RTHelpdesk

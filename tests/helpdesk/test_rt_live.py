@@ -17,11 +17,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import REPO, RigFactory
 from rt_support import (
     DB_TEXT,
+    REPO,
     REVIEW_TEXT,
     VPN_TEXT,
+    RigFactory,
     RootClient,
     free_port,
     rt_ticket,

@@ -6,8 +6,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from conftest import RigFactory
-from rt_support import DB_TEXT, REVIEW_TEXT, VPN_TEXT, rt_ticket
+from rt_support import DB_TEXT, REVIEW_TEXT, VPN_TEXT, RigFactory, rt_ticket
 
 from agent.models import Ticket
 from agent.state import HumanReview

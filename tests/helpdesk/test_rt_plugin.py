@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import time
 
-from conftest import RigFactory
 from fastapi.testclient import TestClient
-from rt_support import DB_TEXT, rt_ticket
+from rt_support import DB_TEXT, RigFactory, rt_ticket
 
 import api.helpdesk
 from agent.settings import Settings

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import time
 
-from conftest import RigFactory
-from rt_support import DB_TEXT, rt_ticket
+from rt_support import DB_TEXT, RigFactory, rt_ticket
 
 from agent.policy import Policy
 from agent.triager import Triager, memory_checkpointer

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from api_support import Api
 from fastapi.testclient import TestClient
+from intake_support import SECRET, IntakeFactory
 
 from agent.policy import Policy
 from agent.settings import Settings
@@ -24,8 +25,6 @@ from knowledge.router import LearnedRouter
 from knowledge.store import InMemoryCaseStore
 
 ROLES = ("helpdesk", "specialist", "reviewer", "admin")
-SECRET = "test-webhook-secret"
-IntakeFactory = Callable[..., Api]
 
 
 @pytest.fixture

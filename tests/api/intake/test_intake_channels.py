@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 from api_support import Api
-from conftest import IntakeFactory
 from intake_samples import chat, plain_mail, sample, wait_for, web_form
+from intake_support import IntakeFactory
 
 
 def _decided(api: Api, ticket_id: str) -> dict:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from api_support import Api
-from conftest import IntakeFactory
 from intake_fakes import CuedEngine, RecordingListener
 from intake_samples import wait_for
+from intake_support import IntakeFactory
 
 from agent.policy import Policy
 

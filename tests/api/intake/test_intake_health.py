@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from conftest import IntakeFactory
 from intake_fakes import CuedEngine
 from intake_samples import chat, wait_for
+from intake_support import IntakeFactory
 
 from agent.policy import Policy
 

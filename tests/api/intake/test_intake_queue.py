@@ -8,9 +8,9 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import IntakeFactory
 from intake_fakes import CuedEngine
 from intake_samples import wait_for
+from intake_support import IntakeFactory
 
 from agent.errors import CapacityError
 from agent.policy import Policy

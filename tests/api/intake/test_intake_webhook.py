@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 from api_support import Api
-from conftest import SECRET, IntakeFactory
 from intake_samples import rt_payload
+from intake_support import SECRET, IntakeFactory
 
 from api.hooks import HelpdeskEvent
 from api.intake.signature import sign, signed_headers
