@@ -69,7 +69,9 @@ class RTHelpdesk:
         """Close the connection pool."""
         self._http.close()
 
-    def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+    def call(self, method: str, path: str, **kwargs: Any) -> Any:
+        """One REST2 request; its JSON answer. Unreachable or 429/5xx raise HelpdeskUnavailable,
+        a refusal HelpdeskRejected."""
         try:
             response = self._http.request(method, path, **kwargs)
         except httpx.TransportError as exc:
@@ -84,23 +86,23 @@ class RTHelpdesk:
         except ValueError as exc:
             raise HelpdeskUnavailable(f"RT {method} {path}: answer is not JSON") from exc
 
-    def _name(self, kind: str, ident: str) -> str:
+    def name_of(self, kind: str, ident: str) -> str:
         """Queue/user/custom field name from its numeric id (cached: ids never change)."""
         if not ident.isdigit():
             return ident
         key = (kind, ident)
         if key not in self._names:
-            data = self._call("GET", f"/{kind}/{ident}")
+            data = self.call("GET", f"/{kind}/{ident}")
             self._names[key] = str(data.get("Name") or ident)
         return self._names[key]
 
     def ping(self) -> str:
         """RT's version; raises when RT is down or refuses the token."""
-        return f"RT {self._call('GET', '/rt').get('Version', '?')}"
+        return f"RT {self.call('GET', '/rt').get('Version', '?')}"
 
     def ticket(self, ticket_id: str) -> HelpdeskTicket:
         """The ticket with queue and owner by name and custom fields as value lists."""
-        data = self._call("GET", f"/ticket/{quote(ticket_id)}")
+        data = self.call("GET", f"/ticket/{quote(ticket_id)}")
         return self._ticket(data)
 
     def _ticket(self, data: dict[str, Any]) -> HelpdeskTicket:
@@ -112,7 +114,7 @@ class RTHelpdesk:
         return HelpdeskTicket(
             id=str(data.get("id")),
             subject=str(data.get("Subject") or ""),
-            queue=self._name("queue", _ref(data.get("Queue"))),
+            queue=self.name_of("queue", _ref(data.get("Queue"))),
             status=str(data.get("Status") or ""),
             owner=None if owner in ("", "Nobody") else owner,
             priority=int(data.get("Priority") or 0),
@@ -122,13 +124,14 @@ class RTHelpdesk:
             custom_fields=fields,
         )
 
-    def _pages(self, path: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+    def pages(self, path: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+        """Every item of a paged REST2 collection."""
         # RT hides transactions the user may not see after paging, so a short page is not
         # the last one: read until a page comes back empty.
         items: list[dict[str, Any]] = []
         page = 1
         while True:
-            data = self._call("GET", path, params={**params, "per_page": PAGE, "page": page})
+            data = self.call("GET", path, params={**params, "per_page": PAGE, "page": page})
             batch = data.get("items") or []
             if not batch:
                 return items
@@ -138,25 +141,26 @@ class RTHelpdesk:
     def history(self, ticket_id: str) -> list[HelpdeskTransaction]:
         """All transactions, oldest first, with message text from the text/plain attachments."""
         path = f"/ticket/{quote(ticket_id)}"
-        rows = self._pages(f"{path}/history", {"fields": HISTORY_FIELDS})
+        rows = self.pages(f"{path}/history", {"fields": HISTORY_FIELDS})
         texts: dict[str, str] = {}
-        for att in self._pages(
+        for att in self.pages(
             f"{path}/attachments", {"fields": "TransactionId,ContentType,Content"}
         ):
             txn = _ref(att.get("TransactionId"))
             if str(att.get("ContentType", "")).startswith("text/plain") and txn not in texts:
                 texts[txn] = str(att.get("Content") or "")
-        return [self._transaction(row, texts) for row in rows]
+        return [self.transaction(row, texts) for row in rows]
 
-    def _transaction(self, row: dict[str, Any], texts: dict[str, str]) -> HelpdeskTransaction:
+    def transaction(self, row: dict[str, Any], texts: dict[str, str]) -> HelpdeskTransaction:
+        """A REST2 transaction row (with its texts by transaction id) in the helpdesk's terms."""
         field = str(row.get("Field") or "") or None
         old, new = str(row.get("OldValue") or "") or None, str(row.get("NewValue") or "") or None
         kind = {"Queue": "queue", "Owner": "user"}.get(field or "")
         if kind:
-            old = self._name(kind, old) if old else None
-            new = self._name(kind, new) if new else None
+            old = self.name_of(kind, old) if old else None
+            new = self.name_of(kind, new) if new else None
         if row.get("Type") == "CustomField" and field:
-            field = self._name("customfield", field)
+            field = self.name_of("customfield", field)
         ident = str(row.get("id"))
         return HelpdeskTransaction(
             id=ident,
@@ -181,13 +185,13 @@ class RTHelpdesk:
             "order": "DESC",
             "per_page": max(1, min(limit, PAGE)),
         }
-        data = self._call("GET", "/tickets", params=params)
+        data = self.call("GET", "/tickets", params=params)
         return [self._ticket(item) for item in data.get("items") or []]
 
     def requester(self, requester: str) -> Requester | None:
         """The RT user: organisation, language and user custom fields (tier, region)."""
         try:
-            data = self._call("GET", f"/user/{quote(requester, safe='@')}")
+            data = self.call("GET", f"/user/{quote(requester, safe='@')}")
         except HelpdeskRejected:
             return None
         fields = {
@@ -215,13 +219,13 @@ class RTHelpdesk:
             body["CustomFields"] = update.custom_fields
         if not body:
             return UpdateResult()
-        answer = self._call("PUT", f"/ticket/{quote(ticket_id)}", json=body)
+        answer = self.call("PUT", f"/ticket/{quote(ticket_id)}", json=body)
         messages = [str(m) for m in answer] if isinstance(answer, list) else [str(answer)]
         return check_update(update, self.ticket(ticket_id), messages)
 
     def comment(self, ticket_id: str, text: str) -> None:
         """An internal comment, as plain text (RT shows Markdown as written)."""
-        answer = self._call(
+        answer = self.call(
             "POST",
             f"/ticket/{quote(ticket_id)}/comment",
             json={"Content": text, "ContentType": "text/plain"},

@@ -35,7 +35,7 @@ class RTEventReader:
     def newest(self) -> int:
         """The id of RT's newest ticket transaction (0 when there is none)."""
         for page in range(1, NEWEST_PAGES + 1):
-            data = self.rt._call(
+            data = self.rt.call(
                 "GET",
                 "/transactions",
                 params={
@@ -53,7 +53,7 @@ class RTEventReader:
 
     def rows(self, txn_id: int) -> list[dict[str, Any]]:
         """Every ticket transaction with an id above txn_id, oldest first (REST rows)."""
-        return self.rt._pages(
+        return self.rt.pages(
             "/transactions",
             {
                 "query": f"{TICKET_TXNS} AND id > {int(txn_id)}",
@@ -80,7 +80,7 @@ class RTEventReader:
         kind = str(row.get("Type") or "")
         content = self._content(ident) if kind in MESSAGE_TYPES else None
         texts = {ident: content} if content is not None else {}
-        txn = self.rt._transaction(row, texts)
+        txn = self.rt.transaction(row, texts)
         return {
             "source": "rt",
             "event_id": f"rt-txn-{ident}",
@@ -99,7 +99,7 @@ class RTEventReader:
 
     def ticket_part(self, ticket_id: str) -> dict[str, Any]:
         """The scrip's ``ticket`` object: names for queue and owner, custom fields by name."""
-        data = self.rt._call("GET", f"/ticket/{quote(ticket_id)}")
+        data = self.rt.call("GET", f"/ticket/{quote(ticket_id)}")
         fields: dict[str, Any] = {}
         for cf in data.get("CustomFields") or []:
             values = [str(v) for v in cf.get("values") or []]
@@ -108,7 +108,7 @@ class RTEventReader:
         return {
             "id": str(data.get("id")),
             "subject": str(data.get("Subject") or ""),
-            "queue": self.rt._name("queue", _ref(data.get("Queue"))),
+            "queue": self.rt.name_of("queue", _ref(data.get("Queue"))),
             "status": str(data.get("Status") or ""),
             "owner": _ref(data.get("Owner")),
             "priority": int(data.get("Priority") or 0),
@@ -120,7 +120,7 @@ class RTEventReader:
 
     def _content(self, txn_id: str) -> str | None:
         """The transaction's first text/plain part, as RT's Content(Type => 'text/plain')."""
-        data = self.rt._call(
+        data = self.rt.call(
             "GET",
             f"/transaction/{quote(txn_id)}/attachments",
             params={"fields": "ContentType,Content", "per_page": 100},
@@ -132,6 +132,6 @@ class RTEventReader:
 
     def _single_valued(self, cf_id: str) -> bool:
         if cf_id not in self._single:
-            data = self.rt._call("GET", f"/customfield/{quote(cf_id)}")
+            data = self.rt.call("GET", f"/customfield/{quote(cf_id)}")
             self._single[cf_id] = str(data.get("MaxValues") or "0") == "1"
         return self._single[cf_id]
