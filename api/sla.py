@@ -204,10 +204,9 @@ class SlaWatch:
             raised = scale[scale.index(row.priority) - 1]
             actions.append(f"raise_priority {row.priority}->{raised}")
             row.priority = raised
-        row.front_of_queue = True
-        actions.append("front_of_queue")
         for action in actions:
             self.metrics.sla_actions.labels(action=action.split(" ")[0]).inc()
+        actions.append(self._put_in_front(row))
         event = {
             "at": now.isoformat(),
             "state": state,
@@ -263,8 +262,13 @@ class SlaWatch:
         with self._events_lock, self.db.session() as session:
             row = session.get(TicketRow, ticket_id)
             if row is not None:
-                row.front_of_queue = True
+                self._put_in_front(row)
+
+    def _put_in_front(self, row: TicketRow) -> str:
+        """The ticket goes ahead of the others in the review queue; returns the action's name."""
+        row.front_of_queue = True
         self.metrics.sla_actions.labels(action="front_of_queue").inc()
+        return "front_of_queue"
 
     def _claim_page(self, row: TicketRow, index: int) -> _Page:
         """Mark the event at ``index`` as paging (one more attempt) and return the page to send.
