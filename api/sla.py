@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 import httpx
-from sqlalchemy import select
+from sqlalchemy import Text, cast, select
 from sqlalchemy.orm import Session
 
 from agent.models import Ticket
@@ -292,7 +292,12 @@ class SlaWatch:
         pages: list[_Page] = []
         # the real clock, as the claims are stamped with it (a pass may be asked about any time)
         stale_before = utcnow() - timedelta(seconds=max(STALE_PAGE_S, 4 * self.webhook_timeout_s))
-        for row in session.scalars(select(TicketRow).where(TicketRow.status.in_(OPEN_STATUSES))):
+        paged = select(TicketRow).where(
+            TicketRow.status.in_(OPEN_STATUSES),
+            # only tickets that were ever paged: the key is in their events' JSON text
+            cast(TicketRow.sla_events, Text).like('%"oncall_attempts"%'),
+        )
+        for row in session.scalars(paged):
             for index, event in enumerate(row.sla_events or []):
                 if event.get("oncall_attempts", 0) >= self.oncall_attempts:
                     continue

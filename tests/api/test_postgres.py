@@ -8,7 +8,7 @@ import pytest
 from api_support import TICKET_DB, TICKET_REVIEW, AppFactory
 from sqlalchemy import func, select
 
-from api.tables import DecisionRow
+from api.tables import DecisionRow, TicketRow
 
 pytestmark = pytest.mark.postgres
 
@@ -73,3 +73,16 @@ def test_migrations_are_idempotent_on_postgres(pg_url: str, make_api: AppFactory
     make_api(pg_url)
     again = make_api(pg_url)  # a restart runs `alembic upgrade head` again on the same schema
     assert again.client.get("/v1/policy", headers=again.auth("admin")).json()["version"] == 1
+
+
+def test_a_failed_page_is_found_again_on_postgres(pg_url: str, make_api: AppFactory) -> None:
+    """The watch finds pages to retry by the bookkeeping key in the events' JSON text."""
+    api = make_api(pg_url)
+    made = api.client.post("/v1/triage", json=TICKET_DB, headers=api.auth("helpdesk")).json()
+    with api.services.db.session() as session:
+        row = session.get(TicketRow, made["ticket_id"])
+        failed = {"state": "breached", "actions": [], "oncall": "failed", "oncall_attempts": 1}
+        row.sla_events = [failed]
+    with api.services.db.session() as session:
+        [page] = api.services.sla._claim_retries(session)
+    assert (page.ticket_id, page.index, page.attempt) == (made["ticket_id"], 0, 2)
