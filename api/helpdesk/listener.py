@@ -94,9 +94,17 @@ class OutboxListener:
             self.wake.set()
 
     def sweep(self, db: Database, window: timedelta = timedelta(days=1)) -> int:
-        """Queue recent decisions a crash left without an outbox row; returns how many."""
+        """Queue recent decisions a crash left without an outbox row; returns how many.
+
+        Recent: within ``window``, or since an hour before the newest outbox row, whichever is
+        earlier, so a crash followed by days of downtime is still swept.
+        """
+        since = datetime.now(UTC) - window
+        newest = self.outbox.newest_created()
+        if newest is not None:
+            since = min(since, _aware(newest) - timedelta(hours=1))
         added = 0
-        for decision_id, ticket_id in self.outbox.orphans(self.prefix, datetime.now(UTC) - window):
+        for decision_id, ticket_id in self.outbox.orphans(self.prefix, since):
             with db.session() as session:
                 row = session.get(DecisionRow, decision_id)
                 brief_row = session.scalars(
@@ -114,3 +122,7 @@ class OutboxListener:
             log.warning("queued %d decision(s) for %s that had no outbox row", added, self.helpdesk)
             self.wake.set()
         return added
+
+
+def _aware(when: datetime) -> datetime:
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)

@@ -158,6 +158,11 @@ class Outbox:
             )
             return int(count or 0)
 
+    def newest_created(self) -> datetime | None:
+        """When the newest row was written, None before the first."""
+        with self.db.session() as session:
+            return session.scalar(select(func.max(OutboxRow.created_at)))
+
     def orphans(self, prefix: str, since: datetime) -> list[tuple[int, str]]:
         """Latest decisions since then of tickets from that helpdesk that have no outbox row."""
         with self.db.session() as session:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 
 import pytest
 from rt_support import DB_TEXT, REVIEW_TEXT, VPN_TEXT, RigFactory, rt_ticket
+from sqlalchemy import select
 
 from agent.models import Ticket
 from agent.state import HumanReview
@@ -14,6 +16,8 @@ from api.helpdesk.base import TicketUpdate, UpdateResult
 from api.helpdesk.delivery import DeliveryLoop
 from api.helpdesk.fake import FakeHelpdesk
 from api.helpdesk.names import TAGS_FIELD, priority_map, user_map
+from api.helpdesk.tables import OutboxRow
+from api.tables import DecisionRow
 
 
 def test_decision_is_applied_with_queue_owner_priority_tags_and_brief(
@@ -160,3 +164,25 @@ def test_two_delivery_loops_on_one_database_apply_each_row_once(
     for rt in rts:
         assert len(fake.comments(rt.id)) == 1
     assert [r.status for r in rig.connector.outbox.rows()] == ["applied"] * 3
+
+
+def test_sweep_after_days_of_downtime_still_finds_the_decision_a_crash_left(
+    make_rig: RigFactory, fake: FakeHelpdesk
+) -> None:
+    rig = make_rig(fake)
+    first = fake.create(*VPN_TEXT, requester="alice@example.com")
+    rig.decide(rt_ticket(first.id, *VPN_TEXT))  # written to the outbox as usual
+    rt = fake.create(*DB_TEXT, requester="alice@example.com")
+    ticket = rt_ticket(rt.id, *DB_TEXT)
+    claim = rig.services.store.claim(ticket, None, None, "triaging")
+    rig.services.store.record(claim.id, rig.triager.triage(ticket, thread_id=claim.id), "agent")
+    # the service died before the outbox row and came back three days later
+    three_days = timedelta(days=3)
+    with rig.services.db.session() as session:
+        for row in session.scalars(select(DecisionRow)):
+            row.decided_at -= three_days
+        for out in session.scalars(select(OutboxRow)):
+            out.created_at -= three_days
+    assert rig.connector.listener.sweep(rig.services.db) == 1
+    rig.connector.delivery.drain()
+    assert fake.tickets[rt.id].queue == "database"
