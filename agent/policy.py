@@ -244,6 +244,13 @@ class PriorityPolicy(_Strict):
         default_factory=dict, description="Declared severity -> at least this priority"
     )
     urgency_raises: int = Field(default=1, ge=0, description="Steps raised by urgency cues")
+    learned_min_confidence: float = Field(
+        default=0.0,
+        ge=0.0,
+        le=1.0,
+        description="The learned priority starts the ticket's priority only at or above this "
+        "confidence; below it the default does (a guessed P1 would page on-call)",
+    )
     business_hours: WorkingHours = Field(default_factory=WorkingHours)
     oncall_webhook: str | None = None
 

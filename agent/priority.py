@@ -59,9 +59,18 @@ def settle_priority(
     evidence: list[Evidence] = []
     current = prio.default
     learned = prediction.priorities[0] if prediction and prediction.priorities else None
-    if learned and learned.team in prio.scale:
+    if learned and learned.team in prio.scale and learned.score >= prio.learned_min_confidence:
         current = learned.team
         evidence.append(_ev(f"learned priority {current} ({learned.score:.2f})", "model"))
+    elif learned and learned.team in prio.scale:
+        evidence.append(
+            _ev(
+                f"policy default {current}: learned priority {learned.team} "
+                f"({learned.score:.2f}) is below learned_min_confidence "
+                f"{prio.learned_min_confidence:.2f}",
+                "policy",
+            )
+        )
     else:
         evidence.append(_ev(f"policy default {current}", "policy"))
 

@@ -114,6 +114,24 @@ def test_learned_priority_off_the_scale_is_ignored(policy: Policy) -> None:
     assert choice.evidence[0].detail == "policy default P3"
 
 
+def test_a_learned_priority_below_the_policy_confidence_leaves_the_default(
+    policy: Policy,
+) -> None:
+    """A guessed P1 at 0.70 would page on-call; a policy asking for 0.80 keeps P3."""
+    assert _choose(policy, Ticket(body="hello"), learned="P1").priority == "P1"
+    priorities = policy.priorities.model_copy(update={"learned_min_confidence": 0.8})
+    strict = policy.model_copy(update={"priorities": priorities})
+    choice = _choose(strict, Ticket(body="hello"), learned="P1")
+    assert choice.priority == "P3"
+    assert choice.sla is not None and "notify_oncall" not in choice.sla.actions
+    assert choice.evidence[0].detail == (
+        "policy default P3: learned priority P1 (0.70) is below learned_min_confidence 0.80"
+    )
+    # the floors still raise it as before
+    vip = _choose(strict, Ticket(body="hello", account=Account(tier="vip")), learned="P1")
+    assert vip.priority == "P2"
+
+
 def test_complexity_tags(policy: Policy) -> None:
     body = "urgent: ORA-00600? no rule, but outage"
     escalated = _choose(policy, Ticket(body=body, reopen_count=2), escalate=True)
