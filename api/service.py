@@ -38,9 +38,20 @@ def idempotency_key(ticket: Ticket, header: str | None, caller: Principal) -> st
         if not header or len(header) > MAX_KEY_CHARS:
             raise InputError(f"Idempotency-Key must be 1 to {MAX_KEY_CHARS} characters")
         return f"key:{caller.key_id}:{header}"
-    if ticket.external_id:
-        return f"ext:{ticket.channel}:{ticket.external_id}"
-    return None
+    return external_key(ticket, caller)
+
+
+def external_key(ticket: Ticket, caller: Principal) -> str | None:
+    """The source's own id as an idempotency key, scoped like the caller's reads.
+
+    External ids are unique only within one source system: two helpdesk keys (two customers'
+    systems) may both send "T-1". A helpdesk key's ids are its own; keys that read everything
+    (admin) share one space.
+    """
+    if not ticket.external_id:
+        return None
+    scope = f"{caller.submitter_scope}:" if caller.submitter_scope is not None else ""
+    return f"ext:{scope}{ticket.channel}:{ticket.external_id}"
 
 
 class TriageService:

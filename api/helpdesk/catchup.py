@@ -132,7 +132,9 @@ class CatchUp(PollingThread):
         if not ids:
             return []
         with self.db.session() as session:
-            query = select(EventSeenRow.event_id).where(EventSeenRow.event_id.in_(ids))
+            query = select(EventSeenRow.event_id).where(
+                EventSeenRow.source == "rt", EventSeenRow.event_id.in_(ids)
+            )
             seen = set(session.scalars(query))
         return [row for row in rows if f"{PREFIX}{row.get('id')}" not in seen]
 

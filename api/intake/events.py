@@ -69,9 +69,9 @@ class HelpdeskWebhook:
         try:
             outcome = self._apply(event)
         except Exception:
-            self._release(event.event_id)
+            self._release(event)
             raise
-        self._settle(event.event_id, outcome)
+        self._settle(event, outcome)
         return outcome
 
     def _apply(self, event: HelpdeskEvent) -> EventOutcome:
@@ -111,13 +111,17 @@ class HelpdeskWebhook:
             return False
         return True
 
-    def _release(self, event_id: str) -> None:
+    def _release(self, event: HelpdeskEvent) -> None:
         with self.db.session() as session:
-            session.execute(delete(EventSeenRow).where(EventSeenRow.event_id == event_id))
+            session.execute(
+                delete(EventSeenRow).where(
+                    EventSeenRow.source == event.source, EventSeenRow.event_id == event.event_id
+                )
+            )
 
-    def _settle(self, event_id: str, outcome: EventOutcome) -> None:
+    def _settle(self, event: HelpdeskEvent, outcome: EventOutcome) -> None:
         with self.db.session() as session:
-            row = session.get(EventSeenRow, event_id)
+            row = session.get(EventSeenRow, (event.source, event.event_id))
             if row is not None:
                 row.outcome = outcome.outcome
                 row.ticket_id = outcome.ticket.ticket_id if outcome.ticket else None

@@ -32,6 +32,7 @@ from api.intake.records import IntakeRecords
 from api.intake.rejects import Rejects, RejectVerdict
 from api.intake.urgency import UrgentWork
 from api.intake.validation import Profiles, validate
+from api.service import external_key
 from api.store import TicketStore
 
 log = logging.getLogger(__name__)
@@ -192,15 +193,15 @@ class IntakeFlow:
                 ticket.account.tier,
                 caller,
             )
-        if adapted.thread_id and self.records.thread_of([adapted.thread_id]):
-            known = self.records.thread_of([adapted.thread_id])
+        known = self._own_thread([adapted.thread_id] if adapted.thread_id else [], caller)
+        if known is not None:
             return IntakeResult(status="duplicate", ticket_id=known, url=_url(known))
-        parent = self.records.thread_of(adapted.thread_refs)
+        parent = self._own_thread(adapted.thread_refs, caller)
         if parent is not None:
             return self._thread(adapted, parent)
         if pre is None:
             pre = pre_priority(self.policy(), ticket)
-        key = f"ext:{ticket.channel}:{ticket.external_id}" if ticket.external_id else None
+        key = external_key(ticket, caller)
         claim = self.store.claim(ticket, key, caller.key_id, "queued")
         if not claim.created:
             return IntakeResult(status="duplicate", ticket_id=claim.id, url=_url(claim.id))
@@ -225,6 +226,17 @@ class IntakeFlow:
             reasons=list(pre.reasons),
             url=_url(claim.id),
         )
+
+    def _own_thread(self, message_ids: list[str], caller: Principal) -> str | None:
+        """The ticket those Message-IDs belong to, if the caller may add to it.
+
+        A helpdesk key threads only into tickets it submitted: another key's mail quoting a
+        Message-ID (they are not secret) must not write into, or learn of, someone else's ticket.
+        """
+        found = self.records.thread_of(message_ids)
+        if found is None or caller.submitter_scope is None:
+            return found
+        return found if self.store.owner(found) == caller.submitter_scope else None
 
     def _thread(self, adapted: Adapted, parent: str) -> IntakeResult:
         """A reply to a known ticket joins its messages instead of opening a new ticket."""

@@ -101,8 +101,9 @@ class EventSeenRow(Base):
 
     __tablename__ = "intake_events"
 
+    # one helpdesk's event ids say nothing about another's: unique per source
+    source: Mapped[str] = mapped_column(String(40), primary_key=True)
     event_id: Mapped[str] = mapped_column(String(300), primary_key=True)
-    source: Mapped[str] = mapped_column(String(40))
     type: Mapped[str] = mapped_column(String(20))
     outcome: Mapped[str] = mapped_column(String(40))
     ticket_id: Mapped[str | None] = mapped_column(String(200))

@@ -1,0 +1,90 @@
+"""Schema migrations carry existing rows over: 0004 scopes external-id keys and helpdesk events."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from alembic import command
+from sqlalchemy import select
+
+from api.auth import create_key
+from api.db import Database, alembic_config
+from api.intake.tables import EventSeenRow
+from api.tables import TicketRow
+
+
+def _to(db: Database, revision: str, down: bool = False) -> None:
+    config = alembic_config(db.url)
+    with db.engine.begin() as connection:
+        config.attributes["connection"] = connection
+        (command.downgrade if down else command.upgrade)(config, revision)
+
+
+def _ticket(ticket_id: str, key: str, submitted_by: str) -> TicketRow:
+    return TicketRow(
+        id=ticket_id,
+        idempotency_key=key,
+        payload_hash="h",
+        payload={"body": "x"},
+        channel="api",
+        status="decided",
+        submitted_by=submitted_by,
+        sla_state="ok",
+        sla_events=[],
+        front_of_queue=False,
+    )
+
+
+def _keys(db: Database) -> dict[str, str | None]:
+    with db.session() as session:
+        return {r.id: r.idempotency_key for r in session.scalars(select(TicketRow))}
+
+
+def _check(db: Database) -> None:
+    db.migrate()
+    helpdesk, _ = create_key(db, "helpdesk", "acme")
+    admin, _ = create_key(db, "admin", "ops")
+    before = {
+        "t1": ("ext:web:w1", helpdesk.id),
+        "t2": ("ext:api:T-1", admin.id),
+        "t3": ("ext:helpdesk:R-1", "webhook"),
+        "t4": (f"key:{helpdesk.id}:abc", helpdesk.id),
+    }
+    _to(db, "0003_helpdesk", down=True)  # as an older release left them
+    with db.session() as session:
+        for ticket_id, (key, by) in before.items():
+            session.add(_ticket(ticket_id, key, by))
+    _to(db, "head")
+    assert _keys(db) == {
+        "t1": f"ext:{helpdesk.id}:web:w1",
+        "t2": "ext:api:T-1",
+        "t3": "ext:webhook:helpdesk:R-1",
+        "t4": f"key:{helpdesk.id}:abc",
+    }
+    with db.session() as session:
+        for source in ("zendesk", "freshdesk"):
+            session.add(EventSeenRow(event_id="1001", source=source, type="created", outcome="x"))
+    with db.session() as session:
+        assert session.get(EventSeenRow, ("zendesk", "1001")) is not None
+        session.query(EventSeenRow).filter(EventSeenRow.source == "zendesk").delete()
+    _to(db, "0003_helpdesk", down=True)
+    assert _keys(db) == {ticket_id: key for ticket_id, (key, _) in before.items()}
+    _to(db, "head")
+
+
+def test_0004_on_sqlite(tmp_path: Path) -> None:
+    db = Database(f"sqlite:///{tmp_path / 'm.sqlite'}")
+    try:
+        _check(db)
+    finally:
+        db.close()
+
+
+@pytest.mark.postgres
+def test_0004_on_postgres(pg_url: str) -> None:
+    db = Database(pg_url)
+    try:
+        _check(db)
+    finally:
+        db.close()
