@@ -47,42 +47,44 @@ def _customer(ticket: Ticket, account_cases: list[Case]) -> str:
 
 def _history(state: TriageState, redactor: Redactor) -> list[HistoryItem]:
     ticket = state["ticket"]
+
+    def quoted(text: str | None, limit: int | None = None) -> str | None:
+        # Redact the whole text, then cut it: a cut first would leave half an address or card
+        # number that no pattern matches any more.
+        if not text:
+            return None
+        clean = redactor.redact(text)
+        return _shorten(clean, limit) if limit else clean
+
     items = [
         HistoryItem(
             when=prior.created_at,
             kind="ticket",
             ref=prior.id,
-            summary=_shorten(f"{prior.subject} {prior.body}".strip(), 200),
-            outcome=" / ".join(x for x in (prior.status, prior.team, prior.resolution) if x)
-            or None,
+            summary=quoted(f"{prior.subject} {prior.body}".strip(), 200) or "",
+            outcome=quoted(
+                " / ".join(x for x in (prior.status, prior.team, prior.resolution) if x)
+            ),
         )
         for prior in ticket.history
     ]
     # The helpdesk names an earlier ticket by its own id, the knowledge base by ours: the same
     # ticket from both is told apart by neither id, but by its text.
-    known = {item.ref for item in items} | {item.summary for item in items}
+    known = {prior.id for prior in ticket.history} | {
+        _shorten(f"{prior.subject} {prior.body}".strip(), 200) for prior in ticket.history
+    }
     for case in state.get("requester_cases", []):
-        summary = _shorten(case.text, 200)
-        if case.id not in known and summary not in known and case.id != ticket.id:
-            outcome = " / ".join(x for x in (case.team, case.resolution) if x) or None
-            items.append(
-                HistoryItem(
-                    when=case.created_at,
-                    kind="ticket",
-                    ref=case.id,
-                    summary=summary,
-                    outcome=outcome,
-                )
+        if case.id in known or _shorten(case.text, 200) in known or case.id == ticket.id:
+            continue
+        items.append(
+            HistoryItem(
+                when=case.created_at,
+                kind="ticket",
+                ref=case.id,
+                summary=quoted(case.text, 200) or "",
+                outcome=quoted(" / ".join(x for x in (case.team, case.resolution) if x)),
             )
-    items = [
-        item.model_copy(
-            update={
-                "summary": redactor.redact(item.summary),
-                "outcome": redactor.redact(item.outcome) if item.outcome else None,
-            }
         )
-        for item in items
-    ]
     items += [
         HistoryItem(
             when=m.sent_at,
@@ -104,7 +106,7 @@ def build_brief(state: TriageState, decision: TriageDecision) -> Brief:
             case_id=s.case.id,
             similarity=round(s.similarity, 3),
             team=s.case.team,
-            summary=redactor.redact(_shorten(s.case.text, 200)),
+            summary=_shorten(redactor.redact(s.case.text), 200),  # redacted whole, then cut
             resolution=redactor.redact(s.case.resolution) if s.case.resolution else None,
         )
         for s in state.get("similar", [])[:MAX_SIMILAR]

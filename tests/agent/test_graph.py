@@ -399,6 +399,43 @@ def test_the_brief_quotes_other_tickets_without_their_personal_data(
         assert not any(leak in quoted for leak in leaks), quoted
 
 
+def test_personal_data_cut_by_the_summary_length_is_redacted_too(
+    kb: KnowledgeBase, tmp_path: Path
+) -> None:
+    """An address or card number across the 200-character cut must not leak its first half."""
+    store = InMemoryCaseStore()
+    for cases, vectors in kb.store.iter_all():
+        store.upsert(cases, vectors)
+    body = "We were charged twice for the March invoice and need the duplicate refunded. " * 3
+    # in the case's text ("subject body"), the address starts at 185, across the cut at 200
+    body = body[:128] + " Card 4111 1111 1111 1111, write to jane.doe@example.com thanks"
+    charged = Case(
+        id="pay-9",
+        subject="Double charge refund",
+        body=body,
+        team="billing",
+        requester="jane.doe@example.com",
+    )
+    store.upsert([charged], kb.embedder.embed([charged.text]))
+    settings = Settings(data_dir=tmp_path)
+    triager = Triager(
+        settings=settings,
+        policy=POLICY,
+        kb=KnowledgeBase(store, kb.embedder, kb.router),
+        checkpointer=sqlite_checkpointer(settings),
+    )
+    ticket = Ticket(
+        subject="Double charge refund",
+        body="We were charged twice for the March invoice.",
+        requester="jane.doe@example.com",
+    )
+    brief = triager.triage(ticket).brief
+    assert "pay-9" in [s.case_id for s in brief.similar]
+    assert any(h.ref == "pay-9" for h in brief.history)
+    quoted = brief.model_dump_json(include={"history", "similar"})
+    assert "jane.doe" not in quoted, quoted
+
+
 def test_tree_priority_conditions_read_the_priority_the_ticket_gets(
     kb: KnowledgeBase, tmp_path: Path
 ) -> None:
