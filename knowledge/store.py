@@ -78,6 +78,13 @@ def case_to_metadata(case: Case) -> dict[str, str | int | float | bool]:
     return {key: value for key, value in data.items() if value is not None}
 
 
+def _replacing(metadata: dict[str, Any]) -> dict[str, Any]:
+    """Metadata for an upsert that replaces: Chroma merges an upsert's metadata into the stored
+    one, so a field left out keeps its old value; a None value removes it."""
+    names = Case.model_fields.keys() - {"id", "body"}
+    return {**dict.fromkeys(names), **metadata}
+
+
 def case_from_record(case_id: str, document: str, metadata: Mapping[str, Any]) -> Case:
     """Rebuild a case from its id, document (the case text) and metadata."""
     data = dict(metadata)
@@ -233,7 +240,7 @@ class ChromaCaseStore:
                 ids=[case.id for case in chunk],
                 embeddings=vectors[start : start + self._batch],
                 documents=[case.text for case in chunk],
-                metadatas=[case_to_metadata(case) for case in chunk],
+                metadatas=[_replacing(case_to_metadata(case)) for case in chunk],
             )
 
     def get(self, case_id: str) -> Case | None:

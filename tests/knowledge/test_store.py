@@ -126,6 +126,18 @@ def test_upsert_replaces_by_id_and_delete_removes(store: CaseStore) -> None:
     assert set(store.get_many(["c1", "c2", "c3"])) == {"c2", "c3"}
 
 
+def test_an_upsert_that_leaves_fields_out_clears_them(store: CaseStore) -> None:
+    """A scrubbed re-export must remove the requester, tags and resolution it no longer has."""
+    embedder = _fill(store)
+    full = CASES[1].model_copy(
+        update={"tags": ["Mail"], "resolution": "Told jane@example.com by phone."}
+    )
+    store.upsert([full], embedder.embed([full.text]))
+    scrubbed = Case(id=full.id, subject=full.subject, body=full.body, team=full.team)
+    store.upsert([scrubbed], embedder.embed([scrubbed.text]))
+    assert store.get(full.id) == scrubbed
+
+
 def test_by_requester_is_newest_first(store: CaseStore) -> None:
     _fill(store)
     assert [c.id for c in store.by_requester("ann")] == ["c2", "c1"]
