@@ -71,6 +71,8 @@ def adapt_email(raw: bytes, account: Account | None = None) -> Adapted:
             "message_id": mail.message_id,
             "in_reply_to": mail.in_reply_to,
             "html_only": mail.html_only,
+            # Headers read as plain text: why To:, Cc: or the threading ids may be missing.
+            **({"unreadable_headers": mail.unreadable_headers} if mail.unreadable_headers else {}),
         }
     }
     try:

@@ -1,8 +1,10 @@
 """Read an RFC 5322/MIME message: headers, the best text body, attachments, forwarded mails.
 
 Uses the stdlib ``email`` package with ``policy.default``: charsets (ISO-8859-x, Windows-125x,
-Shift_JIS ...) and transfer encodings are decoded by it; an unknown charset falls back to
-Latin-1 so a mislabelled mail still reads instead of failing.
+Shift_JIS ...) and transfer encodings are decoded by it; an unknown or unusable charset falls back
+to Latin-1 so a mislabelled mail still reads instead of failing. A header the stdlib's parser
+cannot read (it crashes on some malformed values) is kept as plain text: an unreadable To:, Cc: or
+Message-ID costs that detail only; an unreadable From: is refused, it names the requester.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from __future__ import annotations
 import email
 import re
 from dataclasses import dataclass, field
+from email.errors import MessageError
+from email.headerregistry import BaseHeader, HeaderRegistry, UnstructuredHeader
 from email.message import EmailMessage, Message
 from email.policy import default
 from email.utils import getaddresses, parseaddr
@@ -19,6 +23,27 @@ from agent.models import Attachment
 from api.intake.html_text import html_to_text
 
 MSG_ID = re.compile(r"<[^<>\s]+>")
+# What the stdlib's header and content parsers raise on malformed input besides MessageError
+# (IndexError, AttributeError ... are bugs of its header parser on values like `To: "`).
+PARSER_CRASHES = (MessageError, LookupError, AttributeError, ValueError, TypeError)
+
+
+class UnreadableHeader(UnstructuredHeader):
+    """A header whose structured parser failed on its value: kept as plain text."""
+
+
+class _LenientHeaders(HeaderRegistry):
+    """The default header classes; a value their parser cannot read becomes an UnreadableHeader."""
+
+    def __call__(self, name: str, value: str) -> BaseHeader:
+        try:
+            return super().__call__(name, value)
+        except PARSER_CRASHES:
+            unreadable = type("_UnreadableHeader", (UnreadableHeader, self.base_class), {})
+            return unreadable(name, value)
+
+
+LENIENT = default.clone(header_factory=_LenientHeaders())
 
 
 @dataclass
@@ -39,22 +64,41 @@ class ParsedEmail:
     attachments: list[Attachment] = field(default_factory=list)
     forwarded: list[ParsedEmail] = field(default_factory=list)
     auto_reply: str | None = None
+    unreadable_headers: list[str] = field(default_factory=list)
 
 
 def parse_email(raw: bytes) -> ParsedEmail:
-    """Parse raw message bytes; InputError when it has no headers or nests beyond reading."""
+    """Parse raw message bytes; InputError when they do not read as a mail with a sender."""
     try:
         # Both the stdlib parser and _parse recurse once per nested part or forward.
-        message = email.message_from_bytes(raw, policy=default)
+        message = email.message_from_bytes(raw, policy=LENIENT)
         if not isinstance(message, EmailMessage) or not message.keys():
             raise InputError("not an e-mail message: no headers found")
+        if isinstance(message.get("from"), UnreadableHeader):
+            # The requester: who is answered, and whose account decides the quality gate.
+            value = str(message["from"])[:200]
+            raise InputError(f"e-mail: the From: header cannot be read: {value!r}")
         return _parse(message)
     except RecursionError:
         raise InputError("e-mail parts nested too deep to read") from None
+    except PARSER_CRASHES as exc:
+        # A malformed mail is the sender's fault: refused (and kept) with the reason, not a 500.
+        raise InputError(f"e-mail cannot be read: {type(exc).__name__}: {exc}") from None
+
+
+def _readable(message: EmailMessage, name: str) -> list[str]:
+    """The values of a header its parser could read (an unreadable one is left out)."""
+    values = message.get_all(name, [])
+    return [str(v) for v in values if not isinstance(v, UnreadableHeader)]
+
+
+def _unreadable(message: EmailMessage) -> list[str]:
+    """Names of the headers the stdlib parser could not read."""
+    return [name for name, value in message.items() if isinstance(value, UnreadableHeader)]
 
 
 def _parse(message: EmailMessage) -> ParsedEmail:
-    name, address = parseaddr(str(message.get("from", "")))
+    name, address = parseaddr(next(iter(_readable(message, "from")), ""))
     text, html_only = _body_text(message)
     attachments, forwarded = [], []
     for part in message.iter_attachments():
@@ -68,8 +112,8 @@ def _parse(message: EmailMessage) -> ParsedEmail:
         subject=str(message.get("subject", "") or "").strip(),
         sender=address or None,
         sender_name=name or None,
-        to=[a for _, a in getaddresses([str(v) for v in message.get_all("to", [])]) if a],
-        cc=[a for _, a in getaddresses([str(v) for v in message.get_all("cc", [])]) if a],
+        to=[a for _, a in getaddresses(_readable(message, "to")) if a],
+        cc=[a for _, a in getaddresses(_readable(message, "cc")) if a],
         date=str(message["date"]) if message["date"] else None,
         message_id=next(iter(_ids(message.get("message-id"))), None),
         in_reply_to=_ids(message.get("in-reply-to")),
@@ -79,6 +123,7 @@ def _parse(message: EmailMessage) -> ParsedEmail:
         attachments=attachments,
         forwarded=forwarded,
         auto_reply=_auto_reply(message),
+        unreadable_headers=_unreadable(message),
     )
 
 
@@ -100,8 +145,9 @@ def _body_text(message: EmailMessage) -> tuple[str, bool]:
 def _content(part: Message) -> str:
     try:
         content = part.get_content()  # type: ignore[attr-defined]
-    except (LookupError, UnicodeDecodeError):
-        # Unknown or wrong charset label: Latin-1 maps every byte, nothing is lost.
+    except (LookupError, ValueError):
+        # Unknown, wrong or unusable charset label (a wrong one raises UnicodeDecodeError, one
+        # with a NUL ValueError): Latin-1 maps every byte, nothing is lost.
         payload = part.get_payload(decode=True)
         content = payload.decode("latin-1") if isinstance(payload, bytes) else str(payload)
     return content if isinstance(content, str) else ""

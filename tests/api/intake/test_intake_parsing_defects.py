@@ -1,0 +1,59 @@
+"""Malformed input at the door: headers the stdlib cannot parse, mixed chat times, odd mailboxes."""
+
+from __future__ import annotations
+
+import pytest
+from intake_support import IntakeFactory
+
+from agent.errors import InputError
+from api.intake.email_adapter import adapt_email
+
+HEAD = (
+    b"From: ann@customer.example\r\nSubject: VPN drops\r\nMessage-ID: <bad-1@customer.example>\r\n"
+)
+BODY = b"\r\nThe VPN drops every five minutes.\r\n"
+
+
+@pytest.mark.parametrize("to", [b'"', b"<", b"a@["])
+def test_an_unreadable_to_header_is_left_out_and_said_so(to: bytes) -> None:
+    ticket = adapt_email(HEAD + b"To: " + to + b"\r\nCc: bob@customer.example\r\n" + BODY).ticket
+    assert ticket.body == "The VPN drops every five minutes."
+    assert ticket.requester == "ann@customer.example"
+    email = ticket.custom_fields["email"]
+    assert email["to"] == [] and email["cc"] == ["bob@customer.example"]
+    assert email["unreadable_headers"] == ["To"]
+
+
+def test_an_unusable_charset_falls_back_to_latin1() -> None:
+    raw = HEAD + b'Content-Type: text/plain; charset="utf-8\x00"\r\n\r\nCaf\xe9 wifi is down\r\n'
+    assert adapt_email(raw).ticket.body == "Café wifi is down"
+
+
+@pytest.mark.parametrize("sender", [b'"', b"<", b"a@["])
+def test_an_unreadable_from_header_is_refused_naming_it(sender: bytes) -> None:
+    raw = b"From: " + sender + b"\r\nSubject: VPN drops\r\n" + BODY
+    with pytest.raises(InputError, match="the From: header cannot be read"):
+        adapt_email(raw)
+
+
+def test_malformed_headers_over_http_are_queued_or_rejected_and_kept(
+    make_intake_api: IntakeFactory,
+) -> None:
+    api = make_intake_api(start=False)
+    headers = {**api.auth("helpdesk"), "Content-Type": "message/rfc822"}
+    cases = [
+        (b'From: a@b.org\r\nSubject: x\r\nTo: "\r\n\r\nbody\r\n', 202),
+        (b"From: a@b.org\r\nSubject: y\r\nTo: <\r\n\r\nbody\r\n", 202),
+        (b"From: a@b.org\r\nSubject: z\r\nTo: a@[\r\n\r\nbody\r\n", 202),
+        (
+            b'From: a@b.org\r\nSubject: w\r\nContent-Type: text/plain; charset="\x00"\r\n\r\nbody',
+            202,
+        ),
+        (b"From: a@[\r\nSubject: x\r\n\r\nbody\r\n", 422),
+    ]
+    for raw, status in cases:
+        answer = api.client.post("/v1/intake/email", content=raw, headers=headers)
+        assert answer.status_code == status, (raw, answer.text)
+    kept = api.client.get("/v1/intake/rejects", headers=api.auth("reviewer")).json()
+    assert len(kept) == 1 and "From: header cannot be read" in kept[0]["reasons"][0]
+    assert api.app.state.intake.queue.depth() == 4
