@@ -6,7 +6,7 @@ the original is kept as ``raw`` for audit. E-mail lives in email_adapter, helpde
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -88,20 +88,25 @@ def _parse(model: type[BaseModel], payload: Any, channel: str) -> Any:
         raise InputError(f"{channel}: {where}: {first['msg']}") from None
 
 
+def _utc(when: datetime | None) -> datetime | None:
+    """A chat time with its zone; a naive one is UTC (the product's convention)."""
+    return when.replace(tzinfo=UTC) if when is not None and when.tzinfo is None else when
+
+
 def adapt_chat(payload: Any) -> Adapted:
     """A transcript: customer lines are the body, every line (in time order) is a message."""
     chat: ChatTranscript = _parse(ChatTranscript, payload, "chat")
     ordered = list(chat.messages)
     if all(line.sent_at is not None for line in ordered):
-        # Exports are not always in time order; sorted() is stable for equal times.
-        ordered.sort(key=lambda line: line.sent_at)  # type: ignore[arg-type,return-value]
+        # Exports are not always in time order; sort() is stable for equal times.
+        ordered.sort(key=lambda line: _utc(line.sent_at))  # type: ignore[arg-type,return-value]
     said = "\n".join(line.text.strip() for line in ordered if line.role == "customer")
     messages = [
         Message(
             role="agent" if line.role in ("agent", "bot") else line.role,  # type: ignore[arg-type]
             author=line.author,
             body=line.text,
-            sent_at=line.sent_at,
+            sent_at=_utc(line.sent_at),
         )
         for line in ordered
         if line.text.strip()

@@ -6,6 +6,7 @@ import pytest
 from intake_support import IntakeFactory
 
 from agent.errors import InputError
+from api.intake.adapters import adapt_chat
 from api.intake.email_adapter import adapt_email
 
 HEAD = (
@@ -57,3 +58,29 @@ def test_malformed_headers_over_http_are_queued_or_rejected_and_kept(
     kept = api.client.get("/v1/intake/rejects", headers=api.auth("reviewer")).json()
     assert len(kept) == 1 and "From: header cannot be read" in kept[0]["reasons"][0]
     assert api.app.state.intake.queue.depth() == 4
+
+
+def test_chat_with_naive_and_aware_times_is_ordered_taking_naive_as_utc() -> None:
+    lines = [
+        {"text": "vpn drops", "sent_at": "2026-01-01T10:00:00Z"},
+        {"text": "again", "sent_at": "2026-01-01T10:01:00"},
+        {"text": "first", "sent_at": "2026-01-01T09:59:00"},
+        {"text": "at 10:00:30 UTC", "sent_at": "2026-01-01T12:00:30+02:00"},
+    ]
+    adapted = adapt_chat({"conversation_id": "c2", "messages": lines})
+    ticket = adapted.ticket
+    assert [m.body for m in ticket.messages] == ["first", "vpn drops", "at 10:00:30 UTC", "again"]
+    assert all(m.sent_at is not None and m.sent_at.utcoffset() is not None for m in ticket.messages)
+    assert adapted.raw["messages"][1]["sent_at"] == "2026-01-01T10:01:00"  # audit: as it came
+
+
+def test_chat_with_mixed_times_over_http_is_queued(make_intake_api: IntakeFactory) -> None:
+    api = make_intake_api(start=False)
+    lines = [
+        {"text": "vpn drops", "sent_at": "2026-01-01T10:00:00Z"},
+        {"text": "again", "sent_at": "2026-01-01T10:01:00"},
+    ]
+    payload = {"conversation_id": "c2", "messages": lines}
+    answer = api.client.post("/v1/intake/chat", json=payload, headers=api.auth("helpdesk"))
+    assert answer.status_code == 202, answer.text
+    assert answer.json()["status"] == "queued"
