@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import argparse
+import mailbox
+from pathlib import Path
+
 import pytest
+from intake_samples import plain_mail
 from intake_support import IntakeFactory
 
 from agent.errors import InputError
+from agent.settings import Settings
 from api.intake.adapters import adapt_chat
+from api.intake.cli import add_intake_parser
 from api.intake.email_adapter import adapt_email
 
 HEAD = (
@@ -84,3 +91,25 @@ def test_chat_with_mixed_times_over_http_is_queued(make_intake_api: IntakeFactor
     answer = api.client.post("/v1/intake/chat", json=payload, headers=api.auth("helpdesk"))
     assert answer.status_code == 202, answer.text
     assert answer.json()["status"] == "queued"
+
+
+def _import(settings: Settings, path: Path) -> int:
+    parser = argparse.ArgumentParser(prog="triage")
+    add_intake_parser(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["intake", "import", str(path)])
+    return int(args.handler(args, settings))
+
+
+def test_import_reports_a_malformed_message_and_goes_on(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    box = mailbox.mbox(str(tmp_path / "in.mbox"))
+    box.add(plain_mail("Printer jammed", "Floor 3 printer is jammed.", msg_id="<p1@x>"))
+    box.add(HEAD + b"To: <\r\n" + BODY)
+    box.add(b"From: a@[\r\nSubject: Disk full\r\nMessage-ID: <d1@x>\r\n" + BODY)
+    box.add(plain_mail("Screen flickers", "The screen flickers since Monday.", msg_id="<s1@x>"))
+    box.close()
+    assert _import(Settings(data_dir=tmp_path / "data"), tmp_path / "in.mbox") == 0
+    out = capsys.readouterr()
+    assert "imported 4 messages: 3 queued, 1 rejected" in out.out
+    assert "message 3: rejected: e-mail: the From: header cannot be read: 'a@['" in out.err
