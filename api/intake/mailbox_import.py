@@ -17,16 +17,25 @@ def read_mailbox(path: Path) -> Iterator[tuple[str, bytes]]:
     """
     if not path.exists():
         raise InputError(f"{path}: no such file or directory")
-    box: mailbox.Mailbox[mailbox.Message]
     if path.is_dir():
-        if not (path / "cur").is_dir() and not (path / "new").is_dir():
-            raise InputError(f"{path}: a directory must be a Maildir (with cur/ and new/)")
-        box = mailbox.Maildir(str(path), factory=None, create=False)
-    else:
-        box = mailbox.mbox(str(path), factory=None, create=False)
+        return _maildir(path)
+    return _mbox(path)
+
+
+def _maildir(path: Path) -> Iterator[tuple[str, bytes]]:
+    """The messages in new/ and cur/ (either may be missing), by unique name (arrival order)."""
+    folders = [path / sub for sub in ("new", "cur") if (path / sub).is_dir()]
+    if not folders:
+        raise InputError(f"{path}: a directory must be a Maildir (with cur/ or new/)")
+    # Names starting with a dot are not messages (Maildir spec); the name's ":2,..." is flags.
+    files = [f for d in folders for f in d.iterdir() if f.is_file() and f.name[:1] != "."]
+    return ((f.name.split(":")[0], f.read_bytes()) for f in sorted(files, key=lambda f: f.name))
+
+
+def _mbox(path: Path) -> Iterator[tuple[str, bytes]]:
+    box = mailbox.mbox(str(path), factory=None, create=False)
     try:
-        for key in sorted(box.keys()):
-            where = f"message {key + 1}" if isinstance(key, int) else str(key)
-            yield where, box.get_bytes(key)
+        for number, key in enumerate(sorted(box.keys()), 1):
+            yield f"message {number}", box.get_bytes(key)
     finally:
         box.close()

@@ -7,7 +7,7 @@ import mailbox
 from pathlib import Path
 
 import pytest
-from intake_samples import plain_mail
+from intake_samples import plain_mail, sample
 from intake_support import IntakeFactory
 
 from agent.errors import InputError
@@ -113,3 +113,17 @@ def test_import_reports_a_malformed_message_and_goes_on(
     out = capsys.readouterr()
     assert "imported 4 messages: 3 queued, 1 rejected" in out.out
     assert "message 3: rejected: e-mail: the From: header cannot be read: 'a@['" in out.err
+
+
+def test_maildir_with_new_only_is_read_and_one_with_neither_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings = Settings(data_dir=tmp_path / "data")
+    (tmp_path / "md" / "new").mkdir(parents=True)
+    (tmp_path / "md" / "new" / "1700000000.M1P1.host").write_bytes(sample("attachments.eml"))
+    (tmp_path / "md" / "new" / ".hidden").write_bytes(b"not a message")
+    assert _import(settings, tmp_path / "md") == 0
+    assert "imported 1 messages: 1 queued" in capsys.readouterr().out
+    (tmp_path / "plain").mkdir()
+    with pytest.raises(InputError, match="a directory must be a Maildir"):
+        _import(settings, tmp_path / "plain")
