@@ -1,12 +1,19 @@
-"""Read e-mails from an mbox file or a Maildir directory, as raw bytes, in file order."""
+"""Read e-mails from an mbox file or a Maildir directory, as raw bytes, in file order.
+
+An mbox escapes a body line starting with "From " as ">From " (and mboxrd one starting with
+">From " as ">>From "); the escape is undone here, so the line reads as written, not as a quote.
+"""
 
 from __future__ import annotations
 
 import mailbox
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
 from agent.errors import InputError
+
+ESCAPED_FROM = re.compile(rb"^>(>*From )", re.MULTILINE)
 
 
 def read_mailbox(path: Path) -> Iterator[tuple[str, bytes]]:
@@ -36,6 +43,11 @@ def _mbox(path: Path) -> Iterator[tuple[str, bytes]]:
     box = mailbox.mbox(str(path), factory=None, create=False)
     try:
         for number, key in enumerate(sorted(box.keys()), 1):
-            yield f"message {number}", box.get_bytes(key)
+            yield f"message {number}", unescape_from(box.get_bytes(key))
     finally:
         box.close()
+
+
+def unescape_from(raw: bytes) -> bytes:
+    """Undo the mbox ">From " escape at the start of lines (mboxo and mboxrd alike)."""
+    return ESCAPED_FROM.sub(rb"\1", raw)

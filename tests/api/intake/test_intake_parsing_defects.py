@@ -15,6 +15,7 @@ from agent.settings import Settings
 from api.intake.adapters import adapt_chat
 from api.intake.cli import add_intake_parser
 from api.intake.email_adapter import adapt_email
+from api.intake.mailbox_import import read_mailbox
 
 HEAD = (
     b"From: ann@customer.example\r\nSubject: VPN drops\r\nMessage-ID: <bad-1@customer.example>\r\n"
@@ -113,6 +114,28 @@ def test_import_reports_a_malformed_message_and_goes_on(
     out = capsys.readouterr()
     assert "imported 4 messages: 3 queued, 1 rejected" in out.out
     assert "message 3: rejected: e-mail: the From: header cannot be read: 'a@['" in out.err
+
+
+MBOX = (
+    b"From ann@customer.example Thu Jan  1 10:00:00 2026\n"
+    b"From: Ann <ann@customer.example>\nSubject: Locked out\nMessage-ID: <lock-1@x>\n\n"
+    b"My account is locked.\n>From now on I cannot work.\n>>From the log: error 42\n\n"
+)
+
+
+def test_mbox_from_escapes_are_undone_but_not_in_a_maildir(tmp_path: Path) -> None:
+    (tmp_path / "in.mbox").write_bytes(MBOX)
+    [(where, raw)] = list(read_mailbox(tmp_path / "in.mbox"))
+    assert where == "message 1"
+    ticket = adapt_email(raw).ticket
+    assert ticket.body.startswith("My account is locked.\nFrom now on I cannot work.")
+    assert b"\n>From the log: error 42\n" in raw and b">>" not in raw  # mboxrd: one > less
+    assert not [m for m in ticket.messages if "From now on" in m.body]
+    # Maildir files hold the message as it was: nothing is escaped there.
+    for sub in ("cur", "new", "tmp"):
+        (tmp_path / "md" / sub).mkdir(parents=True)
+    (tmp_path / "md" / "new" / "1.x").write_bytes(MBOX.split(b"\n", 1)[1])
+    assert b"\n>From now on" in next(read_mailbox(tmp_path / "md"))[1]
 
 
 def test_maildir_with_new_only_is_read_and_one_with_neither_refused(
