@@ -113,8 +113,9 @@ def cmd_discard(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
-    """Feed every message of an mbox or Maildir through the e-mail channel."""
+    """Feed every message of an mbox, a Maildir or one .eml file through the e-mail channel."""
     counts: dict[str, int] = {}
+    messages = read_mailbox(Path(args.file))  # refuses what is none of them before starting
     with _opened(settings) as (db, options, queue):
         active = PolicyStore(db).active()
         if active is None:
@@ -135,7 +136,7 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
             lambda: policy,
         )
         try:
-            for key, raw in read_mailbox(Path(args.file)):
+            for key, raw in messages:
                 result = flow.submit("email", raw, CLI_CALLER)
                 counts[result.status] = counts.get(result.status, 0) + 1
                 if result.status in ("rejected", "quarantined"):
@@ -174,6 +175,14 @@ def add_intake_parser(subparsers: Any) -> None:
     """Register `triage intake import FILE`."""
     intake = subparsers.add_parser("intake", help="feed tickets in from files")
     sub = intake.add_subparsers(dest="intake_command", required=True)
-    imp = sub.add_parser("import", help="import an mbox file or a Maildir directory")
-    imp.add_argument("file", help="mbox file or Maildir directory")
+    imp = sub.add_parser(
+        "import",
+        help="import an mbox file, a Maildir directory or one e-mail (.eml)",
+        description="Each message goes through the e-mail channel as if posted to "
+        "/v1/intake/email; a rejected one is reported with its reason (and kept) and the "
+        "import goes on. A file starting with a 'From ' line is an mbox (its '>From ' escapes "
+        "are undone), one starting with a header is a single e-mail; anything else is refused. "
+        "A Maildir needs cur/ or new/ (or both).",
+    )
+    imp.add_argument("file", help="mbox file, Maildir directory or .eml file")
     imp.set_defaults(handler=cmd_import)

@@ -1,4 +1,4 @@
-"""Read e-mails from an mbox file or a Maildir directory, as raw bytes, in file order.
+"""Read e-mails from an mbox file, a Maildir directory or one .eml file, as raw bytes, in order.
 
 An mbox escapes a body line starting with "From " as ">From " (and mboxrd one starting with
 ">From " as ">>From "); the escape is undone here, so the line reads as written, not as a quote.
@@ -14,19 +14,30 @@ from pathlib import Path
 from agent.errors import InputError
 
 ESCAPED_FROM = re.compile(rb"^>(>*From )", re.MULTILINE)
+HEADER_LINE = re.compile(rb"^[!-9;-~]+:")  # an RFC 5322 field name and its colon
+SNIFF_BYTES = 4_096
 
 
 def read_mailbox(path: Path) -> Iterator[tuple[str, bytes]]:
-    """(where, raw bytes) of every message; a directory is a Maildir, a file an mbox.
+    """(where, raw bytes) of every message: a directory is a Maildir, a file starting with a
+    "From " line an mbox, a file starting with a header one e-mail; InputError for anything else.
 
     ``where`` names the message for a person: "message 3" (counted from 1) in an mbox, the file
-    name in a Maildir.
+    name in a Maildir or for one e-mail.
     """
     if not path.exists():
         raise InputError(f"{path}: no such file or directory")
     if path.is_dir():
         return _maildir(path)
-    return _mbox(path)
+    with path.open("rb") as file:
+        head = file.read(SNIFF_BYTES).lstrip()
+    if not head or head.startswith(b"From "):
+        return _mbox(path)
+    if HEADER_LINE.match(head):
+        return iter([(path.name, path.read_bytes())])
+    raise InputError(
+        f"{path}: not an mbox file (no 'From ' line first), a Maildir directory or an e-mail"
+    )
 
 
 def _maildir(path: Path) -> Iterator[tuple[str, bytes]]:

@@ -138,6 +138,21 @@ def test_mbox_from_escapes_are_undone_but_not_in_a_maildir(tmp_path: Path) -> No
     assert b"\n>From now on" in next(read_mailbox(tmp_path / "md"))[1]
 
 
+def test_import_one_eml_file_and_refuse_what_is_no_mailbox(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings = Settings(data_dir=tmp_path / "data")
+    (tmp_path / "one.eml").write_bytes(sample("multipart_alternative.eml"))
+    assert _import(settings, tmp_path / "one.eml") == 0
+    assert "imported 1 messages: 1 queued" in capsys.readouterr().out
+    (tmp_path / "hostname").write_text("build-host-7\n")
+    with pytest.raises(InputError, match="hostname: not an mbox file"):
+        _import(settings, tmp_path / "hostname")
+    (tmp_path / "empty.mbox").write_bytes(b"")
+    assert _import(settings, tmp_path / "empty.mbox") == 0
+    assert "imported 0 messages: none" in capsys.readouterr().out
+
+
 def test_maildir_with_new_only_is_read_and_one_with_neither_refused(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
