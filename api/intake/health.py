@@ -1,7 +1,9 @@
 """Per-source health: last success, error rate, queue depth, oldest waiting ticket, failing.
 
 Counters live in the database (intake_sources) so API and worker processes add to the same
-figures; depth and age come from the tickets still to triage. Exposed in /readyz (a source
+figures; depth and age come from the tickets still to triage: queued, being triaged, or failed
+and waiting for a retry. A dead-lettered ticket waits for a person, not a worker (it is counted
+as a dead letter); a discarded one waits for nobody. Exposed in /readyz (a source
 that keeps failing is reported there) and as labelled gauges in /metrics.
 
 Receipts and successes, two of a ticket's dozen writes, are added up in memory and written at
@@ -20,12 +22,12 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from pydantic import BaseModel
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, and_, exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from api.db import Database
 from api.intake.models import SOURCES
-from api.intake.tables import IntakeTicketRow, SourceStatsRow
+from api.intake.tables import DeadLetterRow, IntakeTicketRow, SourceStatsRow
 from api.tables import TicketRow, utcnow
 
 FLUSH_S = 1.0  # longest a counted receipt or success waits before it is written
@@ -156,7 +158,7 @@ class SourceHealth:
             waiting = session.execute(
                 select(IntakeTicketRow.source, func.count(), func.min(IntakeTicketRow.received_at))
                 .join(TicketRow, TicketRow.id == IntakeTicketRow.ticket_id)
-                .where(TicketRow.status.in_(("queued", "triaging", "failed")))
+                .where(_waiting())
                 .group_by(IntakeTicketRow.source)
             ).all()
         depth = {r[0]: (int(r[1]), r[2]) for r in waiting}
@@ -184,6 +186,18 @@ class SourceHealth:
                 )
             )
         return states
+
+
+def _waiting() -> ColumnElement[bool]:
+    """Tickets a worker will still take: queued, in progress, or failed with a retry due."""
+    out_of_the_queue = exists().where(
+        DeadLetterRow.ticket_id == TicketRow.id,
+        DeadLetterRow.state.in_(("open", "discarded")),
+    )
+    return or_(
+        TicketRow.status.in_(("queued", "triaging")),
+        and_(TicketRow.status == "failed", ~out_of_the_queue),
+    )
 
 
 class SourceCollector(Collector):

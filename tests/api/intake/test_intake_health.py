@@ -27,12 +27,12 @@ def test_sources_in_readyz_and_metrics(
     assert sources["chat"]["last_success_at"] is not None
     assert sources["chat"]["error_rate"] == 0.0
     assert sources["api"]["failing"] is True and sources["api"]["error_rate"] == 1.0
-    assert sources["api"]["queue_depth"] == 2  # dead-lettered, still not decided
+    assert sources["api"]["queue_depth"] == 0  # dead-lettered: no worker will take them
     assert "failing sources: api" in ready["checks"]["intake"]["detail"]
     assert "2 dead letters" in ready["checks"]["intake"]["detail"]
     metrics = api.client.get("/metrics").text
     assert 'triage_intake_failing{source="api"} 1.0' in metrics
-    assert 'triage_intake_queue_depth{source="api"} 2.0' in metrics
+    assert 'triage_intake_queue_depth{source="api"} 0.0' in metrics
     assert 'triage_intake_error_rate{source="chat"} 0.0' in metrics
 
 
