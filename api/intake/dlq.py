@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel
-from sqlalchemy import case, select
+from sqlalchemy import case, select, update
 
 from agent.errors import ConflictError, InputError, NotFoundError
 from api.db import Database
@@ -129,15 +129,23 @@ class DeadLetters:
     def resolve(
         self, letter_id: int, state: DeadLetterState, by: str, reason: str | None
     ) -> DeadLetter:
-        """Close an open dead letter as replayed or discarded, recording who and why."""
+        """Close an open dead letter as replayed or discarded, recording who and why.
+
+        One conditional UPDATE: of two people (or requests) closing the same letter at once,
+        exactly one succeeds and the other gets a ConflictError.
+        """
         if state == "discarded" and not (reason or "").strip():
             raise InputError("a discard needs a reason")
+        closing = (
+            update(DeadLetterRow)
+            .where(DeadLetterRow.id == letter_id, DeadLetterRow.state == "open")
+            .values(state=state, resolved_by=by, reason=reason, resolved_at=utcnow())
+        )
         with self.db.session() as session:
+            closed = session.execute(closing).rowcount  # type: ignore[attr-defined]
             row = self._row(session, letter_id)
-            if row.state != "open":
+            if not closed:
                 raise ConflictError(f"dead letter {letter_id} is already {row.state}")
-            row.state, row.resolved_by, row.reason = state, by, reason
-            row.resolved_at = utcnow()
             log.warning(
                 "dead letter %d (ticket %s) %s by %s: %s",
                 letter_id,
@@ -147,6 +155,17 @@ class DeadLetters:
                 reason or "-",
             )
             return _view(row, full=True)
+
+    def reopen(self, letter_id: int, why: str) -> None:
+        """Undo a replay whose ticket could not be queued: the letter is open again."""
+        reopening = (
+            update(DeadLetterRow)
+            .where(DeadLetterRow.id == letter_id, DeadLetterRow.state == "replayed")
+            .values(state="open", resolved_by=None, reason=None, resolved_at=None)
+        )
+        with self.db.session() as session:
+            session.execute(reopening)
+        log.warning("dead letter %d open again, its replay failed: %s", letter_id, why)
 
     def open_count(self) -> int:
         """How many dead letters wait for a person."""

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import ValidationError
+from sqlalchemy.exc import IntegrityError
 
-from agent.errors import CapacityError, InputError
+from agent.errors import CapacityError, ConflictError, InputError
 from agent.models import Ticket
 from api.intake.dlq import DeadLetter, DeadLetters
 from api.intake.queue import IntakeQueue, QueueItem
@@ -28,18 +29,27 @@ class DeadLetterActions:
         self.records, self.queue = records, queue
 
     def replay(self, letter_id: int, by: str, fixed: dict[str, Any] | None = None) -> DeadLetter:
-        """Queue the ticket again (with a corrected ticket if given); attempts start afresh."""
+        """Queue the ticket again (with a corrected ticket if given); attempts start afresh.
+
+        The letter is closed first, atomically: of concurrent replays one queues the ticket and
+        the others get a ConflictError. If the ticket cannot be queued, the letter opens again.
+        """
         letter = self.dead_letters.get(letter_id)
         if letter.state != "open":
-            # Checked again atomically by resolve(); this only avoids touching the ticket.
-            self.dead_letters.resolve(letter_id, "replayed", by, None)
-        if fixed is not None:
-            try:
-                ticket = Ticket.model_validate({**fixed, "id": letter.ticket_id})
-            except ValidationError as exc:
-                first = exc.errors()[0]
-                where = ".".join(str(p) for p in first["loc"]) or "ticket"
-                raise InputError(f"fixed ticket: {where}: {first['msg']}") from None
+            raise ConflictError(f"dead letter {letter_id} is already {letter.state}")
+        ticket = _fixed_ticket(fixed, letter.ticket_id) if fixed is not None else None
+        reason = "replayed with a fixed ticket" if fixed is not None else "replayed as is"
+        replayed = self.dead_letters.resolve(letter_id, "replayed", by, reason)
+        try:
+            self._requeue(letter, ticket)
+        except (CapacityError, ConflictError) as exc:
+            self.store.set_status(letter.ticket_id, "failed", f"dead-lettered: {letter.error}")
+            self.dead_letters.reopen(letter_id, str(exc))
+            raise
+        return replayed
+
+    def _requeue(self, letter: DeadLetter, ticket: Ticket | None) -> None:
+        if ticket is not None:
             self.store.replace_payload(letter.ticket_id, ticket)
         self.records.reset_attempts(letter.ticket_id)
         # Status first: a worker may decide the ticket as soon as it is queued.
@@ -47,12 +57,22 @@ class DeadLetterActions:
         try:
             # A person chose to run it now: it may use the urgent headroom.
             self.queue.put(QueueItem(letter.ticket_id, letter.source, letter.priority, True))
-        except CapacityError:
-            self.store.set_status(letter.ticket_id, "failed", f"dead-lettered: {letter.error}")
-            raise
-        reason = "replayed with a fixed ticket" if fixed is not None else "replayed as is"
-        return self.dead_letters.resolve(letter_id, "replayed", by, reason)
+        except IntegrityError:
+            # Its last delivery is not acknowledged yet (the worker is dead-lettering it).
+            raise ConflictError(
+                f"ticket {letter.ticket_id} is still in the intake queue; replay it again shortly"
+            ) from None
 
     def discard(self, letter_id: int, by: str, reason: str) -> DeadLetter:
         """Close the dead letter for good; who and why are kept and logged."""
         return self.dead_letters.resolve(letter_id, "discarded", by, reason)
+
+
+def _fixed_ticket(fixed: dict[str, Any], ticket_id: str) -> Ticket:
+    """The corrected ticket under the dead letter's ticket id; its first error if invalid."""
+    try:
+        return Ticket.model_validate({**fixed, "id": ticket_id})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "ticket"
+        raise InputError(f"fixed ticket: {where}: {first['msg']}") from None

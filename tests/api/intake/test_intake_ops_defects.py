@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
 from api_support import Api
 from intake_fakes import CuedEngine
 from intake_samples import wait_for
 from intake_support import IntakeFactory
 
+from agent.errors import CapacityError, ConflictError
 from agent.policy import Policy
+from api.intake.queue import Delivery, IntakeQueue, QueueItem
+from api.intake.replay import DeadLetterActions
 
 
 def _submit(api: Api, subject: str, external_id: str) -> str:
@@ -49,3 +57,113 @@ def test_a_failed_ticket_waiting_for_its_retry_is_still_waiting(
     assert wait_for(lambda: api.services.store.status(ticket_id) == "failed", 20)
     source = _api_source(api)
     assert source["queue_depth"] == 1 and source["oldest_age_s"] is not None
+
+
+class GatedQueue:
+    """The real queue; each put first waits (up to a second) until `gate` puts are under way,
+    so replays that all got past their checks reach the queue together."""
+
+    def __init__(self, queue: IntakeQueue, gate: int) -> None:
+        self.queue = queue
+        self.barrier = threading.Barrier(gate, timeout=1.0)
+
+    def put(self, item: QueueItem) -> None:
+        # Broken after a second: fewer puts came (only one replay got this far).
+        with contextlib.suppress(threading.BrokenBarrierError):
+            self.barrier.wait()
+        self.queue.put(item)
+
+    def get(self, timeout_s: float) -> Delivery | None:
+        return self.queue.get(timeout_s)
+
+    def ack(self, delivery: Delivery) -> None:
+        self.queue.ack(delivery)
+
+    def retry(self, delivery: Delivery, delay_s: float) -> None:
+        self.queue.retry(delivery, delay_s)
+
+    def depth(self) -> int:
+        return self.queue.depth()
+
+    def close(self) -> None:
+        self.queue.close()
+
+
+class FullQueue(GatedQueue):
+    """The real queue, full."""
+
+    def put(self, item: QueueItem) -> None:
+        raise CapacityError("the intake queue is full; retry later", retry_after_s=5.0)
+
+
+def _dead_letter(api: Api, external_id: str, acked: bool = True) -> int:
+    """A ticket dead-lettered as the runner does it (no workers run in these apps)."""
+    intake = api.app.state.intake
+    ticket_id = _submit(api, "POISON printer", external_id)
+    delivery = intake.queue.get(5.0)
+    assert delivery is not None and delivery.item.ticket_id == ticket_id
+    ticket = api.services.store.ticket(ticket_id)
+    letter = intake.dead_letters.add(
+        ticket_id=ticket_id,
+        source="api",
+        channel=ticket.channel,
+        tier=ticket.account.tier,
+        priority=delivery.item.priority,
+        error="RuntimeError: engine crashed on this ticket",
+        attempts=1,
+        payload=intake.records.get(ticket_id).raw,
+        ticket=ticket.model_dump(mode="json"),
+    )
+    api.services.store.set_status(ticket_id, "failed", "dead-lettered: engine crashed")
+    if acked:
+        intake.queue.ack(delivery)
+    return int(letter)
+
+
+def _actions(api: Api, queue: IntakeQueue) -> DeadLetterActions:
+    intake = api.app.state.intake
+    return DeadLetterActions(intake.dead_letters, api.services.store, intake.records, queue)
+
+
+def test_concurrent_replays_queue_the_ticket_once_and_the_others_conflict(
+    make_intake_api: IntakeFactory, example_policy: Policy
+) -> None:
+    api = make_intake_api(engine=CuedEngine(example_policy), intake_workers=0)
+    letter = _dead_letter(api, "c1")
+    actions = _actions(api, GatedQueue(api.app.state.intake.queue, gate=4))
+
+    def replay(n: int) -> str:
+        try:
+            return actions.replay(letter, f"reviewer-{n}").state
+        except ConflictError as exc:
+            return str(exc)
+
+    with ThreadPoolExecutor(4) as pool:
+        outcomes = list(pool.map(replay, range(4)))
+    assert sorted(outcomes) == [f"dead letter {letter} is already replayed"] * 3 + ["replayed"]
+    assert api.app.state.intake.queue.depth() == 1
+
+
+def test_replay_conflicts_over_http_while_the_ticket_is_still_queued(
+    make_intake_api: IntakeFactory, example_policy: Policy
+) -> None:
+    api = make_intake_api(engine=CuedEngine(example_policy), intake_workers=0)
+    letter = _dead_letter(api, "q1", acked=False)  # the runner has not acked it yet
+    answer = api.client.post(f"/v1/dead-letters/{letter}/replay", headers=api.auth("reviewer"))
+    assert answer.status_code == 409, answer.text
+    assert "still in the intake queue" in answer.text
+    dead = api.app.state.intake.dead_letters.get(letter)
+    assert dead.state == "open" and dead.resolved_by is None
+    assert api.services.store.status(dead.ticket_id) == "failed"
+
+
+def test_a_replay_that_finds_the_queue_full_leaves_the_letter_open(
+    make_intake_api: IntakeFactory, example_policy: Policy
+) -> None:
+    api = make_intake_api(engine=CuedEngine(example_policy), intake_workers=0)
+    letter = _dead_letter(api, "f1")
+    with pytest.raises(CapacityError):
+        _actions(api, FullQueue(api.app.state.intake.queue, gate=1)).replay(letter, "ana")
+    dead = api.app.state.intake.dead_letters.get(letter)
+    assert dead.state == "open"
+    assert api.services.store.status(dead.ticket_id) == "failed"
