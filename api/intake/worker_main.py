@@ -1,7 +1,12 @@
 """Run intake workers in their own process (scale-out, crash tests), optionally with the API.
 
-    python -m api.intake.worker_main --data-dir DIR [--queue rabbitmq] [--threads 2]
+    python -m api.intake.worker_main [--data-dir DIR] [--queue rabbitmq] [--threads 2]
         [--stand-in-delay-ms 5] [--listener-log FILE] [--serve PORT]
+
+Settings and intake options come from the environment and ``.env`` (TRIAGE_*) as in the API, so
+both processes share the database, queue, retries and leases; an option given on the command
+line overrides its setting. ``--threads`` defaults to TRIAGE_INTAKE_WORKERS, or 1 where that is
+0 (an API process that leaves its workers to this one).
 
 Without ``--stand-in-delay-ms`` the real agent triages; with it the CheapStandInEngine does
 (load tests only). ``--listener-log`` adds a DecisionListener that appends one line per call,
@@ -18,7 +23,7 @@ import os
 import signal
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from agent.models import Ticket
 from agent.policy import load_policy
@@ -66,19 +71,44 @@ class FileListener:
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
-    """Command-line options."""
+    """Command-line options; those left out (None) come from the settings."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", type=Path, required=True)
-    parser.add_argument("--database-url", default=None)
-    parser.add_argument("--queue", choices=["embedded", "rabbitmq"], default="embedded")
-    parser.add_argument("--broker-queue", default="triage.intake")
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--lease-s", type=float, default=120.0)
-    parser.add_argument("--queue-size", type=int, default=10_000)
+    parser.add_argument("--data-dir", type=Path, default=None, help="TRIAGE_DATA_DIR")
+    parser.add_argument("--database-url", default=None, help="TRIAGE_DATABASE_URL")
+    parser.add_argument("--queue", choices=["embedded", "rabbitmq"], default=None)
+    parser.add_argument("--broker-queue", default=None, help="TRIAGE_BROKER_QUEUE")
+    parser.add_argument("--threads", type=int, default=None, help="TRIAGE_INTAKE_WORKERS")
+    parser.add_argument("--lease-s", type=float, default=None, help="TRIAGE_INTAKE_LEASE_S")
+    parser.add_argument("--queue-size", type=int, default=None, help="TRIAGE_INTAKE_QUEUE_SIZE")
     parser.add_argument("--stand-in-delay-ms", type=float, default=None)
     parser.add_argument("--listener-log", type=Path, default=None)
     parser.add_argument("--serve", type=int, default=None, help="also serve the API on this port")
     return parser.parse_args(argv)
+
+
+def _given(**values: Any) -> dict[str, Any]:
+    return {name: value for name, value in values.items() if value is not None}
+
+
+def worker_settings(args: argparse.Namespace) -> Settings:
+    """The API's settings (environment, .env), with the data dir and database URL if given."""
+    return Settings(**_given(data_dir=args.data_dir, database_url=args.database_url))
+
+
+def worker_options(args: argparse.Namespace, settings: Settings) -> IntakeOptions:
+    """The API's intake options, overridden by the command-line options given."""
+    values = IntakeOptions.from_settings(settings).model_dump()
+    values["intake_workers"] = values["intake_workers"] or 1  # this process exists to run them
+    values.update(
+        _given(
+            intake_queue=args.queue,
+            broker_queue=args.broker_queue,
+            intake_workers=args.threads,
+            intake_lease_s=args.lease_s,
+            intake_queue_size=args.queue_size,
+        )
+    )
+    return IntakeOptions.model_validate(values)
 
 
 def build_worker(
@@ -101,21 +131,14 @@ def main(argv: list[str] | None = None) -> int:
     """Run until SIGTERM or SIGINT."""
     args = parse(argv)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s: %(message)s")
-    settings = Settings(data_dir=args.data_dir, database_url=args.database_url)
+    settings = worker_settings(args)
     settings.ensure_dirs()
     engine: TriageEngine | None = None
     if args.stand_in_delay_ms is not None:
         engine = CheapStandInEngine(
             load_policy(settings.policy_path), args.stand_in_delay_ms / 1000
         )
-    options = IntakeOptions(
-        intake_queue=args.queue,
-        broker_queue=args.broker_queue,
-        intake_workers=args.threads,
-        intake_lease_s=args.lease_s,
-        intake_queue_size=args.queue_size,
-        intake_backoff_base_s=0.2,
-    )
+    options = worker_options(args, settings)
     listener = FileListener(args.listener_log) if args.listener_log else None
     if args.serve is not None:
         import uvicorn
