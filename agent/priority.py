@@ -15,8 +15,9 @@ from pydantic import BaseModel, Field
 
 from agent.errors import PolicyError
 from agent.models import SLA, Evidence, Ticket
-from agent.policy import Policy, WorkingHours
+from agent.policy import Policy, PriorityPolicy, WorkingHours
 from agent.rules import Complexity, RuleHit
+from agent.text import fold
 from knowledge.base import RoutePrediction
 
 HIGH_COMPLEXITY = "High Complexity"
@@ -32,12 +33,18 @@ class PriorityChoice(BaseModel):
     evidence: list[Evidence] = Field(default_factory=list)
 
 
+def tier_floor(prio: PriorityPolicy, tier: str | None) -> str | None:
+    """The policy's floor for an account tier, matched case-insensitively (VIP is vip)."""
+    wanted = fold(tier or "")
+    return next((p for name, p in prio.by_account_tier.items() if fold(name) == wanted), None)
+
+
 def priority_floor(policy: Policy, ticket: Ticket, hits: Sequence[RuleHit]) -> str:
     """The most urgent of the default and the policy's floors (tier, severity, rules)."""
     prio = policy.priorities
     return prio.most_urgent(
         prio.default,
-        prio.by_account_tier.get(ticket.account.tier),
+        tier_floor(prio, ticket.account.tier),
         prio.by_severity.get(ticket.severity) if ticket.severity else None,
         *(h.actions.raise_priority_to for h in hits),
     )
@@ -80,11 +87,7 @@ def settle_priority(
             evidence.append(_ev(f"{why} raises {current} -> {target}", source))
             current = target
 
-    raise_to(
-        prio.by_account_tier.get(ticket.account.tier),
-        f"account tier {ticket.account.tier}",
-        "policy",
-    )
+    raise_to(tier_floor(prio, ticket.account.tier), f"account tier {ticket.account.tier}", "policy")
     if ticket.severity:
         raise_to(prio.by_severity.get(ticket.severity), f"severity {ticket.severity}", "policy")
     for hit in hits:

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel
-from sqlalchemy import case, select, update
+from sqlalchemy import case, func, select, update
 
 from agent.errors import ConflictError, InputError, NotFoundError
 from api.db import Database
@@ -111,7 +111,8 @@ class DeadLetters:
 
     def list(self, state: DeadLetterState = "open", limit: int = 100) -> list[DeadLetter]:
         """Dead letters, highest impact first: biggest account, most urgent, oldest."""
-        tier_rank = case(TIER_ORDER, value=DeadLetterRow.tier, else_=len(TIER_ORDER))
+        tier = func.lower(DeadLetterRow.tier)  # as the ticket gave it: VIP is vip
+        tier_rank = case(TIER_ORDER, value=tier, else_=len(TIER_ORDER))
         query = (
             select(DeadLetterRow)
             .where(DeadLetterRow.state == state)

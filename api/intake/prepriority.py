@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from agent.injection import scan
 from agent.models import Ticket
 from agent.policy import Policy
+from agent.priority import tier_floor
 from agent.rules import engine_for
 
 # Within one priority: vip, enterprise, premium, then everyone else.
@@ -40,8 +41,9 @@ def pre_priority(policy: Policy, ticket: Ticket) -> PrePriority:
     priorities = policy.priorities
     floors: list[tuple[str, str]] = [(priorities.default, "policy default")]
     tier = ticket.account.tier
-    if tier in priorities.by_account_tier:
-        floors.append((priorities.by_account_tier[tier], f"account tier {tier}"))
+    floor = tier_floor(priorities, tier)
+    if floor is not None:
+        floors.append((floor, f"account tier {tier}"))
     severity = (ticket.severity or "").lower()
     if severity in priorities.by_severity:
         floors.append((priorities.by_severity[severity], f"declared severity {severity}"))

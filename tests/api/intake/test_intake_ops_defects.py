@@ -5,11 +5,12 @@ from __future__ import annotations
 import contextlib
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import pytest
 from api_support import Api
 from intake_fakes import CuedEngine
-from intake_samples import wait_for
+from intake_samples import wait_for, web_form
 from intake_support import IntakeFactory
 
 from agent.errors import CapacityError, ConflictError
@@ -167,3 +168,44 @@ def test_a_replay_that_finds_the_queue_full_leaves_the_letter_open(
     dead = api.app.state.intake.dead_letters.get(letter)
     assert dead.state == "open"
     assert api.services.store.status(dead.ticket_id) == "failed"
+
+
+def _door_and_decision(api: Api, tier: str) -> tuple[str, str, list[str]]:
+    form = web_form(f"tier-{tier}", severity=None, account={"tier": tier})
+    answer = api.client.post("/v1/intake/web", json=form, headers=api.auth("helpdesk"))
+    assert answer.status_code == 202, answer.text
+    url = f"/v1/tickets/{answer.json()['ticket_id']}"
+
+    def view() -> dict[str, Any]:
+        return dict(api.client.get(url, headers=api.auth("admin")).json())
+
+    assert wait_for(lambda: view()["status"] in ("decided", "review"), 30)
+    decision = view()["decision"]
+    evidence = [e["detail"] for e in decision["evidence"]]
+    return answer.json()["priority"], decision["priority"], evidence
+
+
+def test_an_upper_case_account_tier_raises_the_priority_like_a_lower_case_one(
+    make_intake_api: IntakeFactory,
+) -> None:
+    api = make_intake_api()
+    door, final, evidence = _door_and_decision(api, "VIP")
+    assert (door, final) == ("P2", "P2")
+    assert any(e.startswith("account tier VIP raises") for e in evidence)
+    assert _door_and_decision(api, "vip")[:2] == (door, final)
+
+
+def test_dead_letters_of_an_upper_case_tier_are_listed_by_its_size(
+    make_intake_api: IntakeFactory, example_policy: Policy
+) -> None:
+    api = make_intake_api(engine=CuedEngine(example_policy), intake_max_attempts=1)
+    # The bigger account first, even before a more urgent ticket of a smaller one.
+    tickets = (("d1", "standard", "critical"), ("d2", "PREMIUM", None))
+    for external_id, tier, severity in tickets:
+        body = {"subject": "POISON", "external_id": external_id, "severity": severity}
+        body["account"] = {"tier": tier}
+        answer = api.client.post("/v1/intake/api", json=body, headers=api.auth("helpdesk"))
+        assert answer.status_code == 202, answer.text
+    dead = api.app.state.intake.dead_letters
+    assert wait_for(lambda: len(dead.list()) == 2, 20)
+    assert [d.tier for d in dead.list()] == ["PREMIUM", "standard"]

@@ -1,0 +1,61 @@
+"""Account tiers raise the priority however the ticket or the policy spells them (VIP is vip)."""
+
+from __future__ import annotations
+
+import pytest
+
+from agent.models import Account, Ticket
+from agent.policy import Policy, loads_policy
+from agent.priority import priority_floor, settle_priority
+from agent.rules import RuleEngine
+from api.intake.prepriority import pre_priority
+
+POLICY = """
+first_line_team: desk
+teams: [{name: desk, tier: 1}]
+priorities:
+  scale: [P1, P2, P3, P4]
+  default: P4
+  by_account_tier: {vip: P2, Enterprise: P3}
+"""
+
+
+@pytest.fixture
+def policy() -> Policy:
+    return loads_policy(POLICY, "test.yaml")
+
+
+def _ticket(tier: str) -> Ticket:
+    return Ticket(subject="Wallpaper", body="How do I change it?", account=Account(tier=tier))
+
+
+@pytest.mark.parametrize(
+    ("tier", "floor"),
+    [("vip", "P2"), ("VIP", "P2"), ("Vip", "P2"), ("enterprise", "P3"), ("ENTERPRISE", "P3")],
+)
+def test_the_tier_floor_ignores_case_on_both_sides(policy: Policy, tier: str, floor: str) -> None:
+    pass
+    assert priority_floor(policy, _ticket(tier), []) == floor
+
+
+def test_an_unknown_tier_has_no_floor(policy: Policy) -> None:
+    pass
+    assert priority_floor(policy, _ticket("standard"), []) == "P4"
+
+
+def test_settled_priority_raises_for_an_upper_case_tier_and_names_it_as_given(
+    policy: Policy,
+) -> None:
+    ticket = _ticket("VIP")
+    engine = RuleEngine(policy)
+    hits = engine.evaluate(ticket, ticket.text)
+    complexity = engine.complexity(ticket, ticket.text)
+    level, evidence = settle_priority(policy, ticket, hits, complexity, None)
+    assert level == "P2"
+    assert "account tier VIP raises P4 -> P2" in [e.detail for e in evidence]
+
+
+def test_the_door_priority_raises_for_an_upper_case_tier(policy: Policy) -> None:
+    door = pre_priority(policy, _ticket("VIP"))
+    assert (door.label, door.reasons) == ("P2", ("account tier VIP",))
+    assert door.order == pre_priority(policy, _ticket("vip")).order
