@@ -39,13 +39,21 @@ def tier_floor(prio: PriorityPolicy, tier: str | None) -> str | None:
     return next((p for name, p in prio.by_account_tier.items() if fold(name) == wanted), None)
 
 
+def severity_floor(prio: PriorityPolicy, severity: str | None) -> str | None:
+    """The policy's floor for a declared severity, matched case-insensitively (Critical)."""
+    if not severity:
+        return None
+    wanted = fold(severity)
+    return next((p for name, p in prio.by_severity.items() if fold(name) == wanted), None)
+
+
 def priority_floor(policy: Policy, ticket: Ticket, hits: Sequence[RuleHit]) -> str:
     """The most urgent of the default and the policy's floors (tier, severity, rules)."""
     prio = policy.priorities
     return prio.most_urgent(
         prio.default,
         tier_floor(prio, ticket.account.tier),
-        prio.by_severity.get(ticket.severity) if ticket.severity else None,
+        severity_floor(prio, ticket.severity),
         *(h.actions.raise_priority_to for h in hits),
     )
 
@@ -89,7 +97,7 @@ def settle_priority(
 
     raise_to(tier_floor(prio, ticket.account.tier), f"account tier {ticket.account.tier}", "policy")
     if ticket.severity:
-        raise_to(prio.by_severity.get(ticket.severity), f"severity {ticket.severity}", "policy")
+        raise_to(severity_floor(prio, ticket.severity), f"severity {ticket.severity}", "policy")
     for hit in hits:
         raise_to(hit.actions.raise_priority_to, f"rule {hit.rule_id}", hit.rule_id)
     if complexity.urgency_cues and prio.urgency_raises:

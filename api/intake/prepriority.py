@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from agent.injection import scan
 from agent.models import Ticket
 from agent.policy import Policy
-from agent.priority import tier_floor
+from agent.priority import severity_floor, tier_floor
 from agent.rules import engine_for
 
 # Within one priority: vip, enterprise, premium, then everyone else.
@@ -44,9 +44,9 @@ def pre_priority(policy: Policy, ticket: Ticket) -> PrePriority:
     floor = tier_floor(priorities, tier)
     if floor is not None:
         floors.append((floor, f"account tier {tier}"))
-    severity = (ticket.severity or "").lower()
-    if severity in priorities.by_severity:
-        floors.append((priorities.by_severity[severity], f"declared severity {severity}"))
+    severity = severity_floor(priorities, ticket.severity)
+    if severity is not None:
+        floors.append((severity, f"declared severity {ticket.severity}"))
     # The same injection-cleaned subject triage reads: instructions never move a ticket up.
     subject = scan(ticket.subject).clean_text
     if subject.strip():

@@ -1,4 +1,4 @@
-"""Account tiers raise the priority however the ticket or the policy spells them (VIP is vip)."""
+"""Account tiers and severities raise the priority however the ticket or the policy spells them."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ priorities:
   scale: [P1, P2, P3, P4]
   default: P4
   by_account_tier: {vip: P2, Enterprise: P3}
+  by_severity: {critical: P1, High: P2}
 """
 
 
@@ -34,12 +35,10 @@ def _ticket(tier: str) -> Ticket:
     [("vip", "P2"), ("VIP", "P2"), ("Vip", "P2"), ("enterprise", "P3"), ("ENTERPRISE", "P3")],
 )
 def test_the_tier_floor_ignores_case_on_both_sides(policy: Policy, tier: str, floor: str) -> None:
-    pass
     assert priority_floor(policy, _ticket(tier), []) == floor
 
 
 def test_an_unknown_tier_has_no_floor(policy: Policy) -> None:
-    pass
     assert priority_floor(policy, _ticket("standard"), []) == "P4"
 
 
@@ -59,3 +58,17 @@ def test_the_door_priority_raises_for_an_upper_case_tier(policy: Policy) -> None
     door = pre_priority(policy, _ticket("VIP"))
     assert (door.label, door.reasons) == ("P2", ("account tier VIP",))
     assert door.order == pre_priority(policy, _ticket("vip")).order
+
+
+@pytest.mark.parametrize(
+    ("severity", "level"), [("Critical", "P1"), ("high", "P2"), ("HIGH", "P2")]
+)
+def test_a_declared_severity_raises_however_it_is_spelt(
+    policy: Policy, severity: str, level: str
+) -> None:
+    ticket = Ticket(subject="Wallpaper", body="How do I change it?", severity=severity)
+    assert priority_floor(policy, ticket, []) == level
+    engine = RuleEngine(policy)
+    settled, _ = settle_priority(policy, ticket, [], engine.complexity(ticket, ticket.text), None)
+    assert settled == level
+    assert pre_priority(policy, ticket).label == level
