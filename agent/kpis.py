@@ -1,6 +1,8 @@
 """The people's KPIs, defined once: used by the evals and by the service's KPI endpoint.
 
-Computed from resolved-case records (feedback or helpdesk data) wherever outcomes and timings exist:
+Computed from resolved-case records (feedback or helpdesk data) wherever outcomes and timings exist.
+An escalated ticket is one that belonged with a specialist: its final team is not the first line,
+whatever the product first did with it (a missed escalation counts against the figures).
 
 - escalation accuracy rate: of escalated tickets whose first route is known, the share whose first
   route was the final team (target above 90%);

@@ -74,7 +74,7 @@ class Ledger:
                 row.updated_at = utcnow()
 
     def outcomes(
-        self, start: datetime | None = None, end: datetime | None = None
+        self, first_line: str, start: datetime | None = None, end: datetime | None = None
     ) -> list[OutcomeRecord]:
         """One KPI record per decided ticket received in [start, end)."""
         with self.db.session() as session:
@@ -103,14 +103,20 @@ class Ledger:
                 ):
                     feedback[f.ticket_id] = f  # the latest feedback wins
         return [
-            _record(tid, decisions[tid], feedback.get(tid)) for tid in tickets if decisions.get(tid)
+            _record(tid, decisions[tid], feedback.get(tid), first_line)
+            for tid in tickets
+            if decisions.get(tid)
         ]
 
 
 def _record(
-    ticket_id: str, decisions: list[DecisionRow], feedback: FeedbackRow | None
+    ticket_id: str, decisions: list[DecisionRow], feedback: FeedbackRow | None, first_line: str
 ) -> OutcomeRecord:
-    """Final team and outcome from feedback; the first route is where the ticket was first sent."""
+    """Final team and outcome from feedback; the first route is where the ticket was first sent.
+
+    Escalated means the ticket belonged with a specialist (its final team is not first line), as
+    in the evals, not that the product escalated it: a missed escalation counts against the KPIs.
+    """
     latest = decisions[-1]
     sent = next((d for d in decisions if not d.needs_review), latest)
     fb: dict[str, Any] = feedback.feedback if feedback else {}
@@ -120,7 +126,7 @@ def _record(
         team=final_team,
         # Without feedback nobody has confirmed the final team: the route is not judged.
         first_route=sent.team if feedback is not None else None,
-        escalated=sent.escalate,
+        escalated=final_team != first_line,
         first_contact_resolved=fb.get("first_contact_resolved"),
         handling_hours=fb.get("handling_hours"),
         needed_review=any(d.needs_review for d in decisions),

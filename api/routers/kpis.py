@@ -28,7 +28,9 @@ def get_kpis(
     start, end = _aware(start), _aware(end)
     if start and end and end <= start:
         raise InputError("to: must be after from")
-    return compute_kpis(services.ledger.outcomes(start, end), team=team)
+    return compute_kpis(
+        services.ledger.outcomes(services.engine.policy.first_line_team, start, end), team=team
+    )
 
 
 def _aware(value: datetime | None) -> datetime | None:

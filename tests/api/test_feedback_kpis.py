@@ -167,3 +167,23 @@ def test_feedback_on_a_first_line_route(api: Api) -> None:
     )
     assert right.status_code == 200
     assert right.json()["final_team"] == "service_desk"
+
+
+def test_a_missed_escalation_counts_in_the_escalation_kpis(api: Api) -> None:
+    """Escalated means 'belonged with a specialist' (as in the evals), not 'was escalated'."""
+    made = _triage(api, subject="Locked out", body="I forgot my password and cannot log in.")
+    assert made["team"] == "service_desk" and not made["escalate"]
+    headers = api.auth("specialist")
+    before = api.client.get("/v1/kpis", headers=headers).json()
+    assert (before["escalated"], before["escalation_accuracy_rate"]) == (0, None)
+    sent = api.client.post(
+        f"/v1/tickets/{made['ticket_id']}/feedback",
+        json={"correct_team": "network", "first_contact_resolved": False, "handling_hours": 30},
+        headers=headers,
+    )
+    assert sent.status_code == 200
+    kpis = api.client.get("/v1/kpis", headers=headers).json()
+    assert kpis["escalated"] == 1
+    assert kpis["escalation_accuracy_rate"] == 0.0
+    assert kpis["first_contact_resolution_rate"] == 0.0
+    assert kpis["avg_handling_hours"] == 30.0

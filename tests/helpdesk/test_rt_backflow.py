@@ -32,7 +32,7 @@ def test_resolution_where_we_sent_it_is_a_correct_route(
     fake.set_field(rt_id, "Status", "resolved", "mehmet.yilmaz@example.com")
     rig.connector.handler.handle(_resolved("rt-txn-50", rt_id))
     assert rig.connector.backflow.drain() == 1
-    report = compute_kpis(rig.services.ledger.outcomes())
+    report = compute_kpis(rig.services.ledger.outcomes("service_desk"))
     assert report.escalation_accuracy_rate == 1.0 and report.first_contact_resolution_rate == 1.0
     case = rig.triager.kb.store.get(ticket_id)
     assert case is not None and case.label_source == "helpdesk"
@@ -48,7 +48,7 @@ def test_a_reassignment_after_our_decision_is_a_misroute(
     fake.set_field(rt_id, "Status", "resolved", "katrin.vogel@example.com")
     rig.connector.handler.handle(_resolved("rt-txn-60", rt_id))
     rig.connector.backflow.drain()
-    (record,) = rig.services.ledger.outcomes()
+    (record,) = rig.services.ledger.outcomes("service_desk")
     assert record.first_route == "database" and record.team == "erp_applications"
     assert compute_kpis([record]).escalation_accuracy_rate == 0.0
     assert rig.triager.kb.store.get(ticket_id).team == "erp_applications"  # type: ignore[union-attr]
@@ -67,7 +67,7 @@ def test_events_are_deduplicated_and_non_resolutions_only_recorded(
     )
     assert rig.connector.backflow.drain() == 1
     assert rig.connector.backflow.drain() == 0
-    assert len(rig.services.ledger.outcomes()) == 1
+    assert len(rig.services.ledger.outcomes("service_desk")) == 1
 
 
 def test_resolution_waits_while_the_helpdesk_is_down(

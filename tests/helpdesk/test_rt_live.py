@@ -174,7 +174,7 @@ def test_created_in_rt_triaged_applied_then_resolved_back(
         root.reply(rt_id, "Re-ran the posting job; invoices post again.")
         root.put(rt_id, Status="resolved")
         (record,) = wait_for(
-            lambda: [r for r in rig.services.ledger.outcomes() if r.first_route],
+            lambda: [r for r in rig.services.ledger.outcomes("service_desk") if r.first_route],
             60,
             "the KPI record of the resolution",
         )
@@ -261,7 +261,9 @@ def test_events_missed_by_the_webhook_are_caught_up_once(
             "applied"
         )
         (record,) = wait_for(
-            lambda: [r for r in ledger.outcomes() if r.first_route], 60, "the resolution's record"
+            lambda: [r for r in ledger.outcomes("service_desk") if r.first_route],
+            60,
+            "the resolution's record",
         )
         assert record.first_route == "database"
         catchup.catch_up()  # the bot's write-back on the new ticket
@@ -270,7 +272,7 @@ def test_events_missed_by_the_webhook_are_caught_up_once(
     for rt_id in (old, new):
         assert len(rig.connector.outbox.rows(rt_id)) == 1
         assert len([t for t in rt.history(rt_id) if t.type == "Comment"]) == 1
-    assert len([r for r in ledger.outcomes() if r.first_route]) == 1
+    assert len([r for r in ledger.outcomes("service_desk") if r.first_route]) == 1
     case = rig.triager.kb.store.get(applied(old)[0].ticket_id)
     assert case is not None and case.label_source == "helpdesk"
     assert case.resolution == "Restarted the listener; the database answers again."
