@@ -14,6 +14,9 @@ import logging
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from email.parser import BytesHeaderParser
+from email.policy import compat32
+from email.utils import parseaddr
 from typing import Any
 
 from agent.errors import CapacityError, InputError
@@ -149,11 +152,23 @@ class IntakeFlow:
             adapted = self.adapt(channel, body)
         except InputError as exc:
             raw, tier = raw_for_audit(body)
+            if channel == "email":
+                tier = self._sender_tier(body)
             # A big account's broken payload still goes to a person, never to the bin.
             never = {t.lower() for t in self.profiles.never_reject_tiers}
             verdict: RejectVerdict = "quarantined" if tier and tier.lower() in never else "rejected"
             return self._keep(channel, channel, verdict, [str(exc)], raw, None, tier, caller)
         return self.admit(adapted, channel, caller)
+
+    def _sender_tier(self, raw: bytes) -> str | None:
+        """The account tier of an unreadable e-mail's sender domain, when a profile names it."""
+        try:
+            sender = BytesHeaderParser(policy=compat32).parsebytes(raw).get("From")
+            address = parseaddr(str(sender or ""))[1]
+        except Exception:  # an unreadable mail may be unreadable all the way down
+            return None
+        account = self.profiles.account_for(address)
+        return account.tier if account is not None else None
 
     def admit(self, adapted: Adapted, source: str, caller: Principal) -> IntakeResult:
         """Validate, thread or store + queue an adapted payload."""

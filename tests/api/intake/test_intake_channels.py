@@ -202,3 +202,23 @@ def test_plain_mail_helper_round_trip(make_intake_api: IntakeFactory) -> None:
     raw = plain_mail("Outage: production down", "Everything is down since 10:00.")
     answer = _post_mail(api, raw)
     assert answer.json()["priority"] == "P1"
+
+
+def test_an_enterprise_senders_unreadable_mail_is_quarantined(
+    make_intake_api: IntakeFactory, tmp_path: Path
+) -> None:
+    """The domain's tier counts even when the mail itself cannot be made into a ticket."""
+    profiles = tmp_path / "profiles.yaml"
+    profiles.write_text(
+        "account_domains:\n  bigcorp.example: {id: big, tier: enterprise}\n", encoding="utf-8"
+    )
+    api = make_intake_api(start=False, intake_profiles_path=profiles)
+    attachment_only = (
+        b"From: Boss <boss@BigCorp.Example>\r\nSubject: \r\nMessage-ID: <a1@bigcorp.example>\r\n"
+        b"MIME-Version: 1.0\r\nContent-Type: application/pdf\r\n"
+        b"Content-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQK\r\n"
+    )
+    answer = _post_mail(api, attachment_only)
+    assert answer.json()["status"] == "quarantined", answer.text
+    other = attachment_only.replace(b"BigCorp.Example", b"small.example")
+    assert _post_mail(api, other).json()["status"] == "rejected"
