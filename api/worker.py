@@ -12,6 +12,12 @@ from agent.errors import CapacityError, TriageError
 log = logging.getLogger(__name__)
 
 
+ATTEMPTS = 3
+"""Tries per ticket before it stays failed (a transient error, e.g. a lost Chroma server)."""
+RETRY_BASE_S = 2.0
+"""The first retry's delay; each later one waits twice as long."""
+
+
 class Workers:
     """Runs ``job(ticket_id)`` on a few threads; submitting to a full queue raises CapacityError.
 
@@ -26,8 +32,12 @@ class Workers:
         size: int = 1000,
         threads: int = 1,
         on_error: Callable[[str], None] | None = None,
+        attempts: int = ATTEMPTS,
+        retry_base_s: float = RETRY_BASE_S,
     ) -> None:
         self._job = job
+        self.attempts, self.retry_base_s = attempts, retry_base_s
+        self._tries: dict[str, int] = {}  # ticket id -> failed attempts so far
         self._size = size
         self._queue: queue.Queue[str] = queue.Queue()
         self._threads = [
@@ -98,17 +108,39 @@ class Workers:
                 self._busy += 1
             try:
                 self._job(ticket_id)
+                self._tries.pop(ticket_id, None)
             except TriageError as exc:
                 # The ticket is marked failed with the reason by the job itself.
                 log.warning("triage of %s failed: %s", ticket_id, exc)
                 self._report(type(exc).__name__)
+                self._retry_later(ticket_id)
             except Exception:
                 log.exception("triage of %s failed unexpectedly", ticket_id)
                 self._report("internal")
+                self._retry_later(ticket_id)
             finally:
                 with self._lock:
                     self._busy -= 1
                 self._queue.task_done()
+
+    def _retry_later(self, ticket_id: str) -> None:
+        """Queue a failed ticket again after a growing delay, until its attempts are used up."""
+        with self._lock:
+            tries = self._tries[ticket_id] = self._tries.get(ticket_id, 0) + 1
+        if tries >= self.attempts:
+            self._tries.pop(ticket_id, None)
+            log.error(
+                "triage of %s failed %d times; it stays failed until resubmitted", ticket_id, tries
+            )
+            return
+        delay = self.retry_base_s * 2 ** (tries - 1)
+        timer = threading.Timer(delay, self._requeue_unless_stopping, args=(ticket_id,))
+        timer.daemon = True
+        timer.start()
+
+    def _requeue_unless_stopping(self, ticket_id: str) -> None:
+        if not self._stopping.is_set():
+            self.requeue(ticket_id)
 
     def _report(self, kind: str) -> None:
         if self._on_error is not None:

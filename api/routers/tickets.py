@@ -22,13 +22,24 @@ router = APIRouter(prefix="/v1", tags=["tickets"])
 def submit(
     ticket: Ticket, caller: Intake, services: ServicesDep, idempotency_key: IdempotencyKey = None
 ) -> JSONResponse:
-    """Store the ticket and queue it; the decision follows on GET /v1/tickets/{id}."""
+    """Store the ticket and queue it; the decision follows on GET /v1/tickets/{id}.
+
+    Sent again after its triage failed for good (status ``failed``), the same ticket is queued
+    for another try: resubmitting is how a caller replays it.
+    """
     claim = services.service.accept(ticket, idempotency_key, caller)
     if claim.created:
         try:
             services.workers.submit(claim.id)
         except CapacityError:
             services.store.discard(claim.id)  # so the caller's retry starts afresh
+            raise
+    elif services.store.status(claim.id) == "failed":
+        services.store.set_status(claim.id, "queued")
+        try:
+            services.workers.submit(claim.id)
+        except CapacityError:
+            services.store.set_status(claim.id, "failed", "resubmitted while the queue was full")
             raise
     body = Accepted(
         id=claim.id, status=services.store.status(claim.id), url=f"/v1/tickets/{claim.id}"

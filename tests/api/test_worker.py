@@ -1,12 +1,15 @@
-"""The in-process workers: the bound refuses new tickets, never a restart's backlog."""
+"""The in-process workers: the bound refuses new tickets, never a restart's backlog; failed
+triage is retried a few times, then waits for a resubmission."""
 
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
+from api_support import TICKET_DB, Api
 
-from agent.errors import CapacityError
+from agent.errors import CapacityError, UpstreamError
 from api.worker import Workers
 
 
@@ -41,3 +44,55 @@ def test_submit_past_the_bound_is_refused() -> None:
     with pytest.raises(CapacityError):
         workers.submit("c")
     assert workers.depth == 2
+
+
+def test_a_failed_ticket_is_retried_a_bounded_number_of_times() -> None:
+    calls: list[str] = []
+
+    def job(ticket_id: str) -> None:
+        calls.append(ticket_id)
+        if ticket_id == "broken" or calls.count(ticket_id) < 2:
+            raise UpstreamError("chroma server lost")
+
+    workers = Workers(job, threads=1, attempts=3, retry_base_s=0.01)
+    workers.start()
+    try:
+        workers.submit("flaky")
+        workers.submit("broken")
+        deadline = time.monotonic() + 5
+        while (calls.count("flaky"), calls.count("broken")) != (2, 3):
+            assert time.monotonic() < deadline, calls
+            time.sleep(0.01)
+        time.sleep(0.1)  # no fourth try
+    finally:
+        workers.stop()
+    assert (calls.count("flaky"), calls.count("broken")) == (2, 3)
+
+
+def test_a_ticket_whose_triage_failed_for_good_is_queued_again_when_resubmitted(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    api.services.workers.retry_base_s = 0.01
+    real = api.triager.triage
+
+    def down(*args: object, **kwargs: object) -> object:
+        raise UpstreamError("chroma server lost")
+
+    monkeypatch.setattr(api.triager, "triage", down)
+    ticket = {**TICKET_DB, "external_id": "RT-404"}
+    first = api.client.post("/v1/tickets", json=ticket, headers=api.auth("helpdesk")).json()
+    url = f"/v1/tickets/{first['id']}"
+    deadline = time.monotonic() + 10
+    while api.client.get(url, headers=api.auth("helpdesk")).json()["status"] != "failed" or (
+        api.services.workers.depth
+    ):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    time.sleep(0.2)  # the three attempts are used up: it stays failed
+    assert api.client.get(url, headers=api.auth("helpdesk")).json()["status"] == "failed"
+    monkeypatch.setattr(api.triager, "triage", real)
+    again = api.client.post("/v1/tickets", json=ticket, headers=api.auth("helpdesk"))
+    assert again.status_code == 202 and again.json()["id"] == first["id"]
+    assert api.services.workers.join(30)
+    view = api.client.get(url, headers=api.auth("helpdesk")).json()
+    assert view["status"] == "decided" and view["decision"]["team"] == "database"
