@@ -134,7 +134,7 @@ def adapt_helpdesk(payload: Any) -> HelpdeskEvent:
         # The helpdesk's id is the ticket's identity here, whatever the body said.
         update = {
             "channel": "helpdesk",
-            "external_id": event.ticket.external_id or event.external_id,
+            "external_id": event.external_id,
         }
         event.ticket = event.ticket.model_copy(update=update)
     return event.model_copy(update={"raw": event.raw or payload})

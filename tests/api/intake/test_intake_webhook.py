@@ -93,6 +93,12 @@ def test_generic_shape_is_accepted(make_intake_api: IntakeFactory) -> None:
     assert api.services.store.ticket(ticket_id).external_id == "Z-77"
     unhandled = {**event, "event_id": "z-2", "type": "resolved", "ticket": None}
     assert _post(api, unhandled).json()["outcome"] == "unhandled"
+    # the event's external id is the ticket's, whatever the ticket body claims
+    claimed = {**event, "event_id": "z-3", "external_id": "Z-78"}
+    claimed["ticket"] = {**event["ticket"], "external_id": "Z-77"}
+    second = _post(api, claimed).json()
+    assert second["outcome"] == "queued", second
+    assert api.services.store.ticket(second["ticket"]["ticket_id"]).external_id == "Z-78"
 
 
 def test_bad_missing_and_stale_signatures_are_401(make_intake_api: IntakeFactory) -> None:
