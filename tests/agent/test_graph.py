@@ -355,12 +355,24 @@ def test_a_triager_from_settings_fits_an_unfitted_router_with_its_policys_teams(
     assert router._team is not None and router._team.described
 
 
-def test_the_brief_quotes_other_tickets_without_their_personal_data(
-    kb: KnowledgeBase, tmp_path: Path
-) -> None:
+def _triager_with(kb: KnowledgeBase, case: Case, tmp_path: Path) -> Triager:
+    """A triager on a copy of the demo knowledge base plus one more case."""
     store = InMemoryCaseStore()
     for cases, vectors in kb.store.iter_all():
         store.upsert(cases, vectors)
+    store.upsert([case], kb.embedder.embed([case.text]))
+    settings = Settings(data_dir=tmp_path)
+    return Triager(
+        settings=settings,
+        policy=POLICY,
+        kb=KnowledgeBase(store, kb.embedder, kb.router),
+        checkpointer=sqlite_checkpointer(settings),
+    )
+
+
+def test_the_brief_quotes_other_tickets_without_their_personal_data(
+    kb: KnowledgeBase, tmp_path: Path
+) -> None:
     hannah = Case(
         id="pay-1",
         subject="Payroll portal shows another salary slip",
@@ -370,14 +382,7 @@ def test_the_brief_quotes_other_tickets_without_their_personal_data(
         requester="hannah@acme.example",
         resolution="Session cache mixup fixed; told hannah@acme.example by phone.",
     )
-    store.upsert([hannah], kb.embedder.embed([hannah.text]))
-    settings = Settings(data_dir=tmp_path)
-    triager = Triager(
-        settings=settings,
-        policy=POLICY,
-        kb=KnowledgeBase(store, kb.embedder, kb.router),
-        checkpointer=sqlite_checkpointer(settings),
-    )
+    triager = _triager_with(kb, hannah, tmp_path)
     leaks = ("1234567", "DE89370400440532013000", "hannah@acme.example")
     # anyone's ticket like hers cites her case, and anyone may type her address as requester
     other = triager.triage(
@@ -403,9 +408,6 @@ def test_personal_data_cut_by_the_summary_length_is_redacted_too(
     kb: KnowledgeBase, tmp_path: Path
 ) -> None:
     """An address or card number across the 200-character cut must not leak its first half."""
-    store = InMemoryCaseStore()
-    for cases, vectors in kb.store.iter_all():
-        store.upsert(cases, vectors)
     body = "We were charged twice for the March invoice and need the duplicate refunded. " * 3
     # in the case's text ("subject body"), the address starts at 185, across the cut at 200
     body = body[:128] + " Card 4111 1111 1111 1111, write to jane.doe@example.com thanks"
@@ -416,14 +418,7 @@ def test_personal_data_cut_by_the_summary_length_is_redacted_too(
         team="billing",
         requester="jane.doe@example.com",
     )
-    store.upsert([charged], kb.embedder.embed([charged.text]))
-    settings = Settings(data_dir=tmp_path)
-    triager = Triager(
-        settings=settings,
-        policy=POLICY,
-        kb=KnowledgeBase(store, kb.embedder, kb.router),
-        checkpointer=sqlite_checkpointer(settings),
-    )
+    triager = _triager_with(kb, charged, tmp_path)
     ticket = Ticket(
         subject="Double charge refund",
         body="We were charged twice for the March invoice.",
