@@ -11,8 +11,16 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from agent.errors import InputError
 from agent.settings import Settings
-from evals.gate import DEFAULT_TOLERANCE, HEADLINE_FIGURES, REGRESSION_EXIT, compare, load_metrics
+from evals.gate import (
+    DEFAULT_TOLERANCE,
+    HEADLINE_FIGURES,
+    REGRESSION_EXIT,
+    check_tolerance,
+    compare,
+    load_metrics,
+)
 
 DEFAULT_CURVE = (0.0, 0.05, 0.10, 0.25, 0.50, 1.0)  # 0% is the cold start
 
@@ -41,7 +49,7 @@ def add_eval_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--baseline", type=Path, help="metrics.json to gate against (exit 3)")
     parser.add_argument(
         "--tolerance",
-        type=float,
+        type=_tolerance,
         default=DEFAULT_TOLERANCE,
         help=f"allowed absolute drop of a headline figure (default {DEFAULT_TOLERANCE})",
     )
@@ -86,6 +94,15 @@ def _positive(text: str) -> int:
     return value
 
 
+def _tolerance(text: str) -> float:
+    try:
+        return check_tolerance(float(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    except InputError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _percentages(text: str) -> tuple[float, ...]:
     """``"40,60,100"`` as shares (0.4, 0.6, 1.0): ascending, each in 0..100."""
     try:
@@ -112,8 +129,6 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     ]
     if missing:
         parser.error(f"the following arguments are required: {', '.join(missing)}")
-    if args.tolerance < 0:
-        parser.error("--tolerance must not be negative")
     if args.repeats > 1 and not args.learning_curve:
         parser.error("--repeats draws the shares of a --learning-curve; give one")
     return run_from_args(args, settings)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -86,12 +87,18 @@ def load_metrics(path: Path | str) -> dict[str, Any]:
     return data
 
 
+def check_tolerance(tolerance: float) -> float:
+    """The tolerance if it is a finite number of at least 0 (NaN would let every figure pass)."""
+    if not (math.isfinite(tolerance) and tolerance >= 0):
+        raise InputError(f"tolerance must be a finite number of at least 0, got {tolerance}")
+    return tolerance
+
+
 def compare(
     metrics: dict[str, Any], baseline: dict[str, Any], tolerance: float = DEFAULT_TOLERANCE
 ) -> Verdict:
     """Compare the figures the baseline has; worse by more than the tolerance is a regression."""
-    if tolerance < 0:
-        raise InputError(f"tolerance must not be negative, got {tolerance}")
+    check_tolerance(tolerance)
     compared: dict[str, tuple[float, float]] = {}
     regressed: list[str] = []
     for name in (*HIGHER_IS_BETTER, *LOWER_IS_BETTER):
