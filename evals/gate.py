@@ -74,7 +74,7 @@ class Verdict(BaseModel):
 
 
 def load_metrics(path: Path | str) -> dict[str, Any]:
-    """Read a metrics.json; errors name the file."""
+    """Read a metrics.json whose headline figures are numbers or null; errors name the file."""
     path = Path(path)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -84,7 +84,16 @@ def load_metrics(path: Path | str) -> dict[str, Any]:
         raise InputError(f"{path}:{exc.lineno}: not valid JSON: {exc.msg}") from None
     if not isinstance(data, dict):
         raise InputError(f"{path}: expected a metrics object")
+    for name in HEADLINE_FIGURES:
+        value = data.get(name)
+        if value is not None and not _is_figure(value):
+            raise InputError(f"{path}: {name} must be a finite number or null, got {value!r}")
     return data
+
+
+def _is_figure(value: Any) -> bool:
+    # bool is an int to Python, and NaN compares false with anything: neither can be gated
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def check_tolerance(tolerance: float) -> float:

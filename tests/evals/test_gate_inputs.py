@@ -1,14 +1,16 @@
-"""The gate refuses what it cannot compare: a non-finite tolerance, before the run."""
+"""The gate refuses what it cannot compare: a non-finite tolerance, a baseline figure that is no
+number. Both are refused before the run, not after it."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
 from agent.cli import main
 from agent.errors import InputError
-from evals.gate import compare
+from evals.gate import compare, load_metrics
 
 BASE = {"accuracy": 0.80, "coverage": 0.70, "ece": 0.05}
 
@@ -29,3 +31,33 @@ def test_a_tolerance_that_is_not_a_finite_number_of_at_least_0_is_a_usage_error(
 def test_compare_refuses_a_nan_tolerance_that_would_pass_any_drop() -> None:
     with pytest.raises(InputError, match="finite number"):
         compare({**BASE, "accuracy": 0.0}, BASE, tolerance=float("nan"))
+
+
+@pytest.mark.parametrize("value", ["0.9", True, float("nan"), [0.9], {"value": 0.9}])
+def test_a_baseline_figure_that_is_no_number_is_refused_on_loading(
+    tmp_path: Path, value: object
+) -> None:
+    path = tmp_path / "base.json"
+    path.write_text(json.dumps({**BASE, "macro_f1": value}), encoding="utf-8")
+    with pytest.raises(InputError, match=r"base\.json: macro_f1 must be a finite number or null"):
+        load_metrics(path)
+
+
+def test_null_absent_and_integer_figures_load(tmp_path: Path) -> None:
+    path = tmp_path / "base.json"
+    path.write_text(json.dumps({"accuracy": 1, "priority_accuracy": None}), encoding="utf-8")
+    assert load_metrics(path) == {"accuracy": 1, "priority_accuracy": None}
+
+
+def test_a_bad_baseline_fails_before_the_files_are_read(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    baseline = tmp_path / "base.json"
+    baseline.write_text(json.dumps({**BASE, "accuracy": "0.9"}), encoding="utf-8")
+    missing = tmp_path / "missing.jsonl"  # read after the baseline: its error would come second
+    argv = ["eval", "--train", str(missing), "--test", str(missing), "--label", "team"]
+    code = main([*argv, "--out", str(tmp_path / "o"), "--baseline", str(baseline)])
+    assert code == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    expected = f"triage: error: {baseline}: accuracy must be a finite number or null, got '0.9'"
+    assert err == [expected]
