@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agent.errors import InputError
 from agent.settings import Settings
@@ -21,6 +22,10 @@ from evals.gate import (
     compare,
     load_metrics,
 )
+
+if TYPE_CHECKING:
+    from evals.datasets import Row
+    from evals.runner import EvalConfig, EvalResult
 
 DEFAULT_CURVE = (0.0, 0.05, 0.10, 0.25, 0.50, 1.0)  # 0% is the cold start
 
@@ -67,7 +72,8 @@ def add_eval_parser(subparsers: Any) -> argparse.ArgumentParser:
         type=_percentages,
         metavar="PCTS",
         help="route with growing shares of TRAIN, in percent (default 0,5,10,25,50,100); "
-        "plot into DIR/learning_curve.png",
+        "plot into DIR/learning_curve.png. metrics.json, the reports and --baseline take the "
+        "largest share's run (with --repeats: its shuffle of seed --seed)",
     )
     parser.add_argument(
         "--repeats",
@@ -162,23 +168,7 @@ def run_from_args(args: argparse.Namespace, settings: Settings) -> int:
     )
     progress = True  # a bar on a terminal, plain lines on stderr otherwise
     if args.learning_curve:
-        from evals.learning_curve import learning_curve, write_curve
-
-        points, result = learning_curve(
-            train,
-            test,
-            config,
-            settings,
-            shares=args.learning_curve,
-            progress=progress,
-            repeats=args.repeats,
-        )
-        write_curve(points, args.out)
-        for p in points:
-            print(
-                f"curve {p['share']:>5.0%} n_train={p['n_train']}: "
-                + " ".join(f"{k} {_f(p[k])}{_span(p.get(f'{k}_range'))}" for k in CURVE_SHOWN)
-            )
+        result = _run_curve(args, train, test, config, settings)
     else:
         result = run_eval(
             train, test, config, settings, progress=progress, embedder=eval_embedder(settings)
@@ -202,6 +192,34 @@ def run_from_args(args: argparse.Namespace, settings: Settings) -> int:
     for line in gate_lines:
         print(line)
     return REGRESSION_EXIT if verdict is not None and not verdict.passed else 0
+
+
+def _run_curve(
+    args: argparse.Namespace,
+    train: Sequence[Row],
+    test: Sequence[Row],
+    config: EvalConfig,
+    settings: Settings,
+) -> EvalResult:
+    """Run and print the learning curve; returns the largest share's run, for reports and gate."""
+    from evals.learning_curve import learning_curve, write_curve
+
+    points, result = learning_curve(
+        train, test, config, settings, shares=args.learning_curve, repeats=args.repeats
+    )
+    write_curve(points, args.out)
+    for p in points:
+        print(
+            f"curve {p['share']:>5.0%} n_train={p['n_train']}: "
+            + " ".join(f"{k} {_f(p[k])}{_span(p.get(f'{k}_range'))}" for k in CURVE_SHOWN)
+        )
+    run = result.metrics["run"]
+    print(
+        f"reports{' and gate' if args.baseline else ''}: the "
+        f"{run['learning_curve']['share']:.0%} share's run (n_train={run['n_train']}, "
+        f"seed {run['seed']})"
+    )
+    return result
 
 
 def _span(values: list[float] | None) -> str:

@@ -33,10 +33,12 @@ def learning_curve(
     progress: bool = True,
     repeats: int = 1,
 ) -> tuple[list[dict[str, Any]], EvalResult]:
-    """Figures per share of TRAIN (nested prefixes of a seeded shuffle); also the last run.
+    """Figures per share of TRAIN (nested prefixes of a seeded shuffle); also the headline run.
 
     Shares strictly between 0 and 1 are drawn from ``repeats`` shuffles (seeds ``config.seed``,
     ``config.seed + 1``, ...); 0 and 1 hold the same cases whatever the shuffle and run once.
+    The headline run is the largest share's from the first shuffle (seed ``config.seed``): the
+    one a report and a gate describe, its ``run`` saying which share it is.
     """
     if repeats < 1:
         raise ValueError(f"repeats must be at least 1, got {repeats}")
@@ -48,7 +50,8 @@ def learning_curve(
         random.Random(config.seed + r).shuffle(shuffled)
         shuffles.append(shuffled)
     points: list[dict[str, Any]] = []
-    last: EvalResult | None = None
+    headline: EvalResult | None = None
+    top = max(shares, default=None)
     embedder = eval_embedder(settings)  # each text is embedded once across the curve
     for share in shares:
         runs: list[dict[str, Any]] = []
@@ -61,16 +64,19 @@ def learning_curve(
                     f"learning curve: {share:.0%} of TRAIN ({len(part)} cases{draw})",
                     file=sys.stderr,
                 )
-            last = run_eval(
+            result = run_eval(
                 part, test, config, settings, progress, embedder=embedder, policy=policy
             )
             runs.append(
-                {"seed": config.seed + r} | {key: last.metrics.get(key) for key in CURVE_KEYS}
+                {"seed": config.seed + r} | {key: result.metrics.get(key) for key in CURVE_KEYS}
             )
+            if share == top and r == 0:
+                headline = result
+                result.metrics["run"]["learning_curve"] = {"share": share, "of_n_train": len(train)}
         points.append(_point(share, len(part), runs))
-    if last is None:
+    if headline is None:
         raise ValueError("no shares given")
-    return points, last
+    return points, headline
 
 
 def _point(share: float, n_train: int, runs: list[dict[str, Any]]) -> dict[str, Any]:

@@ -131,8 +131,14 @@ def _subtitle(metrics: dict[str, Any]) -> str:
         if learned
         else ""
     )
+    curve = run.get("learning_curve")
+    share = (
+        f" ({curve['share']:.0%} of {curve['of_n_train']}: the learning curve's largest share)"
+        if curve
+        else ""
+    )
     return (
-        f"TRAIN {run.get('n_train')} / TEST {run.get('n_test')} tickets{mode}, "
+        f"TRAIN {run.get('n_train')}{share} / TEST {run.get('n_test')} tickets{mode}, "
         f"policy {run.get('policy')}, seed {run.get('seed')}, "
         f"version {metrics.get('version')}, {run.get('seconds')} s"
     )
