@@ -183,8 +183,8 @@ class CaseReader:
         if not isinstance(labels, dict):
             self._skip(line, "'labels' is not an object")
             return None
-        if record.get("id") in (None, ""):
-            self._skip(line, "no id")
+        if record.get("id") is None or not str(record["id"]).strip():
+            self._skip(line, "no id")  # a blank id is none, as a blank CSV id cell is
             return None
         if self.label and labels.get(self.label) in (None, ""):
             self._skip(line, f"no label {self.label!r}")

@@ -1,0 +1,43 @@
+"""A blank id is no id: the record is skipped, not stored as a case nobody can name."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from knowledge.ingest import parse_column_map, read_cases
+
+
+def _jsonl(path: Path, ids: list[object]) -> Path:
+    records = [
+        {"id": case_id, "subject": "blank id", "body": "x", "labels": {"team": "network"}}
+        for case_id in ids
+    ]
+    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("blank", ["  ", "\t", "\u00a0", ""])
+def test_a_jsonl_record_with_a_blank_id_is_skipped_as_having_no_id(
+    tmp_path: Path, blank: str
+) -> None:
+    reader = read_cases(_jsonl(tmp_path / "a.jsonl", ["T1", blank]), label="team")
+    assert [case.id for case in reader] == ["T1"]
+    assert [(s.ref, s.reason) for s in reader.skipped] == [("line 2", "no id")]
+
+
+def test_other_ids_are_kept_as_given(tmp_path: Path) -> None:
+    # ids are compared as given elsewhere (upserts, feedback): stripping would make another case
+    reader = read_cases(_jsonl(tmp_path / "a.jsonl", [" T1 ", 0]), label="team")
+    assert [case.id for case in reader] == [" T1 ", "0"]
+    assert reader.skipped == []
+
+
+def test_a_csv_id_cell_of_spaces_is_skipped_as_having_no_id(tmp_path: Path) -> None:
+    path = tmp_path / "a.csv"
+    path.write_text("Ticket,Subject\nA-1,VPN drops\n   ,Mail bounces\n", encoding="utf-8")
+    reader = read_cases(path, column_map=parse_column_map("id=Ticket,subject=Subject"))
+    assert [case.id for case in reader] == ["A-1"]
+    assert [(s.ref, s.reason) for s in reader.skipped] == [("line 3", "no id in column 'Ticket'")]
