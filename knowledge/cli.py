@@ -51,7 +51,7 @@ def _refit(kb: KnowledgeBase, settings: Settings) -> dict[str, Any]:
 def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     """Ingest a JSONL or CSV export and print what happened."""
     reader = read_cases(Path(args.file), args.format, args.label, parse_column_map(args.map))
-    cases = islice(reader, args.limit) if args.limit else reader
+    cases = islice(reader, args.limit) if args.limit is not None else reader
     kb = KnowledgeBase.open(settings)
     report = kb.ingest(cases, progress=True)
     report.skipped = reader.skipped + report.skipped
@@ -136,6 +136,13 @@ def cmd_refit(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def add_kb_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Register ``kb ingest|search|stats|refit``; each sets ``handler(args, settings) -> int``."""
     kb = subparsers.add_parser("kb", help="the knowledge base of past cases")
@@ -146,7 +153,7 @@ def add_kb_parser(subparsers: Any) -> argparse.ArgumentParser:
     ingest.add_argument("--label", help="JSONL: the labels field that names the team")
     ingest.add_argument("--format", choices=["jsonl", "csv"], help="default: from the suffix")
     ingest.add_argument("--map", help="CSV: case field=column, e.g. team=Group,body=Description")
-    ingest.add_argument("--limit", type=int, default=None, help="ingest at most N records")
+    ingest.add_argument("--limit", type=_positive, help="ingest at most N records")
     ingest.add_argument(
         "--refit",
         action="store_true",
@@ -156,11 +163,11 @@ def add_kb_parser(subparsers: Any) -> argparse.ArgumentParser:
 
     search = commands.add_parser("search", help="nearest stored cases to a text")
     search.add_argument("text")
-    search.add_argument("-k", type=int, default=5, help="how many cases (default 5)")
+    search.add_argument("-k", type=_positive, default=5, help="how many cases (default 5)")
     search.set_defaults(handler=cmd_search)
 
     stats = commands.add_parser("stats", help="counts per team, language and label source")
-    stats.add_argument("--top", type=int, default=15, help="rows shown per table")
+    stats.add_argument("--top", type=_positive, default=15, help="rows shown per table")
     stats.set_defaults(handler=cmd_stats)
 
     refit = commands.add_parser("refit", help="refit the learned router on all stored cases")
