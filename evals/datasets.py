@@ -12,7 +12,15 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+)
 
 from agent.errors import InputError
 from agent.language import detect_language
@@ -42,6 +50,18 @@ class Row(BaseModel):
     language: str | None = None
     labels: dict[str, Any] = Field(default_factory=dict)
     answer: str | None = None
+    _line: str | None = PrivateAttr(default=None)  # the JSON line it was read from
+
+    @classmethod
+    def from_line(cls, line: str) -> Row:
+        """A row from one JSONL line, which it keeps to be written again as it was."""
+        row = cls.model_validate(json.loads(line))
+        row._line = line
+        return row
+
+    def as_read(self) -> str:
+        """The row's JSON as read, every key kept; a row built in code: its fields as set."""
+        return self._line if self._line is not None else self.model_dump_json(exclude_unset=True)
 
     @field_validator("account", mode="before")
     @classmethod
@@ -69,7 +89,7 @@ def read_rows(path: Path | str) -> list[Row]:
         if not line.strip():
             continue
         try:
-            row = Row.model_validate(json.loads(line))
+            row = Row.from_line(line)
         except json.JSONDecodeError as exc:
             raise InputError(f"{path}:{number}: not valid JSON: {exc.msg}") from None
         except ValidationError as exc:

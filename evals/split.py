@@ -19,10 +19,10 @@ from evals.datasets import Row, read_rows, require_label, stratified_split
 
 
 def write_rows(rows: Sequence[Row], path: Path) -> None:
-    """Rows as JSONL, one per line."""
+    """Rows as JSONL, one per line, each as it was read (account objects and unknown keys too)."""
     with path.open("w", encoding="utf-8") as fh:
         for row in rows:
-            fh.write(row.model_dump_json(exclude_unset=True) + "\n")  # as read: no new keys
+            fh.write(row.as_read() + "\n")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
