@@ -20,6 +20,7 @@ from pydantic import (
     PrivateAttr,
     ValidationError,
     field_validator,
+    model_validator,
 )
 
 from agent.errors import InputError
@@ -47,6 +48,8 @@ class Row(BaseModel):
         validation_alias=AliasChoices("account", "account_id"),
         description="The account's id: an id, or an account object with an id",
     )
+    account_tier: str | None = Field(default=None, description="An account object's tier")
+    account_region: str | None = Field(default=None, description="An account object's region")
     language: str | None = None
     labels: dict[str, Any] = Field(default_factory=dict)
     answer: str | None = None
@@ -63,10 +66,27 @@ class Row(BaseModel):
         """The row's JSON as read, every key kept; a row built in code: its fields as set."""
         return self._line if self._line is not None else self.model_dump_json(exclude_unset=True)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _account_profile(cls, data: Any) -> Any:
+        # an account object gives its tier and region too; ``account`` keeps only the id
+        account = data.get("account", data.get("account_id")) if isinstance(data, dict) else None
+        if isinstance(account, dict):
+            profile = {"account_tier": account.get("tier"), "account_region": account.get("region")}
+            data = data | profile
+        return data
+
     @field_validator("account", mode="before")
     @classmethod
     def _account_id(cls, value: Any) -> Any:
         return account_id(value)
+
+    @field_validator("account_tier", "account_region", mode="before")
+    @classmethod
+    def _as_text(cls, value: Any) -> Any:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return str(value)  # a tier may be numbered
+        return None if value == "" else value
 
     def label(self, key: str) -> str | None:
         """The label value as text, or None when the row has none."""
@@ -188,10 +208,16 @@ def to_ticket(row: Row, history: Sequence[PriorTicket] = ()) -> Ticket:
         subject=subject,
         body=body,
         requester=row.requester,
-        account=Account(id=row.account),
+        account=_account(row),
         language=row.language or detect_language(f"{subject}\n{body}"),
         history=list(history),
     )
+
+
+def _account(row: Row) -> Account:
+    """The row's account: its id, and an account object's tier and region where it gives them."""
+    given = {"id": row.account, "tier": row.account_tier, "region": row.account_region}
+    return Account.model_validate({key: value for key, value in given.items() if value})
 
 
 def as_history(row: Row) -> PriorTicket:

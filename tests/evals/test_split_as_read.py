@@ -1,10 +1,11 @@
-"""Split files hold the rows exactly as read."""
+"""Split files hold the rows exactly as read; TEST tickets carry the account's tier and region."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+from evals.datasets import read_rows, to_ticket
 from evals.split import main
 
 DEMO = Path(__file__).resolve().parents[2] / "agent" / "examples" / "demo_tickets.jsonl"
@@ -28,3 +29,21 @@ def test_split_writes_every_row_as_it_was_read(tmp_path: Path) -> None:
         for line in (tmp_path / "out" / name).read_text(encoding="utf-8").splitlines()
     ]
     assert sorted(written) == sorted(source.read_text(encoding="utf-8").splitlines())
+
+
+def test_a_ticket_carries_the_account_objects_tier_and_region(tmp_path: Path) -> None:
+    rows = [
+        {"id": "a", "subject": "s", "account": {"id": "ACC-1", "tier": "vip", "region": "emea"}},
+        {"id": "b", "subject": "s", "account": {"id": "ACC-2", "tier": 2}},
+        {"id": "c", "subject": "s", "account": "ACC-3"},
+        {"id": "d", "subject": "s"},
+    ]
+    path = tmp_path / "a.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    accounts = [to_ticket(row).account for row in read_rows(path)]
+    assert [(a.id, a.tier, a.region) for a in accounts] == [
+        ("ACC-1", "vip", "emea"),
+        ("ACC-2", "2", None),
+        ("ACC-3", "standard", None),  # the Account's default, as the intake gives it
+        (None, "standard", None),
+    ]
