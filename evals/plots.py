@@ -18,6 +18,8 @@ from matplotlib.figure import Figure
 from evals.metrics import Outcome
 
 CONFUSION_TEAMS = 12
+# predicted among the smaller teams: the true team (right), or another (wrong)
+OTHER_COLUMNS = ("other: right", "other: wrong")
 BAR_TEAMS = 25
 
 
@@ -62,21 +64,32 @@ def reliability_diagram(bins: Sequence[dict[str, float]], ece: float | None) -> 
     return _png(fig)
 
 
-def confusion(outcomes: Sequence[Outcome], teams: int = CONFUSION_TEAMS) -> bytes:
-    """Row-normalised confusion matrix of the largest true teams (the rest pooled as 'other')."""
+def confusion_counts(
+    outcomes: Sequence[Outcome], teams: int = CONFUSION_TEAMS
+) -> tuple[list[str], list[str], np.ndarray]:
+    """True (rows) by predicted (columns) team counts of the largest true teams, the rest pooled
+    as 'other'. A prediction among the rest is right or wrong in two columns, so that pooled
+    true-other, predicted-other tickets are not read as the diagonal."""
     largest = [t for t, _ in Counter(o.truth for o in outcomes).most_common(teams)]
-    names = [*largest, "other"]
     index = {t: i for i, t in enumerate(largest)}
-    matrix = np.zeros((len(names), len(names)))
+    rows, columns = [*largest, "other"], [*largest, *OTHER_COLUMNS]
+    matrix = np.zeros((len(rows), len(columns)))
     for o in outcomes:
-        matrix[index.get(o.truth, len(largest)), index.get(o.predicted, len(largest))] += 1
+        column = index.get(o.predicted, len(largest) + int(not o.correct))
+        matrix[index.get(o.truth, len(largest)), column] += 1
+    return rows, columns, matrix
+
+
+def confusion(outcomes: Sequence[Outcome], teams: int = CONFUSION_TEAMS) -> bytes:
+    """Row-normalised confusion matrix of the largest true teams (see ``confusion_counts``)."""
+    names, columns, matrix = confusion_counts(outcomes, teams)
     rows = matrix.sum(axis=1, keepdims=True)
     share = np.divide(matrix, rows, out=np.zeros_like(matrix), where=rows > 0)
     size = 2.5 + 0.45 * len(names)
-    fig, ax = plt.subplots(figsize=(size + 1, size))
+    fig, ax = plt.subplots(figsize=(size + 1.45, size))
     image = ax.imshow(share, cmap="Blues", vmin=0, vmax=1)
     ax.set_xticks(
-        range(len(names)), [_short(n) for n in names], rotation=60, ha="right", fontsize=8
+        range(len(columns)), [_short(n) for n in columns], rotation=60, ha="right", fontsize=8
     )
     ax.set_yticks(range(len(names)), [_short(n) for n in names], fontsize=8)
     for (i, j), value in np.ndenumerate(matrix):
