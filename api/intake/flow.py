@@ -19,8 +19,11 @@ from email.policy import compat32
 from email.utils import parseaddr
 from typing import Any
 
-from agent.errors import CapacityError, InputError
+from pydantic import ValidationError
+
+from agent.errors import CapacityError, ConflictError, InputError
 from agent.json_input import load_json, nests_deeper
+from agent.models import Ticket
 from agent.policy import Policy
 from api.auth import Principal
 from api.db import urgent_writes
@@ -103,6 +106,10 @@ def raw_for_audit(body: bytes) -> tuple[dict[str, Any], str | None]:
     except InputError:
         return text, None
     return text if nests_deeper(data, AUDIT_DEPTH) else {"json": data}, _declared_tier(data)
+
+
+RELEASED_BY = "release"
+"""The owner of a released payload that no key had sent (a CLI import)."""
 
 
 class IntakeFlow:
@@ -214,6 +221,13 @@ class IntakeFlow:
         parent = self._own_thread(adapted.thread_refs, caller)
         if parent is not None:
             return self._thread(adapted, parent)
+        return self._enqueue(adapted, source, caller, pre)
+
+    def _enqueue(
+        self, adapted: Adapted, source: str, caller: Principal, pre: PrePriority | None
+    ) -> IntakeResult:
+        """Store the ticket and queue it (a duplicate answers with the earlier one)."""
+        ticket = adapted.ticket
         if pre is None:
             pre = pre_priority(self.policy(), ticket)
         key = external_key(ticket, caller)
@@ -241,6 +255,45 @@ class IntakeFlow:
             reasons=list(pre.reasons),
             url=_url(claim.id),
         )
+
+    def release(self, reject_id: int, by: str, fixed: dict[str, Any] | None = None) -> IntakeResult:
+        """A person sends a kept payload on to triage, once: its ticket, or the fixed one given.
+
+        Quarantine holds a big account's unusual payload for a person; a rejected one may have
+        been refused wrongly. The checks that held it are not run again (a person looked), and
+        the ticket belongs to the key that sent it, which can read it as its own.
+        """
+        kept = self.rejects.get(reject_id)
+        if kept.released_at is not None:
+            raise ConflictError(f"payload {reject_id} was released already, as {kept.ticket_id}")
+        data = fixed if fixed is not None else kept.ticket
+        if data is None:
+            raise InputError(
+                f"payload {reject_id} could not be read into a ticket: send the fixed ticket"
+            )
+        try:
+            ticket = Ticket.model_validate(data)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"]) or "ticket"
+            raise InputError(f"ticket: {where}: {first['msg']}") from None
+        if not self.rejects.mark_released(reject_id, by):
+            raise ConflictError(f"payload {reject_id} was released already")
+        owner = Principal(
+            key_id=kept.submitted_by or RELEASED_BY,
+            name=by,
+            role="helpdesk" if kept.submitted_by else "admin",
+        )
+        try:
+            result = self._enqueue(
+                Adapted(ticket=ticket, raw=kept.payload or {}), kept.source, owner, None
+            )
+        except Exception:
+            self.rejects.set_released(reject_id, None)
+            raise
+        self.rejects.set_released(reject_id, result.ticket_id)
+        log.info("payload %s released by %s as ticket %s", reject_id, by, result.ticket_id)
+        return result
 
     def _own_thread(self, message_ids: list[str], caller: Principal) -> str | None:
         """The ticket those Message-IDs belong to, if the caller may add to it.

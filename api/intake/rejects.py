@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel
-from sqlalchemy import select
+from pydantic import BaseModel, Field
+from sqlalchemy import select, update
 
 from agent.errors import NotFoundError
 from api.db import Database
 from api.intake.tables import RejectRow
+from api.tables import utcnow
 
 RejectVerdict = Literal["rejected", "quarantined"]
 
@@ -28,6 +29,9 @@ class Reject(BaseModel):
     created_at: datetime
     payload: dict[str, Any] | None = None
     ticket: dict[str, Any] | None = None
+    released_at: datetime | None = None
+    released_by: str | None = None
+    ticket_id: str | None = Field(default=None, description="The ticket a release made of it")
 
 
 class Rejects:
@@ -86,6 +90,26 @@ class Rejects:
                 raise NotFoundError(f"no rejected or quarantined payload {reject_id}")
             return self._view(row, full=True)
 
+    def mark_released(self, reject_id: int, by: str) -> bool:
+        """Claim the payload for a release; False when it was released already."""
+        with self.db.session() as session:
+            done = session.execute(
+                update(RejectRow)
+                .where(RejectRow.id == reject_id, RejectRow.released_at.is_(None))
+                .values(released_at=utcnow(), released_by=by)
+            )
+            return bool(done.rowcount)  # type: ignore[attr-defined]
+
+    def set_released(self, reject_id: int, ticket_id: str | None) -> None:
+        """Record the ticket a release made, or (None) undo a release that failed."""
+        with self.db.session() as session:
+            row = session.get(RejectRow, reject_id)
+            if row is None:
+                return
+            if ticket_id is None:
+                row.released_at, row.released_by = None, None
+            row.ticket_id = ticket_id
+
     @staticmethod
     def _view(row: RejectRow, full: bool) -> Reject:
         return Reject(
@@ -99,4 +123,7 @@ class Rejects:
             created_at=row.created_at,
             payload=row.payload if full else None,
             ticket=row.ticket if full else None,
+            released_at=row.released_at,
+            released_by=row.released_by,
+            ticket_id=row.ticket_id,
         )

@@ -94,6 +94,10 @@ class RejectRow(Base):
     ticket: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     submitted_by: Mapped[str | None] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    # a person sent it on to triage (once): when, who, and the ticket it became
+    released_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    released_by: Mapped[str | None] = mapped_column(String(200))
+    ticket_id: Mapped[str | None] = mapped_column(String(200))
 
 
 class EventSeenRow(Base):

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import Intake as IntakeCaller
-from api.deps import Reader
+from api.deps import Reader, Reviewer
 from api.intake.events import EventOutcome
+from api.intake.models import IntakeResult
 from api.intake.rejects import Reject, RejectVerdict
 from api.intake.setup import Intake
 from api.intake.signature import SIGNATURE_HEADER, TIMESTAMP_HEADER
@@ -61,10 +63,7 @@ async def submit(
 ) -> JSONResponse:
     """Adapt, validate and queue; the decision follows on GET /v1/tickets/{id}."""
     body = await request.body()
-    result = await run_in_threadpool(intake.flow.submit, channel, body, caller)
-    status = STATUS_CODES.get(result.status, 202)
-    headers = {"Location": result.url} if result.url else {}
-    return JSONResponse(result.model_dump(mode="json"), status_code=status, headers=headers)
+    return _answer(await run_in_threadpool(intake.flow.submit, channel, body, caller))
 
 
 @router.get("/rejects", response_model=list[Reject], summary="Rejected and quarantined payloads")
@@ -81,3 +80,27 @@ def get_reject(reject_id: int, caller: Reader, intake: IntakeDep) -> Reject:
     reject = intake.rejects.get(reject_id)
     caller.require_submitter(reject.submitted_by, "payloads")
     return reject
+
+
+class ReleaseIn(BaseModel):
+    """Send a kept payload on to triage: its ticket as adapted, or a fixed one."""
+
+    model_config = ConfigDict(extra="forbid")
+    ticket: dict[str, Any] | None = Field(default=None, description="The fixed ticket JSON")
+
+
+@router.post(
+    "/rejects/{reject_id}/release", summary="Send a quarantined or rejected payload to triage"
+)
+async def release_reject(
+    reject_id: int, caller: Reviewer, intake: IntakeDep, body: ReleaseIn | None = None
+) -> JSONResponse:
+    """Queue its ticket (or the fixed one) once; the checks that held it are not run again."""
+    fixed = body.ticket if body else None
+    return _answer(await run_in_threadpool(intake.flow.release, reject_id, caller.name, fixed))
+
+
+def _answer(result: IntakeResult) -> JSONResponse:
+    status = STATUS_CODES.get(result.status, 202)
+    headers = {"Location": result.url} if result.url else {}
+    return JSONResponse(result.model_dump(mode="json"), status_code=status, headers=headers)
