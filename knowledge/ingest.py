@@ -186,7 +186,7 @@ class CaseReader:
         if record.get("id") is None or not str(record["id"]).strip():
             self._skip(line, "no id")  # a blank id is none, as a blank CSV id cell is
             return None
-        if self.label and labels.get(self.label) in (None, ""):
+        if self.label and not str(labels.get(self.label) or "").strip():
             self._skip(line, f"no label {self.label!r}")
             return None
         row: dict[str, Any] = {

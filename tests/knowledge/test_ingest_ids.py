@@ -41,3 +41,15 @@ def test_a_csv_id_cell_of_spaces_is_skipped_as_having_no_id(tmp_path: Path) -> N
     reader = read_cases(path, column_map=parse_column_map("id=Ticket,subject=Subject"))
     assert [case.id for case in reader] == ["A-1"]
     assert [(s.ref, s.reason) for s in reader.skipped] == [("line 3", "no id in column 'Ticket'")]
+
+
+def test_a_jsonl_record_with_a_blank_label_is_skipped_as_having_no_label(tmp_path: Path) -> None:
+    path = tmp_path / "b.jsonl"
+    records = [
+        {"id": "T1", "subject": "VPN", "body": "x", "labels": {"team": "network"}},
+        {"id": "T2", "subject": "Mail", "body": "x", "labels": {"team": "  "}},
+    ]
+    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    reader = read_cases(path, label="team")
+    assert [case.id for case in reader] == ["T1"]
+    assert [(s.ref, s.reason) for s in reader.skipped] == [("line 2", "no label 'team'")]
