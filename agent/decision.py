@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from agent.models import Evidence, LLMUsage, TriageDecision
 from agent.policy import Policy
+from agent.priority import sla_evidence, sla_for
+from agent.route import LoadView, pick_assignee
 from agent.state import HumanReview, TriageState
 
 INJECTION_TAG = "possible prompt injection"
@@ -72,13 +76,26 @@ def assemble_decision(state: TriageState, policy: Policy, policy_version: str) -
     )
 
 
-def apply_review(decision: TriageDecision, review: HumanReview, policy: Policy) -> TriageDecision:
-    """The reviewer's answer replaces the guess; the evidence keeps both."""
+def apply_review(
+    decision: TriageDecision,
+    review: HumanReview,
+    policy: Policy,
+    received_at: datetime,
+    loads: LoadView | None = None,
+    now: datetime | None = None,
+) -> TriageDecision:
+    """The reviewer's answer replaces the guess; the evidence keeps both.
+
+    What the answer changes follows from it as from the agent's own decisions: a new priority
+    gets its level's SLA (clock from ``received_at``) and protocol, and a new team gets a person
+    picked there unless the reviewer named one; the same team keeps its tier and person.
+    """
     if review.team not in policy.team_names:
         raise ValueError(f"unknown team {review.team!r}; known: {policy.team_names}")
     if review.priority and review.priority not in policy.priorities.scale:
         raise ValueError(f"unknown priority {review.priority!r}; scale: {policy.priorities.scale}")
     team = policy.team(review.team)
+    same_team = team.name == decision.team
     escalate = (
         review.escalate if review.escalate is not None else team.name != policy.first_line_team
     )
@@ -87,19 +104,33 @@ def apply_review(decision: TriageDecision, review: HumanReview, policy: Policy) 
         f"{review.reviewer} routed to {team.name}"
         f" (agent's guess {decision.team}, confidence {decision.confidence:.2f}){note}"
     )
+    evidence = [
+        *decision.evidence,
+        Evidence(kind="review", source=review.reviewer, detail=detail, team=team.name),
+    ]
+    assignee = review.assignee or (decision.assignee if same_team else None)
+    if not review.assignee and not same_team:
+        assignee, picked = pick_assignee(team, [], loads, now or datetime.now(UTC))
+        evidence.extend(picked)
+    priority, sla = review.priority or decision.priority, decision.sla
+    if priority != decision.priority:
+        sla = sla_for(policy, priority, received_at)
+        evidence.append(
+            sla_evidence(priority, sla)
+            if sla is not None
+            else Evidence(kind="sla", source="policy", detail=f"no SLA level for {priority}")
+        )
     return decision.model_copy(
         update={
             "team": team.name,
-            "tier": team.tier,
+            "tier": decision.tier if same_team else team.tier,
             "escalate": escalate,
-            "priority": review.priority or decision.priority,
-            "assignee": review.assignee,
+            "priority": priority,
+            "sla": sla,
+            "assignee": assignee,
             "needs_review": False,
             "decided_by": "human",
             "confidence": 1.0,
-            "evidence": [
-                *decision.evidence,
-                Evidence(kind="review", source=review.reviewer, detail=detail, team=team.name),
-            ],
+            "evidence": evidence,
         }
     )

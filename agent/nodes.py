@@ -149,7 +149,14 @@ class Nodes:
         decision = state["decision"]
         answer = interrupt({"ticket_id": decision.ticket_id, "reasons": decision.review_reasons})
         review = HumanReview.model_validate(answer)
-        reviewed = apply_review(decision, review, self.deps.policy)
+        reviewed = apply_review(
+            decision,
+            review,
+            self.deps.policy,
+            state["ticket"].received_at,
+            self.deps.loads,
+            datetime.now(UTC),
+        )
         return {
             "decision": reviewed,
             "brief": state["brief"].model_copy(

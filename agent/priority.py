@@ -119,11 +119,11 @@ def choose_priority(
     """Set the priority, the SLA clock (from `now`, else the ticket's arrival) and the tags."""
     current, evidence = settle_priority(policy, ticket, hits, complexity, prediction)
     tags = _tags(policy, hits, complexity, escalate)
-    sla = _sla(policy, current, now or ticket.received_at)
+    sla = sla_for(policy, current, now or ticket.received_at)
     if sla is None:
         evidence.append(Evidence(kind="sla", source="policy", detail=f"no SLA level for {current}"))
     else:
-        evidence.append(_sla_evidence(current, sla))
+        evidence.append(sla_evidence(current, sla))
     return PriorityChoice(priority=current, sla=sla, tags=tags, evidence=evidence)
 
 
@@ -150,7 +150,8 @@ def merge_tags(*lists: Iterable[str]) -> list[str]:
     return list(seen.values())
 
 
-def _sla(policy: Policy, priority: str, start: datetime) -> SLA | None:
+def sla_for(policy: Policy, priority: str, start: datetime) -> SLA | None:
+    """The due times and protocol of that priority's level, the clock started at ``start``."""
     level = policy.priorities.levels.get(priority)
     if level is None:
         return None
@@ -170,7 +171,8 @@ def _sla(policy: Policy, priority: str, start: datetime) -> SLA | None:
     )
 
 
-def _sla_evidence(priority: str, sla: SLA) -> Evidence:
+def sla_evidence(priority: str, sla: SLA) -> Evidence:
+    """How the SLA was set, for the decision's evidence."""
     clock = "business hours" if sla.business_hours else "around the clock"
     detail = (
         f"{priority}: first response by {sla.first_response_due:%Y-%m-%d %H:%M} UTC, "

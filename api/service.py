@@ -192,6 +192,8 @@ class TriageService:
         )
         result = self.engine.resume(ticket_id, human)
         output = self.store.record(ticket_id, result, actor=caller.name)
+        if self.loads is not None:
+            self.loads.assign(result.decision.assignee)
         self.notify(ticket_id)
         self.ledger.add_review(ticket_id, caller.key_id, answer.model_dump(mode="json"))
         self.metrics.decision(result.decision, 0.0)

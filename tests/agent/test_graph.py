@@ -175,7 +175,10 @@ def test_review_resumes_the_waiting_run_with_the_human_decision(triager: Triager
     assert resumed.decision.team == "hardware"
     assert resumed.decision.decided_by == "human"
     assert not resumed.decision.needs_review
-    assert resumed.decision.evidence[-1].kind == "review"
+    kinds = [e.kind for e in resumed.decision.evidence]
+    review_at = len(kinds) - 1 - kinds[::-1].index("review")  # the human's, the last one
+    assert resumed.decision.evidence[review_at].source == "ana"
+    assert set(kinds[review_at + 1 :]) <= {"assignee", "sla"}
 
 
 def test_cold_start_routes_from_the_policy_and_says_so(tmp_path: Path) -> None:

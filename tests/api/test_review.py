@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from api_support import TICKET_DB, TICKET_REVIEW, Api
 
 
@@ -86,3 +88,41 @@ def test_review_that_contradicts_itself_or_names_a_stranger_is_422(api: Api) -> 
     )
     assert done.status_code == 200
     assert done.json()["decision"]["assignee"] == member
+
+
+def test_a_reviewers_priority_brings_its_sla_and_protocol_and_a_new_team_a_person(
+    api: Api,
+) -> None:
+    ticket_id = _waiting(api)
+    agent = api.client.get(f"/v1/tickets/{ticket_id}", headers=api.auth("reviewer")).json()
+    assert agent["decision"]["priority"] != "P1"
+    answer = {"team": "platform_sre", "priority": "P1"}
+    done = api.client.post(f"/v1/review/{ticket_id}", json=answer, headers=api.auth("reviewer"))
+    decision = done.json()["decision"]
+    level = api.triager.policy.priorities.levels["P1"]
+    sla = decision["sla"]
+    assert sla["business_hours"] is level.business_hours
+    assert sla["actions"] == list(level.actions)
+    first = datetime.fromisoformat(sla["first_response_due"])
+    received = datetime.fromisoformat(agent["ticket"]["received_at"])
+    assert first - received == timedelta(hours=level.first_response_hours)
+    assert any(e["kind"] == "sla" and e["detail"].startswith("P1:") for e in decision["evidence"])
+    # platform_sre is staffed around the clock: someone there takes it
+    members = {m.name for m in api.triager.policy.team("platform_sre").members}
+    assert decision["assignee"] in members
+    view = api.client.get(f"/v1/tickets/{ticket_id}", headers=api.auth("reviewer")).json()
+    assert view["decision"]["assignee"] == decision["assignee"]
+
+
+def test_a_review_that_keeps_the_team_keeps_the_person_and_the_sla(api: Api) -> None:
+    ticket_id = _waiting(api)
+    agent = api.client.get(f"/v1/tickets/{ticket_id}", headers=api.auth("reviewer")).json()
+    before = agent["decision"]
+    answer = {"team": before["team"], "note": "confirmed"}
+    done = api.client.post(f"/v1/review/{ticket_id}", json=answer, headers=api.auth("reviewer"))
+    decision = done.json()["decision"]
+    assert (decision["assignee"], decision["tier"], decision["sla"]) == (
+        before["assignee"],
+        before["tier"],
+        before["sla"],
+    )
