@@ -46,7 +46,7 @@ class TicketStore:
         """Insert the ticket, or return the earlier one with the same idempotency key or id."""
         digest = payload_hash(ticket)
         explicit_id = "id" in ticket.model_fields_set
-        existing = self._find(key, ticket.id if explicit_id else None, digest)
+        existing = self._find(key, ticket.id if explicit_id else None, digest, submitted_by)
         if existing is not None:
             return existing
         row = TicketRow(
@@ -67,13 +67,15 @@ class TicketStore:
                 session.add(row)
         except IntegrityError:
             # A concurrent identical request won the insert: answer with its ticket.
-            again = self._find(key, ticket.id, digest)
+            again = self._find(key, ticket.id, digest, submitted_by)
             if again is None:
                 raise ConflictError(f"ticket id {ticket.id!r} is taken") from None
             return again
         return Claim(id=row.id, status=status, created=True)
 
-    def _find(self, key: str | None, ticket_id: str | None, digest: str) -> Claim | None:
+    def _find(
+        self, key: str | None, ticket_id: str | None, digest: str, submitted_by: str | None
+    ) -> Claim | None:
         with self.db.session() as session:
             row = None
             if key is not None:
@@ -82,6 +84,10 @@ class TicketStore:
                 ).first()
             if row is None and ticket_id is not None:
                 row = session.get(TicketRow, ticket_id)
+                if row is not None and row.submitted_by != submitted_by:
+                    # Ids are one space for all keys: another key's ticket is neither replayed
+                    # to this caller nor described; the id is simply not free.
+                    raise ConflictError(f"ticket id {ticket_id!r} is taken; send another id")
             if row is None:
                 return None
             if row.payload_hash != digest:

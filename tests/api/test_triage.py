@@ -191,3 +191,15 @@ def test_unknown_ticket_is_404_and_unknown_route_is_json(api: Api) -> None:
     assert missing.status_code == 404
     assert missing.json()["error"] == "not_found"
     assert api.client.get("/v1/nothing-here").json()["error"] == "not_found"
+
+
+def test_a_ticket_id_another_key_used_is_taken_not_replayed(api: Api) -> None:
+    ticket = {**TICKET_DB, "id": "ACME-42", "body": "BSOD 0x7B, jane@acme.com"}
+    first = api.client.post("/v1/triage", json=ticket, headers=api.auth("helpdesk"))
+    assert first.status_code == 200
+    again = api.client.post("/v1/triage", json=ticket, headers=api.auth("helpdesk"))
+    assert again.json() == first.json()  # the same key's resend is a replay
+    for path in ("/v1/triage", "/v1/tickets"):
+        other = api.client.post(path, json=ticket, headers=api.auth("helpdesk2"))
+        assert other.status_code == 409, other.text
+        assert "jane" not in other.text and "is taken" in other.json()["detail"]
