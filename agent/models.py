@@ -113,7 +113,14 @@ class Ticket(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    id: str = Field(default_factory=_new_id, min_length=1, max_length=200)
+    id: str = Field(
+        default_factory=_new_id,
+        min_length=1,
+        max_length=200,
+        # it names the ticket in URLs (/v1/tickets/{id}, /v1/review/{id}): no space, / ? # % \
+        pattern=r"^[^\s/?#%\\]+$",
+        description="Letters, digits and punctuation other than / ? # % \\; no spaces",
+    )
     channel: Channel = "api"
     external_id: str | None = None
     subject: str = Field(default="", max_length=2_000)

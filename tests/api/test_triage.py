@@ -203,3 +203,18 @@ def test_a_ticket_id_another_key_used_is_taken_not_replayed(api: Api) -> None:
         other = api.client.post(path, json=ticket, headers=api.auth("helpdesk2"))
         assert other.status_code == 409, other.text
         assert "jane" not in other.text and "is taken" in other.json()["detail"]
+
+
+def test_a_ticket_id_that_cannot_name_a_url_is_422(api: Api) -> None:
+    for bad in ("a/b", "x?y=1", " ", "a b", "50%"):
+        answer = api.client.post(
+            "/v1/triage", json={**TICKET_DB, "id": bad}, headers=api.auth("helpdesk")
+        )
+        assert answer.status_code == 422, bad
+        assert "body.id" in answer.json()["detail"]
+    ok = api.client.post(
+        "/v1/triage", json={**TICKET_DB, "id": "rt:7-a.b_c"}, headers=api.auth("helpdesk")
+    )
+    assert ok.status_code == 200
+    assert api.client.get("/v1/tickets/rt:7-a.b_c", headers=api.auth("helpdesk")).status_code == 200
+    assert _decisions(api) == 1
