@@ -163,6 +163,11 @@ class PolicyVersionView(BaseModel):
     created_by: str
     created_at: datetime
     yaml: str | None = None
+    live: bool | None = Field(
+        default=None,
+        description="Whether this process routes with it now; an active version that is not "
+        "live was activated without the server (triage policy activate) and applies at restart",
+    )
 
 
 class DryRunIn(_Strict):

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from agent.policy import loads_policy
-from api.deps import Admin, ServicesDep
+from api.deps import Admin, Services, ServicesDep
 from api.dryrun import dry_run
 from api.schemas import DryRunIn, DryRunOut, PolicyIn, PolicyVersionView
 
@@ -24,10 +24,10 @@ def get_policy(
 ) -> PolicyVersionView:
     """The active version with its YAML, or the version asked for."""
     if version is not None:
-        return services.policies.get(version)
+        return _live(services.policies.get(version), services)
     found = services.policies.active()
     assert found is not None, "the policy is bootstrapped at start"
-    return found[0]
+    return _live(found[0], services)
 
 
 @router.get(
@@ -35,7 +35,13 @@ def get_policy(
 )
 def versions(caller: Admin, services: ServicesDep) -> list[PolicyVersionView]:
     """Newest first, without the YAML."""
-    return services.policies.versions()
+    return [_live(v, services) for v in services.policies.versions()]
+
+
+def _live(view: PolicyVersionView, services: Services) -> PolicyVersionView:
+    """Say whether the running service routes with that version."""
+    running = services.engine.policy.fingerprint
+    return view.model_copy(update={"live": view.fingerprint == running})
 
 
 @router.put("/policy", response_model=PolicyVersionView, summary="Validate, version and activate")
@@ -49,7 +55,7 @@ def put_policy(body: PolicyIn, caller: Admin, services: ServicesDep) -> PolicyVe
     except Exception:
         services.engine.set_policy(previous)  # the store refused it: keep serving the old one
         raise
-    return view
+    return _live(view, services)
 
 
 @router.post(
