@@ -11,6 +11,7 @@ import re
 from datetime import time
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -253,6 +254,17 @@ class PriorityPolicy(_Strict):
     )
     business_hours: WorkingHours = Field(default_factory=WorkingHours)
     oncall_webhook: str | None = None
+
+    @field_validator("oncall_webhook")
+    @classmethod
+    def _http_url(cls, url: str | None) -> str | None:
+        # pages to a URL that cannot be posted to would fail at 3 a.m., not at policy time
+        if url is None:
+            return None
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"{url!r} is not an http(s) URL with a host")
+        return url
 
     @model_validator(mode="after")
     def _consistent(self) -> PriorityPolicy:

@@ -112,6 +112,10 @@ def test_blank_keyword_is_reported_with_file_and_path(tmp_path: Path) -> None:
             "levels.P1: first_response_hours 9 is after resolution_hours 4",
         ),
         (
+            lambda d: d["priorities"].update(oncall_webhook="not a url"),
+            "'not a url' is not an http(s) URL with a host",
+        ),
+        (
             lambda d: d["decision_tree"][0].update(required_skills=["vpi"]),
             "decision_tree[0] (vip-escalated) required_skills: no member of the teams it can "
             "route to has ['vpi']",
