@@ -112,7 +112,9 @@ IMPERATIVE_BEFORE = re.compile(
     r"|por\s+favor|y|et|veuillez|merci\s+de))\s*(?:[-*•>]\s*)?$"
 )
 ROLE_LINE = re.compile(
-    r"^\s*(?:#{1,4}\s*)?[\[*]{0,2}(?:system|assistant|developer|sys)[\]*]{0,2}\s*(?::|->|>>)", re.M
+    r"^\s*(?:#{1,4}\s*)?(?:\[(?:system|assistant|developer|sys)\]"
+    r"|[\[*]{0,2}(?:system|assistant|developer|sys)[\]*]{0,2}\s*(?::|->|>>))",
+    re.M,
 )
 # A role prefix alone is common in forms ("System: Latitude E5440"): the line must address a model.
 ROLE_TALK = re.compile(
