@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 
+from agent.injection import normalise_whitespace, scan
 from agent.models import Brief, HistoryItem, NextStep, SimilarEscalation, Ticket, TriageDecision
 from agent.redact import Redactor
 from agent.state import TriageState
@@ -22,6 +23,12 @@ MAX_SIMILAR = 3
 def _shorten(text: str, limit: int) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def _quotable(text: str, redactor: Redactor) -> str:
+    """Another ticket's text as the brief may quote it: no instruction-like passages (they are
+    untrusted data, and a brief may be read by tools as well as people), no personal data."""
+    return redactor.redact(normalise_whitespace(scan(text).clean_text))
 
 
 def _first_sentences(text: str, n: int = 2, limit: int = 240) -> str:
@@ -53,7 +60,7 @@ def _history(state: TriageState, redactor: Redactor) -> list[HistoryItem]:
         # number that no pattern matches any more.
         if not text:
             return None
-        clean = redactor.redact(text)
+        clean = _quotable(text, redactor)
         return _shorten(clean, limit) if limit else clean
 
     items = [
@@ -106,8 +113,8 @@ def build_brief(state: TriageState, decision: TriageDecision) -> Brief:
             case_id=s.case.id,
             similarity=round(s.similarity, 3),
             team=s.case.team,
-            summary=_shorten(redactor.redact(s.case.text), 200),  # redacted whole, then cut
-            resolution=redactor.redact(s.case.resolution) if s.case.resolution else None,
+            summary=_shorten(_quotable(s.case.text, redactor), 200),  # cleaned whole, then cut
+            resolution=_quotable(s.case.resolution, redactor) if s.case.resolution else None,
         )
         for s in state.get("similar", [])[:MAX_SIMILAR]
     ]
