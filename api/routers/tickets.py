@@ -79,11 +79,25 @@ async def get_brief(
 
 
 def _wants_markdown(accept: str) -> bool:
-    """Markdown when the client names it (or text/plain) before JSON."""
-    for part in accept.split(","):
-        kind = part.split(";")[0].strip().lower()
-        if kind in ("text/markdown", "text/x-markdown", "text/plain"):
-            return True
-        if kind in ("application/json", "*/*"):
-            return False
-    return False
+    """Markdown when the client prefers it (or text/plain) to JSON: by q-value, then by order."""
+    best: tuple[float, int, bool] | None = None  # (q, -position, markdown)
+    for position, part in enumerate(accept.split(",")):
+        kind, *params = (p.strip().lower() for p in part.split(";"))
+        markdown = kind in ("text/markdown", "text/x-markdown", "text/plain")
+        if not markdown and kind not in ("application/json", "*/*"):
+            continue
+        q = _quality(params)
+        if q > 0 and (best is None or (q, -position) > best[:2]):
+            best = (q, -position, markdown)
+    return best is not None and best[2]
+
+
+def _quality(params: list[str]) -> float:
+    for param in params:
+        name, _, value = param.partition("=")
+        if name.strip() == "q":
+            try:
+                return min(max(float(value), 0.0), 1.0)
+            except ValueError:
+                return 1.0
+    return 1.0

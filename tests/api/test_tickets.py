@@ -91,3 +91,19 @@ def test_a_backlog_larger_than_the_queue_is_triaged_once_after_a_restart(
     with services.db.session() as session:
         decided = session.scalars(select(DecisionRow.ticket_id)).all()
     assert sorted(decided) == sorted(ids)
+
+
+def test_brief_by_accept_header_weighs_q_values(api: Api) -> None:
+    made = api.client.post("/v1/triage", json=TICKET_DB, headers=api.auth("helpdesk")).json()
+    url = f"/v1/tickets/{made['ticket_id']}/brief"
+
+    def kind(accept: str) -> str:
+        answer = api.client.get(url, headers={**api.auth("specialist"), "Accept": accept})
+        return str(answer.headers["content-type"]).split(";")[0]
+
+    assert kind("application/json;q=0.1, text/markdown") == "text/markdown"
+    assert kind("text/markdown;q=0.2, application/json;q=0.9") == "application/json"
+    assert kind("text/markdown, application/json") == "text/markdown"
+    assert kind("application/json, text/markdown") == "application/json"
+    assert kind("text/markdown;q=0") == "application/json"
+    assert kind("image/png") == "application/json"
