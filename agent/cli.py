@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from agent import __version__
-from agent.errors import InputError, TriageError
+from agent.errors import InputError, TriageError, first_problem
 from agent.json_input import load_json
 from agent.models import Ticket
 from agent.settings import Settings, get_settings
@@ -34,9 +34,7 @@ def read_ticket(source: str) -> Ticket:
     try:
         return Ticket.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "ticket"
-        raise InputError(f"{source}: {where}: {first['msg']}") from None
+        raise InputError(f"{source}: {first_problem(exc, 'ticket')}") from None
 
 
 def cmd_route(args: argparse.Namespace, settings: Settings) -> int:

@@ -17,6 +17,8 @@ The API maps each branch to one HTTP status; the CLI prints one line and exits n
 
 from __future__ import annotations
 
+from pydantic import ValidationError
+
 
 class TriageError(Exception):
     """Root of every error the product raises on purpose."""
@@ -64,3 +66,10 @@ class UpstreamError(TriageError):
 
 class LLMError(UpstreamError):
     """The LLM call failed, timed out, or returned output that does not fit the schema."""
+
+
+def first_problem(exc: ValidationError, whole: str) -> str:
+    """A validation error's first problem as 'where: what'; ``whole`` names the top level."""
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first["loc"]) or whole
+    return f"{where}: {first['msg']}"

@@ -23,7 +23,7 @@ from pydantic import (
     model_validator,
 )
 
-from agent.errors import InputError
+from agent.errors import InputError, first_problem
 from agent.language import detect_language
 from agent.models import Account, PriorTicket, Ticket
 from knowledge.cases import Case
@@ -113,9 +113,7 @@ def read_rows(path: Path | str) -> list[Row]:
         except json.JSONDecodeError as exc:
             raise InputError(f"{path}:{number}: not valid JSON: {exc.msg}") from None
         except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"]) or "row"
-            raise InputError(f"{path}:{number}: {where}: {first['msg']}") from None
+            raise InputError(f"{path}:{number}: {first_problem(exc, 'row')}") from None
         if not ((row.subject or "").strip() or (row.body or "").strip()):
             raise InputError(f"{path}:{number}: a ticket needs a subject or a body")
         if row.id in seen:

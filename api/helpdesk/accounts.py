@@ -16,7 +16,7 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, Field, ValidationError
 
-from agent.errors import InputError
+from agent.errors import InputError, first_problem
 from agent.models import Account
 
 
@@ -62,9 +62,7 @@ def load_accounts(path: Path | None) -> AccountsFile:
     except yaml.YAMLError as exc:
         raise InputError(f"{path}: not valid YAML ({exc})") from exc
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise InputError(f"{path}: {where}: {first['msg']}") from exc
+        raise InputError(f"{path}: {first_problem(exc, '(top level)')}") from exc
 
 
 def to_account(entry: AccountEntry) -> Account:

@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from agent.errors import InputError
+from agent.errors import InputError, first_problem
 from agent.language import detect_language
 from agent.models import Account, Attachment, CustomFields, Message, Ticket
 from api.intake.models import Adapted
@@ -71,9 +71,7 @@ def _ticket(**values: Any) -> Ticket:
     try:
         ticket = Ticket(**values)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "ticket"
-        raise InputError(f"{where}: {first['msg']}") from None
+        raise InputError(f"{first_problem(exc, 'ticket')}") from None
     if ticket.language is None:
         ticket.language = detect_language(ticket.text)
     return ticket
@@ -83,9 +81,7 @@ def _parse(model: type[BaseModel], payload: Any, channel: str) -> Any:
     try:
         return model.model_validate(payload)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "payload"
-        raise InputError(f"{channel}: {where}: {first['msg']}") from None
+        raise InputError(f"{channel}: {first_problem(exc, 'payload')}") from None
 
 
 def _utc(when: datetime | None) -> datetime | None:

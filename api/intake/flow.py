@@ -21,7 +21,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from agent.errors import CapacityError, ConflictError, InputError
+from agent.errors import CapacityError, ConflictError, InputError, first_problem
 from agent.json_input import load_json, nests_deeper
 from agent.models import Ticket
 from agent.policy import Policy
@@ -274,9 +274,7 @@ class IntakeFlow:
         try:
             ticket = Ticket.model_validate(data)
         except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"]) or "ticket"
-            raise InputError(f"ticket: {where}: {first['msg']}") from None
+            raise InputError(f"ticket: {first_problem(exc, 'ticket')}") from None
         if not self.rejects.mark_released(reject_id, by):
             raise ConflictError(f"payload {reject_id} was released already")
         owner = Principal(

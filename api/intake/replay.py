@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 
-from agent.errors import CapacityError, ConflictError, InputError
+from agent.errors import CapacityError, ConflictError, InputError, first_problem
 from agent.models import Ticket
 from api.intake.dlq import DeadLetter, DeadLetters
 from api.intake.queue import IntakeQueue, QueueItem
@@ -73,6 +73,4 @@ def _fixed_ticket(fixed: dict[str, Any], ticket_id: str) -> Ticket:
     try:
         return Ticket.model_validate({**fixed, "id": ticket_id})
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "ticket"
-        raise InputError(f"fixed ticket: {where}: {first['msg']}") from None
+        raise InputError(f"fixed ticket: {first_problem(exc, 'ticket')}") from None

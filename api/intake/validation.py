@@ -16,7 +16,7 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from agent.errors import InputError
+from agent.errors import InputError, first_problem
 from agent.models import Account, Ticket
 from api.intake.models import Adapted, Verdict
 
@@ -78,9 +78,7 @@ def load_profiles(path: Path | None) -> Profiles:
     except yaml.YAMLError as exc:
         raise InputError(f"{path}: not valid YAML: {exc}") from None
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "(top)"
-        raise InputError(f"{path}: {where}: {first['msg']}") from None
+        raise InputError(f"{path}: {first_problem(exc, '(top)')}") from None
 
 
 def _printable_share(text: str) -> float:

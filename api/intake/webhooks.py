@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
 
-from agent.errors import InputError
+from agent.errors import InputError, first_problem
 from agent.language import detect_language
 from agent.models import Account, CustomFields, Ticket
 from api.hooks import EVENT_ID_MAX, HelpdeskEvent, HelpdeskEventType
@@ -111,9 +111,7 @@ def adapt_rt(payload: dict[str, Any]) -> HelpdeskEvent:
             raw=payload,
         )
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "payload"
-        raise InputError(f"rt webhook: {where}: {first['msg']}") from None
+        raise InputError(f"rt webhook: {first_problem(exc, 'payload')}") from None
 
 
 def adapt_helpdesk(payload: Any) -> HelpdeskEvent:
@@ -125,9 +123,7 @@ def adapt_helpdesk(payload: Any) -> HelpdeskEvent:
     try:
         event = HelpdeskEvent.model_validate(payload)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "payload"
-        raise InputError(f"helpdesk webhook: {where}: {first['msg']}") from None
+        raise InputError(f"helpdesk webhook: {first_problem(exc, 'payload')}") from None
     if event.type == "created" and event.ticket is None:
         raise InputError("helpdesk webhook: a 'created' event needs its ticket")
     if event.ticket is not None:
