@@ -89,19 +89,25 @@ def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
     """Queue it again, optionally with a fixed ticket JSON file."""
-    fixed: dict[str, Any] | None = None
-    if args.ticket:
-        try:
-            raw = Path(args.ticket).read_bytes()
-        except OSError as exc:
-            raise InputError(f"{args.ticket}: cannot read the fixed ticket: {exc}") from None
-        fixed = load_json(raw, args.ticket)
-        if not isinstance(fixed, dict):
-            raise InputError(f"{args.ticket}: the fixed ticket must be a JSON object")
+    fixed = _fixed_ticket(args.ticket)
     with _opened(settings) as (db, _, queue):
         letter = _actions(db, queue).replay(args.id, args.by, fixed)
     print(f"dead letter {letter.id}: ticket {letter.ticket_id} queued again", file=sys.stderr)
     return 0
+
+
+def _fixed_ticket(path: str | None) -> dict[str, Any] | None:
+    """The fixed ticket JSON object from that file, or None when no file is given."""
+    if not path:
+        return None
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read the fixed ticket: {exc}") from None
+    fixed = load_json(raw, path)
+    if not isinstance(fixed, dict):
+        raise InputError(f"{path}: the fixed ticket must be a JSON object")
+    return fixed
 
 
 def cmd_discard(args: argparse.Namespace, settings: Settings) -> int:
@@ -117,24 +123,7 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     counts: dict[str, int] = {}
     messages = read_mailbox(Path(args.file))  # refuses what is none of them before starting
     with _opened(settings) as (db, options, queue):
-        active = PolicyStore(db).active()
-        if active is None:
-            from api.policies import read_policy_file
-
-            policy = read_policy_file(str(settings.policy_path))[1]
-        else:
-            policy = active[1]
-        health = SourceHealth(db, options.intake_failing_after)
-        flow = IntakeFlow(
-            TicketStore(db),
-            queue,
-            IntakeRecords(db),
-            Rejects(db),
-            health,
-            load_profiles(options.intake_profiles_path),
-            options,
-            lambda: policy,
-        )
+        flow, health = _flow(db, options, queue, settings)
         try:
             for key, raw in messages:
                 result = flow.submit("email", raw, CLI_CALLER)
@@ -171,8 +160,46 @@ def add_dlq_parser(subparsers: Any) -> None:
     discard.set_defaults(handler=cmd_discard)
 
 
+def cmd_release(args: argparse.Namespace, settings: Settings) -> int:
+    """Send a quarantined (or wrongly rejected) payload on to triage, as it is or fixed."""
+    fixed = _fixed_ticket(args.ticket)
+    with _opened(settings) as (db, options, queue):
+        flow, health = _flow(db, options, queue, settings)
+        try:
+            result = flow.release(args.id, args.by, fixed)
+        finally:
+            health.close()
+    print(f"payload {args.id}: {result.status} as ticket {result.ticket_id}", file=sys.stderr)
+    return 0
+
+
+def _flow(
+    db: Database, options: IntakeOptions, queue: IntakeQueue, settings: Settings
+) -> tuple[IntakeFlow, SourceHealth]:
+    """The intake's door on the active policy (the policy file before the service's first start)."""
+    active = PolicyStore(db).active()
+    if active is None:
+        from api.policies import read_policy_file
+
+        policy = read_policy_file(str(settings.policy_path))[1]
+    else:
+        policy = active[1]
+    health = SourceHealth(db, options.intake_failing_after)
+    flow = IntakeFlow(
+        TicketStore(db),
+        queue,
+        IntakeRecords(db),
+        Rejects(db),
+        health,
+        load_profiles(options.intake_profiles_path),
+        options,
+        lambda: policy,
+    )
+    return flow, health
+
+
 def add_intake_parser(subparsers: Any) -> None:
-    """Register `triage intake import FILE`."""
+    """Register `triage intake import FILE` and `triage intake release ID`."""
     intake = subparsers.add_parser("intake", help="feed tickets in from files")
     sub = intake.add_subparsers(dest="intake_command", required=True)
     imp = sub.add_parser(
@@ -186,3 +213,13 @@ def add_intake_parser(subparsers: Any) -> None:
     )
     imp.add_argument("file", help="mbox file, Maildir directory or .eml file")
     imp.set_defaults(handler=cmd_import)
+    release = sub.add_parser(
+        "release",
+        help="send a quarantined or rejected payload on to triage, once",
+        description="As POST /v1/intake/rejects/{id}/release: its ticket as adapted, or the "
+        "fixed one given; the checks that held it are not run again.",
+    )
+    release.add_argument("id", type=int, help="the payload's id (GET /v1/intake/rejects)")
+    release.add_argument("--by", required=True, help="who releases it")
+    release.add_argument("--ticket", help="JSON file with the fixed ticket")
+    release.set_defaults(handler=cmd_release)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from intake_samples import sample
 
-from agent.errors import InputError
+from agent.errors import ConflictError, InputError
 from agent.settings import Settings
 from api.db import Database
 from api.intake.cli import add_dlq_parser, add_intake_parser
@@ -111,3 +111,25 @@ def test_dlq_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     with pytest.raises(Exception, match="already replayed"):
         _run(settings, "dlq", "discard", str(letter), "--by", "ops", "--reason", "dup")
     db.close()
+
+
+def test_intake_release_sends_a_kept_payload_on_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings = Settings(data_dir=tmp_path / "data")
+    box = mailbox.mbox(str(tmp_path / "in.mbox"))
+    box.add(sample("auto_reply.eml"))  # rejected: an automatic reply
+    box.close()
+    assert _run(settings, "intake", "import", str(tmp_path / "in.mbox")) == 0
+    assert "1 rejected" in capsys.readouterr().out
+    fixed = tmp_path / "fixed.json"
+    fixed.write_text(json.dumps({"subject": "VPN", "body": "The VPN drops."}), encoding="utf-8")
+    assert _run(settings, "intake", "release", "1", "--by", "ana", "--ticket", str(fixed)) == 0
+    assert "payload 1: queued as ticket" in capsys.readouterr().err
+    with pytest.raises(ConflictError, match="released already"):
+        _run(settings, "intake", "release", "1", "--by", "ana")
+    db = Database(settings.sqlalchemy_url)
+    try:
+        assert len(TicketStore(db).unfinished()) == 1
+    finally:
+        db.close()
