@@ -135,6 +135,13 @@ class CaseReader:
         self._derives_ids = fmt == "csv" and "id" not in self.column_map
         if self._derives_ids:
             self.notes.append(_derived_ids_note(self.column_map))
+        labelled = self.label if fmt == "jsonl" else self.column_map.get("team")
+        if not labelled:
+            how = "--label" if fmt == "jsonl" else "a team=COLUMN in --map"
+            self.notes.append(
+                f"no team is read (give {how}): the cases are stored without one, so they serve "
+                "search and briefs but teach the router nothing"
+            )
 
     def __iter__(self) -> Iterator[Case]:
         rows = self._jsonl_rows() if self.fmt == "jsonl" else self._csv_rows()

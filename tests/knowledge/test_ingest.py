@@ -161,6 +161,7 @@ def test_csv_row_with_an_empty_team_cell_is_skipped_like_jsonl_without_its_label
     assert [(s.ref, s.reason) for s in reader.skipped] == [("line 3", "no team in column 'Group'")]
     unlabelled = read_cases(path, column_map=parse_column_map("subject=Subject,body=Description"))
     assert [c.team for c in unlabelled] == [None, None]  # no team mapped: nothing to miss
+    assert "no team is read (give a team=COLUMN in --map)" in unlabelled.notes[-1]
 
 
 def test_csv_without_id_column_derives_ids_from_content(tmp_path: Path) -> None:
@@ -230,7 +231,8 @@ def test_csv_with_an_id_column_keeps_its_ids_and_says_nothing(tmp_path: Path) ->
     reader = read_cases(
         path, column_map=parse_column_map("id=Ticket,subject=Subject,body=Description")
     )
-    assert [c.id for c in reader] == ["A-1", "A-2"] and reader.notes == []
+    assert [c.id for c in reader] == ["A-1", "A-2"]
+    assert not any(note.startswith("no id column") for note in reader.notes)
 
 
 def test_csv_bad_row_is_skipped(tmp_path: Path) -> None:
@@ -266,3 +268,15 @@ def test_format_from_suffix_or_flag(tmp_path: Path) -> None:
     assert detect_format(tmp_path / "a.txt", "csv") == "csv"
     with pytest.raises(InputError, match="--format"):
         detect_format(tmp_path / "a.txt")
+
+
+def test_jsonl_without_a_label_says_its_cases_teach_the_router_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "a.jsonl"
+    path.write_text('{"id": "T1", "subject": "VPN", "body": "drops"}\n', encoding="utf-8")
+    reader = read_cases(path)
+    assert [(c.id, c.team) for c in reader] == [("T1", None)]
+    assert reader.notes == [
+        "no team is read (give --label): the cases are stored without one, so they serve "
+        "search and briefs but teach the router nothing"
+    ]
+    assert read_cases(path, label="team").notes == []
