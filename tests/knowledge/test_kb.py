@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import re
@@ -12,12 +11,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from kb_cli_support import run_kb
 from router_fakes import RecordingRouter
 
 from agent.errors import TriageError
 from agent.settings import Settings
 from knowledge.cases import Case
-from knowledge.cli import add_kb_parser, format_report
+from knowledge.cli import format_report
 from knowledge.embeddings import CachedEmbedder, MiniLMEmbedder
 from knowledge.feedback import Feedback
 from knowledge.kb import KnowledgeBase
@@ -206,14 +206,6 @@ def test_chroma_with_real_embeddings_finds_the_near_duplicate(
     kb.close()
 
 
-def _run(argv: list[str], settings: Settings) -> int:
-    parser = argparse.ArgumentParser()
-    add_kb_parser(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(argv)
-    code: int = args.handler(args, settings)
-    return code
-
-
 def test_cli_search_and_stats_print_the_store(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -221,9 +213,9 @@ def test_cli_search_and_stats_print_the_store(
     kb = KnowledgeBase.open(settings, with_router=False)
     kb.ingest([Case(id="p1", subject="Printer jammed", body="paper stuck in tray 2", team="desk")])
     kb.close()
-    assert _run(["kb", "search", "the printer has a paper jam", "-k", "1"], settings) == 0
+    assert run_kb(["kb", "search", "the printer has a paper jam", "-k", "1"], settings) == 0
     assert "desk" in capsys.readouterr().out
-    assert _run(["kb", "stats"], settings) == 0
+    assert run_kb(["kb", "stats"], settings) == 0
     out = capsys.readouterr().out
     assert "cases: 1" in out and "desk 1" in out
 
@@ -232,7 +224,7 @@ def test_cli_ingest_error_is_one_line_exit_1(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     settings = Settings(data_dir=tmp_path)
-    assert _run(["kb", "ingest", str(tmp_path / "nope.jsonl")], settings) == 1
+    assert run_kb(["kb", "ingest", str(tmp_path / "nope.jsonl")], settings) == 1
     err = capsys.readouterr().err
     assert err.startswith("error: cannot read") and err.count("\n") == 1
 
@@ -242,7 +234,7 @@ def test_cli_ingest_reports_skips(tmp_path: Path, capsys: pytest.CaptureFixture[
     path = tmp_path / "t.jsonl"
     good = {"id": "1", "subject": "vpn down", "body": "", "labels": {"g": "net"}}
     path.write_text(json.dumps(good) + "\n{oops\n", encoding="utf-8")
-    assert _run(["kb", "ingest", str(path), "--label", "g"], Settings(data_dir=tmp_path)) == 0
+    assert run_kb(["kb", "ingest", str(path), "--label", "g"], Settings(data_dir=tmp_path)) == 0
     out = capsys.readouterr().out
     assert "added 1" in out and "skipped 1" in out and "line 2: invalid JSON" in out
 
@@ -260,14 +252,14 @@ def test_cli_ingest_of_csv_exports_without_ids_keeps_every_ticket_once(
         path = tmp_path / month / "tickets.csv"
         path.write_text("\n".join(["Description,Group", *rows]) + "\n", encoding="utf-8")
     argv = ["kb", "ingest", "--map", "team=Group,body=Description"]
-    assert _run([*argv, str(tmp_path / "jan" / "tickets.csv")], settings) == 0
-    assert _run([*argv, str(tmp_path / "feb" / "tickets.csv")], settings) == 0
+    assert run_kb([*argv, str(tmp_path / "jan" / "tickets.csv")], settings) == 0
+    assert run_kb([*argv, str(tmp_path / "feb" / "tickets.csv")], settings) == 0
     out = capsys.readouterr().out
     assert out.count("added 2, updated 0") == 2
     assert "note: no id column mapped: each row's id is derived from its body," in out
-    assert _run([*argv, str(tmp_path / "feb" / "tickets.csv")], settings) == 0
+    assert run_kb([*argv, str(tmp_path / "feb" / "tickets.csv")], settings) == 0
     assert "added 0, updated 0, unchanged 2" in capsys.readouterr().out
-    assert _run(["kb", "stats"], settings) == 0
+    assert run_kb(["kb", "stats"], settings) == 0
     assert "cases: 4" in capsys.readouterr().out
 
 
@@ -286,21 +278,23 @@ def test_cli_ingest_says_when_the_router_needs_a_fit(
         return str(path)
 
     first = _cases(30)
-    assert _run(["kb", "ingest", export("a.jsonl", first), "--label", "g"], settings) == 0
+    assert run_kb(["kb", "ingest", export("a.jsonl", first), "--label", "g"], settings) == 0
     assert "not fitted yet: run `triage kb refit`" in capsys.readouterr().out
-    assert _run(["kb", "refit"], settings) == 0
+    assert run_kb(["kb", "refit"], settings) == 0
     later = [c.model_copy(update={"id": f"n{c.id}", "body": f"{c.body} again"}) for c in _cases(60)]
-    assert _run(["kb", "ingest", export("b.jsonl", later[:20]), "--label", "g"], settings) == 0
+    assert run_kb(["kb", "ingest", export("b.jsonl", later[:20]), "--label", "g"], settings) == 0
     assert "arrived since" not in capsys.readouterr().out  # 20 new: no refit due yet
-    assert _run(["kb", "ingest", export("c.jsonl", later[20:]), "--label", "g"], settings) == 0
+    assert run_kb(["kb", "ingest", export("c.jsonl", later[20:]), "--label", "g"], settings) == 0
     assert "60 cases arrived since the router was fitted" in capsys.readouterr().out
     # the same export again with --refit: nothing new to store, but the refit that was due runs
     assert (
-        _run(["kb", "ingest", str(tmp_path / "c.jsonl"), "--label", "g", "--refit"], settings) == 0
+        run_kb(["kb", "ingest", str(tmp_path / "c.jsonl"), "--label", "g", "--refit"], settings)
+        == 0
     )
     assert "fitted on 90 cases" in capsys.readouterr().out
     assert (
-        _run(["kb", "ingest", str(tmp_path / "c.jsonl"), "--label", "g", "--refit"], settings) == 0
+        run_kb(["kb", "ingest", str(tmp_path / "c.jsonl"), "--label", "g", "--refit"], settings)
+        == 0
     )
     assert "fitted on" not in capsys.readouterr().out  # nothing due: no second fit
 
@@ -309,14 +303,14 @@ def test_cli_ingest_refit_fits_a_new_knowledge_base_at_once(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     settings = Settings(data_dir=tmp_path)
-    assert _run(["kb", "ingest", str(tmp_path / "none.jsonl"), "--refit"], settings) == 1
+    assert run_kb(["kb", "ingest", str(tmp_path / "none.jsonl"), "--refit"], settings) == 1
     path = tmp_path / "a.jsonl"
     lines = [
         json.dumps({"id": c.id, "subject": c.subject, "body": c.body, "labels": {"g": c.team}})
         for c in _cases(30)
     ]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    assert _run(["kb", "ingest", str(path), "--label", "g", "--refit"], settings) == 0
+    assert run_kb(["kb", "ingest", str(path), "--label", "g", "--refit"], settings) == 0
     out = capsys.readouterr().out
     assert "fitted on 30 cases" in out and "not fitted yet" not in out
     kb = KnowledgeBase.open(settings)
@@ -366,12 +360,12 @@ def test_cli_refit_learns_with_the_policy_files_team_descriptions(
     policy.write_text(f"first_line_team: desk\nteams: [{teams}]\n", encoding="utf-8")
     settings = Settings(data_dir=tmp_path, policy_path=policy)
     KnowledgeBase.open(settings).ingest(_cases())
-    assert _run(["kb", "refit"], settings) == 0
+    assert run_kb(["kb", "refit"], settings) == 0
     team = KnowledgeBase.open(settings).router._team  # type: ignore[union-attr]
     assert team is not None and team.described
     # an unreadable policy does not block a refit: it fits without descriptions and says so
     broken = settings.model_copy(update={"policy_path": tmp_path / "missing.yaml"})
-    assert _run(["kb", "refit"], broken) == 0
+    assert run_kb(["kb", "refit"], broken) == 0
     assert "refitting without the policy's team descriptions" in capsys.readouterr().err
     team = KnowledgeBase.open(settings).router._team  # type: ignore[union-attr]
     assert team is not None and not team.described

@@ -3,22 +3,13 @@ traceback or a misleading "no cases stored"."""
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
 import pytest
+from kb_cli_support import run_kb
 
 from agent.settings import Settings
-from knowledge.cli import add_kb_parser
-
-
-def _run(argv: list[str], settings: Settings) -> int:
-    parser = argparse.ArgumentParser()
-    add_kb_parser(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(argv)
-    code: int = args.handler(args, settings)
-    return code
 
 
 def _export(path: Path, n: int) -> Path:
@@ -45,7 +36,7 @@ def test_a_count_below_1_is_a_usage_error(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str]
 ) -> None:
     with pytest.raises(SystemExit) as exc:
-        _run(argv, Settings(data_dir=tmp_path))
+        run_kb(argv, Settings(data_dir=tmp_path))
     assert exc.value.code == 2
     assert f"argument {argv[-2]}: must be at least 1, got {argv[-1]}" in capsys.readouterr().err
 
@@ -55,9 +46,9 @@ def test_positive_counts_limit_what_is_ingested_and_shown(
 ) -> None:
     settings = Settings(data_dir=tmp_path)
     export = str(_export(tmp_path / "a.jsonl", 3))
-    assert _run(["kb", "ingest", export, "--label", "team", "--limit", "2"], settings) == 0
+    assert run_kb(["kb", "ingest", export, "--label", "team", "--limit", "2"], settings) == 0
     assert "added 2, updated 0" in capsys.readouterr().out
-    assert _run(["kb", "stats", "--top", "1"], settings) == 0
+    assert run_kb(["kb", "stats", "--top", "1"], settings) == 0
     assert "teams: t0 1 (+1 more)" in capsys.readouterr().out
-    assert _run(["kb", "search", "mailbox", "-k", "1"], settings) == 0
+    assert run_kb(["kb", "search", "mailbox", "-k", "1"], settings) == 0
     assert len(capsys.readouterr().out.strip().splitlines()) == 1
