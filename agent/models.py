@@ -95,12 +95,16 @@ CLOCK_SKEW = timedelta(hours=1)
 """How far ahead of this machine's clock a sender's arrival time may be."""
 
 
+def as_utc(when: datetime) -> datetime:
+    """The time with its zone: a naive one is UTC, the product's convention."""
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+
+
 def _not_ahead(when: datetime) -> datetime:
     """An arrival time in the future would start the SLA clock late: its due times would never
     come, so the ticket would never be at risk. A sender's clock may be a little ahead."""
-    aware = when if when.tzinfo is not None else when.replace(tzinfo=UTC)
     now = datetime.now(UTC)
-    if aware > now + CLOCK_SKEW:
+    if as_utc(when) > now + CLOCK_SKEW:
         raise ValueError(
             f"received_at {when.isoformat()} is more than an hour ahead of this service's "
             f"clock ({now:%Y-%m-%dT%H:%M}Z)"

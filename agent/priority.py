@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, Field
 
 from agent.errors import PolicyError
-from agent.models import SLA, Evidence, Ticket
+from agent.models import SLA, Evidence, Ticket, as_utc
 from agent.policy import Policy, PriorityPolicy, WorkingHours
 from agent.rules import Complexity, RuleHit
 from agent.text import fold
@@ -155,7 +155,7 @@ def sla_for(policy: Policy, priority: str, start: datetime) -> SLA | None:
     level = policy.priorities.levels.get(priority)
     if level is None:
         return None
-    start = _aware(start)  # naive times are UTC by convention
+    start = as_utc(start)  # naive times are UTC by convention
     if level.business_hours:
         hours = policy.priorities.business_hours
         first = add_business_hours(start, level.first_response_hours, hours)
@@ -196,7 +196,7 @@ def zone(name: str) -> ZoneInfo:
 
 def on_shift(hours: WorkingHours, when: datetime) -> bool:
     """Whether `when` falls inside the working hours, read in their own time zone."""
-    local = _aware(when).astimezone(zone(hours.timezone))
+    local = as_utc(when).astimezone(zone(hours.timezone))
     return _WEEKDAYS[local.weekday()] in hours.days and hours.start <= local.time() < hours.end
 
 
@@ -205,7 +205,7 @@ def add_business_hours(start: datetime, hours: float, business: WorkingHours) ->
     if not business.days:
         raise PolicyError("business hours list no working days")
     tz = zone(business.timezone)
-    current = _aware(start).astimezone(tz)
+    current = as_utc(start).astimezone(tz)
     left = timedelta(hours=hours)
     while True:
         day_start = _at(current, business.start)
@@ -226,7 +226,3 @@ def add_business_hours(start: datetime, hours: float, business: WorkingHours) ->
 def _at(day: datetime, clock: time) -> datetime:
     """That day (in its own zone) at that wall-clock time."""
     return day.replace(hour=clock.hour, minute=clock.minute, second=clock.second, microsecond=0)
-
-
-def _aware(when: datetime) -> datetime:
-    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)

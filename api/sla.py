@@ -16,14 +16,14 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 import httpx
 from sqlalchemy import Text, cast, select
 from sqlalchemy.orm import Session
 
-from agent.models import Ticket
+from agent.models import Ticket, as_utc
 from agent.policy import Policy
 from agent.triager import TriageResult
 from api.db import Database
@@ -60,14 +60,17 @@ def clock_start(row: TicketRow) -> datetime:
     The due times are computed from the ticket's ``received_at``; a ticket that reaches the
     service late (a mail queue, a helpdesk catch-up) is stored well after that.
     """
-    received = (row.payload or {}).get("received_at")
-    if isinstance(received, str):
-        try:
-            start = datetime.fromisoformat(received)
-        except ValueError:
-            return row.created_at
-        return start if start.tzinfo is not None else start.replace(tzinfo=UTC)
-    return row.created_at
+    return _stored_time((row.payload or {}).get("received_at")) or row.created_at
+
+
+def _stored_time(value: Any) -> datetime | None:
+    """An ISO time as stored in JSON, with its zone; None when there is none to read."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return as_utc(datetime.fromisoformat(value))
+    except ValueError:
+        return None
 
 
 def assess(
@@ -94,14 +97,9 @@ def _lost(event: dict[str, Any], stale_before: datetime) -> bool:
     """A page claimed long ago whose outcome never came back."""
     if event.get("oncall") != "pending":
         return False
-    claimed = event.get("oncall_claimed_at")
-    if not isinstance(claimed, str):
-        return True  # claimed by a release that did not stamp its claims
-    try:
-        at = datetime.fromisoformat(claimed)
-    except ValueError:
-        return True
-    return (at if at.tzinfo is not None else at.replace(tzinfo=UTC)) < stale_before
+    claimed = _stored_time(event.get("oncall_claimed_at"))
+    # none: claimed by a release that did not stamp its claims
+    return claimed is None or claimed < stale_before
 
 
 class SlaWatch:

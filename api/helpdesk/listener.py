@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from agent.models import Brief, Ticket, TriageDecision
+from agent.models import Brief, Ticket, TriageDecision, as_utc
 from agent.policy import Policy
 from agent.triager import TriageResult
 from api.db import Database
@@ -102,7 +102,7 @@ class OutboxListener:
         since = datetime.now(UTC) - window
         newest = self.outbox.newest_created()
         if newest is not None:
-            since = min(since, _aware(newest) - timedelta(hours=1))
+            since = min(since, as_utc(newest) - timedelta(hours=1))
         added = 0
         for decision_id, ticket_id in self.outbox.orphans(self.prefix, since):
             with db.session() as session:
@@ -122,7 +122,3 @@ class OutboxListener:
             log.warning("queued %d decision(s) for %s that had no outbox row", added, self.helpdesk)
             self.wake.set()
         return added
-
-
-def _aware(when: datetime) -> datetime:
-    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)

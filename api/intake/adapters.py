@@ -6,14 +6,14 @@ the original is kept as ``raw`` for audit. E-mail lives in email_adapter, helpde
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from agent.errors import InputError, first_problem
 from agent.language import detect_language
-from agent.models import Account, Attachment, CustomFields, Message, Ticket
+from agent.models import Account, Attachment, CustomFields, Message, Ticket, as_utc
 from api.intake.models import Adapted
 
 SUBJECT_CHARS = 120
@@ -86,7 +86,7 @@ def _parse(model: type[BaseModel], payload: Any, channel: str) -> Any:
 
 def _utc(when: datetime | None) -> datetime | None:
     """A chat time with its zone; a naive one is UTC (the product's convention)."""
-    return when.replace(tzinfo=UTC) if when is not None and when.tzinfo is None else when
+    return as_utc(when) if when is not None else None
 
 
 def adapt_chat(payload: Any) -> Adapted:
