@@ -108,8 +108,9 @@ def apply_review(
         *decision.evidence,
         Evidence(kind="review", source=review.reviewer, detail=detail, team=team.name),
     ]
-    assignee = review.assignee or (decision.assignee if same_team else None)
-    if not review.assignee and not same_team:
+    if review.assignee or same_team:
+        assignee = review.assignee or decision.assignee
+    else:
         assignee, picked = pick_assignee(team, [], loads, now or datetime.now(UTC))
         evidence.extend(picked)
     priority, sla = review.priority or decision.priority, decision.sla
