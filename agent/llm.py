@@ -13,7 +13,8 @@ import json
 from typing import Any
 
 import openai
-from openai.types.chat import ChatCompletion
+from openai.types.chat import ChatCompletion, ChatCompletionMessage
+from openai.types.chat.chat_completion import Choice
 from pydantic import BaseModel, Field, ValidationError
 
 from agent.errors import LLMError
@@ -154,6 +155,10 @@ class LLMClassifier:
                 ) from None
             except openai.OpenAIError as exc:
                 raise _Rejected(f"LLM call failed: {exc}") from None
+            except ValueError as exc:  # the SDK reads a 200's body as JSON and lets this through
+                raise _Rejected(f"LLM response body is not JSON: {exc}") from None
+            if not isinstance(completion, ChatCompletion):  # the SDK returns other JSON as is
+                raise _Rejected(f"LLM response is not a chat completion: {str(completion)[:120]!r}")
             self._record_usage(completion, usage)
             return completion
 
@@ -184,11 +189,16 @@ class LLMClassifier:
         if not completion.choices:
             raise _Rejected("LLM returned no choices")
         first = completion.choices[0]
+        # The SDK does not validate a response: a gateway's odd JSON arrives as it was sent.
+        if not isinstance(first, Choice) or not isinstance(first.message, ChatCompletionMessage):
+            raise _Rejected("LLM returned a choice without a message")
         if first.message.refusal:
-            raise _Rejected(f"LLM refused: {first.message.refusal[:200]}")
+            raise _Rejected(f"LLM refused: {str(first.message.refusal)[:200]}")
         if first.finish_reason == "length":
             raise _Rejected(f"LLM answer cut off at {MAX_COMPLETION_TOKENS} tokens")
         content = first.message.content or ""
+        if not isinstance(content, str):
+            raise _Rejected(f"LLM answer is not text: {str(content)[:120]!r}")
         try:
             data = json.loads(content)
         except json.JSONDecodeError as exc:

@@ -164,6 +164,21 @@ def status(code: int, message: str) -> Callable[[httpx2.Request], httpx2.Respons
     return lambda request: httpx2.Response(code, json={"error": {"message": message}})
 
 
+def body(
+    text: str, content_type: str = "application/json"
+) -> Callable[[httpx2.Request], httpx2.Response]:
+    """A 200 whose body is the given text as sent, chat completion or not (a gateway's page)."""
+    return lambda request: httpx2.Response(
+        200, content=text.encode(), headers={"content-type": content_type}
+    )
+
+
+def completion_with(choice: Any) -> Callable[[httpx2.Request], httpx2.Response]:
+    """A 200 chat completion whose one choice is given as sent."""
+    envelope = {"id": "c1", "object": "chat.completion", "created": 0, "model": "fake-model"}
+    return body(json.dumps({**envelope, "choices": [choice]}))
+
+
 def timeout(request: httpx2.Request) -> httpx2.Response:
     raise httpx2.ReadTimeout("timed out", request=request)
 

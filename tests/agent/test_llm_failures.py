@@ -17,7 +17,9 @@ from llm_support import (
     VPN_TICKET,
     FakeLLMServer,
     answer,
+    body,
     classify,
+    completion_with,
     fake_classifier,
     status,
     timeout,
@@ -54,6 +56,20 @@ def test_valid_answer_is_validated_restored_and_costed() -> None:
         (timeout, "timed out"),
         (status(503, "overloaded"), "HTTP 503"),
         (status(401, "bad key"), "HTTP 401"),
+        (body(""), "body is not JSON"),
+        (body("<html>Bad gateway</html>", "text/html"), "not a chat completion"),
+        (body('["no", "completion"]'), "not a chat completion"),
+        (completion_with(None), "without a message"),
+        (
+            completion_with({"index": 0, "message": None, "finish_reason": "stop"}),
+            "without a message",
+        ),
+        (
+            completion_with(
+                {"index": 0, "message": {"role": "assistant", "content": [{"text": GOOD}]}}
+            ),
+            "not text",
+        ),
     ],
 )
 def test_failures_fall_back_without_raising(
