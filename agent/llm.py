@@ -175,8 +175,9 @@ class LLMClassifier:
             usage.model = completion.model
         if completion.usage is None:
             return
-        usage.prompt_tokens += completion.usage.prompt_tokens
-        usage.completion_tokens += completion.usage.completion_tokens
+        # Some servers send usage with null counts: what they did not count adds nothing.
+        usage.prompt_tokens += _count(completion.usage.prompt_tokens)
+        usage.completion_tokens += _count(completion.usage.completion_tokens)
         usage.cost_usd = round(
             usage.prompt_tokens / 1000 * self.settings.llm_usd_per_1k_prompt
             + usage.completion_tokens / 1000 * self.settings.llm_usd_per_1k_completion,
@@ -220,3 +221,7 @@ class LLMClassifier:
         outcome.error = reason
         outcome.evidence.append(Evidence(kind="fallback", source=SOURCE, detail=reason))
         return outcome
+
+
+def _count(value: object) -> int:
+    return value if isinstance(value, int) and value >= 0 else 0

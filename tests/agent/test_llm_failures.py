@@ -43,6 +43,18 @@ def test_valid_answer_is_validated_restored_and_costed() -> None:
     assert fmt["json_schema"]["schema"]["properties"]["team"]["enum"] == POLICY.team_names
 
 
+def test_usage_with_null_counts_keeps_the_answer() -> None:
+    usage = {"prompt_tokens": None, "completion_tokens": 12, "total_tokens": None}
+    envelope = {"id": "c1", "object": "chat.completion", "created": 0, "model": "m"}
+    message = {"role": "assistant", "content": GOOD}
+    choice = {"index": 0, "message": message, "finish_reason": "stop"}
+    reply = body(json.dumps({**envelope, "choices": [choice], "usage": usage}))
+    outcome = classify(fake_classifier(FakeLLMServer(reply)), VPN_TICKET)
+    assert outcome.choice is not None and outcome.choice.team == "network", outcome.error
+    assert (outcome.usage.prompt_tokens, outcome.usage.completion_tokens) == (0, 12)
+    assert outcome.usage.cost_usd == pytest.approx(12 / 1000 * 0.0006)
+
+
 @pytest.mark.parametrize(
     ("reply", "reason"),
     [
