@@ -208,6 +208,10 @@ class LLMClassifier:
             raise _Rejected(
                 f"LLM answer is JSON nested too deep to read: {content[:120]!r}"
             ) from None
+        except ValueError as exc:  # an integer longer than Python converts (4,300 digits)
+            raise _Rejected(
+                f"LLM answer is JSON it cannot read ({exc}): {content[:120]!r}"
+            ) from None
         try:
             return model.model_validate(data)
         except ValidationError as exc:

@@ -61,6 +61,7 @@ def test_usage_with_null_counts_keeps_the_answer() -> None:
         (answer('{"team": "network", "priority": '), "not JSON"),
         (answer("Sure! The team is network."), "not JSON"),
         (answer("[" * 3_000 + "]" * 3_000), "nested too deep"),
+        (answer('{"confidence": 1' + "0" * 5_000 + "}"), "cannot read"),
         (answer(GOOD.replace('"network"', '"legal"')), "out of schema: team"),
         (answer(GOOD.replace('"P2"', '"urgent"')), "out of schema: priority"),
         (answer(GOOD.replace('"confidence": 0.7', '"confidence": 7')), "out of schema: confidence"),
