@@ -79,7 +79,9 @@ class BuiltPrompt(BaseModel):
     tokens: int
     precedents_sent: list[str] = Field(description="Case ids kept after trimming")
     redactor_counts: dict[str, int]
-    placeholders: dict[str, str] = Field(description="placeholder -> original, to restore answers")
+    placeholders: dict[str, str] = Field(
+        description="placeholder -> original of the ticket's own values, to restore answers"
+    )
     fits: bool
 
 
@@ -106,6 +108,8 @@ def build_prompt(
     product = redactor.redact(scan(ticket.product).clean_text) if ticket.product else None
     tier = redactor.redact(scan(ticket.account.tier).clean_text)
     account = ticket.account.model_copy(update={"tier": tier})
+    # Answers get back only this ticket's own values: a past case's are other people's data.
+    own_values = dict(redactor.mapping)
     cases = [
         _case_prompt(p, redactor, encoding) for p in sorted(precedents, key=lambda p: -p.similarity)
     ]
@@ -140,7 +144,7 @@ def build_prompt(
         tokens=tokens,
         precedents_sent=[case_id for case_id, _ in cases],
         redactor_counts=dict(redactor.counts),
-        placeholders=dict(redactor.mapping),
+        placeholders=own_values,
         fits=tokens <= budget,
     )
 

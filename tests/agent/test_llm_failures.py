@@ -55,6 +55,20 @@ def test_usage_with_null_counts_keeps_the_answer() -> None:
     assert outcome.usage.cost_usd == pytest.approx(12 / 1000 * 0.0006)
 
 
+def test_answer_gets_back_the_tickets_personal_data_never_a_past_cases() -> None:
+    # PRECEDENTS[0] holds j.doe@example.org: in the prompt it is [EMAIL_2], after the ticket's.
+    said = "C-17 was [EMAIL_2]'s; call [PHONE_1] or mail [EMAIL_1]"
+    reply = answer(json.dumps({**json.loads(GOOD), "rationale": said, "next_steps": [said]}))
+    server = FakeLLMServer(reply)
+    outcome = classify(fake_classifier(server), VPN_TICKET)
+    assert "[EMAIL_2]" in json.dumps(server.requests[0]["messages"])
+    assert outcome.choice is not None
+    expected = "C-17 was [EMAIL_2]'s; call +49 30 1234 5678 or mail anna.schmidt@example.com"
+    assert outcome.choice.rationale == expected
+    assert outcome.choice.next_steps == [expected]
+    assert "j.doe@example.org" not in outcome.model_dump_json()
+
+
 @pytest.mark.parametrize(
     ("reply", "reason"),
     [
