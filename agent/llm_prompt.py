@@ -156,7 +156,7 @@ def _case_prompt(similar: SimilarCase, redactor: Redactor, encoding: str) -> tup
         redactor.redact(scan(case.text).clean_text), PRECEDENT_TOKENS, encoding
     )
     resolution = truncate_to_tokens(
-        redactor.redact(case.resolution or ""), PRECEDENT_TOKENS // 2, encoding
+        redactor.redact(scan(case.resolution or "").clean_text), PRECEDENT_TOKENS // 2, encoding
     )
     shown = case.model_copy(update={"subject": "", "body": text, "resolution": resolution})
     return case.id, shown.as_prompt()
