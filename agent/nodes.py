@@ -90,7 +90,10 @@ class Nodes:
     def _llm_wanted(self, state: TriageState, prediction: RoutePrediction) -> bool:
         if self.deps.settings.llm_when == "always":
             return True
-        deciding_rule = any(h.actions.escalate_to for h in state["hits"])
+        # A rule that names a team or keeps the ticket first line decides before any LLM would.
+        deciding_rule = any(
+            h.actions.escalate_to or h.actions.stay_first_line for h in state["hits"]
+        )
         policy = self.deps.policy
         novel = prediction.novel and policy.novel_to_review
         unsure = novel or prediction.confidence < policy.review_threshold

@@ -123,6 +123,28 @@ def test_the_llm_is_asked_about_a_novel_ticket_however_sure_the_model_is(
     assert decision.needs_review and decision.decided_by == "learned"
 
 
+def test_the_llm_is_not_asked_about_a_ticket_a_rule_decides(
+    kb: KnowledgeBase, tmp_path: Path
+) -> None:
+    settings = Settings(data_dir=tmp_path)
+    llm = RecordingLLM()
+    unsure = POLICY.model_copy(update={"review_threshold": 1.0})  # the model is never sure
+    triager = Triager(
+        settings=settings,
+        policy=unsure,
+        kb=kb,
+        llm=cast(LLMClassifier, llm),
+        checkpointer=sqlite_checkpointer(settings),
+    )
+    kept = Ticket(id="kept", subject="Forgot my password", body="Please reset my password.")
+    ruled = Ticket(id="ruled", subject="Reports fail", body="Export stops with ORA-01652.")
+    dock = Ticket(id="dock", subject="Docking station not detected", body=DOCK)
+    decisions = [triager.triage(t).decision for t in (kept, ruled, dock)]
+    assert [d.decided_by for d in decisions[:2]] == ["rule", "rule"]
+    assert decisions[0].team == POLICY.first_line_team
+    assert llm.asked == ["dock"]
+
+
 @pytest.mark.parametrize(
     "injection",
     [
