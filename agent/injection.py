@@ -27,6 +27,7 @@ from agent.injection_patterns import (
 
 ZERO_WIDTH = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
 PARAGRAPH_BREAK = re.compile(r"\n[^\S\n]*\n")
+BRACE = re.compile(r"[{}]")
 SENTENCE_END = re.compile(r"(?:(?<=[.!?。！？])|(?<=[.!?][\"')\]»”]))[^\S\n]+|\n")
 
 
@@ -86,20 +87,23 @@ def _block_spans(lowered: str) -> list[tuple[int, int]]:
 
 def _json_objects(text: str) -> list[tuple[int, int]]:
     """Balanced {...} objects that carry a routing key such as "team" or "priority"."""
+    # Each brace is matched once (a stack), not re-scanned from every "{": a body of 200,000
+    # unbalanced braces took minutes.
+    closing: dict[int, int] = {}
+    opened: list[int] = []
+    for m in BRACE.finditer(text):
+        if m.group() == "{":
+            opened.append(m.start())
+        elif opened:
+            closing[opened.pop()] = m.start()
+    keys = [m.span() for m in JSON_KEY.finditer(text)]  # they never overlap: each ends in ':'
     found: list[tuple[int, int]] = []
-    i = text.find("{")
-    while i != -1:
-        depth, j = 0, i
-        while j < len(text) and j - i < 4000:
-            depth += {"{": 1, "}": -1}.get(text[j], 0)
-            if depth == 0:
-                break
-            j += 1
-        if depth == 0 and JSON_KEY.search(text, i, j + 1):
+    for i, j in sorted(closing.items()):
+        if found and i < found[-1][1]:
+            continue  # inside an object already found
+        k = bisect.bisect_left(keys, (i, i))
+        if j - i < 4000 and k < len(keys) and keys[k][1] <= j + 1:
             found.append((i, j + 1))
-            i = text.find("{", j + 1)
-        else:
-            i = text.find("{", i + 1)
     return found
 
 
