@@ -23,6 +23,7 @@ CARD_PREFIX = re.compile(r"4|5[1-5]|2[2-7]|3[0478]|35|36|6")
 # Printed the way cards are: one block, groups of four, or Amex's 4-6-5.
 CARD_SHAPE = re.compile(r"\d{13,19}|\d{4}([ -])\d{4}\1\d{4}\1\d{1,7}|\d{4}([ -])\d{6}\2\d{4,5}")
 IBAN_HEAD = re.compile(r"(?i)\b[A-Z]{2}\d{2} ?$")
+IBAN_HEAD_CHARS = 5  # the longest IBAN_HEAD: two letters, two digits, a space
 CARD = re.compile(r"(?<![\w-])\d(?:[ -]?\d){12,18}(?![\w-])")
 ACCOUNT = re.compile(
     r"(?ix)\b(?:"
@@ -137,7 +138,9 @@ def _ibans(text: str) -> Iterator[tuple[int, int]]:
 def _cards(text: str) -> Iterator[tuple[int, int]]:
     for m in CARD.finditer(text):
         digits = re.sub(r"\D", "", m.group())
-        if IBAN_HEAD.search(text, 0, m.start()):
+        # Only the few characters before the digits can hold the head; searching from the start of
+        # the text made a long run of numbers quadratic.
+        if IBAN_HEAD.search(text, max(0, m.start() - IBAN_HEAD_CHARS), m.start()):
             continue  # the digits of an IBAN with a wrong checksum, not a card
         shaped = CARD_SHAPE.fullmatch(m.group())
         if shaped and 13 <= len(digits) <= 19 and CARD_PREFIX.match(digits) and luhn_ok(digits):
