@@ -12,6 +12,7 @@ from __future__ import annotations
 import bisect
 import re
 from dataclasses import dataclass
+from itertools import pairwise
 
 from pydantic import BaseModel, Field
 
@@ -133,9 +134,17 @@ def _sentence_spans(lowered: str) -> list[tuple[int, int]]:
     """Sentences with a cue, plus directive sentences right after them in the same paragraph."""
     spans: list[tuple[int, int]] = []
     last_hit: _Segment | None = None
-    for seg in _segments(lowered):
+    segments = _segments(lowered)
+    cued = [_cued(lowered[seg.start : seg.end]) for seg in segments]
+    hits = list(cued)
+    # E-mail clients wrap lines at ~72 columns: "ignore all previous\ninstructions" is a cue in
+    # neither line alone. Two lines of one paragraph that hold one together both go.
+    for k, (first, second) in enumerate(pairwise(segments)):
+        wrapped = first.paragraph == second.paragraph and "\n" in lowered[first.end : second.start]
+        if wrapped and not (cued[k] or cued[k + 1]) and find_cue(lowered[first.start : second.end]):
+            hits[k] = hits[k + 1] = True
+    for seg, hit in zip(segments, hits, strict=True):
         sentence = lowered[seg.start : seg.end]
-        hit = find_cue(sentence) or role_line(sentence)
         # An order that follows a cue is short; across a line break shorter still ("Priority: P1").
         follows = last_hit is not None and last_hit.paragraph == seg.paragraph
         if follows and last_hit is not None:
@@ -147,6 +156,10 @@ def _sentence_spans(lowered: str) -> list[tuple[int, int]]:
         elif sentence.strip():
             last_hit = None
     return spans
+
+
+def _cued(sentence: str) -> bool:
+    return find_cue(sentence) or role_line(sentence)
 
 
 def _merge(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
