@@ -89,6 +89,7 @@ class Redactor:
         self.mapping: dict[str, str] = {}
         self._by_value: dict[tuple[str, str], str] = {}
         self.counts: Counter[str] = Counter()
+        self._distinct: Counter[str] = Counter()
 
     def redact(self, text: str) -> str:
         """Text with each personal value replaced by its placeholder."""
@@ -108,8 +109,8 @@ class Redactor:
             value = text[start:end]
             key = (kind, value)
             if key not in self._by_value:
-                n = sum(1 for k in self._by_value if k[0] == kind) + 1
-                placeholder = f"[{kind}_{n}]"
+                self._distinct[kind] += 1  # counted, not recounted: a pasted list holds thousands
+                placeholder = f"[{kind}_{self._distinct[kind]}]"
                 self._by_value[key] = placeholder
                 self.mapping[placeholder] = value
             self.counts[kind] += 1

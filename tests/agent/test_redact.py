@@ -97,3 +97,14 @@ def test_a_long_run_of_numbers_is_redacted_in_linear_time() -> None:
     assert time.perf_counter() - started < 2.0
     assert result.text.endswith("card [CARD_1]") and result.counts == {"CARD": 1}
     assert redact("IBAN DE00 4111 1111 1111 1111").counts == {}  # a bad IBAN is not a card
+
+
+def test_a_pasted_list_of_addresses_is_redacted_in_linear_time() -> None:
+    # Each new value recounted the values seen before it: ~5 s for 18,000 addresses (a body of
+    # 200,000 characters). Placeholders still number each kind from 1.
+    listing = " ".join(f"u{i}@ex.de" for i in range(18_000)) + " +49 30 1234 5678"
+    started = time.perf_counter()
+    result = redact(listing)
+    assert time.perf_counter() - started < 2.0
+    assert result.text.startswith("[EMAIL_1] [EMAIL_2] ")
+    assert result.text.endswith("[EMAIL_18000] [PHONE_1]")
