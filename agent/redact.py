@@ -54,6 +54,10 @@ NON_PHONE_PREFIX = re.compile(
     r"(?i)(?:#|\bno\.?|\bnr\.?|\bticket|\bincident|\border|\binc|\bref|\bid)\W{0,3}$"
 )
 
+# Full-width forms (U+FF01-FF5E, typed in East Asian input modes) read as their ASCII letters,
+# digits and '@': '０３０ １２３４ ５６７８' is a phone number.
+FULLWIDTH = {c: c - 0xFEE0 for c in range(0xFF01, 0xFF5F)}
+
 
 class Redaction(BaseModel):
     """Text with personal data replaced, and how to put it back."""
@@ -94,7 +98,8 @@ class Redactor:
     def redact(self, text: str) -> str:
         """Text with each personal value replaced by its placeholder."""
         for kind, finder in _FINDERS:
-            text = self._replace(text, kind, finder(text))
+            # Found in the ASCII reading (same length), cut from the text as written.
+            text = self._replace(text, kind, finder(text.translate(FULLWIDTH)))
         return text
 
     def result(self, text: str) -> Redaction:

@@ -36,6 +36,15 @@ from agent.redact import Redactor, iban_ok, luhn_ok, redact, restore
         ("the customer id is ABC-1234.", "ACCOUNT", "ABC-1234"),
         ("Kundennummer lautet 4711-22", "ACCOUNT", "4711-22"),
         ("my IBAN is de89370400440532013000.", "IBAN", "de89370400440532013000"),
+        # full-width forms, as typed in East Asian input modes
+        ("連絡先 anna.schmidt＠example.com まで", "EMAIL", "anna.schmidt＠example.com"),
+        ("電話 ０３０ １２３４ ５６７８ です", "PHONE", "０３０ １２３４ ５６７８"),
+        (
+            "カード ４１１１ １１１１ １１１１ １１１１ で",
+            "CARD",
+            "４１１１ １１１１ １１１１ １１１１",
+        ),
+        ("customer no ４４８８１２", "ACCOUNT", "４４８８１２"),
     ],
 )
 def test_personal_data_is_replaced(text: str, kind: str, value: str) -> None:
@@ -60,6 +69,7 @@ def test_personal_data_is_replaced(text: str, kind: str, value: str) -> None:
         "My account is locked since 2023 and the account owner is away",
         "1500 users, port 8080, 3 seconds, price 1,234.56 EUR",
         "AADSTS50076 and error code 809 on the VPN",
+        "ＥＲＲＯＲ ＯＲＡ－０１６５２ と ２０２４－０１－１５",
     ],
 )
 def test_lookalikes_are_left_alone(text: str) -> None:
