@@ -15,7 +15,11 @@ from collections.abc import Callable, Iterator
 
 from pydantic import BaseModel, Field
 
-EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,24}\b")
+# Domains may be internationalised (müller.de); the top-level domain ends where ASCII letters
+# do, so an address inside Japanese or Chinese text with no space around it is found too.
+EMAIL = re.compile(
+    r"(?<![\w.+-])[\w.+-]+@(?:[^\W_]|-)+(?:\.(?:[^\W_]|-)+)*\.[A-Za-z]{2,24}(?![A-Za-z0-9_])"
+)
 # Either case: an IBAN typed in lower case is as personal; the mod-97 check keeps words out.
 IBAN = re.compile(r"(?i)\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?\b")
 # Issuer prefixes of the card networks (Visa, Mastercard, Amex, Diners, JCB, Discover, UnionPay).

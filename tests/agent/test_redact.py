@@ -36,6 +36,9 @@ from agent.redact import Redactor, iban_ok, luhn_ok, redact, restore
         ("the customer id is ABC-1234.", "ACCOUNT", "ABC-1234"),
         ("Kundennummer lautet 4711-22", "ACCOUNT", "4711-22"),
         ("my IBAN is de89370400440532013000.", "IBAN", "de89370400440532013000"),
+        ("Bitte an info@müller.de antworten", "EMAIL", "info@müller.de"),
+        ("Écrivez à anna@société.fr.", "EMAIL", "anna@société.fr"),
+        ("連絡先 anna@example.comまで", "EMAIL", "anna@example.com"),
         # full-width forms, as typed in East Asian input modes
         ("連絡先 anna.schmidt＠example.com まで", "EMAIL", "anna.schmidt＠example.com"),
         ("電話 ０３０ １２３４ ５６７８ です", "PHONE", "０３０ １２３４ ５６７８"),
