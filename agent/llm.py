@@ -18,7 +18,13 @@ from openai.types.chat.chat_completion import Choice
 from pydantic import BaseModel, Field, ValidationError
 
 from agent.errors import LLMError
-from agent.llm_prompt import LLMChoice, build_prompt, choice_model, response_schema
+from agent.llm_prompt import (
+    LLMChoice,
+    build_prompt,
+    choice_model,
+    quotes_instructions,
+    response_schema,
+)
 from agent.models import Evidence, LLMUsage, TeamScore, Ticket
 from agent.policy import Policy
 from agent.redact import restore
@@ -114,6 +120,10 @@ class LLMClassifier:
             choice = self._parse(completion, model)
         except _Rejected as exc:
             return self._fallback(outcome, str(exc))
+        if quotes_instructions(" ".join([choice.rationale, *choice.next_steps])):
+            # The ticket got the model to recite its instructions: neither they nor its choice
+            # may go back to the submitter.
+            return self._fallback(outcome, "LLM answer quotes its instructions; not used")
         choice.rationale = restore(choice.rationale, prompt.placeholders)
         choice.next_steps = [restore(step, prompt.placeholders) for step in choice.next_steps]
         outcome.choice = choice

@@ -6,6 +6,8 @@ Everything that goes into the prompt is injection-cleaned and redacted here; pre
 
 from __future__ import annotations
 
+import re
+from functools import lru_cache
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
@@ -23,6 +25,8 @@ MIN_BODY_TOKENS = 64
 MESSAGE_OVERHEAD_TOKENS = 4  # role and separators per chat message
 MAX_RATIONALE_CHARS = 400
 MAX_STEP_CHARS = 200
+QUOTE_WORDS = 8  # so many words in a row from the instructions are a quote, not a coincidence
+WORD = re.compile(r"\w+")
 
 
 class LLMChoice(BaseModel):
@@ -147,6 +151,23 @@ def build_prompt(
         placeholders=own_values,
         fits=tokens <= budget,
     )
+
+
+def quotes_instructions(text: str) -> bool:
+    """True when text repeats QUOTE_WORDS words in a row of the classify prompt's instructions."""
+    said = WORD.findall(text.lower())
+    grams = _instruction_grams()
+    return any(
+        tuple(said[i : i + QUOTE_WORDS]) in grams for i in range(len(said) - QUOTE_WORDS + 1)
+    )
+
+
+@lru_cache(maxsize=1)
+def _instruction_grams() -> frozenset[tuple[str, ...]]:
+    template = load_prompt("classify", version=1)
+    words = WORD.findall(" ".join(m.content for m in template.messages if m.role == "system"))
+    words = [w.lower() for w in words]
+    return frozenset(tuple(words[i : i + QUOTE_WORDS]) for i in range(len(words) - QUOTE_WORDS + 1))
 
 
 def _case_prompt(similar: SimilarCase, redactor: Redactor, encoding: str) -> tuple[str, str]:
