@@ -15,6 +15,7 @@ from typing import Any
 import openai
 from openai.types.chat import ChatCompletion, ChatCompletionMessage
 from openai.types.chat.chat_completion import Choice
+from openai.types.completion_usage import CompletionUsage
 from pydantic import BaseModel, Field, ValidationError
 
 from agent.errors import LLMError
@@ -181,10 +182,10 @@ class LLMClassifier:
         }
 
     def _record_usage(self, completion: ChatCompletion, usage: LLMUsage) -> None:
-        if completion.model:
-            usage.model = completion.model
-        if completion.usage is None:
-            return
+        if isinstance(completion.model, str) and completion.model:
+            usage.model = completion.model[:200]
+        if not isinstance(completion.usage, CompletionUsage):
+            return  # none sent, or not the object it should be: nothing to count
         # Some servers send usage with null counts: what they did not count adds nothing.
         usage.prompt_tokens += _count(completion.usage.prompt_tokens)
         usage.completion_tokens += _count(completion.usage.completion_tokens)
@@ -199,6 +200,8 @@ class LLMClassifier:
         """The validated answer, or _Rejected with what was wrong with it."""
         if not completion.choices:
             raise _Rejected("LLM returned no choices")
+        if not isinstance(completion.choices, list):
+            raise _Rejected(f"LLM choices are not a list: {str(completion.choices)[:120]!r}")
         first = completion.choices[0]
         # The SDK does not validate a response: a gateway's odd JSON arrives as it was sent.
         if not isinstance(first, Choice) or not isinstance(first.message, ChatCompletionMessage):

@@ -59,6 +59,17 @@ def test_an_answer_that_recites_the_instructions_is_not_used() -> None:
     assert classify(fake_classifier(server), VPN_TICKET).choice is not None
 
 
+@pytest.mark.parametrize("sent", [{"usage": "lots", "model": 5}, {"usage": [1, 2]}])
+def test_usage_or_model_of_the_wrong_type_keeps_the_answer(sent: dict[str, object]) -> None:
+    envelope = {"id": "c1", "object": "chat.completion", "created": 0, "model": "m"}
+    choice = {"index": 0, "message": {"role": "assistant", "content": GOOD}}
+    reply = body(json.dumps({**envelope, "choices": [choice], **sent}))
+    outcome = classify(fake_classifier(FakeLLMServer(reply)), VPN_TICKET)
+    assert outcome.choice is not None, outcome.error
+    assert outcome.usage.calls == 1 and outcome.usage.prompt_tokens == 0
+    assert isinstance(outcome.usage.model, str)
+
+
 def test_usage_with_null_counts_keeps_the_answer() -> None:
     usage = {"prompt_tokens": None, "completion_tokens": 12, "total_tokens": None}
     envelope = {"id": "c1", "object": "chat.completion", "created": 0, "model": "m"}
@@ -103,6 +114,8 @@ def test_answer_gets_back_the_tickets_personal_data_never_a_past_cases() -> None
         (body("<html>Bad gateway</html>", "text/html"), "not a chat completion"),
         (body('["no", "completion"]'), "not a chat completion"),
         (completion_with(None), "without a message"),
+        (body('{"choices": {"0": {"message": {"content": "{}"}}}}'), "not a list"),
+        (body('{"choices": 5}'), "not a list"),
         (
             completion_with({"index": 0, "message": None, "finish_reason": "stop"}),
             "without a message",
