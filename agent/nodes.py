@@ -33,10 +33,12 @@ class Nodes:
         body = scan(ticket.body)
         clean_subject = subject.clean_text
         clean_text = normalise_whitespace(f"{clean_subject}\n{body.clean_text}")
+        # The LLM prompt also shows the product and the account tier, cleaned the same way.
+        shown = [scan(value) for value in (ticket.product, ticket.account.tier) if value]
         return {
             "clean_subject": clean_subject,
             "clean_text": clean_text,
-            "injections": subject.passages + body.passages,
+            "injections": [p for found in (subject, body, *shown) for p in found.passages],
         }
 
     def rules(self, state: TriageState) -> Update:
