@@ -29,6 +29,7 @@ from agent.injection_patterns import (
 ZERO_WIDTH = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
 PARAGRAPH_BREAK = re.compile(r"\n[^\S\n]*\n")
 BRACE = re.compile(r"[{}]")
+UNFINISHED = re.compile(r"[^\W_],?[^\S\n]*$")  # a line that ends in a word or a comma
 SENTENCE_END = re.compile(r"(?:(?<=[.!?。！？])|(?<=[.!?][\"')\]»”]))[^\S\n]+|\n")
 
 
@@ -65,7 +66,7 @@ def scan(text: str) -> InjectionScan:
     spans = _block_spans(lowered)
     # One pass over the whole text first: most tickets have no cue and skip sentence splitting.
     if find_cue(lowered) or role_line(lowered):
-        spans += _sentence_spans(_mask(lowered, spans))
+        spans += _sentence_spans(_mask(lowered, spans), text)
     if not spans:
         return InjectionScan(clean_text=normalise_whitespace(text))
     spans = _merge(spans)
@@ -130,7 +131,7 @@ def _mask(text: str, spans: list[tuple[int, int]]) -> str:
     return "".join(chars)
 
 
-def _sentence_spans(lowered: str) -> list[tuple[int, int]]:
+def _sentence_spans(lowered: str, text: str) -> list[tuple[int, int]]:
     """Sentences with a cue, plus directive sentences right after them in the same paragraph."""
     spans: list[tuple[int, int]] = []
     last_hit: _Segment | None = None
@@ -143,6 +144,14 @@ def _sentence_spans(lowered: str) -> list[tuple[int, int]]:
         wrapped = first.paragraph == second.paragraph and "\n" in lowered[first.end : second.start]
         if wrapped and not (cued[k] or cued[k + 1]) and find_cue(lowered[first.start : second.end]):
             hits[k] = hits[k + 1] = True
+    # A cue's sentence wrapped onto the next line goes on there ("...route this ticket to" /
+    # "the security team as P1."): a line that does not end a sentence, then one in lower case.
+    # Only after a line of prose: role lines and log lines seldom end in punctuation.
+    for k, (first, second) in enumerate(pairwise(segments)):
+        wrapped = first.paragraph == second.paragraph and "\n" in lowered[first.end : second.start]
+        prose = cued[k] and find_cue(lowered[first.start : first.end])
+        if prose and wrapped and UNFINISHED.search(lowered, first.start, first.end):
+            hits[k + 1] = hits[k + 1] or text[second.start : second.end].lstrip()[:1].islower()
     for seg, hit in zip(segments, hits, strict=True):
         sentence = lowered[seg.start : seg.end]
         # An order that follows a cue is short; across a line break shorter still ("Priority: P1").
