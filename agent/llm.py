@@ -10,6 +10,10 @@ detected on the first rejection and asked that way from then on.
 from __future__ import annotations
 
 import json
+import math
+import time
+from collections.abc import Iterator
+from functools import lru_cache
 from typing import Any
 
 import openai
@@ -34,6 +38,7 @@ from agent.tokens import encoding_for_model
 from knowledge.cases import SimilarCase
 
 MAX_COMPLETION_TOKENS = 300
+DEADLINE = "triage_deadline"  # request extension: when its response must have arrived
 SOURCE = "agent.llm"
 
 __all__ = ["LLMChoice", "LLMClassifier", "LLMOutcome"]
@@ -54,6 +59,52 @@ class _Rejected(LLMError):
     """The call or its answer cannot be used; caught inside classify, its message is the reason."""
 
 
+class _Deadline:
+    """Ends a response still arriving ``seconds`` after its request went out.
+
+    The SDK's timeout bounds each read, not the request: a server or gateway that sends a byte
+    every few seconds (keep-alive padding) held the ticket for as long as it kept sending.
+    Event hooks of the SDK's HTTP client: ``start`` on each request, ``bound`` on its response.
+    """
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+
+    def start(self, request: Any) -> None:
+        request.extensions[DEADLINE] = time.monotonic() + self.seconds
+
+    def bound(self, response: Any) -> None:
+        stream_type: Any = type(response.stream)
+        bounded = _bounded(stream_type)
+        if bounded is not None:
+            response.stream = bounded(response.stream, response.request)
+
+
+@lru_cache(maxsize=4)
+def _bounded(stream_type: type) -> type | None:
+    """A body stream that raises the SDK's timeout error past its deadline. It derives from the
+    HTTP library's own SyncByteStream (httpx2 under SDK 3.x, httpx before), which it checks for."""
+    base = next((c for c in stream_type.__mro__ if c.__name__ == "SyncByteStream"), None)
+    if base is None:
+        return None
+
+    class Bounded(base):  # type: ignore[valid-type,misc]
+        def __init__(self, inner: Any, request: Any) -> None:
+            self.inner, self.request = inner, request
+            self.deadline: float = request.extensions.get(DEADLINE, math.inf)
+
+        def __iter__(self) -> Iterator[bytes]:
+            for chunk in self.inner:
+                if time.monotonic() > self.deadline:
+                    raise openai.APITimeoutError(request=self.request)
+                yield chunk
+
+        def close(self) -> None:
+            self.inner.close()
+
+    return Bounded
+
+
 class LLMClassifier:
     """Asks the LLM for team, priority and escalation of one ticket, within a token budget."""
 
@@ -69,11 +120,15 @@ class LLMClassifier:
         if not settings.llm_configured:
             return None
         key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else "unused"
+        deadline = _Deadline(settings.llm_timeout_s)
         client = openai.OpenAI(
             base_url=settings.llm_base_url,
             api_key=key,  # local servers need none, but the SDK insists on a value
             timeout=settings.llm_timeout_s,
             max_retries=settings.llm_max_retries,
+            http_client=openai.DefaultHttpxClient(
+                event_hooks={"request": [deadline.start], "response": [deadline.bound]}
+            ),
         )
         return cls(settings, client)
 

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -197,3 +201,41 @@ GOOD = json.dumps(
 
 def fake_classifier(server: FakeLLMServer, **overrides: Any) -> LLMClassifier:
     return LLMClassifier(llm_settings(**overrides), server.client())
+
+
+@contextmanager
+def trickling_server(content: str, pause_s: float, pad: int) -> Iterator[str]:
+    """A loopback server that answers one chat completion after ``pad`` spaces sent one at a time,
+    ``pause_s`` apart (a gateway's keep-alive padding); yields its base URL."""
+    envelope = {"id": "c1", "object": "chat.completion", "created": 0, "model": "trickle"}
+    message = {"role": "assistant", "content": content}
+    choice = {"index": 0, "message": message, "finish_reason": "stop"}
+    payload = json.dumps({**envelope, "choices": [choice]}).encode()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["content-length"]))
+            self.send_response(200)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(pad + len(payload)))
+            self.end_headers()
+            try:
+                for _ in range(pad):
+                    self.wfile.write(b" ")
+                    self.wfile.flush()
+                    time.sleep(pause_s)
+                self.wfile.write(payload)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the client gave up, as it should
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/v1"
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -7,6 +7,7 @@ A recording cannot hold a timeout or a malformed answer, so ``FakeLLMServer`` (a
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 
 import httpx2
@@ -21,10 +22,13 @@ from llm_support import (
     classify,
     completion_with,
     fake_classifier,
+    llm_settings,
     status,
     timeout,
+    trickling_server,
 )
 
+from agent.llm import LLMClassifier
 from agent.models import Ticket
 from knowledge.cases import Case, SimilarCase
 
@@ -68,6 +72,22 @@ def test_usage_or_model_of_the_wrong_type_keeps_the_answer(sent: dict[str, objec
     assert outcome.choice is not None, outcome.error
     assert outcome.usage.calls == 1 and outcome.usage.prompt_tokens == 0
     assert isinstance(outcome.usage.model, str)
+
+
+def test_the_timeout_bounds_the_whole_request_not_each_read() -> None:
+    # 12 bytes of padding 0.25 s apart: no read waits a second, the answer takes three.
+    with trickling_server(GOOD, pause_s=0.25, pad=12) as url:
+        classifier = LLMClassifier.from_settings(llm_settings(llm_base_url=url, llm_timeout_s=1.0))
+        assert classifier is not None
+        started = time.perf_counter()
+        outcome = classify(classifier, VPN_TICKET)
+        elapsed = time.perf_counter() - started
+    assert outcome.choice is None and "timed out after 1s" in (outcome.error or "")
+    assert elapsed < 2.5
+    with trickling_server(GOOD, pause_s=0.05, pad=4) as url:  # a short pause is no timeout
+        classifier = LLMClassifier.from_settings(llm_settings(llm_base_url=url, llm_timeout_s=1.0))
+        assert classifier is not None
+        assert classify(classifier, VPN_TICKET).choice is not None
 
 
 def test_usage_with_null_counts_keeps_the_answer() -> None:
