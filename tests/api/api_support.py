@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -43,3 +44,13 @@ TICKET_REVIEW = {
 
 
 AppFactory = Callable[..., Api]
+
+
+def wait_for(predicate: Any, timeout: float = 30.0) -> bool:
+    """Poll until predicate() is truthy (the workers run in threads)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime
@@ -17,16 +16,6 @@ SAMPLES = Path(__file__).resolve().parent / "samples"
 def sample(name: str) -> bytes:
     """A stored .eml sample's bytes."""
     return (SAMPLES / name).read_bytes()
-
-
-def wait_for(predicate: Any, timeout: float = 30.0) -> bool:
-    """Poll until predicate() is truthy (the workers run in threads)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def plain_mail(

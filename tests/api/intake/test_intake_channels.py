@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from api_support import Api
-from intake_samples import chat, plain_mail, sample, wait_for, web_form
+from api_support import Api, wait_for
+from intake_samples import chat, plain_mail, sample, web_form
 from intake_support import IntakeFactory
 
 

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from api_support import Api
+from api_support import Api, wait_for
 from intake_fakes import CuedEngine, RecordingListener
-from intake_samples import wait_for
 from intake_support import IntakeFactory
 
 from agent.policy import Policy

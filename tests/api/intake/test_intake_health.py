@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from api_support import wait_for
 from intake_fakes import CuedEngine
-from intake_samples import chat, wait_for
+from intake_samples import chat
 from intake_support import IntakeFactory
 
 from agent.policy import Policy

@@ -8,9 +8,9 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
-from api_support import Api
+from api_support import Api, wait_for
 from intake_fakes import CuedEngine
-from intake_samples import wait_for, web_form
+from intake_samples import web_form
 from intake_support import IntakeFactory
 
 from agent.errors import CapacityError, ConflictError

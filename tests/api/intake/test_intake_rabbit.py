@@ -8,8 +8,8 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+from api_support import wait_for
 from intake_fakes import CuedEngine
-from intake_samples import wait_for
 from intake_support import IntakeFactory
 
 from agent.errors import CapacityError
