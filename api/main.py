@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from agent import __version__
+from agent.errors import CapacityError
 from agent.settings import Settings
 from api.db import Database
 from api.deps import Services
@@ -20,7 +21,7 @@ from api.engine import LockedEngine, TriageEngine, fork_triager
 from api.errors import install_error_handlers
 from api.hooks import HelpdeskEventHandler
 from api.intake.options import IntakeOptions
-from api.intake.setup import build_intake
+from api.intake.setup import Intake, build_intake
 from api.ledger import Ledger
 from api.loads import DbLoads
 from api.metrics import Metrics, MetricsMiddleware
@@ -116,6 +117,26 @@ def build_services(
     )
 
 
+def adopt_unfinished(services: Services, entry: Intake) -> None:
+    """Queue through the intake the unfinished tickets it has no record of (at start).
+
+    Tickets accepted by an older version's in-process POST /v1/tickets workers, or left by a
+    POST /v1/triage that a crash cut off; the intake's own are re-delivered by its queue.
+    """
+    unfinished = services.store.unfinished()
+    owned = entry.records.owned_ids(unfinished)
+    for ticket_id in unfinished:
+        if ticket_id in owned:
+            continue
+        try:
+            entry.flow.adopt(ticket_id, tickets.SOURCE)
+        except CapacityError:
+            log.warning(
+                "intake queue full at start; %s and later tickets wait for the next one", ticket_id
+            )
+            return
+
+
 def settle_heap() -> None:
     """Collect once, then leave the objects made at startup out of later collections.
 
@@ -143,13 +164,7 @@ def create_app(
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if services.options.start_background:
             services.workers.start()
-            unfinished = services.store.unfinished()
-            # Intake tickets are re-delivered by the intake queue, not the in-process one.
-            owned = entry.records.owned_ids(unfinished)
-            for ticket_id in unfinished:
-                if ticket_id not in owned:
-                    # Accepted already: the bound refuses new tickets, never these.
-                    services.workers.requeue(ticket_id)
+            adopt_unfinished(services, entry)
             services.sla.start()
             services.refitter.start()
             entry.start()

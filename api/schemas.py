@@ -20,9 +20,15 @@ class _Strict(BaseModel):
 class Accepted(BaseModel):
     """The answer to an asynchronous submission."""
 
-    id: str
-    status: TicketStatus
-    url: str = Field(description="Where the ticket and, once made, its decision can be read")
+    id: str | None = Field(description="The ticket's id; null for a quarantined payload")
+    status: TicketStatus | Literal["quarantined"]
+    url: str = Field(
+        description="Where the ticket and, once made, its decision can be read; for a "
+        "quarantined payload, where it is kept"
+    )
+    reasons: list[str] = Field(
+        default_factory=list, description="Why a quarantined payload waits for a person"
+    )
 
 
 class SlaView(BaseModel):

@@ -90,14 +90,8 @@ class TriageService:
             return self._run(claim.id, self.store.ticket(claim.id)), False
         return self._wait_for_output(claim), True
 
-    def accept(self, ticket: Ticket, header_key: str | None, caller: Principal) -> Claim:
-        """Store a ticket for the workers (or find the earlier identical one)."""
-        return self.store.claim(
-            ticket, idempotency_key(ticket, header_key, caller), caller.key_id, "queued"
-        )
-
     def process(self, ticket_id: str) -> None:
-        """Triage a stored ticket (the workers' job); already decided tickets are left alone."""
+        """Triage a stored ticket (the intake workers' job); decided tickets are left alone."""
         if self.store.status(ticket_id) in DONE:
             # A redelivery after a crash: finish what the first run may not have (listeners).
             self.notify(ticket_id)

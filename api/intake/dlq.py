@@ -127,6 +127,18 @@ class DeadLetters:
         with self.db.session() as session:
             return _view(self._row(session, letter_id), full=True)
 
+    def latest(self, ticket_id: str) -> DeadLetter | None:
+        """The ticket's newest dead letter, whatever its state; None if it never had one."""
+        query = (
+            select(DeadLetterRow)
+            .where(DeadLetterRow.ticket_id == ticket_id)
+            .order_by(DeadLetterRow.id.desc())
+            .limit(1)
+        )
+        with self.db.session() as session:
+            row = session.scalars(query).first()
+            return _view(row, full=False) if row is not None else None
+
     def resolve(
         self, letter_id: int, state: DeadLetterState, by: str, reason: str | None
     ) -> DeadLetter:

@@ -20,6 +20,7 @@ from email.utils import parseaddr
 from typing import Any
 
 from pydantic import ValidationError
+from sqlalchemy.exc import IntegrityError
 
 from agent.errors import CapacityError, ConflictError, InputError, first_problem
 from agent.json_input import load_json, nests_deeper
@@ -177,8 +178,14 @@ class IntakeFlow:
         account = self.profiles.account_for(address)
         return account.tier if account is not None else None
 
-    def admit(self, adapted: Adapted, source: str, caller: Principal) -> IntakeResult:
-        """Validate, thread or store + queue an adapted payload."""
+    def admit(
+        self, adapted: Adapted, source: str, caller: Principal, key: str | None = None
+    ) -> IntakeResult:
+        """Validate, thread or store + queue an adapted payload.
+
+        ``key`` is the idempotency key (POST /v1/tickets' Idempotency-Key header, scoped as
+        api.service.idempotency_key does); without one, the source's external id is the key.
+        """
         # Sub-millisecond and database-free: computed before the door to order its waiters.
         pre: PrePriority | None
         try:
@@ -190,19 +197,24 @@ class IntakeFlow:
         if not urgent:
             self.urgency.step_aside()
             with self._door.enter(rank):
-                return self._admit(adapted, source, caller, pre)
+                return self._admit(adapted, source, caller, pre, key)
         with self.urgency.running(), urgent_writes(), self._urgent_door.enter(rank):
-            return self._admit(adapted, source, caller, pre)
+            return self._admit(adapted, source, caller, pre, key)
 
     def _urgent(self, rank: int) -> bool:
         """Urgent tickets (P1/P2 by default) skip the routine door, lane and write queue."""
         return rank <= self.options.intake_urgent_rank
 
     def _admit(
-        self, adapted: Adapted, source: str, caller: Principal, pre: PrePriority | None
+        self,
+        adapted: Adapted,
+        source: str,
+        caller: Principal,
+        pre: PrePriority | None,
+        key: str | None,
     ) -> IntakeResult:
         ticket = adapted.ticket
-        verdict = validate(adapted, self.profiles)
+        verdict = validate(adapted, self.profiles, source)
         if verdict.outcome != "accept":
             outcome: RejectVerdict = "rejected" if verdict.outcome == "reject" else "quarantined"
             return self._keep(
@@ -221,16 +233,22 @@ class IntakeFlow:
         parent = self._own_thread(adapted.thread_refs, caller)
         if parent is not None:
             return self._thread(adapted, parent)
-        return self._enqueue(adapted, source, caller, pre)
+        return self._enqueue(adapted, source, caller, pre, key)
 
     def _enqueue(
-        self, adapted: Adapted, source: str, caller: Principal, pre: PrePriority | None
+        self,
+        adapted: Adapted,
+        source: str,
+        caller: Principal,
+        pre: PrePriority | None,
+        key: str | None = None,
     ) -> IntakeResult:
         """Store the ticket and queue it (a duplicate answers with the earlier one)."""
         ticket = adapted.ticket
         if pre is None:
             pre = pre_priority(self.policy(), ticket)
-        key = external_key(ticket, caller)
+        if key is None:
+            key = external_key(ticket, caller)
         claim = self.store.claim(ticket, key, caller.key_id, "queued")
         if not claim.created:
             return IntakeResult(status="duplicate", ticket_id=claim.id, url=_url(claim.id))
@@ -356,6 +374,36 @@ class IntakeFlow:
                 )
                 break
         return count
+
+    def adopt(self, ticket_id: str, source: str) -> bool:
+        """Queue a stored ticket the intake has no record of, as a ticket of ``source``.
+
+        Such a ticket was accepted, or failed, outside the intake: by the in-process workers of
+        versions before POST /v1/tickets went through the intake, or by a POST /v1/triage that
+        a crash cut off or whose triage failed. Like a recovered or replayed ticket accepted
+        before, it may use the urgent headroom; a failed one is queued again. A full queue
+        leaves everything as it was (CapacityError). False when another request adopted it.
+        """
+        ticket = self.store.ticket(ticket_id)
+        pre = pre_priority(self.policy(), ticket)
+        raw = ticket.model_dump(mode="json", exclude_unset=True)
+        try:
+            self.records.register(
+                ticket_id, source, ticket.channel, ticket.account.tier, pre.order, raw
+            )
+        except IntegrityError:
+            return False
+        failed = self.store.status(ticket_id) == "failed"
+        if failed:
+            self.store.set_status(ticket_id, "queued")  # first: a worker may take it at once
+        try:
+            self.queue.put(QueueItem(ticket_id, source, pre.order, urgent=True))
+        except CapacityError as exc:
+            self.records.forget(ticket_id)
+            if failed:
+                self.store.set_status(ticket_id, "failed", f"not queued again: {exc}")
+            raise
+        return True
 
 
 def _declared_tier(data: Any) -> str | None:

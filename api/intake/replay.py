@@ -28,7 +28,13 @@ class DeadLetterActions:
         self.dead_letters, self.store = dead_letters, store
         self.records, self.queue = records, queue
 
-    def replay(self, letter_id: int, by: str, fixed: dict[str, Any] | None = None) -> DeadLetter:
+    def replay(
+        self,
+        letter_id: int,
+        by: str,
+        fixed: dict[str, Any] | None = None,
+        reason: str | None = None,
+    ) -> DeadLetter:
         """Queue the ticket again (with a corrected ticket if given); attempts start afresh.
 
         The letter is closed first, atomically: of concurrent replays one queues the ticket and
@@ -38,7 +44,8 @@ class DeadLetterActions:
         if letter.state != "open":
             raise ConflictError(f"dead letter {letter_id} is already {letter.state}")
         ticket = _fixed_ticket(fixed, letter.ticket_id) if fixed is not None else None
-        reason = "replayed with a fixed ticket" if fixed is not None else "replayed as is"
+        if reason is None:
+            reason = "replayed with a fixed ticket" if fixed is not None else "replayed as is"
         replayed = self.dead_letters.resolve(letter_id, "replayed", by, reason)
         try:
             self._requeue(letter, ticket)

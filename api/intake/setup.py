@@ -83,6 +83,20 @@ class Intake:
         if self.options.intake_workers:
             self.workers.start()
 
+    def resubmitted(self, ticket_id: str, source: str, by: str) -> None:
+        """Its sender sent a ticket whose triage failed again: try it again where that helps.
+
+        Its open dead letter is replayed, recorded as replayed by the sender; a ticket that
+        failed outside the intake (no record of it) is queued through it. A dead letter a
+        reviewer discarded stays closed, and an intake ticket with no open dead letter has a
+        retry due already: both are left as they are.
+        """
+        letter = self.dead_letters.latest(ticket_id)
+        if letter is not None and letter.state == "open":
+            self.actions.replay(letter.id, by, reason="resubmitted by its sender")
+        elif letter is None and self.records.get(ticket_id) is None:
+            self.flow.adopt(ticket_id, source)
+
     def stop(self) -> None:
         """Stop the workers, write the counted source health and close the queue."""
         self.workers.stop()

@@ -110,10 +110,15 @@ def problems(ticket: Ticket, adapted: Adapted, profile: ChannelProfile) -> list[
     return found
 
 
-def validate(adapted: Adapted, profiles: Profiles) -> Verdict:
-    """Accept, or reject with reasons; never-reject tiers are quarantined instead."""
+def validate(adapted: Adapted, profiles: Profiles, source: str | None = None) -> Verdict:
+    """Accept, or reject with reasons; never-reject tiers are quarantined instead.
+
+    The profile is the source's, the door the payload came through (else the ticket's channel):
+    a ticket sent to POST /v1/tickets as ``channel: email`` is checked as an API ticket, not as
+    a raw e-mail (whose profile asks for a sender to answer).
+    """
     ticket = adapted.ticket
-    found = problems(ticket, adapted, profiles.profile(ticket.channel))
+    found = problems(ticket, adapted, profiles.profile(source or ticket.channel))
     if not found:
         return Verdict(outcome="accept")
     if ticket.account.tier.lower() in {t.lower() for t in profiles.never_reject_tiers}:

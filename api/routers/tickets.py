@@ -6,46 +6,76 @@ from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
-from agent.errors import CapacityError, ConflictError
+from agent.errors import ConflictError
 from agent.models import Brief, Ticket, TriageDecision
 from agent.triager import TriageResult
 from api.deps import Intake, Reader, ServicesDep, ensure_can_read
+from api.errors import error_body
+from api.intake.models import Adapted
+from api.routers.intake import IntakeDep
 from api.routers.triage import IdempotencyKey
 from api.schemas import Accepted, TicketView
+from api.service import idempotency_key
 
 router = APIRouter(prefix="/v1", tags=["tickets"])
 
+SOURCE = "api"
+"""The intake source of POST /v1/tickets: the same as POST /v1/intake/api's."""
+
 
 @router.post(
-    "/tickets", status_code=202, response_model=Accepted, summary="Accept a ticket for triage"
+    "/tickets",
+    status_code=202,
+    response_model=Accepted,
+    summary="Accept a ticket for triage",
+    responses={
+        422: {"description": "Invalid; or rejected by the api profile, kept with the reasons"},
+        429: {"description": "Queue full; Retry-After says when to come back"},
+    },
 )
 def submit(
-    ticket: Ticket, caller: Intake, services: ServicesDep, idempotency_key: IdempotencyKey = None
+    ticket: Ticket,
+    caller: Intake,
+    services: ServicesDep,
+    intake: IntakeDep,
+    idempotency_key_header: IdempotencyKey = None,
 ) -> JSONResponse:
-    """Store the ticket and queue it; the decision follows on GET /v1/tickets/{id}.
+    """Validate and queue the ticket through the intake; the decision follows on GET its url.
 
-    Sent again after its triage failed for good (status ``failed``), the same ticket is queued
-    for another try: resubmitting is how a caller replays it.
+    The intake's ``api`` source: its validation profile, pre-priority order, durable queue,
+    retries and dead letters. Sent again after its triage failed for good (status ``failed``),
+    the same ticket is tried again: its open dead letter is replayed in the sender's name.
     """
-    claim = services.service.accept(ticket, idempotency_key, caller)
-    if claim.created:
-        try:
-            services.workers.submit(claim.id)
-        except CapacityError:
-            services.store.discard(claim.id)  # so the caller's retry starts afresh
-            raise
-    elif services.store.status(claim.id) == "failed":
-        services.store.set_status(claim.id, "queued")
-        try:
-            services.workers.submit(claim.id)
-        except CapacityError:
-            services.store.set_status(claim.id, "failed", "resubmitted while the queue was full")
-            raise
-    body = Accepted(
-        id=claim.id, status=services.store.status(claim.id), url=f"/v1/tickets/{claim.id}"
+    key = idempotency_key(ticket, idempotency_key_header, caller)
+    adapted = Adapted(ticket=ticket, raw=ticket.model_dump(mode="json", exclude_unset=True))
+    result = intake.flow.admit(adapted, SOURCE, caller, key)
+    if result.status == "rejected":
+        detail = f"rejected (kept as payload {result.reject_id}): " + "; ".join(result.reasons)
+        kept = error_body("rejected", detail, reject_id=result.reject_id, reasons=result.reasons)
+        return JSONResponse(kept, status_code=422)
+    if result.status == "quarantined":
+        # Held for a person: an enterprise or VIP account's ticket is never rejected.
+        url = f"/v1/intake/rejects/{result.reject_id}"
+        held = Accepted(id=None, status="quarantined", url=url, reasons=result.reasons)
+        return _accepted(held, {"Location": url})
+    ticket_id = result.ticket_id
+    assert ticket_id is not None  # queued or duplicate: both name the ticket
+    replayed = result.status != "queued"
+    if replayed and services.store.status(ticket_id) == "failed":
+        intake.resubmitted(ticket_id, SOURCE, caller.name)
+    # A new ticket is "queued" even if a worker has taken it already; a resend gets it as it is.
+    status = services.store.status(ticket_id) if replayed else "queued"
+    url = f"/v1/tickets/{ticket_id}"
+    answer = Accepted(id=ticket_id, status=status, url=url)
+    headers = {"Location": url, **({"Idempotent-Replayed": "true"} if replayed else {})}
+    return _accepted(answer, headers)
+
+
+def _accepted(body: Accepted, headers: dict[str, str]) -> JSONResponse:
+    """202 with the body ({id, status, url}; a quarantined payload's reasons too)."""
+    return JSONResponse(
+        body.model_dump(mode="json", exclude_defaults=True), status_code=202, headers=headers
     )
-    headers = {"Location": body.url, **({} if claim.created else {"Idempotent-Replayed": "true"})}
-    return JSONResponse(body.model_dump(mode="json"), status_code=202, headers=headers)
 
 
 @router.get(

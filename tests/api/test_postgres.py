@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 
 import pytest
-from api_support import TICKET_DB, TICKET_REVIEW, AppFactory
+from api_support import TICKET_DB, TICKET_REVIEW, AppFactory, wait_for
 from sqlalchemy import func, select
 
 from api.tables import DecisionRow, TicketRow
@@ -44,7 +44,8 @@ def test_full_flow_on_postgres(pg_url: str, make_api: AppFactory) -> None:
     assert kpis["review_rate"] == 0.5
 
     accepted = api.client.post("/v1/tickets", json={**TICKET_DB, "body": "async"}, headers=helpdesk)
-    assert api.services.workers.join(30)
+    ticket_id = accepted.json()["id"]
+    assert wait_for(lambda: api.services.store.status(ticket_id) == "decided", 30)
     view = api.client.get(f"/v1/tickets/{accepted.json()['id']}", headers=helpdesk).json()
     assert view["status"] == "decided"
     assert api.client.get("/readyz").json()["checks"]["store"]["detail"].startswith("postgresql")

@@ -1,22 +1,28 @@
-"""Asynchronous intake: 202 at once, the decision follows; briefs as JSON or Markdown; 429."""
+"""Asynchronous tickets: 202 at once, the decision follows; idempotent resends; briefs as JSON or
+Markdown. The intake side of POST /v1/tickets (queue, dead letters, health) is tested in
+tests/api/intake/test_intake_tickets.py."""
 
 from __future__ import annotations
 
-from api_support import TICKET_DB, Api, AppFactory
-from fastapi.testclient import TestClient
-from sqlalchemy import select
+from api_support import TICKET_DB, Api, AppFactory, wait_for
 
-from api.main import create_app
-from api.options import ServiceOptions
-from api.tables import DecisionRow
+
+def _status(api: Api, ticket_id: str) -> str:
+    return str(api.services.store.status(ticket_id))
 
 
 def test_submitted_ticket_is_triaged_by_the_worker(api: Api) -> None:
     accepted = api.client.post("/v1/tickets", json=TICKET_DB, headers=api.auth("helpdesk"))
     assert accepted.status_code == 202
     ticket_id = accepted.json()["id"]
+    assert accepted.json() == {
+        "id": ticket_id,
+        "status": "queued",
+        "url": f"/v1/tickets/{ticket_id}",
+    }
     assert accepted.headers["location"] == f"/v1/tickets/{ticket_id}"
-    assert api.services.workers.join(30)
+    assert "idempotent-replayed" not in accepted.headers
+    assert wait_for(lambda: _status(api, ticket_id) == "decided", 30)
     view = api.client.get(f"/v1/tickets/{ticket_id}", headers=api.auth("helpdesk")).json()
     assert view["status"] == "decided"
     assert view["decision"]["team"] == "database"
@@ -31,6 +37,28 @@ def test_resubmission_gets_the_same_id(api: Api) -> None:
     assert again.status_code == 202
     assert again.json()["id"] == first["id"]
     assert again.headers["idempotent-replayed"] == "true"
+
+
+def test_an_idempotency_key_resend_answers_with_the_same_ticket(api: Api) -> None:
+    headers = {**api.auth("helpdesk"), "Idempotency-Key": "order-9"}
+    first = api.client.post("/v1/tickets", json=TICKET_DB, headers=headers)
+    again = api.client.post("/v1/tickets", json=TICKET_DB, headers=headers)
+    assert first.status_code == again.status_code == 202
+    assert again.json()["id"] == first.json()["id"]
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.headers["location"] == f"/v1/tickets/{first.json()['id']}"
+    # The key is the caller's own: another key's "order-9" is another ticket.
+    other = {**api.auth("helpdesk2"), "Idempotency-Key": "order-9"}
+    theirs = api.client.post("/v1/tickets", json=TICKET_DB, headers=other)
+    assert theirs.status_code == 202 and theirs.json()["id"] != first.json()["id"]
+    assert "idempotent-replayed" not in theirs.headers
+    # Another body under the same key is a conflict, not a second ticket.
+    changed = api.client.post("/v1/tickets", json={**TICKET_DB, "body": "other"}, headers=headers)
+    assert changed.status_code == 409
+    blank = api.client.post(
+        "/v1/tickets", json=TICKET_DB, headers={**api.auth("helpdesk"), "Idempotency-Key": " "}
+    )
+    assert blank.status_code == 422 and "Idempotency-Key" in blank.json()["detail"]
 
 
 def test_brief_by_accept_header(api: Api) -> None:
@@ -56,41 +84,6 @@ def test_brief_before_the_decision_is_a_conflict(make_api: AppFactory) -> None:
         api.client.get(f"/v1/tickets/{ticket_id}", headers=api.auth("specialist")).json()["status"]
         == "queued"
     )
-
-
-def test_full_queue_answers_429_with_retry_after(make_api: AppFactory) -> None:
-    api = make_api(start_background=False, queue_size=1)
-    headers = api.auth("helpdesk")
-    assert api.client.post("/v1/tickets", json=TICKET_DB, headers=headers).status_code == 202
-    full = api.client.post("/v1/tickets", json={**TICKET_DB, "body": "second"}, headers=headers)
-    assert full.status_code == 429
-    assert int(full.headers["retry-after"]) >= 1
-    # The refused ticket is not kept, so a later retry is a fresh submission.
-    assert api.services.store.unfinished() and len(api.services.store.unfinished()) == 1
-
-
-def test_a_backlog_larger_than_the_queue_is_triaged_once_after_a_restart(
-    make_api: AppFactory,
-) -> None:
-    before = make_api(start_background=False, queue_size=10)
-    headers = before.auth("helpdesk")
-    ids = [
-        before.client.post(
-            "/v1/tickets", json={**TICKET_DB, "body": f"ORA-00600 again, case {i}"}, headers=headers
-        ).json()["id"]
-        for i in range(6)
-    ]
-    assert sorted(before.services.store.unfinished()) == sorted(ids)
-    # A restart with a smaller queue: the six accepted tickets must not stop the start.
-    app = create_app(before.services.settings, before.triager, ServiceOptions(queue_size=2))
-    services = app.state.services
-    with TestClient(app):
-        assert services.workers.join(60)
-    services.db.close()
-    assert services.store.unfinished() == []
-    with services.db.session() as session:
-        decided = session.scalars(select(DecisionRow.ticket_id)).all()
-    assert sorted(decided) == sorted(ids)
 
 
 def test_brief_by_accept_header_weighs_q_values(api: Api) -> None:

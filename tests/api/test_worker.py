@@ -1,5 +1,5 @@
 """The in-process workers: the bound refuses new tickets, never a restart's backlog; failed
-triage is retried a few times, then waits for a resubmission."""
+triage is retried a few times."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import threading
 import time
 
 import pytest
-from api_support import TICKET_DB, Api
 
 from agent.errors import CapacityError, UpstreamError
 from api.worker import Workers
@@ -67,32 +66,3 @@ def test_a_failed_ticket_is_retried_a_bounded_number_of_times() -> None:
     finally:
         workers.stop()
     assert (calls.count("flaky"), calls.count("broken")) == (2, 3)
-
-
-def test_a_ticket_whose_triage_failed_for_good_is_queued_again_when_resubmitted(
-    api: Api, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    api.services.workers.retry_base_s = 0.01
-    real = api.triager.triage
-
-    def down(*args: object, **kwargs: object) -> object:
-        raise UpstreamError("chroma server lost")
-
-    monkeypatch.setattr(api.triager, "triage", down)
-    ticket = {**TICKET_DB, "external_id": "RT-404"}
-    first = api.client.post("/v1/tickets", json=ticket, headers=api.auth("helpdesk")).json()
-    url = f"/v1/tickets/{first['id']}"
-    deadline = time.monotonic() + 10
-    while api.client.get(url, headers=api.auth("helpdesk")).json()["status"] != "failed" or (
-        api.services.workers.depth
-    ):
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
-    time.sleep(0.2)  # the three attempts are used up: it stays failed
-    assert api.client.get(url, headers=api.auth("helpdesk")).json()["status"] == "failed"
-    monkeypatch.setattr(api.triager, "triage", real)
-    again = api.client.post("/v1/tickets", json=ticket, headers=api.auth("helpdesk"))
-    assert again.status_code == 202 and again.json()["id"] == first["id"]
-    assert api.services.workers.join(30)
-    view = api.client.get(url, headers=api.auth("helpdesk")).json()
-    assert view["status"] == "decided" and view["decision"]["team"] == "database"

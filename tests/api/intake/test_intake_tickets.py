@@ -1,0 +1,233 @@
+"""POST /v1/tickets goes through the intake as source api: its validation profile with kept rejects,
+pre-priority order, the durable queue (429 when full), retries, dead letters and source health."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import httpx
+from api_support import Api, wait_for
+from fastapi.testclient import TestClient
+from intake_fakes import CuedEngine
+from intake_support import IntakeFactory
+from sqlalchemy import func, select
+
+from agent.models import Ticket
+from agent.policy import Policy
+from api.intake.options import IntakeOptions
+from api.main import create_app
+from api.options import ServiceOptions
+from api.tables import DecisionRow
+
+
+def _post(api: Api, body: dict[str, Any], role: str = "helpdesk") -> httpx.Response:
+    return api.client.post("/v1/tickets", json=body, headers=api.auth(role))
+
+
+def _status(api: Api, ticket_id: str) -> str:
+    return str(api.services.store.status(ticket_id))
+
+
+def _decisions(api: Api, ticket_id: str) -> int:
+    with api.services.db.session() as session:
+        query = select(func.count()).where(DecisionRow.ticket_id == ticket_id)
+        return int(session.scalar(query) or 0)
+
+
+def _api_source(api: Api) -> Any:
+    return {s.source: s for s in api.app.state.intake.health.snapshot()}["api"]
+
+
+def test_a_ticket_whose_triage_keeps_failing_is_dead_lettered_and_a_replay_decides_it(
+    make_intake_api: IntakeFactory, example_policy: Policy
+) -> None:
+    engine = CuedEngine(example_policy)  # FLAKY: two failures, then it is decided
+    api = make_intake_api(engine=engine, intake_max_attempts=2)
+    ticket_id = _post(api, {"subject": "FLAKY printer", "external_id": "T-1"}).json()["id"]
+    dead = api.app.state.intake.dead_letters
+    assert wait_for(lambda: len(dead.list()) == 1, 20)
+    listed = api.client.get("/v1/dead-letters", headers=api.auth("reviewer")).json()
+    assert [(d["ticket_id"], d["source"], d["attempts"]) for d in listed] == [(ticket_id, "api", 2)]
+    assert "timed out" in listed[0]["error"]
+    assert _status(api, ticket_id) == "failed"
+    replay = f"/v1/dead-letters/{listed[0]['id']}/replay"
+    assert api.client.post(replay, headers=api.auth("reviewer")).status_code == 200
+    assert wait_for(lambda: _status(api, ticket_id) == "decided", 20)
+    assert engine.failures[ticket_id] == 2 and _decisions(api, ticket_id) == 1
+
+
+def test_resubmitting_a_dead_lettered_ticket_replays_it_in_the_senders_name(
+    make_intake_api: IntakeFactory, example_policy: Policy
+) -> None:
+    api = make_intake_api(engine=CuedEngine(example_policy), intake_max_attempts=2)
+    ticket = {"subject": "FLAKY vpn", "body": "drops", "external_id": "T-2"}
+    ticket_id = _post(api, ticket).json()["id"]
+    dead = api.app.state.intake.dead_letters
+    assert wait_for(lambda: len(dead.list()) == 1, 20)
+    letter = dead.list()[0]
+    again = _post(api, ticket)
+    assert again.status_code == 202 and again.json()["id"] == ticket_id
+    assert again.headers["idempotent-replayed"] == "true"
+    assert wait_for(lambda: _status(api, ticket_id) == "decided", 20)
+    closed = dead.get(letter.id)
+    assert (closed.state, closed.resolved_by) == ("replayed", "test-helpdesk")
+    assert closed.reason == "resubmitted by its sender"
+    assert dead.list() == [] and _decisions(api, ticket_id) == 1
+
+
+def test_a_resubmission_leaves_a_discarded_dead_letter_closed(
+    make_intake_api: IntakeFactory, example_policy: Policy
+) -> None:
+    api = make_intake_api(engine=CuedEngine(example_policy), intake_max_attempts=1)
+    ticket = {"subject": "POISON form", "external_id": "T-3"}
+    ticket_id = _post(api, ticket).json()["id"]
+    dead = api.app.state.intake.dead_letters
+    assert wait_for(lambda: len(dead.list()) == 1, 20)
+    letter = dead.list()[0]
+    api.client.request(
+        "DELETE",
+        f"/v1/dead-letters/{letter.id}",
+        json={"reason": "spam"},
+        headers=api.auth("reviewer"),
+    )
+    again = _post(api, ticket)
+    assert again.status_code == 202 and again.json()["status"] == "failed"
+    assert dead.get(letter.id).state == "discarded" and dead.list() == []
+    assert api.app.state.intake.records.get(ticket_id).attempts == 1
+
+
+def test_a_ticket_that_failed_in_post_triage_is_queued_through_the_intake_when_resubmitted(
+    make_intake_api: IntakeFactory, example_policy: Policy
+) -> None:
+    engine = CuedEngine(example_policy)
+    api = make_intake_api(engine=engine)
+    ticket = {"subject": "FLAKY mail", "external_id": "T-4"}
+    now = api.client.post("/v1/triage", json=ticket, headers=api.auth("helpdesk"))
+    assert now.status_code == 502  # its first failure; no intake record, no dead letter
+    again = _post(api, ticket)
+    assert again.status_code == 202 and again.headers["idempotent-replayed"] == "true"
+    ticket_id = again.json()["id"]
+    assert wait_for(lambda: _status(api, ticket_id) == "decided", 20)
+    assert api.app.state.intake.records.get(ticket_id).source == "api"
+    assert engine.failures[ticket_id] == 2  # the intake retried its second failure
+
+
+def test_urgent_tickets_are_served_before_routine_ones_queued_earlier(
+    make_intake_api: IntakeFactory, example_policy: Policy
+) -> None:
+    engine = CuedEngine(example_policy)
+    api = make_intake_api(engine=engine, start=False)
+    subjects = ["printer a", "printer b", "Production down", "login slow"]
+    for n, subject in enumerate(subjects):
+        body: dict[str, Any] = {"subject": subject, "external_id": f"o{n}"}
+        if subject == "login slow":
+            body["account"] = {"tier": "vip"}
+        assert _post(api, body).status_code == 202
+    api.app.state.intake.workers.start()
+    assert wait_for(lambda: len(engine.order) == 4, 20)
+    assert set(engine.order[:2]) == {"Production down", "login slow"}
+    assert engine.order[2:] == ["printer a", "printer b"]
+
+
+def test_the_api_source_health_counts_post_tickets(
+    make_intake_api: IntakeFactory, example_policy: Policy
+) -> None:
+    api = make_intake_api(engine=CuedEngine(example_policy), intake_max_attempts=1)
+    _post(api, {"subject": "printer jammed", "external_id": "h1"})
+    _post(api, {"subject": "POISON printer", "external_id": "h2"})
+    assert wait_for(lambda: _api_source(api).succeeded == 1 and _api_source(api).failed == 1, 20)
+    assert _api_source(api).received == 2
+    metrics = api.client.get("/metrics").text
+    assert 'triage_intake_error_rate{source="api"} 0.5' in metrics
+
+
+def test_a_full_queue_answers_429_and_keeps_nothing_of_the_refused_ticket(
+    make_intake_api: IntakeFactory, example_policy: Policy
+) -> None:
+    api = make_intake_api(
+        engine=CuedEngine(example_policy),
+        start=False,
+        intake_queue_size=3,
+        intake_urgent_reserve=0.3,
+    )
+    for n in range(2):
+        assert _post(api, {"subject": f"printer {n}", "external_id": f"n{n}"}).status_code == 202
+    full = _post(api, {"subject": "printer 3", "external_id": "n3"})
+    assert full.status_code == 429 and int(full.headers["retry-after"]) >= 1
+    assert len(api.services.store.unfinished()) == 2
+    urgent = _post(api, {"subject": "Production down", "external_id": "u"})
+    assert urgent.status_code == 202  # the headroom kept for urgent tickets
+
+
+def test_the_api_profile_rejects_or_quarantines_and_keeps_the_payload(
+    make_intake_api: IntakeFactory, tmp_path: Path
+) -> None:
+    profiles = tmp_path / "profiles.yaml"
+    profiles.write_text(
+        "channels:\n  api: {require_requester: true}\n  email: {min_chars: 500}\n", "utf-8"
+    )
+    api = make_intake_api(start=False, intake_profiles_path=profiles)
+    # Checked by its door's profile (api), not by the channel it names (email).
+    ticket = {"subject": "Mail bounces", "channel": "email"}
+    refused = _post(api, ticket)
+    assert refused.status_code == 422 and refused.json()["error"] == "rejected"
+    assert refused.json()["reasons"] == ["no requester to answer"]
+    kept = api.client.get(
+        f"/v1/intake/rejects/{refused.json()['reject_id']}", headers=api.auth("helpdesk")
+    ).json()
+    assert (kept["source"], kept["verdict"], kept["payload"]) == ("api", "rejected", ticket)
+    held = _post(api, {**ticket, "account": {"tier": "enterprise"}})
+    assert held.status_code == 202
+    assert held.json()["id"] is None and held.json()["status"] == "quarantined"
+    assert held.headers["location"] == held.json()["url"]
+    assert api.client.get(held.json()["url"], headers=api.auth("helpdesk")).status_code == 200
+    # A body that is no ticket at all is refused with the field named, and not kept.
+    invalid = _post(api, {**ticket, "colour": "red"})
+    assert invalid.status_code == 422 and invalid.json()["error"] == "invalid_input"
+    assert len(api.app.state.intake.rejects.list(None, 100, None)) == 2
+    accepted = _post(api, {**ticket, "requester": "ana@example.com"})
+    assert accepted.status_code == 202 and accepted.json()["status"] == "queued"
+    assert _api_source(api).rejected == 2
+
+
+def _restart(before: Api, engine: CuedEngine, **fields: Any) -> Api:
+    """Another app on the same data directory (not started until its client is entered)."""
+    options = IntakeOptions(intake_backoff_base_s=0.05, **fields)
+    app = create_app(before.services.settings, engine, ServiceOptions(), intake_options=options)
+    return Api(app=app, client=TestClient(app), keys=before.keys, triager=before.triager)
+
+
+def test_a_queued_backlog_past_a_smaller_bound_is_triaged_once_after_a_restart(
+    make_intake_api: IntakeFactory, example_policy: Policy
+) -> None:
+    engine = CuedEngine(example_policy)
+    before = make_intake_api(engine=engine, start=False)
+    ids = [
+        _post(before, {"subject": f"printer {i}", "external_id": f"b{i}"}).json()["id"]
+        for i in range(5)
+    ]
+    after = _restart(before, engine, intake_queue_size=2)
+    # The backlog stays queued past the new bound: new tickets wait for room, it does not.
+    assert _post(after, {"subject": "printer new", "external_id": "new"}).status_code == 429
+    with after.client:
+        assert wait_for(lambda: all(_status(after, i) == "decided" for i in ids), 30)
+    after.services.db.close()
+    assert all(_decisions(before, i) == 1 for i in ids)
+
+
+def test_an_unfinished_ticket_the_intake_never_had_is_queued_through_it_at_start(
+    make_intake_api: IntakeFactory, example_policy: Policy
+) -> None:
+    engine = CuedEngine(example_policy)
+    before = make_intake_api(engine=engine, start=False)
+    # Accepted by an older version's in-process workers (or a POST /v1/triage cut off by a
+    # crash): stored as unfinished, with no intake record and no queue entry.
+    older = Ticket(subject="older printer")
+    before.services.store.claim(older, None, None, "queued")
+    after = _restart(before, engine)
+    with after.client:
+        assert wait_for(lambda: _status(after, older.id) == "decided", 30)
+    after.services.db.close()
+    assert _decisions(before, older.id) == 1
+    assert before.app.state.intake.records.get(older.id).source == "api"
