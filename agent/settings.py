@@ -86,10 +86,6 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1_000_000, description="Request body limit (413 past it).")
     cors_origins: list[str] = Field(default_factory=list, description="CORS allow-list; closed.")
     log_level: str = Field(default="INFO", description="Logging level (logs go to stderr).")
-    queue_size: int = Field(
-        default=1000, ge=1, description="Tickets waiting for a worker (429 past it)."
-    )
-    workers: int = Field(default=1, ge=1, le=16, description="Worker threads for POST /v1/tickets.")
     sla_check_interval_s: float = Field(default=60.0, gt=0, description="SLA watch period.")
     refit_check_s: float = Field(
         default=300.0,

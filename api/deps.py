@@ -23,7 +23,6 @@ from api.refit import Refitter
 from api.service import TriageService
 from api.sla import SlaWatch
 from api.store import TicketStore
-from api.worker import Workers
 
 # Declares the scheme in OpenAPI; the header itself is checked by authenticate().
 bearer = HTTPBearer(
@@ -43,7 +42,6 @@ class Services:
     policies: PolicyStore
     engine: LockedEngine
     service: TriageService
-    workers: Workers
     sla: SlaWatch
     loads: DbLoads
     metrics: Metrics

@@ -1,4 +1,4 @@
-"""Build the FastAPI app: store, migrations, the agent, workers, SLA watch, routers, middleware."""
+"""Build the FastAPI app: store, migrations, the agent, intake, SLA watch, routers, middleware."""
 
 from __future__ import annotations
 
@@ -45,7 +45,6 @@ from api.routers import (
 from api.service import TriageService
 from api.sla import SlaWatch
 from api.store import TicketStore
-from api.worker import Workers
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +55,7 @@ def build_services(
     options: ServiceOptions | None = None,
     fork: Fork | None = None,
 ) -> Services:
-    """Open the store (migrated), activate the stored policy, wire the agent and the workers."""
+    """Open the store (migrated), activate the stored policy, wire the agent and the SLA watch."""
     options = options or ServiceOptions.from_settings(settings)
     db = Database(settings.sqlalchemy_url)
     db.migrate()
@@ -84,13 +83,6 @@ def build_services(
     service = TriageService(
         store, ledger, engine, metrics, loads=loads, replay_wait_s=options.replay_wait_s
     )
-    workers = Workers(
-        service.process,
-        size=options.queue_size,
-        threads=options.workers,
-        on_error=lambda kind: metrics.errors.labels(kind=f"worker_{kind}").inc(),
-    )
-    metrics.track_queue(lambda: workers.depth)
     watch = SlaWatch(
         db,
         lambda: engine.policy,
@@ -108,7 +100,6 @@ def build_services(
         policies=policies,
         engine=engine,
         service=service,
-        workers=workers,
         sla=watch,
         loads=loads,
         metrics=metrics,
@@ -163,7 +154,6 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if services.options.start_background:
-            services.workers.start()
             adopt_unfinished(services, entry)
             services.sla.start()
             services.refitter.start()
@@ -176,7 +166,6 @@ def create_app(
             entry.stop()
             services.refitter.stop()
             services.sla.stop()
-            services.workers.stop()
             services.db.stop_checkpoints()
             gc.unfreeze()
 

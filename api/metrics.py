@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from agent.models import TriageDecision
@@ -14,7 +13,7 @@ LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0
 
 
 class Metrics:
-    """Requests, latencies, decisions, LLM usage, queue depth and errors."""
+    """Requests, latencies, decisions, LLM usage and errors (the intake adds its sources')."""
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
@@ -43,14 +42,9 @@ class Metrics:
         self.errors = Counter(
             "triage_errors", "Error answers and failed jobs by kind", ["kind"], registry=r
         )
-        self.queue_depth = Gauge("triage_queue_depth", "Tickets waiting for a worker", registry=r)
         self.sla_actions = Counter(
             "triage_sla_actions", "SLA protocol actions", ["action"], registry=r
         )
-
-    def track_queue(self, depth: Callable[[], int]) -> None:
-        """Read the queue depth at scrape time."""
-        self.queue_depth.set_function(lambda: float(depth()))
 
     def decision(self, decision: TriageDecision, seconds: float) -> None:
         """Count one decision and its LLM usage."""

@@ -12,12 +12,8 @@ from agent.settings import Settings
 
 
 class ServiceOptions(BaseModel):
-    """Queue, workers, SLA watch and replay behaviour."""
+    """SLA watch, replay and refit behaviour; the intake's queue and workers: IntakeOptions."""
 
-    queue_size: int = Field(
-        default=1000, ge=1, description="Tickets waiting for a worker (429 past it)"
-    )
-    workers: int = Field(default=1, ge=1, le=16, description="Worker threads for POST /v1/tickets")
     sla_check_interval_s: float = Field(default=60.0, gt=0, description="SLA watch period")
     sla_warn_fraction: float = Field(
         default=0.2, gt=0, lt=1, description="At risk when this share of the SLA time is left"

@@ -22,11 +22,10 @@ def healthz() -> dict[str, str]:
 
 @router.get("/readyz", summary="Dependencies, each named")
 def readyz(services: ServicesDep, request: Request) -> JSONResponse:
-    """503 when a required dependency (store, knowledge base, queue) is not ready."""
+    """503 when a required dependency (store, knowledge base, intake queue) is not ready."""
     checks = {
         "store": _check_store(services),
         "knowledge_base": _check_kb(services),
-        "queue": _check_queue(services),
         "llm": _check_llm(services),
         "helpdesk": _check_helpdesk(request),
         "intake": _check_intake(services, request),
@@ -38,7 +37,7 @@ def readyz(services: ServicesDep, request: Request) -> JSONResponse:
 
 @router.get("/metrics", summary="Prometheus metrics")
 def metrics(services: ServicesDep) -> Response:
-    """Requests, latencies, decisions by team and path, LLM use, queue depth, errors."""
+    """Requests, latencies, decisions by team and path, LLM use, intake sources, errors."""
     return Response(services.metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
 
@@ -72,14 +71,6 @@ def _check_kb(services: Services) -> dict[str, Any]:
     except Exception as exc:
         return _failed(exc)
     return {"ok": True, "required": True, "detail": f"{count} cases"}
-
-
-def _check_queue(services: Services) -> dict[str, Any]:
-    workers, size = services.workers, services.options.queue_size
-    running = workers.alive or not services.options.start_background
-    ok = running and workers.depth < size
-    state = "running" if workers.alive else "not started"
-    return {"ok": ok, "required": True, "detail": f"{state}, {workers.depth}/{size} queued"}
 
 
 def _check_intake(services: Services, request: Request) -> dict[str, Any]:

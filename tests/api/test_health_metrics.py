@@ -10,19 +10,17 @@ def test_readyz_names_each_dependency(api: Api) -> None:
     assert response.status_code == 200
     body = response.json()
     assert body["ready"] is True
-    assert set(body["checks"]) == {"store", "knowledge_base", "queue", "llm", "helpdesk", "intake"}
+    assert set(body["checks"]) == {"store", "knowledge_base", "llm", "helpdesk", "intake"}
     assert body["checks"]["llm"]["detail"].startswith("not configured")
     assert body["checks"]["helpdesk"]["detail"] == "not configured"
-    assert body["checks"]["queue"]["detail"].startswith("running")
+    assert body["checks"]["intake"]["detail"].startswith("embedded queue 0/10000")
 
 
 def test_readyz_is_503_when_the_workers_are_gone(api: Api) -> None:
-    api.services.workers.stop()
+    api.app.state.intake.workers.stop()
     response = api.client.get("/readyz")
     assert response.status_code == 503
-    queue = response.json()["checks"]["queue"]
-    assert queue["ok"] is False
-    assert queue["detail"].startswith("not started")
+    assert response.json()["checks"]["intake"]["ok"] is False
     assert response.json()["checks"]["store"]["ok"] is True
 
 
@@ -35,6 +33,6 @@ def test_metrics_count_requests_decisions_and_errors(api: Api) -> None:
     assert 'route="/v1/tickets/{ticket_id}",status="404"' in text
     assert 'triage_decisions_total{path="rule",review="false",team="database"} 1.0' in text
     assert 'triage_errors_total{kind="invalid_input"} 1.0' in text
-    assert "triage_queue_depth 0.0" in text
+    assert 'triage_intake_queue_depth{source="api"} 0.0' in text
     assert "triage_http_request_seconds_bucket" in text
     assert "triage_llm_calls_total 0.0" in text
