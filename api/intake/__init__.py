@@ -1,7 +1,8 @@
 """Multi-channel intake: one governed flow from every channel to triaged tickets.
 
     channel payload --adapters/email_adapter/webhooks--> Adapted (canonical Ticket + original)
-      --validation (per channel and account tier)--> accept | quarantine | reject (kept: rejects)
+      (POST /v1/tickets: the canonical Ticket as sent, source api)
+      --validation (per source channel and account tier)--> accept | quarantine | reject (kept)
       --flow: thread e-mail replies | pre-priority | store once | queue durably (bounded)
       --workers/runner: triage via TriageService, retry with backoff + jitter--> decided
                                                        or after N attempts --> dead letters (dlq)
