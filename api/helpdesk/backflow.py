@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 
 from api.db import Database
 from api.deps import Services
-from api.helpdesk.base import Helpdesk, HelpdeskError
+from api.helpdesk.base import Helpdesk, HelpdeskError, HelpdeskUnavailable
 from api.helpdesk.outcome import Outcome, compute_outcome
 from api.helpdesk.polling import PollingThread
 from api.helpdesk.tables import EventRow, OutcomeRow
@@ -68,8 +68,8 @@ class EventLog:
             )
             return list(session.scalars(query.order_by(EventRow.received_at)).all())
 
-    def done(self, event_id: str, error: str | None = None) -> None:
-        """Close an event, or count a failed attempt with its error."""
+    def done(self, event_id: str, error: str | None = None, count: bool = True) -> None:
+        """Close an event, or record a failed attempt with its error (counted unless told not)."""
         with self.db.session() as session:
             row = session.get(EventRow, event_id)
             if row is None:
@@ -77,7 +77,7 @@ class EventLog:
             if error is None:
                 row.processed_at, row.error = utcnow(), None
             else:
-                row.attempts += 1
+                row.attempts += 1 if count else 0
                 row.error = error[:1000]
 
 
@@ -116,9 +116,13 @@ class BackflowWorker(PollingThread):
         for row in self.events.pending(self.source):
             try:
                 self.process(row.external_id)
+            except HelpdeskUnavailable as exc:
+                # Not an attempt: the resolution waits for the helpdesk however long it is down.
+                self.events.done(row.event_id, f"{type(exc).__name__}: {exc}", count=False)
+                break
             except HelpdeskError as exc:
                 self.events.done(row.event_id, f"{type(exc).__name__}: {exc}")
-                break  # the helpdesk is down or refusing: try again on the next pass
+                break  # the helpdesk is refusing: try again on the next pass
             except Exception as exc:
                 # Knowledge base or store failed: counted, retried up to MAX_ATTEMPTS, logged.
                 log.exception(

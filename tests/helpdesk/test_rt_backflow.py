@@ -5,6 +5,7 @@ from __future__ import annotations
 from rt_support import DB_TEXT, Rig, RigFactory, rt_ticket
 
 from agent.kpis import compute_kpis
+from api.helpdesk.backflow import MAX_ATTEMPTS
 from api.helpdesk.fake import FakeHelpdesk
 from api.hooks import HelpdeskEvent
 
@@ -81,3 +82,18 @@ def test_resolution_waits_while_the_helpdesk_is_down(
     assert rig.connector.backflow.drain() == 0
     fake.down = False
     assert rig.connector.backflow.drain() == 1
+
+
+def test_a_long_helpdesk_outage_loses_no_resolution(
+    make_rig: RigFactory, fake: FakeHelpdesk
+) -> None:
+    rig = make_rig(fake)
+    ticket_id, rt_id = _routed(rig, fake)
+    fake.set_field(rt_id, "Status", "resolved", "root")
+    rig.connector.handler.handle(_resolved("rt-txn-90", rt_id))
+    fake.down = True
+    for _ in range(MAX_ATTEMPTS + 5):  # a pass every poll_s while RT is down
+        assert rig.connector.backflow.drain() == 0
+    fake.down = False
+    assert rig.connector.backflow.drain() == 1
+    assert rig.triager.kb.store.get(ticket_id) is not None
