@@ -4,7 +4,8 @@
 waits for the webhook's answer; ``BackflowWorker`` then reads the resolved ticket's history,
 computes the outcome, feeds the knowledge base (label_source "helpdesk") and writes the feedback
 record the KPI endpoint reads (a person moving the ticket to another queue after our decision
-makes the final team differ from our first route: a misroute).
+makes the final team differ from our first route: a misroute). A reopen, applied in its turn
+after the resolution before it, makes the ticket open here again (decided, or in review).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from knowledge.feedback import Feedback
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 20
+WORK = ("resolved", "reopened")  # the events the worker applies; the others are only recorded
 
 
 class EventLog:
@@ -48,8 +50,8 @@ class EventLog:
             type=event.type,
             external_id=external,
             attempts=0,
-            # Only resolutions have work left to do.
-            processed_at=None if event.type == "resolved" else utcnow(),
+            # Only resolutions and reopens have work left to do (in the order they came).
+            processed_at=None if event.type in WORK else utcnow(),
         )
         try:
             with self.db.session() as session:
@@ -59,7 +61,7 @@ class EventLog:
         return True
 
     def pending(self, source: str) -> list[EventRow]:
-        """Resolutions not processed yet, oldest first."""
+        """Resolutions and reopens not processed yet, oldest first."""
         with self.db.session() as session:
             query = select(EventRow).where(
                 EventRow.source == source,
@@ -88,13 +90,13 @@ class RTEventHandler:
         self.events, self.wake = events, wake
 
     def handle(self, event: HelpdeskEvent) -> None:
-        """Record the event once; a resolution is processed in the background."""
-        if self.events.add(event) and event.type == "resolved":
+        """Record the event once; a resolution or reopen is processed in the background."""
+        if self.events.add(event) and event.type in WORK:
             self.wake.set()
 
 
 class BackflowWorker(PollingThread):
-    """Turns recorded resolutions into knowledge-base cases and KPI feedback."""
+    """Turns recorded resolutions into knowledge-base cases and KPI feedback; applies reopens."""
 
     thread_name = "helpdesk-backflow"
 
@@ -115,7 +117,10 @@ class BackflowWorker(PollingThread):
         done = 0
         for row in self.events.pending(self.source):
             try:
-                self.process(row.external_id)
+                if row.type == "reopened":
+                    self.reopen(row.external_id)
+                else:
+                    self.process(row.external_id)
             except HelpdeskUnavailable as exc:
                 # Not an attempt: the resolution waits for the helpdesk however long it is down.
                 self.events.done(row.event_id, f"{type(exc).__name__}: {exc}", count=False)
@@ -157,6 +162,23 @@ class BackflowWorker(PollingThread):
         if ticket_id is not None:
             self._learn(ticket_id, outcome, first_team)
         return outcome
+
+    def reopen(self, external_id: str) -> None:
+        """A ticket reopened in the helpdesk is open here again: in the SLA watch (or review)."""
+        with self.services.db.session() as session:
+            row = session.scalars(
+                select(TicketRow).where(TicketRow.external_id == f"{self.source}:{external_id}")
+            ).first()
+            if row is None or row.status != "resolved":
+                return
+            held = session.scalars(
+                select(DecisionRow.needs_review)
+                .where(DecisionRow.ticket_id == row.id)
+                .order_by(DecisionRow.id.desc())
+            ).first()
+            if held is not None:
+                row.status = "review" if held else "decided"
+                row.updated_at = utcnow()
 
     def _ours(self, external: str) -> tuple[str | None, datetime | None, str | None]:
         """Our ticket id, first decision time and first team for a helpdesk ticket, if any."""

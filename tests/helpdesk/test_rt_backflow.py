@@ -97,3 +97,35 @@ def test_a_long_helpdesk_outage_loses_no_resolution(
     fake.down = False
     assert rig.connector.backflow.drain() == 1
     assert rig.triager.kb.store.get(ticket_id) is not None
+
+
+def test_a_ticket_reopened_in_the_helpdesk_is_open_again(
+    make_rig: RigFactory, fake: FakeHelpdesk
+) -> None:
+    rig = make_rig(fake)
+    ticket_id, rt_id = _routed(rig, fake)
+    fake.set_field(rt_id, "Status", "resolved", "root")
+    rig.connector.handler.handle(_resolved("rt-txn-100", rt_id))
+    rig.connector.backflow.drain()
+    assert rig.services.store.status(ticket_id) == "resolved"
+    fake.set_field(rt_id, "Status", "open", "root")
+    rig.connector.handler.handle(
+        HelpdeskEvent(source="rt", event_id="rt-txn-101", type="reopened", external_id=rt_id)
+    )
+    rig.connector.backflow.drain()
+    assert rig.services.store.status(ticket_id) == "decided"  # in the SLA watch again
+
+
+def test_a_reopen_right_after_the_resolution_is_applied_after_it(
+    make_rig: RigFactory, fake: FakeHelpdesk
+) -> None:
+    rig = make_rig(fake)
+    ticket_id, rt_id = _routed(rig, fake)
+    fake.set_field(rt_id, "Status", "resolved", "root")
+    rig.connector.handler.handle(_resolved("rt-txn-110", rt_id))
+    fake.set_field(rt_id, "Status", "open", "root")
+    rig.connector.handler.handle(
+        HelpdeskEvent(source="rt", event_id="rt-txn-111", type="reopened", external_id=rt_id)
+    )
+    rig.connector.backflow.drain()
+    assert rig.services.store.status(ticket_id) == "decided"
