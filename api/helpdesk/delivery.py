@@ -6,6 +6,8 @@ values, and a comment whose step was started but not recorded is looked for (by 
 the ticket's history before being posted again.
 While the helpdesk is unreachable the loop backs off exponentially (capped per wait) and keeps
 trying for as long as it takes; a refusal (unknown ticket, bad request) closes the row instead.
+A ticket the helpdesk has already closed is not moved or assigned: priority, tags and the
+comment are still applied.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import threading
 from datetime import UTC, datetime
 
 from api.helpdesk.base import Helpdesk, HelpdeskRejected, HelpdeskUnavailable, TicketUpdate
+from api.helpdesk.history import CLOSED
 from api.helpdesk.outbox import Outbox
 from api.helpdesk.polling import PollingThread
 from api.helpdesk.tables import OutboxRow
@@ -40,6 +43,11 @@ def apply_row(helpdesk: Helpdesk, outbox: Outbox, row: OutboxRow) -> tuple[str, 
             priority=update.get("priority"),
             custom_fields=update.get("custom_fields") or {},
         )
+        moves = change.queue is not None or change.owner is not None
+        if moves and helpdesk.ticket(ticket_id).status.lower() in CLOSED:
+            # Done before the decision arrived (a backlog, a restart's catch-up): the person's
+            # final queue and owner stand, and the resolution is learned from them.
+            change = change.model_copy(update={"queue": None, "owner": None})
         result = helpdesk.update(ticket_id, change)
         progress["fields"] = result.model_dump()
         outbox.save_progress(row.id, progress)

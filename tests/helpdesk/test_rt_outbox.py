@@ -186,3 +186,23 @@ def test_sweep_after_days_of_downtime_still_finds_the_decision_a_crash_left(
     assert rig.connector.listener.sweep(rig.services.db) == 1
     rig.connector.delivery.drain()
     assert fake.tickets[rt.id].queue == "database"
+
+
+def test_a_ticket_resolved_in_the_helpdesk_before_the_decision_keeps_its_routing(
+    make_rig: RigFactory, fake: FakeHelpdesk
+) -> None:
+    rig = make_rig(fake)
+    rt = fake.create(*DB_TEXT, requester="alice@example.com")
+    # Triaged late (a backlog, a restart's catch-up): a person already routed and resolved it.
+    fake.set_field(rt.id, "Queue", "erp_applications", "katrin.vogel@example.com")
+    fake.set_field(rt.id, "Status", "resolved", "katrin.vogel@example.com")
+    _, result = rig.decide(rt_ticket(rt.id, *DB_TEXT))
+    assert result.decision.team == "database" and result.decision.assignee
+    rig.connector.delivery.drain()
+    now = fake.tickets[rt.id]
+    assert now.queue == "erp_applications" and now.owner is None
+    policy = rig.services.engine.policy
+    assert now.priority == priority_map(policy.priorities.scale)[result.decision.priority]
+    assert len(fake.comments(rt.id)) == 1
+    (row,) = rig.connector.outbox.rows(rt.id)
+    assert row.status == "applied"
