@@ -4,7 +4,8 @@
 waits for the webhook's answer; ``BackflowWorker`` then reads the resolved ticket's history,
 computes the outcome, feeds the knowledge base (label_source "helpdesk") and writes the feedback
 record the KPI endpoint reads (a person moving the ticket to another queue after our decision
-makes the final team differ from our first route: a misroute). A reopen, applied in its turn
+makes the final team differ from our first route: a misroute). The events of a ticket still
+queued for triage wait for its decision. A reopen, applied in its turn
 after the resolution before it, makes the ticket open here again (decided, or in review).
 """
 
@@ -115,7 +116,13 @@ class BackflowWorker(PollingThread):
     def drain(self) -> int:
         """Process every pending resolution; returns how many succeeded."""
         done = 0
+        waiting: set[str] = set()
         for row in self.events.pending(self.source):
+            if row.external_id in waiting or self._undecided(row.external_id):
+                # Still queued for triage: its decision would undo the resolution. Its events
+                # wait, in their order, uncounted.
+                waiting.add(row.external_id)
+                continue
             try:
                 if row.type == "reopened":
                     self.reopen(row.external_id)
@@ -179,6 +186,16 @@ class BackflowWorker(PollingThread):
             if held is not None:
                 row.status = "review" if held else "decided"
                 row.updated_at = utcnow()
+
+    def _undecided(self, external_id: str) -> bool:
+        """True while our ticket for it waits for triage (queued or triaging)."""
+        with self.services.db.session() as session:
+            status = session.scalars(
+                select(TicketRow.status).where(
+                    TicketRow.external_id == f"{self.source}:{external_id}"
+                )
+            ).first()
+        return status in ("queued", "triaging")
 
     def _ours(self, external: str) -> tuple[str | None, datetime | None, str | None]:
         """Our ticket id, first decision time and first team for a helpdesk ticket, if any."""

@@ -129,3 +129,24 @@ def test_a_reopen_right_after_the_resolution_is_applied_after_it(
     )
     rig.connector.backflow.drain()
     assert rig.services.store.status(ticket_id) == "decided"
+
+
+def test_a_resolution_before_the_decision_waits_for_it(
+    make_rig: RigFactory, fake: FakeHelpdesk
+) -> None:
+    rig = make_rig(fake)
+    rt = fake.create(*DB_TEXT, requester="alice@example.com")
+    ticket = rt_ticket(rt.id, *DB_TEXT)
+    # Queued behind a backlog (or caught up after a restart) while a person routes and resolves it.
+    claim = rig.services.store.claim(ticket, None, None, "queued")
+    fake.set_field(rt.id, "Queue", "erp_applications", "katrin.vogel@example.com")
+    fake.set_field(rt.id, "Status", "resolved", "katrin.vogel@example.com")
+    rig.connector.handler.handle(_resolved("rt-txn-120", rt.id))
+    assert rig.connector.backflow.drain() == 0
+    result = rig.triager.triage(ticket, thread_id=claim.id)
+    rig.services.store.record(claim.id, result, actor="agent")
+    rig.connector.listener.on_decision(claim.id, ticket, result)
+    rig.connector.delivery.drain()
+    assert rig.connector.backflow.drain() == 1
+    assert rig.services.store.status(claim.id) == "resolved"
+    assert rig.triager.kb.store.get(claim.id).team == "erp_applications"  # type: ignore[union-attr]
