@@ -7,7 +7,8 @@ the ticket's history before being posted again.
 While the helpdesk is unreachable the loop backs off exponentially (capped per wait) and keeps
 trying for as long as it takes; a refusal (unknown ticket, bad request) closes the row instead.
 A ticket the helpdesk has already closed is not moved or assigned: priority, tags and the
-comment are still applied.
+comment are still applied. The tags field keeps the tags people added there: a row replaces
+the tags earlier rows of its ticket set (and the review tag), not the others.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from datetime import UTC, datetime
 
 from api.helpdesk.base import Helpdesk, HelpdeskRejected, HelpdeskUnavailable, TicketUpdate
 from api.helpdesk.history import CLOSED
+from api.helpdesk.listener import REVIEW_TAG
+from api.helpdesk.names import TAGS_FIELD
 from api.helpdesk.outbox import Outbox
 from api.helpdesk.polling import PollingThread
 from api.helpdesk.tables import OutboxRow
@@ -44,10 +47,18 @@ def apply_row(helpdesk: Helpdesk, outbox: Outbox, row: OutboxRow) -> tuple[str, 
             custom_fields=update.get("custom_fields") or {},
         )
         moves = change.queue is not None or change.owner is not None
-        if moves and helpdesk.ticket(ticket_id).status.lower() in CLOSED:
-            # Done before the decision arrived (a backlog, a restart's catch-up): the person's
-            # final queue and owner stand, and the resolution is learned from them.
-            change = change.model_copy(update={"queue": None, "owner": None})
+        if moves or TAGS_FIELD in change.custom_fields:
+            now = helpdesk.ticket(ticket_id)
+            if moves and now.status.lower() in CLOSED:
+                # Done before the decision arrived (a backlog, a restart's catch-up): the
+                # person's final queue and owner stand, and the resolution is learned from them.
+                change = change.model_copy(update={"queue": None, "owner": None})
+            if TAGS_FIELD in change.custom_fields:
+                # Ours replace ours; the tags people added in the helpdesk stay.
+                mine = outbox.earlier_tags(row) | {REVIEW_TAG}
+                theirs = set(now.custom_fields.get(TAGS_FIELD, [])) - mine
+                tags = sorted(theirs | set(change.custom_fields[TAGS_FIELD]))
+                change.custom_fields = {**change.custom_fields, TAGS_FIELD: tags}
         result = helpdesk.update(ticket_id, change)
         progress["fields"] = result.model_dump()
         outbox.save_progress(row.id, progress)

@@ -16,6 +16,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from api.db import Database
+from api.helpdesk.names import TAGS_FIELD
 from api.helpdesk.tables import OutboxRow
 from api.tables import DecisionRow, TicketRow, utcnow
 
@@ -109,6 +110,22 @@ class Outbox:
                 .values(next_attempt_at=now + timedelta(seconds=lease_s))
             )
             return bool(taken.rowcount)  # type: ignore[attr-defined]
+
+    def earlier_tags(self, row: OutboxRow) -> set[str]:
+        """The tags the earlier rows of the row's ticket set (ours, not the helpdesk users')."""
+        with self.db.session() as session:
+            updates = session.scalars(
+                select(OutboxRow.update).where(
+                    OutboxRow.helpdesk == row.helpdesk,
+                    OutboxRow.external_id == row.external_id,
+                    OutboxRow.id < row.id,
+                )
+            ).all()
+        return {
+            str(tag)
+            for update in updates
+            for tag in ((update or {}).get("custom_fields") or {}).get(TAGS_FIELD) or []
+        }
 
     def next_due(self) -> datetime | None:
         """When the earliest pending row is due, or None when nothing is pending."""

@@ -206,3 +206,24 @@ def test_a_ticket_resolved_in_the_helpdesk_before_the_decision_keeps_its_routing
     assert len(fake.comments(rt.id)) == 1
     (row,) = rig.connector.outbox.rows(rt.id)
     assert row.status == "applied"
+
+
+def test_tags_a_person_added_in_the_helpdesk_are_kept(
+    make_rig: RigFactory, fake: FakeHelpdesk
+) -> None:
+    rig = make_rig(fake)
+    rt = fake.create(*REVIEW_TEXT, requester="bob@example.com")
+    ticket_id, held = rig.decide(rt_ticket(rt.id, *REVIEW_TEXT, "bob@example.com"))
+    assert held.decision.needs_review
+    rig.connector.delivery.drain()
+    ours = fake.tickets[rt.id].custom_fields[TAGS_FIELD]
+    assert "needs-review" in ours
+    # An agent tags the ticket in the helpdesk while it waits for review.
+    fake.tickets[rt.id].custom_fields[TAGS_FIELD] = [*ours, "angry-customer"]
+    reviewed = rig.triager.resume(ticket_id, HumanReview(team="hardware", reviewer="rev"))
+    rig.services.store.record(ticket_id, reviewed, actor="rev")
+    rig.connector.listener.on_decision(ticket_id, rig.services.store.ticket(ticket_id), reviewed)
+    rig.connector.delivery.drain()
+    tags = fake.tickets[rt.id].custom_fields[TAGS_FIELD]
+    assert tags == sorted({"angry-customer", *reviewed.decision.tags})
+    assert [r.status for r in rig.connector.outbox.rows(rt.id)] == ["applied", "applied"]
