@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from rt_support import (
@@ -205,8 +206,11 @@ def test_outage_every_update_arrives_once_in_order(
     ids = [root.create(*text, requester="hank@example.com") for text in (REVIEW_TEXT, VPN_TEXT)]
     rig = make_rig(rt, _options(), background=True)
     script = REPO / ".ci" / "rt"
+    # The session's RT, wherever it runs: the test's environment has no TRIAGE_ variables.
+    port = str(urlsplit(rt_env["RT_URL"]).port)
+    env = {**os.environ, "TRIAGE_RT_DIR": rt_env["RT_DIR"], "TRIAGE_RT_PORT": port}
     with served(rig.app):
-        subprocess.run([script, "stop"], check=True, capture_output=True)
+        subprocess.run([script, "stop"], check=True, capture_output=True, env=env)
         try:
             review_id, first = rig.decide(rt_ticket(ids[0], *REVIEW_TEXT, "hank@example.com"))
             rig.decide(rt_ticket(ids[1], *VPN_TEXT, "hank@example.com"))
@@ -219,7 +223,7 @@ def test_outage_every_update_arrives_once_in_order(
             threading.Event().wait(OUTAGE_S)
             assert rig.connector.outbox.pending_count() == 3
         finally:
-            subprocess.run([script, "start"], check=True, capture_output=True)
+            subprocess.run([script, "start"], check=True, capture_output=True, env=env)
         wait_for(lambda: rig.connector.outbox.pending_count() == 0, 120, "the outbox drained")
     rows = rig.connector.outbox.rows()
     assert [r.status for r in rows] == ["applied"] * 3
