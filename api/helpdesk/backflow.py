@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from api.db import Database
 from api.deps import Services
 from api.helpdesk.base import Helpdesk, HelpdeskError, HelpdeskUnavailable
+from api.helpdesk.outbox import WEBHOOK_KEY
 from api.helpdesk.outcome import Outcome, compute_outcome
 from api.helpdesk.polling import PollingThread
 from api.helpdesk.tables import EventRow, OutcomeRow
@@ -31,6 +32,8 @@ from knowledge.feedback import Feedback
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 20
+# The helpdesk's tickets here are the ones its signed webhook sent; an API key may name "rt:123".
+FROM_WEBHOOK = TicketRow.submitted_by == WEBHOOK_KEY
 WORK = ("resolved", "reopened")  # the events the worker applies; the others are only recorded
 
 
@@ -174,7 +177,9 @@ class BackflowWorker(PollingThread):
         """A ticket reopened in the helpdesk is open here again: in the SLA watch (or review)."""
         with self.services.db.session() as session:
             row = session.scalars(
-                select(TicketRow).where(TicketRow.external_id == f"{self.source}:{external_id}")
+                select(TicketRow).where(
+                    TicketRow.external_id == f"{self.source}:{external_id}", FROM_WEBHOOK
+                )
             ).first()
             if row is None or row.status != "resolved":
                 return
@@ -192,7 +197,7 @@ class BackflowWorker(PollingThread):
         with self.services.db.session() as session:
             status = session.scalars(
                 select(TicketRow.status).where(
-                    TicketRow.external_id == f"{self.source}:{external_id}"
+                    TicketRow.external_id == f"{self.source}:{external_id}", FROM_WEBHOOK
                 )
             ).first()
         return status in ("queued", "triaging")
@@ -201,7 +206,7 @@ class BackflowWorker(PollingThread):
         """Our ticket id, first decision time and first team for a helpdesk ticket, if any."""
         with self.services.db.session() as session:
             ticket_id = session.scalars(
-                select(TicketRow.id).where(TicketRow.external_id == external)
+                select(TicketRow.id).where(TicketRow.external_id == external, FROM_WEBHOOK)
             ).first()
             if ticket_id is None:
                 return None, None, None

@@ -83,6 +83,15 @@ class OutboxListener:
         external = external_ref(ticket, self.prefix)
         if external is None:
             return
+        if not self.outbox.from_webhook(ticket_id):
+            # Anyone with an API key can name "rt:123"; only the helpdesk's own tickets change it.
+            log.warning(
+                "ticket %s names %s ticket %s but was not sent by its webhook: not applied there",
+                ticket_id,
+                self.helpdesk,
+                external,
+            )
+            return
         decision_id = self.outbox.decision_id(ticket_id, result.decision.decided_at)
         if decision_id is None:
             log.error(

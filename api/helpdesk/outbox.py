@@ -18,9 +18,12 @@ from sqlalchemy.exc import IntegrityError
 from api.db import Database
 from api.helpdesk.names import TAGS_FIELD
 from api.helpdesk.tables import OutboxRow
+from api.intake.events import WEBHOOK_CALLER
 from api.tables import DecisionRow, TicketRow, utcnow
 
 PENDING = "pending"
+WEBHOOK_KEY = WEBHOOK_CALLER.key_id
+"""Who submitted the helpdesk's own tickets: an API key's "rt:123" names no RT ticket of ours."""
 LEASE_S = 300.0
 """How long a claimed row is left to its loop; a loop that died mid-row frees it after this."""
 
@@ -49,6 +52,12 @@ class Outbox:
             return None
         exact = [i for i, at in rows if decided_at is not None and at == decided_at]
         return int(exact[0] if exact else rows[0][0])
+
+    def from_webhook(self, ticket_id: str) -> bool:
+        """True when the signed helpdesk webhook submitted the ticket (its external id is RT's)."""
+        with self.db.session() as session:
+            by = session.scalar(select(TicketRow.submitted_by).where(TicketRow.id == ticket_id))
+        return by == WEBHOOK_KEY
 
     def enqueue(
         self,
@@ -191,6 +200,7 @@ class Outbox:
                     DecisionRow.id.in_(latest),
                     DecisionRow.decided_at >= since,
                     TicketRow.external_id.like(f"{prefix}%"),
+                    TicketRow.submitted_by == WEBHOOK_KEY,
                     DecisionRow.id.not_in(select(OutboxRow.decision_id)),
                 )
                 .order_by(DecisionRow.id)

@@ -18,6 +18,7 @@ from fastapi import FastAPI
 from agent.models import Ticket
 from agent.triager import Triager, TriageResult
 from api.helpdesk.plugin import Connector
+from api.intake.events import WEBHOOK_CALLER
 
 # Texts the example policy routes with confidence (rule hits), and one that must wait for review.
 DB_TEXT = ("ORA-00600 on the production database", "Our order database throws ORA-00600.")
@@ -41,8 +42,9 @@ class Rig:
         return self.app.state.services
 
     def decide(self, ticket: Ticket) -> tuple[str, TriageResult]:
-        """Store the ticket, triage it, record the decision and tell the listeners."""
-        claim = self.services.store.claim(ticket, None, None, "triaging")
+        """Store the ticket as the signed webhook does, triage it, record the decision and tell
+        the listeners."""
+        claim = self.services.store.claim(ticket, None, WEBHOOK_CALLER.key_id, "triaging")
         result = self.triager.triage(ticket, thread_id=claim.id)
         self.services.store.record(claim.id, result, actor="agent")
         for listener in self.app.state.decision_listeners:

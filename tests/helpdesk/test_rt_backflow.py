@@ -8,6 +8,7 @@ from agent.kpis import compute_kpis
 from api.helpdesk.backflow import MAX_ATTEMPTS
 from api.helpdesk.fake import FakeHelpdesk
 from api.hooks import HelpdeskEvent
+from api.intake.events import WEBHOOK_CALLER
 
 
 def _resolved(event_id: str, external: str) -> HelpdeskEvent:
@@ -138,7 +139,7 @@ def test_a_resolution_before_the_decision_waits_for_it(
     rt = fake.create(*DB_TEXT, requester="alice@example.com")
     ticket = rt_ticket(rt.id, *DB_TEXT)
     # Queued behind a backlog (or caught up after a restart) while a person routes and resolves it.
-    claim = rig.services.store.claim(ticket, None, None, "queued")
+    claim = rig.services.store.claim(ticket, None, WEBHOOK_CALLER.key_id, "queued")
     fake.set_field(rt.id, "Queue", "erp_applications", "katrin.vogel@example.com")
     fake.set_field(rt.id, "Status", "resolved", "katrin.vogel@example.com")
     rig.connector.handler.handle(_resolved("rt-txn-120", rt.id))
