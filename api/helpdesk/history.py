@@ -7,6 +7,7 @@ If the helpdesk cannot answer, the ticket is triaged as it came, and the log say
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from agent.models import Account, Message, PriorTicket, Role, Ticket
 from api.helpdesk.accounts import AccountsFile, to_account
@@ -41,14 +42,25 @@ class Enricher:
     """Attaches the helpdesk's history and account context to a ticket from that helpdesk."""
 
     def __init__(
-        self, helpdesk: Helpdesk, accounts: AccountsFile, prefix: str = "rt:", limit: int = 10
+        self,
+        helpdesk: Helpdesk,
+        accounts: AccountsFile,
+        prefix: str = "rt:",
+        limit: int = 10,
+        owned: Callable[[str], bool] | None = None,
     ) -> None:
         self.helpdesk, self.accounts, self.prefix, self.limit = helpdesk, accounts, prefix, limit
+        # Whether the helpdesk itself sent the ticket of that id (None: every ticket): anyone
+        # with an API key can name "rt:123", and its brief would show ticket 123's conversation.
+        self.owned = owned
 
     def enrich(self, ticket: Ticket) -> Ticket:
         """The ticket with messages, earlier tickets, reopen count and account filled in."""
         external = external_ref(ticket, self.prefix)
         if external is None:
+            return ticket
+        if self.owned is not None and not self.owned(ticket.id):
+            log.warning("ticket %s names %s but the helpdesk did not send it", ticket.id, external)
             return ticket
         try:
             own = self.helpdesk.history(external)

@@ -87,7 +87,9 @@ def build_connector(
     backflow = BackflowWorker(services, helpdesk, "rt", poll_s=options.helpdesk_poll_s)
     handler = RTEventHandler(EventLog(services.db), backflow.wake)
     accounts = load_accounts(options.helpdesk_accounts_file)
-    enricher = Enricher(helpdesk, accounts, "rt:", options.helpdesk_history_limit)
+    enricher = Enricher(
+        helpdesk, accounts, "rt:", options.helpdesk_history_limit, owned=outbox.from_webhook
+    )
     catchup = None
     if isinstance(helpdesk, RTHelpdesk) and webhook is not None:
         reader = RTEventReader(helpdesk)

@@ -5,9 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from rt_support import DB_TEXT, rt_ticket
+from fastapi.testclient import TestClient
+from rt_support import DB_TEXT, RigFactory, rt_ticket
 
 from agent.errors import InputError
+from api.auth import create_key
 from api.helpdesk.accounts import load_accounts
 from api.helpdesk.base import Requester
 from api.helpdesk.fake import FakeHelpdesk
@@ -83,3 +85,27 @@ def test_a_bad_accounts_file_names_file_and_path(tmp_path: Path) -> None:
     path.write_text("accounts:\n  - name: no id\n", encoding="utf-8")
     with pytest.raises(InputError, match=r"accounts.yaml: accounts.0.id"):
         load_accounts(path)
+
+
+def test_a_ticket_an_api_key_sends_is_not_enriched_from_the_helpdesk_ticket_it_names(
+    make_rig: RigFactory, fake: FakeHelpdesk
+) -> None:
+    rig = make_rig(fake)
+    rt = fake.create(*DB_TEXT, requester="alice@example.com")
+    fake.record(rt.id, "Comment", "lena.fischer@example.com", content="Card 4111 1111 1111 1111.")
+    _, secret = create_key(rig.services.db, "helpdesk", "web form")
+    client = TestClient(rig.app)  # no lifespan: nothing runs in the background
+    headers = {"Authorization": f"Bearer {secret}"}
+    sent = {
+        "subject": "status?",
+        "body": "What is the status?",
+        "channel": "helpdesk",
+        "external_id": f"rt:{rt.id}",
+    }
+    answer = client.post("/v1/tickets", json=sent, headers=headers)
+    assert answer.status_code == 202
+    ticket_id = answer.json()["id"]
+    rig.services.service.process(ticket_id)
+    brief = client.get(f"/v1/tickets/{ticket_id}/brief", headers=headers)
+    assert brief.status_code == 200 and "4111" not in brief.text
+    assert not any(call.startswith("history") for call in fake.calls)
