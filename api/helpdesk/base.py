@@ -5,7 +5,7 @@ Request Tracker 5 adapter and ``fake.FakeHelpdesk`` the in-memory one for unit t
 
     UpstreamError (agent.errors)
     └── HelpdeskError          the helpdesk failed
-        ├── HelpdeskUnavailable  unreachable, timed out, 5xx, 429: retry later
+        ├── HelpdeskUnavailable  unreachable, timed out, 5xx, 429, our token refused: retry later
         └── HelpdeskRejected     it refused the request (4xx, unknown ticket): retrying won't help
 """
 

@@ -70,14 +70,17 @@ class RTHelpdesk:
         self._http.close()
 
     def call(self, method: str, path: str, **kwargs: Any) -> Any:
-        """One REST2 request; its JSON answer. Unreachable or 429/5xx raise HelpdeskUnavailable,
-        a refusal HelpdeskRejected."""
+        """One REST2 request; its JSON answer. Unreachable, 429/5xx or the token refused (401)
+        raise HelpdeskUnavailable, a refusal HelpdeskRejected."""
         try:
             response = self._http.request(method, path, **kwargs)
         except httpx.TransportError as exc:
             raise HelpdeskUnavailable(f"RT {method} {path}: {type(exc).__name__}") from exc
         if response.status_code == 429 or response.status_code >= 500:
             raise HelpdeskUnavailable(f"RT {method} {path}: HTTP {response.status_code}")
+        if response.status_code == 401:
+            # Our token, not this request: revoked or mistyped, it is fixed and the work waits.
+            raise HelpdeskUnavailable(f"RT {method} {path}: HTTP 401, the token was refused")
         if response.status_code >= 400:
             detail = response.text[:200].replace("\n", " ")
             raise HelpdeskRejected(f"RT {method} {path}: HTTP {response.status_code} {detail}")

@@ -54,7 +54,12 @@ def test_a_200_put_with_refused_fields_is_reported() -> None:
 
 @pytest.mark.parametrize(
     ("status", "error"),
-    [(503, HelpdeskUnavailable), (429, HelpdeskUnavailable), (404, HelpdeskRejected)],
+    [
+        (503, HelpdeskUnavailable),
+        (429, HelpdeskUnavailable),
+        (401, HelpdeskUnavailable),  # our token: the rows wait until it is fixed
+        (404, HelpdeskRejected),
+    ],
 )
 def test_http_errors_map_to_retry_or_refusal(status: int, error: type[Exception]) -> None:
     with pytest.raises(error):
