@@ -136,8 +136,10 @@ class BackflowWorker(PollingThread):
                 self.events.done(row.event_id, f"{type(exc).__name__}: {exc}", count=False)
                 break
             except HelpdeskError as exc:
+                # Refused for this ticket (gone, no rights): counted; the others go on.
                 self.events.done(row.event_id, f"{type(exc).__name__}: {exc}")
-                break  # the helpdesk is refusing: try again on the next pass
+                waiting.add(row.external_id)
+                continue
             except Exception as exc:
                 # Knowledge base or store failed: counted, retried up to MAX_ATTEMPTS, logged.
                 log.exception(

@@ -151,3 +151,15 @@ def test_a_resolution_before_the_decision_waits_for_it(
     assert rig.connector.backflow.drain() == 1
     assert rig.services.store.status(claim.id) == "resolved"
     assert rig.triager.kb.store.get(claim.id).team == "erp_applications"  # type: ignore[union-attr]
+
+
+def test_a_refused_resolution_does_not_hold_up_the_others(
+    make_rig: RigFactory, fake: FakeHelpdesk
+) -> None:
+    rig = make_rig(fake)
+    ticket_id, rt_id = _routed(rig, fake)
+    rig.connector.handler.handle(_resolved("rt-txn-140", "404"))  # a ticket RT no longer has
+    fake.set_field(rt_id, "Status", "resolved", "root")
+    rig.connector.handler.handle(_resolved("rt-txn-141", rt_id))
+    assert rig.connector.backflow.drain() == 1
+    assert rig.services.store.status(ticket_id) == "resolved"
