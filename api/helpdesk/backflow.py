@@ -6,7 +6,8 @@ computes the outcome, feeds the knowledge base (label_source "helpdesk") and wri
 record the KPI endpoint reads (a person moving the ticket to another queue after our decision
 makes the final team differ from our first route: a misroute). The events of a ticket still
 queued for triage wait for its decision. A reopen, applied in its turn
-after the resolution before it, makes the ticket open here again (decided, or in review).
+after the resolution before it, makes the ticket open here again (decided, or in review); a
+rejection or deletion closes it here (status resolved) without learning anything.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from api.helpdesk.outcome import Outcome, compute_outcome
 from api.helpdesk.polling import PollingThread
 from api.helpdesk.tables import EventRow, OutcomeRow
 from api.hooks import HelpdeskEvent
+from api.schemas import OPEN_STATUSES
 from api.tables import DecisionRow, TicketRow, utcnow
 from knowledge.feedback import Feedback
 
@@ -34,7 +36,19 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 20
 # The helpdesk's tickets here are the ones its signed webhook sent; an API key may name "rt:123".
 FROM_WEBHOOK = TicketRow.submitted_by == WEBHOOK_KEY
-WORK = ("resolved", "reopened")  # the events the worker applies; the others are only recorded
+# The events the worker applies; the others are only recorded. "closed": a status change that
+# closes the ticket without a resolution (rejected, deleted): nothing to learn, nothing due.
+WORK = ("resolved", "reopened", "closed")
+CLOSED_UNRESOLVED = ("rejected", "deleted")
+
+
+def work_type(event: HelpdeskEvent) -> str:
+    """The event's type as the worker sees it ("closed" for a rejection or deletion)."""
+    if event.type == "status":
+        status = next((v for k, v in event.changes.items() if k.lower() == "status"), None)
+        if str(status or "").lower() in CLOSED_UNRESOLVED:
+            return "closed"
+    return event.type
 
 
 class EventLog:
@@ -48,14 +62,15 @@ class EventLog:
         prefix = f"{event.source}:"
         # The intake may hand over "rt:123" (the canonical external id) or RT's own "123".
         external = event.external_id.removeprefix(prefix) or event.external_id
+        kind = work_type(event)
         row = EventRow(
             event_id=event.event_id,
             source=event.source,
-            type=event.type,
+            type=kind,
             external_id=external,
             attempts=0,
-            # Only resolutions and reopens have work left to do (in the order they came).
-            processed_at=None if event.type in WORK else utcnow(),
+            # Only resolutions, reopens and closes have work left (in the order they came).
+            processed_at=None if kind in WORK else utcnow(),
         )
         try:
             with self.db.session() as session:
@@ -94,8 +109,8 @@ class RTEventHandler:
         self.events, self.wake = events, wake
 
     def handle(self, event: HelpdeskEvent) -> None:
-        """Record the event once; a resolution or reopen is processed in the background."""
-        if self.events.add(event) and event.type in WORK:
+        """Record the event once; a resolution, reopen or close is processed in the background."""
+        if self.events.add(event) and work_type(event) in WORK:
             self.wake.set()
 
 
@@ -129,6 +144,8 @@ class BackflowWorker(PollingThread):
             try:
                 if row.type == "reopened":
                     self.reopen(row.external_id)
+                elif row.type == "closed":
+                    self.close(row.external_id)
                 else:
                     self.process(row.external_id)
             except HelpdeskUnavailable as exc:
@@ -193,6 +210,17 @@ class BackflowWorker(PollingThread):
             if held is not None:
                 row.status = "review" if held else "decided"
                 row.updated_at = utcnow()
+
+    def close(self, external_id: str) -> None:
+        """Closed in the helpdesk without a resolution: no longer open here (nor learned)."""
+        with self.services.db.session() as session:
+            row = session.scalars(
+                select(TicketRow).where(
+                    TicketRow.external_id == f"{self.source}:{external_id}", FROM_WEBHOOK
+                )
+            ).first()
+            if row is not None and row.status in OPEN_STATUSES:
+                row.status, row.front_of_queue, row.updated_at = "resolved", False, utcnow()
 
     def _undecided(self, external_id: str) -> bool:
         """True while our ticket for it waits for triage (queued or triaging)."""

@@ -163,3 +163,24 @@ def test_a_refused_resolution_does_not_hold_up_the_others(
     rig.connector.handler.handle(_resolved("rt-txn-141", rt_id))
     assert rig.connector.backflow.drain() == 1
     assert rig.services.store.status(ticket_id) == "resolved"
+
+
+def test_a_ticket_rejected_in_the_helpdesk_is_closed_here_and_not_learned(
+    make_rig: RigFactory, fake: FakeHelpdesk
+) -> None:
+    rig = make_rig(fake)
+    ticket_id, rt_id = _routed(rig, fake)
+    fake.set_field(rt_id, "Status", "rejected", "root")  # spam: closed without a resolution
+    rig.connector.handler.handle(
+        HelpdeskEvent(
+            source="rt",
+            event_id="rt-txn-150",
+            type="status",
+            external_id=f"rt:{rt_id}",
+            changes={"Status": "rejected"},
+        )
+    )
+    rig.connector.backflow.drain()
+    assert rig.services.store.status(ticket_id) == "resolved"  # out of the SLA watch
+    assert rig.triager.kb.store.get(ticket_id) is None
+    assert rig.services.ledger.outcomes("service_desk")[0].first_route is None  # not judged
