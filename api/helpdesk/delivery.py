@@ -6,8 +6,9 @@ values, and a comment whose step was started but not recorded is looked for (by 
 the ticket's history before being posted again.
 While the helpdesk is unreachable the loop backs off exponentially (capped per wait) and keeps
 trying for as long as it takes; a refusal (unknown ticket, bad request) closes the row instead.
-A ticket the helpdesk has already closed is not moved or assigned: priority, tags and the
-comment are still applied. The tags field keeps the tags people added there: a row replaces
+A ticket the helpdesk has already closed is not moved or assigned, and a ticket's first decision
+leaves the queue or owner a person set before it arrived: priority, tags and the comment are
+still applied. The tags field keeps the tags people added there: a row replaces
 the tags earlier rows of its ticket set (and the review tag), not the others.
 """
 
@@ -23,6 +24,7 @@ from api.helpdesk.history import CLOSED
 from api.helpdesk.listener import REVIEW_TAG
 from api.helpdesk.names import TAGS_FIELD
 from api.helpdesk.outbox import Outbox
+from api.helpdesk.outcome import MOVES
 from api.helpdesk.polling import PollingThread
 from api.helpdesk.tables import OutboxRow
 
@@ -33,6 +35,15 @@ def backoff_s(failures: int, base_s: float, cap_s: float) -> float:
     """Exponential delay after that many consecutive failures, capped, with 10% jitter."""
     delay = min(cap_s, base_s * (2 ** max(0, failures - 1)))
     return delay * random.uniform(0.9, 1.0)
+
+
+def people_routed(helpdesk: Helpdesk, ticket_id: str) -> set[str]:
+    """The fields ("Queue", "Owner") a person, not the connector, changed on the ticket."""
+    return {
+        str(t.field)
+        for t in helpdesk.history(ticket_id)
+        if t.creator != helpdesk.bot_user and t.type in MOVES and t.field in ("Queue", "Owner")
+    }
 
 
 def apply_row(helpdesk: Helpdesk, outbox: Outbox, row: OutboxRow) -> tuple[str, str | None]:
@@ -53,6 +64,15 @@ def apply_row(helpdesk: Helpdesk, outbox: Outbox, row: OutboxRow) -> tuple[str, 
                 # Done before the decision arrived (a backlog, a restart's catch-up): the
                 # person's final queue and owner stand, and the resolution is learned from them.
                 change = change.model_copy(update={"queue": None, "owner": None})
+            elif moves and not outbox.has_earlier(row):
+                # Our first decision, come late: whoever routed or took the ticket meanwhile
+                # decided that part (our person belongs to our queue); a reviewer's later
+                # decision is applied as asked.
+                people = people_routed(helpdesk, ticket_id)
+                if "Queue" in people:
+                    change = change.model_copy(update={"queue": None, "owner": None})
+                elif "Owner" in people:
+                    change = change.model_copy(update={"owner": None})
             if TAGS_FIELD in change.custom_fields:
                 # Ours replace ours; the tags people added in the helpdesk stay.
                 mine = outbox.earlier_tags(row) | {REVIEW_TAG}

@@ -120,6 +120,18 @@ class Outbox:
             )
             return bool(taken.rowcount)  # type: ignore[attr-defined]
 
+    def has_earlier(self, row: OutboxRow) -> bool:
+        """True when an earlier row (an earlier decision) exists for the row's ticket."""
+        with self.db.session() as session:
+            earlier = session.scalar(
+                select(OutboxRow.id).where(
+                    OutboxRow.helpdesk == row.helpdesk,
+                    OutboxRow.external_id == row.external_id,
+                    OutboxRow.id < row.id,
+                )
+            )
+        return earlier is not None
+
     def earlier_tags(self, row: OutboxRow) -> set[str]:
         """The tags the earlier rows of the row's ticket set (ours, not the helpdesk users')."""
         with self.db.session() as session:

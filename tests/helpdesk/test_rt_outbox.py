@@ -266,3 +266,33 @@ def test_an_api_key_cannot_change_a_helpdesk_ticket_by_naming_it(
     assert rig.connector.backflow.drain() == 1
     assert rig.services.store.status(ticket_id) == "resolved"
     assert rig.services.store.status(answer.json()["ticket_id"]) == "decided"
+
+
+def test_a_first_decision_arriving_late_keeps_the_routing_a_person_gave_in_the_helpdesk(
+    make_rig: RigFactory, fake: FakeHelpdesk
+) -> None:
+    rig = make_rig(fake)
+    rt = fake.create(*DB_TEXT, requester="alice@example.com")
+    # The service was down (caught up at restart): an agent routed and took the ticket meanwhile.
+    fake.set_field(rt.id, "Queue", "erp_applications", "katrin.vogel@example.com")
+    fake.set_field(rt.id, "Owner", "katrin.vogel@example.com", "katrin.vogel@example.com")
+    _, result = rig.decide(rt_ticket(rt.id, *DB_TEXT))
+    assert result.decision.team == "database"
+    rig.connector.delivery.drain()
+    now = fake.tickets[rt.id]
+    assert (now.queue, now.owner) == ("erp_applications", "katrin.vogel@example.com")
+    policy = rig.services.engine.policy
+    assert now.priority == priority_map(policy.priorities.scale)[result.decision.priority]
+    assert len(fake.comments(rt.id)) == 1
+
+
+def test_a_first_decision_arriving_late_assigns_no_one_in_a_queue_a_person_chose(
+    make_rig: RigFactory, fake: FakeHelpdesk
+) -> None:
+    rig = make_rig(fake)
+    rt = fake.create(*DB_TEXT, requester="alice@example.com")
+    fake.set_field(rt.id, "Queue", "erp_applications", "katrin.vogel@example.com")
+    _, result = rig.decide(rt_ticket(rt.id, *DB_TEXT))
+    assert result.decision.assignee  # a database person: not for the erp_applications queue
+    rig.connector.delivery.drain()
+    assert (fake.tickets[rt.id].queue, fake.tickets[rt.id].owner) == ("erp_applications", None)
