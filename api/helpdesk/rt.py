@@ -22,6 +22,7 @@ from api.helpdesk.base import (
     UpdateResult,
 )
 from api.helpdesk.names import BOT_USER
+from api.intake.html_text import html_to_text
 
 UNSET = "1970-01-01T00:00:00Z"  # RT's "no date"
 PAGE = 100
@@ -33,6 +34,19 @@ def _when(value: Any) -> datetime | None:
     if not value or value == UNSET:
         return None
     return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+
+
+def message_text(attachments: list[dict[str, Any]]) -> str | None:
+    """A message's text from its attachments: the first text/plain part, else the first
+    text/html one as text (RT's web editor stores messages as HTML only)."""
+    html = None
+    for att in attachments:
+        kind = str(att.get("ContentType", ""))
+        if kind.startswith("text/plain"):
+            return str(att.get("Content") or "")
+        if kind.startswith("text/html") and html is None:
+            html = html_to_text(str(att.get("Content") or ""))
+    return html
 
 
 def _ref(value: Any) -> str:
@@ -142,16 +156,17 @@ class RTHelpdesk:
             page += 1
 
     def history(self, ticket_id: str) -> list[HelpdeskTransaction]:
-        """All transactions, oldest first, with message text from the text/plain attachments."""
+        """All transactions, oldest first, with message text (text/plain, else HTML as text)."""
         path = f"/ticket/{quote(ticket_id)}"
         rows = self.pages(f"{path}/history", {"fields": HISTORY_FIELDS})
-        texts: dict[str, str] = {}
+        parts: dict[str, list[dict[str, Any]]] = {}
         for att in self.pages(
             f"{path}/attachments", {"fields": "TransactionId,ContentType,Content"}
         ):
-            txn = _ref(att.get("TransactionId"))
-            if str(att.get("ContentType", "")).startswith("text/plain") and txn not in texts:
-                texts[txn] = str(att.get("Content") or "")
+            parts.setdefault(_ref(att.get("TransactionId")), []).append(att)
+        texts = {
+            txn: text for txn, atts in parts.items() if (text := message_text(atts)) is not None
+        }
         return [self.transaction(row, texts) for row in rows]
 
     def transaction(self, row: dict[str, Any], texts: dict[str, str]) -> HelpdeskTransaction:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
-from api.helpdesk.rt import UNSET, RTHelpdesk, _ref
+from api.helpdesk.rt import UNSET, RTHelpdesk, _ref, message_text
 
 TXN_FIELDS = "Type,Field,OldValue,NewValue,Creator,Created,ObjectId,ObjectType"
 MESSAGE_TYPES = {"Create", "Correspond", "Comment"}  # the scrip sends content for these only
@@ -119,16 +119,14 @@ class RTEventReader:
         }
 
     def _content(self, txn_id: str) -> str | None:
-        """The transaction's first text/plain part, as RT's Content(Type => 'text/plain')."""
+        """The transaction's text, as RT's Content(Type => 'text/plain'): its first text/plain
+        part, else its HTML as text."""
         data = self.rt.call(
             "GET",
             f"/transaction/{quote(txn_id)}/attachments",
             params={"fields": "ContentType,Content", "per_page": 100},
         )
-        for att in data.get("items") or []:
-            if str(att.get("ContentType", "")).startswith("text/plain"):
-                return str(att.get("Content") or "")
-        return None
+        return message_text(data.get("items") or [])
 
     def _single_valued(self, cf_id: str) -> bool:
         if cf_id not in self._single:

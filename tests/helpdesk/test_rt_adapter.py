@@ -13,6 +13,7 @@ import pytest
 from agent.policy import load_policy
 from agent.settings import EXAMPLES_DIR
 from api.helpdesk.base import HelpdeskRejected, HelpdeskUnavailable, TicketUpdate
+from api.helpdesk.history import resolution_text
 from api.helpdesk.rt import RTHelpdesk
 from api.helpdesk.rt_setup.initialdata import perl, render
 
@@ -87,3 +88,29 @@ def test_initialdata_quotes_everything_and_has_one_queue_per_team(tmp_path: Path
         path.write_text(text)
         check = subprocess.run(["perl", "-c", str(path)], capture_output=True, text=True)
         assert check.returncode == 0, check.stderr
+
+
+def test_a_reply_written_in_html_is_read_as_text() -> None:
+    """RT's web editor stores replies as text/html only: their text is the resolution."""
+    history = [
+        {"id": "10", "Type": "Create", "Creator": {"id": "root"}},
+        {"id": "11", "Type": "Correspond", "Creator": {"id": "wei.chen@example.com"}},
+    ]
+    attachments = [
+        {"TransactionId": {"id": "10"}, "ContentType": "text/plain", "Content": "VPN drops."},
+        {
+            "TransactionId": {"id": "11"},
+            "ContentType": "text/html",
+            "Content": "<p>Raised the <b>DPD timeout</b> to 60 s.</p>",
+        },
+    ]
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        items: list[dict[str, object]] = []
+        if request.url.params.get("page") == "1":
+            items = history if request.url.path.endswith("/history") else attachments
+        return httpx.Response(200, json={"items": items})
+
+    create, reply = _rt(answer).history("7")
+    assert create.content == "VPN drops."
+    assert resolution_text([create, reply]) == "Raised the DPD timeout to 60 s."

@@ -49,7 +49,9 @@ TICKET = {
 }
 
 
-def _reader(rows: list[dict[str, Any]], calls: list[str]) -> RTEventReader:
+def _reader(
+    rows: list[dict[str, Any]], calls: list[str], body: dict[str, str] | None = None
+) -> RTEventReader:
     def answer(request: httpx.Request) -> httpx.Response:
         path, page = request.url.path, request.url.params.get("page", "1")
         calls.append(path)
@@ -70,7 +72,7 @@ def _reader(rows: list[dict[str, Any]], calls: list[str]) -> RTEventReader:
         elif path.endswith("/customfield/3"):
             json = {"Name": "Account", "MaxValues": "1"}
         elif path.endswith("/transaction/456/attachments"):
-            json = {"items": [{"ContentType": "text/plain", "Content": BODY}]}
+            json = {"items": [body or {"ContentType": "text/plain", "Content": BODY}]}
         else:
             return httpx.Response(404, json={"message": "Not Found"})
         return httpx.Response(200, json=json)
@@ -89,6 +91,16 @@ def test_a_missed_create_is_the_scrip_payload() -> None:
     event = adapt_rt(payload)
     assert event.type == "created" and event.ticket is not None
     assert event.ticket.account.name == "ACME"  # single-valued field: a value, not a list
+
+
+def test_a_missed_create_written_in_html_carries_its_text() -> None:
+    """RT's web editor stores the message as text/html only; the scrip posts it as text."""
+    html = {"ContentType": "text/html", "Content": f"<p>{BODY}</p>"}
+    reader = _reader([TXN], [], html)
+    (payload,) = reader.payloads(reader.rows(455))
+    assert payload["transaction"]["content"] == BODY
+    event = adapt_rt(payload)
+    assert event.ticket is not None and event.ticket.body == BODY
 
 
 def test_a_missed_resolution_carries_no_content_and_reads_the_ticket_once() -> None:
