@@ -7,7 +7,7 @@ If the helpdesk cannot answer, the ticket is triaged as it came, and the log say
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from agent.models import Account, Message, PriorTicket, Role, Ticket
 from api.helpdesk.accounts import AccountsFile, to_account
@@ -32,9 +32,17 @@ def reopen_count(history: list[HelpdeskTransaction]) -> int:
     )
 
 
-def resolution_text(history: list[HelpdeskTransaction]) -> str | None:
-    """The last reply to the requester: what solved it."""
-    replies = [t.content for t in history if t.type == "Correspond" and t.content]
+def resolution_text(
+    history: list[HelpdeskTransaction], requesters: Iterable[str] = ()
+) -> str | None:
+    """The last reply to the requester: what solved it (the requesters' own replies, a
+    "thanks, works now", are not)."""
+    theirs = {r.lower() for r in requesters}
+    replies = [
+        t.content
+        for t in history
+        if t.type == "Correspond" and t.content and t.creator.lower() not in theirs
+    ]
     return replies[-1].strip() if replies else None
 
 
@@ -102,7 +110,7 @@ class Enricher:
             resolution = None
             if t.status in CLOSED and fetched < RESOLUTIONS_FETCHED:
                 fetched += 1
-                resolution = resolution_text(self.helpdesk.history(t.id))
+                resolution = resolution_text(self.helpdesk.history(t.id), t.requestors)
             out.append(
                 PriorTicket(
                     id=f"{self.prefix}{t.id}",

@@ -69,7 +69,7 @@ def compute_outcome(
         external_id=ticket.id,
         final_queue=ticket.queue,
         final_owner=ticket.owner,
-        resolution=resolution_text(history),
+        resolution=resolution_text(history, ticket.requestors),
         created=ticket.created,
         resolved=ticket.resolved,
         hours_to_resolve=hours,

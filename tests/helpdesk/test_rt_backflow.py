@@ -184,3 +184,17 @@ def test_a_ticket_rejected_in_the_helpdesk_is_closed_here_and_not_learned(
     assert rig.services.store.status(ticket_id) == "resolved"  # out of the SLA watch
     assert rig.triager.kb.store.get(ticket_id) is None
     assert rig.services.ledger.outcomes("service_desk")[0].first_route is None  # not judged
+
+
+def test_the_resolution_is_the_agents_last_reply_not_the_requesters_thanks(
+    make_rig: RigFactory, fake: FakeHelpdesk
+) -> None:
+    rig = make_rig(fake)
+    ticket_id, rt_id = _routed(rig, fake)
+    fake.record(rt_id, "Correspond", "mehmet.yilmaz@example.com", content="Patched the DB.")
+    fake.record(rt_id, "Correspond", "alice@example.com", content="Thanks, it works now!")
+    fake.set_field(rt_id, "Status", "resolved", "mehmet.yilmaz@example.com")
+    rig.connector.handler.handle(_resolved("rt-txn-160", rt_id))
+    assert rig.connector.backflow.drain() == 1
+    case = rig.triager.kb.store.get(ticket_id)
+    assert case is not None and case.resolution == "Patched the DB."
