@@ -5,9 +5,9 @@ waits for the webhook's answer; ``BackflowWorker`` then reads the resolved ticke
 computes the outcome, feeds the knowledge base (label_source "helpdesk") and writes the feedback
 record the KPI endpoint reads (a person moving the ticket to another queue after our decision
 makes the final team differ from our first route: a misroute). The events of a ticket still
-queued for triage wait for its decision. A reopen, applied in its turn
-after the resolution before it, makes the ticket open here again (decided, or in review); a
-rejection or deletion closes it here (status resolved) without learning anything.
+queued for triage wait for its decision. A reopen, applied in its turn after the resolution
+before it, makes the ticket open here again (decided, or in review); a rejection or deletion
+closes it here (status resolved) without learning anything.
 """
 
 from __future__ import annotations
