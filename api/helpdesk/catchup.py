@@ -10,8 +10,10 @@ Bounds: with no RT event seen yet (a fresh install) the first pass starts from R
 transaction instead of replaying RT's whole history; that starting point is stored (a ``cursor``
 row of the events-seen table), so a restart before the first event does not move it. A
 transaction committed after a newer one was seen (two RT requests racing) is still found: each
-pass looks back ``OVERLAP`` ids and skips the ones already seen. RT unreachable: logged,
-retried on the next pass, shown on /readyz.
+pass looks back ``OVERLAP`` ids and skips the ones already seen. A post that failed among
+later ones the webhook took is found however many came after it: a pass also reads on from
+where the previous pass of this process stopped (its first failure, else the last id it read).
+RT unreachable: logged, retried on the next pass, shown on /readyz.
 """
 
 from __future__ import annotations
@@ -47,6 +49,9 @@ class CatchUp(PollingThread):
         super().__init__(poll_s)
         self.db, self.reader, self.webhook = db, reader, webhook
         self.floor: int | None = None  # RT's newest transaction when nothing had been seen
+        # Every transaction up to here was seen or applied when this process last looked: the
+        # next pass reads from here even when far more than OVERLAP were seen since.
+        self.position: int | None = None
         self.applied = 0
         self.last_error: str | None = None
 
@@ -69,8 +74,11 @@ class CatchUp(PollingThread):
             self._store_start(self.floor)
             log.info("helpdesk catch-up starts after RT transaction %d", self.floor)
         start = max(seen - OVERLAP if seen is not None else 0, self.floor or 0)
-        applied = 0
-        for payload in self.reader.payloads(self._unseen(self.reader.rows(start))):
+        if self.position is not None:
+            start = min(start, self.position)
+        rows = self.reader.rows(start)
+        applied, failed = 0, []
+        for payload in self.reader.payloads(self._unseen(rows)):
             try:
                 outcome = self.webhook.accept(payload)
             except HelpdeskError:
@@ -78,6 +86,7 @@ class CatchUp(PollingThread):
             except Exception:
                 # As a webhook call answered with an error: not taken, tried again next pass.
                 log.exception("helpdesk catch-up: %s not applied", payload["event_id"])
+                failed.append(int(payload["transaction"]["id"]))
                 continue
             if outcome.outcome != "duplicate":
                 applied += 1
@@ -87,6 +96,8 @@ class CatchUp(PollingThread):
                     outcome.type,
                     outcome.outcome,
                 )
+        read = max((int(row["id"]) for row in rows), default=start)
+        self.position = min(failed) - 1 if failed else read
         self.applied += applied
         self.last_error = None
         return applied

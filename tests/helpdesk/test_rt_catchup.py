@@ -9,9 +9,10 @@ from typing import Any
 import httpx
 from rt_support import REPO, RigFactory
 
-from api.helpdesk.catchup import CatchUp
+from api.helpdesk.catchup import OVERLAP, CatchUp
 from api.helpdesk.rt import RTHelpdesk
 from api.helpdesk.rt_events import RTEventReader
+from api.intake.tables import EventSeenRow
 from api.intake.webhooks import adapt_rt
 
 # The scrip's body as the intake tests know it (INTEGRATION.md contract).
@@ -149,3 +150,27 @@ def test_a_fresh_install_keeps_where_it_started_across_a_restart(make_rig: RigFa
 
 def _ok(request: httpx.Request) -> httpx.Response:
     return httpx.Response(200, json={"items": []})
+
+
+def test_an_event_the_webhook_missed_is_found_however_many_came_after_it(
+    make_rig: RigFactory,
+) -> None:
+    """A failed post (a 429, a locked database) among successful ones, in a busy minute."""
+    rig = make_rig(RTHelpdesk("http://rt.test", "tok", transport=httpx.MockTransport(_ok)))
+    catchup = rig.connector.catchup
+    assert catchup is not None
+    missed = {**STATUS, "NewValue": "resolved"}  # 457: its post failed
+    later = [{**STATUS, "id": str(i)} for i in range(458, 458 + 2 * OVERLAP)]
+    catchup.reader = _reader([TXN], [])
+    assert catchup.catch_up() == 0 and catchup.floor == 456
+    # Meanwhile the webhook took every later transaction, as RT posted them.
+    with rig.services.db.session() as session:
+        for row in later:
+            session.add(
+                EventSeenRow(
+                    source="rt", event_id=f"rt-txn-{row['id']}", type="status", outcome="handled"
+                )
+            )
+    catchup.reader = _reader([TXN, missed, *later], [])
+    assert catchup.catch_up() == 1
+    assert catchup.catch_up() == 0
