@@ -1,7 +1,8 @@
 """What the LLM is asked and may answer: the policy-bound answer schema and the budgeted prompt.
 
-Everything that goes into the prompt is injection-cleaned and redacted here; precedents are trimmed
-(least similar dropped first, then the ticket body truncated) to fit the token budget.
+Everything that goes into the prompt is injection-cleaned and redacted here; the subject and each
+precedent are capped, and precedents are trimmed (least similar dropped first, then the ticket body
+truncated) to fit the token budget.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
 
 from agent.injection import scan
-from agent.models import TeamScore, Ticket
+from agent.models import TeamScore, Ticket, escape_delimiters
 from agent.policy import Policy
 from agent.prompts import PromptMessage, load_prompt
 from agent.redact import Redactor
@@ -21,6 +22,7 @@ from agent.tokens import count_tokens, truncate_to_tokens
 from knowledge.cases import SimilarCase
 
 PRECEDENT_TOKENS = 160  # per past case: enough for the gist, cheap enough for several
+SUBJECT_TOKENS = 128  # a subject is one line: ~500 characters of English, a few hundred CJK
 MIN_BODY_TOKENS = 64
 MESSAGE_OVERHEAD_TOKENS = 4  # role and separators per chat message
 MAX_RATIONALE_CHARS = 400
@@ -108,6 +110,9 @@ def build_prompt(
         else clean_text
     )
     subject, body = redactor.redact(subject), redactor.redact(body)
+    # Only the body is cut to the budget below: a subject as long as a body (2,000 CJK characters
+    # are over 1,200 tokens) would leave no room for it and the ticket would never be sent.
+    subject = _cut_subject(subject, encoding)
     # Every other customer-supplied field the ticket shows the model is cleaned and redacted too.
     product = redactor.redact(scan(ticket.product).clean_text) if ticket.product else None
     tier = redactor.redact(scan(ticket.account.tier).clean_text)
@@ -168,6 +173,15 @@ def _instruction_grams() -> frozenset[tuple[str, ...]]:
     words = WORD.findall(" ".join(m.content for m in template.messages if m.role == "system"))
     words = [w.lower() for w in words]
     return frozenset(tuple(words[i : i + QUOTE_WORDS]) for i in range(len(words) - QUOTE_WORDS + 1))
+
+
+def _cut_subject(subject: str, encoding: str) -> str:
+    """The longest prefix of subject that has at most SUBJECT_TOKENS tokens as the prompt shows it.
+
+    Escaping turns '<' and '>' into one character each but more tokens: 1,024 '<' are 128 tokens,
+    their escaped form 1,024."""
+    shown = truncate_to_tokens(escape_delimiters(subject), SUBJECT_TOKENS, encoding)
+    return subject[: len(shown)]
 
 
 def _case_prompt(similar: SimilarCase, redactor: Redactor, encoding: str) -> tuple[str, str]:

@@ -29,7 +29,7 @@ from llm_support import (
 )
 
 from agent.llm import LLMClassifier
-from agent.models import Ticket
+from agent.models import Ticket, escape_delimiters
 from knowledge.cases import Case, SimilarCase
 
 
@@ -227,3 +227,25 @@ def test_long_ticket_body_is_truncated_to_fit() -> None:
     outcome = classify(fake_classifier(server, llm_max_prompt_tokens=700), ticket, precedents=[])
     assert outcome.choice is not None and outcome.prompt_tokens_estimate <= 700
     assert server.requests[0]["messages"][1]["content"].count("The VPN is slow.") < 800
+
+
+@pytest.mark.parametrize(
+    "subject",
+    [
+        # 2,000 characters, the longest subject a ticket may have: 1,356 tokens alone
+        ("VPNの接続が十分ごとに切断され、エラー809が表示されます。" * 80)[:2000],
+        # 250 tokens as typed, 2,000 once '<' and '>' are escaped for the prompt
+        "<" * 1000 + ">" * 1000,
+    ],
+    ids=["cjk", "delimiters"],
+)
+def test_long_subject_is_cut_so_the_ticket_is_still_sent(subject: str) -> None:
+    ticket = Ticket(subject=subject, body="接続ログを添付します。")
+    server = FakeLLMServer(answer(GOOD))
+    outcome = classify(fake_classifier(server, llm_max_prompt_tokens=1200), ticket)
+    assert outcome.choice is not None, outcome.error
+    assert outcome.prompt_tokens_estimate <= 1200
+    sent = server.requests[0]["messages"][1]["content"]
+    shown = sent.split("<subject>")[1].split("</subject>")[0]
+    assert 0 < len(shown) < len(subject) and escape_delimiters(subject).startswith(shown)
+    assert "<body>接続ログを添付します。</body>" in sent  # the body is not what made room
