@@ -112,7 +112,7 @@ def build_prompt(
     subject, body = redactor.redact(subject), redactor.redact(body)
     # Only the body is cut to the budget below: a subject as long as a body (2,000 CJK characters
     # are over 1,200 tokens) would leave no room for it and the ticket would never be sent.
-    subject = _cut_subject(subject, encoding)
+    subject = _cut_shown(subject, SUBJECT_TOKENS, encoding)
     # Every other customer-supplied field the ticket shows the model is cleaned and redacted too.
     product = redactor.redact(scan(ticket.product).clean_text) if ticket.product else None
     tier = redactor.redact(scan(ticket.account.tier).clean_text)
@@ -143,11 +143,11 @@ def build_prompt(
     while tokens > budget and cases:
         cases = cases[:-1]
         messages, tokens = render(cases, body)
-    room = count_tokens(body, encoding)
+    room = count_tokens(escape_delimiters(body), encoding)  # the body as the prompt shows it
     # Re-tokenising at the cut can add a token or two, hence the loop (it ends in two or three).
     while tokens > budget and room - (tokens - budget) >= MIN_BODY_TOKENS:
         room -= tokens - budget
-        messages, tokens = render(cases, truncate_to_tokens(body, room, encoding))
+        messages, tokens = render(cases, _cut_shown(body, room, encoding))
     return BuiltPrompt(
         messages=messages,
         tokens=tokens,
@@ -175,13 +175,13 @@ def _instruction_grams() -> frozenset[tuple[str, ...]]:
     return frozenset(tuple(words[i : i + QUOTE_WORDS]) for i in range(len(words) - QUOTE_WORDS + 1))
 
 
-def _cut_subject(subject: str, encoding: str) -> str:
-    """The longest prefix of subject that has at most SUBJECT_TOKENS tokens as the prompt shows it.
+def _cut_shown(text: str, n: int, encoding: str) -> str:
+    """The longest prefix of text that has at most n tokens as the prompt shows it.
 
     Escaping turns '<' and '>' into one character each but more tokens: 1,024 '<' are 128 tokens,
-    their escaped form 1,024."""
-    shown = truncate_to_tokens(escape_delimiters(subject), SUBJECT_TOKENS, encoding)
-    return subject[: len(shown)]
+    their escaped form 1,024; markup pasted into a body costs about a third more."""
+    shown = truncate_to_tokens(escape_delimiters(text), n, encoding)
+    return text[: len(shown)]
 
 
 def _case_prompt(similar: SimilarCase, redactor: Redactor, encoding: str) -> tuple[str, str]:

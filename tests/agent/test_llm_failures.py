@@ -229,6 +229,18 @@ def test_long_ticket_body_is_truncated_to_fit() -> None:
     assert server.requests[0]["messages"][1]["content"].count("The VPN is slow.") < 800
 
 
+def test_a_body_of_markup_is_truncated_to_fit_as_the_prompt_shows_it() -> None:
+    # The prompt escapes '<' and '>' (to '‹' and '›'): these 200 rows are 6,200 tokens as typed,
+    # 8,000 as shown.
+    row = "<row><id>17</id><status>FAILED</status><msg>ORA-01652 unable to extend temp segment"
+    ticket = Ticket(subject="Nightly export fails", body=f"{row}</msg></row>\n" * 200)
+    server = FakeLLMServer(answer(GOOD))
+    outcome = classify(fake_classifier(server, llm_max_prompt_tokens=1200), ticket, precedents=[])
+    assert outcome.choice is not None, outcome.error
+    assert outcome.prompt_tokens_estimate <= 1200
+    assert 0 < server.requests[0]["messages"][1]["content"].count("‹status›FAILED") < 200
+
+
 @pytest.mark.parametrize(
     "subject",
     [
