@@ -22,11 +22,14 @@ from openai.types.chat.chat_completion import Choice
 from openai.types.completion_usage import CompletionUsage
 from pydantic import BaseModel, Field, ValidationError
 
-from agent.errors import LLMError
+from agent.errors import InputError, LLMError
 from agent.llm_prompt import (
+    MIN_BODY_TOKENS,
+    SUBJECT_TOKENS,
     LLMChoice,
     build_prompt,
     choice_model,
+    fixed_prompt_tokens,
     quotes_instructions,
     response_schema,
 )
@@ -131,6 +134,20 @@ class LLMClassifier:
             ),
         )
         return cls(settings, client)
+
+    def check_budget(self, policy: Policy) -> None:
+        """InputError when the prompt budget cannot hold this policy's prompt with a ticket: every
+        call would fall back, and the operator would learn it only ticket by ticket."""
+        budget = self.settings.llm_max_prompt_tokens
+        fixed = fixed_prompt_tokens(policy, self.encoding)
+        needed = fixed + SUBJECT_TOKENS + MIN_BODY_TOKENS
+        if budget < needed:
+            raise InputError(
+                f"TRIAGE_LLM_MAX_PROMPT_TOKENS is {budget}, below the {needed} tokens the LLM "
+                f"prompt needs with policy {policy.name!r}: {fixed} for its instructions and "
+                f"{len(policy.teams)} teams, {SUBJECT_TOKENS} for a subject and "
+                f"{MIN_BODY_TOKENS} for a body; set it to {needed} or more"
+            )
 
     def classify(
         self,

@@ -14,7 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
 
 from agent.injection import scan
-from agent.models import TeamScore, Ticket, escape_delimiters
+from agent.models import Account, TeamScore, Ticket, escape_delimiters
 from agent.policy import Policy
 from agent.prompts import PromptMessage, load_prompt
 from agent.redact import Redactor
@@ -25,6 +25,8 @@ PRECEDENT_TOKENS = 160  # per past case: enough for the gist, cheap enough for s
 SUBJECT_TOKENS = 128  # a subject is one line: ~500 characters of English, a few hundred CJK
 MIN_BODY_TOKENS = 64
 MESSAGE_OVERHEAD_TOKENS = 4  # role and separators per chat message
+MAX_CANDIDATES = 5  # router scores shown
+JOIN_TOKENS = 8  # text against its tags can take a few tokens more than the parts counted alone
 MAX_RATIONALE_CHARS = 400
 MAX_STEP_CHARS = 200
 QUOTE_WORDS = 8  # so many words in a row from the instructions are a quote, not a coincidence
@@ -122,22 +124,12 @@ def build_prompt(
     cases = [
         _case_prompt(p, redactor, encoding) for p in sorted(precedents, key=lambda p: -p.similarity)
     ]
-    template = load_prompt("classify", version=1)
 
     def render(kept: list[tuple[str, str]], text: str) -> tuple[list[PromptMessage], int]:
         shown = ticket.model_copy(
             update={"subject": subject, "body": text, "product": product, "account": account}
         )
-        messages = template.render(
-            teams=_teams(policy),
-            first_line=policy.first_line_team,
-            priorities=", ".join(policy.priorities.scale),
-            precedents="\n".join(c for _, c in kept) or "(none)",
-            candidates=", ".join(f"{c.team}: {c.score:.2f}" for c in candidates[:5]) or "(none)",
-            ticket=shown.as_prompt(),
-        )
-        tokens = sum(count_tokens(m.content, encoding) + MESSAGE_OVERHEAD_TOKENS for m in messages)
-        return messages, tokens
+        return _render(policy, [c for _, c in kept], candidates, shown, encoding)
 
     messages, tokens = render(cases, body)
     while tokens > budget and cases:
@@ -156,6 +148,17 @@ def build_prompt(
         placeholders=own_values,
         fits=tokens <= budget,
     )
+
+
+def fixed_prompt_tokens(policy: Policy, encoding: str) -> int:
+    """Tokens of the prompt before any ticket text: the instructions with this policy's teams,
+    five router scores (its longest team names), an empty ticket (its longest channel) and
+    JOIN_TOKENS; no precedents. Cheap: one render, well under a millisecond."""
+    names = sorted(policy.team_names, key=lambda name: -count_tokens(name, encoding))
+    scores = [TeamScore(team=name, score=1.0) for name in names[:MAX_CANDIDATES]]
+    empty = Ticket(subject="-", channel="helpdesk", account=Account(tier="enterprise"))
+    shown = empty.model_copy(update={"subject": ""})
+    return _render(policy, [], scores, shown, encoding)[1] + JOIN_TOKENS
 
 
 def quotes_instructions(text: str) -> bool:
@@ -182,6 +185,27 @@ def _cut_shown(text: str, n: int, encoding: str) -> str:
     their escaped form 1,024; markup pasted into a body costs about a third more."""
     shown = truncate_to_tokens(escape_delimiters(text), n, encoding)
     return text[: len(shown)]
+
+
+def _render(
+    policy: Policy,
+    cases: list[str],
+    candidates: list[TeamScore],
+    shown: Ticket,
+    encoding: str,
+) -> tuple[list[PromptMessage], int]:
+    """The classify prompt's messages and their token count."""
+    messages = load_prompt("classify", version=1).render(
+        teams=_teams(policy),
+        first_line=policy.first_line_team,
+        priorities=", ".join(policy.priorities.scale),
+        precedents="\n".join(cases) or "(none)",
+        candidates=", ".join(f"{c.team}: {c.score:.2f}" for c in candidates[:MAX_CANDIDATES])
+        or "(none)",
+        ticket=shown.as_prompt(),
+    )
+    tokens = sum(count_tokens(m.content, encoding) + MESSAGE_OVERHEAD_TOKENS for m in messages)
+    return messages, tokens
 
 
 def _case_prompt(similar: SimilarCase, redactor: Redactor, encoding: str) -> tuple[str, str]:

@@ -58,7 +58,13 @@ class Settings(BaseSettings):
     llm_timeout_s: float = Field(default=20.0, gt=0, description="Per-request timeout.")
     llm_max_retries: int = Field(default=1, ge=0, le=5, description="Bounded SDK retries.")
     llm_max_prompt_tokens: int = Field(
-        default=1800, ge=256, description="Prompt budget; precedents are trimmed to fit."
+        default=1800,
+        ge=256,
+        description=(
+            "Prompt budget; precedents, then the body, are trimmed to fit. Too small for the "
+            "policy's instructions and teams with a ticket: start or the policy change fails, "
+            "naming the least."
+        ),
     )
     llm_usd_per_1k_prompt: float = Field(default=0.00015, ge=0, description="Cost estimate.")
     llm_usd_per_1k_completion: float = Field(default=0.0006, ge=0, description="Cost estimate.")

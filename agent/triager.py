@@ -145,7 +145,10 @@ class Triager:
         return triager
 
     def set_policy(self, policy: Policy) -> None:
-        """Activate a policy: rebuilds the engines and the graph."""
+        """Activate a policy: rebuilds the engines and the graph. InputError, and the policy
+        before stays active, when the LLM's prompt budget is too small for this one's teams."""
+        if self.llm is not None:
+            self.llm.check_budget(policy)
         self.policy = policy
         self.deps = Deps(
             settings=self.settings, policy=policy, kb=self.kb, loads=self.loads, llm=self.llm

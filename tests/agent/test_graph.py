@@ -11,7 +11,7 @@ import pytest
 
 from agent.llm import LLMClassifier, LLMOutcome
 from agent.models import Account, PriorTicket, Ticket
-from agent.policy import load_policy
+from agent.policy import Policy, load_policy
 from agent.settings import EXAMPLES_DIR, Settings
 from agent.state import HumanReview
 from agent.triager import Triager, sqlite_checkpointer
@@ -98,6 +98,9 @@ class RecordingLLM:
 
     def __init__(self) -> None:
         self.asked: list[str | None] = []
+
+    def check_budget(self, policy: Policy) -> None:
+        """Nothing is sent: any budget fits."""
 
     def classify(self, *, ticket: Ticket, **_: Any) -> LLMOutcome:
         self.asked.append(ticket.id)
@@ -337,7 +340,7 @@ def test_auto_durability_checkpoints_every_step_only_where_an_llm_answers(
     assert settings.checkpoint_durability == "auto"
     plain = Triager(settings=settings, policy=POLICY, kb=kb)
     assert plain.durability == "exit"
-    with_llm = Triager(settings=settings, policy=POLICY, kb=kb, llm=cast(Any, object()))
+    with_llm = Triager(settings=settings, policy=POLICY, kb=kb, llm=cast(Any, RecordingLLM()))
     assert with_llm.durability == "sync"
     fixed = Settings(data_dir=tmp_path, checkpoint_durability="async")
     assert Triager(settings=fixed, policy=POLICY, kb=kb).durability == "async"

@@ -22,7 +22,7 @@ TICKET = {
 
 
 def _triage(
-    *args: str, stdin: str | None = None, data_dir: Path
+    *args: str, stdin: str | None = None, data_dir: Path, **env: str
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "agent.cli", *args],
@@ -30,7 +30,12 @@ def _triage(
         capture_output=True,
         text=True,
         timeout=300,
-        env={"TRIAGE_DATA_DIR": str(data_dir), "PATH": "/usr/bin:/bin", "HOME": str(data_dir)},
+        env={
+            "TRIAGE_DATA_DIR": str(data_dir),
+            "PATH": "/usr/bin:/bin",
+            "HOME": str(data_dir),
+            **env,
+        },
     )
 
 
@@ -79,6 +84,23 @@ def test_bad_input_is_one_clear_line_and_a_non_zero_exit(
     assert len(lines) == 1, done.stderr
     assert lines[0].startswith("triage: error: -: ")
     assert message in lines[0]
+
+
+def test_a_prompt_budget_too_small_for_the_policy_is_one_clear_line_before_any_ticket(
+    tmp_path: Path,
+) -> None:
+    done = _triage(
+        "route",
+        "-",
+        stdin=json.dumps(TICKET),  # a rule decides it: the LLM would not even be asked
+        data_dir=tmp_path,
+        TRIAGE_LLM_BASE_URL="http://127.0.0.1:9/v1",
+        TRIAGE_LLM_MAX_PROMPT_TOKENS="256",
+    )
+    assert done.returncode == 1 and done.stdout == ""
+    assert len(done.stderr.splitlines()) == 1, done.stderr
+    assert done.stderr.startswith("triage: error: TRIAGE_LLM_MAX_PROMPT_TOKENS is 256, below the ")
+    assert "with policy 'example-co'" in done.stderr
 
 
 def test_missing_file_is_one_clear_line(tmp_path: Path) -> None:

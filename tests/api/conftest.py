@@ -17,6 +17,7 @@ if str(REPO) not in sys.path:  # `.venv/bin/pytest` does not put the repository 
 from api_support import Api, AppFactory  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402
 
+from agent.llm import LLMClassifier  # noqa: E402
 from agent.policy import Policy, load_policy  # noqa: E402
 from agent.settings import EXAMPLES_DIR, Settings  # noqa: E402
 from agent.triager import Triager, memory_checkpointer  # noqa: E402
@@ -49,7 +50,7 @@ def make_api(tmp_path: Path, embedder: Embedder, example_policy: Policy) -> Iter
     """Build apps (SQLite by default, or the URL given) and close them after the test."""
     opened: list[TestClient] = []
 
-    def build(url: str | None = None, **options: object) -> Api:
+    def build(url: str | None = None, llm: LLMClassifier | None = None, **options: object) -> Api:
         data_dir = tmp_path / uuid.uuid4().hex[:8]
         settings = Settings(data_dir=data_dir, database_url=url)
         settings.ensure_dirs()
@@ -57,7 +58,11 @@ def make_api(tmp_path: Path, embedder: Embedder, example_policy: Policy) -> Iter
             InMemoryCaseStore(), embedder, LearnedRouter(model_dir=settings.model_dir)
         )
         triager = Triager(
-            settings=settings, policy=example_policy, kb=kb, checkpointer=memory_checkpointer()
+            settings=settings,
+            policy=example_policy,
+            kb=kb,
+            llm=llm,
+            checkpointer=memory_checkpointer(),
         )
         app = create_app(settings, triager, ServiceOptions(**options))  # type: ignore[arg-type]
         db = app.state.services.db

@@ -6,7 +6,8 @@ from pathlib import Path
 
 from api_support import TICKET_REVIEW, Api, AppFactory
 
-from agent.settings import EXAMPLES_DIR
+from agent.llm import LLMClassifier
+from agent.settings import EXAMPLES_DIR, Settings
 
 EXAMPLE = (EXAMPLES_DIR / "policy.yaml").read_text(encoding="utf-8")
 PRINTER_RULE = """
@@ -49,6 +50,30 @@ def test_invalid_policy_is_422_naming_the_path(api: Api) -> None:
     too_deep = api.client.put("/v1/policy", json={"yaml": deep}, headers=api.auth("admin"))
     assert too_deep.status_code == 422
     assert "nested deeper than the parser goes" in too_deep.json()["detail"]
+    versions = api.client.get("/v1/policy/versions", headers=api.auth("admin")).json()
+    assert [v["version"] for v in versions] == [1]
+
+
+def test_a_policy_too_large_for_the_llm_prompt_budget_is_422_and_not_activated(
+    make_api: AppFactory,
+) -> None:
+    # The example policy's prompt needs about 1,100 tokens; three more teams need about 150 more.
+    llm = LLMClassifier.from_settings(
+        Settings(llm_base_url="http://127.0.0.1:9/v1", llm_max_prompt_tokens=1200)
+    )
+    api = make_api(llm=llm)
+    about = "Handles the questions of one more product line, from its first install to billing. "
+    extra = "".join(
+        f"\n  - name: product_{n}\n    description: {about * 2}" for n in ("a", "b", "c")
+    )
+    larger = EXAMPLE.replace("\nteams:", "\nteams:" + extra, 1)
+    before = api.triager.policy.fingerprint
+    put = api.client.put("/v1/policy", json={"yaml": larger}, headers=api.auth("admin"))
+    assert put.status_code == 422, put.text
+    detail = put.json()["detail"]
+    assert detail.startswith("TRIAGE_LLM_MAX_PROMPT_TOKENS is 1200, below the ")
+    assert "12 teams" in detail
+    assert api.triager.policy.fingerprint == before
     versions = api.client.get("/v1/policy/versions", headers=api.auth("admin")).json()
     assert [v["version"] for v in versions] == [1]
 

@@ -1,0 +1,91 @@
+"""The prompt budget against the policy: refused where the classifier meets a policy (at start, on
+a policy change) when it cannot hold the policy's prompt with a ticket, not ticket by ticket."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from llm_support import GOOD, POLICY, FakeLLMServer, answer, classify, fake_classifier, llm_settings
+
+from agent.errors import InputError
+from agent.llm import LLMClassifier
+from agent.models import Account, TeamScore, Ticket
+from agent.policy import Policy, load_policy
+from agent.settings import EXAMPLES_DIR
+from agent.triager import Triager
+from knowledge.embeddings import make_embedder
+from knowledge.kb import KnowledgeBase
+from knowledge.router import LearnedRouter
+from knowledge.store import InMemoryCaseStore
+
+EXAMPLE = load_policy(EXAMPLES_DIR / "policy.yaml")
+NEEDED = re.compile(r"below the (\d+) tokens")
+
+
+@pytest.fixture(scope="module")
+def kb(tmp_path_factory: pytest.TempPathFactory) -> KnowledgeBase:
+    """A cold-start knowledge base: all a triager needs to activate a policy."""
+    cache = tmp_path_factory.mktemp("emb") / "cache.sqlite"
+    router = LearnedRouter(model_dir=cache.parent / "models")
+    return KnowledgeBase(InMemoryCaseStore(), make_embedder("minilm-int8", cache), router)
+
+
+def _triager(kb: KnowledgeBase, policy: Policy, budget: int) -> Triager:
+    settings = llm_settings(llm_max_prompt_tokens=budget)
+    return Triager(
+        settings=settings, policy=policy, kb=kb, llm=LLMClassifier.from_settings(settings)
+    )
+
+
+def _needed(kb: KnowledgeBase, policy: Policy) -> int:
+    """The least budget the refusal of a 256-token budget names for this policy."""
+    with pytest.raises(InputError) as refused:
+        _triager(kb, policy, 256)
+    found = NEEDED.search(str(refused.value))
+    assert found is not None, str(refused.value)
+    return int(found.group(1))
+
+
+def test_a_budget_too_small_for_the_policy_is_refused_at_start(kb: KnowledgeBase) -> None:
+    with pytest.raises(InputError) as refused:
+        _triager(kb, EXAMPLE, 256)
+    message = str(refused.value)
+    assert message.startswith("TRIAGE_LLM_MAX_PROMPT_TOKENS is 256, below the ")
+    assert "policy 'example-co'" in message and f"{len(EXAMPLE.teams)} teams" in message
+    assert _needed(kb, EXAMPLE) > _needed(kb, POLICY) > 256  # the teams are most of it
+
+
+def test_the_least_budget_named_sends_a_ticket_at_every_length_cap(
+    kb: KnowledgeBase, tmp_path: Path
+) -> None:
+    needed = _needed(kb, EXAMPLE)
+    with pytest.raises(InputError):
+        _triager(kb, EXAMPLE, needed - 1)
+    assert _triager(kb, EXAMPLE, needed).policy is EXAMPLE
+    ticket = Ticket(
+        channel="helpdesk",
+        subject=("VPNの接続が十分ごとに切断され、エラー809が表示されます。" * 80)[:2000],
+        body="The VPN drops every ten minutes with error 809. " * 400,
+        account=Account(tier="enterprise"),
+    )
+    server = FakeLLMServer(answer(GOOD))
+    outcome = classify(
+        fake_classifier(server, llm_max_prompt_tokens=needed),
+        ticket,
+        policy=EXAMPLE,
+        candidates=[TeamScore(team=t, score=0.1) for t in EXAMPLE.team_names],
+    )
+    assert outcome.choice is not None, outcome.error
+    assert outcome.prompt_tokens_estimate <= needed
+    assert outcome.precedents_sent == []  # no room was left for them
+
+
+def test_a_policy_the_budget_cannot_hold_is_refused_and_the_active_one_stays(
+    kb: KnowledgeBase,
+) -> None:
+    triager = _triager(kb, POLICY, _needed(kb, POLICY))
+    with pytest.raises(InputError, match="policy 'example-co'"):
+        triager.set_policy(EXAMPLE)
+    assert triager.policy is POLICY and triager.deps.policy is POLICY
