@@ -12,7 +12,9 @@ row of the events-seen table), so a restart before the first event does not move
 transaction committed after a newer one was seen (two RT requests racing) is still found: each
 pass looks back ``OVERLAP`` ids and skips the ones already seen. A post that failed among
 later ones the webhook took is found however many came after it: a pass also reads on from
-where the previous pass of this process stopped (its first failure, else the last id it read).
+where the previous pass stopped (its first failure, else the last id it read). That position is
+stored too (a ``position`` row), so it survives a restart; a pass never moves it back (another
+process's pass may have moved it further meanwhile) unless it found one there still unapplied.
 RT unreachable: logged, retried on the next pass, shown on /readyz.
 """
 
@@ -21,8 +23,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from sqlalchemy import Integer, cast, func, select
+from sqlalchemy import Integer, cast, func, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from api.db import Database
 from api.helpdesk.base import HelpdeskError
@@ -30,12 +33,15 @@ from api.helpdesk.polling import PollingThread
 from api.helpdesk.rt_events import RTEventReader
 from api.intake.events import HelpdeskWebhook
 from api.intake.tables import EventSeenRow
+from api.tables import utcnow
 
 log = logging.getLogger(__name__)
 
 PREFIX = "rt-txn-"
 OVERLAP = 100
 CURSOR = "cursor"  # the events-seen row that stores where this install's catch-up started
+POSITION = "position"  # the type of the row that stores where the next pass reads from
+POSITION_ID = "catch-up position"  # its event id: no RT transaction's
 
 
 class CatchUp(PollingThread):
@@ -49,9 +55,6 @@ class CatchUp(PollingThread):
         super().__init__(poll_s)
         self.db, self.reader, self.webhook = db, reader, webhook
         self.floor: int | None = None  # RT's newest transaction when nothing had been seen
-        # Every transaction up to here was seen or applied when this process last looked: the
-        # next pass reads from here even when far more than OVERLAP were seen since.
-        self.position: int | None = None
         self.applied = 0
         self.last_error: str | None = None
 
@@ -74,8 +77,9 @@ class CatchUp(PollingThread):
             self._store_start(self.floor)
             log.info("helpdesk catch-up starts after RT transaction %d", self.floor)
         start = max(seen - OVERLAP if seen is not None else 0, self.floor or 0)
-        if self.position is not None:
-            start = min(start, self.position)
+        position = self.stored_position()
+        if position is not None:
+            start = min(start, position)
         rows = self.reader.rows(start)
         applied, failed = 0, []
         for payload in self.reader.payloads(self._unseen(rows)):
@@ -97,7 +101,7 @@ class CatchUp(PollingThread):
                     outcome.outcome,
                 )
         read = max((int(row["id"]) for row in rows), default=start)
-        self.position = min(failed) - 1 if failed else read
+        self._advance(start, read, failed)
         self.applied += applied
         self.last_error = None
         return applied
@@ -138,6 +142,64 @@ class CatchUp(PollingThread):
         except IntegrityError:
             pass  # the webhook took that very transaction meanwhile: it is seen either way
 
+    def stored_position(self) -> int | None:
+        """Every transaction up to here was seen or applied when a pass last looked: the next
+        pass reads from here even when far more than OVERLAP were seen since. None before the
+        first pass."""
+        with self.db.session() as session:
+            row = session.get(EventSeenRow, ("rt", POSITION_ID))
+            return _position(row)
+
+    def _advance(self, start: int, read: int, failed: list[int]) -> None:
+        """Store the position this pass reached (it read from ``start``): before its first
+        transaction still unseen, else the last id it read."""
+        for _ in range(3):  # another process stored one meanwhile: look again
+            try:
+                if self._store_position(start, read, failed):
+                    return
+            except IntegrityError:
+                continue  # its first position, stored by another process first
+        log.warning("helpdesk catch-up: position not stored (contended); kept as it was")
+
+    def _store_position(self, start: int, read: int, failed: list[int]) -> bool:
+        with self.db.session() as session:
+            row = session.get(EventSeenRow, ("rt", POSITION_ID))
+            stored, missing = _position(row), self._still_unseen(session, failed)
+            new = min(missing) - 1 if missing else read
+            if stored is not None and stored < start:
+                new = stored  # moved back by another process meanwhile: that gap is not ours
+            elif stored is not None and not missing:
+                new = max(stored, new)  # never back, unless behind it one is still missing
+            if row is None:
+                session.add(
+                    EventSeenRow(source="rt", event_id=POSITION_ID, type=POSITION, outcome=str(new))
+                )
+                return True
+            # Compare and set: written only if no other process wrote it since it was read.
+            moved = session.execute(
+                update(EventSeenRow)
+                .where(
+                    EventSeenRow.source == "rt",
+                    EventSeenRow.event_id == POSITION_ID,
+                    EventSeenRow.type == row.type,
+                    EventSeenRow.outcome == row.outcome,
+                )
+                .values(type=POSITION, outcome=str(new), received_at=utcnow())
+            )
+            return bool(moved.rowcount)  # type: ignore[attr-defined]
+
+    @staticmethod
+    def _still_unseen(session: Session, failed: list[int]) -> list[int]:
+        """The failed ones no one (another process, the webhook) has taken since."""
+        if not failed:
+            return []
+        ids = {f"{PREFIX}{txn_id}": txn_id for txn_id in failed}
+        query = select(EventSeenRow.event_id).where(
+            EventSeenRow.source == "rt", EventSeenRow.event_id.in_(ids)
+        )
+        taken = set(session.scalars(query))
+        return [txn_id for key, txn_id in ids.items() if key not in taken]
+
     def _unseen(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         ids = {f"{PREFIX}{row.get('id')}" for row in rows}
         if not ids:
@@ -153,3 +215,10 @@ class CatchUp(PollingThread):
         """A short state for /readyz."""
         state = f"catch-up applied {self.applied}"
         return f"{state}; last pass failed: {self.last_error}" if self.last_error else state
+
+
+def _position(row: EventSeenRow | None) -> int | None:
+    """The position a ``position`` row holds (a webhook event given its id holds none)."""
+    if row is None or row.type != POSITION or not row.outcome.isdigit():
+        return None
+    return int(row.outcome)

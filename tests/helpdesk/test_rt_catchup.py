@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import runpy
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -51,8 +52,13 @@ TICKET = {
 
 
 def _reader(
-    rows: list[dict[str, Any]], calls: list[str], body: dict[str, str] | None = None
+    rows: list[dict[str, Any]],
+    calls: list[str],
+    body: dict[str, str] | None = None,
+    meanwhile: Callable[[], object] | None = None,
 ) -> RTEventReader:
+    """RT with these transactions; ``meanwhile`` runs as RT is asked for the ones after an id."""
+
     def answer(request: httpx.Request) -> httpx.Response:
         path, page = request.url.path, request.url.params.get("page", "1")
         calls.append(path)
@@ -60,6 +66,8 @@ def _reader(
         if path.endswith("/transactions"):
             # as RT answers: newest first when asked so, and only ids above the one given
             found = re.search(r"id > (\d+)", request.url.params.get("query", ""))
+            if found and meanwhile is not None and page == "1":
+                meanwhile()
             items = [r for r in rows if not found or int(r["id"]) > int(found.group(1))]
             if request.url.params.get("order") == "DESC":
                 items = sorted(items, key=lambda r: -int(r["id"]))
@@ -174,3 +182,66 @@ def test_an_event_the_webhook_missed_is_found_however_many_came_after_it(
     catchup.reader = _reader([TXN, missed, *later], [])
     assert catchup.catch_up() == 1
     assert catchup.catch_up() == 0
+
+
+def _seen_by_the_webhook(rig: Any, rows: list[dict[str, Any]]) -> None:
+    with rig.services.db.session() as session:
+        for row in rows:
+            session.add(
+                EventSeenRow(
+                    source="rt", event_id=f"rt-txn-{row['id']}", type="status", outcome="handled"
+                )
+            )
+
+
+def test_a_restart_reads_on_from_where_the_last_pass_stopped(make_rig: RigFactory) -> None:
+    """A failed post, then more than OVERLAP that got through, then a restart."""
+    rig = make_rig(RTHelpdesk("http://rt.test", "tok", transport=httpx.MockTransport(_ok)))
+    first = rig.connector.catchup
+    assert first is not None
+    missed = {**STATUS, "NewValue": "resolved"}  # 457: its post failed
+    later = [{**STATUS, "id": str(i)} for i in range(458, 458 + 2 * OVERLAP)]
+    first.reader = _reader([TXN], [])
+    assert first.catch_up() == 0 and first.floor == 456
+    _seen_by_the_webhook(rig, later)
+    restarted = CatchUp(first.db, _reader([TXN, missed, *later], []), first.webhook)
+    assert restarted.catch_up() == 1  # 457
+    assert restarted.stored_position() == 457 + 2 * OVERLAP
+    assert restarted.catch_up() == 0
+
+
+def test_a_post_the_catch_up_could_not_make_is_retried_after_a_restart(
+    make_rig: RigFactory,
+) -> None:
+    """Its own attempt failed too (the intake refused it), then the service restarted."""
+    rig = make_rig(RTHelpdesk("http://rt.test", "tok", transport=httpx.MockTransport(_ok)))
+    first = rig.connector.catchup
+    assert first is not None
+    before = {**STATUS, "id": "455"}
+    later = [{**STATUS, "id": str(i)} for i in range(457, 457 + 2 * OVERLAP)]
+    first.reader = _reader([before], [])
+    assert first.catch_up() == 0 and first.floor == 455
+    _seen_by_the_webhook(rig, later)
+    refused = {"ContentType": "text/plain", "Content": "x" * 200_001}  # over a ticket's body
+    first.reader = _reader([before, TXN, *later], [], refused)
+    assert first.catch_up() == 0  # 456 not applied
+    restarted = CatchUp(first.db, _reader([before, TXN, *later], []), first.webhook)
+    assert restarted.catch_up() == 1  # 456
+    assert restarted.catch_up() == 0
+
+
+def test_a_second_process_does_not_move_the_position_back(make_rig: RigFactory) -> None:
+    """Its pass read less of RT than another's that finished while it ran."""
+    rig = make_rig(RTHelpdesk("http://rt.test", "tok", transport=httpx.MockTransport(_ok)))
+    first = rig.connector.catchup
+    assert first is not None
+    first.reader = _reader([TXN], [])
+    assert first.catch_up() == 0
+    later = [{**STATUS, "id": str(i)} for i in range(457, 457 + 2 * OVERLAP)]
+    first.reader = _reader([TXN, *later], [])
+    # The other process reads RT (up to 466) while the first one's pass reads on and ends.
+    other = CatchUp(
+        first.db, _reader([TXN, *later[:10]], [], meanwhile=first.catch_up), first.webhook
+    )
+    assert other.catch_up() == 0
+    assert other.stored_position() == 456 + 2 * OVERLAP
