@@ -15,6 +15,9 @@ later ones the webhook took is found however many came after it: a pass also rea
 where the previous pass stopped (its first failure, else the last id it read). That position is
 stored too (a ``position`` row), so it survives a restart; a pass never moves it back (another
 process's pass may have moved it further meanwhile) unless it found one there still unapplied.
+RT's newest transaction (asked on each pass) bounds the window: seen ids past it (a signed event's
+made-up ``rt-txn-900004``, RT restored from an older backup) or not numbers are ignored, and a
+stored position past it is replaced by where the pass gets to.
 RT unreachable: logged, retried on the next pass, shown on /readyz.
 """
 
@@ -23,7 +26,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from sqlalchemy import Integer, cast, func, select, update
+from sqlalchemy import BigInteger, and_, case, cast, func, not_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -39,6 +42,7 @@ log = logging.getLogger(__name__)
 
 PREFIX = "rt-txn-"
 OVERLAP = 100
+DIGITS_MAX = 18  # a transaction id's digits that still fit a BIGINT
 CURSOR = "cursor"  # the events-seen row that stores where this install's catch-up started
 POSITION = "position"  # the type of the row that stores where the next pass reads from
 POSITION_ID = "catch-up position"  # its event id: no RT transaction's
@@ -71,15 +75,27 @@ class CatchUp(PollingThread):
         """Apply the missed transactions; returns how many were new to the service."""
         if self.floor is None:
             self.floor = self.stored_start()
-        seen = self.newest_seen()
+        newest = self.reader.newest()
+        # What RT reports bounds the window: an id beyond its newest (a signed event's made-up
+        # id, RT restored from an older backup) says nothing about what RT holds. RT naming none
+        # (none yet, or none the bot may see among the newest) bounds nothing.
+        bound = newest or None
+        seen = self.newest_seen(bound)
         if seen is None and self.floor is None:
-            self.floor = self.reader.newest()
+            self.floor = newest
             self._store_start(self.floor)
             log.info("helpdesk catch-up starts after RT transaction %d", self.floor)
         start = max(seen - OVERLAP if seen is not None else 0, self.floor or 0)
         position = self.stored_position()
         if position is not None:
             start = min(start, position)
+        beyond = None
+        if bound is not None:
+            start = min(start, bound)
+            if position is not None and position > bound:
+                # RT restored from an older backup: replaced by where this pass gets to, or
+                # every later pass would start from the newest RT has then, skipping the rest.
+                beyond = position
         rows = self.reader.rows(start)
         applied, failed = 0, []
         for payload in self.reader.payloads(self._unseen(rows)):
@@ -101,20 +117,30 @@ class CatchUp(PollingThread):
                     outcome.outcome,
                 )
         read = max((int(row["id"]) for row in rows), default=start)
-        self._advance(start, read, failed)
+        self._advance(start, read, failed, beyond)
         self.applied += applied
         self.last_error = None
         return applied
 
-    def newest_seen(self) -> int | None:
-        """The highest RT transaction id in the events-seen table, None before the first."""
-        number = cast(func.substr(EventSeenRow.event_id, len(PREFIX) + 1), Integer)
+    def newest_seen(self, bound: int | None = None) -> int | None:
+        """The highest RT transaction id in the events-seen table (up to ``bound``), None before
+        the first. Only ids as the scrip writes them count: digits after the prefix, no leading
+        zero; casting 'rt-txn-abc' fails on PostgreSQL (and is 0 on SQLite), so the cast is
+        made only where the check holds (a CASE, evaluated in order on both)."""
+        suffix = func.substr(EventSeenRow.event_id, len(PREFIX) + 1)
+        scrip_made = and_(
+            func.length(suffix).between(1, DIGITS_MAX),
+            func.ltrim(suffix, "0123456789") == "",
+            not_(suffix.like("0%")),
+        )
+        number = case((scrip_made, cast(suffix, BigInteger)))
+        query = select(func.max(number)).where(
+            EventSeenRow.source == "rt", EventSeenRow.event_id.like(f"{PREFIX}%")
+        )
+        if bound is not None:
+            query = query.where(number <= bound)
         with self.db.session() as session:
-            value = session.scalar(
-                select(func.max(number)).where(
-                    EventSeenRow.source == "rt", EventSeenRow.event_id.like(f"{PREFIX}%")
-                )
-            )
+            value = session.scalar(query)
         return int(value) if value is not None else None
 
     def stored_start(self) -> int | None:
@@ -150,23 +176,26 @@ class CatchUp(PollingThread):
             row = session.get(EventSeenRow, ("rt", POSITION_ID))
             return _position(row)
 
-    def _advance(self, start: int, read: int, failed: list[int]) -> None:
+    def _advance(self, start: int, read: int, failed: list[int], beyond: int | None) -> None:
         """Store the position this pass reached (it read from ``start``): before its first
-        transaction still unseen, else the last id it read."""
+        transaction still unseen, else the last id it read. ``beyond``: the stored position
+        this pass found past RT's newest transaction."""
         for _ in range(3):  # another process stored one meanwhile: look again
             try:
-                if self._store_position(start, read, failed):
+                if self._store_position(start, read, failed, beyond):
                     return
             except IntegrityError:
                 continue  # its first position, stored by another process first
         log.warning("helpdesk catch-up: position not stored (contended); kept as it was")
 
-    def _store_position(self, start: int, read: int, failed: list[int]) -> bool:
+    def _store_position(self, start: int, read: int, failed: list[int], beyond: int | None) -> bool:
         with self.db.session() as session:
             row = session.get(EventSeenRow, ("rt", POSITION_ID))
             stored, missing = _position(row), self._still_unseen(session, failed)
             new = min(missing) - 1 if missing else read
-            if stored is not None and stored < start:
+            if stored is not None and stored == beyond:
+                pass  # not one of RT's ids: replaced (unless another pass wrote one meanwhile)
+            elif stored is not None and stored < start:
                 new = stored  # moved back by another process meanwhile: that gap is not ours
             elif stored is not None and not missing:
                 new = max(stored, new)  # never back, unless behind it one is still missing

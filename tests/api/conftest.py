@@ -1,5 +1,5 @@
 """Fixtures of the API tests: the real app on the real agent (cold-start knowledge base in memory),
-SQLite under tmp_path or a fresh PostgreSQL schema, and one API key per role."""
+SQLite under tmp_path or a fresh PostgreSQL schema (`pg_url`, shared), and one API key per role."""
 
 from __future__ import annotations
 
@@ -29,7 +29,6 @@ from knowledge.kb import KnowledgeBase  # noqa: E402
 from knowledge.router import LearnedRouter  # noqa: E402
 from knowledge.store import InMemoryCaseStore  # noqa: E402
 
-PG_BASE = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 ROLES = ("helpdesk", "specialist", "reviewer", "admin")
 
 
@@ -83,22 +82,3 @@ def make_api(tmp_path: Path, embedder: Embedder, example_policy: Policy) -> Iter
 def api(make_api: AppFactory) -> Api:
     """The app on SQLite."""
     return make_api()
-
-
-@pytest.fixture
-def pg_url() -> Iterator[str]:
-    """A fresh PostgreSQL schema for this test, dropped afterwards (reruns never collide)."""
-    psycopg = pytest.importorskip("psycopg")
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    try:
-        conn = psycopg.connect(
-            "host=127.0.0.1 port=5432 dbname=test user=postgres", autocommit=True
-        )
-    except psycopg.OperationalError as exc:
-        pytest.skip(f"PostgreSQL not reachable: {exc}")
-    conn.execute(f'CREATE SCHEMA "{schema}"')
-    try:
-        yield f"{PG_BASE}?options=-csearch_path%3D{schema}"
-    finally:
-        conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
-        conn.close()

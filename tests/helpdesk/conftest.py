@@ -51,7 +51,8 @@ def hd_policy() -> Policy:
 
 @pytest.fixture
 def make_rig(tmp_path: Path, hd_embedder: Embedder, hd_policy: Policy) -> Iterator[RigFactory]:
-    """Build an app with the connector on the given helpdesk (background threads off)."""
+    """Build an app with the connector on the given helpdesk (background threads off), on
+    SQLite or the database URL given."""
     built: list[Rig] = []
 
     def build(
@@ -59,8 +60,9 @@ def make_rig(tmp_path: Path, hd_embedder: Embedder, hd_policy: Policy) -> Iterat
         options: HelpdeskOptions | None = None,
         background: bool = False,
         webhook_secret: str | None = None,
+        database_url: str | None = None,
     ) -> Rig:
-        settings = Settings(data_dir=tmp_path / uuid.uuid4().hex[:8])
+        settings = Settings(data_dir=tmp_path / uuid.uuid4().hex[:8], database_url=database_url)
         settings.ensure_dirs()
         kb = KnowledgeBase(
             InMemoryCaseStore(), hd_embedder, LearnedRouter(model_dir=settings.model_dir)

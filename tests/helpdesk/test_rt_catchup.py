@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
+import pytest
 from rt_support import REPO, RigFactory
 
 from api.helpdesk.catchup import OVERLAP, CatchUp
@@ -245,3 +246,46 @@ def test_a_second_process_does_not_move_the_position_back(make_rig: RigFactory) 
     )
     assert other.catch_up() == 0
     assert other.stored_position() == 456 + 2 * OVERLAP
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest) -> str | None:
+    """None for SQLite under tmp_path; else a fresh PostgreSQL schema."""
+    return None if request.param == "sqlite" else str(request.getfixturevalue("pg_url"))
+
+
+def test_event_ids_rt_never_gave_do_not_move_the_window(
+    make_rig: RigFactory, database_url: str | None
+) -> None:
+    """Signed events with ids past RT's newest transaction, or not numbers, seen before a pass."""
+    rig = make_rig(
+        RTHelpdesk("http://rt.test", "tok", transport=httpx.MockTransport(_ok)),
+        database_url=database_url,
+    )
+    catchup = rig.connector.catchup
+    assert catchup is not None
+    odd = ["900004", "abc", "12abc", "0457000", "", "9" * 30]
+    _seen_by_the_webhook(rig, [TXN, *({"id": ident} for ident in odd)])
+    catchup.reader = _reader([TXN, {**STATUS, "NewValue": "resolved"}], [])  # 457: missed
+    assert catchup.newest_seen() == 900004  # the bound is RT's: one query asks RT its newest
+    assert catchup.catch_up() == 1
+    assert catchup.catch_up() == 0
+    assert catchup.stored_position() == 457
+
+
+def test_rt_restored_from_an_older_backup_is_read_on_from_its_newest(
+    make_rig: RigFactory,
+) -> None:
+    """Its ids went back below where the catch-up stood; the new ones are still applied."""
+    rig = make_rig(RTHelpdesk("http://rt.test", "tok", transport=httpx.MockTransport(_ok)))
+    catchup = rig.connector.catchup
+    assert catchup is not None
+    catchup.reader = _reader([{**STATUS, "id": "1000"}], [])  # RT at the install
+    assert catchup.catch_up() == 0 and catchup.stored_position() == 1000
+    # Restored from a backup taken before the install: its newest is 600.
+    before = [{**STATUS, "id": str(i)} for i in range(590, 601)]
+    catchup.reader = _reader(before, [])
+    assert catchup.catch_up() == 0  # RT's history from before the install is not replayed
+    catchup.reader = _reader([*before, {**STATUS, "id": "601"}, {**STATUS, "id": "602"}], [])
+    assert catchup.catch_up() == 2
+    assert catchup.catch_up() == 0

@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -280,3 +281,28 @@ def test_events_missed_by_the_webhook_are_caught_up_once(
     case = rig.triager.kb.store.get(applied(old)[0].ticket_id)
     assert case is not None and case.label_source == "helpdesk"
     assert case.resolution == "Restarted the listener; the database answers again."
+
+
+def test_a_signed_event_id_past_rt_s_newest_does_not_stop_the_catch_up(
+    make_rig: RigFactory, rt: RTHelpdesk, root: RootClient, hook: Any
+) -> None:
+    hook("http://127.0.0.1:9/nowhere")  # every scrip post fails, as with the service down
+    rig = make_rig(rt, _options(), webhook_secret=SECRET)
+    catchup = rig.connector.catchup
+    assert catchup is not None
+    made_up = str(RTEventReader(rt).newest() + 900_000)
+    body = json.dumps(
+        {
+            "source": "rt",
+            "event_id": f"rt-txn-{made_up}",
+            "transaction": {"id": made_up, "type": "Comment", "content": "hello"},
+            "ticket": {"id": "1"},
+        }
+    ).encode()
+    stamp = str(int(time.time()))
+    mac = hmac.new(SECRET.encode(), f"{stamp}.".encode() + body, hashlib.sha256).hexdigest()
+    assert catchup.webhook.receive(body, stamp, f"sha256={mac}").outcome == "handled"
+    assert catchup.catch_up() == 0  # starts from RT's newest, as a fresh install
+    root.create(*DB_TEXT, requester="ivan@example.com")  # its Create: missed by the webhook
+    assert catchup.catch_up() == 1
+    assert catchup.catch_up() == 0
