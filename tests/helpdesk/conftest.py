@@ -88,6 +88,7 @@ def make_rig(tmp_path: Path, hd_embedder: Embedder, hd_policy: Policy) -> Iterat
     for rig in built:
         rig.connector.delivery.stop()
         rig.connector.backflow.stop()
+        rig.app.state.intake.stop()  # its source-health timer writes to the database
         rig.services.db.close()
 
 

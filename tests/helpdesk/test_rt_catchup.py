@@ -185,6 +185,12 @@ def test_an_event_the_webhook_missed_is_found_however_many_came_after_it(
     assert catchup.catch_up() == 0
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest) -> str | None:
+    """None for SQLite under tmp_path; else a fresh PostgreSQL schema."""
+    return None if request.param == "sqlite" else str(request.getfixturevalue("pg_url"))
+
+
 def _seen_by_the_webhook(rig: Any, rows: list[dict[str, Any]]) -> None:
     with rig.services.db.session() as session:
         for row in rows:
@@ -195,9 +201,14 @@ def _seen_by_the_webhook(rig: Any, rows: list[dict[str, Any]]) -> None:
             )
 
 
-def test_a_restart_reads_on_from_where_the_last_pass_stopped(make_rig: RigFactory) -> None:
+def test_a_restart_reads_on_from_where_the_last_pass_stopped(
+    database_url: str | None, make_rig: RigFactory
+) -> None:
     """A failed post, then more than OVERLAP that got through, then a restart."""
-    rig = make_rig(RTHelpdesk("http://rt.test", "tok", transport=httpx.MockTransport(_ok)))
+    rig = make_rig(
+        RTHelpdesk("http://rt.test", "tok", transport=httpx.MockTransport(_ok)),
+        database_url=database_url,
+    )
     first = rig.connector.catchup
     assert first is not None
     missed = {**STATUS, "NewValue": "resolved"}  # 457: its post failed
@@ -212,10 +223,13 @@ def test_a_restart_reads_on_from_where_the_last_pass_stopped(make_rig: RigFactor
 
 
 def test_a_post_the_catch_up_could_not_make_is_retried_after_a_restart(
-    make_rig: RigFactory,
+    database_url: str | None, make_rig: RigFactory
 ) -> None:
     """Its own attempt failed too (the intake refused it), then the service restarted."""
-    rig = make_rig(RTHelpdesk("http://rt.test", "tok", transport=httpx.MockTransport(_ok)))
+    rig = make_rig(
+        RTHelpdesk("http://rt.test", "tok", transport=httpx.MockTransport(_ok)),
+        database_url=database_url,
+    )
     first = rig.connector.catchup
     assert first is not None
     before = {**STATUS, "id": "455"}
@@ -231,9 +245,14 @@ def test_a_post_the_catch_up_could_not_make_is_retried_after_a_restart(
     assert restarted.catch_up() == 0
 
 
-def test_a_second_process_does_not_move_the_position_back(make_rig: RigFactory) -> None:
+def test_a_second_process_does_not_move_the_position_back(
+    database_url: str | None, make_rig: RigFactory
+) -> None:
     """Its pass read less of RT than another's that finished while it ran."""
-    rig = make_rig(RTHelpdesk("http://rt.test", "tok", transport=httpx.MockTransport(_ok)))
+    rig = make_rig(
+        RTHelpdesk("http://rt.test", "tok", transport=httpx.MockTransport(_ok)),
+        database_url=database_url,
+    )
     first = rig.connector.catchup
     assert first is not None
     first.reader = _reader([TXN], [])
@@ -248,14 +267,8 @@ def test_a_second_process_does_not_move_the_position_back(make_rig: RigFactory) 
     assert other.stored_position() == 456 + 2 * OVERLAP
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def database_url(request: pytest.FixtureRequest) -> str | None:
-    """None for SQLite under tmp_path; else a fresh PostgreSQL schema."""
-    return None if request.param == "sqlite" else str(request.getfixturevalue("pg_url"))
-
-
 def test_event_ids_rt_never_gave_do_not_move_the_window(
-    make_rig: RigFactory, database_url: str | None
+    database_url: str | None, make_rig: RigFactory
 ) -> None:
     """Signed events with ids past RT's newest transaction, or not numbers, seen before a pass."""
     rig = make_rig(
