@@ -6,6 +6,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from agent.errors import ConflictError
 from api.db import urgent_writes
 from api.deps import Services
 from api.hooks import HelpdeskEventHandler
@@ -93,7 +94,13 @@ class Intake:
         """
         letter = self.dead_letters.latest(ticket_id)
         if letter is not None and letter.state == "open":
-            self.actions.replay(letter.id, by, reason="resubmitted by its sender")
+            try:
+                self.actions.replay(letter.id, by, reason="resubmitted by its sender")
+            except ConflictError:
+                # Another resend or a reviewer replayed (or discarded) it first: the sender's
+                # resend is answered like any other, not refused.
+                if self.dead_letters.get(letter.id).state == "open":
+                    raise
         elif letter is None and self.records.get(ticket_id) is None:
             self.flow.adopt(ticket_id, source)
 

@@ -3,6 +3,7 @@ pre-priority order, the durable queue (429 when full), retries, dead letters and
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +75,41 @@ def test_resubmitting_a_dead_lettered_ticket_replays_it_in_the_senders_name(
     assert (closed.state, closed.resolved_by) == ("replayed", "test-helpdesk")
     assert closed.reason == "resubmitted by its sender"
     assert dead.list() == [] and _decisions(api, ticket_id) == 1
+
+
+def test_resends_racing_each_other_and_a_reviewers_replay_are_all_accepted(
+    make_intake_api: IntakeFactory, example_policy: Policy
+) -> None:
+    api = make_intake_api(engine=CuedEngine(example_policy), intake_max_attempts=1)
+    ticket = {"subject": "POISON router", "external_id": "T-race"}
+    _post(api, ticket)
+    dead = api.app.state.intake.dead_letters
+    answers: list[tuple[str, int]] = []
+
+    def resend(start: threading.Barrier) -> None:
+        start.wait()
+        answers.append(("resend", _post(api, ticket).status_code))
+
+    def reviewer(start: threading.Barrier, replay: str) -> None:
+        start.wait()
+        answers.append(
+            ("replay", api.client.post(replay, headers=api.auth("reviewer")).status_code)
+        )
+
+    queue = api.app.state.intake.queue
+    for _round in range(5):
+        # Dead-lettered and acknowledged: a replay before the ack is refused (409, retry shortly).
+        assert wait_for(lambda: len(dead.list()) == 1 and queue.depth() == 0, 20)
+        replay = f"/v1/dead-letters/{dead.list()[0].id}/replay"
+        start = threading.Barrier(4)
+        threads = [threading.Thread(target=resend, args=(start,)) for _ in range(3)]
+        threads.append(threading.Thread(target=reviewer, args=(start, replay)))
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    # The sender's resend is idempotent: whoever replayed the letter first, it is a 202.
+    assert [code for who, code in answers if who == "resend"] == [202] * 15
 
 
 def test_a_resubmission_leaves_a_discarded_dead_letter_closed(
