@@ -216,6 +216,10 @@ class IntakeFlow:
         ticket = adapted.ticket
         verdict = validate(adapted, self.profiles, source)
         if verdict.outcome != "accept":
+            if key is not None:
+                earlier = self._kept_before(key, adapted.raw)
+                if earlier is not None:
+                    return earlier
             outcome: RejectVerdict = "rejected" if verdict.outcome == "reject" else "quarantined"
             return self._keep(
                 source,
@@ -226,6 +230,7 @@ class IntakeFlow:
                 ticket.model_dump(mode="json"),
                 ticket.account.tier,
                 caller,
+                key,
             )
         known = self._own_thread([adapted.thread_id] if adapted.thread_id else [], caller)
         if known is not None:
@@ -302,7 +307,7 @@ class IntakeFlow:
         )
         try:
             result = self._enqueue(
-                Adapted(ticket=ticket, raw=kept.payload or {}), kept.source, owner, None
+                Adapted(ticket=ticket, raw=kept.payload or {}), kept.source, owner, None, kept.key
             )
         except Exception:
             self.rejects.set_released(reject_id, None)
@@ -310,6 +315,26 @@ class IntakeFlow:
         self.rejects.set_released(reject_id, result.ticket_id)
         log.info("payload %s released by %s as ticket %s", reject_id, by, result.ticket_id)
         return result
+
+    def _kept_before(self, key: str, raw: dict[str, Any]) -> IntakeResult | None:
+        """A resend of a payload kept under the same idempotency key: the first answer again.
+
+        The sender's retry (a timeout, a lost answer) must not keep a second copy a person could
+        release as a second ticket; once released, the resend names the ticket it became.
+        """
+        kept = self.rejects.sent_as(key)
+        if kept is None:
+            return None
+        if kept.payload != raw:
+            raise ConflictError(
+                f"payload {kept.id} was already sent with different content under the same "
+                "idempotency key"
+            )
+        if kept.ticket_id is not None:
+            return IntakeResult(
+                status="duplicate", ticket_id=kept.ticket_id, url=_url(kept.ticket_id)
+            )
+        return IntakeResult(status=kept.verdict, reject_id=kept.id, reasons=kept.reasons)
 
     def _own_thread(self, message_ids: list[str], caller: Principal) -> str | None:
         """The ticket those Message-IDs belong to, if the caller may add to it.
@@ -347,17 +372,18 @@ class IntakeFlow:
         ticket: dict[str, Any] | None,
         tier: str | None,
         caller: Principal,
+        key: str | None = None,
     ) -> IntakeResult:
-        kept = self.rejects.add(
-            source,
-            channel,
-            verdict,
-            reasons,
-            raw,
-            ticket,
-            tier,
-            caller.key_id,
-        )
+        try:
+            kept = self.rejects.add(
+                source, channel, verdict, reasons, raw, ticket, tier, caller.key_id, key
+            )
+        except IntegrityError:
+            # A concurrent resend under the same key kept it first: answer with that one.
+            earlier = self._kept_before(key, raw) if key is not None else None
+            if earlier is None:
+                raise
+            return earlier
         self.health.rejected(source)
         return IntakeResult(status=verdict, reject_id=kept, reasons=reasons)
 

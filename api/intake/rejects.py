@@ -32,6 +32,7 @@ class Reject(BaseModel):
     released_at: datetime | None = None
     released_by: str | None = None
     ticket_id: str | None = Field(default=None, description="The ticket a release made of it")
+    key: str | None = Field(default=None, exclude=True, description="Its idempotency key")
 
 
 class Rejects:
@@ -50,8 +51,9 @@ class Rejects:
         ticket: dict[str, Any] | None,
         tier: str | None,
         submitted_by: str | None,
+        key: str | None = None,
     ) -> int:
-        """Keep a rejected or quarantined payload; returns its id."""
+        """Keep a rejected or quarantined payload (sent under idempotency ``key``); its id."""
         with self.db.session() as session:
             row = RejectRow(
                 source=source,
@@ -62,10 +64,18 @@ class Rejects:
                 payload=payload,
                 ticket=ticket,
                 submitted_by=submitted_by,
+                idempotency_key=key,
             )
             session.add(row)
             session.flush()
             return row.id
+
+    def sent_as(self, key: str) -> Reject | None:
+        """The payload kept under this idempotency key (scoped to its sender), with its payload."""
+        query = select(RejectRow).where(RejectRow.idempotency_key == key)
+        with self.db.session() as session:
+            row = session.scalars(query).first()
+            return self._view(row, full=True) if row is not None else None
 
     def list(
         self,
@@ -126,4 +136,5 @@ class Rejects:
             released_at=row.released_at,
             released_by=row.released_by,
             ticket_id=row.ticket_id,
+            key=row.idempotency_key,
         )

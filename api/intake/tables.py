@@ -98,6 +98,8 @@ class RejectRow(Base):
     released_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     released_by: Mapped[str | None] = mapped_column(String(200))
     ticket_id: Mapped[str | None] = mapped_column(String(200))
+    # POST /v1/tickets' idempotency key: a resend is answered with this payload, not kept again
+    idempotency_key: Mapped[str | None] = mapped_column(String(400), unique=True)
 
 
 class EventSeenRow(Base):

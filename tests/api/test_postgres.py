@@ -70,6 +70,26 @@ def test_concurrent_replays_triage_once_on_postgres(pg_url: str, make_api: AppFa
         assert session.scalar(select(func.count()).select_from(DecisionRow)) == 1
 
 
+def test_concurrent_resends_of_a_quarantined_ticket_keep_it_once_on_postgres(
+    pg_url: str, make_api: AppFactory
+) -> None:
+    api = make_api(pg_url)
+    headers = {**api.auth("helpdesk"), "Idempotency-Key": "held-1"}
+    held = {"subject": "\x01\x02\x03\x04\x05\x06 x", "account": {"tier": "vip"}}
+    urls: list[str] = []
+
+    def call() -> None:
+        urls.append(api.client.post("/v1/tickets", json=held, headers=headers).json()["url"])
+
+    threads = [threading.Thread(target=call) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert len(urls) == 6 and len(set(urls)) == 1
+    assert len(api.app.state.intake.rejects.list(None, 100, None)) == 1
+
+
 def test_migrations_are_idempotent_on_postgres(pg_url: str, make_api: AppFactory) -> None:
     make_api(pg_url)
     again = make_api(pg_url)  # a restart runs `alembic upgrade head` again on the same schema

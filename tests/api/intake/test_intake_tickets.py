@@ -227,6 +227,31 @@ def test_the_api_profile_rejects_or_quarantines_and_keeps_the_payload(
     assert _api_source(api).rejected == 2
 
 
+def test_a_resent_quarantined_ticket_is_kept_once_and_then_named_by_its_release(
+    make_intake_api: IntakeFactory,
+) -> None:
+    api = make_intake_api(start=False)
+    held = {"subject": "\x01\x02\x03\x04\x05\x06 x", "account": {"tier": "vip"}}
+    key = {"Idempotency-Key": "form-7"}
+    sent = [
+        api.client.post("/v1/tickets", json=held, headers={**api.auth("helpdesk"), **key})
+        for _ in range(2)
+    ]
+    assert [r.status_code for r in sent] == [202, 202]
+    assert sent[0].json()["status"] == "quarantined"
+    assert sent[1].json()["url"] == sent[0].json()["url"]  # the same kept payload, not a copy
+    assert len(api.app.state.intake.rejects.list(None, 100, None)) == 1
+    other = api.client.post(
+        "/v1/tickets", json={**held, "body": "more"}, headers={**api.auth("helpdesk"), **key}
+    )
+    assert other.status_code == 409
+    released = api.client.post(f"{sent[0].json()['url']}/release", headers=api.auth("reviewer"))
+    ticket_id = released.json()["ticket_id"]
+    again = api.client.post("/v1/tickets", json=held, headers={**api.auth("helpdesk"), **key})
+    assert again.status_code == 202 and again.json()["id"] == ticket_id
+    assert again.headers["idempotent-replayed"] == "true"
+
+
 def _restart(before: Api, engine: CuedEngine, **fields: Any) -> Api:
     """Another app on the same data directory (not started until its client is entered)."""
     options = IntakeOptions(intake_backoff_base_s=0.05, **fields)
