@@ -33,7 +33,7 @@ from api.intake.email_adapter import adapt_email
 from api.intake.health import SourceHealth
 from api.intake.models import SOURCES, Adapted, IntakeResult
 from api.intake.options import IntakeOptions
-from api.intake.prepriority import PrePriority, pre_priority
+from api.intake.prepriority import STEP, PrePriority, pre_priority
 from api.intake.queue import IntakeQueue, QueueItem
 from api.intake.records import IntakeRecords
 from api.intake.rejects import Rejects, RejectVerdict
@@ -204,6 +204,10 @@ class IntakeFlow:
     def _urgent(self, rank: int) -> bool:
         """Urgent tickets (P1/P2 by default) skip the routine door, lane and write queue."""
         return rank <= self.options.intake_urgent_rank
+
+    def urgent_order(self, order: int) -> bool:
+        """Whether a queue order (a pre-priority's) is an urgent ticket's."""
+        return self._urgent(order // STEP)
 
     def _admit(
         self,
@@ -406,8 +410,9 @@ class IntakeFlow:
 
         Such a ticket was accepted, or failed, outside the intake: by the in-process workers of
         versions before POST /v1/tickets went through the intake, or by a POST /v1/triage that
-        a crash cut off or whose triage failed. Like a recovered or replayed ticket accepted
-        before, it may use the urgent headroom; a failed one is queued again. A full queue
+        a crash cut off or whose triage failed. Like a recovered ticket accepted before, an
+        unfinished one may use the urgent headroom; a failed one (its sender's resend) is queued
+        again, in the headroom only if it is urgent. A full queue
         leaves everything as it was (CapacityError). False when another request adopted it.
         """
         ticket = self.store.ticket(ticket_id)
@@ -420,10 +425,12 @@ class IntakeFlow:
         except IntegrityError:
             return False
         failed = self.store.status(ticket_id) == "failed"
+        # A failed ticket is its sender's resend: the urgent headroom is for urgent ones only.
+        urgent = not failed or self._urgent(pre.rank)
         if failed:
             self.store.set_status(ticket_id, "queued")  # first: a worker may take it at once
         try:
-            self.queue.put(QueueItem(ticket_id, source, pre.order, urgent=True))
+            self.queue.put(QueueItem(ticket_id, source, pre.order, urgent))
         except CapacityError as exc:
             self.records.forget(ticket_id)
             if failed:

@@ -34,8 +34,12 @@ class DeadLetterActions:
         by: str,
         fixed: dict[str, Any] | None = None,
         reason: str | None = None,
+        urgent: bool = True,
     ) -> DeadLetter:
         """Queue the ticket again (with a corrected ticket if given); attempts start afresh.
+
+        A person's replay may use the urgent headroom; a sender's resend (``urgent`` False for a
+        routine ticket) may not.
 
         The letter is closed first, atomically: of concurrent replays one queues the ticket and
         the others get a ConflictError. If the ticket cannot be queued, the letter opens again.
@@ -48,22 +52,21 @@ class DeadLetterActions:
             reason = "replayed with a fixed ticket" if fixed is not None else "replayed as is"
         replayed = self.dead_letters.resolve(letter_id, "replayed", by, reason)
         try:
-            self._requeue(letter, ticket)
+            self._requeue(letter, ticket, urgent)
         except (CapacityError, ConflictError) as exc:
             self.store.set_status(letter.ticket_id, "failed", f"dead-lettered: {letter.error}")
             self.dead_letters.reopen(letter_id, str(exc))
             raise
         return replayed
 
-    def _requeue(self, letter: DeadLetter, ticket: Ticket | None) -> None:
+    def _requeue(self, letter: DeadLetter, ticket: Ticket | None, urgent: bool) -> None:
         if ticket is not None:
             self.store.replace_payload(letter.ticket_id, ticket)
         self.records.reset_attempts(letter.ticket_id)
         # Status first: a worker may decide the ticket as soon as it is queued.
         self.store.set_status(letter.ticket_id, "queued")
         try:
-            # A person chose to run it now: it may use the urgent headroom.
-            self.queue.put(QueueItem(letter.ticket_id, letter.source, letter.priority, True))
+            self.queue.put(QueueItem(letter.ticket_id, letter.source, letter.priority, urgent))
         except IntegrityError:
             # Its last delivery is not acknowledged yet (the worker is dead-lettering it).
             raise ConflictError(

@@ -94,8 +94,12 @@ class Intake:
         """
         letter = self.dead_letters.latest(ticket_id)
         if letter is not None and letter.state == "open":
+            # Queued as its priority says: the urgent headroom is not for routine resends.
+            urgent = self.flow.urgent_order(letter.priority)
             try:
-                self.actions.replay(letter.id, by, reason="resubmitted by its sender")
+                self.actions.replay(
+                    letter.id, by, reason="resubmitted by its sender", urgent=urgent
+                )
             except ConflictError:
                 # Another resend or a reviewer replayed (or discarded) it first: the sender's
                 # resend is answered like any other, not refused.

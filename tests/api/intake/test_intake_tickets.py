@@ -196,6 +196,37 @@ def test_a_full_queue_answers_429_and_keeps_nothing_of_the_refused_ticket(
     assert urgent.status_code == 202  # the headroom kept for urgent tickets
 
 
+def test_a_resent_routine_ticket_leaves_the_urgent_headroom_to_urgent_tickets(
+    make_intake_api: IntakeFactory, example_policy: Policy
+) -> None:
+    api = make_intake_api(
+        engine=CuedEngine(example_policy),
+        intake_max_attempts=1,
+        intake_queue_size=3,
+        intake_urgent_reserve=0.3,
+    )
+    poison = {"subject": "POISON printer", "external_id": "p"}
+    _post(api, poison)
+    dead = api.app.state.intake.dead_letters
+    queue = api.app.state.intake.queue
+    assert wait_for(lambda: len(dead.list()) == 1 and queue.depth() == 0, 20)
+    api.app.state.intake.workers.stop()
+    for n in range(2):
+        assert _post(api, {"subject": f"printer {n}", "external_id": f"r{n}"}).status_code == 202
+    # The routine part of the queue is full: the sender's resend is told to come back later...
+    resent = _post(api, poison)
+    assert resent.status_code == 429 and int(resent.headers["retry-after"]) >= 1
+    assert dead.list()[0].state == "open"
+    # A ticket that failed in POST /v1/triage, resent, waits for room the same way.
+    flaky = {"subject": "FLAKY mail", "external_id": "f"}
+    assert (
+        api.client.post("/v1/triage", json=flaky, headers=api.auth("helpdesk")).status_code == 502
+    )
+    assert _post(api, flaky).status_code == 429
+    # ...and the headroom is still there for the urgent ticket it is kept for.
+    assert _post(api, {"subject": "Production down", "external_id": "u"}).status_code == 202
+
+
 def test_the_api_profile_rejects_or_quarantines_and_keeps_the_payload(
     make_intake_api: IntakeFactory, tmp_path: Path
 ) -> None:
