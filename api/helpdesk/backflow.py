@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from api.db import Database
 from api.deps import Services
@@ -195,11 +196,7 @@ class BackflowWorker(PollingThread):
     def reopen(self, external_id: str) -> None:
         """A ticket reopened in the helpdesk is open here again: in the SLA watch (or review)."""
         with self.services.db.session() as session:
-            row = session.scalars(
-                select(TicketRow).where(
-                    TicketRow.external_id == f"{self.source}:{external_id}", FROM_WEBHOOK
-                )
-            ).first()
+            row = self._our_ticket(session, external_id)
             if row is None or row.status != "resolved":
                 return
             held = session.scalars(
@@ -214,23 +211,22 @@ class BackflowWorker(PollingThread):
     def close(self, external_id: str) -> None:
         """Closed in the helpdesk without a resolution: no longer open here (nor learned)."""
         with self.services.db.session() as session:
-            row = session.scalars(
-                select(TicketRow).where(
-                    TicketRow.external_id == f"{self.source}:{external_id}", FROM_WEBHOOK
-                )
-            ).first()
+            row = self._our_ticket(session, external_id)
             if row is not None and row.status in OPEN_STATUSES:
                 row.status, row.front_of_queue, row.updated_at = "resolved", False, utcnow()
 
     def _undecided(self, external_id: str) -> bool:
         """True while our ticket for it waits for triage (queued or triaging)."""
         with self.services.db.session() as session:
-            status = session.scalars(
-                select(TicketRow.status).where(
-                    TicketRow.external_id == f"{self.source}:{external_id}", FROM_WEBHOOK
-                )
-            ).first()
-        return status in ("queued", "triaging")
+            row = self._our_ticket(session, external_id)
+            return row is not None and row.status in ("queued", "triaging")
+
+    def _our_ticket(self, session: Session, external_id: str) -> TicketRow | None:
+        """Our ticket for the helpdesk's ticket, if its signed webhook sent it."""
+        query = select(TicketRow).where(
+            TicketRow.external_id == f"{self.source}:{external_id}", FROM_WEBHOOK
+        )
+        return session.scalars(query).first()
 
     def _ours(self, external: str) -> tuple[str | None, datetime | None, str | None]:
         """Our ticket id, first decision time and first team for a helpdesk ticket, if any."""

@@ -123,25 +123,13 @@ class Outbox:
     def has_earlier(self, row: OutboxRow) -> bool:
         """True when an earlier row (an earlier decision) exists for the row's ticket."""
         with self.db.session() as session:
-            earlier = session.scalar(
-                select(OutboxRow.id).where(
-                    OutboxRow.helpdesk == row.helpdesk,
-                    OutboxRow.external_id == row.external_id,
-                    OutboxRow.id < row.id,
-                )
-            )
+            earlier = session.scalar(select(OutboxRow.id).where(*_earlier_than(row)))
         return earlier is not None
 
     def earlier_tags(self, row: OutboxRow) -> set[str]:
         """The tags the earlier rows of the row's ticket set (ours, not the helpdesk users')."""
         with self.db.session() as session:
-            updates = session.scalars(
-                select(OutboxRow.update).where(
-                    OutboxRow.helpdesk == row.helpdesk,
-                    OutboxRow.external_id == row.external_id,
-                    OutboxRow.id < row.id,
-                )
-            ).all()
+            updates = session.scalars(select(OutboxRow.update).where(*_earlier_than(row))).all()
         return {
             str(tag)
             for update in updates
@@ -218,3 +206,12 @@ class Outbox:
                 .order_by(DecisionRow.id)
             )
             return [(int(i), str(t)) for i, t in session.execute(query).all()]
+
+
+def _earlier_than(row: OutboxRow) -> tuple[Any, ...]:
+    """Conditions for the rows of the same helpdesk ticket written before this one."""
+    return (
+        OutboxRow.helpdesk == row.helpdesk,
+        OutboxRow.external_id == row.external_id,
+        OutboxRow.id < row.id,
+    )
