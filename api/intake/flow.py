@@ -436,6 +436,7 @@ class IntakeFlow:
             if failed:
                 self.store.set_status(ticket_id, "failed", f"not queued again: {exc}")
             raise
+        self.health.received(source)  # its success or failure is counted for the source too
         return True
 
 

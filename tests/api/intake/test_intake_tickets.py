@@ -147,6 +147,8 @@ def test_a_ticket_that_failed_in_post_triage_is_queued_through_the_intake_when_r
     assert wait_for(lambda: _status(api, ticket_id) == "decided", 20)
     assert api.app.state.intake.records.get(ticket_id).source == "api"
     assert engine.failures[ticket_id] == 2  # the intake retried its second failure
+    health = _api_source(api)  # received as it was queued, then one failure and one success
+    assert (health.received, health.failed, health.succeeded) == (1, 1, 1)
 
 
 def test_urgent_tickets_are_served_before_routine_ones_queued_earlier(
