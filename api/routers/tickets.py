@@ -29,6 +29,7 @@ SOURCE = "api"
     response_model=Accepted,
     summary="Accept a ticket for triage",
     responses={
+        409: {"description": "The same idempotency key was sent before with another body"},
         422: {"description": "Invalid; or rejected by the api profile, kept with the reasons"},
         429: {"description": "Queue full; Retry-After says when to come back"},
     },

@@ -55,6 +55,8 @@ def test_an_idempotency_key_resend_answers_with_the_same_ticket(api: Api) -> Non
     # Another body under the same key is a conflict, not a second ticket.
     changed = api.client.post("/v1/tickets", json={**TICKET_DB, "body": "other"}, headers=headers)
     assert changed.status_code == 409
+    documented = api.client.get("/openapi.json").json()["paths"]["/v1/tickets"]["post"]
+    assert {"202", "409", "422", "429"} <= set(documented["responses"])
     blank = api.client.post(
         "/v1/tickets", json=TICKET_DB, headers={**api.auth("helpdesk"), "Idempotency-Key": " "}
     )
