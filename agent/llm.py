@@ -197,6 +197,12 @@ class LLMClassifier:
             # The ticket got the model to recite its instructions: neither they nor its choice
             # may go back to the submitter.
             return self._fallback(outcome, "LLM answer quotes its instructions; not used")
+        if choice.escalate == (choice.team == policy.first_line_team):
+            # Its team and its escalation disagree: neither says more than the other.
+            said = "escalate" if choice.escalate else "keep it first line"
+            return self._fallback(
+                outcome, f"LLM answer contradicts itself: team {choice.team} but {said}; not used"
+            )
         choice.rationale = restore(choice.rationale, prompt.placeholders)
         choice.next_steps = [restore(step, prompt.placeholders) for step in choice.next_steps]
         outcome.choice = choice
