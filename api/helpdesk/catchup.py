@@ -18,6 +18,10 @@ process's pass may have moved it further meanwhile) unless it found one there st
 RT's newest transaction (asked on each pass) bounds the window: seen ids past it (a signed event's
 made-up ``rt-txn-900004``, RT restored from an older backup) or not numbers are ignored, and a
 stored position past it is replaced by where the pass gets to.
+A transaction RT returns that cannot be made into the scrip's payload (a date that does not
+parse, a field or its ticket's of another shape) counts as read: RT answers the same on every
+pass, so it is skipped with a warning naming it and why, counted and shown on /readyz, and the
+pass goes on and moves the position past it; only a fix of the reader would apply it.
 RT unreachable: logged, retried on the next pass, shown on /readyz.
 """
 
@@ -33,7 +37,7 @@ from sqlalchemy.orm import Session
 from api.db import Database
 from api.helpdesk.base import HelpdeskError
 from api.helpdesk.polling import PollingThread
-from api.helpdesk.rt_events import RTEventReader
+from api.helpdesk.rt_events import RTEventReader, Unreadable
 from api.intake.events import HelpdeskWebhook
 from api.intake.tables import EventSeenRow
 from api.tables import utcnow
@@ -61,6 +65,9 @@ class CatchUp(PollingThread):
         self.floor: int | None = None  # RT's newest transaction when nothing had been seen
         self.applied = 0
         self.last_error: str | None = None
+        self.skipped = 0  # unreadable transactions, each counted once by this process
+        self.last_skipped: str | None = None
+        self._skipped_ids: set[int] = set()  # still in the window: warned about already
 
     def run_pass(self) -> float:
         """One catch-up; RT unreachable is logged and retried on the next pass."""
@@ -97,8 +104,10 @@ class CatchUp(PollingThread):
                 # every later pass would start from the newest RT has then, skipping the rest.
                 beyond = position
         rows = self.reader.rows(start)
+        payloads, unreadable = self.reader.read(self._unseen(rows))
+        self._skip(unreadable, start)
         applied, failed = 0, []
-        for payload in self.reader.payloads(self._unseen(rows)):
+        for payload in payloads:
             try:
                 outcome = self.webhook.accept(payload)
             except HelpdeskError:
@@ -116,11 +125,29 @@ class CatchUp(PollingThread):
                     outcome.type,
                     outcome.outcome,
                 )
-        read = max((int(row["id"]) for row in rows), default=start)
+        read = max((int(i) for row in rows if (i := str(row.get("id"))).isdigit()), default=start)
         self._advance(start, read, failed, beyond)
         self.applied += applied
         self.last_error = None
         return applied
+
+    def _skip(self, unreadable: list[Unreadable], start: int) -> None:
+        """Warn about and count the unreadable ones once: the overlap reads them again."""
+        self._skipped_ids = {txn_id for txn_id in self._skipped_ids if txn_id > start}
+        for txn in unreadable:
+            number = int(txn.txn_id) if txn.txn_id.isdigit() else None
+            if number is not None and number in self._skipped_ids:
+                continue
+            if number is not None:
+                self._skipped_ids.add(number)
+            self.skipped += 1
+            self.last_skipped = f"{PREFIX}{txn.txn_id}: {txn.reason}"
+            log.warning(
+                "helpdesk catch-up: RT transaction %s skipped, it cannot be read as the scrip's "
+                "payload: %s",
+                txn.txn_id,
+                txn.reason,
+            )
 
     def newest_seen(self, bound: int | None = None) -> int | None:
         """The highest RT transaction id in the events-seen table (up to ``bound``), None before
@@ -243,6 +270,8 @@ class CatchUp(PollingThread):
     def readiness(self) -> str:
         """A short state for /readyz."""
         state = f"catch-up applied {self.applied}"
+        if self.skipped:
+            state = f"{state}, skipped {self.skipped} unreadable (last: {self.last_skipped})"
         return f"{state}; last pass failed: {self.last_error}" if self.last_error else state
 
 

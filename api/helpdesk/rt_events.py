@@ -3,11 +3,14 @@
 The catch-up replays what the webhook missed through the webhook's own path, so each
 transaction becomes exactly the body ``rt_setup/scrip_action.pl`` posts. One difference RT
 imposes: the ticket part is the ticket as it is now, not as it was when the transaction happened.
+A row that cannot be made into that body (a date that does not parse, a field of the wrong shape,
+its ticket's) is returned as ``Unreadable`` with the reason instead: RT will answer the same next
+time, so the caller skips it rather than stopping at it.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import quote
 
 from api.helpdesk.rt import UNSET, RTHelpdesk, _ref, message_text
@@ -18,6 +21,16 @@ MESSAGE_TYPES = {"Create", "Correspond", "Comment"}  # the scrip sends content f
 # or the newest visible transaction could sit behind a page RT returns empty.
 TICKET_TXNS = "ObjectType = 'RT::Ticket' AND Type != 'EmailRecord' AND Type != 'CommentEmailRecord'"
 NEWEST_PAGES = 5
+# What a row or ticket of an unexpected shape raises while read: data errors, not RT's failures
+# (HelpdeskError is none of these: RT unreachable or refusing still stops the caller).
+DATA_ERRORS = (ValueError, TypeError, LookupError, AttributeError)
+
+
+class Unreadable(NamedTuple):
+    """A transaction row that cannot be made into the scrip's payload, and why."""
+
+    txn_id: str
+    reason: str
 
 
 def _stamp(value: Any) -> str | None:
@@ -64,19 +77,40 @@ class RTEventReader:
         )
 
     def payloads(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """The scrip's body for each row (each ticket read once)."""
-        tickets: dict[str, dict[str, Any]] = {}
-        payloads = []
+        """The scrip's body for each row that can be read (see ``read``)."""
+        return self.read(rows)[0]
+
+    def read(self, rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[Unreadable]]:
+        """The scrip's body for each row (each ticket read once), and the rows that cannot be
+        made into one (their ticket's part included), in order."""
+        tickets: dict[str, dict[str, Any] | str] = {}  # the ticket part, or why it is unreadable
+        payloads, unreadable = [], []
         for row in rows:
-            ticket_id = _ref(row.get("ObjectId"))
-            if ticket_id not in tickets:
-                tickets[ticket_id] = self.ticket_part(ticket_id)
-            payloads.append(self.payload(row, tickets[ticket_id]))
-        return payloads
+            ident = str(row.get("id"))
+            try:
+                ticket_id = _ref(row.get("ObjectId"))
+                if ticket_id not in tickets:
+                    tickets[ticket_id] = self._ticket_part_or_reason(ticket_id)
+                ticket = tickets[ticket_id]
+                if isinstance(ticket, str):
+                    unreadable.append(Unreadable(ident, ticket))
+                    continue
+                payloads.append(self.payload(row, ticket))
+            except DATA_ERRORS as exc:
+                unreadable.append(Unreadable(ident, f"{type(exc).__name__}: {exc}"))
+        return payloads, unreadable
+
+    def _ticket_part_or_reason(self, ticket_id: str) -> dict[str, Any] | str:
+        try:
+            return self.ticket_part(ticket_id)
+        except DATA_ERRORS as exc:
+            return f"ticket {ticket_id}: {type(exc).__name__}: {exc}"
 
     def payload(self, row: dict[str, Any], ticket: dict[str, Any]) -> dict[str, Any]:
         """One transaction row (and its ticket part) as the scrip's body."""
         ident = str(row.get("id"))
+        if not ident.isdigit():
+            raise ValueError(f"transaction id {ident!r} is not a number")
         kind = str(row.get("Type") or "")
         content = self._content(ident) if kind in MESSAGE_TYPES else None
         texts = {ident: content} if content is not None else {}

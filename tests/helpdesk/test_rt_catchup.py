@@ -57,6 +57,7 @@ def _reader(
     calls: list[str],
     body: dict[str, str] | None = None,
     meanwhile: Callable[[], object] | None = None,
+    ticket: dict[str, Any] | None = None,
 ) -> RTEventReader:
     """RT with these transactions; ``meanwhile`` runs as RT is asked for the ones after an id."""
 
@@ -74,7 +75,7 @@ def _reader(
                 items = sorted(items, key=lambda r: -int(r["id"]))
             json = {"items": items if page == "1" else []}
         elif path.endswith("/ticket/123"):
-            json = TICKET
+            json = ticket or TICKET
         elif path.endswith("/queue/1"):
             json = {"Name": "General"}
         elif path.endswith("/customfield/2"):
@@ -302,3 +303,50 @@ def test_rt_restored_from_an_older_backup_is_read_on_from_its_newest(
     catchup.reader = _reader([*before, {**STATUS, "id": "601"}, {**STATUS, "id": "602"}], [])
     assert catchup.catch_up() == 2
     assert catchup.catch_up() == 0
+
+
+def test_a_transaction_that_cannot_be_read_is_skipped_and_the_rest_applied(
+    make_rig: RigFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    """RT returns a date that does not parse: the pass goes on, and the next does not stop there."""
+    rig = make_rig(RTHelpdesk("http://rt.test", "tok", transport=httpx.MockTransport(_ok)))
+    catchup = rig.connector.catchup
+    assert catchup is not None
+    catchup.reader = _reader([TXN], [])
+    assert catchup.catch_up() == 0 and catchup.floor == 456
+    odd = {**STATUS, "Created": "27/11/2026 10:00"}  # 457
+    resolved = {**STATUS, "id": "458", "NewValue": "resolved"}
+    catchup.reader = _reader([TXN, odd, resolved], [])
+    with caplog.at_level("WARNING", logger="api.helpdesk.catchup"):
+        assert catchup.catch_up() == 1  # 458
+    assert "457" in caplog.text and "27/11/2026 10:00" in caplog.text
+    assert catchup.last_error is None and catchup.skipped == 1
+    assert "rt-txn-457" in (catchup.last_skipped or "")
+    detail = rig.connector.readiness()
+    assert detail["ok"] and "skipped 1 unreadable (last: rt-txn-457" in detail["detail"]
+    assert catchup.stored_position() == 458  # read: RT will not answer otherwise next time
+    assert catchup.catch_up() == 0 and catchup.skipped == 1  # read again (overlap), not recounted
+    later = {**STATUS, "id": "459", "NewValue": "open", "OldValue": "resolved"}
+    restarted = CatchUp(catchup.db, _reader([TXN, odd, resolved, later], []), catchup.webhook)
+    assert restarted.catch_up() == 1  # 459
+    assert restarted.stored_position() == 459
+
+
+def test_a_ticket_that_cannot_be_read_skips_its_transactions(make_rig: RigFactory) -> None:
+    """Its priority is not a number: each of its transactions is skipped, the ticket read once."""
+    calls: list[str] = []
+    odd_ticket = {**TICKET, "Priority": "high"}
+    reader = _reader([TXN, STATUS], calls, ticket=odd_ticket)
+    payloads, unreadable = reader.read(reader.rows(455))
+    assert payloads == [] and [u.txn_id for u in unreadable] == ["456", "457"]
+    assert all("ticket 123" in u.reason and "'high'" in u.reason for u in unreadable)
+    assert calls.count("/REST/2.0/ticket/123") == 1
+    rig = make_rig(RTHelpdesk("http://rt.test", "tok", transport=httpx.MockTransport(_ok)))
+    catchup = rig.connector.catchup
+    assert catchup is not None
+    catchup.reader = _reader([{**STATUS, "id": "455"}], [])
+    assert catchup.catch_up() == 0 and catchup.floor == 455
+    catchup.reader = _reader([TXN, STATUS], [], ticket=odd_ticket)
+    assert catchup.catch_up() == 0
+    assert catchup.last_error is None and catchup.skipped == 2
+    assert catchup.stored_position() == 457
