@@ -3,17 +3,20 @@
 The catch-up replays what the webhook missed through the webhook's own path, so each
 transaction becomes exactly the body ``rt_setup/scrip_action.pl`` posts. One difference RT
 imposes: the ticket part is the ticket as it is now, not as it was when the transaction happened.
-A row that cannot be made into that body (a date that does not parse, a field of the wrong shape,
-its ticket's) is returned as ``Unreadable`` with the reason instead: RT will answer the same next
-time, so the caller skips it rather than stopping at it.
+Dates are written as the scrip writes them (UTC, ``YYYY-MM-DDTHH:MM:SSZ``), whatever form REST2
+used, so the webhook's adapter never refuses a date the reader could read. A row that cannot be
+made into that body (a date that does not parse, a field of the wrong shape, its ticket's) is
+returned as ``Unreadable`` with the reason instead: RT will answer the same next time, so the
+caller skips it rather than stopping at it.
 """
 
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Any, NamedTuple
 from urllib.parse import quote
 
-from api.helpdesk.rt import UNSET, RTHelpdesk, _ref, message_text
+from api.helpdesk.rt import RTHelpdesk, _ref, _when, message_text
 
 TXN_FIELDS = "Type,Field,OldValue,NewValue,Creator,Created,ObjectId,ObjectType"
 MESSAGE_TYPES = {"Create", "Correspond", "Comment"}  # the scrip sends content for these only
@@ -23,7 +26,7 @@ TICKET_TXNS = "ObjectType = 'RT::Ticket' AND Type != 'EmailRecord' AND Type != '
 NEWEST_PAGES = 5
 # What a row or ticket of an unexpected shape raises while read: data errors, not RT's failures
 # (HelpdeskError is none of these: RT unreachable or refusing still stops the caller).
-DATA_ERRORS = (ValueError, TypeError, LookupError, AttributeError)
+DATA_ERRORS = (ValueError, TypeError, LookupError, AttributeError, ArithmeticError)
 
 
 class Unreadable(NamedTuple):
@@ -34,8 +37,14 @@ class Unreadable(NamedTuple):
 
 
 def _stamp(value: Any) -> str | None:
-    """RT's date as the scrip writes it ("...Z"), None when unset."""
-    return None if not value or value == UNSET else str(value)
+    """RT's date as the scrip writes it (UTC, "YYYY-MM-DDTHH:MM:SSZ"), None when unset; a date
+    that does not parse raises ValueError (unreadable), as the webhook would refuse it."""
+    when = _when(value)
+    if when is None:
+        return None
+    if when.tzinfo is not None:  # REST2 answers in UTC; a date without a zone is taken as UTC
+        when = when.astimezone(UTC).replace(tzinfo=None)
+    return f"{when.replace(microsecond=0).isoformat()}Z"
 
 
 class RTEventReader:

@@ -350,3 +350,49 @@ def test_a_ticket_that_cannot_be_read_skips_its_transactions(make_rig: RigFactor
     assert catchup.catch_up() == 0
     assert catchup.last_error is None and catchup.skipped == 2
     assert catchup.stored_position() == 457
+
+
+@pytest.mark.parametrize(
+    ("created", "stamp"),
+    [
+        ("20261127T100000Z", "2026-11-27T10:00:00Z"),  # ISO's basic form
+        ("2026-11-27T11:00:00+01:00", "2026-11-27T10:00:00Z"),
+        ("2026-11-27T10:00:00.250", "2026-11-27T10:00:00Z"),
+        ("0001-01-01T00:00:00Z", "0001-01-01T00:00:00Z"),
+    ],
+)
+def test_rt_dates_are_written_as_the_scrip_writes_them(created: str, stamp: str) -> None:
+    """UTC, YYYY-MM-DDTHH:MM:SSZ: a form the webhook would refuse is never posted as read."""
+    reader = _reader([{**STATUS, "Created": created}], [])
+    (payload,) = reader.payloads(reader.rows(456))
+    assert payload["transaction"]["created"] == stamp
+    assert adapt_rt(payload).type == "status"
+
+
+def test_a_date_past_what_utc_can_hold_is_unreadable() -> None:
+    reader = _reader([{**STATUS, "Created": "9999-12-31T23:59:59-12:00"}], [])
+    payloads, (unreadable,) = reader.read(reader.rows(456))
+    assert payloads == [] and unreadable.txn_id == "457"
+    assert unreadable.reason.startswith("OverflowError")
+
+
+def test_dates_the_webhook_would_refuse_do_not_hold_the_position(make_rig: RigFactory) -> None:
+    """A date the reader reads but the webhook's adapter refuses, and one of a ticket's that does
+    not parse: each pass posted them, was refused and kept the position at them for good."""
+    rig = make_rig(RTHelpdesk("http://rt.test", "tok", transport=httpx.MockTransport(_ok)))
+    catchup = rig.connector.catchup
+    assert catchup is not None
+    catchup.reader = _reader([{**STATUS, "id": "455"}], [])
+    assert catchup.catch_up() == 0 and catchup.floor == 455
+    basic = {**STATUS, "Created": "20261127T100000Z", "NewValue": "resolved"}  # 457
+    catchup.reader = _reader([TXN, basic], [], ticket={**TICKET, "Created": "27/11/2026"})
+    assert catchup.catch_up() == 0  # ticket 123's transactions cannot be read
+    assert catchup.skipped == 2 and "27/11/2026" in (catchup.last_skipped or "")
+    assert catchup.stored_position() == 457
+    later = {**basic, "id": "458", "ObjectId": "123"}
+    catchup.reader = _reader([TXN, basic, later], [])
+    # The ticket reads again: 456 and 457 are still in the window, and 457's date and 458's are
+    # written as the scrip writes them, so the webhook takes them.
+    assert catchup.catch_up() == 3
+    assert catchup.stored_position() == 458
+    assert catchup.last_error is None
