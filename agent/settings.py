@@ -106,6 +106,12 @@ class Settings(BaseSettings):
     replay_wait_s: float = Field(
         default=30.0, ge=0, description="How long a replay waits for the first call's decision."
     )
+    adopt_after_s: float = Field(
+        default=120.0,
+        gt=0,
+        description="An unfinished ticket outside the intake unwritten this long was cut off: "
+        "the intake adopts it. Keep it above the longest POST /v1/triage run.",
+    )
 
     # Intake (api/intake)
     intake_queue: Literal["embedded", "rabbitmq"] = Field(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gc
-import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -12,8 +11,8 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from agent import __version__
-from agent.errors import CapacityError
 from agent.settings import Settings
+from api.adoption import Adoption
 from api.db import Database
 from api.deps import Services
 from api.dryrun import Fork
@@ -21,7 +20,7 @@ from api.engine import LockedEngine, TriageEngine, fork_triager
 from api.errors import install_error_handlers
 from api.hooks import HelpdeskEventHandler
 from api.intake.options import IntakeOptions
-from api.intake.setup import Intake, build_intake
+from api.intake.setup import build_intake
 from api.ledger import Ledger
 from api.loads import DbLoads
 from api.metrics import Metrics, MetricsMiddleware
@@ -45,8 +44,6 @@ from api.routers import (
 from api.service import TriageService
 from api.sla import SlaWatch
 from api.store import TicketStore
-
-log = logging.getLogger(__name__)
 
 
 def build_services(
@@ -108,26 +105,6 @@ def build_services(
     )
 
 
-def adopt_unfinished(services: Services, entry: Intake) -> None:
-    """Queue through the intake the unfinished tickets it has no record of (at start).
-
-    Tickets accepted by an older version's in-process POST /v1/tickets workers, or left by a
-    POST /v1/triage that a crash cut off; the intake's own are re-delivered by its queue.
-    """
-    unfinished = services.store.unfinished()
-    owned = entry.records.owned_ids(unfinished)
-    for ticket_id in unfinished:
-        if ticket_id in owned:
-            continue
-        try:
-            entry.flow.adopt(ticket_id, tickets.SOURCE)
-        except CapacityError:
-            log.warning(
-                "intake queue full at start; %s and later tickets wait for the next one", ticket_id
-            )
-            return
-
-
 def settle_heap() -> None:
     """Collect once, then leave the objects made at startup out of later collections.
 
@@ -150,11 +127,12 @@ def create_app(
     services = build_services(settings, triager, options, fork)
     handlers: dict[str, HelpdeskEventHandler] = {}
     entry = build_intake(services, intake_options, handlers)
+    adoption = Adoption(services.store, entry, services.options.adopt_after_s)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if services.options.start_background:
-            adopt_unfinished(services, entry)
+            adoption.start()
             services.sla.start()
             services.refitter.start()
             entry.start()
@@ -163,6 +141,7 @@ def create_app(
         try:
             yield
         finally:
+            adoption.stop()
             entry.stop()
             services.refitter.stop()
             services.sla.stop()
@@ -178,6 +157,7 @@ def create_app(
     app.state.services = services
     app.state.metrics = services.metrics
     app.state.intake = entry
+    app.state.adoption = adoption
     # Extension points of api/hooks.py: plugins append listeners and register handlers here.
     app.state.decision_listeners = services.service.listeners
     # The decision-time protocol: priorities that say notify_oncall page at once.

@@ -22,6 +22,11 @@ class ServiceOptions(BaseModel):
     replay_wait_s: float = Field(
         default=30.0, ge=0, description="How long a replay waits for the first call's decision"
     )
+    adopt_after_s: float = Field(
+        default=120.0,
+        gt=0,
+        description="An unfinished ticket outside the intake unwritten this long is adopted",
+    )
     refit_check_s: float = Field(
         default=300.0, ge=0, description="Router refit check period (0: on demand only)"
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -237,6 +238,17 @@ class TicketStore:
         with self.db.session() as session:
             query = select(TicketRow.id).where(TicketRow.status.in_(("queued", "triaging")))
             return list(session.scalars(query.order_by(TicketRow.created_at)).all())
+
+    def unfinished_updates(self, ticket_ids: list[str] | None = None) -> dict[str, datetime]:
+        """Unfinished tickets (of these ids, else all) and when each row was last written."""
+        with self.db.session() as session:
+            query = select(TicketRow.id, TicketRow.updated_at).where(
+                TicketRow.status.in_(("queued", "triaging"))
+            )
+            if ticket_ids is not None:
+                query = query.where(TicketRow.id.in_(ticket_ids))
+            rows = session.execute(query.order_by(TicketRow.created_at)).all()
+            return {ticket_id: updated_at for ticket_id, updated_at in rows}
 
     def recent(self, limit: int) -> list[str]:
         """Ids of the newest tickets that have a decision."""

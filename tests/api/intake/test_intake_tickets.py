@@ -4,13 +4,14 @@ pre-priority order, the durable queue (429 when full), retries, dead letters and
 from __future__ import annotations
 
 import threading
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 from api_support import Api, wait_for
 from fastapi.testclient import TestClient
-from intake_fakes import CuedEngine
+from intake_fakes import CuedEngine, RecordingListener
 from intake_support import IntakeFactory
 from sqlalchemy import func, select
 
@@ -19,7 +20,7 @@ from agent.policy import Policy
 from api.intake.options import IntakeOptions
 from api.main import create_app
 from api.options import ServiceOptions
-from api.tables import DecisionRow
+from api.tables import DecisionRow, TicketRow, utcnow
 
 
 def _post(api: Api, body: dict[str, Any], role: str = "helpdesk") -> httpx.Response:
@@ -285,10 +286,11 @@ def test_a_resent_quarantined_ticket_is_kept_once_and_then_named_by_its_release(
     assert again.headers["idempotent-replayed"] == "true"
 
 
-def _restart(before: Api, engine: CuedEngine, **fields: Any) -> Api:
+def _restart(before: Api, engine: CuedEngine, adopt_after_s: float = 120.0, **fields: Any) -> Api:
     """Another app on the same data directory (not started until its client is entered)."""
     options = IntakeOptions(intake_backoff_base_s=0.05, **fields)
-    app = create_app(before.services.settings, engine, ServiceOptions(), intake_options=options)
+    service = ServiceOptions(adopt_after_s=adopt_after_s)
+    app = create_app(before.services.settings, engine, service, intake_options=options)
     return Api(app=app, client=TestClient(app), keys=before.keys, triager=before.triager)
 
 
@@ -310,18 +312,81 @@ def test_a_queued_backlog_past_a_smaller_bound_is_triaged_once_after_a_restart(
     assert all(_decisions(before, i) == 1 for i in ids)
 
 
-def test_an_unfinished_ticket_the_intake_never_had_is_queued_through_it_at_start(
+def _write_long_ago(api: Api, ticket_id: str) -> None:
+    with api.services.db.session() as session:
+        row = session.get(TicketRow, ticket_id)
+        assert row is not None
+        row.updated_at = utcnow() - timedelta(hours=1)
+
+
+def test_an_abandoned_ticket_the_intake_never_had_is_queued_through_it_at_start(
     make_intake_api: IntakeFactory, example_policy: Policy
 ) -> None:
     engine = CuedEngine(example_policy)
     before = make_intake_api(engine=engine, start=False)
-    # Accepted by an older version's in-process workers (or a POST /v1/triage cut off by a
-    # crash): stored as unfinished, with no intake record and no queue entry.
+    # Accepted by an older version's in-process workers, or a POST /v1/triage cut off by a
+    # crash an hour ago: unfinished, no intake record, no queue entry, not written since.
     older = Ticket(subject="older printer")
-    before.services.store.claim(older, None, None, "queued")
-    after = _restart(before, engine)
+    before.services.store.claim(older, None, None, "triaging")
+    _write_long_ago(before, older.id)
+    after = _restart(before, engine, adopt_after_s=60)
     with after.client:
-        assert wait_for(lambda: _status(after, older.id) == "decided", 30)
+        # Adopted at start, not after the bound (60 s).
+        assert wait_for(lambda: _status(after, older.id) == "decided", 20)
+        assert after.app.state.adoption.pending == {}
     after.services.db.close()
     assert _decisions(before, older.id) == 1
     assert before.app.state.intake.records.get(older.id).source == "api"
+
+
+def test_an_unfinished_ticket_written_just_before_the_start_is_adopted_after_the_bound(
+    make_intake_api: IntakeFactory, example_policy: Policy
+) -> None:
+    engine = CuedEngine(example_policy)
+    before = make_intake_api(engine=engine, start=False)
+    # Claimed by a POST /v1/triage whose process died a moment before this one starts.
+    cut_off = Ticket(subject="printer cut off")
+    before.services.store.claim(cut_off, None, None, "triaging")
+    after = _restart(before, engine, adopt_after_s=1.0)
+    with after.client:
+        # Maybe still live at start: looked at again after the bound, not adopted yet.
+        assert list(after.app.state.adoption.pending) == [cut_off.id]
+        assert wait_for(lambda: _status(after, cut_off.id) == "decided", 20)
+    after.services.db.close()
+    assert _decisions(before, cut_off.id) == 1
+    assert before.app.state.intake.records.get(cut_off.id).source == "api"
+
+
+def test_a_ticket_another_process_is_triaging_is_not_adopted_by_one_that_starts(
+    make_intake_api: IntakeFactory, example_policy: Policy
+) -> None:
+    running = make_intake_api(engine=CuedEngine(example_policy, delay_s=2.5))
+    heard = RecordingListener()
+    running.app.state.decision_listeners.append(heard)
+    answers: list[httpx.Response] = []
+    body = {"subject": "printer jammed", "external_id": "live-1"}
+
+    def triage() -> None:
+        headers = running.auth("helpdesk")
+        answers.append(running.client.post("/v1/triage", json=body, headers=headers))
+
+    thread = threading.Thread(target=triage)
+    thread.start()
+    assert wait_for(lambda: len(running.services.store.unfinished()) == 1, 10)
+    (ticket_id,) = running.services.store.unfinished()
+    # A second process starts on the same database while the first one's run is in progress.
+    starting = _restart(running, CuedEngine(example_policy), adopt_after_s=5.0)
+    starting.app.state.decision_listeners.append(heard)
+    with starting.client:
+        left_for_recheck = list(starting.app.state.adoption.pending)
+        thread.join()
+        assert answers[0].status_code == 200
+        assert wait_for(starting.app.state.adoption.rechecked.is_set, 20)
+        assert wait_for(lambda: starting.app.state.intake.queue.depth() == 0, 10)
+    starting.services.db.close()
+    assert _status(running, ticket_id) == "decided"
+    assert _decisions(running, ticket_id) == 1
+    assert heard.calls == [(ticket_id, answers[0].json()["team"])]
+    assert running.app.state.intake.records.get(ticket_id) is None
+    # Seen unfinished at its start (the run was in progress) and left for the re-check.
+    assert left_for_recheck == [ticket_id]

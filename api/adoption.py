@@ -1,0 +1,88 @@
+"""Adoption at start: the unfinished tickets the intake has no record of, once abandoned.
+
+Tickets accepted by an older version's in-process POST /v1/tickets workers, or left by a
+POST /v1/triage that a crash cut off, are queued through the intake. With several API processes
+on one database, a ticket another live process is triaging (its POST /v1/triage in progress)
+looks the same: unfinished, no intake record. Its row is written when the ticket is claimed and
+again when the decision is stored, so a row not updated for ``after_s``
+(ServiceOptions.adopt_after_s, longer than a live run takes) is abandoned and adopted at start.
+The others are looked at once more ``after_s`` later, on a timer, and adopted if still
+unfinished, still not the intake's and not updated since. A full queue stops the adoption
+there (logged): the rest wait for the next start, as stranded intake tickets do.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import datetime, timedelta
+
+from agent.errors import CapacityError
+from api.intake.setup import Intake
+from api.routers import tickets
+from api.store import TicketStore
+from api.tables import utcnow
+
+log = logging.getLogger(__name__)
+
+
+class Adoption:
+    """Queues abandoned unfinished tickets through the intake: at start, then once after_s on."""
+
+    def __init__(self, store: TicketStore, entry: Intake, after_s: float) -> None:
+        self.store = store
+        self.entry = entry
+        self.after_s = after_s
+        # Unfinished tickets recently written at start, with the updated_at then seen.
+        self.pending: dict[str, datetime] = {}
+        self.rechecked = threading.Event()
+        self._timer: threading.Timer | None = None
+
+    def start(self) -> None:
+        """Adopt the abandoned tickets now; look at the recently written ones after after_s."""
+        seen = self._unowned(self.store.unfinished_updates())
+        cutoff = utcnow() - timedelta(seconds=self.after_s)
+        abandoned = [ticket_id for ticket_id, updated in seen.items() if updated <= cutoff]
+        self.pending = {t: updated for t, updated in seen.items() if updated > cutoff}
+        if not self._adopt(abandoned) or not self.pending:
+            self.pending = {}
+            self.rechecked.set()
+            return
+        self._timer = threading.Timer(self.after_s, self.recheck)
+        self._timer.name = "adopt-recheck"
+        self._timer.daemon = True
+        self._timer.start()
+
+    def recheck(self) -> None:
+        """Adopt the tickets seen at start that nobody has written since."""
+        try:
+            now = self._unowned(self.store.unfinished_updates(list(self.pending)))
+            self._adopt([t for t, updated in now.items() if updated == self.pending[t]])
+        finally:
+            self.pending = {}
+            self.rechecked.set()
+
+    def stop(self) -> None:
+        """Cancel the re-check, or wait for it to finish if it is running."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer.join()
+            self._timer = None
+
+    def _unowned(self, updates: dict[str, datetime]) -> dict[str, datetime]:
+        owned = self.entry.records.owned_ids(list(updates))
+        return {t: updated for t, updated in updates.items() if t not in owned}
+
+    def _adopt(self, ticket_ids: list[str]) -> bool:
+        """Queue each through the intake; False when the queue is full (the rest wait)."""
+        for ticket_id in ticket_ids:
+            try:
+                self.entry.flow.adopt(ticket_id, tickets.SOURCE)
+            except CapacityError:
+                log.warning(
+                    "intake queue full; unfinished ticket %s and later ones wait for the next "
+                    "start",
+                    ticket_id,
+                )
+                return False
+        return True
