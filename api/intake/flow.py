@@ -338,7 +338,9 @@ class IntakeFlow:
             return IntakeResult(
                 status="duplicate", ticket_id=kept.ticket_id, url=_url(kept.ticket_id)
             )
-        return IntakeResult(status=kept.verdict, reject_id=kept.id, reasons=kept.reasons)
+        return IntakeResult(
+            status=kept.verdict, reject_id=kept.id, reasons=kept.reasons, replayed=True
+        )
 
     def _own_thread(self, message_ids: list[str], caller: Principal) -> str | None:
         """The ticket those Message-IDs belong to, if the caller may add to it.

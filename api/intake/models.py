@@ -44,3 +44,6 @@ class IntakeResult(BaseModel):
     priority: str | None = Field(default=None, description="Pre-priority at the door")
     reasons: list[str] = Field(default_factory=list)
     url: str | None = None
+    replayed: bool = Field(
+        default=False, exclude=True, description="The answer to an earlier send of the same key"
+    )

@@ -53,12 +53,12 @@ def submit(
     if result.status == "rejected":
         detail = f"rejected (kept as payload {result.reject_id}): " + "; ".join(result.reasons)
         kept = error_body("rejected", detail, reject_id=result.reject_id, reasons=result.reasons)
-        return JSONResponse(kept, status_code=422)
+        return JSONResponse(kept, status_code=422, headers=_replayed(result.replayed))
     if result.status == "quarantined":
         # Held for a person: an enterprise or VIP account's ticket is never rejected.
         url = f"/v1/intake/rejects/{result.reject_id}"
         held = Accepted(id=None, status="quarantined", url=url, reasons=result.reasons)
-        return _accepted(held, {"Location": url})
+        return _accepted(held, {"Location": url, **_replayed(result.replayed)})
     ticket_id = result.ticket_id
     assert ticket_id is not None  # queued or duplicate: both name the ticket
     replayed = result.status != "queued"
@@ -68,8 +68,12 @@ def submit(
     status = services.store.status(ticket_id) if replayed else "queued"
     url = f"/v1/tickets/{ticket_id}"
     answer = Accepted(id=ticket_id, status=status, url=url)
-    headers = {"Location": url, **({"Idempotent-Replayed": "true"} if replayed else {})}
-    return _accepted(answer, headers)
+    return _accepted(answer, {"Location": url, **_replayed(replayed)})
+
+
+def _replayed(replayed: bool) -> dict[str, str]:
+    """The header that says the answer is that of an earlier send under the same key."""
+    return {"Idempotent-Replayed": "true"} if replayed else {}
 
 
 def _accepted(body: Accepted, headers: dict[str, str]) -> JSONResponse:

@@ -259,6 +259,12 @@ def test_the_api_profile_rejects_or_quarantines_and_keeps_the_payload(
     accepted = _post(api, {**ticket, "requester": "ana@example.com"})
     assert accepted.status_code == 202 and accepted.json()["status"] == "queued"
     assert _api_source(api).rejected == 2
+    # Sent again under the same external id: the payload kept the first time, and says so.
+    resent = [_post(api, {**ticket, "external_id": "R-1"}) for _ in range(2)]
+    assert [r.status_code for r in resent] == [422, 422]
+    assert resent[1].json()["reject_id"] == resent[0].json()["reject_id"]
+    assert "idempotent-replayed" not in resent[0].headers
+    assert resent[1].headers["idempotent-replayed"] == "true"
 
 
 def test_a_resent_quarantined_ticket_is_kept_once_and_then_named_by_its_release(
@@ -274,6 +280,8 @@ def test_a_resent_quarantined_ticket_is_kept_once_and_then_named_by_its_release(
     assert [r.status_code for r in sent] == [202, 202]
     assert sent[0].json()["status"] == "quarantined"
     assert sent[1].json()["url"] == sent[0].json()["url"]  # the same kept payload, not a copy
+    assert "idempotent-replayed" not in sent[0].headers
+    assert sent[1].headers["idempotent-replayed"] == "true"
     assert len(api.app.state.intake.rejects.list(None, 100, None)) == 1
     other = api.client.post(
         "/v1/tickets", json={**held, "body": "more"}, headers={**api.auth("helpdesk"), **key}
