@@ -11,6 +11,8 @@ from agent.errors import InputError
 
 TicketStatus = Literal["queued", "triaging", "decided", "review", "resolved", "failed"]
 OPEN_STATUSES: tuple[TicketStatus, ...] = ("decided", "review")
+# Accepted and not triaged yet: a worker has it, or will.
+UNFINISHED_STATUSES: tuple[TicketStatus, ...] = ("queued", "triaging")
 
 
 class _Strict(BaseModel):

@@ -16,7 +16,7 @@ from agent.errors import ConflictError, NotFoundError
 from agent.models import Ticket
 from agent.triager import TriageResult
 from api.db import Database
-from api.schemas import SlaView, TicketStatus, TicketView
+from api.schemas import UNFINISHED_STATUSES, SlaView, TicketStatus, TicketView
 from api.tables import BriefRow, DecisionRow, TicketRow, utcnow
 
 
@@ -235,15 +235,13 @@ class TicketStore:
 
     def unfinished(self) -> list[str]:
         """Tickets accepted but not triaged (a restart re-queues them), oldest first."""
-        with self.db.session() as session:
-            query = select(TicketRow.id).where(TicketRow.status.in_(("queued", "triaging")))
-            return list(session.scalars(query.order_by(TicketRow.created_at)).all())
+        return list(self.unfinished_updates())
 
     def unfinished_updates(self, ticket_ids: list[str] | None = None) -> dict[str, datetime]:
         """Unfinished tickets (of these ids, else all) and when each row was last written."""
         with self.db.session() as session:
             query = select(TicketRow.id, TicketRow.updated_at).where(
-                TicketRow.status.in_(("queued", "triaging"))
+                TicketRow.status.in_(UNFINISHED_STATUSES)
             )
             if ticket_ids is not None:
                 query = query.where(TicketRow.id.in_(ticket_ids))

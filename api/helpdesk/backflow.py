@@ -28,7 +28,7 @@ from api.helpdesk.outcome import Outcome, compute_outcome
 from api.helpdesk.polling import PollingThread
 from api.helpdesk.tables import EventRow, OutcomeRow
 from api.hooks import HelpdeskEvent
-from api.schemas import OPEN_STATUSES
+from api.schemas import OPEN_STATUSES, UNFINISHED_STATUSES
 from api.tables import DecisionRow, TicketRow, utcnow
 from knowledge.feedback import Feedback
 
@@ -219,7 +219,7 @@ class BackflowWorker(PollingThread):
         """True while our ticket for it waits for triage (queued or triaging)."""
         with self.services.db.session() as session:
             row = self._our_ticket(session, external_id)
-            return row is not None and row.status in ("queued", "triaging")
+            return row is not None and row.status in UNFINISHED_STATUSES
 
     def _our_ticket(self, session: Session, external_id: str) -> TicketRow | None:
         """Our ticket for the helpdesk's ticket, if its signed webhook sent it."""

@@ -28,6 +28,7 @@ from sqlalchemy.exc import IntegrityError
 from api.db import Database
 from api.intake.models import SOURCES
 from api.intake.tables import DeadLetterRow, IntakeTicketRow, SourceStatsRow
+from api.schemas import UNFINISHED_STATUSES
 from api.tables import TicketRow, utcnow
 
 FLUSH_S = 1.0  # longest a counted receipt or success waits before it is written
@@ -195,7 +196,7 @@ def _waiting() -> ColumnElement[bool]:
         DeadLetterRow.state.in_(("open", "discarded")),
     )
     return or_(
-        TicketRow.status.in_(("queued", "triaging")),
+        TicketRow.status.in_(UNFINISHED_STATUSES),
         and_(TicketRow.status == "failed", ~out_of_the_queue),
     )
 

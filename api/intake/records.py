@@ -10,6 +10,7 @@ from sqlalchemy import delete, or_, select, update
 
 from api.db import Database
 from api.intake.tables import IntakeTicketRow, QueueRow, ThreadRow
+from api.schemas import UNFINISHED_STATUSES
 from api.tables import TicketRow
 
 
@@ -119,7 +120,7 @@ class IntakeRecords:
             query = (
                 select(IntakeTicketRow.ticket_id, IntakeTicketRow.source, IntakeTicketRow.priority)
                 .join(TicketRow, TicketRow.id == IntakeTicketRow.ticket_id)
-                .where(TicketRow.status.in_(("queued", "triaging")))
+                .where(TicketRow.status.in_(UNFINISHED_STATUSES))
                 .where(~IntakeTicketRow.ticket_id.in_(select(QueueRow.ticket_id)))
             )
             return [(r[0], r[1], r[2]) for r in session.execute(query)]
