@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from api.db import Database
 from api.deps import Services
 from api.helpdesk.base import Helpdesk, HelpdeskError, HelpdeskUnavailable
-from api.helpdesk.outbox import WEBHOOK_KEY
+from api.helpdesk.outbox import FROM_WEBHOOK
 from api.helpdesk.outcome import Outcome, compute_outcome
 from api.helpdesk.polling import PollingThread
 from api.helpdesk.tables import EventRow, OutcomeRow
@@ -35,8 +35,6 @@ from knowledge.feedback import Feedback
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 20
-# The helpdesk's tickets here are the ones its signed webhook sent; an API key may name "rt:123".
-FROM_WEBHOOK = TicketRow.submitted_by == WEBHOOK_KEY
 # The events the worker applies; the others are only recorded. "closed": a status change that
 # closes the ticket without a resolution (rejected, deleted): nothing to learn, nothing due.
 WORK = ("resolved", "reopened", "closed")

@@ -247,24 +247,12 @@ class CatchUp(PollingThread):
     @staticmethod
     def _still_unseen(session: Session, failed: list[int]) -> list[int]:
         """The failed ones no one (another process, the webhook) has taken since."""
-        if not failed:
-            return []
-        ids = {f"{PREFIX}{txn_id}": txn_id for txn_id in failed}
-        query = select(EventSeenRow.event_id).where(
-            EventSeenRow.source == "rt", EventSeenRow.event_id.in_(ids)
-        )
-        taken = set(session.scalars(query))
-        return [txn_id for key, txn_id in ids.items() if key not in taken]
+        taken = _seen(session, [f"{PREFIX}{txn_id}" for txn_id in failed])
+        return [txn_id for txn_id in failed if f"{PREFIX}{txn_id}" not in taken]
 
     def _unseen(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        ids = {f"{PREFIX}{row.get('id')}" for row in rows}
-        if not ids:
-            return []
         with self.db.session() as session:
-            query = select(EventSeenRow.event_id).where(
-                EventSeenRow.source == "rt", EventSeenRow.event_id.in_(ids)
-            )
-            seen = set(session.scalars(query))
+            seen = _seen(session, [f"{PREFIX}{row.get('id')}" for row in rows])
         return [row for row in rows if f"{PREFIX}{row.get('id')}" not in seen]
 
     def readiness(self) -> str:
@@ -280,3 +268,13 @@ def _position(row: EventSeenRow | None) -> int | None:
     if row is None or row.type != POSITION or not row.outcome.isdigit():
         return None
     return int(row.outcome)
+
+
+def _seen(session: Session, event_ids: list[str]) -> set[str]:
+    """Those of the event ids the events-seen table holds for RT."""
+    if not event_ids:
+        return set()
+    query = select(EventSeenRow.event_id).where(
+        EventSeenRow.source == "rt", EventSeenRow.event_id.in_(event_ids)
+    )
+    return set(session.scalars(query))

@@ -24,6 +24,8 @@ from api.tables import DecisionRow, TicketRow, utcnow
 PENDING = "pending"
 WEBHOOK_KEY = WEBHOOK_CALLER.key_id
 """Who submitted the helpdesk's own tickets: an API key's "rt:123" names no RT ticket of ours."""
+FROM_WEBHOOK = TicketRow.submitted_by == WEBHOOK_KEY
+"""The condition on a ticket row that the helpdesk's signed webhook submitted it."""
 LEASE_S = 300.0
 """How long a claimed row is left to its loop; a loop that died mid-row frees it after this."""
 
@@ -200,7 +202,7 @@ class Outbox:
                     DecisionRow.id.in_(latest),
                     DecisionRow.decided_at >= since,
                     TicketRow.external_id.like(f"{prefix}%"),
-                    TicketRow.submitted_by == WEBHOOK_KEY,
+                    FROM_WEBHOOK,
                     DecisionRow.id.not_in(select(OutboxRow.decision_id)),
                 )
                 .order_by(DecisionRow.id)
