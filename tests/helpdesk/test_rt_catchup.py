@@ -144,9 +144,7 @@ def test_rt_unreachable_is_retried_next_pass_and_shown(make_rig: RigFactory) -> 
 def test_a_fresh_install_keeps_where_it_started_across_a_restart(make_rig: RigFactory) -> None:
     """Nothing seen yet: the start is RT's newest transaction, and a restart does not move it."""
     calls: list[str] = []
-    rig = make_rig(RTHelpdesk("http://rt.test", "tok", transport=httpx.MockTransport(_ok)))
-    first = rig.connector.catchup
-    assert first is not None
+    _, first = _rigged(make_rig)
     first.reader = _reader([TXN], calls)  # RT's newest is 456, before the install
     assert first.catch_up() == 0 and first.floor == 456
     # Restarted before any event: a new catch-up thread, while RT has gained 457.
@@ -166,21 +164,13 @@ def test_an_event_the_webhook_missed_is_found_however_many_came_after_it(
     make_rig: RigFactory,
 ) -> None:
     """A failed post (a 429, a locked database) among successful ones, in a busy minute."""
-    rig = make_rig(RTHelpdesk("http://rt.test", "tok", transport=httpx.MockTransport(_ok)))
-    catchup = rig.connector.catchup
-    assert catchup is not None
+    rig, catchup = _rigged(make_rig)
     missed = {**STATUS, "NewValue": "resolved"}  # 457: its post failed
     later = [{**STATUS, "id": str(i)} for i in range(458, 458 + 2 * OVERLAP)]
     catchup.reader = _reader([TXN], [])
     assert catchup.catch_up() == 0 and catchup.floor == 456
     # Meanwhile the webhook took every later transaction, as RT posted them.
-    with rig.services.db.session() as session:
-        for row in later:
-            session.add(
-                EventSeenRow(
-                    source="rt", event_id=f"rt-txn-{row['id']}", type="status", outcome="handled"
-                )
-            )
+    _seen_by_the_webhook(rig, later)
     catchup.reader = _reader([TXN, missed, *later], [])
     assert catchup.catch_up() == 1
     assert catchup.catch_up() == 0
@@ -190,6 +180,17 @@ def test_an_event_the_webhook_missed_is_found_however_many_came_after_it(
 def database_url(request: pytest.FixtureRequest) -> str | None:
     """None for SQLite under tmp_path; else a fresh PostgreSQL schema."""
     return None if request.param == "sqlite" else str(request.getfixturevalue("pg_url"))
+
+
+def _rigged(make_rig: RigFactory, database_url: str | None = None) -> tuple[Any, CatchUp]:
+    """A rig on a mocked RT that answers every call, and its catch-up."""
+    rig = make_rig(
+        RTHelpdesk("http://rt.test", "tok", transport=httpx.MockTransport(_ok)),
+        database_url=database_url,
+    )
+    catchup = rig.connector.catchup
+    assert catchup is not None
+    return rig, catchup
 
 
 def _seen_by_the_webhook(rig: Any, rows: list[dict[str, Any]]) -> None:
@@ -206,12 +207,7 @@ def test_a_restart_reads_on_from_where_the_last_pass_stopped(
     database_url: str | None, make_rig: RigFactory
 ) -> None:
     """A failed post, then more than OVERLAP that got through, then a restart."""
-    rig = make_rig(
-        RTHelpdesk("http://rt.test", "tok", transport=httpx.MockTransport(_ok)),
-        database_url=database_url,
-    )
-    first = rig.connector.catchup
-    assert first is not None
+    rig, first = _rigged(make_rig, database_url)
     missed = {**STATUS, "NewValue": "resolved"}  # 457: its post failed
     later = [{**STATUS, "id": str(i)} for i in range(458, 458 + 2 * OVERLAP)]
     first.reader = _reader([TXN], [])
@@ -227,12 +223,7 @@ def test_a_post_the_catch_up_could_not_make_is_retried_after_a_restart(
     database_url: str | None, make_rig: RigFactory
 ) -> None:
     """Its own attempt failed too (the intake refused it), then the service restarted."""
-    rig = make_rig(
-        RTHelpdesk("http://rt.test", "tok", transport=httpx.MockTransport(_ok)),
-        database_url=database_url,
-    )
-    first = rig.connector.catchup
-    assert first is not None
+    rig, first = _rigged(make_rig, database_url)
     before = {**STATUS, "id": "455"}
     later = [{**STATUS, "id": str(i)} for i in range(457, 457 + 2 * OVERLAP)]
     first.reader = _reader([before], [])
@@ -250,12 +241,7 @@ def test_a_second_process_does_not_move_the_position_back(
     database_url: str | None, make_rig: RigFactory
 ) -> None:
     """Its pass read less of RT than another's that finished while it ran."""
-    rig = make_rig(
-        RTHelpdesk("http://rt.test", "tok", transport=httpx.MockTransport(_ok)),
-        database_url=database_url,
-    )
-    first = rig.connector.catchup
-    assert first is not None
+    _, first = _rigged(make_rig, database_url)
     first.reader = _reader([TXN], [])
     assert first.catch_up() == 0
     later = [{**STATUS, "id": str(i)} for i in range(457, 457 + 2 * OVERLAP)]
@@ -272,12 +258,7 @@ def test_event_ids_rt_never_gave_do_not_move_the_window(
     database_url: str | None, make_rig: RigFactory
 ) -> None:
     """Signed events with ids past RT's newest transaction, or not numbers, seen before a pass."""
-    rig = make_rig(
-        RTHelpdesk("http://rt.test", "tok", transport=httpx.MockTransport(_ok)),
-        database_url=database_url,
-    )
-    catchup = rig.connector.catchup
-    assert catchup is not None
+    rig, catchup = _rigged(make_rig, database_url)
     odd = ["900004", "abc", "12abc", "0457000", "", "9" * 30]
     _seen_by_the_webhook(rig, [TXN, *({"id": ident} for ident in odd)])
     catchup.reader = _reader([TXN, {**STATUS, "NewValue": "resolved"}], [])  # 457: missed
@@ -291,9 +272,7 @@ def test_rt_restored_from_an_older_backup_is_read_on_from_its_newest(
     make_rig: RigFactory,
 ) -> None:
     """Its ids went back below where the catch-up stood; the new ones are still applied."""
-    rig = make_rig(RTHelpdesk("http://rt.test", "tok", transport=httpx.MockTransport(_ok)))
-    catchup = rig.connector.catchup
-    assert catchup is not None
+    _, catchup = _rigged(make_rig)
     catchup.reader = _reader([{**STATUS, "id": "1000"}], [])  # RT at the install
     assert catchup.catch_up() == 0 and catchup.stored_position() == 1000
     # Restored from a backup taken before the install: its newest is 600.
@@ -309,9 +288,7 @@ def test_a_transaction_that_cannot_be_read_is_skipped_and_the_rest_applied(
     make_rig: RigFactory, caplog: pytest.LogCaptureFixture
 ) -> None:
     """RT returns a date that does not parse: the pass goes on, and the next does not stop there."""
-    rig = make_rig(RTHelpdesk("http://rt.test", "tok", transport=httpx.MockTransport(_ok)))
-    catchup = rig.connector.catchup
-    assert catchup is not None
+    rig, catchup = _rigged(make_rig)
     catchup.reader = _reader([TXN], [])
     assert catchup.catch_up() == 0 and catchup.floor == 456
     odd = {**STATUS, "Created": "27/11/2026 10:00"}  # 457
@@ -341,9 +318,7 @@ def test_a_ticket_that_cannot_be_read_skips_its_transactions(make_rig: RigFactor
     assert payloads == [] and [u.txn_id for u in unreadable] == ["456", "457"]
     assert all("ticket 123" in u.reason and "'high'" in u.reason for u in unreadable)
     assert calls.count("/REST/2.0/ticket/123") == 1
-    rig = make_rig(RTHelpdesk("http://rt.test", "tok", transport=httpx.MockTransport(_ok)))
-    catchup = rig.connector.catchup
-    assert catchup is not None
+    _, catchup = _rigged(make_rig)
     catchup.reader = _reader([{**STATUS, "id": "455"}], [])
     assert catchup.catch_up() == 0 and catchup.floor == 455
     catchup.reader = _reader([TXN, STATUS], [], ticket=odd_ticket)
@@ -379,9 +354,7 @@ def test_a_date_past_what_utc_can_hold_is_unreadable() -> None:
 def test_dates_the_webhook_would_refuse_do_not_hold_the_position(make_rig: RigFactory) -> None:
     """A date the reader reads but the webhook's adapter refuses, and one of a ticket's that does
     not parse: each pass posted them, was refused and kept the position at them for good."""
-    rig = make_rig(RTHelpdesk("http://rt.test", "tok", transport=httpx.MockTransport(_ok)))
-    catchup = rig.connector.catchup
-    assert catchup is not None
+    _, catchup = _rigged(make_rig)
     catchup.reader = _reader([{**STATUS, "id": "455"}], [])
     assert catchup.catch_up() == 0 and catchup.floor == 455
     basic = {**STATUS, "Created": "20261127T100000Z", "NewValue": "resolved"}  # 457
