@@ -4,10 +4,12 @@ The catch-up replays what the webhook missed through the webhook's own path, so 
 transaction becomes exactly the body ``rt_setup/scrip_action.pl`` posts. One difference RT
 imposes: the ticket part is the ticket as it is now, not as it was when the transaction happened.
 Dates are written as the scrip writes them (UTC, ``YYYY-MM-DDTHH:MM:SSZ``), whatever form REST2
-used, so the webhook's adapter never refuses a date the reader could read. A row that cannot be
-made into that body (a date that does not parse, a field of the wrong shape, its ticket's) is
-returned as ``Unreadable`` with the reason instead: RT will answer the same next time, so the
-caller skips it rather than stopping at it.
+used, so the webhook's adapter never refuses a date the reader could read. Each body is checked
+against the webhook's own model (``RtEvent``: RT's ids are whole numbers, dates say their zone)
+before it is returned. A row that cannot be made into that body (a date that does not parse, a
+field of the wrong shape, an id that is not RT's, its ticket's) is returned as ``Unreadable`` with
+the reason instead: RT will answer the same next time, so the caller skips it rather than posting
+a body the webhook refuses on every pass.
 """
 
 from __future__ import annotations
@@ -16,7 +18,11 @@ from datetime import UTC
 from typing import Any, NamedTuple
 from urllib.parse import quote
 
+from pydantic import ValidationError
+
+from agent.errors import first_problem
 from api.helpdesk.rt import RTHelpdesk, _ref, _when, message_text
+from api.intake.webhooks import RT_ID, RtEvent
 
 TXN_FIELDS = "Type,Field,OldValue,NewValue,Creator,Created,ObjectId,ObjectType"
 MESSAGE_TYPES = {"Create", "Correspond", "Comment"}  # the scrip sends content for these only
@@ -98,6 +104,8 @@ class RTEventReader:
             ident = str(row.get("id"))
             try:
                 ticket_id = _ref(row.get("ObjectId"))
+                if not RT_ID.fullmatch(ticket_id):  # asked of RT, it would name no ticket
+                    raise ValueError(f"its ticket id {ticket_id!r} is not RT's")
                 if ticket_id not in tickets:
                     tickets[ticket_id] = self._ticket_part_or_reason(ticket_id)
                 ticket = tickets[ticket_id]
@@ -118,13 +126,13 @@ class RTEventReader:
     def payload(self, row: dict[str, Any], ticket: dict[str, Any]) -> dict[str, Any]:
         """One transaction row (and its ticket part) as the scrip's body."""
         ident = str(row.get("id"))
-        if not ident.isdigit():
-            raise ValueError(f"transaction id {ident!r} is not a number")
+        if not RT_ID.fullmatch(ident):
+            raise ValueError(f"transaction id {ident!r} is not RT's")
         kind = str(row.get("Type") or "")
         content = self._content(ident) if kind in MESSAGE_TYPES else None
         texts = {ident: content} if content is not None else {}
         txn = self.rt.transaction(row, texts)
-        return {
+        body = {
             "source": "rt",
             "event_id": f"rt-txn-{ident}",
             "transaction": {
@@ -139,6 +147,11 @@ class RTEventReader:
             },
             "ticket": ticket,
         }
+        try:
+            RtEvent.model_validate(body)
+        except ValidationError as exc:  # what the webhook would refuse, pass after pass
+            raise ValueError(f"the webhook would refuse it: {first_problem(exc, 'body')}") from None
+        return body
 
     def ticket_part(self, ticket_id: str) -> dict[str, Any]:
         """The scrip's ``ticket`` object: names for queue and owner, custom fields by name."""

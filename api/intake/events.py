@@ -3,6 +3,8 @@
 ``created`` events are admitted like any other ticket (source "helpdesk"); every other event
 goes to the HelpdeskEventHandler registered for its source (app.state.helpdesk_handlers).
 An event id is taken once: a handler failure releases it, so the helpdesk's retry is applied.
+A body refused (422: not the documented shape) is not taken either, and logged: for RT, whose
+scrip does not retry, the connector's catch-up reads that transaction from RT and applies it.
 The helpdesk connector's catch-up (api/helpdesk/catchup.py) feeds the events the webhook missed
 through ``accept``, the same path after the signature check, so either may see an event first.
 """
@@ -16,7 +18,7 @@ from pydantic import BaseModel
 from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 
-from agent.errors import UpstreamError
+from agent.errors import InputError, UpstreamError
 from agent.json_input import load_json
 from api.auth import Principal
 from api.db import Database
@@ -57,7 +59,12 @@ class HelpdeskWebhook:
     def receive(self, body: bytes, timestamp: str | None, signature: str | None) -> EventOutcome:
         """Verify and apply one event (AuthError 401 on a bad signature, InputError 422)."""
         verify(self.secret, timestamp, signature, body, self.tolerance_s)
-        return self.accept(load_json(body, "helpdesk webhook: body"))
+        try:
+            return self.accept(load_json(body, "helpdesk webhook: body"))
+        except InputError as exc:
+            # Signed, so the helpdesk's own: its sender only logs the answer.
+            log.warning("signed helpdesk event refused, nothing recorded: %s", exc)
+            raise
 
     def accept(self, payload: Any) -> EventOutcome:
         """Adapt, dedupe and apply one event whose origin is already trusted (InputError 422)."""

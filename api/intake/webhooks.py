@@ -2,15 +2,18 @@
 
 RT (``"source": "rt"``): Create -> created (with the canonical ticket), Status -> resolved,
 reopened or status, Correspond/Comment -> commented, anything else -> updated. Any other
-helpdesk posts HelpdeskEvent's own JSON.
+helpdesk posts HelpdeskEvent's own JSON. An RT body is taken as the scrip writes it or not at all:
+ids are RT's (whole numbers), dates carry their zone; anything else is a 422 naming the field.
 """
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, Field, ValidationError
+from pydantic_core import PydanticCustomError
 
 from agent.errors import InputError, first_problem
 from agent.language import detect_language
@@ -19,33 +22,55 @@ from api.hooks import EVENT_ID_MAX, HelpdeskEvent, HelpdeskEventType
 
 RESOLVED = {"resolved"}
 CLOSED = {"resolved", "rejected", "deleted"}
+RT_ID = re.compile(r"[1-9][0-9]{0,17}")
+"""An RT ticket or transaction id as the scrip writes it: a whole number (it fits a BIGINT)."""
+
+
+def _rt_id(value: str) -> str:
+    if not RT_ID.fullmatch(value):
+        raise PydanticCustomError("rt_id", "should be RT's id, a whole number such as 456")
+    return value
+
+
+def _zoned(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise PydanticCustomError(
+            "rt_date", "should say its time zone, as the scrip writes it: 2026-11-27T10:00:00Z"
+        )
+    return value
+
+
+RtId = Annotated[str, AfterValidator(_rt_id)]
+"""Ticket and transaction ids: "" would make the external id "rt:", "abc" names nothing in RT."""
+RtDate = Annotated[datetime, AfterValidator(_zoned)] | None
+"""The scrip writes UTC with its "Z": a date without a zone says nothing about when it was."""
 
 
 class RtTransaction(BaseModel):
     """The transaction that fired the scrip."""
 
-    id: str
+    id: RtId
     type: str
     field: str | None = None
     old_value: str | None = None
     new_value: str | None = None
     creator: str | None = None
-    created: datetime | None = None
+    created: RtDate = None
     content: str | None = None
 
 
 class RtTicket(BaseModel):
     """The ticket as RT has it at that moment."""
 
-    id: str
+    id: RtId
     subject: str = ""
     queue: str | None = None
     status: str | None = None
     owner: str | None = None
     priority: int | None = None
     requestors: list[str] = Field(default_factory=list)
-    created: datetime | None = None
-    resolved: datetime | None = None
+    created: RtDate = None
+    resolved: RtDate = None
     custom_fields: CustomFields = Field(default_factory=dict)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import runpy
 from collections.abc import Callable
@@ -11,9 +12,12 @@ import httpx
 import pytest
 from rt_support import REPO, RigFactory
 
+from agent.errors import InputError
 from api.helpdesk.catchup import OVERLAP, CatchUp
 from api.helpdesk.rt import RTHelpdesk
 from api.helpdesk.rt_events import RTEventReader
+from api.helpdesk.tables import EventRow
+from api.intake.signature import signed_headers
 from api.intake.tables import EventSeenRow
 from api.intake.webhooks import adapt_rt
 
@@ -182,11 +186,14 @@ def database_url(request: pytest.FixtureRequest) -> str | None:
     return None if request.param == "sqlite" else str(request.getfixturevalue("pg_url"))
 
 
-def _rigged(make_rig: RigFactory, database_url: str | None = None) -> tuple[Any, CatchUp]:
+def _rigged(
+    make_rig: RigFactory, database_url: str | None = None, webhook_secret: str | None = None
+) -> tuple[Any, CatchUp]:
     """A rig on a mocked RT that answers every call, and its catch-up."""
     rig = make_rig(
         RTHelpdesk("http://rt.test", "tok", transport=httpx.MockTransport(_ok)),
         database_url=database_url,
+        webhook_secret=webhook_secret,
     )
     catchup = rig.connector.catchup
     assert catchup is not None
@@ -369,3 +376,64 @@ def test_dates_the_webhook_would_refuse_do_not_hold_the_position(make_rig: RigFa
     assert catchup.catch_up() == 3
     assert catchup.stored_position() == 458
     assert catchup.last_error is None
+
+
+def test_an_event_the_webhook_refused_is_applied_from_rt(
+    make_rig: RigFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A signed body whose date has no zone: refused (422), not recorded, so the catch-up reads
+    the transaction from RT and applies it as the scrip writes it."""
+    rig, catchup = _rigged(make_rig, webhook_secret="s3cret")
+    catchup.reader = _reader([TXN], [])
+    assert catchup.catch_up() == 0 and catchup.floor == 456
+    body = rt_payload("rt-txn-457", "Status", field="Status", new_value="resolved")
+    body["transaction"]["created"] = "2026-11-27T10:00:00"
+    raw = json.dumps(body).encode()
+    headers = signed_headers("s3cret", raw)
+    with caplog.at_level("WARNING", logger="api.intake.events"), pytest.raises(InputError) as err:
+        catchup.webhook.receive(raw, headers["X-Triage-Timestamp"], headers["X-Triage-Signature"])
+    assert str(err.value) == (
+        "rt webhook: transaction.created: should say its time zone, as the scrip writes it: "
+        "2026-11-27T10:00:00Z"
+    )
+    assert "refused" in caplog.text and "transaction.created" in caplog.text
+    catchup.reader = _reader([TXN, {**STATUS, "NewValue": "resolved"}], [])
+    assert catchup.catch_up() == 1
+    with rig.services.db.session() as session:
+        seen = session.get(EventSeenRow, ("rt", "rt-txn-457"))
+        assert seen is not None and seen.outcome == "handled"
+        event = session.get(EventRow, "rt-txn-457")
+        assert event is not None and (event.type, event.external_id) == ("resolved", "123")
+
+
+ODD_ROWS: list[tuple[dict[str, Any], dict[str, Any] | None, bool]] = [
+    # (REST2 transaction row, RT's answer for its ticket, made into a body)
+    ({**STATUS, "Created": "2026-11-27T10:00:00"}, None, True),  # no zone: REST2's UTC
+    ({**STATUS, "Created": "2026-11-27 10:00:00"}, None, True),
+    (STATUS, {**TICKET, "Created": "2026-11-27T10:00:00", "Resolved": "2026-11-28"}, True),
+    ({**STATUS, "id": "abc"}, None, False),
+    ({**STATUS, "id": "0457"}, None, False),
+    ({**STATUS, "id": ""}, None, False),
+    ({**STATUS, "ObjectId": ""}, None, False),  # RT asked for "/ticket/" would name none
+    ({**STATUS, "ObjectId": {"id": "abc", "type": "ticket"}}, None, False),
+    (STATUS, {**TICKET, "id": None}, False),
+    (STATUS, {**TICKET, "id": ""}, False),
+    (STATUS, {**TICKET, "id": "12abc"}, False),
+]
+
+
+@pytest.mark.parametrize(("row", "ticket", "readable"), ODD_ROWS)
+def test_the_catch_up_never_posts_a_body_the_webhook_refuses(
+    row: dict[str, Any], ticket: dict[str, Any] | None, readable: bool
+) -> None:
+    """Dates without a zone, ids that are not RT's (abc, 0457, empty): each row is either a body
+    the webhook takes or unreadable (skipped with its reason), never one refused pass after pass."""
+    calls: list[str] = []
+    reader = _reader([row], calls, ticket=ticket)
+    payloads, unreadable = reader.read([row])
+    assert len(payloads) == int(readable) and len(unreadable) == int(not readable)
+    for payload in payloads:
+        event = adapt_rt(payload)  # raises InputError on anything the webhook refuses
+        assert event.external_id == "rt:123" and event.event_id == "rt-txn-457"
+        assert payload["transaction"]["created"].endswith("Z")
+    assert "/REST/2.0/ticket/" not in calls

@@ -168,3 +168,34 @@ def test_event_ids_are_deduplicated_whole_and_an_overlong_one_is_422(
     assert "event_id" in overlong.json()["detail"] and "200" in overlong.json()["detail"]
     generic = {"source": "zammad", "event_id": "z" * 201, "type": "resolved", "external_id": "Z"}
     assert _post(api, generic).status_code == 422
+
+
+@pytest.mark.parametrize(
+    ("part", "field", "value"),
+    [
+        ("transaction", "created", "2026-11-27T10:00:00"),  # no zone: which 10:00 was it?
+        ("ticket", "resolved", "2026-11-27 10:00:00"),
+        ("transaction", "id", "abc"),
+        ("transaction", "id", "0456"),  # rt-txn-0456 would be a second id for 456
+        ("ticket", "id", ""),  # the external id would be "rt:"
+        ("ticket", "id", "12abc"),
+    ],
+)
+def test_an_rt_body_not_as_the_scrip_writes_it_is_422_naming_the_field(
+    make_intake_api: IntakeFactory, part: str, field: str, value: str
+) -> None:
+    api = make_intake_api(start=False)
+    payload = rt_payload()
+    payload[part][field] = value
+    answer = _post(api, payload)
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["detail"].startswith(f"rt webhook: {part}.{field}: should ")
+    assert api.app.state.intake.queue.depth() == 0
+    # Nothing of it was taken: the transaction as the scrip writes it is still applied.
+    assert _post(api, rt_payload()).json()["outcome"] == "queued"
+
+
+def test_rt_dates_in_any_zone_are_taken() -> None:
+    created = "2026-11-27T11:00:00+01:00"
+    event = adapt_rt(rt_payload(created=created))
+    assert event.occurred_at is not None and event.occurred_at.isoformat() == created
