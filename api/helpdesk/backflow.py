@@ -7,7 +7,9 @@ record the KPI endpoint reads (a person moving the ticket to another queue after
 makes the final team differ from our first route: a misroute). The events of a ticket still
 queued for triage wait for its decision. A reopen, applied in its turn after the resolution
 before it, makes the ticket open here again (decided, or in review); a rejection or deletion
-closes it here (status resolved) without learning anything.
+closes it here (status resolved) without learning anything. A worker claims each event before it
+processes it (a lease, as the outbox's rows), so of two API processes on one database only one
+learns a resolution; the other leaves that ticket's events to it.
 """
 
 from __future__ import annotations
@@ -16,13 +18,14 @@ import logging
 import threading
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from api.db import Database
 from api.deps import Services
 from api.helpdesk.base import Helpdesk, HelpdeskError, HelpdeskUnavailable
+from api.helpdesk.lease import LEASE_S, claim
 from api.helpdesk.outbox import FROM_WEBHOOK
 from api.helpdesk.outcome import Outcome, compute_outcome
 from api.helpdesk.polling import PollingThread
@@ -88,12 +91,24 @@ class EventLog:
             )
             return list(session.scalars(query.order_by(EventRow.received_at)).all())
 
+    def claim(self, event_id: str, now: datetime, lease_s: float = LEASE_S) -> bool:
+        """Take a pending event for this worker alone; False when another worker holds it or
+        has processed it meanwhile. done() ends the lease."""
+        due = [
+            EventRow.event_id == event_id,
+            EventRow.processed_at.is_(None),
+            or_(EventRow.claimed_until.is_(None), EventRow.claimed_until <= now),
+        ]
+        return claim(self.db, EventRow.claimed_until, due, now, lease_s)
+
     def done(self, event_id: str, error: str | None = None, count: bool = True) -> None:
-        """Close an event, or record a failed attempt with its error (counted unless told not)."""
+        """Close an event, or record a failed attempt with its error (counted unless told not);
+        either way its claim ends (a failed one is tried again by the next pass, anyone's)."""
         with self.db.session() as session:
             row = session.get(EventRow, event_id)
             if row is None:
                 return
+            row.claimed_until = None
             if error is None:
                 row.processed_at, row.error = utcnow(), None
             else:
@@ -138,6 +153,11 @@ class BackflowWorker(PollingThread):
             if row.external_id in waiting or self._undecided(row.external_id):
                 # Still queued for triage: its decision would undo the resolution. Its events
                 # wait, in their order, uncounted.
+                waiting.add(row.external_id)
+                continue
+            if not self.events.claim(row.event_id, utcnow()):
+                # Another process has it (or has just processed it): the ticket's later events
+                # wait for it, in their order.
                 waiting.add(row.external_id)
                 continue
             try:

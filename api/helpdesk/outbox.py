@@ -3,8 +3,9 @@
 A row is written right after its decision is stored (one row per decision: the decision id is
 unique), and a sweep at start re-creates rows a crash between the two writes would have lost.
 Rows of one helpdesk ticket are delivered strictly in id order: only the oldest unfinished row
-of a ticket is ever due. A loop claims a row before applying it (a lease on its next attempt),
-so two delivery loops on one database (the API and `worker_main --serve`) never apply it twice.
+of a ticket is ever due. A loop claims a row before applying it (a lease on its next attempt,
+``lease.claim``), so two delivery loops on one database (the API and `worker_main --serve`)
+never apply it twice.
 """
 
 from __future__ import annotations
@@ -12,10 +13,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from api.db import Database
+from api.helpdesk.lease import LEASE_S, claim
 from api.helpdesk.names import TAGS_FIELD
 from api.helpdesk.tables import OutboxRow
 from api.intake.events import WEBHOOK_CALLER
@@ -26,8 +28,6 @@ WEBHOOK_KEY = WEBHOOK_CALLER.key_id
 """Who submitted the helpdesk's own tickets: an API key's "rt:123" names no RT ticket of ours."""
 FROM_WEBHOOK = TicketRow.submitted_by == WEBHOOK_KEY
 """The condition on a ticket row that the helpdesk's signed webhook submitted it."""
-LEASE_S = 300.0
-"""How long a claimed row is left to its loop; a loop that died mid-row frees it after this."""
 
 
 class Outbox:
@@ -110,17 +110,12 @@ class Outbox:
         The update is conditional on the row still being due, so of two loops that both saw it
         due, only the first one's update matches; finish() or retry() ends the lease.
         """
-        with self.db.session() as session:
-            taken = session.execute(
-                update(OutboxRow)
-                .where(
-                    OutboxRow.id == row_id,
-                    OutboxRow.status == PENDING,
-                    OutboxRow.next_attempt_at <= now,
-                )
-                .values(next_attempt_at=now + timedelta(seconds=lease_s))
-            )
-            return bool(taken.rowcount)  # type: ignore[attr-defined]
+        due = [
+            OutboxRow.id == row_id,
+            OutboxRow.status == PENDING,
+            OutboxRow.next_attempt_at <= now,
+        ]
+        return claim(self.db, OutboxRow.next_attempt_at, due, now, lease_s)
 
     def has_earlier(self, row: OutboxRow) -> bool:
         """True when an earlier row (an earlier decision) exists for the row's ticket."""

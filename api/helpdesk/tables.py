@@ -48,6 +48,8 @@ class EventRow(Base):
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text)
+    # The back-flow worker processing it holds it until then (a lease); None: free.
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class OutcomeRow(Base):

@@ -1,4 +1,5 @@
-"""Schema migrations carry existing rows over: 0004 scopes external-id keys and helpdesk events."""
+"""Schema migrations carry existing rows over: 0004 scopes external-id keys and helpdesk events,
+0007 lets the back-flow claim the helpdesk events already recorded."""
 
 from __future__ import annotations
 
@@ -6,12 +7,13 @@ from pathlib import Path
 
 import pytest
 from alembic import command
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from api.auth import create_key
 from api.db import Database, alembic_config
+from api.helpdesk.backflow import EventLog
 from api.intake.tables import EventSeenRow
-from api.tables import TicketRow
+from api.tables import TicketRow, utcnow
 
 
 def _to(db: Database, revision: str, down: bool = False) -> None:
@@ -86,5 +88,46 @@ def test_0004_on_postgres(pg_url: str) -> None:
     db = Database(pg_url)
     try:
         _check(db)
+    finally:
+        db.close()
+
+
+def _check_event_claim(db: Database) -> None:
+    """0007: an event recorded by an older release is free to claim, once; and back down."""
+    db.migrate()
+    _to(db, "0006_reject_key", down=True)
+    with db.engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO helpdesk_events (event_id, source, type, external_id, received_at,"
+                " attempts) VALUES ('rt-txn-7', 'rt', 'resolved', '7', :at, 0)"
+            ),
+            {"at": utcnow()},
+        )
+    _to(db, "head")
+    events = EventLog(db)
+    assert [row.event_id for row in events.pending("rt")] == ["rt-txn-7"]
+    assert events.claim("rt-txn-7", utcnow())
+    assert not events.claim("rt-txn-7", utcnow())  # held by the first one
+    _to(db, "0006_reject_key", down=True)
+    with db.engine.connect() as connection:
+        kept = connection.execute(text("SELECT event_id FROM helpdesk_events")).scalars().all()
+    assert kept == ["rt-txn-7"]
+    _to(db, "head")
+
+
+def test_0007_on_sqlite(tmp_path: Path) -> None:
+    db = Database(f"sqlite:///{tmp_path / 'm.sqlite'}")
+    try:
+        _check_event_claim(db)
+    finally:
+        db.close()
+
+
+@pytest.mark.postgres
+def test_0007_on_postgres(pg_url: str) -> None:
+    db = Database(pg_url)
+    try:
+        _check_event_claim(db)
     finally:
         db.close()

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import threading
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
 from rt_support import DB_TEXT, Rig, RigFactory, rt_ticket
+from sqlalchemy import func, select
 
 from agent.kpis import compute_kpis
 from api.helpdesk.backflow import MAX_ATTEMPTS
+from api.helpdesk.base import HelpdeskTicket
 from api.helpdesk.fake import FakeHelpdesk
+from api.helpdesk.tables import EventRow, OutcomeRow
 from api.hooks import HelpdeskEvent
 from api.intake.events import WEBHOOK_CALLER
+from api.tables import utcnow
 
 
 def _resolved(event_id: str, external: str) -> HelpdeskEvent:
@@ -198,3 +207,100 @@ def test_the_resolution_is_the_agents_last_reply_not_the_requesters_thanks(
     assert rig.connector.backflow.drain() == 1
     case = rig.triager.kb.store.get(ticket_id)
     assert case is not None and case.resolution == "Patched the DB."
+
+
+class MeetingHelpdesk(FakeHelpdesk):
+    """A fake helpdesk whose ticket(), once armed, holds each caller until the other runner
+    reads the ticket too, or has finished its pass: two processes in the same second."""
+
+    def __init__(self, queues: list[str], users: list[str]) -> None:
+        super().__init__(queues, users)
+        self.meeting = threading.Condition()
+        self.armed = False
+        self.inside = self.finished = 0
+
+    def ticket(self, ticket_id: str) -> HelpdeskTicket:
+        with self.meeting:
+            if not self.armed:
+                return super().ticket(ticket_id)
+            self.inside += 1
+            self.meeting.notify_all()
+            self.meeting.wait_for(lambda: self.inside + self.finished >= 2, timeout=10)
+        return super().ticket(ticket_id)
+
+    def done(self) -> None:
+        """A runner's pass has ended."""
+        with self.meeting:
+            self.finished += 1
+            self.meeting.notify_all()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def shared_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """One database for two API processes: a SQLite file, or a fresh PostgreSQL schema."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'shared.sqlite'}"
+    return str(request.getfixturevalue("pg_url"))
+
+
+def test_two_processes_learn_a_resolution_once(
+    make_rig: RigFactory, fake: FakeHelpdesk, shared_url: str
+) -> None:
+    """Two API processes on one database (each its own engine), both draining the back-flow
+    while the same resolution is pending: one of them processes it, the other leaves it."""
+    helpdesk = MeetingHelpdesk(sorted(fake.queues), sorted(fake.users))
+    first = make_rig(helpdesk, database_url=shared_url)
+    second = make_rig(helpdesk, database_url=shared_url)
+    assert first.services.db.engine is not second.services.db.engine
+    ticket_id, rt_id = _routed(first, helpdesk)
+    helpdesk.set_field(rt_id, "Status", "resolved", "root")
+    first.connector.handler.handle(_resolved("rt-txn-170", rt_id))
+    done: list[int] = []
+    helpdesk.armed = True
+
+    def run(rig: Rig) -> None:
+        try:
+            done.append(rig.connector.backflow.drain())
+        finally:
+            helpdesk.done()
+
+    runners = [threading.Thread(target=run, args=(rig,)) for rig in (first, second)]
+    for runner in runners:
+        runner.start()
+    for runner in runners:
+        runner.join(30)
+    with first.services.db.session() as session:
+        outcomes = session.scalar(select(func.count()).select_from(OutcomeRow))
+    assert outcomes == 1
+    assert sorted(done) == [0, 1]
+    assert len(first.services.ledger.outcomes("service_desk")) == 1
+    assert first.services.store.status(ticket_id) == "resolved"
+
+
+def test_a_resolution_another_process_holds_holds_back_the_reopen_after_it(
+    make_rig: RigFactory, fake: FakeHelpdesk, tmp_path: Path
+) -> None:
+    """Its claim is the other process's until the lease ends: the ticket's reopen waits behind
+    it; a process that died holding it frees it when the lease ends."""
+    url = f"sqlite:///{tmp_path / 'shared.sqlite'}"
+    first, second = make_rig(fake, database_url=url), make_rig(fake, database_url=url)
+    ticket_id, rt_id = _routed(first, fake)
+    fake.set_field(rt_id, "Status", "resolved", "root")
+    first.connector.handler.handle(_resolved("rt-txn-180", rt_id))
+    fake.set_field(rt_id, "Status", "open", "root")
+    first.connector.handler.handle(
+        HelpdeskEvent(source="rt", event_id="rt-txn-181", type="reopened", external_id=rt_id)
+    )
+    events = first.connector.backflow.events
+    assert events.claim("rt-txn-180", utcnow())  # the first process is reading RT
+    assert second.connector.backflow.drain() == 0
+    assert second.services.store.status(ticket_id) == "decided"
+    # The first process died holding it. Its lease ends (the clock moved on past it), and the
+    # other process takes over, in order.
+    with first.services.db.session() as session:
+        row = session.get(EventRow, "rt-txn-180")
+        assert row is not None and row.claimed_until is not None
+        row.claimed_until = utcnow() - timedelta(seconds=1)
+    assert second.connector.backflow.drain() == 2
+    assert second.services.store.status(ticket_id) == "decided"  # resolved, then reopened
+    assert len(second.services.ledger.outcomes("service_desk")) == 1
