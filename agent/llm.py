@@ -24,6 +24,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from agent.errors import InputError, LLMError
 from agent.llm_prompt import (
+    FIELD_TOKENS,
     MIN_BODY_TOKENS,
     SUBJECT_TOKENS,
     LLMChoice,
@@ -140,13 +141,14 @@ class LLMClassifier:
         call would fall back, and the operator would learn it only ticket by ticket."""
         budget = self.settings.llm_max_prompt_tokens
         fixed = fixed_prompt_tokens(policy, self.encoding)
-        needed = fixed + SUBJECT_TOKENS + MIN_BODY_TOKENS
+        needed = fixed + SUBJECT_TOKENS + 2 * FIELD_TOKENS + MIN_BODY_TOKENS
         if budget < needed:
             raise InputError(
                 f"TRIAGE_LLM_MAX_PROMPT_TOKENS is {budget}, below the {needed} tokens the LLM "
                 f"prompt needs with policy {policy.name!r}: {fixed} for its instructions and "
-                f"{len(policy.teams)} teams, {SUBJECT_TOKENS} for a subject and "
-                f"{MIN_BODY_TOKENS} for a body; set it to {needed} or more"
+                f"{len(policy.teams)} teams, {SUBJECT_TOKENS} for a subject, {FIELD_TOKENS} each "
+                f"for a product and an account tier and {MIN_BODY_TOKENS} for a body; set it to "
+                f"{needed} or more"
             )
 
     def classify(

@@ -1,8 +1,8 @@
 """What the LLM is asked and may answer: the policy-bound answer schema and the budgeted prompt.
 
-Everything that goes into the prompt is injection-cleaned and redacted here; the subject and each
-precedent are capped, and precedents are trimmed (least similar dropped first, then the ticket body
-truncated) to fit the token budget.
+Everything that goes into the prompt is injection-cleaned and redacted here; the subject, the
+product, the account tier and each precedent are capped, and precedents are trimmed (least similar
+dropped first, then the ticket body truncated) to fit the token budget.
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ from knowledge.cases import SimilarCase
 
 PRECEDENT_TOKENS = 160  # per past case: enough for the gist, cheap enough for several
 SUBJECT_TOKENS = 128  # a subject is one line: ~500 characters of English, a few hundred CJK
+FIELD_TOKENS = 32  # a product or an account tier is a name: ~120 characters of English
+CUT_MARK = "…"  # ends a name that was cut, so the model does not take the stub for the name
 MIN_BODY_TOKENS = 64
 MESSAGE_OVERHEAD_TOKENS = 4  # role and separators per chat message
 MAX_CANDIDATES = 5  # router scores shown
@@ -115,9 +117,14 @@ def build_prompt(
     # Only the body is cut to the budget below: a subject as long as a body (2,000 CJK characters
     # are over 1,200 tokens) would leave no room for it and the ticket would never be sent.
     subject = _cut_shown(subject, SUBJECT_TOKENS, encoding)
-    # Every other customer-supplied field the ticket shows the model is cleaned and redacted too.
-    product = redactor.redact(scan(ticket.product).clean_text) if ticket.product else None
-    tier = redactor.redact(scan(ticket.account.tier).clean_text)
+    # Every other customer-supplied field the ticket shows the model is cleaned and redacted too,
+    # and capped: neither has a length limit, and only the body is cut to the budget.
+    product = (
+        _cap_field(redactor.redact(scan(ticket.product).clean_text), encoding)
+        if ticket.product
+        else None
+    )
+    tier = _cap_field(redactor.redact(scan(ticket.account.tier).clean_text), encoding)
     account = ticket.account.model_copy(update={"tier": tier})
     # Answers get back only this ticket's own values: a past case's are other people's data.
     own_values = dict(redactor.mapping)
@@ -152,11 +159,12 @@ def build_prompt(
 
 def fixed_prompt_tokens(policy: Policy, encoding: str) -> int:
     """Tokens of the prompt before any ticket text: the instructions with this policy's teams,
-    five router scores (its longest team names), an empty ticket (its longest channel) and
-    JOIN_TOKENS; no precedents. Cheap: one render, well under a millisecond."""
+    five router scores (its longest team names), an empty ticket (its longest channel, a one-token
+    product and tier: their tags) and JOIN_TOKENS; no precedents. Cheap: one render, well under a
+    millisecond."""
     names = sorted(policy.team_names, key=lambda name: -count_tokens(name, encoding))
     scores = [TeamScore(team=name, score=1.0) for name in names[:MAX_CANDIDATES]]
-    empty = Ticket(subject="-", channel="helpdesk", account=Account(tier="enterprise"))
+    empty = Ticket(subject="-", channel="helpdesk", product="-", account=Account(tier="-"))
     shown = empty.model_copy(update={"subject": ""})
     return _render(policy, [], scores, shown, encoding)[1] + JOIN_TOKENS
 
@@ -185,6 +193,21 @@ def _cut_shown(text: str, n: int, encoding: str) -> str:
     their escaped form 1,024; markup pasted into a body costs about a third more."""
     shown = truncate_to_tokens(escape_delimiters(text), n, encoding)
     return text[: len(shown)]
+
+
+def _cap_field(text: str, encoding: str) -> str:
+    """The text when it has at most FIELD_TOKENS tokens as the prompt shows it, else its longest
+    prefix that fits with CUT_MARK after it."""
+    if count_tokens(escape_delimiters(text), encoding) <= FIELD_TOKENS:
+        return text
+    room = FIELD_TOKENS - count_tokens(CUT_MARK, encoding)
+    # The mark can tokenise with the last characters into one token more: then cut one sooner.
+    while room > 0:
+        capped = _cut_shown(text, room, encoding) + CUT_MARK
+        if count_tokens(escape_delimiters(capped), encoding) <= FIELD_TOKENS:
+            return capped
+        room -= 1
+    return CUT_MARK
 
 
 def _render(

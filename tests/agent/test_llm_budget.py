@@ -68,7 +68,8 @@ def test_the_least_budget_named_sends_a_ticket_at_every_length_cap(
         channel="helpdesk",
         subject=("VPNの接続が十分ごとに切断され、エラー809が表示されます。" * 80)[:2000],
         body="The VPN drops every ten minutes with error 809. " * 400,
-        account=Account(tier="enterprise"),
+        product="<" * 10_000 + ">" * 10_000,  # 20,000 tokens once escaped
+        account=Account(tier=("エンタープライズ・プラチナ" * 2000)[:20_000]),
     )
     server = FakeLLMServer(answer(GOOD))
     outcome = classify(

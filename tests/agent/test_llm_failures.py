@@ -29,7 +29,9 @@ from llm_support import (
 )
 
 from agent.llm import LLMClassifier
-from agent.models import Ticket, escape_delimiters
+from agent.llm_prompt import CUT_MARK, FIELD_TOKENS
+from agent.models import Account, Ticket, escape_delimiters
+from agent.tokens import count_tokens
 from knowledge.cases import Case, SimilarCase
 
 
@@ -278,3 +280,40 @@ def test_long_subject_is_cut_so_the_ticket_is_still_sent(subject: str) -> None:
     shown = sent.split("<subject>")[1].split("</subject>")[0]
     assert 0 < len(shown) < len(subject) and escape_delimiters(subject).startswith(shown)
     assert "<body>接続ログを添付します。</body>" in sent  # the body is not what made room
+
+
+LONG_NAMES = [
+    "Enterprise VPN gateway appliance, model ZX-9000, firmware 4.2.1 " * 320,  # 20,000+ characters
+    ("企業向けVPNゲートウェイ装置" * 1500)[:20_000],
+    "<" * 10_000 + ">" * 10_000,  # 20,000 tokens once escaped
+]
+
+
+@pytest.mark.parametrize("name", LONG_NAMES, ids=["english", "cjk", "delimiters"])
+@pytest.mark.parametrize("field", ["product", "tier"])
+def test_long_product_or_tier_is_cut_and_marked_so_the_ticket_is_still_sent(
+    field: str, name: str
+) -> None:
+    fields = {"product": name} if field == "product" else {"account": Account(tier=name)}
+    ticket = Ticket(subject="VPN drops", body="接続ログを添付します。", **fields)
+    server = FakeLLMServer(answer(GOOD))
+    outcome = classify(fake_classifier(server, llm_max_prompt_tokens=1200), ticket)
+    assert outcome.choice is not None, outcome.error
+    assert outcome.prompt_tokens_estimate <= 1200
+    sent = server.requests[0]["messages"][1]["content"]
+    tag = "product" if field == "product" else "account_tier"
+    shown = sent.split(f"<{tag}>")[1].split(f"</{tag}>")[0]
+    assert shown.endswith(CUT_MARK) and escape_delimiters(name).startswith(shown[:-1])
+    assert len(shown) > 1 and count_tokens(shown, "o200k_base") <= FIELD_TOKENS
+    assert "<body>接続ログを添付します。</body>" in sent  # the body is not what made room
+
+
+def test_a_product_and_tier_within_the_cap_are_shown_whole() -> None:
+    ticket = VPN_TICKET.model_copy(
+        update={"product": "VPN client 4.2", "account": Account(tier="enterprise")}
+    )
+    server = FakeLLMServer(answer(GOOD))
+    assert classify(fake_classifier(server), ticket).choice is not None
+    sent = server.requests[0]["messages"][1]["content"]
+    assert "<account_tier>enterprise</account_tier>" in sent
+    assert "<product>VPN client 4.2</product>" in sent

@@ -57,7 +57,7 @@ def test_invalid_policy_is_422_naming_the_path(api: Api) -> None:
 def test_a_policy_too_large_for_the_llm_prompt_budget_is_422_and_not_activated(
     make_api: AppFactory,
 ) -> None:
-    # The example policy's prompt needs about 1,100 tokens; three more teams need about 150 more.
+    # The example policy's prompt needs about 1,180 tokens; three more teams need about 150 more.
     llm = LLMClassifier.from_settings(
         Settings(llm_base_url="http://127.0.0.1:9/v1", llm_max_prompt_tokens=1200)
     )
