@@ -28,10 +28,13 @@ from agent.llm_prompt import (
     MIN_BODY_TOKENS,
     SUBJECT_TOKENS,
     LLMChoice,
+    ResponseFormatKind,
     build_prompt,
     choice_model,
     fixed_prompt_tokens,
+    format_tokens,
     quotes_instructions,
+    response_format,
     response_schema,
 )
 from agent.models import Evidence, LLMUsage, TeamScore, Ticket
@@ -44,6 +47,7 @@ from knowledge.cases import SimilarCase
 MAX_COMPLETION_TOKENS = 300
 DEADLINE = "triage_deadline"  # request extension: when its response must have arrived
 SOURCE = "agent.llm"
+FORMATS: tuple[ResponseFormatKind, ...] = ("json_schema", "json_object")
 
 __all__ = ["LLMChoice", "LLMClassifier", "LLMOutcome"]
 
@@ -116,7 +120,7 @@ class LLMClassifier:
         self.settings = settings
         self.client = client
         self.encoding = encoding_for_model(settings.llm_model)
-        self._format = "json_schema"
+        self._format: ResponseFormatKind = "json_schema"
 
     @classmethod
     def from_settings(cls, settings: Settings) -> LLMClassifier | None:
@@ -141,14 +145,19 @@ class LLMClassifier:
         call would fall back, and the operator would learn it only ticket by ticket."""
         budget = self.settings.llm_max_prompt_tokens
         fixed = fixed_prompt_tokens(policy, self.encoding)
-        needed = fixed + SUBJECT_TOKENS + 2 * FIELD_TOKENS + MIN_BODY_TOKENS
+        schema = response_schema(choice_model(policy))
+        # Either format may be sent: the server's answer to the first request decides.
+        answer = max(
+            format_tokens(response_format(schema, kind), self.encoding) for kind in FORMATS
+        )
+        needed = fixed + answer + SUBJECT_TOKENS + 2 * FIELD_TOKENS + MIN_BODY_TOKENS
         if budget < needed:
             raise InputError(
                 f"TRIAGE_LLM_MAX_PROMPT_TOKENS is {budget}, below the {needed} tokens the LLM "
                 f"prompt needs with policy {policy.name!r}: {fixed} for its instructions and "
-                f"{len(policy.teams)} teams, {SUBJECT_TOKENS} for a subject, {FIELD_TOKENS} each "
-                f"for a product and an account tier and {MIN_BODY_TOKENS} for a body; set it to "
-                f"{needed} or more"
+                f"{len(policy.teams)} teams, {answer} for the JSON schema of its answer, "
+                f"{SUBJECT_TOKENS} for a subject, {FIELD_TOKENS} each for a product and an "
+                f"account tier and {MIN_BODY_TOKENS} for a body; set it to {needed} or more"
             )
 
     def classify(
@@ -161,6 +170,10 @@ class LLMClassifier:
         candidates: list[TeamScore],
     ) -> LLMOutcome:
         """Ask the LLM; never raises, a failure is reported as fallback evidence."""
+        model = choice_model(policy)
+        schema = response_schema(model)
+        # The schema travels with the messages and counts against the same budget.
+        answer = format_tokens(response_format(schema, self._format), self.encoding)
         prompt = build_prompt(
             ticket=ticket,
             clean_text=clean_text,
@@ -169,6 +182,7 @@ class LLMClassifier:
             candidates=candidates,
             budget=self.settings.llm_max_prompt_tokens,
             encoding=self.encoding,
+            reserved=answer,
         )
         outcome = LLMOutcome(
             usage=LLMUsage(model=self.settings.llm_model),
@@ -185,13 +199,13 @@ class LLMClassifier:
         if not prompt.fits:
             return self._fallback(
                 outcome,
-                f"prompt of {prompt.tokens} tokens exceeds the budget of "
-                f"{self.settings.llm_max_prompt_tokens} even without precedents",
+                f"prompt of {prompt.tokens} tokens ({answer} of them the answer's JSON schema) "
+                f"exceeds the budget of {self.settings.llm_max_prompt_tokens} even without "
+                "precedents",
             )
-        model = choice_model(policy)
         messages: list[Any] = [m.model_dump() for m in prompt.messages]
         try:
-            completion = self._complete(messages, response_schema(model), outcome.usage)
+            completion = self._complete(messages, schema, outcome.usage)
             choice = self._parse(completion, model)
         except _Rejected as exc:
             return self._fallback(outcome, str(exc))
@@ -225,11 +239,12 @@ class LLMClassifier:
         """One chat completion with structured output; switches format once if the server asks."""
         while True:
             usage.calls += 1
+            fmt: Any = response_format(schema, self._format)  # json_object's schema: not the SDK's
             try:
                 completion = self.client.chat.completions.create(
                     model=self.settings.llm_model,
                     messages=messages,
-                    response_format=self._response_format(schema),
+                    response_format=fmt,
                     temperature=0,
                     max_tokens=MAX_COMPLETION_TOKENS,
                 )
@@ -252,14 +267,6 @@ class LLMClassifier:
                 raise _Rejected(f"LLM response is not a chat completion: {str(completion)[:120]!r}")
             self._record_usage(completion, usage)
             return completion
-
-    def _response_format(self, schema: dict[str, Any]) -> Any:
-        if self._format == "json_object":
-            return {"type": "json_object", "schema": schema}
-        return {
-            "type": "json_schema",
-            "json_schema": {"name": "triage_choice", "strict": True, "schema": schema},
-        }
 
     def _record_usage(self, completion: ChatCompletion, usage: LLMUsage) -> None:
         if isinstance(completion.model, str) and completion.model:

@@ -7,6 +7,7 @@ dropped first, then the ticket body truncated) to fit the token budget.
 
 from __future__ import annotations
 
+import json
 import re
 from functools import lru_cache
 from typing import Any, Literal
@@ -82,6 +83,27 @@ def response_schema(model: type[BaseModel]) -> dict[str, Any]:
     return schema
 
 
+ResponseFormatKind = Literal["json_schema", "json_object"]
+
+
+def response_format(schema: dict[str, Any], kind: ResponseFormatKind) -> dict[str, Any]:
+    """The request's response_format: a strict JSON schema, or (llama-cpp-python) a JSON object
+    with the schema beside it."""
+    if kind == "json_object":
+        return {"type": "json_object", "schema": schema}
+    return {
+        "type": "json_schema",
+        "json_schema": {"name": "triage_choice", "strict": True, "schema": schema},
+    }
+
+
+def format_tokens(response_format: dict[str, Any], encoding: str) -> int:
+    """Tokens of the response format as the request carries it: its key and its JSON, written
+    as the SDK writes the request body (no spaces, non-ASCII as is)."""
+    sent = json.dumps(response_format, ensure_ascii=False, separators=(",", ":"))
+    return count_tokens(f'"response_format":{sent}', encoding)
+
+
 class BuiltPrompt(BaseModel):
     """The messages to send and what went into them."""
 
@@ -104,8 +126,10 @@ def build_prompt(
     candidates: list[TeamScore],
     budget: int,
     encoding: str,
+    reserved: int = 0,
 ) -> BuiltPrompt:
-    """Render the classify prompt within the token budget; all customer text is redacted."""
+    """Render the classify prompt within the token budget, of which ``reserved`` tokens go to the
+    rest of the request (its response format); all customer text is redacted."""
     redactor = Redactor()
     subject = scan(ticket.subject).clean_text if ticket.subject else ""
     body = (
@@ -136,7 +160,8 @@ def build_prompt(
         shown = ticket.model_copy(
             update={"subject": subject, "body": text, "product": product, "account": account}
         )
-        return _render(policy, [c for _, c in kept], candidates, shown, encoding)
+        messages, tokens = _render(policy, [c for _, c in kept], candidates, shown, encoding)
+        return messages, tokens + reserved
 
     messages, tokens = render(cases, body)
     while tokens > budget and cases:

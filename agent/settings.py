@@ -61,8 +61,9 @@ class Settings(BaseSettings):
         default=1800,
         ge=256,
         description=(
-            "Prompt budget; precedents, then the body, are trimmed to fit. Too small for the "
-            "policy's instructions and teams with a ticket: start or the policy change fails, "
+            "Prompt budget: the messages and the answer's JSON schema sent with them; "
+            "precedents, then the body, are trimmed to fit. Too small for the policy's "
+            "instructions, teams and schema with a ticket: start or the policy change fails, "
             "naming the least."
         ),
     )

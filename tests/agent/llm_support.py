@@ -19,9 +19,11 @@ import yaml
 
 from agent.injection import scan
 from agent.llm import LLMClassifier, LLMOutcome
+from agent.llm_prompt import MESSAGE_OVERHEAD_TOKENS
 from agent.models import TeamScore, Ticket
 from agent.policy import loads_policy
 from agent.settings import Settings
+from agent.tokens import count_tokens
 from knowledge.cases import Case, SimilarCase
 
 CASSETTES = Path(__file__).resolve().parent.parent / "cassettes"
@@ -127,8 +129,10 @@ class FakeLLMServer:
     def __init__(self, *replies: Callable[[httpx2.Request], httpx2.Response]) -> None:
         self.replies = list(replies)
         self.requests: list[dict[str, Any]] = []
+        self.bodies: list[str] = []  # as they came over the wire
 
     def __call__(self, request: httpx2.Request) -> httpx2.Response:
+        self.bodies.append(request.content.decode())
         self.requests.append(json.loads(request.content))
         return self.replies.pop(0)(request)
 
@@ -137,6 +141,18 @@ class FakeLLMServer:
         return openai.OpenAI(
             base_url="http://fake.invalid/v1", api_key="k", max_retries=0, http_client=http
         )
+
+
+def request_tokens(sent: str, encoding: str = "o200k_base") -> tuple[int, int]:
+    """Tokens of a request body as sent: its messages (each with its role and separators) and its
+    response format (its key and JSON, as the body has them)."""
+    request = json.loads(sent)
+    messages = sum(
+        count_tokens(m["content"], encoding) + MESSAGE_OVERHEAD_TOKENS for m in request["messages"]
+    )
+    written = json.dumps(request["response_format"], ensure_ascii=False, separators=(",", ":"))
+    assert f'"response_format":{written}' in sent  # measured as it was written
+    return messages, count_tokens(f'"response_format":{written}', encoding)
 
 
 def answer(

@@ -7,7 +7,16 @@ import re
 from pathlib import Path
 
 import pytest
-from llm_support import GOOD, POLICY, FakeLLMServer, answer, classify, fake_classifier, llm_settings
+from llm_support import (
+    GOOD,
+    POLICY,
+    FakeLLMServer,
+    answer,
+    classify,
+    fake_classifier,
+    llm_settings,
+    request_tokens,
+)
 
 from agent.errors import InputError
 from agent.llm import LLMClassifier
@@ -54,6 +63,7 @@ def test_a_budget_too_small_for_the_policy_is_refused_at_start(kb: KnowledgeBase
     message = str(refused.value)
     assert message.startswith("TRIAGE_LLM_MAX_PROMPT_TOKENS is 256, below the ")
     assert "policy 'example-co'" in message and f"{len(EXAMPLE.teams)} teams" in message
+    assert re.search(r", \d{3} for the JSON schema of its answer, ", message), message
     assert _needed(kb, EXAMPLE) > _needed(kb, POLICY) > 256  # the teams are most of it
 
 
@@ -79,7 +89,8 @@ def test_the_least_budget_named_sends_a_ticket_at_every_length_cap(
         candidates=[TeamScore(team=t, score=0.1) for t in EXAMPLE.team_names],
     )
     assert outcome.choice is not None, outcome.error
-    assert outcome.prompt_tokens_estimate <= needed
+    messages, schema = request_tokens(server.bodies[0])
+    assert outcome.prompt_tokens_estimate == messages + schema <= needed
     assert outcome.precedents_sent == []  # no room was left for them
 
 

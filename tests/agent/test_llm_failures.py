@@ -23,6 +23,7 @@ from llm_support import (
     completion_with,
     fake_classifier,
     llm_settings,
+    request_tokens,
     status,
     timeout,
     trickling_server,
@@ -246,6 +247,37 @@ def test_long_ticket_body_is_truncated_to_fit() -> None:
     outcome = classify(fake_classifier(server, llm_max_prompt_tokens=700), ticket, precedents=[])
     assert outcome.choice is not None and outcome.prompt_tokens_estimate <= 700
     assert server.requests[0]["messages"][1]["content"].count("The VPN is slow.") < 800
+
+
+@pytest.mark.parametrize("budget", [700, 1200])
+def test_the_budget_holds_the_answers_json_schema_as_sent(budget: int) -> None:
+    ticket = Ticket(subject="Slow VPN", body="The VPN is slow. " * 800)
+    server = FakeLLMServer(answer(GOOD))
+    outcome = classify(fake_classifier(server, llm_max_prompt_tokens=budget), ticket)
+    assert outcome.choice is not None, outcome.error
+    messages, schema = request_tokens(server.bodies[0])
+    assert schema > 150  # four teams, four priorities and six fields, every one required
+    assert outcome.prompt_tokens_estimate == messages + schema <= budget
+    assert budget - (messages + schema) < 20  # the body was cut to what the schema left
+
+
+def test_the_estimate_follows_the_format_the_server_takes() -> None:
+    server = FakeLLMServer(
+        status(500, "response_format: Input should be 'text' or 'json_object'"),
+        answer(GOOD),
+        answer(GOOD),
+    )
+    classifier = fake_classifier(server)
+    first = classify(classifier, VPN_TICKET)
+    second = classify(classifier, VPN_TICKET)
+    assert [r["response_format"]["type"] for r in server.requests] == [
+        "json_schema",
+        "json_object",
+        "json_object",
+    ]
+    assert first.prompt_tokens_estimate == sum(request_tokens(server.bodies[0]))
+    assert second.prompt_tokens_estimate == sum(request_tokens(server.bodies[2]))
+    assert second.prompt_tokens_estimate < first.prompt_tokens_estimate  # no name, no strict
 
 
 def test_a_body_of_markup_is_truncated_to_fit_as_the_prompt_shows_it() -> None:
