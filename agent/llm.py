@@ -2,18 +2,16 @@
 
 ``LLMClassifier.classify`` never raises: a timeout, an HTTP error, a refusal or an answer outside
 the schema (for instance a team the policy does not have) gives ``choice=None`` and a "fallback"
-evidence item saying why, and the cheaper path decides. Structured output is requested with a JSON
-schema (``json_schema``); servers that only know ``json_object`` + ``schema`` (llama-cpp-python) are
-detected on the first rejection and asked that way from then on.
+evidence item saying why, and the cheaper path decides. A call's attempts share one deadline, and a
+transient failure is retried only while time remains (``agent.llm_deadline``). Structured output is
+requested with a JSON schema (``json_schema``); servers that only know ``json_object`` + ``schema``
+(llama-cpp-python) are detected on the first rejection and asked that way from then on.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import time
-from collections.abc import Iterator
-from functools import lru_cache
 from typing import Any
 
 import openai
@@ -22,6 +20,7 @@ from openai.types.chat.chat_completion import Choice
 from openai.types.completion_usage import CompletionUsage
 from pydantic import BaseModel, Field, ValidationError
 
+from agent import llm_deadline
 from agent.errors import InputError, LLMError
 from agent.llm_prompt import (
     FIELD_TOKENS,
@@ -45,7 +44,6 @@ from agent.tokens import encoding_for_model
 from knowledge.cases import SimilarCase
 
 MAX_COMPLETION_TOKENS = 300
-DEADLINE = "triage_deadline"  # request extension: when its response must have arrived
 SOURCE = "agent.llm"
 FORMATS: tuple[ResponseFormatKind, ...] = ("json_schema", "json_object")
 
@@ -67,52 +65,6 @@ class _Rejected(LLMError):
     """The call or its answer cannot be used; caught inside classify, its message is the reason."""
 
 
-class _Deadline:
-    """Ends a response still arriving ``seconds`` after its request went out.
-
-    The SDK's timeout bounds each read, not the request: a server or gateway that sends a byte
-    every few seconds (keep-alive padding) held the ticket for as long as it kept sending.
-    Event hooks of the SDK's HTTP client: ``start`` on each request, ``bound`` on its response.
-    """
-
-    def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
-
-    def start(self, request: Any) -> None:
-        request.extensions[DEADLINE] = time.monotonic() + self.seconds
-
-    def bound(self, response: Any) -> None:
-        stream_type: Any = type(response.stream)
-        bounded = _bounded(stream_type)
-        if bounded is not None:
-            response.stream = bounded(response.stream, response.request)
-
-
-@lru_cache(maxsize=4)
-def _bounded(stream_type: type) -> type | None:
-    """A body stream that raises the SDK's timeout error past its deadline. It derives from the
-    HTTP library's own SyncByteStream (httpx2 under SDK 3.x, httpx before), which it checks for."""
-    base = next((c for c in stream_type.__mro__ if c.__name__ == "SyncByteStream"), None)
-    if base is None:
-        return None
-
-    class Bounded(base):  # type: ignore[valid-type,misc]
-        def __init__(self, inner: Any, request: Any) -> None:
-            self.inner, self.request = inner, request
-            self.deadline: float = request.extensions.get(DEADLINE, math.inf)
-
-        def __iter__(self) -> Iterator[bytes]:
-            for chunk in self.inner:
-                if time.monotonic() > self.deadline:
-                    raise openai.APITimeoutError(request=self.request)
-                yield chunk
-
-        def close(self) -> None:
-            self.inner.close()
-
-    return Bounded
-
-
 class LLMClassifier:
     """Asks the LLM for team, priority and escalation of one ticket, within a token budget."""
 
@@ -128,14 +80,13 @@ class LLMClassifier:
         if not settings.llm_configured:
             return None
         key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else "unused"
-        deadline = _Deadline(settings.llm_timeout_s)
         client = openai.OpenAI(
             base_url=settings.llm_base_url,
             api_key=key,  # local servers need none, but the SDK insists on a value
             timeout=settings.llm_timeout_s,
-            max_retries=settings.llm_max_retries,
+            max_retries=0,  # classify retries, within the deadline (agent.llm_deadline)
             http_client=openai.DefaultHttpxClient(
-                event_hooks={"request": [deadline.start], "response": [deadline.bound]}
+                event_hooks={"request": [llm_deadline.start], "response": [llm_deadline.bound]}
             ),
         )
         return cls(settings, client)
@@ -236,7 +187,12 @@ class LLMClassifier:
     def _complete(
         self, messages: list[Any], schema: dict[str, Any], usage: LLMUsage
     ) -> ChatCompletion:
-        """One chat completion with structured output; switches format once if the server asks."""
+        """One chat completion with structured output within TRIAGE_LLM_TIMEOUT_S, all attempts
+        together: a transient failure is retried while time remains; the format is switched once
+        if the server asks."""
+        timeout = self.settings.llm_timeout_s
+        deadline = time.monotonic() + timeout
+        retries = 0
         while True:
             usage.calls += 1
             fmt: Any = response_format(schema, self._format)  # json_object's schema: not the SDK's
@@ -247,26 +203,40 @@ class LLMClassifier:
                     response_format=fmt,
                     temperature=0,
                     max_tokens=MAX_COMPLETION_TOKENS,
+                    timeout=max(deadline - time.monotonic(), 0.001),
                 )
-            except openai.APITimeoutError:
-                raise _Rejected(f"LLM timed out after {self.settings.llm_timeout_s:g}s") from None
-            except openai.APIConnectionError as exc:
-                raise _Rejected(f"LLM unreachable: {exc}") from None
             except openai.APIStatusError as exc:
                 if self._format == "json_schema" and "response_format" in str(exc.message):
                     self._format = "json_object"  # llama-cpp-python: json_object with a schema
                     continue
-                raise _Rejected(
-                    f"LLM answered HTTP {exc.status_code}: {str(exc.message)[:200]}"
-                ) from None
+                failure: openai.OpenAIError = exc
+                reason = f"LLM answered HTTP {exc.status_code}: {str(exc.message)[:200]}"
+            except openai.APITimeoutError as exc:
+                failure, reason = exc, f"LLM timed out after {timeout:g}s"
+            except openai.APIConnectionError as exc:
+                failure, reason = exc, f"LLM unreachable: {exc}"
             except openai.OpenAIError as exc:
                 raise _Rejected(f"LLM call failed: {exc}") from None
             except ValueError as exc:  # the SDK reads a 200's body as JSON and lets this through
                 raise _Rejected(f"LLM response body is not JSON: {exc}") from None
-            if not isinstance(completion, ChatCompletion):  # the SDK returns other JSON as is
-                raise _Rejected(f"LLM response is not a chat completion: {str(completion)[:120]!r}")
-            self._record_usage(completion, usage)
-            return completion
+            else:
+                if not isinstance(completion, ChatCompletion):  # other JSON comes back as is
+                    raise _Rejected(
+                        f"LLM response is not a chat completion: {str(completion)[:120]!r}"
+                    )
+                self._record_usage(completion, usage)
+                return completion
+            wait = llm_deadline.retry_wait(failure, retries)
+            notes = [f"after {retries} {'retry' if retries == 1 else 'retries'}"] if retries else []
+            if wait is not None and retries < self.settings.llm_max_retries:
+                left = deadline - time.monotonic()
+                if wait < left:
+                    retries += 1
+                    time.sleep(wait)
+                    continue
+                if left > 0 and not isinstance(failure, openai.APITimeoutError):
+                    notes.append(f"a retry in {wait:.1f}s would end past the {timeout:g}s timeout")
+            raise _Rejected(reason + (f" ({'; '.join(notes)})" if notes else ""))
 
     def _record_usage(self, completion: ChatCompletion, usage: LLMUsage) -> None:
         if isinstance(completion.model, str) and completion.model:

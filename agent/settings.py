@@ -55,8 +55,19 @@ class Settings(BaseSettings):
         default=None, description="API key; a local endpoint needs none. No URL and no key: no LLM."
     )
     llm_model: str = Field(default="gpt-4o-mini", description="Model name sent to the endpoint.")
-    llm_timeout_s: float = Field(default=20.0, gt=0, description="Per-request timeout.")
-    llm_max_retries: int = Field(default=1, ge=0, le=5, description="Bounded SDK retries.")
+    llm_timeout_s: float = Field(
+        default=20.0,
+        gt=0,
+        description="Seconds one LLM call may take, all its attempts together; a retry has only "
+        "the time left.",
+    )
+    llm_max_retries: int = Field(
+        default=1,
+        ge=0,
+        le=5,
+        description="Retries of a transient failure (no connection, HTTP 408, 409, 429, 5xx), "
+        "each only when its wait ends within TRIAGE_LLM_TIMEOUT_S.",
+    )
     llm_max_prompt_tokens: int = Field(
         default=1800,
         ge=256,

@@ -1,4 +1,5 @@
-"""Shared pieces of the LLM tests: a policy, tickets, settings, cassettes and a fake server."""
+"""Shared pieces of the LLM tests: a policy, tickets, settings, cassettes, a fake server on the
+SDK's transport and a scripted one on the loopback interface."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -180,8 +181,10 @@ def answer(
     return reply
 
 
-def status(code: int, message: str) -> Callable[[httpx2.Request], httpx2.Response]:
-    return lambda request: httpx2.Response(code, json={"error": {"message": message}})
+def status(code: int, message: str, **headers: str) -> Callable[[httpx2.Request], httpx2.Response]:
+    """An error answer; keyword arguments are headers, '_' for '-' (retry_after_ms=...)."""
+    sent = {name.replace("_", "-"): value for name, value in headers.items()}
+    return lambda request: httpx2.Response(code, json={"error": {"message": message}}, headers=sent)
 
 
 def body(
@@ -219,30 +222,30 @@ def fake_classifier(server: FakeLLMServer, **overrides: Any) -> LLMClassifier:
     return LLMClassifier(llm_settings(**overrides), server.client())
 
 
+Reply = Callable[[BaseHTTPRequestHandler, threading.Event], None]
+
+
+class ScriptedServer:
+    """A loopback OpenAI-compatible server: its requests get ``replies`` in turn."""
+
+    def __init__(self, replies: list[Reply]) -> None:
+        self.replies = replies
+        self.arrivals: list[float] = []  # time.monotonic() of each request
+        self.closing = threading.Event()  # set when the test is done: stalled replies end
+        self.url = ""
+
+
 @contextmanager
-def trickling_server(content: str, pause_s: float, pad: int) -> Iterator[str]:
-    """A loopback server that answers one chat completion after ``pad`` spaces sent one at a time,
-    ``pause_s`` apart (a gateway's keep-alive padding); yields its base URL."""
-    envelope = {"id": "c1", "object": "chat.completion", "created": 0, "model": "trickle"}
-    message = {"role": "assistant", "content": content}
-    choice = {"index": 0, "message": message, "finish_reason": "stop"}
-    payload = json.dumps({**envelope, "choices": [choice]}).encode()
+def scripted_server(*replies: Reply) -> Iterator[ScriptedServer]:
+    """Starts a ScriptedServer on 127.0.0.1 for the block; yields it with its base URL set."""
+    script = ScriptedServer(list(replies))
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             self.rfile.read(int(self.headers["content-length"]))
-            self.send_response(200)
-            self.send_header("content-type", "application/json")
-            self.send_header("content-length", str(pad + len(payload)))
-            self.end_headers()
-            try:
-                for _ in range(pad):
-                    self.wfile.write(b" ")
-                    self.wfile.flush()
-                    time.sleep(pause_s)
-                self.wfile.write(payload)
-            except (BrokenPipeError, ConnectionResetError):
-                pass  # the client gave up, as it should
+            script.arrivals.append(time.monotonic())
+            with suppress(BrokenPipeError, ConnectionResetError):  # the client gave up
+                script.replies.pop(0)(self, script.closing)
 
         def log_message(self, *args: Any) -> None:
             pass
@@ -250,8 +253,75 @@ def trickling_server(content: str, pause_s: float, pad: int) -> Iterator[str]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
+    script.url = f"http://127.0.0.1:{server.server_address[1]}/v1"
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/v1"
+        yield script
     finally:
+        script.closing.set()
         server.shutdown()
         server.server_close()
+
+
+def _send(handler: BaseHTTPRequestHandler, code: int, payload: bytes, **headers: str) -> None:
+    handler.send_response(code)
+    handler.send_header("content-type", "application/json")
+    handler.send_header("content-length", str(len(payload)))
+    for name, value in headers.items():
+        handler.send_header(name.replace("_", "-"), value)
+    handler.end_headers()
+    handler.wfile.write(payload)
+
+
+def _completion(content: str) -> bytes:
+    envelope = {"id": "c1", "object": "chat.completion", "created": 0, "model": "scripted"}
+    choice = {"index": 0, "message": {"role": "assistant", "content": content}}
+    return json.dumps({**envelope, "choices": [{**choice, "finish_reason": "stop"}]}).encode()
+
+
+def answers(content: str) -> Reply:
+    """A chat completion whose message is content."""
+    payload = _completion(content)
+    return lambda handler, closing: _send(handler, 200, payload)
+
+
+def fails(code: int, message: str, **headers: str) -> Reply:
+    """An error answer; keyword arguments are headers, '_' for '-' (retry_after_ms=...)."""
+    payload = json.dumps({"error": {"message": message}}).encode()
+    return lambda handler, closing: _send(handler, code, payload, **headers)
+
+
+def stalls(handler: BaseHTTPRequestHandler, closing: threading.Event) -> None:
+    """Sends nothing until the test is done (a server stuck on a long generation)."""
+    closing.wait(timeout=30)
+
+
+def hangs_up(handler: BaseHTTPRequestHandler, closing: threading.Event) -> None:
+    """Closes the connection without an answer (a server restarting, a proxy dropping it)."""
+    handler.close_connection = True
+
+
+def trickles(content: str, pause_s: float, pad: int) -> Reply:
+    """A chat completion after ``pad`` spaces sent ``pause_s`` apart (keep-alive padding)."""
+    payload = _completion(content)
+
+    def reply(handler: BaseHTTPRequestHandler, closing: threading.Event) -> None:
+        handler.send_response(200)
+        handler.send_header("content-type", "application/json")
+        handler.send_header("content-length", str(pad + len(payload)))
+        handler.end_headers()
+        for _ in range(pad):
+            handler.wfile.write(b" ")
+            handler.wfile.flush()
+            if closing.wait(timeout=pause_s):
+                return
+        handler.wfile.write(payload)
+
+    return reply
+
+
+@contextmanager
+def trickling_server(content: str, pause_s: float, pad: int) -> Iterator[str]:
+    """A loopback server that answers one chat completion after ``pad`` spaces sent one at a time,
+    ``pause_s`` apart (a gateway's keep-alive padding); yields its base URL."""
+    with scripted_server(trickles(content, pause_s, pad)) as server:
+        yield server.url
