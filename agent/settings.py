@@ -122,7 +122,7 @@ class Settings(BaseSettings):
         default=120.0,
         gt=0,
         description="An unfinished ticket outside the intake unwritten this long was cut off: "
-        "the intake adopts it. Keep it above the longest POST /v1/triage run.",
+        "the intake adopts it. A run in progress writes its ticket every quarter of this.",
     )
 
     # Intake (api/intake)

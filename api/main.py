@@ -12,6 +12,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from agent import __version__
 from agent.settings import Settings
+from api import heartbeat
 from api.adoption import Adoption
 from api.db import Database
 from api.deps import Services
@@ -78,7 +79,13 @@ def build_services(
     metrics = Metrics()
     store, ledger = TicketStore(db), Ledger(db)
     service = TriageService(
-        store, ledger, engine, metrics, loads=loads, replay_wait_s=options.replay_wait_s
+        store,
+        ledger,
+        engine,
+        metrics,
+        loads=loads,
+        replay_wait_s=options.replay_wait_s,
+        alive_every_s=heartbeat.every_s(options.adopt_after_s),
     )
     watch = SlaWatch(
         db,

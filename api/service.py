@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import Any
 
 from agent.errors import ConflictError, InputError, TriageError, UpstreamError
@@ -15,6 +16,7 @@ from agent.models import Ticket
 from agent.policy import Policy
 from agent.state import HumanReview
 from agent.triager import TriageResult
+from api import heartbeat
 from api.auth import Principal
 from api.engine import LockedEngine
 from api.hooks import DecisionListener
@@ -65,6 +67,7 @@ class TriageService:
         metrics: Metrics,
         loads: DbLoads | None = None,
         replay_wait_s: float = 30.0,
+        alive_every_s: float = heartbeat.every_s(120.0),
     ) -> None:
         self.store = store
         self.ledger = ledger
@@ -72,6 +75,8 @@ class TriageService:
         self.metrics = metrics
         self.loads = loads
         self.replay_wait_s = replay_wait_s
+        # A run in progress writes its row this often: start-up adoption elsewhere leaves it be.
+        self.alive_every_s = alive_every_s
         self.enrichers: list[Callable[[Ticket], Ticket]] = []
         # Shared with app.state.decision_listeners: plugins append to the same list.
         self.listeners: list[DecisionListener] = []
@@ -84,10 +89,12 @@ class TriageService:
             ticket, idempotency_key(ticket, header_key, caller), caller.key_id, "triaging"
         )
         if claim.created:
-            return self._run(claim.id, ticket), False
+            with self._alive(claim.id):
+                return self._run(claim.id, ticket), False
         if claim.status == "failed":
-            self.store.set_status(claim.id, "triaging")
-            return self._run(claim.id, self.store.ticket(claim.id)), False
+            with self._alive(claim.id):
+                self.store.set_status(claim.id, "triaging")
+                return self._run(claim.id, self.store.ticket(claim.id)), False
         return self._wait_for_output(claim), True
 
     def process(self, ticket_id: str) -> None:
@@ -96,11 +103,18 @@ class TriageService:
             # A redelivery after a crash: finish what the first run may not have (listeners).
             self.notify(ticket_id)
             return
-        self.store.set_status(ticket_id, "triaging")
-        ticket = self.store.ticket(ticket_id)
-        for enrich in self.enrichers:  # e.g. the helpdesk's history; each degrades on its own
-            ticket = enrich(ticket)
-        self._run(ticket_id, ticket)
+        with self._alive(ticket_id):
+            self.store.set_status(ticket_id, "triaging")
+            ticket = self.store.ticket(ticket_id)
+            for enrich in self.enrichers:  # e.g. the helpdesk's history; each degrades alone
+                ticket = enrich(ticket)
+            self._run(ticket_id, ticket)
+
+    def _alive(self, ticket_id: str) -> AbstractContextManager[None]:
+        """Write the ticket's row every alive_every_s until the block ends (api.heartbeat)."""
+        return heartbeat.pulse(
+            lambda: self.store.touch(ticket_id), self.alive_every_s, f"ticket {ticket_id}"
+        )
 
     def _run(self, ticket_id: str, ticket: Ticket) -> dict[str, Any]:
         started = time.perf_counter()

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -232,6 +232,15 @@ class TicketStore:
             payload["messages"] = [*payload.get("messages", []), message]
             row.payload = payload
             row.updated_at = utcnow()
+
+    def touch(self, ticket_id: str) -> None:
+        """Write an unfinished ticket's updated_at: its triage here is alive (api.adoption)."""
+        with self.db.session() as session:
+            session.execute(
+                update(TicketRow)
+                .where(TicketRow.id == ticket_id, TicketRow.status.in_(UNFINISHED_STATUSES))
+                .values(updated_at=utcnow())
+            )
 
     def unfinished(self) -> list[str]:
         """Tickets accepted but not triaged (a restart re-queues them), oldest first."""

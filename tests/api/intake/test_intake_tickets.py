@@ -10,16 +10,12 @@ from typing import Any
 
 import httpx
 from api_support import Api, wait_for
-from fastapi.testclient import TestClient
 from intake_fakes import CuedEngine, RecordingListener
-from intake_support import IntakeFactory
+from intake_support import IntakeFactory, another_app
 from sqlalchemy import func, select
 
 from agent.models import Ticket
 from agent.policy import Policy
-from api.intake.options import IntakeOptions
-from api.main import create_app
-from api.options import ServiceOptions
 from api.tables import DecisionRow, TicketRow, utcnow
 
 
@@ -294,15 +290,7 @@ def test_a_resent_quarantined_ticket_is_kept_once_and_then_named_by_its_release(
     assert again.headers["idempotent-replayed"] == "true"
 
 
-def _restart(before: Api, engine: CuedEngine, adopt_after_s: float = 120.0, **fields: Any) -> Api:
-    """Another app on the same data directory (not started until its client is entered)."""
-    options = IntakeOptions(intake_backoff_base_s=0.05, **fields)
-    service = ServiceOptions(adopt_after_s=adopt_after_s)
-    app = create_app(before.services.settings, engine, service, intake_options=options)
-    return Api(app=app, client=TestClient(app), keys=before.keys, triager=before.triager)
-
-
-def test_a_queued_backlog_past_a_smaller_bound_is_triaged_once_after_a_restart(
+def test_a_queued_backlog_past_a_smaller_bound_is_triaged_once_after_aanother_app(
     make_intake_api: IntakeFactory, example_policy: Policy
 ) -> None:
     engine = CuedEngine(example_policy)
@@ -311,7 +299,7 @@ def test_a_queued_backlog_past_a_smaller_bound_is_triaged_once_after_a_restart(
         _post(before, {"subject": f"printer {i}", "external_id": f"b{i}"}).json()["id"]
         for i in range(5)
     ]
-    after = _restart(before, engine, intake_queue_size=2)
+    after = another_app(before, engine, intake_queue_size=2)
     # The backlog stays queued past the new bound: new tickets wait for room, it does not.
     assert _post(after, {"subject": "printer new", "external_id": "new"}).status_code == 429
     with after.client:
@@ -337,7 +325,7 @@ def test_an_abandoned_ticket_the_intake_never_had_is_queued_through_it_at_start(
     older = Ticket(subject="older printer")
     before.services.store.claim(older, None, None, "triaging")
     _write_long_ago(before, older.id)
-    after = _restart(before, engine, adopt_after_s=60)
+    after = another_app(before, engine, adopt_after_s=60)
     with after.client:
         # Adopted at start, not after the bound (60 s).
         assert wait_for(lambda: _status(after, older.id) == "decided", 20)
@@ -355,7 +343,7 @@ def test_an_unfinished_ticket_written_just_before_the_start_is_adopted_after_the
     # Claimed by a POST /v1/triage whose process died a moment before this one starts.
     cut_off = Ticket(subject="printer cut off")
     before.services.store.claim(cut_off, None, None, "triaging")
-    after = _restart(before, engine, adopt_after_s=1.0)
+    after = another_app(before, engine, adopt_after_s=1.0)
     with after.client:
         # Maybe still live at start: looked at again after the bound, not adopted yet.
         assert list(after.app.state.adoption.pending) == [cut_off.id]
@@ -383,7 +371,7 @@ def test_a_ticket_another_process_is_triaging_is_not_adopted_by_one_that_starts(
     assert wait_for(lambda: len(running.services.store.unfinished()) == 1, 10)
     (ticket_id,) = running.services.store.unfinished()
     # A second process starts on the same database while the first one's run is in progress.
-    starting = _restart(running, CuedEngine(example_policy), adopt_after_s=5.0)
+    starting = another_app(running, CuedEngine(example_policy), adopt_after_s=5.0)
     starting.app.state.decision_listeners.append(heard)
     with starting.client:
         left_for_recheck = list(starting.app.state.adoption.pending)
