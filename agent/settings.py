@@ -153,7 +153,10 @@ class Settings(BaseSettings):
     intake_backoff_base_s: float = Field(default=1.0, gt=0, description="First retry delay.")
     intake_backoff_cap_s: float = Field(default=300.0, gt=0, description="Longest retry delay.")
     intake_lease_s: float = Field(
-        default=120.0, gt=0, description="A claimed ticket returns to the queue after this."
+        default=120.0,
+        gt=0,
+        description="A claimed ticket whose worker is gone returns to the queue after this; "
+        "a run in progress extends it every quarter of this.",
     )
     intake_profiles_path: Path | None = Field(
         default=None, description="YAML validation profiles per channel and tier."

@@ -1,8 +1,9 @@
 """The intake queue's interface, shared by the embedded (SQL table) and RabbitMQ backends.
 
 At-least-once: a delivery stays owned by its worker until ``ack`` (done or dead-lettered) or
-``retry`` (back in the queue after a delay); a worker that dies loses its lease and the
-ticket is delivered again. Effects are idempotent (TriageService skips decided tickets).
+``retry`` (back in the queue after a delay); a worker whose run goes on ``extend``s its lease
+(api.heartbeat), one that dies loses it and the ticket is delivered again. Effects are
+idempotent (TriageService skips decided tickets).
 """
 
 from __future__ import annotations
@@ -48,6 +49,10 @@ class IntakeQueue(Protocol):
 
     def retry(self, delivery: Delivery, delay_s: float) -> None:
         """Give it back, to be delivered again after delay_s."""
+        ...
+
+    def extend(self, delivery: Delivery, lease_s: float) -> None:
+        """Keep it from other workers for lease_s more: its run is still going."""
         ...
 
     def depth(self) -> int:

@@ -133,6 +133,10 @@ class RabbitQueue:
         self._publish(queue, delivery.item, expiration_ms=delay_ms)
         self.ack(delivery)
 
+    def extend(self, delivery: Delivery, lease_s: float) -> None:
+        """Nothing to do: the broker keeps an unacknowledged message from other consumers until
+        it is acknowledged or its channel closes (its worker died)."""
+
     def purge(self) -> None:
         """Empty the main queue (tests and benchmarks only)."""
         self._channel().queue_purge(self.name)

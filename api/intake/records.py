@@ -85,6 +85,18 @@ class IntakeRecords:
                 return None
             return Attempt(False, row.attempts, max(0.05, (row.running_until or now) - now))
 
+    def extend_attempt(self, ticket_id: str, lease_s: float) -> None:
+        """Own a run still going for lease_s more (not one that ended meanwhile)."""
+        with self.db.session() as session:
+            session.execute(
+                update(IntakeTicketRow)
+                .where(
+                    IntakeTicketRow.ticket_id == ticket_id,
+                    IntakeTicketRow.running_until.is_not(None),
+                )
+                .values(running_until=time.time() + lease_s)
+            )
+
     def end_attempt(self, ticket_id: str, error: str | None = None) -> None:
         """Release the run (and remember the last error when it failed)."""
         values: dict[str, Any] = {"running_until": None}

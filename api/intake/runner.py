@@ -2,17 +2,21 @@
 
 One delivery: own the ticket's run (a second delivery of a ticket being triaged waits), count
 the attempt, triage through TriageService (which skips decided tickets and tells the decision
-listeners once), then ack. Failures retry with exponential backoff and jitter; input errors
-and exhausted attempts go to the dead-letter store with the error, attempts and payload.
-"""
+listeners once), then ack. While the run goes on, its lease and the delivery's are extended
+every quarter of TRIAGE_INTAKE_LEASE_S, so a run longer than the lease (a slow LLM call) stays
+its worker's; a worker that died loses both after the lease. Failures retry with exponential
+backoff and jitter; input errors and exhausted attempts go to the dead-letter store with the
+error, attempts and payload."""
 
 from __future__ import annotations
 
 import logging
 import random
+from contextlib import AbstractContextManager
 from typing import Literal
 
 from agent.errors import InputError, NotFoundError, PolicyError
+from api import heartbeat
 from api.db import urgent_writes
 from api.intake.dlq import DeadLetters
 from api.intake.health import SourceHealth
@@ -81,7 +85,8 @@ class IntakeRunner:
             error = f"gave up after {attempt.attempts - 1} attempts without a result"
             return self._dead(delivery, error, attempt.attempts - 1)
         try:
-            self.service.process(ticket_id)
+            with self._alive(delivery):
+                self.service.process(ticket_id)
         except NotFoundError:
             self.records.end_attempt(ticket_id)
             self.queue.ack(delivery)
@@ -111,6 +116,18 @@ class IntakeRunner:
         self.health.success(source)
         self.queue.ack(delivery)
         return "decided"
+
+    def _alive(self, delivery: Delivery) -> AbstractContextManager[None]:
+        """Extend the run's lease and the delivery's every quarter of them while it runs."""
+        lease_s = self.options.intake_lease_s
+
+        def extend() -> None:
+            self.records.extend_attempt(delivery.item.ticket_id, lease_s)
+            self.queue.extend(delivery, lease_s)
+
+        return heartbeat.pulse(
+            extend, heartbeat.every_s(lease_s), f"lease of {delivery.item.ticket_id}"
+        )
 
     def _dead(self, delivery: Delivery, error: str, attempts: int) -> Handled:
         ticket_id = delivery.item.ticket_id

@@ -176,6 +176,16 @@ class SqlQueue:
                 .values(state="ready", available_at=self.clock() + delay_s, lease_token=None)
             )
 
+    def extend(self, delivery: Delivery, lease_s: float) -> None:
+        """Push the lease's end lease_s from now (only while this delivery still holds it)."""
+        row_id, token = delivery.token.split(":", 1)
+        with self.db.session() as session:
+            session.execute(
+                update(QueueRow)
+                .where(QueueRow.id == int(row_id), QueueRow.lease_token == token)
+                .values(lease_until=self.clock() + lease_s)
+            )
+
     def depth(self) -> int:
         """Items waiting or leased."""
         with self.db.session() as session:

@@ -107,3 +107,39 @@ def test_the_heartbeat_ends_with_the_run_decided_failed_or_crashed(
         with pytest.raises(RuntimeError, match="engine crashed"):
             triage("POISON form")  # the test client raises what the app did not handle
         assert _beating() == []
+
+
+def test_an_intake_run_longer_than_its_lease_is_not_taken_by_another_worker(
+    make_intake_api: IntakeFactory, example_policy: Policy
+) -> None:
+    engine = CuedEngine(example_policy, delay_s=3.0)  # three times the lease
+    api = make_intake_api(engine=engine, intake_workers=2, intake_lease_s=1.0)
+    heard = RecordingListener()
+    api.app.state.decision_listeners.append(heard)
+    body = {"subject": "printer jammed", "external_id": "slow-2"}
+    ticket_id = api.client.post("/v1/tickets", json=body, headers=api.auth("helpdesk")).json()["id"]
+    assert wait_for(lambda: api.services.store.status(ticket_id) == "decided", 20)
+    intake = api.app.state.intake
+    intake.workers.stop(timeout=20)  # lets a second run, if one started, finish
+    assert engine.calls == 1 and _decisions(api, ticket_id) == 1
+    assert len(heard.calls) == 1
+    assert intake.queue.depth() == 0
+    assert intake.records.get(ticket_id).attempts == 1
+    assert _beating() == []
+
+
+def test_an_extended_run_lease_keeps_the_run_its_workers_and_an_ended_run_stays_ended(
+    make_intake_api: IntakeFactory,
+) -> None:
+    api = make_intake_api(start=False)
+    body = {"subject": "printer jammed", "external_id": "lease-1"}
+    ticket_id = api.client.post("/v1/tickets", json=body, headers=api.auth("helpdesk")).json()["id"]
+    records = api.app.state.intake.records
+    assert records.start_attempt(ticket_id, 0.2).owned
+    time.sleep(0.1)
+    records.extend_attempt(ticket_id, 0.2)
+    time.sleep(0.15)  # past the first lease, within the extended one
+    assert not records.start_attempt(ticket_id, 0.2).owned
+    records.end_attempt(ticket_id)
+    records.extend_attempt(ticket_id, 10.0)  # a beat landing after the run ended
+    assert records.start_attempt(ticket_id, 0.2).owned

@@ -83,6 +83,9 @@ class GatedQueue:
     def retry(self, delivery: Delivery, delay_s: float) -> None:
         self.queue.retry(delivery, delay_s)
 
+    def extend(self, delivery: Delivery, lease_s: float) -> None:
+        self.queue.extend(delivery, lease_s)
+
     def depth(self) -> int:
         return self.queue.depth()
 

@@ -108,6 +108,23 @@ def test_a_lost_lease_is_delivered_again_and_a_stale_ack_is_ignored(tmp_path: Pa
     assert queue.depth() == 0
 
 
+def test_an_extended_lease_is_kept_and_a_stale_extension_is_ignored(tmp_path: Path) -> None:
+    queue = _queue(tmp_path, lease_s=0.2)
+    queue.put(QueueItem("t", "api", 20, False))
+    first = queue.get(0.01)
+    assert first is not None
+    for _ in range(3):  # the run goes on past its lease, extending it
+        time.sleep(0.1)
+        queue.extend(first, 0.2)
+    assert queue.get(0.01) is None
+    time.sleep(0.25)  # then its worker "died"
+    second = queue.get(0.01)
+    assert second is not None
+    queue.extend(first, 10.0)  # the lost lease's extension must not hold the new one
+    time.sleep(0.25)  # the second worker "died" too
+    assert queue.get(0.01) is not None
+
+
 def test_retry_waits_for_its_delay(tmp_path: Path) -> None:
     queue = _queue(tmp_path)
     queue.put(QueueItem("t", "api", 20, False))
