@@ -6,6 +6,7 @@ import argparse
 import importlib
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -20,6 +21,10 @@ from agent.models import Ticket
 from agent.settings import Settings, get_settings
 
 Handler = Callable[[argparse.Namespace, Settings], int]
+
+# The reader of stdout went away (`triage route - | head -1`): the status of a process that
+# SIGPIPE ended (128 + 13), as `yes | head -1` leaves, so a pipeline under pipefail sees it.
+EXIT_STDOUT_CLOSED = 141
 
 
 def read_ticket(source: str) -> Ticket:
@@ -106,13 +111,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     handler: Any = args.handler
     try:
-        return int(handler(args, get_settings()))
+        code = int(handler(args, get_settings()))
+        sys.stdout.flush()  # output still buffered meets a closed pipe here, not at exit
+        return code
+    except BrokenPipeError:
+        return stdout_closed()
     except TriageError as exc:
         print(f"triage: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("triage: interrupted", file=sys.stderr)
         return 130
+
+
+def stdout_closed() -> int:
+    """Stop quietly when the reader of stdout is gone; returns EXIT_STDOUT_CLOSED.
+
+    Python ignores SIGPIPE, so the write raised BrokenPipeError. What is still buffered for
+    stdout goes to devnull instead (Python's advice in the signal module's docs): flushed at
+    exit into the closed pipe, it would raise and print a second error.
+    """
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return EXIT_STDOUT_CLOSED
 
 
 if __name__ == "__main__":

@@ -177,11 +177,18 @@ def add_kb_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``kb ...`` on its own (``python -m knowledge.cli kb stats``)."""
+    from agent.cli import stdout_closed
+
     parser = argparse.ArgumentParser(prog="triage")
     add_kb_parser(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)
     handler: Handler = args.handler
-    return handler(args, get_settings())
+    try:
+        code = handler(args, get_settings())
+        sys.stdout.flush()
+        return code
+    except BrokenPipeError:
+        return stdout_closed()
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -116,3 +117,36 @@ def test_file_that_is_not_utf8_is_one_clear_line(tmp_path: Path) -> None:
     assert done.returncode == 1
     reason = "not valid UTF-8 JSON: byte 0xe9 at position 16 is not UTF-8"
     assert done.stderr == f"triage: error: {ticket}: {reason}\n"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("agent.cli", "route", "-"),
+        ("agent.cli", "route", "-", "--format", "md"),
+        ("agent.cli", "kb", "search", "printer jammed"),
+        ("agent.cli", "kb", "stats"),
+        ("agent.cli", "policy", "versions"),
+        ("knowledge.cli", "kb", "stats"),
+    ],
+    ids=" ".join,
+)
+def test_a_command_whose_reader_is_gone_stops_quietly_with_141(
+    tmp_path: Path, args: tuple[str, ...]
+) -> None:
+    # `triage route - | head -1`: head has left before the output comes, so every write fails.
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", *args],
+            input=json.dumps(TICKET).encode(),
+            stdout=write,
+            stderr=subprocess.PIPE,
+            timeout=300,
+            env={"TRIAGE_DATA_DIR": str(tmp_path), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
+        )
+    finally:
+        os.close(write)
+    assert done.stderr.decode() == ""
+    assert done.returncode == 141
