@@ -111,6 +111,13 @@ def worker_options(args: argparse.Namespace, settings: Settings) -> IntakeOption
     return IntakeOptions.model_validate(values)
 
 
+def service_options(settings: Settings, serving: bool) -> ServiceOptions:
+    """The API's service options (adoption bound, replay wait, ...); its background jobs (SLA
+    watch, refit, adoption) run only in a process that also serves the API."""
+    options = ServiceOptions.from_settings(settings)
+    return options if serving else options.model_copy(update={"start_background": False})
+
+
 def build_worker(
     settings: Settings,
     engine: TriageEngine | None,
@@ -118,7 +125,7 @@ def build_worker(
     helpdesk: Helpdesk | None = None,
 ) -> tuple[Services, Intake]:
     """The service and intake of a worker process, connected to the helpdesk when there is one."""
-    services = build_services(settings, engine, ServiceOptions(start_background=False))
+    services = build_services(settings, engine, service_options(settings, serving=False))
     intake = build_intake(services, options)
     if helpdesk is not None or settings.helpdesk_url:
         from api.helpdesk.plugin import install_worker
@@ -143,7 +150,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.serve is not None:
         import uvicorn
 
-        app = create_app(settings, engine, ServiceOptions(), intake_options=options)
+        app = create_app(
+            settings, engine, service_options(settings, serving=True), intake_options=options
+        )
         if listener is not None:
             app.state.decision_listeners.append(listener)
         uvicorn.run(app, host="127.0.0.1", port=args.serve, log_level="warning", access_log=False)

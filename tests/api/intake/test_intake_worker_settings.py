@@ -6,7 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from api.intake.worker_main import parse, worker_options, worker_settings
+from agent.policy import load_policy
+from api.intake.standin import CheapStandInEngine
+from api.intake.worker_main import (
+    build_worker,
+    parse,
+    service_options,
+    worker_options,
+    worker_settings,
+)
 
 
 @pytest.fixture
@@ -27,6 +35,8 @@ def environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         "TRIAGE_INTAKE_QUEUE_SIZE": "50",
         "TRIAGE_INTAKE_PROFILES_PATH": str(profiles),
         "TRIAGE_INTAKE_WORKERS": "4",
+        "TRIAGE_ADOPT_AFTER_S": "20",
+        "TRIAGE_REPLAY_WAIT_S": "5",
     }
     for name, value in values.items():
         monkeypatch.setenv(name, value)
@@ -67,3 +77,23 @@ def test_a_worker_process_runs_workers_when_the_api_runs_none(
     monkeypatch.setenv("TRIAGE_INTAKE_WORKERS", "0")  # the API process leaves them to this one
     args = parse([])
     assert worker_options(args, worker_settings(args)).intake_workers == 1
+
+
+def test_the_worker_takes_the_service_settings_the_api_takes(
+    environment: Path, tmp_path: Path
+) -> None:
+    environment.write_text("channels: {}\n", "utf-8")
+    args = parse(["--database-url", f"sqlite:///{tmp_path / 'w.sqlite'}", "--queue", "embedded"])
+    settings = worker_settings(args)
+    engine = CheapStandInEngine(load_policy(settings.policy_path))
+    services, _intake = build_worker(settings, engine, worker_options(args, settings))
+    try:
+        assert (services.options.adopt_after_s, services.options.replay_wait_s) == (20.0, 5.0)
+        # Its runs show they are alive as often as the API processes' adoption expects.
+        assert services.service.alive_every_s == 5.0
+        assert not services.options.start_background
+    finally:
+        services.db.close()
+    # Serving the API too (--serve), it adopts after the same bound and runs the background jobs.
+    serving = service_options(settings, serving=True)
+    assert (serving.adopt_after_s, serving.start_background) == (20.0, True)
