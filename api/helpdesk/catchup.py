@@ -40,11 +40,12 @@ from api.helpdesk.polling import PollingThread
 from api.helpdesk.rt_events import RTEventReader, Unreadable
 from api.intake.events import HelpdeskWebhook
 from api.intake.tables import EventSeenRow
+from api.intake.webhooks import RT_EVENT_PREFIX
 from api.tables import utcnow
 
 log = logging.getLogger(__name__)
 
-PREFIX = "rt-txn-"
+PREFIX = RT_EVENT_PREFIX
 OVERLAP = 100
 DIGITS_MAX = 18  # a transaction id's digits that still fit a BIGINT
 CURSOR = "cursor"  # the events-seen row that stores where this install's catch-up started

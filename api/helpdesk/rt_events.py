@@ -22,7 +22,7 @@ from pydantic import ValidationError
 
 from agent.errors import first_problem
 from api.helpdesk.rt import RTHelpdesk, _ref, _when, message_text
-from api.intake.webhooks import RT_ID, RtEvent
+from api.intake.webhooks import RT_EVENT_PREFIX, RT_ID, RtEvent
 
 TXN_FIELDS = "Type,Field,OldValue,NewValue,Creator,Created,ObjectId,ObjectType"
 MESSAGE_TYPES = {"Create", "Correspond", "Comment"}  # the scrip sends content for these only
@@ -134,7 +134,7 @@ class RTEventReader:
         txn = self.rt.transaction(row, texts)
         body = {
             "source": "rt",
-            "event_id": f"rt-txn-{ident}",
+            "event_id": f"{RT_EVENT_PREFIX}{ident}",
             "transaction": {
                 "id": ident,
                 "type": txn.type,

@@ -3,17 +3,18 @@
 RT (``"source": "rt"``): Create -> created (with the canonical ticket), Status -> resolved,
 reopened or status, Correspond/Comment -> commented, anything else -> updated. Any other
 helpdesk posts HelpdeskEvent's own JSON. An RT body is taken as the scrip writes it or not at all:
-ids are RT's (whole numbers), dates carry their zone; anything else is a 422 naming the field.
+ids are RT's (whole numbers), the event id is ``rt-txn-<transaction id>``, dates carry their
+zone; anything else is a 422 naming the field.
 """
 
 from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Self
 
-from pydantic import AfterValidator, BaseModel, Field, ValidationError
-from pydantic_core import PydanticCustomError
+from pydantic import AfterValidator, BaseModel, Field, ValidationError, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from agent.errors import InputError, first_problem
 from agent.language import detect_language
@@ -24,6 +25,8 @@ RESOLVED = {"resolved"}
 CLOSED = {"resolved", "rejected", "deleted"}
 RT_ID = re.compile(r"[1-9][0-9]{0,17}")
 """An RT ticket or transaction id as the scrip writes it: a whole number (it fits a BIGINT)."""
+RT_EVENT_PREFIX = "rt-txn-"
+"""The scrip's event id is this and the transaction's id: the catch-up reads what was seen by it."""
 
 
 def _rt_id(value: str) -> str:
@@ -81,6 +84,23 @@ class RtEvent(BaseModel):
     event_id: str = Field(min_length=1, max_length=EVENT_ID_MAX)
     transaction: RtTransaction
     ticket: RtTicket
+
+    @model_validator(mode="after")
+    def _event_id_is_the_transactions(self) -> Self:
+        """Another id would mark the wrong transaction seen: this one would be applied again by
+        the catch-up, and the one it names skipped."""
+        expected = f"{RT_EVENT_PREFIX}{self.transaction.id}"
+        if self.event_id != expected:
+            problem = PydanticCustomError(
+                "rt_event_id",
+                "should be {expected}, the transaction's id as the scrip writes it",
+                {"expected": expected},
+            )
+            raise ValidationError.from_exception_data(
+                type(self).__name__,
+                [InitErrorDetails(type=problem, loc=("event_id",), input=self.event_id)],
+            )
+        return self
 
 
 def _rt_type(txn: RtTransaction) -> HelpdeskEventType:

@@ -10,7 +10,9 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi.testclient import TestClient
 from rt_support import REPO, RigFactory
+from sqlalchemy import select
 
 from agent.errors import InputError
 from api.helpdesk.catchup import OVERLAP, CatchUp
@@ -404,6 +406,37 @@ def test_an_event_the_webhook_refused_is_applied_from_rt(
         assert seen is not None and seen.outcome == "handled"
         event = session.get(EventRow, "rt-txn-457")
         assert event is not None and (event.type, event.external_id) == ("resolved", "123")
+
+
+def test_a_signed_event_under_another_transactions_id_is_refused_and_applied_once(
+    make_rig: RigFactory,
+) -> None:
+    """Transaction 456 posted as rt-txn-999: taken, it marked 999 seen, so the catch-up applied
+    456 a second time (and would skip the real 999). Refused (422), it is applied once from RT."""
+    rig, catchup = _rigged(make_rig, webhook_secret="s3cret")
+    catchup.reader = _reader([{**STATUS, "id": "455"}], [])
+    assert catchup.catch_up() == 0 and catchup.floor == 455
+    body = rt_payload("rt-txn-999")
+    body["transaction"]["id"] = "456"  # the Create of TXN, under another id
+    raw = json.dumps(body).encode()
+    headers = {**signed_headers("s3cret", raw), "Content-Type": "application/json"}
+    # Without the app's lifespan: nothing runs in the background.
+    answer = TestClient(rig.app).post("/v1/intake/helpdesk", content=raw, headers=headers)
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["detail"].startswith("rt webhook: event_id: should be rt-txn-456")
+    queue = rig.app.state.intake.queue
+    with rig.services.db.session() as session:
+        kept = session.scalars(select(EventSeenRow.event_id).where(EventSeenRow.source == "rt"))
+        assert not {"rt-txn-999", "rt-txn-456"} & set(kept)
+    assert queue.depth() == 0
+    catchup.reader = _reader([{**STATUS, "id": "455"}, TXN], [])
+    assert catchup.catch_up() == 1
+    assert catchup.catch_up() == 0
+    assert queue.depth() == 1
+    with rig.services.db.session() as session:
+        seen = session.get(EventSeenRow, ("rt", "rt-txn-456"))
+        assert seen is not None and seen.outcome == "queued"
+        assert session.get(EventSeenRow, ("rt", "rt-txn-999")) is None
 
 
 ODD_ROWS: list[tuple[dict[str, Any], dict[str, Any] | None, bool]] = [

@@ -157,12 +157,14 @@ def test_event_ids_are_deduplicated_whole_and_an_overlong_one_is_422(
 ) -> None:
     api = make_intake_api(start=False)
     handler = Handler()
-    api.app.state.helpdesk_handlers["rt"] = handler
-    stem = "rt-txn-" + "7" * 180  # two ids alike in their first 190 characters are two events
+    api.app.state.helpdesk_handlers["zammad"] = handler
+    # Two ids alike in their first 190 characters are two events. A helpdesk posting the generic
+    # shape chooses its ids; RT's are "rt-txn-" and the transaction's id, far shorter.
+    stem = "z-" + "7" * 188
     for event_id in (stem + "-1", stem + "-2"):
-        payload = rt_payload(event_id, "Correspond", content="Any news?")
-        assert _post(api, payload).json()["outcome"] == "handled"
-    assert len(handler.events) == 2
+        event = {"source": "zammad", "event_id": event_id, "type": "commented", "external_id": "Z"}
+        assert _post(api, event).json()["outcome"] == "handled"
+    assert [e.event_id for e in handler.events] == [stem + "-1", stem + "-2"]
     overlong = _post(api, rt_payload("rt-txn-" + "7" * 300, "Correspond"))
     assert overlong.status_code == 422
     assert "event_id" in overlong.json()["detail"] and "200" in overlong.json()["detail"]
@@ -193,6 +195,34 @@ def test_an_rt_body_not_as_the_scrip_writes_it_is_422_naming_the_field(
     assert api.app.state.intake.queue.depth() == 0
     # Nothing of it was taken: the transaction as the scrip writes it is still applied.
     assert _post(api, rt_payload()).json()["outcome"] == "queued"
+
+
+@pytest.mark.parametrize(
+    ("event_id", "txn_id"),
+    [
+        ("rt-txn-999", "456"),  # would mark 999 seen: the catch-up applies 456 again, skips 999
+        ("rt-txn-456-1", "456"),
+        ("rt-txn-0456", "456"),
+        ("RT-TXN-456", "456"),
+        ("456", "456"),
+        ("rt-txn-456 ", "456"),
+    ],
+)
+def test_an_rt_event_id_not_the_transactions_is_422_naming_it(
+    make_intake_api: IntakeFactory, event_id: str, txn_id: str
+) -> None:
+    api = make_intake_api(start=False)
+    payload = rt_payload(event_id)
+    payload["transaction"]["id"] = txn_id
+    answer = _post(api, payload)
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["detail"] == (
+        "rt webhook: event_id: should be rt-txn-456, the transaction's id as the scrip writes it"
+    )
+    assert api.app.state.intake.queue.depth() == 0
+    # Nothing of it was taken: the transaction under its own id is still applied, once.
+    assert _post(api, rt_payload("rt-txn-456")).json()["outcome"] == "queued"
+    assert _post(api, rt_payload("rt-txn-456")).json()["outcome"] == "duplicate"
 
 
 def test_rt_dates_in_any_zone_are_taken() -> None:
