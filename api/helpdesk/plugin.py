@@ -134,9 +134,11 @@ def install_worker(
 ) -> Connector | None:
     """Connect a worker process: outbox rows for its decisions and enriched tickets.
 
-    Delivery and back-flow are left to the API process: due outbox rows are read without
-    being claimed, so a second delivery loop could apply a row twice (a comment posted twice).
-    The API's loop polls the shared outbox and applies the rows written here.
+    Delivery, back-flow and catch-up are left to the API process, whose loops poll the shared
+    database and apply the rows written here; this process has no app to start and stop them
+    with. A second delivery or back-flow loop would be safe: each outbox row and helpdesk event is
+    claimed before it is applied (``lease.claim``), so processes on one database never apply one
+    twice.
     """
     connector = _connect(services, services.settings, options, helpdesk)
     if connector is None:
