@@ -1,8 +1,9 @@
 """What the LLM is asked and may answer: the policy-bound answer schema and the budgeted prompt.
 
 Everything that goes into the prompt is injection-cleaned and redacted here; the subject, the
-product, the account tier and each precedent are capped, and precedents are trimmed (least similar
-dropped first, then the ticket body truncated) to fit the token budget.
+product, the account tier and each precedent are capped (the first three end in CUT_MARK when
+cut), and precedents are trimmed (least similar dropped first, then the ticket body truncated) to
+fit the token budget.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from knowledge.cases import SimilarCase
 PRECEDENT_TOKENS = 160  # per past case: enough for the gist, cheap enough for several
 SUBJECT_TOKENS = 128  # a subject is one line: ~500 characters of English, a few hundred CJK
 FIELD_TOKENS = 32  # a product or an account tier is a name: ~120 characters of English
-CUT_MARK = "…"  # ends a name that was cut, so the model does not take the stub for the name
+CUT_MARK = "…"  # ends a subject or name that was cut: the model does not take the stub for it
 MIN_BODY_TOKENS = 64
 MESSAGE_OVERHEAD_TOKENS = 4  # role and separators per chat message
 MAX_CANDIDATES = 5  # router scores shown
@@ -140,15 +141,15 @@ def build_prompt(
     subject, body = redactor.redact(subject), redactor.redact(body)
     # Only the body is cut to the budget below: a subject as long as a body (2,000 CJK characters
     # are over 1,200 tokens) would leave no room for it and the ticket would never be sent.
-    subject = _cut_shown(subject, SUBJECT_TOKENS, encoding)
+    subject = _cap(subject, SUBJECT_TOKENS, encoding)
     # Every other customer-supplied field the ticket shows the model is cleaned and redacted too,
     # and capped: neither has a length limit, and only the body is cut to the budget.
     product = (
-        _cap_field(redactor.redact(scan(ticket.product).clean_text), encoding)
+        _cap(redactor.redact(scan(ticket.product).clean_text), FIELD_TOKENS, encoding)
         if ticket.product
         else None
     )
-    tier = _cap_field(redactor.redact(scan(ticket.account.tier).clean_text), encoding)
+    tier = _cap(redactor.redact(scan(ticket.account.tier).clean_text), FIELD_TOKENS, encoding)
     account = ticket.account.model_copy(update={"tier": tier})
     # Answers get back only this ticket's own values: a past case's are other people's data.
     own_values = dict(redactor.mapping)
@@ -220,16 +221,16 @@ def _cut_shown(text: str, n: int, encoding: str) -> str:
     return text[: len(shown)]
 
 
-def _cap_field(text: str, encoding: str) -> str:
-    """The text when it has at most FIELD_TOKENS tokens as the prompt shows it, else its longest
-    prefix that fits with CUT_MARK after it."""
-    if count_tokens(escape_delimiters(text), encoding) <= FIELD_TOKENS:
+def _cap(text: str, n: int, encoding: str) -> str:
+    """The text when it has at most n tokens as the prompt shows it, else its longest prefix
+    that fits with CUT_MARK after it (the mark counted within the n)."""
+    if count_tokens(escape_delimiters(text), encoding) <= n:
         return text
-    room = FIELD_TOKENS - count_tokens(CUT_MARK, encoding)
+    room = n - count_tokens(CUT_MARK, encoding)
     # The mark can tokenise with the last characters into one token more: then cut one sooner.
     while room > 0:
         capped = _cut_shown(text, room, encoding) + CUT_MARK
-        if count_tokens(escape_delimiters(capped), encoding) <= FIELD_TOKENS:
+        if count_tokens(escape_delimiters(capped), encoding) <= n:
             return capped
         room -= 1
     return CUT_MARK

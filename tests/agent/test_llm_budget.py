@@ -20,6 +20,7 @@ from llm_support import (
 
 from agent.errors import InputError
 from agent.llm import LLMClassifier
+from agent.llm_prompt import CUT_MARK
 from agent.models import Account, TeamScore, Ticket
 from agent.policy import Policy, load_policy
 from agent.settings import EXAMPLES_DIR
@@ -67,8 +68,17 @@ def test_a_budget_too_small_for_the_policy_is_refused_at_start(kb: KnowledgeBase
     assert _needed(kb, EXAMPLE) > _needed(kb, POLICY) > 256  # the teams are most of it
 
 
+@pytest.mark.parametrize(
+    "subject",
+    [
+        ("VPNの接続が十分ごとに切断され、エラー809が表示されます。" * 80)[:2000],
+        "<" * 1000 + ">" * 1000,
+        "VPN drops every ten minutes with error 809 at the Berlin office " * 30,
+    ],
+    ids=["cjk", "delimiters", "english"],
+)
 def test_the_least_budget_named_sends_a_ticket_at_every_length_cap(
-    kb: KnowledgeBase, tmp_path: Path
+    kb: KnowledgeBase, tmp_path: Path, subject: str
 ) -> None:
     needed = _needed(kb, EXAMPLE)
     with pytest.raises(InputError):
@@ -76,7 +86,7 @@ def test_the_least_budget_named_sends_a_ticket_at_every_length_cap(
     assert _triager(kb, EXAMPLE, needed).policy is EXAMPLE
     ticket = Ticket(
         channel="helpdesk",
-        subject=("VPNの接続が十分ごとに切断され、エラー809が表示されます。" * 80)[:2000],
+        subject=subject,  # cut, and marked as cut, within SUBJECT_TOKENS
         body="The VPN drops every ten minutes with error 809. " * 400,
         product="<" * 10_000 + ">" * 10_000,  # 20,000 tokens once escaped
         account=Account(tier=("エンタープライズ・プラチナ" * 2000)[:20_000]),
@@ -92,6 +102,7 @@ def test_the_least_budget_named_sends_a_ticket_at_every_length_cap(
     messages, schema = request_tokens(server.bodies[0])
     assert outcome.prompt_tokens_estimate == messages + schema <= needed
     assert outcome.precedents_sent == []  # no room was left for them
+    assert f"{CUT_MARK}</subject>" in server.requests[0]["messages"][1]["content"]
 
 
 def test_a_policy_the_budget_cannot_hold_is_refused_and_the_active_one_stays(

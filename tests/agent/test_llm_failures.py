@@ -30,7 +30,7 @@ from llm_support import (
 )
 
 from agent.llm import LLMClassifier
-from agent.llm_prompt import CUT_MARK, FIELD_TOKENS
+from agent.llm_prompt import CUT_MARK, FIELD_TOKENS, SUBJECT_TOKENS
 from agent.models import Account, Ticket, escape_delimiters
 from agent.tokens import count_tokens
 from knowledge.cases import Case, SimilarCase
@@ -299,10 +299,11 @@ def test_a_body_of_markup_is_truncated_to_fit_as_the_prompt_shows_it() -> None:
         ("VPNの接続が十分ごとに切断され、エラー809が表示されます。" * 80)[:2000],
         # 250 tokens as typed, 2,000 once '<' and '>' are escaped for the prompt
         "<" * 1000 + ">" * 1000,
+        "VPN drops every ten minutes with error 809 at the Berlin office " * 30,
     ],
-    ids=["cjk", "delimiters"],
+    ids=["cjk", "delimiters", "english"],
 )
-def test_long_subject_is_cut_so_the_ticket_is_still_sent(subject: str) -> None:
+def test_long_subject_is_cut_and_marked_so_the_ticket_is_still_sent(subject: str) -> None:
     ticket = Ticket(subject=subject, body="接続ログを添付します。")
     server = FakeLLMServer(answer(GOOD))
     outcome = classify(fake_classifier(server, llm_max_prompt_tokens=1200), ticket)
@@ -310,7 +311,10 @@ def test_long_subject_is_cut_so_the_ticket_is_still_sent(subject: str) -> None:
     assert outcome.prompt_tokens_estimate <= 1200
     sent = server.requests[0]["messages"][1]["content"]
     shown = sent.split("<subject>")[1].split("</subject>")[0]
-    assert 0 < len(shown) < len(subject) and escape_delimiters(subject).startswith(shown)
+    # Marked as cut, as a product or tier is: the model can tell the stub is not the subject.
+    assert shown.endswith(CUT_MARK) and escape_delimiters(subject).startswith(shown[:-1])
+    assert 1 < len(shown) < len(subject)
+    assert count_tokens(shown, "o200k_base") <= SUBJECT_TOKENS
     assert "<body>接続ログを添付します。</body>" in sent  # the body is not what made room
 
 
