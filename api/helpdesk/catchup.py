@@ -6,9 +6,10 @@ service has seen (the ``rt-txn-<id>`` ids of the webhook's events-seen table) an
 as the payload the scrip would have posted, through the webhook's path after the signature
 check. Deduplication by event id applies every transaction once, whoever sees it first.
 
-Bounds: with no RT event seen yet (a fresh install) the first pass starts from RT's newest
-transaction instead of replaying RT's whole history; that starting point is stored (a ``cursor``
-row of the events-seen table), so a restart before the first event does not move it. A
+Bounds: a fresh install's first pass starts from RT's newest transaction instead of replaying
+RT's whole history, or from just before the first transaction the webhook took if its post came
+first; that starting point is stored (a ``cursor`` row of the events-seen table), so a restart
+does not move it. A
 transaction committed after a newer one was seen (two RT requests racing) is still found: each
 pass looks back ``OVERLAP`` ids and skips the ones already seen. A post that failed among
 later ones the webhook took is found however many came after it: a pass also reads on from
@@ -63,7 +64,7 @@ class CatchUp(PollingThread):
     ) -> None:
         super().__init__(poll_s)
         self.db, self.reader, self.webhook = db, reader, webhook
-        self.floor: int | None = None  # RT's newest transaction when nothing had been seen
+        self.floor: int | None = None  # where this install's catch-up started (never before)
         self.applied = 0
         self.last_error: str | None = None
         self.skipped = 0  # unreadable transactions, each counted once by this process
@@ -89,8 +90,12 @@ class CatchUp(PollingThread):
         # (none yet, or none the bot may see among the newest) bounds nothing.
         bound = newest or None
         seen = self.newest_seen(bound)
-        if seen is None and self.floor is None:
-            self.floor = newest
+        if self.floor is None:
+            # A fresh install starts after RT's newest transaction; when the webhook took one
+            # before this first pass (RT answers one request at a time: the scrip's post can
+            # come first), before the first it took, and never back into RT's older history.
+            first = self.earliest_seen(bound)
+            self.floor = newest if first is None else min(newest or first - 1, first - 1)
             self._store_start(self.floor)
             log.info("helpdesk catch-up starts after RT transaction %d", self.floor)
         start = max(seen - OVERLAP if seen is not None else 0, self.floor or 0)
@@ -152,9 +157,19 @@ class CatchUp(PollingThread):
 
     def newest_seen(self, bound: int | None = None) -> int | None:
         """The highest RT transaction id in the events-seen table (up to ``bound``), None before
-        the first. Only ids as the scrip writes them count: digits after the prefix, no leading
-        zero; casting 'rt-txn-abc' fails on PostgreSQL (and is 0 on SQLite), so the cast is
-        made only where the check holds (a CASE, evaluated in order on both)."""
+        the first."""
+        return self._seen_id(func.max, bound)
+
+    def earliest_seen(self, bound: int | None = None) -> int | None:
+        """The lowest RT transaction id in the events-seen table (up to ``bound``), None before
+        the first."""
+        return self._seen_id(func.min, bound)
+
+    def _seen_id(self, aggregate: Any, bound: int | None) -> int | None:
+        """``aggregate`` of the seen RT transaction ids up to ``bound``. Only ids as the scrip
+        writes them count: digits after the prefix, no leading zero; casting 'rt-txn-abc' fails
+        on PostgreSQL (and is 0 on SQLite), so the cast is made only where the check holds (a
+        CASE, evaluated in order on both)."""
         suffix = func.substr(EventSeenRow.event_id, len(PREFIX) + 1)
         scrip_made = and_(
             func.length(suffix).between(1, DIGITS_MAX),
@@ -162,7 +177,7 @@ class CatchUp(PollingThread):
             not_(suffix.like("0%")),
         )
         number = case((scrip_made, cast(suffix, BigInteger)))
-        query = select(func.max(number)).where(
+        query = select(aggregate(number)).where(
             EventSeenRow.source == "rt", EventSeenRow.event_id.like(f"{PREFIX}%")
         )
         if bound is not None:

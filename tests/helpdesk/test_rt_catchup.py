@@ -162,6 +162,26 @@ def test_a_fresh_install_keeps_where_it_started_across_a_restart(make_rig: RigFa
     assert restarted.catch_up() == 0
 
 
+def test_a_fresh_install_whose_webhook_came_first_replays_no_older_history(
+    database_url: str | None, make_rig: RigFactory
+) -> None:
+    """The scrip's post of a new transaction lands before the first pass asks RT anything."""
+    rig, catchup = _rigged(make_rig, database_url)
+    history = [{**STATUS, "id": str(i), "NewValue": "resolved"} for i in range(300, 457)]
+    first = {**STATUS, "id": "457"}
+    _seen_by_the_webhook(rig, [first])
+    catchup.reader = _reader([*history, first], [])
+    assert catchup.catch_up() == 0  # nothing of RT's history from before the install
+    assert catchup.floor == 456 and catchup.stored_start() == 456
+    # A post that failed after the install is still found.
+    missed = {**STATUS, "id": "458", "NewValue": "resolved"}
+    catchup.reader = _reader([*history, first, missed], [])
+    assert catchup.catch_up() == 1
+    with rig.services.db.session() as session:
+        resolved = session.scalars(select(EventRow.event_id).where(EventRow.type == "resolved"))
+        assert list(resolved) == ["rt-txn-458"]
+
+
 def _ok(request: httpx.Request) -> httpx.Response:
     return httpx.Response(200, json={"items": []})
 
