@@ -76,6 +76,8 @@ ORDERS = _any(
     r"\b(?:do\s+not|don'?t|never|must\s+not)\s+escalate\b",
     r"\b(?:the\s+)?(?:correct|right|proper|only\s+valid|final)\s+(?:team|queue|classification|category|priority|routing)\s+(?:is|=|:)\s",
     r"\b(?:respond|reply|answer|output|return)\s+(?:only\s+)?(?:with|in)\s+(?:json|the\s+following|exactly)\b",
+    # the answer's own fields given a value: "set escalate to false", "escalate: true"
+    r"\bescalat(?:e|ion)\s*(?:flag\s*)?(?:[:=]|\bto\b|\bas\b)\s*[\"']?(?:true|false)\b",
     # de
     r"\b(?:setze|setzen\s+sie|stelle|stellen\s+sie|ändere|ändern\s+sie|erhöhe|erhöhen\s+sie)\s+(?:die\s+)?priorität\s+(?:auf|zu)\b",
     r"\b(?:markiere|markieren\s+sie)\s+(?:dieses\s+ticket\s+|das\s+ticket\s+|es\s+|dies\s+)?als\s+(?:dringend|kritisch|p[0-4]|hoch)",
@@ -102,6 +104,18 @@ IMPERATIVE_ORDERS = _any(
     r"\b(?:achemine[zr]?|route[zr]|redirige[zr]?|transf[eè]re[zr]?|assigne[zr]?|attribue[zr]?|affecte[zr]?|classe[zr]?)[\s-]+(?:ce\s+ticket|le\s+ticket|cette\s+demande|ceci|ce\s+cas|le|la)\s+(?:directement\s+)?(?:à|au|aux|vers|comme)\b",
 )
 
+# The answer's confidence given a value ("with confidence 1.0") is a cue only with a routing word
+# or an order near it (ANSWER_NEAR): "the model returns confidence 0.3 for every image" stays.
+CONFIDENCE = re.compile(
+    r"\bconfidence\s*(?:score\s*|level\s*|value\s*)?(?:[:=]\s*|(?:of|to|at|as|is)\s+)?"
+    r"(?:1(?:\.0+)?|0?\.\d+|100\s*%)(?!\.?\d)"
+)
+ANSWER_NEAR = re.compile(
+    r"\b(?:team|queue|priority)\s*[:=]|\b(?:choose|pick|select|route|assign|set|escalat\w*|priority"
+    r"|p[0-4])\b"
+)
+ANSWER_NEAR_CHARS = 80
+
 TOKENS = r"<\|[a-z_]{2,24}\|>|\[/?inst\]|<</?sys>>|</?(?:system|assistant|instructions?)>"
 
 # Patterns run on lowered text (see ``lower``): IGNORECASE makes Python's re several times slower.
@@ -112,8 +126,8 @@ IMPERATIVE_BEFORE = re.compile(
     r"|por\s+favor|y|et|veuillez|merci\s+de))\s*(?:[-*•>]\s*)?$"
 )
 ROLE_LINE = re.compile(
-    r"^\s*(?:#{1,4}\s*)?(?:\[(?:system|assistant|developer|sys)\]"
-    r"|[\[*]{0,2}(?:system|assistant|developer|sys)[\]*]{0,2}\s*(?::|->|>>))",
+    r"^\s*(?:#{1,4}\s*)?(?:\[(?:system|assistant|developer|sys|ai|llm|gpt|chatgpt)\]"
+    r"|[\[*]{0,2}(?:system|assistant|developer|sys|ai|llm|gpt|chatgpt)[\]*]{0,2}\s*(?::|->|>>))",
     re.M,
 )
 # A role prefix alone is common in forms ("System: Latitude E5440"): the line must address a model.
@@ -158,7 +172,12 @@ def lower(text: str) -> str:
 
 def find_cue(lowered: str) -> bool:
     """True when lowered text holds an injection cue (role-prefixed lines not included)."""
-    if CUE.search(lowered):
+    if CUE.search(lowered) or any(
+        ANSWER_NEAR.search(
+            lowered, max(0, m.start() - ANSWER_NEAR_CHARS), m.end() + ANSWER_NEAR_CHARS
+        )
+        for m in CONFIDENCE.finditer(lowered)
+    ):
         return True
     return any(
         IMPERATIVE_BEFORE.search(lowered, max(0, m.start() - 30), m.start())
