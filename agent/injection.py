@@ -4,7 +4,7 @@ A passage is removed whole: the sentence that holds a cue, the JSON object posin
 fenced block or chat-markup block posing as a system prompt, and the directive sentences that follow
 a cue in the same paragraph. The rest is whitespace-normalised, so a ticket with an injected
 sentence, line or paragraph yields the same ``clean_text`` as the ticket without it.
-Patterns live in ``agent/injection_patterns.py`` (en, de, es, fr, pt).
+Patterns live in ``agent/injection_patterns.py`` (en, de, es, fr, pt, it, ru, zh, ja).
 """
 
 from __future__ import annotations
@@ -30,7 +30,8 @@ ZERO_WIDTH = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
 PARAGRAPH_BREAK = re.compile(r"\n[^\S\n]*\n")
 BRACE = re.compile(r"[{}]")
 UNFINISHED = re.compile(r"[^\W_],?[^\S\n]*$")  # a line that ends in a word or a comma
-SENTENCE_END = re.compile(r"(?:(?<=[.!?。！？])|(?<=[.!?][\"')\]»”]))[^\S\n]+|\n")
+# Chinese and Japanese put no space after a full stop: a sentence ends at it all the same.
+SENTENCE_END = re.compile(r"(?:(?<=[.!?])|(?<=[.!?][\"')\]»”]))[^\S\n]+|(?<=[。！？])[^\S\n]*|\n")
 
 
 class InjectionScan(BaseModel):

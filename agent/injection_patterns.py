@@ -1,4 +1,5 @@
-"""The cues of prompt injection in ticket text, in English, German, Spanish, French and Portuguese.
+"""The cues of prompt injection in ticket text: English, German, Spanish, French, Portuguese,
+Italian, Russian, Chinese and Japanese.
 
 Each cue is narrow on purpose: it names the model's instructions, a role, a routing order or a
 priority order, never a topic. Customers' own words ("this is urgent", "ignore my last e-mail",
@@ -19,6 +20,12 @@ _OBJ_EN = (
     r"(?:instructions?|prompts?|rules|directions|directives|guidelines|commands|programming"
     r"|context|constraints)"
 )
+_OBJ_IT = r"(?:istruzioni|regole|indicazioni|direttive|ordini|comandi|prompt)"
+# A Chinese order starts a clause, or follows "please", "you", "now", "at once".
+_ZH_START = r"(?<![^\W请你您在即上刻始])"
+# A Japanese order: the verb's imperative or te-form, not "...してしまった" (done, alas) or
+# "...していただけますか" (could you).
+_JA_DO = r"(?:して|しろ|せよ|しなさい|って|て)(?:ください|下さい|くれ)?(?!しま|い|お|も|る|た)"
 IGNORE = _any(
     # en: "ignore (all) previous instructions", "disregard the above", "forget everything before"
     r"\b(?:ignore|disregard|forget|override)\s+(?:(?:all|any|every|of|the|your|these|those|my)\s+)*"
@@ -41,6 +48,31 @@ IGNORE = _any(
     r"\b(?:ignore[zr]?|oublie[zr]?)\s+tout\s+ce\s+qui\s+pr[ée]c[eè]de\b",
     # pt
     r"\b(?:ignore|ignora|ignorem|esque[çc]a|desconsidere)\s+(?:(?:todas|as|os|suas)\s+)*(?:instru[çc][õo]es|regras|orienta[çc][õo]es|ordens)\b",
+    # it: "ignora tutte le istruzioni", "... le istruzioni precedenti" ("ignora le istruzioni di
+    # stampa" is the printer's doing)
+    r"\b(?:ignora|ignorate|dimentica|dimenticate|trascura|trascurate|non\s+considerare"
+    r"|non\s+tenere\s+conto\s+d(?:elle|ei|egli|i))\s+"
+    r"(?:(?:tutte|tutti)\s+(?:(?:le|gli|i|tue|sue|vostre|queste)\s+)?" + _OBJ_IT + r"\b"
+    r"|(?:(?:le|gli|i|tue|sue|vostre|queste|quelle)\s+)?"
+    + _OBJ_IT
+    + r"\s+(?:precedenti|di\s+prima|di\s+sistema|originali|iniziali|ricevute|sopra)\b)",
+    r"\b(?:ignora|ignorate|dimentica|dimenticate)\s+tutto\s+(?:quanto\s+)?(?:sopra|detto|precede|ci[òo]\s+che\s+precede)",
+    # ru
+    r"\b(?:(?:про)?игнорируй(?:те)?|забудь(?:те)?|отбрось(?:те)?|не\s+обращай(?:те)?\s+внимания\s+на"
+    r"|не\s+следуй(?:те)?|не\s+выполняй(?:те)?)\s+(?:(?:все|всё|эти|свои|ваши|твои|предыдущ\w+|прежн\w+"
+    r"|прошл\w+|вышеуказанн\w+|вышеприведенн\w+|вышеприведённ\w+|стар\w+|системн\w+|исходн\w+"
+    r"|изначальн\w+|ранее|данн\w+|полученн\w+)\s+)*"
+    r"(?:инструкци|указани|правил|команд|промпт|установк|распоряжени)\w*",
+    r"\b(?:забудь(?:те)?|(?:про)?игнорируй(?:те)?)\s+(?:всё|все)\s+(?:что|вышесказанное|сказанное|предыдущее|выше)",
+    # zh: "忽略之前的所有指令"; the verb starts a clause or follows 请/你/现在/立即
+    # ("打印机忽略所有指令" is the printer's doing)
+    _ZH_START + r"(?:忽略|无视|忽视|忘记|忘掉|不要理会|不要遵守|不要遵循|别管)掉?(?:你|您)?"
+    r"(?:之前|以上|上面|上述|前面|先前|此前|原来|原有|原先|原始|系统|所有|全部|一切|的|给你|收到){1,6}"
+    r"(?:指令|指示|说明|规则|提示词?|命令|设定|要求)",
+    # ja: "以前の指示をすべて無視してください"
+    r"(?:(?:すべての|全ての|全部の|これまでの|今までの|以前の|前の|上記の|先ほどの|最初の|元の|既存の"
+    r"|システムの|あなたの|与えられた)){1,3}(?:指示|命令|指令|ルール|プロンプト|設定|制約)(?:を|は)"
+    r"(?:すべて|全て|全部)?(?:無視|忘れ|破棄)" + _JA_DO,
 )
 
 PERSONA = _any(
@@ -57,6 +89,12 @@ PERSONA = _any(
     r"\b(?:ahora\s+eres|a\s+partir\s+de\s+ahora\s+(?:eres|debes|vas\s+a))\b|\bnuevas\s+instrucciones\s*:",
     r"\b(?:tu\s+es|vous\s+[êe]tes)\s+(?:maintenant|d[ée]sormais)\s+(?:un|une|le|la|en)\b|\bnouvelles\s+(?:instructions|consignes)\s*:",
     r"\b(?:agora\s+voc[êe]\s+[ée]|voc[êe]\s+agora\s+[ée])\s+(?:um|uma|o|a)\b|\bnovas\s+instru[çc][õo]es\s*:",
+    r"\b(?:ora\s+sei|adesso\s+sei|d['’]ora\s+in\s+poi\s+(?:sei|devi))\s+(?:un|una|uno|il|la|lo|in)\b"
+    r"|\bnuove\s+istruzioni\s*:|\bprompt\s+di\s+sistema\b",
+    r"\b(?:теперь\s+ты|ты\s+теперь|отныне\s+ты|отныне\s+вы|теперь\s+вы\s+являетесь)\b"
+    r"|\bнов(?:ые|ая)\s+(?:системн\w+\s+)?(?:инструкци[ия]|указания)\s*:|\bсистемн\w+\s+промпт",
+    r"(?:从现在开始|从现在起)[，,]?\s*你(?:是|就是|将)|你现在是(?:一个|一名)|新的?指令[:：]|系统提示词",
+    r"(?:今から|これから)(?:あなた|君|お前)は|(?:あなた|君|お前)は(?:今から|これから)|新しい指示[:：]|システムプロンプト",
 )
 
 _THIS_EN = (
@@ -93,6 +131,32 @@ ORDERS = _any(
     # pt
     r"\b(?:encaminhe|atribua|classifique)\s+(?:este\s+ticket|isto|este\s+chamado)\s+(?:para|como)\b|\bdefina\s+a\s+prioridade\b|\bn[ãa]o\s+escale\b",
     r"\bmarque\s+(?:este\s+(?:ticket|chamado)\s+)?como\s+(?:urgente|cr[ií]tico)",
+    # it
+    r"\b(?:imposta|impostate|metti|mettete|cambia|cambiate|alza|alzate|assegna|assegnate)\s+(?:la\s+)?priorit[àa]\s+(?:a\s+|su\s+|come\s+|in\s+)?(?:p[0-4]|alta|massima|critica|urgente)",
+    r"\b(?:segna|segnate|contrassegna|contrassegnate|marca|marcate)\s+(?:questo\s+ticket\s+|il\s+ticket\s+|questa\s+richiesta\s+)?come\s+(?:urgente|critico|critica|p[0-4])",
+    r"\bnon\s+(?:lo\s+|la\s+)?(?:escalare|escalate|scalare)\b|\bil\s+team\s+corretto\s+[èe]\b",
+    # ru: the imperative is a form of its own ("направьте", not "направите")
+    r"\b(?:установи(?:те)?|поставь(?:те)?|измени(?:те)?|повысь(?:те)?|выстави(?:те)?)\s+(?:(?:этому|этой|для|этого|тикету|тикета|заявке|заявки|обращению|запросу)\s+)*приоритет\w*\s+(?:на\s+|в\s+|как\s+)?(?:p[0-4]|высш\w+|высок\w+|максимальн\w+|критическ\w+|срочн\w+)",
+    r"\b(?:пометь(?:те)?|отметь(?:те)?)\s+(?:(?:этот|эту|это|данный|данную|тикет|заявку|обращение|запрос)\s+)*как\s+(?:срочн\w+|критичн\w+|критическ\w+|p[0-4])",
+    r"\bне\s+эскалируй(?:те)?\b|\bправильная\s+команда\s*(?:—|-|:|это)",
+    r"\b(?:направь(?:те)?|перенаправь(?:те)?|назначь(?:те)?|переназначь(?:те)?|маршрутизируй(?:те)?|классифицируй(?:те)?|отнеси(?:те)?)"
+    r"(?:,?\s+пожалуйста,?)?\s+(?:этот|эту|это|данный|данную|данное)\s+(?:(?:тикет|запрос|заявку|обращение|инцидент|задачу|кейс|случай)\s+)?"
+    r"(?:сразу\s+|напрямую\s+|немедленно\s+)?(?:в|на|к|как|команде|группе|отделу)\b",
+    # zh: "将此工单路由到安全团队", "把优先级设为P1", "标记为紧急"
+    _ZH_START + r"(?:将|把)(?:此|这个|这张|这条|该|本)(?:工单|票|请求|问题|案例|事件|申请)"
+    r"(?:直接|立即|立刻|马上)?"
+    r"(?:路由|分配|指派|分派|转派|归类|分类|划分)(?:给|到|至|为)",
+    _ZH_START + r"(?:(?:将|把)(?:此|这个|该|本)?(?:工单)?的?)?优先级"
+    r"(?:设为|设置为|设定为|改为|调为|调整为|提高到|提升到|定为)"
+    r"\s*(?:p[0-4]|最高|紧急|高)",
+    _ZH_START + r"(?:(?:将|把)(?:此|这个|该|本)(?:工单|问题|请求)?)?(?:标记|标注|标)(?:为|成)"
+    r"\s*(?:紧急|严重|p[0-4]|最高优先级)",
+    # ja: "このチケットをセキュリティチームに割り当ててください", "優先度をP1に設定して"
+    r"(?:この|本|当該)(?:チケット|問い合わせ|問合せ|件|案件|リクエスト|インシデント)を[^。！？\n]{0,30}?"
+    r"(?:チーム|部署|部門|キュー|グループ)(?:に|へ)(?:直接|すぐに?)?(?:ルーティング|割り当て|割り振|振り分け|アサイン|エスカレーション)"
+    + _JA_DO,
+    r"優先(?:度|順位)を\s*(?:p[0-4]|最高|最優先|緊急|高)\s*に(?:設定|変更|引き上げ|上げ)" + _JA_DO,
+    r"(?:緊急|最優先|p[0-4])\s*(?:として|と)(?:マーク|設定|扱)" + _JA_DO,
 )
 
 # Orders whose verb must stand in imperative position (checked by IMPERATIVE_BEFORE).
@@ -102,6 +166,8 @@ IMPERATIVE_ORDERS = _any(
     r"\b(?:leite|leiten\s+sie|weise|weisen\s+sie|ordne|ordnen\s+sie|route|routen\s+sie)\s+(?:dieses\s+ticket|das\s+ticket|diese\s+anfrage|es|dies|den\s+fall)\s+(?:direkt\s+|sofort\s+)?(?:an|zu|dem|der|in)\b",
     r"\b(?:enruta|enrute|redirige|redirija|asigna|asigne|deriva|derive|transfiere|transfiera|clasifica|clasifique)\s+(?:este\s+ticket|el\s+ticket|esto|esta\s+(?:solicitud|incidencia)|este\s+caso)\s+(?:directamente\s+)?(?:a|al|como|hacia)\b",
     r"\b(?:achemine[zr]?|route[zr]|redirige[zr]?|transf[eè]re[zr]?|assigne[zr]?|attribue[zr]?|affecte[zr]?|classe[zr]?)[\s-]+(?:ce\s+ticket|le\s+ticket|cette\s+demande|ceci|ce\s+cas|le|la)\s+(?:directement\s+)?(?:à|au|aux|vers|comme)\b",
+    # it: "assegna" is also "the system assigns", hence imperative position
+    r"\b(?:instrada|instradate|indirizza|indirizzate|assegna|assegnate|riassegna|riassegnate|smista|smistate|classifica|classificate)\s+(?:questo\s+ticket|il\s+ticket|questa\s+richiesta|questo\s+caso|questa\s+segnalazione|questo)\s+(?:direttamente\s+|subito\s+)?(?:a|al|alla|allo|ai|agli|alle|come|verso)\b",
 )
 
 # The answer's confidence given a value ("with confidence 1.0") is a cue only with a routing word
@@ -123,7 +189,7 @@ CUE = re.compile(_any(IGNORE, PERSONA, ORDERS, TOKENS), re.M)
 IMPERATIVE = re.compile(IMPERATIVE_ORDERS, re.M)
 IMPERATIVE_BEFORE = re.compile(
     r"(?:^|[.!?\n:;,]|\b(?:please|pls|kindly|and|now|then|just|immediately|must|should|bitte|und|sofort"
-    r"|por\s+favor|y|et|veuillez|merci\s+de))\s*(?:[-*•>]\s*)?$"
+    r"|por\s+favor|y|et|veuillez|merci\s+de|per\s+favore|e|ora|poi|subito))\s*(?:[-*•>]\s*)?$"
 )
 ROLE_LINE = re.compile(
     r"^\s*(?:#{1,4}\s*)?(?:\[(?:system|assistant|developer|sys|ai|llm|gpt|chatgpt)\]"
@@ -154,19 +220,27 @@ DIRECTIVE = re.compile(
     r"|put|change|override|say|confirm|send|forward|make"
     r"|setze|setzen|weise|weisen|leite|leiten|markiere|markieren|antworte|gib|stufe"
     r"|establece|asigna|marca|responde|devuelve|env[ií]a|pon"
-    r"|d[ée]finis|d[ée]finissez|assigne[zr]?|marque[zr]?|r[ée]ponds|r[ée]pondez|renvoie|mets|mettez)\b"
+    r"|d[ée]finis|d[ée]finissez|assigne[zr]?|marque[zr]?|r[ée]ponds|r[ée]pondez|renvoie|mets|mettez"
+    r"|imposta|impostate|assegna|assegnate|instrada|instradate|segna|segnate|rispondi|rispondete|metti|mettete"
+    r"|установи(?:те)?|назначь(?:те)?|направь(?:те)?|пометь(?:те)?|поставь(?:те)?|ответь(?:те)?|верни(?:те)?)\b"
     r"(?=.*\b(?:priorit\w*|prioridad|team|teams|queue|p[0-4]|sev[0-4]|urgent\w*|critical|critique|kritisch"
-    r"|dringend|escalat\w*|eskal\w*|json|equipo|[ée]quipe|security|tier\s*\d)\b)"
-    r"|(?:priority|priorität|prioridad|priorit[ée]|team|queue|equipo|[ée]quipe|category)\s*[:=])",
+    r"|dringend|escal\w*|eskal\w*|json|equipo|[ée]quipe|security|tier\s*\d|squadra|приоритет\w*|команд\w*"
+    r"|срочн\w*|критич\w*|эскал\w*)\b)"
+    r"|(?:priority|priorität|prioridad|priorit[ée]|priorit[àa]|team|queue|equipo|[ée]quipe|category|squadra"
+    r"|приоритет|команда|优先级|团队|队列|優先度|チーム)\s*[:=：])",
     re.S,
 )
 
 # Lower-case one character to one character, so match positions stay valid in the original text.
-_LOWER = {c: ord(chr(c).lower()) for c in range(0x41, 0x250) if len(chr(c).lower()) == 1}
+_LOWER = {
+    c: ord(chr(c).lower())
+    for c in [*range(0x41, 0x250), *range(0x370, 0x530)]  # Latin, then Greek and Cyrillic
+    if len(chr(c).lower()) == 1
+}
 
 
 def lower(text: str) -> str:
-    """Lower-case Latin letters without changing the text's length."""
+    """Lower-case Latin, Greek and Cyrillic letters without changing the text's length."""
     return text.translate(_LOWER)
 
 
