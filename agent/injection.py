@@ -22,7 +22,7 @@ from agent.injection_patterns import (
     JSON_KEY,
     MARKUP_BLOCK,
     find_cue,
-    lower,
+    fold,
     role_line,
 )
 
@@ -63,7 +63,7 @@ class _Segment:
 def scan(text: str) -> InjectionScan:
     """Remove instruction-like passages from untrusted text; returns the cleaned text and them."""
     text = ZERO_WIDTH.sub("", text).replace("\r\n", "\n").replace("\r", "\n")
-    lowered = lower(text)
+    lowered = fold(text)
     spans = _block_spans(lowered)
     # One pass over the whole text first: most tickets have no cue and skip sentence splitting.
     if find_cue(lowered) or role_line(lowered):

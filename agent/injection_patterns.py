@@ -239,13 +239,55 @@ _LOWER = {
 }
 
 
+# Full-width Latin letters and digits (typed in East Asian input modes, or to hide a word) read as
+# ASCII; Cyrillic and Greek letters drawn like Latin ones read as Latin, but only inside a word that
+# has Latin letters too ("Ignоre" with a Cyrillic "о"): a Russian or Greek word stays as written.
+_FULLWIDTH = {
+    c: c - 0xFEE0 for c in [*range(0xFF10, 0xFF1A), *range(0xFF21, 0xFF3B), *range(0xFF41, 0xFF5B)]
+}
+_LOOKALIKE = str.maketrans(
+    "АВЕКМНОРСТУХІЈЅаеорсухіјѕԁһӏԛԝΑΒΕΖΗΙΚΜΝΟΡΤΥΧοαικνρυχ",
+    "ABEKMHOPCTYXIJSaeopcyxijsdhlqwABEZHIKMNOPTYXoaikvpux",
+)
+LOOKALIKE_LETTER = re.compile("[" + "".join(map(chr, _LOOKALIKE)) + "]")
+WORD_LETTERS = re.compile(r"[^\W\d_]+")
+# Letters spaced out one by one ("i g n o r e   p r e v i o u s"): read with the single spaces
+# between them taken out; a wider gap stays a word break.
+SPACED = re.compile(r"(?<![^\W_])[^\W\d_](?:[^\S\n]{1,3}[^\W\d_]){4,}(?![^\W_])")
+LETTER_GAP = re.compile(r"(?<=\S) (?=\S)")
+
+
 def lower(text: str) -> str:
     """Lower-case Latin, Greek and Cyrillic letters without changing the text's length."""
     return text.translate(_LOWER)
 
 
+def fold(text: str) -> str:
+    """``lower`` after reading look-alike letters as Latin (see above); the length is unchanged."""
+    text = text.translate(_FULLWIDTH)
+    if LOOKALIKE_LETTER.search(text):
+        text = WORD_LETTERS.sub(_latin_if_mixed, text)
+    return lower(text)
+
+
+def _latin_if_mixed(word: re.Match[str]) -> str:
+    letters = word.group()
+    if LOOKALIKE_LETTER.search(letters) and re.search("[A-Za-z]", letters):
+        return letters.translate(_LOOKALIKE)
+    return letters
+
+
 def find_cue(lowered: str) -> bool:
     """True when lowered text holds an injection cue (role-prefixed lines not included)."""
+    if _cue(lowered):
+        return True
+    # Rare in any text: only then is the text read again with spaced-out words closed up.
+    if SPACED.search(lowered) is None:
+        return False
+    return _cue(SPACED.sub(lambda m: LETTER_GAP.sub("", m.group()), lowered))
+
+
+def _cue(lowered: str) -> bool:
     if CUE.search(lowered) or any(
         ANSWER_NEAR.search(
             lowered, max(0, m.start() - ANSWER_NEAR_CHARS), m.end() + ANSWER_NEAR_CHARS
