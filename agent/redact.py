@@ -1,7 +1,8 @@
 """Replace personal data with stable placeholders before text leaves the process, and put it back.
 
-Kinds: EMAIL, PHONE, CARD (Luhn-checked), IBAN (mod-97 checked), ACCOUNT (numbers after a label
-such as "account no", "Kundennummer", "número de cliente"). The same original value gets the same
+Kinds: EMAIL (also written out: "anna at example dot com", "anna [at] example [dot] com"), PHONE,
+CARD (Luhn-checked), IBAN (mod-97 checked), ACCOUNT (numbers after a label such as "account no",
+"Kundennummer", "número de cliente"). The same original value gets the same
 placeholder (``[EMAIL_1]``) everywhere a ``Redactor`` is used, so subject, body and precedents
 of one prompt stay consistent. Dates, times, IP addresses, ticket numbers and error codes
 (ORA-12154, 0x80070005) are not phone numbers.
@@ -20,6 +21,29 @@ from pydantic import BaseModel, Field
 EMAIL = re.compile(
     r"(?<![\w.+-])[\w.+-]+@(?:[^\W_]|-)+(?:\.(?:[^\W_]|-)+)*\.[A-Za-z]{2,24}(?![A-Za-z0-9_])"
 )
+# Written out to fool harvesters: "anna at example dot com", "anna [at] example [dot] com",
+# "anna(at)example.com", "ana arroba ejemplo punto es". A bare " at " needs a spelled-out dot too
+# ("log in at portal.example.com" is no address), then a common top-level domain ("the team at
+# Acme dot Corp"), and no article as the domain ("at the dot com").
+_AT = (
+    r"(?P<at>[^\S\n]*[\[({<][^\S\n]*(?:at|@|ät)[^\S\n]*[\])}>][^\S\n]*"
+    r"|[^\S\n]+(?:at|arroba|arobase|chiocciola)[^\S\n]+|[^\S\n]*@[^\S\n]+)"
+)
+_DOT = (
+    r"(?:[^\S\n]*[\[({<][^\S\n]*(?:dot|punkt|punto|point|ponto|\.)[^\S\n]*[\])}>][^\S\n]*"
+    r"|[^\S\n]+(?:dot|punkt|punto|point|ponto)[^\S\n]+|\.)"
+)
+_LABEL = r"(?!(?:the|a|an|this|that|our|my|your)\b)[^\W_](?:[\w-]{0,61}[^\W_])?"
+OBFUSCATED_EMAIL = re.compile(
+    r"(?i)(?<![\w.+-])[\w.+-]{1,64}"
+    + _AT
+    + rf"(?P<domain>(?:{_LABEL}{_DOT})+)(?P<tld>[a-z]{{2,24}})(?![\w-]|:\d|\.\w)"
+)
+SPELLED_DOT = re.compile(r"(?i)[\[({<]|[^\S\n](?:dot|punkt|punto|point|ponto)[^\S\n]")
+# "dispatch @ jquery.min.js:3" in a browser's stack trace is a script, not an address.
+SCRIPT_TLD = re.compile(r"(?i)js|mjs|ts|jsx|tsx|php|html?|css|json|xml|txt|log|exe|dll|java|ya?ml")
+COMMON_TLD = re.compile(r"(?i)(?:[a-z]{2}|com|net|org|edu|gov|info|biz|app|dev|online)")
+
 # Either case: an IBAN typed in lower case is as personal; the mod-97 check keeps words out.
 IBAN = re.compile(r"(?i)\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?\b")
 # Issuer prefixes of the card networks (Visa, Mastercard, Amex, Diners, JCB, Discover, UnionPay).
@@ -135,6 +159,23 @@ def _emails(text: str) -> Iterator[tuple[int, int]]:
         yield m.span()
 
 
+def _obfuscated_emails(text: str) -> Iterator[tuple[int, int]]:
+    pos = 0
+    while m := OBFUSCATED_EMAIL.search(text, pos):
+        at, tld = m.group("at").strip().lower(), m.group("tld")
+        if at == "@" and SCRIPT_TLD.fullmatch(tld):
+            ok = False
+        elif at == "at":
+            ok = bool(SPELLED_DOT.search(m.group("domain")) and COMMON_TLD.fullmatch(tld))
+        else:
+            ok = True
+        if ok:
+            yield m.span()
+            pos = m.end()
+        else:  # "the team at Acme dot Corp anna at ...": the next one may start at "Corp"
+            pos = m.start("tld")
+
+
 def _ibans(text: str) -> Iterator[tuple[int, int]]:
     for m in IBAN.finditer(text):
         # The greedy match may run into a following word; take the longest valid prefix.
@@ -186,6 +227,7 @@ def _is_phone(raw: str, before: str) -> bool:
 
 _FINDERS: list[tuple[str, Callable[[str], Iterator[tuple[int, int]]]]] = [
     ("EMAIL", _emails),
+    ("EMAIL", _obfuscated_emails),
     ("IBAN", _ibans),
     ("CARD", _cards),
     ("ACCOUNT", _accounts),

@@ -48,6 +48,20 @@ from agent.redact import Redactor, iban_ok, luhn_ok, redact, restore
             "４１１１ １１１１ １１１１ １１１１",
         ),
         ("customer no ４４８８１２", "ACCOUNT", "４４８８１２"),
+        # addresses written out
+        ("write to anna at example dot com", "EMAIL", "anna at example dot com"),
+        ("anna [at] example [dot] com, thanks", "EMAIL", "anna [at] example [dot] com"),
+        (
+            "Mail: anna.schmidt(at)mail(dot)example(dot)co(dot)uk.",
+            "EMAIL",
+            "anna.schmidt(at)mail(dot)example(dot)co(dot)uk",
+        ),
+        ("contact ANNA AT EXAMPLE DOT ORG", "EMAIL", "ANNA AT EXAMPLE DOT ORG"),
+        ("anna{at}example.com", "EMAIL", "anna{at}example.com"),
+        ("anna @ example.com", "EMAIL", "anna @ example.com"),
+        ("escríbeme a ana arroba ejemplo punto es", "EMAIL", "ana arroba ejemplo punto es"),
+        ("Mail an jan (at) müller (punkt) de bitte", "EMAIL", "jan (at) müller (punkt) de"),
+        ("the team at Acme dot Corp anna at example dot com", "EMAIL", "anna at example dot com"),
     ],
 )
 def test_personal_data_is_replaced(text: str, kind: str, value: str) -> None:
@@ -73,6 +87,15 @@ def test_personal_data_is_replaced(text: str, kind: str, value: str) -> None:
         "1500 users, port 8080, 3 seconds, price 1,234.56 EUR",
         "AADSTS50076 and error code 809 on the VPN",
         "ＥＲＲＯＲ ＯＲＡ－０１６５２ と ２０２４－０１－１５",
+        # "at" and "dot" in prose
+        "Log in at portal.example.com with your badge",
+        "The error is at line 12.3 of config.yaml",
+        "He worked at the dot com startup for years",
+        "the team at Acme dot Corp has the same problem",
+        "thanks @anna.schmidt for the quick help",
+        "look at it point blank",
+        "[at] the end of the log",
+        "at dispatch @ jquery.min.js:3 and i @ app.bundle.js",
     ],
 )
 def test_lookalikes_are_left_alone(text: str) -> None:
@@ -110,6 +133,24 @@ def test_a_long_run_of_numbers_is_redacted_in_linear_time() -> None:
     assert time.perf_counter() - started < 2.0
     assert result.text.endswith("card [CARD_1]") and result.counts == {"CARD": 1}
     assert redact("IBAN DE00 4111 1111 1111 1111").counts == {}  # a bad IBAN is not a card
+
+
+@pytest.mark.parametrize(
+    "near_misses",
+    [
+        "a at " + "b dot " * 8_000,  # written out, with no top-level domain at the end
+        "a [at] " + "b [dot] " * 6_000,
+        "a at " * 12_000,
+        "x" * 50_000 + " at example dot com",
+        "a at " + "b" * 50_000 + " dot com",
+        "anna " + " " * 50_000 + "at",
+    ],
+)
+def test_written_out_addresses_are_found_in_linear_time(near_misses: str) -> None:
+    started = time.perf_counter()
+    result = redact(near_misses + "\nanna at example dot com")
+    assert time.perf_counter() - started < 1.0
+    assert result.text.endswith("\n[EMAIL_1]") and result.counts == {"EMAIL": 1}
 
 
 def test_a_pasted_list_of_addresses_is_redacted_in_linear_time() -> None:
