@@ -4,8 +4,8 @@ Kinds: EMAIL (also written out: "anna at example dot com", "anna [at] example [d
 CARD (Luhn-checked), IBAN (mod-97 checked), ACCOUNT (numbers after a label such as "account no",
 "Kundennummer", "número de cliente"). The same original value gets the same
 placeholder (``[EMAIL_1]``) everywhere a ``Redactor`` is used, so subject, body and precedents
-of one prompt stay consistent. Dates, times, IP addresses, ticket numbers and error codes
-(ORA-12154, 0x80070005) are not phone numbers.
+of one prompt stay consistent. Dates, times, IP addresses, ticket and order numbers, amounts and
+error codes (ORA-12154, 0x80070005) are not phone numbers.
 """
 
 from __future__ import annotations
@@ -74,12 +74,32 @@ PHONE = re.compile(
 PHONE_LABEL = re.compile(
     r"(?i)(?:phone|tel|telephone|mobile|cell|call\s+(?:me|us)?\s*(?:on|at)?|fax|whatsapp|reach\s+(?:me|us)(?:\s+(?:on|at|under))?"
     r"|telefon|handy|mobil|rufnummer|tel[ée]fono|m[óo]vil|celular|llame|t[ée]l[ée]phone|portable"
-    r"|appelez|joindre)\W{0,12}$"
+    r"|appelez|joindre|ll[áa]m(?:ame|enme|e)(?:\s+al)?"
+    r"|(?:my|mi|mein|meine|mon|meu|il\s+mio|мой)\s+(?:number|n[úu]mero|nummer|num[ée]ro|номер)"
+    r"(?:\s+(?:is|es|ist|est|[ée]|è))?)\W{0,12}$"
 )
 DATE_LIKE = re.compile(r"^\d{1,4}([./-])\d{1,2}\1\d{1,4}$")
 NANP = re.compile(r"^(?:\([2-9]\d{2}\) ?|[2-9]\d{2}[ .-])\d{3}[ .-]\d{4}$")
 NON_PHONE_PREFIX = re.compile(
-    r"(?i)(?:#|\bno\.?|\bnr\.?|\bticket|\bincident|\border|\binc|\bref|\bid)\W{0,3}$"
+    r"(?i)(?:#|\bno\.?|\bnr\.?|\bticket|\bincident|\border|\binc|\bref|\bid|\bpo|\binvoice|\bcase"
+    r"|\bpedido|\bfactura|\bcaso|\bbestellung|\bauftrag|\brechnung|\bcommande|\bfacture|\bordine"
+    r"|\bfattura|\bencomenda|\bfatura|\bзаказ\w*|\bсч[её]т\w*)\W{0,3}$"
+)
+# Unlabelled national numbers with no trunk 0, in the groupings they are written in: nine digits in
+# Spain, Portugal, Poland, Czechia ("612 345 678", "612 34 56 78", "91 234 56 78"), Italy's mobiles
+# ("347 1234567"), Russia's ("912 345-67-89", "8 (912) 345-67-89").
+NATIONAL = re.compile(
+    r"[5-9]\d{2}([ -])\d{3}\1\d{3}"
+    r"|[6-9]\d{2}( )\d{2}\2\d{2}\2\d{2}"
+    r"|[89]\d( )\d{3}\3\d{2}\3\d{2}"
+    r"|3\d{2}[ /-]\d{6,7}"
+    r"|(?:8[ -]?)?\(?9\d{2}\)?[ -]\d{3}[ -]\d{2}[ -]\d{2}"
+)
+# ...but not an amount or a count written with spaces between the thousands ("612 345 678 EUR").
+AMOUNT_BEFORE = re.compile(r"[$€£¥₽]\s?$")
+AMOUNT_AFTER = re.compile(
+    r"(?i)\s?(?:[,.]\d|[$€£¥₽%]|(?:eur|euros?|usd|gbp|chf|pln|czk|rub|руб\w*|dollars?|bytes?|[kmgt]i?b"
+    r"|rows|records|users|filas|registros|usuarios|zeilen|lignes|righe|byte)\b)"
 )
 
 # Full-width forms (U+FF01-FF5E, typed in East Asian input modes) read as their ASCII letters,
@@ -206,11 +226,12 @@ def _accounts(text: str) -> Iterator[tuple[int, int]]:
 def _phones(text: str) -> Iterator[tuple[int, int]]:
     for m in PHONE.finditer(text):
         raw = m.group().rstrip(" .-/")
-        if _is_phone(raw, text[max(0, m.start() - 30) : m.start()]):
-            yield m.start(), m.start() + len(raw)
+        end = m.start() + len(raw)
+        if _is_phone(raw, text[max(0, m.start() - 30) : m.start()], text[end : end + 12]):
+            yield m.start(), end
 
 
-def _is_phone(raw: str, before: str) -> bool:
+def _is_phone(raw: str, before: str, after: str) -> bool:
     digits = re.sub(r"\D", "", raw)
     if not 7 <= len(digits) <= 15 or DATE_LIKE.match(raw) or re.search(r"\d:\d", raw):
         return False
@@ -219,6 +240,9 @@ def _is_phone(raw: str, before: str) -> bool:
     if re.match(r"\+[1-9]|00[1-9]", raw) or PHONE_LABEL.search(before):
         return True
     grouped = re.search(r"[ .\-/()]", raw) is not None
+    if NATIONAL.fullmatch(raw):
+        figures = re.fullmatch(r"\d*00(?:\D+\d*00)+", raw)  # "600 700 800": a list of round figures
+        return not (figures or AMOUNT_BEFORE.search(before) or AMOUNT_AFTER.match(after))
     # Unlabelled: only the shapes phone numbers take (NANP, or a trunk 0 with digit groups).
     return bool(NANP.match(raw)) or (
         grouped and re.match(r"\(?0[1-9]", raw) is not None and len(digits) >= 9

@@ -48,6 +48,16 @@ from agent.redact import Redactor, iban_ok, luhn_ok, redact, restore
             "４１１１ １１１１ １１１１ １１１１",
         ),
         ("customer no ４４８８１２", "ACCOUNT", "４４８８１２"),
+        # national numbers with no trunk 0, unlabelled or after "my number"
+        ("mi número es 612 345 678", "PHONE", "612 345 678"),
+        ("llámame al 612 34 56 78 por la tarde", "PHONE", "612 34 56 78"),
+        ("oficina 91 234 56 78", "PHONE", "91 234 56 78"),
+        ("contacto: 612-345-678, gracias", "PHONE", "612-345-678"),
+        ("o meu é 912 345 678.", "PHONE", "912 345 678"),
+        ("chiamami al 347 1234567", "PHONE", "347 1234567"),
+        ("звоните 8 (912) 345-67-89", "PHONE", "8 (912) 345-67-89"),
+        ("mi número es 612345678", "PHONE", "612345678"),
+        ("my number is 6123456789", "PHONE", "6123456789"),
         # addresses written out
         ("write to anna at example dot com", "EMAIL", "anna at example dot com"),
         ("anna [at] example [dot] com, thanks", "EMAIL", "anna [at] example [dot] com"),
@@ -87,6 +97,13 @@ def test_personal_data_is_replaced(text: str, kind: str, value: str) -> None:
         "1500 users, port 8080, 3 seconds, price 1,234.56 EUR",
         "AADSTS50076 and error code 809 on the VPN",
         "ＥＲＲＯＲ ＯＲＡ－０１６５２ と ２０２４－０１－１５",
+        # nine digits that are no phone number: amounts, counts, references, lists
+        "Umsatz 612 345 678 EUR, total 712 345 678,50 € or € 812 345 678",
+        "we have 612 345 678 rows and 1 612 345 678 bytes",
+        "pedido 612-345-678, invoice 612 345 678, ticket 712 345 678",
+        "order 612345678 and 712345678 unlabelled",
+        "servers 192.168.100.200 and 612.345.678",
+        "the thresholds are 600 700 800",
         # "at" and "dot" in prose
         "Log in at portal.example.com with your badge",
         "The error is at line 12.3 of config.yaml",
@@ -151,6 +168,15 @@ def test_written_out_addresses_are_found_in_linear_time(near_misses: str) -> Non
     result = redact(near_misses + "\nanna at example dot com")
     assert time.perf_counter() - started < 1.0
     assert result.text.endswith("\n[EMAIL_1]") and result.counts == {"EMAIL": 1}
+
+
+def test_a_table_of_nine_digit_amounts_is_read_in_linear_time() -> None:
+    # Each number is judged from the few characters around it, not from the text before it.
+    table = "612 345 678 EUR | 712 34 56 78 rows\n" * 1_500 + "mi número es 612 345 678"
+    started = time.perf_counter()
+    result = redact(table)
+    assert time.perf_counter() - started < 1.0
+    assert result.text.endswith("mi número es [PHONE_1]") and result.counts == {"PHONE": 1}
 
 
 def test_a_pasted_list_of_addresses_is_redacted_in_linear_time() -> None:
