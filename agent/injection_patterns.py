@@ -48,25 +48,17 @@ IGNORE = _any(
     r"\b(?:ignore[zr]?|oublie[zr]?)\s+tout\s+ce\s+qui\s+pr[ée]c[eè]de\b",
     # pt
     r"\b(?:ignore|ignora|ignorem|esque[çc]a|desconsidere)\s+(?:(?:todas|as|os|suas)\s+)*(?:instru[çc][õo]es|regras|orienta[çc][õo]es|ordens)\b",
-    # it: "ignora tutte le istruzioni", "... le istruzioni precedenti" ("ignora le istruzioni di
-    # stampa" is the printer's doing)
-    r"\b(?:ignora|ignorate|dimentica|dimenticate|trascura|trascurate|non\s+considerare"
-    r"|non\s+tenere\s+conto\s+d(?:elle|ei|egli|i))\s+"
-    r"(?:(?:tutte|tutti)\s+(?:(?:le|gli|i|tue|sue|vostre|queste)\s+)?" + _OBJ_IT + r"\b"
-    r"|(?:(?:le|gli|i|tue|sue|vostre|queste|quelle)\s+)?"
-    + _OBJ_IT
-    + r"\s+(?:precedenti|di\s+prima|di\s+sistema|originali|iniziali|ricevute|sopra)\b)",
-    r"\b(?:ignora|ignorate|dimentica|dimenticate)\s+tutto\s+(?:quanto\s+)?(?:sopra|detto|precede|ci[òo]\s+che\s+precede)",
     # ru
-    r"\b(?:(?:про)?игнорируй(?:те)?|забудь(?:те)?|отбрось(?:те)?|не\s+обращай(?:те)?\s+внимания\s+на"
-    r"|не\s+следуй(?:те)?|не\s+выполняй(?:те)?)\s+(?:(?:все|всё|эти|свои|ваши|твои|предыдущ\w+|прежн\w+"
+    r"\b(?:(?:про)?игнорируй(?:те)?|забудь(?:те)?|отбрось(?:те)?|не\s+обращай(?:те)?\s+внимания\s+на)"
+    r"\s+(?:(?:все|всё|эти|свои|ваши|твои|предыдущ\w+|прежн\w+"
     r"|прошл\w+|вышеуказанн\w+|вышеприведенн\w+|вышеприведённ\w+|стар\w+|системн\w+|исходн\w+"
     r"|изначальн\w+|ранее|данн\w+|полученн\w+)\s+)*"
     r"(?:инструкци|указани|правил|команд|промпт|установк|распоряжени)\w*",
-    r"\b(?:забудь(?:те)?|(?:про)?игнорируй(?:те)?)\s+(?:всё|все)\s+(?:что|вышесказанное|сказанное|предыдущее|выше)",
+    r"\b(?:забудь(?:те)?|(?:про)?игнорируй(?:те)?)\s+(?:всё|все)\s+(?:вышесказанное|предыдущее|выше"
+    r"|сказанное\s+(?:ранее|выше)|что\s+(?:тебе|вам)\s+(?:говорили|сказали))",
     # zh: "忽略之前的所有指令"; the verb starts a clause or follows 请/你/现在/立即
     # ("打印机忽略所有指令" is the printer's doing)
-    _ZH_START + r"(?:忽略|无视|忽视|忘记|忘掉|不要理会|不要遵守|不要遵循|别管)掉?(?:你|您)?"
+    _ZH_START + r"(?:忽略|无视|忽视|忘记|忘掉|不要理会|别管)掉?(?:你|您)?"
     r"(?:之前|以上|上面|上述|前面|先前|此前|原来|原有|原先|原始|系统|所有|全部|一切|的|给你|收到){1,6}"
     r"(?:指令|指示|说明|规则|提示词?|命令|设定|要求)",
     # ja: "以前の指示をすべて無視してください"
@@ -89,7 +81,7 @@ PERSONA = _any(
     r"\b(?:ahora\s+eres|a\s+partir\s+de\s+ahora\s+(?:eres|debes|vas\s+a))\b|\bnuevas\s+instrucciones\s*:",
     r"\b(?:tu\s+es|vous\s+[êe]tes)\s+(?:maintenant|d[ée]sormais)\s+(?:un|une|le|la|en)\b|\bnouvelles\s+(?:instructions|consignes)\s*:",
     r"\b(?:agora\s+voc[êe]\s+[ée]|voc[êe]\s+agora\s+[ée])\s+(?:um|uma|o|a)\b|\bnovas\s+instru[çc][õo]es\s*:",
-    r"\b(?:ora\s+sei|adesso\s+sei|d['’]ora\s+in\s+poi\s+(?:sei|devi))\s+(?:un|una|uno|il|la|lo|in)\b"
+    r"\b(?:ora\s+sei|adesso\s+sei|d['’]ora\s+in\s+poi\s+(?:sei|devi))\s+(?:un|una|uno|il|la|lo|in\s+modalit[àa])\b"
     r"|\bnuove\s+istruzioni\s*:|\bprompt\s+di\s+sistema\b",
     r"\b(?:теперь\s+ты|ты\s+теперь|отныне\s+ты|отныне\s+вы|теперь\s+вы\s+являетесь)\b"
     r"|\bнов(?:ые|ая)\s+(?:системн\w+\s+)?(?:инструкци[ия]|указания)\s*:|\bсистемн\w+\s+промпт",
@@ -115,7 +107,8 @@ ORDERS = _any(
     r"\b(?:the\s+)?(?:correct|right|proper|only\s+valid|final)\s+(?:team|queue|classification|category|priority|routing)\s+(?:is|=|:)\s",
     r"\b(?:respond|reply|answer|output|return)\s+(?:only\s+)?(?:with|in)\s+(?:json|the\s+following|exactly)\b",
     # the answer's own fields given a value: "set escalate to false", "escalate: true"
-    r"\bescalat(?:e|ion)\s*(?:flag\s*)?(?:[:=]|\bto\b|\bas\b)\s*[\"']?(?:true|false)\b",
+    r"\bescalat(?:e|ion)\s*(?:flag\s*)?(?:[:=]|\bto\b|\bas\b)\s*[\"']?(?:true|false)\b"
+    r"(?!\s+(?:alarm|alert|positive|negative|report|start|call|claim|information|data)\b)",
     # de
     r"\b(?:setze|setzen\s+sie|stelle|stellen\s+sie|ändere|ändern\s+sie|erhöhe|erhöhen\s+sie)\s+(?:die\s+)?priorität\s+(?:auf|zu)\b",
     r"\b(?:markiere|markieren\s+sie)\s+(?:dieses\s+ticket\s+|das\s+ticket\s+|es\s+|dies\s+)?als\s+(?:dringend|kritisch|p[0-4]|hoch)",
@@ -166,6 +159,15 @@ IMPERATIVE_ORDERS = _any(
     r"\b(?:leite|leiten\s+sie|weise|weisen\s+sie|ordne|ordnen\s+sie|route|routen\s+sie)\s+(?:dieses\s+ticket|das\s+ticket|diese\s+anfrage|es|dies|den\s+fall)\s+(?:direkt\s+|sofort\s+)?(?:an|zu|dem|der|in)\b",
     r"\b(?:enruta|enrute|redirige|redirija|asigna|asigne|deriva|derive|transfiere|transfiera|clasifica|clasifique)\s+(?:este\s+ticket|el\s+ticket|esto|esta\s+(?:solicitud|incidencia)|este\s+caso)\s+(?:directamente\s+)?(?:a|al|como|hacia)\b",
     r"\b(?:achemine[zr]?|route[zr]|redirige[zr]?|transf[eè]re[zr]?|assigne[zr]?|attribue[zr]?|affecte[zr]?|classe[zr]?)[\s-]+(?:ce\s+ticket|le\s+ticket|cette\s+demande|ceci|ce\s+cas|le|la)\s+(?:directement\s+)?(?:à|au|aux|vers|comme)\b",
+    # it: "ignora tutte le istruzioni", "... le istruzioni precedenti"; imperative position, as
+    # "ignora" is also "it ignores" ("la stampante ignora tutti i comandi")
+    r"\b(?:ignora|ignorate|dimentica|dimenticate|trascura|trascurate|non\s+considerare"
+    r"|non\s+tenere\s+conto\s+d(?:elle|ei|egli|i))\s+"
+    r"(?:(?:tutte|tutti)\s+(?:(?:le|gli|i|tue|sue|vostre|queste)\s+)?" + _OBJ_IT + r"\b"
+    r"|(?:(?:le|gli|i|tue|sue|vostre|queste|quelle)\s+)?"
+    + _OBJ_IT
+    + r"\s+(?:precedenti|di\s+prima|di\s+sistema|originali|iniziali|ricevute|sopra)\b)",
+    r"\b(?:ignora|ignorate|dimentica|dimenticate)\s+tutto\s+(?:quanto\s+)?(?:sopra|detto|precede|ci[òo]\s+che\s+precede)",
     # it: "assegna" is also "the system assigns", hence imperative position
     r"\b(?:instrada|instradate|indirizza|indirizzate|assegna|assegnate|riassegna|riassegnate|smista|smistate|classifica|classificate)\s+(?:questo\s+ticket|il\s+ticket|questa\s+richiesta|questo\s+caso|questa\s+segnalazione|questo)\s+(?:direttamente\s+|subito\s+)?(?:a|al|alla|allo|ai|agli|alle|come|verso)\b",
 )
@@ -189,7 +191,7 @@ CUE = re.compile(_any(IGNORE, PERSONA, ORDERS, TOKENS), re.M)
 IMPERATIVE = re.compile(IMPERATIVE_ORDERS, re.M)
 IMPERATIVE_BEFORE = re.compile(
     r"(?:^|[.!?\n:;,]|\b(?:please|pls|kindly|and|now|then|just|immediately|must|should|bitte|und|sofort"
-    r"|por\s+favor|y|et|veuillez|merci\s+de|per\s+favore|e|ora|poi|subito))\s*(?:[-*•>]\s*)?$"
+    r"|por\s+favor|y|et|veuillez|merci\s+de|per\s+favore|e|ora|adesso|poi|subito))\s*(?:[-*•>]\s*)?$"
 )
 ROLE_LINE = re.compile(
     r"^\s*(?:#{1,4}\s*)?(?:\[(?:system|assistant|developer|sys|ai|llm|gpt|chatgpt)\]"
