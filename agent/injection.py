@@ -4,7 +4,8 @@ A passage is removed whole: the sentence that holds a cue, the JSON object posin
 fenced block or chat-markup block posing as a system prompt, and the directive sentences that follow
 a cue in the same paragraph. The rest is whitespace-normalised, so a ticket with an injected
 sentence, line or paragraph yields the same ``clean_text`` as the ticket without it.
-Patterns live in ``agent/injection_patterns.py`` (en, de, es, fr, pt, it, ru, zh, ja).
+Patterns live in ``agent/injection_patterns.py`` (en, de, es, fr, pt, it, ru, zh, ja), how the
+text is read for them (look-alike letters, spaced-out words) in ``agent/injection_reading.py``.
 """
 
 from __future__ import annotations
@@ -22,9 +23,9 @@ from agent.injection_patterns import (
     JSON_KEY,
     MARKUP_BLOCK,
     find_cue,
-    fold,
     role_line,
 )
+from agent.injection_reading import fold
 
 ZERO_WIDTH = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
 PARAGRAPH_BREAK = re.compile(r"\n[^\S\n]*\n")

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import re
 
+from agent.injection_reading import readings
+
 
 def _any(*parts: str) -> str:
     return "(?:" + "|".join(parts) + ")"
@@ -129,8 +131,8 @@ ORDERS = _any(
     r"\b(?:segna|segnate|contrassegna|contrassegnate|marca|marcate)\s+(?:questo\s+ticket\s+|il\s+ticket\s+|questa\s+richiesta\s+)?come\s+(?:urgente|critico|critica|p[0-4])",
     r"\bnon\s+(?:lo\s+|la\s+)?(?:escalare|escalate|scalare)\b|\bil\s+team\s+corretto\s+[èe]\b",
     # ru: the imperative is a form of its own ("направьте", not "направите")
-    r"\b(?:установи(?:те)?|поставь(?:те)?|измени(?:те)?|повысь(?:те)?|выстави(?:те)?)\s+(?:(?:этому|этой|для|этого|тикету|тикета|заявке|заявки|обращению|запросу)\s+)*приоритет\w*\s+(?:на\s+|в\s+|как\s+)?(?:p[0-4]|высш\w+|высок\w+|максимальн\w+|критическ\w+|срочн\w+)",
-    r"\b(?:пометь(?:те)?|отметь(?:те)?)\s+(?:(?:этот|эту|это|данный|данную|тикет|заявку|обращение|запрос)\s+)*как\s+(?:срочн\w+|критичн\w+|критическ\w+|p[0-4])",
+    r"\b(?:установи(?:те)?|поставь(?:те)?|измени(?:те)?|повысь(?:те)?|выстави(?:те)?)\s+(?:(?:этому|этой|для|этого|тикету|тикета|заявке|заявки|обращению|запросу)\s+)*приоритет\w*\s+(?:на\s+|в\s+|как\s+)?(?:[pр][0-4]|высш\w+|высок\w+|максимальн\w+|критическ\w+|срочн\w+)",
+    r"\b(?:пометь(?:те)?|отметь(?:те)?)\s+(?:(?:этот|эту|это|данный|данную|тикет|заявку|обращение|запрос)\s+)*как\s+(?:срочн\w+|критичн\w+|критическ\w+|[pр][0-4])",
     r"\bне\s+эскалируй(?:те)?\b|\bправильная\s+команда\s*(?:—|-|:|это)",
     r"\b(?:направь(?:те)?|перенаправь(?:те)?|назначь(?:те)?|переназначь(?:те)?|маршрутизируй(?:те)?|классифицируй(?:те)?|отнеси(?:те)?)"
     r"(?:,?\s+пожалуйста,?)?\s+(?:этот|эту|это|данный|данную|данное)\s+(?:(?:тикет|запрос|заявку|обращение|инцидент|задачу|кейс|случай)\s+)?"
@@ -186,7 +188,8 @@ ANSWER_NEAR_CHARS = 80
 
 TOKENS = r"<\|[a-z_]{2,24}\|>|\[/?inst\]|<</?sys>>|</?(?:system|assistant|instructions?)>"
 
-# Patterns run on lowered text (see ``lower``): IGNORECASE makes Python's re several times slower.
+# Patterns run on folded text (``agent.injection_reading``): IGNORECASE makes Python's re several
+# times slower.
 CUE = re.compile(_any(IGNORE, PERSONA, ORDERS, TOKENS), re.M)
 IMPERATIVE = re.compile(IMPERATIVE_ORDERS, re.M)
 IMPERATIVE_BEFORE = re.compile(
@@ -233,60 +236,10 @@ DIRECTIVE = re.compile(
     re.S,
 )
 
-# Lower-case one character to one character, so match positions stay valid in the original text.
-_LOWER = {
-    c: ord(chr(c).lower())
-    for c in [*range(0x41, 0x250), *range(0x370, 0x530)]  # Latin, then Greek and Cyrillic
-    if len(chr(c).lower()) == 1
-}
-
-
-# Full-width Latin letters and digits (typed in East Asian input modes, or to hide a word) read as
-# ASCII; Cyrillic and Greek letters drawn like Latin ones read as Latin, but only inside a word that
-# has Latin letters too ("Ignоre" with a Cyrillic "о"): a Russian or Greek word stays as written.
-_FULLWIDTH = {
-    c: c - 0xFEE0 for c in [*range(0xFF10, 0xFF1A), *range(0xFF21, 0xFF3B), *range(0xFF41, 0xFF5B)]
-}
-_LOOKALIKE = str.maketrans(
-    "АВЕКМНОРСТУХІЈЅаеорсухіјѕԁһӏԛԝΑΒΕΖΗΙΚΜΝΟΡΤΥΧοαικνρυχ",
-    "ABEKMHOPCTYXIJSaeopcyxijsdhlqwABEZHIKMNOPTYXoaikvpux",
-)
-LOOKALIKE_LETTER = re.compile("[" + "".join(map(chr, _LOOKALIKE)) + "]")
-WORD_LETTERS = re.compile(r"[^\W\d_]+")
-# Letters spaced out one by one ("i g n o r e   p r e v i o u s"): read with the single spaces
-# between them taken out; a wider gap stays a word break.
-SPACED = re.compile(r"(?<![^\W_])[^\W\d_](?:[^\S\n]{1,3}[^\W\d_]){4,}(?![^\W_])")
-LETTER_GAP = re.compile(r"(?<=\S) (?=\S)")
-
-
-def lower(text: str) -> str:
-    """Lower-case Latin, Greek and Cyrillic letters without changing the text's length."""
-    return text.translate(_LOWER)
-
-
-def fold(text: str) -> str:
-    """``lower`` after reading look-alike letters as Latin (see above); the length is unchanged."""
-    text = text.translate(_FULLWIDTH)
-    if LOOKALIKE_LETTER.search(text):
-        text = WORD_LETTERS.sub(_latin_if_mixed, text)
-    return lower(text)
-
-
-def _latin_if_mixed(word: re.Match[str]) -> str:
-    letters = word.group()
-    if LOOKALIKE_LETTER.search(letters) and re.search("[A-Za-z]", letters):
-        return letters.translate(_LOOKALIKE)
-    return letters
-
 
 def find_cue(lowered: str) -> bool:
-    """True when lowered text holds an injection cue (role-prefixed lines not included)."""
-    if _cue(lowered):
-        return True
-    # Rare in any text: only then is the text read again with spaced-out words closed up.
-    if SPACED.search(lowered) is None:
-        return False
-    return _cue(SPACED.sub(lambda m: LETTER_GAP.sub("", m.group()), lowered))
+    """True when folded text holds an injection cue (role-prefixed lines not included)."""
+    return any(_cue(reading) for reading in readings(lowered))
 
 
 def _cue(lowered: str) -> bool:
@@ -305,6 +258,10 @@ def _cue(lowered: str) -> bool:
 
 def role_line(lowered: str) -> bool:
     """True when a line starts with a chat role ("system:") and goes on to address a model."""
+    return any(_role_line(reading) for reading in readings(lowered))
+
+
+def _role_line(lowered: str) -> bool:
     for m in ROLE_LINE.finditer(lowered):
         end = lowered.find("\n", m.end())
         if ROLE_TALK.search(lowered, m.end(), len(lowered) if end == -1 else end):

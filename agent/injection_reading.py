@@ -1,0 +1,79 @@
+"""How ticket text is read before its injection cues are looked for.
+
+``fold`` keeps the text's length, so a match's position is the same in the text as written and the
+passage removed is the one written: it lower-cases Latin, Greek and Cyrillic letters, reads
+full-width letters and digits as ASCII, and Cyrillic or Greek letters drawn like Latin ones as Latin
+inside a word that has Latin letters too ("Ignоre" with a Cyrillic "о"). ``readings`` adds the
+readings that are only asked whether they hold a cue: every look-alike read as Latin ("ignore аӏӏ
+previous instructions", whose "аӏӏ" has no Latin letter), and words spaced out letter by letter
+closed up ("i g n o r e   p r e v i o u s", "i.g.n.o.r.e").
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+# Lower-case one character to one character, so match positions stay valid in the original text.
+_LOWER = {
+    c: ord(chr(c).lower())
+    for c in [*range(0x41, 0x250), *range(0x370, 0x530)]  # Latin, then Greek and Cyrillic
+    if len(chr(c).lower()) == 1
+}
+# Typed in East Asian input modes, or to hide a word.
+_FULLWIDTH = {
+    c: c - 0xFEE0 for c in [*range(0xFF10, 0xFF1A), *range(0xFF21, 0xFF3B), *range(0xFF41, 0xFF5B)]
+}
+_LOOKALIKE = str.maketrans(
+    "АВЕКМНОРСТУХІЈЅаеорсухіјѕԁһӏԛԝΑΒΕΖΗΙΚΜΝΟΡΤΥΧοαικνρυχ",
+    "ABEKMHOPCTYXIJSaeopcyxijsdhlqwABEZHIKMNOPTYXoaikvpux",
+)
+# The same after lower-casing: a lowered capital (В, Н, Η) reads as the Latin capital it mimics.
+_LOOKALIKE_LOWER = str.maketrans(
+    "аеорсухіјѕԁһӏԛԝвкмнтοαικνρυχβεζημτ",
+    "aeopcyxijsdhlqwbkmhtoaikvpuxbezhmt",
+)
+LOOKALIKE_LETTER = re.compile("[" + "".join(map(chr, _LOOKALIKE)) + "]")
+LOOKALIKE_LOWER = re.compile("[" + "".join(map(chr, _LOOKALIKE_LOWER)) + "]")
+WORD_LETTERS = re.compile(r"[^\W\d_]+")
+# Five or more single letters in a row, one space (up to three) or one of . - _ * · apart.
+SPACED = re.compile(r"(?<![^\W_])[^\W\d_](?:(?:[^\S\n]{1,3}|[.\-_*·])[^\W\d_]){4,}(?![^\W_])")
+LETTER_GAP = re.compile(r"(?<=\S) (?=\S)")  # a wider gap stays a word break
+PUNCT_GAP = re.compile(r"(?<=[^\W\d_])[.\-_*·](?=[^\W\d_])")  # then a space is the word break
+
+
+def lower(text: str) -> str:
+    """Lower-case Latin, Greek and Cyrillic letters without changing the text's length."""
+    return text.translate(_LOWER)
+
+
+def fold(text: str) -> str:
+    """``lower`` after reading full-width and mixed-word look-alikes as Latin; same length."""
+    text = text.translate(_FULLWIDTH)
+    if LOOKALIKE_LETTER.search(text):
+        text = WORD_LETTERS.sub(_latin_if_mixed, text)
+    return lower(text)
+
+
+def readings(folded: str) -> Iterator[str]:
+    """The folded text, then where they differ: all look-alikes as Latin, spaced words closed up."""
+    yield folded
+    if LOOKALIKE_LOWER.search(folded):
+        folded = folded.translate(_LOOKALIKE_LOWER)
+        yield folded
+    if SPACED.search(folded):  # rare in any text
+        yield SPACED.sub(_close_up, folded)
+
+
+def _latin_if_mixed(word: re.Match[str]) -> str:
+    letters = word.group()
+    if LOOKALIKE_LETTER.search(letters) and re.search("[A-Za-z]", letters):
+        return letters.translate(_LOOKALIKE)
+    return letters
+
+
+def _close_up(run: re.Match[str]) -> str:
+    letters = run.group()
+    if PUNCT_GAP.search(letters):
+        return PUNCT_GAP.sub("", letters)
+    return LETTER_GAP.sub("", letters)
