@@ -80,10 +80,12 @@ PHONE_LABEL = re.compile(
 )
 DATE_LIKE = re.compile(r"^\d{1,4}([./-])\d{1,2}\1\d{1,4}$")
 NANP = re.compile(r"^(?:\([2-9]\d{2}\) ?|[2-9]\d{2}[ .-])\d{3}[ .-]\d{4}$")
+# A reference's number ("order 612 345 678", "my order number is ...", "número de pedido es ...").
 NON_PHONE_PREFIX = re.compile(
-    r"(?i)(?:#|\bno\.?|\bnr\.?|\bticket|\bincident|\border|\binc|\bref|\bid|\bpo|\binvoice|\bcase"
-    r"|\bpedido|\bfactura|\bcaso|\bbestellung|\bauftrag|\brechnung|\bcommande|\bfacture|\bordine"
-    r"|\bfattura|\bencomenda|\bfatura|\bзаказ\w*|\bсч[её]т\w*)\W{0,3}$"
+    r"(?i)(?:#|\bno\.?|\bnr\.?|\b(?:ticket|incident|order|inc|ref|id|po|invoice|case|pedido|factura"
+    r"|caso|incidencia|bestell\w*|auftrag\w*|rechnung\w*|commande|facture|ordine|fattura|encomenda"
+    r"|fatura|заказ\w*|сч[её]т\w*)(?:\W+(?:number|no|nr|n[úu]mero|nummer|num[ée]ro|id|is|was|es|ist"
+    r"|lautet|est|[ée]|è))*)\W{0,3}$"
 )
 # Unlabelled national numbers with no trunk 0, in the groupings they are written in: nine digits in
 # Spain, Portugal, Poland, Czechia ("612 345 678", "612 34 56 78", "91 234 56 78"), Italy's mobiles

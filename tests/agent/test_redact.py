@@ -102,6 +102,8 @@ def test_personal_data_is_replaced(text: str, kind: str, value: str) -> None:
         "we have 612 345 678 rows and 1 612 345 678 bytes",
         "pedido 612-345-678, invoice 612 345 678, ticket 712 345 678",
         "order 612345678 and 712345678 unlabelled",
+        "my order number is 612 345 678, mi número de pedido es 712 34 56 78",
+        "Bestellnummer: 612 345 678, numéro de commande : 912 345 678",
         "servers 192.168.100.200 and 612.345.678",
         "the thresholds are 600 700 800",
         # "at" and "dot" in prose
@@ -166,7 +168,9 @@ def test_a_long_run_of_numbers_is_redacted_in_linear_time() -> None:
 def test_written_out_addresses_are_found_in_linear_time(near_misses: str) -> None:
     started = time.perf_counter()
     result = redact(near_misses + "\nanna at example dot com")
-    assert time.perf_counter() - started < 1.0
+    # 0.05-0.2 s on an idle core; the bound leaves room for a busy machine, where a pattern that
+    # backtracked over 50,000 characters would take minutes.
+    assert time.perf_counter() - started < 2.0
     assert result.text.endswith("\n[EMAIL_1]") and result.counts == {"EMAIL": 1}
 
 
@@ -175,7 +179,7 @@ def test_a_table_of_nine_digit_amounts_is_read_in_linear_time() -> None:
     table = "612 345 678 EUR | 712 34 56 78 rows\n" * 1_500 + "mi número es 612 345 678"
     started = time.perf_counter()
     result = redact(table)
-    assert time.perf_counter() - started < 1.0
+    assert time.perf_counter() - started < 2.0
     assert result.text.endswith("mi número es [PHONE_1]") and result.counts == {"PHONE": 1}
 
 
