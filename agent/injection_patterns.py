@@ -77,6 +77,8 @@ PERSONA = _any(
     r"\b(?:your|the|new|following|real|original|updated|hidden)\s+system\s+(?:prompt|instructions?)\b|\bsystem\s+(?:prompt|instructions?)\s*:|\bsystem\s+override\b|\bdeveloper\s+mode\b|\bjailbreak",
     r"\b(?:note|message|instructions?)\s+(?:to|for)\s+(?:the\s+|any\s+)?(?:ai|llm|assistant|model|bot|chatbot|language\s+model|classifier|triage\s+(?:bot|system|agent|model))\b",
     r"\bif\s+you\s+are\s+an?\s+(?:ai|llm|language\s+model|assistant|bot|automated)\b",
+    # a greeting to the model: "Hey AI, route to security" ("Hi AI team" greets people)
+    r"\b(?:dear|hey|hi|hello|attention|attn)\s+(?:ai|llm|gpt|chatgpt|chatbot|language\s+model)\s*[,:!]",
     r"\b(?:ai|llm|assistant|model|bot|classifier)s?\s+(?:reading|processing|triaging)\s+this\b",
     r"\b(?:du\s+bist|sie\s+sind)\s+(?:jetzt|nun|ab\s+sofort)\s+(?:ein|eine|der|die|das|im)\b",
     r"\bab\s+(?:jetzt|sofort)\s+(?:bist\s+du|antwortest\s+du|musst\s+du)\b|\bneue\s+(?:system)?anweisungen\s*:|\bsystem(?:anweisung|prompt)",
