@@ -7,6 +7,7 @@ ticket's content, so the same ticket exported again, in any file or row, updates
 
 from __future__ import annotations
 
+import codecs
 import csv
 import hashlib
 import io
@@ -164,7 +165,9 @@ class CaseReader:
         self.skipped.append(Skipped(ref=f"line {line}", reason=reason))
 
     def _jsonl_rows(self) -> Iterator[tuple[int, dict[str, Any]]]:
-        for number, raw in enumerate(self._raw.splitlines(), start=1):
+        # a BOM (Notepad, PowerShell) is no part of the first record
+        lines = self._raw.removeprefix(codecs.BOM_UTF8).splitlines()
+        for number, raw in enumerate(lines, start=1):
             if not raw.strip():
                 continue
             try:

@@ -108,6 +108,15 @@ def test_non_utf8_line_is_skipped_not_fatal(tmp_path: Path) -> None:
     assert reader.skipped[0].ref == "line 2" and "UTF-8" in reader.skipped[0].reason
 
 
+def test_jsonl_with_a_byte_order_mark_keeps_its_first_record(tmp_path: Path) -> None:
+    """Windows tools (Notepad, PowerShell's UTF8 encoding) start the file with a BOM."""
+    path = tmp_path / "bom.jsonl"
+    path.write_bytes(b"\xef\xbb\xbf" + f"{_record(1)}\r\n{_record(2)}\r\n".encode())
+    reader = read_cases(path, label="assignment_group")
+    assert [c.id for c in reader] == ["T1", "T2"]
+    assert reader.skipped == []
+
+
 def test_unreadable_file_is_one_input_error(tmp_path: Path) -> None:
     with pytest.raises(InputError, match=r"cannot read .*missing\.jsonl"):
         read_cases(tmp_path / "missing.jsonl")
