@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from pydantic import BaseModel, Field
 
-from agent.errors import ConflictError, TriageError
+from agent.errors import ConflictError, InputError, TriageError
 from agent.settings import Settings
 from knowledge.base import CaseStore
 from knowledge.cases import Case, SimilarCase
@@ -151,6 +151,9 @@ class KnowledgeBase:
 
     def search(self, text: str, k: int = 5) -> list[SimilarCase]:
         """The k stored cases most similar in meaning to the text."""
+        if not text.strip():
+            # the embedding of nothing is near everything: its "nearest" cases mean nothing
+            raise InputError("the search text is empty: give words to search for")
         return self.store.search(self.embedder.embed([text])[0], k)
 
     def stats(self) -> KBStats:

@@ -14,7 +14,7 @@ import pytest
 from kb_cli_support import run_kb
 from router_fakes import RecordingRouter
 
-from agent.errors import TriageError
+from agent.errors import InputError, TriageError
 from agent.settings import Settings
 from knowledge.cases import Case
 from knowledge.cli import format_report
@@ -218,6 +218,23 @@ def test_cli_search_and_stats_print_the_store(
     assert run_kb(["kb", "stats"], settings) == 0
     out = capsys.readouterr().out
     assert "cases: 1" in out and "desk 1" in out
+
+
+@pytest.mark.parametrize("query", ["", "   ", "\n\t"])
+def test_a_blank_search_is_refused_not_answered_with_arbitrary_cases(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], query: str
+) -> None:
+    kb = KnowledgeBase(InMemoryCaseStore(), HashingEmbedder())
+    kb.ingest(_cases(6))
+    with pytest.raises(InputError, match="search text is empty"):
+        kb.search(query)
+    settings = Settings(data_dir=tmp_path)
+    stored = KnowledgeBase.open(settings, with_router=False)
+    stored.ingest(_cases(3))
+    stored.close()
+    assert run_kb(["kb", "search", query], settings) == 1
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.startswith("error: the search text is empty")
 
 
 def test_cli_ingest_error_is_one_line_exit_1(
