@@ -53,7 +53,7 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     reader = read_cases(Path(args.file), args.format, args.label, parse_column_map(args.map))
     cases = islice(reader, args.limit) if args.limit is not None else reader
     kb = KnowledgeBase.open(settings)
-    report = kb.ingest(cases, progress=True)
+    report = kb.ingest(cases, progress=True, keep=reader.unread)
     report.skipped = reader.skipped + report.skipped
     report.notes = reader.notes
     print(format_report(report))

@@ -28,6 +28,11 @@ _CASE_FIELDS = set(Case.model_fields)
 _TAG_SPLIT = re.compile(r"[;,|]")
 # What a ticket keeps from one export to the next; its team, priority or resolution may change.
 _IDENTITY_FIELDS = ("subject", "body", "requester", "account_id", "created_at")
+# What a shared-schema record says (tags and priority from its labels), besides its --label team.
+_JSONL_FIELDS = frozenset(
+    {"id", "subject", "body", "requester", "account_id", "language", "resolution"}
+    | {"tags", "priority"}
+)
 
 
 class Skipped(BaseModel):
@@ -136,13 +141,22 @@ class CaseReader:
         self._derives_ids = fmt == "csv" and "id" not in self.column_map
         if self._derives_ids:
             self.notes.append(_derived_ids_note(self.column_map))
-        labelled = self.label if fmt == "jsonl" else self.column_map.get("team")
-        if not labelled:
+        self.reads_team = bool(self.label if fmt == "jsonl" else self.column_map.get("team"))
+        if not self.reads_team:
             how = "--label" if fmt == "jsonl" else "a team=COLUMN in --map"
             self.notes.append(
-                f"no team is read (give {how}): the cases are stored without one, so they serve "
-                "search and briefs but teach the router nothing"
+                f"no team is read (give {how}): new cases are stored without one, so they serve "
+                "search and briefs but teach the router nothing; stored cases keep theirs"
             )
+
+    @property
+    def unread(self) -> frozenset[str]:
+        """Case fields this reader never sets (the team without a label, an unmapped column, the
+        outcome fields no export schema has): an ingest keeps their stored values."""
+        read = set(_JSONL_FIELDS) if self.fmt == "jsonl" else {"id", *self.column_map}
+        if self.reads_team:
+            read |= {"team", "label_source"}  # the label says where the team came from
+        return frozenset(_CASE_FIELDS - read)
 
     def __iter__(self) -> Iterator[Case]:
         rows = self._jsonl_rows() if self.fmt == "jsonl" else self._csv_rows()

@@ -7,7 +7,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -84,15 +84,23 @@ class KnowledgeBase:
             close()
 
     def ingest(
-        self, cases: Iterable[Case], batch_size: int = 256, progress: bool = False
+        self,
+        cases: Iterable[Case],
+        batch_size: int = 256,
+        progress: bool = False,
+        keep: Collection[str] = (),
     ) -> IngestReport:
-        """Add or update cases by id; unchanged ones cost nothing, changed ones reach the router."""
+        """Add or update cases by id; unchanged ones cost nothing, changed ones reach the router.
+
+        ``keep`` names the fields the source does not carry (a reader's ``unread``): a stored
+        case keeps its values there instead of having them cleared.
+        """
         report = IngestReport()
         started = time.perf_counter()
         bar = _progress_bar() if progress else None
         seen: set[str] = set()  # ids of earlier batches: a repeat is reported, not counted again
         for number, batch in enumerate(_batches(cases, max(1, batch_size)), start=1):
-            self._ingest_batch(batch, report, seen)
+            self._ingest_batch(batch, report, seen, keep)
             done = report.added + report.updated + report.unchanged + len(report.skipped)
             if bar is not None:
                 bar.update(len(batch))
@@ -105,7 +113,9 @@ class KnowledgeBase:
         report.cases_per_s = processed / report.seconds if report.seconds > 0 else 0.0
         return report
 
-    def _ingest_batch(self, batch: list[Case], report: IngestReport, seen: set[str]) -> None:
+    def _ingest_batch(
+        self, batch: list[Case], report: IngestReport, seen: set[str], keep: Collection[str]
+    ) -> None:
         latest: dict[str, Case] = {}
         for case in batch:
             if not case.text.strip():
@@ -115,6 +125,8 @@ class KnowledgeBase:
                 report.skipped.append(Skipped(ref=case.id, reason="repeated id: later record kept"))
             latest[case.id] = case
         existing = self.store.get_many(list(latest))
+        if keep:
+            latest = {i: _keeping(case, existing.get(i), keep) for i, case in latest.items()}
         changed = [case for case in latest.values() if existing.get(case.id) != case]
         # an id first met in an earlier batch was counted there; here it is only the repeat
         counted = [case for case in changed if case.id not in seen]
@@ -243,6 +255,13 @@ class KnowledgeBase:
         if not cases:
             raise TriageError("the knowledge base is empty: ingest cases before refitting")
         return cases, np.concatenate(vectors)
+
+
+def _keeping(case: Case, stored: Case | None, fields: Collection[str]) -> Case:
+    """The case with the stored case's values in ``fields`` (those its source did not say)."""
+    if stored is None:
+        return case
+    return case.model_copy(update={field: getattr(stored, field) for field in fields})
 
 
 def _progress_bar() -> tqdm[Any] | None:

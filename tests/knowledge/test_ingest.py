@@ -285,7 +285,7 @@ def test_jsonl_without_a_label_says_its_cases_teach_the_router_nothing(tmp_path:
     reader = read_cases(path)
     assert [(c.id, c.team) for c in reader] == [("T1", None)]
     assert reader.notes == [
-        "no team is read (give --label): the cases are stored without one, so they serve "
-        "search and briefs but teach the router nothing"
+        "no team is read (give --label): new cases are stored without one, so they serve "
+        "search and briefs but teach the router nothing; stored cases keep theirs"
     ]
     assert read_cases(path, label="team").notes == []

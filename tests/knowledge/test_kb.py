@@ -20,6 +20,7 @@ from knowledge.cases import Case
 from knowledge.cli import format_report
 from knowledge.embeddings import CachedEmbedder, MiniLMEmbedder
 from knowledge.feedback import Feedback
+from knowledge.ingest import read_cases
 from knowledge.kb import KnowledgeBase
 from knowledge.store import ChromaCaseStore, InMemoryCaseStore
 
@@ -235,6 +236,48 @@ def test_a_blank_search_is_refused_not_answered_with_arbitrary_cases(
     assert run_kb(["kb", "search", query], settings) == 1
     captured = capsys.readouterr()
     assert captured.out == "" and captured.err.startswith("error: the search text is empty")
+
+
+def test_an_ingest_keeps_what_it_does_not_read(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The same export without --label carries no team: it must not wipe the stored ones, nor the
+    outcome a specialist's feedback recorded, which no export schema carries."""
+    settings = Settings(data_dir=tmp_path)
+    export = tmp_path / "past.jsonl"
+    records = [
+        {
+            "id": f"T{i}",
+            "subject": f"vpn drops {i}",
+            "body": "tunnel resets",
+            "labels": {"g": "net"},
+        }
+        for i in range(3)
+    ]
+    export.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    assert run_kb(["kb", "ingest", str(export), "--label", "g"], settings) == 0
+    kb = KnowledgeBase.open(settings, with_router=False)
+    kb.feedback(Feedback(ticket_id="T0", correct_team="desk", handling_hours=2, first_route="net"))
+    kb.close()
+    capsys.readouterr()
+
+    assert run_kb(["kb", "ingest", str(export)], settings) == 0
+    assert "added 0, updated 0, unchanged 3" in capsys.readouterr().out
+    kb = KnowledgeBase.open(settings, with_router=False)
+    stored = kb.store.get_many(["T0", "T1", "T2"])
+    assert [stored[i].team for i in ("T0", "T1", "T2")] == ["desk", "net", "net"]
+    assert (stored["T0"].label_source, stored["T0"].handling_hours) == ("specialist", 2)
+
+    # what the export does carry still replaces the stored value, and the label with it
+    relabelled = KnowledgeBase(kb.store, kb.embedder).ingest(
+        [Case(id="T0", subject="vpn drops 0", body="tunnel resets", team="net")],
+        keep=read_cases(export, label="g").unread,
+    )
+    assert relabelled.updated == 1
+    after = kb.store.get("T0")
+    assert after is not None
+    assert (after.team, after.label_source, after.first_route) == ("net", "import", "net")
+    kb.close()
 
 
 def test_cli_ingest_error_is_one_line_exit_1(
