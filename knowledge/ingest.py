@@ -26,6 +26,7 @@ from knowledge.cases import Case
 FileFormat = Literal["jsonl", "csv"]
 _CASE_FIELDS = set(Case.model_fields)
 _TAG_SPLIT = re.compile(r"[;,|]")
+_DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
 # What a ticket keeps from one export to the next; its team, priority or resolution may change.
 _IDENTITY_FIELDS = ("subject", "body", "requester", "account_id", "created_at")
 # What a shared-schema record says (tags and priority from its labels), besides its --label team.
@@ -132,6 +133,7 @@ class CaseReader:
         self.column_map = column_map or {}
         self.skipped: list[Skipped] = []
         self.notes: list[str] = []
+        self._delimiter = ","  # a CSV's, from its header row
         try:
             self._raw = path.read_bytes()
         except OSError as exc:
@@ -232,13 +234,21 @@ class CaseReader:
         return row
 
     def _csv_text(self) -> str:
+        # Excel saves "Unicode text" as UTF-16 with a BOM, "CSV UTF-8" with a UTF-8 one
+        utf16 = self._raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
+        encoding = "utf-16" if utf16 else "utf-8-sig"
         try:
-            return self._raw.decode("utf-8-sig")
+            return self._raw.decode(encoding)
         except UnicodeDecodeError as exc:
-            raise InputError(f"cannot read {self.path}: not UTF-8 ({exc.reason})") from exc
+            name = "UTF-16" if utf16 else "UTF-8"
+            raise InputError(f"cannot read {self.path}: not {name} ({exc.reason})") from exc
 
     def _check_csv_header(self) -> None:
-        header = next(csv.reader(io.StringIO(self._csv_text())), None)
+        text = self._csv_text()
+        self._delimiter = _delimiter(text)
+        if self._delimiter != ",":
+            self.notes.append(f"columns are {_DELIMITER_NAMES[self._delimiter]}-separated")
+        header = next(csv.reader(io.StringIO(text), delimiter=self._delimiter), None)
         if not header:
             raise InputError(f"{self.path}: empty CSV file, no header row")
         missing = [f"{col!r} (for {f})" for f, col in self.column_map.items() if col not in header]
@@ -248,7 +258,7 @@ class CaseReader:
             raise InputError(f"{self.path}: map a column to subject or body, e.g. body=Description")
 
     def _csv_rows(self) -> Iterator[tuple[int, dict[str, Any]]]:
-        reader = csv.DictReader(io.StringIO(self._csv_text()))
+        reader = csv.DictReader(io.StringIO(self._csv_text()), delimiter=self._delimiter)
         for record in reader:
             line = reader.line_num  # physical line where the record ends (multi-line cells)
             row: dict[str, Any] = {"label_source": "import"}
@@ -268,6 +278,15 @@ class CaseReader:
             if self._derives_ids:
                 row["id"] = content_id(row)
             yield line, row
+
+
+def _delimiter(text: str) -> str:
+    """The separator of a CSV's header row: the candidate it holds most of, a comma by default
+    (a spreadsheet saves with ';' where the decimal mark is a comma, and Unicode text with tabs)."""
+    header = text.split("\n", 1)[0]
+    counts = {candidate: header.count(candidate) for candidate in _DELIMITER_NAMES}
+    best = max(counts, key=lambda candidate: counts[candidate])
+    return best if counts[best] > counts[","] else ","
 
 
 def _short_error(error: Any) -> str:

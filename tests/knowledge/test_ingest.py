@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 
@@ -250,6 +251,36 @@ def test_csv_bad_row_is_skipped(tmp_path: Path) -> None:
     reader = read_cases(path, column_map=parse_column_map("body=Description,handling_hours=Hours"))
     assert [c.handling_hours for c in reader] == [2.0]
     assert reader.skipped[0].ref == "line 3" and "handling_hours" in reader.skipped[0].reason
+
+
+@pytest.mark.parametrize(
+    ("delimiter", "encoding", "named"),
+    [
+        (";", "utf-8-sig", "semicolon"),  # Excel's "CSV UTF-8" where the decimal mark is a comma
+        ("\t", "utf-16", "tab"),  # Excel's "Unicode text"
+        (",", "utf-16", None),
+    ],
+)
+def test_csv_as_spreadsheets_save_it_is_read_whole(
+    tmp_path: Path, delimiter: str, encoding: str, named: str | None
+) -> None:
+    rows = [
+        ["Ticket", "Title", "Description", "Group"],
+        ["A-1", "VPN", "drops; hourly, 9-5", "Net"],
+    ]
+    rows.append(["A-2", "Rechnung", "doppelt gebucht", "Billing"])
+    path = tmp_path / "export.csv"
+    with path.open("w", encoding=encoding, newline="") as out:
+        csv.writer(out, delimiter=delimiter).writerows(rows)
+    mapping = parse_column_map("id=Ticket,subject=Title,body=Description,team=Group")
+    reader = read_cases(path, column_map=mapping)
+    cases = list(reader)
+    assert [(c.id, c.body, c.team) for c in cases] == [
+        ("A-1", "drops; hourly, 9-5", "Net"),
+        ("A-2", "doppelt gebucht", "Billing"),
+    ]
+    assert reader.skipped == []
+    assert reader.notes == ([f"columns are {named}-separated"] if named else [])
 
 
 def test_csv_map_naming_a_missing_column_fails_clearly(tmp_path: Path) -> None:
