@@ -209,14 +209,19 @@ class CaseReader:
         if not isinstance(labels, dict):
             self._skip(line, "'labels' is not an object")
             return None
-        if record.get("id") is None or not str(record["id"]).strip():
+        try:
+            case_id = _record_id(record.get("id"))
+        except ValueError as exc:
+            self._skip(line, str(exc))
+            return None
+        if case_id is None:
             self._skip(line, "no id")  # a blank id is none, as a blank CSV id cell is
             return None
         if self.label and not str(labels.get(self.label) or "").strip():
             self._skip(line, f"no label {self.label!r}")
             return None
         row: dict[str, Any] = {
-            "id": str(record["id"]),
+            "id": case_id,
             "subject": record.get("subject") or "",
             "body": record.get("body") or "",
             "requester": record.get("requester"),
@@ -287,6 +292,24 @@ def _delimiter(text: str) -> str:
     counts = {candidate: header.count(candidate) for candidate in _DELIMITER_NAMES}
     best = max(counts, key=lambda candidate: counts[candidate])
     return best if counts[best] > counts[","] else ","
+
+
+def _record_id(value: Any) -> str | None:
+    """A record's id as text (a whole number's digits), or None when it has none or a blank one;
+    ValueError for a JSON value that names nothing (true, 1.5, an object, a list)."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)  # a float column's 102.0 is ticket 102
+    if isinstance(value, bool) or not isinstance(value, str | int | None):
+        raise ValueError(f"id must be a string or a whole number, got {_json_kind(value)}")
+    return str(value) if value is not None and str(value).strip() else None
+
+
+def _json_kind(value: Any) -> str:
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, list):
+        return "a list"
+    return json.dumps(value)
 
 
 def _short_error(error: Any) -> str:

@@ -35,6 +35,18 @@ def test_other_ids_are_kept_as_given(tmp_path: Path) -> None:
     assert reader.skipped == []
 
 
+def test_a_numeric_id_is_its_digits_and_other_json_values_are_no_id(tmp_path: Path) -> None:
+    """A JSON number names the ticket as a CSV cell would ("102", also from a float column's
+    102.0); true, 1.5, an object or a list name nothing and would be stored as 'True' or '[1]'."""
+    ids: list[object] = [101, 102.0, True, 1.5, {"n": 1}, [1], "T7"]
+    reader = read_cases(_jsonl(tmp_path / "a.jsonl", ids), label="team")
+    assert [case.id for case in reader] == ["101", "102", "T7"]
+    assert [(s.ref, s.reason) for s in reader.skipped] == [
+        (f"line {n}", f"id must be a string or a whole number, got {kind}")
+        for n, kind in [(3, "true"), (4, "1.5"), (5, "an object"), (6, "a list")]
+    ]
+
+
 def test_a_csv_id_cell_of_spaces_is_skipped_as_having_no_id(tmp_path: Path) -> None:
     path = tmp_path / "a.csv"
     path.write_text("Ticket,Subject\nA-1,VPN drops\n   ,Mail bounces\n", encoding="utf-8")
