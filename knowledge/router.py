@@ -16,11 +16,12 @@ import base64
 import json
 import logging
 import os
+import pickle
 import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import joblib
 import numpy as np
@@ -211,8 +212,10 @@ class LearnedRouter:
         ]
         self._remember(seen)
         if seen and self.model_dir is not None and self.is_fitted:
-            with self._journal_path().open("a", encoding="utf-8") as fh:
-                fh.write("".join(self._journal_line(s) for s in seen))
+            with self._journal_path().open("a+b") as fh:
+                lines = "".join(self._journal_line(s) for s in seen).encode("utf-8")
+                # a line a crash cut short has no newline: end it, or it swallows the next one
+                fh.write(b"\n" + lines if _ends_torn(fh) else lines)
 
     def _remember(self, seen: list[_Observed]) -> None:
         known = self._team.index if self._team is not None else {}
@@ -437,7 +440,14 @@ class LearnedRouter:
         self.model_dir.mkdir(parents=True, exist_ok=True)
         path = self.model_dir / "router.joblib"
         state = {k: v for k, v in self.__dict__.items() if k not in UNSAVED}
-        joblib.dump({"format": FORMAT, "state": state}, path)
+        # written aside and moved in whole: a save cut short must not tear the working model
+        partial = path.with_suffix(".joblib.tmp")
+        try:
+            joblib.dump({"format": FORMAT, "state": state}, partial)
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
+        os.replace(partial, path)
         journal = self._journal_path()
         fresh = journal.with_suffix(".tmp")
         fresh.write_text(
@@ -453,8 +463,8 @@ class LearnedRouter:
             return False
         try:
             saved = joblib.load(path)
-        except (AttributeError, ModuleNotFoundError, EOFError) as exc:
-            # saved by an incompatible version: refit rather than fail to start
+        except (AttributeError, ModuleNotFoundError, EOFError, pickle.UnpicklingError) as exc:
+            # saved by an incompatible version, or cut short: refit rather than fail to start
             log.warning("ignoring saved router %s (%s); it will be refitted", path, exc)
             return False
         found = saved.get("format") if isinstance(saved, dict) else None
@@ -471,6 +481,14 @@ class LearnedRouter:
             self._observed.add(seen)
         self._replay_journal()
         return True
+
+
+def _ends_torn(fh: BinaryIO) -> bool:
+    """Whether the file (open to read and append) ends inside a line."""
+    if fh.seek(0, os.SEEK_END) == 0:
+        return False
+    fh.seek(-1, os.SEEK_END)
+    return fh.read(1) != b"\n"
 
 
 def _ranked(probs: dict[str, float]) -> list[TeamScore]:

@@ -392,10 +392,61 @@ def test_journal_keeps_only_this_fit_and_skips_a_torn_line(tmp_path: Path, kb: l
     assert route(again, original.text, kb).team == "Printing"
 
 
+def test_a_case_observed_after_a_torn_line_survives_a_restart(
+    tmp_path: Path, kb: list[Case]
+) -> None:
+    """A crash mid-append leaves a line without its newline: the next correction must not be
+    glued onto it and skipped with it."""
+    router = LearnedRouter(model_dir=tmp_path)
+    router.fit(kb, embed_cases(kb))
+    router.save()
+    with (tmp_path / "observed.jsonl").open("a", encoding="utf-8") as fh:
+        fh.write('{"fit": "' + router.version + '", "case": {"id": "x"')
+    running = LearnedRouter(model_dir=tmp_path)
+    assert running.load()
+    original = next(c for c in kb if c.team == "Printing")
+    corrected = original.model_copy(update={"team": "Billing", "label_source": "specialist"})
+    running.observe([corrected], embed_cases([corrected]))
+    restarted = LearnedRouter(model_dir=tmp_path)
+    assert restarted.load()
+    assert route(restarted, original.text, kb).team == "Billing"
+
+
 def test_load_without_a_saved_model_says_so(tmp_path: Path) -> None:
     router = LearnedRouter(model_dir=tmp_path)
     assert not router.load()
     assert not router.is_fitted
+
+
+@pytest.mark.parametrize("kept", [100, 5_000, 90_000])
+def test_load_ignores_a_torn_model_file(tmp_path: Path, kb: list[Case], kept: int) -> None:
+    """A model file cut short (a disk that filled, a copy that stopped) is refitted, not a crash."""
+    router = LearnedRouter(model_dir=tmp_path)
+    router.fit(kb, embed_cases(kb))
+    saved = router.save()
+    assert saved is not None
+    whole = saved.read_bytes()
+    saved.write_bytes(whole[: min(kept, len(whole) - 1)])
+    restarted = LearnedRouter(model_dir=tmp_path)
+    assert not restarted.load()
+    assert not restarted.is_fitted
+
+
+def test_a_save_that_fails_leaves_the_saved_router_whole(tmp_path: Path, kb: list[Case]) -> None:
+    router = LearnedRouter(model_dir=tmp_path)
+    router.fit(kb, embed_cases(kb))
+    router.save()
+    version = router.version
+    router.fit(kb[:-3], embed_cases(kb[:-3]))
+    router.unpicklable = lambda: None  # fails part-way through writing, as a full disk would
+    with pytest.raises(Exception, match="pickle"):
+        router.save()
+    restarted = LearnedRouter(model_dir=tmp_path)
+    assert restarted.load() and restarted.version == version
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "observed.jsonl",
+        "router.joblib",
+    ]
 
 
 def test_load_ignores_a_model_saved_in_another_format(tmp_path: Path) -> None:
