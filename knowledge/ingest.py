@@ -210,15 +210,9 @@ class CaseReader:
             self._skip(line, "'labels' is not an object")
             return None
         try:
-            case_id = _record_id(record.get("id"))
+            case_id, team = self._names(record, labels)
         except ValueError as exc:
             self._skip(line, str(exc))
-            return None
-        if case_id is None:
-            self._skip(line, "no id")  # a blank id is none, as a blank CSV id cell is
-            return None
-        if self.label and not str(labels.get(self.label) or "").strip():
-            self._skip(line, f"no label {self.label!r}")
             return None
         row: dict[str, Any] = {
             "id": case_id,
@@ -230,13 +224,31 @@ class CaseReader:
             "resolution": record.get("answer"),
             "label_source": "import",
         }
-        if self.label:
-            row["team"] = str(labels[self.label])
+        if team is not None:
+            row["team"] = team
         if isinstance(labels.get("tags"), list):
             row["tags"] = [str(tag) for tag in labels["tags"]]
         if isinstance(labels.get("priority"), str):
             row["priority"] = labels["priority"]
         return row
+
+    def _names(self, record: dict[str, Any], labels: dict[str, Any]) -> tuple[str, str | None]:
+        """A record's id and, with --label, its team; ValueError saying why one is unusable."""
+        try:
+            case_id = _json_name(record.get("id"))
+        except ValueError as exc:
+            raise ValueError(f"id must be a string or a whole number, got {exc}") from None
+        if case_id is None or not case_id.strip():
+            raise ValueError("no id")  # a blank id is none, as a blank CSV id cell is
+        if not self.label:
+            return case_id, None
+        try:
+            team = (_json_name(labels.get(self.label)) or "").strip()  # as a CSV cell is
+        except ValueError as exc:
+            raise ValueError(f"label {self.label!r} must be a team name, got {exc}") from None
+        if not team:
+            raise ValueError(f"no label {self.label!r}")
+        return case_id, team
 
     def _csv_text(self) -> str:
         # Excel saves "Unicode text" as UTF-16 with a BOM, "CSV UTF-8" with a UTF-8 one
@@ -294,14 +306,14 @@ def _delimiter(text: str) -> str:
     return best if counts[best] > counts[","] else ","
 
 
-def _record_id(value: Any) -> str | None:
-    """A record's id as text (a whole number's digits), or None when it has none or a blank one;
-    ValueError for a JSON value that names nothing (true, 1.5, an object, a list)."""
+def _json_name(value: Any) -> str | None:
+    """A JSON name as text: a string, or a whole number's digits; None for null. ValueError
+    naming the kind of any other value (true, 1.5, an object, a list), which names nothing."""
     if isinstance(value, float) and value.is_integer():
         value = int(value)  # a float column's 102.0 is ticket 102
     if isinstance(value, bool) or not isinstance(value, str | int | None):
-        raise ValueError(f"id must be a string or a whole number, got {_json_kind(value)}")
-    return str(value) if value is not None and str(value).strip() else None
+        raise ValueError(_json_kind(value))
+    return None if value is None else str(value)
 
 
 def _json_kind(value: Any) -> str:

@@ -65,3 +65,21 @@ def test_a_jsonl_record_with_a_blank_label_is_skipped_as_having_no_label(tmp_pat
     reader = read_cases(path, label="team")
     assert [case.id for case in reader] == ["T1"]
     assert [(s.ref, s.reason) for s in reader.skipped] == [("line 2", "no label 'team'")]
+
+
+def test_a_jsonl_label_is_a_team_name_or_the_record_is_skipped(tmp_path: Path) -> None:
+    """A label is matched against the policy's team names: " network " is network (as a CSV cell
+    is stripped), 7 is team "7", and a list, an object or true name no team."""
+    labels: list[object] = [" network ", 7, ["network", "mail"], {"name": "network"}, True]
+    path = tmp_path / "c.jsonl"
+    records = [
+        {"id": f"T{i}", "subject": "VPN", "body": "x", "labels": {"team": label}}
+        for i, label in enumerate(labels)
+    ]
+    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    reader = read_cases(path, label="team")
+    assert [(case.id, case.team) for case in reader] == [("T0", "network"), ("T1", "7")]
+    assert [(s.ref, s.reason) for s in reader.skipped] == [
+        (f"line {n}", f"label 'team' must be a team name, got {kind}")
+        for n, kind in [(3, "a list"), (4, "an object"), (5, "true")]
+    ]
