@@ -12,6 +12,8 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from agent.errors import InputError
+
 EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
 
 
@@ -229,9 +231,15 @@ class Settings(BaseSettings):
         return bool(self.llm_base_url or self.llm_api_key) and self.llm_when != "never"
 
     def ensure_dirs(self) -> None:
-        """Create the data directory tree."""
+        """Create the data directory tree; InputError when it cannot be."""
         for path in (self.data_dir, self.kb_dir, self.model_dir):
-            path.mkdir(parents=True, exist_ok=True)
+            try:
+                path.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:  # a file in the way, no permission, a read-only disk
+                raise InputError(
+                    f"cannot create the data directory {path}: {exc.strerror or exc}; "
+                    "set TRIAGE_DATA_DIR to a writable directory"
+                ) from exc
 
 
 @lru_cache(maxsize=1)

@@ -289,6 +289,18 @@ def test_cli_ingest_error_is_one_line_exit_1(
     assert err.startswith("error: cannot read") and err.count("\n") == 1
 
 
+def test_cli_with_a_data_dir_that_is_a_file_is_one_line_exit_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    taken = tmp_path / "data"
+    taken.write_text("not a directory\n", encoding="utf-8")
+    for argv in (["kb", "stats"], ["kb", "search", "vpn"], ["kb", "refit"]):
+        assert run_kb(argv, Settings(data_dir=taken)) == 1
+        err = capsys.readouterr().err
+        assert err.startswith(f"error: cannot create the data directory {taken}: ")
+        assert "TRIAGE_DATA_DIR" in err and err.count("\n") == 1
+
+
 def test_cli_ingest_reports_skips(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     pytest.importorskip("knowledge.router")
     path = tmp_path / "t.jsonl"
