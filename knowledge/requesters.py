@@ -13,6 +13,7 @@ count when the store opens rebuilds it from the collection's metadata.
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
 from collections.abc import Iterable, Sequence
@@ -25,6 +26,7 @@ from knowledge.cases import Case
 Row = tuple[str, str | None, str | None, float | None]
 OwnerField = Literal["requester", "account_id"]  # case fields earlier cases are looked up by
 _COLUMNS = "(id, requester, account_id, created)"  # named as the case's fields
+log = logging.getLogger(__name__)
 
 
 def index_row(case: Case) -> Row:
@@ -35,13 +37,28 @@ def index_row(case: Case) -> Row:
 
 class RequesterIndex:
     """Case ids by requester or account and creation time, in one SQLite file (safe across
-    processes). ``stale`` says the file predates a column and must be rebuilt by the store."""
+    processes). ``stale`` says the file predates a column, or was unreadable and started afresh:
+    the store must rebuild it."""
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._lock = threading.Lock()
         self._conn = sqlite3.connect(str(path), check_same_thread=False, timeout=30)
+        try:
+            self._prepare()
+        except sqlite3.DatabaseError as exc:
+            # it holds nothing the collection does not: start afresh and let the store refill it
+            log.warning("requester index %s is unreadable (%s): rebuilding it", path, exc)
+            self._conn.close()
+            for spoilt in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+                spoilt.unlink(missing_ok=True)
+            self._conn = sqlite3.connect(str(path), check_same_thread=False, timeout=30)
+            self._prepare()
+            self.stale = True
+
+    def _prepare(self) -> None:
+        """Create (or bring up to date) the table and its indexes."""
         with self._lock, self._conn:
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute(

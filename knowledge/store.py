@@ -25,6 +25,7 @@ from chromadb.api.types import (
     Space,
 )
 from chromadb.config import Settings as ChromaSettings
+from chromadb.errors import ChromaError
 from chromadb.utils.embedding_functions import register_embedding_function
 
 from agent.errors import ConflictError, InputError, UpstreamError
@@ -212,7 +213,10 @@ class ChromaCaseStore:
         if settings.chroma_mode != "http":
             settings.kb_dir.mkdir(parents=True, exist_ok=True)
             location = str(settings.kb_dir)
-            client = chromadb.PersistentClient(path=location, settings=chroma_settings)
+            try:
+                client = chromadb.PersistentClient(path=location, settings=chroma_settings)
+            except ChromaError as exc:  # a database file a crash, a full disk or a copy spoilt
+                raise UpstreamError(f"cannot open the knowledge base at {location}: {exc}") from exc
             index_path = settings.kb_dir / f"{settings.collection}-requesters.sqlite"
             requesters = RequesterIndex(index_path)
         store = cls(client, settings.collection, settings.embedding_model, requesters)

@@ -208,6 +208,28 @@ def test_chroma_requester_index_is_rebuilt_when_lost_or_stale(tmp_path: Path) ->
     third.close()
 
 
+def test_an_unreadable_requester_index_is_rebuilt(tmp_path: Path) -> None:
+    """The index holds nothing Chroma does not: a file a crash or a full disk spoilt is rebuilt
+    from the collection, not a traceback from every command."""
+    settings = Settings(data_dir=tmp_path)
+    first = ChromaCaseStore.open(settings)
+    _fill(first)
+    first.close()
+    index = settings.kb_dir / f"{settings.collection}-requesters.sqlite"
+    index.write_bytes(b"not a database" * 100)
+    again = ChromaCaseStore.open(settings)
+    assert [c.id for c in again.by_requester("ann")] == ["c2", "c1"]
+    again.close()
+
+
+def test_an_unreadable_chroma_database_is_one_error_naming_it(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path)
+    settings.kb_dir.mkdir(parents=True)
+    (settings.kb_dir / "chroma.sqlite3").write_bytes(b"not a database" * 100)
+    with pytest.raises(UpstreamError, match=f"cannot open the knowledge base at {settings.kb_dir}"):
+        ChromaCaseStore.open(settings)
+
+
 def test_iter_all_pages_through_cases_with_embeddings(store: CaseStore) -> None:
     embedder = WordEmbedder()
     many = [Case(id=f"k{i}", body=f"ticket number {i} about topic {i % 7}") for i in range(25)]
