@@ -9,6 +9,7 @@ cosine similarity.
 from __future__ import annotations
 
 import hashlib
+import logging
 import sqlite3
 import threading
 from collections.abc import Sequence
@@ -16,6 +17,8 @@ from pathlib import Path
 from typing import Protocol
 
 import numpy as np
+
+log = logging.getLogger(__name__)
 
 ASSETS = Path(__file__).resolve().parent / "assets"
 
@@ -124,9 +127,14 @@ class CachedEmbedder:
         self.name = inner.name
         self.dim = inner.dim
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(str(path), check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("CREATE TABLE IF NOT EXISTS emb (key TEXT PRIMARY KEY, vec BLOB NOT NULL)")
+        try:
+            self._db = _open_cache(path)
+        except sqlite3.DatabaseError as exc:
+            # it holds nothing that cannot be computed again: start afresh
+            log.warning("embedding cache %s is unreadable (%s): starting afresh", path, exc)
+            for spoilt in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+                spoilt.unlink(missing_ok=True)
+            self._db = _open_cache(path)
         self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
@@ -165,6 +173,17 @@ class CachedEmbedder:
         if not keys:
             return np.zeros((0, self.dim), dtype=np.float32)
         return np.stack([found[k] for k in keys]).astype(np.float32)
+
+
+def _open_cache(path: Path) -> sqlite3.Connection:
+    db = sqlite3.connect(str(path), check_same_thread=False)
+    try:
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("CREATE TABLE IF NOT EXISTS emb (key TEXT PRIMARY KEY, vec BLOB NOT NULL)")
+    except sqlite3.DatabaseError:
+        db.close()
+        raise
+    return db
 
 
 def make_embedder(model: str = "minilm-int8", cache_path: Path | None = None) -> Embedder:

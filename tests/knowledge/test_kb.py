@@ -207,6 +207,19 @@ def test_chroma_with_real_embeddings_finds_the_near_duplicate(
     kb.close()
 
 
+def test_a_spoilt_embedding_cache_starts_afresh(tmp_path: Path) -> None:
+    """The cache holds nothing that cannot be computed again: a file a crash or a full disk
+    spoilt costs a re-embedding, not a traceback from every command."""
+    path = tmp_path / "cache.sqlite"
+    path.write_bytes(b"not a database" * 100)
+    inner = HashingEmbedder()
+    cached = CachedEmbedder(inner, path)
+    first = cached.embed(["vpn drops", "invoice twice"])
+    assert inner.embedded == 2
+    again = CachedEmbedder(inner, path).embed(["vpn drops", "invoice twice"])
+    assert inner.embedded == 2 and np.array_equal(first, again)
+
+
 def test_cli_search_and_stats_print_the_store(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
