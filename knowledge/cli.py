@@ -56,6 +56,8 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     report = kb.ingest(cases, progress=True, keep=reader.unread)
     report.skipped = reader.skipped + report.skipped
     report.notes = reader.notes
+    if not (report.added + report.updated + report.unchanged + len(report.skipped)):
+        report.notes.insert(0, f"{args.file} holds no records")  # zeros alone look like a fault
     print(format_report(report))
     router = kb.router
     if router is None or (router.is_fitted and not router.needs_refit):

@@ -302,6 +302,21 @@ def test_cli_ingest_error_is_one_line_exit_1(
     assert err.startswith("error: cannot read") and err.count("\n") == 1
 
 
+@pytest.mark.parametrize(
+    ("name", "text"), [("a.jsonl", ""), ("b.jsonl", "\n  \n"), ("c.csv", "Subject,Group\n")]
+)
+def test_cli_ingest_of_a_file_without_records_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str, text: str
+) -> None:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    argv = ["kb", "ingest", str(path), "--label", "g", "--map", "subject=Subject,team=Group"]
+    assert run_kb(argv, Settings(data_dir=tmp_path)) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("added 0, updated 0, unchanged 0, skipped 0")
+    assert f"note: {path} holds no records" in out
+
+
 def test_cli_with_a_data_dir_that_is_a_file_is_one_line_exit_1(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
