@@ -53,7 +53,17 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     reader = read_cases(Path(args.file), args.format, args.label, parse_column_map(args.map))
     cases = islice(reader, args.limit) if args.limit is not None else reader
     kb = KnowledgeBase.open(settings)
-    report = kb.ingest(cases, progress=True, keep=reader.unread)
+    report = IngestReport()
+    try:
+        kb.ingest(cases, progress=True, keep=reader.unread, report=report)
+    except KeyboardInterrupt:
+        report.skipped = reader.skipped + report.skipped
+        report.notes = [
+            "interrupted: the cases counted above are stored, the rest are not; run the same "
+            "command again to finish (what is stored already costs nothing)"
+        ]
+        print(format_report(report))
+        return 130
     report.skipped = reader.skipped + report.skipped
     report.notes = reader.notes
     if not (report.added + report.updated + report.unchanged + len(report.skipped)):

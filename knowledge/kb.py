@@ -89,40 +89,45 @@ class KnowledgeBase:
         batch_size: int = 256,
         progress: bool = False,
         keep: Collection[str] = (),
+        report: IngestReport | None = None,
     ) -> IngestReport:
         """Add or update cases by id; unchanged ones cost nothing, changed ones reach the router.
 
         ``keep`` names the fields the source does not carry (a reader's ``unread``): a stored
-        case keeps its values there instead of having them cleared.
+        case keeps its values there instead of having them cleared. ``report`` is filled as
+        batches are stored, so a caller interrupted part-way can say what was done.
         """
-        report = IngestReport()
+        report = report if report is not None else IngestReport()
         started = time.perf_counter()
         bar = _progress_bar() if progress else None
         seen: set[str] = set()  # ids of earlier batches: a repeat is reported, not counted again
-        for number, batch in enumerate(_batches(cases, max(1, batch_size)), start=1):
-            self._ingest_batch(batch, report, seen, keep)
-            done = report.added + report.updated + report.unchanged + len(report.skipped)
+        try:
+            for number, batch in enumerate(_batches(cases, max(1, batch_size)), start=1):
+                self._ingest_batch(batch, report, seen, keep)
+                done = report.added + report.updated + report.unchanged + len(report.skipped)
+                if bar is not None:
+                    bar.update(len(batch))
+                elif progress and number % 10 == 0:
+                    print(f"ingested {done} records", file=sys.stderr, flush=True)
+        finally:
             if bar is not None:
-                bar.update(len(batch))
-            elif progress and number % 10 == 0:
-                print(f"ingested {done} records", file=sys.stderr, flush=True)
-        if bar is not None:
-            bar.close()
-        report.seconds = time.perf_counter() - started
-        processed = report.added + report.updated + report.unchanged
-        report.cases_per_s = processed / report.seconds if report.seconds > 0 else 0.0
+                bar.close()
+            report.seconds = time.perf_counter() - started
+            processed = report.added + report.updated + report.unchanged
+            report.cases_per_s = processed / report.seconds if report.seconds > 0 else 0.0
         return report
 
     def _ingest_batch(
         self, batch: list[Case], report: IngestReport, seen: set[str], keep: Collection[str]
     ) -> None:
         latest: dict[str, Case] = {}
+        skipped: list[Skipped] = []
         for case in batch:
             if not case.text.strip():
-                report.skipped.append(Skipped(ref=case.id, reason="no subject or body"))
+                skipped.append(Skipped(ref=case.id, reason="no subject or body"))
                 continue
             if case.id in latest or case.id in seen:
-                report.skipped.append(Skipped(ref=case.id, reason="repeated id: later record kept"))
+                skipped.append(Skipped(ref=case.id, reason="repeated id: later record kept"))
             latest[case.id] = case
         existing = self.store.get_many(list(latest))
         if keep:
@@ -130,16 +135,17 @@ class KnowledgeBase:
         changed = [case for case in latest.values() if existing.get(case.id) != case]
         # an id first met in an earlier batch was counted there; here it is only the repeat
         counted = [case for case in changed if case.id not in seen]
+        if changed:
+            vectors = self.embedder.embed([case.text for case in changed])
+            self.store.upsert(changed, vectors)
+            self._observe(changed, vectors)
+        # counted once stored: an ingest stopped part-way reports only what it did
+        report.skipped.extend(skipped)
         report.unchanged += sum(1 for i in latest if i not in seen) - len(counted)
-        seen.update(latest)
-        if not changed:
-            return
         report.added += sum(case.id not in existing for case in counted)
         report.updated += sum(case.id in existing for case in counted)
-        vectors = self.embedder.embed([case.text for case in changed])
         report.embedded += len(changed)
-        self.store.upsert(changed, vectors)
-        self._observe(changed, vectors)
+        seen.update(latest)
 
     def embed_teams(self, texts: dict[str, str]) -> dict[str, np.ndarray]:
         """A policy's team texts (name, description, skills) as vectors, by team."""

@@ -6,7 +6,7 @@ import hashlib
 import json
 import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +20,7 @@ from knowledge.cases import Case
 from knowledge.cli import format_report
 from knowledge.embeddings import CachedEmbedder, MiniLMEmbedder
 from knowledge.feedback import Feedback
-from knowledge.ingest import read_cases
+from knowledge.ingest import IngestReport, read_cases
 from knowledge.kb import KnowledgeBase
 from knowledge.store import ChromaCaseStore, InMemoryCaseStore
 
@@ -111,6 +111,42 @@ def test_an_id_repeated_in_a_later_batch_is_reported_not_counted_twice() -> None
     )
     assert (again.added, again.updated, again.unchanged) == (1, 0, 1)
     assert [s.ref for s in again.skipped] == ["a"]
+
+
+class InterruptedEmbedder(HashingEmbedder):
+    """Ctrl-C arrives while it embeds its ``calls``-th batch."""
+
+    def __init__(self, calls: int) -> None:
+        super().__init__()
+        self.calls = calls
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        self.calls -= 1
+        if self.calls == 0:
+            raise KeyboardInterrupt
+        return super().embed(texts)
+
+
+def test_an_interrupted_ingest_reports_what_it_stored_and_a_rerun_finishes() -> None:
+    store = InMemoryCaseStore()
+    report = IngestReport()
+    with pytest.raises(KeyboardInterrupt):
+        KnowledgeBase(store, InterruptedEmbedder(calls=3)).ingest(
+            _cases(9), batch_size=2, report=report
+        )
+    assert (report.added, report.updated, report.unchanged) == (4, 0, 0)
+    assert store.count() == 4 and report.seconds > 0
+
+    def stopped() -> Iterator[Case]:
+        yield from _cases(9)[:5]
+        raise KeyboardInterrupt
+
+    report = IngestReport()
+    with pytest.raises(KeyboardInterrupt):
+        KnowledgeBase(store, HashingEmbedder()).ingest(stopped(), batch_size=2, report=report)
+    assert (report.added, report.unchanged) == (0, 4)  # the fifth was read, not yet stored
+    rerun = KnowledgeBase(store, HashingEmbedder()).ingest(_cases(9), batch_size=2)
+    assert (rerun.added, rerun.unchanged) == (5, 4) and store.count() == 9
 
 
 def test_search_stats_and_refit() -> None:
