@@ -47,6 +47,10 @@ def cold_start_prediction(
         )
     uniform = np.full(len(names), 1.0 / len(names))
     probs = uniform.copy()
+    voted = [p for p in precedents if p.case.team in names]
+    # the knowledge base may hold cases before the first fit: then they vote too
+    why = "no router fitted yet" if voted else "knowledge base empty"
+    also = ", mixed with the votes of the similar cases below" if voted else ""
     usable = [n for n in names if n in described]
     if usable:
         sims = np.array(
@@ -60,8 +64,8 @@ def cold_start_prediction(
             Evidence(
                 kind="policy",
                 source="cold-start",
-                detail="knowledge base empty: routed by similarity to the policy's team "
-                f"descriptions (best {best}: {text[:80]!r})",
+                detail=f"{why}: routed by similarity to the policy's team "
+                f"descriptions (best {best}: {text[:80]!r}){also}",
                 team=best,
                 weight=float(sims.max()),
             )
@@ -71,11 +75,9 @@ def cold_start_prediction(
             Evidence(
                 kind="policy",
                 source="cold-start",
-                detail="knowledge base empty and no team descriptions: "
-                "every policy team equally likely",
+                detail=f"{why} and no team descriptions: every policy team equally likely{also}",
             )
         )
-    voted = [p for p in precedents if p.case.team in names]
     if voted:
         votes = np.zeros(len(names))
         for p in voted:

@@ -551,3 +551,18 @@ def test_team_descriptions_are_a_learned_feature(kb: list[Case]) -> None:
         (t.team, t.score) for t in without.teams
     ]
     assert route_with_policy(described, text, kb).team == "Printing"
+
+
+def test_an_unfitted_router_says_why_it_routes_by_descriptions() -> None:
+    """Before the first fit the knowledge base may hold cases: the evidence must not call it
+    empty while it lists the similar cases that voted."""
+    cases = make_cases(per_team=2)
+    unfitted = LearnedRouter()
+    empty = route_with_policy(unfitted, "printer toner paper jam", [])
+    [note] = [e.detail for e in empty.evidence if e.source == "cold-start"]
+    assert note.startswith("knowledge base empty: routed by similarity to the policy's team")
+    voted = route_with_policy(unfitted, "printer toner paper jam", cases)
+    [note] = [e.detail for e in voted.evidence if e.source == "cold-start"]
+    assert note.startswith("no router fitted yet: routed by similarity to the policy's team")
+    assert note.endswith(", mixed with the votes of the similar cases below")
+    assert any(e.kind == "precedent" for e in voted.evidence)
