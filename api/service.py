@@ -219,7 +219,12 @@ class TriageService:
 
     def feedback(self, ticket_id: str, answer: FeedbackIn, caller: Principal) -> FeedbackOut:
         """Store a specialist's feedback and feed the knowledge base with the corrected case."""
-        self.store.status(ticket_id)  # NotFoundError (404) for an unknown id
+        if self.store.status(ticket_id) == "review":  # NotFoundError (404) for an unknown id
+            # its team is only the agent's proposal, and feedback would close it unreviewed
+            raise ConflictError(
+                f"ticket {ticket_id!r} is waiting for review: its team is only proposed; "
+                f"decide it first (POST /v1/review/{ticket_id}), then give feedback"
+            )
         current = self.store.output(ticket_id)
         if current is None:
             raise ConflictError(f"ticket {ticket_id!r} has no decision yet")

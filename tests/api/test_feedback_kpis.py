@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from api_support import TICKET_DB, Api
+from api_support import TICKET_DB, TICKET_REVIEW, Api
 
 
 def _triage(api: Api, **fields: object) -> dict[str, Any]:
@@ -187,3 +187,24 @@ def test_a_missed_escalation_counts_in_the_escalation_kpis(api: Api) -> None:
     assert kpis["escalation_accuracy_rate"] == 0.0
     assert kpis["first_contact_resolution_rate"] == 0.0
     assert kpis["avg_handling_hours"] == 30.0
+
+
+def test_feedback_on_a_ticket_waiting_for_review_is_a_conflict(api: Api) -> None:
+    """Its team is only the agent's proposal: feedback must not take it out of the review queue
+    (a reviewer would never see it) nor teach the knowledge base the proposal as confirmed."""
+    made = api.client.post("/v1/triage", json=TICKET_REVIEW, headers=api.auth("helpdesk")).json()
+    ticket_id = made["ticket_id"]
+    url = f"/v1/tickets/{ticket_id}/feedback"
+    for answer in ({"team_correct": True}, {"correct_team": "hardware"}):
+        early = api.client.post(url, json=answer, headers=api.auth("specialist"))
+        assert early.status_code == 409, early.text
+        assert "waiting for review" in early.json()["detail"]
+    assert api.triager.kb.store.get(ticket_id) is None
+    queue = api.client.get("/v1/review", headers=api.auth("reviewer")).json()
+    assert [item["id"] for item in queue] == [ticket_id]
+    reviewed = api.client.post(
+        f"/v1/review/{ticket_id}", json={"team": "hardware"}, headers=api.auth("reviewer")
+    )
+    assert reviewed.status_code == 200
+    later = api.client.post(url, json={"team_correct": True}, headers=api.auth("specialist"))
+    assert later.status_code == 200 and later.json()["final_team"] == "hardware"
