@@ -336,4 +336,13 @@ def read_cases(
     column_map: dict[str, str] | None = None,
 ) -> CaseReader:
     """Open a JSONL or CSV export as a stream of cases."""
-    return CaseReader(path, detect_format(path, fmt), label=label, column_map=column_map)
+    found = detect_format(path, fmt)
+    # ignored, the other format's option would leave the cases without the team it names
+    if found == "jsonl" and column_map:
+        team = column_map.get("team", "FIELD")
+        raise InputError(
+            f"{path}: --map is for CSV; a JSONL file names its team with --label {team}"
+        )
+    if found == "csv" and label:
+        raise InputError(f"{path}: --label is for JSONL; map a CSV's team with --map team={label}")
+    return CaseReader(path, found, label=label, column_map=column_map)

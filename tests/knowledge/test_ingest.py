@@ -302,6 +302,16 @@ def test_bad_column_map_is_an_input_error(spec: str) -> None:
         parse_column_map(spec)
 
 
+def test_an_option_of_the_other_format_is_an_input_error(tmp_path: Path) -> None:
+    """Ignored, it left the cases without the team the user meant to give them."""
+    jsonl = _jsonl(tmp_path / "a.jsonl", [_record(1)])
+    with pytest.raises(InputError, match=r"--map is for CSV.*--label assignment_group"):
+        read_cases(jsonl, column_map=parse_column_map("team=assignment_group"))
+    table = _csv(tmp_path / "a.csv", ["VPN,drops,Net,ann"])
+    with pytest.raises(InputError, match=r"--label is for JSONL.*--map team=Group"):
+        read_cases(table, label="Group", column_map=parse_column_map("body=Description"))
+
+
 def test_format_from_suffix_or_flag(tmp_path: Path) -> None:
     assert detect_format(tmp_path / "a.jsonl") == "jsonl"
     assert detect_format(tmp_path / "a.CSV") == "csv"
