@@ -30,6 +30,8 @@ _DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
 # What a ticket keeps from one export to the next; its team, priority or resolution may change.
 _IDENTITY_FIELDS = ("subject", "body", "requester", "account_id", "created_at")
 # What a shared-schema record says (tags and priority from its labels), besides its --label team.
+# Case fields a shared-schema record calls otherwise, for the reasons a record is skipped.
+_JSONL_NAMES = {"resolution": "answer", "tags": "labels.tags", "priority": "labels.priority"}
 _JSONL_FIELDS = frozenset(
     {"id", "subject", "body", "requester", "account_id", "language", "resolution"}
     | {"tags", "priority"}
@@ -167,7 +169,8 @@ class CaseReader:
             try:
                 case = Case.model_validate(row)
             except ValidationError as exc:
-                self._skip(line, "; ".join(_short_error(e) for e in exc.errors()))
+                renamed = _JSONL_NAMES if self.fmt == "jsonl" else {}
+                self._skip(line, "; ".join(_short_error(e, renamed) for e in exc.errors()))
                 continue
             if not case.text.strip():
                 self._skip(line, "no subject or body")
@@ -324,8 +327,8 @@ def _json_kind(value: Any) -> str:
     return json.dumps(value)
 
 
-def _short_error(error: Any) -> str:
-    where = ".".join(str(part) for part in error.get("loc", ())) or "record"
+def _short_error(error: Any, renamed: dict[str, str]) -> str:
+    where = ".".join(renamed.get(str(part), str(part)) for part in error.get("loc", ())) or "record"
     return f"{where}: {error.get('msg', 'invalid')}"
 
 

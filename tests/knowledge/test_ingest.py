@@ -101,6 +101,16 @@ def test_bad_jsonl_lines_are_skipped_with_line_and_reason(tmp_path: Path) -> Non
     assert skipped["line 9"] == "invalid JSON: nested deeper than the parser goes"
 
 
+def test_a_jsonl_field_of_the_wrong_type_is_named_as_the_export_names_it(tmp_path: Path) -> None:
+    path = _jsonl(tmp_path / "a.jsonl", [_record(1, answer=5), _record(2, subject=["x"])])
+    reader = read_cases(path, label="assignment_group")
+    assert list(reader) == []
+    assert [(s.ref, s.reason) for s in reader.skipped] == [
+        ("line 1", "answer: Input should be a valid string"),
+        ("line 2", "subject: Input should be a valid string"),
+    ]
+
+
 def test_non_utf8_line_is_skipped_not_fatal(tmp_path: Path) -> None:
     path = tmp_path / "latin.jsonl"
     path.write_bytes(_record(1).encode() + b"\n" + b'{"id": "x\xff"}\n')
