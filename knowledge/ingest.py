@@ -258,10 +258,13 @@ class CaseReader:
         utf16 = self._raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
         encoding = "utf-16" if utf16 else "utf-8-sig"
         try:
-            return self._raw.decode(encoding)
+            text = self._raw.decode(encoding)
         except UnicodeDecodeError as exc:
             name = "UTF-16" if utf16 else "UTF-8"
             raise InputError(f"cannot read {self.path}: not {name} ({exc.reason})") from exc
+        # the csv module refuses a cell over 128 KiB by default: a pasted log in a body is longer
+        csv.field_size_limit(max(csv.field_size_limit(), len(text)))
+        return text
 
     def _check_csv_header(self) -> None:
         text = self._csv_text()

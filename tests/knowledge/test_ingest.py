@@ -293,6 +293,17 @@ def test_csv_as_spreadsheets_save_it_is_read_whole(
     assert reader.notes == ([f"columns are {named}-separated"] if named else [])
 
 
+def test_csv_with_a_cell_over_128_kb_is_read_whole(tmp_path: Path) -> None:
+    """Python's csv module refuses a field over 131,072 characters by default; a pasted log in a
+    ticket body is longer, and JSONL takes it."""
+    body = "stack frame " * 30_000
+    path = tmp_path / "big.csv"
+    path.write_text(f'Ticket,Description\nA-1,"{body}"\nA-2,small\n', encoding="utf-8")
+    reader = read_cases(path, column_map=parse_column_map("id=Ticket,body=Description"))
+    assert [(c.id, len(c.body)) for c in reader] == [("A-1", len(body.strip())), ("A-2", 5)]
+    assert reader.skipped == []
+
+
 def test_csv_map_naming_a_missing_column_fails_clearly(tmp_path: Path) -> None:
     path = tmp_path / "h.csv"
     path.write_text("Description\nx\n", encoding="utf-8")
