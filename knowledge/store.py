@@ -34,6 +34,7 @@ from knowledge.cases import Case, SimilarCase
 from knowledge.embeddings import Embedder, make_embedder
 from knowledge.requesters import OwnerField, RequesterIndex, Row, index_row
 
+_WIDE_SEARCH = 1000  # a search for more cases than this asks how many there are first
 _MAX_BATCH = 4096  # below Chroma's limit (5461 on SQLite), and keeps one request's memory small
 # Candidates the HNSW search explores per query. Chroma's default (100) missed 0.5% of the true 10
 # nearest it_incidents cases, and which ones depended on the index's build timing, so two runs on
@@ -264,6 +265,8 @@ class ChromaCaseStore:
 
     def search(self, embedding: np.ndarray, k: int) -> list[SimilarCase]:
         """The k nearest cases by cosine similarity, most similar first."""
+        if k > _WIDE_SEARCH:  # no more than are stored: Chroma takes n_results as a 32-bit count
+            k = min(k, self._collection.count())  # (not for routing's few: 0.4 ms on 2 ms)
         if k <= 0:
             return []
         query = np.asarray(embedding, dtype=np.float32).reshape(1, -1)

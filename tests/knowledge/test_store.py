@@ -106,6 +106,15 @@ def test_search_ranks_the_near_duplicate_first(store: CaseStore) -> None:
     assert 0.5 < hits[0].similarity <= 1.0 + 1e-5
 
 
+def test_a_search_for_more_cases_than_stored_returns_them_all(store: CaseStore) -> None:
+    embedder = WordEmbedder()
+    query = embedder.embed(["vpn disconnects"])[0]
+    assert store.search(query, k=10**11) == []  # an empty store, any k
+    _fill(store)
+    for k in (4, 10**11):  # beyond what Chroma's index takes as an integer
+        assert len(store.search(query, k=k)) == 3
+
+
 def test_exact_text_has_similarity_one(store: CaseStore) -> None:
     embedder = _fill(store)
     hits = store.search(embedder.embed([CASES[1].text])[0], k=10)
