@@ -29,9 +29,9 @@ _TAG_SPLIT = re.compile(r"[;,|]")
 _DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
 # What a ticket keeps from one export to the next; its team, priority or resolution may change.
 _IDENTITY_FIELDS = ("subject", "body", "requester", "account_id", "created_at")
-# What a shared-schema record says (tags and priority from its labels), besides its --label team.
 # Case fields a shared-schema record calls otherwise, for the reasons a record is skipped.
 _JSONL_NAMES = {"resolution": "answer", "tags": "labels.tags", "priority": "labels.priority"}
+# What a shared-schema record says (tags and priority from its labels), besides its --label team.
 _JSONL_FIELDS = frozenset(
     {"id", "subject", "body", "requester", "account_id", "language", "resolution"}
     | {"tags", "priority"}
