@@ -221,7 +221,7 @@ class CaseReader:
             "id": case_id,
             "subject": record.get("subject") or "",
             "body": record.get("body") or "",
-            "requester": record.get("requester"),
+            "requester": _digits_as_text(record.get("requester")),
             "account_id": account_id(record.get("account_id", record.get("account"))),
             "language": record.get("language"),
             "resolution": record.get("answer"),
@@ -310,6 +310,14 @@ def _delimiter(text: str) -> str:
     counts = {candidate: header.count(candidate) for candidate in _DELIMITER_NAMES}
     best = max(counts, key=lambda candidate: counts[candidate])
     return best if counts[best] > counts[","] else ","
+
+
+def _digits_as_text(value: Any) -> Any:
+    """A whole number as its digits (a numeric user id); anything else as it is, for validation."""
+    try:
+        return _json_name(value)
+    except ValueError:
+        return value
 
 
 def _json_name(value: Any) -> str | None:

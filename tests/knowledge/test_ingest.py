@@ -111,6 +111,14 @@ def test_a_jsonl_field_of_the_wrong_type_is_named_as_the_export_names_it(tmp_pat
     ]
 
 
+def test_a_jsonl_requester_given_as_a_number_is_kept_as_text(tmp_path: Path) -> None:
+    """Exports name requesters by a numeric user id: the ticket is not skipped for it."""
+    path = _jsonl(tmp_path / "a.jsonl", [_record(1, requester=4711), _record(2, requester=None)])
+    reader = read_cases(path, label="assignment_group")
+    assert [(c.id, c.requester) for c in reader] == [("T1", "4711"), ("T2", None)]
+    assert reader.skipped == []
+
+
 def test_non_utf8_line_is_skipped_not_fatal(tmp_path: Path) -> None:
     path = tmp_path / "latin.jsonl"
     path.write_bytes(_record(1).encode() + b"\n" + b'{"id": "x\xff"}\n')
