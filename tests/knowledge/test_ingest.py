@@ -331,6 +331,22 @@ def test_bad_column_map_is_an_input_error(spec: str) -> None:
         parse_column_map(spec)
 
 
+def test_what_a_reader_does_not_read_is_left_to_the_stored_case(tmp_path: Path) -> None:
+    table = _csv(tmp_path / "a.csv", ["VPN,drops,Net,ann"])
+    unread = read_cases(
+        table, column_map=parse_column_map("subject=Subject,body=Description")
+    ).unread
+    assert {"team", "label_source", "requester", "handling_hours"} <= unread
+    assert not {"id", "subject", "body"} & unread
+    labelled = read_cases(table, column_map=parse_column_map(TICKET_MAP)).unread
+    assert not {"team", "label_source", "requester"} & labelled
+    jsonl = _jsonl(tmp_path / "a.jsonl", [_record(1)])
+    assert {"team", "label_source", "first_route", "escalated"} <= read_cases(jsonl).unread
+    assert read_cases(jsonl, label="assignment_group").unread.isdisjoint(
+        {"id", "team", "label_source", "subject", "body", "resolution", "priority", "tags"}
+    )
+
+
 def test_an_option_of_the_other_format_is_an_input_error(tmp_path: Path) -> None:
     """Ignored, it left the cases without the team the user meant to give them."""
     jsonl = _jsonl(tmp_path / "a.jsonl", [_record(1)])
