@@ -220,8 +220,9 @@ class LearnedRouter:
     def _remember(self, seen: list[_Observed]) -> None:
         known = self._team.index if self._team is not None else {}
         for s in seen:
+            # a case corrected again is still one new case: it replaces what was observed of it
+            self._new_since_fit += s.case.id not in self._observed
             self._observed.add(s)
-            self._new_since_fit += 1
             if s.case.team and s.case.team not in known:
                 self._new_teams.add(s.case.team)
 

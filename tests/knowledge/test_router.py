@@ -566,3 +566,17 @@ def test_an_unfitted_router_says_why_it_routes_by_descriptions() -> None:
     assert note.startswith("no router fitted yet: routed by similarity to the policy's team")
     assert note.endswith(", mixed with the votes of the similar cases below")
     assert any(e.kind == "precedent" for e in voted.evidence)
+
+
+def test_a_case_corrected_again_counts_once_towards_a_refit(kb: list[Case]) -> None:
+    """A refit is due when enough new cases arrived, not when one case was corrected often."""
+    router = LearnedRouter()
+    router.fit(kb, embed_cases(kb))
+    original = next(c for c in kb if c.team == "Printing")
+    for turn in range(60):
+        team = ("Billing", "Access")[turn % 2]
+        corrected = original.model_copy(update={"team": team, "label_source": "specialist"})
+        router.observe([corrected], embed_cases([corrected]))
+    assert router.new_since_fit == 1
+    assert not router.needs_refit
+    assert route(router, original.text, kb).team == "Access"  # the last correction stands
