@@ -114,7 +114,7 @@ def detect_format(path: Path, declared: str | None = None) -> FileFormat:
     name = (declared or path.suffix.lstrip(".")).lower()
     if name in ("jsonl", "ndjson", "json"):
         return "jsonl"
-    if name == "csv":
+    if name in ("csv", "tsv"):  # the separator is read from the header row
         return "csv"
     raise InputError(f"{path}: cannot tell the format from the name; pass --format jsonl or csv")
 

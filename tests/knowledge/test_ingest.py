@@ -361,6 +361,7 @@ def test_format_from_suffix_or_flag(tmp_path: Path) -> None:
     assert detect_format(tmp_path / "a.jsonl") == "jsonl"
     assert detect_format(tmp_path / "a.CSV") == "csv"
     assert detect_format(tmp_path / "a.txt", "csv") == "csv"
+    assert detect_format(tmp_path / "export.tsv") == "csv"  # read tab-separated, as its header says
     with pytest.raises(InputError, match="--format"):
         detect_format(tmp_path / "a.txt")
 
