@@ -144,7 +144,10 @@ def test_a_ticket_that_failed_in_post_triage_is_queued_through_the_intake_when_r
     assert wait_for(lambda: _status(api, ticket_id) == "decided", 20)
     assert api.app.state.intake.records.get(ticket_id).source == "api"
     assert engine.failures[ticket_id] == 2  # the intake retried its second failure
-    health = _api_source(api)  # received as it was queued, then one failure and one success
+    # received as it was queued, then one failure and one success: the success is counted just
+    # after the decision is stored, so it may follow the status by a moment
+    assert wait_for(lambda: _api_source(api).succeeded == 1, 20)
+    health = _api_source(api)
     assert (health.received, health.failed, health.succeeded) == (1, 1, 1)
 
 
