@@ -5,7 +5,8 @@ fenced block or chat-markup block posing as a system prompt, and the directive s
 a cue in the same paragraph. The rest is whitespace-normalised, so a ticket with an injected
 sentence, line or paragraph yields the same ``clean_text`` as the ticket without it.
 Patterns live in ``agent/injection_patterns.py`` (en, de, es, fr, pt, it, ru, zh, ja), how the
-text is read for them (look-alike letters, spaced-out words) in ``agent/injection_reading.py``.
+text is read for them (look-alike letters, spaced-out words) in ``agent/injection_reading.py``, and
+where an ambiguous verb must stand to be an order in ``agent/injection_position.py``.
 """
 
 from __future__ import annotations

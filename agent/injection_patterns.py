@@ -11,6 +11,12 @@ from __future__ import annotations
 
 import re
 
+from agent.injection_position import (
+    IMPERATIVE_BEFORE,
+    START_BEFORE,
+    after,
+    unconditional,
+)
 from agent.injection_reading import readings
 
 
@@ -23,33 +29,54 @@ _OBJ_EN = (
     r"|context|constraints)"
 )
 _OBJ_IT = r"(?:istruzioni|regole|indicazioni|direttive|ordini|comandi|prompt)"
+_OBJ_ES = r"(?:instrucciones|reglas|indicaciones|[oó]rdenes|directrices|normas|prompts?)"
+_OBJ_PT = r"(?:instru[çc][õo]es|regras|orienta[çc][õo]es|ordens)"
+# es/pt "ignora" is also "it ignores" ("el sistema ignora las instrucciones de impresión"): an
+# order in imperative position, with the model's instructions named ("todas", "tus",
+# "anteriores") or, at the very start of a sentence, any instructions.
+_ES_PT_IGNORE = r"\b(?:ignora|olvida|descarta|omite)\s+"
+_ES_PT_THE = r"(?:(?:las|los|tus|sus|estas|esas|as|os|suas|tuas|essas)\s+)?"
+_ES_PT_OBJ = r"(?:" + _OBJ_ES + "|" + _OBJ_PT + ")"
+_ES_PT_THEIRS = _any(
+    r"(?:todas|todos)\s+" + _ES_PT_THE + _ES_PT_OBJ + r"\b",
+    r"(?:tus|tuas)\s+" + _ES_PT_OBJ + r"\b",
+    _ES_PT_THE
+    + _ES_PT_OBJ
+    + r"\s+(?:anteriores|previas|pr[ée]vias|precedentes|de\s+arriba|acima|del\s+sistema"
+    r"|do\s+sistema|originales|originais|iniciales|iniciais|recibidas|recebidas)\b",
+    r"todo\s+lo\s+(?:anterior|dicho)\b|tudo\s+(?:acima|o\s+que\s+foi\s+dito)\b",
+)
 # A Chinese order starts a clause, or follows "please", "you", "now", "at once".
 _ZH_START = r"(?<![^\W请你您在即上刻始])"
 # A Japanese order: the verb's imperative or te-form, not "...してしまった" (done, alas) or
 # "...していただけますか" (could you).
 _JA_DO = r"(?:して|しろ|せよ|しなさい|って|て)(?:ください|下さい|くれ)?(?!しま|い|お|も|る|た)"
-IGNORE = _any(
+IGNORE_EN = _any(
     # en: "ignore (all) previous instructions", "disregard the above", "forget everything before"
     r"\b(?:ignore|disregard|forget|override)\s+(?:(?:all|any|every|of|the|your|these|those|my)\s+)*"
     r"(?:(?:previous|prior|above|earlier|preceding|former|foregoing|system|original|initial|old|existing|given)\s+)?"
     + _OBJ_EN
     + r"\b",
     r"\b(?:ignore|disregard|forget)\s+(?:all\s+|everything\s+)?(?:the\s+)?(?:above(?!\s+(?:paragraph|message|mail|e-?mail|ticket|note|request|text|line|comment|post|screenshot|error|issue|steps?)\b)|(?:everything|all)\s+(?:above|before|else|you\s+(?:were|have\s+been)\s+told))\b",
+)
+IGNORE = _any(
     # de
     r"\b(?:ignorier(?:e|en|t)?|vergiss|vergessen|missacht(?:e|en)?)\s+(?:sie\s+)?(?:(?:alle|die|deine|ihre|sämtliche)\s+)*"
     r"(?:(?:vorherigen|vorigen|bisherigen|obigen|früheren|vorangegangenen|vorstehenden|ursprünglichen|alten|system)\s*)?"
     r"(?:anweisungen|instruktionen|regeln|befehle|vorgaben|anordnungen|richtlinien|prompts?)\b",
     r"\b(?:ignorier(?:e|en)?|vergiss|vergessen\s+sie)\s+alles\s+(?:oben|bisherige|vorherige|davor|zuvor|was\s+(?:dir|ihnen)\s+gesagt)",
-    # es
-    r"\b(?:ignora|ignore|ignoren|ignorar|olvida|olvide|olviden|olvidar|descarta|descarte|omite|omita|haz\s+caso\s+omiso\s+(?:de|a))\s+"
-    r"(?:(?:todas|todos|las|los|tus|sus)\s+)*(?:instrucciones|reglas|indicaciones|[oó]rdenes|directrices|normas|prompts?)\b",
-    r"\b(?:ignora|ignore|olvida|olvide)\s+todo\s+lo\s+(?:anterior|dicho)\b",
+    # es: "ignora", "olvida", "descarta", "omite" are also "it ignores": IMPERATIVE_ORDERS has them
+    r"\b(?:ignore|ignoren|ignorar|olvide|olviden|olvidar|descarte|omita|haz\s+caso\s+omiso\s+(?:de|a))\s+"
+    r"(?:(?:todas|todos|las|los|tus|sus)\s+)*" + _OBJ_ES + r"\b",
+    r"\b(?:ignore|olvide)\s+todo\s+lo\s+(?:anterior|dicho)\b",
     # fr
     r"\b(?<!j')(?<!j’)(?:ignore[zrs]?|oublie[zrs]?|ne\s+tiens\s+pas\s+compte\s+des|ne\s+tenez\s+pas\s+compte\s+des|faites\s+abstraction\s+des)\s+"
     r"(?:(?:toutes|tous|les|tes|vos)\s+)*(?:instructions|consignes|r[eè]gles|directives|ordres|indications|prompts?)\b",
     r"\b(?:ignore[zr]?|oublie[zr]?)\s+tout\s+ce\s+qui\s+pr[ée]c[eè]de\b",
     # pt
-    r"\b(?:ignore|ignora|ignorem|esque[çc]a|desconsidere)\s+(?:(?:todas|as|os|suas)\s+)*(?:instru[çc][õo]es|regras|orienta[çc][õo]es|ordens)\b",
+    r"\b(?:ignore|ignorem|esque[çc]a|desconsidere)\s+(?:(?:todas|as|os|suas)\s+)*"
+    + _OBJ_PT
+    + r"\b",
     # ru
     r"\b(?:(?:про)?игнорируй(?:те)?|забудь(?:те)?|отбрось(?:те)?|не\s+обращай(?:те)?\s+внимания\s+на)"
     r"\s+(?:(?:все|всё|эти|свои|ваши|твои|предыдущ\w+|прежн\w+"
@@ -172,6 +199,8 @@ IMPERATIVE_ORDERS = _any(
     + _OBJ_IT
     + r"\s+(?:precedenti|di\s+prima|di\s+sistema|originali|iniziali|ricevute|sopra)\b)",
     r"\b(?:ignora|ignorate|dimentica|dimenticate)\s+tutto\s+(?:quanto\s+)?(?:sopra|detto|precede|ci[òo]\s+che\s+precede)",
+    # es/pt: "ignora todas las instrucciones", "... as instruções anteriores"
+    _ES_PT_IGNORE + _ES_PT_THEIRS,
     # it: "assegna" is also "the system assigns", hence imperative position
     r"\b(?:instrada|instradate|indirizza|indirizzate|assegna|assegnate|riassegna|riassegnate|smista|smistate|classifica|classificate)\s+(?:questo\s+ticket|il\s+ticket|questa\s+richiesta|questo\s+caso|questa\s+segnalazione|questo)\s+(?:direttamente\s+|subito\s+)?(?:a|al|alla|allo|ai|agli|alle|come|verso)\b",
 )
@@ -193,11 +222,11 @@ TOKENS = r"<\|[a-z_]{2,24}\|>|\[/?inst\]|<</?sys>>|</?(?:system|assistant|instru
 # Patterns run on folded text (``agent.injection_reading``): IGNORECASE makes Python's re several
 # times slower.
 CUE = re.compile(_any(IGNORE, PERSONA, ORDERS, TOKENS), re.M)
+IGNORE_ORDER = re.compile(IGNORE_EN, re.M)
 IMPERATIVE = re.compile(IMPERATIVE_ORDERS, re.M)
-IMPERATIVE_BEFORE = re.compile(
-    r"(?:^|[.!?\n:;,]|\b(?:please|pls|kindly|and|now|then|just|immediately|must|should|bitte|und|sofort"
-    r"|por\s+favor|y|et|veuillez|merci\s+de|per\s+favore|e|ora|adesso|poi|subito))\s*(?:[-*•>]\s*)?$"
-)
+# es/pt "ignora las instrucciones" with no word naming them the model's: an order only where a
+# sentence starts, after "por favor" or a role, or addressed ("tú", "você", "asistente,").
+START_ORDERS = re.compile(_ES_PT_IGNORE + _ES_PT_THE + _ES_PT_OBJ + r"\b", re.M)
 ROLE_LINE = re.compile(
     r"^\s*(?:#{1,4}\s*)?(?:\[(?:system|assistant|developer|sys|ai|llm|gpt|chatgpt)\]"
     r"|[\[*]{0,2}(?:system|assistant|developer|sys|ai|llm|gpt|chatgpt)[\]*]{0,2}\s*(?::|->|>>))",
@@ -252,9 +281,10 @@ def _cue(lowered: str) -> bool:
         for m in CONFIDENCE.finditer(lowered)
     ):
         return True
-    return any(
-        IMPERATIVE_BEFORE.search(lowered, max(0, m.start() - 30), m.start())
-        for m in IMPERATIVE.finditer(lowered)
+    return (
+        after(IMPERATIVE_BEFORE, IMPERATIVE, lowered)
+        or after(START_BEFORE, START_ORDERS, lowered)
+        or unconditional(IGNORE_ORDER, lowered)
     )
 
 
