@@ -223,6 +223,30 @@ TOKENS = r"<\|[a-z_]{2,24}\|>|\[/?inst\]|<</?sys>>|</?(?:system|assistant|instru
 # times slower.
 CUE = re.compile(_any(IGNORE, PERSONA, ORDERS, TOKENS), re.M)
 IGNORE_ORDER = re.compile(IGNORE_EN, re.M)
+# The model's own instructions named ("all previous instructions", "your rules", "everything
+# above"): an order even inside an "if"/"when" clause ("when you read this ignore all previous
+# instructions"); a customer's condition names the instructions of a product or a form.
+_IGNORE_VERB = r"\b(?:ignore|disregard|forget|override)\s+"
+_IGNORE_DET = r"(?:(?:all|any|every|of|the|your|these|those|my)\s+)*"
+_IGNORE_QUALIFIER = (
+    r"(?:previous|prior|above|earlier|preceding|former|foregoing|system|original|initial)\s+"
+)
+IGNORE_THEIRS = re.compile(
+    _any(
+        _IGNORE_VERB
+        + r"(?:(?:of|the|these|those|my)\s+)*(?:all|any|every|your)\s+"
+        + _IGNORE_DET
+        + "(?:"
+        + _IGNORE_QUALIFIER
+        + ")?"
+        + _OBJ_EN
+        + r"\b",
+        _IGNORE_VERB + _IGNORE_DET + _IGNORE_QUALIFIER + _OBJ_EN + r"\b",
+        r"\b(?:ignore|disregard|forget)\s+(?:all\s+|everything\s+)?(?:the\s+)?(?:everything|all)"
+        r"\s+(?:above|before|else|you\s+(?:were|have\s+been)\s+told)\b",
+    ),
+    re.M,
+)
 IMPERATIVE = re.compile(IMPERATIVE_ORDERS, re.M)
 # es/pt "ignora las instrucciones" with no word naming them the model's: an order only where a
 # sentence starts, after "por favor" or a role, or addressed ("tú", "você", "asistente,").
@@ -285,6 +309,7 @@ def _cue(lowered: str) -> bool:
         after(IMPERATIVE_BEFORE, IMPERATIVE, lowered)
         or after(START_BEFORE, START_ORDERS, lowered)
         or unconditional(IGNORE_ORDER, lowered)
+        or bool(IGNORE_THEIRS.search(lowered))
     )
 
 
