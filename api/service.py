@@ -103,12 +103,13 @@ class TriageService:
             # A redelivery after a crash: finish what the first run may not have (listeners).
             self.notify(ticket_id)
             return
-        with self._alive(ticket_id):
-            self.store.set_status(ticket_id, "triaging")
-            ticket = self.store.ticket(ticket_id)
-            for enrich in self.enrichers:  # e.g. the helpdesk's history; each degrades alone
-                ticket = enrich(ticket)
-            self._run(ticket_id, ticket)
+        # No row heartbeat here: the intake owns this ticket, so start-up adoption never takes
+        # it, and its runner extends the run's lease while it goes on (api.intake.runner).
+        self.store.set_status(ticket_id, "triaging")
+        ticket = self.store.ticket(ticket_id)
+        for enrich in self.enrichers:  # e.g. the helpdesk's history; each degrades on its own
+            ticket = enrich(ticket)
+        self._run(ticket_id, ticket)
 
     def _alive(self, ticket_id: str) -> AbstractContextManager[None]:
         """Write the ticket's row every alive_every_s until the block ends (api.heartbeat)."""
