@@ -14,7 +14,7 @@ import time
 import uuid
 from collections.abc import Callable
 
-from sqlalchemy import and_, delete, func, insert, literal, or_, select, update
+from sqlalchemy import ColumnElement, and_, delete, func, insert, literal, or_, select, update
 
 from agent.errors import CapacityError
 from api.db import Database, sqlite_file
@@ -160,30 +160,23 @@ class SqlQueue:
 
     def ack(self, delivery: Delivery) -> None:
         """Remove the item (only while this delivery still holds the lease)."""
-        row_id, token = delivery.token.split(":", 1)
         with self.db.session() as session:
-            session.execute(
-                delete(QueueRow).where(QueueRow.id == int(row_id), QueueRow.lease_token == token)
-            )
+            session.execute(delete(QueueRow).where(*_held(delivery)))
 
     def retry(self, delivery: Delivery, delay_s: float) -> None:
         """Release the lease; the item is claimable again after delay_s."""
-        row_id, token = delivery.token.split(":", 1)
         with self.db.session() as session:
             session.execute(
                 update(QueueRow)
-                .where(QueueRow.id == int(row_id), QueueRow.lease_token == token)
+                .where(*_held(delivery))
                 .values(state="ready", available_at=self.clock() + delay_s, lease_token=None)
             )
 
     def extend(self, delivery: Delivery, lease_s: float) -> None:
         """Push the lease's end lease_s from now (only while this delivery still holds it)."""
-        row_id, token = delivery.token.split(":", 1)
         with self.db.session() as session:
             session.execute(
-                update(QueueRow)
-                .where(QueueRow.id == int(row_id), QueueRow.lease_token == token)
-                .values(lease_until=self.clock() + lease_s)
+                update(QueueRow).where(*_held(delivery)).values(lease_until=self.clock() + lease_s)
             )
 
     def depth(self) -> int:
@@ -195,6 +188,12 @@ class SqlQueue:
         """Stop listening for other processes' puts (the database belongs to the app)."""
         if self.wake is not None:
             self.wake.close()
+
+
+def _held(delivery: Delivery) -> tuple[ColumnElement[bool], ...]:
+    """The delivery's row while this delivery still holds its lease."""
+    row_id, token = delivery.token.split(":", 1)
+    return QueueRow.id == int(row_id), QueueRow.lease_token == token
 
 
 def _wake_channel(db: Database) -> WakeChannel | None:
