@@ -6,25 +6,16 @@ from __future__ import annotations
 import threading
 import time
 
-import httpx
 import pytest
-from api_support import Api, wait_for
+from api_support import wait_for
 from intake_fakes import CuedEngine, RecordingListener
-from intake_support import IntakeFactory, another_app
-from sqlalchemy import func, select
+from intake_support import IntakeFactory, another_app, decisions, triage_meanwhile
 
 from agent.models import Ticket
 from agent.policy import Policy
 from api import heartbeat
-from api.tables import DecisionRow
 
 ADOPT_AFTER_S = 1.0
-
-
-def _decisions(api: Api, ticket_id: str) -> int:
-    with api.services.db.session() as session:
-        query = select(func.count()).where(DecisionRow.ticket_id == ticket_id)
-        return int(session.scalar(query) or 0)
 
 
 def _beating() -> list[str]:
@@ -38,17 +29,10 @@ def test_a_triage_running_longer_than_the_adoption_bound_is_not_adopted_by_a_sta
     # A slow LLM call: the run takes three times the bound after which adoption takes a ticket.
     running = another_app(base, CuedEngine(example_policy, delay_s=3.0), ADOPT_AFTER_S)
     heard = RecordingListener()
-    answers: list[httpx.Response] = []
     body = {"subject": "printer jammed", "external_id": "slow-1"}
     with running.client:
         running.app.state.decision_listeners.append(heard)
-
-        def triage() -> None:
-            headers = running.auth("helpdesk")
-            answers.append(running.client.post("/v1/triage", json=body, headers=headers))
-
-        thread = threading.Thread(target=triage)
-        thread.start()
+        thread, answers = triage_meanwhile(running, body)
         assert wait_for(lambda: len(running.services.store.unfinished()) == 1, 10)
         (ticket_id,) = running.services.store.unfinished()
         time.sleep(ADOPT_AFTER_S * 1.5)  # claimed longer ago than the bound, still running
@@ -60,7 +44,7 @@ def test_a_triage_running_longer_than_the_adoption_bound_is_not_adopted_by_a_sta
             assert wait_for(starting.app.state.adoption.rechecked.is_set, 20)
             assert wait_for(lambda: starting.app.state.intake.queue.depth() == 0, 10)
         starting.services.db.close()
-    assert _decisions(running, ticket_id) == 1
+    assert decisions(running, ticket_id) == 1
     assert heard.calls == [(ticket_id, answers[0].json()["team"])]
     assert running.app.state.intake.records.get(ticket_id) is None
     assert _beating() == []
@@ -85,7 +69,7 @@ def test_a_ticket_whose_run_goes_quiet_after_the_start_is_adopted_a_bound_later(
         assert wait_for(lambda: store.status(ticket.id) == "decided", 20)
         assert after.app.state.adoption.rechecked.is_set()
     after.services.db.close()
-    assert _decisions(before, ticket.id) == 1
+    assert decisions(before, ticket.id) == 1
     assert before.app.state.intake.records.get(ticket.id).source == "api"
 
 
@@ -121,7 +105,7 @@ def test_an_intake_run_longer_than_its_lease_is_not_taken_by_another_worker(
     assert wait_for(lambda: api.services.store.status(ticket_id) == "decided", 20)
     intake = api.app.state.intake
     intake.workers.stop(timeout=20)  # lets a second run, if one started, finish
-    assert engine.calls == 1 and _decisions(api, ticket_id) == 1
+    assert engine.calls == 1 and decisions(api, ticket_id) == 1
     assert len(heard.calls) == 1
     assert intake.queue.depth() == 0
     assert intake.records.get(ticket_id).attempts == 1

@@ -11,12 +11,11 @@ from typing import Any
 import httpx
 from api_support import Api, wait_for
 from intake_fakes import CuedEngine, RecordingListener
-from intake_support import IntakeFactory, another_app
-from sqlalchemy import func, select
+from intake_support import IntakeFactory, another_app, decisions, triage_meanwhile
 
 from agent.models import Ticket
 from agent.policy import Policy
-from api.tables import DecisionRow, TicketRow, utcnow
+from api.tables import TicketRow, utcnow
 
 
 def _post(api: Api, body: dict[str, Any], role: str = "helpdesk") -> httpx.Response:
@@ -25,12 +24,6 @@ def _post(api: Api, body: dict[str, Any], role: str = "helpdesk") -> httpx.Respo
 
 def _status(api: Api, ticket_id: str) -> str:
     return str(api.services.store.status(ticket_id))
-
-
-def _decisions(api: Api, ticket_id: str) -> int:
-    with api.services.db.session() as session:
-        query = select(func.count()).where(DecisionRow.ticket_id == ticket_id)
-        return int(session.scalar(query) or 0)
 
 
 def _api_source(api: Api) -> Any:
@@ -52,7 +45,7 @@ def test_a_ticket_whose_triage_keeps_failing_is_dead_lettered_and_a_replay_decid
     replay = f"/v1/dead-letters/{listed[0]['id']}/replay"
     assert api.client.post(replay, headers=api.auth("reviewer")).status_code == 200
     assert wait_for(lambda: _status(api, ticket_id) == "decided", 20)
-    assert engine.failures[ticket_id] == 2 and _decisions(api, ticket_id) == 1
+    assert engine.failures[ticket_id] == 2 and decisions(api, ticket_id) == 1
 
 
 def test_resubmitting_a_dead_lettered_ticket_replays_it_in_the_senders_name(
@@ -71,7 +64,7 @@ def test_resubmitting_a_dead_lettered_ticket_replays_it_in_the_senders_name(
     closed = dead.get(letter.id)
     assert (closed.state, closed.resolved_by) == ("replayed", "test-helpdesk")
     assert closed.reason == "resubmitted by its sender"
-    assert dead.list() == [] and _decisions(api, ticket_id) == 1
+    assert dead.list() == [] and decisions(api, ticket_id) == 1
 
 
 def test_resends_racing_each_other_and_a_reviewers_replay_are_all_accepted(
@@ -308,7 +301,7 @@ def test_a_queued_backlog_past_a_smaller_bound_is_triaged_once_after_aanother_ap
     with after.client:
         assert wait_for(lambda: all(_status(after, i) == "decided" for i in ids), 30)
     after.services.db.close()
-    assert all(_decisions(before, i) == 1 for i in ids)
+    assert all(decisions(before, i) == 1 for i in ids)
 
 
 def _write_long_ago(api: Api, ticket_id: str) -> None:
@@ -334,7 +327,7 @@ def test_an_abandoned_ticket_the_intake_never_had_is_queued_through_it_at_start(
         assert wait_for(lambda: _status(after, older.id) == "decided", 20)
         assert after.app.state.adoption.pending == {}
     after.services.db.close()
-    assert _decisions(before, older.id) == 1
+    assert decisions(before, older.id) == 1
     assert before.app.state.intake.records.get(older.id).source == "api"
 
 
@@ -352,7 +345,7 @@ def test_an_unfinished_ticket_written_just_before_the_start_is_adopted_after_the
         assert list(after.app.state.adoption.pending) == [cut_off.id]
         assert wait_for(lambda: _status(after, cut_off.id) == "decided", 20)
     after.services.db.close()
-    assert _decisions(before, cut_off.id) == 1
+    assert decisions(before, cut_off.id) == 1
     assert before.app.state.intake.records.get(cut_off.id).source == "api"
 
 
@@ -362,15 +355,9 @@ def test_a_ticket_another_process_is_triaging_is_not_adopted_by_one_that_starts(
     running = make_intake_api(engine=CuedEngine(example_policy, delay_s=2.5))
     heard = RecordingListener()
     running.app.state.decision_listeners.append(heard)
-    answers: list[httpx.Response] = []
-    body = {"subject": "printer jammed", "external_id": "live-1"}
-
-    def triage() -> None:
-        headers = running.auth("helpdesk")
-        answers.append(running.client.post("/v1/triage", json=body, headers=headers))
-
-    thread = threading.Thread(target=triage)
-    thread.start()
+    thread, answers = triage_meanwhile(
+        running, {"subject": "printer jammed", "external_id": "live-1"}
+    )
     assert wait_for(lambda: len(running.services.store.unfinished()) == 1, 10)
     (ticket_id,) = running.services.store.unfinished()
     # A second process starts on the same database while the first one's run is in progress.
@@ -384,7 +371,7 @@ def test_a_ticket_another_process_is_triaging_is_not_adopted_by_one_that_starts(
         assert wait_for(lambda: starting.app.state.intake.queue.depth() == 0, 10)
     starting.services.db.close()
     assert _status(running, ticket_id) == "decided"
-    assert _decisions(running, ticket_id) == 1
+    assert decisions(running, ticket_id) == 1
     assert heard.calls == [(ticket_id, answers[0].json()["team"])]
     assert running.app.state.intake.records.get(ticket_id) is None
     # Seen unfinished at its start (the run was in progress) and left for the re-check.
