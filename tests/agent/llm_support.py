@@ -206,6 +206,16 @@ def timeout(request: httpx2.Request) -> httpx2.Response:
     raise httpx2.ReadTimeout("timed out", request=request)
 
 
+# Subjects at the length cap, each past SUBJECT_TOKENS in its own way (pytest ids: LONG_SUBJECT_IDS)
+LONG_SUBJECTS = [
+    # 2,000 characters, the longest subject a ticket may have: 1,356 tokens alone
+    ("VPNの接続が十分ごとに切断され、エラー809が表示されます。" * 80)[:2000],
+    # 250 tokens as typed, 2,000 once '<' and '>' are escaped for the prompt
+    "<" * 1000 + ">" * 1000,
+    "VPN drops every ten minutes with error 809 at the Berlin office " * 30,
+]
+LONG_SUBJECT_IDS = ["cjk", "delimiters", "english"]
+
 GOOD = json.dumps(
     {
         "team": "network",

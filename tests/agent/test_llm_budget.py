@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 from llm_support import (
     GOOD,
+    LONG_SUBJECT_IDS,
+    LONG_SUBJECTS,
     POLICY,
     FakeLLMServer,
     answer,
@@ -68,15 +70,7 @@ def test_a_budget_too_small_for_the_policy_is_refused_at_start(kb: KnowledgeBase
     assert _needed(kb, EXAMPLE) > _needed(kb, POLICY) > 256  # the teams are most of it
 
 
-@pytest.mark.parametrize(
-    "subject",
-    [
-        ("VPNの接続が十分ごとに切断され、エラー809が表示されます。" * 80)[:2000],
-        "<" * 1000 + ">" * 1000,
-        "VPN drops every ten minutes with error 809 at the Berlin office " * 30,
-    ],
-    ids=["cjk", "delimiters", "english"],
-)
+@pytest.mark.parametrize("subject", LONG_SUBJECTS, ids=LONG_SUBJECT_IDS)
 def test_the_least_budget_named_sends_a_ticket_at_every_length_cap(
     kb: KnowledgeBase, tmp_path: Path, subject: str
 ) -> None:

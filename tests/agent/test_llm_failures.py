@@ -14,6 +14,8 @@ import httpx2
 import pytest
 from llm_support import (
     GOOD,
+    LONG_SUBJECT_IDS,
+    LONG_SUBJECTS,
     POLICY,
     VPN_TICKET,
     FakeLLMServer,
@@ -292,17 +294,7 @@ def test_a_body_of_markup_is_truncated_to_fit_as_the_prompt_shows_it() -> None:
     assert 0 < server.requests[0]["messages"][1]["content"].count("‹status›FAILED") < 200
 
 
-@pytest.mark.parametrize(
-    "subject",
-    [
-        # 2,000 characters, the longest subject a ticket may have: 1,356 tokens alone
-        ("VPNの接続が十分ごとに切断され、エラー809が表示されます。" * 80)[:2000],
-        # 250 tokens as typed, 2,000 once '<' and '>' are escaped for the prompt
-        "<" * 1000 + ">" * 1000,
-        "VPN drops every ten minutes with error 809 at the Berlin office " * 30,
-    ],
-    ids=["cjk", "delimiters", "english"],
-)
+@pytest.mark.parametrize("subject", LONG_SUBJECTS, ids=LONG_SUBJECT_IDS)
 def test_long_subject_is_cut_and_marked_so_the_ticket_is_still_sent(subject: str) -> None:
     ticket = Ticket(subject=subject, body="接続ログを添付します。")
     server = FakeLLMServer(answer(GOOD))
