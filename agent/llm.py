@@ -11,7 +11,9 @@ requested with a JSON schema (``json_schema``); servers that only know ``json_ob
 from __future__ import annotations
 
 import json
+import re
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import openai
@@ -210,7 +212,7 @@ class LLMClassifier:
                     self._format = "json_object"  # llama-cpp-python: json_object with a schema
                     continue
                 failure: openai.OpenAIError = exc
-                reason = f"LLM answered HTTP {exc.status_code}: {str(exc.message)[:200]}"
+                reason = _status_reason(exc)
             except openai.APITimeoutError as exc:
                 failure, reason = exc, f"LLM timed out after {timeout:g}s"
             except openai.APIConnectionError as exc:
@@ -299,3 +301,18 @@ class LLMClassifier:
 
 def _count(value: object) -> int:
     return value if isinstance(value, int) and value >= 0 else 0
+
+
+def _status_reason(exc: openai.APIStatusError) -> str:
+    """'LLM answered HTTP 503: overloaded': the server's own words once, from its error body.
+
+    The SDK's message repeats the status and drops a body that is not JSON (a gateway's page)."""
+    body = exc.body
+    if isinstance(body, Mapping) and isinstance(body.get("message"), str):
+        detail = body["message"]
+    elif isinstance(body, str):
+        detail = body
+    else:
+        detail = re.sub(rf"^Error code: {exc.status_code}(?: - )?", "", str(exc.message))
+    detail = " ".join(detail.split())[:200]
+    return f"LLM answered HTTP {exc.status_code}" + (f": {detail}" if detail else "")

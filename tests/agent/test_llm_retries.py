@@ -69,8 +69,7 @@ def test_a_wait_the_server_asks_for_past_the_deadline_is_not_taken() -> None:
         outcome, took = _classify_at(server, timeout_s=1.0, retries=2)
     assert outcome.choice is None
     assert outcome.error == (
-        "LLM answered HTTP 503: Error code: 503 - overloaded "
-        "(a retry in 3.0s would end past the 1s timeout)"
+        "LLM answered HTTP 503: overloaded (a retry in 3.0s would end past the 1s timeout)"
     )
     assert len(server.arrivals) == 1 and took < 1.0
 
@@ -100,7 +99,7 @@ def test_retries_stop_at_the_number_configured() -> None:
     server = FakeLLMServer(*[status(503, "overloaded", retry_after_ms="1")] * 3, answer(GOOD))
     outcome = classify(fake_classifier(server, llm_max_retries=2), VPN_TICKET)
     assert outcome.choice is None and outcome.usage.calls == 3
-    assert outcome.error == "LLM answered HTTP 503: Error code: 503 - overloaded (after 2 retries)"
+    assert outcome.error == "LLM answered HTTP 503: overloaded (after 2 retries)"
 
 
 @pytest.mark.parametrize(
@@ -116,11 +115,11 @@ def test_a_timeout_or_an_error_early_in_the_window_is_retried(failure: Scripted)
 @pytest.mark.parametrize(
     ("failure", "reason"),
     [
-        (status(400, "bad request"), "LLM answered HTTP 400: Error code: 400 - bad request"),
-        (status(401, "bad key"), "LLM answered HTTP 401: Error code: 401 - bad key"),
+        (status(400, "bad request"), "LLM answered HTTP 400: bad request"),
+        (status(401, "bad key"), "LLM answered HTTP 401: bad key"),
         (
             status(503, "gone", x_should_retry="false"),
-            "LLM answered HTTP 503: Error code: 503 - gone",
+            "LLM answered HTTP 503: gone",
         ),
     ],
 )
@@ -139,3 +138,30 @@ def test_a_retry_after_date_past_the_deadline_is_not_waited_for() -> None:
     outcome = classify(fake_classifier(server, llm_max_retries=1), VPN_TICKET)
     assert outcome.choice is None and len(server.requests) == 1
     assert "would end past the 5s timeout" in (outcome.error or ""), outcome.error
+
+
+def _page(code: int, text: str) -> Scripted:
+    """An error answer whose body is not JSON (a proxy's or gateway's own page)."""
+    return lambda request: httpx2.Response(
+        code, content=text.encode(), headers={"content-type": "text/html"}
+    )
+
+
+@pytest.mark.parametrize(
+    ("failure", "reason"),
+    [
+        (status(401, "Incorrect API key"), "LLM answered HTTP 401: Incorrect API key"),
+        (
+            _page(403, "<html>\n  <h1>Forbidden by proxy</h1>\n</html>"),
+            "LLM answered HTTP 403: <html> <h1>Forbidden by proxy</h1> </html>",
+        ),
+        (_page(404, ""), "LLM answered HTTP 404"),
+    ],
+    ids=["json", "page", "empty"],
+)
+def test_the_reason_gives_the_servers_words_once(failure: Scripted, reason: str) -> None:
+    # The SDK's message repeats the status ("Error code: 401 - ...") and drops a body that is
+    # not JSON: an operator reading the evidence would see "HTTP 403: Error code: 403".
+    server = FakeLLMServer(failure, answer(GOOD))
+    outcome = classify(fake_classifier(server, llm_max_retries=0), VPN_TICKET)
+    assert outcome.error == reason
