@@ -88,14 +88,13 @@ class TriageService:
         claim = self.store.claim(
             ticket, idempotency_key(ticket, header_key, caller), caller.key_id, "triaging"
         )
-        if claim.created:
-            with self._alive(claim.id):
-                return self._run(claim.id, ticket), False
-        if claim.status == "failed":
-            with self._alive(claim.id):
+        if not claim.created and claim.status != "failed":
+            return self._wait_for_output(claim), True
+        with self._alive(claim.id):
+            if not claim.created:  # a failed run of this ticket: run its stored copy again
                 self.store.set_status(claim.id, "triaging")
-                return self._run(claim.id, self.store.ticket(claim.id)), False
-        return self._wait_for_output(claim), True
+                ticket = self.store.ticket(claim.id)
+            return self._run(claim.id, ticket), False
 
     def process(self, ticket_id: str) -> None:
         """Triage a stored ticket (the intake workers' job); decided tickets are left alone."""
