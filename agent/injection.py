@@ -5,8 +5,9 @@ fenced block or chat-markup block posing as a system prompt, and the directive s
 a cue in the same paragraph. The rest is whitespace-normalised, so a ticket with an injected
 sentence, line or paragraph yields the same ``clean_text`` as the ticket without it.
 Patterns live in ``agent/injection_patterns.py`` (en, de, es, fr, pt, it, ru, zh, ja), how the
-text is read for them (look-alike letters, spaced-out words) in ``agent/injection_reading.py``, and
-where an ambiguous verb must stand to be an order in ``agent/injection_position.py``.
+text is read for them (look-alike letters, spaced-out words) in ``agent/injection_reading.py``,
+where an ambiguous verb must stand to be an order in ``agent/injection_position.py``, and how they
+are run, each only on text that holds its anchors, in ``agent/injection_cues.py``.
 """
 
 from __future__ import annotations
@@ -18,14 +19,8 @@ from itertools import pairwise
 
 from pydantic import BaseModel, Field
 
-from agent.injection_patterns import (
-    DIRECTIVE,
-    FENCE,
-    JSON_KEY,
-    MARKUP_BLOCK,
-    find_cue,
-    role_line,
-)
+from agent.injection_cues import find_cue, role_line
+from agent.injection_patterns import DIRECTIVE, FENCE, JSON_KEY, MARKUP_BLOCK
 from agent.injection_reading import fold
 
 ZERO_WIDTH = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")

@@ -11,14 +11,6 @@ from __future__ import annotations
 
 import re
 
-from agent.injection_position import (
-    IMPERATIVE_BEFORE,
-    START_BEFORE,
-    after,
-    unconditional,
-)
-from agent.injection_reading import readings
-
 
 def _any(*parts: str) -> str:
     return "(?:" + "|".join(parts) + ")"
@@ -59,7 +51,7 @@ IGNORE_EN = _any(
     + r"\b",
     r"\b(?:ignore|disregard|forget)\s+(?:all\s+|everything\s+)?(?:the\s+)?(?:above(?!\s+(?:paragraph|message|mail|e-?mail|ticket|note|request|text|line|comment|post|screenshot|error|issue|steps?)\b)|(?:everything|all)\s+(?:above|before|else|you\s+(?:were|have\s+been)\s+told))\b",
 )
-IGNORE = _any(
+IGNORE = (
     # de
     r"\b(?:ignorier(?:e|en|t)?|vergiss|vergessen|missacht(?:e|en)?)\s+(?:sie\s+)?(?:(?:alle|die|deine|ihre|sämtliche)\s+)*"
     r"(?:(?:vorherigen|vorigen|bisherigen|obigen|früheren|vorangegangenen|vorstehenden|ursprünglichen|alten|system)\s*)?"
@@ -96,7 +88,7 @@ IGNORE = _any(
     r"(?:すべて|全て|全部)?(?:無視|忘れ|破棄)" + _JA_DO,
 )
 
-PERSONA = _any(
+PERSONA = (
     r"\byou\s+are\s+(?:now|no\s+longer)\s+(?:an?|the|in|acting|operating|called|named|free|dan|unrestricted|jailbroken|bound"
     r"|[\w-]*(?:bot|gpt|ai|assistant|agent|model|mode))\b",
     r"\b(?:pretend|imagine)\s+(?:to\s+be|you\s+are|that\s+you\s+are)\s+(?:an?|the)\s+",
@@ -128,7 +120,7 @@ _URGENT_EN = (
     r"(?:urgent|critical|p[0-4]|sev(?:erity)?\s*[0-4]|high(?:est)?[\s-]priority|top\s+priority"
     r"|emergency|blocker)"
 )
-ORDERS = _any(
+ORDERS = (
     # en
     r"\b(?:set|change|raise|make|update|bump|upgrade|assign|give)\s+(?:the\s+|its\s+|this\s+|ticket\s+|a\s+)?priority\s+(?:to\s+|=\s*|:\s*|as\s+|at\s+|of\s+)?(?:p[0-4]|sev(?:erity)?\s*[0-4])\b",
     r"\b(?:set|change|make|assign|give)\s+(?:the\s+|its\s+|this\s+|ticket\s+|a\s+)?priority\s+(?:to|=|:|as)\s*(?:critical|highest|urgent|emergency)\b",
@@ -220,8 +212,9 @@ ANSWER_NEAR_CHARS = 80
 TOKENS = r"<\|[a-z_]{2,24}\|>|\[/?inst\]|<</?sys>>|</?(?:system|assistant|instructions?)>"
 
 # Patterns run on folded text (``agent.injection_reading``): IGNORECASE makes Python's re several
-# times slower.
-CUE = re.compile(_any(IGNORE, PERSONA, ORDERS, TOKENS), re.M)
+# times slower. The cues are one pattern each, so each runs only on a text that holds its anchors
+# (``agent.injection_anchors``): as one alternation they were tried one by one at every position.
+CUE = tuple(re.compile(cue, re.M) for cue in (*IGNORE, *PERSONA, *ORDERS, TOKENS))
 IGNORE_ORDER = re.compile(IGNORE_EN, re.M)
 # The model's own instructions named ("all previous instructions", "your rules", "everything
 # above"): an order even inside an "if"/"when" clause ("when you read this ignore all previous
@@ -290,37 +283,3 @@ DIRECTIVE = re.compile(
     r"|приоритет|команда|优先级|团队|队列|優先度|チーム)\s*[:=：])",
     re.S,
 )
-
-
-def find_cue(lowered: str) -> bool:
-    """True when folded text holds an injection cue (role-prefixed lines not included)."""
-    return any(_cue(reading) for reading in readings(lowered))
-
-
-def _cue(lowered: str) -> bool:
-    if CUE.search(lowered) or any(
-        ANSWER_NEAR.search(
-            lowered, max(0, m.start() - ANSWER_NEAR_CHARS), m.end() + ANSWER_NEAR_CHARS
-        )
-        for m in CONFIDENCE.finditer(lowered)
-    ):
-        return True
-    return (
-        after(IMPERATIVE_BEFORE, IMPERATIVE, lowered)
-        or after(START_BEFORE, START_ORDERS, lowered)
-        or unconditional(IGNORE_ORDER, lowered)
-        or bool(IGNORE_THEIRS.search(lowered))
-    )
-
-
-def role_line(lowered: str) -> bool:
-    """True when a line starts with a chat role ("system:") and goes on to address a model."""
-    return any(_role_line(reading) for reading in readings(lowered))
-
-
-def _role_line(lowered: str) -> bool:
-    for m in ROLE_LINE.finditer(lowered):
-        end = lowered.find("\n", m.end())
-        if ROLE_TALK.search(lowered, m.end(), len(lowered) if end == -1 else end):
-            return True
-    return False

@@ -10,6 +10,7 @@ before the verb, so a text of many near-matches is scanned in linear time.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 # "tú"/"você" before the verb, not "si tú ignoras", "se você ignora" (if you ignore)
 _ADDRESSED = r"(?<!\bsi\s)(?<!\bse\s)(?<!cuando\s)(?<!quando\s)(?<!\bque\s)\b(?:t[úu]|voc[êe]s?)"
@@ -35,16 +36,13 @@ CONDITIONAL_BEFORE = re.compile(
 )
 
 
-def after(before: re.Pattern[str], orders: re.Pattern[str], lowered: str) -> bool:
+def after(before: re.Pattern[str], orders: Iterable[re.Match[str]], lowered: str) -> bool:
     """True when an order stands right after what ``before`` allows (30 characters looked at)."""
-    return any(
-        before.search(lowered, max(0, m.start() - 30), m.start()) for m in orders.finditer(lowered)
-    )
+    return any(before.search(lowered, max(0, m.start() - 30), m.start()) for m in orders)
 
 
-def unconditional(orders: re.Pattern[str], lowered: str) -> bool:
+def unconditional(orders: Iterable[re.Match[str]], lowered: str) -> bool:
     """True when an order stands outside an "if", "when" or "whether" clause (60 characters)."""
     return any(
-        not CONDITIONAL_BEFORE.search(lowered, max(0, m.start() - 60), m.start())
-        for m in orders.finditer(lowered)
+        not CONDITIONAL_BEFORE.search(lowered, max(0, m.start() - 60), m.start()) for m in orders
     )
