@@ -10,6 +10,23 @@ from pydantic import BaseModel, Field
 from agent.models import escape_delimiters, join_text
 
 LabelSource = Literal["import", "helpdesk", "specialist", "review", "decision"]
+# How far a source's team is to be believed. An ingest never replaces a label with a less
+# authoritative one: a re-imported export's team would undo a specialist's correction or the queue
+# a helpdesk ticket was resolved in. A person's word (a specialist's feedback, a reviewer's
+# decision) beats the helpdesk's final queue, which beats an export; the product's own decision,
+# which no one confirmed, counts least.
+LABEL_AUTHORITY: dict[str, int] = {
+    "decision": 0,
+    "import": 1,
+    "helpdesk": 2,
+    "review": 3,
+    "specialist": 3,
+}
+
+
+def outranks(stored: LabelSource, incoming: LabelSource) -> bool:
+    """True when a label from ``stored`` must not be replaced by one from ``incoming``."""
+    return LABEL_AUTHORITY[stored] > LABEL_AUTHORITY[incoming]
 
 
 class Case(BaseModel):

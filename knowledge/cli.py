@@ -101,6 +101,8 @@ def format_report(report: IngestReport, examples: int = 5) -> str:
         f"skipped {len(report.skipped)} in {report.seconds:.1f} s "
         f"({report.cases_per_s:.1f} cases/s, {report.embedded} embedded)"
     ]
+    if report.labels_kept:
+        lines.append(_kept_line(report.labels_kept))
     reasons = Counter(skip.reason.split(":")[0] for skip in report.skipped)
     for reason, count in reasons.most_common():
         lines.append(f"  skipped {count}: {reason}")
@@ -108,6 +110,25 @@ def format_report(report: IngestReport, examples: int = 5) -> str:
         lines.append(f"    {skip.ref}: {skip.reason}")
     lines.extend(f"note: {note}" for note in report.notes)
     return "\n".join(lines)
+
+
+# who set a label an export did not replace, as the summary says it
+_SET_BY = {
+    "specialist": "a specialist's correction",
+    "review": "a reviewer's decision",
+    "helpdesk": "a helpdesk outcome",
+    "import": "an earlier import",
+    "decision": "the product's decision",
+}
+
+
+def _kept_line(kept: dict[str, int]) -> str:
+    ranked = sorted(kept.items(), key=lambda item: -item[1])
+    why = ", ".join(f"{count} set by {_SET_BY.get(source, source)}" for source, count in ranked)
+    return (
+        f"kept {sum(kept.values())} stored teams the export would have replaced: {why} "
+        "(an import never replaces a more authoritative label; its other fields were applied)"
+    )
 
 
 @_guarded

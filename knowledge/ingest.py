@@ -53,6 +53,10 @@ class IngestReport(BaseModel):
     unchanged: int = 0
     skipped: list[Skipped] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list, description="How the records were read")
+    labels_kept: dict[str, int] = Field(
+        default_factory=dict,
+        description="Stored teams kept against the export's, by the source that set them",
+    )
     embedded: int = Field(default=0, description="Texts sent to the embedder (cache included)")
     seconds: float = 0.0
     cases_per_s: float = 0.0

@@ -22,6 +22,7 @@ from knowledge.cases import Case, SimilarCase
 from knowledge.embeddings import Embedder, make_embedder
 from knowledge.feedback import Feedback, corrected_case
 from knowledge.ingest import IngestReport, Skipped
+from knowledge.merge import merge_batch
 from knowledge.router import LearnedRouter
 
 if TYPE_CHECKING:
@@ -94,7 +95,9 @@ class KnowledgeBase:
         """Add or update cases by id; unchanged ones cost nothing, changed ones reach the router.
 
         ``keep`` names the fields the source does not carry (a reader's ``unread``): a stored
-        case keeps its values there instead of having them cleared. ``report`` is filled as
+        case keeps its values there instead of having them cleared. A stored team whose label
+        source outranks the case's (a specialist's correction against an export) is kept too,
+        counted in ``report.labels_kept``. ``report`` is filled as
         batches are stored, so a caller interrupted part-way can say what was done.
         """
         report = report if report is not None else IngestReport()
@@ -130,8 +133,7 @@ class KnowledgeBase:
                 skipped.append(Skipped(ref=case.id, reason="repeated id: later record kept"))
             latest[case.id] = case
         existing = self.store.get_many(list(latest))
-        if keep:
-            latest = {i: _keeping(case, existing.get(i), keep) for i, case in latest.items()}
+        latest, kept = merge_batch(latest, existing, keep)
         changed = [case for case in latest.values() if existing.get(case.id) != case]
         # an id first met in an earlier batch was counted there; here it is only the repeat
         counted = [case for case in changed if case.id not in seen]
@@ -145,6 +147,8 @@ class KnowledgeBase:
         report.added += sum(case.id not in existing for case in counted)
         report.updated += sum(case.id in existing for case in counted)
         report.embedded += len(changed)
+        for source in (source for i, source in kept.items() if i not in seen):
+            report.labels_kept[source] = report.labels_kept.get(source, 0) + 1
         seen.update(latest)
 
     def embed_teams(self, texts: dict[str, str]) -> dict[str, np.ndarray]:
@@ -261,13 +265,6 @@ class KnowledgeBase:
         if not cases:
             raise TriageError("the knowledge base is empty: ingest cases before refitting")
         return cases, np.concatenate(vectors)
-
-
-def _keeping(case: Case, stored: Case | None, fields: Collection[str]) -> Case:
-    """The case with the stored case's values in ``fields`` (those its source did not say)."""
-    if stored is None:
-        return case
-    return case.model_copy(update={field: getattr(stored, field) for field in fields})
 
 
 def _progress_bar() -> tqdm[Any] | None:

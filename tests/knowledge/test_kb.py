@@ -317,15 +317,20 @@ def test_an_ingest_keeps_what_it_does_not_read(
     assert [stored[i].team for i in ("T0", "T1", "T2")] == ["desk", "net", "net"]
     assert (stored["T0"].label_source, stored["T0"].handling_hours) == ("specialist", 2)
 
-    # what the export does carry still replaces the stored value, and the label with it
+    # what the export does carry still replaces the stored value, but not a specialist's label
     relabelled = KnowledgeBase(kb.store, kb.embedder).ingest(
-        [Case(id="T0", subject="vpn drops 0", body="tunnel resets", team="net")],
+        [Case(id="T0", subject="vpn drops 0", body="tunnel resets now", team="net")],
         keep=read_cases(export, label="g").unread,
     )
-    assert relabelled.updated == 1
+    assert relabelled.updated == 1 and relabelled.labels_kept == {"specialist": 1}
     after = kb.store.get("T0")
     assert after is not None
-    assert (after.team, after.label_source, after.first_route) == ("net", "import", "net")
+    assert (after.body, after.team, after.label_source, after.first_route) == (
+        "tunnel resets now",
+        "desk",
+        "specialist",
+        "net",
+    )
     kb.close()
 
 
