@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from functools import wraps
 from itertools import islice
 from pathlib import Path
@@ -13,7 +14,7 @@ from typing import Any
 
 from agent.errors import TriageError
 from agent.settings import Settings, get_settings
-from knowledge.ingest import IngestReport, parse_column_map, read_cases
+from knowledge.ingest import CaseReader, IngestReport, parse_column_map, read_cases
 from knowledge.kb import KnowledgeBase
 
 Handler = Callable[[argparse.Namespace, Settings], int]
@@ -31,6 +32,17 @@ def _guarded(handler: Handler) -> Handler:
             return 1
 
     return run
+
+
+@contextmanager
+def _opened(settings: Settings, **options: bool) -> Iterator[KnowledgeBase]:
+    """The knowledge base, closed after the command: an embedded one is free for the next
+    process (see knowledge.owner) as soon as the command is done with it."""
+    kb = KnowledgeBase.open(settings, **options)
+    try:
+        yield kb
+    finally:
+        kb.close()
 
 
 def _refit(kb: KnowledgeBase, settings: Settings) -> dict[str, Any]:
@@ -51,8 +63,14 @@ def _refit(kb: KnowledgeBase, settings: Settings) -> dict[str, Any]:
 def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     """Ingest a JSONL or CSV export and print what happened."""
     reader = read_cases(Path(args.file), args.format, args.label, parse_column_map(args.map))
+    with _opened(settings) as kb:
+        return _ingest(args, settings, reader, kb)
+
+
+def _ingest(
+    args: argparse.Namespace, settings: Settings, reader: CaseReader, kb: KnowledgeBase
+) -> int:
     cases = islice(reader, args.limit) if args.limit is not None else reader
-    kb = KnowledgeBase.open(settings)
     report = IngestReport()
     try:
         kb.ingest(cases, progress=True, keep=reader.unread, report=report)
@@ -134,7 +152,8 @@ def _kept_line(kept: dict[str, int]) -> str:
 @_guarded
 def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
     """Print the nearest stored cases to a text."""
-    hits = KnowledgeBase.open(settings, with_router=False).search(args.text, args.k)
+    with _opened(settings, with_router=False, read_only=True) as kb:
+        hits = kb.search(args.text, args.k)
     if not hits:
         print("no cases stored")
     for hit in hits:
@@ -147,7 +166,8 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
 @_guarded
 def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
     """Print what the knowledge base holds."""
-    stats = KnowledgeBase.open(settings, with_router=False).stats()
+    with _opened(settings, with_router=False, read_only=True) as kb:
+        stats = kb.stats()
     print(f"cases: {stats.count}   model: {stats.embedding_model}   store: {stats.store}")
     for title, counts in (
         ("teams", stats.teams),
@@ -163,7 +183,8 @@ def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
 @_guarded
 def cmd_refit(args: argparse.Namespace, settings: Settings) -> int:
     """Refit the learned router on every stored case."""
-    report = _refit(KnowledgeBase.open(settings), settings)
+    with _opened(settings) as kb:
+        report = _refit(kb, settings)
     for key, value in report.items():
         print(f"{key}: {value}")
     return 0

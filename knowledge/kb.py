@@ -68,12 +68,20 @@ class KnowledgeBase:
         self.team_descriptions: dict[str, np.ndarray] | None = None
 
     @classmethod
-    def open(cls, settings: Settings, with_router: bool = True) -> KnowledgeBase:
-        """Chroma under kb_dir (or a server), the cached local embedder, the saved router."""
+    def open(
+        cls, settings: Settings, with_router: bool = True, read_only: bool = False
+    ) -> KnowledgeBase:
+        """Chroma under kb_dir (or a server), the cached local embedder, the saved router.
+
+        Embedded, the knowledge base is this process's to write until ``close`` (ConflictError
+        naming the process that has it, see ``knowledge.owner``); ``read_only`` (no router)
+        opens it beside that process, for searching and counting."""
         from knowledge.store import ChromaCaseStore
 
         settings.ensure_dirs()
-        store = ChromaCaseStore.open(settings)
+        if read_only and with_router:
+            raise ValueError("a read-only knowledge base has no router to keep")
+        store = ChromaCaseStore.open(settings, read_only=read_only)
         embedder = make_embedder(settings.embedding_model, settings.embedding_cache_path)
         router = _load_router(settings, embedder.name) if with_router else None
         return cls(store, embedder, router)

@@ -32,6 +32,7 @@ from agent.errors import ConflictError, InputError, UpstreamError
 from agent.settings import Settings
 from knowledge.cases import Case, SimilarCase
 from knowledge.embeddings import Embedder, make_embedder
+from knowledge.owner import Claim, claim
 from knowledge.requesters import OwnerField, RequesterIndex, Row, index_row
 
 _WIDE_SEARCH = 1000  # a search for more cases than this asks how many there are first
@@ -161,6 +162,7 @@ class ChromaCaseStore:
         requesters: RequesterIndex | None = None,
     ) -> None:
         self._client = client
+        self._claim: Claim | None = None  # this process's hold on an embedded store's directory
         # embedded mode: the requester lookup goes through this index (see knowledge.requesters);
         # a Chroma server may be shared by several machines, so there it stays a metadata filter
         self._requesters = requesters
@@ -198,8 +200,13 @@ class ChromaCaseStore:
             requesters.rebuild(self._index_rows())
 
     @classmethod
-    def open(cls, settings: Settings) -> ChromaCaseStore:
-        """Embedded Chroma under ``settings.kb_dir``, or the Chroma server in http mode."""
+    def open(cls, settings: Settings, read_only: bool = False) -> ChromaCaseStore:
+        """Embedded Chroma under ``settings.kb_dir``, or the Chroma server in http mode.
+
+        Embedded, a store opened to write holds the directory for this process (see
+        ``knowledge.owner``): ConflictError when another process does. ``read_only`` opens
+        beside such a process: no lock and no requester index (lookups filter the metadata),
+        for a caller that only reads."""
         chroma_settings = ChromaSettings(anonymized_telemetry=False)
         client: ClientAPI
         if settings.chroma_mode == "http":
@@ -211,17 +218,23 @@ class ChromaCaseStore:
             except Exception as exc:  # any connection failure: name the server, keep the cause
                 raise UpstreamError(f"cannot reach Chroma at {location}: {exc}") from exc
         requesters = None
+        held: Claim | None = None
         if settings.chroma_mode != "http":
             settings.kb_dir.mkdir(parents=True, exist_ok=True)
             location = str(settings.kb_dir)
+            held = None if read_only else claim(settings.kb_dir)
             try:
                 client = chromadb.PersistentClient(path=location, settings=chroma_settings)
             except ChromaError as exc:  # a database file a crash, a full disk or a copy spoilt
+                if held is not None:
+                    held.release()
                 raise UpstreamError(f"cannot open the knowledge base at {location}: {exc}") from exc
-            index_path = settings.kb_dir / f"{settings.collection}-requesters.sqlite"
-            requesters = RequesterIndex(index_path)
+            if not read_only:  # a reader must not rebuild the index a writer keeps
+                index_path = settings.kb_dir / f"{settings.collection}-requesters.sqlite"
+                requesters = RequesterIndex(index_path)
         store = cls(client, settings.collection, settings.embedding_model, requesters)
         store.location = location
+        store._claim = held
         if settings.chroma_mode == "http":
             store._collection = cast(Any, Reachable(store._collection, location))
         return store
@@ -233,6 +246,9 @@ class ChromaCaseStore:
         close = getattr(self._client, "close", None)
         if close is not None:
             close()
+        if self._claim is not None:
+            self._claim.release()
+            self._claim = None
 
     def upsert(self, cases: Sequence[Case], embeddings: np.ndarray) -> None:
         """Insert or replace cases by id, with one embedding row per case."""

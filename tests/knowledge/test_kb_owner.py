@@ -1,0 +1,142 @@
+"""One process at a time writes an embedded knowledge base: a `triage kb ingest` beside a running
+service is refused, naming the service, and stores nothing; reading beside it works; a service
+that ends, however it ends, leaves the knowledge base free."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+from kb_cli_support import run_kb
+
+from agent.settings import Settings
+from knowledge.kb import KnowledgeBase
+from knowledge.owner import claim
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _export(path: Path, prefix: str, n: int = 3) -> Path:
+    records = [
+        {"id": f"{prefix}{i}", "body": f"vpn tunnel drops {prefix} {i}", "labels": {"g": "net"}}
+        for i in range(n)
+    ]
+    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    return path
+
+
+def _triage(data_dir: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "TRIAGE_DATA_DIR": str(data_dir), "PYTHONPATH": str(REPO)}
+    return subprocess.run(
+        [sys.executable, "-m", "agent.cli", *args],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def _count(settings: Settings) -> int:
+    kb = KnowledgeBase.open(settings, with_router=False)
+    try:
+        return kb.store.count()
+    finally:
+        kb.close()
+
+
+def test_claims_in_one_process_are_counted_and_another_process_is_refused(tmp_path: Path) -> None:
+    first, second = claim(tmp_path), claim(tmp_path)
+    script = "from pathlib import Path; from knowledge.owner import claim; claim(Path(r'%s'))"
+    run = [sys.executable, "-c", script % tmp_path]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    refused = subprocess.run(run, env=env, capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 1 and "ConflictError" in refused.stderr
+    assert f"in use by pid {os.getpid()}" in refused.stderr
+    first.release()
+    first.release()  # a second release of one claim gives back nothing more
+    still = subprocess.run(run, env=env, capture_output=True, text=True, timeout=60)
+    assert still.returncode == 1, "the other claim of this process still holds it"
+    second.release()
+    free = subprocess.run(run, env=env, capture_output=True, text=True, timeout=60)
+    assert free.returncode == 0, free.stderr
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_an_ingest_beside_a_running_service_is_refused_and_stores_nothing(
+    tmp_path: Path,
+) -> None:
+    data = tmp_path / "data"
+    settings = Settings(data_dir=data)
+    assert (
+        run_kb(["kb", "ingest", str(_export(tmp_path / "a.jsonl", "A")), "--label", "g"], settings)
+        == 0
+    )
+    port = _free_port()
+    env = {**os.environ, "TRIAGE_DATA_DIR": str(data), "PYTHONPATH": str(REPO)}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "agent.cli", "serve", "--port", str(port)],
+        env=env,
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert server.poll() is None, "the service stopped at start"
+            assert time.monotonic() < deadline, "the service did not come up"
+            time.sleep(0.3)
+
+        more = _export(tmp_path / "b.jsonl", "B")
+        refused = _triage(data, "kb", "ingest", str(more), "--label", "g")
+        assert refused.returncode == 1 and refused.stdout == ""
+        assert f"in use by pid {server.pid} (" in refused.stderr
+        assert "stop the service, ingest, and start it again" in refused.stderr
+        # reading beside the service works
+        stats = _triage(data, "kb", "stats")
+        assert stats.returncode == 0 and "cases: 3" in stats.stdout, stats.stderr
+        search = _triage(data, "kb", "search", "vpn tunnel drops")
+        assert search.returncode == 0 and "A0" in search.stdout, search.stderr
+
+        server.send_signal(signal.SIGKILL)  # a crash: the lock goes with the process
+        server.wait(timeout=30)
+        done = _triage(data, "kb", "ingest", str(more), "--label", "g")
+        assert done.returncode == 0 and "added 3" in done.stdout, done.stderr
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait(timeout=30)
+    assert _count(settings) == 6
+
+
+def test_a_service_does_not_start_while_an_ingest_holds_the_knowledge_base(
+    tmp_path: Path,
+) -> None:
+    settings = Settings(data_dir=tmp_path)
+    settings.ensure_dirs()
+    held = claim(settings.kb_dir)  # as a `triage kb ingest` running in this process would
+    try:
+        refused = _triage(tmp_path, "serve", "--port", str(_free_port()))
+    finally:
+        held.release()
+    assert refused.returncode == 1
+    assert "triage: error: the knowledge base " in refused.stderr
+    assert f"in use by pid {os.getpid()}" in refused.stderr
