@@ -51,6 +51,10 @@ class CaseStore(Protocol):
         """Every case with its embedding, in batches (to fit the learned models)."""
         ...
 
+    def iter_labels(self, batch_size: int = 1000) -> Iterator[list[Case]]:
+        """Every case without its body and embedding, in batches (to count teams and sources)."""
+        ...
+
     def delete(self, case_ids: Sequence[str]) -> None:
         """Remove cases by id."""
         ...

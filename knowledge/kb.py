@@ -191,7 +191,7 @@ class KnowledgeBase:
         teams: Counter[str] = Counter()
         languages: Counter[str] = Counter()
         sources: Counter[str] = Counter()
-        for batch, _ in self.store.iter_all():
+        for batch in self.store.iter_labels():
             for case in batch:
                 teams[case.team or "(none)"] += 1
                 languages[case.language or "(unknown)"] += 1

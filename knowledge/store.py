@@ -323,6 +323,13 @@ class ChromaCaseStore:
         for got in self._pages(batch_size, ["documents", "metadatas", "embeddings"]):
             yield self._cases(got), np.asarray(got["embeddings"], dtype=np.float32)
 
+    def iter_labels(self, batch_size: int = 1000) -> Iterator[list[Case]]:
+        """Every case without its body and embedding, from the metadata alone, in pages."""
+        # the documents and embeddings were 9/10 of what `kb stats` read (40,000 cases)
+        for got in self._pages(batch_size, ["metadatas"]):
+            metas = got["metadatas"] or [{}] * len(got["ids"])
+            yield [case_from_record(i, "", m or {}) for i, m in zip(got["ids"], metas, strict=True)]
+
     def delete(self, case_ids: Sequence[str]) -> None:
         """Remove cases by id."""
         ids = list(case_ids)
@@ -344,9 +351,8 @@ class ChromaCaseStore:
 
     def _index_rows(self) -> Iterator[Row]:
         """The requester index's row of every stored case, from the metadata (no documents)."""
-        for got in self._pages(self._batch, ["metadatas"]):
-            for case_id, meta in zip(got["ids"], got["metadatas"] or [], strict=True):
-                yield index_row(case_from_record(case_id, "", meta or {}))
+        for cases in self.iter_labels(self._batch):
+            yield from (index_row(case) for case in cases)
 
     @staticmethod
     def _cases(got: Any) -> list[Case]:
@@ -423,6 +429,12 @@ class InMemoryCaseStore:
         for start in range(0, len(ids), max(1, batch_size)):
             chunk = ids[start : start + batch_size]
             yield [self._cases[i] for i in chunk], np.stack([self._vectors[i] for i in chunk])
+
+    def iter_labels(self, batch_size: int = 1000) -> Iterator[list[Case]]:
+        """Every case in batches (held whole in memory: the body costs nothing to leave in)."""
+        cases = list(self._cases.values())
+        for start in range(0, len(cases), max(1, batch_size)):
+            yield cases[start : start + batch_size]
 
     def delete(self, case_ids: Sequence[str]) -> None:
         """Remove cases by id."""

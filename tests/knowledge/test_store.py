@@ -252,6 +252,17 @@ def test_iter_all_pages_through_cases_with_embeddings(store: CaseStore) -> None:
     np.testing.assert_allclose(seen["k7"], vectors[7], atol=1e-5)
 
 
+def test_iter_labels_pages_through_every_case_with_its_labels(store: CaseStore) -> None:
+    _fill(store)
+    pages = list(store.iter_labels(batch_size=2))
+    assert [len(page) for page in pages] == [2, 1]
+    seen = {case.id: case for page in pages for case in page}
+    assert {i: (c.team, c.requester, c.label_source) for i, c in seen.items()} == {
+        c.id: (c.team, c.requester, c.label_source) for c in CASES
+    }
+    assert seen["c2"].subject == "Invoice wrong"
+
+
 def test_metadata_round_trip_keeps_every_field() -> None:
     case = Case(
         id="x",
