@@ -74,13 +74,11 @@ class KnowledgeBase:
         """Chroma under kb_dir (or a server), the cached local embedder, the saved router.
 
         Embedded, the knowledge base is this process's to write until ``close`` (ConflictError
-        naming the process that has it, see ``knowledge.owner``); ``read_only`` (no router)
-        opens it beside that process, for searching and counting."""
+        naming the process that has it, see ``knowledge.owner``); ``read_only`` opens it beside
+        that process, for searching and counting."""
         from knowledge.store import ChromaCaseStore
 
         settings.ensure_dirs()
-        if read_only and with_router:
-            raise ValueError("a read-only knowledge base has no router to keep")
         store = ChromaCaseStore.open(settings, read_only=read_only)
         embedder = make_embedder(settings.embedding_model, settings.embedding_cache_path)
         router = _load_router(settings, embedder.name) if with_router else None

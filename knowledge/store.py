@@ -232,7 +232,12 @@ class ChromaCaseStore:
             if not read_only:  # a reader must not rebuild the index a writer keeps
                 index_path = settings.kb_dir / f"{settings.collection}-requesters.sqlite"
                 requesters = RequesterIndex(index_path)
-        store = cls(client, settings.collection, settings.embedding_model, requesters)
+        try:
+            store = cls(client, settings.collection, settings.embedding_model, requesters)
+        except Exception:
+            if held is not None:
+                held.release()  # a store that did not open holds nothing
+            raise
         store.location = location
         store._claim = held
         if settings.chroma_mode == "http":

@@ -14,11 +14,14 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 from kb_cli_support import run_kb
 
+from agent.errors import ConflictError
 from agent.settings import Settings
 from knowledge.kb import KnowledgeBase
 from knowledge.owner import claim
+from knowledge.store import ChromaCaseStore
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -52,20 +55,36 @@ def _count(settings: Settings) -> int:
         kb.close()
 
 
+def _claim_elsewhere(directory: Path) -> subprocess.CompletedProcess[str]:
+    """Another process claims the directory and ends."""
+    script = "from pathlib import Path; from knowledge.owner import claim; claim(Path(r'%s'))"
+    return subprocess.run(
+        [sys.executable, "-c", script % directory],
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
 def test_claims_in_one_process_are_counted_and_another_process_is_refused(tmp_path: Path) -> None:
     first, second = claim(tmp_path), claim(tmp_path)
-    script = "from pathlib import Path; from knowledge.owner import claim; claim(Path(r'%s'))"
-    run = [sys.executable, "-c", script % tmp_path]
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    refused = subprocess.run(run, env=env, capture_output=True, text=True, timeout=60)
+    refused = _claim_elsewhere(tmp_path)
     assert refused.returncode == 1 and "ConflictError" in refused.stderr
     assert f"in use by pid {os.getpid()}" in refused.stderr
     first.release()
     first.release()  # a second release of one claim gives back nothing more
-    still = subprocess.run(run, env=env, capture_output=True, text=True, timeout=60)
-    assert still.returncode == 1, "the other claim of this process still holds it"
+    assert _claim_elsewhere(tmp_path).returncode == 1, "this process's other claim holds it"
     second.release()
-    free = subprocess.run(run, env=env, capture_output=True, text=True, timeout=60)
+    free = _claim_elsewhere(tmp_path)
+    assert free.returncode == 0, free.stderr
+
+
+def test_a_store_that_does_not_open_leaves_the_knowledge_base_free(tmp_path: Path) -> None:
+    ChromaCaseStore.open(Settings(data_dir=tmp_path)).close()
+    with pytest.raises(ConflictError, match="holds minilm-int8 embeddings"):
+        ChromaCaseStore.open(Settings(data_dir=tmp_path, embedding_model="e5-small-multilingual"))
+    free = _claim_elsewhere(tmp_path / "kb")
     assert free.returncode == 0, free.stderr
 
 
