@@ -6,6 +6,7 @@ Handlers stay thin: they authenticate, call one method here, and shape the answe
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
@@ -80,6 +81,9 @@ class TriageService:
         self.enrichers: list[Callable[[Ticket], Ticket]] = []
         # Shared with app.state.decision_listeners: plugins append to the same list.
         self.listeners: list[DecisionListener] = []
+        # Held from "is it waiting?" to the stored decision: two reviewers answering one ticket
+        # at once would both pass the check, and the second resume would find its run gone.
+        self._review_lock = threading.Lock()
 
     def triage_now(
         self, ticket: Ticket, header_key: str | None, caller: Principal
@@ -178,6 +182,29 @@ class TriageService:
 
     def review(self, ticket_id: str, answer: ReviewIn, caller: Principal) -> dict[str, Any]:
         """Apply a reviewer's decision: resume the waiting run, record it, learn from it."""
+        with self._review_lock:
+            output, result = self._decide_review(ticket_id, answer, caller)
+        if self.loads is not None:
+            self.loads.assign(result.decision.assignee)
+        self.notify(ticket_id)
+        self.ledger.add_review(ticket_id, caller.key_id, answer.model_dump(mode="json"))
+        self.metrics.decision(result.decision, 0.0)
+        learned, why = True, None
+        try:
+            self._learn(
+                ticket_id, result.decision.team, result.decision.escalate, "review", answer.note
+            )
+        except Exception as exc:
+            # The human decision stands even when the knowledge base is down; say so instead.
+            learned, why = False, f"{type(exc).__name__}: {exc}"
+            self.metrics.errors.labels(kind="learn").inc()
+            log.warning("review of %s recorded but not learned: %s", ticket_id, why)
+        return {"ticket_id": ticket_id, "decision": output, "learned": learned, "learn_error": why}
+
+    def _decide_review(
+        self, ticket_id: str, answer: ReviewIn, caller: Principal
+    ) -> tuple[dict[str, Any], TriageResult]:
+        """Check the answer, resume the run with it and store the decision (review lock held)."""
         if self.store.status(ticket_id) != "review":
             raise ConflictError(f"ticket {ticket_id!r} is not waiting for review")
         policy = self.engine.policy
@@ -199,23 +226,7 @@ class TriageService:
             note=answer.note,
         )
         result = self.engine.resume(ticket_id, human)
-        output = self.store.record(ticket_id, result, actor=caller.name)
-        if self.loads is not None:
-            self.loads.assign(result.decision.assignee)
-        self.notify(ticket_id)
-        self.ledger.add_review(ticket_id, caller.key_id, answer.model_dump(mode="json"))
-        self.metrics.decision(result.decision, 0.0)
-        learned, why = True, None
-        try:
-            self._learn(
-                ticket_id, result.decision.team, result.decision.escalate, "review", answer.note
-            )
-        except Exception as exc:
-            # The human decision stands even when the knowledge base is down; say so instead.
-            learned, why = False, f"{type(exc).__name__}: {exc}"
-            self.metrics.errors.labels(kind="learn").inc()
-            log.warning("review of %s recorded but not learned: %s", ticket_id, why)
-        return {"ticket_id": ticket_id, "decision": output, "learned": learned, "learn_error": why}
+        return self.store.record(ticket_id, result, actor=caller.name), result
 
     def feedback(self, ticket_id: str, answer: FeedbackIn, caller: Principal) -> FeedbackOut:
         """Store a specialist's feedback and feed the knowledge base with the corrected case."""

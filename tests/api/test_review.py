@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import datetime, timedelta
+from typing import Any
 
 from api_support import TICKET_DB, TICKET_REVIEW, Api
+from sqlalchemy import select
+
+from api.tables import ReviewRow
 
 
 def _waiting(api: Api) -> str:
@@ -126,3 +132,44 @@ def test_a_review_that_keeps_the_team_keeps_the_person_and_the_sla(api: Api) -> 
         before["tier"],
         before["sla"],
     )
+
+
+def test_two_reviewers_deciding_one_ticket_at_once_get_one_decision_and_one_409(
+    api: Api,
+) -> None:
+    ticket_id = _waiting(api)
+    engine_busy, release = threading.Event(), threading.Event()
+
+    def hold_the_engine() -> None:
+        engine_busy.set()
+        release.wait(10)
+
+    # Another ticket being routed holds the engine: both reviews arrive while it runs.
+    holder = threading.Thread(target=api.services.engine.exclusive, args=(hold_the_engine,))
+    holder.start()
+    assert engine_busy.wait(10)
+    answers: dict[str, Any] = {}
+
+    def decide(team: str) -> None:
+        answers[team] = api.client.post(
+            f"/v1/review/{ticket_id}", json={"team": team}, headers=api.auth("reviewer")
+        )
+
+    reviewers = [threading.Thread(target=decide, args=(team,)) for team in ("hardware", "network")]
+    for reviewer in reviewers:
+        reviewer.start()
+    time.sleep(0.5)  # both requests are in, waiting
+    release.set()
+    for thread in (*reviewers, holder):
+        thread.join(30)
+
+    codes = sorted(r.status_code for r in answers.values())
+    assert codes == [200, 409], {t: (r.status_code, r.text[:200]) for t, r in answers.items()}
+    won = next(t for t, r in answers.items() if r.status_code == 200)
+    lost = next(r for r in answers.values() if r.status_code == 409)
+    assert "not waiting for review" in lost.json()["detail"]
+    view = api.client.get(f"/v1/tickets/{ticket_id}", headers=api.auth("reviewer")).json()
+    assert view["decision"]["team"] == won
+    with api.services.db.session() as session:
+        recorded = session.scalars(select(ReviewRow).where(ReviewRow.ticket_id == ticket_id)).all()
+    assert len(recorded) == 1
