@@ -3,10 +3,12 @@
 Deadlines watched: the first response while a ticket still waits in the review queue (no human
 has touched it), and the resolution until feedback marks it resolved. A ticket is at risk once
 ``1 - warn_fraction`` of its time is used, breached past the due time. Each step up (ok -> at risk
--> breached) applies the protocol once: raise the priority one step, put the ticket in front of
-the review queue, and POST to the policy's on-call webhook when one is set. Every action, and
-every page's outcome, is recorded on the event that asked for the page; a failed page, or one lost
-with its process mid-send, is re-sent on later passes, up to ``oncall_attempts`` tries in all.
+-> breached) of each deadline applies the protocol once (a first response breached in the review
+queue does not silence the resolution's breach later): raise the priority one step, put the
+ticket in front of the review queue, and POST to the policy's on-call webhook when one is set.
+Every action, and every page's outcome, is recorded on the event that asked for the page; a
+failed page, or one lost with its process mid-send, is re-sent on later passes, up to
+``oncall_attempts`` tries in all.
 """
 
 from __future__ import annotations
@@ -73,23 +75,50 @@ def _stored_time(value: Any) -> datetime | None:
         return None
 
 
-def assess(
+def deadline_states(
     row: TicketRow, now: datetime, warn_fraction: float
-) -> tuple[State, datetime, str] | None:
-    """The worst state of the ticket's open deadlines and that deadline; None if none."""
+) -> list[tuple[State, datetime, str]]:
+    """Each open deadline of the ticket: its state, due time and name."""
     start = clock_start(row)
     deadlines: list[tuple[str, datetime]] = []
     if row.status == "review" and row.first_response_due is not None:
         deadlines.append(("first_response", row.first_response_due))
     if row.resolution_due is not None:
         deadlines.append(("resolution", row.resolution_due))
-    worst: tuple[State, datetime, str] | None = None
+    out: list[tuple[State, datetime, str]] = []
     for name, due in deadlines:
         span = max((due - start).total_seconds(), 0.0)
         warn_at = due - timedelta(seconds=span * warn_fraction)
         state: State = "breached" if now > due else "at_risk" if now >= warn_at else "ok"
-        if worst is None or RANK[state] > RANK[worst[0]]:
-            worst = (state, due, name)
+        out.append((state, due, name))
+    return out
+
+
+def assess(
+    row: TicketRow, now: datetime, warn_fraction: float
+) -> tuple[State, datetime, str] | None:
+    """The worst state of the ticket's open deadlines and that deadline; None if none."""
+    worst: tuple[State, datetime, str] | None = None
+    for found in deadline_states(row, now, warn_fraction):
+        if worst is None or RANK[found[0]] > RANK[worst[0]]:
+            worst = found
+    return worst
+
+
+def _stepped_up(
+    row: TicketRow, now: datetime, warn_fraction: float
+) -> tuple[State, datetime, str] | None:
+    """The worst deadline whose state is past the last step acted on for that deadline."""
+    acted: dict[str, int] = {}
+    for event in row.sla_events or []:
+        name = event.get("deadline")
+        if isinstance(name, str):
+            acted[name] = max(acted.get(name, 0), RANK.get(str(event.get("state")), 0))
+    worst: tuple[State, datetime, str] | None = None
+    for found in deadline_states(row, now, warn_fraction):
+        state, _, name = found
+        if RANK[state] > acted.get(name, 0) and (worst is None or RANK[state] > RANK[worst[0]]):
+            worst = found
     return worst
 
 
@@ -169,8 +198,8 @@ class SlaWatch:
         pages: list[_Page] = []
         with self._events_lock, self.db.session() as session:
             for row in session.scalars(self._open()):
-                found = assess(row, now, self.warn_fraction)
-                if found is None or RANK[found[0]] <= RANK[row.sla_state]:
+                found = _stepped_up(row, now, self.warn_fraction)
+                if found is None:
                     continue
                 state, due, deadline = found
                 self._escalate(row, state, due, deadline, policy, now)
@@ -214,7 +243,9 @@ class SlaWatch:
             "priority": row.priority,
             "actions": actions,
         }
-        row.sla_state = state
+        # the ticket's state is its worst deadline's: a later deadline at risk keeps 'breached'
+        if RANK[state] > RANK.get(row.sla_state, 0):
+            row.sla_state = state
         row.sla_events = [*(row.sla_events or []), event]
 
     def on_decision(self, ticket_id: str, ticket: Ticket, result: TriageResult) -> None:

@@ -292,3 +292,26 @@ def test_a_page_lost_with_its_process_is_sent_again(api: Api) -> None:
     states = [p["state"] for p in _ScriptedHook.received]
     assert states[0] == "decided" and sorted(states[1:]) == ["at_risk", "breached"]
     assert events[1]["oncall_attempts"] == 2
+
+
+def test_a_resolution_breach_is_acted_on_after_a_first_response_breach(api: Api) -> None:
+    # Held for review past its first-response time, then decided: the resolution deadline is
+    # another commitment, and its breach gets the protocol too (not only GET /v1/sla/at-risk).
+    made = api.client.post("/v1/triage", json=TICKET_REVIEW, headers=api.auth("helpdesk")).json()
+    ticket_id = made["ticket_id"]
+    assert made["needs_review"] and made["escalate"]
+    first_due = datetime.fromisoformat(made["sla"]["first_response_due"])
+    assert api.services.sla.check(now=first_due + timedelta(minutes=1)) == [ticket_id]
+    answer = {"team": made["team"], "priority": "P3"}
+    done = api.client.post(f"/v1/review/{ticket_id}", json=answer, headers=api.auth("reviewer"))
+    assert done.status_code == 200
+    resolution_due = datetime.fromisoformat(done.json()["decision"]["sla"]["resolution_due"])
+
+    late = resolution_due + timedelta(minutes=1)
+    assert api.services.sla.check(now=late) == [ticket_id]
+    assert api.services.sla.check(now=late + timedelta(minutes=1)) == []  # once per step
+    view = api.client.get(f"/v1/tickets/{ticket_id}", headers=api.auth("specialist")).json()
+    steps = [(e["deadline"], e["state"]) for e in view["sla"]["events"]]
+    assert steps == [("first_response", "breached"), ("resolution", "breached")]
+    assert view["sla"]["state"] == "breached"
+    assert view["sla"]["events"][-1]["actions"][0] == "raise_priority P3->P2"
