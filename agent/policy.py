@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from agent.config_yaml import load_config
 from agent.errors import PolicyError
 from agent.text import fold
 
@@ -432,7 +433,7 @@ def load_policy(path: Path | str) -> Policy:
 def loads_policy(text: str, source: str = "<policy>") -> Policy:
     """Parse and validate policy YAML text."""
     try:
-        data = yaml.safe_load(text)
+        data = load_config(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""

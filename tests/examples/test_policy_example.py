@@ -168,6 +168,42 @@ def test_priority_off_the_scale_is_reported(tmp_path: Path) -> None:
         load_policy(_write(tmp_path, data))
 
 
+def test_a_key_given_twice_is_refused_not_silently_replaced(tmp_path: Path) -> None:
+    # A second `rules:` pasted at the end of the file would replace every rule above it.
+    text = EXAMPLE.read_text(encoding="utf-8")
+    path = tmp_path / "policy.yaml"
+    path.write_text(text + "\nrules:\n  - {id: extra, match: {keywords: [x]}, actions: {}}\n")
+    first = 1 + text.splitlines().index("rules:")
+    with pytest.raises(PolicyError) as info:
+        load_policy(path)
+    message = str(info.value)
+    assert message.startswith(f"{path}: line {len(text.splitlines()) + 2}, column 1:")
+    assert f"'rules' given again (first on line {first})" in message
+    # the same key one level down, inside a flow mapping
+    nested = text.replace(
+        "P1: {first_response_hours: 0.5,",
+        "P1: {first_response_hours: 0.5, first_response_hours: 2,",
+    )
+    path.write_text(nested)
+    with pytest.raises(PolicyError, match="'first_response_hours' given again"):
+        load_policy(path)
+
+
+def test_merge_keys_may_be_overridden(tmp_path: Path) -> None:
+    # `<<: *anchor` then an explicit key is YAML's way to reuse and adjust, not a repeat.
+    text = (
+        EXAMPLE.read_text(encoding="utf-8")
+        .replace(
+            "    P4: {first_response_hours: 8,",
+            "    P4: {<<: *p3, first_response_hours: 8,",
+        )
+        .replace("    P3: {first", "    P3: &p3 {first")
+    )
+    path = tmp_path / "policy.yaml"
+    path.write_text(text)
+    assert load_policy(path).priorities.levels["P4"].first_response_hours == 8
+
+
 def _make_demo() -> ModuleType:
     spec = importlib.util.spec_from_file_location("make_demo", EXAMPLES / "make_demo.py")
     assert spec is not None and spec.loader is not None
