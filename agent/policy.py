@@ -40,6 +40,15 @@ _WEIGHTS: dict[ComplexityPart, float] = {
 }
 
 
+class PathError(ValueError):
+    """A problem a validator above the field found: ``loc`` leads from that model to the field,
+    so the message names the path a person edits, not the model that noticed."""
+
+    def __init__(self, loc: tuple[str | int, ...], message: str) -> None:
+        super().__init__(message)
+        self.loc = loc
+
+
 def _check_regexes(patterns: list[str]) -> list[str]:
     for i, pattern in enumerate(patterns):
         try:
@@ -102,9 +111,12 @@ class Team(_Strict):
     def _members_unique(self) -> Team:
         # open loads and assignments are kept by name: two entries would be one person
         names = [m.name for m in self.members]
-        repeated = sorted({n for n in names if names.count(n) > 1})
-        if repeated:
-            raise ValueError(f"team {self.name!r} lists members more than once: {repeated}")
+        for i, name in enumerate(names):
+            if name in names[:i]:
+                raise PathError(
+                    ("members", i, "name"),
+                    f"team {self.name!r} lists {name!r} again (members[{names.index(name)}])",
+                )
         return self
 
 
@@ -271,23 +283,23 @@ class PriorityPolicy(_Strict):
     def _consistent(self) -> PriorityPolicy:
         repeated = sorted({p for p in self.scale if self.scale.count(p) > 1})
         if repeated:
-            raise ValueError(f"scale repeats {repeated}")
+            raise PathError(("scale",), f"scale repeats {repeated}")
         for name, level in self.levels.items():
             if level.first_response_hours > level.resolution_hours:
-                raise ValueError(
-                    f"levels.{name}: first_response_hours {level.first_response_hours:g} is "
-                    f"after resolution_hours {level.resolution_hours:g}"
+                raise PathError(
+                    ("levels", name, "first_response_hours"),
+                    f"{level.first_response_hours:g} is after resolution_hours "
+                    f"{level.resolution_hours:g}",
                 )
-        known = set(self.scale)
-        named = {
-            self.default,
-            *self.levels,
-            *self.by_account_tier.values(),
-            *self.by_severity.values(),
-        }
-        unknown = sorted(named - known)
-        if unknown:
-            raise ValueError(f"priorities {unknown} are not on the scale {self.scale}")
+        named: list[tuple[tuple[str | int, ...], str]] = [
+            (("default",), self.default),
+            *((("levels", p), p) for p in self.levels),
+            *((("by_account_tier", k), p) for k, p in self.by_account_tier.items()),
+            *((("by_severity", k), p) for k, p in self.by_severity.items()),
+        ]
+        for loc, priority in named:
+            if priority not in self.scale:
+                raise PathError(loc, f"priority {priority!r} is not on the scale {self.scale}")
         return self
 
     def rank(self, priority: str) -> int:
@@ -322,43 +334,58 @@ class Policy(_Strict):
     @model_validator(mode="after")
     def _references(self) -> Policy:
         names = [t.name for t in self.teams]
-        dupes = sorted({n for n in names if names.count(n) > 1})
-        if dupes:
-            raise ValueError(f"team names must be unique, repeated: {dupes}")
+        for i, name in enumerate(names):
+            if name in names[:i]:
+                raise PathError(
+                    ("teams", i, "name"), f"{name!r} is already teams[{names.index(name)}]"
+                )
         known = set(names)
+        teams = f"teams: {', '.join(names)}"
         if self.first_line_team not in known:
-            raise ValueError(f"first_line_team {self.first_line_team!r} is not a team")
+            raise PathError(
+                ("first_line_team",), f"{self.first_line_team!r} is not a team; {teams}"
+            )
+        scale = self.priorities.scale
+        ids = [r.id for r in self.rules]
         for i, rule in enumerate(self.rules):
-            if rule.actions.escalate_to and rule.actions.escalate_to not in known:
-                raise ValueError(f"rules[{i}] ({rule.id}) escalates to unknown team")
-            if (
-                rule.actions.raise_priority_to
-                and rule.actions.raise_priority_to not in self.priorities.scale
-            ):
-                raise ValueError(f"rules[{i}] ({rule.id}) raises to a priority not on the scale")
-        scale = set(self.priorities.scale)
+            at = ("rules", i)
+            if rule.id in ids[:i]:
+                raise PathError((*at, "id"), f"{rule.id!r} is already rules[{ids.index(rule.id)}]")
+            team, raise_to = rule.actions.escalate_to, rule.actions.raise_priority_to
+            if team and team not in known:
+                raise PathError(
+                    (*at, "actions", "escalate_to"),
+                    f"rule {rule.id}: unknown team {team!r}; {teams}",
+                )
+            if raise_to and raise_to not in scale:
+                raise PathError(
+                    (*at, "actions", "raise_priority_to"),
+                    f"rule {rule.id}: {raise_to!r} is not on the scale {scale}",
+                )
         for i, branch in enumerate(self.decision_tree):
+            at = ("decision_tree", i)
             if branch.team and branch.team not in known:
-                raise ValueError(f"decision_tree[{i}] ({branch.name}) names unknown team")
+                raise PathError(
+                    (*at, "team"), f"branch {branch.name}: unknown team {branch.team!r}; {teams}"
+                )
             # a condition on a name that cannot occur never fires, silently: refuse it
             unknown = sorted(set(branch.when.team or ()) - known)
             if unknown:
-                raise ValueError(f"decision_tree[{i}] ({branch.name}) when.team: unknown {unknown}")
-            off_scale = sorted(set(branch.when.priority or ()) - scale)
+                raise PathError(
+                    (*at, "when", "team"), f"branch {branch.name}: unknown {unknown}; {teams}"
+                )
+            off_scale = sorted(set(branch.when.priority or ()) - set(scale))
             if off_scale:
-                raise ValueError(
-                    f"decision_tree[{i}] ({branch.name}) when.priority: {off_scale} are not on "
-                    f"the scale {self.priorities.scale}"
+                raise PathError(
+                    (*at, "when", "priority"),
+                    f"branch {branch.name}: {off_scale} are not on the scale {scale}",
                 )
             missing = self._skills_nobody_has(branch)
             if missing:
-                raise ValueError(
-                    f"decision_tree[{i}] ({branch.name}) required_skills: no member of the "
-                    f"teams it can route to has {missing}"
+                raise PathError(
+                    (*at, "required_skills"),
+                    f"branch {branch.name}: no member of the teams it can route to has {missing}",
                 )
-        ids = [r.id for r in self.rules]
-        if len(ids) != len(set(ids)):
-            raise ValueError("rule ids must be unique")
         return self
 
     def _skills_nobody_has(self, branch: Branch) -> list[str]:
@@ -416,7 +443,13 @@ def parse_policy(data: Any, source: str = "<policy>") -> Policy:
     try:
         return Policy.model_validate(data)
     except ValidationError as exc:
-        lines = [f"{source}: {_location(e['loc'])}: {e['msg']}" for e in exc.errors()]
+        lines = []
+        for e in exc.errors():
+            found = (e.get("ctx") or {}).get("error")
+            if isinstance(found, PathError):
+                lines.append(f"{source}: {_location((*e['loc'], *found.loc))}: {found}")
+            else:
+                lines.append(f"{source}: {_location(e['loc'])}: {e['msg']}")
         raise PolicyError("\n".join(lines)) from None
 
 

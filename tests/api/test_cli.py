@@ -94,7 +94,7 @@ def test_policy_activate_replaces_a_stored_policy_that_no_longer_validates(
     broken = tmp_path / "broken.yaml"
     broken.write_text(twice, encoding="utf-8")
     assert main(["policy", "activate", str(broken)]) == 1
-    assert "lists members more than once" in capsys.readouterr().err
+    assert "lists 'Lena Fischer' again (members[0])" in capsys.readouterr().err
     fixed = tmp_path / "fixed.yaml"
     fixed.write_text(example, encoding="utf-8")
     assert main(["policy", "activate", str(fixed), "--author", "ana"]) == 0
