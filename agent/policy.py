@@ -362,8 +362,15 @@ class Policy(_Strict):
                     (*at, "actions", "raise_priority_to"),
                     f"rule {rule.id}: {raise_to!r} is not on the scale {scale}",
                 )
+        branches = [b.name for b in self.decision_tree]
         for i, branch in enumerate(self.decision_tree):
             at = ("decision_tree", i)
+            # the evidence names the branch that decided: two of one name cannot be told apart
+            if branch.name in branches[:i]:
+                raise PathError(
+                    (*at, "name"),
+                    f"{branch.name!r} is already decision_tree[{branches.index(branch.name)}]",
+                )
             if branch.team and branch.team not in known:
                 raise PathError(
                     (*at, "team"), f"branch {branch.name}: unknown team {branch.team!r}; {teams}"

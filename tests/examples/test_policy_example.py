@@ -210,6 +210,18 @@ def test_a_name_that_names_nothing_is_reported_at_its_path_with_what_was_expecte
     assert str(info.value) == f"{path}: {where}: {expected}"
 
 
+def test_two_branches_of_one_name_are_refused(tmp_path: Path) -> None:
+    # the evidence names the branch that decided: two of one name cannot be told apart
+    data = yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))
+    data["decision_tree"].append({"name": "vip-escalated", "tier": 3})
+    path = _write(tmp_path, data)
+    with pytest.raises(PolicyError) as info:
+        load_policy(path)
+    assert str(info.value) == (
+        f"{path}: decision_tree[10].name: 'vip-escalated' is already decision_tree[0]"
+    )
+
+
 def test_a_key_given_twice_is_refused_not_silently_replaced(tmp_path: Path) -> None:
     # A second `rules:` pasted at the end of the file would replace every rule above it.
     text = EXAMPLE.read_text(encoding="utf-8")
