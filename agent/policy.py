@@ -10,7 +10,7 @@ import hashlib
 import re
 from datetime import time
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from agent.config_yaml import load_config
 from agent.errors import PolicyError
+from agent.models import Channel
 from agent.text import fold
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
@@ -362,6 +363,11 @@ class Policy(_Strict):
                     (*at, "actions", "raise_priority_to"),
                     f"rule {rule.id}: {raise_to!r} is not on the scale {scale}",
                 )
+            odd = _not_channels(rule.match.fields.get("channel"))
+            if odd:
+                raise PathError(
+                    (*at, "match", "fields", "channel"), f"rule {rule.id}: {odd} {_CHANNELS}"
+                )
         branches = [b.name for b in self.decision_tree]
         for i, branch in enumerate(self.decision_tree):
             at = ("decision_tree", i)
@@ -393,7 +399,43 @@ class Policy(_Strict):
                     (*at, "required_skills"),
                     f"branch {branch.name}: no member of the teams it can route to has {missing}",
                 )
+            self._check_can_fire(i, branch)
         return self
+
+    def _check_can_fire(self, i: int, branch: Branch) -> None:
+        """PathError for a branch whose conditions can never all hold, or that an earlier
+        branch always takes first: it would look armed and never decide anything."""
+        at, when, first_line = ("decision_tree", i), branch.when, self.first_line_team
+        for j, earlier in enumerate(self.decision_tree[:i]):
+            if not earlier.when.model_dump(exclude_none=True):
+                raise PathError(
+                    at,
+                    f"branch {branch.name} is never reached: decision_tree[{j}] ({earlier.name}) "
+                    "has no condition and decides first",
+                )
+        if when.escalate is not None and when.team is not None:
+            # the team chosen so far decides escalation: only the first line is not escalated
+            can_be_first_line = first_line in when.team
+            can_be_escalated = any(team != first_line for team in when.team)
+            if not (can_be_escalated if when.escalate else can_be_first_line):
+                raise PathError(
+                    (*at, "when", "escalate"),
+                    f"branch {branch.name}: {str(when.escalate).lower()} never holds for team "
+                    f"{when.team} (only {first_line} is first line: a ticket there is not "
+                    "escalated)",
+                )
+        odd = _not_channels(when.channel)
+        if odd:
+            raise PathError((*at, "when", "channel"), f"branch {branch.name}: {odd} {_CHANNELS}")
+        # the tree sees the tags of the rules that fired, before its own and complexity's
+        added = {fold(tag): tag for rule in self.rules for tag in rule.actions.add_tags}
+        never = [tag for tag in when.tags_any or () if fold(tag) not in added]
+        if never:
+            raise PathError(
+                (*at, "when", "tags_any"),
+                f"branch {branch.name}: {never} are added by no rule (the tree reads the rules' "
+                f"add_tags); rules add: {', '.join(dict.fromkeys(added.values()))}",
+            )
 
     def _skills_nobody_has(self, branch: Branch) -> list[str]:
         """Skills the branch asks for that no member of a team it can route to has (a typo
@@ -436,6 +478,15 @@ class Policy(_Strict):
         """Version plus a content hash, recorded on every decision."""
         digest = hashlib.sha256(self.model_dump_json().encode()).hexdigest()[:10]
         return f"{self.version}+{digest}"
+
+
+_CHANNELS = "is not a channel; channels: " + ", ".join(get_args(Channel))
+
+
+def _not_channels(values: list[str] | None) -> list[str]:
+    """The values no ticket's channel can have (matched case-insensitively, as tickets are)."""
+    channels = {fold(c) for c in get_args(Channel)}
+    return [v for v in values or () if fold(v) not in channels]
 
 
 def _location(loc: tuple[Any, ...]) -> str:

@@ -210,6 +210,58 @@ def test_a_name_that_names_nothing_is_reported_at_its_path_with_what_was_expecte
     assert str(info.value) == f"{path}: {where}: {expected}"
 
 
+@pytest.mark.parametrize(
+    ("edit", "where", "expected"),
+    [
+        (
+            lambda d: d["decision_tree"][8]["when"].update(escalate=True, team=["service_desk"]),
+            "decision_tree[8].when.escalate",
+            "branch spanish-speakers: true never holds for team ['service_desk'] (only "
+            "service_desk is first line: a ticket there is not escalated)",
+        ),
+        (
+            lambda d: d["decision_tree"][1]["when"].update(team=["network"]),
+            "decision_tree[1].when.escalate",
+            "branch vip-first-line: false never holds for team ['network'] (only service_desk "
+            "is first line: a ticket there is not escalated)",
+        ),
+        (
+            lambda d: d["decision_tree"][5]["when"].update(channel=["e-mail"]),
+            "decision_tree[5].when.channel",
+            "branch hardware-category: ['e-mail'] is not a channel; channels: email, chat, "
+            "web, api, helpdesk, phone, other",
+        ),
+        (
+            lambda d: d["rules"][0]["match"].update(fields={"channel": ["Phone", "fax"]}),
+            "rules[0].match.fields.channel",
+            "rule security-incident: ['fax'] is not a channel; channels: email, chat, web, "
+            "api, helpdesk, phone, other",
+        ),
+        (
+            lambda d: d["decision_tree"][4]["when"].update(tags_any=["Outage", "VIP"]),
+            "decision_tree[4].when.tags_any",
+            "branch billing-category: ['VIP'] are added by no rule (the tree reads the rules' "
+            "add_tags); rules add: Security, Outage, Privacy, Data Loss, Password Reset, How-To",
+        ),
+        (
+            lambda d: d["decision_tree"].insert(2, {"name": "everything", "tier": 2}),
+            "decision_tree[3]",
+            "branch enterprise-major-incident is never reached: decision_tree[2] (everything) "
+            "has no condition and decides first",
+        ),
+    ],
+)
+def test_a_policy_part_that_could_never_act_is_refused_at_its_path(
+    tmp_path: Path, edit: Any, where: str, expected: str
+) -> None:
+    data = yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))
+    edit(data)
+    path = _write(tmp_path, data)
+    with pytest.raises(PolicyError) as info:
+        load_policy(path)
+    assert str(info.value) == f"{path}: {where}: {expected}"
+
+
 def test_two_branches_of_one_name_are_refused(tmp_path: Path) -> None:
     # the evidence names the branch that decided: two of one name cannot be told apart
     data = yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))
@@ -220,6 +272,17 @@ def test_two_branches_of_one_name_are_refused(tmp_path: Path) -> None:
     assert str(info.value) == (
         f"{path}: decision_tree[10].name: 'vip-escalated' is already decision_tree[0]"
     )
+
+
+def test_a_channel_in_another_case_and_a_tag_in_another_spelling_are_accepted(
+    tmp_path: Path,
+) -> None:
+    data = yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))
+    data["decision_tree"][5]["when"].update(channel=["Email"], tags_any=["outage"])
+    data["decision_tree"][1]["when"].update(team=["network", "service_desk"])  # may be first line
+    data["decision_tree"].append({"name": "last-resort", "tier": 2})  # unconditional, last
+    policy = load_policy(_write(tmp_path, data))
+    assert policy.decision_tree[5].when.tags_any == ["outage"]
 
 
 def test_a_key_given_twice_is_refused_not_silently_replaced(tmp_path: Path) -> None:
