@@ -358,6 +358,13 @@ class Policy(_Strict):
                     (*at, "actions", "escalate_to"),
                     f"rule {rule.id}: unknown team {team!r}; {teams}",
                 )
+            if team and team != self.first_line_team and rule.actions.stay_first_line:
+                # the escalation wins: the rule would look like it keeps tickets first line
+                raise PathError(
+                    (*at, "actions", "stay_first_line"),
+                    f"rule {rule.id}: escalate_to {team} and stay_first_line contradict each "
+                    "other (set one of them)",
+                )
             if raise_to and raise_to not in scale:
                 raise PathError(
                     (*at, "actions", "raise_priority_to"),

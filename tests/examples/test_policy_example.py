@@ -274,6 +274,19 @@ def test_two_branches_of_one_name_are_refused(tmp_path: Path) -> None:
     )
 
 
+def test_a_rule_that_escalates_and_stays_first_line_is_refused(tmp_path: Path) -> None:
+    # the escalation wins, so the rule would look like it keeps tickets first line and never does
+    data = yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))
+    data["rules"][0]["actions"]["stay_first_line"] = True
+    path = _write(tmp_path, data)
+    with pytest.raises(PolicyError) as info:
+        load_policy(path)
+    assert str(info.value) == (
+        f"{path}: rules[0].actions.stay_first_line: rule security-incident: escalate_to "
+        "security and stay_first_line contradict each other (set one of them)"
+    )
+
+
 def test_a_channel_in_another_case_and_a_tag_in_another_spelling_are_accepted(
     tmp_path: Path,
 ) -> None:
