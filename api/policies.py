@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select, update
+import threading
 
-from agent.errors import NotFoundError, PolicyError
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+
+from agent.errors import ConflictError, NotFoundError, PolicyError
 from agent.policy import Policy, load_policy, loads_policy
 from api.db import Database
+from api.engine import LockedEngine
 from api.schemas import PolicyVersionView
 from api.tables import PolicyRow, utcnow
 
@@ -16,6 +20,10 @@ class PolicyStore:
 
     def __init__(self, db: Database) -> None:
         self.db = db
+        # One activation at a time: two at once both took the next version number (one failed
+        # with a database error) and the engine could end up routing with the one not stored
+        # as active.
+        self._activating = threading.Lock()
 
     def active(self) -> tuple[PolicyVersionView, Policy] | None:
         """The active version and its parsed policy, or None before the first one."""
@@ -41,11 +49,42 @@ class PolicyStore:
             return found
         return self.save(path_text, f"file:{source}", source)
 
+    def activate(
+        self, yaml_text: str, author: str, source: str, engine: LockedEngine
+    ) -> PolicyVersionView:
+        """Validate, route with it and store it as the active version; the engine keeps its
+        policy when it is refused (the engine may refuse it too, e.g. the LLM prompt budget)."""
+        candidate = loads_policy(yaml_text, source)
+        with self._activating:
+            previous = engine.policy
+            engine.set_policy(candidate)
+            try:
+                view, _ = self._store(yaml_text, candidate, author)
+            except Exception:
+                engine.set_policy(previous)  # the store refused it: keep serving the old one
+                raise
+            return view
+
     def save(
         self, yaml_text: str, author: str, source: str = "request"
     ) -> tuple[PolicyVersionView, Policy]:
         """Validate (PolicyError names the path), store as the next version and make it active."""
-        policy = loads_policy(yaml_text, source)
+        return self._store(yaml_text, loads_policy(yaml_text, source), author)
+
+    def _store(
+        self, yaml_text: str, policy: Policy, author: str
+    ) -> tuple[PolicyVersionView, Policy]:
+        try:
+            return self._insert(yaml_text, policy, author)
+        except IntegrityError:
+            # another process stored a version at the same moment: it took the number
+            raise ConflictError(
+                "another policy version was stored at the same time; retry"
+            ) from None
+
+    def _insert(
+        self, yaml_text: str, policy: Policy, author: str
+    ) -> tuple[PolicyVersionView, Policy]:
         with self.db.session() as session:
             latest = session.scalar(select(func.max(PolicyRow.version))) or 0
             session.execute(

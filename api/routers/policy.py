@@ -47,14 +47,7 @@ def _live(view: PolicyVersionView, services: Services) -> PolicyVersionView:
 @router.put("/policy", response_model=PolicyVersionView, summary="Validate, version and activate")
 def put_policy(body: PolicyIn, caller: Admin, services: ServicesDep) -> PolicyVersionView:
     """422 naming the path of the first problem; otherwise the new active version."""
-    candidate = loads_policy(body.yaml, SOURCE)
-    previous = services.engine.policy
-    services.engine.set_policy(candidate)
-    try:
-        view, _ = services.policies.save(body.yaml, author=caller.name, source=SOURCE)
-    except Exception:
-        services.engine.set_policy(previous)  # the store refused it: keep serving the old one
-        raise
+    view = services.policies.activate(body.yaml, caller.name, SOURCE, services.engine)
     return _live(view, services)
 
 

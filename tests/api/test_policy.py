@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 from api_support import TICKET_REVIEW, Api, AppFactory
@@ -151,3 +152,29 @@ def test_policy_survives_a_restart(make_api: AppFactory, tmp_path: Path) -> None
     ).json()["fingerprint"]
     second = make_api(url)
     assert second.triager.policy.fingerprint == fingerprint
+
+
+def test_policies_put_at_once_each_get_a_version_and_the_active_one_routes(api: Api) -> None:
+    answers: list[int | str] = []
+
+    def put(i: int) -> None:
+        yaml = EXAMPLE.replace('version: "2026.11.1"', f'version: "v{i}"')
+        try:
+            answer = api.client.put("/v1/policy", json={"yaml": yaml}, headers=api.auth("admin"))
+            answers.append(answer.status_code)
+        except Exception as exc:  # the test client re-raises what the server did not handle
+            answers.append(type(exc).__name__)
+
+    admins = [threading.Thread(target=put, args=(i,)) for i in range(8)]
+    for admin in admins:
+        admin.start()
+    for admin in admins:
+        admin.join(60)
+
+    assert answers == [200] * 8
+    versions = api.client.get("/v1/policy/versions", headers=api.auth("admin")).json()
+    assert [v["version"] for v in versions] == list(range(9, 0, -1))
+    active = api.client.get("/v1/policy", headers=api.auth("admin")).json()
+    # the version the database names active is the one the service routes with
+    assert active["live"] is True
+    assert active["fingerprint"] == api.services.engine.policy.fingerprint
