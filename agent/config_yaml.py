@@ -1,4 +1,5 @@
-"""YAML for files people edit by hand: a key given twice in one mapping is an error.
+"""YAML for files people edit by hand: a key given twice in one mapping is an error, and 9:00 is
+the text '9:00', not YAML 1.1's base-60 number 540.
 
 PyYAML keeps the last of two equal keys and drops the first without a word, so a second
 ``rules:`` pasted at the end of a policy would replace every rule above it. The error names the
@@ -8,6 +9,7 @@ intends.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Hashable
 from typing import Any
 
@@ -39,6 +41,16 @@ class _UniqueKeyLoader(yaml.SafeLoader):
                 )
             seen[key] = line
         return super().construct_mapping(node, deep=deep)
+
+
+# YAML 1.1 reads 9:00 as the base-60 number 540 (and 1:30.5 as 90.5); in a file of working
+# hours a person means the time. Such scalars stay text, as in YAML 1.2, and the schema reads them.
+_SEXAGESIMAL = re.compile(r"^[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?$")
+for _first in "+-0123456789":
+    _UniqueKeyLoader.add_implicit_resolver("tag:yaml.org,2002:str", _SEXAGESIMAL, [_first])
+    # checked before the number resolvers, which were registered first
+    _resolvers = _UniqueKeyLoader.yaml_implicit_resolvers[_first]
+    _resolvers.insert(0, _resolvers.pop())
 
 
 def load_config(text: str) -> Any:

@@ -71,6 +71,23 @@ class WorkingHours(_Strict):
     start: time = time(8, 0)
     end: time = time(18, 0)
 
+    @field_validator("start", "end", mode="before")
+    @classmethod
+    def _plain_time(cls, value: Any) -> Any:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            raise ValueError(f"a time as text, e.g. '08:30' ({value:g} is a number)")
+        if isinstance(value, str) and re.fullmatch(r"\d:\d\d(:\d\d)?", value.strip()):
+            return "0" + value.strip()  # 9:00 means 09:00
+        return value
+
+    @field_validator("start", "end")
+    @classmethod
+    def _no_offset(cls, value: time) -> time:
+        if value.tzinfo is not None:
+            # compared with local wall-clock times, an offset would fail every shift check
+            raise ValueError("a time without an offset (it is read in the zone of 'timezone')")
+        return value
+
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, name: str) -> str:

@@ -6,6 +6,7 @@ import importlib.util
 import json
 import re
 import sys
+from datetime import UTC, datetime, time
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -17,6 +18,7 @@ import yaml
 from agent.errors import PolicyError
 from agent.models import Ticket
 from agent.policy import Policy, load_policy
+from agent.priority import on_shift
 from agent.rules import RuleEngine
 
 REPO = Path(__file__).resolve().parents[2]
@@ -332,6 +334,43 @@ def test_merge_keys_may_be_overridden(tmp_path: Path) -> None:
     path = tmp_path / "policy.yaml"
     path.write_text(text)
     assert load_policy(path).priorities.levels["P4"].first_response_hours == 8
+
+
+def test_working_hours_written_without_quotes_are_the_times_written(tmp_path: Path) -> None:
+    # YAML 1.1 reads 9:00 as the base-60 number 540, which became 00:09 (with a UTC offset that
+    # made every on-shift check raise TypeError)
+    text = (
+        EXAMPLE.read_text(encoding="utf-8")
+        .replace('start: "07:00", end: "20:00"', "start: 7:00, end: 20:00")
+        .replace('start: "08:00", end: "18:00"}', "start: 8:00, end: 18:00:00}")
+    )
+    path = tmp_path / "policy.yaml"
+    path.write_text(text, encoding="utf-8")
+    policy = load_policy(path)
+    desk = policy.teams[0].working_hours
+    assert (desk.start, desk.end) == (time(7, 0), time(20, 0))
+    business = policy.priorities.business_hours
+    assert (business.start, business.end) == (time(8, 0), time(18, 0))
+    assert on_shift(desk, datetime(2026, 12, 7, 12, 0, tzinfo=UTC))  # a Monday, 13:00 in Berlin
+    assert not on_shift(desk, datetime(2026, 12, 7, 0, 30, tzinfo=UTC))
+
+
+@pytest.mark.parametrize(
+    ("written", "expected"),
+    [
+        ('"07:00+02:00"', "a time without an offset (it is read in the zone of 'timezone')"),
+        ("420", "a time as text, e.g. '08:30' (420 is a number)"),
+    ],
+)
+def test_working_hours_that_are_not_a_plain_time_are_refused(
+    tmp_path: Path, written: str, expected: str
+) -> None:
+    text = EXAMPLE.read_text(encoding="utf-8").replace('start: "07:00"', f"start: {written}", 1)
+    path = tmp_path / "policy.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(PolicyError) as info:
+        load_policy(path)
+    assert str(info.value) == f"{path}: teams[0].working_hours.start: Value error, {expected}"
 
 
 def _make_demo() -> ModuleType:
