@@ -88,7 +88,8 @@ def apply_review(
 
     What the answer changes follows from it as from the agent's own decisions: a new priority
     gets its level's SLA (clock from ``received_at``) and protocol, and a new team gets a person
-    picked there unless the reviewer named one; the same team keeps its tier and person.
+    picked there unless the reviewer named one; the same team keeps its tier and person, unless
+    the policy no longer has that person available in the team.
     """
     if review.team not in policy.team_names:
         raise ValueError(f"unknown team {review.team!r}; known: {policy.team_names}")
@@ -108,8 +109,20 @@ def apply_review(
         *decision.evidence,
         Evidence(kind="review", source=review.reviewer, detail=detail, team=team.name),
     ]
-    if review.assignee or same_team:
-        assignee = review.assignee or decision.assignee
+    kept = decision.assignee if same_team else None
+    gone = kept is not None and not any(m.name == kept and m.available for m in team.members)
+    if gone:
+        # the policy changed while the ticket waited: the person left the team or is on leave
+        evidence.append(
+            Evidence(
+                kind="assignee",
+                source=team.name,
+                detail=f"{kept} is no longer an available member of {team.name}",
+                team=team.name,
+            )
+        )
+    if review.assignee or (same_team and not gone):
+        assignee = review.assignee or kept
     else:
         assignee, picked = pick_assignee(team, [], loads, now or datetime.now(UTC))
         evidence.extend(picked)

@@ -7,10 +7,14 @@ import time
 from datetime import datetime, timedelta
 from typing import Any
 
+import yaml
 from api_support import TICKET_DB, TICKET_REVIEW, Api
 from sqlalchemy import select
 
+from agent.settings import EXAMPLES_DIR
 from api.tables import ReviewRow
+
+EXAMPLE = (EXAMPLES_DIR / "policy.yaml").read_text(encoding="utf-8")
 
 
 def _waiting(api: Api) -> str:
@@ -173,3 +177,41 @@ def test_two_reviewers_deciding_one_ticket_at_once_get_one_decision_and_one_409(
     with api.services.db.session() as session:
         recorded = session.scalars(select(ReviewRow).where(ReviewRow.ticket_id == ticket_id)).all()
     assert len(recorded) == 1
+
+
+def _staff(team: dict[str, Any], *names: str) -> None:
+    """Give a team these members, on shift around the clock."""
+    team["working_hours"] = {
+        "timezone": "UTC",
+        "days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"],
+        "start": "00:00",
+        "end": "23:59:59",
+    }
+    team["members"] = [{"name": name} for name in names]
+
+
+def test_confirming_the_team_does_not_keep_a_person_the_policy_no_longer_has(api: Api) -> None:
+    policy = yaml.safe_load(EXAMPLE)
+    policy["decision_tree"] = []  # its branches ask for skills these members do not list
+    for team in policy["teams"]:
+        _staff(team, f"{team['name']} veteran")
+    put = {"yaml": yaml.safe_dump(policy)}
+    assert api.client.put("/v1/policy", json=put, headers=api.auth("admin")).status_code == 200
+    made = api.client.post("/v1/triage", json=TICKET_REVIEW, headers=api.auth("helpdesk")).json()
+    assert made["needs_review"] and made["assignee"] == f"{made['team']} veteran"
+
+    # the veteran leaves the team while the ticket waits for review
+    for team in policy["teams"]:
+        _staff(team, f"{team['name']} newcomer")
+    put = {"yaml": yaml.safe_dump(policy)}
+    assert api.client.put("/v1/policy", json=put, headers=api.auth("admin")).status_code == 200
+    done = api.client.post(
+        f"/v1/review/{made['ticket_id']}", json={"team": made["team"]}, headers=api.auth("reviewer")
+    )
+    assert done.status_code == 200
+    decision = done.json()["decision"]
+    assert decision["assignee"] == f"{made['team']} newcomer"
+    assert any(
+        e["kind"] == "assignee" and f"{made['team']} veteran is no longer" in e["detail"]
+        for e in decision["evidence"]
+    )
