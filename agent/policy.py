@@ -31,6 +31,7 @@ TicketField = Literal[
     "channel", "product", "category", "account_tier", "region", "language", "severity"
 ]
 _WORKDAYS: list[Weekday] = ["mon", "tue", "wed", "thu", "fri"]
+END_OF_DAY = time.max  # how working hours store an end written as "24:00"
 _WEIGHTS: dict[ComplexityPart, float] = {
     "error_codes": 1.0,
     "products": 0.75,
@@ -78,6 +79,8 @@ class WorkingHours(_Strict):
             raise ValueError(f"a time as text, e.g. '08:30' ({value:g} is a number)")
         if isinstance(value, str) and re.fullmatch(r"\d:\d\d(:\d\d)?", value.strip()):
             return "0" + value.strip()  # 9:00 means 09:00
+        if isinstance(value, str) and re.fullmatch(r"24:00(:00)?", value.strip()):
+            return END_OF_DAY  # around the clock: "23:59" would leave a minute a day uncovered
         return value
 
     @field_validator("start", "end")
@@ -101,7 +104,13 @@ class WorkingHours(_Strict):
     def _ordered(self) -> WorkingHours:
         if self.end <= self.start:
             raise ValueError("end must be after start")
+        if self.start == END_OF_DAY:
+            raise ValueError("start: 24:00 ends a day; a day starts at 00:00")
         return self
+
+    def covers(self, clock: time) -> bool:
+        """Whether a local wall-clock time is inside the hours (an end of 24:00 included)."""
+        return self.start <= clock and (clock < self.end or self.end == END_OF_DAY)
 
 
 class Member(_Strict):

@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 
 from agent.errors import PolicyError
 from agent.models import SLA, Evidence, Ticket, as_utc
-from agent.policy import Policy, PriorityPolicy, WorkingHours
+from agent.policy import END_OF_DAY, Policy, PriorityPolicy, WorkingHours
 from agent.rules import Complexity, RuleHit
 from agent.text import fold
 from knowledge.base import RoutePrediction
@@ -197,7 +197,7 @@ def zone(name: str) -> ZoneInfo:
 def on_shift(hours: WorkingHours, when: datetime) -> bool:
     """Whether `when` falls inside the working hours, read in their own time zone."""
     local = as_utc(when).astimezone(zone(hours.timezone))
-    return _WEEKDAYS[local.weekday()] in hours.days and hours.start <= local.time() < hours.end
+    return _WEEKDAYS[local.weekday()] in hours.days and hours.covers(local.time())
 
 
 def add_business_hours(start: datetime, hours: float, business: WorkingHours) -> datetime:
@@ -224,5 +224,7 @@ def add_business_hours(start: datetime, hours: float, business: WorkingHours) ->
 
 
 def _at(day: datetime, clock: time) -> datetime:
-    """That day (in its own zone) at that wall-clock time."""
+    """That day (in its own zone) at that wall-clock time; 24:00 is the next day's midnight."""
+    if clock == END_OF_DAY:
+        return _at(day + timedelta(days=1), time(0, 0))
     return day.replace(hour=clock.hour, minute=clock.minute, second=clock.second, microsecond=0)

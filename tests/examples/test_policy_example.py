@@ -17,8 +17,8 @@ import yaml
 
 from agent.errors import PolicyError
 from agent.models import Ticket
-from agent.policy import Policy, load_policy
-from agent.priority import on_shift
+from agent.policy import Policy, WorkingHours, load_policy
+from agent.priority import add_business_hours, on_shift
 from agent.rules import RuleEngine
 
 REPO = Path(__file__).resolve().parents[2]
@@ -353,6 +353,21 @@ def test_working_hours_written_without_quotes_are_the_times_written(tmp_path: Pa
     assert (business.start, business.end) == (time(8, 0), time(18, 0))
     assert on_shift(desk, datetime(2026, 12, 7, 12, 0, tzinfo=UTC))  # a Monday, 13:00 in Berlin
     assert not on_shift(desk, datetime(2026, 12, 7, 0, 30, tzinfo=UTC))
+
+
+def test_around_the_clock_teams_are_on_shift_in_the_last_minute_of_the_day(
+    policy: Policy,
+) -> None:
+    # 'end: "23:59"' left a minute a day with nobody on shift: a P1 then went unassigned
+    late = datetime(2026, 12, 7, 23, 59, 30, tzinfo=UTC)
+    for name in ("security", "platform_sre"):
+        hours = policy.team(name).working_hours
+        assert on_shift(hours, late), name
+        assert on_shift(hours, datetime(2026, 12, 8, 0, 0, tzinfo=UTC)), name
+    day = WorkingHours(start=time(0, 0), end="24:00", days=["mon"])  # type: ignore[arg-type]
+    monday_start = datetime(2026, 12, 7, 0, 0, tzinfo=UTC)
+    assert add_business_hours(monday_start, 24, day) == datetime(2026, 12, 8, 0, 0, tzinfo=UTC)
+    assert add_business_hours(monday_start, 25, day) == datetime(2026, 12, 14, 1, 0, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(
