@@ -208,6 +208,11 @@ class SLA(BaseModel):
     business_hours: bool
     actions: list[str] = Field(default_factory=list, description="Protocol actions triggered")
 
+    @property
+    def clock_started(self) -> bool:
+        """Whether the ticket is held to these due times (the level's start_sla_clock)."""
+        return "start_sla_clock" in self.actions
+
 
 class LLMUsage(BaseModel):
     """What the LLM cost for one decision."""

@@ -180,6 +180,8 @@ def sla_evidence(priority: str, sla: SLA) -> Evidence:
     )
     if sla.actions:
         detail += "; protocol: " + ", ".join(sla.actions)
+    if not sla.clock_started:
+        detail += "; no SLA clock: the level's protocol does not start_sla_clock (not watched)"
     return Evidence(kind="sla", source="policy", detail=detail)
 
 

@@ -145,8 +145,11 @@ class TicketStore:
             row.error = None
             row.team, row.assignee = decision.team, decision.assignee
             row.priority, row.escalate = decision.priority, decision.escalate
-            row.first_response_due = decision.sla.first_response_due if decision.sla else None
-            row.resolution_due = decision.sla.resolution_due if decision.sla else None
+            # the SLA watch follows these; a level whose protocol does not start the clock has
+            # targets in its decision but no clock running
+            sla = decision.sla if decision.sla is not None and decision.sla.clock_started else None
+            row.first_response_due = sla.first_response_due if sla else None
+            row.resolution_due = sla.resolution_due if sla else None
             row.updated_at = utcnow()
         return {**decision_json, "brief": brief_json}
 

@@ -315,3 +315,30 @@ def test_a_resolution_breach_is_acted_on_after_a_first_response_breach(api: Api)
     assert steps == [("first_response", "breached"), ("resolution", "breached")]
     assert view["sla"]["state"] == "breached"
     assert view["sla"]["events"][-1]["actions"][0] == "raise_priority P3->P2"
+
+
+def test_a_level_whose_protocol_does_not_start_the_sla_clock_is_not_watched(api: Api) -> None:
+    # P3 keeps its targets but not start_sla_clock: its tickets are not held to them
+    policy = EXAMPLE.replace(
+        "P3: {first_response_hours: 4, resolution_hours: 24, business_hours: true,\n"
+        "         actions: [start_sla_clock]}",
+        "P3: {first_response_hours: 4, resolution_hours: 24, business_hours: true, actions: []}",
+    )
+    assert policy != EXAMPLE
+    put = api.client.put("/v1/policy", json={"yaml": policy}, headers=api.auth("admin"))
+    assert put.status_code == 200
+    made = api.client.post("/v1/triage", json=TICKET_DB, headers=api.auth("helpdesk")).json()
+    assert (made["priority"], made["escalate"]) == ("P3", True)
+    assert any("no SLA clock" in e["detail"] for e in made["evidence"] if e["kind"] == "sla")
+    late = datetime.fromisoformat(made["sla"]["resolution_due"]) + timedelta(days=1)
+    assert api.services.sla.check(now=late) == []
+    assert api.services.sla.at_risk(now=late) == []
+    view = api.client.get(f"/v1/tickets/{made['ticket_id']}", headers=api.auth("specialist"))
+    assert view.json()["sla"]["resolution_due"] is None
+
+    # the same ticket at P2, whose protocol starts the clock, is watched
+    urgent = {**TICKET_DB, "body": TICKET_DB["body"] + " Urgent!"}
+    raised = api.client.post("/v1/triage", json=urgent, headers=api.auth("helpdesk")).json()
+    assert raised["priority"] == "P2"
+    late = datetime.fromisoformat(raised["sla"]["resolution_due"]) + timedelta(minutes=1)
+    assert api.services.sla.check(now=late) == [raised["ticket_id"]]
