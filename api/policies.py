@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 
 from sqlalchemy import func, select, update
@@ -13,6 +14,8 @@ from api.db import Database
 from api.engine import LockedEngine
 from api.schemas import PolicyVersionView
 from api.tables import PolicyRow, utcnow
+
+log = logging.getLogger(__name__)
 
 
 class PolicyStore:
@@ -43,11 +46,30 @@ class PolicyStore:
             return _view(row, with_yaml=True), policy
 
     def bootstrap(self, path_text: str, source: str) -> tuple[PolicyVersionView, Policy]:
-        """The active policy; on first start, the policy file becomes version 1."""
+        """The active policy; on first start, the policy file becomes version 1.
+
+        Later edits to the file do not apply by themselves (the stored version may be newer,
+        from PUT /v1/policy); a file that says something else is named, so an edit followed by
+        a restart is not taken silently for a change.
+        """
         found = self.active()
-        if found is not None:
-            return found
-        return self.save(path_text, f"file:{source}", source)
+        if found is None:
+            return self.save(path_text, f"file:{source}", source)
+        view, policy = found
+        try:
+            differs = loads_policy(path_text, source).fingerprint != policy.fingerprint
+        except PolicyError:
+            differs = True
+        if differs:
+            log.warning(
+                "%s differs from the active policy, version %d (%s), which the service routes "
+                "with; to route with the file: triage policy activate %s (or PUT /v1/policy)",
+                source,
+                view.version,
+                view.created_by,
+                source,
+            )
+        return found
 
     def activate(
         self, yaml_text: str, author: str, source: str, engine: LockedEngine

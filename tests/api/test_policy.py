@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from pathlib import Path
 
+import pytest
 from api_support import TICKET_REVIEW, Api, AppFactory
 
 from agent.llm import LLMClassifier
 from agent.settings import EXAMPLES_DIR, Settings
+from api.db import Database
+from api.policies import PolicyStore
 
 EXAMPLE = (EXAMPLES_DIR / "policy.yaml").read_text(encoding="utf-8")
 PRINTER_RULE = """
@@ -178,3 +182,27 @@ def test_policies_put_at_once_each_get_a_version_and_the_active_one_routes(api: 
     # the version the database names active is the one the service routes with
     assert active["live"] is True
     assert active["fingerprint"] == api.services.engine.policy.fingerprint
+
+
+def test_a_policy_file_edited_after_the_first_start_is_named_at_the_next(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    db = Database(f"sqlite:///{tmp_path / 'policies.sqlite'}")
+    db.migrate()
+    store = PolicyStore(db)
+    try:
+        first, _ = store.bootstrap(EXAMPLE, "policy.yaml")
+        with caplog.at_level(logging.WARNING, logger="api.policies"):
+            store.bootstrap("# a comment only\n" + EXAMPLE, "policy.yaml")
+            assert caplog.records == []  # the same policy
+            edited = _with_rule(EXAMPLE, PRINTER_RULE)
+            view, policy = store.bootstrap(edited, "policy.yaml")
+        assert view.version == first.version == 1
+        assert "printer-to-database" not in [r.id for r in policy.rules]
+        assert [r.getMessage() for r in caplog.records] == [
+            "policy.yaml differs from the active policy, version 1 (file:policy.yaml), which the "
+            "service routes with; to route with the file: triage policy activate policy.yaml "
+            "(or PUT /v1/policy)"
+        ]
+    finally:
+        db.close()
