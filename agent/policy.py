@@ -10,7 +10,7 @@ import hashlib
 import re
 from datetime import time
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Any, Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -19,8 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from agent.config_yaml import load_config
 from agent.errors import PolicyError
-from agent.models import Channel
-from agent.text import fold
+from agent.policy_checks import PathError, check_references
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 ProtocolAction = Literal["jump_queue", "notify_oncall", "start_sla_clock", "page_team_lead"]
@@ -40,15 +39,6 @@ _WEIGHTS: dict[ComplexityPart, float] = {
     "length": 0.5,
     "urgency": 1.0,
 }
-
-
-class PathError(ValueError):
-    """A problem a validator above the field found: ``loc`` leads from that model to the field,
-    so the message names the path a person edits, not the model that noticed."""
-
-    def __init__(self, loc: tuple[str | int, ...], message: str) -> None:
-        super().__init__(message)
-        self.loc = loc
 
 
 def _check_regexes(patterns: list[str]) -> list[str]:
@@ -360,133 +350,8 @@ class Policy(_Strict):
 
     @model_validator(mode="after")
     def _references(self) -> Policy:
-        names = [t.name for t in self.teams]
-        for i, name in enumerate(names):
-            if name in names[:i]:
-                raise PathError(
-                    ("teams", i, "name"), f"{name!r} is already teams[{names.index(name)}]"
-                )
-        known = set(names)
-        teams = f"teams: {', '.join(names)}"
-        if self.first_line_team not in known:
-            raise PathError(
-                ("first_line_team",), f"{self.first_line_team!r} is not a team; {teams}"
-            )
-        scale = self.priorities.scale
-        ids = [r.id for r in self.rules]
-        for i, rule in enumerate(self.rules):
-            at = ("rules", i)
-            if rule.id in ids[:i]:
-                raise PathError((*at, "id"), f"{rule.id!r} is already rules[{ids.index(rule.id)}]")
-            team, raise_to = rule.actions.escalate_to, rule.actions.raise_priority_to
-            if team and team not in known:
-                raise PathError(
-                    (*at, "actions", "escalate_to"),
-                    f"rule {rule.id}: unknown team {team!r}; {teams}",
-                )
-            if team and team != self.first_line_team and rule.actions.stay_first_line:
-                # the escalation wins: the rule would look like it keeps tickets first line
-                raise PathError(
-                    (*at, "actions", "stay_first_line"),
-                    f"rule {rule.id}: escalate_to {team} and stay_first_line contradict each "
-                    "other (set one of them)",
-                )
-            if raise_to and raise_to not in scale:
-                raise PathError(
-                    (*at, "actions", "raise_priority_to"),
-                    f"rule {rule.id}: {raise_to!r} is not on the scale {scale}",
-                )
-            odd = _not_channels(rule.match.fields.get("channel"))
-            if odd:
-                raise PathError(
-                    (*at, "match", "fields", "channel"), f"rule {rule.id}: {odd} {_CHANNELS}"
-                )
-        branches = [b.name for b in self.decision_tree]
-        for i, branch in enumerate(self.decision_tree):
-            at = ("decision_tree", i)
-            # the evidence names the branch that decided: two of one name cannot be told apart
-            if branch.name in branches[:i]:
-                raise PathError(
-                    (*at, "name"),
-                    f"{branch.name!r} is already decision_tree[{branches.index(branch.name)}]",
-                )
-            if branch.team and branch.team not in known:
-                raise PathError(
-                    (*at, "team"), f"branch {branch.name}: unknown team {branch.team!r}; {teams}"
-                )
-            # a condition on a name that cannot occur never fires, silently: refuse it
-            unknown = sorted(set(branch.when.team or ()) - known)
-            if unknown:
-                raise PathError(
-                    (*at, "when", "team"), f"branch {branch.name}: unknown {unknown}; {teams}"
-                )
-            off_scale = sorted(set(branch.when.priority or ()) - set(scale))
-            if off_scale:
-                raise PathError(
-                    (*at, "when", "priority"),
-                    f"branch {branch.name}: {off_scale} are not on the scale {scale}",
-                )
-            missing = self._skills_nobody_has(branch)
-            if missing:
-                raise PathError(
-                    (*at, "required_skills"),
-                    f"branch {branch.name}: no member of the teams it can route to has {missing}",
-                )
-            self._check_can_fire(i, branch)
+        check_references(self)
         return self
-
-    def _check_can_fire(self, i: int, branch: Branch) -> None:
-        """PathError for a branch whose conditions can never all hold, or that an earlier
-        branch always takes first: it would look armed and never decide anything."""
-        at, when, first_line = ("decision_tree", i), branch.when, self.first_line_team
-        for j, earlier in enumerate(self.decision_tree[:i]):
-            if not earlier.when.model_dump(exclude_none=True):
-                raise PathError(
-                    at,
-                    f"branch {branch.name} is never reached: decision_tree[{j}] ({earlier.name}) "
-                    "has no condition and decides first",
-                )
-        if when.escalate is not None and when.team is not None:
-            # the team chosen so far decides escalation: only the first line is not escalated
-            can_be_first_line = first_line in when.team
-            can_be_escalated = any(team != first_line for team in when.team)
-            if not (can_be_escalated if when.escalate else can_be_first_line):
-                raise PathError(
-                    (*at, "when", "escalate"),
-                    f"branch {branch.name}: {str(when.escalate).lower()} never holds for team "
-                    f"{when.team} (only {first_line} is first line: a ticket there is not "
-                    "escalated)",
-                )
-        odd = _not_channels(when.channel)
-        if odd:
-            raise PathError((*at, "when", "channel"), f"branch {branch.name}: {odd} {_CHANNELS}")
-        # the tree sees the tags of the rules that fired, before its own and complexity's
-        added = {fold(tag): tag for rule in self.rules for tag in rule.actions.add_tags}
-        never = [tag for tag in when.tags_any or () if fold(tag) not in added]
-        if never:
-            raise PathError(
-                (*at, "when", "tags_any"),
-                f"branch {branch.name}: {never} are added by no rule (the tree reads the rules' "
-                f"add_tags); rules add: {', '.join(dict.fromkeys(added.values()))}",
-            )
-
-    def _skills_nobody_has(self, branch: Branch) -> list[str]:
-        """Skills the branch asks for that no member of a team it can route to has (a typo
-        would otherwise pass silently: the picker falls back to any member)."""
-        if not branch.required_skills or not branch.assign:
-            return []
-        if branch.team:
-            reachable = [branch.team]
-        else:
-            reachable = branch.when.team or [t.name for t in self.teams]
-        has = {
-            fold(skill)
-            for team in self.teams
-            if team.name in reachable
-            for member in team.members
-            for skill in member.skills
-        }
-        return sorted(s for s in branch.required_skills if fold(s) not in has)
 
     @property
     def team_names(self) -> list[str]:
@@ -511,15 +376,6 @@ class Policy(_Strict):
         """Version plus a content hash, recorded on every decision."""
         digest = hashlib.sha256(self.model_dump_json().encode()).hexdigest()[:10]
         return f"{self.version}+{digest}"
-
-
-_CHANNELS = "is not a channel; channels: " + ", ".join(get_args(Channel))
-
-
-def _not_channels(values: list[str] | None) -> list[str]:
-    """The values no ticket's channel can have (matched case-insensitively, as tickets are)."""
-    channels = {fold(c) for c in get_args(Channel)}
-    return [v for v in values or () if fold(v) not in channels]
 
 
 def _location(loc: tuple[Any, ...]) -> str:

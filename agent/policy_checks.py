@@ -1,0 +1,166 @@
+"""Checks across a whole policy: every name names something, and every part can act.
+
+A rule that escalates to a team the policy does not have, or a decision-tree branch whose
+conditions can never all hold, would be accepted and look armed while never doing anything. Each
+check raises PathError with the path a person edits (``rules[0].actions.escalate_to``) and what
+would work there; agent.policy.parse_policy puts that path behind the file's name.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, get_args
+
+from agent.models import Channel
+from agent.text import fold
+
+if TYPE_CHECKING:
+    from agent.policy import Branch, Policy
+
+
+class PathError(ValueError):
+    """A problem a validator above the field found: ``loc`` leads from that model to the field,
+    so the message names the path a person edits, not the model that noticed."""
+
+    def __init__(self, loc: tuple[str | int, ...], message: str) -> None:
+        super().__init__(message)
+        self.loc = loc
+
+
+def check_references(policy: Policy) -> None:
+    """PathError for the first name that names nothing or part that could never act."""
+    names = [t.name for t in policy.teams]
+    for i, name in enumerate(names):
+        if name in names[:i]:
+            raise PathError(("teams", i, "name"), f"{name!r} is already teams[{names.index(name)}]")
+    known = set(names)
+    teams = f"teams: {', '.join(names)}"
+    if policy.first_line_team not in known:
+        raise PathError(("first_line_team",), f"{policy.first_line_team!r} is not a team; {teams}")
+    scale = policy.priorities.scale
+    ids = [r.id for r in policy.rules]
+    for i, rule in enumerate(policy.rules):
+        at = ("rules", i)
+        if rule.id in ids[:i]:
+            raise PathError((*at, "id"), f"{rule.id!r} is already rules[{ids.index(rule.id)}]")
+        team, raise_to = rule.actions.escalate_to, rule.actions.raise_priority_to
+        if team and team not in known:
+            raise PathError(
+                (*at, "actions", "escalate_to"),
+                f"rule {rule.id}: unknown team {team!r}; {teams}",
+            )
+        if team and team != policy.first_line_team and rule.actions.stay_first_line:
+            # the escalation wins: the rule would look like it keeps tickets first line
+            raise PathError(
+                (*at, "actions", "stay_first_line"),
+                f"rule {rule.id}: escalate_to {team} and stay_first_line contradict each "
+                "other (set one of them)",
+            )
+        if raise_to and raise_to not in scale:
+            raise PathError(
+                (*at, "actions", "raise_priority_to"),
+                f"rule {rule.id}: {raise_to!r} is not on the scale {scale}",
+            )
+        odd = _not_channels(rule.match.fields.get("channel"))
+        if odd:
+            raise PathError(
+                (*at, "match", "fields", "channel"), f"rule {rule.id}: {odd} {_CHANNELS}"
+            )
+    _check_tree(policy, teams)
+
+
+def _check_tree(policy: Policy, teams: str) -> None:
+    """PathError for a branch naming a team, priority or skill the policy does not have."""
+    known, scale = set(policy.team_names), policy.priorities.scale
+    branches = [b.name for b in policy.decision_tree]
+    for i, branch in enumerate(policy.decision_tree):
+        at = ("decision_tree", i)
+        # the evidence names the branch that decided: two of one name cannot be told apart
+        if branch.name in branches[:i]:
+            raise PathError(
+                (*at, "name"),
+                f"{branch.name!r} is already decision_tree[{branches.index(branch.name)}]",
+            )
+        if branch.team and branch.team not in known:
+            raise PathError(
+                (*at, "team"), f"branch {branch.name}: unknown team {branch.team!r}; {teams}"
+            )
+        # a condition on a name that cannot occur never fires, silently: refuse it
+        unknown = sorted(set(branch.when.team or ()) - known)
+        if unknown:
+            raise PathError(
+                (*at, "when", "team"), f"branch {branch.name}: unknown {unknown}; {teams}"
+            )
+        off_scale = sorted(set(branch.when.priority or ()) - set(scale))
+        if off_scale:
+            raise PathError(
+                (*at, "when", "priority"),
+                f"branch {branch.name}: {off_scale} are not on the scale {scale}",
+            )
+        missing = _skills_nobody_has(policy, branch)
+        if missing:
+            raise PathError(
+                (*at, "required_skills"),
+                f"branch {branch.name}: no member of the teams it can route to has {missing}",
+            )
+        _check_can_fire(policy, i, branch)
+
+
+def _check_can_fire(policy: Policy, i: int, branch: Branch) -> None:
+    """PathError for a branch whose conditions can never all hold, or that an earlier
+    branch always takes first: it would look armed and never decide anything."""
+    at, when, first_line = ("decision_tree", i), branch.when, policy.first_line_team
+    for j, earlier in enumerate(policy.decision_tree[:i]):
+        if not earlier.when.model_dump(exclude_none=True):
+            raise PathError(
+                at,
+                f"branch {branch.name} is never reached: decision_tree[{j}] ({earlier.name}) "
+                "has no condition and decides first",
+            )
+    if when.escalate is not None and when.team is not None:
+        # the team chosen so far decides escalation: only the first line is not escalated
+        can_be_first_line = first_line in when.team
+        can_be_escalated = any(team != first_line for team in when.team)
+        if not (can_be_escalated if when.escalate else can_be_first_line):
+            raise PathError(
+                (*at, "when", "escalate"),
+                f"branch {branch.name}: {str(when.escalate).lower()} never holds for team "
+                f"{when.team} (only {first_line} is first line: a ticket there is not "
+                "escalated)",
+            )
+    odd = _not_channels(when.channel)
+    if odd:
+        raise PathError((*at, "when", "channel"), f"branch {branch.name}: {odd} {_CHANNELS}")
+    # the tree sees the tags of the rules that fired, before its own and complexity's
+    added = {fold(tag): tag for rule in policy.rules for tag in rule.actions.add_tags}
+    never = [tag for tag in when.tags_any or () if fold(tag) not in added]
+    if never:
+        raise PathError(
+            (*at, "when", "tags_any"),
+            f"branch {branch.name}: {never} are added by no rule (the tree reads the rules' "
+            f"add_tags); rules add: {', '.join(dict.fromkeys(added.values()))}",
+        )
+
+
+def _skills_nobody_has(policy: Policy, branch: Branch) -> list[str]:
+    """Skills the branch asks for that no member of a team it can route to has (a typo
+    would otherwise pass silently: the picker falls back to any member)."""
+    if not branch.required_skills or not branch.assign:
+        return []
+    reachable = [branch.team] if branch.team else (branch.when.team or policy.team_names)
+    has = {
+        fold(skill)
+        for team in policy.teams
+        if team.name in reachable
+        for member in team.members
+        for skill in member.skills
+    }
+    return sorted(s for s in branch.required_skills if fold(s) not in has)
+
+
+_CHANNELS = "is not a channel; channels: " + ", ".join(get_args(Channel))
+
+
+def _not_channels(values: list[str] | None) -> list[str]:
+    """The values no ticket's channel can have (matched case-insensitively, as tickets are)."""
+    channels = {fold(c) for c in get_args(Channel)}
+    return [v for v in values or () if fold(v) not in channels]
