@@ -18,6 +18,7 @@ from agent import __version__
 from agent.errors import InputError, TriageError, first_problem
 from agent.json_input import load_json
 from agent.models import Ticket
+from agent.policy import load_policy
 from agent.settings import Settings, get_settings
 
 Handler = Callable[[argparse.Namespace, Settings], int]
@@ -47,7 +48,8 @@ def cmd_route(args: argparse.Namespace, settings: Settings) -> int:
     from agent.triager import Triager
 
     ticket = read_ticket(args.file)
-    triager = Triager.from_settings(settings)
+    policy = load_policy(args.policy) if args.policy is not None else None
+    triager = Triager.from_settings(settings, policy=policy)
     result = triager.triage(ticket)
     if args.format == "md":
         sys.stdout.write(result.to_markdown())
@@ -74,6 +76,9 @@ def build_parser() -> argparse.ArgumentParser:
     route = sub.add_parser("route", help="route one ticket (JSON file or - for stdin)")
     route.add_argument("file", help="ticket JSON file, or - for stdin")
     route.add_argument("--format", choices=["json", "md"], default="json")
+    route.add_argument(
+        "--policy", type=Path, help="route with this policy file (default: TRIAGE_POLICY_PATH)"
+    )
     route.set_defaults(handler=cmd_route)
 
     serve = sub.add_parser("serve", help="run the HTTP service")

@@ -150,3 +150,38 @@ def test_a_command_whose_reader_is_gone_stops_quietly_with_141(
         os.close(write)
     assert done.stderr.decode() == ""
     assert done.returncode == 141
+
+
+def _policy_with(tmp_path: Path, old: str, new: str) -> Path:
+    example = Path(__file__).resolve().parents[2] / "agent" / "examples" / "policy.yaml"
+    text = example.read_text(encoding="utf-8")
+    assert old in text
+    path = tmp_path / "edited.yaml"
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+    return path
+
+
+@pytest.mark.slow
+def test_route_with_an_edited_policy_file(tmp_path: Path) -> None:
+    # the example policy says: validate edits with `triage route --policy`
+    edited = _policy_with(
+        tmp_path, "actions: {escalate_to: database}", "actions: {escalate_to: network}"
+    )
+    done = _triage(
+        "route", "-", "--policy", str(edited), stdin=json.dumps(TICKET), data_dir=tmp_path / "d"
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["team"] == "network"
+
+
+def test_route_with_a_policy_file_that_does_not_validate_is_one_clear_line(tmp_path: Path) -> None:
+    edited = _policy_with(tmp_path, "escalate_to: database}", "escalate_to: databse}")
+    done = _triage(
+        "route", "-", "--policy", str(edited), stdin=json.dumps(TICKET), data_dir=tmp_path
+    )
+    assert done.returncode == 1 and done.stdout == ""
+    assert done.stderr == (
+        f"triage: error: {edited}: rules[2].actions.escalate_to: rule ora-errors: unknown team "
+        "'databse'; teams: service_desk, identity_access, database, network, erp_applications, "
+        "billing, security, platform_sre, hardware\n"
+    )
