@@ -415,14 +415,21 @@ def loads_policy(text: str, source: str = "<policy>") -> Policy:
     try:
         data = load_config(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise PolicyError(f"{source}:{where}: not valid YAML: {exc}") from None
+        raise PolicyError(f"{source}: {_yaml_problem(exc)}") from None
     except RecursionError:
         raise PolicyError(f"{source}: not valid YAML: nested deeper than the parser goes") from None
     if not isinstance(data, dict):
         raise PolicyError(f"{source}: (top level): expected a mapping of policy fields")
     return parse_policy(data, source)
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """Where and what, on one line (PyYAML's own text adds lines quoting the file)."""
+    if isinstance(exc, yaml.MarkedYAMLError) and exc.problem_mark is not None:
+        mark = exc.problem_mark
+        what = "; ".join(part for part in (exc.context, exc.problem) if part)
+        return f"line {mark.line + 1}, column {mark.column + 1}: not valid YAML: {what}"
+    return f"not valid YAML: {str(exc).splitlines()[0]}"
 
 
 def neutral_policy(

@@ -185,3 +185,33 @@ def test_route_with_a_policy_file_that_does_not_validate_is_one_clear_line(tmp_p
         "'databse'; teams: service_desk, identity_access, database, network, erp_applications, "
         "billing, security, platform_sre, hardware\n"
     )
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "reason"),
+    [
+        (
+            "\ncomplexity:\n",
+            "\nrules: []\ncomplexity:\n",
+            "line 260, column 1: not valid YAML: 'rules' given again (first on line 138); one "
+            "of them would be silently dropped",
+        ),
+        (
+            "    P4: {first_response_hours: 8,",
+            "    P4: {first_response_hours: [8,",
+            "line 326, column 36: not valid YAML: while parsing a flow sequence; expected ',' or "
+            "']', but got '}'",
+        ),
+        ("name: example-co", "name: example-co\x00", "not valid YAML: unacceptable character"),
+    ],
+)
+def test_a_policy_file_that_is_not_yaml_is_one_clear_line(
+    tmp_path: Path, old: str, new: str, reason: str
+) -> None:
+    edited = _policy_with(tmp_path, old, new)
+    done = _triage(
+        "route", "-", "--policy", str(edited), stdin=json.dumps(TICKET), data_dir=tmp_path
+    )
+    assert done.returncode == 1 and done.stdout == ""
+    assert len(done.stderr.splitlines()) == 1, done.stderr
+    assert done.stderr.startswith(f"triage: error: {edited}: {reason}")
