@@ -30,6 +30,7 @@ TicketField = Literal[
     "channel", "product", "category", "account_tier", "region", "language", "severity"
 ]
 _WORKDAYS: list[Weekday] = ["mon", "tue", "wed", "thu", "fri"]
+HOURS_A_YEAR = 8760
 END_OF_DAY = time.max  # how working hours store an end written as "24:00"
 _WEIGHTS: dict[ComplexityPart, float] = {
     "error_codes": 1.0,
@@ -256,8 +257,9 @@ class Branch(_Strict):
 class PriorityLevel(_Strict):
     """SLA targets and protocol of one priority."""
 
-    first_response_hours: float = Field(gt=0)
-    resolution_hours: float = Field(gt=0)
+    # at most a year: a few zeros too many would put due times past any date (OverflowError)
+    first_response_hours: float = Field(gt=0, le=HOURS_A_YEAR)
+    resolution_hours: float = Field(gt=0, le=HOURS_A_YEAR)
     business_hours: bool = True
     actions: list[ProtocolAction] = Field(default_factory=list)
 

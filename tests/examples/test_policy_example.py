@@ -300,6 +300,19 @@ def test_a_channel_in_another_case_and_a_tag_in_another_spelling_are_accepted(
     assert policy.decision_tree[5].when.tags_any == ["outage"]
 
 
+def test_an_sla_target_past_any_date_is_refused_not_a_500_per_ticket(tmp_path: Path) -> None:
+    # 80,000,000 hours (a few zeros too many) put the due time past the year 9999: every ticket
+    # of that priority failed with OverflowError
+    data = yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))
+    data["priorities"]["levels"]["P4"].update(resolution_hours=80_000_000, business_hours=False)
+    path = _write(tmp_path, data)
+    with pytest.raises(PolicyError) as info:
+        load_policy(path)
+    assert str(info.value) == (
+        f"{path}: priorities.levels.P4.resolution_hours: Input should be less than or equal to 8760"
+    )
+
+
 def test_a_key_given_twice_is_refused_not_silently_replaced(tmp_path: Path) -> None:
     # A second `rules:` pasted at the end of the file would replace every rule above it.
     text = EXAMPLE.read_text(encoding="utf-8")
