@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from agent import __version__
+from agent.policy import Policy
 from agent.settings import Settings
 from api import heartbeat
 from api.adoption import Adoption
@@ -78,6 +79,14 @@ def build_services(
     engine = LockedEngine(triager)
     metrics = Metrics()
     store, ledger = TicketStore(db), Ledger(db)
+
+    def follow_policy() -> None:
+        policies.follow(engine, options.policy_check_s)
+
+    def current_policy() -> Policy:
+        follow_policy()
+        return engine.policy
+
     service = TriageService(
         store,
         ledger,
@@ -86,10 +95,11 @@ def build_services(
         loads=loads,
         replay_wait_s=options.replay_wait_s,
         alive_every_s=heartbeat.every_s(options.adopt_after_s),
+        follow_policy=follow_policy,
     )
     watch = SlaWatch(
         db,
-        lambda: engine.policy,
+        current_policy,
         metrics,
         interval_s=options.sla_check_interval_s,
         warn_fraction=options.sla_warn_fraction,

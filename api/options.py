@@ -30,6 +30,12 @@ class ServiceOptions(BaseModel):
     refit_check_s: float = Field(
         default=300.0, ge=0, description="Router refit check period (0: on demand only)"
     )
+    policy_check_s: float = Field(
+        default=5.0,
+        ge=0,
+        description="How often a process looks for a policy version another process activated "
+        "(PUT /v1/policy there, triage policy activate); 0: before every use",
+    )
     start_background: bool = Field(default=True, description="Start workers and the SLA watch")
 
     @classmethod

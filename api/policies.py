@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from agent.errors import ConflictError, NotFoundError, PolicyError
+from agent.errors import ConflictError, InputError, NotFoundError, PolicyError
 from agent.policy import Policy, load_policy, loads_policy
 from api.db import Database
 from api.engine import LockedEngine
@@ -27,6 +28,8 @@ class PolicyStore:
         # with a database error) and the engine could end up routing with the one not stored
         # as active.
         self._activating = threading.Lock()
+        self._followed_at = float("-inf")
+        self._refused: str | None = None
 
     def active(self) -> tuple[PolicyVersionView, Policy] | None:
         """The active version and its parsed policy, or None before the first one."""
@@ -86,6 +89,29 @@ class PolicyStore:
                 engine.set_policy(previous)  # the store refused it: keep serving the old one
                 raise
             return view
+
+    def follow(self, engine: LockedEngine, every_s: float) -> None:
+        """Route with the active stored version when another process activated it (a PUT to
+        another API process, or triage policy activate); looks at most every ``every_s``."""
+        with self._activating:
+            now = time.monotonic()
+            if now - self._followed_at < every_s:
+                return
+            self._followed_at = now
+            with self.db.session() as session:
+                active = session.scalar(
+                    select(PolicyRow.fingerprint).where(PolicyRow.active.is_(True))
+                )
+            if active is None or active in (engine.policy.fingerprint, self._refused):
+                return
+            try:
+                found = self.active()
+                if found is not None:
+                    engine.set_policy(found[1])
+            except InputError as exc:
+                # this process keeps routing with the policy it has; GET /v1/policy says so
+                self._refused = active  # said once, not every few seconds
+                log.warning("the active policy was not taken up here: %s", exc)
 
     def save(
         self, yaml_text: str, author: str, source: str = "request"

@@ -174,7 +174,8 @@ class PolicyVersionView(BaseModel):
     live: bool | None = Field(
         default=None,
         description="Whether this process routes with it now; an active version that is not "
-        "live was activated without the server (triage policy activate) and applies at restart",
+        "live was activated by another process (PUT there, triage policy activate) moments ago "
+        "and applies here within policy_check_s, or this process cannot take it (see its log)",
     )
 
 

@@ -69,6 +69,7 @@ class TriageService:
         loads: DbLoads | None = None,
         replay_wait_s: float = 30.0,
         alive_every_s: float = heartbeat.every_s(120.0),
+        follow_policy: Callable[[], None] = lambda: None,
     ) -> None:
         self.store = store
         self.ledger = ledger
@@ -78,6 +79,8 @@ class TriageService:
         self.replay_wait_s = replay_wait_s
         # A run in progress writes its row this often: start-up adoption elsewhere leaves it be.
         self.alive_every_s = alive_every_s
+        # Takes up a policy version another process activated, before a run or a review.
+        self.follow_policy = follow_policy
         self.enrichers: list[Callable[[Ticket], Ticket]] = []
         # Shared with app.state.decision_listeners: plugins append to the same list.
         self.listeners: list[DecisionListener] = []
@@ -121,6 +124,7 @@ class TriageService:
         )
 
     def _run(self, ticket_id: str, ticket: Ticket) -> dict[str, Any]:
+        self.follow_policy()
         started = time.perf_counter()
         try:
             result = self.engine.triage(ticket, thread_id=ticket_id)
@@ -207,6 +211,7 @@ class TriageService:
         """Check the answer, resume the run with it and store the decision (review lock held)."""
         if self.store.status(ticket_id) != "review":
             raise ConflictError(f"ticket {ticket_id!r} is not waiting for review")
+        self.follow_policy()
         policy = self.engine.policy
         if answer.team not in policy.team_names:
             raise InputError(

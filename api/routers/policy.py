@@ -40,6 +40,7 @@ def versions(caller: Admin, services: ServicesDep) -> list[PolicyVersionView]:
 
 def _live(view: PolicyVersionView, services: Services) -> PolicyVersionView:
     """Say whether the running service routes with that version."""
+    services.service.follow_policy()
     running = services.engine.policy.fingerprint
     return view.model_copy(update={"live": view.fingerprint == running})
 
@@ -57,4 +58,5 @@ def put_policy(body: PolicyIn, caller: Admin, services: ServicesDep) -> PolicyVe
 def policy_dry_run(body: DryRunIn, caller: Admin, services: ServicesDep) -> DryRunOut:
     """Replay the last N stored tickets through the candidate; list the decisions it changes."""
     candidate = loads_policy(body.yaml, SOURCE)
+    services.service.follow_policy()  # compared with the active version, wherever activated
     return dry_run(services.engine, services.store, candidate, body.last, services.fork)

@@ -102,14 +102,15 @@ def test_policy_activate_replaces_a_stored_policy_that_no_longer_validates(
     view, _ = PolicyStore(db).active() or (None, None)
     assert view is not None and (view.version, view.created_by) == (2, "cli:ana")
     db.close()
-    api = make_api(url)
+    api = make_api(url, policy_check_s=0)
     body = api.client.get("/v1/policy", headers=api.auth("admin")).json()
     assert (body["version"], body["live"]) == (2, True)
-    # activated while the service runs: stored as active, not yet what it routes with
+    # activated while the service runs: the service takes it up (within policy_check_s)
     strict = example.replace("review_threshold: ", "review_threshold: 0.99 #", 1)
     (tmp_path / "strict.yaml").write_text(strict, encoding="utf-8")
     assert main(["policy", "activate", str(tmp_path / "strict.yaml")]) == 0
     body = api.client.get("/v1/policy", headers=api.auth("admin")).json()
-    assert (body["version"], body["active"], body["live"]) == (3, True, False)
+    assert (body["version"], body["active"], body["live"]) == (3, True, True)
     listed = api.client.get("/v1/policy/versions", headers=api.auth("admin")).json()
-    assert [(v["version"], v["live"]) for v in listed] == [(3, False), (2, True), (1, False)]
+    assert [(v["version"], v["live"]) for v in listed] == [(3, True), (2, False), (1, False)]
+    assert api.services.engine.policy.review_threshold == 0.99

@@ -206,3 +206,21 @@ def test_a_policy_file_edited_after_the_first_start_is_named_at_the_next(
         ]
     finally:
         db.close()
+
+
+def test_a_policy_put_to_one_process_routes_in_every_process_on_the_database(
+    make_api: AppFactory, tmp_path: Path
+) -> None:
+    # two API processes (or an API and an intake worker process) on one database
+    url = f"sqlite:///{tmp_path / 'shared.sqlite'}"
+    first, second = make_api(url), make_api(url, policy_check_s=0)
+    put = first.client.put(
+        "/v1/policy", json={"yaml": _with_rule(EXAMPLE, PRINTER_RULE)}, headers=first.auth("admin")
+    )
+    assert put.status_code == 200
+    printer = {"subject": "printer jammed", "body": "the printer on floor 2 is jammed"}
+    decision = second.client.post("/v1/triage", json=printer, headers=second.auth("helpdesk"))
+    assert decision.json()["team"] == "database"
+    assert decision.json()["policy_version"] == put.json()["fingerprint"]
+    active = second.client.get("/v1/policy", headers=second.auth("admin")).json()
+    assert (active["version"], active["live"]) == (2, True)
