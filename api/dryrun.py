@@ -52,6 +52,7 @@ def dry_run(
         replayed=replayed,
         changed=len(changes),
         changes=changes,
+        open_tickets_of_dropped_teams=store.open_outside(candidate.team_names),
     )
 
 

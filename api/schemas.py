@@ -177,6 +177,11 @@ class PolicyVersionView(BaseModel):
         "live was activated by another process (PUT there, triage policy activate) moments ago "
         "and applies here within policy_check_s, or this process cannot take it (see its log)",
     )
+    open_tickets_of_dropped_teams: dict[str, list[str]] | None = Field(
+        default=None,
+        description="On activation: open tickets (decided, or waiting for review) still with a "
+        "team this version no longer has, by team; they keep it until decided or resolved",
+    )
 
 
 class DryRunIn(_Strict):
@@ -204,6 +209,10 @@ class DryRunOut(BaseModel):
     replayed: int
     changed: int
     changes: list[DecisionChange]
+    open_tickets_of_dropped_teams: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="Open tickets still with a team the candidate no longer has, by team",
+    )
 
 
 class AtRisk(BaseModel):

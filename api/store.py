@@ -16,7 +16,7 @@ from agent.errors import ConflictError, NotFoundError
 from agent.models import Ticket
 from agent.triager import TriageResult
 from api.db import Database
-from api.schemas import UNFINISHED_STATUSES, SlaView, TicketStatus, TicketView
+from api.schemas import OPEN_STATUSES, UNFINISHED_STATUSES, SlaView, TicketStatus, TicketView
 from api.tables import BriefRow, DecisionRow, TicketRow, utcnow
 
 
@@ -259,6 +259,20 @@ class TicketStore:
                 query = query.where(TicketRow.id.in_(ticket_ids))
             rows = session.execute(query.order_by(TicketRow.created_at)).all()
             return {ticket_id: updated_at for ticket_id, updated_at in rows}
+
+    def open_outside(self, teams: list[str]) -> dict[str, list[str]]:
+        """Open tickets (decided, or waiting for review) whose team is none of these, by team."""
+        with self.db.session() as session:
+            rows = session.execute(
+                select(TicketRow.team, TicketRow.id)
+                .where(TicketRow.status.in_(OPEN_STATUSES), TicketRow.team.not_in(teams))
+                .order_by(TicketRow.team, TicketRow.created_at)
+            ).all()
+        found: dict[str, list[str]] = {}
+        for team, ticket_id in rows:
+            if team is not None:  # NOT IN leaves out a missing team already; this tells mypy
+                found.setdefault(team, []).append(ticket_id)
+        return found
 
     def recent(self, limit: int) -> list[str]:
         """Ids of the newest tickets that have a decision."""

@@ -49,7 +49,9 @@ def _live(view: PolicyVersionView, services: Services) -> PolicyVersionView:
 def put_policy(body: PolicyIn, caller: Admin, services: ServicesDep) -> PolicyVersionView:
     """422 naming the path of the first problem; otherwise the new active version."""
     view = services.policies.activate(body.yaml, caller.name, SOURCE, services.engine)
-    return _live(view, services)
+    # a team gone from the policy leaves its open tickets with it: say which
+    dropped = services.store.open_outside(services.engine.policy.team_names)
+    return _live(view, services).model_copy(update={"open_tickets_of_dropped_teams": dropped})
 
 
 @router.post(

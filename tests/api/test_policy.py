@@ -7,6 +7,7 @@ import threading
 from pathlib import Path
 
 import pytest
+import yaml
 from api_support import TICKET_REVIEW, Api, AppFactory
 
 from agent.llm import LLMClassifier
@@ -224,3 +225,32 @@ def test_a_policy_put_to_one_process_routes_in_every_process_on_the_database(
     assert decision.json()["policy_version"] == put.json()["fingerprint"]
     active = second.client.get("/v1/policy", headers=second.auth("admin")).json()
     assert (active["version"], active["live"]) == (2, True)
+
+
+def _without_hardware() -> str:
+    """The example policy with the hardware team gone (and what named it)."""
+    policy = yaml.safe_load(EXAMPLE)
+    policy["teams"] = [t for t in policy["teams"] if t["name"] != "hardware"]
+    policy["rules"] = [r for r in policy["rules"] if r["id"] != "stop-codes"]
+    policy["decision_tree"] = [
+        {**b, "when": {**b["when"], "team": [t for t in b["when"]["team"] if t != "hardware"]}}
+        if "team" in b["when"]
+        else b
+        for b in policy["decision_tree"]
+        if b.get("team") != "hardware"
+    ]
+    return str(yaml.safe_dump(policy, allow_unicode=True))
+
+
+def test_a_policy_that_drops_a_team_names_the_open_tickets_still_with_it(api: Api) -> None:
+    held = api.client.post("/v1/triage", json=TICKET_REVIEW, headers=api.auth("helpdesk")).json()
+    assert held["needs_review"] and held["team"] == "hardware"
+    candidate = {"yaml": _without_hardware()}
+    dry = api.client.post("/v1/policy/dry-run", json=candidate, headers=api.auth("admin")).json()
+    assert dry["open_tickets_of_dropped_teams"] == {"hardware": [held["ticket_id"]]}
+    put = api.client.put("/v1/policy", json=candidate, headers=api.auth("admin"))
+    assert put.status_code == 200
+    assert put.json()["open_tickets_of_dropped_teams"] == {"hardware": [held["ticket_id"]]}
+    # the example policy keeps every team: nothing to name
+    again = api.client.put("/v1/policy", json={"yaml": EXAMPLE}, headers=api.auth("admin"))
+    assert again.json()["open_tickets_of_dropped_teams"] == {}
