@@ -49,7 +49,8 @@ def cmd_route(args: argparse.Namespace, settings: Settings) -> int:
 
     ticket = read_ticket(args.file)
     policy = load_policy(args.policy) if args.policy is not None else None
-    triager = Triager.from_settings(settings, policy=policy)
+    # routing stores no case: it reads the knowledge base, a running service's too
+    triager = Triager.from_settings(settings, policy=policy, read_only=True)
     result = triager.triage(ticket)
     if args.format == "md":
         sys.stdout.write(result.to_markdown())

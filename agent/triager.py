@@ -125,12 +125,18 @@ class Triager:
 
     @classmethod
     def from_settings(
-        cls, settings: Settings | None = None, policy: Policy | None = None
+        cls,
+        settings: Settings | None = None,
+        policy: Policy | None = None,
+        read_only: bool = False,
     ) -> Triager:
-        """The embedded defaults: Chroma on disk, SQLite checkpoints, the configured policy."""
+        """The embedded defaults: Chroma on disk, SQLite checkpoints, the configured policy.
+
+        ``read_only``: a triager that only routes (``triage route``) reads the knowledge base
+        beside the process that writes it, a running service (see ``knowledge.owner``)."""
         settings = settings or get_settings()
         settings.ensure_dirs()
-        kb = KnowledgeBase.open(settings)
+        kb = KnowledgeBase.open(settings, read_only=read_only)
         triager = cls(
             settings=settings,
             policy=policy or load_policy(settings.policy_path),

@@ -134,6 +134,12 @@ def test_an_ingest_beside_a_running_service_is_refused_and_stores_nothing(
         assert stats.returncode == 0 and "cases: 3" in stats.stdout, stats.stderr
         search = _triage(data, "kb", "search", "vpn tunnel drops")
         assert search.returncode == 0 and "A0" in search.stdout, search.stderr
+        # as does routing one ticket, as the README shows it beside `triage serve --demo`
+        ticket = tmp_path / "ticket.json"
+        ticket.write_text(json.dumps({"subject": "vpn tunnel drops A 1"}), encoding="utf-8")
+        routed = _triage(data, "route", str(ticket))
+        assert routed.returncode == 0, routed.stderr
+        assert "A1" in {case["case_id"] for case in json.loads(routed.stdout)["brief"]["similar"]}
 
         server.send_signal(signal.SIGKILL)  # a crash: the lock goes with the process
         server.wait(timeout=30)
