@@ -16,7 +16,6 @@ the claims are counted: its stores share one Chroma client and one index.
 
 from __future__ import annotations
 
-import fcntl
 import os
 import sys
 import threading
@@ -24,6 +23,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from agent.errors import ConflictError
+
+try:
+    import fcntl
+except ImportError:  # not POSIX: claims are counted in this process only, as api.db's lock
+    fcntl = None  # type: ignore[assignment]
 
 LOCK_FILE = "owner.lock"
 
@@ -61,7 +65,8 @@ def claim(directory: Path) -> Claim:
             return Claim(key)
         fd = os.open(key / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            if fcntl is not None:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             holder = _holder(fd)
             os.close(fd)

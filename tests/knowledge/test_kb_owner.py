@@ -165,3 +165,23 @@ def test_a_service_does_not_start_while_an_ingest_holds_the_knowledge_base(
     assert refused.returncode == 1
     assert "triage: error: the knowledge base " in refused.stderr
     assert f"in use by pid {os.getpid()}" in refused.stderr
+
+
+def test_without_posix_locks_the_knowledge_base_still_opens(tmp_path: Path) -> None:
+    # Windows has no fcntl: the store opens and claims are counted in the process, as the
+    # database's own cross-process lock degrades there (api.db).
+    script = (
+        "import sys; sys.modules['fcntl'] = None\n"
+        "from pathlib import Path\n"
+        "from knowledge.owner import claim\n"
+        f"first = claim(Path(r'{tmp_path}')); second = claim(Path(r'{tmp_path}'))\n"
+        "first.release(); second.release(); print('claimed')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0 and done.stdout == "claimed\n", done.stderr
