@@ -24,7 +24,7 @@ from agent.errors import InputError, TriageError
 from agent.settings import Settings
 from evals.datasets import disjoint_sample, read_rows
 from evals.gate import DEFAULT_TOLERANCE, HEADLINE_FIGURES, REGRESSION_EXIT, compare, load_metrics
-from evals.report import write_reports
+from evals.report import check_out_dir, write_reports
 from evals.runner import EvalConfig, run_eval
 from evals.sandbox import eval_embedder
 
@@ -105,6 +105,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     started, lines, table = time.perf_counter(), [], []
     try:
+        check_out_dir(args.out)
         for suite in SUITES:
             if args.only and suite.name not in args.only:
                 continue

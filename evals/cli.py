@@ -143,11 +143,12 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
 def run_from_args(args: argparse.Namespace, settings: Settings) -> int:
     """Read the files, run (and the curve if asked), write the reports, apply the gate."""
     from evals.datasets import read_rows
-    from evals.report import feedback_summary, write_reports
+    from evals.report import check_out_dir, feedback_summary, write_reports
     from evals.runner import EvalConfig, run_eval
     from evals.sandbox import eval_embedder
 
-    baseline = load_metrics(args.baseline) if args.baseline else None  # fail before a long run
+    check_out_dir(args.out)  # fail before a long run
+    baseline = load_metrics(args.baseline) if args.baseline else None
     train, test = read_rows(args.train), read_rows(args.test)
     overlap = {r.id for r in train} & {r.id for r in test}
     if overlap:

@@ -5,10 +5,12 @@ from __future__ import annotations
 import base64
 import html
 import json
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from agent.errors import InputError
 from evals import plots
 from evals.gate import HEADLINE_FIGURES
 from evals.metrics import Outcome
@@ -142,6 +144,21 @@ def _subtitle(metrics: dict[str, Any]) -> str:
         f"policy {run.get('policy')}, seed {run.get('seed')}, "
         f"version {metrics.get('version')}, {run.get('seconds')} s"
     )
+
+
+def check_out_dir(out_dir: Path) -> None:
+    """InputError unless the reports can go to ``out_dir``: checked before a run, so that minutes
+    of routing are not lost to a file in its place. Nothing is created yet."""
+    if out_dir.exists():
+        if not out_dir.is_dir():
+            raise InputError(f"--out {out_dir}: not a directory")
+        existing = out_dir
+    else:
+        existing = next(p for p in out_dir.absolute().parents if p.exists())
+        if not existing.is_dir():
+            raise InputError(f"--out {out_dir}: cannot create it, {existing} is not a directory")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise InputError(f"--out {out_dir}: cannot write to {existing}: permission denied")
 
 
 def write_reports(result: EvalResult, out_dir: Path, gate_lines: Sequence[str] = ()) -> list[Path]:
