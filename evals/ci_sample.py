@@ -57,6 +57,9 @@ def datasets_dir() -> Path:
 
 def run_suite(suite: Suite, out: Path, baselines: Path, tolerance: float, write: bool) -> list[str]:
     """Sample, run, report and gate one dataset; returns the gate's lines (empty: no baseline)."""
+    baseline = baselines / f"ci-{suite.name}.json"
+    # read before the run: a baseline that cannot be compared would stop the suite after it
+    base = load_metrics(baseline) if baseline.exists() and not write else None
     source = datasets_dir() / suite.name / "dev.jsonl"
     if not source.exists():
         raise InputError(f"{source}: dataset not found (set TRIAGE_DATASETS_DIR)")
@@ -73,10 +76,9 @@ def run_suite(suite: Suite, out: Path, baselines: Path, tolerance: float, write:
     # Vectors only (keyed by text hash) under the data directory: reruns skip the embedding.
     embedder = eval_embedder(settings)
     result = run_eval(train, test, config, settings, progress=True, embedder=embedder)
-    baseline = baselines / f"ci-{suite.name}.json"
     lines: list[str] = []
-    if baseline.exists() and not write:
-        verdict = compare(result.metrics, load_metrics(baseline), tolerance)
+    if base is not None:
+        verdict = compare(result.metrics, base, tolerance)
         lines = [f"{suite.name}: {line}" for line in verdict.lines()]
     write_reports(result, out / suite.name, lines)
     if write:

@@ -88,6 +88,12 @@ def load_metrics(path: Path | str) -> dict[str, Any]:
         value = data.get(name)
         if value is not None and not _is_figure(value):
             raise InputError(f"{path}: {name} must be a finite number or null, got {value!r}")
+    if all(data.get(name) is None for name in HEADLINE_FIGURES):
+        # nothing to compare: said now, not after the run, when compare() would refuse it
+        raise InputError(
+            f"{path}: none of the headline figures ({', '.join(HEADLINE_FIGURES)}) is a number; "
+            "is it a metrics.json?"
+        )
     return data
 
 

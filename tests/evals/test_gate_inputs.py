@@ -10,6 +10,7 @@ import pytest
 
 from agent.cli import main
 from agent.errors import InputError
+from evals.ci_sample import main as ci_main
 from evals.gate import compare, load_metrics
 
 BASE = {"accuracy": 0.80, "coverage": 0.70, "ece": 0.05}
@@ -61,3 +62,44 @@ def test_a_bad_baseline_fails_before_the_files_are_read(
     err = capsys.readouterr().err.strip().splitlines()
     expected = f"triage: error: {baseline}: accuracy must be a finite number or null, got '0.9'"
     assert err == [expected]
+
+
+@pytest.mark.parametrize("content", [{"n": 5}, {"accuracy": None, "ece": None}, {}])
+def test_a_baseline_with_no_headline_figure_fails_before_the_files_are_read(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: dict[str, object]
+) -> None:
+    # found only by the comparison after the run, it stopped the command before the reports
+    baseline = tmp_path / "base.json"
+    baseline.write_text(json.dumps(content), encoding="utf-8")
+    missing = tmp_path / "missing.jsonl"
+    argv = ["eval", "--train", str(missing), "--test", str(missing), "--label", "team"]
+    code = main([*argv, "--out", str(tmp_path / "o"), "--baseline", str(baseline)])
+    assert code == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        f"triage: error: {baseline}: none of the headline figures (accuracy, macro_f1, coverage, "
+        "auto_accuracy, escalation_accuracy, escalate_decision_accuracy, priority_accuracy, ece) "
+        "is a number; is it a metrics.json?"
+    ]
+
+
+def test_ci_sample_reads_its_baseline_before_the_suite_runs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TRIAGE_DATASETS_DIR", str(tmp_path / "no-datasets"))
+    baselines = tmp_path / "baselines"
+    baselines.mkdir()
+    bad = baselines / "ci-helpdesk_topics.json"
+    bad.write_text(json.dumps({"accuracy": "0.9"}), encoding="utf-8")
+    argv = [
+        "--out",
+        str(tmp_path / "o"),
+        "--baselines",
+        str(baselines),
+        "--only",
+        "helpdesk_topics",
+    ]
+    assert ci_main(argv) == 1
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        f"ci_sample: error: {bad}: accuracy must be a finite number or null, got '0.9'"
+    )
