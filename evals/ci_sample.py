@@ -23,7 +23,14 @@ from pydantic import BaseModel
 from agent.errors import InputError, TriageError
 from agent.settings import Settings
 from evals.datasets import disjoint_sample, read_rows
-from evals.gate import DEFAULT_TOLERANCE, HEADLINE_FIGURES, REGRESSION_EXIT, compare, load_metrics
+from evals.gate import (
+    DEFAULT_TOLERANCE,
+    HEADLINE_FIGURES,
+    REGRESSION_EXIT,
+    compare,
+    load_metrics,
+    tolerance_argument,
+)
 from evals.report import check_out_dir, write_reports
 from evals.runner import EvalConfig, run_eval
 from evals.sandbox import eval_embedder
@@ -99,7 +106,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--baselines", type=Path, default=BASELINES, help="folder of ci-<name>.json"
     )
-    parser.add_argument("--tolerance", type=float, default=DEFAULT_TOLERANCE)
+    parser.add_argument("--tolerance", type=tolerance_argument, default=DEFAULT_TOLERANCE)
     parser.add_argument("--write-baselines", action="store_true", help="store this run as baseline")
     parser.add_argument(
         "--only", action="append", choices=[s.name for s in SUITES], help="a subset"

@@ -12,15 +12,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from agent.errors import InputError
 from agent.settings import Settings
 from evals.gate import (
     DEFAULT_TOLERANCE,
     HEADLINE_FIGURES,
     REGRESSION_EXIT,
-    check_tolerance,
     compare,
     load_metrics,
+    tolerance_argument,
 )
 
 if TYPE_CHECKING:
@@ -54,7 +53,7 @@ def add_eval_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--baseline", type=Path, help="metrics.json to gate against (exit 3)")
     parser.add_argument(
         "--tolerance",
-        type=_tolerance,
+        type=tolerance_argument,
         default=DEFAULT_TOLERANCE,
         help=f"allowed absolute drop of a headline figure (default {DEFAULT_TOLERANCE})",
     )
@@ -98,15 +97,6 @@ def _positive(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
     return value
-
-
-def _tolerance(text: str) -> float:
-    try:
-        return check_tolerance(float(text))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    except InputError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _percentages(text: str) -> tuple[float, ...]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
 from pathlib import Path
@@ -107,6 +108,16 @@ def check_tolerance(tolerance: float) -> float:
     if not (math.isfinite(tolerance) and tolerance >= 0):
         raise InputError(f"tolerance must be a finite number of at least 0, got {tolerance}")
     return tolerance
+
+
+def tolerance_argument(text: str) -> float:
+    """``--tolerance`` as argparse reads it: a usage error unless a finite number of at least 0."""
+    try:
+        return check_tolerance(float(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    except InputError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def compare(

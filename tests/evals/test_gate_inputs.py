@@ -103,3 +103,16 @@ def test_ci_sample_reads_its_baseline_before_the_suite_runs(
     assert capsys.readouterr().err.strip().splitlines()[-1] == (
         f"ci_sample: error: {bad}: accuracy must be a finite number or null, got '0.9'"
     )
+
+
+@pytest.mark.parametrize("value", ["nan", "-0.1", "abc"])
+def test_ci_sample_refuses_a_bad_tolerance_as_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    # taken as any float, it failed the comparison after the first suite had run (4 minutes)
+    monkeypatch.setenv("TRIAGE_DATASETS_DIR", str(tmp_path / "no-datasets"))
+    with pytest.raises(SystemExit) as exc:
+        ci_main(["--out", str(tmp_path / "o"), "--tolerance", value])
+    assert exc.value.code == 2
+    assert "argument --tolerance: " in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
