@@ -89,9 +89,24 @@ class Row(BaseModel):
         return None if value == "" else value
 
     def label(self, key: str) -> str | None:
-        """The label value as text, or None when the row has none."""
+        """The label value as text (stripped, as kb ingest reads it), or None when the row has
+        none. A value that names nothing (a list, an object, true, 1.5) is an InputError."""
         value = self.labels.get(key)
-        return None if value is None or value == "" else str(value)
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)  # a float column's 3.0 is team 3
+        if isinstance(value, bool) or not isinstance(value, str | int | None):
+            raise InputError(
+                f"ticket {self.id!r}: label {key!r} must be text or a whole number, "
+                f"got {_kind(value)}"
+            )
+        text = "" if value is None else str(value).strip()
+        return text or None
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, dict):
+        return "an object"
+    return "a list" if isinstance(value, list) else json.dumps(value)
 
 
 def read_rows(path: Path | str) -> list[Row]:
@@ -128,7 +143,11 @@ def read_rows(path: Path | str) -> list[Row]:
 def require_label(rows: Sequence[Row], key: str, source: str) -> None:
     """Every row must carry the label; the error names the first one that does not."""
     for index, row in enumerate(rows):
-        if row.label(key) is None:
+        try:
+            value = row.label(key)
+        except InputError as exc:
+            raise InputError(f"{source}: {exc} (row {index + 1})") from None
+        if value is None:
             known = sorted({k for r in rows[:1000] for k in r.labels})
             raise InputError(
                 f"{source}: ticket {row.id!r} (row {index + 1}) has no label {key!r}; "

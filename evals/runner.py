@@ -80,6 +80,7 @@ def build_policy(config: EvalConfig, train: Sequence[Row]) -> Policy:
     """The given policy, or a neutral one whose teams and priorities are TRAIN's label values."""
     if config.policy_path is not None:
         return load_policy(config.policy_path)
+    require_label(train, config.label, config.train_source)  # the learning curve comes here first
     teams = sorted({row.label(config.label) or "" for row in train} - {""})
     if config.first_line is not None and config.first_line not in teams:
         raise InputError(

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from agent.cli import main
 from agent.errors import InputError
 from evals.datasets import (
     Row,
@@ -170,3 +171,41 @@ def test_a_ticket_without_a_language_gets_the_detected_one() -> None:
     assert to_ticket(german).language == "de"
     assert to_ticket(german.model_copy(update={"language": "en"})).language == "en"  # as given
     assert to_ticket(Row(id="t2", subject="hi", labels={"team": "desk"})).language is None
+
+
+@pytest.mark.parametrize(
+    ("value", "kind"),
+    [(["net"], "a list"), ({"name": "net"}, "an object"), (True, "true"), (1.5, "1.5")],
+)
+def test_a_label_that_names_no_team_is_an_input_error(
+    tmp_path: Path, value: object, kind: str
+) -> None:
+    # it was read as Python's rendering: a team "['net']", "True", "{'name': 'net'}"
+    rows = read_rows(write(tmp_path / "a.jsonl", [row(1, "net"), row(2, "net", labels={})]))
+    rows[1] = rows[1].model_copy(update={"labels": {"team": value}})
+    message = f"TRAIN: ticket 't2': label 'team' must be text or a whole number, got {kind} (row 2)"
+    with pytest.raises(InputError) as exc:
+        require_label(rows, "team", "TRAIN")
+    assert str(exc.value) == message
+
+
+def test_a_label_is_stripped_and_a_whole_number_is_its_digits(tmp_path: Path) -> None:
+    lines = [row(1, " net "), row(2, "x", labels={"team": 3.0}), row(3, "x", labels={"team": " "})]
+    rows = read_rows(write(tmp_path / "a.jsonl", lines))
+    assert [r.label("team") for r in rows] == ["net", "3", None]
+    assert to_case(rows[0], "team").team == "net"
+
+
+@pytest.mark.parametrize("curve", [[], ["--learning-curve", "50,100"]])
+def test_eval_names_the_file_and_row_of_a_label_that_names_no_team(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], curve: list[str]
+) -> None:
+    train = write(tmp_path / "train.jsonl", [row(1, "net"), row(2, "x", labels={"team": ["db"]})])
+    test = write(tmp_path / "test.jsonl", [row(3, "net")])
+    argv = ["eval", "--train", str(train), "--test", str(test), "--label", "team", *curve]
+    assert main([*argv, "--out", str(tmp_path / "o")]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        f"triage: error: {train}: ticket 't2': label 'team' must be text or a whole number, "
+        "got a list (row 2)"
+    ]
