@@ -18,7 +18,8 @@ from typing import Any
 from agent.settings import Settings
 from evals import plots
 from evals.datasets import Row
-from evals.runner import EvalConfig, EvalResult, build_policy, run_eval
+from evals.eval_policy import build_policy
+from evals.runner import EvalConfig, EvalResult, run_eval
 from evals.sandbox import eval_embedder
 
 CURVE_KEYS = ("accuracy", "macro_f1", "coverage", "auto_accuracy", "ece", "escalation_accuracy")

@@ -17,32 +17,19 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from agent import __version__
-from agent.errors import InputError, TriageError
+from agent.errors import TriageError
 from agent.kpis import OutcomeRecord, compute_kpis
 from agent.models import PriorTicket, TriageDecision
-from agent.policy import Policy, load_policy, neutral_policy
+from agent.policy import Policy
 from agent.settings import Settings
 from evals.datasets import Row, as_history, require_label, sample, to_case, to_ticket
+from evals.eval_policy import build_policy
 from evals.metrics import Outcome, accuracy, compute_metrics
 from evals.progress import Progress
 from evals.sandbox import isolated_triager
 from knowledge.embeddings import Embedder
 
 HISTORY_LIMIT = 5  # earlier TEST tickets of the same requester given as history, newest last
-# Urgency words most urgent first; labels not listed keep their sorted order after these.
-URGENCY_ORDER = (
-    "critical",
-    "urgent",
-    "highest",
-    "very high",
-    "high",
-    "medium",
-    "normal",
-    "moderate",
-    "low",
-    "lowest",
-    "very low",
-)
 
 
 class EvalConfig(BaseModel):
@@ -67,36 +54,6 @@ class EvalResult(BaseModel):
 
     metrics: dict[str, Any]
     outcomes: list[Outcome]
-
-
-def priority_scale(values: Sequence[str]) -> list[str]:
-    """Priority labels most urgent first: known urgency words by rank, the rest sorted after."""
-    known = {word: rank for rank, word in enumerate(URGENCY_ORDER)}
-    distinct = sorted(set(values))
-    return sorted(distinct, key=lambda v: (known.get(v.casefold(), len(known)), v))
-
-
-def build_policy(config: EvalConfig, train: Sequence[Row]) -> Policy:
-    """The given policy, or a neutral one whose teams and priorities are TRAIN's label values."""
-    if config.policy_path is not None:
-        return load_policy(config.policy_path)
-    require_label(train, config.label, config.train_source)  # the learning curve comes here first
-    teams = sorted({row.label(config.label) or "" for row in train} - {""})
-    if config.first_line is not None and config.first_line not in teams:
-        raise InputError(
-            f"--first-line {config.first_line!r} is not a value of label {config.label!r} in "
-            f"{config.train_source}"
-        )
-    scale = None
-    if config.priority_label:
-        found = [p for p in (row.label(config.priority_label) for row in train) if p]
-        scale = priority_scale(found)
-        if len(scale) < 2:
-            raise InputError(
-                f"{config.train_source}: priority label {config.priority_label!r} needs at least "
-                f"two values, found {scale}"
-            )
-    return neutral_policy(teams, first_line=config.first_line, scale=scale)
 
 
 def _outcome(

@@ -11,7 +11,8 @@ import pytest
 from agent.cli import main
 from agent.settings import Settings
 from evals.datasets import Row
-from evals.runner import EvalConfig, build_policy, priority_scale, run_eval
+from evals.eval_policy import build_policy, priority_scale
+from evals.runner import EvalConfig, run_eval
 
 TOPICS = {
     "network": ["vpn tunnel drops", "wifi signal lost", "dns lookup fails", "firewall blocks port"],
