@@ -133,7 +133,7 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
 def run_from_args(args: argparse.Namespace, settings: Settings) -> int:
     """Read the files, run (and the curve if asked), write the reports, apply the gate."""
     from evals.datasets import read_rows
-    from evals.report import check_out_dir, feedback_summary, write_reports
+    from evals.report import check_out_dir, feedback_summary, unseen_note, write_reports
     from evals.runner import EvalConfig, run_eval
     from evals.sandbox import eval_embedder
 
@@ -180,6 +180,9 @@ def run_from_args(args: argparse.Namespace, settings: Settings) -> int:
     if learned:
         print(f"feedback: {learned}")
     print(f"reports in {args.out}/ (metrics.json, report.md, report.html)")
+    unseen = unseen_note(result)
+    if unseen:
+        print(f"warning: {unseen}", file=sys.stderr)
     for line in gate_lines:
         print(line)
     return REGRESSION_EXIT if verdict is not None and not verdict.passed else 0

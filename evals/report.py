@@ -125,6 +125,21 @@ def _shares(values: Sequence[float | None]) -> str:
     return " ".join(_fmt(v) for v in values)
 
 
+def unseen_note(result: EvalResult) -> str | None:
+    """How many TEST tickets carry a label no team of the policy has: none can be routed right,
+    which the figures alone do not show."""
+    unseen = set(result.metrics.get("run", {}).get("unseen_test_labels") or ())
+    held = [o for o in result.outcomes if o.truth in unseen]
+    if not held:
+        return None
+    names = ", ".join(sorted(unseen)[:5]) + (", ..." if len(unseen) > 5 else "")
+    n = len(result.outcomes)
+    return (
+        f"{len(held)} of {n} TEST tickets ({len(held) / n:.0%}) "
+        f"have a label that is none of the policy's teams ({names}): no route can be right for them"
+    )
+
+
 def _subtitle(metrics: dict[str, Any]) -> str:
     run = metrics.get("run", {})
     learned = feedback_summary(metrics)
@@ -188,6 +203,9 @@ def render_markdown(result: EvalResult, gate_lines: Sequence[str] = ()) -> str:
     """A compact report for pull requests."""
     m = result.metrics
     lines = [f"# Triage eval: label `{m.get('run', {}).get('label')}`", "", _subtitle(m) + ".", ""]
+    unseen = unseen_note(result)
+    if unseen:
+        lines += [f"Note: {unseen}.", ""]
     lines += _md_table(["figure", "value"], headline_rows(m))
     if gate_lines:
         lines += ["## Gate", "", *[f"- {line}" for line in gate_lines], ""]
@@ -273,6 +291,9 @@ def render_html(result: EvalResult, gate_lines: Sequence[str] = ()) -> str:
         f"<title>{html.escape(title)}</title><style>{STYLE}</style></head><body>",
         f"<h1>{html.escape(title)}</h1><p>{html.escape(_subtitle(m))}</p>",
     ]
+    unseen = unseen_note(result)
+    if unseen:
+        parts.append(f"<p><b>Note:</b> {html.escape(unseen)}.</p>")
     if gate_lines:
         parts.append("<div class='gate'>" + "<br>".join(map(html.escape, gate_lines)) + "</div>")
     parts += ["<h2>Headline</h2>", _table(headline_rows(m), ["figure", "value"])]
