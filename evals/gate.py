@@ -66,6 +66,12 @@ class Verdict(BaseModel):
         out = note
         for name in self.regressed:
             base, now = self.compared[name]
+            if math.isnan(now):
+                out.append(
+                    f"regression: {name} was {base:.4f} in the baseline and is not measured in "
+                    "this run (its option was not given, or no ticket to measure it on)"
+                )
+                continue
             direction = "rose" if name in LOWER_IS_BETTER else "dropped"
             out.append(
                 f"regression: {name} {direction} from {base:.4f} to {now:.4f} "

@@ -57,6 +57,11 @@ def test_a_baseline_of_another_kind_of_run_is_compared_with_a_note() -> None:
 def test_figure_missing_now_is_a_regression() -> None:
     verdict = compare({"macro_f1": 0.5, "coverage": 0.7, "ece": 0.05}, BASE)
     assert verdict.regressed == ["accuracy"]
+    # it read 'regression: accuracy dropped from 0.8000 to nan (tolerance 0.02)'
+    assert verdict.lines() == [
+        "regression: accuracy was 0.8000 in the baseline and is not measured in this run "
+        "(its option was not given, or no ticket to measure it on)"
+    ]
 
 
 def test_bad_baselines(tmp_path: Path) -> None:
