@@ -113,7 +113,8 @@ def read_rows(path: Path | str) -> list[Row]:
     """Read a JSONL file; errors read ``FILE:LINE: reason``."""
     path = Path(path)
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        # utf-8-sig: a BOM (Notepad, PowerShell) is no part of the first row, as in kb ingest
+        lines = path.read_text(encoding="utf-8-sig").splitlines()
     except OSError as exc:
         raise InputError(f"{path}: cannot read: {exc.strerror}") from None
     except UnicodeDecodeError as exc:

@@ -209,3 +209,10 @@ def test_eval_names_the_file_and_row_of_a_label_that_names_no_team(
         f"triage: error: {train}: ticket 't2': label 'team' must be text or a whole number, "
         "got a list (row 2)"
     ]
+
+
+def test_a_file_saved_with_a_bom_is_read(tmp_path: Path) -> None:
+    # it stopped at line 1: 'not valid JSON: Unexpected UTF-8 BOM', which kb ingest reads
+    path = write(tmp_path / "a.jsonl", [row(1, "net"), row(2, "db")])
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    assert [r.id for r in read_rows(path)] == ["t1", "t2"]
