@@ -76,6 +76,14 @@ class Row(BaseModel):
             data = data | profile
         return data
 
+    @field_validator("id", "requester", mode="before")
+    @classmethod
+    def _whole_number_as_text(cls, value: Any) -> Any:
+        # an export's numeric ticket or user id, as kb ingest reads it (102.0 is ticket 102)
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
     @field_validator("account", mode="before")
     @classmethod
     def _account_id(cls, value: Any) -> Any:

@@ -216,3 +216,17 @@ def test_a_file_saved_with_a_bom_is_read(tmp_path: Path) -> None:
     path = write(tmp_path / "a.jsonl", [row(1, "net"), row(2, "db")])
     path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
     assert [r.id for r in read_rows(path)] == ["t1", "t2"]
+
+
+def test_whole_number_ids_and_requesters_are_their_digits(tmp_path: Path) -> None:
+    # each stopped the run: 'id: Input should be a valid string', which kb ingest reads
+    lines = [
+        {**row(1, "net"), "id": 102, "requester": 4711},
+        {**row(2, "db"), "id": 103.0, "requester": None},
+    ]
+    rows = read_rows(write(tmp_path / "a.jsonl", lines))
+    assert [(r.id, r.requester) for r in rows] == [("102", "4711"), ("103", None)]
+    assert to_case(rows[0], "team").requester == "4711"
+    bad = write(tmp_path / "b.jsonl", [{**row(1, "net"), "id": True}])
+    with pytest.raises(InputError, match=r"b\.jsonl:1: id: Input should be a valid string"):
+        read_rows(bad)
