@@ -160,4 +160,6 @@ def learning_curve(points: Sequence[dict[str, Any]]) -> bytes:
 
 
 def _short(name: str, width: int = 18) -> str:
-    return name if len(name) <= width else name[: width - 1] + "…"
+    short = name if len(name) <= width else name[: width - 1] + "…"
+    # a team name is text: between two '$' matplotlib would draw (or fail on) math
+    return short.replace("$", r"\$")
