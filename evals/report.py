@@ -194,9 +194,15 @@ def write_reports(result: EvalResult, out_dir: Path, gate_lines: Sequence[str] =
     return [metrics_path, predictions, md, page]
 
 
+def _md_cell(text: str) -> str:
+    # a team, language or review reason is data: its '|' or line break would end the cell or row
+    return " ".join(text.replace("|", "\\|").split())
+
+
 def _md_table(head: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    return [*lines, *("| " + " | ".join(row) + " |" for row in rows), ""]
+    body = ("| " + " | ".join(_md_cell(cell) for cell in row) + " |" for row in rows)
+    return [*lines, *body, ""]
 
 
 def render_markdown(result: EvalResult, gate_lines: Sequence[str] = ()) -> str:
