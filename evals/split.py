@@ -41,9 +41,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except TriageError as exc:
         print(f"split: error: {exc}", file=sys.stderr)
         return 1
-    args.out.mkdir(parents=True, exist_ok=True)
-    write_rows(train, args.out / "train.jsonl")
-    write_rows(test, args.out / "test.jsonl")
+    try:
+        args.out.mkdir(parents=True, exist_ok=True)
+        write_rows(train, args.out / "train.jsonl")
+        write_rows(test, args.out / "test.jsonl")
+    except OSError as exc:
+        print(f"split: error: --out {args.out}: {exc.strerror}", file=sys.stderr)
+        return 1
     print(f"{len(train)} TRAIN and {len(test)} TEST rows in {args.out}/")
     return 0
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from evals.datasets import read_rows, to_ticket
 from evals.split import main
 
@@ -47,3 +49,14 @@ def test_a_ticket_carries_the_account_objects_tier_and_region(tmp_path: Path) ->
         ("ACC-3", "standard", None),  # the Account's default, as the intake gives it
         (None, "standard", None),
     ]
+
+
+def test_an_out_that_is_a_file_is_one_error_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # it was FileExistsError's traceback
+    out = tmp_path / "out"
+    out.write_text("a file", encoding="utf-8")
+    assert main([str(DEMO), "--label", "team", "--out", str(out)]) == 1
+    assert capsys.readouterr().err.strip() == f"split: error: --out {out}: File exists"
+    assert out.read_text(encoding="utf-8") == "a file"
