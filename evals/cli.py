@@ -119,6 +119,11 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     if args.scenarios is not None:
         from evals.scenarios import cmd_scenarios
 
+        ignored = [
+            f"--{name.replace('_', '-')}" for name in _NOT_FOR_SCENARIOS if _given(args, name)
+        ]
+        if ignored:
+            parser.error(f"--scenarios takes only --policy and --out, not {', '.join(ignored)}")
         return cmd_scenarios(args, settings)
     missing = [
         f"--{name}" for name in ("train", "test", "label", "out") if getattr(args, name) is None
@@ -128,6 +133,28 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     if args.repeats > 1 and not args.learning_curve:
         parser.error("--repeats draws the shares of a --learning-curve; give one")
     return run_from_args(args, settings)
+
+
+# What a labelled run takes and a scenario suite would ignore.
+_NOT_FOR_SCENARIOS = (
+    "train",
+    "test",
+    "label",
+    "first_line",
+    "priority_label",
+    "limit",
+    "seed",
+    "baseline",
+    "tolerance",
+    "feedback",
+    "learning_curve",
+    "repeats",
+)
+_DEFAULTS = {"seed": 0, "tolerance": DEFAULT_TOLERANCE, "feedback": False, "repeats": 1}
+
+
+def _given(args: argparse.Namespace, name: str) -> bool:
+    return getattr(args, name) != _DEFAULTS.get(name)
 
 
 def run_from_args(args: argparse.Namespace, settings: Settings) -> int:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from agent.cli import main
 from agent.errors import InputError
 from agent.settings import Settings
 from evals.scenarios import SCHEMA, compare_decision, load_suite, run_suite
@@ -44,3 +45,31 @@ def test_example_suite_passes(tmp_path: Path) -> None:
     assert len(results) >= 40
     failed = [(r.name, r.mismatches) for r in results if not r.passed]
     assert not failed, failed
+
+
+@pytest.mark.parametrize(
+    ("extra", "named"),
+    [
+        (["--baseline", "b.json"], "--baseline"),
+        (["--train", "t.jsonl", "--label", "team"], "--train, --label"),
+        (["--learning-curve", "--feedback"], "--feedback, --learning-curve"),
+        (["--tolerance", "0.1", "--seed", "3"], "--seed, --tolerance"),
+    ],
+)
+def test_options_a_scenario_suite_would_ignore_are_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], extra: list[str], named: str
+) -> None:
+    # they were ignored without a word: --baseline gated nothing and the exit status was 0
+    with pytest.raises(SystemExit) as exc:
+        main(
+            [
+                "eval",
+                "--scenarios",
+                str(SUITES / "example.yaml"),
+                "--out",
+                str(tmp_path / "o"),
+                *extra,
+            ]
+        )
+    assert exc.value.code == 2
+    assert f"--scenarios takes only --policy and --out, not {named}" in capsys.readouterr().err
