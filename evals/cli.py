@@ -124,6 +124,10 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
         ]
         if ignored:
             parser.error(f"--scenarios takes only --policy and --out, not {', '.join(ignored)}")
+        if args.out is not None:
+            from evals.report import check_out_dir
+
+            check_out_dir(args.out)  # before the suite, which would end in a traceback
         return cmd_scenarios(args, settings)
     missing = [
         f"--{name}" for name in ("train", "test", "label", "out") if getattr(args, name) is None

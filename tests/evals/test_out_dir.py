@@ -50,3 +50,15 @@ def test_ci_sample_checks_its_out_before_the_first_suite(
     assert capsys.readouterr().err.strip().splitlines()[-1] == (
         f"ci_sample: error: --out {out}: not a directory"
     )
+
+
+def test_scenarios_check_their_out_before_the_suite(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "report"
+    out.write_text("not a directory", encoding="utf-8")
+    suite = Path(__file__).resolve().parents[2] / "evals" / "scenarios" / "example.yaml"
+    assert main(["eval", "--scenarios", str(suite), "--out", str(out)]) == 1
+    captured = capsys.readouterr()
+    assert captured.err.strip() == f"triage: error: --out {out}: not a directory"
+    assert "scenarios passed" not in captured.out
