@@ -178,20 +178,19 @@ def check_out_dir(out_dir: Path) -> None:
 
 def write_reports(result: EvalResult, out_dir: Path, gate_lines: Sequence[str] = ()) -> list[Path]:
     """Write every output file of one run; returns their paths."""
+    # Everything is rendered before the first file is written: a failure or Ctrl-C while the
+    # plots are drawn leaves the last run's files whole, not its report beside new metrics.
+    texts = {
+        "metrics.json": json.dumps(result.metrics, indent=2, ensure_ascii=False) + "\n",
+        "predictions.jsonl": "".join(o.model_dump_json() + "\n" for o in result.outcomes),
+        "report.md": render_markdown(result, gate_lines),
+        "report.html": render_html(result, gate_lines),
+    }
     out_dir.mkdir(parents=True, exist_ok=True)
-    metrics_path = out_dir / "metrics.json"
-    metrics_path.write_text(
-        json.dumps(result.metrics, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
-    )
-    predictions = out_dir / "predictions.jsonl"
-    with predictions.open("w", encoding="utf-8") as fh:
-        for outcome in result.outcomes:
-            fh.write(outcome.model_dump_json() + "\n")
-    md = out_dir / "report.md"
-    md.write_text(render_markdown(result, gate_lines), encoding="utf-8")
-    page = out_dir / "report.html"
-    page.write_text(render_html(result, gate_lines), encoding="utf-8")
-    return [metrics_path, predictions, md, page]
+    paths = [out_dir / name for name in texts]
+    for path, text in zip(paths, texts.values(), strict=True):
+        path.write_text(text, encoding="utf-8")
+    return paths
 
 
 def _md_cell(text: str) -> str:
