@@ -211,12 +211,19 @@ def run_from_args(args: argparse.Namespace, settings: Settings) -> int:
     if learned:
         print(f"feedback: {learned}")
     print(f"reports in {args.out}/ (metrics.json, report.md, report.html)")
+    for path in _curve_files(args.out) if not args.learning_curve else ():
+        if path.exists():  # kept, as another run's result, but it does not describe this one
+            print(f"warning: {path} is an earlier run's; this run drew no curve", file=sys.stderr)
     unseen = unseen_note(result)
     if unseen:
         print(f"warning: {unseen}", file=sys.stderr)
     for line in gate_lines:
         print(line)
     return REGRESSION_EXIT if verdict is not None and not verdict.passed else 0
+
+
+def _curve_files(out: Path) -> tuple[Path, Path]:
+    return out / "learning_curve.json", out / "learning_curve.png"
 
 
 def _run_curve(

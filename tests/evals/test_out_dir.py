@@ -62,3 +62,22 @@ def test_scenarios_check_their_out_before_the_suite(
     captured = capsys.readouterr()
     assert captured.err.strip() == f"triage: error: --out {out}: not a directory"
     assert "scenarios passed" not in captured.out
+
+
+def test_a_run_without_a_curve_warns_of_an_earlier_runs_curve_in_out(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # learning_curve.png stayed beside the new reports with no word that it was another run's
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "learning_curve.png").write_bytes(b"\x89PNG earlier")
+    rows = [dict(ROW, id=f"t{i}", labels={"team": "net" if i % 2 else "db"}) for i in range(6)]
+    data = tmp_path / "rows.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    argv = ["eval", "--train", str(data), "--test", str(data), "--label", "team"]
+    assert main([*argv, "--out", str(out)]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert (
+        f"warning: {out / 'learning_curve.png'} is an earlier run's; this run drew no curve" in err
+    )
+    assert (out / "learning_curve.png").read_bytes() == b"\x89PNG earlier"
