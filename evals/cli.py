@@ -164,7 +164,8 @@ def _given(args: argparse.Namespace, name: str) -> bool:
 def run_from_args(args: argparse.Namespace, settings: Settings) -> int:
     """Read the files, run (and the curve if asked), write the reports, apply the gate."""
     from evals.datasets import read_rows
-    from evals.report import check_out_dir, feedback_summary, unseen_note, write_reports
+    from evals.report import check_out_dir, write_reports
+    from evals.report_rows import feedback_summary, unseen_note
     from evals.runner import EvalConfig, run_eval
     from evals.sandbox import eval_embedder
 
