@@ -235,7 +235,7 @@ def _run_curve(
     settings: Settings,
 ) -> EvalResult:
     """Run and print the learning curve; returns the largest share's run, for reports and gate."""
-    from evals.learning_curve import learning_curve, write_curve
+    from evals.learning_curve import learning_curve, percent, write_curve
 
     points, result = learning_curve(
         train, test, config, settings, shares=args.learning_curve, repeats=args.repeats
@@ -243,13 +243,13 @@ def _run_curve(
     write_curve(points, args.out)
     for p in points:
         print(
-            f"curve {p['share']:>5.0%} n_train={p['n_train']}: "
+            f"curve {percent(p['share']):>5} n_train={p['n_train']}: "
             + " ".join(f"{k} {_f(p[k])}{_span(p.get(f'{k}_range'))}" for k in CURVE_SHOWN)
         )
     run = result.metrics["run"]
     print(
         f"reports{' and gate' if args.baseline else ''}: the "
-        f"{run['learning_curve']['share']:.0%} share's run (n_train={run['n_train']}, "
+        f"{percent(run['learning_curve']['share'])} share's run (n_train={run['n_train']}, "
         f"seed {run['seed']})"
     )
     return result

@@ -62,7 +62,7 @@ def learning_curve(
             if progress:
                 draw = f", shuffle {r + 1} of {len(drawn)}" if len(drawn) > 1 else ""
                 print(
-                    f"learning curve: {share:.0%} of TRAIN ({len(part)} cases{draw})",
+                    f"learning curve: {percent(share)} of TRAIN ({len(part)} cases{draw})",
                     file=sys.stderr,
                 )
             result = run_eval(
@@ -78,6 +78,11 @@ def learning_curve(
     if headline is None:
         raise ValueError("no shares given")
     return points, headline
+
+
+def percent(share: float) -> str:
+    """A share as the percentage it was given as: 0.005 is '0.5%', not a rounded '0%'."""
+    return f"{share * 100:g}%"
 
 
 def _point(share: float, n_train: int, runs: list[dict[str, Any]]) -> dict[str, Any]:

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from evals.gate import HEADLINE_FIGURES
+from evals.learning_curve import percent
 from evals.metrics import Outcome
 from evals.runner import EvalResult
 
@@ -144,7 +145,7 @@ def subtitle(metrics: dict[str, Any]) -> str:
     )
     curve = run.get("learning_curve")
     share = (
-        f" ({curve['share']:.0%} of {curve['of_n_train']}: the learning curve's largest share)"
+        f" ({percent(curve['share'])} of {curve['of_n_train']}: the learning curve's largest share)"
         if curve
         else ""
     )

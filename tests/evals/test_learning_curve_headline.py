@@ -64,3 +64,26 @@ def test_reports_and_gate_take_the_largest_shares_run_of_seed_given(
     assert f"regression: accuracy dropped from 1.5000 to {metrics['accuracy']:.4f}" in printed
     report = (out / "report.md").read_text()
     assert "TRAIN 12 (50% of 24: the learning curve's largest share) / TEST 9" in report
+
+
+def test_shares_are_printed_and_reported_as_given_not_rounded(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # 0.5 % read as '0%' (the cold start's name) and 12.5 % as '12%' in the output and report
+    train, test = (
+        write_rows(tmp_path / "train.jsonl", 8, 0),
+        write_rows(tmp_path / "t.jsonl", 1, 100),
+    )
+    out = tmp_path / "out"
+    argv = ["eval", "--train", str(train), "--test", str(test), "--label", "team"]
+    assert main([*argv, "--learning-curve", "0.5,12.5", "--out", str(out)]) == 0
+    captured = capsys.readouterr()
+    assert "learning curve: 0.5% of TRAIN (0 cases)" in captured.err
+    printed = captured.out.splitlines()
+    assert [line.split(":")[0] for line in printed[:2]] == [
+        "curve  0.5% n_train=0",
+        "curve 12.5% n_train=3",
+    ]
+    assert "reports: the 12.5% share's run (n_train=3, seed 0)" in printed
+    report = (out / "report.md").read_text(encoding="utf-8")
+    assert "TRAIN 3 (12.5% of 24: the learning curve's largest share)" in report
