@@ -176,7 +176,8 @@ def by_language(outcomes: Sequence[Outcome]) -> dict[str, dict[str, float | int 
     """Headline figures per ticket language ("unknown" where the source gives none)."""
     groups: dict[str, list[Outcome]] = defaultdict(list)
     for o in outcomes:
-        groups[o.language or "unknown"].append(o)
+        # a code's case varies between sources ('EN', 'en'): one language, one row
+        groups[(o.language or "").strip().lower() or "unknown"].append(o)
     return {
         lang: {
             "n": len(group),

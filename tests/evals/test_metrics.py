@@ -114,6 +114,12 @@ def test_per_team_and_language() -> None:
     assert langs["de"]["coverage"] == 0.0
 
 
+def test_a_language_code_is_one_language_whatever_its_case() -> None:
+    # 'EN' and 'en' were two rows of the per-language table
+    langs = by_language([*SET, out("net", "net", lang="EN"), out("db", "db", lang=" ")])
+    assert {lang: v["n"] for lang, v in langs.items()} == {"en": 4, "unknown": 2, "de": 1}
+
+
 def test_review_reasons_are_counted_by_kind_with_the_held_tickets_accuracy() -> None:
     low = "routing confidence 0.41 below review threshold 0.50"
     novel = "unlike any past case: no precedent backs the route"
