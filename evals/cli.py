@@ -211,7 +211,7 @@ def run_from_args(args: argparse.Namespace, settings: Settings) -> int:
     learned = feedback_summary(result.metrics)
     if learned:
         print(f"feedback: {learned}")
-    print(f"reports in {args.out}/ (metrics.json, report.md, report.html)")
+    print(f"reports in {args.out}/ (metrics.json, predictions.jsonl, report.md, report.html)")
     for path in _curve_files(args.out) if not args.learning_curve else ():
         if path.exists():  # kept, as another run's result, but it does not describe this one
             print(f"warning: {path} is an earlier run's; this run drew no curve", file=sys.stderr)

@@ -117,6 +117,7 @@ def test_eval_writes_every_report(
         assert "Product KPIs" in report and f"{rate:.3f}" in report
     printed = capsys.readouterr().out
     assert "accuracy=" in printed
+    assert f"reports in {out}/ (metrics.json, predictions.jsonl, report.md, report.html)" in printed
     low, high = metrics["intervals"]["accuracy"]
     assert f"95% intervals: accuracy {low:.4f}-{high:.4f}, macro_f1 " in printed
 
