@@ -116,3 +116,32 @@ def test_ci_sample_refuses_a_bad_tolerance_as_a_usage_error(
     assert exc.value.code == 2
     assert "argument --tolerance: " in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+
+
+def test_a_baseline_the_run_overwrites_is_warned_of(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # --out reports --baseline reports/metrics.json ratchets: each run is gated against the last
+    out = tmp_path / "reports"
+    out.mkdir()
+    (out / "metrics.json").write_text(json.dumps(BASE), encoding="utf-8")
+    rows = [
+        {"id": f"t{i}", "subject": "vpn drops", "body": "b", "labels": {"team": "net"}}
+        for i in range(3)
+    ]
+    data = tmp_path / "rows.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    argv = ["eval", "--train", str(data), "--test", str(data), "--label", "team"]
+    main(
+        [
+            *argv,
+            "--out",
+            str(out),
+            "--baseline",
+            str(tmp_path / "reports" / ".." / "reports" / "metrics.json"),
+        ]
+    )
+    err = capsys.readouterr().err
+    assert (
+        "is this run's metrics.json: it is replaced by this run's, so the next run is gated" in err
+    )
