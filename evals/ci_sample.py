@@ -113,6 +113,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     started, lines, table = time.perf_counter(), [], []
+    done: list[str] = []
     try:
         check_out_dir(args.out)
         for suite in SUITES:
@@ -125,9 +126,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             metrics = load_metrics(args.out / suite.name / "metrics.json")
             table.append(_row(suite.name, metrics, time.perf_counter() - t0))
+            done.append(suite.name)
     except TriageError as exc:
         print(f"ci_sample: error: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        # the suites done so far have their reports in --out; the rest, none
+        finished = f"; reports of {', '.join(done)} in {args.out}" if done else ""
+        print(f"ci_sample: interrupted{finished}", file=sys.stderr)
+        return 130
     summary = _summary(table, time.perf_counter() - started)
     (args.out / "summary.md").write_text(summary + "\n" + "\n".join(lines) + "\n", encoding="utf-8")
     print(summary)
