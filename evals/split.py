@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from agent.errors import TriageError
+from agent.errors import InputError, TriageError
 from evals.datasets import Row, read_rows, require_label, stratified_split
 
 
@@ -38,6 +38,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         rows = read_rows(args.file)
         require_label(rows, args.label, str(args.file))
         train, test = stratified_split(rows, args.label, args.test_share, args.seed)
+        empty = "TEST" if not test else "TRAIN" if not train else None
+        if empty:
+            # each label's share is rounded: with one or two rows per label it can round to none
+            raise InputError(
+                f"the split leaves {empty} empty ({len(rows)} rows, "
+                f"{len({r.label(args.label) for r in rows})} labels, --test-share "
+                f"{args.test_share:g}); give a {'larger' if empty == 'TEST' else 'smaller'} one"
+            )
     except TriageError as exc:
         print(f"split: error: {exc}", file=sys.stderr)
         return 1

@@ -60,3 +60,24 @@ def test_an_out_that_is_a_file_is_one_error_line(
     assert main([str(DEMO), "--label", "team", "--out", str(out)]) == 1
     assert capsys.readouterr().err.strip() == f"split: error: --out {out}: File exists"
     assert out.read_text(encoding="utf-8") == "a file"
+
+
+@pytest.mark.parametrize(
+    ("share", "empty", "hint"), [("0.2", "TEST", "larger"), ("0.9", "TRAIN", "smaller")]
+)
+def test_a_split_that_leaves_a_side_empty_is_an_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], share: str, empty: str, hint: str
+) -> None:
+    # one row per label rounds to no TEST row (or no TRAIN row) for every label: an empty file
+    # was written with exit status 0, and triage eval then said 'no tickets'
+    source = tmp_path / "in.jsonl"
+    rows = [{"id": f"r{i}", "subject": "s", "labels": {"team": f"t{i}"}} for i in range(3)]
+    source.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    out = tmp_path / "out"
+    argv = [str(source), "--label", "team", "--out", str(out), "--test-share", share]
+    assert main(argv) == 1
+    assert capsys.readouterr().err.strip() == (
+        f"split: error: the split leaves {empty} empty (3 rows, 3 labels, --test-share {share}); "
+        f"give a {hint} one"
+    )
+    assert not out.exists()
