@@ -244,10 +244,24 @@ def _run_curve(
     """Run and print the learning curve; returns the largest share's run, for reports and gate."""
     from evals.learning_curve import learning_curve, percent, write_curve
 
-    points, result = learning_curve(
-        train, test, config, settings, shares=args.learning_curve, repeats=args.repeats
-    )
-    write_curve(points, args.out)
+    done: list[dict[str, Any]] = []
+
+    def keep(points: list[dict[str, Any]]) -> None:
+        write_curve(points, args.out)  # each share as it ends: a long curve cut short keeps them
+        done[:] = points
+
+    try:
+        points, result = learning_curve(
+            train, test, config, settings, args.learning_curve, repeats=args.repeats, on_point=keep
+        )
+    except KeyboardInterrupt:
+        if done:
+            print(
+                f"learning curve: interrupted after {len(done)} of {len(args.learning_curve)} "
+                f"shares; their points are in {args.out}/learning_curve.json and .png",
+                file=sys.stderr,
+            )
+        raise
     for p in points:
         print(
             f"curve {percent(p['share']):>5} n_train={p['n_train']}: "

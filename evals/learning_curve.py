@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import random
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,13 +33,15 @@ def learning_curve(
     shares: Sequence[float],
     progress: bool = True,
     repeats: int = 1,
+    on_point: Callable[[list[dict[str, Any]]], None] | None = None,
 ) -> tuple[list[dict[str, Any]], EvalResult]:
     """Figures per share of TRAIN (nested prefixes of a seeded shuffle); also the headline run.
 
     Shares strictly between 0 and 1 are drawn from ``repeats`` shuffles (seeds ``config.seed``,
     ``config.seed + 1``, ...); 0 and 1 hold the same cases whatever the shuffle and run once.
     The headline run is the largest share's from the first shuffle (seed ``config.seed``): the
-    one a report and a gate describe, its ``run`` saying which share it is.
+    one a report and a gate describe, its ``run`` saying which share it is. ``on_point`` gets
+    the points so far after each share, e.g. to keep them should the curve be cut short.
     """
     if repeats < 1:
         raise ValueError(f"repeats must be at least 1, got {repeats}")
@@ -75,6 +77,8 @@ def learning_curve(
                 headline = result
                 result.metrics["run"]["learning_curve"] = {"share": share, "of_n_train": len(train)}
         points.append(_point(share, len(part), runs))
+        if on_point is not None:
+            on_point(points)
     if headline is None:
         raise ValueError("no shares given")
     return points, headline
