@@ -87,7 +87,8 @@ def apply_review(
     """The reviewer's answer replaces the guess; the evidence keeps both.
 
     What the answer changes follows from it as from the agent's own decisions: a new priority
-    gets its level's SLA (clock from ``received_at``) and protocol, and a new team gets a person
+    gets its level's SLA (clock from ``received_at``) and protocol; without one, a priority the
+    SLA watch raised meanwhile stays, with the due times it had; a new team gets a person
     picked there unless the reviewer named one; the same team keeps its tier and person, unless
     the policy no longer has that person available in the team.
     """
@@ -126,13 +127,25 @@ def apply_review(
     else:
         assignee, picked = pick_assignee(team, [], loads, now or datetime.now(UTC))
         evidence.extend(picked)
-    priority, sla = review.priority or decision.priority, decision.sla
-    if priority != decision.priority:
+    raised = review.raised_priority if review.raised_priority in policy.priorities.scale else None
+    priority, sla = review.priority or raised or decision.priority, decision.sla
+    if review.priority and priority != decision.priority:
         sla = sla_for(policy, priority, received_at)
         evidence.append(
             sla_evidence(priority, sla)
             if sla is not None
             else Evidence(kind="sla", source="policy", detail=f"no SLA level for {priority}")
+        )
+    elif priority != decision.priority:
+        # As the watch treats its raise: a higher priority, the same commitments. Due times of
+        # the raised level, counted from arrival, would mostly be past already and raise again.
+        evidence.append(
+            Evidence(
+                kind="sla",
+                source="sla_watch",
+                detail=f"{priority} kept: the SLA watch raised it from {decision.priority} while "
+                f"the ticket waited; the due times stay those of {decision.priority}",
+            )
         )
     return decision.model_copy(
         update={

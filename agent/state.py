@@ -66,4 +66,9 @@ class HumanReview(BaseModel):
     priority: str | None = None
     assignee: str | None = None
     reviewer: str = "reviewer"
+    raised_priority: str | None = Field(
+        default=None,
+        description="the priority the SLA watch raised the ticket to while it waited; "
+        "kept when the reviewer names none",
+    )
     note: str = ""

@@ -229,6 +229,7 @@ class TriageService:
             assignee=answer.assignee,
             reviewer=caller.name,
             note=answer.note,
+            raised_priority=self.store.raised_priority(ticket_id),
         )
         result = self.engine.resume(ticket_id, human)
         return self.store.record(ticket_id, result, actor=caller.name), result

@@ -153,6 +153,16 @@ class TicketStore:
             row.updated_at = utcnow()
         return {**decision_json, "brief": brief_json}
 
+    def raised_priority(self, ticket_id: str) -> str | None:
+        """The priority the SLA watch raised the ticket to since its latest decision, if any."""
+        with self.db.session() as session:
+            row = _row(session, ticket_id)
+            pair = _latest(session, ticket_id)
+            # record() stores the decision's priority on the row; only the watch moves it since
+            if pair is None or row.priority == pair[0].decision.get("priority"):
+                return None
+            return row.priority
+
     def output(self, ticket_id: str) -> dict[str, Any] | None:
         """The current decision with its brief, as ``POST /v1/triage`` returned it."""
         with self.db.session() as session:

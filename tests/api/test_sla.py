@@ -342,3 +342,46 @@ def test_a_level_whose_protocol_does_not_start_the_sla_clock_is_not_watched(api:
     assert raised["priority"] == "P2"
     late = datetime.fromisoformat(raised["sla"]["resolution_due"]) + timedelta(minutes=1)
     assert api.services.sla.check(now=late) == [raised["ticket_id"]]
+
+
+def test_a_review_without_a_priority_keeps_the_watchs_raise_and_its_due_times(api: Api) -> None:
+    made = api.client.post("/v1/triage", json=TICKET_REVIEW, headers=api.auth("helpdesk")).json()
+    ticket_id = made["ticket_id"]
+    assert made["needs_review"] and made["priority"] == "P3"
+    first_due = datetime.fromisoformat(made["sla"]["first_response_due"])
+    assert api.services.sla.check(now=first_due + timedelta(minutes=1)) == [ticket_id]
+
+    done = api.client.post(
+        f"/v1/review/{ticket_id}", json={"team": made["team"]}, headers=api.auth("reviewer")
+    )
+    assert done.status_code == 200
+    decision = done.json()["decision"]
+    assert decision["priority"] == "P2"
+    assert decision["sla"] == made["sla"]  # the raise does not restart or tighten the clock
+    assert any(
+        e["kind"] == "sla" and e["detail"].startswith("P2 kept: the SLA watch raised it from P3")
+        for e in decision["evidence"]
+    )
+    with api.services.db.session() as session:
+        row = session.get(TicketRow, ticket_id)
+        assert (row.priority, row.resolution_due) == (
+            "P2",
+            datetime.fromisoformat(made["sla"]["resolution_due"]),
+        )
+    # the resolution breach raises from where the ticket stands, not from the agent's P3
+    late = datetime.fromisoformat(made["sla"]["resolution_due"]) + timedelta(minutes=1)
+    assert api.services.sla.check(now=late) == [ticket_id]
+    view = api.client.get(f"/v1/tickets/{ticket_id}", headers=api.auth("specialist")).json()
+    assert view["sla"]["events"][-1]["actions"][0] == "raise_priority P2->P1"
+
+    # a reviewer who names a priority still decides it (and its level's SLA)
+    again = api.client.post(
+        "/v1/triage", json=TICKET_REVIEW | {"body": "Scanner jammed."}, headers=api.auth("helpdesk")
+    ).json()
+    due = datetime.fromisoformat(again["sla"]["first_response_due"])
+    assert api.services.sla.check(now=due + timedelta(minutes=1)) == [again["ticket_id"]]
+    answer = {"team": again["team"], "priority": "P3"}
+    named = api.client.post(
+        f"/v1/review/{again['ticket_id']}", json=answer, headers=api.auth("reviewer")
+    ).json()["decision"]
+    assert (named["priority"], named["sla"]) == ("P3", again["sla"])
