@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 import httpx
-from sqlalchemy import Text, cast, select
+from sqlalchemy import Text, cast, select, update
 from sqlalchemy.orm import Session
 
 from agent.models import Ticket, as_utc
@@ -131,6 +131,46 @@ def _lost(event: dict[str, Any], stale_before: datetime) -> bool:
     return claimed is None or claimed < stale_before
 
 
+@dataclass(frozen=True)
+class _AsRead:
+    """What the watch's write of a ticket is conditional on: the row as the pass read it."""
+
+    status: str
+    priority: str | None
+    updated_at: datetime
+
+
+def _write_if_unchanged(session: Session, row: TicketRow, as_read: _AsRead) -> bool:
+    """Store the watch's changes to the row unless it was written since read; True if stored.
+
+    Every write of a ticket stamps its updated_at (the column's onupdate), which serves as the
+    row's version; status and priority are compared too, as they are what a review changes.
+    """
+    same_priority = (
+        TicketRow.priority.is_(None)
+        if as_read.priority is None
+        else TicketRow.priority == as_read.priority
+    )
+    written = session.execute(
+        update(TicketRow)
+        .where(
+            TicketRow.id == row.id,
+            TicketRow.status == as_read.status,
+            same_priority,
+            TicketRow.updated_at == as_read.updated_at,
+        )
+        .values(
+            priority=row.priority,
+            sla_state=row.sla_state,
+            sla_events=row.sla_events,
+            front_of_queue=row.front_of_queue,
+            updated_at=utcnow(),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return bool(written.rowcount)  # type: ignore[attr-defined]
+
+
 class SlaWatch:
     """Background check every ``interval_s`` seconds (and on demand, for tests)."""
 
@@ -197,15 +237,25 @@ class SlaWatch:
         acted: list[str] = []
         pages: list[_Page] = []
         with self._events_lock, self.db.session() as session:
-            for row in session.scalars(self._open()):
+            for row in session.scalars(self._open()).all():
                 found = _stepped_up(row, now, self.warn_fraction)
                 if found is None:
                     continue
+                # Changed here, written below only if no one wrote the row since it was read
+                session.expunge(row)
+                as_read = _AsRead(row.status, row.priority, row.updated_at)
                 state, due, deadline = found
                 self._escalate(row, state, due, deadline, policy, now)
+                page = self._claim_page(row, len(row.sla_events) - 1) if url else None
+                if not _write_if_unchanged(session, row, as_read):
+                    # e.g. a review decided it meanwhile: its priority stands; next pass re-reads
+                    log.info("SLA watch left %s alone: written since it was read", row.id)
+                    continue
+                for action in row.sla_events[-1]["actions"]:
+                    self.metrics.sla_actions.labels(action=action.split(" ")[0]).inc()
                 acted.append(row.id)
-                if url:
-                    pages.append(self._claim_page(row, len(row.sla_events) - 1))
+                if page is not None:
+                    pages.append(page)
             if url:
                 pages.extend(self._claim_retries(session))
         if url and pages:
@@ -225,15 +275,15 @@ class SlaWatch:
         policy: Policy,
         now: datetime,
     ) -> None:
+        """Apply the protocol to the (detached) row in memory; check() writes it."""
         actions: list[str] = []
         scale = policy.priorities.scale
         if row.priority in scale and scale.index(row.priority) > 0:
             raised = scale[scale.index(row.priority) - 1]
             actions.append(f"raise_priority {row.priority}->{raised}")
             row.priority = raised
-        for action in actions:
-            self.metrics.sla_actions.labels(action=action.split(" ")[0]).inc()
-        actions.append(self._put_in_front(row))
+        row.front_of_queue = True
+        actions.append("front_of_queue")
         event = {
             "at": now.isoformat(),
             "state": state,

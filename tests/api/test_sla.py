@@ -9,7 +9,8 @@ from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer, ThreadingHTTPServer
 from typing import Any, ClassVar
 
-from api_support import TICKET_DB, TICKET_REVIEW, Api
+from api_support import TICKET_DB, TICKET_REVIEW, Api, wait_for
+from sqlalchemy import event
 
 from agent.settings import EXAMPLES_DIR
 from api.tables import TicketRow
@@ -385,3 +386,39 @@ def test_a_review_without_a_priority_keeps_the_watchs_raise_and_its_due_times(ap
         f"/v1/review/{again['ticket_id']}", json=answer, headers=api.auth("reviewer")
     ).json()["decision"]
     assert (named["priority"], named["sla"]) == ("P3", again["sla"])
+
+
+def test_a_watch_pass_that_read_a_ticket_before_a_review_leaves_the_reviewers_priority(
+    api: Api,
+) -> None:
+    made = api.client.post("/v1/triage", json=TICKET_REVIEW, headers=api.auth("helpdesk")).json()
+    ticket_id = made["ticket_id"]
+    assert made["needs_review"] and made["priority"] == "P3"
+    reviewed: list[int] = []
+
+    def review_after_the_watch_read(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        # The watch's pass has read the open tickets; a reviewer's answer commits before it writes.
+        if reviewed or "resolution_due IS NOT NULL" not in statement:
+            return
+        answer = {"team": made["team"], "priority": "P4"}
+        post = lambda: reviewed.append(  # noqa: E731
+            api.client.post(
+                f"/v1/review/{ticket_id}", json=answer, headers=api.auth("reviewer")
+            ).status_code
+        )
+        threading.Thread(target=post, daemon=True).start()
+        assert wait_for(lambda: api.services.store.status(ticket_id) == "decided", 10)
+
+    engine = api.services.db.engine
+    event.listen(engine, "after_cursor_execute", review_after_the_watch_read)
+    try:
+        first_due = datetime.fromisoformat(made["sla"]["first_response_due"])
+        acted = api.services.sla.check(now=first_due + timedelta(minutes=1))
+    finally:
+        event.remove(engine, "after_cursor_execute", review_after_the_watch_read)
+    assert wait_for(lambda: reviewed == [200], 10), reviewed
+    assert acted == []
+    with api.services.db.session() as session:
+        row = session.get(TicketRow, ticket_id)
+        assert (row.status, row.priority, row.sla_state) == ("decided", "P4", "ok")
+        assert not any(e.get("state") == "breached" for e in row.sla_events)
