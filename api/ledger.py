@@ -24,7 +24,9 @@ class Ledger:
         """Tickets waiting for a human: SLA-flagged first, then most urgent, then oldest."""
         rank = {p: i for i, p in enumerate(priority_scale)}
         with self.db.session() as session:
-            rows = session.scalars(select(TicketRow).where(TicketRow.status == "review")).all()
+            # "deciding": a reviewer's claim; one that went stale can be decided again
+            waiting = TicketRow.status.in_(("review", "deciding"))
+            rows = session.scalars(select(TicketRow).where(waiting)).all()
             rows = sorted(
                 rows,
                 key=lambda r: (

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from agent.errors import InputError
 
-TicketStatus = Literal["queued", "triaging", "decided", "review", "resolved", "failed"]
+TicketStatus = Literal["queued", "triaging", "decided", "review", "deciding", "resolved", "failed"]
 OPEN_STATUSES: tuple[TicketStatus, ...] = ("decided", "review")
 # Accepted and not triaged yet: a worker has it, or will.
 UNFINISHED_STATUSES: tuple[TicketStatus, ...] = ("queued", "triaging")

@@ -6,7 +6,6 @@ Handlers stay thin: they authenticate, call one method here, and shape the answe
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
@@ -24,13 +23,16 @@ from api.hooks import DecisionListener
 from api.ledger import Ledger
 from api.loads import DbLoads
 from api.metrics import Metrics
+from api.review_claim import ReviewClaims
 from api.schemas import FeedbackIn, FeedbackOut, ReviewIn
 from api.store import Claim, TicketStore
 from knowledge.feedback import Feedback
 
 log = logging.getLogger(__name__)
 
-DONE = ("decided", "review", "resolved")
+DONE = ("decided", "review", "deciding", "resolved")
+# a ticket "deciding" for long was claimed by a process that died; ReviewClaims may retake it
+REVIEWABLE = ("review", "deciding")
 MAX_KEY_CHARS = 200
 
 
@@ -84,9 +86,9 @@ class TriageService:
         self.enrichers: list[Callable[[Ticket], Ticket]] = []
         # Shared with app.state.decision_listeners: plugins append to the same list.
         self.listeners: list[DecisionListener] = []
-        # Held from "is it waiting?" to the stored decision: two reviewers answering one ticket
-        # at once would both pass the check, and the second resume would find its run gone.
-        self._review_lock = threading.Lock()
+        # Two reviewers answering one ticket at once, in this process or another on the same
+        # database: one claims it (review -> deciding), the other is told it is taken.
+        self.claims = ReviewClaims(store.db, alive_every_s * heartbeat.BEATS_PER_BOUND)
 
     def triage_now(
         self, ticket: Ticket, header_key: str | None, caller: Principal
@@ -186,8 +188,7 @@ class TriageService:
 
     def review(self, ticket_id: str, answer: ReviewIn, caller: Principal) -> dict[str, Any]:
         """Apply a reviewer's decision: resume the waiting run, record it, learn from it."""
-        with self._review_lock:
-            output, result = self._decide_review(ticket_id, answer, caller)
+        output, result = self._decide_review(ticket_id, answer, caller)
         if self.loads is not None:
             self.loads.assign(result.decision.assignee)
         self.notify(ticket_id)
@@ -208,8 +209,8 @@ class TriageService:
     def _decide_review(
         self, ticket_id: str, answer: ReviewIn, caller: Principal
     ) -> tuple[dict[str, Any], TriageResult]:
-        """Check the answer, resume the run with it and store the decision (review lock held)."""
-        if self.store.status(ticket_id) != "review":
+        """Check the answer, claim the ticket, resume the run with it and store the decision."""
+        if self.store.status(ticket_id) not in REVIEWABLE:
             raise ConflictError(f"ticket {ticket_id!r} is not waiting for review")
         self.follow_policy()
         policy = self.engine.policy
@@ -229,14 +230,31 @@ class TriageService:
             assignee=answer.assignee,
             reviewer=caller.name,
             note=answer.note,
-            raised_priority=self.store.raised_priority(ticket_id),
         )
-        result = self.engine.resume(ticket_id, human)
-        return self.store.record(ticket_id, result, actor=caller.name), result
+        if not self.claims.claim(ticket_id):
+            raise ConflictError(
+                f"ticket {ticket_id!r} is not waiting for review: another reviewer is deciding it"
+            )
+        decided = False
+        try:
+            beat = heartbeat.pulse(
+                lambda: self.claims.renew(ticket_id), self.alive_every_s, f"review {ticket_id}"
+            )
+            with beat:
+                # read once claimed: the SLA watch leaves a ticket being decided alone
+                raised = self.store.raised_priority(ticket_id)
+                human = human.model_copy(update={"raised_priority": raised})
+                result = self.engine.resume(ticket_id, human)
+                output = self.store.record(ticket_id, result, actor=caller.name)
+            decided = True
+            return output, result
+        finally:
+            if not decided:  # whatever stopped it, the ticket must not stay taken
+                self.claims.release(ticket_id)
 
     def feedback(self, ticket_id: str, answer: FeedbackIn, caller: Principal) -> FeedbackOut:
         """Store a specialist's feedback and feed the knowledge base with the corrected case."""
-        if self.store.status(ticket_id) == "review":  # NotFoundError (404) for an unknown id
+        if self.store.status(ticket_id) in REVIEWABLE:  # NotFoundError (404) for an unknown id
             # its team is only the agent's proposal, and feedback would close it unreviewed
             raise ConflictError(
                 f"ticket {ticket_id!r} is waiting for review: its team is only proposed; "

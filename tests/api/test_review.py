@@ -9,10 +9,18 @@ from typing import Any
 
 import yaml
 from api_support import TICKET_DB, TICKET_REVIEW, Api
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from agent.models import Ticket
+from agent.policy import Policy
 from agent.settings import EXAMPLES_DIR
-from api.tables import ReviewRow
+from agent.state import HumanReview
+from agent.triager import Triager, TriageResult
+from api.main import create_app
+from api.options import ServiceOptions
+from api.tables import DecisionRow, ReviewRow
+from knowledge.kb import KnowledgeBase
 
 EXAMPLE = (EXAMPLES_DIR / "policy.yaml").read_text(encoding="utf-8")
 
@@ -215,3 +223,83 @@ def test_confirming_the_team_does_not_keep_a_person_the_policy_no_longer_has(api
         e["kind"] == "assignee" and f"{made['team']} veteran is no longer" in e["detail"]
         for e in decision["evidence"]
     )
+
+
+class _GatedEngine:
+    """The real triager behind a gate: a review in this app stops before resuming the run."""
+
+    def __init__(self, triager: Triager) -> None:
+        self.triager = triager
+        self.entered, self.gate = threading.Event(), threading.Event()
+
+    @property
+    def policy(self) -> Policy:
+        return self.triager.policy
+
+    @property
+    def kb(self) -> KnowledgeBase:
+        return self.triager.kb
+
+    def triage(self, ticket: Ticket, thread_id: str | None = None) -> TriageResult:
+        return self.triager.triage(ticket, thread_id=thread_id)
+
+    def resume(self, thread_id: str, review: HumanReview) -> TriageResult:
+        self.entered.set()
+        assert self.gate.wait(10)
+        return self.triager.resume(thread_id, review)
+
+    def set_policy(self, policy: Policy) -> None:
+        self.triager.set_policy(policy)
+
+    def forget(self, thread_id: str) -> None:
+        self.triager.forget(thread_id)
+
+
+def test_two_processes_on_one_database_deciding_one_ticket_get_one_decision(api: Api) -> None:
+    ticket_id = _waiting(api)
+    gated = _GatedEngine(api.triager)
+    # a second API process on the same database: its own service, locks and engine
+    other = create_app(api.services.settings, gated, ServiceOptions())  # type: ignore[arg-type]
+    with TestClient(other) as second:
+        answers: dict[str, Any] = {}
+
+        def decide_in_the_other_process() -> None:
+            answers["other"] = second.post(
+                f"/v1/review/{ticket_id}", json={"team": "hardware"}, headers=api.auth("reviewer")
+            )
+
+        thread = threading.Thread(target=decide_in_the_other_process)
+        thread.start()
+        assert gated.entered.wait(10)  # the other process is deciding it now
+        answers["here"] = api.client.post(
+            f"/v1/review/{ticket_id}", json={"team": "network"}, headers=api.auth("reviewer")
+        )
+        gated.gate.set()
+        thread.join(30)
+        other.state.services.db.close()
+    here, there = answers["here"], answers["other"]
+    assert (here.status_code, there.status_code) == (409, 200), (here.text, there.text)
+    assert "another reviewer is deciding it" in here.json()["detail"]
+    view = api.client.get(f"/v1/tickets/{ticket_id}", headers=api.auth("reviewer")).json()
+    assert (view["status"], view["decision"]["team"]) == ("decided", "hardware")
+    with api.services.db.session() as session:
+        humans = session.scalars(
+            select(DecisionRow).where(
+                DecisionRow.ticket_id == ticket_id, DecisionRow.decided_by == "human"
+            )
+        ).all()
+        assert [d.team for d in humans] == ["hardware"]
+        assert len(session.scalars(select(ReviewRow)).all()) == 1
+
+
+def test_a_decision_that_fails_gives_the_ticket_back_to_the_queue(api: Api) -> None:
+    ticket_id = _waiting(api)
+    api.triager.forget(ticket_id)  # the waiting run is gone: resuming it fails
+    failed = api.client.post(
+        f"/v1/review/{ticket_id}", json={"team": "hardware"}, headers=api.auth("reviewer")
+    )
+    assert failed.status_code == 404
+    view = api.client.get(f"/v1/tickets/{ticket_id}", headers=api.auth("reviewer")).json()
+    assert view["status"] == "review"
+    queue = api.client.get("/v1/review", headers=api.auth("reviewer")).json()
+    assert [item["id"] for item in queue] == [ticket_id]
