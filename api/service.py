@@ -335,10 +335,17 @@ def _check_review(answer: ReviewIn, policy: Policy) -> None:
             f"{kind} (first line: {first_line!r})"
         )
     if answer.assignee is not None:
-        members = [m.name for m in policy.team(answer.team).members]
+        team = policy.team(answer.team)
+        members = [m.name for m in team.members]
         if answer.assignee not in members:
             known = ", ".join(members) if members else "none listed in the policy"
             raise InputError(
                 f"assignee: {answer.assignee!r} is not a member of {answer.team!r} "
                 f"(members: {known})"
+            )
+        if not any(m.name == answer.assignee and m.available for m in team.members):
+            free = ", ".join(m.name for m in team.members if m.available) or "none"
+            raise InputError(
+                f"assignee: {answer.assignee!r} is on leave (available: false in the policy) "
+                f"and is never assigned; available in {answer.team!r}: {free}"
             )

@@ -303,3 +303,29 @@ def test_a_decision_that_fails_gives_the_ticket_back_to_the_queue(api: Api) -> N
     assert view["status"] == "review"
     queue = api.client.get("/v1/review", headers=api.auth("reviewer")).json()
     assert [item["id"] for item in queue] == [ticket_id]
+
+
+def test_a_review_cannot_assign_a_member_on_leave(api: Api) -> None:
+    policy = yaml.safe_load(EXAMPLE)
+    policy["decision_tree"] = []  # its branches ask for skills these members do not list
+    hardware = next(t for t in policy["teams"] if t["name"] == "hardware")
+    _staff(hardware, "Ada Away", "Bo Here")
+    hardware["members"][0]["available"] = False
+    put = {"yaml": yaml.safe_dump(policy)}
+    assert api.client.put("/v1/policy", json=put, headers=api.auth("admin")).status_code == 200
+    ticket_id = _waiting(api)
+    answer = {"team": "hardware", "assignee": "Ada Away"}
+    bad = api.client.post(f"/v1/review/{ticket_id}", json=answer, headers=api.auth("reviewer"))
+    assert bad.status_code == 422
+    assert bad.json()["detail"] == (
+        "assignee: 'Ada Away' is on leave (available: false in the policy) and is never "
+        "assigned; available in 'hardware': Bo Here"
+    )
+    assert (
+        api.client.get(f"/v1/tickets/{ticket_id}", headers=api.auth("reviewer")).json()["status"]
+        == "review"
+    )
+    answer = {"team": "hardware", "assignee": "Bo Here"}
+    done = api.client.post(f"/v1/review/{ticket_id}", json=answer, headers=api.auth("reviewer"))
+    assert done.status_code == 200
+    assert done.json()["decision"]["assignee"] == "Bo Here"
