@@ -154,6 +154,9 @@ class FeedbackOut(BaseModel):
     final_team: str
     case_id: str
     label_source: str
+    warning: str | None = Field(
+        default=None, description="e.g. the final team is no longer a team of the active policy"
+    )
 
 
 class PolicyIn(_Strict):

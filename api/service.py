@@ -282,8 +282,22 @@ class TriageService:
         self.ledger.add_feedback(ticket_id, caller.key_id, record)
         if self.loads is not None:
             self.loads.invalidate()  # a resolved ticket no longer counts against its assignee
+        warning = None
+        if final_team not in policy.team_names:
+            # team_correct on a ticket of a team dropped since: the outcome and the case stand
+            # as history (the resolution helps whoever has such tickets now, and the team may
+            # come back); routing leaves out cases of teams the policy does not have.
+            warning = (
+                f"{final_team!r} is no longer a team of the active policy "
+                f"(teams: {', '.join(policy.team_names)}): the outcome is stored, and routing "
+                f"ignores this case's team until the policy has it again"
+            )
         return FeedbackOut(
-            ticket_id=ticket_id, final_team=final_team, case_id=case, label_source="specialist"
+            ticket_id=ticket_id,
+            final_team=final_team,
+            case_id=case,
+            label_source="specialist",
+            warning=warning,
         )
 
     def _learn(

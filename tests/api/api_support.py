@@ -7,9 +7,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import yaml
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from agent.settings import EXAMPLES_DIR
 from agent.triager import Triager
 
 
@@ -54,3 +56,18 @@ def wait_for(predicate: Any, timeout: float = 30.0) -> bool:
             return True
         time.sleep(0.05)
     return False
+
+
+def without_hardware() -> str:
+    """The example policy with the hardware team gone (and what named it)."""
+    policy = yaml.safe_load((EXAMPLES_DIR / "policy.yaml").read_text(encoding="utf-8"))
+    policy["teams"] = [t for t in policy["teams"] if t["name"] != "hardware"]
+    policy["rules"] = [r for r in policy["rules"] if r["id"] != "stop-codes"]
+    policy["decision_tree"] = [
+        {**b, "when": {**b["when"], "team": [t for t in b["when"]["team"] if t != "hardware"]}}
+        if "team" in b["when"]
+        else b
+        for b in policy["decision_tree"]
+        if b.get("team") != "hardware"
+    ]
+    return str(yaml.safe_dump(policy, allow_unicode=True))

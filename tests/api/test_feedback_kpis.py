@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from api_support import TICKET_DB, TICKET_REVIEW, Api
+from api_support import TICKET_DB, TICKET_REVIEW, Api, without_hardware
 
 
 def _triage(api: Api, **fields: object) -> dict[str, Any]:
@@ -208,3 +208,54 @@ def test_feedback_on_a_ticket_waiting_for_review_is_a_conflict(api: Api) -> None
     assert reviewed.status_code == 200
     later = api.client.post(url, json={"team_correct": True}, headers=api.auth("specialist"))
     assert later.status_code == 200 and later.json()["final_team"] == "hardware"
+
+
+LAPTOP = {
+    "subject": "Laptop fan loud and keyboard keys broken",
+    "body": "The laptop fan is very loud and three keyboard keys are broken on my Dell laptop.",
+}
+
+
+def test_feedback_on_a_ticket_of_a_team_the_policy_dropped(api: Api) -> None:
+    made = api.client.post("/v1/triage", json=LAPTOP, headers=api.auth("helpdesk")).json()
+    ticket_id = made["ticket_id"]
+    if made["needs_review"]:
+        answer = {"team": "hardware"}
+        api.client.post(f"/v1/review/{ticket_id}", json=answer, headers=api.auth("reviewer"))
+    put = api.client.put("/v1/policy", json={"yaml": without_hardware()}, headers=api.auth("admin"))
+    assert put.status_code == 200
+    url, headers = f"/v1/tickets/{ticket_id}/feedback", api.auth("specialist")
+    teams = ", ".join(api.triager.policy.team_names)
+
+    # a correction to the dropped team names a team the policy does not have
+    wrong = api.client.post(url, json={"correct_team": "hardware"}, headers=headers)
+    assert wrong.status_code == 422
+    assert wrong.json()["detail"] == f"correct_team: unknown team 'hardware'; known: {teams}"
+
+    # confirming the route keeps the outcome and says the team is gone
+    answer = {"team_correct": True, "resolution": "replaced the keyboard", "handling_hours": 2}
+    done = api.client.post(url, json=answer, headers=headers)
+    assert done.status_code == 200
+    assert done.json()["final_team"] == "hardware"
+    assert done.json()["warning"] == (
+        f"'hardware' is no longer a team of the active policy (teams: {teams}): the outcome is "
+        "stored, and routing ignores this case's team until the policy has it again"
+    )
+    case = api.triager.kb.store.get(ticket_id)
+    assert case is not None and (case.team, case.resolution) == (
+        "hardware",
+        "replaced the keyboard",
+    )
+    view = api.client.get(f"/v1/tickets/{ticket_id}", headers=headers).json()
+    assert view["status"] == "resolved"
+    # routing leaves the dropped team out, its near-duplicate case notwithstanding
+    again = {**LAPTOP, "body": LAPTOP["body"] + " Please help."}
+    routed = api.client.post("/v1/triage", json=again, headers=api.auth("helpdesk")).json()
+    assert "hardware" not in [routed["team"], *(a["team"] for a in routed["alternatives"])]
+
+    # a team the policy still has: no warning
+    other = api.client.post("/v1/triage", json=TICKET_DB, headers=api.auth("helpdesk")).json()
+    kept = api.client.post(
+        f"/v1/tickets/{other['ticket_id']}/feedback", json={"team_correct": True}, headers=headers
+    )
+    assert kept.status_code == 200 and kept.json()["warning"] is None

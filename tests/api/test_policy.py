@@ -7,8 +7,7 @@ import threading
 from pathlib import Path
 
 import pytest
-import yaml
-from api_support import TICKET_REVIEW, Api, AppFactory
+from api_support import TICKET_REVIEW, Api, AppFactory, without_hardware
 
 from agent.llm import LLMClassifier
 from agent.settings import EXAMPLES_DIR, Settings
@@ -227,25 +226,10 @@ def test_a_policy_put_to_one_process_routes_in_every_process_on_the_database(
     assert (active["version"], active["live"]) == (2, True)
 
 
-def _without_hardware() -> str:
-    """The example policy with the hardware team gone (and what named it)."""
-    policy = yaml.safe_load(EXAMPLE)
-    policy["teams"] = [t for t in policy["teams"] if t["name"] != "hardware"]
-    policy["rules"] = [r for r in policy["rules"] if r["id"] != "stop-codes"]
-    policy["decision_tree"] = [
-        {**b, "when": {**b["when"], "team": [t for t in b["when"]["team"] if t != "hardware"]}}
-        if "team" in b["when"]
-        else b
-        for b in policy["decision_tree"]
-        if b.get("team") != "hardware"
-    ]
-    return str(yaml.safe_dump(policy, allow_unicode=True))
-
-
 def test_a_policy_that_drops_a_team_names_the_open_tickets_still_with_it(api: Api) -> None:
     held = api.client.post("/v1/triage", json=TICKET_REVIEW, headers=api.auth("helpdesk")).json()
     assert held["needs_review"] and held["team"] == "hardware"
-    candidate = {"yaml": _without_hardware()}
+    candidate = {"yaml": without_hardware()}
     dry = api.client.post("/v1/policy/dry-run", json=candidate, headers=api.auth("admin")).json()
     assert dry["open_tickets_of_dropped_teams"] == {"hardware": [held["ticket_id"]]}
     put = api.client.put("/v1/policy", json=candidate, headers=api.auth("admin"))
