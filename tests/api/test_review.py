@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import yaml
 from api_support import TICKET_DB, TICKET_REVIEW, Api
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from agent.models import Ticket
 from agent.policy import Policy
@@ -19,7 +19,7 @@ from agent.state import HumanReview
 from agent.triager import Triager, TriageResult
 from api.main import create_app
 from api.options import ServiceOptions
-from api.tables import DecisionRow, ReviewRow
+from api.tables import DecisionRow, ReviewRow, TicketRow
 from knowledge.kb import KnowledgeBase
 
 EXAMPLE = (EXAMPLES_DIR / "policy.yaml").read_text(encoding="utf-8")
@@ -329,3 +329,28 @@ def test_a_review_cannot_assign_a_member_on_leave(api: Api) -> None:
     done = api.client.post(f"/v1/review/{ticket_id}", json=answer, headers=api.auth("reviewer"))
     assert done.status_code == 200
     assert done.json()["decision"]["assignee"] == "Bo Here"
+
+
+def test_a_claim_left_by_a_process_that_died_can_be_decided_again(api: Api) -> None:
+    ticket_id = _waiting(api)
+    with api.services.db.session() as session:  # a reviewer's process claimed it just now
+        session.execute(
+            update(TicketRow).where(TicketRow.id == ticket_id).values(status="deciding")
+        )
+    taken = api.client.post(
+        f"/v1/review/{ticket_id}", json={"team": "hardware"}, headers=api.auth("reviewer")
+    )
+    assert taken.status_code == 409
+    assert "another reviewer is deciding it" in taken.json()["detail"]
+    queue = api.client.get("/v1/review", headers=api.auth("reviewer")).json()
+    assert [item["id"] for item in queue] == [ticket_id]  # still in sight of the reviewers
+    # ... and its process died: no sign of life for longer than TRIAGE_ADOPT_AFTER_S
+    quiet = datetime.now(UTC) - timedelta(seconds=api.services.options.adopt_after_s + 1)
+    with api.services.db.session() as session:
+        session.execute(update(TicketRow).where(TicketRow.id == ticket_id).values(updated_at=quiet))
+    done = api.client.post(
+        f"/v1/review/{ticket_id}", json={"team": "hardware"}, headers=api.auth("reviewer")
+    )
+    assert done.status_code == 200
+    view = api.client.get(f"/v1/tickets/{ticket_id}", headers=api.auth("reviewer")).json()
+    assert (view["status"], view["decision"]["team"]) == ("decided", "hardware")
