@@ -5,16 +5,22 @@ PyYAML keeps the last of two equal keys and drops the first without a word, so a
 ``rules:`` pasted at the end of a policy would replace every rule above it. The error names the
 line of the repeat and of the first one; ``<<: *anchor`` merges may still be overridden, as YAML
 intends.
+
+``read_config`` is how every file a support lead edits is read (intake profiles, accounts, scenario
+suites): an unreadable or invalid file is one line naming the file and the line in it.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Hashable
+from pathlib import Path
 from typing import Any
 
 import yaml
 from yaml.constructor import ConstructorError
+
+from agent.errors import InputError
 
 _MERGE = "tag:yaml.org,2002:merge"
 
@@ -57,3 +63,29 @@ def load_config(text: str) -> Any:
     """Parse YAML safely; a repeated key raises yaml.YAMLError with its position."""
     # a SafeLoader subclass: plain data only, never arbitrary Python objects
     return yaml.load(text, Loader=_UniqueKeyLoader)
+
+
+def yaml_problem(exc: yaml.YAMLError | RecursionError) -> str:
+    """Where and what, on one line (PyYAML's own text adds lines quoting the file)."""
+    if isinstance(exc, RecursionError):
+        return "not valid YAML: nested deeper than the parser goes"
+    if isinstance(exc, yaml.MarkedYAMLError) and exc.problem_mark is not None:
+        mark = exc.problem_mark
+        what = "; ".join(part for part in (exc.context, exc.problem) if part)
+        return f"line {mark.line + 1}, column {mark.column + 1}: not valid YAML: {what}"
+    return f"not valid YAML: {str(exc).splitlines()[0]}"
+
+
+def read_config(path: Path, what: str) -> Any:
+    """Read and parse a YAML file; any failure is an InputError naming the file, on one line."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read {what}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        line = exc.object[: exc.start].count(b"\n") + 1
+        raise InputError(f"{path}: line {line}: cannot read {what}: not UTF-8 text") from None
+    try:
+        return load_config(text)
+    except (yaml.YAMLError, RecursionError) as exc:
+        raise InputError(f"{path}: {yaml_problem(exc)}") from None

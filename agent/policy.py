@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from agent.config_yaml import load_config
+from agent.config_yaml import load_config, yaml_problem
 from agent.errors import PolicyError
 from agent.policy_checks import PathError, check_references
 
@@ -416,22 +416,11 @@ def loads_policy(text: str, source: str = "<policy>") -> Policy:
     """Parse and validate policy YAML text."""
     try:
         data = load_config(text)
-    except yaml.YAMLError as exc:
-        raise PolicyError(f"{source}: {_yaml_problem(exc)}") from None
-    except RecursionError:
-        raise PolicyError(f"{source}: not valid YAML: nested deeper than the parser goes") from None
+    except (yaml.YAMLError, RecursionError) as exc:
+        raise PolicyError(f"{source}: {yaml_problem(exc)}") from None
     if not isinstance(data, dict):
         raise PolicyError(f"{source}: (top level): expected a mapping of policy fields")
     return parse_policy(data, source)
-
-
-def _yaml_problem(exc: yaml.YAMLError) -> str:
-    """Where and what, on one line (PyYAML's own text adds lines quoting the file)."""
-    if isinstance(exc, yaml.MarkedYAMLError) and exc.problem_mark is not None:
-        mark = exc.problem_mark
-        what = "; ".join(part for part in (exc.context, exc.problem) if part)
-        return f"line {mark.line + 1}, column {mark.column + 1}: not valid YAML: {what}"
-    return f"not valid YAML: {str(exc).splitlines()[0]}"
 
 
 def neutral_policy(

@@ -13,9 +13,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, Field
 
+from agent.config_yaml import read_config
 from agent.errors import InputError
 from agent.models import Ticket
 from agent.policy import Policy, load_policy
@@ -42,12 +42,7 @@ class CaseResult(BaseModel):
 
 def load_suite(path: Path) -> dict[str, Any]:
     """Read a suite and validate it against the schema; errors name the file and the path."""
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        raise InputError(f"{path}: not valid YAML: {exc}") from None
+    data = read_config(path, "the scenario suite")
     if SCHEMA.exists():
         import jsonschema
 

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
 from pydantic import BaseModel, Field, ValidationError
 
+from agent.config_yaml import read_config
 from agent.errors import InputError, first_problem
 from agent.models import Account
 
@@ -54,13 +54,9 @@ def load_accounts(path: Path | None) -> AccountsFile:
     """Parse the file (empty without one); errors name the file and the path inside it."""
     if path is None:
         return AccountsFile()
+    data = read_config(path, "the accounts file") or {}
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         return AccountsFile.model_validate(data)
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read the accounts file ({exc.strerror})") from exc
-    except yaml.YAMLError as exc:
-        raise InputError(f"{path}: not valid YAML ({exc})") from exc
     except ValidationError as exc:
         raise InputError(f"{path}: {first_problem(exc, '(top level)')}") from exc
 

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from agent.config_yaml import read_config
 from agent.errors import InputError, first_problem
 from agent.models import Account, Ticket
 from api.intake.models import Adapted, Verdict
@@ -70,13 +70,9 @@ def load_profiles(path: Path | None) -> Profiles:
     """Profiles from YAML; errors name the file, the path inside it and what was expected."""
     if path is None:
         return Profiles()
+    data = read_config(path, "the intake profiles") or {}
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         return Profiles.model_validate(data)
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        raise InputError(f"{path}: not valid YAML: {exc}") from None
     except ValidationError as exc:
         raise InputError(f"{path}: {first_problem(exc, '(top)')}") from None
 

@@ -28,7 +28,7 @@ def test_compare_decision_rules() -> None:
 def test_bad_suite_names_file(tmp_path: Path) -> None:
     path = tmp_path / "s.yaml"
     path.write_text("cases: [\n", encoding="utf-8")
-    with pytest.raises(InputError, match=r"s\.yaml: not valid YAML"):
+    with pytest.raises(InputError, match=r"s\.yaml: line 2, column 1: not valid YAML"):
         load_suite(path)
     path.write_text("name: x\ncases: []\n", encoding="utf-8")
     with pytest.raises(InputError, match=r"s\.yaml"):
@@ -73,3 +73,26 @@ def test_options_a_scenario_suite_would_ignore_are_a_usage_error(
         )
     assert exc.value.code == 2
     assert f"--scenarios takes only --policy and --out, not {named}" in capsys.readouterr().err
+
+
+def test_a_repeated_key_or_bad_yaml_in_a_suite_is_one_line_naming_file_and_line(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "s.yaml"
+    # a second 'expect:' would replace the first: the case checks less than it says
+    path.write_text(
+        "description: x\ncases:\n  - name: db\n    ticket: {subject: a, body: b}\n"
+        "    expect: {route: database}\n    expect: {priority: P3}\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(InputError) as repeated:
+        load_suite(path)
+    assert str(repeated.value) == (
+        f"{path}: line 6, column 5: not valid YAML: 'expect' given again (first on line 5); "
+        "one of them would be silently dropped"
+    )
+    path.write_text("description: x\ncases:\n  - ticket: {subject: a\n", encoding="utf-8")
+    with pytest.raises(InputError) as broken:
+        load_suite(path)
+    message = str(broken.value)
+    assert message.startswith(f"{path}: line 4, column 1: not valid YAML: ") and "\n" not in message

@@ -87,6 +87,28 @@ def test_a_bad_accounts_file_names_file_and_path(tmp_path: Path) -> None:
         load_accounts(path)
 
 
+def test_a_repeated_key_or_bad_yaml_in_the_accounts_file_is_one_line_naming_it(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "accounts.yaml"
+    # the second 'tier:' would silently make the VIP account a standard one
+    path.write_text(
+        "accounts:\n  - id: acme\n    tier: vip\n    match: [acme.example]\n    tier: standard\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(InputError) as repeated:
+        load_accounts(path)
+    assert str(repeated.value) == (
+        f"{path}: line 5, column 5: not valid YAML: 'tier' given again (first on line 3); "
+        "one of them would be silently dropped"
+    )
+    path.write_text("accounts:\n  - id: acme\n    match: [acme.example\n", encoding="utf-8")
+    with pytest.raises(InputError) as broken:
+        load_accounts(path)
+    message = str(broken.value)
+    assert message.startswith(f"{path}: line 4, column 1: not valid YAML: ") and "\n" not in message
+
+
 def test_a_ticket_an_api_key_sends_is_not_enriched_from_the_helpdesk_ticket_it_names(
     make_rig: RigFactory, fake: FakeHelpdesk
 ) -> None:

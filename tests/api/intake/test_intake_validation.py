@@ -52,3 +52,23 @@ def test_yaml_profiles_and_their_errors(tmp_path: Path) -> None:
     bad.write_text("channels:\n  web: {min_chars: -1}\n", encoding="utf-8")
     with pytest.raises(InputError, match=r"bad.yaml: channels.web.min_chars: Input should be"):
         load_profiles(bad)
+
+
+def test_a_repeated_key_or_bad_yaml_is_one_line_naming_file_and_line(tmp_path: Path) -> None:
+    path = tmp_path / "profiles.yaml"
+    # the second 'web:' would silently replace the first, and web tickets lose their subject check
+    path.write_text(
+        "channels:\n  web: {require_subject: true}\n  chat: {min_chars: 2}\n  web: {}\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(InputError) as repeated:
+        load_profiles(path)
+    assert str(repeated.value) == (
+        f"{path}: line 4, column 3: not valid YAML: 'web' given again (first on line 2); "
+        "one of them would be silently dropped"
+    )
+    path.write_text("channels:\n  web: {require_subject: true\n  chat: {}\n", encoding="utf-8")
+    with pytest.raises(InputError) as broken:
+        load_profiles(path)
+    message = str(broken.value)
+    assert message.startswith(f"{path}: line 3, column 7: not valid YAML: ") and "\n" not in message
