@@ -22,7 +22,7 @@ import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
-from agent.errors import ConflictError
+from agent.errors import ConflictError, InputError
 
 try:
     import fcntl
@@ -57,13 +57,17 @@ class Claim:
 
 def claim(directory: Path) -> Claim:
     """Hold the knowledge base in ``directory`` for this process; ConflictError naming the
-    process that holds it when another one does."""
+    process that holds it when another one does, InputError when its lock file cannot be
+    written."""
     key = directory.resolve()
     with _guard:
         if key in _held:
             _held[key][1] += 1
             return Claim(key)
-        fd = os.open(key / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fd = os.open(key / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:  # a read-only disk, no permission, a file in the way
+            raise InputError(_unwritable(key, exc)) from None
         try:
             if fcntl is not None:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -71,8 +75,15 @@ def claim(directory: Path) -> Claim:
             holder = _holder(fd)
             os.close(fd)
             raise ConflictError(_refusal(key, holder)) from None
-        os.ftruncate(fd, 0)
-        os.write(fd, _describe_self().encode("utf-8"))
+        except OSError as exc:  # a file system without locks (some network mounts)
+            os.close(fd)
+            raise InputError(_unwritable(key, exc)) from None
+        try:
+            os.ftruncate(fd, 0)
+            os.write(fd, _describe_self().encode("utf-8"))
+        except OSError as exc:  # a full disk: the next refused process could not be told who
+            os.close(fd)
+            raise InputError(_unwritable(key, exc)) from None
         _held[key] = [fd, 1]
         return Claim(key)
 
@@ -86,6 +97,14 @@ def _describe_self() -> str:
 def _holder(fd: int) -> str:
     text = os.pread(fd, 512, 0).decode("utf-8", errors="replace").strip()
     return text or "another process"
+
+
+def _unwritable(directory: Path, exc: OSError) -> str:
+    return (
+        f"cannot lock the knowledge base {directory}: {directory / LOCK_FILE}: "
+        f"{exc.strerror or exc}; a process that writes the knowledge base needs its directory "
+        "writable (set TRIAGE_DATA_DIR to a writable directory on a local disk)"
+    )
 
 
 def _refusal(directory: Path, holder: str) -> str:

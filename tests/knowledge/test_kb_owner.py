@@ -17,10 +17,10 @@ import httpx
 import pytest
 from kb_cli_support import run_kb
 
-from agent.errors import ConflictError
+from agent.errors import ConflictError, InputError
 from agent.settings import Settings
 from knowledge.kb import KnowledgeBase
-from knowledge.owner import claim
+from knowledge.owner import LOCK_FILE, claim
 from knowledge.store import ChromaCaseStore
 
 REPO = Path(__file__).resolve().parents[2]
@@ -185,3 +185,37 @@ def test_without_posix_locks_the_knowledge_base_still_opens(tmp_path: Path) -> N
         timeout=60,
     )
     assert done.returncode == 0 and done.stdout == "claimed\n", done.stderr
+
+
+def test_a_lock_file_that_cannot_be_created_or_written_is_one_line_naming_it(
+    tmp_path: Path,
+) -> None:
+    # these fail for root too: a regular file where a directory should be, a device that is full
+    in_the_way = tmp_path / "data"
+    in_the_way.write_text("not a directory\n", encoding="utf-8")
+    with pytest.raises(InputError) as not_a_dir:
+        claim(in_the_way / "kb")
+    assert str(not_a_dir.value).startswith(
+        f"cannot lock the knowledge base {in_the_way / 'kb'}: {in_the_way / 'kb' / LOCK_FILE}: "
+        "Not a directory; a process that writes the knowledge base needs its directory writable"
+    )
+    full = tmp_path / "full"
+    full.mkdir()
+    (full / LOCK_FILE).symlink_to("/dev/full")
+    with pytest.raises(InputError, match=f"cannot lock the knowledge base {full}: "):
+        claim(full)
+    (full / LOCK_FILE).unlink()
+    claim(full).release()  # the failed claim kept nothing: the directory can be claimed
+
+
+def test_an_ingest_whose_lock_file_cannot_be_created_says_so_on_one_line(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    (data / "kb" / LOCK_FILE).mkdir(parents=True)  # a directory where the lock file goes
+    refused = _triage(data, "kb", "ingest", str(_export(tmp_path / "a.jsonl", "A")), "--label", "g")
+    assert refused.returncode == 1 and refused.stdout == ""
+    assert refused.stderr == (
+        f"error: cannot lock the knowledge base {data / 'kb'}: "
+        f"{data / 'kb' / LOCK_FILE}: Is a directory; a process that writes the knowledge base "
+        "needs its directory writable (set TRIAGE_DATA_DIR to a writable directory on a local "
+        "disk)\n"
+    )
