@@ -29,6 +29,22 @@ def outranks(stored: LabelSource, incoming: LabelSource) -> bool:
     return LABEL_AUTHORITY[stored] > LABEL_AUTHORITY[incoming]
 
 
+def stands_against(stored: LabelSource, incoming: LabelSource) -> bool:
+    """True when a team from ``stored`` must not be replaced by feedback from ``incoming``
+    learned after it (the service's feedback, reviews and helpdesk outcomes, in their order).
+
+    As ``outranks``, except that a helpdesk outcome replaces a reviewer's team: the reviewer
+    routed the ticket before the work, and a queue other than the reviewer's that it was
+    resolved in is where the people who worked on it moved it after that decision. A
+    specialist's feedback judges the ticket's handling; a helpdesk outcome learned after it (a
+    resolution held while the helpdesk was down, a reopened ticket resolved again, a ticket
+    left in the queue the agent chose) does not undo it.
+    """
+    if stored == "review" and incoming == "helpdesk":
+        return False
+    return outranks(stored, incoming)
+
+
 class Case(BaseModel):
     """A past ticket with its final routing and outcome."""
 

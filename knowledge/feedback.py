@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from agent.errors import InputError
-from knowledge.cases import Case, LabelSource
+from knowledge.cases import Case, LabelSource, stands_against
+
+log = logging.getLogger(__name__)
 
 
 class Feedback(BaseModel):
@@ -70,4 +73,25 @@ def corrected_case(feedback: Feedback, existing: Case | None = None) -> Case:
         updates["subject"], updates["body"] = feedback.subject, feedback.body
     base.update({key: value for key, value in updates.items() if value is not None})
     base["label_source"] = feedback.label_source
+    if existing is not None and team_stays(feedback, existing):
+        # the outcome's facts are applied; the team, whether it needed a specialist, and who
+        # said so stay
+        base["team"], base["escalated"] = existing.team, existing.escalated
+        base["label_source"] = existing.label_source
+        if feedback.correct_team not in (None, existing.team):
+            log.info(
+                "case %s keeps team %s set by %s against %s %s; its other fields are updated",
+                existing.id,
+                existing.team,
+                existing.label_source,
+                feedback.label_source,
+                feedback.correct_team,
+            )
     return Case.model_validate(base)
+
+
+def team_stays(feedback: Feedback, existing: Case) -> bool:
+    """True when the stored case's team was set by a source this feedback must not overrule."""
+    return existing.team is not None and stands_against(
+        existing.label_source, feedback.label_source
+    )

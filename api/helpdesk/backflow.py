@@ -2,14 +2,17 @@
 
 ``handle`` only records the event (deduplicated by event_id) and returns, because the helpdesk
 waits for the webhook's answer; ``BackflowWorker`` then reads the resolved ticket's history,
-computes the outcome, feeds the knowledge base (label_source "helpdesk") and writes the feedback
-record the KPI endpoint reads (a person moving the ticket to another queue after our decision
-makes the final team differ from our first route: a misroute). The events of a ticket still
-queued for triage wait for its decision. A reopen, applied in its turn after the resolution
-before it, makes the ticket open here again (decided, or in review); a rejection or deletion
-closes it here (status resolved) without learning anything. A worker claims each event before it
-processes it (a lease, as the outbox's rows), so of two API processes on one database only one
-learns a resolution; the other leaves that ticket's events to it.
+computes the outcome, feeds the knowledge base (label_source "helpdesk"; "decision" when the final
+queue is no team) and writes the feedback record the KPI endpoint reads (a person moving the ticket
+to another queue after our decision makes the final team differ from our first route: a
+misroute). A specialist's team stays against the queue, any person's against a queue that is no
+team, and the record says so (knowledge.cases.stands_against); the outcome's facts are learned
+as always. The events of a ticket still queued for triage wait for its decision. A reopen,
+applied in its turn after the resolution before it, makes the ticket open here again (decided,
+or in review); a rejection or deletion closes it here (status resolved) without learning
+anything. A worker claims each event before it processes it (a lease, as the outbox's rows), so
+of two API processes on one database only one learns a resolution; the other leaves that
+ticket's events to it.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from __future__ import annotations
 import logging
 import threading
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
@@ -283,13 +287,21 @@ class BackflowWorker(PollingThread):
             handling_hours=outcome.hours_to_resolve,
             first_route=first_team,
             note=f"resolved in {self.source} ticket {outcome.external_id}",
-            label_source="helpdesk",
+            # a queue that is no team names none: the team is then our own first decision's,
+            # which any person's label (a reviewer's of this very ticket) outranks
+            label_source="helpdesk" if team is not None else "decision",
         )
-        self.services.engine.learn(correction)
-        record = {
+        case = self.services.engine.learn(correction)
+        record: dict[str, Any] = {}
+        if case.label_source != correction.label_source and case.team != final_team:
+            # A person's label stays (knowledge.cases.stands_against; logged there), for the
+            # KPIs too: they read the latest feedback record. The queue's team is kept beside it.
+            record = {"helpdesk_team": team, "team_kept": case.label_source}
+            final_team, escalated = case.team, case.team != policy.first_line_team
+        record |= {
             "final_team": final_team,
             "escalation_needed": escalated,
-            "first_contact_resolved": correction.first_contact_resolved,
+            "first_contact_resolved": outcome.first_contact_resolved if escalated else None,
             "handling_hours": outcome.hours_to_resolve,
             "resolution": outcome.resolution,
             "reassignments": outcome.reassignments,

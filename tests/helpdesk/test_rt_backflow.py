@@ -7,17 +7,19 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from rt_support import DB_TEXT, Rig, RigFactory, rt_ticket
+from fastapi.testclient import TestClient
+from rt_support import DB_TEXT, REVIEW_TEXT, Rig, RigFactory, rt_ticket
 from sqlalchemy import func, select
 
 from agent.kpis import compute_kpis
+from api.auth import create_key
 from api.helpdesk.backflow import MAX_ATTEMPTS
 from api.helpdesk.base import HelpdeskTicket
 from api.helpdesk.fake import FakeHelpdesk
 from api.helpdesk.tables import EventRow, OutcomeRow
 from api.hooks import HelpdeskEvent
 from api.intake.events import WEBHOOK_CALLER
-from api.tables import utcnow
+from api.tables import FeedbackRow, utcnow
 
 
 def _resolved(event_id: str, external: str) -> HelpdeskEvent:
@@ -63,6 +65,99 @@ def test_a_reassignment_after_our_decision_is_a_misroute(
     assert record.first_route == "database" and record.team == "erp_applications"
     assert compute_kpis([record]).escalation_accuracy_rate == 0.0
     assert rig.triager.kb.store.get(ticket_id).team == "erp_applications"  # type: ignore[union-attr]
+
+
+def test_a_resolution_after_a_specialists_correction_keeps_the_corrected_team(
+    make_rig: RigFactory, fake: FakeHelpdesk
+) -> None:
+    # The specialist corrects the route in the service; nobody moves the helpdesk ticket, which
+    # is then resolved in the queue the agent chose. The correction must not be undone.
+    rig = make_rig(fake)
+    ticket_id, rt_id = _routed(rig, fake)
+    _, secret = create_key(rig.services.db, "specialist", "erp team")
+    correction = {"correct_team": "erp_applications", "handling_hours": 9.0, "note": "ERP job"}
+    answer = TestClient(rig.app).post(
+        f"/v1/tickets/{ticket_id}/feedback",
+        json=correction,
+        headers={"Authorization": f"Bearer {secret}"},
+    )
+    assert answer.status_code == 200, answer.text
+    fake.record(rt_id, "Correspond", "mehmet.yilmaz@example.com", content="Fixed the ERP job.")
+    fake.set_field(rt_id, "Status", "resolved", "mehmet.yilmaz@example.com")
+    rig.connector.handler.handle(_resolved("rt-txn-55", rt_id))
+    assert rig.connector.backflow.drain() == 1
+    case = rig.triager.kb.store.get(ticket_id)
+    assert case is not None
+    assert (case.team, case.escalated, case.label_source) == (
+        "erp_applications",
+        True,
+        "specialist",
+    )
+    # the outcome's facts are the helpdesk's
+    assert case.resolution == "Fixed the ERP job." and case.handling_hours != 9.0
+    assert case.first_contact_resolved is True
+    (record,) = rig.services.ledger.outcomes("service_desk")
+    assert (record.first_route, record.team) == ("database", "erp_applications")
+    assert compute_kpis([record]).escalation_accuracy_rate == 0.0
+    with rig.services.db.session() as session:
+        latest = session.scalars(select(FeedbackRow).order_by(FeedbackRow.id.desc())).first()
+        assert latest is not None and latest.author_key == "helpdesk:rt"
+        assert latest.feedback["helpdesk_team"] == "database"
+        assert latest.feedback["team_kept"] == "specialist"
+
+
+def _reviewed(rig: Rig, fake: FakeHelpdesk, team: str) -> tuple[str, str, str]:
+    """A ticket held for review, then decided by a reviewer through the API, both decisions
+    told as the service tells them; its ids and the agent's guess."""
+    rt = fake.create(*REVIEW_TEXT, requester="hank@example.com")
+    ticket = rt_ticket(rt.id, *REVIEW_TEXT, "hank@example.com")
+    claim = rig.services.store.claim(ticket, None, WEBHOOK_CALLER.key_id, "triaging")
+    held = rig.triager.triage(ticket, thread_id=claim.id)
+    rig.services.store.record(claim.id, held, actor="agent")
+    rig.services.service.notify(claim.id)
+    assert held.decision.needs_review and held.decision.team != team
+    _, secret = create_key(rig.services.db, "reviewer", "lead")
+    answer = TestClient(rig.app).post(
+        f"/v1/review/{claim.id}", json={"team": team}, headers={"Authorization": f"Bearer {secret}"}
+    )
+    assert answer.status_code == 200 and answer.json()["learned"] is True, answer.text
+    rig.connector.delivery.drain()
+    assert fake.tickets[rt.id].queue == team
+    return claim.id, rt.id, held.decision.team
+
+
+def test_a_queue_move_after_a_review_replaces_the_reviewers_team(
+    make_rig: RigFactory, fake: FakeHelpdesk
+) -> None:
+    # The reviewer routed it before the work; the people who worked on it moved it after.
+    rig = make_rig(fake)
+    ticket_id, rt_id, _ = _reviewed(rig, fake, "service_desk")
+    fake.set_field(rt_id, "Queue", "hardware", "katrin.vogel@example.com")
+    fake.set_field(rt_id, "Status", "resolved", "katrin.vogel@example.com")
+    rig.connector.handler.handle(_resolved("rt-txn-56", rt_id))
+    assert rig.connector.backflow.drain() == 1
+    case = rig.triager.kb.store.get(ticket_id)
+    assert case is not None and (case.team, case.label_source) == ("hardware", "helpdesk")
+    (record,) = rig.services.ledger.outcomes("service_desk")
+    assert (record.first_route, record.team) == ("service_desk", "hardware")  # a misroute
+
+
+def test_a_queue_that_is_no_team_leaves_the_reviewers_team(
+    make_rig: RigFactory, fake: FakeHelpdesk
+) -> None:
+    # 'General' names no team: the back-flow would label the case with the agent's first
+    # guess, the very team the reviewer overruled.
+    rig = make_rig(fake)
+    ticket_id, rt_id, guess = _reviewed(rig, fake, "service_desk")
+    fake.set_field(rt_id, "Queue", "General", "katrin.vogel@example.com")
+    fake.set_field(rt_id, "Status", "resolved", "katrin.vogel@example.com")
+    rig.connector.handler.handle(_resolved("rt-txn-57", rt_id))
+    assert rig.connector.backflow.drain() == 1
+    case = rig.triager.kb.store.get(ticket_id)
+    assert case is not None and (case.team, case.label_source) == ("service_desk", "review")
+    assert guess == "hardware"
+    (record,) = rig.services.ledger.outcomes("service_desk")
+    assert (record.first_route, record.team) == ("service_desk", "service_desk")
 
 
 def test_events_are_deduplicated_and_non_resolutions_only_recorded(

@@ -45,6 +45,30 @@ def test_correction_relabels_an_existing_case_and_keeps_the_rest() -> None:
     assert (case.subject, case.body, case.requester) == (STORED.subject, STORED.body, "ann")
 
 
+def test_a_helpdesk_outcome_keeps_a_specialists_team_but_replaces_a_reviewers() -> None:
+    outcome = Feedback(
+        ticket_id="T-9",
+        correct_team="desk",
+        escalation_needed=False,
+        resolution="reset the tunnel",
+        handling_hours=4.0,
+        label_source="helpdesk",
+    )
+    corrected = STORED.model_copy(
+        update={"team": "network", "escalated": True, "label_source": "specialist"}
+    )
+    kept = corrected_case(outcome, corrected)
+    assert (kept.team, kept.escalated, kept.label_source) == ("network", True, "specialist")
+    assert (kept.resolution, kept.handling_hours) == ("reset the tunnel", 4.0)
+    # a reviewer routed it before the work; the queue it was resolved in came after
+    reviewed = corrected.model_copy(update={"label_source": "review"})
+    moved = corrected_case(outcome, reviewed)
+    assert (moved.team, moved.escalated, moved.label_source) == ("desk", False, "helpdesk")
+    # and a specialist's feedback still replaces a helpdesk outcome
+    again = corrected_case(Feedback(ticket_id="T-9", correct_team="network"), moved)
+    assert (again.team, again.label_source) == ("network", "specialist")
+
+
 def test_new_case_from_ticket_text() -> None:
     fb = Feedback(
         ticket_id="N-1",
