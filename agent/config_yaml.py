@@ -76,15 +76,21 @@ def yaml_problem(exc: yaml.YAMLError | RecursionError) -> str:
     return f"not valid YAML: {str(exc).splitlines()[0]}"
 
 
-def read_config(path: Path, what: str) -> Any:
-    """Read and parse a YAML file; any failure is an InputError naming the file, on one line."""
+def read_text(path: Path, what: str, error: type[InputError] = InputError) -> str:
+    """A file's text; one that cannot be read or is not UTF-8 raises ``error``, one line naming
+    the file (and the line of the first byte that is not UTF-8)."""
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise InputError(f"{path}: cannot read {what}: {exc.strerror}") from None
+        raise error(f"{path}: cannot read {what}: {exc.strerror or exc}") from None
     except UnicodeDecodeError as exc:
         line = exc.object[: exc.start].count(b"\n") + 1
-        raise InputError(f"{path}: line {line}: cannot read {what}: not UTF-8 text") from None
+        raise error(f"{path}: line {line}: cannot read {what}: not UTF-8 text") from None
+
+
+def read_config(path: Path, what: str) -> Any:
+    """Read and parse a YAML file; any failure is an InputError naming the file, on one line."""
+    text = read_text(path, what)
     try:
         return load_config(text)
     except (yaml.YAMLError, RecursionError) as exc:

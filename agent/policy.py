@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from agent.config_yaml import load_config, yaml_problem
+from agent.config_yaml import load_config, read_text, yaml_problem
 from agent.errors import PolicyError
 from agent.policy_checks import PathError, check_references
 
@@ -405,11 +405,7 @@ def parse_policy(data: Any, source: str = "<policy>") -> Policy:
 def load_policy(path: Path | str) -> Policy:
     """Read and validate a policy file."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise PolicyError(f"{path}: cannot read policy: {exc.strerror}") from None
-    return loads_policy(text, str(path))
+    return loads_policy(read_text(path, "policy", PolicyError), str(path))
 
 
 def loads_policy(text: str, source: str = "<policy>") -> Policy:

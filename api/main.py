@@ -11,6 +11,8 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from agent import __version__
+from agent.config_yaml import read_text
+from agent.errors import PolicyError
 from agent.policy import Policy
 from agent.settings import Settings
 from api import heartbeat
@@ -63,9 +65,8 @@ def build_services(
     if triager is None:
         from agent.triager import Triager
 
-        _, policy = policies.bootstrap(
-            settings.policy_path.read_text(encoding="utf-8"), str(settings.policy_path)
-        )
+        text = read_text(settings.policy_path, "policy", PolicyError)
+        _, policy = policies.bootstrap(text, str(settings.policy_path))
         triager = Triager.from_settings(settings, policy=policy)
     else:
         text = yaml.safe_dump(

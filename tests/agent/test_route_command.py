@@ -215,3 +215,35 @@ def test_a_policy_file_that_is_not_yaml_is_one_clear_line(
     assert done.returncode == 1 and done.stdout == ""
     assert len(done.stderr.splitlines()) == 1, done.stderr
     assert done.stderr.startswith(f"triage: error: {edited}: {reason}")
+
+
+def test_a_policy_file_not_in_utf8_is_one_clear_line(tmp_path: Path) -> None:
+    # saved as Latin-1 by an editor
+    edited = _policy_with(tmp_path, "name: example-co", "name: example-co M\u00fcnchen")
+    text = edited.read_text(encoding="utf-8")
+    edited.write_bytes(text.encode("latin-1", "replace"))
+    first = next(i for i, c in enumerate(text) if 128 <= ord(c) < 256)
+    line = text[:first].count("\n") + 1
+    done = _triage(
+        "route", "-", "--policy", str(edited), stdin=json.dumps(TICKET), data_dir=tmp_path
+    )
+    assert done.returncode == 1 and done.stdout == ""
+    assert (
+        done.stderr == f"triage: error: {edited}: line {line}: cannot read policy: not UTF-8 text\n"
+    )
+
+
+@pytest.mark.parametrize("broken", ["missing", "latin-1"])
+def test_serve_with_a_policy_file_it_cannot_read_is_one_clear_line(
+    tmp_path: Path, broken: str
+) -> None:
+    path = tmp_path / "policy.yaml"
+    if broken == "latin-1":
+        path.write_bytes("name: M\u00fcnchen\n".encode("latin-1"))
+    reason = "cannot read policy: No such file or directory"
+    if broken == "latin-1":
+        reason = "line 1: cannot read policy: not UTF-8 text"
+    done = _triage("serve", "--port", "9", data_dir=tmp_path / "data", TRIAGE_POLICY_PATH=str(path))
+    assert done.returncode == 1
+    assert done.stderr.splitlines()[-1] == f"triage: error: {path}: {reason}"
+    assert "Traceback" not in done.stderr
