@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from agent.kpis import OutcomeRecord
 from api.db import Database
-from api.schemas import ReviewItem
+from api.schemas import DECIDED_STATUSES, WAITING_STATUSES, ReviewItem
 from api.tables import DecisionRow, FeedbackRow, ReviewRow, TicketRow, utcnow
 
 
@@ -25,7 +25,7 @@ class Ledger:
         rank = {p: i for i, p in enumerate(priority_scale)}
         with self.db.session() as session:
             # "deciding": a reviewer's claim; one that went stale can be decided again
-            waiting = TicketRow.status.in_(("review", "deciding"))
+            waiting = TicketRow.status.in_(WAITING_STATUSES)
             rows = session.scalars(select(TicketRow).where(waiting)).all()
             rows = sorted(
                 rows,
@@ -81,7 +81,7 @@ class Ledger:
         """One KPI record per decided ticket received in [start, end)."""
         with self.db.session() as session:
             query = select(TicketRow.id, TicketRow.created_at).where(
-                TicketRow.status.in_(("decided", "review", "resolved"))
+                TicketRow.status.in_(DECIDED_STATUSES)
             )
             if start is not None:
                 query = query.where(TicketRow.created_at >= start)

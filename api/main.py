@@ -105,6 +105,7 @@ def build_services(
         interval_s=options.sla_check_interval_s,
         warn_fraction=options.sla_warn_fraction,
         webhook_timeout_s=options.webhook_timeout_s,
+        claim_stale_after_s=service.claims.stale_after_s,
     )
     return Services(
         settings=settings,

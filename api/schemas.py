@@ -10,7 +10,13 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from agent.errors import InputError
 
 TicketStatus = Literal["queued", "triaging", "decided", "review", "deciding", "resolved", "failed"]
-OPEN_STATUSES: tuple[TicketStatus, ...] = ("decided", "review")
+# Waiting for a human decision. "deciding": claimed by a reviewer deciding it (api.review_claim);
+# one whose process died stays so until another reviewer takes it, and still waits meanwhile.
+WAITING_STATUSES: tuple[TicketStatus, ...] = ("review", "deciding")
+# Open: in the SLA watch, in its assignee's load, closable from the helpdesk.
+OPEN_STATUSES: tuple[TicketStatus, ...] = ("decided", *WAITING_STATUSES)
+# With a decision of the agent's (a held one included).
+DECIDED_STATUSES: tuple[TicketStatus, ...] = (*OPEN_STATUSES, "resolved")
 # Accepted and not triaged yet: a worker has it, or will.
 UNFINISHED_STATUSES: tuple[TicketStatus, ...] = ("queued", "triaging")
 

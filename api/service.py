@@ -24,15 +24,15 @@ from api.ledger import Ledger
 from api.loads import DbLoads
 from api.metrics import Metrics
 from api.review_claim import ReviewClaims
-from api.schemas import FeedbackIn, FeedbackOut, ReviewIn
+from api.schemas import DECIDED_STATUSES, WAITING_STATUSES, FeedbackIn, FeedbackOut, ReviewIn
 from api.store import Claim, TicketStore
 from knowledge.feedback import Feedback
 
 log = logging.getLogger(__name__)
 
-DONE = ("decided", "review", "deciding", "resolved")
+DONE = DECIDED_STATUSES
 # a ticket "deciding" for long was claimed by a process that died; ReviewClaims may retake it
-REVIEWABLE = ("review", "deciding")
+REVIEWABLE = WAITING_STATUSES
 MAX_KEY_CHARS = 200
 
 

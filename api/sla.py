@@ -30,7 +30,7 @@ from agent.policy import Policy
 from agent.triager import TriageResult
 from api.db import Database
 from api.metrics import Metrics
-from api.schemas import OPEN_STATUSES, AtRisk
+from api.schemas import OPEN_STATUSES, WAITING_STATUSES, AtRisk
 from api.tables import TicketRow, utcnow
 
 log = logging.getLogger(__name__)
@@ -81,7 +81,7 @@ def deadline_states(
     """Each open deadline of the ticket: its state, due time and name."""
     start = clock_start(row)
     deadlines: list[tuple[str, datetime]] = []
-    if row.status == "review" and row.first_response_due is not None:
+    if row.status in WAITING_STATUSES and row.first_response_due is not None:
         deadlines.append(("first_response", row.first_response_due))
     if row.resolution_due is not None:
         deadlines.append(("resolution", row.resolution_due))
@@ -160,6 +160,7 @@ def _write_if_unchanged(session: Session, row: TicketRow, as_read: _AsRead) -> b
             TicketRow.updated_at == as_read.updated_at,
         )
         .values(
+            status=row.status,
             priority=row.priority,
             sla_state=row.sla_state,
             sla_events=row.sla_events,
@@ -183,6 +184,7 @@ class SlaWatch:
         warn_fraction: float = 0.2,
         webhook_timeout_s: float = 5.0,
         oncall_attempts: int = ONCALL_ATTEMPTS,
+        claim_stale_after_s: float = 480.0,
     ) -> None:
         self.db = db
         self.policy = policy
@@ -192,6 +194,9 @@ class SlaWatch:
         self.webhook_timeout_s = webhook_timeout_s
         self.last_run: datetime | None = None
         self.oncall_attempts = oncall_attempts
+        # A reviewer's claim ("deciding") with no sign of life for this long: its process died
+        # (api.review_claim); the watch acts on that ticket and gives it back to the queue.
+        self.claim_stale_after_s = claim_stale_after_s
         # Serialises every read-modify-write of a ticket's SLA events: the watch's passes and
         # the page outcomes recorded from other threads would otherwise overwrite each other.
         self._events_lock = threading.Lock()
@@ -236,16 +241,27 @@ class SlaWatch:
         url = policy.priorities.oncall_webhook
         acted: list[str] = []
         pages: list[_Page] = []
+        # the real clock, as claims are stamped with it (a pass may be asked about any time)
+        claims_stale_before = utcnow() - timedelta(seconds=self.claim_stale_after_s)
         with self._events_lock, self.db.session() as session:
             for row in session.scalars(self._open()).all():
                 found = _stepped_up(row, now, self.warn_fraction)
                 if found is None:
+                    continue
+                if row.status == "deciding" and row.updated_at >= claims_stale_before:
+                    # a reviewer is deciding it now: the review read the priority when it
+                    # claimed the ticket and would write over a raise; the next pass re-reads it
                     continue
                 # Changed here, written below only if no one wrote the row since it was read
                 session.expunge(row)
                 as_read = _AsRead(row.status, row.priority, row.updated_at)
                 state, due, deadline = found
                 self._escalate(row, state, due, deadline, policy, now)
+                if row.status == "deciding":
+                    # the claim's process died; this write would renew the claim (a reviewer
+                    # could not take it for as long again), so the ticket goes back to the queue
+                    row.status = "review"
+                    row.sla_events[-1]["actions"].append("release_review_claim")
                 page = self._claim_page(row, len(row.sla_events) - 1) if url else None
                 if not _write_if_unchanged(session, row, as_read):
                     # e.g. a review decided it meanwhile: its priority stands; next pass re-reads

@@ -16,7 +16,14 @@ from agent.errors import ConflictError, NotFoundError
 from agent.models import Ticket
 from agent.triager import TriageResult
 from api.db import Database
-from api.schemas import OPEN_STATUSES, UNFINISHED_STATUSES, SlaView, TicketStatus, TicketView
+from api.schemas import (
+    DECIDED_STATUSES,
+    OPEN_STATUSES,
+    UNFINISHED_STATUSES,
+    SlaView,
+    TicketStatus,
+    TicketView,
+)
 from api.tables import BriefRow, DecisionRow, TicketRow, utcnow
 
 
@@ -289,7 +296,7 @@ class TicketStore:
         with self.db.session() as session:
             query = (
                 select(TicketRow.id)
-                .where(TicketRow.status.in_(("decided", "review", "resolved")))
+                .where(TicketRow.status.in_(DECIDED_STATUSES))
                 .order_by(TicketRow.created_at.desc())
                 .limit(limit)
             )

@@ -17,6 +17,7 @@ from agent.policy import Policy
 from agent.settings import EXAMPLES_DIR
 from agent.state import HumanReview
 from agent.triager import Triager, TriageResult
+from api.loads import DbLoads
 from api.main import create_app
 from api.options import ServiceOptions
 from api.tables import DecisionRow, ReviewRow, TicketRow
@@ -354,3 +355,39 @@ def test_a_claim_left_by_a_process_that_died_can_be_decided_again(api: Api) -> N
     assert done.status_code == 200
     view = api.client.get(f"/v1/tickets/{ticket_id}", headers=api.auth("reviewer")).json()
     assert (view["status"], view["decision"]["team"]) == ("decided", "hardware")
+
+
+def test_a_ticket_being_decided_stays_open_everywhere_and_a_dead_claim_goes_back(api: Api) -> None:
+    made = api.client.post("/v1/triage", json=TICKET_REVIEW, headers=api.auth("helpdesk")).json()
+    ticket_id, team = made["ticket_id"], made["team"]
+    assert made["needs_review"] and made["escalate"]
+    with api.services.db.session() as session:  # a reviewer's process claimed it just now
+        session.execute(
+            update(TicketRow)
+            .where(TicketRow.id == ticket_id)
+            .values(status="deciding", assignee="Ada Claimed")
+        )
+    late = datetime.fromisoformat(made["sla"]["first_response_due"]) + timedelta(minutes=1)
+    risky = api.services.sla.at_risk(now=late)
+    assert [(r.id, r.deadline) for r in risky] == [(ticket_id, "first_response")]
+    assert DbLoads(api.services.db).open_count("Ada Claimed") == 1
+    assert api.services.store.open_outside(["nobody"]) == {team: [ticket_id]}
+    assert ticket_id in api.services.store.recent(10)
+    outcomes = api.services.ledger.outcomes(api.services.engine.policy.first_line_team)
+    assert [o.ticket_id for o in outcomes] == [ticket_id]
+    # the reviewer is deciding it: the watch leaves it to the review, which would write over
+    assert api.services.sla.check(now=late) == []
+
+    # ... and its process died: no sign of life for longer than TRIAGE_ADOPT_AFTER_S
+    quiet = datetime.now(UTC) - timedelta(seconds=api.services.options.adopt_after_s + 1)
+    with api.services.db.session() as session:
+        session.execute(update(TicketRow).where(TicketRow.id == ticket_id).values(updated_at=quiet))
+    assert api.services.sla.check(now=late) == [ticket_id]
+    view = api.client.get(f"/v1/tickets/{ticket_id}", headers=api.auth("reviewer")).json()
+    assert view["status"] == "review"  # back in the queue, takeable at once
+    assert view["sla"]["events"][-1]["actions"][-1] == "release_review_claim"
+    assert view["sla"]["events"][-1]["actions"][0].startswith("raise_priority")
+    done = api.client.post(
+        f"/v1/review/{ticket_id}", json={"team": "hardware"}, headers=api.auth("reviewer")
+    )
+    assert done.status_code == 200
