@@ -12,6 +12,7 @@ from agent.brief import build_brief
 from agent.decision import apply_review, assemble_decision
 from agent.deps import Deps
 from agent.injection import normalise_whitespace, scan
+from agent.models import Brief, TriageDecision
 from agent.priority import choose_priority, settle_priority
 from agent.route import choose_route
 from agent.state import HumanReview, TriageState
@@ -154,20 +155,21 @@ class Nodes:
         decision = state["decision"]
         answer = interrupt({"ticket_id": decision.ticket_id, "reasons": decision.review_reasons})
         review = HumanReview.model_validate(answer)
-        reviewed = apply_review(
-            decision,
-            review,
-            self.deps.policy,
-            state["ticket"].received_at,
-            self.deps.loads,
-            datetime.now(UTC),
+        reviewed, brief = review_held(
+            decision, state["brief"], review, state["ticket"].received_at, self.deps
         )
-        return {
-            "decision": reviewed,
-            "brief": state["brief"].model_copy(
-                update={"decision_summary": _summary_after_review(review)}
-            ),
-        }
+        return {"decision": reviewed, "brief": brief}
+
+
+def review_held(
+    decision: TriageDecision, brief: Brief, review: HumanReview, received_at: datetime, deps: Deps
+) -> tuple[TriageDecision, Brief]:
+    """A held decision and its brief once the reviewer answered (the review step's work)."""
+    reviewed = apply_review(
+        decision, review, deps.policy, received_at, deps.loads, datetime.now(UTC)
+    )
+    summary = _summary_after_review(review)
+    return reviewed, brief.model_copy(update={"decision_summary": summary})
 
 
 def _summary_after_review(review: HumanReview) -> str:

@@ -22,6 +22,7 @@ from agent.errors import ConflictError, NotFoundError
 from agent.graph import build_graph
 from agent.llm import LLMClassifier
 from agent.models import Brief, Ticket, TriageDecision
+from agent.nodes import review_held
 from agent.policy import Policy, load_policy
 from agent.route import InMemoryLoads, LoadView
 from agent.settings import Settings, get_settings
@@ -209,6 +210,18 @@ class Triager:
             durability=self.durability,
         )
         return self._result(state, started)
+
+    def decide_held(self, held: TriageResult, ticket: Ticket, review: HumanReview) -> TriageResult:
+        """Apply a review to a held decision whose run is gone (resumed by a process that died).
+
+        The review step reads only the held decision, its brief and the ticket's arrival, all
+        stored with the decision; the steps before it are done and none comes after.
+        """
+        started = time.perf_counter()
+        decision, brief = review_held(
+            held.decision, held.brief, review, ticket.received_at, self.deps
+        )
+        return self._result({"decision": decision, "brief": brief}, started)
 
     def forget(self, thread_id: str) -> None:
         """Drop a run's checkpoints (evals route thousands of tickets)."""

@@ -38,6 +38,10 @@ class TriageEngine(Protocol):
         """Resume a run waiting for review."""
         ...
 
+    def decide_held(self, held: TriageResult, ticket: Ticket, review: HumanReview) -> TriageResult:
+        """Apply a review to a held decision whose run is gone."""
+        ...
+
     def set_policy(self, policy: Policy) -> None:
         """Activate a policy."""
         ...
@@ -82,6 +86,15 @@ class LockedEngine:
         with self._lock:
             result = self.triager.resume(thread_id, review)
             self.triager.forget(thread_id)
+            return result
+
+    def decide_held(
+        self, thread_id: str, held: TriageResult, ticket: Ticket, review: HumanReview
+    ) -> TriageResult:
+        """Decide a held ticket whose run is gone from its stored held decision."""
+        with self._lock:
+            result = self.triager.decide_held(held, ticket, review)
+            self.triager.forget(thread_id)  # a finished run's checkpoints, if they were kept
             return result
 
     def learn(self, feedback: Feedback) -> Case:

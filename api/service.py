@@ -11,7 +11,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Any
 
-from agent.errors import ConflictError, InputError, TriageError, UpstreamError
+from agent.errors import ConflictError, InputError, NotFoundError, TriageError, UpstreamError
 from agent.models import Ticket
 from agent.policy import Policy
 from agent.state import HumanReview
@@ -155,12 +155,7 @@ class TriageService:
             return
         ticket = ticket or self.store.ticket(ticket_id)
         for decision_id, output in pending:
-            result = TriageResult.model_validate(
-                {
-                    "decision": {k: v for k, v in output.items() if k != "brief"},
-                    "brief": output["brief"],
-                }
-            )
+            result = _result_of(output)
             for listener in list(self.listeners):
                 try:
                     listener.on_decision(ticket_id, ticket, result)
@@ -244,13 +239,30 @@ class TriageService:
                 # read once claimed: the SLA watch leaves a ticket being decided alone
                 raised = self.store.raised_priority(ticket_id)
                 human = human.model_copy(update={"raised_priority": raised})
-                result = self.engine.resume(ticket_id, human)
+                result = self._resume(ticket_id, human)
                 output = self.store.record(ticket_id, result, actor=caller.name)
             decided = True
             return output, result
         finally:
             if not decided:  # whatever stopped it, the ticket must not stay taken
                 self.claims.release(ticket_id)
+
+    def _resume(self, ticket_id: str, human: HumanReview) -> TriageResult:
+        """Resume the held run; from the stored held decision when the run is gone.
+
+        A process that resumed the run and died before storing the decision leaves the ticket
+        held here and its run finished (or its checkpoints dropped): the review step needs only
+        what is stored, so the ticket can still be decided.
+        """
+        try:
+            return self.engine.resume(ticket_id, human)
+        except (NotFoundError, ConflictError) as exc:
+            held = self.store.output(ticket_id)
+            if held is None or not held.get("needs_review"):
+                raise
+            log.warning("review of %s: %s; deciding from its stored held decision", ticket_id, exc)
+        ticket = self.store.ticket(ticket_id)
+        return self.engine.decide_held(ticket_id, _result_of(held), ticket, human)
 
     def feedback(self, ticket_id: str, answer: FeedbackIn, caller: Principal) -> FeedbackOut:
         """Store a specialist's feedback and feed the knowledge base with the corrected case."""
@@ -337,6 +349,12 @@ class TriageService:
             raise UpstreamError(
                 f"the knowledge base did not take the feedback ({type(exc).__name__})"
             ) from exc
+
+
+def _result_of(output: dict[str, Any]) -> TriageResult:
+    """A stored decision with its brief (the API output) as the engine's result."""
+    decision = {k: v for k, v in output.items() if k != "brief"}
+    return TriageResult.model_validate({"decision": decision, "brief": output["brief"]})
 
 
 def _check_review(answer: ReviewIn, policy: Policy) -> None:

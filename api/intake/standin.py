@@ -74,6 +74,10 @@ class CheapStandInEngine:
         """The stand-in never waits for review."""
         raise ConflictError("the cheap stand-in engine has no waiting runs")
 
+    def decide_held(self, held: TriageResult, ticket: Ticket, review: HumanReview) -> TriageResult:
+        """The stand-in holds nothing for review."""
+        raise ConflictError("the cheap stand-in engine holds no tickets for review")
+
     def set_policy(self, policy: Policy) -> None:
         """Use another policy."""
         self.policy = policy

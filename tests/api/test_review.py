@@ -7,11 +7,13 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 import yaml
 from api_support import TICKET_DB, TICKET_REVIEW, Api
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
+from agent.errors import UpstreamError
 from agent.models import Ticket
 from agent.policy import Policy
 from agent.settings import EXAMPLES_DIR
@@ -249,6 +251,9 @@ class _GatedEngine:
         assert self.gate.wait(10)
         return self.triager.resume(thread_id, review)
 
+    def decide_held(self, held: TriageResult, ticket: Ticket, review: HumanReview) -> TriageResult:
+        return self.triager.decide_held(held, ticket, review)
+
     def set_policy(self, policy: Policy) -> None:
         self.triager.set_policy(policy)
 
@@ -293,13 +298,22 @@ def test_two_processes_on_one_database_deciding_one_ticket_get_one_decision(api:
         assert len(session.scalars(select(ReviewRow)).all()) == 1
 
 
+class _UnreachableCheckpoints(_GatedEngine):
+    """The real triager whose checkpoint store does not answer when a run is resumed."""
+
+    def resume(self, thread_id: str, review: HumanReview) -> TriageResult:
+        raise UpstreamError("the checkpoint store did not answer")
+
+
 def test_a_decision_that_fails_gives_the_ticket_back_to_the_queue(api: Api) -> None:
     ticket_id = _waiting(api)
-    api.triager.forget(ticket_id)  # the waiting run is gone: resuming it fails
-    failed = api.client.post(
-        f"/v1/review/{ticket_id}", json={"team": "hardware"}, headers=api.auth("reviewer")
-    )
-    assert failed.status_code == 404
+    broken = _UnreachableCheckpoints(api.triager)
+    other = create_app(api.services.settings, broken, ServiceOptions())  # type: ignore[arg-type]
+    with TestClient(other) as second:
+        failed = second.post(
+            f"/v1/review/{ticket_id}", json={"team": "hardware"}, headers=api.auth("reviewer")
+        )
+    assert failed.status_code == 502
     view = api.client.get(f"/v1/tickets/{ticket_id}", headers=api.auth("reviewer")).json()
     assert view["status"] == "review"
     queue = api.client.get("/v1/review", headers=api.auth("reviewer")).json()
@@ -391,3 +405,39 @@ def test_a_ticket_being_decided_stays_open_everywhere_and_a_dead_claim_goes_back
         f"/v1/review/{ticket_id}", json={"team": "hardware"}, headers=api.auth("reviewer")
     )
     assert done.status_code == 200
+
+
+@pytest.mark.parametrize("forgotten", [True, False], ids=["run-forgotten", "run-finished"])
+def test_a_review_whose_run_a_dead_process_resumed_is_decided_from_the_held_decision(
+    api: Api, forgotten: bool
+) -> None:
+    ticket_id = _waiting(api)
+    held = api.client.get(f"/v1/tickets/{ticket_id}", headers=api.auth("reviewer")).json()
+    # A process claimed it and resumed its run with a reviewer's answer, then died before the
+    # decision was stored: the run is finished (and its checkpoints dropped, or not yet).
+    api.triager.resume(ticket_id, HumanReview(team="network", reviewer="gone"))
+    if forgotten:
+        api.triager.forget(ticket_id)
+    quiet = datetime.now(UTC) - timedelta(seconds=api.services.options.adopt_after_s + 1)
+    with api.services.db.session() as session:
+        session.execute(
+            update(TicketRow)
+            .where(TicketRow.id == ticket_id)
+            .values(status="deciding", updated_at=quiet)
+        )
+    answer = {"team": "hardware", "note": "printer"}
+    done = api.client.post(f"/v1/review/{ticket_id}", json=answer, headers=api.auth("reviewer"))
+    assert done.status_code == 200, done.text
+    decision = done.json()["decision"]
+    assert (decision["team"], decision["needs_review"]) == ("hardware", False)
+    assert decision["priority"] == held["decision"]["priority"]
+    reviewed = [e for e in decision["evidence"] if e["kind"] == "review"]
+    assert "routed to hardware" in reviewed[-1]["detail"]  # the answer given here, not 'network'
+    assert "after review" in done.json()["decision"]["brief"]["decision_summary"]
+    view = api.client.get(f"/v1/tickets/{ticket_id}", headers=api.auth("reviewer")).json()
+    assert view["status"] == "decided"
+    with api.services.db.session() as session:
+        actors = session.scalars(
+            select(DecisionRow.actor).where(DecisionRow.ticket_id == ticket_id)
+        ).all()
+    assert len(actors) == 2  # the agent's held decision and this one
