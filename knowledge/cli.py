@@ -28,7 +28,7 @@ def _guarded(handler: Handler) -> Handler:
         try:
             return handler(args, settings)
         except TriageError as exc:
-            print(f"error: {exc}", file=sys.stderr)
+            print(f"triage: error: {exc}", file=sys.stderr)
             return 1
 
     return run

@@ -284,7 +284,7 @@ def test_a_blank_search_is_refused_not_answered_with_arbitrary_cases(
     stored.close()
     assert run_kb(["kb", "search", query], settings) == 1
     captured = capsys.readouterr()
-    assert captured.out == "" and captured.err.startswith("error: the search text is empty")
+    assert captured.out == "" and captured.err.startswith("triage: error: the search text is empty")
 
 
 def test_an_ingest_keeps_what_it_does_not_read(
@@ -340,7 +340,7 @@ def test_cli_ingest_error_is_one_line_exit_1(
     settings = Settings(data_dir=tmp_path)
     assert run_kb(["kb", "ingest", str(tmp_path / "nope.jsonl")], settings) == 1
     err = capsys.readouterr().err
-    assert err.startswith("error: cannot read") and err.count("\n") == 1
+    assert err.startswith("triage: error: cannot read") and err.count("\n") == 1
 
 
 @pytest.mark.parametrize(
@@ -368,7 +368,7 @@ def test_cli_with_a_data_dir_that_is_a_file_is_one_line_exit_1(
     for argv in (["kb", "stats"], ["kb", "search", "vpn"], ["kb", "refit"]):
         assert run_kb(argv, Settings(data_dir=taken)) == 1
         err = capsys.readouterr().err
-        assert err.startswith(f"error: cannot create the data directory {taken}: ")
+        assert err.startswith(f"triage: error: cannot create the data directory {taken}: ")
         assert "TRIAGE_DATA_DIR" in err and err.count("\n") == 1
 
 

@@ -214,7 +214,7 @@ def test_an_ingest_whose_lock_file_cannot_be_created_says_so_on_one_line(tmp_pat
     refused = _triage(data, "kb", "ingest", str(_export(tmp_path / "a.jsonl", "A")), "--label", "g")
     assert refused.returncode == 1 and refused.stdout == ""
     assert refused.stderr == (
-        f"error: cannot lock the knowledge base {data / 'kb'}: "
+        f"triage: error: cannot lock the knowledge base {data / 'kb'}: "
         f"{data / 'kb' / LOCK_FILE}: Is a directory; a process that writes the knowledge base "
         "needs its directory writable (set TRIAGE_DATA_DIR to a writable directory on a local "
         "disk)\n"
