@@ -90,6 +90,7 @@ class Ledger:
             tickets = {tid: created for tid, created in session.execute(query).all()}
             decisions: dict[str, list[DecisionRow]] = defaultdict(list)
             feedback: dict[str, FeedbackRow] = {}
+            resolved: dict[str, datetime] = {}  # the first feedback resolved the ticket
             ids = list(tickets)
             for chunk in (ids[i : i + 500] for i in range(0, len(ids), 500)):
                 for d in session.scalars(
@@ -104,20 +105,27 @@ class Ledger:
                     .order_by(FeedbackRow.id)
                 ):
                     feedback[f.ticket_id] = f  # the latest feedback wins
+                    resolved.setdefault(f.ticket_id, f.created_at)
         return [
-            _record(tid, decisions[tid], feedback.get(tid), first_line)
+            _record(tid, decisions[tid], feedback.get(tid), first_line, resolved.get(tid))
             for tid in tickets
             if decisions.get(tid)
         ]
 
 
 def _record(
-    ticket_id: str, decisions: list[DecisionRow], feedback: FeedbackRow | None, first_line: str
+    ticket_id: str,
+    decisions: list[DecisionRow],
+    feedback: FeedbackRow | None,
+    first_line: str,
+    resolved_at: datetime | None = None,
 ) -> OutcomeRecord:
     """Final team and outcome from feedback; the first route is where the ticket was first sent.
 
     Escalated means the ticket belonged with a specialist (its final team is not first line), as
     in the evals, not that the product escalated it: a missed escalation counts against the KPIs.
+    Handling time is the hours the feedback gives, else from the decision to ``resolved_at``,
+    when the first feedback marked the ticket resolved.
     """
     latest = decisions[-1]
     sent = next((d for d in decisions if not d.needs_review), latest)
@@ -133,4 +141,5 @@ def _record(
         handling_hours=fb.get("handling_hours"),
         needed_review=any(d.needs_review for d in decisions),
         decided_at=sent.decided_at,
+        resolved_at=resolved_at,
     )

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
+import pytest
 from api_support import TICKET_DB, TICKET_REVIEW, Api, without_hardware
+from sqlalchemy import select
+
+from api.tables import DecisionRow, FeedbackRow
 
 
 def _triage(api: Api, **fields: object) -> dict[str, Any]:
@@ -259,3 +264,39 @@ def test_feedback_on_a_ticket_of_a_team_the_policy_dropped(api: Api) -> None:
         f"/v1/tickets/{other['ticket_id']}/feedback", json={"team_correct": True}, headers=headers
     )
     assert kept.status_code == 200 and kept.json()["warning"] is None
+
+
+def test_handling_time_not_given_runs_from_the_decision_to_the_feedback(api: Api) -> None:
+    # A specialist who closes a ticket with feedback but no handling_hours (most do) left it out
+    # of avg_handling_hours altogether: the KPI model derives the hours from decision and
+    # resolution times, and the ledger never gave it the resolution time.
+    made = _triage(api, external_id="H1")
+    with api.services.db.session() as session:
+        for row in session.scalars(
+            select(DecisionRow).where(DecisionRow.ticket_id == made["ticket_id"])
+        ):
+            row.decided_at = row.decided_at - timedelta(hours=5)  # decided five hours ago
+    headers = api.auth("specialist")
+    done = api.client.post(
+        f"/v1/tickets/{made['ticket_id']}/feedback",
+        json={"team_correct": True, "first_contact_resolved": True},
+        headers=headers,
+    )
+    assert done.status_code == 200
+    kpis = api.client.get("/v1/kpis", headers=headers).json()
+    assert kpis["avg_handling_hours"] == pytest.approx(5.0, abs=0.02)
+    # A later correction changes what was learned, not when the ticket was resolved.
+    with api.services.db.session() as session:
+        for row in session.scalars(
+            select(FeedbackRow).where(FeedbackRow.ticket_id == made["ticket_id"])
+        ):
+            row.created_at = row.created_at - timedelta(hours=1)  # resolved an hour sooner
+    again = api.client.post(
+        f"/v1/tickets/{made['ticket_id']}/feedback",
+        json={"team_correct": True, "first_contact_resolved": False},
+        headers=headers,
+    )
+    assert again.status_code == 200
+    kpis = api.client.get("/v1/kpis", headers=headers).json()
+    assert kpis["avg_handling_hours"] == pytest.approx(4.0, abs=0.02)
+    assert kpis["first_contact_resolution_rate"] == 0.0
