@@ -14,7 +14,7 @@ from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command, Durability
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from agent.brief import brief_markdown
 from agent.deps import Deps
@@ -37,6 +37,9 @@ class TriageResult(BaseModel):
 
     decision: TriageDecision
     brief: Brief
+    # The service's id of the stored decision, when it tells its listeners of one: a listener
+    # keyed by decision (the helpdesk outbox) must not guess which decision it is told of.
+    stored_as: int | None = Field(default=None, exclude=True)
 
     def to_output(self) -> dict[str, Any]:
         """The decision's fields at the top level and the brief under ``brief``."""

@@ -155,7 +155,7 @@ class TriageService:
             return
         ticket = ticket or self.store.ticket(ticket_id)
         for decision_id, output in pending:
-            result = _result_of(output)
+            result = _result_of(output).model_copy(update={"stored_as": decision_id})
             for listener in list(self.listeners):
                 try:
                     listener.on_decision(ticket_id, ticket, result)

@@ -92,7 +92,12 @@ class OutboxListener:
                 external,
             )
             return
-        decision_id = self.outbox.decision_id(ticket_id, result.decision.decided_at)
+        # Told again after a crash, a held decision and the review's come together: each has its
+        # id then, and a guess by time ("the newest not yet queued") would give the first the
+        # review's row, and the review none.
+        decision_id = result.stored_as
+        if decision_id is None:
+            decision_id = self.outbox.decision_id(ticket_id, result.decision.decided_at)
         if decision_id is None:
             log.error(
                 "decision of %s is not stored: nothing to apply in %s", ticket_id, self.helpdesk

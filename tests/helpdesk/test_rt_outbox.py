@@ -296,3 +296,25 @@ def test_a_first_decision_arriving_late_assigns_no_one_in_a_queue_a_person_chose
     assert result.decision.assignee  # a database person: not for the erp_applications queue
     rig.connector.delivery.drain()
     assert (fake.tickets[rt.id].queue, fake.tickets[rt.id].owner) == ("erp_applications", None)
+
+
+def test_a_review_after_a_crash_before_marking_the_held_decision_told_reaches_the_helpdesk(
+    make_rig: RigFactory, fake: FakeHelpdesk
+) -> None:
+    rig = make_rig(fake)
+    rt = fake.create(*REVIEW_TEXT, requester="bob@example.com")
+    # The held decision is stored and queued for the helpdesk, and the process dies before it
+    # marks the listeners told: the decision stays pending notice with its outbox row made.
+    ticket_id, held = rig.decide(rt_ticket(rt.id, *REVIEW_TEXT, "bob@example.com"))
+    assert held.decision.needs_review
+    reviewed = rig.triager.resume(ticket_id, HumanReview(team="hardware", reviewer="rev"))
+    rig.services.store.record(ticket_id, reviewed, actor="rev")
+    # Telling again now covers both decisions: each must keep its own outbox row.
+    rig.services.service.notify(ticket_id)
+    rig.connector.delivery.drain()
+    rows = rig.connector.outbox.rows(rt.id)
+    assert len(rows) == 2 and len({row.decision_id for row in rows}) == 2
+    assert [row.status for row in rows] == ["applied", "applied"]
+    assert fake.tickets[rt.id].queue == "hardware"
+    comments = fake.comments(rt.id)
+    assert len(comments) == 2 and "**Routed to** hardware" in comments[1]
