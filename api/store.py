@@ -128,7 +128,8 @@ class TicketStore:
             return _status(_row(session, ticket_id).status)
 
     def record(self, ticket_id: str, result: TriageResult, actor: str) -> dict[str, Any]:
-        """Store a decision and its brief, update the ticket; returns the API output."""
+        """Store a decision and its brief, update the ticket (a resolved one stays resolved);
+        returns the API output."""
         decision = result.decision
         decision_json = decision.model_dump(mode="json")
         brief_json = result.brief.model_dump(mode="json")
@@ -148,7 +149,15 @@ class TicketStore:
             session.add(stored)
             session.flush()
             session.add(BriefRow(ticket_id=ticket_id, decision_id=stored.id, brief=brief_json))
-            row.status = "review" if decision.needs_review else "decided"
+            # Only a ticket still open here moves: one the helpdesk resolved or closed while this
+            # decision was made (a reviewer deciding it, its run going on) stays closed; the
+            # decision is kept as its history. One conditional write: the close may land now.
+            session.execute(
+                update(TicketRow)
+                .where(TicketRow.id == ticket_id, TicketRow.status != "resolved")
+                .values(status="review" if decision.needs_review else "decided")
+                .execution_options(synchronize_session=False)
+            )
             row.error = None
             row.team, row.assignee = decision.team, decision.assignee
             row.priority, row.escalate = decision.priority, decision.escalate

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -12,6 +13,8 @@ from rt_support import DB_TEXT, REVIEW_TEXT, Rig, RigFactory, rt_ticket
 from sqlalchemy import func, select
 
 from agent.kpis import compute_kpis
+from agent.state import HumanReview
+from agent.triager import Triager, TriageResult
 from api.auth import create_key
 from api.helpdesk.backflow import MAX_ATTEMPTS
 from api.helpdesk.base import HelpdeskTicket
@@ -19,7 +22,9 @@ from api.helpdesk.fake import FakeHelpdesk
 from api.helpdesk.tables import EventRow, OutcomeRow
 from api.hooks import HelpdeskEvent
 from api.intake.events import WEBHOOK_CALLER
-from api.tables import FeedbackRow, utcnow
+from api.main import create_app
+from api.options import ServiceOptions
+from api.tables import FeedbackRow, TicketRow, utcnow
 
 
 def _resolved(event_id: str, external: str) -> HelpdeskEvent:
@@ -288,6 +293,78 @@ def test_a_ticket_rejected_in_the_helpdesk_is_closed_here_and_not_learned(
     assert rig.services.store.status(ticket_id) == "resolved"  # out of the SLA watch
     assert rig.triager.kb.store.get(ticket_id) is None
     assert rig.services.ledger.outcomes("service_desk")[0].first_route is None  # not judged
+
+
+class _PausedReview:
+    """The rig's triager, whose review waits at a gate before resuming the run."""
+
+    def __init__(self, triager: Triager) -> None:
+        self.triager = triager
+        self.entered, self.gate = threading.Event(), threading.Event()
+
+    def resume(self, thread_id: str, review: HumanReview) -> TriageResult:
+        self.entered.set()
+        assert self.gate.wait(10)
+        return self.triager.resume(thread_id, review)
+
+    def __getattr__(self, name: str) -> Any:  # the rest of the engine is the triager's
+        return getattr(self.triager, name)
+
+
+@pytest.mark.parametrize("status", ["rejected", "resolved"])
+def test_a_ticket_closed_in_the_helpdesk_while_a_reviewer_decides_it_stays_closed(
+    make_rig: RigFactory, fake: FakeHelpdesk, status: str
+) -> None:
+    rig = make_rig(fake)
+    rt = fake.create(*REVIEW_TEXT, requester="hank@example.com")
+    ticket = rt_ticket(rt.id, *REVIEW_TEXT, "hank@example.com")
+    claim = rig.services.store.claim(ticket, None, WEBHOOK_CALLER.key_id, "triaging")
+    held = rig.triager.triage(ticket, thread_id=claim.id)
+    rig.services.store.record(claim.id, held, actor="agent")
+    assert rig.services.store.status(claim.id) == "review"
+    _, secret = create_key(rig.services.db, "reviewer", "lead")
+    paused = _PausedReview(rig.triager)
+    # the reviewer's request is answered by a second API process on the same database
+    other = create_app(rig.services.settings, paused, ServiceOptions())  # type: ignore[arg-type]
+    answers: dict[str, Any] = {}
+    with TestClient(other) as reviewer:
+
+        def decide() -> None:
+            answers["review"] = reviewer.post(
+                f"/v1/review/{claim.id}",
+                json={"team": "hardware"},
+                headers={"Authorization": f"Bearer {secret}"},
+            )
+
+        thread = threading.Thread(target=decide)
+        thread.start()
+        assert paused.entered.wait(10)  # claimed: 'deciding'
+        # meanwhile the customer's ticket is closed in the helpdesk (spam, or solved there)
+        fake.set_field(rt.id, "Status", status, "root")
+        kind = "resolved" if status == "resolved" else "status"
+        rig.connector.handler.handle(
+            HelpdeskEvent(
+                source="rt",
+                event_id="rt-txn-170",
+                type=kind,
+                external_id=f"rt:{rt.id}",
+                changes={"Status": status},
+            )
+        )
+        assert rig.connector.backflow.drain() == 1
+        assert rig.services.store.status(claim.id) == "resolved"
+        paused.gate.set()
+        thread.join(30)
+        other.state.services.db.close()
+    assert answers["review"].status_code == 200, answers["review"].text
+    # the review does not reopen it; its decision is kept as the ticket's history
+    assert rig.services.store.status(claim.id) == "resolved"
+    assert rig.services.store.output(claim.id)["decided_by"] == "human"  # type: ignore[index]
+    with rig.services.db.session() as session:
+        assert (
+            session.scalars(select(TicketRow.front_of_queue).where(TicketRow.id == claim.id)).one()
+            is False
+        )
 
 
 def test_the_resolution_is_the_agents_last_reply_not_the_requesters_thanks(
