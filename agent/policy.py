@@ -93,15 +93,19 @@ class WorkingHours(_Strict):
 
     @model_validator(mode="after")
     def _ordered(self) -> WorkingHours:
-        if self.end <= self.start:
-            raise ValueError("end must be after start")
+        if self.end == self.start:
+            # none or all of the day: write 00:00 to 24:00 for around the clock
+            raise ValueError(
+                "end equals start; for around the clock write start: 00:00, end: 24:00"
+            )
         if self.start == END_OF_DAY:
             raise ValueError("start: 24:00 ends a day; a day starts at 00:00")
         return self
 
-    def covers(self, clock: time) -> bool:
-        """Whether a local wall-clock time is inside the hours (an end of 24:00 included)."""
-        return self.start <= clock and (clock < self.end or self.end == END_OF_DAY)
+    @property
+    def overnight(self) -> bool:
+        """Whether the shift runs past midnight (end before start) into the next day."""
+        return self.end < self.start
 
 
 class Member(_Strict):

@@ -8,7 +8,7 @@ Ticket text can never lower it.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, Field
@@ -198,35 +198,50 @@ def zone(name: str) -> ZoneInfo:
 
 def on_shift(hours: WorkingHours, when: datetime) -> bool:
     """Whether `when` falls inside the working hours, read in their own time zone."""
-    local = as_utc(when).astimezone(zone(hours.timezone))
-    return _WEEKDAYS[local.weekday()] in hours.days and hours.covers(local.time())
+    moment = as_utc(when)
+    today = moment.astimezone(zone(hours.timezone)).date()
+    # an overnight shift belongs to the day it starts: at 05:30 it is yesterday's shift
+    days = (today - timedelta(days=1), today) if hours.overnight else (today,)
+    for day in days:
+        if _WEEKDAYS[day.weekday()] in hours.days:
+            opens, closes = _shift(day, hours)
+            if opens <= moment < closes:
+                return True
+    return False
 
 
 def add_business_hours(start: datetime, hours: float, business: WorkingHours) -> datetime:
     """The moment `hours` of business time after `start` have passed (in UTC)."""
     if not business.days:
         raise PolicyError("business hours list no working days")
-    tz = zone(business.timezone)
-    current = as_utc(start).astimezone(tz)
+    current = as_utc(start)
+    day = current.astimezone(zone(business.timezone)).date()
+    if business.overnight:
+        day -= timedelta(days=1)  # the shift that started yesterday may still be open
     left = timedelta(hours=hours)
     while True:
-        day_start = _at(current, business.start)
-        day_end = _at(current, business.end)
-        if _WEEKDAYS[current.weekday()] not in business.days or current >= day_end:
-            current = _at(current + timedelta(days=1), business.start)
-            continue
-        current = max(current, day_start)
-        # Real time, not wall-clock time: a window spanning a daylight-saving switch is an hour
-        # shorter or longer, and an hour added on its far side must not land an hour off.
-        remaining = day_end.astimezone(UTC) - current.astimezone(UTC)
-        if left <= remaining:
-            return current.astimezone(UTC) + left
-        left -= remaining
-        current = _at(current + timedelta(days=1), business.start)
+        if _WEEKDAYS[day.weekday()] in business.days:
+            opens, closes = _shift(day, business)
+            current = max(current, opens)
+            # Real time, not wall-clock time: a shift spanning a daylight-saving switch is an
+            # hour shorter or longer, and an hour added on its far side must not land an hour off.
+            if closes > current:
+                if left <= closes - current:
+                    return current + left
+                left -= closes - current
+                current = closes
+        day += timedelta(days=1)
 
 
-def _at(day: datetime, clock: time) -> datetime:
-    """That day (in its own zone) at that wall-clock time; 24:00 is the next day's midnight."""
+def _shift(day: date, hours: WorkingHours) -> tuple[datetime, datetime]:
+    """When the shift starting on that local day opens and closes, in UTC."""
+    tz = zone(hours.timezone)
+    closing_day = day + timedelta(days=1) if hours.overnight else day
+    return _at(day, hours.start, tz), _at(closing_day, hours.end, tz)
+
+
+def _at(day: date, clock: time, tz: ZoneInfo) -> datetime:
+    """That local day at that wall-clock time, in UTC; 24:00 is the next day's midnight."""
     if clock == END_OF_DAY:
-        return _at(day + timedelta(days=1), time(0, 0))
-    return day.replace(hour=clock.hour, minute=clock.minute, second=clock.second, microsecond=0)
+        return _at(day + timedelta(days=1), time(0, 0), tz)
+    return datetime.combine(day, clock, tzinfo=tz).astimezone(UTC)

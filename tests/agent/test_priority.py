@@ -176,3 +176,60 @@ def test_unknown_time_zone_is_a_policy_error_naming_the_path() -> None:
     where = r"p\.yaml: teams\[0\]\.working_hours\.timezone: .*Mars/Olympus"
     with pytest.raises(PolicyError, match=where):
         loads_policy(text, "p.yaml")
+
+
+def test_an_overnight_shift_belongs_to_the_day_it_starts() -> None:
+    night = WorkingHours(timezone="UTC", days=["mon"], start=time(22), end=time(6))
+    assert night.overnight
+    assert on_shift(night, datetime(2026, 11, 30, 23, 30, tzinfo=UTC))  # Monday 23:30
+    assert on_shift(night, datetime(2026, 12, 1, 5, 30, tzinfo=UTC))  # Tuesday 05:30
+    assert not on_shift(night, datetime(2026, 11, 30, 12, 0, tzinfo=UTC))  # Monday noon
+    assert not on_shift(night, datetime(2026, 12, 1, 6, 0, tzinfo=UTC))  # the shift has ended
+    assert not on_shift(night, datetime(2026, 11, 30, 5, 30, tzinfo=UTC))  # Sunday's: none
+    assert not on_shift(night, datetime(2026, 12, 1, 23, 30, tzinfo=UTC))  # Tuesday's: none
+    # Sunday night runs into Monday morning, across the week boundary
+    sunday = WorkingHours(timezone="UTC", days=["sun"], start=time(22), end=time(6))
+    assert on_shift(sunday, datetime(2026, 11, 30, 5, 30, tzinfo=UTC))
+    assert not on_shift(sunday, datetime(2026, 11, 29, 5, 30, tzinfo=UTC))
+
+
+def test_an_overnight_shift_on_a_daylight_saving_night_is_read_in_its_zone() -> None:
+    # Berlin goes from 02:00 to 03:00 in the night of Saturday 28 March 2026
+    night = WorkingHours(timezone="Europe/Berlin", days=["sat"], start=time(22), end=time(6))
+    assert on_shift(night, datetime(2026, 3, 29, 3, 30, tzinfo=UTC))  # 05:30 CEST on Sunday
+    assert not on_shift(night, datetime(2026, 3, 29, 4, 30, tzinfo=UTC))  # 06:30 CEST
+    assert not on_shift(night, datetime(2026, 3, 28, 20, 30, tzinfo=UTC))  # 21:30 CET
+
+
+def test_business_hours_count_across_an_overnight_window() -> None:
+    night = WorkingHours(timezone="UTC", start=time(22), end=time(6))  # mon-fri nights
+    monday_noon = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+    assert add_business_hours(monday_noon, 3, night) == datetime(2026, 12, 1, 1, 0, tzinfo=UTC)
+    # 8 hours in Monday's night, 2 more in Tuesday's
+    assert add_business_hours(monday_noon, 10, night) == datetime(2026, 12, 2, 0, 0, tzinfo=UTC)
+    # a ticket at 05:00 on Tuesday is inside Monday's shift: one hour left in it
+    tuesday_five = datetime(2026, 12, 1, 5, 0, tzinfo=UTC)
+    assert add_business_hours(tuesday_five, 2, night) == datetime(2026, 12, 1, 23, 0, tzinfo=UTC)
+    # Friday's night ends on Saturday morning; the next starts on Monday evening
+    saturday_five = datetime(2026, 12, 5, 5, 0, tzinfo=UTC)
+    assert add_business_hours(saturday_five, 2, night) == datetime(2026, 12, 7, 23, 0, tzinfo=UTC)
+
+
+def test_business_hours_of_a_sunday_night_run_into_monday() -> None:
+    sunday = WorkingHours(timezone="UTC", days=["sun"], start=time(22), end=time(6))
+    monday_three = datetime(2026, 11, 30, 3, 0, tzinfo=UTC)
+    assert add_business_hours(monday_three, 2, sunday) == datetime(2026, 11, 30, 5, 0, tzinfo=UTC)
+    # three hours left that night, the fourth in the next Sunday's
+    assert add_business_hours(monday_three, 4, sunday) == datetime(2026, 12, 6, 23, 0, tzinfo=UTC)
+
+
+def test_business_hours_of_an_overnight_shift_are_real_hours_across_daylight_saving() -> None:
+    night = WorkingHours(timezone="Europe/Berlin", days=["sat"], start=time(22), end=time(6))
+    # 22:00 CET to 06:00 CEST is 7 hours: the eighth is in the next Saturday's night (22:00 CEST)
+    spring = datetime(2026, 3, 28, 12, 0, tzinfo=UTC)
+    assert add_business_hours(spring, 7, night) == datetime(2026, 3, 29, 4, 0, tzinfo=UTC)
+    assert add_business_hours(spring, 8, night) == datetime(2026, 4, 4, 21, 0, tzinfo=UTC)
+    # 22:00 CEST to 06:00 CET is 9 hours
+    autumn = datetime(2026, 10, 24, 12, 0, tzinfo=UTC)
+    assert add_business_hours(autumn, 9, night) == datetime(2026, 10, 25, 5, 0, tzinfo=UTC)
+    assert add_business_hours(autumn, 10, night) == datetime(2026, 10, 31, 22, 0, tzinfo=UTC)

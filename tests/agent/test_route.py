@@ -238,3 +238,21 @@ def test_in_memory_loads_count_and_refuse_bad_release() -> None:
     assert loads.open_count("Bob") == 1
     with pytest.raises(ConflictError):
         loads.release("Alice")
+
+
+def test_a_night_shift_member_is_assigned_past_midnight_and_skipped_at_noon() -> None:
+    text = (
+        "first_line_team: desk\n"
+        "teams:\n"
+        "  - name: desk\n"
+        "    members:\n"
+        "      - name: Nia\n"
+        "        working_hours: {timezone: Europe/Berlin, start: '22:00', end: '06:00'}\n"
+    )
+    desk = loads_policy(text, "p.yaml").team("desk")
+    # Tuesday 2026-11-24 04:30 UTC = 05:30 in Berlin, still Monday's night shift
+    night = datetime(2026, 11, 24, 4, 30, tzinfo=UTC)
+    assert pick_assignee(desk, [], InMemoryLoads(), night)[0] == "Nia"
+    name, evidence = pick_assignee(desk, [], InMemoryLoads(), WEDNESDAY_10_UTC)
+    assert name is None
+    assert any(e.detail == "skipped Nia: off shift" for e in evidence)

@@ -383,6 +383,30 @@ def test_around_the_clock_teams_are_on_shift_in_the_last_minute_of_the_day(
     assert add_business_hours(monday_start, 25, day) == datetime(2026, 12, 14, 1, 0, tzinfo=UTC)
 
 
+def test_a_night_shift_is_written_with_end_before_start(tmp_path: Path) -> None:
+    text = EXAMPLE.read_text(encoding="utf-8").replace(
+        'start: "07:00", end: "20:00"', 'start: "22:00", end: "06:00"', 1
+    )
+    path = tmp_path / "policy.yaml"
+    path.write_text(text, encoding="utf-8")
+    desk = load_policy(path).teams[0].working_hours
+    assert desk.overnight
+    assert on_shift(desk, datetime(2026, 12, 8, 4, 30, tzinfo=UTC))  # Tuesday 05:30 in Berlin
+
+
+def test_working_hours_that_end_when_they_start_are_refused(tmp_path: Path) -> None:
+    # none of the day or all of it: a night shift is end before start, a whole day 00:00-24:00
+    text = EXAMPLE.read_text(encoding="utf-8").replace('end: "20:00"', 'end: "07:00"', 1)
+    path = tmp_path / "policy.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(PolicyError) as info:
+        load_policy(path)
+    assert str(info.value) == (
+        f"{path}: teams[0].working_hours: Value error, end equals start;"
+        " for around the clock write start: 00:00, end: 24:00"
+    )
+
+
 @pytest.mark.parametrize(
     ("written", "expected"),
     [
