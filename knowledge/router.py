@@ -12,8 +12,6 @@ since the fit without re-writing the models for every case.
 
 from __future__ import annotations
 
-import base64
-import json
 import logging
 import os
 import pickle
@@ -21,7 +19,7 @@ import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import joblib
 import numpy as np
@@ -33,6 +31,7 @@ from knowledge.cases import Case, SimilarCase
 from knowledge.cold_start import cold_start_prediction
 from knowledge.features import TextIndex, TextVectorizer
 from knowledge.label_model import NEIGHBOURS, NOVELTY_QUANTILE, LabelModel
+from knowledge.observed import Journal, Observed, ObservedCases
 from knowledge.router_evidence import route_evidence
 from knowledge.votes import NEAR_DUPLICATE_AT
 
@@ -46,77 +45,6 @@ UNSAVED = ("model_dir", "_observed", "_new_since_fit", "_new_teams")  # journall
 
 
 TARGETS = ("team", "priority")
-
-
-class _Observed:
-    """A case seen after the last fit with its embedding, as observed and journalled."""
-
-    def __init__(self, case: Case, embedding: np.ndarray) -> None:
-        self.case = case
-        self.embedding = embedding.astype(np.float32)
-
-
-class ObservedCases:
-    """The cases observed since the fit, by id, with their embeddings in one matrix.
-
-    Every ticket is compared with all of them, so the comparison is one matrix product: a loop
-    over 10,000 cases after a bulk import cost ~33 ms a ticket. Rows grow by doubling, so a case
-    observed while tickets are routed costs no re-stacking; a case observed again keeps its row.
-    """
-
-    def __init__(self) -> None:
-        self._cases: dict[str, Case] = {}
-        self._rows: dict[str, int] = {}
-        self._ids: list[str] = []
-        self._matrix = np.zeros((0, 0), dtype=np.float32)
-
-    def __contains__(self, case_id: object) -> bool:
-        return case_id in self._cases
-
-    def __getitem__(self, case_id: str) -> Case:
-        return self._cases[case_id]
-
-    def get(self, case_id: str, default: Case) -> Case:
-        return self._cases.get(case_id, default)
-
-    def __len__(self) -> int:
-        return len(self._cases)
-
-    def values(self) -> list[_Observed]:
-        """Each case with its embedding (a copy of its row)."""
-        return [_Observed(case, self._matrix[self._rows[i]]) for i, case in self._cases.items()]
-
-    def add(self, seen: _Observed) -> None:
-        """Remember a case, replacing what was observed of the same id before."""
-        vector = seen.embedding.ravel()
-        if not self._ids:
-            self._matrix = np.zeros((16, len(vector)), dtype=np.float32)
-        elif len(vector) != self._matrix.shape[1]:
-            raise ValueError(
-                f"case {seen.case.id!r} has a {len(vector)}-dimensional embedding; "
-                f"the observed cases have {self._matrix.shape[1]}"
-            )
-        row = self._rows.get(seen.case.id)
-        if row is None:
-            row = self._rows[seen.case.id] = len(self._ids)
-            self._ids.append(seen.case.id)
-            if row == len(self._matrix):
-                grown = np.zeros((2 * row, self._matrix.shape[1]), dtype=np.float32)
-                grown[:row] = self._matrix
-                self._matrix = grown
-        self._matrix[row] = vector
-        self._cases[seen.case.id] = seen.case
-
-    def nearest(self, embedding: np.ndarray, k: int) -> list[tuple[Case, float]]:
-        """The k observed cases most similar to the embedding (dot product), most similar first;
-        equally similar ones in the order they were first observed."""
-        n = len(self._ids)
-        if n == 0 or k <= 0:
-            return []
-        sims = self._matrix[:n] @ np.asarray(embedding, dtype=np.float32).ravel()
-        rows = np.arange(n) if n <= k else np.argpartition(-sims, k - 1)[:k]
-        rows = rows[np.lexsort((rows, -sims[rows]))]
-        return [(self._cases[self._ids[r]], float(sims[r])) for r in rows]
 
 
 class LearnedRouter:
@@ -206,18 +134,15 @@ class LearnedRouter:
         A fitted router with a model directory also appends them to its journal.
         """
         seen = [
-            _Observed(case, embedding)
+            Observed(case, embedding)
             for case, embedding in zip(cases, embeddings, strict=True)
             if case.team or case.priority
         ]
         self._remember(seen)
         if seen and self.model_dir is not None and self.is_fitted:
-            with self._journal_path().open("a+b") as fh:
-                lines = "".join(self._journal_line(s) for s in seen).encode("utf-8")
-                # a line a crash cut short has no newline: end it, or it swallows the next one
-                fh.write(b"\n" + lines if _ends_torn(fh) else lines)
+            self._journal().append(self.version, seen)
 
-    def _remember(self, seen: list[_Observed]) -> None:
+    def _remember(self, seen: list[Observed]) -> None:
         known = self._team.index if self._team is not None else {}
         for s in seen:
             # a case corrected again is still one new case: it replaces what was observed of it
@@ -226,33 +151,9 @@ class LearnedRouter:
             if s.case.team and s.case.team not in known:
                 self._new_teams.add(s.case.team)
 
-    def _journal_path(self) -> Path:
+    def _journal(self) -> Journal:
         assert self.model_dir is not None
-        self.model_dir.mkdir(parents=True, exist_ok=True)
-        return self.model_dir / JOURNAL
-
-    def _journal_line(self, seen: _Observed) -> str:
-        vector = base64.b64encode(seen.embedding.astype("<f4").tobytes()).decode("ascii")
-        entry = {"fit": self.version, "case": seen.case.model_dump(mode="json"), "vector": vector}
-        return json.dumps(entry, ensure_ascii=False) + "\n"
-
-    def _replay_journal(self) -> None:
-        """Observe again what the journal holds for this fit; other fits' lines are stale."""
-        path = self._journal_path()
-        if not path.exists():
-            return
-        seen: list[_Observed] = []
-        with path.open(encoding="utf-8") as fh:
-            for number, line in enumerate(fh, start=1):
-                try:
-                    entry = json.loads(line)
-                    if entry["fit"] != self.version:
-                        continue
-                    vector = np.frombuffer(base64.b64decode(entry["vector"]), dtype="<f4")
-                    seen.append(_Observed(Case.model_validate(entry["case"]), vector))
-                except (ValueError, KeyError, TypeError) as exc:  # a line cut short by a crash
-                    log.warning("skipping line %d of %s: %s", number, path, exc)
-        self._remember(seen)
+        return Journal(self.model_dir / JOURNAL)
 
     def predict(
         self,
@@ -449,12 +350,7 @@ class LearnedRouter:
             partial.unlink(missing_ok=True)
             raise
         os.replace(partial, path)
-        journal = self._journal_path()
-        fresh = journal.with_suffix(".tmp")
-        fresh.write_text(
-            "".join(self._journal_line(s) for s in self._observed.values()), encoding="utf-8"
-        )
-        os.replace(fresh, journal)
+        self._journal().rewrite(self.version, self._observed.values())
         return path
 
     def load(self) -> bool:
@@ -472,24 +368,12 @@ class LearnedRouter:
         if found != FORMAT:
             log.warning("ignoring saved router %s: format %r, expected %r", path, found, FORMAT)
             return False
-        state = dict(saved["state"])
-        held = state.pop("_observed", {})  # a state saved before the journal holds its cases
         self._new_since_fit = 0
         self._new_teams = set()
-        self.__dict__.update(state)
+        self.__dict__.update(saved["state"])
         self._observed = ObservedCases()
-        for seen in held.values():
-            self._observed.add(seen)
-        self._replay_journal()
+        self._remember(self._journal().read(self.version))
         return True
-
-
-def _ends_torn(fh: BinaryIO) -> bool:
-    """Whether the file (open to read and append) ends inside a line."""
-    if fh.seek(0, os.SEEK_END) == 0:
-        return False
-    fh.seek(-1, os.SEEK_END)
-    return fh.read(1) != b"\n"
 
 
 def _ranked(probs: dict[str, float]) -> list[TeamScore]:

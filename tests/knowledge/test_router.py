@@ -13,7 +13,8 @@ import pytest
 
 from knowledge.base import RoutePrediction
 from knowledge.cases import Case, SimilarCase
-from knowledge.router import FORMAT, LearnedRouter, ObservedCases, _Observed
+from knowledge.observed import Observed, ObservedCases
+from knowledge.router import LearnedRouter
 
 DIM = 64
 TEAMS = {
@@ -266,9 +267,9 @@ def test_observed_cases_give_the_nearest_as_a_full_comparison_would() -> None:
     vectors = rng.normal(size=(40, DIM)).astype(np.float32)
     observed = ObservedCases()
     for i, vector in enumerate(vectors):  # past the first 16 rows: the matrix has to grow
-        observed.add(_Observed(Case(id=f"c{i}", text=f"case {i}", team="Network"), vector))
-    observed.add(_Observed(Case(id="c5", text="case 5 again", team="Billing"), vectors[7]))
-    observed.add(_Observed(Case(id="c9", text="twin of 7", team="Access"), vectors[7]))
+        observed.add(Observed(Case(id=f"c{i}", text=f"case {i}", team="Network"), vector))
+    observed.add(Observed(Case(id="c5", text="case 5 again", team="Billing"), vectors[7]))
+    observed.add(Observed(Case(id="c9", text="twin of 7", team="Access"), vectors[7]))
     vectors[5] = vectors[9] = vectors[7]  # re-observed ids keep their rows, with the new vector
     assert len(observed) == 40
     query = rng.normal(size=DIM)
@@ -284,23 +285,7 @@ def test_observed_cases_give_the_nearest_as_a_full_comparison_would() -> None:
     assert np.array_equal(again["c5"], vectors[7]) and np.array_equal(again["c39"], vectors[39])
     assert len(observed.nearest(query, 100)) == 40
     with pytest.raises(ValueError, match="dimensional"):
-        observed.add(_Observed(Case(id="odd", text="x", team="Network"), np.ones(3)))
-
-
-def test_a_router_saved_with_its_observed_cases_loads_them(tmp_path: Path, kb: list[Case]) -> None:
-    router = LearnedRouter(model_dir=tmp_path)
-    router.fit(kb, embed_cases(kb))
-    original = next(c for c in kb if c.team == "Printing")
-    corrected = original.model_copy(update={"team": "Billing", "label_source": "specialist"})
-    state = {k: v for k, v in router.__dict__.items() if k != "model_dir"}
-    # how a router saved before the journal kept them: a dict inside the saved state
-    state["_observed"] = {corrected.id: _Observed(corrected, embed_cases([corrected])[0])}
-    state["_new_since_fit"] = 1
-    joblib.dump({"format": FORMAT, "state": state}, tmp_path / "router.joblib")
-    restarted = LearnedRouter(model_dir=tmp_path)
-    assert restarted.load()
-    assert restarted.new_since_fit == 1
-    assert route(restarted, original.text, kb).team == "Billing"
+        observed.add(Observed(Case(id="odd", text="x", team="Network"), np.ones(3)))
 
 
 def test_observe_counts_towards_a_refit(kb: list[Case]) -> None:
