@@ -26,7 +26,8 @@ from knowledge.cases import Case
 from knowledge.embeddings import CachedEmbedder, MiniLMEmbedder
 from knowledge.ingest import CaseReader
 from knowledge.kb import KnowledgeBase
-from knowledge.store import ChromaCaseStore, InMemoryCaseStore
+from knowledge.memory_store import InMemoryCaseStore
+from knowledge.store import ChromaCaseStore
 
 DATASETS = Path(
     os.environ.get("TRIAGE_DATASETS_DIR", Path(__file__).resolve().parents[2] / "shared/datasets")

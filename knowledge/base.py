@@ -1,7 +1,7 @@
 """The seams of the knowledge base: the case store and the learned router's answer.
 
 Implementations: ``knowledge.store.ChromaCaseStore`` (embedded on disk, or a Chroma server) and
-``knowledge.store.InMemoryCaseStore`` (the fake for unit tests, same behaviour).
+``knowledge.memory_store.InMemoryCaseStore`` (the fake for unit tests, same behaviour).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Case stores: Chroma (embedded on disk or a server) and an in-memory fake with the same behaviour.
+"""The Chroma case store, embedded on disk or on a server; its in-memory fake is ``memory_store``.
 
 Both store one L2-normalised embedding per case and rank by cosine similarity. We always pass the
 embeddings ourselves: the collection's embedding function exists only so Chroma never falls back to
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import datetime
 from typing import Any, cast
 
 import chromadb
@@ -28,10 +27,11 @@ from chromadb.config import Settings as ChromaSettings
 from chromadb.errors import ChromaError
 from chromadb.utils.embedding_functions import register_embedding_function
 
-from agent.errors import ConflictError, InputError, UpstreamError
+from agent.errors import ConflictError, UpstreamError
 from agent.settings import Settings
 from knowledge.cases import Case, SimilarCase
 from knowledge.embeddings import Embedder, make_embedder
+from knowledge.memory_store import last_per_id, most_similar_first, newest_first
 from knowledge.owner import Claim, claim
 from knowledge.requesters import OwnerField, RequesterIndex, Row, index_row
 
@@ -100,30 +100,6 @@ def case_from_record(case_id: str, document: str, metadata: Mapping[str, Any]) -
         body = document[len(subject) + 1 :]
     data["tags"] = json.loads(data["tags"]) if data.get("tags") else []
     return Case.model_validate({**data, "id": case_id, "subject": subject, "body": body})
-
-
-def _most_similar_first(found: list[SimilarCase]) -> list[SimilarCase]:
-    """Most similar first; equally similar cases (duplicates) by id, whatever order they came in."""
-    return sorted(found, key=lambda n: (-n.similarity, n.case.id))
-
-
-def _newest_first(cases: list[Case]) -> list[Case]:
-    def key(case: Case) -> float:
-        return (
-            case.created_at.timestamp() if isinstance(case.created_at, datetime) else float("-inf")
-        )
-
-    return sorted(cases, key=key, reverse=True)
-
-
-def _last_per_id(cases: Sequence[Case], embeddings: np.ndarray) -> tuple[list[Case], np.ndarray]:
-    """Validate shapes and keep the last occurrence of a repeated id (upsert semantics)."""
-    vectors = np.asarray(embeddings, dtype=np.float32)
-    if vectors.ndim != 2 or vectors.shape[0] != len(cases):
-        raise InputError(f"need one embedding row per case: {len(cases)} cases, {vectors.shape}")
-    last = {case.id: i for i, case in enumerate(cases)}
-    keep = sorted(last.values())
-    return [cases[i] for i in keep], vectors[keep]
 
 
 class Reachable:
@@ -257,7 +233,7 @@ class ChromaCaseStore:
 
     def upsert(self, cases: Sequence[Case], embeddings: np.ndarray) -> None:
         """Insert or replace cases by id, with one embedding row per case."""
-        unique, vectors = _last_per_id(cases, embeddings)
+        unique, vectors = last_per_id(cases, embeddings)
         for start in range(0, len(unique), self._batch):
             chunk = unique[start : start + self._batch]
             if self._requesters is not None:  # first: see knowledge.requesters
@@ -300,7 +276,7 @@ class ChromaCaseStore:
             SimilarCase(case=case_from_record(i, d or "", m or {}), similarity=1.0 - float(dist))
             for i, d, m, dist in zip(ids, docs, metas, dists, strict=True)
         ]
-        return _most_similar_first(found)
+        return most_similar_first(found)
 
     def by_requester(self, requester: str, limit: int = 20) -> list[Case]:
         """Earlier cases of the same requester, newest first where dates exist."""
@@ -317,7 +293,7 @@ class ChromaCaseStore:
             found = self.get_many(ids) if ids else {}
             return [found[i] for i in ids if i in found]
         got = self._collection.get(where={field: value}, include=["documents", "metadatas"])
-        return _newest_first(self._cases(got))[:limit]
+        return newest_first(self._cases(got))[:limit]
 
     def count(self) -> int:
         """Number of cases stored."""
@@ -367,89 +343,3 @@ class ChromaCaseStore:
             case_from_record(i, d or "", m or {})
             for i, d, m in zip(got["ids"], docs, metas, strict=True)
         ]
-
-
-class InMemoryCaseStore:
-    """Brute-force cosine search over a numpy matrix: the fake for tests, also fine for evals."""
-
-    def __init__(self, dim: int | None = None) -> None:
-        self.dim = dim
-        self.location = "memory"
-        self._cases: dict[str, Case] = {}
-        self._vectors: dict[str, np.ndarray] = {}
-        self._matrix: np.ndarray | None = None
-        self._ids: list[str] = []
-
-    def upsert(self, cases: Sequence[Case], embeddings: np.ndarray) -> None:
-        """Insert or replace cases by id, with one embedding row per case."""
-        unique, vectors = _last_per_id(cases, embeddings)
-        if len(unique) and self.dim is not None and vectors.shape[1] != self.dim:
-            raise InputError(f"embeddings have {vectors.shape[1]} dimensions, store has {self.dim}")
-        norms = np.clip(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12, None)
-        for case, vector in zip(unique, vectors / norms, strict=True):
-            self._cases[case.id] = case
-            self._vectors[case.id] = vector
-            self.dim = vector.shape[0]
-        self._matrix = None
-
-    def get(self, case_id: str) -> Case | None:
-        """The case with that id, or None."""
-        return self._cases.get(case_id)
-
-    def get_many(self, case_ids: Sequence[str]) -> dict[str, Case]:
-        """The cases among those ids that exist."""
-        return {i: self._cases[i] for i in case_ids if i in self._cases}
-
-    def search(self, embedding: np.ndarray, k: int) -> list[SimilarCase]:
-        """The k nearest cases by cosine similarity, most similar first."""
-        if k <= 0 or not self._cases:
-            return []
-        matrix = self._index()
-        query = np.asarray(embedding, dtype=np.float32).ravel()
-        # einsum, not BLAS: multi-threaded gemv stalls ~12 ms per call on a busy 2-core machine
-        sims = np.einsum("ij,j->i", matrix, query / max(float(np.linalg.norm(query)), 1e-12))
-        k = min(k, len(self._ids))
-        top = np.argpartition(-sims, k - 1)[:k]
-        return _most_similar_first(
-            [SimilarCase(case=self._cases[self._ids[i]], similarity=float(sims[i])) for i in top]
-        )
-
-    def by_requester(self, requester: str, limit: int = 20) -> list[Case]:
-        """Earlier cases of the same requester, newest first where dates exist."""
-        mine = [case for case in self._cases.values() if case.requester == requester]
-        return _newest_first(mine)[:limit]
-
-    def by_account(self, account_id: str, limit: int = 20) -> list[Case]:
-        """Earlier cases of the same account (any of its requesters), newest first."""
-        ours = [case for case in self._cases.values() if case.account_id == account_id]
-        return _newest_first(ours)[:limit]
-
-    def count(self) -> int:
-        """Number of cases stored."""
-        return len(self._cases)
-
-    def iter_all(self, batch_size: int = 1000) -> Iterator[tuple[list[Case], np.ndarray]]:
-        """Every case with its embedding, in batches."""
-        ids = list(self._cases)
-        for start in range(0, len(ids), max(1, batch_size)):
-            chunk = ids[start : start + batch_size]
-            yield [self._cases[i] for i in chunk], np.stack([self._vectors[i] for i in chunk])
-
-    def iter_labels(self, batch_size: int = 1000) -> Iterator[list[Case]]:
-        """Every case in batches (held whole in memory: the body costs nothing to leave in)."""
-        cases = list(self._cases.values())
-        for start in range(0, len(cases), max(1, batch_size)):
-            yield cases[start : start + batch_size]
-
-    def delete(self, case_ids: Sequence[str]) -> None:
-        """Remove cases by id."""
-        for case_id in case_ids:
-            self._cases.pop(case_id, None)
-            self._vectors.pop(case_id, None)
-        self._matrix = None
-
-    def _index(self) -> np.ndarray:
-        if self._matrix is None:  # rebuilt lazily so a burst of upserts costs one stack
-            self._ids = list(self._cases)
-            self._matrix = np.stack([self._vectors[i] for i in self._ids]).astype(np.float32)
-        return self._matrix

@@ -35,8 +35,8 @@ from api.intake.options import IntakeOptions
 from api.main import create_app
 from knowledge.embeddings import make_embedder
 from knowledge.kb import KnowledgeBase
+from knowledge.memory_store import InMemoryCaseStore
 from knowledge.router import LearnedRouter
-from knowledge.store import InMemoryCaseStore
 
 
 def percentile(values: list[float], q: float) -> float:

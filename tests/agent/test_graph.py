@@ -20,8 +20,8 @@ from knowledge.cases import Case
 from knowledge.embeddings import CachedEmbedder, Embedder, MiniLMEmbedder
 from knowledge.ingest import read_cases
 from knowledge.kb import KnowledgeBase
+from knowledge.memory_store import InMemoryCaseStore
 from knowledge.router import LearnedRouter
-from knowledge.store import InMemoryCaseStore
 
 POLICY = load_policy(EXAMPLES_DIR / "policy.yaml")
 DOCK = "My laptop no longer recognises the docking station; the monitors stay dark."

@@ -29,8 +29,8 @@ from agent.settings import EXAMPLES_DIR
 from agent.triager import Triager
 from knowledge.embeddings import make_embedder
 from knowledge.kb import KnowledgeBase
+from knowledge.memory_store import InMemoryCaseStore
 from knowledge.router import LearnedRouter
-from knowledge.store import InMemoryCaseStore
 
 EXAMPLE = load_policy(EXAMPLES_DIR / "policy.yaml")
 NEEDED = re.compile(r"below the (\d+) tokens")

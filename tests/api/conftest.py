@@ -26,8 +26,8 @@ from api.main import create_app  # noqa: E402
 from api.options import ServiceOptions  # noqa: E402
 from knowledge.embeddings import Embedder, make_embedder  # noqa: E402
 from knowledge.kb import KnowledgeBase  # noqa: E402
+from knowledge.memory_store import InMemoryCaseStore  # noqa: E402
 from knowledge.router import LearnedRouter  # noqa: E402
-from knowledge.store import InMemoryCaseStore  # noqa: E402
 
 ROLES = ("helpdesk", "specialist", "reviewer", "admin")
 

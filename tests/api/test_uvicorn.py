@@ -18,8 +18,8 @@ from api.auth import create_key
 from api.main import create_app
 from knowledge.embeddings import Embedder
 from knowledge.kb import KnowledgeBase
+from knowledge.memory_store import InMemoryCaseStore
 from knowledge.router import LearnedRouter
-from knowledge.store import InMemoryCaseStore
 
 
 def _free_port() -> int:

@@ -15,8 +15,8 @@ from api.intake.options import IntakeOptions
 from api.intake.worker_main import build_worker
 from knowledge.embeddings import Embedder
 from knowledge.kb import KnowledgeBase
+from knowledge.memory_store import InMemoryCaseStore
 from knowledge.router import LearnedRouter
-from knowledge.store import InMemoryCaseStore
 
 
 def test_a_worker_process_queues_its_decisions_and_the_api_applies_them(

@@ -16,8 +16,8 @@ from knowledge.embeddings import CachedEmbedder, MiniLMEmbedder
 from knowledge.feedback import Feedback
 from knowledge.ingest import read_cases
 from knowledge.kb import KnowledgeBase
+from knowledge.memory_store import InMemoryCaseStore
 from knowledge.router import LearnedRouter
-from knowledge.store import InMemoryCaseStore
 
 DEMO = EXAMPLES_DIR / "demo_tickets.jsonl"
 

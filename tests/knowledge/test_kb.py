@@ -22,7 +22,8 @@ from knowledge.embeddings import CachedEmbedder, MiniLMEmbedder
 from knowledge.feedback import Feedback
 from knowledge.ingest import IngestReport, read_cases
 from knowledge.kb import KnowledgeBase
-from knowledge.store import ChromaCaseStore, InMemoryCaseStore
+from knowledge.memory_store import InMemoryCaseStore
+from knowledge.store import ChromaCaseStore
 
 
 class HashingEmbedder:

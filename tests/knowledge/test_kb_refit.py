@@ -14,8 +14,8 @@ from knowledge.cases import Case
 from knowledge.embeddings import CachedEmbedder, MiniLMEmbedder
 from knowledge.ingest import read_cases
 from knowledge.kb import KnowledgeBase
+from knowledge.memory_store import InMemoryCaseStore
 from knowledge.router import LearnedRouter
-from knowledge.store import InMemoryCaseStore
 
 LATE = Case(
     id="late-1",

@@ -9,7 +9,7 @@ import numpy as np
 
 from knowledge.cases import Case
 from knowledge.kb import KnowledgeBase
-from knowledge.store import InMemoryCaseStore
+from knowledge.memory_store import InMemoryCaseStore
 
 
 class NoFullReadStore(InMemoryCaseStore):

@@ -21,10 +21,10 @@ from agent.errors import ConflictError, UpstreamError
 from agent.settings import Settings
 from knowledge.base import CaseStore
 from knowledge.cases import Case
+from knowledge.memory_store import InMemoryCaseStore
 from knowledge.requesters import RequesterIndex
 from knowledge.store import (
     ChromaCaseStore,
-    InMemoryCaseStore,
     Reachable,
     case_from_record,
     case_to_metadata,

@@ -21,8 +21,8 @@ from api.main import create_app
 from api.options import ServiceOptions
 from knowledge.embeddings import Embedder
 from knowledge.kb import KnowledgeBase
+from knowledge.memory_store import InMemoryCaseStore
 from knowledge.router import LearnedRouter
-from knowledge.store import InMemoryCaseStore
 
 ROLES = ("helpdesk", "specialist", "reviewer", "admin")
 
