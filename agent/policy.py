@@ -8,20 +8,18 @@ from __future__ import annotations
 
 import hashlib
 import re
-from datetime import time
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from agent.config_yaml import load_config, read_text, yaml_problem
 from agent.errors import PolicyError
+from agent.hours import WorkingHours
 from agent.policy_checks import PathError, check_references
 
-Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 ProtocolAction = Literal["jump_queue", "notify_oncall", "start_sla_clock", "page_team_lead"]
 ComplexityPart = Literal[
     "error_codes", "products", "prior_contacts", "reopens", "length", "urgency"
@@ -29,9 +27,7 @@ ComplexityPart = Literal[
 TicketField = Literal[
     "channel", "product", "category", "account_tier", "region", "language", "severity"
 ]
-_WORKDAYS: list[Weekday] = ["mon", "tue", "wed", "thu", "fri"]
 HOURS_A_YEAR = 8760
-END_OF_DAY = time.max  # how working hours store an end written as "24:00"
 _WEIGHTS: dict[ComplexityPart, float] = {
     "error_codes": 1.0,
     "products": 0.75,
@@ -53,59 +49,6 @@ def _check_regexes(patterns: list[str]) -> list[str]:
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
-
-
-class WorkingHours(_Strict):
-    """When a person or the business is on shift, in a named time zone."""
-
-    timezone: str = "UTC"
-    days: list[Weekday] = Field(default_factory=lambda: list(_WORKDAYS), min_length=1)
-    start: time = time(8, 0)
-    end: time = time(18, 0)
-
-    @field_validator("start", "end", mode="before")
-    @classmethod
-    def _plain_time(cls, value: Any) -> Any:
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            raise ValueError(f"a time as text, e.g. '08:30' ({value:g} is a number)")
-        if isinstance(value, str) and re.fullmatch(r"\d:\d\d(:\d\d)?", value.strip()):
-            return "0" + value.strip()  # 9:00 means 09:00
-        if isinstance(value, str) and re.fullmatch(r"24:00(:00)?", value.strip()):
-            return END_OF_DAY  # around the clock: "23:59" would leave a minute a day uncovered
-        return value
-
-    @field_validator("start", "end")
-    @classmethod
-    def _no_offset(cls, value: time) -> time:
-        if value.tzinfo is not None:
-            # compared with local wall-clock times, an offset would fail every shift check
-            raise ValueError("a time without an offset (it is read in the zone of 'timezone')")
-        return value
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, name: str) -> str:
-        try:
-            ZoneInfo(name)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {name!r} (expected e.g. Europe/Berlin)") from None
-        return name
-
-    @model_validator(mode="after")
-    def _ordered(self) -> WorkingHours:
-        if self.end == self.start:
-            # none or all of the day: write 00:00 to 24:00 for around the clock
-            raise ValueError(
-                "end equals start; for around the clock write start: 00:00, end: 24:00"
-            )
-        if self.start == END_OF_DAY:
-            raise ValueError("start: 24:00 ends a day; a day starts at 00:00")
-        return self
-
-    @property
-    def overnight(self) -> bool:
-        """Whether the shift runs past midnight (end before start) into the next day."""
-        return self.end < self.start
 
 
 class Member(_Strict):

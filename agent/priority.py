@@ -8,14 +8,13 @@ Ticket text can never lower it.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from datetime import UTC, datetime, timedelta
 
 from pydantic import BaseModel, Field
 
-from agent.errors import PolicyError
+from agent.hours import add_business_hours
 from agent.models import SLA, Evidence, Ticket, as_utc
-from agent.policy import END_OF_DAY, Policy, PriorityPolicy, WorkingHours
+from agent.policy import Policy, PriorityPolicy
 from agent.rules import Complexity, RuleHit
 from agent.text import fold
 from knowledge.base import RoutePrediction
@@ -183,65 +182,3 @@ def sla_evidence(priority: str, sla: SLA) -> Evidence:
     if not sla.clock_started:
         detail += "; no SLA clock: the level's protocol does not start_sla_clock (not watched)"
     return Evidence(kind="sla", source="policy", detail=detail)
-
-
-_WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-
-
-def zone(name: str) -> ZoneInfo:
-    """The named time zone; an unknown name is a policy error."""
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise PolicyError(f"unknown time zone {name!r} in working hours: {exc}") from None
-
-
-def on_shift(hours: WorkingHours, when: datetime) -> bool:
-    """Whether `when` falls inside the working hours, read in their own time zone."""
-    moment = as_utc(when)
-    today = moment.astimezone(zone(hours.timezone)).date()
-    # an overnight shift belongs to the day it starts: at 05:30 it is yesterday's shift
-    days = (today - timedelta(days=1), today) if hours.overnight else (today,)
-    for day in days:
-        if _WEEKDAYS[day.weekday()] in hours.days:
-            opens, closes = _shift(day, hours)
-            if opens <= moment < closes:
-                return True
-    return False
-
-
-def add_business_hours(start: datetime, hours: float, business: WorkingHours) -> datetime:
-    """The moment `hours` of business time after `start` have passed (in UTC)."""
-    if not business.days:
-        raise PolicyError("business hours list no working days")
-    current = as_utc(start)
-    day = current.astimezone(zone(business.timezone)).date()
-    if business.overnight:
-        day -= timedelta(days=1)  # the shift that started yesterday may still be open
-    left = timedelta(hours=hours)
-    while True:
-        if _WEEKDAYS[day.weekday()] in business.days:
-            opens, closes = _shift(day, business)
-            current = max(current, opens)
-            # Real time, not wall-clock time: a shift spanning a daylight-saving switch is an
-            # hour shorter or longer, and an hour added on its far side must not land an hour off.
-            if closes > current:
-                if left <= closes - current:
-                    return current + left
-                left -= closes - current
-                current = closes
-        day += timedelta(days=1)
-
-
-def _shift(day: date, hours: WorkingHours) -> tuple[datetime, datetime]:
-    """When the shift starting on that local day opens and closes, in UTC."""
-    tz = zone(hours.timezone)
-    closing_day = day + timedelta(days=1) if hours.overnight else day
-    return _at(day, hours.start, tz), _at(closing_day, hours.end, tz)
-
-
-def _at(day: date, clock: time, tz: ZoneInfo) -> datetime:
-    """That local day at that wall-clock time, in UTC; 24:00 is the next day's midnight."""
-    if clock == END_OF_DAY:
-        return _at(day + timedelta(days=1), time(0, 0), tz)
-    return datetime.combine(day, clock, tzinfo=tz).astimezone(UTC)

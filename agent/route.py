@@ -15,9 +15,10 @@ from typing import Literal, Protocol
 from pydantic import BaseModel, Field
 
 from agent.errors import ConflictError
+from agent.hours import on_shift
 from agent.models import Evidence, Ticket
 from agent.policy import Branch, Member, Policy, Team
-from agent.priority import merge_tags, on_shift, priority_floor
+from agent.priority import merge_tags, priority_floor
 from agent.rules import RuleHit, rule_evidence, ticket_field
 from agent.text import fold
 from knowledge.base import RoutePrediction

@@ -7,9 +7,10 @@ from datetime import UTC, datetime, time
 import pytest
 
 from agent.errors import PolicyError
+from agent.hours import WorkingHours, add_business_hours, on_shift
 from agent.models import Account, TeamScore, Ticket
-from agent.policy import Policy, WorkingHours, loads_policy
-from agent.priority import PriorityChoice, add_business_hours, choose_priority, on_shift
+from agent.policy import Policy, loads_policy
+from agent.priority import PriorityChoice, choose_priority
 from agent.rules import RuleEngine
 from knowledge.base import RoutePrediction
 

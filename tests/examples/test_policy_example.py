@@ -16,9 +16,9 @@ import pytest
 import yaml
 
 from agent.errors import PolicyError
+from agent.hours import WorkingHours, add_business_hours, on_shift
 from agent.models import Ticket
-from agent.policy import Policy, WorkingHours, load_policy
-from agent.priority import add_business_hours, on_shift
+from agent.policy import Policy, load_policy
 from agent.rules import RuleEngine
 
 REPO = Path(__file__).resolve().parents[2]
