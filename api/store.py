@@ -256,7 +256,9 @@ class TicketStore:
     def append_message(self, ticket_id: str, message: dict[str, Any]) -> None:
         """Add a later message of the same thread to the ticket (its identity hash stays)."""
         with self.db.session() as session:
-            row = _row(session, ticket_id)
+            # Two replies threaded at once would each add to the payload as read, and the later
+            # write would drop the other's message: hold the row before reading it.
+            row = _locked_row(session, ticket_id)
             payload = dict(row.payload)
             payload["messages"] = [*payload.get("messages", []), message]
             row.payload = payload
@@ -317,6 +319,21 @@ def _row(session: Session, ticket_id: str) -> TicketRow:
     if row is None:
         raise NotFoundError(f"no ticket {ticket_id!r}")
     return row
+
+
+def _locked_row(session: Session, ticket_id: str) -> TicketRow:
+    """The row, read after writing it: no other writer can change it until the session ends.
+
+    A write takes the row (PostgreSQL) or the database (SQLite) for the rest of the transaction,
+    where a SELECT ... FOR UPDATE would take nothing on SQLite.
+    """
+    session.execute(
+        update(TicketRow)
+        .where(TicketRow.id == ticket_id)
+        .values(updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    return _row(session, ticket_id)
 
 
 def _latest(session: Session, ticket_id: str) -> tuple[DecisionRow, BriefRow] | None:

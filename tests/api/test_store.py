@@ -1,0 +1,59 @@
+"""The ticket store's writes that read the row first, under concurrent writers."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+from api_support import TICKET_DB, AppFactory
+from sqlalchemy import event
+
+BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+def _api_on(backend: str, make_api: AppFactory, request: pytest.FixtureRequest) -> Any:
+    return make_api(request.getfixturevalue("pg_url") if backend == "postgres" else None)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_two_replies_threaded_at_once_both_join_the_ticket(
+    backend: str, make_api: AppFactory, request: pytest.FixtureRequest
+) -> None:
+    api = _api_on(backend, make_api, request)
+    made = api.client.post("/v1/triage", json=TICKET_DB, headers=api.auth("helpdesk")).json()
+    ticket_id, store = made["ticket_id"], api.services.store
+    first_read, second_done = threading.Event(), threading.Event()
+
+    def second_reply_lands_meanwhile(_c: Any, _cur: Any, statement: str, *_: Any) -> None:
+        # The first reply has read the ticket; the second one is stored before it writes
+        # (or, while the first holds the row, waits for it: the gate gives up after a while).
+        if threading.current_thread().name != "first reply" or first_read.is_set():
+            return
+        if statement.lstrip().upper().startswith("SELECT") and "FROM tickets" in statement:
+            first_read.set()
+            second_done.wait(2)
+
+    def reply(body: str) -> dict[str, Any]:
+        return {"role": "customer", "author": "a@example.com", "body": body}
+
+    def second() -> None:
+        store.append_message(ticket_id, reply("second reply"))
+        second_done.set()
+
+    engine = api.services.db.engine
+    event.listen(engine, "after_cursor_execute", second_reply_lands_meanwhile)
+    try:
+        one = threading.Thread(
+            target=store.append_message, args=(ticket_id, reply("first reply")), name="first reply"
+        )
+        one.start()
+        assert first_read.wait(10)
+        two = threading.Thread(target=second)
+        two.start()
+        one.join(30)
+        two.join(30)
+    finally:
+        event.remove(engine, "after_cursor_execute", second_reply_lands_meanwhile)
+    bodies = [m.body for m in store.ticket(ticket_id).messages]
+    assert sorted(bodies) == ["first reply", "second reply"]
