@@ -99,9 +99,12 @@ class TriageService:
         )
         if not claim.created and claim.status != "failed":
             return self._wait_for_output(claim), True
+        # A failed run of this ticket: run its stored copy again, unless another request (here or
+        # in another process) that also found it failed has taken it first; that one answers.
+        if not claim.created and not self.store.retake_failed(claim.id):
+            return self._wait_for_output(claim), True
         with self._alive(claim.id):
-            if not claim.created:  # a failed run of this ticket: run its stored copy again
-                self.store.set_status(claim.id, "triaging")
+            if not claim.created:
                 ticket = self.store.ticket(claim.id)
             return self._run(claim.id, ticket), False
 

@@ -112,6 +112,17 @@ class TicketStore:
             row.status = status
             row.error = error
 
+    def retake_failed(self, ticket_id: str) -> bool:
+        """Move a failed ticket back to triaging; False when another request already did."""
+        with self.db.session() as session:
+            taken = session.execute(
+                update(TicketRow)
+                .where(TicketRow.id == ticket_id, TicketRow.status == "failed")
+                .values(status="triaging", error=None)
+                .execution_options(synchronize_session=False)
+            )
+            return bool(taken.rowcount)  # type: ignore[attr-defined]
+
     def discard(self, ticket_id: str) -> None:
         """Delete a ticket that was never queued (the queue was full)."""
         with self.db.session() as session:

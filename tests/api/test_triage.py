@@ -3,15 +3,25 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from api_support import TICKET_DB, Api, AppFactory
-from sqlalchemy import func, select
+from fastapi.testclient import TestClient
+from sqlalchemy import event, func, select
 
+from agent.errors import UpstreamError
+from agent.models import Ticket
+from agent.policy import Policy
+from agent.state import HumanReview
+from agent.triager import Triager, TriageResult
+from api.main import create_app
+from api.options import ServiceOptions
 from api.tables import DecisionRow
+from knowledge.kb import KnowledgeBase
 
 
 def _decisions(api: Api) -> int:
@@ -218,3 +228,89 @@ def test_a_ticket_id_that_cannot_name_a_url_is_422(api: Api) -> None:
     assert ok.status_code == 200
     assert api.client.get("/v1/tickets/rt:7-a.b_c", headers=api.auth("helpdesk")).status_code == 200
     assert _decisions(api) == 1
+
+
+class _FailsFirst:
+    """The real triager, whose first run fails as an unreachable LLM would."""
+
+    def __init__(self, triager: Triager) -> None:
+        self.triager, self.failed = triager, False
+
+    @property
+    def policy(self) -> Policy:
+        return self.triager.policy
+
+    @property
+    def kb(self) -> KnowledgeBase:
+        return self.triager.kb
+
+    def triage(self, ticket: Ticket, thread_id: str | None = None) -> TriageResult:
+        if not self.failed:
+            self.failed = True
+            raise UpstreamError("the LLM endpoint timed out")
+        return self.triager.triage(ticket, thread_id=thread_id)
+
+    def resume(self, thread_id: str, review: HumanReview) -> TriageResult:
+        return self.triager.resume(thread_id, review)
+
+    def decide_held(self, held: TriageResult, ticket: Ticket, review: HumanReview) -> TriageResult:
+        return self.triager.decide_held(held, ticket, review)
+
+    def set_policy(self, policy: Policy) -> None:
+        self.triager.set_policy(policy)
+
+    def forget(self, thread_id: str) -> None:
+        self.triager.forget(thread_id)
+
+
+def test_a_failed_ticket_sent_again_by_two_processes_at_once_is_triaged_once(api: Api) -> None:
+    headers = {**api.auth("helpdesk"), "Idempotency-Key": "retry-1"}
+    # a second API process on the same database, whose first run fails
+    other = create_app(  # type: ignore[arg-type]
+        api.services.settings, _FailsFirst(api.triager), ServiceOptions()
+    )
+    with TestClient(other) as second:
+        failed = second.post("/v1/triage", json=TICKET_DB, headers=headers)
+        assert failed.status_code == 502
+        decided_before = _decisions(api)
+        looked_up = threading.Event()
+
+        def found_here(_c: Any, _cur: Any, statement: str, *_: Any) -> None:
+            if "tickets.idempotency_key =" in statement:
+                looked_up.wait(2)  # until the other process has read it too
+
+        def found_there(_c: Any, _cur: Any, statement: str, *_: Any) -> None:
+            if "tickets.idempotency_key =" in statement:
+                looked_up.set()
+
+        answers: dict[str, Any] = {}
+
+        def retry(name: str, client: TestClient) -> None:
+            answers[name] = client.post("/v1/triage", json=TICKET_DB, headers=headers)
+
+        # each retry reads the failed ticket before either runs it again
+        hooks = [
+            (api.services.db.engine, found_here),
+            (other.state.services.db.engine, found_there),
+        ]
+        for engine, hook in hooks:
+            event.listen(engine, "after_cursor_execute", hook)
+        try:
+            retries = [
+                threading.Thread(target=retry, args=("first", api.client)),
+                threading.Thread(target=retry, args=("second", second)),
+            ]
+            for thread in retries:
+                thread.start()
+            for thread in retries:
+                thread.join(60)
+        finally:
+            for engine, hook in hooks:
+                event.remove(engine, "after_cursor_execute", hook)
+        other.state.services.db.close()
+    first, again = answers["first"], answers["second"]
+    assert (first.status_code, again.status_code) == (200, 200), (first.text, again.text)
+    assert first.json() == again.json()
+    replayed = sorted(r.headers.get("idempotent-replayed", "false") for r in (first, again))
+    assert replayed == ["false", "true"]
+    assert _decisions(api) == decided_before + 1
