@@ -31,6 +31,7 @@ from agent.triager import TriageResult
 from api.db import Database
 from api.metrics import Metrics
 from api.schemas import OPEN_STATUSES, WAITING_STATUSES, AtRisk
+from api.store import held_row
 from api.tables import TicketRow, utcnow
 
 log = logging.getLogger(__name__)
@@ -340,7 +341,8 @@ class SlaWatch:
             "actions": [f"protocol {decision.priority}"],
         }
         with self._events_lock, self.db.session() as session:
-            row = session.get(TicketRow, ticket_id)
+            # held: the lock above is this process's; another process's watch may write it too
+            row = held_row(session, ticket_id)
             if row is None:
                 return
             row.sla_events = [*(row.sla_events or []), event]
@@ -419,7 +421,8 @@ class SlaWatch:
     def _record(self, page: _Page, outcome: str) -> None:
         """Write a page's outcome on the event that asked for it (later events may exist)."""
         with self._events_lock, self.db.session() as session:
-            row = session.get(TicketRow, page.ticket_id)
+            # held: the lock above is this process's; another process's watch may write it too
+            row = held_row(session, page.ticket_id)
             if row is None or page.index >= len(row.sla_events or []):
                 return
             events = list(row.sla_events)

@@ -332,11 +332,13 @@ def _row(session: Session, ticket_id: str) -> TicketRow:
     return row
 
 
-def _locked_row(session: Session, ticket_id: str) -> TicketRow:
+def held_row(session: Session, ticket_id: str) -> TicketRow | None:
     """The row, read after writing it: no other writer can change it until the session ends.
 
-    A write takes the row (PostgreSQL) or the database (SQLite) for the rest of the transaction,
-    where a SELECT ... FOR UPDATE would take nothing on SQLite.
+    For a read-modify-write of the row. A write takes the row (PostgreSQL) or the database
+    (SQLite) for the rest of the transaction, where a SELECT ... FOR UPDATE takes nothing on
+    SQLite; a plain read first would let another writer's change in before this one's write,
+    which would then undo it.
     """
     session.execute(
         update(TicketRow)
@@ -344,7 +346,14 @@ def _locked_row(session: Session, ticket_id: str) -> TicketRow:
         .values(updated_at=utcnow())
         .execution_options(synchronize_session=False)
     )
-    return _row(session, ticket_id)
+    return session.get(TicketRow, ticket_id)
+
+
+def _locked_row(session: Session, ticket_id: str) -> TicketRow:
+    row = held_row(session, ticket_id)
+    if row is None:
+        raise NotFoundError(f"no ticket {ticket_id!r}")
+    return row
 
 
 def _latest(session: Session, ticket_id: str) -> tuple[DecisionRow, BriefRow] | None:

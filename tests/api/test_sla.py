@@ -10,9 +10,13 @@ from http.server import BaseHTTPRequestHandler, HTTPServer, ThreadingHTTPServer
 from typing import Any, ClassVar
 
 from api_support import TICKET_DB, TICKET_REVIEW, Api, wait_for
+from fastapi.testclient import TestClient
 from sqlalchemy import event
 
 from agent.settings import EXAMPLES_DIR
+from agent.triager import TriageResult
+from api.main import create_app
+from api.options import ServiceOptions
 from api.tables import TicketRow
 
 EXAMPLE = (EXAMPLES_DIR / "policy.yaml").read_text(encoding="utf-8")
@@ -422,3 +426,116 @@ def test_a_watch_pass_that_read_a_ticket_before_a_review_leaves_the_reviewers_pr
         row = session.get(TicketRow, ticket_id)
         assert (row.status, row.priority, row.sla_state) == ("decided", "P4", "ok")
         assert not any(e.get("state") == "breached" for e in row.sla_events)
+
+
+def test_a_page_outcome_recorded_while_another_process_acts_keeps_that_processs_event(
+    api: Api,
+) -> None:
+    server = _scripted_hook(api, [204])
+    # a second API process on the same database, with its own SLA watch
+    other = create_app(api.services.settings, api.triager, ServiceOptions(start_background=False))
+    try:
+        with TestClient(other):
+            made = api.client.post("/v1/triage", json=TICKET_DB, headers=api.auth("helpdesk"))
+            ticket_id = made.json()["ticket_id"]
+            due = datetime.fromisoformat(made.json()["sla"]["resolution_due"])
+            other_pass = threading.Thread(
+                target=other.state.services.sla.check, args=(due + timedelta(minutes=1),)
+            )
+
+            def breach_while_the_outcome_is_recorded(
+                _c: Any, _cur: Any, statement: str, *_: Any
+            ) -> None:
+                # The page's outcome has read the ticket; the other process's watch acts on the
+                # breach before it is written (or, while the ticket is held, waits for it).
+                name = threading.current_thread().name
+                if other_pass.ident is not None or not name.startswith("oncall-notify"):
+                    return
+                if statement.lstrip().upper().startswith("SELECT") and "FROM tickets" in statement:
+                    other_pass.start()
+                    other_pass.join(2)
+
+            engine = api.services.db.engine
+            event.listen(engine, "after_cursor_execute", breach_while_the_outcome_is_recorded)
+            try:
+                assert api.services.sla.check(now=due - timedelta(minutes=1)) == [ticket_id]
+            finally:
+                event.remove(engine, "after_cursor_execute", breach_while_the_outcome_is_recorded)
+            other_pass.join(30)
+            api.services.sla.check(now=due + timedelta(minutes=2))  # acts if the breach was lost
+            events = _events_once_paged(api, ticket_id)
+            other.state.services.db.close()
+    finally:
+        server.shutdown()
+    assert [e["state"] for e in events] == ["at_risk", "breached"]
+    assert [e["oncall"] for e in events] == ["ok", "ok"]
+    # on-call was paged once per step (before: the lost breach was acted on, and paged, again)
+    assert sorted(p["state"] for p in _ScriptedHook.received) == ["at_risk", "breached"]
+
+
+def test_a_decision_page_stored_while_another_process_acts_keeps_that_processs_event(
+    api: Api,
+) -> None:
+    server = _scripted_hook(api, [204])  # its policy is replaced below, the server kept
+    url = f"http://127.0.0.1:{server.server_port}/page"
+    # P1's protocol pages without jump_queue: the page's read of the ticket is the only one
+    pages_only = EXAMPLE.replace("actions: [jump_queue, notify_oncall,", "actions: [notify_oncall,")
+    assert pages_only != EXAMPLE
+    admin = api.auth("admin")
+    assert api.client.put("/v1/policy", json={"yaml": pages_only}, headers=admin).status_code == 200
+    other = create_app(api.services.settings, api.triager, ServiceOptions(start_background=False))
+    try:
+        with TestClient(other):
+            # decided while no webhook was set: its decision-time page is sent below, by hand
+            old = {**OUTAGE, "received_at": "2020-01-06T09:00:00Z"}
+            made = api.client.post("/v1/triage", json=old, headers=api.auth("helpdesk")).json()
+            ticket_id = made["ticket_id"]
+            assert made["priority"] == "P1" and "notify_oncall" in made["sla"]["actions"]
+            put = {
+                "yaml": pages_only.replace(
+                    "\npriorities:\n", f"\npriorities:\n  oncall_webhook: {url}\n", 1
+                )
+            }
+            assert api.client.put("/v1/policy", json=put, headers=admin).status_code == 200
+            stored = api.services.store.output(ticket_id)
+            result = TriageResult.model_validate(
+                {
+                    "decision": {k: v for k, v in stored.items() if k != "brief"},
+                    "brief": stored["brief"],
+                }
+            )
+            other_pass = threading.Thread(target=other.state.services.sla.check)
+
+            def breach_while_the_page_is_stored(
+                _c: Any, _cur: Any, statement: str, *_: Any
+            ) -> None:
+                # The decision's page has read the ticket; the other process's watch acts on the
+                # breach before the page is stored (or, while the ticket is held, waits for it).
+                name = threading.current_thread().name
+                if other_pass.ident is not None or name != "decision page":
+                    return
+                if statement.lstrip().upper().startswith("SELECT") and "FROM tickets" in statement:
+                    other_pass.start()
+                    other_pass.join(2)
+
+            ticket = api.services.store.ticket(ticket_id)
+            decision_page = threading.Thread(
+                target=api.services.sla.on_decision,
+                args=(ticket_id, ticket, result),
+                name="decision page",
+            )
+            engine = api.services.db.engine
+            event.listen(engine, "after_cursor_execute", breach_while_the_page_is_stored)
+            try:
+                decision_page.start()
+                decision_page.join(30)
+            finally:
+                event.remove(engine, "after_cursor_execute", breach_while_the_page_is_stored)
+            other_pass.join(30)
+            api.services.sla.check()  # acts if the breach was lost
+            events = _events_once_paged(api, ticket_id)
+            other.state.services.db.close()
+    finally:
+        server.shutdown()
+    assert sorted(e["state"] for e in events) == ["breached", "decided"]
+    assert sorted(p["state"] for p in _ScriptedHook.received) == ["breached", "decided"]
