@@ -394,12 +394,22 @@ class SlaWatch:
             # only tickets that were ever paged: the key is in their events' JSON text
             cast(TicketRow.sla_events, Text).like('%"oncall_attempts"%'),
         )
-        for row in session.scalars(paged):
-            for index, event in enumerate(row.sla_events or []):
-                if event.get("oncall_attempts", 0) >= self.oncall_attempts:
-                    continue
-                if event.get("oncall") == "failed" or _lost(event, stale_before):
-                    pages.append(self._claim_page(row, index))
+        for row in session.scalars(paged).all():
+            due = [
+                index
+                for index, event in enumerate(row.sla_events or [])
+                if event.get("oncall_attempts", 0) < self.oncall_attempts
+                and (event.get("oncall") == "failed" or _lost(event, stale_before))
+            ]
+            if not due:
+                continue
+            # Claimed only if no one wrote the ticket since it was read: another process's pass
+            # may be claiming the same pages (they would be sent twice) or storing a step.
+            session.expunge(row)
+            as_read = _AsRead(row.status, row.priority, row.updated_at)
+            claimed = [self._claim_page(row, index) for index in due]
+            if _write_if_unchanged(session, row, as_read):
+                pages.extend(claimed)
         return pages
 
     def _send(self, url: str, page: _Page) -> None:

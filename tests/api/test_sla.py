@@ -539,3 +539,40 @@ def test_a_decision_page_stored_while_another_process_acts_keeps_that_processs_e
         server.shutdown()
     assert sorted(e["state"] for e in events) == ["breached", "decided"]
     assert sorted(p["state"] for p in _ScriptedHook.received) == ["breached", "decided"]
+
+
+def test_a_failed_page_retried_by_two_processes_at_once_is_sent_once(api: Api) -> None:
+    server = _scripted_hook(api, [503, 204])
+    other = create_app(api.services.settings, api.triager, ServiceOptions(start_background=False))
+    try:
+        with TestClient(other):
+            made = api.client.post("/v1/triage", json=OUTAGE, headers=api.auth("helpdesk")).json()
+            assert made["priority"] == "P1"
+            assert _events_once_paged(api, made["ticket_id"])[0]["oncall"] == "failed"
+            other_pass = threading.Thread(target=other.state.services.sla.check)
+
+            def other_retries_meanwhile(_c: Any, _cur: Any, statement: str, *_: Any) -> None:
+                # This pass has read the failed page; the other process's pass retries it before
+                # this one claims it (or, while the ticket is held, waits for it).
+                if (
+                    other_pass.ident is None
+                    and "sla_events AS" in statement
+                    and "LIKE" in statement
+                ):
+                    other_pass.start()
+                    other_pass.join(2)
+
+            engine = api.services.db.engine
+            event.listen(engine, "after_cursor_execute", other_retries_meanwhile)
+            try:
+                api.services.sla.check()
+            finally:
+                event.remove(engine, "after_cursor_execute", other_retries_meanwhile)
+            other_pass.join(30)
+            events = _events_once_paged(api, made["ticket_id"])
+            other.state.services.db.close()
+    finally:
+        server.shutdown()
+    # the decision's page, then one retry (before: each process sent its own)
+    assert len(_ScriptedHook.received) == 2
+    assert events[0]["oncall"] == "ok" and events[0]["oncall_attempts"] == 2
