@@ -66,8 +66,11 @@ ACCOUNT = re.compile(
     r")\s*[:#]?\s*(?:(?:is|was|ist|lautet|es|est|(?:é|e))\s*[:#]?\s+)?"  # "account number is 123"
     r"(?P<value>(?=[A-Z0-9-]*\d)[A-Z0-9][A-Z0-9-]{2,24})\b"
 )
+# A number glued to what precedes it is part of a version, time or path ("1.2.3+4567890",
+# "12:30"), except an international one right after a label's colon or dot ("Tel:+49 30 1234567",
+# "Tél.:+33 1 42 68 53 00", a "tel:+1-415-555-0132" link in a signature).
 PHONE = re.compile(
-    r"(?<![\w+\-/.:#])"
+    r"(?:(?<![\w+\-/.:#])|(?<=[^\W\d_][:.])(?=\+)|(?<=[^\W\d_]\.:)(?=\+))"
     r"(?:\+|00)?\(?\d{1,4}\)?(?:[ .\-/]{0,2}\(?\d{1,5}\)?){1,6}"
     r"(?![\w\-/:]|\.\d)"
 )

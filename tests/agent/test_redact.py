@@ -58,6 +58,13 @@ from agent.redact import Redactor, iban_ok, luhn_ok, redact, restore
         ("звоните 8 (912) 345-67-89", "PHONE", "8 (912) 345-67-89"),
         ("mi número es 612345678", "PHONE", "612345678"),
         ("my number is 6123456789", "PHONE", "6123456789"),
+        # an international number right after its label's colon or dot, or in a tel: link
+        ("Tel:+49 30 1234567 (Zentrale)", "PHONE", "+49 30 1234567"),
+        ("Mobil:+491711234567", "PHONE", "+491711234567"),
+        ("Tél.:+33 1 42 68 53 00", "PHONE", "+33 1 42 68 53 00"),
+        ("tel.+351 912 345 678", "PHONE", "+351 912 345 678"),
+        ("Phone:+1 415 555 0132", "PHONE", "+1 415 555 0132"),
+        ("<tel:+1-415-555-0132>", "PHONE", "+1-415-555-0132"),
         # addresses written out
         ("write to anna at example dot com", "EMAIL", "anna at example dot com"),
         ("anna [at] example [dot] com, thanks", "EMAIL", "anna [at] example [dot] com"),
@@ -105,6 +112,7 @@ def test_personal_data_is_replaced(text: str, kind: str, value: str) -> None:
         "my order number is 612 345 678, mi número de pedido es 712 34 56 78",
         "Bestellnummer: 612 345 678, numéro de commande : 912 345 678",
         "servers 192.168.100.200 and 612.345.678",
+        "Zeitzone UTC+01:00, build 1.2.3+4567890, 12:+1234567",
         "the thresholds are 600 700 800",
         # "at" and "dot" in prose
         "Log in at portal.example.com with your badge",
