@@ -76,7 +76,8 @@ PHONE = re.compile(
 )
 PHONE_LABEL = re.compile(
     r"(?i)(?:phone|tel|telephone|mobile|cell|call\s+(?:me|us)?\s*(?:on|at)?|fax|whatsapp|reach\s+(?:me|us)(?:\s+(?:on|at|under))?"
-    r"|telefon|handy|mobil|rufnummer|tel[ée]fono|m[óo]vil|celular|llame|t[ée]l[ée]phone|portable"
+    r"|telefon|handy|mobil|rufnummer|tel[ée]fon[oe]|m[óo]vil|telem[óo]vel|celular|llame"
+    r"|t[ée]l[ée]phone|portable"
     r"|appelez|joindre|ll[áa]m(?:ame|enme|e)(?:\s+al)?"
     r"|(?:my|mi|mein|meine|mon|meu|il\s+mio|мой)\s+(?:number|n[úu]mero|nummer|num[ée]ro|номер)"
     r"(?:\s+(?:is|es|ist|est|[ée]|è))?)\W{0,12}$"

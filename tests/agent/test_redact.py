@@ -65,6 +65,11 @@ from agent.redact import Redactor, iban_ok, luhn_ok, redact, restore
         ("tel.+351 912 345 678", "PHONE", "+351 912 345 678"),
         ("Phone:+1 415 555 0132", "PHONE", "+1 415 555 0132"),
         ("<tel:+1-415-555-0132>", "PHONE", "+1-415-555-0132"),
+        # Portuguese labels before a number with no trunk 0
+        ("Telefone: 21 123 4567", "PHONE", "21 123 4567"),
+        ("telefone (11) 91234-5678, obrigado", "PHONE", "(11) 91234-5678"),
+        ("Telemóvel 91 234 5678", "PHONE", "91 234 5678"),
+        ("o meu telemovel: 96 123 4567", "PHONE", "96 123 4567"),
         # addresses written out
         ("write to anna at example dot com", "EMAIL", "anna at example dot com"),
         ("anna [at] example [dot] com, thanks", "EMAIL", "anna [at] example [dot] com"),
