@@ -70,6 +70,9 @@ from agent.redact import Redactor, iban_ok, luhn_ok, redact, restore
         ("telefone (11) 91234-5678, obrigado", "PHONE", "(11) 91234-5678"),
         ("Telemóvel 91 234 5678", "PHONE", "91 234 5678"),
         ("o meu telemovel: 96 123 4567", "PHONE", "96 123 4567"),
+        # the area code set off by a spaced slash, as German signatures write it
+        ("Tel.: 0221 / 123456", "PHONE", "0221 / 123456"),
+        ("Rufnummer 089 / 1234 5678 (Büro)", "PHONE", "089 / 1234 5678"),
         # addresses written out
         ("write to anna at example dot com", "EMAIL", "anna at example dot com"),
         ("anna [at] example [dot] com, thanks", "EMAIL", "anna [at] example [dot] com"),
@@ -118,6 +121,7 @@ def test_personal_data_is_replaced(text: str, kind: str, value: str) -> None:
         "Bestellnummer: 612 345 678, numéro de commande : 912 345 678",
         "servers 192.168.100.200 and 612.345.678",
         "Zeitzone UTC+01:00, build 1.2.3+4567890, 12:+1234567",
+        "Seite 12 / 13, am 01 / 05 / 2024, Quote 100 / 2500000",
         "the thresholds are 600 700 800",
         # "at" and "dot" in prose
         "Log in at portal.example.com with your badge",
