@@ -17,9 +17,10 @@ from collections.abc import Callable, Iterator
 from pydantic import BaseModel, Field
 
 # Domains may be internationalised (müller.de); the top-level domain ends where ASCII letters
-# do, so an address inside Japanese or Chinese text with no space around it is found too.
+# do, so an address inside Japanese or Chinese text with no space around it is found too. A name's
+# apostrophe belongs to the address ("sean.o'brien@example.ie"); a quote before it does not.
 EMAIL = re.compile(
-    r"(?<![\w.+-])[\w.+-]+@(?:[^\W_]|-)+(?:\.(?:[^\W_]|-)+)*\.[A-Za-z]{2,24}(?![A-Za-z0-9_])"
+    r"(?<![\w.+-])(?<![\w.+-]')[\w.+-]+(?:'[\w.+-]+)*@(?:[^\W_]|-)+(?:\.(?:[^\W_]|-)+)*\.[A-Za-z]{2,24}(?![A-Za-z0-9_])"
 )
 # Written out to fool harvesters: "anna at example dot com", "anna [at] example [dot] com",
 # "anna(at)example.com", "ana arroba ejemplo punto es". A bare " at " needs a spelled-out dot too
@@ -35,7 +36,7 @@ _DOT = (
 )
 _LABEL = r"(?!(?:the|a|an|this|that|our|my|your)\b)[^\W_](?:[\w-]{0,61}[^\W_])?"
 OBFUSCATED_EMAIL = re.compile(
-    r"(?i)(?<![\w.+-])[\w.+-]{1,64}"
+    r"(?i)(?<![\w.+-])(?<![\w.+-]')[\w.+-]{1,64}(?:'[\w.+-]{1,64})*"
     + _AT
     + rf"(?P<domain>(?:{_LABEL}{_DOT})+)(?P<tld>[a-z]{{2,24}})(?![\w-]|:\d|\.\w)"
 )

@@ -39,6 +39,8 @@ from agent.redact import Redactor, iban_ok, luhn_ok, redact, restore
         ("Bitte an info@müller.de antworten", "EMAIL", "info@müller.de"),
         ("Écrivez à anna@société.fr.", "EMAIL", "anna@société.fr"),
         ("連絡先 anna@example.comまで", "EMAIL", "anna@example.com"),
+        ("Regards, sean.o'brien@example.ie", "EMAIL", "sean.o'brien@example.ie"),
+        ("écrivez à 'anna@example.fr' svp", "EMAIL", "anna@example.fr"),
         # full-width forms, as typed in East Asian input modes
         ("連絡先 anna.schmidt＠example.com まで", "EMAIL", "anna.schmidt＠example.com"),
         ("電話 ０３０ １２３４ ５６７８ です", "PHONE", "０３０ １２３４ ５６７８"),
@@ -85,6 +87,7 @@ from agent.redact import Redactor, iban_ok, luhn_ok, redact, restore
         ("anna{at}example.com", "EMAIL", "anna{at}example.com"),
         ("anna @ example.com", "EMAIL", "anna @ example.com"),
         ("escríbeme a ana arroba ejemplo punto es", "EMAIL", "ana arroba ejemplo punto es"),
+        ("sean.o'brien at example dot ie", "EMAIL", "sean.o'brien at example dot ie"),
         ("Mail an jan (at) müller (punkt) de bitte", "EMAIL", "jan (at) müller (punkt) de"),
         ("the team at Acme dot Corp anna at example dot com", "EMAIL", "anna at example dot com"),
     ],
@@ -180,6 +183,7 @@ def test_a_long_run_of_numbers_is_redacted_in_linear_time() -> None:
         "x" * 50_000 + " at example dot com",
         "a at " + "b" * 50_000 + " dot com",
         "anna " + " " * 50_000 + "at",
+        "o'" * 25_000 + " at example",
     ],
 )
 def test_written_out_addresses_are_found_in_linear_time(near_misses: str) -> None:
