@@ -76,13 +76,17 @@ PHONE = re.compile(
     r"(?:\+|00)?\(?\d{1,4}\)?(?:(?: / |[ .\-/]{0,2})\(?\d{1,5}\)?){1,6}"
     r"(?![\w\-/:]|\.\d)"
 )
+# A phone's label, with its own "number" noun ("Phone no.", "Tel.-Nr.", "Telefonnummer") and a verb
+# ("my phone is", "mein Handy ist", "mi celular es", "mon portable est le", "meu celular é").
 PHONE_LABEL = re.compile(
-    r"(?i)(?:phone|tel|telephone|mobile|cell|call\s+(?:me|us)?\s*(?:on|at)?|fax|whatsapp|reach\s+(?:me|us)(?:\s+(?:on|at|under))?"
-    r"|telefon|handy|mobil|rufnummer|tel[ée]fon[oe]|m[óo]vil|telem[óo]vel|celular|llame"
-    r"|t[ée]l[ée]phone|portable"
+    r"(?i)(?:(?:phone|t[ée]l|telephone|mobile|cell|fax|whatsapp"
+    r"|telefon|handy|mobil|rufnummer|tel[ée]fon[oe]|m[óo]vil|telem[óo]vel|celular"
+    r"|t[ée]l[ée]phone|portable)(?:[\s.-]*(?:number|no\.?|nr\.?|nummer|num\.?|\#))?"
+    r"|contact[\s.-]*(?:number|no\.?|\#)"
+    r"|call\s+(?:me|us)?\s*(?:on|at)?|reach\s+(?:me|us)(?:\s+(?:on|at|under))?|llame"
     r"|appelez|joindre|ll[áa]m(?:ame|enme|e)(?:\s+al)?"
-    r"|(?:my|mi|mein|meine|mon|meu|il\s+mio|мой)\s+(?:number|n[úu]mero|nummer|num[ée]ro|номер)"
-    r"(?:\s+(?:is|es|ist|est|[ée]|è))?)\W{0,12}$"
+    r"|(?:my|mi|mein|meine|mon|meu|il\s+mio|мой)\s+(?:number|n[úu]mero|nummer|num[ée]ro|номер))"
+    r"(?:\s+(?:is|es|ist|lautet|est|[ée]|è)(?:\s+(?:le|el|o))?)?\W{0,12}$"
 )
 DATE_LIKE = re.compile(r"^\d{1,4}([./-])\d{1,2}\1\d{1,4}$")
 NANP = re.compile(r"^(?:\([2-9]\d{2}\) ?|[2-9]\d{2}[ .-])\d{3}[ .-]\d{4}$")
@@ -243,9 +247,13 @@ def _is_phone(raw: str, before: str, after: str) -> bool:
     digits = re.sub(r"\D", "", raw)
     if not 7 <= len(digits) <= 15 or DATE_LIKE.match(raw) or re.search(r"\d:\d", raw):
         return False
-    if re.fullmatch(r"\d{1,3}(?:\.\d{1,3}){3}", raw) or NON_PHONE_PREFIX.search(before):
-        return False  # IPv4 address, or a number labelled as a ticket/order reference
-    if re.match(r"\+[1-9]|00[1-9]", raw) or PHONE_LABEL.search(before):
+    if re.fullmatch(r"\d{1,3}(?:\.\d{1,3}){3}", raw):
+        return False  # IPv4 address
+    if PHONE_LABEL.search(before):
+        return True  # before the reference check: "Phone no." and "Tel.-Nr." label a phone
+    if NON_PHONE_PREFIX.search(before):
+        return False  # a number labelled as a ticket/order reference
+    if re.match(r"\+[1-9]|00[1-9]", raw):
         return True
     grouped = re.search(r"[ .\-/()]", raw) is not None
     if NATIONAL.fullmatch(raw):

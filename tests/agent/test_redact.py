@@ -72,6 +72,18 @@ from agent.redact import Redactor, iban_ok, luhn_ok, redact, restore
         ("telefone (11) 91234-5678, obrigado", "PHONE", "(11) 91234-5678"),
         ("Telemóvel 91 234 5678", "PHONE", "91 234 5678"),
         ("o meu telemovel: 96 123 4567", "PHONE", "96 123 4567"),
+        # a label with its "number" noun or its verb ("is", "ist", "es", "est le", "é")
+        ("Phone number: 7700 900123", "PHONE", "7700 900123"),
+        ("Mobile no. 7700 900123", "PHONE", "7700 900123"),
+        ("contact number: 7700 900123", "PHONE", "7700 900123"),
+        ("my phone is 7700 900123", "PHONE", "7700 900123"),
+        ("Telefonnummer: 30 1234567", "PHONE", "30 1234567"),
+        ("Tel.-Nr.: 30 1234567", "PHONE", "30 1234567"),
+        ("mein Handy ist 171 1234567", "PHONE", "171 1234567"),
+        ("mi celular es 55-1234-5678", "PHONE", "55-1234-5678"),
+        ("mon portable est le 6 12 34 56 78", "PHONE", "6 12 34 56 78"),
+        ("meu celular é 98765-4321", "PHONE", "98765-4321"),
+        ("Tél. 0612345678", "PHONE", "0612345678"),
         # the area code set off by a spaced slash, as German signatures write it
         ("Tel.: 0221 / 123456", "PHONE", "0221 / 123456"),
         ("Rufnummer 089 / 1234 5678 (Büro)", "PHONE", "089 / 1234 5678"),
@@ -125,6 +137,7 @@ def test_personal_data_is_replaced(text: str, kind: str, value: str) -> None:
         "servers 192.168.100.200 and 612.345.678",
         "Zeitzone UTC+01:00, build 1.2.3+4567890, 12:+1234567",
         "Seite 12 / 13, am 01 / 05 / 2024, Quote 100 / 2500000",
+        "order no. 612345678, ticket nr 7123456, the case is 8123456",
         "the thresholds are 600 700 800",
         # "at" and "dot" in prose
         "Log in at portal.example.com with your badge",
