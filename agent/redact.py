@@ -99,13 +99,15 @@ NON_PHONE_PREFIX = re.compile(
 )
 # Unlabelled national numbers with no trunk 0, in the groupings they are written in: nine digits in
 # Spain, Portugal, Poland, Czechia ("612 345 678", "612 34 56 78", "91 234 56 78"), Italy's mobiles
-# ("347 1234567"), Russia's ("912 345-67-89", "8 (912) 345-67-89").
+# ("347 1234567"), Russia's ("912 345-67-89", "8 (912) 345-67-89"), Brazil's with the area code in
+# brackets ("(11) 98765-4321", "(21) 3456-7890").
 NATIONAL = re.compile(
     r"[5-9]\d{2}([ -])\d{3}\1\d{3}"
     r"|[6-9]\d{2}( )\d{2}\2\d{2}\2\d{2}"
     r"|[89]\d( )\d{3}\3\d{2}\3\d{2}"
     r"|3\d{2}[ /-]\d{6,7}"
     r"|(?:8[ -]?)?\(?9\d{2}\)?[ -]\d{3}[ -]\d{2}[ -]\d{2}"
+    r"|\([1-9]{2}\) ?(?:9 ?\d{4}|[2-5]\d{3})-\d{4}"
 )
 # ...but not an amount or a count written with spaces between the thousands ("612 345 678 EUR").
 AMOUNT_BEFORE = re.compile(r"[$€£¥₽]\s?$")

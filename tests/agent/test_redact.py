@@ -59,6 +59,10 @@ from agent.redact import Redactor, iban_ok, luhn_ok, redact, restore
         ("chiamami al 347 1234567", "PHONE", "347 1234567"),
         ("звоните 8 (912) 345-67-89", "PHONE", "8 (912) 345-67-89"),
         ("mi número es 612345678", "PHONE", "612345678"),
+        # Brazil's area code in brackets, unlabelled: mobiles and landlines
+        ("(11) 98765-4321 é o meu", "PHONE", "(11) 98765-4321"),
+        ("ligue (21) 3456-7890 à tarde", "PHONE", "(21) 3456-7890"),
+        ("fale comigo: (31) 9 8765-4321", "PHONE", "(31) 9 8765-4321"),
         ("my number is 6123456789", "PHONE", "6123456789"),
         # an international number right after its label's colon or dot, or in a tel: link
         ("Tel:+49 30 1234567 (Zentrale)", "PHONE", "+49 30 1234567"),
@@ -138,6 +142,7 @@ def test_personal_data_is_replaced(text: str, kind: str, value: str) -> None:
         "Zeitzone UTC+01:00, build 1.2.3+4567890, 12:+1234567",
         "Seite 12 / 13, am 01 / 05 / 2024, Quote 100 / 2500000",
         "order no. 612345678, ticket nr 7123456, the case is 8123456",
+        "rows (10) 2345-6789 and (12) 1234-5678",
         "the thresholds are 600 700 800",
         # "at" and "dot" in prose
         "Log in at portal.example.com with your badge",
