@@ -70,10 +70,11 @@ ACCOUNT = re.compile(
 # A number glued to what precedes it is part of a version, time or path ("1.2.3+4567890",
 # "12:30"), except an international one right after a label's colon or dot ("Tel:+49 30 1234567",
 # "Tél.:+33 1 42 68 53 00", a "tel:+1-415-555-0132" link in a signature). Groups are set off by
-# up to two of space, dot, dash and slash, or by a spaced slash ("0221 / 123456").
+# up to two of space, dot, dash and slash, or by a spaced slash or dash ("0221 / 123456",
+# "030 - 1234567", "+49 (0) 9279 - 80 – 220").
 PHONE = re.compile(
     r"(?:(?<![\w+\-/.:#])|(?<=[^\W\d_][:.])(?=\+)|(?<=[^\W\d_]\.:)(?=\+))"
-    r"(?:\+|00)?\(?\d{1,4}\)?(?:(?: / |[ .\-/]{0,2})\(?\d{1,5}\)?){1,6}"
+    r"(?:\+|00)?\(?\d{1,4}\)?(?:(?: [/\-–] |[ .\-/]{0,2})\(?\d{1,5}\)?){1,6}"
     r"(?![\w\-/:]|\.\d)"
 )
 # A phone's label, with its own "number" noun ("Phone no.", "Tel.-Nr.", "Telefonnummer") and a verb

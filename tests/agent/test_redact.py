@@ -91,6 +91,9 @@ from agent.redact import Redactor, iban_ok, luhn_ok, redact, restore
         # the area code set off by a spaced slash, as German signatures write it
         ("Tel.: 0221 / 123456", "PHONE", "0221 / 123456"),
         ("Rufnummer 089 / 1234 5678 (Büro)", "PHONE", "089 / 1234 5678"),
+        ("Telefon 030 - 1234567", "PHONE", "030 - 1234567"),
+        ("Anruf unter 0221 - 123 456 78", "PHONE", "0221 - 123 456 78"),
+        ("fax   +49 (0) 9279 - 80 – 220\n", "PHONE", "+49 (0) 9279 - 80 – 220"),
         # addresses written out
         ("write to anna at example dot com", "EMAIL", "anna at example dot com"),
         ("anna [at] example [dot] com, thanks", "EMAIL", "anna [at] example [dot] com"),
@@ -143,6 +146,7 @@ def test_personal_data_is_replaced(text: str, kind: str, value: str) -> None:
         "Seite 12 / 13, am 01 / 05 / 2024, Quote 100 / 2500000",
         "order no. 612345678, ticket nr 7123456, the case is 8123456",
         "rows (10) 2345-6789 and (12) 1234-5678",
+        "von 0800 - 1700 Uhr, 2019 - 2024, Zeilen 100 - 2500000",
         "the thresholds are 600 700 800",
         # "at" and "dot" in prose
         "Log in at portal.example.com with your badge",
