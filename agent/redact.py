@@ -68,12 +68,13 @@ ACCOUNT = re.compile(
     r"(?P<value>(?=[A-Z0-9-]*\d)[A-Z0-9][A-Z0-9-]{2,24})\b"
 )
 # A number glued to what precedes it is part of a version, time or path ("1.2.3+4567890",
-# "12:30"), except an international one right after a label's colon or dot ("Tel:+49 30 1234567",
-# "Tél.:+33 1 42 68 53 00", a "tel:+1-415-555-0132" link in a signature). Groups are set off by
-# up to two of space, dot, dash and slash, or by a spaced slash or dash ("0221 / 123456",
-# "030 - 1234567", "+49 (0) 9279 - 80 – 220").
+# "12:30"), except one right after a word's colon or dot ("Tel:+49 30 1234567", "Tél.:+33 1 42 68
+# 53 00", a signature's "tel:+1-415-555-0132" link or "m:412-558-3346", a web form's
+# "telephone:0649737471"): whether that is a phone is then judged like any other candidate.
+# Groups are set off by up to two of space, dot, dash and slash, or by a spaced slash or dash
+# ("0221 / 123456", "030 - 1234567", "+49 (0) 9279 - 80 – 220").
 PHONE = re.compile(
-    r"(?:(?<![\w+\-/.:#])|(?<=[^\W\d_][:.])(?=\+)|(?<=[^\W\d_]\.:)(?=\+))"
+    r"(?:(?<![\w+\-/.:#])|(?<=[^\W\d_][:.])|(?<=[^\W\d_]\.:))"
     r"(?:\+|00)?\(?\d{1,4}\)?(?:(?: [/\-–] |[ .\-/]{0,2})\(?\d{1,5}\)?){1,6}"
     r"(?![\w\-/:]|\.\d)"
 )

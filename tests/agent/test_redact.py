@@ -71,6 +71,8 @@ from agent.redact import Redactor, iban_ok, luhn_ok, redact, restore
         ("tel.+351 912 345 678", "PHONE", "+351 912 345 678"),
         ("Phone:+1 415 555 0132", "PHONE", "+1 415 555 0132"),
         ("<tel:+1-415-555-0132>", "PHONE", "+1-415-555-0132"),
+        ("customer number:\ntelephone:0649737471\nsummary:", "PHONE", "0649737471"),
+        ("compliance\nm:412-558-3346 (mobile)", "PHONE", "412-558-3346"),
         # Portuguese labels before a number with no trunk 0
         ("Telefone: 21 123 4567", "PHONE", "21 123 4567"),
         ("telefone (11) 91234-5678, obrigado", "PHONE", "(11) 91234-5678"),
@@ -143,6 +145,7 @@ def test_personal_data_is_replaced(text: str, kind: str, value: str) -> None:
         "Bestellnummer: 612 345 678, numéro de commande : 912 345 678",
         "servers 192.168.100.200 and 612.345.678",
         "Zeitzone UTC+01:00, build 1.2.3+4567890, 12:+1234567",
+        "build.1234567, v:7654321, id:1234567, Art.-Nr.1234567, ts:1700000000, date:2024-01-15",
         "Seite 12 / 13, am 01 / 05 / 2024, Quote 100 / 2500000",
         "order no. 612345678, ticket nr 7123456, the case is 8123456",
         "rows (10) 2345-6789 and (12) 1234-5678",
