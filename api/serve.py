@@ -50,11 +50,23 @@ def _first_key(db: Database) -> None:
     )
 
 
+URL_LOGGERS = ("httpx", "httpcore")
+"""HTTP clients that log each request's URL at INFO or DEBUG: the on-call webhook's URL may carry
+its token (a Slack or Teams hook is one), and the LLM's base URL its credentials."""
+
+
+def configure_logging(level: str) -> None:
+    """The service's log level, with the HTTP clients' request lines left out at any level."""
+    logging.getLogger().setLevel(level.upper())
+    for name in URL_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
 def serve(
     settings: Settings, host: str | None = None, port: int | None = None, demo: bool = False
 ) -> int:
     """Run the service until interrupted; returns the exit status."""
-    logging.getLogger().setLevel(settings.log_level.upper())
+    configure_logging(settings.log_level)
     app = create_app(settings)
     if demo:
         added = seed_demo(app.state.services.engine.triager.kb)

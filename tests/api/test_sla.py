@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import logging
 import socket
 import threading
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer, ThreadingHTTPServer
 from typing import Any, ClassVar
 
+import pytest
 from api_support import TICKET_DB, TICKET_REVIEW, Api, wait_for
 from fastapi.testclient import TestClient
 from sqlalchemy import event
@@ -17,6 +19,7 @@ from agent.settings import EXAMPLES_DIR
 from agent.triager import TriageResult
 from api.main import create_app
 from api.options import ServiceOptions
+from api.serve import URL_LOGGERS, configure_logging
 from api.tables import TicketRow
 
 EXAMPLE = (EXAMPLES_DIR / "policy.yaml").read_text(encoding="utf-8")
@@ -576,3 +579,38 @@ def test_a_failed_page_retried_by_two_processes_at_once_is_sent_once(api: Api) -
     # the decision's page, then one retry (before: each process sent its own)
     assert len(_ScriptedHook.received) == 2
     assert events[0]["oncall"] == "ok" and events[0]["oncall_attempts"] == 2
+
+
+def test_the_served_logs_never_show_the_oncall_webhooks_url(
+    api: Api, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A Slack or Teams hook carries its token in the URL; at the default INFO level the HTTP
+    # client's own request line wrote it to stderr with every page.
+    _Hook.received.clear()
+    server = HTTPServer(("127.0.0.1", 0), _Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    root, levels = logging.getLogger(), {n: logging.getLogger(n).level for n in URL_LOGGERS}
+    before = root.level
+    try:
+        configure_logging("INFO")
+        caplog.set_level(logging.INFO, logger="api")
+        url = f"http://127.0.0.1:{server.server_port}/services/T0/B0/hook-token-4f9a"
+        api.client.put("/v1/policy", json={"yaml": _with_webhook(url)}, headers=api.auth("admin"))
+        outage = {"subject": "Production outage", "body": "Major outage: portal down for all."}
+        made = api.client.post("/v1/triage", json=outage, headers=api.auth("helpdesk")).json()
+        assert made["priority"] == "P1"
+        assert wait_for(lambda: _Hook.received, timeout=10)
+        assert wait_for(lambda: "notify_oncall ok" in _last_actions(api, made["ticket_id"]))
+    finally:
+        server.shutdown()
+        root.setLevel(before)
+        for name, level in levels.items():
+            logging.getLogger(name).setLevel(level)
+    assert caplog.records  # INFO lines were written: the service's own
+    assert "hook-token-4f9a" not in caplog.text
+
+
+def _last_actions(api: Api, ticket_id: str) -> list[str]:
+    view = api.client.get(f"/v1/tickets/{ticket_id}", headers=api.auth("specialist"))
+    actions: list[str] = view.json()["sla"]["events"][-1]["actions"]
+    return actions
