@@ -62,6 +62,10 @@ class Metrics:
         return generate_latest(self.registry)
 
 
+HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+"""Methods counted by name; any other is counted as "other"."""
+
+
 class MetricsMiddleware:
     """Counts requests by route template (not raw path, so ids do not explode the labels)."""
 
@@ -88,6 +92,9 @@ class MetricsMiddleware:
             route = scope.get("route")
             template = getattr(route, "path", None) or "unmatched"
             method = scope.get("method", "GET")
+            # Any token is a method to the server: made-up ones, sent without a key, would each
+            # be a series kept for the life of the process.
+            method = method if method in HTTP_METHODS else "other"
             self.metrics.requests.labels(method=method, route=template, status=str(status)).inc()
             self.metrics.latency.labels(method=method, route=template).observe(
                 time.perf_counter() - started

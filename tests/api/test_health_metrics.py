@@ -36,3 +36,15 @@ def test_metrics_count_requests_decisions_and_errors(api: Api) -> None:
     assert 'triage_intake_queue_depth{source="api"} 0.0' in text
     assert "triage_http_request_seconds_bucket" in text
     assert "triage_llm_calls_total 0.0" in text
+
+
+def test_made_up_methods_share_one_label(api: Api) -> None:
+    # Anyone may send any method token without a key; each one was a new series kept for the
+    # life of the process, so a loop of them grew memory and /metrics without bound.
+    for i in range(50):
+        assert api.client.request(f"X{i}", "/v1/anything").status_code in (404, 405)
+    api.client.get("/healthz")
+    text = api.client.get("/metrics").text
+    assert 'method="X1"' not in text
+    assert 'triage_http_requests_total{method="other",route="unmatched",status="404"} 50.0' in text
+    assert 'triage_http_requests_total{method="GET",route="/healthz",status="200"} 1.0' in text
