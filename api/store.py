@@ -335,10 +335,10 @@ def _row(session: Session, ticket_id: str) -> TicketRow:
 def held_row(session: Session, ticket_id: str) -> TicketRow | None:
     """The row, read after writing it: no other writer can change it until the session ends.
 
-    For a read-modify-write of the row, before the session has read it. A write takes the row (PostgreSQL) or the database
-    (SQLite) for the rest of the transaction, where a SELECT ... FOR UPDATE takes nothing on
-    SQLite; a plain read first would let another writer's change in before this one's write,
-    which would then undo it.
+    For a read-modify-write of the row, called before the session has read it. A write takes the
+    row (PostgreSQL) or the database (SQLite) for the rest of the transaction, where a SELECT ...
+    FOR UPDATE takes nothing on SQLite; a plain read first would let another writer's change in
+    before this one's write, which would then undo it.
     """
     session.execute(
         update(TicketRow)
