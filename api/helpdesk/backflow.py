@@ -231,10 +231,11 @@ class BackflowWorker(PollingThread):
                 row.updated_at = utcnow()
 
     def close(self, external_id: str) -> None:
-        """Closed in the helpdesk without a resolution: no longer open here (nor learned)."""
+        """Closed in the helpdesk without a resolution: no longer open here (nor learned).
+        A ticket whose triage failed is closed too, so the intake's retry leaves it alone."""
         with self.services.db.session() as session:
             row = self._our_ticket(session, external_id)
-            if row is not None and row.status in OPEN_STATUSES:
+            if row is not None and row.status in (*OPEN_STATUSES, "failed"):
                 row.status, row.front_of_queue, row.updated_at = "resolved", False, utcnow()
 
     def _undecided(self, external_id: str) -> bool:

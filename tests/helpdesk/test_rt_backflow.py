@@ -476,3 +476,37 @@ def test_a_resolution_another_process_holds_holds_back_the_reopen_after_it(
     assert second.connector.backflow.drain() == 2
     assert second.services.store.status(ticket_id) == "decided"  # resolved, then reopened
     assert len(second.services.ledger.outcomes("service_desk")) == 1
+
+
+def _failed(rig: Rig, fake: FakeHelpdesk) -> tuple[str, str]:
+    """A helpdesk ticket whose triage failed (as the service records a failed run)."""
+    rt = fake.create(*DB_TEXT, requester="alice@example.com")
+    ticket = rt_ticket(rt.id, *DB_TEXT)
+    claim = rig.services.store.claim(ticket, None, WEBHOOK_CALLER.key_id, "triaging")
+    rig.services.store.set_status(claim.id, "failed", "TriageError: the model timed out")
+    return claim.id, rt.id
+
+
+def test_a_failed_ticket_rejected_in_the_helpdesk_is_closed_and_not_triaged_again(
+    make_rig: RigFactory, fake: FakeHelpdesk
+) -> None:
+    rig = make_rig(fake)
+    ticket_id, rt_id = _failed(rig, fake)
+    fake.set_field(rt_id, "Status", "rejected", "root")
+    rig.connector.handler.handle(
+        HelpdeskEvent(
+            source="rt",
+            event_id="rt-txn-180",
+            type="status",
+            external_id=f"rt:{rt_id}",
+            changes={"Status": "rejected"},
+        )
+    )
+    assert rig.connector.backflow.drain() == 1
+    assert rig.services.store.status(ticket_id) == "resolved"
+    # the intake's next attempt at it finds it closed: no decision, nothing sent to the helpdesk
+    rig.services.service.process(ticket_id)
+    assert rig.services.store.status(ticket_id) == "resolved"
+    assert rig.services.store.output(ticket_id) is None
+    rig.connector.delivery.drain()
+    assert fake.tickets[rt_id].queue == "General" and not fake.comments(rt_id)
