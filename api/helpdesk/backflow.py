@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from contextlib import suppress
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,6 +27,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from agent.errors import ConflictError
 from api.db import Database
 from api.deps import Services
 from api.helpdesk.base import Helpdesk, HelpdeskError, HelpdeskUnavailable
@@ -35,6 +37,7 @@ from api.helpdesk.outcome import Outcome, compute_outcome
 from api.helpdesk.polling import PollingThread
 from api.helpdesk.tables import EventRow, OutcomeRow
 from api.hooks import HelpdeskEvent
+from api.intake.dlq import DeadLetters
 from api.schemas import OPEN_STATUSES, UNFINISHED_STATUSES
 from api.tables import DecisionRow, TicketRow, utcnow
 from knowledge.feedback import Feedback
@@ -143,6 +146,7 @@ class BackflowWorker(PollingThread):
         super().__init__(poll_s)
         self.services, self.helpdesk, self.source = services, helpdesk, source
         self.events = EventLog(services.db)
+        self.dead_letters = DeadLetters(services.db)
 
     def run_pass(self) -> float:
         """Drain the pending resolutions, then wait the poll interval."""
@@ -213,6 +217,7 @@ class BackflowWorker(PollingThread):
             )
         if ticket_id is not None:
             self._learn(ticket_id, outcome, first_team)
+            self._discard_dead_letter(ticket_id, f"resolved in {self.source} ticket {external_id}")
         return outcome
 
     def reopen(self, external_id: str) -> None:
@@ -235,8 +240,22 @@ class BackflowWorker(PollingThread):
         A ticket whose triage failed is closed too, so the intake's retry leaves it alone."""
         with self.services.db.session() as session:
             row = self._our_ticket(session, external_id)
-            if row is not None and row.status in (*OPEN_STATUSES, "failed"):
+            if row is None:
+                return
+            ticket_id = row.id
+            if row.status in (*OPEN_STATUSES, "failed"):
                 row.status, row.front_of_queue, row.updated_at = "resolved", False, utcnow()
+        self._discard_dead_letter(ticket_id, f"closed in {self.source} ticket {external_id}")
+
+    def _discard_dead_letter(self, ticket_id: str, reason: str) -> None:
+        """A dead letter of a ticket the helpdesk closed waits for nobody: a replay would
+        only make a decision for a closed ticket, open here again."""
+        letter = self.dead_letters.latest(ticket_id)
+        if letter is None or letter.state != "open":
+            return
+        # a person replayed or discarded it meanwhile: theirs stands
+        with suppress(ConflictError):
+            self.dead_letters.resolve(letter.id, "discarded", f"helpdesk:{self.source}", reason)
 
     def _undecided(self, external_id: str) -> bool:
         """True while our ticket for it waits for triage (queued or triaging)."""

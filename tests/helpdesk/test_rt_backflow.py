@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from rt_support import DB_TEXT, REVIEW_TEXT, Rig, RigFactory, rt_ticket
 from sqlalchemy import func, select
 
+from agent.errors import ConflictError
 from agent.kpis import compute_kpis
 from agent.state import HumanReview
 from agent.triager import Triager, TriageResult
@@ -510,3 +511,36 @@ def test_a_failed_ticket_rejected_in_the_helpdesk_is_closed_and_not_triaged_agai
     assert rig.services.store.output(ticket_id) is None
     rig.connector.delivery.drain()
     assert fake.tickets[rt_id].queue == "General" and not fake.comments(rt_id)
+
+
+@pytest.mark.parametrize("status", ["rejected", "resolved"])
+def test_the_dead_letter_of_a_ticket_closed_in_the_helpdesk_waits_for_nobody(
+    make_rig: RigFactory, fake: FakeHelpdesk, status: str
+) -> None:
+    rig = make_rig(fake)
+    ticket_id, rt_id = _failed(rig, fake)
+    dead_letters = rig.app.state.intake.dead_letters
+    letter_id = dead_letters.add(
+        ticket_id, "rt", "helpdesk", "standard", 50, "TriageError: timed out", 5, {}, {}
+    )
+    fake.set_field(rt_id, "Status", status, "root")
+    rig.connector.handler.handle(
+        HelpdeskEvent(
+            source="rt",
+            event_id="rt-txn-190",
+            type="resolved" if status == "resolved" else "status",
+            external_id=f"rt:{rt_id}",
+            changes={"Status": status},
+        )
+    )
+    assert rig.connector.backflow.drain() == 1
+    assert rig.services.store.status(ticket_id) == "resolved"
+    assert dead_letters.open_count() == 0
+    letter = dead_letters.get(letter_id)
+    assert (letter.state, letter.resolved_by) == ("discarded", "helpdesk:rt")
+    assert (
+        letter.reason == f"{'resolved' if status == 'resolved' else 'closed'} in rt ticket {rt_id}"
+    )
+    # so nobody replays it into a decision for a ticket the helpdesk has closed
+    with pytest.raises(ConflictError):
+        rig.app.state.intake.actions.replay(letter_id, "lead")
