@@ -10,9 +10,10 @@ team, and the record says so (knowledge.cases.stands_against); the outcome's fac
 as always. The events of a ticket still queued for triage wait for its decision. A reopen,
 applied in its turn after the resolution before it, makes the ticket open here again (decided,
 or in review); a rejection or deletion closes it here (status resolved) without learning
-anything. A worker claims each event before it processes it (a lease, as the outbox's rows), so
-of two API processes on one database only one learns a resolution; the other leaves that
-ticket's events to it.
+anything; whichever of these comes last (the catch-up may hand over one after a later one),
+the ticket is left open here exactly when the helpdesk has it open now. A worker claims each
+event before it processes it (a lease, as the outbox's rows), so of two API processes on one
+database only one learns a resolution; the other leaves that ticket's events to it.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from sqlalchemy.orm import Session
 from agent.errors import ConflictError
 from api.db import Database
 from api.deps import Services
-from api.helpdesk.base import Helpdesk, HelpdeskError, HelpdeskUnavailable
+from api.helpdesk.base import Helpdesk, HelpdeskError, HelpdeskRejected, HelpdeskUnavailable
 from api.helpdesk.lease import LEASE_S, claim
 from api.helpdesk.outbox import FROM_WEBHOOK
 from api.helpdesk.outcome import Outcome, compute_outcome
@@ -49,6 +50,8 @@ MAX_ATTEMPTS = 20
 # closes the ticket without a resolution (rejected, deleted): nothing to learn, nothing due.
 WORK = ("resolved", "reopened", "closed")
 CLOSED_UNRESOLVED = ("rejected", "deleted")
+# The helpdesk's statuses of a ticket nobody works on any more.
+INACTIVE = ("resolved", "closed", *CLOSED_UNRESOLVED)
 
 
 def work_type(event: HelpdeskEvent) -> str:
@@ -218,10 +221,18 @@ class BackflowWorker(PollingThread):
         if ticket_id is not None:
             self._learn(ticket_id, outcome, first_team)
             self._discard_dead_letter(ticket_id, f"resolved in {self.source} ticket {external_id}")
+            if ticket.status.lower() not in INACTIVE:
+                # Reopened since (the reopen's event came first): learned, and open as there.
+                self._reopen_here(external_id)
         return outcome
 
     def reopen(self, external_id: str) -> None:
-        """A ticket reopened in the helpdesk is open here again: in the SLA watch (or review)."""
+        """A ticket reopened in the helpdesk is open here again: in the SLA watch (or review),
+        unless the helpdesk has closed it again since (this event came late)."""
+        if self._open_there(external_id):
+            self._reopen_here(external_id)
+
+    def _reopen_here(self, external_id: str) -> None:
         with self.services.db.session() as session:
             row = self._our_ticket(session, external_id)
             if row is None or row.status != "resolved":
@@ -237,7 +248,10 @@ class BackflowWorker(PollingThread):
 
     def close(self, external_id: str) -> None:
         """Closed in the helpdesk without a resolution: no longer open here (nor learned).
-        A ticket whose triage failed is closed too, so the intake's retry leaves it alone."""
+        A ticket whose triage failed is closed too, so the intake's retry leaves it alone. One
+        the helpdesk has opened again since (this event came late) stays open."""
+        if self._open_there(external_id):
+            return
         with self.services.db.session() as session:
             row = self._our_ticket(session, external_id)
             if row is None:
@@ -246,6 +260,18 @@ class BackflowWorker(PollingThread):
             if row.status in (*OPEN_STATUSES, "failed"):
                 row.status, row.front_of_queue, row.updated_at = "resolved", False, utcnow()
         self._discard_dead_letter(ticket_id, f"closed in {self.source} ticket {external_id}")
+
+    def _open_there(self, external_id: str) -> bool:
+        """True when the helpdesk has the ticket open now (False when it has it no more).
+
+        Events can come out of order (the catch-up hands over one whose post failed after a
+        later one got through): the ticket's state here follows the helpdesk's as it is now.
+        """
+        try:
+            status = self.helpdesk.ticket(external_id).status
+        except HelpdeskRejected:
+            return False  # deleted for good (or not ours to read): open nowhere
+        return status.lower() not in INACTIVE
 
     def _discard_dead_letter(self, ticket_id: str, reason: str) -> None:
         """A dead letter of a ticket the helpdesk closed waits for nobody: a replay would

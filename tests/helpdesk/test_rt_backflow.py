@@ -544,3 +544,65 @@ def test_the_dead_letter_of_a_ticket_closed_in_the_helpdesk_waits_for_nobody(
     # so nobody replays it into a decision for a ticket the helpdesk has closed
     with pytest.raises(ConflictError):
         rig.app.state.intake.actions.replay(letter_id, "lead")
+
+
+def test_a_resolution_that_arrives_after_the_reopen_that_followed_it_leaves_the_ticket_open(
+    make_rig: RigFactory, fake: FakeHelpdesk
+) -> None:
+    # The scrip's post of the resolution failed, the reopen's got through; the catch-up hands
+    # the resolution over later. RT has the ticket open: so must we (the SLA watch follows it).
+    rig = make_rig(fake)
+    ticket_id, rt_id = _routed(rig, fake)
+    fake.record(rt_id, "Correspond", "mehmet.yilmaz@example.com", content="Patched the DB.")
+    fake.set_field(rt_id, "Status", "resolved", "mehmet.yilmaz@example.com")
+    fake.set_field(rt_id, "Status", "open", "alice@example.com")
+    rig.connector.handler.handle(
+        HelpdeskEvent(source="rt", event_id="rt-txn-201", type="reopened", external_id=rt_id)
+    )
+    rig.connector.backflow.drain()
+    rig.connector.handler.handle(_resolved("rt-txn-200", rt_id))
+    assert rig.connector.backflow.drain() == 1
+    assert rig.services.store.status(ticket_id) == "decided"
+    assert rig.triager.kb.store.get(ticket_id) is not None  # the resolution is learned all the same
+
+
+def test_a_reopen_that_arrives_after_the_resolution_that_followed_it_leaves_the_ticket_closed(
+    make_rig: RigFactory, fake: FakeHelpdesk
+) -> None:
+    rig = make_rig(fake)
+    ticket_id, rt_id = _routed(rig, fake)
+    fake.set_field(rt_id, "Status", "resolved", "root")
+    rig.connector.handler.handle(_resolved("rt-txn-210", rt_id))
+    rig.connector.backflow.drain()
+    fake.set_field(rt_id, "Status", "open", "alice@example.com")
+    fake.set_field(rt_id, "Status", "resolved", "root")
+    rig.connector.handler.handle(_resolved("rt-txn-212", rt_id))
+    rig.connector.backflow.drain()
+    rig.connector.handler.handle(
+        HelpdeskEvent(source="rt", event_id="rt-txn-211", type="reopened", external_id=rt_id)
+    )
+    rig.connector.backflow.drain()
+    assert rig.services.store.status(ticket_id) == "resolved"  # as in RT
+
+
+def test_a_rejection_that_arrives_after_the_reopen_that_followed_it_leaves_the_ticket_open(
+    make_rig: RigFactory, fake: FakeHelpdesk
+) -> None:
+    rig = make_rig(fake)
+    ticket_id, rt_id = _routed(rig, fake)
+    fake.set_field(rt_id, "Status", "rejected", "root")
+    fake.set_field(rt_id, "Status", "open", "root")  # not spam after all
+    rig.connector.handler.handle(
+        HelpdeskEvent(source="rt", event_id="rt-txn-221", type="reopened", external_id=rt_id)
+    )
+    rig.connector.handler.handle(
+        HelpdeskEvent(
+            source="rt",
+            event_id="rt-txn-220",
+            type="status",
+            external_id=f"rt:{rt_id}",
+            changes={"Status": "rejected"},
+        )
+    )
+    rig.connector.backflow.drain()
+    assert rig.services.store.status(ticket_id) == "decided"
