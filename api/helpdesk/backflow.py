@@ -32,6 +32,7 @@ from agent.errors import ConflictError
 from api.db import Database
 from api.deps import Services
 from api.helpdesk.base import Helpdesk, HelpdeskError, HelpdeskRejected, HelpdeskUnavailable
+from api.helpdesk.history import INACTIVE
 from api.helpdesk.lease import LEASE_S, claim
 from api.helpdesk.outbox import FROM_WEBHOOK
 from api.helpdesk.outcome import Outcome, compute_outcome
@@ -50,8 +51,6 @@ MAX_ATTEMPTS = 20
 # closes the ticket without a resolution (rejected, deleted): nothing to learn, nothing due.
 WORK = ("resolved", "reopened", "closed")
 CLOSED_UNRESOLVED = ("rejected", "deleted")
-# The helpdesk's statuses of a ticket nobody works on any more.
-INACTIVE = ("resolved", "closed", *CLOSED_UNRESOLVED)
 
 
 def work_type(event: HelpdeskEvent) -> str:

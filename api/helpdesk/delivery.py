@@ -6,9 +6,9 @@ values, and a comment whose step was started but not recorded is looked for (by 
 the ticket's history before being posted again.
 While the helpdesk is unreachable the loop backs off exponentially (capped per wait) and keeps
 trying for as long as it takes; a refusal (unknown ticket, bad request) closes the row instead.
-A ticket the helpdesk has already closed is not moved or assigned, and a ticket's first decision
-leaves the queue or owner a person set before it arrived: priority, tags and the comment are
-still applied. The tags field keeps the tags people added there: a row replaces
+A ticket the helpdesk has already closed (or deleted) is not moved or assigned, and a ticket's
+first decision leaves the queue or owner a person set before it arrived: priority, tags and the
+comment are still applied. The tags field keeps the tags people added there: a row replaces
 the tags earlier rows of its ticket set (and the review tag), not the others.
 """
 
@@ -20,7 +20,7 @@ import threading
 from datetime import UTC, datetime
 
 from api.helpdesk.base import Helpdesk, HelpdeskRejected, HelpdeskUnavailable, TicketUpdate
-from api.helpdesk.history import CLOSED
+from api.helpdesk.history import INACTIVE
 from api.helpdesk.listener import REVIEW_TAG
 from api.helpdesk.names import TAGS_FIELD
 from api.helpdesk.outbox import Outbox
@@ -60,7 +60,7 @@ def apply_row(helpdesk: Helpdesk, outbox: Outbox, row: OutboxRow) -> tuple[str, 
         moves = change.queue is not None or change.owner is not None
         if moves or TAGS_FIELD in change.custom_fields:
             now = helpdesk.ticket(ticket_id)
-            if moves and now.status.lower() in CLOSED:
+            if moves and now.status.lower() in INACTIVE:
                 # Done before the decision arrived (a backlog, a restart's catch-up): the
                 # person's final queue and owner stand, and the resolution is learned from them.
                 change = change.model_copy(update={"queue": None, "owner": None})

@@ -318,3 +318,17 @@ def test_a_review_after_a_crash_before_marking_the_held_decision_told_reaches_th
     assert fake.tickets[rt.id].queue == "hardware"
     comments = fake.comments(rt.id)
     assert len(comments) == 2 and "**Routed to** hardware" in comments[1]
+
+
+@pytest.mark.parametrize("status", ["rejected", "deleted"])
+def test_a_ticket_closed_unresolved_in_the_helpdesk_before_the_decision_is_not_moved(
+    make_rig: RigFactory, fake: FakeHelpdesk, status: str
+) -> None:
+    rig = make_rig(fake)
+    rt = fake.create(*DB_TEXT, requester="alice@example.com")
+    fake.set_field(rt.id, "Status", status, "root")  # spam, taken out before the decision came
+    _, result = rig.decide(rt_ticket(rt.id, *DB_TEXT))
+    assert result.decision.team == "database" and result.decision.assignee
+    rig.connector.delivery.drain()
+    now = fake.tickets[rt.id]
+    assert (now.queue, now.owner) == ("General", None)  # nobody is handed a closed ticket
