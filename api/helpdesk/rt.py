@@ -83,9 +83,10 @@ class RTHelpdesk:
         """Close the connection pool."""
         self._http.close()
 
-    def call(self, method: str, path: str, **kwargs: Any) -> Any:
+    def call(self, method: str, path: str, created: bool = False, **kwargs: Any) -> Any:
         """One REST2 request; its JSON answer. Unreachable, 429/5xx or the token refused (401)
-        raise HelpdeskUnavailable, a refusal HelpdeskRejected."""
+        raise HelpdeskUnavailable, a refusal HelpdeskRejected. ``created``: only "201 Created"
+        is success, and the answer is not read (None)."""
         try:
             response = self._http.request(method, path, **kwargs)
         except httpx.TransportError as exc:
@@ -98,6 +99,10 @@ class RTHelpdesk:
         if response.status_code >= 400:
             detail = response.text[:200].replace("\n", " ")
             raise HelpdeskRejected(f"RT {method} {path}: HTTP {response.status_code} {detail}")
+        if created:
+            if response.status_code != 201:  # not RT's answer (a proxy's page): try again
+                raise HelpdeskUnavailable(f"RT {method} {path}: HTTP {response.status_code}")
+            return None
         try:
             return response.json()
         except ValueError as exc:
@@ -242,15 +247,18 @@ class RTHelpdesk:
         return check_update(update, self.ticket(ticket_id), messages)
 
     def comment(self, ticket_id: str, text: str) -> None:
-        """An internal comment, as plain text (RT shows Markdown as written)."""
-        answer = self.call(
+        """An internal comment, as plain text (RT shows Markdown as written).
+
+        RT answers 201 when it added the comment and 400 (with why) when it did not. Its
+        message is in the bot user's language and not read: "Comments added" only in English,
+        and RT 5 sends some languages' (German "hinzugefügt") in Latin-1 under a UTF-8 header.
+        """
+        self.call(
             "POST",
             f"/ticket/{quote(ticket_id)}/comment",
+            created=True,
             json={"Content": text, "ContentType": "text/plain"},
         )
-        messages = [str(m) for m in answer] if isinstance(answer, list) else [str(answer)]
-        if not any("added" in m.lower() for m in messages):
-            raise HelpdeskRejected(f"RT did not add the comment: {'; '.join(messages)[:300]}")
 
 
 def check_update(update: TicketUpdate, now: HelpdeskTicket, messages: list[str]) -> UpdateResult:

@@ -114,3 +114,39 @@ def test_a_reply_written_in_html_is_read_as_text() -> None:
     create, reply = _rt(answer).history("7")
     assert create.content == "VPN drops."
     assert resolution_text([create, reply]) == "Raised the DPD timeout to 60 s."
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        # RT 5 answers a bot user whose language is German in Latin-1 (checked against RT 5.0)
+        '[\n   "Kommentar hinzugef\u00fcgt"\n]\n'.encode("latin-1"),
+        json.dumps(["Комментарии добавлены"]).encode(),  # any other language, in UTF-8
+        b'["Comments added"]',
+    ],
+)
+def test_a_comment_rt_created_is_taken_in_any_language(body: bytes) -> None:
+    posted: list[bytes] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        posted.append(request.content)
+        return httpx.Response(
+            201, content=body, headers={"Content-Type": 'application/json; charset="utf-8"'}
+        )
+
+    _rt(answer).comment("7", "brief")
+    assert len(posted) == 1
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "error"),
+    [
+        (400, b'{"message": "Permission Denied"}', HelpdeskRejected),
+        (200, b"<html>Sign in</html>", HelpdeskUnavailable),  # a proxy's page, not RT's answer
+    ],
+)
+def test_a_comment_rt_did_not_create_is_an_error(
+    status: int, body: bytes, error: type[Exception]
+) -> None:
+    with pytest.raises(error):
+        _rt(lambda r: httpx.Response(status, content=body)).comment("7", "brief")
