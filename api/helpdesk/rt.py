@@ -242,8 +242,16 @@ class RTHelpdesk:
             body["CustomFields"] = update.custom_fields
         if not body:
             return UpdateResult()
-        answer = self.call("PUT", f"/ticket/{quote(ticket_id)}", json=body)
-        messages = [str(m) for m in answer] if isinstance(answer, list) else [str(answer)]
+        # RT sets a PUT's Owner before its Queue; people may own tickets only in their team's
+        # queue (RT's usual rights), so a new owner is refused in the queue being left. The
+        # owner goes in a second PUT, once the ticket is in its queue.
+        puts = [body]
+        if "Queue" in body and "Owner" in body:
+            puts = [{k: v for k, v in body.items() if k != "Owner"}, {"Owner": body["Owner"]}]
+        messages: list[str] = []
+        for put in puts:
+            answer = self.call("PUT", f"/ticket/{quote(ticket_id)}", json=put)
+            messages += [str(m) for m in answer] if isinstance(answer, list) else [str(answer)]
         return check_update(update, self.ticket(ticket_id), messages)
 
     def comment(self, ticket_id: str, text: str) -> None:

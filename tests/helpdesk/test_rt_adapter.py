@@ -150,3 +150,32 @@ def test_a_comment_rt_did_not_create_is_an_error(
 ) -> None:
     with pytest.raises(error):
         _rt(lambda r: httpx.Response(status, content=body)).comment("7", "brief")
+
+
+def test_the_owner_is_set_after_the_queue_where_only_that_queue_lets_them_own_tickets() -> None:
+    # RT sets a PUT's Owner before its Queue (checked against RT 5.0), and people may own
+    # tickets in their team's queue only, RT's usual rights: asked together, the owner is refused
+    # in the queue the ticket is leaving.
+    may_own = {"mehmet.yilmaz@example.com": {"database"}}
+    ticket = {**TICKET, "Queue": {"id": "General"}, "Owner": {"id": "Nobody"}}
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.method == "PUT":
+            body, said = json.loads(request.content), []
+            if "Owner" in body:
+                if ticket["Queue"]["id"] in may_own.get(body["Owner"], set()):  # type: ignore[index]
+                    ticket["Owner"] = {"id": body["Owner"]}
+                    said.append("Owner changed")
+                else:
+                    said.append("That user may not own tickets in that queue")
+            if "Queue" in body:
+                ticket["Queue"] = {"id": body["Queue"]}
+                said.append("Queue changed")
+            return httpx.Response(200, json=said)
+        return httpx.Response(200, json=ticket)
+
+    result = _rt(answer).update(
+        "7", TicketUpdate(queue="database", owner="mehmet.yilmaz@example.com")
+    )
+    assert result.failed == {} and sorted(result.applied) == ["owner", "queue"]
+    assert ticket["Owner"] == {"id": "mehmet.yilmaz@example.com"}
