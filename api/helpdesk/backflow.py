@@ -11,9 +11,10 @@ as always. The events of a ticket still queued for triage wait for its decision.
 applied in its turn after the resolution before it, makes the ticket open here again (decided,
 or in review); a rejection or deletion closes it here (status resolved) without learning
 anything; whichever of these comes last (the catch-up may hand over one after a later one),
-the ticket is left open here exactly when the helpdesk has it open now. A worker claims each
-event before it processes it (a lease, as the outbox's rows), so of two API processes on one
-database only one learns a resolution; the other leaves that ticket's events to it.
+the ticket is left open here exactly when the helpdesk has it open now. A ticket merged into
+another there is closed here (nothing learned): its work goes on as the other. A worker claims
+each event before it processes it (a lease, as the outbox's rows), so of two API processes on
+one database only one learns a resolution; the other leaves that ticket's events to it.
 """
 
 from __future__ import annotations
@@ -49,16 +50,21 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 20
 # The events the worker applies; the others are only recorded. "closed": a status change that
 # closes the ticket without a resolution (rejected, deleted): nothing to learn, nothing due.
-WORK = ("resolved", "reopened", "closed")
+# "merged": another ticket was merged into this one (RT reads the merged one as this one since).
+WORK = ("resolved", "reopened", "closed", "merged")
 CLOSED_UNRESOLVED = ("rejected", "deleted")
+MERGED_FIELD = "mergedinto"  # the field of RT's merge (an AddLink), posted as the kept ticket's
 
 
 def work_type(event: HelpdeskEvent) -> str:
-    """The event's type as the worker sees it ("closed" for a rejection or deletion)."""
+    """The event's type as the worker sees it ("closed" for a rejection or deletion, "merged"
+    for a merge)."""
     if event.type == "status":
         status = next((v for k, v in event.changes.items() if k.lower() == "status"), None)
         if str(status or "").lower() in CLOSED_UNRESOLVED:
             return "closed"
+    if event.type == "updated" and any(k.lower() == MERGED_FIELD for k in event.changes):
+        return "merged"
     return event.type
 
 
@@ -175,6 +181,8 @@ class BackflowWorker(PollingThread):
                     self.reopen(row.external_id)
                 elif row.type == "closed":
                     self.close(row.external_id)
+                elif row.type == "merged":
+                    self.merged(row.external_id)
                 else:
                     self.process(row.external_id)
             except HelpdeskUnavailable as exc:
@@ -251,14 +259,29 @@ class BackflowWorker(PollingThread):
         the helpdesk has opened again since (this event came late) stays open."""
         if self._open_there(external_id):
             return
+        self._close_here(
+            external_id, (*OPEN_STATUSES, "failed"), f"closed in {self.source} ticket {external_id}"
+        )
+
+    def merged(self, external_id: str) -> None:
+        """Tickets merged into this one in the helpdesk are closed here (nor learned): their
+        work goes on as this one, whose resolution is learned. One still waiting for triage is
+        closed too, so it is not triaged for nothing."""
+        history = self.helpdesk.history(external_id)
+        others = sorted({t.ticket_id for t in history if t.ticket_id not in (None, external_id)})
+        for other in others:
+            reason = f"merged into {self.source} ticket {external_id}"
+            self._close_here(str(other), (*OPEN_STATUSES, "failed", *UNFINISHED_STATUSES), reason)
+
+    def _close_here(self, external_id: str, closable: tuple[str, ...], reason: str) -> None:
         with self.services.db.session() as session:
             row = self._our_ticket(session, external_id)
             if row is None:
                 return
             ticket_id = row.id
-            if row.status in (*OPEN_STATUSES, "failed"):
+            if row.status in closable:
                 row.status, row.front_of_queue, row.updated_at = "resolved", False, utcnow()
-        self._discard_dead_letter(ticket_id, f"closed in {self.source} ticket {external_id}")
+        self._discard_dead_letter(ticket_id, reason)
 
     def _open_there(self, external_id: str) -> bool:
         """True when the helpdesk has the ticket open now (False when it has it no more).

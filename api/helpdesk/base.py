@@ -57,6 +57,10 @@ class HelpdeskTransaction(BaseModel):
     creator: str = ""
     created: datetime | None = None
     content: str | None = Field(default=None, description="Message text, for messages")
+    ticket_id: str | None = Field(
+        default=None,
+        description="The ticket it was recorded on: another's, for a ticket merged into this one",
+    )
 
 
 class Requester(BaseModel):

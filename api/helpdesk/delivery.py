@@ -58,8 +58,12 @@ def apply_row(helpdesk: Helpdesk, outbox: Outbox, row: OutboxRow) -> tuple[str, 
             custom_fields=update.get("custom_fields") or {},
         )
         moves = change.queue is not None or change.owner is not None
+        now = helpdesk.ticket(ticket_id)
+        if now.id != ticket_id:
+            # Merged into another ticket, which the helpdesk now reads (and would change) as
+            # this one: the decision was for a ticket that is no more.
+            raise HelpdeskRejected(f"{helpdesk.name} ticket {ticket_id} was merged into {now.id}")
         if moves or TAGS_FIELD in change.custom_fields:
-            now = helpdesk.ticket(ticket_id)
             if moves and now.status.lower() in INACTIVE:
                 # Done before the decision arrived (a backlog, a restart's catch-up): the
                 # person's final queue and owner stand, and the resolution is learned from them.

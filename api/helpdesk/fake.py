@@ -1,7 +1,8 @@
 """FakeHelpdesk: an in-memory helpdesk implementing ``Helpdesk`` for unit tests.
 
-It keeps tickets and their transactions like RT does (field changes, messages, status), can be
-switched off to simulate an outage, and can refuse fields to simulate RT's partial failures.
+It keeps tickets and their transactions like RT does (field changes, messages, status, merges),
+can be switched off to simulate an outage, and can refuse fields to simulate RT's partial
+failures.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ class FakeHelpdesk:
         self.tickets: dict[str, HelpdeskTicket] = {}
         self.transactions: dict[str, list[HelpdeskTransaction]] = {}
         self.requesters: dict[str, Requester] = {}
+        self.merged: dict[str, str] = {}  # merged ticket -> the ticket it was merged into
         self.calls: list[str] = []
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
@@ -45,7 +47,14 @@ class FakeHelpdesk:
         if self.down:
             raise HelpdeskUnavailable(f"fake helpdesk is down ({call})")
 
+    def _effective(self, ticket_id: str) -> str:
+        while ticket_id in self.merged:
+            ticket_id = self.merged[ticket_id]
+        return ticket_id
+
     def _known(self, ticket_id: str) -> HelpdeskTicket:
+        """The ticket, or the one it was merged into (as RT loads a merged ticket)."""
+        ticket_id = self._effective(ticket_id)
         if ticket_id not in self.tickets:
             raise HelpdeskRejected(f"no ticket {ticket_id}")
         return self.tickets[ticket_id]
@@ -59,6 +68,7 @@ class FakeHelpdesk:
         **values: str | None,
     ) -> HelpdeskTransaction:
         """Append a transaction (tests use it to play a human agent)."""
+        ticket_id = self._effective(ticket_id)
         with self._lock:
             txn = HelpdeskTransaction(
                 id=str(next(self._ids)),
@@ -66,6 +76,7 @@ class FakeHelpdesk:
                 field=field,
                 creator=creator,
                 created=datetime.now(UTC),
+                ticket_id=ticket_id,
                 **values,
             )
             self.transactions.setdefault(ticket_id, []).append(txn)
@@ -102,6 +113,15 @@ class FakeHelpdesk:
             ticket.resolved = datetime.now(UTC) if value == "resolved" else ticket.resolved
         self.record(ticket_id, kind, creator, field, old_value=old, new_value=value)
 
+    def merge(self, ticket_id: str, into: str, creator: str = "root") -> None:
+        """Merge a ticket into another as RT does: its history becomes the other's, and it is
+        read (and changed) as the other from then on."""
+        self._known(into)
+        self._known(ticket_id)
+        link = f"fsck.com-rt://fake/ticket/{into}"
+        self.record(ticket_id, "AddLink", creator, "MergedInto", new_value=link)
+        self.merged[ticket_id] = into
+
     def ping(self) -> str:
         """The fake's name."""
         self._enter("ping")
@@ -115,8 +135,11 @@ class FakeHelpdesk:
     def history(self, ticket_id: str) -> list[HelpdeskTransaction]:
         """Its transactions, oldest first."""
         self._enter(f"history {ticket_id}")
-        self._known(ticket_id)
-        return list(self.transactions.get(ticket_id, []))
+        home = self._known(ticket_id).id
+        mine = [
+            t for tid, ts in self.transactions.items() if self._effective(tid) == home for t in ts
+        ]
+        return sorted(mine, key=lambda t: int(t.id))
 
     def requester_tickets(self, requester: str, limit: int = 10) -> list[HelpdeskTicket]:
         """The requester's tickets, newest first."""

@@ -26,7 +26,7 @@ from api.intake.html_text import html_to_text
 
 UNSET = "1970-01-01T00:00:00Z"  # RT's "no date"
 PAGE = 100
-HISTORY_FIELDS = "Type,Field,OldValue,NewValue,Creator,Created"
+HISTORY_FIELDS = "Type,Field,OldValue,NewValue,Creator,Created,ObjectId"
 LIST_FIELDS = "Subject,Status,Queue,Owner,Priority,Created,Resolved,Requestor"
 
 
@@ -194,6 +194,7 @@ class RTHelpdesk:
             creator=_ref(row.get("Creator")),
             created=_when(row.get("Created")),
             content=texts.get(ident),
+            ticket_id=_ref(row.get("ObjectId")) or None,
         )
 
     def requester_tickets(self, requester: str, limit: int = 10) -> list[HelpdeskTicket]:

@@ -606,3 +606,33 @@ def test_a_rejection_that_arrives_after_the_reopen_that_followed_it_leaves_the_t
     )
     rig.connector.backflow.drain()
     assert rig.services.store.status(ticket_id) == "decided"
+
+
+def _merged(rt_id: str, into: str, txn: int) -> HelpdeskEvent:
+    # As the scrip posts RT's merge: an AddLink of the merged ticket, read as the one it went into
+    return HelpdeskEvent(
+        source="rt",
+        event_id=f"rt-txn-{txn}",
+        type="updated",
+        external_id=f"rt:{into}",
+        changes={"MergedInto": f"fsck.com-rt://example.com/ticket/{into}"},
+    )
+
+
+def test_a_ticket_merged_into_another_in_the_helpdesk_is_closed_here(
+    make_rig: RigFactory, fake: FakeHelpdesk
+) -> None:
+    rig = make_rig(fake)
+    kept_id, kept_rt = _routed(rig, fake)
+    duplicate_id, duplicate_rt = _routed(rig, fake)  # the customer wrote twice
+    fake.merge(duplicate_rt, into=kept_rt)
+    rig.connector.handler.handle(_merged(duplicate_rt, kept_rt, 230))
+    assert rig.connector.backflow.drain() == 1
+    # the duplicate's work goes on as the other ticket there: nothing left open here for it
+    assert rig.services.store.status(duplicate_id) == "resolved"
+    assert rig.services.store.status(kept_id) == "decided"
+    assert rig.triager.kb.store.get(duplicate_id) is None  # nothing learned from a merge
+    fake.set_field(kept_rt, "Status", "resolved", "mehmet.yilmaz@example.com")
+    rig.connector.handler.handle(_resolved("rt-txn-231", kept_rt))
+    assert rig.connector.backflow.drain() == 1
+    assert rig.services.store.status(kept_id) == "resolved"

@@ -186,6 +186,29 @@ def test_created_in_rt_triaged_applied_then_resolved_back(
         assert case.resolution == "Re-ran the posting job; invoices post again."
 
 
+def test_a_ticket_merged_into_another_in_rt_is_closed_here(
+    make_rig: RigFactory, rt: RTHelpdesk, root: RootClient, hook: Any
+) -> None:
+    rig = make_rig(rt, _options(), background=True, webhook_secret=SECRET)
+    with served(rig.app) as base:
+        hook(f"{base}/v1/intake/helpdesk")
+        kept, duplicate = (root.create(*DB_TEXT, requester="grace@example.com") for _ in "ab")
+        rows = wait_for(
+            lambda: [r for r in rig.connector.outbox.rows() if r.status != "pending"][1:],
+            60,
+            "both decisions applied in RT",
+        )
+        ours = {r.external_id: r.ticket_id for r in rig.connector.outbox.rows()}
+        assert sorted(ours) == sorted([kept, duplicate]) and rows
+        root.put(duplicate, MergeInto=kept)  # the customer wrote twice: one ticket in RT now
+        wait_for(
+            lambda: rig.services.store.status(ours[duplicate]) == "resolved",
+            60,
+            "the merged ticket closed here",
+        )
+        assert rig.services.store.status(ours[kept]) == "decided"
+
+
 def test_history_of_a_requester_is_attached(rt: RTHelpdesk, root: RootClient, hook: Any) -> None:
     hook("http://127.0.0.1:9/nowhere")  # no service needed here
     gina = f"gina-{uuid.uuid4().hex[:8]}@example.com"  # RT's database outlives one run

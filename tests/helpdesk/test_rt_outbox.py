@@ -332,3 +332,20 @@ def test_a_ticket_closed_unresolved_in_the_helpdesk_before_the_decision_is_not_m
     rig.connector.delivery.drain()
     now = fake.tickets[rt.id]
     assert (now.queue, now.owner) == ("General", None)  # nobody is handed a closed ticket
+
+
+def test_a_decision_for_a_ticket_merged_meanwhile_leaves_the_other_ticket_alone(
+    make_rig: RigFactory, fake: FakeHelpdesk
+) -> None:
+    rig = make_rig(fake)
+    kept = fake.create(*VPN_TEXT, requester="alice@example.com")
+    fake.set_field(kept.id, "Queue", "network", "root")
+    duplicate = fake.create(*DB_TEXT, requester="alice@example.com")
+    fake.merge(duplicate.id, into=kept.id)  # before its decision came (a backlog)
+    rig.decide(rt_ticket(duplicate.id, *DB_TEXT))
+    rig.connector.delivery.drain()
+    now = fake.tickets[kept.id]
+    assert (now.queue, now.owner, now.priority) == ("network", None, 0)
+    assert not fake.comments(kept.id)
+    (row,) = rig.connector.outbox.rows(duplicate.id)
+    assert row.status == "rejected" and f"merged into {kept.id}" in (row.last_error or "")
