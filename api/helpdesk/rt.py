@@ -276,7 +276,7 @@ def check_update(update: TicketUpdate, now: HelpdeskTicket, messages: list[str])
     result = UpdateResult(messages=messages)
     checks: list[tuple[str, bool]] = []
     if update.queue is not None:
-        checks.append(("queue", now.queue == update.queue))
+        checks.append(("queue", now.queue.lower() == update.queue.lower()))  # RT: any case
     if update.owner is not None:
         checks.append(("owner", (now.owner or "").lower() == update.owner.lower()))
     if update.priority is not None:

@@ -179,3 +179,17 @@ def test_the_owner_is_set_after_the_queue_where_only_that_queue_lets_them_own_ti
     )
     assert result.failed == {} and sorted(result.applied) == ["owner", "queue"]
     assert ticket["Owner"] == {"id": "mehmet.yilmaz@example.com"}
+
+
+def test_a_queue_rt_named_in_other_letters_is_applied() -> None:
+    # RT finds queues whatever the case ("database" sets queue "Database"), and reads back its
+    # own spelling (checked against RT 5.0)
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.method == "PUT":
+            return httpx.Response(200, json=["Ticket 7: Queue changed from General to Database"])
+        if request.url.path.endswith("/queue/3"):
+            return httpx.Response(200, json={"Name": "Database"})
+        return httpx.Response(200, json={**TICKET, "Queue": {"id": "3", "type": "queue"}})
+
+    result = _rt(answer).update("7", TicketUpdate(queue="database"))
+    assert (result.applied, result.failed) == (["queue"], {})
