@@ -338,7 +338,9 @@ class BackflowWorker(PollingThread):
     def _learn(self, ticket_id: str, outcome: Outcome, first_team: str | None) -> None:
         policy = self.services.engine.policy
         stored = self.services.store.ticket(ticket_id)
-        team = outcome.final_queue if outcome.final_queue in policy.team_names else None
+        # RT finds a queue whatever its case, and names it in its own spelling
+        teams = {name.lower(): name for name in policy.team_names}
+        team = teams.get(outcome.final_queue.lower())
         final_team = team or first_team
         escalated = final_team is not None and final_team != policy.first_line_team
         correction = Feedback(

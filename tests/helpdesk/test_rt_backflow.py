@@ -636,3 +636,20 @@ def test_a_ticket_merged_into_another_in_the_helpdesk_is_closed_here(
     rig.connector.handler.handle(_resolved("rt-txn-231", kept_rt))
     assert rig.connector.backflow.drain() == 1
     assert rig.services.store.status(kept_id) == "resolved"
+
+
+def test_a_queue_rt_spells_in_other_letters_is_its_team(
+    make_rig: RigFactory, fake: FakeHelpdesk
+) -> None:
+    # RT finds queues whatever the case; one made by hand before the service came may be
+    # "ERP_Applications" for the policy's team erp_applications
+    rig = make_rig(fake)
+    ticket_id, rt_id = _routed(rig, fake)
+    fake.set_field(rt_id, "Queue", "ERP_Applications", "mehmet.yilmaz@example.com")
+    fake.set_field(rt_id, "Status", "resolved", "katrin.vogel@example.com")
+    rig.connector.handler.handle(_resolved("rt-txn-240", rt_id))
+    assert rig.connector.backflow.drain() == 1
+    case = rig.triager.kb.store.get(ticket_id)
+    assert case is not None and (case.team, case.label_source) == ("erp_applications", "helpdesk")
+    (record,) = rig.services.ledger.outcomes("service_desk")
+    assert (record.first_route, record.team) == ("database", "erp_applications")
