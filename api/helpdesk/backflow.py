@@ -7,7 +7,9 @@ queue is no team) and writes the feedback record the KPI endpoint reads (a perso
 to another queue after our decision makes the final team differ from our first route: a
 misroute). A specialist's team stays against the queue, any person's against a queue that is no
 team, and the record says so (knowledge.cases.stands_against); the outcome's facts are learned
-as always. The events of a ticket still queued for triage wait for its decision. A reopen,
+as always. The events of a ticket still queued for triage wait for its decision, and those
+processed before its creation reached the service (caught up after them) are taken up again
+once it has. A reopen,
 applied in its turn after the resolution before it, makes the ticket open here again (decided,
 or in review); a rejection or deletion closes it here (status resolved) without learning
 anything; whichever of these comes last (the catch-up may hand over one after a later one),
@@ -22,10 +24,10 @@ from __future__ import annotations
 import logging
 import threading
 from contextlib import suppress
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import exists, func, literal, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -48,6 +50,8 @@ from knowledge.feedback import Feedback
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 20
+# How far back tickets are looked at for events processed before the service had them.
+CAUGHT_UP_WITHIN = timedelta(days=1)
 # The events the worker applies; the others are only recorded. "closed": a status change that
 # closes the ticket without a resolution (rejected, deleted): nothing to learn, nothing due.
 # "merged": another ticket was merged into this one (RT reads the merged one as this one since).
@@ -105,6 +109,36 @@ class EventLog:
                 EventRow.attempts < MAX_ATTEMPTS,
             )
             return list(session.scalars(query.order_by(EventRow.received_at)).all())
+
+    def reopen_before_ticket(self, source: str, since: datetime) -> int:
+        """Pending again: the work events processed before the service had their ticket (one
+        created since ``since``, from the helpdesk: its creation was caught up after them), so
+        they are applied to it. Returns how many."""
+        prefix = f"{source}:"
+        recent = select(func.substr(TicketRow.external_id, len(prefix) + 1)).where(
+            TicketRow.created_at >= since, TicketRow.external_id.like(f"{prefix}%"), FROM_WEBHOOK
+        )
+        before_ticket = exists().where(
+            TicketRow.external_id == literal(prefix) + EventRow.external_id,
+            FROM_WEBHOOK,
+            TicketRow.created_at > EventRow.processed_at,
+        )
+        # One conditional UPDATE: of two workers, the second finds them processed after the
+        # ticket came (or pending) and leaves them.
+        with self.db.session() as session:
+            reopened = session.execute(
+                update(EventRow)
+                .where(
+                    EventRow.source == source,
+                    EventRow.type.in_(WORK),
+                    EventRow.processed_at.is_not(None),
+                    EventRow.external_id.in_(recent),
+                    before_ticket,
+                )
+                .values(processed_at=None, attempts=0, error=None, claimed_until=None)
+                .execution_options(synchronize_session=False)
+            )
+            return int(reopened.rowcount)  # type: ignore[attr-defined]
 
     def claim(self, event_id: str, now: datetime, lease_s: float = LEASE_S) -> bool:
         """Take a pending event for this worker alone; False when another worker holds it or
@@ -165,6 +199,7 @@ class BackflowWorker(PollingThread):
         """Process every pending resolution; returns how many succeeded."""
         done = 0
         waiting: set[str] = set()
+        self.events.reopen_before_ticket(self.source, utcnow() - CAUGHT_UP_WITHIN)
         for row in self.events.pending(self.source):
             if row.external_id in waiting or self._undecided(row.external_id):
                 # Still queued for triage: its decision would undo the resolution. Its events

@@ -653,3 +653,31 @@ def test_a_queue_rt_spells_in_other_letters_is_its_team(
     assert case is not None and (case.team, case.label_source) == ("erp_applications", "helpdesk")
     (record,) = rig.services.ledger.outcomes("service_desk")
     assert (record.first_route, record.team) == ("database", "erp_applications")
+
+
+@pytest.mark.parametrize("status", ["resolved", "rejected"])
+def test_a_ticket_closed_before_its_creation_was_caught_up_is_closed_here(
+    make_rig: RigFactory, fake: FakeHelpdesk, status: str
+) -> None:
+    # The scrip's post of the creation failed, the closing's got through: the catch-up hands
+    # the creation over after the close was processed (for a ticket the service did not have).
+    rig = make_rig(fake)
+    rt = fake.create(*DB_TEXT, requester="alice@example.com")
+    fake.record(rt.id, "Correspond", "mehmet.yilmaz@example.com", content="Patched the DB.")
+    fake.set_field(rt.id, "Status", status, "mehmet.yilmaz@example.com")
+    rig.connector.handler.handle(
+        HelpdeskEvent(
+            source="rt",
+            event_id="rt-txn-250",
+            type="resolved" if status == "resolved" else "status",
+            external_id=f"rt:{rt.id}",
+            changes={"Status": status},
+        )
+    )
+    rig.connector.backflow.drain()
+    ticket_id, _ = rig.decide(rt_ticket(rt.id, *DB_TEXT))  # its creation, caught up
+    rig.connector.delivery.drain()
+    rig.connector.backflow.drain()
+    assert rig.services.store.status(ticket_id) == "resolved"  # out of the SLA watch
+    learned = rig.triager.kb.store.get(ticket_id)
+    assert (learned is not None) == (status == "resolved")
