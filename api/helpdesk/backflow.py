@@ -44,6 +44,7 @@ from api.helpdesk.tables import EventRow, OutcomeRow
 from api.hooks import HelpdeskEvent
 from api.intake.dlq import DeadLetters
 from api.schemas import OPEN_STATUSES, UNFINISHED_STATUSES
+from api.store import held_row
 from api.tables import DecisionRow, TicketRow, utcnow
 from knowledge.feedback import Feedback
 
@@ -276,7 +277,16 @@ class BackflowWorker(PollingThread):
 
     def _reopen_here(self, external_id: str) -> None:
         with self.services.db.session() as session:
-            row = self._our_ticket(session, external_id)
+            found = self._our_ticket(session, external_id)
+            if found is None or found.status != "resolved":
+                return
+            ticket_id = found.id
+        with self.services.db.session() as session:
+            # Held before its decisions are read: a review storing its decision meanwhile
+            # either comes first (its decision is read here) or waits for this write (and then
+            # decides the reopened ticket). Read first, the held decision would put a ticket
+            # the reviewer decided back in review, where no review can resume it.
+            row = held_row(session, ticket_id)
             if row is None or row.status != "resolved":
                 return
             held = session.scalars(

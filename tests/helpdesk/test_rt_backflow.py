@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from rt_support import DB_TEXT, REVIEW_TEXT, Rig, RigFactory, rt_ticket
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from agent.errors import ConflictError
 from agent.kpis import compute_kpis
@@ -366,6 +366,81 @@ def test_a_ticket_closed_in_the_helpdesk_while_a_reviewer_decides_it_stays_close
             session.scalars(select(TicketRow.front_of_queue).where(TicketRow.id == claim.id)).one()
             is False
         )
+
+
+def test_a_reopen_read_before_a_review_is_stored_does_not_hold_the_ticket_for_review_again(
+    make_rig: RigFactory, fake: FakeHelpdesk
+) -> None:
+    """The helpdesk closes and reopens a ticket while a reviewer decides it; the reopen reads
+    the held decision, the review stores the human one, then the reopen writes its status: the
+    ticket must not wait for review again with a human decision no review can resume."""
+    rig = make_rig(fake)
+    rt = fake.create(*REVIEW_TEXT, requester="hank@example.com")
+    ticket = rt_ticket(rt.id, *REVIEW_TEXT, "hank@example.com")
+    claim = rig.services.store.claim(ticket, None, WEBHOOK_CALLER.key_id, "triaging")
+    held = rig.triager.triage(ticket, thread_id=claim.id)
+    rig.services.store.record(claim.id, held, actor="agent")
+    _, secret = create_key(rig.services.db, "reviewer", "lead")
+    paused = _PausedReview(rig.triager)
+    other = create_app(rig.services.settings, paused, ServiceOptions())  # type: ignore[arg-type]
+    read, go_on = threading.Event(), threading.Event()
+    reopening: list[threading.Thread] = []
+
+    def pause_after_reading_the_decision(*args: Any) -> None:
+        statement = args[2]
+        if threading.current_thread() in reopening and "needs_review" in statement:
+            read.set()
+            assert go_on.wait(10)
+
+    engine = rig.services.db.engine
+    event.listen(engine, "after_cursor_execute", pause_after_reading_the_decision)
+    answers: dict[str, Any] = {}
+    try:
+        with TestClient(other) as reviewer:
+
+            def decide() -> None:
+                answers["review"] = reviewer.post(
+                    f"/v1/review/{claim.id}",
+                    json={"team": "hardware"},
+                    headers={"Authorization": f"Bearer {secret}"},
+                )
+
+            review = threading.Thread(target=decide)
+            review.start()
+            assert paused.entered.wait(10)  # claimed: 'deciding'
+            fake.set_field(rt.id, "Status", "rejected", "root")
+            rig.connector.handler.handle(
+                HelpdeskEvent(
+                    source="rt",
+                    event_id="rt-txn-190",
+                    type="status",
+                    external_id=f"rt:{rt.id}",
+                    changes={"Status": "rejected"},
+                )
+            )
+            assert rig.connector.backflow.drain() == 1
+            assert rig.services.store.status(claim.id) == "resolved"
+            fake.set_field(rt.id, "Status", "open", "root")  # reopened by the requester
+            rig.connector.handler.handle(
+                HelpdeskEvent(
+                    source="rt", event_id="rt-txn-191", type="reopened", external_id=rt.id
+                )
+            )
+            reopening.append(threading.Thread(target=rig.connector.backflow.drain))
+            reopening[0].start()
+            assert read.wait(10)  # the reopen has read the held decision
+            paused.gate.set()
+            review.join(3)  # the review stores its decision now, unless the reopen holds it
+            go_on.set()
+            reopening[0].join(30)
+            review.join(30)
+            other.state.services.db.close()
+    finally:
+        event.remove(engine, "after_cursor_execute", pause_after_reading_the_decision)
+    assert answers["review"].status_code == 200, answers["review"].text
+    assert rig.services.store.output(claim.id)["decided_by"] == "human"  # type: ignore[index]
+    # open again in the helpdesk, decided by the reviewer: open here, not held for review
+    assert rig.services.store.status(claim.id) == "decided"
 
 
 def test_the_resolution_is_the_agents_last_reply_not_the_requesters_thanks(
