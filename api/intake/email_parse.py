@@ -1,14 +1,16 @@
 """Read an RFC 5322/MIME message: headers, the best text body, attachments, forwarded mails.
 
-Uses the stdlib ``email`` package with ``policy.default``: charsets (ISO-8859-x, Windows-125x,
-Shift_JIS ...) and transfer encodings are decoded by it; an unknown or unusable charset falls back
-to Latin-1 so a mislabelled mail still reads instead of failing. A header the stdlib's parser
+Uses the stdlib ``email`` package with ``policy.default``: it decodes transfer encodings and
+headers; text parts are decoded here under their charset (ISO-8859-x, Windows-125x, Shift_JIS ...)
+when the bytes fit it, else as UTF-8 or Windows-1252, so a missing, unknown or wrong label still
+reads (decode_text). A header the stdlib's parser
 cannot read (it crashes on some malformed values) is kept as plain text: an unreadable To:, Cc: or
 Message-ID costs that detail only; an unreadable From: is refused, it names the requester.
 """
 
 from __future__ import annotations
 
+import codecs
 import email
 import re
 from dataclasses import dataclass, field
@@ -23,6 +25,12 @@ from agent.models import Attachment
 from api.intake.html_text import html_to_text
 
 MSG_ID = re.compile(r"<[^<>\s]+>")
+WESTERN = {"ascii", "iso8859-1", "iso8859-15", "cp1252"}
+"""Labels that UTF-8 bytes are often sent under by mistake (codecs' names)."""
+UTF8_SEQUENCE = re.compile(
+    rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}"
+)
+"""A multi-byte UTF-8 character: a part labelled UTF-8 with some is UTF-8, if damaged."""
 # What the stdlib's header and content parsers raise on malformed input besides MessageError
 # (IndexError, AttributeError ... are bugs of its header parser on values like `To: "`).
 PARSER_CRASHES = (MessageError, LookupError, AttributeError, ValueError, TypeError)
@@ -143,14 +151,62 @@ def _body_text(message: EmailMessage) -> tuple[str, bool]:
 
 
 def _content(part: Message) -> str:
+    payload = part.get_payload(decode=True)
+    if not isinstance(payload, bytes):
+        return ""
     try:
-        content = part.get_content()  # type: ignore[attr-defined]
+        declared = part.get_content_charset()
     except (LookupError, ValueError):
-        # Unknown, wrong or unusable charset label (a wrong one raises UnicodeDecodeError, one
-        # with a NUL ValueError): Latin-1 maps every byte, nothing is lost.
-        payload = part.get_payload(decode=True)
-        content = payload.decode("latin-1") if isinstance(payload, bytes) else str(payload)
-    return content if isinstance(content, str) else ""
+        declared = None
+    return decode_text(payload, declared)
+
+
+def decode_text(payload: bytes, declared: str | None) -> str:
+    """A text part's bytes as text, under its charset label when the bytes bear it out.
+
+    The stdlib decodes with the label and replaces what does not fit (an unlabelled part is
+    US-ASCII), so a UTF-8 mail sent without a charset, or a Windows-1252 one labelled UTF-8,
+    came out with U+FFFD for every accented letter. A label the bytes do not fit gives way to
+    UTF-8 when they are UTF-8, else to Windows-1252 (Latin-1 for its five unused bytes), unless
+    they are damaged text of that charset (a cut-off UTF-8 part keeps its other letters). UTF-8
+    also wins over an ASCII or Western single-byte label: Latin-1 text is almost never valid
+    UTF-8 by chance, and read as Latin-1, UTF-8 turns "é" into "Ã©".
+    """
+    codec = _codec(declared)
+    utf8 = _utf8(payload)
+    if codec is not None and not (codec in WESTERN and utf8 is not None):
+        try:
+            return payload.decode(codec)
+        except UnicodeDecodeError:
+            pass
+    if utf8 is not None:
+        return utf8
+    damaged = codec not in WESTERN and (codec != "utf-8" or UTF8_SEQUENCE.search(payload))
+    if codec is not None and damaged:
+        return payload.decode(codec, errors="replace")  # damaged text of its own charset
+    try:
+        return payload.decode("cp1252")
+    except UnicodeDecodeError:
+        return payload.decode("latin-1")  # maps every byte: nothing is lost
+
+
+def _codec(declared: str | None) -> str | None:
+    """The text codec a charset label names, or None (no label, unknown or unusable)."""
+    if not declared:
+        return None
+    try:
+        name = codecs.lookup(declared).name
+        b"".decode(name)  # "base64" and the like are codecs but not text encodings
+    except (LookupError, ValueError):
+        return None
+    return name
+
+
+def _utf8(payload: bytes) -> str | None:
+    try:
+        return payload.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
 
 
 def _attachment(part: EmailMessage) -> Attachment:

@@ -38,6 +38,47 @@ def test_an_unusable_charset_falls_back_to_latin1() -> None:
     assert adapt_email(raw).ticket.body == "Café wifi is down"
 
 
+@pytest.mark.parametrize(
+    ("content_type", "body", "expected"),
+    [
+        # No Content-Type (or no charset) means US-ASCII, yet scripts send UTF-8 that way.
+        (b"", b"Caf\xc3\xa9 wifi is down \xe2\x80\x94 help", "Café wifi is down — help"),
+        (b"Content-Type: text/plain\r\n", b"Caf\xc3\xa9 wifi is down", "Café wifi is down"),
+        # Labelled ASCII or UTF-8, written in Windows-1252 (Outlook's quotes and dashes).
+        (
+            b"Content-Type: text/plain; charset=us-ascii\r\n",
+            b"Caf\xe9 wifi \x93down\x94 \x96 help",
+            "Café wifi “down” – help",
+        ),
+        (
+            b"Content-Type: text/plain; charset=utf-8\r\n",
+            b"Caf\xe9 wifi is down",
+            "Café wifi is down",
+        ),
+        # Labelled Latin-1, written in UTF-8: read as Latin-1 it would be "CafÃ©".
+        (
+            b"Content-Type: text/html; charset=iso-8859-1\r\n",
+            b"<p>Caf\xc3\xa9 wifi is down</p>",
+            "Café wifi is down",
+        ),
+        # Labelled UTF-8 and damaged: the rest is still read as UTF-8.
+        (
+            b"Content-Type: text/plain; charset=utf-8\r\n",
+            b"Caf\xc3\xa9 wifi is down \xe2\x80",
+            "Café wifi is down \ufffd",
+        ),
+        # A right label still wins.
+        (b"Content-Type: text/plain; charset=iso-8859-1\r\n", b"Caf\xe9 \xb1", "Café ±"),
+        (b"Content-Type: text/plain; charset=koi8-r\r\n", b"\xf3\xc5\xd4\xd8", "Сеть"),
+    ],
+)
+def test_a_mislabelled_charset_is_read_without_replacement_characters(
+    content_type: bytes, body: bytes, expected: str
+) -> None:
+    raw = HEAD + content_type + b"Content-Transfer-Encoding: 8bit\r\n\r\n" + body + b"\r\n"
+    assert adapt_email(raw).ticket.body == expected
+
+
 @pytest.mark.parametrize("sender", [b'"', b"<", b"a@["])
 def test_an_unreadable_from_header_is_refused_naming_it(sender: bytes) -> None:
     raw = b"From: " + sender + b"\r\nSubject: VPN drops\r\n" + BODY
