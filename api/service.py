@@ -39,11 +39,16 @@ MAX_KEY_CHARS = 200
 def idempotency_key(ticket: Ticket, header: str | None, caller: Principal) -> str | None:
     """The header's key (scoped to the caller), else the source and its external id."""
     if header is not None:
-        header = header.strip()
-        if not header or len(header) > MAX_KEY_CHARS:
-            raise InputError(f"Idempotency-Key must be 1 to {MAX_KEY_CHARS} characters")
-        return f"key:{caller.key_id}:{header}"
+        return header_key(header, caller)
     return external_key(ticket, caller)
+
+
+def header_key(header: str, caller: Principal) -> str:
+    """An Idempotency-Key header's value as a key scoped to the caller (InputError if unfit)."""
+    header = header.strip()
+    if not header or len(header) > MAX_KEY_CHARS:
+        raise InputError(f"Idempotency-Key must be 1 to {MAX_KEY_CHARS} characters")
+    return f"key:{caller.key_id}:{header}"
 
 
 def external_key(ticket: Ticket, caller: Principal) -> str | None:

@@ -39,7 +39,7 @@ from api.intake.records import IntakeRecords
 from api.intake.rejects import Rejects, RejectVerdict
 from api.intake.urgency import UrgentWork
 from api.intake.validation import Profiles, validate
-from api.service import external_key
+from api.service import external_key, header_key
 from api.store import TicketStore
 
 log = logging.getLogger(__name__)
@@ -154,19 +154,30 @@ class IntakeFlow:
             raise InputError(f"unknown channel {channel!r}; expected one of {known}")
         return JSON_ADAPTERS[channel](load_json(body, f"{channel}: body"))
 
-    def submit(self, channel: str, body: bytes, caller: Principal) -> IntakeResult:
-        """Adapt and admit one payload; an unadaptable one is kept as rejected with the reason."""
+    def submit(
+        self, channel: str, body: bytes, caller: Principal, idempotency: str | None = None
+    ) -> IntakeResult:
+        """Adapt and admit one payload; an unadaptable one is kept as rejected with the reason.
+
+        ``idempotency`` is the Idempotency-Key header: without it, the source's external id is
+        the key (a generic API ticket need not have one).
+        """
+        key = header_key(idempotency, caller) if idempotency is not None else None
         try:
             adapted = self.adapt(channel, body)
         except InputError as exc:
             raw, tier = raw_for_audit(body)
+            if key is not None:
+                earlier = self._kept_before(key, raw)
+                if earlier is not None:
+                    return earlier
             if channel == "email":
                 tier = self._sender_tier(body)
             # A big account's broken payload still goes to a person, never to the bin.
             never = {t.lower() for t in self.profiles.never_reject_tiers}
             verdict: RejectVerdict = "quarantined" if tier and tier.lower() in never else "rejected"
-            return self._keep(channel, channel, verdict, [str(exc)], raw, None, tier, caller)
-        return self.admit(adapted, channel, caller)
+            return self._keep(channel, channel, verdict, [str(exc)], raw, None, tier, caller, key)
+        return self.admit(adapted, channel, caller, key)
 
     def _sender_tier(self, raw: bytes) -> str | None:
         """The account tier of an unreadable e-mail's sender domain, when a profile names it."""

@@ -16,6 +16,7 @@ from api.intake.models import IntakeResult
 from api.intake.rejects import Reject, RejectVerdict
 from api.intake.setup import Intake
 from api.intake.signature import SIGNATURE_HEADER, TIMESTAMP_HEADER
+from api.routers.triage import IdempotencyKey
 
 router = APIRouter(prefix="/v1/intake", tags=["intake"])
 
@@ -54,16 +55,23 @@ async def helpdesk_webhook(
     summary="Submit one payload of a channel: email (message/rfc822), chat, web, api (JSON)",
     responses={
         200: {"description": "Duplicate, or a reply threaded into its ticket"},
+        409: {"description": "The same idempotency key was sent before with another body"},
         422: {"description": "Rejected; the payload is kept with the reasons"},
         429: {"description": "Queue full; Retry-After says when to come back"},
     },
 )
 async def submit(
-    channel: str, request: Request, caller: IntakeCaller, intake: IntakeDep
+    channel: str,
+    request: Request,
+    caller: IntakeCaller,
+    intake: IntakeDep,
+    idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     """Adapt, validate and queue; the decision follows on GET /v1/tickets/{id}."""
     body = await request.body()
-    return _answer(await run_in_threadpool(intake.flow.submit, channel, body, caller))
+    return _answer(
+        await run_in_threadpool(intake.flow.submit, channel, body, caller, idempotency_key)
+    )
 
 
 @router.get("/rejects", response_model=list[Reject], summary="Rejected and quarantined payloads")

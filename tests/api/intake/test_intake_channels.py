@@ -74,6 +74,34 @@ def test_same_payload_twice_is_one_ticket(make_intake_api: IntakeFactory) -> Non
     assert api.app.state.intake.queue.depth() == 1
 
 
+def test_the_same_idempotency_key_is_one_ticket_on_every_channel(
+    make_intake_api: IntakeFactory,
+) -> None:
+    api = make_intake_api(start=False)
+
+    def post(channel: str, payload: bytes, key: str):  # type: ignore[no-untyped-def]
+        headers = {**api.auth("helpdesk"), "Idempotency-Key": key}
+        return api.client.post(f"/v1/intake/{channel}", content=payload, headers=headers)
+
+    # The generic API's ticket has no external id: only the key tells a retry from a new one.
+    ticket = b'{"subject": "Laptop will not boot", "body": "Black screen after the logo"}'
+    first, retry = post("api", ticket, "boot-1"), post("api", ticket, "boot-1")
+    assert first.status_code == 202 and retry.status_code == 200, retry.text
+    assert retry.json()["status"] == "duplicate"
+    assert retry.json()["ticket_id"] == first.json()["ticket_id"]
+    other = post("api", ticket.replace(b"Black", b"Blue"), "boot-1")
+    assert other.status_code == 409, other.text
+    assert post("api", ticket, "boot-2").json()["ticket_id"] != first.json()["ticket_id"]
+    assert api.app.state.intake.queue.depth() == 2
+    # A payload refused at the door is kept once under its key, and the resend says which.
+    broken = [post("chat", b'{"conversation_id": "c-1", ', "chat-1") for _ in range(2)]
+    assert [b.status_code for b in broken] == [422, 422]
+    assert broken[1].json()["reject_id"] == broken[0].json()["reject_id"]
+    assert len(api.client.get("/v1/intake/rejects", headers=api.auth("reviewer")).json()) == 1
+    too_long = post("api", ticket, "k" * 300)
+    assert too_long.status_code == 422 and "Idempotency-Key" in too_long.text
+
+
 def test_reply_threads_into_the_original_ticket(make_intake_api: IntakeFactory) -> None:
     api = make_intake_api(start=False)
     root = _post_mail(api, sample("thread_root.eml")).json()
