@@ -47,7 +47,10 @@ class DeadLetterActions:
         letter = self.dead_letters.get(letter_id)
         if letter.state != "open":
             raise ConflictError(f"dead letter {letter_id} is already {letter.state}")
-        ticket = _fixed_ticket(fixed, letter.ticket_id) if fixed is not None else None
+        ticket = None
+        if fixed is not None:
+            stored = self.store.ticket(letter.ticket_id).model_dump(mode="json")
+            ticket = _fixed_ticket(fixed, stored, letter.ticket_id)
         if reason is None:
             reason = "replayed with a fixed ticket" if fixed is not None else "replayed as is"
         replayed = self.dead_letters.resolve(letter_id, "replayed", by, reason)
@@ -78,9 +81,14 @@ class DeadLetterActions:
         return self.dead_letters.resolve(letter_id, "discarded", by, reason)
 
 
-def _fixed_ticket(fixed: dict[str, Any], ticket_id: str) -> Ticket:
-    """The corrected ticket under the dead letter's ticket id; its first error if invalid."""
+def _fixed_ticket(fixed: dict[str, Any], stored: dict[str, Any], ticket_id: str) -> Ticket:
+    """The corrected ticket under the dead letter's ticket id; its first error if invalid.
+
+    The fields the fix gives replace the stored ticket's; the others stay: a fix of the text
+    keeps the channel and external id (the helpdesk ticket the decision goes back to), the
+    account, the arrival time the SLA clock counts from and the replies threaded into it.
+    """
     try:
-        return Ticket.model_validate({**fixed, "id": ticket_id})
+        return Ticket.model_validate({**stored, **fixed, "id": ticket_id})
     except ValidationError as exc:
         raise InputError(f"fixed ticket: {first_problem(exc, 'ticket')}") from None

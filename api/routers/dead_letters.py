@@ -19,7 +19,9 @@ class ReplayIn(BaseModel):
     """Replay as is, or with a corrected canonical ticket."""
 
     model_config = ConfigDict(extra="forbid")
-    ticket: dict[str, Any] | None = Field(default=None, description="The fixed ticket JSON")
+    ticket: dict[str, Any] | None = Field(
+        default=None, description="The ticket's fields to change; the others stay as stored"
+    )
 
 
 class DiscardIn(BaseModel):

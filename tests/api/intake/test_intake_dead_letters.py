@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from api_support import Api, wait_for
 from intake_fakes import CuedEngine, RecordingListener
+from intake_samples import web_form
 from intake_support import IntakeFactory
 
 from agent.policy import Policy
@@ -91,3 +92,36 @@ def test_fixed_replay_decides_and_discard_needs_a_reason(
         == 409
     )
     assert dead.list() == [] and len(dead.list("discarded")) == 1
+
+
+def test_a_fixed_replay_keeps_what_the_fix_leaves_out(
+    make_intake_api: IntakeFactory, example_policy: Policy
+) -> None:
+    api = make_intake_api(engine=CuedEngine(example_policy), intake_max_attempts=1)
+    form = web_form(
+        "f-poison",
+        description="POISON: the portal rejects my password",
+        account={"name": "Bigcorp", "tier": "enterprise"},
+    )
+    sent = api.client.post("/v1/intake/web", json=form, headers=api.auth("helpdesk"))
+    assert sent.status_code == 202, sent.text
+    ticket_id = sent.json()["ticket_id"]
+    dead = api.app.state.intake.dead_letters
+    assert wait_for(lambda: len(dead.list()) == 1, 20)
+    before = api.services.store.ticket(ticket_id)
+    # The reviewer corrects the text only: where it came from, whose it is and when it arrived
+    # (the SLA clock, the helpdesk's ticket the decision goes back to) stay as they were.
+    fixed = {"body": "The portal rejects my password since this morning."}
+    replayed = api.client.post(
+        f"/v1/dead-letters/{dead.list()[0].id}/replay",
+        json={"ticket": fixed},
+        headers=api.auth("reviewer"),
+    )
+    assert replayed.status_code == 200, replayed.text
+    assert wait_for(lambda: _status(api, ticket_id) == "decided", 20)
+    after = api.services.store.ticket(ticket_id)
+    assert after.body == fixed["body"]
+    assert (after.channel, after.external_id) == ("web", "f-poison")
+    assert after.received_at == before.received_at
+    assert (after.account.name, after.account.tier) == ("Bigcorp", "enterprise")
+    assert (after.requester, after.subject) == (before.requester, before.subject)
