@@ -304,7 +304,8 @@ class IntakeFlow:
         kept = self.rejects.get(reject_id)
         if kept.released_at is not None:
             raise ConflictError(f"payload {reject_id} was released already, as {kept.ticket_id}")
-        data = fixed if fixed is not None else kept.ticket
+        # A fix names the fields to change; the rest stay as adapted (source, sender, arrival).
+        data = {**(kept.ticket or {}), **fixed} if fixed is not None else kept.ticket
         if data is None:
             raise InputError(
                 f"payload {reject_id} could not be read into a ticket: send the fixed ticket"

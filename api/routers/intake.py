@@ -94,7 +94,9 @@ class ReleaseIn(BaseModel):
     """Send a kept payload on to triage: its ticket as adapted, or a fixed one."""
 
     model_config = ConfigDict(extra="forbid")
-    ticket: dict[str, Any] | None = Field(default=None, description="The fixed ticket JSON")
+    ticket: dict[str, Any] | None = Field(
+        default=None, description="The ticket's fields to change; the others stay as adapted"
+    )
 
 
 @router.post(

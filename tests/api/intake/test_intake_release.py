@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 from api_support import Api
@@ -62,3 +63,32 @@ def test_an_unreadable_payload_is_released_only_with_a_fixed_ticket(
     assert api.app.state.intake.queue.depth() == 1
     # the failed tries left it open: it is released once, now
     assert api.client.post(url, headers=api.auth("reviewer")).status_code == 409
+
+
+def test_a_fixed_release_keeps_what_the_fix_leaves_out(
+    make_intake_api: IntakeFactory, tmp_path: Path
+) -> None:
+    api = _api(make_intake_api, tmp_path)
+    form = {
+        "submission_id": "s2",
+        "email": "vera@bigcorp.example",
+        "description": "ORA-00600 db",
+        "account": {"name": "Bigcorp", "tier": "vip"},
+    }
+    held = api.client.post("/v1/intake/web", json=form, headers=api.auth("helpdesk")).json()
+    assert held["status"] == "quarantined"
+    kept = api.app.state.intake.rejects.get(held["reject_id"]).ticket
+    # The reviewer completes the text; the sender, account, source and arrival stay.
+    fixed = {"body": "ORA-00600 on the production database since the patch last night"}
+    url = f"/v1/intake/rejects/{held['reject_id']}/release"
+    released = api.client.post(url, json={"ticket": fixed}, headers=api.auth("reviewer"))
+    assert released.status_code == 202, released.text
+    ticket = api.services.store.ticket(released.json()["ticket_id"])
+    assert ticket.body == fixed["body"]
+    assert (ticket.channel, ticket.external_id) == ("web", "s2")
+    assert (ticket.requester, ticket.account.name, ticket.account.tier) == (
+        "vera@bigcorp.example",
+        "Bigcorp",
+        "vip",
+    )
+    assert ticket.received_at == datetime.fromisoformat(kept["received_at"])
