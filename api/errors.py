@@ -2,8 +2,9 @@
 
     InputError (PolicyError) 422 · NotFoundError 404 · AuthError 401 · ForbiddenError 403
     ConflictError 409 · CapacityError 429 + Retry-After · UpstreamError 502
-    RequestValidationError 422 naming each bad field · a body that is not UTF-8 JSON, or nests
-    deeper than the parser goes, 422 · anything else 500 without internals
+    RequestValidationError 422 naming each bad field, or the JSON Content-Type a body lacked ·
+    a body that is not UTF-8 JSON, or nests deeper than the parser goes, 422 · anything else 500
+    without internals
 
 Every body is ``{"error": <kind>, "detail": <message>}``.
 """
@@ -99,8 +100,22 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
         }
         for e in exc.errors()
     ]
-    body = error_body("invalid_input", describe_validation(errors), errors=errors)
-    return JSONResponse(body, status_code=422)
+    detail = _not_json(request, errors) or describe_validation(errors)
+    return JSONResponse(error_body("invalid_input", detail, errors=errors), status_code=422)
+
+
+def _not_json(request: Request, errors: Sequence[Any]) -> str | None:
+    """Why a JSON body was not read: it came as another media type (curl -d's default form).
+
+    FastAPI reads a body as JSON only under a JSON Content-Type; otherwise the model sees the
+    bytes and says "Input should be a valid dictionary", true of the bytes but no help.
+    """
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if not media or media == "application/json" or media.endswith("+json"):
+        return None
+    if not any(e["loc"] == ["body"] for e in errors):
+        return None
+    return f"body: send it as JSON with Content-Type: application/json (it came as {media})"
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:

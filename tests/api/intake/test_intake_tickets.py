@@ -376,3 +376,22 @@ def test_a_ticket_another_process_is_triaging_is_not_adopted_by_one_that_starts(
     assert running.app.state.intake.records.get(ticket_id) is None
     # Seen unfinished at its start (the run was in progress) and left for the re-check.
     assert left_for_recheck == [ticket_id]
+
+
+def test_a_ticket_sent_without_a_json_content_type_is_refused_saying_which_to_send(
+    make_intake_api: IntakeFactory,
+) -> None:
+    api = make_intake_api(start=False)
+    body = b'{"subject": "VPN drops", "body": "Tunnel drops every 5 minutes"}'
+    # curl -d sends application/x-www-form-urlencoded unless told otherwise.
+    for content_type in ("application/x-www-form-urlencoded", "text/plain"):
+        headers = {**api.auth("helpdesk"), "Content-Type": content_type}
+        answer = api.client.post("/v1/tickets", content=body, headers=headers)
+        assert answer.status_code == 422
+        detail = answer.json()["detail"]
+        assert "Content-Type: application/json" in detail and content_type in detail, detail
+    # A body that is JSON but not an object still says so.
+    headers = {**api.auth("helpdesk"), "Content-Type": "application/json"}
+    listed = api.client.post("/v1/tickets", content=b"[1]", headers=headers)
+    assert listed.status_code == 422 and "Content-Type" not in listed.json()["detail"]
+    assert api.app.state.intake.queue.depth() == 0
