@@ -140,10 +140,16 @@ def _ids(value: object) -> list[str]:
 
 
 def _body_text(message: EmailMessage) -> tuple[str, bool]:
-    """The plain body, or the HTML one rendered as text; (text, came from HTML only)."""
+    """The plain body, or the HTML one rendered as text; (text, came from HTML only).
+
+    A blank plain part gives way to the HTML one: some senders fill only the HTML half of
+    multipart/alternative.
+    """
     plain = message.get_body(preferencelist=("plain",))
     if plain is not None:
-        return _content(plain), False
+        text = _content(plain)
+        if text.strip():
+            return text, False
     html = message.get_body(preferencelist=("html",))
     if html is not None:
         return html_to_text(_content(html)), True

@@ -206,3 +206,16 @@ def test_maildir_with_new_only_is_read_and_one_with_neither_refused(
     (tmp_path / "plain").mkdir()
     with pytest.raises(InputError, match="a directory must be a Maildir"):
         _import(settings, tmp_path / "plain")
+
+
+def test_a_blank_plain_part_gives_way_to_the_html_one() -> None:
+    # Some senders fill only the HTML half of multipart/alternative.
+    raw = (
+        HEAD + b"MIME-Version: 1.0\r\nContent-Type: multipart/alternative; boundary=B\r\n\r\n"
+        b"--B\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n \r\n\r\n"
+        b"--B\r\nContent-Type: text/html; charset=utf-8\r\n\r\n"
+        b"<html><body><p>The VPN drops every five minutes.</p></body></html>\r\n--B--\r\n"
+    )
+    ticket = adapt_email(raw).ticket
+    assert ticket.body == "The VPN drops every five minutes."
+    assert ticket.custom_fields["email"]["html_only"] is True
