@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -250,3 +251,17 @@ def test_an_enterprise_senders_unreadable_mail_is_quarantined(
     assert answer.json()["status"] == "quarantined", answer.text
     other = attachment_only.replace(b"BigCorp.Example", b"small.example")
     assert _post_mail(api, other).json()["status"] == "rejected"
+
+
+def test_the_readmes_chat_and_web_examples_are_accepted(make_intake_api: IntakeFactory) -> None:
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text(encoding="utf-8")
+    examples = dict(re.findall(r"\$URL/(chat|web) -d '(.*?)'", readme, re.DOTALL))
+    assert set(examples) == {"chat", "web"}
+    api = make_intake_api(start=False)
+    for channel, body in examples.items():
+        answer = api.client.post(
+            f"/v1/intake/{channel}",
+            content=body.encode(),
+            headers={**api.auth("helpdesk"), "Content-Type": "application/json"},
+        )
+        assert answer.status_code == 202, (channel, answer.text)
