@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import codecs
 import email
+import json
 import re
 from dataclasses import dataclass, field
 from email.errors import MessageError
@@ -25,6 +26,8 @@ from agent.models import Attachment
 from api.intake.html_text import html_to_text
 
 MSG_ID = re.compile(r"<[^<>\s]+>")
+FORM_UPLOAD = re.compile(rb"--[^\r\n]*\r?\ncontent-disposition:\s*form-data", re.IGNORECASE)
+"""The start of a multipart/form-data body: a mail uploaded as a form field."""
 WESTERN = {"ascii", "iso8859-1", "iso8859-15", "cp1252"}
 """Labels that UTF-8 bytes are often sent under by mistake (codecs' names)."""
 UTF8_SEQUENCE = re.compile(
@@ -77,6 +80,9 @@ class ParsedEmail:
 
 def parse_email(raw: bytes) -> ParsedEmail:
     """Parse raw message bytes; InputError when they do not read as a mail with a sender."""
+    wrong = _not_a_message(raw)
+    if wrong is not None:
+        raise InputError(f"not an e-mail message: {wrong}")
     try:
         # Both the stdlib parser and _parse recurse once per nested part or forward.
         message = email.message_from_bytes(raw, policy=LENIENT)
@@ -92,6 +98,27 @@ def parse_email(raw: bytes) -> ParsedEmail:
     except PARSER_CRASHES as exc:
         # A malformed mail is the sender's fault: refused (and kept) with the reason, not a 500.
         raise InputError(f"e-mail cannot be read: {type(exc).__name__}: {exc}") from None
+
+
+def _not_a_message(raw: bytes) -> str | None:
+    """What else a body is that the parser would misread as headers (JSON, a form upload)."""
+    head = raw.lstrip()
+    if head[:1] in (b"{", b"["):
+        try:
+            json.loads(raw)
+        except (ValueError, RecursionError):
+            return None
+        # '{"subject": ...' reads as a header named '{"subject"': the mail had "no subject".
+        return (
+            "the body is JSON; send the raw message as message/rfc822 "
+            "(a JSON ticket goes to /v1/intake/api)"
+        )
+    if FORM_UPLOAD.match(head):
+        return (
+            "the body is a form upload (curl -F); send the message itself as message/rfc822 "
+            "(curl --data-binary @mail.eml)"
+        )
+    return None
 
 
 def _readable(message: EmailMessage, name: str) -> list[str]:

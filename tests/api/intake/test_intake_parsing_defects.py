@@ -219,3 +219,29 @@ def test_a_blank_plain_part_gives_way_to_the_html_one() -> None:
     ticket = adapt_email(raw).ticket
     assert ticket.body == "The VPN drops every five minutes."
     assert ticket.custom_fields["email"]["html_only"] is True
+
+
+def test_json_or_a_form_upload_sent_as_an_email_is_refused_saying_what_to_send(
+    make_intake_api: IntakeFactory,
+) -> None:
+    api = make_intake_api(start=False)
+    upload = (
+        b"--------------------------d74496d66958873e\r\n"
+        b'Content-Disposition: form-data; name="file"; filename="mail.eml"\r\n'
+        b"Content-Type: application/octet-stream\r\n\r\n" + HEAD + BODY + b"\r\n"
+        b"--------------------------d74496d66958873e--\r\n"
+    )
+    cases = [
+        # The e-mail channel reads a raw message: its own JSON shape is the api channel's.
+        (b'{"subject": "VPN drops", "body": "Tunnel drops", "requester": "a@b.org"}', "JSON"),
+        (b'  [{"subject": "VPN drops"}]', "JSON"),
+        (upload, "form upload"),  # curl -F file=@mail.eml
+    ]
+    for raw, kind in cases:
+        answer = api.client.post("/v1/intake/email", content=raw, headers=api.auth("helpdesk"))
+        assert answer.status_code == 422
+        [reason] = answer.json()["reasons"]
+        assert kind in reason and "message/rfc822" in reason, reason
+    assert "/v1/intake/api" in api.app.state.intake.rejects.list(None, 10, None)[-1].reasons[0]
+    # A mail that merely starts with a brace-free header still reads.
+    assert adapt_email(HEAD + BODY).ticket.body == "The VPN drops every five minutes."
