@@ -36,6 +36,10 @@ HEADER_NEXT = re.compile(
 )
 SIGNATURE = re.compile(r"^-- ?$")
 WROTE_AUTHOR = re.compile(r"[,\s]([^,]{2,120}?)\s+(wrote|schrieb|a écrit|escribió|escreveu)")
+SCHRIEB_AUTHOR = re.compile(r"\bschrieb\s+(.{2,120}?)\s*:\s*$", re.IGNORECASE)
+"""German clients name the author after the verb: "Am ... um 10:00 Uhr schrieb Ann <a@b>:"."""
+TIME_PREFIX = re.compile(r"^.*\b\d{1,2}:\d{2}(?::\d{2})?(\s*[ap]\.?m\.?)?\s+", re.IGNORECASE)
+"""The date and time before the author after the last comma ("2026 at 10:00 AM Ann <a@b>")."""
 
 
 @dataclass(frozen=True)
@@ -77,9 +81,13 @@ def _author(lines: list[str]) -> str | None:
         found = HEADER_FROM.match(line)
         if found:
             return found.group(2).strip().strip("*").strip() or None
-        wrote = WROTE_AUTHOR.search(line)
-        if wrote and ATTRIBUTION.match(line):
-            return wrote.group(1).strip()
+        if ATTRIBUTION.match(line):
+            after = SCHRIEB_AUTHOR.search(line)
+            if after:
+                return after.group(1).strip()
+            wrote = WROTE_AUTHOR.search(line)
+            if wrote:
+                return TIME_PREFIX.sub("", wrote.group(1).strip()) or None
     return None
 
 

@@ -118,3 +118,24 @@ def test_a_mail_to_two_thousand_recipients_is_still_a_ticket() -> None:
     everyone = ", ".join(f"user{i}@bigcorp.example" for i in range(2_000))
     raw = plain_mail("All-hands VPN outage", "Nobody can connect since 9:00.", Cc=everyone)
     assert len(adapt_email(raw).ticket.custom_fields["email"]["cc"]) == 2_000
+
+
+@pytest.mark.parametrize(
+    "attribution",
+    [
+        "On Sun, Nov 30, 2026 at 10:00 AM Ann Example <ann@customer.example> wrote:",  # Gmail
+        "Am So., 30. Nov. 2026 um 10:00 Uhr schrieb Ann Example <ann@customer.example>:",
+        "Le dim. 30 nov. 2026 à 10:00, Ann Example <ann@customer.example> a écrit :",
+        "On 30 Nov 2026, at 10:00, Ann Example <ann@customer.example> wrote:",  # Apple Mail
+    ],
+)
+def test_a_quoted_mail_is_attributed_to_its_author_and_the_senders_own_is_the_customers(
+    attribution: str,
+) -> None:
+    # The customer chases her own unanswered mail: the quote is hers, not an agent's answer.
+    text = f"Any news on this?\n\n{attribution}\n> The VPN drops every five minutes.\n"
+    raw = plain_mail("Re: VPN drops", text, In_Reply_To="<vpn-1@customer.example>")
+    [quoted] = adapt_email(raw).ticket.messages
+    assert quoted.author == "Ann Example <ann@customer.example>"
+    assert quoted.role == "customer"
+    assert quoted.body == "The VPN drops every five minutes."
