@@ -32,7 +32,12 @@ BLOCKS = {
     "article",
     "header",
     "footer",
+    "dl",
+    "dt",
+    "dd",
+    "caption",
 }
+CELLS = {"td", "th"}  # a table row is one line, its cells apart: "Error ORA-01652", not "ErrorORA-"
 QUOTE_CLASSES = ("gmail_quote", "moz-cite-prefix", "yahoo_quoted")
 
 
@@ -62,6 +67,8 @@ class _TextParser(HTMLParser):
             return
         if tag in BLOCKS:
             self._break()
+        elif tag in CELLS and self.current:
+            self.current.append(" ")
         if tag in ("blockquote", "div"):
             classes = dict(attrs).get("class") or ""
             opens = tag == "blockquote" or any(c in classes for c in QUOTE_CLASSES)

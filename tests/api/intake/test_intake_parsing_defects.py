@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import mailbox
+import re
 from pathlib import Path
 
 import pytest
@@ -245,3 +246,18 @@ def test_json_or_a_form_upload_sent_as_an_email_is_refused_saying_what_to_send(
     assert "/v1/intake/api" in api.app.state.intake.rejects.list(None, 10, None)[-1].reasons[0]
     # A mail that merely starts with a brace-free header still reads.
     assert adapt_email(HEAD + BODY).ticket.body == "The VPN drops every five minutes."
+
+
+def test_html_table_cells_and_definition_lists_keep_their_words_apart() -> None:
+    # Monitoring alerts and form mailers send HTML tables: cells run together, the policy's
+    # word-bounded rules and error-code patterns found nothing ("ErrorORA-01652").
+    html = (
+        b"<table><tr><th>Error</th><td>ORA-01652</td></tr>"
+        b"<tr><td>Product</td><td>billing-db</td></tr></table>"
+        b"<dl><dt>Host</dt><dd>db-01</dd></dl>"
+    )
+    raw = HEAD + b"Content-Type: text/html; charset=utf-8\r\n\r\n" + html + b"\r\n"
+    body = adapt_email(raw).ticket.body
+    lines = [line for line in body.splitlines() if line]
+    assert lines == ["Error ORA-01652", "Product billing-db", "Host", "db-01"]
+    assert re.search(r"\bORA-\d{5}\b", body)
