@@ -1,11 +1,11 @@
 """Read an RFC 5322/MIME message: headers, the best text body, attachments, forwarded mails.
 
 Uses the stdlib ``email`` package with ``policy.default``: it decodes transfer encodings and
-headers; text parts are decoded here under their charset (ISO-8859-x, Windows-125x, Shift_JIS ...)
-when the bytes fit it, else as UTF-8 or Windows-1252, so a missing, unknown or wrong label still
-reads (decode_text). A header the stdlib's parser
-cannot read (it crashes on some malformed values) is kept as plain text: an unreadable To:, Cc: or
-Message-ID costs that detail only; an unreadable From: is refused, it names the requester.
+headers; text parts (and a Subject: it garbled) are decoded here under their charset (ISO-8859-x,
+Windows-125x, Shift_JIS ...) when the bytes fit it, else as UTF-8 or Windows-1252, so a missing,
+unknown or wrong label still reads (decode_text). A header the stdlib's parser cannot read (it
+crashes on some malformed values) is kept as plain text: an unreadable To:, Cc: or Message-ID
+costs that detail only; an unreadable From: is refused, it names the requester.
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ import email
 import json
 import re
 from dataclasses import dataclass, field
-from email.errors import MessageError
+from email.errors import HeaderParseError, MessageError
+from email.header import decode_header
 from email.headerregistry import BaseHeader, HeaderRegistry, UnstructuredHeader
 from email.message import EmailMessage, Message
 from email.policy import default
@@ -144,7 +145,7 @@ def _parse(message: EmailMessage) -> ParsedEmail:
                 continue
         attachments.append(_attachment(part))
     return ParsedEmail(
-        subject=str(message.get("subject", "") or "").strip(),
+        subject=_subject(message),
         sender=address or None,
         sender_name=name or None,
         to=[a for _, a in getaddresses(_readable(message, "to")) if a],
@@ -159,6 +160,35 @@ def _parse(message: EmailMessage) -> ParsedEmail:
         forwarded=forwarded,
         auto_reply=_auto_reply(message),
         unreadable_headers=_unreadable(message),
+    )
+
+
+def _subject(message: EmailMessage) -> str:
+    """The Subject: as the stdlib decodes it, or, where that lost letters, decoded like a body.
+
+    The stdlib replaces what its charset label (or ASCII, for raw 8-bit bytes) does not fit
+    with U+FFFD: "Störung" sent in Latin-1 read "St�rung", and rules on the subject missed it.
+    """
+    subject = str(message.get("subject", "") or "")
+    if "\ufffd" in subject:
+        subject = _redecoded(message, "subject") or subject
+    return subject.strip()
+
+
+def _redecoded(message: EmailMessage, name: str) -> str | None:
+    """A header's raw value decoded with decode_text: its bytes, then each encoded word."""
+    raw = next((str(v) for k, v in message.raw_items() if k.lower() == name), None)
+    if raw is None:
+        return None
+    unfolded = re.sub(r"\r?\n(?=[ \t])", "", raw)
+    # The parser kept 8-bit bytes as surrogate escapes: back to the bytes as sent.
+    text = decode_text(unfolded.encode("ascii", "surrogateescape"), None)
+    try:
+        words = decode_header(text)
+    except HeaderParseError:
+        return None
+    return "".join(
+        decode_text(word, charset) if isinstance(word, bytes) else word for word, charset in words
     )
 
 

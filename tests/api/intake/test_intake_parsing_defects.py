@@ -261,3 +261,20 @@ def test_html_table_cells_and_definition_lists_keep_their_words_apart() -> None:
     lines = [line for line in body.splitlines() if line]
     assert lines == ["Error ORA-01652", "Product billing-db", "Host", "db-01"]
     assert re.search(r"\bORA-\d{5}\b", body)
+
+
+@pytest.mark.parametrize(
+    ("subject", "expected"),
+    [
+        (b"St\xf6rung im Caf\xe9", "Störung im Café"),  # raw Latin-1, no encoded word
+        (b"=?utf-8?B?U3T2cnVuZyBpbSBDYWbp?=", "Störung im Café"),  # Latin-1 labelled UTF-8
+        (b"=?utf-8?Q?St=F6rung?=\r\n =?utf-8?Q?_im_Caf=E9?=", "Störung im Café"),  # folded
+        (b"St\xc3\xb6rung im Caf\xc3\xa9", "Störung im Café"),  # raw UTF-8 read right already
+        (b"=?iso-8859-1?Q?St=F6rung_im_Caf=E9?=", "Störung im Café"),
+    ],
+)
+def test_a_mislabelled_subject_is_read_without_replacement_characters(
+    subject: bytes, expected: str
+) -> None:
+    raw = b"From: ann@customer.example\r\nSubject: " + subject + b"\r\n" + BODY
+    assert adapt_email(raw).ticket.subject == expected
