@@ -29,6 +29,7 @@ from api.intake.html_text import html_to_text
 MSG_ID = re.compile(r"<[^<>\s]+>")
 FORM_UPLOAD = re.compile(rb"--[^\r\n]*\r?\ncontent-disposition:\s*form-data", re.IGNORECASE)
 """The start of a multipart/form-data body: a mail uploaded as a form field."""
+BOM = b"\xef\xbb\xbf"
 WESTERN = {"ascii", "iso8859-1", "iso8859-15", "cp1252"}
 """Labels that UTF-8 bytes are often sent under by mistake (codecs' names)."""
 UTF8_SEQUENCE = re.compile(
@@ -81,6 +82,7 @@ class ParsedEmail:
 
 def parse_email(raw: bytes) -> ParsedEmail:
     """Parse raw message bytes; InputError when they do not read as a mail with a sender."""
+    raw = raw.removeprefix(BOM)  # a .eml saved by a Windows editor: it hid the first header
     wrong = _not_a_message(raw)
     if wrong is not None:
         raise InputError(f"not an e-mail message: {wrong}")

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from agent.errors import InputError
+from api.intake.email_parse import BOM
 
 ESCAPED_FROM = re.compile(rb"^>(>*From )", re.MULTILINE)
 HEADER_LINE = re.compile(rb"^[!-9;-~]+:")  # an RFC 5322 field name and its colon
@@ -30,7 +31,7 @@ def read_mailbox(path: Path) -> Iterator[tuple[str, bytes]]:
     if path.is_dir():
         return _maildir(path)
     with path.open("rb") as file:
-        head = file.read(SNIFF_BYTES).lstrip()
+        head = file.read(SNIFF_BYTES).removeprefix(BOM).lstrip()
     if not head or head.startswith(b"From "):
         return _mbox(path)
     if HEADER_LINE.match(head):

@@ -278,3 +278,13 @@ def test_a_mislabelled_subject_is_read_without_replacement_characters(
 ) -> None:
     raw = b"From: ann@customer.example\r\nSubject: " + subject + b"\r\n" + BODY
     assert adapt_email(raw).ticket.subject == expected
+
+
+def test_an_email_saved_with_a_byte_order_mark_still_reads(tmp_path: Path) -> None:
+    # Windows editors save a .eml as "UTF-8 with BOM": the BOM hid the first header.
+    raw = b"\xef\xbb\xbf" + HEAD + BODY
+    ticket = adapt_email(raw).ticket
+    assert (ticket.requester, ticket.subject) == ("ann@customer.example", "VPN drops")
+    (tmp_path / "saved.eml").write_bytes(raw)
+    [(where, read)] = list(read_mailbox(tmp_path / "saved.eml"))
+    assert where == "saved.eml" and adapt_email(read).ticket.subject == "VPN drops"
