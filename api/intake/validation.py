@@ -12,13 +12,15 @@ A rejected or quarantined ticket is kept with its reasons (intake_rejects).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic_core import PydanticCustomError
 
 from agent.config_yaml import read_config
 from agent.errors import InputError, first_problem
 from agent.models import Account, Ticket
-from api.intake.models import Adapted, Verdict
+from api.intake.models import SOURCES, Adapted, Verdict
 
 
 class _Strict(BaseModel):
@@ -39,11 +41,25 @@ class ChannelProfile(_Strict):
     reject_auto_replies: bool = True
 
 
+def _known_channel(name: str) -> str:
+    """A profile named after no channel would never apply, its channel keeping the defaults."""
+    if name not in SOURCES:
+        raise PydanticCustomError(
+            "intake_channel",
+            "unknown channel '{name}': expected one of {known}",
+            {"name": name, "known": ", ".join(SOURCES)},
+        )
+    return name
+
+
+ChannelName = Annotated[str, AfterValidator(_known_channel)]
+
+
 class Profiles(_Strict):
     """Profiles for every channel and the tiers whose tickets are never rejected."""
 
     default: ChannelProfile = Field(default_factory=ChannelProfile)
-    channels: dict[str, ChannelProfile] = Field(
+    channels: dict[ChannelName, ChannelProfile] = Field(
         default_factory=lambda: {
             "chat": ChannelProfile(),
             "email": ChannelProfile(require_requester=True),

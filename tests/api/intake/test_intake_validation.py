@@ -72,3 +72,16 @@ def test_a_repeated_key_or_bad_yaml_is_one_line_naming_file_and_line(tmp_path: P
         load_profiles(path)
     message = str(broken.value)
     assert message.startswith(f"{path}: line 3, column 7: not valid YAML: ") and "\n" not in message
+
+
+def test_a_profile_for_a_channel_that_does_not_exist_is_refused_naming_it(
+    tmp_path: Path,
+) -> None:
+    # 'emial' was taken silently, and e-mail went on with its defaults.
+    path = tmp_path / "profiles.yaml"
+    path.write_text("channels:\n  emial: {require_subject: true}\n", encoding="utf-8")
+    with pytest.raises(InputError) as typo:
+        load_profiles(path)
+    message = str(typo.value)
+    assert message.startswith(f"{path}: channels.emial.[key]: unknown channel 'emial'")
+    assert "email, chat, web, api, helpdesk" in message
