@@ -6,15 +6,24 @@
     never_reject_tiers: [enterprise, vip]    # rejected -> quarantined for a person
     account_domains: {bigcorp.example: {id: bigcorp, tier: enterprise}}
 
-A rejected or quarantined ticket is kept with its reasons (intake_rejects).
+A channel's fields the file leaves out keep their built-in values (e-mail needs a sender to
+answer); a channel name outside the intake's sources is refused. A rejected or quarantined
+ticket is kept with its reasons (intake_rejects).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from agent.config_yaml import read_config
@@ -53,6 +62,8 @@ def _known_channel(name: str) -> str:
 
 
 ChannelName = Annotated[str, AfterValidator(_known_channel)]
+BUILT_IN: dict[str, dict[str, Any]] = {"email": {"require_requester": True}}
+"""Where a channel's built-in profile differs from ChannelProfile's (a mail needs its sender)."""
 
 
 class Profiles(_Strict):
@@ -60,16 +71,22 @@ class Profiles(_Strict):
 
     default: ChannelProfile = Field(default_factory=ChannelProfile)
     channels: dict[ChannelName, ChannelProfile] = Field(
-        default_factory=lambda: {
-            "chat": ChannelProfile(),
-            "email": ChannelProfile(require_requester=True),
-            "web": ChannelProfile(),
-            "api": ChannelProfile(),
-            "helpdesk": ChannelProfile(),
-        }
+        default_factory=lambda: {name: ChannelProfile(**BUILT_IN.get(name, {})) for name in SOURCES}
     )
     never_reject_tiers: list[str] = Field(default_factory=lambda: ["enterprise", "vip"])
     account_domains: dict[str, Account] = Field(default_factory=dict)
+
+    @field_validator("channels", mode="before")
+    @classmethod
+    def _over_built_in(cls, given: Any) -> Any:
+        """A file names what differs: the fields it leaves out keep their built-in values."""
+        if not isinstance(given, dict):
+            return given
+        merged: dict[str, Any] = {name: dict(values) for name, values in BUILT_IN.items()}
+        for name, values in given.items():
+            base = merged.get(name)
+            merged[name] = {**base, **values} if base and isinstance(values, dict) else values
+        return merged
 
     def profile(self, channel: str) -> ChannelProfile:
         """The channel's profile, or the default one."""

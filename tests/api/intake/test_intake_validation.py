@@ -85,3 +85,17 @@ def test_a_profile_for_a_channel_that_does_not_exist_is_refused_naming_it(
     message = str(typo.value)
     assert message.startswith(f"{path}: channels.emial.[key]: unknown channel 'emial'")
     assert "email, chat, web, api, helpdesk" in message
+
+
+@pytest.mark.parametrize(
+    "channels", ["web: {min_chars: 30}", "email: {min_chars: 5}", "email: {require_subject: true}"]
+)
+def test_a_profiles_file_changes_only_what_it_names(tmp_path: Path, channels: str) -> None:
+    # Naming one channel (or one field of e-mail's) dropped e-mail's built-in requirement of a
+    # sender to answer: mail from nobody was queued.
+    path = tmp_path / "profiles.yaml"
+    path.write_text(f"channels:\n  {channels}\n", encoding="utf-8")
+    no_sender = _adapted("email", subject="VPN down", body="VPN drops every five minutes")
+    assert "no requester to answer" in validate(no_sender, load_profiles(path)).reasons
+    path.write_text("channels:\n  email: {require_requester: false}\n", encoding="utf-8")
+    assert validate(no_sender, load_profiles(path)).outcome == "accept"
