@@ -278,8 +278,9 @@ class IntakeFlow:
         urgent = self._urgent(pre.rank)
         try:
             self.queue.put(QueueItem(claim.id, source, pre.order, urgent))
-        except CapacityError:
-            # Nothing half-accepted stays behind: the caller's retry starts afresh.
+        except Exception:
+            # Full, or the broker unreachable: nothing half-accepted stays behind, and the
+            # caller's retry starts afresh (kept, it would be a 'duplicate' in no queue).
             self.records.forget(claim.id)
             self.store.discard(claim.id)
             raise
@@ -426,8 +427,8 @@ class IntakeFlow:
         versions before POST /v1/tickets went through the intake, or by a POST /v1/triage that
         a crash cut off or whose triage failed. Like a recovered ticket accepted before, an
         unfinished one may use the urgent headroom; a failed one (its sender's resend) is queued
-        again, in the headroom only if it is urgent. A full queue
-        leaves everything as it was (CapacityError). False when another request adopted it.
+        again, in the headroom only if it is urgent. A full queue (or an unreachable broker)
+        leaves everything as it was. False when another request adopted it.
         """
         ticket = self.store.ticket(ticket_id)
         pre = pre_priority(self.policy(), ticket)
@@ -445,7 +446,8 @@ class IntakeFlow:
             self.store.set_status(ticket_id, "queued")  # first: a worker may take it at once
         try:
             self.queue.put(QueueItem(ticket_id, source, pre.order, urgent))
-        except CapacityError as exc:
+        except Exception as exc:
+            # Registered but in no queue, it would never be adopted again (nor recovered).
             self.records.forget(ticket_id)
             if failed:
                 self.store.set_status(ticket_id, "failed", f"not queued again: {exc}")

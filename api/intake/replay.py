@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 
-from agent.errors import CapacityError, ConflictError, InputError, first_problem
+from agent.errors import ConflictError, InputError, first_problem
 from agent.models import Ticket
 from api.intake.dlq import DeadLetter, DeadLetters
 from api.intake.queue import IntakeQueue, QueueItem
@@ -56,7 +56,8 @@ class DeadLetterActions:
         replayed = self.dead_letters.resolve(letter_id, "replayed", by, reason)
         try:
             self._requeue(letter, ticket, urgent)
-        except (CapacityError, ConflictError) as exc:
+        except Exception as exc:
+            # Full, still queued, or the broker unreachable: closed, it would wait in no queue.
             self.store.set_status(letter.ticket_id, "failed", f"dead-lettered: {letter.error}")
             self.dead_letters.reopen(letter_id, str(exc))
             raise

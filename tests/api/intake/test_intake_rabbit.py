@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import socket
+import threading
 import time
 import uuid
 from collections.abc import Iterator
 
+import pika
 import pytest
 from api_support import wait_for
 from intake_fakes import CuedEngine
 from intake_support import IntakeFactory
 
-from agent.errors import CapacityError
+from agent.errors import CapacityError, UpstreamError
 from agent.policy import Policy
 from api.intake.queue import QueueItem
 from api.intake.rabbit import RabbitQueue
@@ -103,3 +105,56 @@ def test_app_on_rabbitmq_decides_every_ticket(
     store = api.services.store
     assert wait_for(lambda: all(store.status(i) == "decided" for i in ids), 30)
     assert sorted(engine.order) == sorted(["printer", "FLAKY vpn", "Production down"])
+
+
+def test_a_ticket_the_broker_did_not_take_is_not_kept_half_accepted(
+    make_intake_api: IntakeFactory, example_policy: Policy, queue_name: str
+) -> None:
+    api = make_intake_api(
+        engine=CuedEngine(example_policy),
+        start=False,
+        intake_queue="rabbitmq",
+        broker_url=URL,
+        broker_queue=queue_name,
+    )
+    queue = api.app.state.intake.queue
+    reachable = queue.params
+    queue.params = pika.URLParameters("amqp://guest:guest@127.0.0.1:1/%2F")  # the broker is down
+    queue._local = threading.local()
+    ticket = {"subject": "printer jammed", "external_id": "down-1"}
+    refused = api.client.post("/v1/intake/api", json=ticket, headers=api.auth("helpdesk"))
+    assert refused.status_code == 502, refused.text
+    queue.params, queue._local = reachable, threading.local()
+    # The sender's retry once the broker is back: queued now, not a 'duplicate' of a ticket
+    # that is in no queue and would never be triaged.
+    again = api.client.post("/v1/intake/api", json=ticket, headers=api.auth("helpdesk"))
+    assert again.status_code == 202 and again.json()["status"] == "queued", again.text
+    assert queue.depth() == 1
+
+
+def test_a_replay_the_broker_did_not_take_leaves_the_dead_letter_open(
+    make_intake_api: IntakeFactory, example_policy: Policy, queue_name: str
+) -> None:
+    api = make_intake_api(
+        engine=CuedEngine(example_policy),
+        intake_queue="rabbitmq",
+        broker_url=URL,
+        broker_queue=queue_name,
+        intake_max_attempts=1,
+    )
+    ticket = {"subject": "POISON printer", "external_id": "dead-1"}
+    ticket_id = api.client.post("/v1/intake/api", json=ticket, headers=api.auth("helpdesk")).json()[
+        "ticket_id"
+    ]
+    intake = api.app.state.intake
+    assert wait_for(lambda: len(intake.dead_letters.list()) == 1, 20)
+    letter = intake.dead_letters.list()[0]
+    reachable = intake.queue.params
+    intake.queue.params = pika.URLParameters("amqp://guest:guest@127.0.0.1:1/%2F")
+    intake.queue._local.channel = None  # this thread's: the workers keep theirs
+    with pytest.raises(UpstreamError):
+        intake.actions.replay(letter.id, "ana")
+    intake.queue.params = reachable
+    # Closed as 'replayed', it would wait for a replay that queued nothing.
+    assert intake.dead_letters.get(letter.id).state == "open"
+    assert api.services.store.status(ticket_id) == "failed"
