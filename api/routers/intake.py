@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import Intake as IntakeCaller
-from api.deps import Reader, Reviewer
+from api.deps import Reader, Reviewer, ServicesDep
 from api.intake.events import EventOutcome
 from api.intake.models import IntakeResult
 from api.intake.rejects import Reject, RejectVerdict
@@ -65,13 +65,21 @@ async def submit(
     request: Request,
     caller: IntakeCaller,
     intake: IntakeDep,
+    services: ServicesDep,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
-    """Adapt, validate and queue; the decision follows on GET /v1/tickets/{id}."""
+    """Adapt, validate and queue; the decision follows on GET /v1/tickets/{id}.
+
+    Sent again after its triage failed for good (status ``failed``), the same ticket is tried
+    again, as on POST /v1/tickets: its open dead letter is replayed in the sender's name.
+    """
     body = await request.body()
-    return _answer(
-        await run_in_threadpool(intake.flow.submit, channel, body, caller, idempotency_key)
-    )
+    result = await run_in_threadpool(intake.flow.submit, channel, body, caller, idempotency_key)
+    if result.status == "duplicate" and result.ticket_id is not None:
+        ticket_id = result.ticket_id
+        if await run_in_threadpool(services.store.status, ticket_id) == "failed":
+            await run_in_threadpool(intake.resubmitted, ticket_id, channel, caller.name)
+    return _answer(result)
 
 
 @router.get("/rejects", response_model=list[Reject], summary="Rejected and quarantined payloads")

@@ -125,3 +125,30 @@ def test_a_fixed_replay_keeps_what_the_fix_leaves_out(
     assert after.received_at == before.received_at
     assert (after.account.name, after.account.tier) == ("Bigcorp", "enterprise")
     assert (after.requester, after.subject) == (before.requester, before.subject)
+
+
+def test_a_channel_resend_of_a_dead_lettered_ticket_replays_it_in_the_senders_name(
+    make_intake_api: IntakeFactory, example_policy: Policy
+) -> None:
+    """As on POST /v1/tickets: the sender's resend after its triage failed for good tries again
+    (it was answered 'duplicate' and the ticket stayed failed, waiting for a reviewer)."""
+    api = make_intake_api(engine=CuedEngine(example_policy), intake_max_attempts=2)
+    ticket_id = _submit(api, "FLAKY vpn", "T-resend")
+    dead = api.app.state.intake.dead_letters
+    assert wait_for(lambda: len(dead.list()) == 1, 20)
+    letter = dead.list()[0]
+    assert _status(api, ticket_id) == "failed"
+    body = {
+        "subject": "FLAKY vpn",
+        "body": "details",
+        "external_id": "T-resend",
+        "account": {"tier": "standard"},
+    }
+    again = api.client.post("/v1/intake/api", json=body, headers=api.auth("helpdesk"))
+    assert again.status_code == 200 and again.json()["status"] == "duplicate", again.text
+    assert again.json()["ticket_id"] == ticket_id
+    assert wait_for(lambda: _status(api, ticket_id) == "decided", 20)
+    closed = dead.get(letter.id)
+    assert (closed.state, closed.resolved_by) == ("replayed", "test-helpdesk")
+    assert closed.reason == "resubmitted by its sender"
+    assert dead.list() == []
