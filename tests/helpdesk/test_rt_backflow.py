@@ -35,6 +35,16 @@ def _resolved(event_id: str, external: str) -> HelpdeskEvent:
     )
 
 
+def _held(rig: Rig, fake: FakeHelpdesk) -> tuple[str, HelpdeskTicket, TriageResult]:
+    """An RT ticket the agent holds for review: our ticket id, the RT ticket, the held result."""
+    rt = fake.create(*REVIEW_TEXT, requester="hank@example.com")
+    ticket = rt_ticket(rt.id, *REVIEW_TEXT, "hank@example.com")
+    claim = rig.services.store.claim(ticket, None, WEBHOOK_CALLER.key_id, "triaging")
+    held = rig.triager.triage(ticket, thread_id=claim.id)
+    rig.services.store.record(claim.id, held, actor="agent")
+    return claim.id, rt, held
+
+
 def _routed(rig: Rig, fake: FakeHelpdesk) -> tuple[str, str]:
     rt = fake.create(*DB_TEXT, requester="alice@example.com")
     ticket_id, _ = rig.decide(rt_ticket(rt.id, *DB_TEXT))
@@ -115,21 +125,19 @@ def test_a_resolution_after_a_specialists_correction_keeps_the_corrected_team(
 def _reviewed(rig: Rig, fake: FakeHelpdesk, team: str) -> tuple[str, str, str]:
     """A ticket held for review, then decided by a reviewer through the API, both decisions
     told as the service tells them; its ids and the agent's guess."""
-    rt = fake.create(*REVIEW_TEXT, requester="hank@example.com")
-    ticket = rt_ticket(rt.id, *REVIEW_TEXT, "hank@example.com")
-    claim = rig.services.store.claim(ticket, None, WEBHOOK_CALLER.key_id, "triaging")
-    held = rig.triager.triage(ticket, thread_id=claim.id)
-    rig.services.store.record(claim.id, held, actor="agent")
-    rig.services.service.notify(claim.id)
+    ticket_id, rt, held = _held(rig, fake)
+    rig.services.service.notify(ticket_id)
     assert held.decision.needs_review and held.decision.team != team
     _, secret = create_key(rig.services.db, "reviewer", "lead")
     answer = TestClient(rig.app).post(
-        f"/v1/review/{claim.id}", json={"team": team}, headers={"Authorization": f"Bearer {secret}"}
+        f"/v1/review/{ticket_id}",
+        json={"team": team},
+        headers={"Authorization": f"Bearer {secret}"},
     )
     assert answer.status_code == 200 and answer.json()["learned"] is True, answer.text
     rig.connector.delivery.drain()
     assert fake.tickets[rt.id].queue == team
-    return claim.id, rt.id, held.decision.team
+    return ticket_id, rt.id, held.decision.team
 
 
 def test_a_queue_move_after_a_review_replaces_the_reviewers_team(
@@ -317,12 +325,8 @@ def test_a_ticket_closed_in_the_helpdesk_while_a_reviewer_decides_it_stays_close
     make_rig: RigFactory, fake: FakeHelpdesk, status: str
 ) -> None:
     rig = make_rig(fake)
-    rt = fake.create(*REVIEW_TEXT, requester="hank@example.com")
-    ticket = rt_ticket(rt.id, *REVIEW_TEXT, "hank@example.com")
-    claim = rig.services.store.claim(ticket, None, WEBHOOK_CALLER.key_id, "triaging")
-    held = rig.triager.triage(ticket, thread_id=claim.id)
-    rig.services.store.record(claim.id, held, actor="agent")
-    assert rig.services.store.status(claim.id) == "review"
+    ticket_id, rt, _ = _held(rig, fake)
+    assert rig.services.store.status(ticket_id) == "review"
     _, secret = create_key(rig.services.db, "reviewer", "lead")
     paused = _PausedReview(rig.triager)
     # the reviewer's request is answered by a second API process on the same database
@@ -332,7 +336,7 @@ def test_a_ticket_closed_in_the_helpdesk_while_a_reviewer_decides_it_stays_close
 
         def decide() -> None:
             answers["review"] = reviewer.post(
-                f"/v1/review/{claim.id}",
+                f"/v1/review/{ticket_id}",
                 json={"team": "hardware"},
                 headers={"Authorization": f"Bearer {secret}"},
             )
@@ -353,17 +357,17 @@ def test_a_ticket_closed_in_the_helpdesk_while_a_reviewer_decides_it_stays_close
             )
         )
         assert rig.connector.backflow.drain() == 1
-        assert rig.services.store.status(claim.id) == "resolved"
+        assert rig.services.store.status(ticket_id) == "resolved"
         paused.gate.set()
         thread.join(30)
         other.state.services.db.close()
     assert answers["review"].status_code == 200, answers["review"].text
     # the review does not reopen it; its decision is kept as the ticket's history
-    assert rig.services.store.status(claim.id) == "resolved"
-    assert rig.services.store.output(claim.id)["decided_by"] == "human"  # type: ignore[index]
+    assert rig.services.store.status(ticket_id) == "resolved"
+    assert rig.services.store.output(ticket_id)["decided_by"] == "human"  # type: ignore[index]
     with rig.services.db.session() as session:
         assert (
-            session.scalars(select(TicketRow.front_of_queue).where(TicketRow.id == claim.id)).one()
+            session.scalars(select(TicketRow.front_of_queue).where(TicketRow.id == ticket_id)).one()
             is False
         )
 
@@ -375,11 +379,7 @@ def test_a_reopen_read_before_a_review_is_stored_does_not_hold_the_ticket_for_re
     the held decision, the review stores the human one, then the reopen writes its status: the
     ticket must not wait for review again with a human decision no review can resume."""
     rig = make_rig(fake)
-    rt = fake.create(*REVIEW_TEXT, requester="hank@example.com")
-    ticket = rt_ticket(rt.id, *REVIEW_TEXT, "hank@example.com")
-    claim = rig.services.store.claim(ticket, None, WEBHOOK_CALLER.key_id, "triaging")
-    held = rig.triager.triage(ticket, thread_id=claim.id)
-    rig.services.store.record(claim.id, held, actor="agent")
+    ticket_id, rt, _ = _held(rig, fake)
     _, secret = create_key(rig.services.db, "reviewer", "lead")
     paused = _PausedReview(rig.triager)
     other = create_app(rig.services.settings, paused, ServiceOptions())  # type: ignore[arg-type]
@@ -400,7 +400,7 @@ def test_a_reopen_read_before_a_review_is_stored_does_not_hold_the_ticket_for_re
 
             def decide() -> None:
                 answers["review"] = reviewer.post(
-                    f"/v1/review/{claim.id}",
+                    f"/v1/review/{ticket_id}",
                     json={"team": "hardware"},
                     headers={"Authorization": f"Bearer {secret}"},
                 )
@@ -419,7 +419,7 @@ def test_a_reopen_read_before_a_review_is_stored_does_not_hold_the_ticket_for_re
                 )
             )
             assert rig.connector.backflow.drain() == 1
-            assert rig.services.store.status(claim.id) == "resolved"
+            assert rig.services.store.status(ticket_id) == "resolved"
             fake.set_field(rt.id, "Status", "open", "root")  # reopened by the requester
             rig.connector.handler.handle(
                 HelpdeskEvent(
@@ -438,9 +438,9 @@ def test_a_reopen_read_before_a_review_is_stored_does_not_hold_the_ticket_for_re
     finally:
         event.remove(engine, "after_cursor_execute", pause_after_reading_the_decision)
     assert answers["review"].status_code == 200, answers["review"].text
-    assert rig.services.store.output(claim.id)["decided_by"] == "human"  # type: ignore[index]
+    assert rig.services.store.output(ticket_id)["decided_by"] == "human"  # type: ignore[index]
     # open again in the helpdesk, decided by the reviewer: open here, not held for review
-    assert rig.services.store.status(claim.id) == "decided"
+    assert rig.services.store.status(ticket_id) == "decided"
 
 
 def test_the_resolution_is_the_agents_last_reply_not_the_requesters_thanks(
