@@ -89,7 +89,7 @@ class Ledger:
                 query = query.where(TicketRow.created_at < end)
             tickets = {tid: created for tid, created in session.execute(query).all()}
             decisions: dict[str, list[DecisionRow]] = defaultdict(list)
-            feedback: dict[str, FeedbackRow] = {}
+            feedback: dict[str, dict[str, Any]] = {}
             resolved: dict[str, datetime] = {}  # the first feedback resolved the ticket
             ids = list(tickets)
             for chunk in (ids[i : i + 500] for i in range(0, len(ids), 500)):
@@ -104,7 +104,11 @@ class Ledger:
                     .where(FeedbackRow.ticket_id.in_(chunk))
                     .order_by(FeedbackRow.id)
                 ):
-                    feedback[f.ticket_id] = f  # the latest feedback wins
+                    # A later answer replaces what it gives and keeps the rest, as the case does
+                    # (knowledge.feedback.corrected_case): a team corrected alone keeps the
+                    # outcome an earlier answer gave.
+                    given = {k: v for k, v in f.feedback.items() if v is not None}
+                    feedback[f.ticket_id] = feedback.get(f.ticket_id, {}) | given
                     resolved.setdefault(f.ticket_id, f.created_at)
         return [
             _record(tid, decisions[tid], feedback.get(tid), first_line, resolved.get(tid))
@@ -116,11 +120,12 @@ class Ledger:
 def _record(
     ticket_id: str,
     decisions: list[DecisionRow],
-    feedback: FeedbackRow | None,
+    feedback: dict[str, Any] | None,
     first_line: str,
     resolved_at: datetime | None = None,
 ) -> OutcomeRecord:
-    """Final team and outcome from feedback; the first route is where the ticket was first sent.
+    """Final team and outcome from its feedback, merged in order; the first route is where the
+    ticket was first sent.
 
     Escalated means the ticket belonged with a specialist (its final team is not first line), as
     in the evals, not that the product escalated it: a missed escalation counts against the KPIs.
@@ -129,7 +134,7 @@ def _record(
     """
     latest = decisions[-1]
     sent = next((d for d in decisions if not d.needs_review), latest)
-    fb: dict[str, Any] = feedback.feedback if feedback else {}
+    fb: dict[str, Any] = feedback or {}
     final_team = fb.get("final_team") or latest.team
     return OutcomeRecord(
         ticket_id=ticket_id,

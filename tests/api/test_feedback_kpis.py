@@ -300,3 +300,29 @@ def test_handling_time_not_given_runs_from_the_decision_to_the_feedback(api: Api
     kpis = api.client.get("/v1/kpis", headers=headers).json()
     assert kpis["avg_handling_hours"] == pytest.approx(4.0, abs=0.02)
     assert kpis["first_contact_resolution_rate"] == 0.0
+
+
+def test_a_later_correction_keeps_the_outcome_an_earlier_feedback_gave(api: Api) -> None:
+    # A specialist confirms the team with the outcome, then corrects the team alone. The knowledge
+    # base keeps the outcome (fields not given are not cleared); the KPIs read only the latest
+    # feedback record, so first-contact went from 1.0 to None and the 2 h became the seconds
+    # between the decision and the first feedback.
+    ticket_id = _triage(api)["ticket_id"]
+    url, headers = f"/v1/tickets/{ticket_id}/feedback", api.auth("specialist")
+    first = {"team_correct": True, "first_contact_resolved": True, "handling_hours": 2}
+    assert api.client.post(url, json=first, headers=headers).status_code == 200
+    again = {"correct_team": "network", "note": "it was the firewall"}
+    assert api.client.post(url, json=again, headers=headers).status_code == 200
+    case = api.triager.kb.store.get(ticket_id)
+    assert case is not None
+    assert (case.team, case.first_contact_resolved, case.handling_hours) == ("network", True, 2.0)
+    kpis = api.client.get("/v1/kpis", headers=headers).json()
+    assert set(kpis["per_team"]) == {"network"}
+    assert kpis["escalation_accuracy_rate"] == 0.0
+    assert kpis["first_contact_resolution_rate"] == 1.0
+    assert kpis["avg_handling_hours"] == 2.0
+    # a later answer that gives the outcome replaces it
+    last = {"team_correct": False, "correct_team": "network", "first_contact_resolved": False}
+    assert api.client.post(url, json=last, headers=headers).status_code == 200
+    kpis = api.client.get("/v1/kpis", headers=headers).json()
+    assert (kpis["first_contact_resolution_rate"], kpis["avg_handling_hours"]) == (0.0, 2.0)
