@@ -25,7 +25,7 @@ def get_kpis(
     team: Annotated[str | None, Query(max_length=200, description="Only this final team")] = None,
 ) -> KPIReport:
     """Escalation accuracy, first-contact resolution, handling time, volumes, review rate."""
-    start, end = _aware(start), _aware(end)
+    start, end = _utc(start, "from"), _utc(end, "to")
     if start and end and end <= start:
         raise InputError("to: must be after from")
     return compute_kpis(
@@ -33,8 +33,13 @@ def get_kpis(
     )
 
 
-def _aware(value: datetime | None) -> datetime | None:
-    """Dates without a zone are UTC."""
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=UTC)
+def _utc(value: datetime | None, name: str) -> datetime | None:
+    """The time in UTC (one without a zone is UTC); InputError for one UTC cannot hold."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00+01:00 is in year 0 in UTC
+        raise InputError(f"{name}: {value.isoformat()} is out of range in UTC") from None

@@ -326,3 +326,15 @@ def test_a_later_correction_keeps_the_outcome_an_earlier_feedback_gave(api: Api)
     assert api.client.post(url, json=last, headers=headers).status_code == 200
     kpis = api.client.get("/v1/kpis", headers=headers).json()
     assert (kpis["first_contact_resolution_rate"], kpis["avg_handling_hours"]) == (0.0, 2.0)
+
+
+def test_kpi_bounds_beyond_the_calendar_in_utc_are_refused(api: Api) -> None:
+    # The first or last day of the calendar with a zone that moves it out of range in UTC was a
+    # 500 (OverflowError converting the bound for the query).
+    headers = api.auth("specialist")
+    for name, value in (("from", "0001-01-01T00:00:00+01:00"), ("to", "9999-12-31T23:00:00-02:00")):
+        response = api.client.get("/v1/kpis", params={name: value}, headers=headers)
+        assert response.status_code == 422, response.text
+        assert response.json()["detail"].startswith(f"{name}: "), response.text
+    edge = {"from": "0001-01-01T00:00:00Z", "to": "9999-12-31T23:59:59"}
+    assert api.client.get("/v1/kpis", params=edge, headers=headers).json()["n"] == 0
