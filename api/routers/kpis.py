@@ -28,9 +28,15 @@ def get_kpis(
     start, end = _utc(start, "from"), _utc(end, "to")
     if start and end and end <= start:
         raise InputError("to: must be after from")
-    return compute_kpis(
-        services.ledger.outcomes(services.engine.policy.first_line_team, start, end), team=team
-    )
+    policy = services.engine.policy
+    records = services.ledger.outcomes(policy.first_line_team, start, end)
+    if team is not None and team not in policy.team_names and all(r.team != team for r in records):
+        # else a typo or an empty field reads as a team without tickets
+        raise InputError(
+            f"team: {team!r} is no team of the active policy and no ticket in the period ended "
+            f"with it; teams: {', '.join(policy.team_names)}"
+        )
+    return compute_kpis(records, team=team)
 
 
 def _utc(value: datetime | None, name: str) -> datetime | None:

@@ -338,3 +338,29 @@ def test_kpi_bounds_beyond_the_calendar_in_utc_are_refused(api: Api) -> None:
         assert response.json()["detail"].startswith(f"{name}: "), response.text
     edge = {"from": "0001-01-01T00:00:00Z", "to": "9999-12-31T23:59:59"}
     assert api.client.get("/v1/kpis", params=edge, headers=headers).json()["n"] == 0
+
+
+def test_kpis_of_a_team_nobody_has_are_refused(api: Api) -> None:
+    # team=Database (a typo) or team= (a form's empty field) answered 200 with n=0 and every
+    # figure null, read as 'no tickets' for a team that has them.
+    ticket_id = _triage(api)["ticket_id"]
+    headers = api.auth("specialist")
+    answer = {"correct_team": "hardware", "first_contact_resolved": True}
+    sent = api.client.post(f"/v1/tickets/{ticket_id}/feedback", json=answer, headers=headers)
+    assert sent.status_code == 200
+    teams = ", ".join(api.triager.policy.team_names)
+    for team in ("Hardware", "", " hardware"):
+        response = api.client.get("/v1/kpis", params={"team": team}, headers=headers)
+        assert response.status_code == 422, (team, response.text)
+        assert response.json()["detail"] == (
+            f"team: {team!r} is no team of the active policy and no ticket in the period "
+            f"ended with it; teams: {teams}"
+        )
+    # a team of the policy with no ticket, and one the policy dropped that a ticket ended with
+    assert api.client.get("/v1/kpis", params={"team": "billing"}, headers=headers).json()["n"] == 0
+    put = api.client.put("/v1/policy", json={"yaml": without_hardware()}, headers=api.auth("admin"))
+    assert put.status_code == 200 and "hardware" not in api.triager.policy.team_names
+    kpis = api.client.get("/v1/kpis", params={"team": "hardware"}, headers=headers).json()
+    assert (kpis["n"], kpis["first_contact_resolution_rate"]) == (1, 1.0)
+    future = {"team": "hardware", "from": "2999-01-01"}
+    assert api.client.get("/v1/kpis", params=future, headers=headers).status_code == 422
