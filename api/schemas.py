@@ -94,7 +94,7 @@ class FeedbackIn(_Strict):
     """A specialist's post-resolution feedback on a routed ticket.
 
     It names the right team one way: team_correct=true (the routed one), correct_team, or
-    escalation_needed=false (the first line could have handled it).
+    escalation_needed=false (the first line could have handled it; with team_correct=false too).
     """
 
     team_correct: bool | None = Field(
@@ -111,8 +111,15 @@ class FeedbackIn(_Strict):
     def _consistent(self) -> FeedbackIn:
         if self.team_correct is True and self.correct_team is not None:
             raise ValueError("give team_correct=true or correct_team, not both")
-        if self.team_correct is False and self.correct_team is None:
-            raise ValueError("team_correct=false needs correct_team (the right one)")
+        if (
+            self.team_correct is False
+            and self.correct_team is None
+            and self.escalation_needed is not False
+        ):
+            raise ValueError(
+                "team_correct=false needs correct_team (the right one), or "
+                "escalation_needed=false (the first line)"
+            )
         if (
             self.team_correct is None
             and self.correct_team is None
@@ -128,8 +135,9 @@ class FeedbackIn(_Strict):
     def final_team(self, routed: str, first_line: str) -> str:
         """The right team by this answer on a ticket routed to ``routed``.
 
-        InputError when the answer contradicts itself: team_correct=false naming the routed team,
-        a specialist team with escalation_needed=false, or the first line with it true.
+        InputError when the answer contradicts itself: team_correct=false naming the routed team
+        (or, with escalation_needed=false, on a ticket routed to the first line), a specialist
+        team with escalation_needed=false, or the first line with it true.
         """
         if self.correct_team is not None:
             team, named = self.correct_team, f"correct_team {self.correct_team!r}"
@@ -139,7 +147,13 @@ class FeedbackIn(_Strict):
                 )
         elif self.team_correct:
             team, named = routed, f"team_correct=true (routed to {routed!r})"
-        else:  # escalation_needed=false alone, as the validator allows nothing else here
+        else:  # escalation_needed=false, as the validator allows nothing else here
+            if self.team_correct is False and routed == first_line:
+                raise InputError(
+                    "team_correct=false contradicts escalation_needed=false: the ticket was "
+                    f"routed to the first line ({first_line!r}), where a ticket that needed no "
+                    "escalation belongs"
+                )
             return first_line
         if self.escalation_needed is False and team != first_line:
             raise InputError(

@@ -364,3 +364,31 @@ def test_kpis_of_a_team_nobody_has_are_refused(api: Api) -> None:
     assert (kpis["n"], kpis["first_contact_resolution_rate"]) == (1, 1.0)
     future = {"team": "hardware", "from": "2999-01-01"}
     assert api.client.get("/v1/kpis", params=future, headers=headers).status_code == 422
+
+
+def test_wrong_team_that_needed_no_escalation_names_the_first_line(api: Api) -> None:
+    # 'the team was wrong, and it needed no escalation' names the first line as the right team,
+    # as escalation_needed=false alone does; it was refused: 'team_correct=false needs
+    # correct_team'.
+    ticket_id = _triage(api)["ticket_id"]  # routed to database
+    url, headers = f"/v1/tickets/{ticket_id}/feedback", api.auth("specialist")
+    answer = {"team_correct": False, "escalation_needed": False, "handling_hours": 1}
+    response = api.client.post(url, json=answer, headers=headers)
+    assert response.status_code == 200, response.text
+    assert response.json()["final_team"] == "service_desk"
+    case = api.triager.kb.store.get(ticket_id)
+    assert case is not None and (case.team, case.escalated) == ("service_desk", False)
+    # on a ticket the first line kept, the same answer contradicts the route
+    kept = _triage(api, subject="Forgot my password", body="Please reset my password.")
+    assert kept["team"] == "service_desk"
+    refused = api.client.post(
+        f"/v1/tickets/{kept['ticket_id']}/feedback", json=answer, headers=headers
+    )
+    assert refused.status_code == 422
+    assert refused.json()["detail"] == (
+        "team_correct=false contradicts escalation_needed=false: the ticket was routed to the "
+        "first line ('service_desk'), where a ticket that needed no escalation belongs"
+    )
+    # team_correct=false with neither names no team
+    alone = api.client.post(url, json={"team_correct": False}, headers=headers)
+    assert alone.status_code == 422 and "needs correct_team" in alone.json()["detail"]
