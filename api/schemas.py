@@ -175,7 +175,9 @@ class FeedbackOut(BaseModel):
     case_id: str
     label_source: str
     warning: str | None = Field(
-        default=None, description="e.g. the final team is no longer a team of the active policy"
+        default=None,
+        description="e.g. a rule of the active policy still decides tickets like this one, or "
+        "the final team is no longer a team of the active policy",
     )
 
 

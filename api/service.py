@@ -302,7 +302,7 @@ class TriageService:
         self.ledger.add_feedback(ticket_id, caller.key_id, record)
         if self.loads is not None:
             self.loads.invalidate()  # a resolved ticket no longer counts against its assignee
-        warning = None
+        warning = _rule_warning(current, final_team, policy)
         if final_team not in policy.team_names:
             # team_correct on a ticket of a team dropped since: the outcome and the case stand
             # as history (the resolution helps whoever has such tickets now, and the team may
@@ -357,6 +357,26 @@ class TriageService:
             raise UpstreamError(
                 f"the knowledge base did not take the feedback ({type(exc).__name__})"
             ) from exc
+
+
+def _rule_warning(decision: dict[str, Any], final_team: str, policy: Policy) -> str | None:
+    """Why a correction will not move tickets like this one: a rule that still decides them."""
+    team = decision.get("team")
+    if decision.get("decided_by") != "rule" or final_team == team:
+        return None
+    fired = {e.get("source") for e in decision.get("evidence", []) if e.get("kind") == "rule"}
+    for rule in policy.rules:
+        sends_to = rule.actions.escalate_to or (
+            policy.first_line_team if rule.actions.stay_first_line else None
+        )
+        if rule.id in fired and sends_to == team:
+            # rules win over the knowledge base (agent/route.py)
+            return (
+                f"rule {rule.id!r} of the active policy decided this ticket and sends tickets it "
+                f"matches to {team!r} whatever was learned: the correction to {final_team!r} is "
+                "stored and acts on them once the rule changes"
+            )
+    return None
 
 
 def _result_of(output: dict[str, Any]) -> TriageResult:

@@ -6,9 +6,11 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+import yaml
 from api_support import TICKET_DB, TICKET_REVIEW, Api, without_hardware
 from sqlalchemy import select
 
+from agent.settings import EXAMPLES_DIR
 from api.tables import DecisionRow, FeedbackRow
 
 
@@ -392,3 +394,49 @@ def test_wrong_team_that_needed_no_escalation_names_the_first_line(api: Api) -> 
     # team_correct=false with neither names no team
     alone = api.client.post(url, json={"team_correct": False}, headers=headers)
     assert alone.status_code == 422 and "needs correct_team" in alone.json()["detail"]
+
+
+def test_a_correction_of_a_ticket_a_rule_decided_says_the_rule_still_decides(api: Api) -> None:
+    # The correction is learned, but rules win over the knowledge base: the next such ticket goes
+    # where the rule sends it. The answer said nothing, so the specialist expected the next one
+    # to follow the correction.
+    made = _triage(api)  # rule ora-errors sends it to database
+    assert (made["team"], made["decided_by"]) == ("database", "rule")
+    url, headers = f"/v1/tickets/{made['ticket_id']}/feedback", api.auth("specialist")
+    done = api.client.post(url, json={"correct_team": "platform_sre"}, headers=headers)
+    assert done.status_code == 200
+    assert done.json()["warning"] == (
+        "rule 'ora-errors' of the active policy decided this ticket and sends tickets it matches "
+        "to 'database' whatever was learned: the correction to 'platform_sre' is stored and acts "
+        "on them once the rule changes"
+    )
+    again = _triage(api, body=TICKET_DB["body"] + " Still failing.")
+    assert again["team"] == "database"  # what the warning says
+    # a rule that keeps tickets at the first line
+    kept = _triage(api, subject="Forgot my password", body="Please reset my password.")
+    assert (kept["team"], kept["decided_by"]) == ("service_desk", "rule")
+    moved = api.client.post(
+        f"/v1/tickets/{kept['ticket_id']}/feedback",
+        json={"correct_team": "identity_access"},
+        headers=headers,
+    )
+    assert moved.json()["warning"].startswith(
+        "rule 'password-reset' of the active policy decided this ticket and sends tickets it "
+        "matches to 'service_desk'"
+    )
+    # confirming the rule's team, or a rule the policy no longer has: no warning
+    confirmed = _triage(api, body="ORA-01555 snapshot too old on the order database.")
+    sent = api.client.post(
+        f"/v1/tickets/{confirmed['ticket_id']}/feedback",
+        json={"team_correct": True},
+        headers=headers,
+    )
+    assert sent.status_code == 200 and sent.json()["warning"] is None
+    policy = yaml.safe_load((EXAMPLES_DIR / "policy.yaml").read_text(encoding="utf-8"))
+    policy["rules"] = [r for r in policy["rules"] if r["id"] != "ora-errors"]
+    put = api.client.put(
+        "/v1/policy", json={"yaml": yaml.safe_dump(policy)}, headers=api.auth("admin")
+    )
+    assert put.status_code == 200
+    later = api.client.post(url, json={"correct_team": "platform_sre"}, headers=headers)
+    assert later.status_code == 200 and later.json()["warning"] is None
