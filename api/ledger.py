@@ -136,12 +136,20 @@ def _record(
     sent = next((d for d in decisions if not d.needs_review), latest)
     fb: dict[str, Any] = feedback or {}
     final_team = fb.get("final_team") or latest.team
+    # Judged by the first line of the policy under which the ticket was decided or its final
+    # team given: with today's, a renamed first line made every ticket it kept an escalation.
+    if feedback is None:
+        escalated = latest.escalate
+    elif "escalated" in fb:
+        escalated = bool(fb["escalated"])
+    else:  # feedback stored before records said so
+        escalated = final_team != first_line
     return OutcomeRecord(
         ticket_id=ticket_id,
         team=final_team,
         # Without feedback nobody has confirmed the final team: the route is not judged.
         first_route=sent.team if feedback is not None else None,
-        escalated=final_team != first_line,
+        escalated=escalated,
         first_contact_resolved=fb.get("first_contact_resolved"),
         handling_hours=fb.get("handling_hours"),
         needed_review=any(d.needs_review for d in decisions),

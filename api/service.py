@@ -298,7 +298,12 @@ class TriageService:
             answer.note or "",
             answer,
         )
-        record = {**answer.model_dump(mode="json"), "final_team": final_team, "author": caller.name}
+        record = {
+            **answer.model_dump(mode="json"),
+            "final_team": final_team,
+            "escalated": final_team != policy.first_line_team,  # by the first line of now
+            "author": caller.name,
+        }
         self.ledger.add_feedback(ticket_id, caller.key_id, record)
         if self.loads is not None:
             self.loads.invalidate()  # a resolved ticket no longer counts against its assignee

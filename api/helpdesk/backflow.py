@@ -416,6 +416,7 @@ class BackflowWorker(PollingThread):
         record |= {
             "final_team": final_team,
             "escalation_needed": escalated,
+            "escalated": escalated,  # by the first line of now (the KPIs read it)
             "first_contact_resolved": outcome.first_contact_resolved if escalated else None,
             "handling_hours": outcome.hours_to_resolve,
             "resolution": outcome.resolution,

@@ -440,3 +440,35 @@ def test_a_correction_of_a_ticket_a_rule_decided_says_the_rule_still_decides(api
     assert put.status_code == 200
     later = api.client.post(url, json={"correct_team": "platform_sre"}, headers=headers)
     assert later.status_code == 200 and later.json()["warning"] is None
+
+
+def test_renaming_the_first_line_does_not_make_its_past_tickets_escalations(api: Api) -> None:
+    # Escalated was judged against the active policy's first line: once service_desk became
+    # it_helpdesk, every ticket service_desk had kept counted as escalated, and one a specialist
+    # confirmed there as an escalation routed right.
+    headers = api.auth("specialist")
+    password = {"subject": "Forgot my password", "body": "Please reset my password."}
+    kept = _triage(api, **password)
+    assert kept["team"] == "service_desk"
+    _triage(api, subject="Forgot my password again", body="Please reset my password, again.")
+    answer = {"escalation_needed": False, "first_contact_resolved": True, "handling_hours": 1}
+    url = f"/v1/tickets/{kept['ticket_id']}/feedback"
+    assert api.client.post(url, json=answer, headers=headers).status_code == 200
+    sent = _triage(api)["ticket_id"]  # database
+    answer = {"team_correct": True, "first_contact_resolved": False, "handling_hours": 9}
+    assert api.client.post(f"/v1/tickets/{sent}/feedback", json=answer, headers=headers)
+    figures = ("n", "escalated", "first_contact_resolution_rate", "avg_handling_hours")
+    before = api.client.get("/v1/kpis", headers=headers).json()
+    assert [before[f] for f in figures] == [3, 1, 0.0, 9.0]
+    renamed = (EXAMPLES_DIR / "policy.yaml").read_text(encoding="utf-8")
+    renamed = renamed.replace("service_desk", "it_helpdesk")
+    put = api.client.put("/v1/policy", json={"yaml": renamed}, headers=api.auth("admin"))
+    assert put.status_code == 200 and api.triager.policy.first_line_team == "it_helpdesk"
+    after = api.client.get("/v1/kpis", headers=headers).json()
+    assert [after[f] for f in figures] == [3, 1, 0.0, 9.0]
+    assert after["per_team"]["service_desk"]["escalated"] == 0
+    # the renamed first line's own tickets are not escalations either
+    new = _triage(api, subject="Forgot my password once more", body="Please reset my password.")
+    assert new["team"] == "it_helpdesk"
+    latest = api.client.get("/v1/kpis", headers=headers).json()
+    assert (latest["n"], latest["escalated"]) == (4, 1)
