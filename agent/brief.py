@@ -17,6 +17,10 @@ from agent.state import TriageState
 from knowledge.cases import Case
 
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
+# Characters that make Markdown of text: emphasis, code, links, HTML, and the escape itself.
+_MARKUP = re.compile(r"([\\`*_\[\]<>])")
+# What makes a line a heading, quote, list item, table row, fence or rule when it starts one.
+_BLOCK_MARKER = re.compile(r"^(\d+(?=[.)])|)([#>+=|~-]|(?<=\d)[.)])")
 MAX_SIMILAR = 3
 
 
@@ -148,34 +152,57 @@ def build_brief(state: TriageState, decision: TriageDecision) -> Brief:
     )
 
 
+def _md(text: str) -> str:
+    """Outside text as one line of Markdown that shows as itself: no line breaks (they could start
+    headings, lists or HTML blocks), no markup, HTML, code spans or links."""
+    return _MARKUP.sub(r"\\\1", " ".join(text.split()))
+
+
+def _md_paragraph(text: str) -> str:
+    """As _md, for a line of its own: a leading list, quote or heading marker stays text."""
+    return _BLOCK_MARKER.sub(r"\1\\\2", _md(text), count=1)
+
+
+def _code(text: str) -> str:
+    """A code span that holds the text whatever backticks it has (CommonMark's own rule)."""
+    line = " ".join(text.split())
+    fence = "`" * (max((len(run) for run in re.findall(r"`+", line)), default=0) + 1)
+    pad = " " if line.startswith("`") or line.endswith("`") else ""
+    return f"{fence}{pad}{line}{pad}{fence}"
+
+
 def brief_markdown(brief: Brief, decision: TriageDecision | None = None) -> str:
-    """Render the brief as Markdown for a helpdesk comment or a terminal."""
-    out = [f"## {brief.headline}", "", f"**Decision:** {brief.decision_summary}"]
+    """Render the brief as Markdown for a helpdesk comment or a terminal; what came from outside
+    (tickets, past cases, the LLM, a reviewer's note) is shown as text, one line each."""
+    out = [f"## {_md(brief.headline)}", "", f"**Decision:** {_md(brief.decision_summary)}"]
     if decision is not None and decision.tags:
-        out.append(f"**Tags:** {', '.join(decision.tags)}")
-    out += ["", "### Problem", brief.problem, "", "### Customer", brief.customer]
+        out.append(f"**Tags:** {_md(', '.join(decision.tags))}")
+    out += ["", "### Problem", _md_paragraph(brief.problem)]
+    out += ["", "### Customer", _md_paragraph(brief.customer)]
     if brief.rule_hits or brief.error_codes:
         out += ["", "### Rule hits and error codes"]
-        out += [f"- {hit}" for hit in brief.rule_hits]
+        out += [f"- {_md(hit)}" for hit in brief.rule_hits]
         if brief.error_codes:
-            out.append(f"- error codes: {', '.join(brief.error_codes)}")
+            out.append(f"- error codes: {_md(', '.join(brief.error_codes))}")
     out += ["", "### Prior interaction history"]
     if brief.history:
         for item in brief.history:
             when = item.when.date().isoformat() if item.when else "undated"
-            tail = f" → {item.outcome}" if item.outcome else ""
-            out.append(f"- {when} `{item.ref}` {item.summary}{tail}")
+            tail = f" → {_md(item.outcome)}" if item.outcome else ""
+            out.append(f"- {when} {_code(item.ref)} {_md(item.summary)}{tail}")
     else:
         out.append("- none known")
     if brief.similar:
         out += ["", "### Similar past escalations"]
         for s in brief.similar:
-            out.append(f"- `{s.case_id}` ({s.similarity:.2f}, {s.team}): {s.summary}")
+            team = _md(s.team or "no team")
+            out.append(f"- {_code(s.case_id)} ({s.similarity:.2f}, {team}): {_md(s.summary)}")
             if s.resolution:
-                out.append(f"  - resolved: {_shorten(s.resolution, 300)}")
+                out.append(f"  - resolved: {_md(_shorten(s.resolution, 300))}")
     if brief.next_steps:
         out += ["", "### Suggested next steps"]
         out += [
-            f"{i}. {step.text} _(from {step.source})_" for i, step in enumerate(brief.next_steps, 1)
+            f"{i}. {_md(step.text)} _(from {_md(step.source)})_"
+            for i, step in enumerate(brief.next_steps, 1)
         ]
     return "\n".join(out) + "\n"

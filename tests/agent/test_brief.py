@@ -1,0 +1,127 @@
+"""The brief a specialist reads: built from a triage state, rendered as Markdown."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from markdown_it import MarkdownIt
+
+from agent.brief import brief_markdown, build_brief
+from agent.injection import normalise_whitespace, scan
+from agent.llm import LLMOutcome
+from agent.llm_prompt import LLMChoice
+from agent.models import Account, Message, PriorTicket, Ticket, TriageDecision
+from agent.rules import Complexity
+from agent.state import TriageState
+from knowledge.cases import Case, SimilarCase
+
+
+def _state(ticket: Ticket, **more: Any) -> TriageState:
+    subject, body = scan(ticket.subject).clean_text, scan(ticket.body).clean_text
+    clean = normalise_whitespace(f"{subject}\n{body}")
+    state: dict[str, Any] = {
+        "ticket": ticket,
+        "clean_text": clean,
+        "complexity": Complexity(score=0.0),
+        **more,
+    }
+    return state  # type: ignore[return-value]
+
+
+def _decision(ticket: Ticket, team: str = "network", **more: Any) -> TriageDecision:
+    values: dict[str, Any] = {
+        "ticket_id": ticket.id,
+        "escalate": True,
+        "team": team,
+        "tier": 2,
+        "priority": "P3",
+        "confidence": 0.8,
+        "decided_by": "learned",
+        "policy_version": "1",
+        **more,
+    }
+    return TriageDecision(**values)
+
+
+def _llm(team: str, *steps: str) -> LLMOutcome:
+    choice = LLMChoice(
+        team=team, priority="P3", escalate=True, confidence=0.7, rationale="", next_steps=[*steps]
+    )
+    return LLMOutcome(choice=choice)
+
+
+def _blocks(markdown: str) -> list[tuple[str, str]]:
+    """The document's block structure as CommonMark reads it: (token type, heading text)."""
+    tokens = MarkdownIt("commonmark").parse(markdown)
+    out = []
+    for i, token in enumerate(tokens):
+        if token.type.endswith("_open") or token.type in ("html_block", "hr", "code_block"):
+            text = tokens[i + 1].content if token.type == "heading_open" else ""
+            out.append((token.type, text))
+    return out
+
+
+def _inline_html(markdown: str) -> list[str]:
+    tokens = MarkdownIt("commonmark").parse(markdown)
+    return [
+        child.content
+        for token in tokens
+        if token.children
+        for child in token.children
+        if child.type in ("html_inline", "code_inline", "link_open", "image")
+    ]
+
+
+HOSTILE = "x\n\n## Injected heading\n<script>alert(1)</script>\n- item *bold* [a](http://e.x)"
+
+
+def test_ticket_text_cannot_change_the_markdowns_structure() -> None:
+    """Line breaks, headings, HTML, code spans, links or emphasis in any ticket-supplied field
+    are shown as the text they are, inside the line the brief gives them."""
+    ticket = Ticket(
+        id="T-9",
+        subject="<!-- Export fails",
+        body="<script>\nThe nightly export fails.",
+        requester=f"ann{HOSTILE}",
+        language="de\n# lang",
+        account=Account(id="acc`1", region=f"eu{HOSTILE}"),
+        messages=[Message(role="agent", body=f"Please send logs{HOSTILE}")],
+        history=[
+            PriorTicket(
+                id="old`1\n## id",
+                subject="Old",
+                status="resolved",
+                resolution=f"Restarted the job{HOSTILE}",
+            )
+        ],
+    )
+    similar = SimilarCase(
+        case=Case(
+            id="C`7",
+            subject="Export",
+            body=f"export fails{HOSTILE}",
+            team="network",
+            resolution=f"Raised the limit.{HOSTILE}",
+        ),
+        similarity=0.9,
+    )
+    state = _state(ticket, similar=[similar], llm=_llm("network", f"Check the job{HOSTILE}"))
+    decision = _decision(ticket)
+    markdown = brief_markdown(build_brief(state, decision), decision)
+
+    headings = [text for kind, text in _blocks(markdown) if kind == "heading_open"]
+    assert headings == [
+        markdown.splitlines()[0][3:],  # the headline, whatever it shows
+        "Problem",
+        "Customer",
+        "Prior interaction history",
+        "Similar past escalations",
+        "Suggested next steps",
+    ], markdown
+    kinds = {kind for kind, _ in _blocks(markdown)}
+    assert not kinds & {"html_block", "hr", "code_block", "blockquote_open"}, markdown
+    assert _inline_html(markdown) == ["old`1 ## id", "T-9#1", "C`7"], markdown  # the refs only
+    for shown in ("<script>alert(1)</script>", "## Injected heading", "*bold*", "[a](http://e.x)"):
+        assert shown in MarkdownIt("commonmark").render(markdown).replace("&lt;", "<").replace(
+            "&gt;", ">"
+        ), shown
