@@ -36,7 +36,10 @@ def _quotable(text: str, redactor: Redactor) -> str:
 
 
 def _first_sentences(text: str, n: int = 2, limit: int = 240) -> str:
-    return _shorten(" ".join(_SENTENCE.split(" ".join(text.split()))[:n]), limit)
+    """The first n sentences within limit characters, ending in "…" when anything was left out."""
+    sentences = _SENTENCE.split(" ".join(text.split()))
+    kept = " ".join(sentences[:n]) + (" …" if len(sentences) > n else "")
+    return _shorten(kept, limit)
 
 
 def _customer(ticket: Ticket, account_cases: list[Case]) -> str:

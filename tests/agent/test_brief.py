@@ -125,3 +125,20 @@ def test_ticket_text_cannot_change_the_markdowns_structure() -> None:
         assert shown in MarkdownIt("commonmark").render(markdown).replace("&lt;", "<").replace(
             "&gt;", ">"
         ), shown
+
+
+def test_a_problem_longer_than_the_brief_shows_says_it_was_cut() -> None:
+    said = [
+        "The nightly export fails.",
+        "It stops at 02:00 every day.",
+        "We restarted the server twice.",
+        "The log shows nothing unusual.",
+        "Since then the whole database is read-only for every user!",
+    ]
+    ticket = Ticket(subject="Export", body=" ".join(said))
+    brief = build_brief(_state(ticket), _decision(ticket))
+    assert brief.problem.startswith("Export The nightly export fails.")
+    assert said[-1] not in brief.problem
+    assert brief.problem.endswith("…"), brief.problem
+    whole = Ticket(subject="Export", body=" ".join(said[:3]))
+    assert not build_brief(_state(whole), _decision(whole)).problem.endswith("…")
