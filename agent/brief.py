@@ -131,7 +131,9 @@ def build_brief(state: TriageState, decision: TriageDecision) -> Brief:
         if s.resolution and s.team == decision.team
     ]
     outcome = state.get("llm")
-    if outcome is not None and outcome.choice is not None:
+    # The LLM's steps are for the team it chose; a rule or a tree branch may have sent the
+    # ticket elsewhere.
+    if outcome is not None and outcome.choice is not None and outcome.choice.team == decision.team:
         candidates += [NextStep(text=step, source="llm") for step in outcome.choice.next_steps]
     steps: dict[str, NextStep] = {}
     for step in candidates:  # the same resolution cited twice is one step, from its first source

@@ -142,3 +142,14 @@ def test_a_problem_longer_than_the_brief_shows_says_it_was_cut() -> None:
     assert brief.problem.endswith("…"), brief.problem
     whole = Ticket(subject="Export", body=" ".join(said[:3]))
     assert not build_brief(_state(whole), _decision(whole)).problem.endswith("…")
+
+
+def test_next_steps_are_for_the_team_the_ticket_goes_to() -> None:
+    """The LLM's steps, as a precedent's, are shown only when its team is the decision's: a rule
+    or a tree branch may send the ticket elsewhere."""
+    ticket = Ticket(subject="Charged twice", body="The VPN licence was charged twice.")
+    state = _state(ticket, llm=_llm("billing", "Refund the second charge"))
+    assert [s.text for s in build_brief(state, _decision(ticket, team="billing")).next_steps] == [
+        "Refund the second charge"
+    ]
+    assert build_brief(state, _decision(ticket, team="network")).next_steps == []
