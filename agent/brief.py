@@ -9,9 +9,18 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from datetime import datetime
 
 from agent.injection import normalise_whitespace, scan
-from agent.models import Brief, HistoryItem, NextStep, SimilarEscalation, Ticket, TriageDecision
+from agent.models import (
+    Brief,
+    HistoryItem,
+    NextStep,
+    SimilarEscalation,
+    Ticket,
+    TriageDecision,
+    as_utc,
+)
 from agent.redact import Redactor
 from agent.state import TriageState
 from knowledge.cases import Case
@@ -99,7 +108,9 @@ def _history(state: TriageState, redactor: Redactor) -> list[HistoryItem]:
                 outcome=quoted(" / ".join(x for x in (case.team, case.resolution) if x)),
             )
         )
-    items += [
+    # The helpdesk and the knowledge base each list newest first: together, so are they.
+    items.sort(key=lambda item: _newest_first(item.when))
+    messages = [
         HistoryItem(
             when=m.sent_at,
             kind="message",
@@ -108,7 +119,16 @@ def _history(state: TriageState, redactor: Redactor) -> list[HistoryItem]:
         )
         for i, m in enumerate(ticket.messages)
     ]
-    return items
+    # A thread reads oldest first; exports do not always list it so. Without every time, the
+    # order given is the only one known.
+    if all(m.when is not None for m in messages):
+        messages.sort(key=lambda m: as_utc(m.when))  # type: ignore[arg-type]
+    return items + messages
+
+
+def _newest_first(when: datetime | None) -> tuple[bool, float]:
+    """Sort key: dated items newest first, then the undated ones in the order given."""
+    return (when is None, -as_utc(when).timestamp() if when is not None else 0.0)
 
 
 def build_brief(state: TriageState, decision: TriageDecision) -> Brief:

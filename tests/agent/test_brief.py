@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from markdown_it import MarkdownIt
@@ -153,3 +154,32 @@ def test_next_steps_are_for_the_team_the_ticket_goes_to() -> None:
         "Refund the second charge"
     ]
     assert build_brief(state, _decision(ticket, team="network")).next_steps == []
+
+
+def test_history_is_in_time_order_whatever_order_its_sources_gave() -> None:
+    """Earlier tickets newest first, from the ticket and the knowledge base together; this
+    thread's messages oldest first, as they were written, each under its own number."""
+    day = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
+    ticket = Ticket(
+        id="T-3",
+        subject="VPN drops again",
+        body="Same as before.",
+        requester="ann@example.com",
+        history=[  # the helpdesk's, newest first
+            PriorTicket(id="rt:20", subject="VPN slow", created_at=day + timedelta(days=19)),
+            PriorTicket(id="rt:1", subject="New laptop", created_at=day),
+        ],
+        messages=[  # an export that lists the latest first; one time without its zone (UTC)
+            Message(role="customer", body="Any news?", sent_at=day + timedelta(days=30, hours=2)),
+            Message(role="agent", body="Looking.", sent_at=datetime(2026, 12, 1, 10, 0)),
+            Message(role="customer", body="It drops.", sent_at=day + timedelta(days=30)),
+        ],
+    )
+    mine = Case(id="C-25", subject="VPN token", team="network", created_at=day + timedelta(days=24))
+    brief = build_brief(_state(ticket, requester_cases=[mine]), _decision(ticket))
+    assert [h.ref for h in brief.history] == ["C-25", "rt:20", "rt:1", "T-3#3", "T-3#2", "T-3#1"]
+    assert [h.summary for h in brief.history[3:]] == [
+        "customer: It drops.",
+        "agent: Looking.",
+        "customer: Any news?",
+    ]
