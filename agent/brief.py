@@ -131,6 +131,31 @@ def _newest_first(when: datetime | None) -> tuple[bool, float]:
     return (when is None, -as_utc(when).timestamp() if when is not None else 0.0)
 
 
+def _precedent_steps(similar: list[SimilarEscalation], team: str) -> list[NextStep]:
+    """How the team's own similar cases were resolved, as steps citing them."""
+    return [
+        NextStep(text=_first_sentences(s.resolution), source=s.case_id)
+        for s in similar
+        if s.resolution and s.team == team
+    ]
+
+
+def _distinct(steps: list[NextStep]) -> list[NextStep]:
+    """The same resolution cited twice is one step, from its first source."""
+    kept: dict[str, NextStep] = {}
+    for step in steps:
+        kept.setdefault(step.text.casefold(), step)
+    return list(kept.values())
+
+
+def steps_after_review(brief: Brief, guessed: str, team: str) -> list[NextStep]:
+    """The brief's next steps once a reviewer sent the ticket to ``team`` instead of the guess:
+    the guess's steps (its precedents', the LLM's) were for another team's work."""
+    if team == guessed:
+        return brief.next_steps
+    return _distinct(_precedent_steps(brief.similar, team))
+
+
 def build_brief(state: TriageState, decision: TriageDecision) -> Brief:
     """Problem, customer, full history, rule hits, similar escalations and next steps."""
     ticket, complexity = state["ticket"], state["complexity"]
@@ -145,19 +170,12 @@ def build_brief(state: TriageState, decision: TriageDecision) -> Brief:
         )
         for s in state.get("similar", [])[:MAX_SIMILAR]
     ]
-    candidates = [
-        NextStep(text=_first_sentences(s.resolution), source=s.case_id)
-        for s in similar
-        if s.resolution and s.team == decision.team
-    ]
+    candidates = _precedent_steps(similar, decision.team)
     outcome = state.get("llm")
     # The LLM's steps are for the team it chose; a rule or a tree branch may have sent the
     # ticket elsewhere.
     if outcome is not None and outcome.choice is not None and outcome.choice.team == decision.team:
         candidates += [NextStep(text=step, source="llm") for step in outcome.choice.next_steps]
-    steps: dict[str, NextStep] = {}
-    for step in candidates:  # the same resolution cited twice is one step, from its first source
-        steps.setdefault(step.text.casefold(), step)
     where = "stays with first line" if not decision.escalate else f"escalated to {decision.team}"
     review = " — waiting for review" if decision.needs_review else ""
     return Brief(
@@ -169,7 +187,7 @@ def build_brief(state: TriageState, decision: TriageDecision) -> Brief:
         rule_hits=[f"{h.rule_id}: {', '.join(h.matched)}" for h in state.get("hits", [])],
         error_codes=complexity.error_codes,
         similar=similar,
-        next_steps=list(steps.values()),
+        next_steps=_distinct(candidates),
         decision_summary=(
             f"{where} (tier {decision.tier}, {decision.priority}, "
             f"confidence {decision.confidence:.2f}, by {decision.decided_by}){review}"

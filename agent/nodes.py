@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 from langgraph.types import interrupt
 
-from agent.brief import build_brief
+from agent.brief import build_brief, steps_after_review
 from agent.decision import apply_review, assemble_decision
 from agent.deps import Deps
 from agent.injection import normalise_whitespace, scan
@@ -168,8 +168,11 @@ def review_held(
     reviewed = apply_review(
         decision, review, deps.policy, received_at, deps.loads, datetime.now(UTC)
     )
-    summary = _summary_after_review(review)
-    return reviewed, brief.model_copy(update={"decision_summary": summary})
+    update = {
+        "decision_summary": _summary_after_review(review),
+        "next_steps": steps_after_review(brief, decision.team, reviewed.team),
+    }
+    return reviewed, brief.model_copy(update=update)
 
 
 def _summary_after_review(review: HumanReview) -> str:

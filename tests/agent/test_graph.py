@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from agent.llm import LLMClassifier, LLMOutcome
-from agent.models import Account, PriorTicket, Ticket
+from agent.models import Account, NextStep, PriorTicket, SimilarEscalation, Ticket
 from agent.policy import Policy, load_policy
 from agent.settings import EXAMPLES_DIR, Settings
 from agent.state import HumanReview
@@ -494,3 +494,37 @@ def test_tree_priority_conditions_read_the_priority_the_ticket_gets(
         e.kind == "tree" and e.source == "enterprise-major-incident" for e in decision.evidence
     )
     assert decision.tier == 3 and "Enterprise" in decision.tags
+
+
+def test_a_review_to_another_team_briefs_that_teams_next_steps(triager: Triager) -> None:
+    """The held brief's steps were for the guessed team; the reviewer's team gets those its own
+    precedents give, and none from the guess."""
+    ticket = Ticket(id="t-steps", subject="Scanner offline", body="The scanner on floor 2 is dead.")
+    held = triager.triage(ticket)
+    similar = [
+        SimilarEscalation(
+            case_id="C-db", similarity=0.6, team="database", summary="x", resolution="Restart it."
+        ),
+        SimilarEscalation(
+            case_id="C-hw", similarity=0.5, team="hardware", summary="y", resolution="Swap it."
+        ),
+    ]
+    guessed = held.model_copy(
+        update={
+            "decision": held.decision.model_copy(update={"team": "database", "tier": 2}),
+            "brief": held.brief.model_copy(
+                update={
+                    "similar": similar,
+                    "next_steps": [
+                        NextStep(text="Restart it.", source="C-db"),
+                        NextStep(text="Check the tablespace", source="llm"),
+                    ],
+                }
+            ),
+        }
+    )
+    same = triager.decide_held(guessed, ticket, HumanReview(team="database", reviewer="ana"))
+    assert [s.source for s in same.brief.next_steps] == ["C-db", "llm"]
+    moved = triager.decide_held(guessed, ticket, HumanReview(team="hardware", reviewer="ana"))
+    assert moved.decision.team == "hardware"
+    assert [(s.text, s.source) for s in moved.brief.next_steps] == [("Swap it.", "C-hw")]
