@@ -269,6 +269,8 @@ class LLMClassifier:
             raise _Rejected(f"LLM refused: {str(first.message.refusal)[:200]}")
         if first.finish_reason == "length":
             raise _Rejected(f"LLM answer cut off at {MAX_COMPLETION_TOKENS} tokens")
+        if first.finish_reason == "content_filter":  # Azure OpenAI: the ticket's text or answer
+            raise _Rejected("LLM answer withheld by the server's content filter")
         content = first.message.content or ""
         if not isinstance(content, str):
             raise _Rejected(f"LLM answer is not text: {str(content)[:120]!r}")

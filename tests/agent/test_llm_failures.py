@@ -149,6 +149,8 @@ def test_answer_gets_back_the_tickets_personal_data_never_a_past_cases() -> None
         (answer(GOOD.replace('"P2"', '"urgent"')), "out of schema: priority"),
         (answer(GOOD.replace('"confidence": 0.7', '"confidence": 7')), "out of schema: confidence"),
         (answer(GOOD, finish_reason="length"), "cut off"),
+        # Azure OpenAI's filter: an empty answer, which is no reason to blame its JSON
+        (answer("", finish_reason="content_filter"), "withheld by the server's content filter"),
         (timeout, "timed out"),
         (status(503, "overloaded"), "HTTP 503"),
         (status(401, "bad key"), "HTTP 401"),
