@@ -258,6 +258,11 @@ class LLMClassifier:
     def _parse(completion: ChatCompletion, model: type[LLMChoice]) -> LLMChoice:
         """The validated answer, or _Rejected with what was wrong with it."""
         if not completion.choices:
+            # Some gateways answer a provider's failure with 200 and an error object.
+            error = (completion.model_extra or {}).get("error")
+            said = error.get("message") if isinstance(error, Mapping) else error
+            if isinstance(said, str) and said.strip():
+                raise _Rejected(f"LLM answered with an error: {' '.join(said.split())[:200]}")
             raise _Rejected("LLM returned no choices")
         if not isinstance(completion.choices, list):
             raise _Rejected(f"LLM choices are not a list: {str(completion.choices)[:120]!r}")

@@ -160,6 +160,11 @@ def test_answer_gets_back_the_tickets_personal_data_never_a_past_cases() -> None
         (completion_with(None), "without a message"),
         (body('{"choices": {"0": {"message": {"content": "{}"}}}}'), "not a list"),
         (body('{"choices": 5}'), "not a list"),
+        # a gateway that reports its provider's failure in a 200 (OpenRouter)
+        (
+            body('{"error": {"message": "Provider returned error", "code": 502}}'),
+            "LLM answered with an error: Provider returned error",
+        ),
         (
             completion_with({"index": 0, "message": None, "finish_reason": "stop"}),
             "without a message",
