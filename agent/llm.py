@@ -149,6 +149,17 @@ class LLMClassifier:
             outcome.evidence.append(
                 Evidence(kind="redaction", source=SOURCE, detail=f"redacted {counts}")
             )
+        if prompt.body_tokens_sent < prompt.body_tokens:
+            # What the LLM's answer rests on: a reviewer reads its rationale knowing it saw part.
+            outcome.evidence.append(
+                Evidence(
+                    kind="llm",
+                    source=SOURCE,
+                    detail=f"ticket body cut to {prompt.body_tokens_sent:,} of "
+                    f"{prompt.body_tokens:,} tokens to fit the prompt budget of "
+                    f"{self.settings.llm_max_prompt_tokens:,}",
+                )
+            )
         if not prompt.fits:
             return self._fallback(
                 outcome,

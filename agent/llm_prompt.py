@@ -2,8 +2,8 @@
 
 Everything that goes into the prompt is injection-cleaned and redacted here; the subject, the
 product, the account tier and each precedent are capped (the first three end in CUT_MARK when
-cut), and precedents are trimmed (least similar dropped first, then the ticket body truncated) to
-fit the token budget.
+cut), and precedents are trimmed (least similar dropped first, then the ticket body truncated,
+ending in CUT_MARK too) to fit the token budget.
 """
 
 from __future__ import annotations
@@ -116,6 +116,8 @@ class BuiltPrompt(BaseModel):
         description="placeholder -> original of the ticket's own values, to restore answers"
     )
     fits: bool
+    body_tokens: int = Field(description="The ticket body's tokens as the prompt shows it")
+    body_tokens_sent: int = Field(description="As many of them sent: fewer when it was cut")
 
 
 def build_prompt(
@@ -168,11 +170,13 @@ def build_prompt(
     while tokens > budget and cases:
         cases = cases[:-1]
         messages, tokens = render(cases, body)
-    room = count_tokens(escape_delimiters(body), encoding)  # the body as the prompt shows it
+    whole = room = count_tokens(escape_delimiters(body), encoding)  # as the prompt shows it
+    mark = count_tokens(CUT_MARK, encoding)
     # Re-tokenising at the cut can add a token or two, hence the loop (it ends in two or three).
     while tokens > budget and room - (tokens - budget) >= MIN_BODY_TOKENS:
         room -= tokens - budget
-        messages, tokens = render(cases, _cut_shown(body, room, encoding))
+        # Marked as cut, like the subject: the model does not take the stub for the whole.
+        messages, tokens = render(cases, _cut_shown(body, room - mark, encoding) + CUT_MARK)
     return BuiltPrompt(
         messages=messages,
         tokens=tokens,
@@ -180,6 +184,8 @@ def build_prompt(
         redactor_counts=dict(redactor.counts),
         placeholders=own_values,
         fits=tokens <= budget,
+        body_tokens=whole,
+        body_tokens_sent=min(room, whole),
     )
 
 

@@ -7,6 +7,7 @@ A recording cannot hold a timeout or a malformed answer, so ``FakeLLMServer`` (a
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable
 
@@ -256,6 +257,22 @@ def test_long_ticket_body_is_truncated_to_fit() -> None:
     outcome = classify(fake_classifier(server, llm_max_prompt_tokens=700), ticket, precedents=[])
     assert outcome.choice is not None and outcome.prompt_tokens_estimate <= 700
     assert server.requests[0]["messages"][1]["content"].count("The VPN is slow.") < 800
+
+
+def test_a_body_cut_to_fit_is_marked_for_the_model_and_in_the_evidence() -> None:
+    ticket = Ticket(subject="Slow VPN", body="The VPN is slow. " * 800)
+    server = FakeLLMServer(answer(GOOD), answer(GOOD))
+    classifier = fake_classifier(server, llm_max_prompt_tokens=700)
+    outcome = classify(classifier, ticket, precedents=[])
+    assert outcome.choice is not None and outcome.prompt_tokens_estimate <= 700
+    assert f"{CUT_MARK}</body>" in server.requests[0]["messages"][1]["content"]
+    notes = [e.detail for e in outcome.evidence if e.kind == "llm" and "cut" in e.detail]
+    assert len(notes) == 1 and re.fullmatch(
+        r"ticket body cut to \d+ of 4,000 tokens to fit the prompt budget of 700", notes[0]
+    ), notes
+    whole = classify(classifier, VPN_TICKET, precedents=[])
+    assert f"{CUT_MARK}</body>" not in server.requests[1]["messages"][1]["content"]
+    assert not [e for e in whole.evidence if "cut" in e.detail]
 
 
 @pytest.mark.parametrize("budget", [700, 1200])
