@@ -31,6 +31,7 @@ _MARKUP = re.compile(r"([\\`*_\[\]<>])")
 # What makes a line a heading, quote, list item, table row, fence or rule when it starts one.
 _BLOCK_MARKER = re.compile(r"^(\d+(?=[.)])|)([#>+=|~-]|(?<=\d)[.)])")
 MAX_SIMILAR = 3
+LEFT_OUT = "[instruction-like text left out]"
 
 
 def _shorten(text: str, limit: int) -> str:
@@ -42,6 +43,13 @@ def _quotable(text: str, redactor: Redactor) -> str:
     """Another ticket's text as the brief may quote it: no instruction-like passages (they are
     untrusted data, and a brief may be read by tools as well as people), no personal data."""
     return redactor.redact(normalise_whitespace(scan(text).clean_text))
+
+
+def _said(text: str) -> str:
+    """A message of the ticket's own thread as the brief shows it: untrusted like its body, so
+    without instruction-like passages, saying when one was left out."""
+    found = scan(text)
+    return f"{found.clean_text} {LEFT_OUT}".strip() if found.passages else found.clean_text
 
 
 def _first_sentences(text: str, n: int = 2, limit: int = 240) -> str:
@@ -115,7 +123,7 @@ def _history(state: TriageState, redactor: Redactor) -> list[HistoryItem]:
             when=m.sent_at,
             kind="message",
             ref=f"{ticket.id}#{i + 1}",
-            summary=_shorten(f"{m.role}: {m.body}", 300),
+            summary=_shorten(f"{m.role}: {_said(m.body)}", 300),
         )
         for i, m in enumerate(ticket.messages)
     ]
