@@ -7,7 +7,7 @@ from typing import Any
 
 from markdown_it import MarkdownIt
 
-from agent.brief import brief_markdown, build_brief
+from agent.brief import LEFT_OUT, brief_markdown, build_brief
 from agent.injection import normalise_whitespace, scan
 from agent.llm import LLMOutcome
 from agent.llm_prompt import LLMChoice
@@ -195,6 +195,8 @@ def test_an_instruction_in_the_subject_is_not_the_briefs_headline() -> None:
     assert said not in brief.model_dump_json()
     mixed = Ticket(subject=f"VPN drops. {said}", body="Error 809.")
     assert build_brief(_state(mixed), _decision(mixed)).headline == "VPN drops."
+    only = Ticket(subject=said)
+    assert build_brief(_state(only), _decision(only)).headline == LEFT_OUT
 
 
 def test_an_instruction_in_the_thread_is_left_out_of_the_history_and_says_so() -> None:
