@@ -94,7 +94,7 @@ def _history(state: TriageState, redactor: Redactor) -> list[HistoryItem]:
             ref=prior.id,
             summary=quoted(f"{prior.subject} {prior.body}".strip(), 200) or "",
             outcome=quoted(
-                " / ".join(x for x in (prior.status, prior.team, prior.resolution) if x)
+                " / ".join(x for x in (prior.status, prior.team, prior.resolution) if x), 300
             ),
         )
         for prior in ticket.history
@@ -113,7 +113,7 @@ def _history(state: TriageState, redactor: Redactor) -> list[HistoryItem]:
                 kind="ticket",
                 ref=case.id,
                 summary=quoted(case.text, 200) or "",
-                outcome=quoted(" / ".join(x for x in (case.team, case.resolution) if x)),
+                outcome=quoted(" / ".join(x for x in (case.team, case.resolution) if x), 300),
             )
         )
     # The helpdesk and the knowledge base each list newest first: together, so are they.

@@ -218,3 +218,17 @@ def test_an_instruction_in_the_thread_is_left_out_of_the_history_and_says_so() -
         "agent: Please send the client log.",
     ]
     assert said not in brief.model_dump_json()
+
+
+def test_an_earlier_tickets_long_resolution_is_cut_and_says_so() -> None:
+    """History entries are summaries: an earlier ticket's outcome is cut like its text."""
+    fix = "Rebuilt the VPN profile and re-enrolled the certificate step by step. " * 80
+    ticket = Ticket(
+        subject="VPN drops",
+        body="Again.",
+        history=[PriorTicket(id="rt:4", subject="VPN", status="resolved", resolution=fix)],
+    )
+    (earlier,) = build_brief(_state(ticket), _decision(ticket)).history
+    assert earlier.outcome is not None and len(earlier.outcome) <= 300
+    assert earlier.outcome.startswith("resolved / Rebuilt the VPN profile")
+    assert earlier.outcome.endswith("…")
