@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from agent.models import Brief, TriageDecision
 
+RESOLUTION_CHARS = 300  # as the brief's own Markdown shows a similar case's resolution
 
-def _line(text: str) -> str:
-    """One line of ticket-derived text (no line breaks that could fake headings)."""
-    return " ".join(text.split())
+
+def _line(text: str, limit: int | None = None) -> str:
+    """One line of ticket-derived text (no line breaks that could fake headings), cut to limit
+    characters with "…" when longer."""
+    line = " ".join(text.split())
+    return line if limit is None or len(line) <= limit else line[: limit - 1].rstrip() + "…"
 
 
 def brief_markdown(decision: TriageDecision, brief: Brief, marker: str) -> str:
@@ -44,7 +48,11 @@ def brief_markdown(decision: TriageDecision, brief: Brief, marker: str) -> str:
     if brief.similar:
         out += ["", "### Similar escalations"]
         for case in brief.similar:
-            fix = f" Resolution: {_line(case.resolution)}" if case.resolution else ""
+            fix = (
+                f" Resolution: {_line(case.resolution, RESOLUTION_CHARS)}"
+                if case.resolution
+                else ""
+            )
             out.append(
                 f"- {case.case_id} ({case.similarity:.2f}, {case.team}): {_line(case.summary)}{fix}"
             )
