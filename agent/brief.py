@@ -190,7 +190,7 @@ def build_brief(state: TriageState, decision: TriageDecision) -> Brief:
         ticket_id=ticket.id,
         # Cleaned as the problem is: a subject that only gives orders leaves the text's start.
         headline=_shorten(state["clean_subject"] or state["clean_text"] or LEFT_OUT, 120),
-        problem=_first_sentences(state["clean_text"], n=4, limit=600),
+        problem=_first_sentences(state["clean_text"], n=4, limit=600) or LEFT_OUT,
         customer=_customer(ticket, state.get("account_cases", [])),
         history=_history(state, redactor),
         rule_hits=[f"{h.rule_id}: {', '.join(h.matched)}" for h in state.get("hits", [])],
