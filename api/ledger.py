@@ -49,6 +49,7 @@ class Ledger:
                         id=row.id,
                         subject=str(row.payload.get("subject", ""))[:300],
                         team=row.team,
+                        suggested_team=decision.get("team"),
                         priority=row.priority,
                         confidence=decision.get("confidence"),
                         review_reasons=list(decision.get("review_reasons", [])),

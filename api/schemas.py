@@ -60,6 +60,16 @@ class TicketView(BaseModel):
     created_at: datetime
     updated_at: datetime
     ticket: dict[str, Any]
+    team: str | None = Field(
+        default=None,
+        description="The team it is with now: the latest decision's, or the helpdesk queue's "
+        "after a person there moved it (the decision keeps what was decided)",
+    )
+    assignee: str | None = Field(
+        default=None,
+        description="The policy member it is assigned to now: the latest decision's, or the "
+        "helpdesk owner's after a person there changed it (none: nobody, or no member)",
+    )
     decision: dict[str, Any] | None = None
     sla: SlaView = Field(default_factory=SlaView)
     error: str | None = None
@@ -70,7 +80,10 @@ class ReviewItem(BaseModel):
 
     id: str
     subject: str
-    team: str | None
+    team: str | None = Field(description="The team it is with now (a helpdesk move included)")
+    suggested_team: str | None = Field(
+        default=None, description="The agent's guess, which the review confirms or overrules"
+    )
     priority: str | None
     confidence: float | None
     review_reasons: list[str]

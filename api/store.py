@@ -223,6 +223,8 @@ class TicketStore:
                 created_at=row.created_at,
                 updated_at=row.updated_at,
                 ticket=row.payload,
+                team=row.team,
+                assignee=row.assignee,
                 decision=pair[0].decision if pair else None,
                 sla=SlaView(
                     state=row.sla_state,  # type: ignore[arg-type]

@@ -14,7 +14,8 @@ applied in its turn after the resolution before it, makes the ticket open here a
 or in review); a rejection or deletion closes it here (status resolved) without learning
 anything; whichever of these comes last (the catch-up may hand over one after a later one),
 the ticket is left open here exactly when the helpdesk has it open now. A ticket merged into
-another there is closed here (nothing learned): its work goes on as the other. A worker claims
+another there is closed here (nothing learned): its work goes on as the other. A queue or owner
+change there moves the ticket's current team and assignee here (api.helpdesk.moves). A worker claims
 each event before it processes it (a lease, as the outbox's rows), so of two API processes on
 one database only one learns a resolution; the other leaves that ticket's events to it.
 """
@@ -37,6 +38,7 @@ from api.deps import Services
 from api.helpdesk.base import Helpdesk, HelpdeskError, HelpdeskRejected, HelpdeskUnavailable
 from api.helpdesk.history import INACTIVE
 from api.helpdesk.lease import LEASE_S, claim
+from api.helpdesk.moves import MOVE_FIELDS, Moves
 from api.helpdesk.outbox import FROM_WEBHOOK
 from api.helpdesk.outcome import Outcome, compute_outcome
 from api.helpdesk.polling import PollingThread
@@ -56,20 +58,23 @@ CAUGHT_UP_WITHIN = timedelta(days=1)
 # The events the worker applies; the others are only recorded. "closed": a status change that
 # closes the ticket without a resolution (rejected, deleted): nothing to learn, nothing due.
 # "merged": another ticket was merged into this one (RT reads the merged one as this one since).
-WORK = ("resolved", "reopened", "closed", "merged")
+# "moved": its queue or owner changed (api.helpdesk.moves).
+WORK = ("resolved", "reopened", "closed", "merged", "moved")
 CLOSED_UNRESOLVED = ("rejected", "deleted")
 MERGED_FIELD = "mergedinto"  # the field of RT's merge (an AddLink), posted as the kept ticket's
 
 
 def work_type(event: HelpdeskEvent) -> str:
     """The event's type as the worker sees it ("closed" for a rejection or deletion, "merged"
-    for a merge)."""
+    for a merge, "moved" for a queue or owner change)."""
     if event.type == "status":
         status = next((v for k, v in event.changes.items() if k.lower() == "status"), None)
         if str(status or "").lower() in CLOSED_UNRESOLVED:
             return "closed"
     if event.type == "updated" and any(k.lower() == MERGED_FIELD for k in event.changes):
         return "merged"
+    if event.type == "updated" and any(k.lower() in MOVE_FIELDS for k in event.changes):
+        return "moved"
     return event.type
 
 
@@ -190,6 +195,7 @@ class BackflowWorker(PollingThread):
         self.services, self.helpdesk, self.source = services, helpdesk, source
         self.events = EventLog(services.db)
         self.dead_letters = DeadLetters(services.db)
+        self.moves = Moves(services, helpdesk, source)
 
     def run_pass(self) -> float:
         """Drain the pending resolutions, then wait the poll interval."""
@@ -219,6 +225,8 @@ class BackflowWorker(PollingThread):
                     self.close(row.external_id)
                 elif row.type == "merged":
                     self.merged(row.external_id)
+                elif row.type == "moved":
+                    self.moves.follow(row.external_id)
                 else:
                     self.process(row.external_id)
             except HelpdeskUnavailable as exc:

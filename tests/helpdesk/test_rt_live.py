@@ -186,6 +186,38 @@ def test_created_in_rt_triaged_applied_then_resolved_back(
         assert case.resolution == "Re-ran the posting job; invoices post again."
 
 
+def test_a_person_moving_the_ticket_in_rt_moves_it_here_at_once(
+    make_rig: RigFactory, rt: RTHelpdesk, root: RootClient, hook: Any
+) -> None:
+    rig = make_rig(rt, _options(), background=True, webhook_secret=SECRET)
+    policy = rig.services.engine.policy
+    with served(rig.app) as base:
+        hook(f"{base}/v1/intake/helpdesk")
+        rt_id = root.create(*DB_TEXT, requester="frank@example.com")
+        row = wait_for(
+            lambda: [r for r in rig.connector.outbox.rows(rt_id) if r.status != "pending"],
+            60,
+            "the decision applied in RT",
+        )[0]
+        ours = rig.services.store.output(row.ticket_id)["assignee"]
+        other = next(m.name for m in policy.team("database").members if m.name != ours)
+        root.put(rt_id, Owner=user_map(policy)[other])  # a colleague takes it over
+        wait_for(
+            lambda: rig.services.store.view(row.ticket_id).assignee == other,
+            60,
+            "the assignee following RT's owner",
+        )
+        root.put(rt_id, Queue="erp_applications")
+        wait_for(
+            lambda: rig.services.store.view(row.ticket_id).team == "erp_applications",
+            60,
+            "the team following RT's queue",
+        )
+        view = rig.services.store.view(row.ticket_id)
+        assert view.status == "decided" and view.assignee == other
+        assert view.decision is not None and view.decision["team"] == "database"
+
+
 def test_a_ticket_merged_into_another_in_rt_is_closed_here(
     make_rig: RigFactory, rt: RTHelpdesk, root: RootClient, hook: Any
 ) -> None:
