@@ -38,7 +38,7 @@ from api.deps import Services
 from api.helpdesk.base import Helpdesk, HelpdeskError, HelpdeskRejected, HelpdeskUnavailable
 from api.helpdesk.history import INACTIVE
 from api.helpdesk.lease import LEASE_S, claim
-from api.helpdesk.moves import MOVE_FIELDS, Moves
+from api.helpdesk.moves import MOVE_FIELDS, MOVED, Moves, reopen_moves_before_decision
 from api.helpdesk.outbox import FROM_WEBHOOK
 from api.helpdesk.outcome import Outcome, compute_outcome
 from api.helpdesk.polling import PollingThread
@@ -59,7 +59,7 @@ CAUGHT_UP_WITHIN = timedelta(days=1)
 # closes the ticket without a resolution (rejected, deleted): nothing to learn, nothing due.
 # "merged": another ticket was merged into this one (RT reads the merged one as this one since).
 # "moved": its queue or owner changed (api.helpdesk.moves).
-WORK = ("resolved", "reopened", "closed", "merged", "moved")
+WORK = ("resolved", "reopened", "closed", "merged", MOVED)
 CLOSED_UNRESOLVED = ("rejected", "deleted")
 MERGED_FIELD = "mergedinto"  # the field of RT's merge (an AddLink), posted as the kept ticket's
 
@@ -74,7 +74,7 @@ def work_type(event: HelpdeskEvent) -> str:
     if event.type == "updated" and any(k.lower() == MERGED_FIELD for k in event.changes):
         return "merged"
     if event.type == "updated" and any(k.lower() in MOVE_FIELDS for k in event.changes):
-        return "moved"
+        return MOVED
     return event.type
 
 
@@ -207,6 +207,7 @@ class BackflowWorker(PollingThread):
         done = 0
         waiting: set[str] = set()
         self.events.reopen_before_ticket(self.source, utcnow() - CAUGHT_UP_WITHIN)
+        reopen_moves_before_decision(self.services.db, self.source, utcnow() - CAUGHT_UP_WITHIN)
         for row in self.events.pending(self.source):
             if row.external_id in waiting or self._undecided(row.external_id):
                 # Still queued for triage: its decision would undo the resolution. Its events
@@ -225,7 +226,7 @@ class BackflowWorker(PollingThread):
                     self.close(row.external_id)
                 elif row.type == "merged":
                     self.merged(row.external_id)
-                elif row.type == "moved":
+                elif row.type == MOVED:
                     self.moves.follow(row.external_id)
                 else:
                     self.process(row.external_id)

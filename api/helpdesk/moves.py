@@ -17,22 +17,26 @@ the helpdesk has it.
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, literal, select, update
 
 from agent.policy import Policy
+from api.db import Database
 from api.deps import Services
 from api.helpdesk.base import Helpdesk, HelpdeskRejected, HelpdeskTicket
 from api.helpdesk.delivery import people_routed
 from api.helpdesk.names import user_map
 from api.helpdesk.outbox import FROM_WEBHOOK
+from api.helpdesk.tables import EventRow
 from api.schemas import DECIDED_STATUSES
 from api.store import held_row
-from api.tables import TicketRow, utcnow
+from api.tables import DecisionRow, TicketRow, utcnow
 
 log = logging.getLogger(__name__)
 
 MOVE_FIELDS = ("queue", "owner")  # an "updated" event changing one of these is a move
+MOVED = "moved"  # its type as the back-flow worker sees it
 
 
 def place(policy: Policy, now: HelpdeskTicket, team: str | None) -> tuple[str | None, str | None]:
@@ -89,3 +93,43 @@ class Moves:
             row.team, row.assignee, row.updated_at = team, assignee, utcnow()
         self.services.loads.invalidate()
         return True
+
+
+def reopen_moves_before_decision(db: Database, source: str, since: datetime) -> int:
+    """Pending again: the moves processed before their ticket's first decision (decided since
+    ``since``: its triage had failed, a replay decided it), which found no place here to move;
+    the first decision leaves the person's queue and owner in the helpdesk, so the ticket here
+    follows them. Returns how many."""
+    prefix = f"{source}:"
+    ours = TicketRow.external_id == literal(prefix) + EventRow.external_id
+    first_decided = (
+        select(func.min(DecisionRow.decided_at))
+        .join(TicketRow, TicketRow.id == DecisionRow.ticket_id)
+        .where(ours, FROM_WEBHOOK)
+        .scalar_subquery()
+    )
+    recent = (
+        select(func.substr(TicketRow.external_id, len(prefix) + 1))
+        .join(DecisionRow, DecisionRow.ticket_id == TicketRow.id)
+        .where(
+            DecisionRow.decided_at >= since,
+            TicketRow.external_id.like(f"{prefix}%"),
+            FROM_WEBHOOK,
+        )
+    )
+    # One conditional UPDATE, as the back-flow's other re-opening: of two workers, the second
+    # finds them processed after the decision (or pending) and leaves them.
+    with db.session() as session:
+        reopened = session.execute(
+            update(EventRow)
+            .where(
+                EventRow.source == source,
+                EventRow.type == MOVED,
+                EventRow.processed_at.is_not(None),
+                EventRow.external_id.in_(recent),
+                first_decided > EventRow.processed_at,
+            )
+            .values(processed_at=None, attempts=0, error=None, claimed_until=None)
+            .execution_options(synchronize_session=False)
+        )
+        return int(reopened.rowcount)  # type: ignore[attr-defined]

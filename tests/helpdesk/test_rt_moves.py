@@ -208,3 +208,26 @@ def test_a_move_of_a_ticket_the_helpdesk_no_longer_has_is_done_with(
     rig.connector.handler.handle(_moved("rt-txn-980", rt_id, "Owner", SOFIA))
     assert rig.connector.backflow.drain() == 1  # not an error retried pass after pass
     assert rig.services.store.view(ticket_id).assignee == ours
+
+
+def test_a_move_while_triage_had_failed_is_applied_once_a_replay_decides_it(
+    make_rig: RigFactory, fake: FakeHelpdesk
+) -> None:
+    rig = make_rig(fake)
+    rt = fake.create(*DB_TEXT, requester="alice@example.com")
+    ticket = rt_ticket(rt.id, *DB_TEXT)
+    claim = rig.services.store.claim(ticket, None, WEBHOOK_CALLER.key_id, "triaging")
+    rig.services.store.set_status(claim.id, "failed", "UpstreamError: model down")
+    fake.set_field(rt.id, "Queue", "erp_applications", KATRIN)
+    rig.connector.handler.handle(_moved("rt-txn-990", rt.id, "Queue", "erp_applications"))
+    assert rig.connector.backflow.drain() == 1  # nothing placed here to move yet
+    # the dead letter replayed: decided now, and the first decision leaves the person's queue
+    result = rig.triager.triage(ticket, thread_id=claim.id)
+    rig.services.store.record(claim.id, result, actor="agent")
+    rig.connector.listener.on_decision(claim.id, ticket, result)
+    rig.connector.delivery.drain()
+    assert fake.tickets[rt.id].queue == "erp_applications"
+    rig.connector.backflow.drain()
+    view = rig.services.store.view(claim.id)
+    assert (view.team, view.assignee) == ("erp_applications", None)
+    assert view.decision is not None and view.decision["team"] == "database"
