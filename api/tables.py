@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -47,6 +47,9 @@ class TicketRow(Base):
     """One ticket as received, its lifecycle status and its SLA watch state."""
 
     __tablename__ = "tickets"
+    # The helpdesk connector finds our ticket for one of its tickets on every event it handles
+    # (external id and the signed webhook as submitter): a lookup, not a scan of all tickets.
+    __table_args__ = (Index("ix_tickets_external_id_submitted_by", "external_id", "submitted_by"),)
 
     id: Mapped[str] = mapped_column(String(200), primary_key=True)
     idempotency_key: Mapped[str | None] = mapped_column(String(400), unique=True)

@@ -1,0 +1,62 @@
+"""The back-flow's per-pass queries find rows through indexes, not by scanning tables that grow
+(every ticket, every helpdesk event ever seen): SQLite's plans, read with EXPLAIN QUERY PLAN."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import event
+
+from api.db import Database
+from api.helpdesk.backflow import CAUGHT_UP_WITHIN, EventLog
+from api.helpdesk.moves import reopen_moves_before_decision
+from api.tables import utcnow
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Iterator[Database]:
+    database = Database(f"sqlite:///{tmp_path / 'plans.sqlite'}")
+    database.migrate()
+    try:
+        yield database
+    finally:
+        database.close()
+
+
+def plans(db: Database, call: Callable[[], Any]) -> list[str]:
+    """The plan lines of every statement ``call`` runs."""
+    ran: list[tuple[str, Any]] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        ran.append((statement, parameters))
+
+    event.listen(db.engine, "before_cursor_execute", seen)
+    try:
+        call()
+    finally:
+        event.remove(db.engine, "before_cursor_execute", seen)
+    lines: list[str] = []
+    with db.engine.connect() as connection:
+        cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        for statement, parameters in ran:
+            if statement.lstrip().upper().startswith(("SELECT", "UPDATE")):
+                cursor.execute(f"EXPLAIN QUERY PLAN {statement}", parameters)
+                lines += [str(row[3]) for row in cursor.fetchall()]
+    assert lines, "no query ran"
+    return lines
+
+
+def test_the_ticket_of_a_helpdesk_event_is_found_by_index(db: Database) -> None:
+    """Both re-openings ask, for each event, whether its ticket came (or was decided) after
+    it: one lookup of the ticket by its external id each, not a scan of the webhook's tickets."""
+    since = utcnow() - CAUGHT_UP_WITHIN
+    for call in (
+        lambda: EventLog(db).reopen_before_ticket("rt", since),
+        lambda: reopen_moves_before_decision(db, "rt", since),
+    ):
+        found = [line for line in plans(db, call) if "CORRELATED" not in line]
+        lookups = [line for line in found if "ix_tickets_external_id_submitted_by" in line]
+        assert lookups, found
