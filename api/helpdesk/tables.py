@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from api.tables import Base, UTCDateTime, utcnow
@@ -38,6 +38,17 @@ class EventRow(Base):
     """A helpdesk event already handled (the handler's own deduplication)."""
 
     __tablename__ = "helpdesk_events"
+    # The back-flow reads the unprocessed events on every pass: a partial index holds those
+    # alone, so the pass costs what is pending, not every event ever seen.
+    __table_args__ = (
+        Index(
+            "ix_helpdesk_events_pending",
+            "source",
+            "received_at",
+            sqlite_where=text("processed_at IS NULL"),
+            postgresql_where=text("processed_at IS NULL"),
+        ),
+    )
 
     event_id: Mapped[str] = mapped_column(String(200), primary_key=True)
     source: Mapped[str] = mapped_column(String(40))

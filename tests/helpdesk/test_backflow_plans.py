@@ -60,3 +60,19 @@ def test_the_ticket_of_a_helpdesk_event_is_found_by_index(db: Database) -> None:
         found = [line for line in plans(db, call) if "CORRELATED" not in line]
         lookups = [line for line in found if "ix_tickets_external_id_submitted_by" in line]
         assert lookups, found
+
+
+def test_pending_events_are_read_by_index(db: Database) -> None:
+    """Each pass reads the unprocessed events, oldest first, from the partial index that holds
+    only those; not a scan of every event ever seen, nor a sort."""
+    found = plans(db, lambda: EventLog(db).pending("rt"))
+    assert any("ix_helpdesk_events_pending" in line for line in found), found
+    assert not any(line.startswith("SCAN") or "TEMP B-TREE" in line for line in found), found
+
+
+def test_the_reopenings_keep_their_external_id_index(db: Database) -> None:
+    """The re-openings look at processed events: they go by external id (the pending index
+    does not hold those, and a range over it would be every event)."""
+    since = utcnow() - CAUGHT_UP_WITHIN
+    found = plans(db, lambda: EventLog(db).reopen_before_ticket("rt", since))
+    assert "SEARCH helpdesk_events USING INDEX ix_helpdesk_events_external_id" in found[0], found
