@@ -39,7 +39,7 @@ from api.helpdesk.base import Helpdesk, HelpdeskError, HelpdeskRejected, Helpdes
 from api.helpdesk.history import INACTIVE
 from api.helpdesk.lease import LEASE_S, claim
 from api.helpdesk.moves import MOVE_FIELDS, MOVED, Moves, reopen_moves_before_decision
-from api.helpdesk.outbox import FROM_WEBHOOK
+from api.helpdesk.outbox import FROM_WEBHOOK, FROM_WEBHOOK_IN_RANGE
 from api.helpdesk.outcome import Outcome, compute_outcome
 from api.helpdesk.polling import PollingThread
 from api.helpdesk.tables import EventRow, OutcomeRow
@@ -122,7 +122,9 @@ class EventLog:
         they are applied to it. Returns how many."""
         prefix = f"{source}:"
         recent = select(func.substr(TicketRow.external_id, len(prefix) + 1)).where(
-            TicketRow.created_at >= since, TicketRow.external_id.like(f"{prefix}%"), FROM_WEBHOOK
+            TicketRow.created_at >= since,
+            TicketRow.external_id.like(f"{prefix}%"),
+            FROM_WEBHOOK_IN_RANGE,  # the day's tickets by their time, not all the webhook's
         )
         before_ticket = exists().where(
             TicketRow.external_id == literal(prefix) + EventRow.external_id,

@@ -27,7 +27,7 @@ from api.deps import Services
 from api.helpdesk.base import Helpdesk, HelpdeskRejected, HelpdeskTicket
 from api.helpdesk.delivery import people_routed
 from api.helpdesk.names import user_map
-from api.helpdesk.outbox import FROM_WEBHOOK
+from api.helpdesk.outbox import FROM_WEBHOOK, FROM_WEBHOOK_IN_RANGE
 from api.helpdesk.tables import EventRow
 from api.schemas import DECIDED_STATUSES
 from api.store import held_row
@@ -114,7 +114,7 @@ def reopen_moves_before_decision(db: Database, source: str, since: datetime) -> 
         .where(
             DecisionRow.decided_at >= since,
             TicketRow.external_id.like(f"{prefix}%"),
-            FROM_WEBHOOK,
+            FROM_WEBHOOK_IN_RANGE,  # the day's decisions by their time, not all webhook tickets
         )
     )
     # One conditional UPDATE, as the back-flow's other re-opening: of two workers, the second

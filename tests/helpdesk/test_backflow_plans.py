@@ -76,3 +76,16 @@ def test_the_reopenings_keep_their_external_id_index(db: Database) -> None:
     since = utcnow() - CAUGHT_UP_WITHIN
     found = plans(db, lambda: EventLog(db).reopen_before_ticket("rt", since))
     assert "SEARCH helpdesk_events USING INDEX ix_helpdesk_events_external_id" in found[0], found
+
+
+def test_the_reopenings_start_from_the_days_tickets_and_decisions(db: Database) -> None:
+    """The tickets to look at are those created (or decided) within the catch-up window: read
+    by their time's index, not by the submitter's, which holds every ticket the webhook sent."""
+    since = utcnow() - CAUGHT_UP_WITHIN
+    for call, first in (
+        (lambda: EventLog(db).reopen_before_ticket("rt", since), "ix_tickets_created_at"),
+        (lambda: reopen_moves_before_decision(db, "rt", since), "ix_decisions_decided_at"),
+    ):
+        found = plans(db, call)
+        recent = found[found.index("LIST SUBQUERY 1") + 1]
+        assert f"USING INDEX {first} " in recent, found
