@@ -25,7 +25,10 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
+
+from agent.errors import InputError, UpstreamError
 
 log = logging.getLogger(__name__)
 
@@ -296,7 +299,14 @@ class Database:
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self.engine = make_engine(url)
+        try:
+            self.engine = make_engine(url)
+        except (ArgumentError, NoSuchModuleError, ImportError) as exc:
+            # an unparseable URL, an unknown dialect ('postgres://') or a driver not installed
+            raise InputError(
+                f"TRIAGE_DATABASE_URL cannot be used: {exc}; expected e.g. "
+                "postgresql+psycopg://user@host/db (or leave it unset for SQLite)"
+            ) from None
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         sqlite = self.engine.dialect.name == "sqlite"
         self.checkpointer = WalCheckpointer(self.engine) if sqlite else None
@@ -304,9 +314,16 @@ class Database:
     def migrate(self) -> None:
         """Bring the schema to the newest revision (idempotent)."""
         config = alembic_config(self.url)
-        with self.engine.begin() as connection:
-            config.attributes["connection"] = connection
-            command.upgrade(config, "head")
+        try:
+            with self.engine.begin() as connection:
+                config.attributes["connection"] = connection
+                command.upgrade(config, "head")
+        except OperationalError as exc:
+            # down, refused, wrong database or credentials: say where, without the password
+            reason = str(exc.orig or exc).strip().splitlines()[0]
+            raise UpstreamError(
+                f"cannot reach the database at {self.redacted_url}: {reason}"
+            ) from exc
 
     @contextmanager
     def session(self) -> Iterator[Session]:

@@ -11,7 +11,7 @@ from api_support import AppFactory
 
 from agent.cli import main
 from agent.errors import PolicyError
-from agent.settings import EXAMPLES_DIR
+from agent.settings import EXAMPLES_DIR, get_settings
 from api.db import Database
 from api.policies import PolicyStore
 from api.tables import PolicyRow, utcnow
@@ -114,3 +114,30 @@ def test_policy_activate_replaces_a_stored_policy_that_no_longer_validates(
     listed = api.client.get("/v1/policy/versions", headers=api.auth("admin")).json()
     assert [(v["version"], v["live"]) for v in listed] == [(3, True), (2, False), (1, False)]
     assert api.services.engine.policy.review_threshold == 0.99
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("postgresql+psycopg://postgres@127.0.0.1:1/triage", "cannot reach the database"),
+        ("postgres://postgres@127.0.0.1/triage", "TRIAGE_DATABASE_URL"),
+        ("not a url", "TRIAGE_DATABASE_URL"),
+    ],
+)
+def test_a_wrong_database_url_is_one_line_naming_it(
+    url: str,
+    expected: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TRIAGE_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("TRIAGE_DATABASE_URL", url)
+    get_settings.cache_clear()
+    try:
+        assert main(["keys", "list"]) == 1
+    finally:
+        get_settings.cache_clear()
+    err = capsys.readouterr().err
+    assert err.startswith("triage: error: ") and err.count("\n") == 1, err
+    assert expected in err
