@@ -55,11 +55,23 @@ URL_LOGGERS = ("httpx", "httpcore")
 its token (a Slack or Teams hook is one), and the LLM's base URL its credentials."""
 
 
+QUIET_LOGGERS = ("pika",)
+"""Clients that log each failed connection step with a traceback; the service's own error
+(a one-line UpstreamError naming the broker) says what went wrong instead."""
+
+
+def quiet_client_logs() -> None:
+    """Leave the connection-step tracebacks of the clients in QUIET_LOGGERS out of the logs."""
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+
+
 def configure_logging(level: str) -> None:
     """The service's log level, with the HTTP clients' request lines left out at any level."""
     logging.getLogger().setLevel(level.upper())
     for name in URL_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
+    quiet_client_logs()
 
 
 def serve(

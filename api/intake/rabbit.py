@@ -29,6 +29,13 @@ MAX_PRIORITY = 9
 POLL_S = 0.05
 
 
+def _reason(exc: AMQPError) -> str:
+    """What pika says went wrong: its errors carry it in their arguments, whose ``str`` (a
+    refused connection's) may be only a class name while their ``repr`` names the cause."""
+    reasons = [arg if isinstance(arg, str) else repr(arg) for arg in exc.args]
+    return "; ".join(reasons) or type(exc).__name__
+
+
 def amqp_priority(order: int) -> int:
     """Queue order (0 most urgent) to AMQP priority (9 most urgent)."""
     return max(0, min(MAX_PRIORITY, MAX_PRIORITY - order // 4))
@@ -60,7 +67,7 @@ class RabbitQueue:
             channel.confirm_delivery()
             channel.basic_qos(prefetch_count=1)
         except AMQPError as exc:
-            raise UpstreamError(f"RabbitMQ unreachable: {type(exc).__name__}") from exc
+            raise UpstreamError(f"RabbitMQ unreachable at {self.where}: {_reason(exc)}") from exc
         with self._lock:
             self._all.append(connection)
         self._local.channel = channel
@@ -88,7 +95,7 @@ class RabbitQueue:
             method = self._channel().queue_declare(self.name, passive=True).method
         except AMQPError as exc:
             self._local.channel = None
-            raise UpstreamError(f"RabbitMQ unreachable: {type(exc).__name__}") from exc
+            raise UpstreamError(f"RabbitMQ unreachable at {self.where}: {_reason(exc)}") from exc
         return int(method.message_count)
 
     def put(self, item: QueueItem) -> None:
@@ -152,6 +159,11 @@ class RabbitQueue:
                 except AMQPError:
                     continue  # already broken; nothing left to release
         self._local = threading.local()
+
+    @property
+    def where(self) -> str:
+        """Host, port and virtual host of the broker (no credentials)."""
+        return f"{self.params.host}:{self.params.port} (vhost {self.params.virtual_host!r})"
 
     def describe(self) -> dict[str, Any]:
         """For /readyz: where the queue lives (no credentials)."""

@@ -21,10 +21,12 @@ import argparse
 import logging
 import os
 import signal
+import sys
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from agent.errors import TriageError
 from agent.models import Ticket
 from agent.policy import load_policy
 from agent.settings import Settings
@@ -36,6 +38,7 @@ from api.intake.setup import Intake, build_intake
 from api.intake.standin import CheapStandInEngine
 from api.main import build_services, create_app, settle_heap
 from api.options import ServiceOptions
+from api.serve import quiet_client_logs
 
 if TYPE_CHECKING:
     from api.helpdesk.base import Helpdesk
@@ -135,9 +138,19 @@ def build_worker(
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run until SIGTERM or SIGINT."""
+    """Run until SIGTERM or SIGINT; a setting that cannot be used is one line on stderr, exit 1."""
     args = parse(argv)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s: %(message)s")
+    quiet_client_logs()
+    try:
+        return run(args)
+    except TriageError as exc:
+        print(f"worker: error: {exc}", file=sys.stderr)
+        return 1
+
+
+def run(args: argparse.Namespace) -> int:
+    """The worker process (or, with ``--serve``, the API with workers) until stopped."""
     settings = worker_settings(args)
     settings.ensure_dirs()
     engine: TriageEngine | None = None

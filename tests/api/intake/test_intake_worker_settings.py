@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -97,3 +99,34 @@ def test_the_worker_takes_the_service_settings_the_api_takes(
     # Serving the API too (--serve), it adopts after the same bound and runs the background jobs.
     serving = service_options(settings, serving=True)
     assert (serving.adopt_after_s, serving.start_background) == (20.0, True)
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "expected"),
+    [
+        ("TRIAGE_BROKER_URL", "amqp://guest:guest@127.0.0.1:1/%2F", "Connection refused"),
+        ("TRIAGE_DATABASE_URL", "postgresql+psycopg://u@127.0.0.1:1/x", "Connection refused"),
+    ],
+)
+def test_a_worker_process_with_a_wrong_url_stops_with_one_line(
+    setting: str, value: str, expected: str, tmp_path: Path
+) -> None:
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "PYTHONPATH": str(Path(__file__).resolve().parents[3]),
+        "TRIAGE_DATA_DIR": str(tmp_path),
+        "TRIAGE_INTAKE_QUEUE": "rabbitmq",
+        setting: value,
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "api.intake.worker_main", "--stand-in-delay-ms", "1"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=60,
+    )
+    assert done.returncode == 1
+    assert done.stderr.startswith("worker: error: ") and done.stderr.count("\n") == 1, done.stderr
+    assert expected in done.stderr
+    assert ":1" in done.stderr  # names where it looked
