@@ -102,6 +102,16 @@ class LockedEngine:
         with self._lock:
             return self.triager.kb.feedback(feedback)
 
+    def observe_stored(self, case_ids: list[str]) -> list[str]:
+        """Let the router observe cases another process learned; returns the ids not stored.
+        A knowledge base that cannot (a test fake) has nothing to observe."""
+        observe = getattr(self.triager.kb, "observe_stored", None)
+        if observe is None:
+            return []
+        with self._lock:
+            missing: list[str] = observe(case_ids)
+            return missing
+
     def set_policy(self, policy: Policy) -> None:
         """Activate a policy for every later ticket."""
         with self._lock:

@@ -25,6 +25,7 @@ from api.errors import install_error_handlers
 from api.hooks import HelpdeskEventHandler
 from api.intake.options import IntakeOptions
 from api.intake.setup import build_intake
+from api.learned import LearnedFollower
 from api.ledger import Ledger
 from api.loads import DbLoads
 from api.metrics import Metrics, MetricsMiddleware
@@ -80,9 +81,11 @@ def build_services(
     engine = LockedEngine(triager)
     metrics = Metrics()
     store, ledger = TicketStore(db), Ledger(db)
+    learned = LearnedFollower(db)
 
     def follow_policy() -> None:
         policies.follow(engine, options.policy_check_s)
+        learned.follow(engine, options.policy_check_s)
 
     def current_policy() -> Policy:
         follow_policy()

@@ -211,6 +211,15 @@ class KnowledgeBase:
         self._observe([case], vectors)
         return case
 
+    def observe_stored(self, case_ids: list[str]) -> list[str]:
+        """Let the router observe cases another process stored (a correction it received);
+        returns the ids not stored (yet)."""
+        found = self.store.get_many(case_ids)
+        cases = [found[i] for i in case_ids if i in found]
+        if cases:
+            self._observe(cases, self.embedder.embed([case.text for case in cases]))
+        return [i for i in case_ids if i not in found]
+
     def _observe(self, cases: list[Case], vectors: np.ndarray) -> None:
         # The router journals what it observes itself: re-saving all its models here took
         # ~3 s per case (74 MB of models on 5,400 cases) while routing waited.

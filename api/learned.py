@@ -1,0 +1,81 @@
+"""Corrections learned by other processes on the same database, taken up by this one.
+
+A specialist's feedback, a reviewer's decision or a helpdesk resolution is stored as a case in
+the shared knowledge base (a Chroma server) by the process that received it, and that process's
+router observes it at once, so the next near-duplicate follows it. The other API processes and
+intake workers read the same knowledge base but their routers had not observed it: until their
+next refit the corrected case was one more precedent, outvoted by the models. Each process
+therefore looks, at most every ``every_s``, for feedback and review rows written since its last
+look and observes their cases as stored. A feedback row is written after its case is stored, a
+review's row just before: a reviewed case not stored yet is looked for again at the next looks,
+for at most ``PENDING_S``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from sqlalchemy import func, select
+
+from api.db import Database
+from api.engine import LockedEngine
+from api.tables import FeedbackRow, ReviewRow
+
+log = logging.getLogger(__name__)
+
+PENDING_S = 60.0  # a review learned later than this after its row was not learned at all
+
+
+class LearnedFollower:
+    """Observes the cases other processes learned since this one last looked."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._lock = threading.Lock()
+        self._followed_at = float("-inf")
+        with db.session() as session:
+            # what was learned before this process started is in the router it loaded
+            self._feedback = session.scalar(select(func.max(FeedbackRow.id))) or 0
+            self._review = session.scalar(select(func.max(ReviewRow.id))) or 0
+        self._pending: dict[str, float] = {}  # review cases not stored yet: first seen at
+
+    def follow(self, engine: LockedEngine, every_s: float) -> None:
+        """Observe the cases learned elsewhere since the last look; looks at most every_s."""
+        with self._lock:
+            now = time.monotonic()
+            if now - self._followed_at < every_s:
+                return
+            self._followed_at = now
+            ids = self._new_case_ids()
+            if not ids:
+                return
+            try:
+                missing = engine.observe_stored(list(ids))
+            except Exception as exc:
+                # the knowledge base is down: the cases act at the next refit instead
+                log.warning("cases learned by other processes not observed: %s", exc)
+                return
+            for case_id in missing:
+                first = self._pending.setdefault(case_id, now)
+                if now - first > PENDING_S:
+                    del self._pending[case_id]
+            for case_id in set(self._pending) - set(missing):
+                del self._pending[case_id]
+
+    def _new_case_ids(self) -> set[str]:
+        with self.db.session() as session:
+            feedback = session.execute(
+                select(FeedbackRow.id, FeedbackRow.ticket_id).where(FeedbackRow.id > self._feedback)
+            ).all()
+            reviews = session.execute(
+                select(ReviewRow.id, ReviewRow.ticket_id).where(ReviewRow.id > self._review)
+            ).all()
+        self._feedback = max([self._feedback, *(row.id for row in feedback)])
+        self._review = max([self._review, *(row.id for row in reviews)])
+        return (
+            {row.ticket_id for row in feedback}
+            | {row.ticket_id for row in reviews}
+            | set(self._pending)
+        )
