@@ -86,7 +86,7 @@ def cmd_policy_activate(args: argparse.Namespace, settings: Settings) -> int:
         db.close()
     print(
         f"activated policy version {view.version} ({view.fingerprint}) from {args.file}; "
-        "a running service picks it up when restarted",
+        "running services and workers on this database take it up within 5 s",
         file=sys.stderr,
     )
     return 0

@@ -109,6 +109,8 @@ def test_policy_activate_replaces_a_stored_policy_that_no_longer_validates(
     strict = example.replace("review_threshold: ", "review_threshold: 0.99 #", 1)
     (tmp_path / "strict.yaml").write_text(strict, encoding="utf-8")
     assert main(["policy", "activate", str(tmp_path / "strict.yaml")]) == 0
+    said = capsys.readouterr().err
+    assert "take it up within 5 s" in said and "restart" not in said
     body = api.client.get("/v1/policy", headers=api.auth("admin")).json()
     assert (body["version"], body["active"], body["live"]) == (3, True, True)
     listed = api.client.get("/v1/policy/versions", headers=api.auth("admin")).json()
