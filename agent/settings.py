@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from agent.errors import InputError
@@ -242,7 +242,19 @@ class Settings(BaseSettings):
                 ) from exc
 
 
+def read_settings(**given: Any) -> Settings:
+    """Settings from the environment and ``.env`` (``given`` wins); InputError naming the
+    variable of the first value that does not validate."""
+    try:
+        return Settings(**given)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = str(first["loc"][0]) if first["loc"] else ""
+        where = f"TRIAGE_{name.upper()}" if name else "settings"
+        raise InputError(f"{where}: {first['msg']} (got {first['input']!r})") from None
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     """The process-wide settings."""
-    return Settings()
+    return read_settings()

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from agent.errors import TriageError
 from agent.models import Ticket
 from agent.policy import load_policy
-from agent.settings import Settings
+from agent.settings import Settings, read_settings
 from agent.triager import TriageResult
 from api.deps import Services
 from api.engine import TriageEngine
@@ -95,7 +95,7 @@ def _given(**values: Any) -> dict[str, Any]:
 
 def worker_settings(args: argparse.Namespace) -> Settings:
     """The API's settings (environment, .env), with the data dir and database URL if given."""
-    return Settings(**_given(data_dir=args.data_dir, database_url=args.database_url))
+    return read_settings(**_given(data_dir=args.data_dir, database_url=args.database_url))
 
 
 def worker_options(args: argparse.Namespace, settings: Settings) -> IntakeOptions:

@@ -143,3 +143,30 @@ def test_a_wrong_database_url_is_one_line_naming_it(
     err = capsys.readouterr().err
     assert err.startswith("triage: error: ") and err.count("\n") == 1, err
     assert expected in err
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [
+        ("TRIAGE_INTAKE_QUEUE", "redis", "TRIAGE_INTAKE_QUEUE: Input should be 'embedded' or"),
+        ("TRIAGE_CHROMA_PORT", "eighty", "TRIAGE_CHROMA_PORT: Input should be a valid integer"),
+    ],
+)
+def test_a_setting_that_does_not_validate_is_one_line_naming_its_variable(
+    name: str,
+    value: str,
+    expected: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TRIAGE_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    try:
+        assert main(["keys", "list"]) == 1
+    finally:
+        get_settings.cache_clear()
+    err = capsys.readouterr().err
+    assert err.startswith("triage: error: ") and err.count("\n") == 1, err
+    assert expected in err and repr(value) in err
