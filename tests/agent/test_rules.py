@@ -82,6 +82,33 @@ def test_fields_match_ticket_and_account_attributes(policy: Policy) -> None:
     assert "account_tier=vip" in hits[0].matched
 
 
+def test_a_rule_fires_on_any_one_thing_it_lists() -> None:
+    """README: one keyword, one error code or one field value is enough; they are not combined."""
+    policy = loads_policy(
+        """
+first_line_team: desk
+teams: [{name: desk, tier: 1}, {name: db}]
+rules:
+  - id: ora-errors
+    match:
+      error_codes: ['\\bORA-\\d{5}\\b']
+      keywords: [tablespace]
+      fields: {product: [billing-db], region: [apac]}
+    actions: {escalate_to: db}
+""",
+        "test.yaml",
+    )
+    fired = {
+        "field": Ticket(body="where is the manual?", product="billing-db"),
+        "other field": Ticket(body="where is the manual?", account=Account(region="apac")),
+        "keyword": Ticket(body="the tablespace is full"),
+        "code": Ticket(body="it fails with ORA-01652"),
+    }
+    for what, ticket in fired.items():
+        assert _ids(policy, ticket) == ["ora-errors"], what
+    assert _ids(policy, Ticket(body="where is the manual?", product="crm")) == []
+
+
 def test_subject_rules_look_only_at_the_subject(policy: Policy) -> None:
     in_body = Ticket(subject="Question", body="is this phishing?")
     in_subject = Ticket(subject="Phishing mail", body="see attached")
