@@ -98,7 +98,10 @@ def test_policy_activate_replaces_a_stored_policy_that_no_longer_validates(
     fixed = tmp_path / "fixed.yaml"
     fixed.write_text(example, encoding="utf-8")
     assert main(["policy", "activate", str(fixed), "--author", "ana"]) == 0
-    assert "activated policy version 2" in capsys.readouterr().err
+    said = capsys.readouterr().err
+    assert "activated policy version 2" in said
+    # a running service takes it up without a restart, and the message says so
+    assert "take it up within 5 s" in said and "when restarted" not in said
     view, _ = PolicyStore(db).active() or (None, None)
     assert view is not None and (view.version, view.created_by) == (2, "cli:ana")
     db.close()
