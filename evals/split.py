@@ -27,7 +27,11 @@ def write_rows(rows: Sequence[Row], path: Path) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Split one file into DIR/train.jsonl and DIR/test.jsonl."""
-    parser = argparse.ArgumentParser(prog="python -m evals.split", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m evals.split",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("file", type=Path)
     parser.add_argument("--label", required=True, help="key in `labels` to stratify by")
     parser.add_argument("--out", type=Path, required=True, help="output directory")

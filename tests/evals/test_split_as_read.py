@@ -81,3 +81,13 @@ def test_a_split_that_leaves_a_side_empty_is_an_error(
         f"give a {hint} one"
     )
     assert not out.exists()
+
+
+def test_help_shows_the_example_commands_as_written(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as ended:
+        main(["--help"])
+    assert ended.value.code == 0
+    lines = capsys.readouterr().out.splitlines()
+    # each command on its own line, not reflowed into one paragraph with the next
+    assert any(line.strip().startswith("python -m evals.split ../shared/") for line in lines)
+    assert any(line.strip().startswith("triage eval --train") for line in lines)
