@@ -69,7 +69,11 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The whole command tree."""
-    parser = argparse.ArgumentParser(prog="triage", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="triage",
+        description="Escalation triage for helpdesk tickets: route one, serve the HTTP API, "
+        "manage the knowledge base, keys, policy versions, intake and dead letters, run evals.",
+    )
     parser.add_argument("--version", action="version", version=f"triage {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logs on stderr")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -83,8 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
     route.set_defaults(handler=cmd_route)
 
     serve = sub.add_parser("serve", help="run the HTTP service")
-    serve.add_argument("--host", default=None)
-    serve.add_argument("--port", type=int, default=None)
+    serve.add_argument("--host", default=None, help="default: TRIAGE_HOST, else 127.0.0.1")
+    serve.add_argument("--port", type=int, default=None, help="default: TRIAGE_PORT, else 8080")
     serve.add_argument(
         "--demo", action="store_true", help="seed an empty knowledge base with the demo data"
     )
