@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 
@@ -188,3 +189,15 @@ def test_evaluation_is_fast_with_a_large_policy() -> None:
     per_ticket_ms = (time.perf_counter() - start) / len(tickets) * 1000
     # A loose guard against per-ticket compilation, not a benchmark (typical: ~0.3 ms).
     assert per_ticket_ms < 5.0
+
+
+def test_an_invalid_error_code_is_refused_with_readmes_message() -> None:
+    """README shows the message a policy with a bad regex gets; it is the one a user sees."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    shown = readme.split("refused with file, path and expectation:\n\n```\n", 1)[1].split("\n")[0]
+    broken = POLICY.replace(
+        "match: {fields: {account_tier: [VIP], channel: [phone]}}", "match: {error_codes: ['(']}"
+    )
+    with pytest.raises(PolicyError) as refused:
+        loads_policy(broken, "policy.yaml")
+    assert str(refused.value) == shown
