@@ -52,3 +52,22 @@ def test_every_route_in_the_openapi_has_a_summary(make_api: AppFactory) -> None:
         if not operation.get("summary")
     ]
     assert spec["paths"] and unsummarised == []
+
+
+def test_the_readme_table_names_the_fields_of_a_review_and_a_feedback(
+    make_api: AppFactory,
+) -> None:
+    spec = make_api().client.get("/openapi.json").json()
+    rows = {
+        line.split("|")[1].strip(): line
+        for line in README.read_text(encoding="utf-8").splitlines()
+        if line.startswith("| `")
+    }
+    for row, schema in (
+        ("`GET /v1/review`, `POST /v1/review/{id}`", "ReviewIn"),
+        ("`POST /v1/tickets/{id}/feedback`", "FeedbackIn"),
+    ):
+        fields = spec["components"]["schemas"][schema]["properties"]
+        row_text = rows[row]
+        unnamed = [n for n in fields if f"`{n}" not in row_text and f'"{n}"' not in row_text]
+        assert fields and unnamed == [], (schema, unnamed)
