@@ -8,7 +8,9 @@ next refit the corrected case was one more precedent, outvoted by the models. Ea
 therefore looks, at most every ``every_s``, for feedback and review rows written since its last
 look and observes their cases as stored. A feedback row is written after its case is stored, a
 review's row just before: a reviewed case not stored yet is looked for again at the next looks,
-for at most ``PENDING_S``.
+for at most ``PENDING_S``. Rows are followed by id, and ids are handed out when a row is inserted,
+not when it commits: on PostgreSQL a row can appear after one with a higher id. Each look therefore
+reads back ``LOOKBACK_IDS`` below the highest id seen and skips the rows it has seen already.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import threading
 import time
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from api.db import Database
 from api.engine import LockedEngine
@@ -26,6 +29,8 @@ from api.tables import FeedbackRow, ReviewRow
 log = logging.getLogger(__name__)
 
 PENDING_S = 60.0  # a review learned later than this after its row was not learned at all
+# Rows inserted at once by this many writers may commit in any order; far more than run at once.
+LOOKBACK_IDS = 200
 
 
 class LearnedFollower:
@@ -35,10 +40,12 @@ class LearnedFollower:
         self.db = db
         self._lock = threading.Lock()
         self._followed_at = float("-inf")
+        self._feedback = _Followed(FeedbackRow)
+        self._review = _Followed(ReviewRow)
         with db.session() as session:
             # what was learned before this process started is in the router it loaded
-            self._feedback = session.scalar(select(func.max(FeedbackRow.id))) or 0
-            self._review = session.scalar(select(func.max(ReviewRow.id))) or 0
+            self._feedback.start(session)
+            self._review.start(session)
         self._pending: dict[str, float] = {}  # review cases not stored yet: first seen at
 
     def follow(self, engine: LockedEngine, every_s: float) -> None:
@@ -66,16 +73,32 @@ class LearnedFollower:
 
     def _new_case_ids(self) -> set[str]:
         with self.db.session() as session:
-            feedback = session.execute(
-                select(FeedbackRow.id, FeedbackRow.ticket_id).where(FeedbackRow.id > self._feedback)
-            ).all()
-            reviews = session.execute(
-                select(ReviewRow.id, ReviewRow.ticket_id).where(ReviewRow.id > self._review)
-            ).all()
-        self._feedback = max([self._feedback, *(row.id for row in feedback)])
-        self._review = max([self._review, *(row.id for row in reviews)])
-        return (
-            {row.ticket_id for row in feedback}
-            | {row.ticket_id for row in reviews}
-            | set(self._pending)
-        )
+            feedback = self._feedback.new_rows(session)
+            reviews = self._review.new_rows(session)
+        return feedback | reviews | set(self._pending)
+
+
+class _Followed:
+    """The rows of one table seen so far: by the highest id, and the ids just below it."""
+
+    def __init__(self, table: type[FeedbackRow] | type[ReviewRow]) -> None:
+        self.table = table
+        self.highest = 0
+        self.seen: set[int] = set()  # the ids read back at the last look
+
+    def start(self, session: Session) -> None:
+        """Take every row there is as seen (without reading them all)."""
+        self.highest = session.scalar(select(func.max(self.table.id))) or 0
+        self.new_rows(session)
+
+    def new_rows(self, session: Session) -> set[str]:
+        """The ticket ids of the rows not seen before (those committed since the last look)."""
+        rows = session.execute(
+            select(self.table.id, self.table.ticket_id).where(
+                self.table.id > self.highest - LOOKBACK_IDS
+            )
+        ).all()
+        new = {row.ticket_id for row in rows if row.id not in self.seen}
+        self.seen = {row.id for row in rows}
+        self.highest = max([self.highest, *self.seen])
+        return new
