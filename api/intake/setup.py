@@ -85,13 +85,15 @@ class Intake:
             self.workers.start()
 
     def resubmitted(self, ticket_id: str, source: str, by: str) -> None:
-        """Its sender sent a ticket whose triage failed again: try it again where that helps.
+        """Its sender sent a ticket again: if its triage failed, try it again where that helps.
 
-        Its open dead letter is replayed, recorded as replayed by the sender; a ticket that
-        failed outside the intake (no record of it) is queued through it. A dead letter a
-        reviewer discarded stays closed, and an intake ticket with no open dead letter has a
-        retry due already: both are left as they are.
+        A ticket that did not fail is left as it is. Its open dead letter is replayed, recorded
+        as replayed by the sender; a ticket that failed outside the intake (no record of it) is
+        queued through it. A dead letter a reviewer discarded stays closed, and an intake ticket
+        with no open dead letter has a retry due already: both are left as they are.
         """
+        if self.flow.store.status(ticket_id) != "failed":
+            return
         letter = self.dead_letters.latest(ticket_id)
         if letter is not None and letter.state == "open":
             # Queued as its priority says: the urgent headroom is not for routine resends.

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import Intake as IntakeCaller
-from api.deps import Reader, Reviewer, ServicesDep
+from api.deps import Reader, Reviewer
 from api.intake.events import EventOutcome
 from api.intake.models import IntakeResult
 from api.intake.rejects import Reject, RejectVerdict
@@ -65,7 +65,6 @@ async def submit(
     request: Request,
     caller: IntakeCaller,
     intake: IntakeDep,
-    services: ServicesDep,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     """Adapt, validate and queue; the decision follows on GET /v1/tickets/{id}.
@@ -76,9 +75,7 @@ async def submit(
     body = await request.body()
     result = await run_in_threadpool(intake.flow.submit, channel, body, caller, idempotency_key)
     if result.status == "duplicate" and result.ticket_id is not None:
-        ticket_id = result.ticket_id
-        if await run_in_threadpool(services.store.status, ticket_id) == "failed":
-            await run_in_threadpool(intake.resubmitted, ticket_id, channel, caller.name)
+        await run_in_threadpool(intake.resubmitted, result.ticket_id, channel, caller.name)
     return _answer(result)
 
 

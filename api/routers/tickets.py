@@ -62,7 +62,7 @@ def submit(
     ticket_id = result.ticket_id
     assert ticket_id is not None  # queued or duplicate: both name the ticket
     replayed = result.status != "queued"
-    if replayed and services.store.status(ticket_id) == "failed":
+    if replayed:
         intake.resubmitted(ticket_id, SOURCE, caller.name)
     # A new ticket is "queued" even if a worker has taken it already; a resend gets it as it is.
     status = services.store.status(ticket_id) if replayed else "queued"
