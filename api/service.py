@@ -234,26 +234,29 @@ class TriageService:
             reviewer=caller.name,
             note=answer.note,
         )
-        if not self.claims.claim(ticket_id):
+        token = self.claims.claim(ticket_id)
+        if token is None:
             raise ConflictError(
                 f"ticket {ticket_id!r} is not waiting for review: another reviewer is deciding it"
             )
         decided = False
         try:
             beat = heartbeat.pulse(
-                lambda: self.claims.renew(ticket_id), self.alive_every_s, f"review {ticket_id}"
+                lambda: self.claims.renew(ticket_id, token),
+                self.alive_every_s,
+                f"review {ticket_id}",
             )
             with beat:
                 # read once claimed: the SLA watch leaves a ticket being decided alone
                 raised = self.store.raised_priority(ticket_id)
                 human = human.model_copy(update={"raised_priority": raised})
                 result = self._resume(ticket_id, human)
-                output = self.store.record(ticket_id, result, actor=caller.name)
+                output = self.store.record(ticket_id, result, caller.name, claim_token=token)
             decided = True
             return output, result
         finally:
-            if not decided:  # whatever stopped it, the ticket must not stay taken
-                self.claims.release(ticket_id)
+            if not decided:  # whatever stopped it, the ticket must not stay taken by this claim
+                self.claims.release(ticket_id, token)
 
     def _resume(self, ticket_id: str, human: HumanReview) -> TriageResult:
         """Resume the held run; from the stored held decision when the run is gone.

@@ -162,6 +162,7 @@ def _write_if_unchanged(session: Session, row: TicketRow, as_read: _AsRead) -> b
         )
         .values(
             status=row.status,
+            claim_token=row.claim_token,
             priority=row.priority,
             sla_state=row.sla_state,
             sla_events=row.sla_events,
@@ -261,7 +262,7 @@ class SlaWatch:
                 if row.status == "deciding":
                     # the claim's process died; this write would renew the claim (a reviewer
                     # could not take it for as long again), so the ticket goes back to the queue
-                    row.status = "review"
+                    row.status, row.claim_token = "review", None
                     row.sla_events[-1]["actions"].append("release_review_claim")
                 page = self._claim_page(row, len(row.sla_events) - 1) if url else None
                 if not _write_if_unchanged(session, row, as_read):

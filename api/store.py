@@ -138,13 +138,21 @@ class TicketStore:
         with self.db.session() as session:
             return _status(_row(session, ticket_id).status)
 
-    def record(self, ticket_id: str, result: TriageResult, actor: str) -> dict[str, Any]:
+    def record(
+        self, ticket_id: str, result: TriageResult, actor: str, claim_token: str | None = None
+    ) -> dict[str, Any]:
         """Store a decision and its brief, update the ticket (a resolved one stays resolved);
-        returns the API output."""
+        returns the API output.
+
+        A reviewer's decision gives the token of its claim (api.review_claim): it is stored only
+        while the ticket still carries that claim, which it ends; ConflictError otherwise.
+        """
         decision = result.decision
         decision_json = decision.model_dump(mode="json")
         brief_json = result.brief.model_dump(mode="json")
         with self.db.session() as session:
+            if claim_token is not None:
+                _end_claim(session, ticket_id, claim_token)
             row = _row(session, ticket_id)
             stored = DecisionRow(
                 ticket_id=ticket_id,
@@ -325,6 +333,24 @@ class TicketStore:
                 .limit(limit)
             )
             return list(session.scalars(query).all())
+
+
+def _end_claim(session: Session, ticket_id: str, token: str) -> None:
+    """End the reviewer's claim of the ticket, first thing in the session that stores its
+    decision (the write holds the row till then); ConflictError when the claim is not its."""
+    ended = session.execute(
+        update(TicketRow)
+        .where(TicketRow.id == ticket_id, TicketRow.claim_token == token)
+        .values(claim_token=None, updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    if not ended.rowcount:  # type: ignore[attr-defined]
+        raise ConflictError(
+            f"ticket {ticket_id!r}: this review's claim was lost (no sign of life from it for "
+            "too long: another reviewer took the ticket, or it went back to the queue); the "
+            f"decision was not stored. See GET /v1/tickets/{ticket_id} and decide again if it "
+            "still waits for review"
+        )
 
 
 def _row(session: Session, ticket_id: str) -> TicketRow:

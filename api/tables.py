@@ -72,6 +72,9 @@ class TicketRow(Base):
     sla_events: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     front_of_queue: Mapped[bool] = mapped_column(Boolean, default=False)
     error: Mapped[str | None] = mapped_column(Text)
+    # The reviewer's claim while "deciding" (api.review_claim): only its holder renews it, gives
+    # it back or stores the decision. Kept through a helpdesk close, so a reopen finds it held.
+    claim_token: Mapped[str | None] = mapped_column(String(64))
 
 
 class DecisionRow(Base):

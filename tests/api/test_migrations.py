@@ -1,18 +1,21 @@
 """Schema migrations carry existing rows over: 0004 scopes external-id keys and helpdesk events,
-0007 lets the back-flow claim the helpdesk events already recorded."""
+0007 lets the back-flow claim the helpdesk events already recorded, 0010 gives review claims a
+holder."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from alembic import command
-from sqlalchemy import select, text
+from sqlalchemy import insert, inspect, select, text
 
 from api.auth import create_key
 from api.db import Database, alembic_config
 from api.helpdesk.backflow import EventLog
 from api.intake.tables import EventSeenRow
+from api.review_claim import ReviewClaims
 from api.tables import TicketRow, utcnow
 
 
@@ -23,8 +26,10 @@ def _to(db: Database, revision: str, down: bool = False) -> None:
         (command.downgrade if down else command.upgrade)(config, revision)
 
 
-def _ticket(ticket_id: str, key: str, submitted_by: str) -> TicketRow:
-    return TicketRow(
+def _ticket(ticket_id: str, key: str, submitted_by: str) -> dict[str, object]:
+    """A ticket's columns as the oldest releases had them (an INSERT of the mapped class would
+    name the columns added since)."""
+    return dict(
         id=ticket_id,
         idempotency_key=key,
         payload_hash="h",
@@ -40,7 +45,8 @@ def _ticket(ticket_id: str, key: str, submitted_by: str) -> TicketRow:
 
 def _keys(db: Database) -> dict[str, str | None]:
     with db.session() as session:
-        return {r.id: r.idempotency_key for r in session.scalars(select(TicketRow))}
+        rows = session.execute(select(TicketRow.id, TicketRow.idempotency_key)).all()
+        return {ticket_id: key for ticket_id, key in rows}
 
 
 def _check(db: Database) -> None:
@@ -56,7 +62,7 @@ def _check(db: Database) -> None:
     _to(db, "0003_helpdesk", down=True)  # as an older release left them
     with db.session() as session:
         for ticket_id, (key, by) in before.items():
-            session.add(_ticket(ticket_id, key, by))
+            session.execute(insert(TicketRow).values(_ticket(ticket_id, key, by)))
     _to(db, "head")
     assert _keys(db) == {
         "t1": f"ext:{helpdesk.id}:web:w1",
@@ -129,5 +135,52 @@ def test_0007_on_postgres(pg_url: str) -> None:
     db = Database(pg_url)
     try:
         _check_event_claim(db)
+    finally:
+        db.close()
+
+
+def _check_claim_token(db: Database) -> None:
+    """0010: a ticket an older release left claimed has no token; once its claim is stale it is
+    taken with one, which only its holder can give back; and back down."""
+    db.migrate()
+    _to(db, "0009_event_pending_index", down=True)
+    quiet = utcnow() - timedelta(hours=1)
+    with db.session() as session:
+        session.execute(
+            insert(TicketRow).values(
+                {**_ticket("t1", "k1", "x"), "status": "deciding", "updated_at": quiet}
+            )
+        )
+    _to(db, "head")
+    claims = ReviewClaims(db, stale_after_s=60)
+    token = claims.claim("t1")
+    assert token is not None
+    assert claims.claim("t1") is None  # held now
+    claims.release("t1", "not-its-token")
+    with db.session() as session:
+        row = session.get(TicketRow, "t1")
+        assert row is not None and (row.status, row.claim_token) == ("deciding", token)
+    _to(db, "0009_event_pending_index", down=True)
+    with db.engine.connect() as connection:
+        kept = connection.execute(text("SELECT id, status FROM tickets")).all()
+        columns = {c["name"] for c in inspect(connection).get_columns("tickets")}
+    assert [tuple(r) for r in kept] == [("t1", "deciding")]
+    assert "claim_token" not in columns
+    _to(db, "head")
+
+
+def test_0010_on_sqlite(tmp_path: Path) -> None:
+    db = Database(f"sqlite:///{tmp_path / 'm.sqlite'}")
+    try:
+        _check_claim_token(db)
+    finally:
+        db.close()
+
+
+@pytest.mark.postgres
+def test_0010_on_postgres(pg_url: str) -> None:
+    db = Database(pg_url)
+    try:
+        _check_claim_token(db)
     finally:
         db.close()
