@@ -236,9 +236,7 @@ class TriageService:
         )
         token = self.claims.claim(ticket_id)
         if token is None:
-            raise ConflictError(
-                f"ticket {ticket_id!r} is not waiting for review: another reviewer is deciding it"
-            )
+            raise ConflictError(self._taken(ticket_id))
         decided = False
         try:
             beat = heartbeat.pulse(
@@ -257,6 +255,22 @@ class TriageService:
         finally:
             if not decided:  # whatever stopped it, the ticket must not stay taken by this claim
                 self.claims.release(ticket_id, token)
+
+    def _taken(self, ticket_id: str) -> str:
+        """Why a claim of the ticket failed, from the row as it is now."""
+        status = self.store.status(ticket_id)
+        if status == "deciding":
+            return (
+                f"ticket {ticket_id!r} is not waiting for review: another reviewer is deciding it"
+            )
+        if status == "review":  # given back by a decision that failed, just now
+            return f"ticket {ticket_id!r} was being decided by another reviewer; retry"
+        if status == "resolved":
+            return f"ticket {ticket_id!r} is not waiting for review: it was closed in the helpdesk"
+        return (
+            f"ticket {ticket_id!r} is not waiting for review: it has been decided already; "
+            f"see GET /v1/tickets/{ticket_id}"
+        )
 
     def _resume(self, ticket_id: str, human: HumanReview) -> TriageResult:
         """Resume the held run; from the stored held decision when the run is gone.

@@ -182,3 +182,33 @@ def test_a_decision_whose_claim_was_taken_over_is_refused_and_the_other_stands(a
     with api.services.db.session() as session:
         assert len(session.scalars(select(ReviewRow)).all()) == 1
     assert _ticket_row(api.services.db, ticket_id).claim_token is None
+
+
+def test_a_claim_that_lost_to_a_decision_just_stored_says_it_is_decided(api: Api) -> None:
+    ticket_id = _waiting(api)
+    slow = _SlowEngine(api.triager)
+    other = create_app(api.services.settings, slow, ServiceOptions())  # type: ignore[arg-type]
+    answers: dict[str, Any] = {}
+    with TestClient(other) as late:
+        slow.policy_gate.clear()
+
+        def decide_late() -> None:
+            answers["late"] = late.post(
+                f"/v1/review/{ticket_id}", json={"team": "network"}, headers=api.auth("reviewer")
+            )
+
+        thread = threading.Thread(target=decide_late)
+        thread.start()
+        assert slow.policy_read.wait(10)  # it saw the ticket waiting and checks the answer
+        answers["first"] = api.client.post(
+            f"/v1/review/{ticket_id}", json={"team": "hardware"}, headers=api.auth("reviewer")
+        )
+        slow.policy_gate.set()
+        thread.join(30)
+        other.state.services.db.close()
+    assert answers["first"].status_code == 200, answers["first"].text
+    assert answers["late"].status_code == 409
+    detail = answers["late"].json()["detail"]
+    assert "decided already" in detail
+    assert "deciding it" not in detail
+    assert _human_teams(api, ticket_id) == ["hardware"]
