@@ -306,7 +306,11 @@ class BackflowWorker(PollingThread):
                 .order_by(DecisionRow.id.desc())
             ).first()
             if held is not None:
-                row.status = "review" if held else "decided"
+                # A reviewer who was deciding it when it was closed still holds its claim: it
+                # stays theirs (a second reviewer would decide it too), and goes stale as usual
+                # if their process died.
+                claimed = held and row.claim_token is not None
+                row.status = "deciding" if claimed else "review" if held else "decided"
                 row.updated_at = utcnow()
 
     def close(self, external_id: str) -> None:
