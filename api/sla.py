@@ -9,6 +9,10 @@ ticket in front of the review queue, and POST to the policy's on-call webhook wh
 Every action, and every page's outcome, is recorded on the event that asked for the page; a
 failed page, or one lost with its process mid-send, is re-sent on later passes, up to
 ``oncall_attempts`` tries in all.
+
+Several API processes may watch one database. A pass never waits for a ticket another
+transaction holds (another pass, a review, the back-flow): it leaves it to a later pass, so two
+passes writing many tickets each cannot deadlock.
 """
 
 from __future__ import annotations
@@ -141,6 +145,19 @@ class _AsRead:
     updated_at: datetime
 
 
+def _take_if_free(session: Session, ticket_id: str) -> bool:
+    """Hold the ticket's row for this pass unless another transaction holds it; True if held.
+
+    A pass writes many rows in one transaction; waiting for one while holding others could
+    deadlock with another process's pass (or any writer) holding them the other way round. A
+    row held elsewhere is left to a later pass. (SQLite has no row locks: always True.)
+    """
+    held = session.execute(
+        select(TicketRow.id).where(TicketRow.id == ticket_id).with_for_update(skip_locked=True)
+    ).first()
+    return held is not None
+
+
 def _write_if_unchanged(session: Session, row: TicketRow, as_read: _AsRead) -> bool:
     """Store the watch's changes to the row unless it was written since read; True if stored.
 
@@ -246,13 +263,16 @@ class SlaWatch:
         # the real clock, as claims are stamped with it (a pass may be asked about any time)
         claims_stale_before = utcnow() - timedelta(seconds=self.claim_stale_after_s)
         with self._events_lock, self.db.session() as session:
-            for row in session.scalars(self._open()).all():
+            for row in session.scalars(self._open().order_by(TicketRow.id)).all():
                 found = _stepped_up(row, now, self.warn_fraction)
                 if found is None:
                     continue
                 if row.status == "deciding" and row.updated_at >= claims_stale_before:
                     # a reviewer is deciding it now: the review read the priority when it
                     # claimed the ticket and would write over a raise; the next pass re-reads it
+                    continue
+                if not _take_if_free(session, row.id):
+                    log.info("SLA watch left %s to a later pass: another writer holds it", row.id)
                     continue
                 # Changed here, written below only if no one wrote the row since it was read
                 session.expunge(row)
@@ -390,10 +410,14 @@ class SlaWatch:
         pages: list[_Page] = []
         # the real clock, as the claims are stamped with it (a pass may be asked about any time)
         stale_before = utcnow() - timedelta(seconds=max(STALE_PAGE_S, 4 * self.webhook_timeout_s))
-        paged = select(TicketRow).where(
-            TicketRow.status.in_(OPEN_STATUSES),
-            # only tickets that were ever paged: the key is in their events' JSON text
-            cast(TicketRow.sla_events, Text).like('%"oncall_attempts"%'),
+        paged = (
+            select(TicketRow)
+            .where(
+                TicketRow.status.in_(OPEN_STATUSES),
+                # only tickets that were ever paged: the key is in their events' JSON text
+                cast(TicketRow.sla_events, Text).like('%"oncall_attempts"%'),
+            )
+            .order_by(TicketRow.id)
         )
         for row in session.scalars(paged).all():
             due = [
@@ -402,7 +426,7 @@ class SlaWatch:
                 if event.get("oncall_attempts", 0) < self.oncall_attempts
                 and (event.get("oncall") == "failed" or _lost(event, stale_before))
             ]
-            if not due:
+            if not due or not _take_if_free(session, row.id):
                 continue
             # Claimed only if no one wrote the ticket since it was read: another process's pass
             # may be claiming the same pages (they would be sent twice) or storing a step.
