@@ -8,7 +8,7 @@ queue does not silence the resolution's breach later): raise the priority one st
 ticket in front of the review queue, and POST to the policy's on-call webhook when one is set.
 Every action, and every page's outcome, is recorded on the event that asked for the page; a
 failed page, or one lost with its process mid-send, is re-sent on later passes, up to
-``oncall_attempts`` tries in all.
+``oncall_attempts`` tries in all (the pages: api.sla_pages).
 
 Several API processes may watch one database. A pass never waits for a ticket another
 transaction holds (another pass, a review, the back-flow): it leaves it to a later pass, so two
@@ -20,21 +20,26 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-import httpx
-from sqlalchemy import Text, cast, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import select
 
-from agent.models import Ticket, as_utc
+from agent.models import Ticket
 from agent.policy import Policy
 from agent.triager import TriageResult
 from api.db import Database
 from api.metrics import Metrics
 from api.schemas import OPEN_STATUSES, WAITING_STATUSES, AtRisk
+from api.sla_pages import (
+    ONCALL_ATTEMPTS,
+    AsRead,
+    OnCallPages,
+    Page,
+    stored_time,
+    take_if_free,
+    write_if_unchanged,
+)
 from api.store import held_row
 from api.tables import TicketRow, utcnow
 
@@ -42,23 +47,6 @@ log = logging.getLogger(__name__)
 
 State = Literal["ok", "at_risk", "breached"]
 RANK: dict[str, int] = {"ok": 0, "at_risk": 1, "breached": 2}
-# A failed page is re-sent on later passes until it has been tried this many times in all.
-ONCALL_ATTEMPTS = 3
-# Fields on an SLA event that track its page; not part of what the webhook receives.
-_PAGE_BOOKKEEPING = ("oncall", "oncall_attempts", "oncall_claimed_at")
-# A page still "pending" this long after it was claimed was lost with its process (a crash or a
-# restart mid-send); its attempt counts as failed and it is sent again.
-STALE_PAGE_S = 120.0
-
-
-@dataclass(frozen=True)
-class _Page:
-    """One attempt at paging on-call for the SLA event at ``index`` of a ticket's events."""
-
-    ticket_id: str
-    index: int
-    attempt: int
-    payload: dict[str, Any]
 
 
 def clock_start(row: TicketRow) -> datetime:
@@ -67,17 +55,7 @@ def clock_start(row: TicketRow) -> datetime:
     The due times are computed from the ticket's ``received_at``; a ticket that reaches the
     service late (a mail queue, a helpdesk catch-up) is stored well after that.
     """
-    return _stored_time((row.payload or {}).get("received_at")) or row.created_at
-
-
-def _stored_time(value: Any) -> datetime | None:
-    """An ISO time as stored in JSON, with its zone; None when there is none to read."""
-    if not isinstance(value, str):
-        return None
-    try:
-        return as_utc(datetime.fromisoformat(value))
-    except ValueError:
-        return None
+    return stored_time((row.payload or {}).get("received_at")) or row.created_at
 
 
 def deadline_states(
@@ -127,70 +105,6 @@ def _stepped_up(
     return worst
 
 
-def _lost(event: dict[str, Any], stale_before: datetime) -> bool:
-    """A page claimed long ago whose outcome never came back."""
-    if event.get("oncall") != "pending":
-        return False
-    claimed = _stored_time(event.get("oncall_claimed_at"))
-    # none: claimed by a release that did not stamp its claims
-    return claimed is None or claimed < stale_before
-
-
-@dataclass(frozen=True)
-class _AsRead:
-    """What the watch's write of a ticket is conditional on: the row as the pass read it."""
-
-    status: str
-    priority: str | None
-    updated_at: datetime
-
-
-def _take_if_free(session: Session, ticket_id: str) -> bool:
-    """Hold the ticket's row for this pass unless another transaction holds it; True if held.
-
-    A pass writes many rows in one transaction; waiting for one while holding others could
-    deadlock with another process's pass (or any writer) holding them the other way round. A
-    row held elsewhere is left to a later pass. (SQLite has no row locks: always True.)
-    """
-    held = session.execute(
-        select(TicketRow.id).where(TicketRow.id == ticket_id).with_for_update(skip_locked=True)
-    ).first()
-    return held is not None
-
-
-def _write_if_unchanged(session: Session, row: TicketRow, as_read: _AsRead) -> bool:
-    """Store the watch's changes to the row unless it was written since read; True if stored.
-
-    Every write of a ticket stamps its updated_at (the column's onupdate), which serves as the
-    row's version; status and priority are compared too, as they are what a review changes.
-    """
-    same_priority = (
-        TicketRow.priority.is_(None)
-        if as_read.priority is None
-        else TicketRow.priority == as_read.priority
-    )
-    written = session.execute(
-        update(TicketRow)
-        .where(
-            TicketRow.id == row.id,
-            TicketRow.status == as_read.status,
-            same_priority,
-            TicketRow.updated_at == as_read.updated_at,
-        )
-        .values(
-            status=row.status,
-            claim_token=row.claim_token,
-            priority=row.priority,
-            sla_state=row.sla_state,
-            sla_events=row.sla_events,
-            front_of_queue=row.front_of_queue,
-            updated_at=utcnow(),
-        )
-        .execution_options(synchronize_session=False)
-    )
-    return bool(written.rowcount)  # type: ignore[attr-defined]
-
-
 class SlaWatch:
     """Background check every ``interval_s`` seconds (and on demand, for tests)."""
 
@@ -210,15 +124,14 @@ class SlaWatch:
         self.metrics = metrics
         self.interval_s = interval_s
         self.warn_fraction = warn_fraction
-        self.webhook_timeout_s = webhook_timeout_s
         self.last_run: datetime | None = None
-        self.oncall_attempts = oncall_attempts
         # A reviewer's claim ("deciding") with no sign of life for this long: its process died
         # (api.review_claim); the watch acts on that ticket and gives it back to the queue.
         self.claim_stale_after_s = claim_stale_after_s
         # Serialises every read-modify-write of a ticket's SLA events: the watch's passes and
         # the page outcomes recorded from other threads would otherwise overwrite each other.
         self._events_lock = threading.Lock()
+        self.pages = OnCallPages(db, metrics, self._events_lock, webhook_timeout_s, oncall_attempts)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -259,7 +172,7 @@ class SlaWatch:
         policy = self.policy()
         url = policy.priorities.oncall_webhook
         acted: list[str] = []
-        pages: list[_Page] = []
+        pages: list[Page] = []
         # the real clock, as claims are stamped with it (a pass may be asked about any time)
         claims_stale_before = utcnow() - timedelta(seconds=self.claim_stale_after_s)
         with self._events_lock, self.db.session() as session:
@@ -271,12 +184,12 @@ class SlaWatch:
                     # a reviewer is deciding it now: the review read the priority when it
                     # claimed the ticket and would write over a raise; the next pass re-reads it
                     continue
-                if not _take_if_free(session, row.id):
+                if not take_if_free(session, row.id):
                     log.info("SLA watch left %s to a later pass: another writer holds it", row.id)
                     continue
                 # Changed here, written below only if no one wrote the row since it was read
                 session.expunge(row)
-                as_read = _AsRead(row.status, row.priority, row.updated_at)
+                as_read = AsRead(row.status, row.priority, row.updated_at)
                 state, due, deadline = found
                 self._escalate(row, state, due, deadline, policy, now)
                 if row.status == "deciding":
@@ -284,8 +197,8 @@ class SlaWatch:
                     # could not take it for as long again), so the ticket goes back to the queue
                     row.status, row.claim_token = "review", None
                     row.sla_events[-1]["actions"].append("release_review_claim")
-                page = self._claim_page(row, len(row.sla_events) - 1) if url else None
-                if not _write_if_unchanged(session, row, as_read):
+                page = self.pages.claim(row, len(row.sla_events) - 1) if url else None
+                if not write_if_unchanged(session, row, as_read):
                     # e.g. a review decided it meanwhile: its priority stands; next pass re-reads
                     log.info("SLA watch left %s alone: written since it was read", row.id)
                     continue
@@ -295,12 +208,9 @@ class SlaWatch:
                 if page is not None:
                     pages.append(page)
             if url:
-                pages.extend(self._claim_retries(session))
-        if url and pages:
-            with ThreadPoolExecutor(
-                max_workers=min(len(pages), 8), thread_name_prefix="oncall-notify"
-            ) as pool:
-                list(pool.map(lambda page: self._send(url, page), pages))
+                pages.extend(self.pages.claim_retries(session))
+        if url:
+            self.pages.send_all(url, pages)
         self.last_run = now
         return acted
 
@@ -367,9 +277,9 @@ class SlaWatch:
             if row is None:
                 return
             row.sla_events = [*(row.sla_events or []), event]
-            page = self._claim_page(row, len(row.sla_events) - 1)
+            page = self.pages.claim(row, len(row.sla_events) - 1)
         threading.Thread(
-            target=self._send,
+            target=self.pages.send,
             args=(policy.priorities.oncall_webhook, page),
             name="oncall-notify",
             daemon=True,
@@ -387,87 +297,6 @@ class SlaWatch:
         row.front_of_queue = True
         self.metrics.sla_actions.labels(action="front_of_queue").inc()
         return "front_of_queue"
-
-    def _claim_page(self, row: TicketRow, index: int) -> _Page:
-        """Mark the event at ``index`` as paging (one more attempt) and return the page to send.
-
-        Call with ``_events_lock`` held, inside the session that stores the row.
-        """
-        events = list(row.sla_events)
-        event = {
-            **events[index],
-            "oncall": "pending",
-            "oncall_attempts": int(events[index].get("oncall_attempts", 0)) + 1,
-            "oncall_claimed_at": utcnow().isoformat(),
-        }
-        events[index] = event
-        row.sla_events = events
-        payload = {k: v for k, v in event.items() if k not in _PAGE_BOOKKEEPING}
-        return _Page(row.id, index, event["oncall_attempts"], {"ticket_id": row.id, **payload})
-
-    def _claim_retries(self, session: Session) -> list[_Page]:
-        """Failed or lost pages of open tickets with attempts left, each claimed for one more."""
-        pages: list[_Page] = []
-        # the real clock, as the claims are stamped with it (a pass may be asked about any time)
-        stale_before = utcnow() - timedelta(seconds=max(STALE_PAGE_S, 4 * self.webhook_timeout_s))
-        paged = (
-            select(TicketRow)
-            .where(
-                TicketRow.status.in_(OPEN_STATUSES),
-                # only tickets that were ever paged: the key is in their events' JSON text
-                cast(TicketRow.sla_events, Text).like('%"oncall_attempts"%'),
-            )
-            .order_by(TicketRow.id)
-        )
-        for row in session.scalars(paged).all():
-            due = [
-                index
-                for index, event in enumerate(row.sla_events or [])
-                if event.get("oncall_attempts", 0) < self.oncall_attempts
-                and (event.get("oncall") == "failed" or _lost(event, stale_before))
-            ]
-            if not due or not _take_if_free(session, row.id):
-                continue
-            # Claimed only if no one wrote the ticket since it was read: another process's pass
-            # may be claiming the same pages (they would be sent twice) or storing a step.
-            session.expunge(row)
-            as_read = _AsRead(row.status, row.priority, row.updated_at)
-            claimed = [self._claim_page(row, index) for index in due]
-            if _write_if_unchanged(session, row, as_read):
-                pages.extend(claimed)
-        return pages
-
-    def _send(self, url: str, page: _Page) -> None:
-        outcome = "notify_oncall ok"
-        try:
-            response = httpx.post(url, json=page.payload, timeout=self.webhook_timeout_s)
-            response.raise_for_status()
-        except httpx.HTTPError as exc:
-            # Recorded on the ticket and counted; the URL is not logged (it may carry a token).
-            outcome = (
-                f"notify_oncall failed: {type(exc).__name__}"
-                f" (attempt {page.attempt} of {self.oncall_attempts})"
-            )
-            self.metrics.errors.labels(kind="oncall_webhook").inc()
-            log.warning("on-call webhook failed for %s: %s", page.ticket_id, type(exc).__name__)
-        self.metrics.sla_actions.labels(action=outcome.split(":")[0].replace(" ", "_")).inc()
-        self._record(page, outcome)
-
-    def _record(self, page: _Page, outcome: str) -> None:
-        """Write a page's outcome on the event that asked for it (later events may exist)."""
-        with self._events_lock, self.db.session() as session:
-            # held: the lock above is this process's; another process's watch may write it too
-            row = held_row(session, page.ticket_id)
-            if row is None or page.index >= len(row.sla_events or []):
-                return
-            events = list(row.sla_events)
-            event = events[page.index]
-            events[page.index] = {
-                **event,
-                "actions": [*event["actions"], outcome],
-                "oncall": "ok" if outcome == "notify_oncall ok" else "failed",
-            }
-            row.sla_events = events
 
     def at_risk(self, now: datetime | None = None) -> list[AtRisk]:
         """Open escalated tickets near or past a due time, most urgent first."""

@@ -105,5 +105,5 @@ def test_a_failed_page_is_found_again_on_postgres(pg_url: str, make_api: AppFact
         failed = {"state": "breached", "actions": [], "oncall": "failed", "oncall_attempts": 1}
         row.sla_events = [failed]
     with api.services.db.session() as session:
-        [page] = api.services.sla._claim_retries(session)
+        [page] = api.services.sla.pages.claim_retries(session)
     assert (page.ticket_id, page.index, page.attempt) == (made["ticket_id"], 0, 2)
