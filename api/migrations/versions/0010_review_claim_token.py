@@ -1,6 +1,6 @@
 """review claim token: a reviewer's claim of a held ticket is held by that reviewer alone
 
-Revision ID: 0010
+Revision ID: 0010_review_claim_token
 Revises: 0009_event_pending_index
 Create Date: 2026-12-07
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0010"
+revision = "0010_review_claim_token"
 down_revision = "0009_event_pending_index"
 branch_labels = None
 depends_on = None
