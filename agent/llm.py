@@ -48,6 +48,9 @@ from knowledge.cases import SimilarCase
 MAX_COMPLETION_TOKENS = 300
 SOURCE = "agent.llm"
 FORMATS: tuple[ResponseFormatKind, ...] = ("json_schema", "json_object")
+# An answer wrapped as a Markdown code block (some models do so even in JSON mode): one block,
+# tagged json or untagged, with nothing around it.
+FENCED = re.compile(r"\A\s*```(?:json)?[ \t]*\r?\n(?P<inner>.*?)\r?\n[ \t]*```\s*\Z", re.I | re.S)
 
 __all__ = ["LLMChoice", "LLMClassifier", "LLMOutcome"]
 
@@ -291,7 +294,7 @@ class LLMClassifier:
         if not isinstance(content, str):
             raise _Rejected(f"LLM answer is not text: {str(content)[:120]!r}")
         try:
-            data = json.loads(content)
+            data = json.loads(_unfenced(content))
         except json.JSONDecodeError as exc:
             raise _Rejected(f"LLM answer is not JSON ({exc.msg}): {content[:120]!r}") from None
         except RecursionError:
@@ -315,6 +318,19 @@ class LLMClassifier:
         outcome.error = reason
         outcome.evidence.append(Evidence(kind="fallback", source=SOURCE, detail=reason))
         return outcome
+
+
+def _unfenced(content: str) -> str:
+    """The JSON object inside a single fenced code block, or the answer as it is.
+
+    Only an object is taken out: a fenced list, a second block or text around the block stay as
+    they are and fail as JSON, as they did unfenced.
+    """
+    found = FENCED.match(content)
+    if found is None:
+        return content
+    inner = found.group("inner").strip()
+    return inner if inner.startswith("{") and "```" not in inner else content
 
 
 def _count(value: object) -> int:

@@ -187,6 +187,42 @@ def test_failures_fall_back_without_raising(
     assert outcome.evidence[-1].kind == "fallback" and reason in outcome.evidence[-1].detail
 
 
+LEGAL = GOOD.replace('"network"', '"legal"')
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        f"```json\n{GOOD}\n```",
+        f"```JSON\n{GOOD}\n```\n",
+        f"  ```\n{GOOD}\n```",
+    ],
+    ids=["json", "upper-case-tag-trailing-newline", "untagged"],
+)
+def test_an_answer_in_one_fenced_json_block_is_read_and_validated(content: str) -> None:
+    outcome = classify(fake_classifier(FakeLLMServer(answer(content))), VPN_TICKET)
+    assert outcome.error is None
+    assert outcome.choice is not None and outcome.choice.team == "network"
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (f"```json\n{LEGAL}\n```", "out of schema: team"),
+        (f"Here it is:\n```json\n{GOOD}\n```", "not JSON"),
+        (f"```json\n{GOOD}\n```\n```json\n{GOOD}\n```", "not JSON"),
+        (f"```json\n[{GOOD}]\n```", "not JSON"),
+        (f"```python\n{GOOD}\n```", "not JSON"),
+        (f"```json\n{GOOD}", "not JSON"),
+    ],
+    ids=["out-of-schema", "text-before", "two-blocks", "a-list", "other-language", "unclosed"],
+)
+def test_anything_but_one_fenced_json_object_is_still_refused(content: str, reason: str) -> None:
+    outcome = classify(fake_classifier(FakeLLMServer(answer(content))), VPN_TICKET)
+    assert outcome.choice is None
+    assert outcome.error is not None and reason in outcome.error
+
+
 def test_refusal_falls_back() -> None:
     def refusal(request: httpx2.Request) -> httpx2.Response:
         response = answer("")(request)
