@@ -1,11 +1,13 @@
 """Replace personal data with stable placeholders before text leaves the process, and put it back.
 
 Kinds: EMAIL (also written out: "anna at example dot com", "anna [at] example [dot] com"), PHONE,
-CARD (Luhn-checked), IBAN (mod-97 checked), ACCOUNT (numbers after a label such as "account no",
-"Kundennummer", "número de cliente"). The same original value gets the same
-placeholder (``[EMAIL_1]``) everywhere a ``Redactor`` is used, so subject, body and precedents
-of one prompt stay consistent. Dates, times, IP addresses, ticket and order numbers, amounts and
-error codes (ORA-12154, 0x80070005) are not phone numbers.
+CARD (Luhn-checked; grouped by spaces, dashes or dots), IBAN (mod-97 checked; grouped by spaces or
+dashes), ACCOUNT (numbers after a label such as "account no", "Kundennummer", "número de
+cliente"), IP (an IPv4 address: ``[IP_1]`` keeps the fact that one was there, a port or prefix
+after it stays; four numbers after a version label, "version 1.5.0.1", are a version). The same
+original value gets the same placeholder (``[EMAIL_1]``) everywhere a ``Redactor`` is used, so
+subject, body and precedents of one prompt stay consistent. Dates, times, IP addresses, ticket and
+order numbers, amounts and error codes (ORA-12154, 0x80070005) are not phone numbers.
 """
 
 from __future__ import annotations
@@ -46,14 +48,29 @@ SCRIPT_TLD = re.compile(r"(?i)js|mjs|ts|jsx|tsx|php|html?|css|json|xml|txt|log|e
 COMMON_TLD = re.compile(r"(?i)(?:[a-z]{2}|com|net|org|edu|gov|info|biz|app|dev|online)")
 
 # Either case: an IBAN typed in lower case is as personal; the mod-97 check keeps words out.
-IBAN = re.compile(r"(?i)\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?\b")
+# Grouped by spaces or by dashes ("DE89-3704-0044-0532-0130-00"), one or the other throughout.
+IBAN = re.compile(
+    r"(?i)\b[A-Z]{2}\d{2}(?:(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?"
+    r"|(?:-[A-Z0-9]{4}){2,7}(?:-[A-Z0-9]{1,3})?)\b"
+)
 # Issuer prefixes of the card networks (Visa, Mastercard, Amex, Diners, JCB, Discover, UnionPay).
 CARD_PREFIX = re.compile(r"4|5[1-5]|2[2-7]|3[0478]|35|36|6")
 # Printed the way cards are: one block, groups of four, or Amex's 4-6-5.
-CARD_SHAPE = re.compile(r"\d{13,19}|\d{4}([ -])\d{4}\1\d{4}\1\d{1,7}|\d{4}([ -])\d{6}\2\d{4,5}")
+CARD_SHAPE = re.compile(r"\d{13,19}|\d{4}([ .-])\d{4}\1\d{4}\1\d{1,7}|\d{4}([ -])\d{6}\2\d{4,5}")
 IBAN_HEAD = re.compile(r"(?i)\b[A-Z]{2}\d{2} ?$")
 IBAN_HEAD_CHARS = 5  # the longest IBAN_HEAD: two letters, two digits, a space
-CARD = re.compile(r"(?<![\w-])\d(?:[ -]?\d){12,18}(?![\w-])")
+# Not inside a longer dotted number (a version, an OID): "1.4111.1111.1111.1111".
+CARD = re.compile(r"(?<![\w-])(?<!\d\.)\d(?:[ .-]?\d){12,18}(?![\w-]|\.\d)")
+OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|0?\d?\d)"
+# Four octets, not part of a longer dotted number or a word; a port (":8080"), a prefix ("/24")
+# or a sentence's full stop may follow.
+IPV4 = re.compile(rf"(?<![\w.])(?<!\d\.){OCTET}(?:\.{OCTET}){{3}}(?![\w]|\.\d)")
+# "versions 1.4.00 through 1.5.0.1", "build 10.0.19041.1": a version label shortly before, on
+# the same line, makes four numbers a version.
+VERSION_BEFORE = re.compile(
+    r"(?i)\b(?:v|ver|version|versions|versión|release|build|firmware|fw|patch|kb)\b[^\n]{0,30}$"
+)
+VERSION_CHARS = 48  # the longest label and gap VERSION_BEFORE looks back over
 ACCOUNT = re.compile(
     r"(?ix)\b(?:"
     r"(?:account|acct|acc|customer|client|member|contract|subscriber)\.?\s*"
@@ -218,7 +235,7 @@ def _ibans(text: str) -> Iterator[tuple[int, int]]:
         # The greedy match may run into a following word; take the longest valid prefix.
         raw = m.group()
         for end in range(len(raw), 0, -1):
-            if raw[end - 1] != " " and iban_ok(raw[:end].replace(" ", "")):
+            if raw[end - 1] not in " -" and iban_ok(re.sub("[ -]", "", raw[:end])):
                 yield m.start(), m.start() + end
                 break
 
@@ -232,6 +249,12 @@ def _cards(text: str) -> Iterator[tuple[int, int]]:
             continue  # the digits of an IBAN with a wrong checksum, not a card
         shaped = CARD_SHAPE.fullmatch(m.group())
         if shaped and 13 <= len(digits) <= 19 and CARD_PREFIX.match(digits) and luhn_ok(digits):
+            yield m.span()
+
+
+def _ips(text: str) -> Iterator[tuple[int, int]]:
+    for m in IPV4.finditer(text):
+        if not VERSION_BEFORE.search(text, max(0, m.start() - VERSION_CHARS), m.start()):
             yield m.span()
 
 
@@ -276,12 +299,14 @@ _FINDERS: list[tuple[str, Callable[[str], Iterator[tuple[int, int]]]]] = [
     ("IBAN", _ibans),
     ("CARD", _cards),
     ("ACCOUNT", _accounts),
+    ("IP", _ips),
     ("PHONE", _phones),
 ]
 
 
 def redact(text: str) -> Redaction:
-    """Replace e-mails, phones, cards, IBANs and labelled account numbers with placeholders."""
+    """Replace e-mails, phones, cards, IBANs, labelled account numbers and IPv4 addresses with
+    placeholders."""
     return Redactor().result(text)
 
 
