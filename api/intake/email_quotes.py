@@ -34,7 +34,27 @@ HEADER_NEXT = re.compile(
     r"asunto|assunto|cc)\s*:",
     re.IGNORECASE,
 )
-SIGNATURE = re.compile(r"^-- ?$")
+SIGNATURE = re.compile(r"^--[ \t]+$")
+"""The standard delimiter, "-- " (trailing space kept): everything after it is the signature."""
+BARE_DELIMITER = re.compile(r"^--$")
+""""--" alone: a delimiter whose space was trimmed, or a separator between steps of the text."""
+CLOSING = re.compile(
+    r"(?i)^\W*(?:(?:best|kind|warm)(?:est)?\s+regards|regards|cheers|thanks|many thanks|best"
+    r"|(?:mit\s+)?(?:freundlichen|besten|viele)\s+gr(?:ü|ue)(?:ß|ss)en|gr(?:ü|ue)(?:ß|ss)e|cordialement"
+    r"|bien\s+(?:à|a)\s+vous|(?:un\s+)?saludo|saludos|atentamente|atenciosamente|abra(?:ç|c)os)"
+    r"\s*[,.!]?\s*(?:/.*)?$"
+)
+"""A closing formula alone on its line, the first of many signatures ("Best regards,",
+"mit freundlichen grüßen / kind regards"); "Thanks for looking" is a sentence."""
+NAME_LINE = re.compile(r"^\s*[^\W\d_][^:.!?]{0,60}$")
+"""A name (or name and title) line: short, no colon and no sentence end."""
+CONTACT_LINES = 4
+"""A bare "--" before a name starts a signature when one of the next lines ..."""
+CONTACT = re.compile(
+    r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+|https?://|\bwww\.|\+\d[\d ()/.-]{6,}"
+    r"|(?i:\b(?:tel|phone|mobile|mob|cell|fax|handy|telefon|t[ée]l[ée]phone)\b\.?\s*:?\s*[+(\d])"
+)
+"""... says how to reach the sender: an address, a web site, a phone number."""
 WROTE_AUTHOR = re.compile(r"[,\s]([^,]{2,120}?)\s+(wrote|schrieb|a écrit|escribió|escreveu)")
 SCHRIEB_AUTHOR = re.compile(r"\bschrieb\s+(.{2,120}?)\s*:\s*$", re.IGNORECASE)
 """German clients name the author after the verb: "Am ... um 10:00 Uhr schrieb Ann <a@b>:"."""
@@ -125,6 +145,28 @@ def _is_wrote(lines: list[str], i: int) -> bool:
     return bool(ATTRIBUTION.match(lines[i]))
 
 
+def _signature_after(lines: list[str], i: int) -> bool:
+    """Whether the lines after a bare "--" at i, up to the quoted mail, read as a signature.
+
+    A signature opens with a closing formula, or with a name followed closely by a way to reach
+    its sender; "step 1 / -- / step 2" is text, and so is a block with another delimiter in it.
+    """
+    block: list[str] = []
+    for n in range(i + 1, len(lines)):
+        if _boundary(lines, n) or _is_wrote(lines, n) or lines[n].lstrip().startswith(">"):
+            break
+        if BARE_DELIMITER.match(lines[n]) or SIGNATURE.match(lines[n]):
+            return False  # "--" between sections of the text, not one signature at its end
+        if lines[n].strip():
+            block.append(lines[n])
+    if not block:
+        return False
+    if CLOSING.match(block[0]):
+        return True
+    head = block[: CONTACT_LINES + 1]
+    return bool(NAME_LINE.match(block[0])) and any(CONTACT.search(line) for line in head)
+
+
 def split_mail(text: str) -> SplitMail:
     """The new text and the quoted/forwarded earlier messages of a plain-text mail body."""
     lines = text.replace("\r\n", "\n").split("\n")
@@ -132,7 +174,7 @@ def split_mail(text: str) -> SplitMail:
     parts: list[QuotedPart] = []
     quoted: list[str] = []
     author: str | None = None
-    in_signature = False
+    in_signature = separated = False
     i = 0
     while i < len(lines):
         line = lines[i]
@@ -152,7 +194,13 @@ def split_mail(text: str) -> SplitMail:
             if quoted:
                 parts.append(QuotedPart("reply", author, _unquote(quoted)))
                 quoted, author = [], None
-            if SIGNATURE.match(line):
+            if BARE_DELIMITER.match(line):
+                # The text's own separator once it has used one; else maybe a trimmed "-- ".
+                in_signature = in_signature or (not separated and _signature_after(lines, i))
+                separated = True
+                if not in_signature:
+                    new.append(line)
+            elif SIGNATURE.match(line):
                 in_signature = True
             elif not in_signature:
                 new.append(line)
