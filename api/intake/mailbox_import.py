@@ -21,7 +21,8 @@ SNIFF_BYTES = 4_096
 
 def read_mailbox(path: Path) -> Iterator[tuple[str, bytes]]:
     """(where, raw bytes) of every message: a directory is a Maildir, a file starting with a
-    "From " line an mbox, a file starting with a header one e-mail; InputError for anything else.
+    "From " line an mbox, a file starting with a header one e-mail; InputError for anything else
+    (JSON or JSON Lines included).
 
     ``where`` names the message for a person: "message 3" (counted from 1) in an mbox, the file
     name in a Maildir or for one e-mail.
@@ -32,6 +33,14 @@ def read_mailbox(path: Path) -> Iterator[tuple[str, bytes]]:
         return _maildir(path)
     with path.open("rb") as file:
         head = file.read(SNIFF_BYTES).removeprefix(BOM).lstrip()
+    if head[:1] in (b"{", b"["):
+        # '{"subject": ...' would read as one e-mail with a header named '{"subject"', and be
+        # kept as a reject: refused here, before anything is imported.
+        raise InputError(
+            f"{path}: a JSON file, not e-mail; import reads an mbox file, a Maildir directory "
+            "or one .eml file. Send JSON tickets to POST /v1/intake/api (chat and web-form "
+            "payloads to /v1/intake/chat and /v1/intake/web), one per request"
+        )
     if not head or head.startswith(b"From "):
         return _mbox(path)
     if HEADER_LINE.match(head):

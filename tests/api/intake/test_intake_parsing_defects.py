@@ -195,6 +195,25 @@ def test_import_one_eml_file_and_refuse_what_is_no_mailbox(
     assert "imported 0 messages: none" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize(
+    "content",
+    [
+        b'{"subject": "VPN drops", "body": "every five minutes"}\n',
+        b'\xef\xbb\xbf  [{"subject": "VPN drops"}, {"subject": "Printer"}]',
+        b'{"subject": "VPN drops"}\n{"subject": "Printer"}\n',
+    ],
+    ids=["json-object", "json-list-with-bom", "json-lines"],
+)
+def test_import_of_a_json_file_is_refused_before_anything_is_kept(
+    tmp_path: Path, content: bytes
+) -> None:
+    settings = Settings(data_dir=tmp_path / "data")
+    (tmp_path / "tickets.json").write_bytes(content)
+    with pytest.raises(InputError, match=r"tickets.json: a JSON file, not e-mail.*/v1/intake/api"):
+        _import(settings, tmp_path / "tickets.json")
+    assert not (tmp_path / "data").exists()  # refused before the database was opened
+
+
 def test_maildir_with_new_only_is_read_and_one_with_neither_refused(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
