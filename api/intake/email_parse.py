@@ -5,7 +5,8 @@ headers; text parts (and a Subject: it garbled) are decoded here under their cha
 Windows-125x, Shift_JIS ...) when the bytes fit it, else as UTF-8 or Windows-1252, so a missing,
 unknown or wrong label still reads (decode_text). A header the stdlib's parser cannot read (it
 crashes on some malformed values) is kept as plain text: an unreadable To:, Cc: or Message-ID
-costs that detail only; an unreadable From: is refused, it names the requester.
+costs that detail only; an unreadable From: is refused, it names the requester. A signed mail
+(multipart/signed) is read from its signed part; an opaque S/MIME one (pkcs7-mime) is refused.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from email.utils import getaddresses, parseaddr
 from agent.errors import InputError
 from agent.models import Attachment
 from api.intake.html_text import html_to_text
+from api.intake.smime import refuse_sealed, signed_content
 
 MSG_ID = re.compile(r"<[^<>\s]+>")
 FORM_UPLOAD = re.compile(rb"--[^\r\n]*\r?\ncontent-disposition:\s*form-data", re.IGNORECASE)
@@ -137,15 +139,18 @@ def _unreadable(message: EmailMessage) -> list[str]:
 
 def _parse(message: EmailMessage) -> ParsedEmail:
     name, address = parseaddr(next(iter(_readable(message, "from")), ""))
-    text, html_only = _body_text(message)
+    content = signed_content(message)
+    text, html_only = _body_text(content)
     attachments, forwarded = [], []
-    for part in message.iter_attachments():
+    for part in content.iter_attachments():
         if part.get_content_type() == "message/rfc822":
             inner = part.get_payload()
             if isinstance(inner, list) and inner and isinstance(inner[0], EmailMessage):
                 forwarded.append(_parse(inner[0]))
                 continue
         attachments.append(_attachment(part))
+    if not text.strip():
+        refuse_sealed([a.content_type or "" for a in attachments])
     return ParsedEmail(
         subject=_subject(message),
         sender=address or None,
