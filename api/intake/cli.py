@@ -126,10 +126,13 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
         flow, health = _flow(db, options, queue, settings)
         try:
             for key, raw in messages:
-                result = flow.submit("email", raw, CLI_CALLER)
+                # A backlog's SLA clocks start when its mails were sent, not now.
+                result = flow.submit("email", raw, CLI_CALLER, dated=True)
                 counts[result.status] = counts.get(result.status, 0) + 1
                 if result.status in ("rejected", "quarantined"):
                     print(f"{key}: {result.status}: {'; '.join(result.reasons)}", file=sys.stderr)
+                for note in result.notes:
+                    print(f"{key}: {note}", file=sys.stderr)
         finally:
             health.close()
     summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
@@ -206,7 +209,10 @@ def add_intake_parser(subparsers: Any) -> None:
         "import",
         help="import an mbox file, a Maildir directory or one e-mail (.eml)",
         description="Each message goes through the e-mail channel as if posted to "
-        "/v1/intake/email; a rejected one is reported with its reason (and kept) and the "
+        "/v1/intake/email, except that its Date: header is its arrival time (the SLA clock "
+        "starts there) unless it cannot be read, is in the future or is more than a year old "
+        "(then the import time is, and the message is named with the reason); a rejected one "
+        "is reported with its reason (and kept) and the "
         "import goes on. A file starting with a 'From ' line is an mbox (its '>From ' escapes "
         "are undone), one starting with a header is a single e-mail; anything else is refused. "
         "A Maildir needs cur/ or new/ (or both).",

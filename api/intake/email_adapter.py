@@ -2,12 +2,16 @@
 
 The ticket's external id is the Message-ID (a hash of the raw bytes when there is none), so a
 re-delivered mail is the same ticket; In-Reply-To/References let the flow thread replies.
+A live mail arrives now; a mail read from a mailbox (``dated``) arrived when its Date: says, so
+an imported backlog's SLA clocks start when the mails were sent (sent_time).
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 from pydantic import ValidationError
@@ -21,6 +25,8 @@ from api.intake.models import Adapted
 
 MAX_SUBJECT = 2_000
 MAX_BODY = 100_000
+MAX_DATE_AGE = timedelta(days=365)
+"""An imported mail's Date: further back than this is a wrong clock, not a backlog."""
 
 
 def raw_record(raw: bytes) -> dict[str, Any]:
@@ -41,8 +47,34 @@ def _role(part: QuotedPart, mail: ParsedEmail) -> str:
     return "agent" if part.kind == "reply" and mail.in_reply_to else "customer"
 
 
-def adapt_email(raw: bytes, account: Account | None = None) -> Adapted:
-    """Raw RFC 5322 bytes to an Adapted ticket; InputError when nothing usable is in it."""
+def sent_time(date: str | None, now: datetime) -> tuple[datetime | None, str | None]:
+    """When a mail read from a mailbox arrived, from its Date: header; or None and why not.
+
+    A Date: that does not parse, is ahead of ``now`` or is over MAX_DATE_AGE old (a sender's
+    wrong clock) leaves the arrival time as it is: the reason says so.
+    """
+    if not date:
+        return None, "no Date: header; the import time is the arrival time"
+    try:
+        sent = parsedate_to_datetime(date)
+    except (TypeError, ValueError, IndexError):
+        return None, f"Date: {date[:80]!r} cannot be read; the import time is the arrival time"
+    sent = sent if sent.tzinfo is not None else sent.replace(tzinfo=UTC)  # "-0000": UTC
+    if sent > now:
+        return None, f"Date: {date[:80]!r} is in the future; the import time is the arrival time"
+    if now - sent > MAX_DATE_AGE:
+        return None, (
+            f"Date: {date[:80]!r} is more than {MAX_DATE_AGE.days} days old; "
+            "the import time is the arrival time"
+        )
+    return sent.astimezone(UTC), None
+
+
+def adapt_email(raw: bytes, account: Account | None = None, dated: bool = False) -> Adapted:
+    """Raw RFC 5322 bytes to an Adapted ticket; InputError when nothing usable is in it.
+
+    ``dated``: the mail comes from a mailbox, not live; its Date: is its arrival (sent_time).
+    """
     mail = parse_email(raw)
     split = split_mail(mail.text)
     parts = list(split.parts)
@@ -75,6 +107,16 @@ def adapt_email(raw: bytes, account: Account | None = None) -> Adapted:
             **({"unreadable_headers": mail.unreadable_headers} if mail.unreadable_headers else {}),
         }
     }
+    arrival: dict[str, Any] = {}
+    notes: list[str] = []
+    if dated:
+        sent, note = sent_time(mail.date, datetime.now(UTC))
+        if sent is not None:
+            arrival["received_at"] = sent
+            fields["email"]["received_at_from"] = "Date header"
+        if note is not None:
+            fields["email"]["date_not_used"] = note
+            notes.append(note)
     try:
         ticket = Ticket(
             channel="email",
@@ -87,6 +129,7 @@ def adapt_email(raw: bytes, account: Account | None = None) -> Adapted:
             attachments=mail.attachments,
             messages=messages,
             custom_fields=fields,
+            **arrival,
         )
     except ValidationError as exc:
         raise InputError(f"e-mail: {exc.errors()[0]['msg']}") from None
@@ -96,4 +139,5 @@ def adapt_email(raw: bytes, account: Account | None = None) -> Adapted:
         thread_refs=[*mail.in_reply_to, *reversed(mail.references)],
         thread_id=mail.message_id,
         auto_reply=mail.auto_reply,
+        notes=notes,
     )

@@ -141,10 +141,13 @@ class IntakeFlow:
         # and their writes go first at the write lock (api.db.urgent_writes).
         self._urgent_door = PriorityDoor(DOOR_WRITERS)
 
-    def adapt(self, channel: str, body: bytes) -> Adapted:
-        """The channel's adapter on a raw body (e-mail: RFC 5322 bytes; others: JSON)."""
+    def adapt(self, channel: str, body: bytes, dated: bool = False) -> Adapted:
+        """The channel's adapter on a raw body (e-mail: RFC 5322 bytes; others: JSON).
+
+        ``dated``: an e-mail read from a mailbox, whose Date: is its arrival time.
+        """
         if channel == "email":
-            adapted = adapt_email(body)
+            adapted = adapt_email(body, dated=dated)
             account = self.profiles.account_for(adapted.ticket.requester)
             if account is not None:
                 adapted.ticket = adapted.ticket.model_copy(update={"account": account})
@@ -155,16 +158,21 @@ class IntakeFlow:
         return JSON_ADAPTERS[channel](load_json(body, f"{channel}: body"))
 
     def submit(
-        self, channel: str, body: bytes, caller: Principal, idempotency: str | None = None
+        self,
+        channel: str,
+        body: bytes,
+        caller: Principal,
+        idempotency: str | None = None,
+        dated: bool = False,
     ) -> IntakeResult:
         """Adapt and admit one payload; an unadaptable one is kept as rejected with the reason.
 
         ``idempotency`` is the Idempotency-Key header: without it, the source's external id is
-        the key (a generic API ticket need not have one).
+        the key (a generic API ticket need not have one). ``dated``: see adapt.
         """
         key = header_key(idempotency, caller) if idempotency is not None else None
         try:
-            adapted = self.adapt(channel, body)
+            adapted = self.adapt(channel, body, dated)
         except InputError as exc:
             raw, tier = raw_for_audit(body)
             if key is not None:
@@ -177,7 +185,9 @@ class IntakeFlow:
             never = {t.lower() for t in self.profiles.never_reject_tiers}
             verdict: RejectVerdict = "quarantined" if tier and tier.lower() in never else "rejected"
             return self._keep(channel, channel, verdict, [str(exc)], raw, None, tier, caller, key)
-        return self.admit(adapted, channel, caller, key)
+        result = self.admit(adapted, channel, caller, key)
+        result.notes = list(adapted.notes)
+        return result
 
     def _sender_tier(self, raw: bytes) -> str | None:
         """The account tier of an unreadable e-mail's sender domain, when a profile names it."""

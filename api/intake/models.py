@@ -26,6 +26,9 @@ class Adapted(BaseModel):
     )
     thread_id: str | None = Field(default=None, description="This message's own Message-ID")
     auto_reply: str | None = Field(default=None, description="Why it is machine-made noise")
+    notes: list[str] = Field(
+        default_factory=list, description="What the adapter did not take as sent, and why"
+    )
 
 
 class Verdict(BaseModel):
@@ -46,4 +49,7 @@ class IntakeResult(BaseModel):
     url: str | None = None
     replayed: bool = Field(
         default=False, exclude=True, description="The answer to an earlier send of the same key"
+    )
+    notes: list[str] = Field(
+        default_factory=list, exclude=True, description="The adapter's notes (a CLI import's)"
     )

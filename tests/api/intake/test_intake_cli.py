@@ -6,10 +6,14 @@ import argparse
 import json
 import mailbox
 import re
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from pathlib import Path
 
 import pytest
-from intake_samples import sample
+from intake_samples import plain_mail, sample
+from intake_support import IntakeFactory
+from sqlalchemy import select
 
 from agent.errors import ConflictError, InputError
 from agent.settings import Settings
@@ -18,6 +22,7 @@ from api.intake.cli import add_dlq_parser, add_intake_parser
 from api.intake.dlq import DeadLetters
 from api.intake.sqlqueue import SqlQueue
 from api.store import TicketStore
+from api.tables import TicketRow
 
 
 def _run(settings: Settings, *argv: str) -> int:
@@ -133,3 +138,60 @@ def test_intake_release_sends_a_kept_payload_on_once(
         assert len(TicketStore(db).unfinished()) == 1
     finally:
         db.close()
+
+
+def _dated(n: int, date: str | None) -> bytes:
+    raw = plain_mail(f"Backlog {n}", f"Mail number {n} of the backlog.", msg_id=f"<b{n}@x>")
+    head, body = raw.split(b"\n\n", 1)
+    lines = [line for line in head.split(b"\n") if not line.startswith(b"Date:")]
+    if date is not None:
+        lines.append(b"Date: " + date.encode())
+    return b"\n".join(lines) + b"\n\n" + body
+
+
+def test_an_imported_backlog_arrives_when_its_mails_were_sent(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings = Settings(data_dir=tmp_path / "data")
+    now = datetime.now(UTC).replace(microsecond=0)
+    sent = now - timedelta(days=3, hours=2)
+    dates = {
+        1: format_datetime(sent),
+        2: format_datetime(now - timedelta(days=400)),  # a wrong clock, not a backlog
+        3: format_datetime(now + timedelta(days=2)),
+        4: "yesterday afternoon",
+        5: None,
+    }
+    box = mailbox.mbox(str(tmp_path / "backlog.mbox"))
+    for n, date in dates.items():
+        box.add(_dated(n, date))
+    box.close()
+    assert _run(settings, "intake", "import", str(tmp_path / "backlog.mbox")) == 0
+    out = capsys.readouterr()
+    assert "imported 5 messages: 5 queued" in out.out
+    db = Database(settings.sqlalchemy_url)
+    with db.session() as session:
+        ids = list(session.scalars(select(TicketRow.id)))
+    tickets = {t.subject: t for t in (TicketStore(db).ticket(i) for i in ids)}
+    db.close()
+    first = tickets["Backlog 1"]
+    assert first.received_at == sent
+    assert first.custom_fields["email"]["received_at_from"] == "Date header"
+    for n, said in [(2, "more than 365 days old"), (3, "in the future"), (4, "cannot be read")]:
+        ticket = tickets[f"Backlog {n}"]
+        assert now - timedelta(minutes=5) < ticket.received_at <= datetime.now(UTC)
+        assert said in ticket.custom_fields["email"]["date_not_used"]
+        assert f"message {n}: Date: " in out.err and said in out.err
+    assert "message 5: no Date: header" in out.err
+
+
+def test_a_live_mail_arrives_now_whatever_its_date_says(make_intake_api: IntakeFactory) -> None:
+    api = make_intake_api(start=False)
+    sent = datetime.now(UTC) - timedelta(days=3)
+    headers = {**api.auth("helpdesk"), "Content-Type": "message/rfc822"}
+    raw = _dated(1, format_datetime(sent))
+    answer = api.client.post("/v1/intake/email", content=raw, headers=headers)
+    assert answer.status_code == 202, answer.text
+    ticket = api.services.store.ticket(answer.json()["ticket_id"])
+    assert ticket.received_at > datetime.now(UTC) - timedelta(minutes=5)
+    assert "received_at_from" not in ticket.custom_fields["email"]
