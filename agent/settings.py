@@ -104,6 +104,12 @@ class Settings(BaseSettings):
     host: str = Field(default="127.0.0.1", description="Bind address of `triage serve`.")
     port: int = Field(default=8080, description="Port of `triage serve`.")
     max_body_bytes: int = Field(default=1_000_000, description="Request body limit (413 past it).")
+    email_max_body_bytes: int = Field(
+        default=10_000_000,
+        gt=0,
+        description="Body limit of POST /v1/intake/email: a raw mail with its attachments (413 "
+        "past it). The ticket keeps attachments as metadata only.",
+    )
     cors_origins: list[str] = Field(default_factory=list, description="CORS allow-list; closed.")
     log_level: str = Field(default="INFO", description="Logging level (logs go to stderr).")
     sla_check_interval_s: float = Field(default=60.0, gt=0, description="SLA watch period.")

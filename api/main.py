@@ -212,6 +212,10 @@ def create_app(
             allow_methods=["GET", "POST", "PUT"],
             allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
         )
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=settings.max_body_bytes,
+        path_limits={"/v1/intake/email": settings.email_max_body_bytes},
+    )
     app.add_middleware(MetricsMiddleware, metrics=services.metrics)
     return app

@@ -1,5 +1,7 @@
 """Request body limit: 413 past ``max_body_bytes``, whether or not Content-Length is sent.
 
+A route may have its own limit (``path_limits``): raw e-mail carries its attachments.
+
 Works on any FastAPI version the project allows (newer ones also have a built-in limit).
 """
 
@@ -24,22 +26,27 @@ class BodyTooLarge(HTTPException):
 class BodyLimitMiddleware:
     """Rejects large bodies before the app parses them."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, max_bytes: int, path_limits: dict[str, int] | None = None
+    ) -> None:
         self.app = app
-        self.max_bytes = max_bytes
+        self.default_bytes = max_bytes
+        self.path_limits = {path.rstrip("/"): limit for path, limit in (path_limits or {}).items()}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        path = str(scope.get("path", "")).rstrip("/")
+        max_bytes = self.path_limits.get(path, self.default_bytes)
         for name, value in scope.get("headers", []):
             if name == b"content-length":
                 try:
                     declared = int(value)
                 except ValueError:
                     declared = -1
-                if declared > self.max_bytes:
-                    await self._reject(send)
+                if declared > max_bytes:
+                    await self._reject(send, max_bytes)
                     return
         seen = 0
         started = False
@@ -49,8 +56,8 @@ class BodyLimitMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
-                    raise BodyTooLarge(self.max_bytes)
+                if seen > max_bytes:
+                    raise BodyTooLarge(max_bytes)
             return message
 
         async def tracking_send(message: Message) -> None:
@@ -63,11 +70,11 @@ class BodyLimitMiddleware:
             await self.app(scope, limited_receive, tracking_send)
         except BodyTooLarge:
             if not started:
-                await self._reject(send)
+                await self._reject(send, max_bytes)
 
-    async def _reject(self, send: Send) -> None:
+    async def _reject(self, send: Send, max_bytes: int) -> None:
         body = json.dumps(
-            {"error": "too_large", "detail": f"request body over {self.max_bytes} bytes"}
+            {"error": "too_large", "detail": f"request body over {max_bytes} bytes"}
         ).encode()
         await send(
             {

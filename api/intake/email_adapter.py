@@ -8,7 +8,6 @@ an imported backlog's SLA clocks start when the mails were sent (sent_time).
 
 from __future__ import annotations
 
-import base64
 import hashlib
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -19,24 +18,17 @@ from pydantic import ValidationError
 from agent.errors import InputError
 from agent.language import detect_language
 from agent.models import Account, Message, Ticket
+from api.intake.email_audit import raw_bytes, raw_record
 from api.intake.email_parse import ParsedEmail, parse_email
 from api.intake.email_quotes import QuotedPart, split_mail
 from api.intake.models import Adapted
 
 MAX_SUBJECT = 2_000
 MAX_BODY = 100_000
+__all__ = ["adapt_email", "raw_bytes", "raw_record", "sent_time"]
+
 MAX_DATE_AGE = timedelta(days=365)
 """An imported mail's Date: further back than this is a wrong clock, not a backlog."""
-
-
-def raw_record(raw: bytes) -> dict[str, Any]:
-    """The original message as kept for audit (bytes as base64: charsets stay untouched)."""
-    return {"format": "rfc822", "size": len(raw), "base64": base64.b64encode(raw).decode()}
-
-
-def raw_bytes(record: dict[str, Any]) -> bytes:
-    """The original bytes back from raw_record()."""
-    return base64.b64decode(str(record.get("base64", "")))
 
 
 def _role(part: QuotedPart, mail: ParsedEmail) -> str:
