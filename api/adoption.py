@@ -20,6 +20,7 @@ import threading
 from datetime import datetime, timedelta
 
 from agent.errors import CapacityError
+from api.intake.recovery import adopt
 from api.intake.setup import Intake
 from api.routers import tickets
 from api.store import TicketStore
@@ -95,7 +96,7 @@ class Adoption:
         """Queue each through the intake; False when the queue is full (the rest wait)."""
         for ticket_id in ticket_ids:
             try:
-                self.entry.flow.adopt(ticket_id, tickets.SOURCE)
+                adopt(self.entry.flow, ticket_id, tickets.SOURCE)
             except CapacityError:
                 log.warning(
                     "intake queue full; unfinished ticket %s and later ones wait for the next "

@@ -3,17 +3,15 @@
 Every channel's payload becomes the canonical ticket (original kept), passes its channel's and
 account's quality gate (rejected or quarantined ones are kept with reasons), is threaded into
 an earlier ticket when it answers one, and otherwise is stored once (idempotent by source and
-external id) and queued durably in pre-priority order. The workers' side is IntakeRunner.
+external id) and queued durably in pre-priority order. The workers' side is IntakeRunner;
+the order of waiting writers is api.intake.door's, how an unreadable payload is kept
+api.intake.rejects', and queueing what is stored but unqueued api.intake.recovery's.
 """
 
 from __future__ import annotations
 
-import heapq
-import itertools
 import logging
-import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from email.parser import BytesHeaderParser
 from email.policy import compat32
 from email.utils import parseaddr
@@ -22,13 +20,14 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 
-from agent.errors import CapacityError, ConflictError, InputError, first_problem
-from agent.json_input import load_json, nests_deeper
+from agent.errors import ConflictError, InputError, first_problem
+from agent.json_input import load_json
 from agent.models import Ticket
 from agent.policy import Policy
 from api.auth import Principal
 from api.db import urgent_writes
 from api.intake.adapters import adapt_api, adapt_chat, adapt_web
+from api.intake.door import PriorityDoor
 from api.intake.email_adapter import adapt_email
 from api.intake.health import SourceHealth
 from api.intake.models import SOURCES, Adapted, IntakeResult
@@ -36,7 +35,7 @@ from api.intake.options import IntakeOptions
 from api.intake.prepriority import STEP, PrePriority, pre_priority
 from api.intake.queue import IntakeQueue, QueueItem
 from api.intake.records import IntakeRecords
-from api.intake.rejects import Rejects, RejectVerdict
+from api.intake.rejects import Rejects, RejectVerdict, raw_for_audit
 from api.intake.urgency import UrgentWork
 from api.intake.validation import Profiles, validate
 from api.service import external_key, header_key
@@ -46,67 +45,12 @@ log = logging.getLogger(__name__)
 
 DOOR_WRITERS = 2
 LAST_RANK = 1_000  # door order of a ticket whose pre-priority could not be computed
-# Rejected JSON deeper than this is kept as text: pydantic serialises ~255 levels at most, and
-# no payload that adapts comes near (custom fields nest at most agent.json_input.MAX_DEPTH).
-AUDIT_DEPTH = 64
 
 JSON_ADAPTERS: dict[str, Callable[[Any], Adapted]] = {
     "chat": adapt_chat,
     "web": adapt_web,
     "api": adapt_api,
 }
-
-
-class PriorityDoor:
-    """A semaphore whose waiters go in by priority (lowest rank first), then arrival order.
-
-    A FIFO door makes a P1 wait behind every non-urgent request already waiting (a spike of
-    thirty concurrent clients meant ~300 ms); here a released slot goes straight to the most
-    urgent waiter, so an urgent ticket waits for at most the admissions in progress.
-    """
-
-    def __init__(self, slots: int) -> None:
-        self._free = slots
-        self._lock = threading.Lock()
-        self._waiting: list[tuple[int, int, threading.Event]] = []
-        self._order = itertools.count()
-
-    @contextmanager
-    def enter(self, rank: int) -> Iterator[None]:
-        """Hold one slot for the block; wait first if none is free."""
-        with self._lock:
-            if self._free > 0 and not self._waiting:
-                self._free -= 1
-                handed = None
-            else:
-                handed = threading.Event()
-                heapq.heappush(self._waiting, (rank, next(self._order), handed))
-        if handed is not None:
-            handed.wait()  # release() hands its slot to us directly
-        try:
-            yield
-        finally:
-            self._release()
-
-    def _release(self) -> None:
-        with self._lock:
-            if self._waiting:
-                heapq.heappop(self._waiting)[2].set()
-            else:
-                self._free += 1
-
-
-def raw_for_audit(body: bytes) -> tuple[dict[str, Any], str | None]:
-    """An unadaptable payload as kept with its reject record, and the account tier it declares.
-
-    JSON nested deeper than AUDIT_DEPTH is kept as its text: it would not read back as JSON.
-    """
-    text = {"text": body.decode("utf-8", errors="replace")[:200_000]}
-    try:
-        data = load_json(body, "body")
-    except InputError:
-        return text, None
-    return text if nests_deeper(data, AUDIT_DEPTH) else {"json": data}, _declared_tier(data)
 
 
 RELEASED_BY = "release"
@@ -214,7 +158,7 @@ class IntakeFlow:
         except Exception:
             pre = None  # _admit computes it again and reports the error as before
         rank = pre.rank if pre is not None else LAST_RANK
-        urgent = self._urgent(rank)
+        urgent = self.urgent_rank(rank)
         if not urgent:
             self.urgency.step_aside()
             with self._door.enter(rank):
@@ -222,13 +166,13 @@ class IntakeFlow:
         with self.urgency.running(), urgent_writes(), self._urgent_door.enter(rank):
             return self._admit(adapted, source, caller, pre, key)
 
-    def _urgent(self, rank: int) -> bool:
+    def urgent_rank(self, rank: int) -> bool:
         """Urgent tickets (P1/P2 by default) skip the routine door, lane and write queue."""
         return rank <= self.options.intake_urgent_rank
 
     def urgent_order(self, order: int) -> bool:
         """Whether a queue order (a pre-priority's) is an urgent ticket's."""
-        return self._urgent(order // STEP)
+        return self.urgent_rank(order // STEP)
 
     def _admit(
         self,
@@ -285,7 +229,7 @@ class IntakeFlow:
         self.records.register(
             claim.id, source, ticket.channel, ticket.account.tier, pre.order, adapted.raw
         )
-        urgent = self._urgent(pre.rank)
+        urgent = self.urgent_rank(pre.rank)
         try:
             self.queue.put(QueueItem(claim.id, source, pre.order, urgent))
         except Exception:
@@ -415,61 +359,6 @@ class IntakeFlow:
             return earlier
         self.health.rejected(source)
         return IntakeResult(status=verdict, reject_id=kept, reasons=reasons)
-
-    def recover(self) -> int:
-        """Queue intake tickets a crash left stored but unqueued (embedded queue); returns count."""
-        count = 0
-        for ticket_id, source, order in self.records.stranded():
-            try:
-                self.queue.put(QueueItem(ticket_id, source, order, urgent=True))
-                count += 1
-            except CapacityError:
-                log.warning(
-                    "queue full while recovering %s; it is kept for the next start", ticket_id
-                )
-                break
-        return count
-
-    def adopt(self, ticket_id: str, source: str) -> bool:
-        """Queue a stored ticket the intake has no record of, as a ticket of ``source``.
-
-        Such a ticket was accepted, or failed, outside the intake: by the in-process workers of
-        versions before POST /v1/tickets went through the intake, or by a POST /v1/triage that
-        a crash cut off or whose triage failed. Like a recovered ticket accepted before, an
-        unfinished one may use the urgent headroom; a failed one (its sender's resend) is queued
-        again, in the headroom only if it is urgent. A full queue (or an unreachable broker)
-        leaves everything as it was. False when another request adopted it.
-        """
-        ticket = self.store.ticket(ticket_id)
-        pre = pre_priority(self.policy(), ticket)
-        raw = ticket.model_dump(mode="json", exclude_unset=True)
-        try:
-            self.records.register(
-                ticket_id, source, ticket.channel, ticket.account.tier, pre.order, raw
-            )
-        except IntegrityError:
-            return False
-        failed = self.store.status(ticket_id) == "failed"
-        # A failed ticket is its sender's resend: the urgent headroom is for urgent ones only.
-        urgent = not failed or self._urgent(pre.rank)
-        if failed:
-            self.store.set_status(ticket_id, "queued")  # first: a worker may take it at once
-        try:
-            self.queue.put(QueueItem(ticket_id, source, pre.order, urgent))
-        except Exception as exc:
-            # Registered but in no queue, it would never be adopted again (nor recovered).
-            self.records.forget(ticket_id)
-            if failed:
-                self.store.set_status(ticket_id, "failed", f"not queued again: {exc}")
-            raise
-        self.health.received(source)  # its success or failure is counted for the source too
-        return True
-
-
-def _declared_tier(data: Any) -> str | None:
-    account = data.get("account") if isinstance(data, dict) else None
-    tier = account.get("tier") if isinstance(account, dict) else None
-    return str(tier) if tier else None
 
 
 def _url(ticket_id: str | None) -> str | None:

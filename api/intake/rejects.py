@@ -8,12 +8,16 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 from sqlalchemy import select, update
 
-from agent.errors import NotFoundError
+from agent.errors import InputError, NotFoundError
+from agent.json_input import load_json, nests_deeper
 from api.db import Database
 from api.intake.tables import RejectRow
 from api.tables import utcnow
 
 RejectVerdict = Literal["rejected", "quarantined"]
+# Rejected JSON deeper than this is kept as text: pydantic serialises ~255 levels at most, and
+# no payload that adapts comes near (custom fields nest at most agent.json_input.MAX_DEPTH).
+AUDIT_DEPTH = 64
 
 
 class Reject(BaseModel):
@@ -138,3 +142,22 @@ class Rejects:
             ticket_id=row.ticket_id,
             key=row.idempotency_key,
         )
+
+
+def raw_for_audit(body: bytes) -> tuple[dict[str, Any], str | None]:
+    """An unadaptable payload as kept with its reject record, and the account tier it declares.
+
+    JSON nested deeper than AUDIT_DEPTH is kept as its text: it would not read back as JSON.
+    """
+    text = {"text": body.decode("utf-8", errors="replace")[:200_000]}
+    try:
+        data = load_json(body, "body")
+    except InputError:
+        return text, None
+    return text if nests_deeper(data, AUDIT_DEPTH) else {"json": data}, _declared_tier(data)
+
+
+def _declared_tier(data: Any) -> str | None:
+    account = data.get("account") if isinstance(data, dict) else None
+    tier = account.get("tier") if isinstance(account, dict) else None
+    return str(tier) if tier else None

@@ -17,6 +17,7 @@ from api.intake.health import SourceCollector, SourceHealth
 from api.intake.options import IntakeOptions
 from api.intake.queue import Delivery, IntakeQueue
 from api.intake.records import IntakeRecords
+from api.intake.recovery import adopt, recover
 from api.intake.rejects import Rejects
 from api.intake.replay import DeadLetterActions
 from api.intake.runner import IntakeRunner
@@ -78,7 +79,7 @@ class Intake:
         """Queue what a crash stranded, then start the worker threads."""
         # Only the embedded queue can tell a stranded ticket from a queued one (same database);
         # on a broker every queued ticket would be published twice.
-        recovered = self.flow.recover() if isinstance(self.queue, SqlQueue) else 0
+        recovered = recover(self.flow) if isinstance(self.queue, SqlQueue) else 0
         if recovered:
             log.warning("intake: %d stored but unqueued tickets queued again", recovered)
         if self.options.intake_workers:
@@ -108,7 +109,7 @@ class Intake:
                 if self.dead_letters.get(letter.id).state == "open":
                     raise
         elif letter is None and self.records.get(ticket_id) is None:
-            self.flow.adopt(ticket_id, source)
+            adopt(self.flow, ticket_id, source)
 
     def stop(self) -> None:
         """Stop the workers, write the counted source health and close the queue."""
