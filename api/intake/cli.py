@@ -126,8 +126,8 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
         flow, health = _flow(db, options, queue, settings)
         try:
             for key, raw in messages:
-                # A backlog's SLA clocks start when its mails were sent, not now.
-                result = flow.submit("email", raw, CLI_CALLER, dated=True)
+                # A backlog's SLA clocks start when its mails were sent, unless told otherwise.
+                result = flow.submit("email", raw, CLI_CALLER, dated=not args.arrived_now)
                 counts[result.status] = counts.get(result.status, 0) + 1
                 if result.status in ("rejected", "quarantined"):
                     print(f"{key}: {result.status}: {'; '.join(result.reasons)}", file=sys.stderr)
@@ -218,6 +218,12 @@ def add_intake_parser(subparsers: Any) -> None:
         "A Maildir needs cur/ or new/ (or both).",
     )
     imp.add_argument("file", help="mbox file, Maildir directory or .eml file")
+    imp.add_argument(
+        "--arrived-now",
+        action="store_true",
+        help="every message arrives at import time, whatever its Date: (the SLA clocks start "
+        "now: mails already past their due time are not breached at once, nor paged)",
+    )
     imp.set_defaults(handler=cmd_import)
     release = sub.add_parser(
         "release",

@@ -185,6 +185,20 @@ def test_an_imported_backlog_arrives_when_its_mails_were_sent(
     assert "message 5: no Date: header" in out.err
 
 
+def test_an_import_told_so_arrives_at_import_time(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "data")
+    sent = datetime.now(UTC) - timedelta(days=3)
+    (tmp_path / "one.eml").write_bytes(_dated(1, format_datetime(sent)))
+    assert _run(settings, "intake", "import", "--arrived-now", str(tmp_path / "one.eml")) == 0
+    db = Database(settings.sqlalchemy_url)
+    with db.session() as session:
+        (ticket_id,) = session.scalars(select(TicketRow.id))
+    ticket = TicketStore(db).ticket(ticket_id)
+    db.close()
+    assert ticket.received_at > datetime.now(UTC) - timedelta(minutes=5)
+    assert "received_at_from" not in ticket.custom_fields["email"]
+
+
 def test_a_live_mail_arrives_now_whatever_its_date_says(make_intake_api: IntakeFactory) -> None:
     api = make_intake_api(start=False)
     sent = datetime.now(UTC) - timedelta(days=3)
