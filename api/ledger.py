@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 
 from agent.kpis import OutcomeRecord
 from api.db import Database
@@ -79,38 +79,51 @@ class Ledger:
     def outcomes(
         self, first_line: str, start: datetime | None = None, end: datetime | None = None
     ) -> list[OutcomeRecord]:
-        """One KPI record per decided ticket received in [start, end)."""
+        """One KPI record per decided ticket received in [start, end).
+
+        Three queries whatever the period: the tickets, then the few columns of their decisions
+        the figures use (never the decision JSON with its evidence), then their feedback.
+        """
+        window: list[ColumnElement[bool]] = [TicketRow.status.in_(DECIDED_STATUSES)]
+        if start is not None:
+            window.append(TicketRow.created_at >= start)
+        if end is not None:
+            window.append(TicketRow.created_at < end)
         with self.db.session() as session:
-            query = select(TicketRow.id, TicketRow.created_at).where(
-                TicketRow.status.in_(DECIDED_STATUSES)
+            # in the order received: the same records in the same order whatever the plan
+            tickets = list(
+                session.scalars(
+                    select(TicketRow.id).where(*window).order_by(TicketRow.created_at, TicketRow.id)
+                )
             )
-            if start is not None:
-                query = query.where(TicketRow.created_at >= start)
-            if end is not None:
-                query = query.where(TicketRow.created_at < end)
-            tickets = {tid: created for tid, created in session.execute(query).all()}
-            decisions: dict[str, list[DecisionRow]] = defaultdict(list)
+            decisions: dict[str, list[Decided]] = defaultdict(list)
+            for ticket_id, team, escalate, needs_review, decided_at in session.execute(
+                select(
+                    DecisionRow.ticket_id,
+                    DecisionRow.team,
+                    DecisionRow.escalate,
+                    DecisionRow.needs_review,
+                    DecisionRow.decided_at,
+                )
+                .join(TicketRow, TicketRow.id == DecisionRow.ticket_id)
+                .where(*window)
+                .order_by(DecisionRow.id)
+            ):
+                decisions[ticket_id].append(Decided(team, escalate, needs_review, decided_at))
             feedback: dict[str, dict[str, Any]] = {}
             resolved: dict[str, datetime] = {}  # the first feedback resolved the ticket
-            ids = list(tickets)
-            for chunk in (ids[i : i + 500] for i in range(0, len(ids), 500)):
-                for d in session.scalars(
-                    select(DecisionRow)
-                    .where(DecisionRow.ticket_id.in_(chunk))
-                    .order_by(DecisionRow.id)
-                ):
-                    decisions[d.ticket_id].append(d)
-                for f in session.scalars(
-                    select(FeedbackRow)
-                    .where(FeedbackRow.ticket_id.in_(chunk))
-                    .order_by(FeedbackRow.id)
-                ):
-                    # A later answer replaces what it gives and keeps the rest, as the case does
-                    # (knowledge.feedback.corrected_case): a team corrected alone keeps the
-                    # outcome an earlier answer gave.
-                    given = {k: v for k, v in f.feedback.items() if v is not None}
-                    feedback[f.ticket_id] = feedback.get(f.ticket_id, {}) | given
-                    resolved.setdefault(f.ticket_id, f.created_at)
+            for ticket_id, given, created_at in session.execute(
+                select(FeedbackRow.ticket_id, FeedbackRow.feedback, FeedbackRow.created_at)
+                .join(TicketRow, TicketRow.id == FeedbackRow.ticket_id)
+                .where(*window)
+                .order_by(FeedbackRow.id)
+            ):
+                # A later answer replaces what it gives and keeps the rest, as the case does
+                # (knowledge.feedback.corrected_case): a team corrected alone keeps the
+                # outcome an earlier answer gave.
+                kept = {k: v for k, v in given.items() if v is not None}
+                feedback[ticket_id] = feedback.get(ticket_id, {}) | kept
+                resolved.setdefault(ticket_id, created_at)
         return [
             _record(tid, decisions[tid], feedback.get(tid), first_line, resolved.get(tid))
             for tid in tickets
@@ -118,9 +131,18 @@ class Ledger:
         ]
 
 
+class Decided(NamedTuple):
+    """What the KPIs read of one decision."""
+
+    team: str
+    escalate: bool
+    needs_review: bool
+    decided_at: datetime
+
+
 def _record(
     ticket_id: str,
-    decisions: list[DecisionRow],
+    decisions: list[Decided],
     feedback: dict[str, Any] | None,
     first_line: str,
     resolved_at: datetime | None = None,

@@ -49,7 +49,11 @@ class TicketRow(Base):
     __tablename__ = "tickets"
     # The helpdesk connector finds our ticket for one of its tickets on every event it handles
     # (external id and the signed webhook as submitter): a lookup, not a scan of all tickets.
-    __table_args__ = (Index("ix_tickets_external_id_submitted_by", "external_id", "submitted_by"),)
+    # The KPIs of a period: the decided tickets received in it, from the index alone.
+    __table_args__ = (
+        Index("ix_tickets_external_id_submitted_by", "external_id", "submitted_by"),
+        Index("ix_tickets_status_created_at", "status", "created_at", "id"),
+    )
 
     id: Mapped[str] = mapped_column(String(200), primary_key=True)
     idempotency_key: Mapped[str | None] = mapped_column(String(400), unique=True)
@@ -81,6 +85,12 @@ class DecisionRow(Base):
     """A decision on a ticket (the agent's, then a reviewer's), with all its evidence."""
 
     __tablename__ = "decisions"
+    # Every column the KPIs read of a decision: the row with its JSON is not read for them.
+    __table_args__ = (
+        Index(
+            "ix_decisions_kpi", "ticket_id", "id", "team", "escalate", "needs_review", "decided_at"
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     ticket_id: Mapped[str] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
