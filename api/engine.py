@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from agent.models import Ticket
-from agent.policy import Policy
-from agent.state import HumanReview
-from agent.triager import TriageResult
-from knowledge.cases import Case
-from knowledge.feedback import Feedback
+if TYPE_CHECKING:  # types only: the command line imports this module and must start fast
+    from agent.models import Ticket
+    from agent.policy import Policy
+    from agent.state import HumanReview
+    from agent.triager import TriageResult
+    from knowledge.cases import Case
+    from knowledge.feedback import Feedback
 
 
 class Learner(Protocol):

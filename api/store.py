@@ -6,7 +6,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -14,7 +14,6 @@ from sqlalchemy.orm import Session
 
 from agent.errors import ConflictError, NotFoundError
 from agent.models import Ticket
-from agent.triager import TriageResult
 from api.db import Database
 from api.schemas import (
     DECIDED_STATUSES,
@@ -25,6 +24,9 @@ from api.schemas import (
     TicketView,
 )
 from api.tables import BriefRow, DecisionRow, TicketRow, utcnow
+
+if TYPE_CHECKING:  # the agent's result type only: the command line reads tickets without it
+    from agent.triager import TriageResult
 
 
 def payload_hash(ticket: Ticket) -> str:

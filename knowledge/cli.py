@@ -10,12 +10,14 @@ from contextlib import contextmanager
 from functools import wraps
 from itertools import islice
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agent.errors import TriageError
 from agent.settings import Settings, get_settings
-from knowledge.ingest import CaseReader, IngestReport, parse_column_map, read_cases
-from knowledge.kb import KnowledgeBase
+
+if TYPE_CHECKING:  # the knowledge base brings its models: imported by the commands that open it
+    from knowledge.ingest import CaseReader, IngestReport
+    from knowledge.kb import KnowledgeBase
 
 Handler = Callable[[argparse.Namespace, Settings], int]
 
@@ -38,6 +40,8 @@ def _guarded(handler: Handler) -> Handler:
 def _opened(settings: Settings, **options: bool) -> Iterator[KnowledgeBase]:
     """The knowledge base, closed after the command: an embedded one is free for the next
     process (see knowledge.owner) as soon as the command is done with it."""
+    from knowledge.kb import KnowledgeBase
+
     kb = KnowledgeBase.open(settings, **options)
     try:
         yield kb
@@ -62,6 +66,8 @@ def _refit(kb: KnowledgeBase, settings: Settings) -> dict[str, Any]:
 @_guarded
 def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     """Ingest a JSONL or CSV export and print what happened."""
+    from knowledge.ingest import parse_column_map, read_cases
+
     reader = read_cases(Path(args.file), args.format, args.label, parse_column_map(args.map))
     with _opened(settings) as kb:
         return _ingest(args, settings, reader, kb)
@@ -70,6 +76,8 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
 def _ingest(
     args: argparse.Namespace, settings: Settings, reader: CaseReader, kb: KnowledgeBase
 ) -> int:
+    from knowledge.ingest import IngestReport
+
     cases = islice(reader, args.limit) if args.limit is not None else reader
     report = IngestReport()
     try:

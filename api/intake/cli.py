@@ -8,7 +8,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agent.errors import InputError
 from agent.json_input import load_json
@@ -16,7 +16,6 @@ from agent.settings import Settings
 from api.auth import Principal
 from api.db import Database
 from api.intake.dlq import DeadLetters
-from api.intake.flow import IntakeFlow
 from api.intake.health import SourceHealth
 from api.intake.mailbox_import import read_mailbox
 from api.intake.options import IntakeOptions
@@ -28,6 +27,9 @@ from api.intake.sqlqueue import SqlQueue
 from api.intake.validation import load_profiles
 from api.policies import PolicyStore
 from api.store import TicketStore
+
+if TYPE_CHECKING:  # the flow brings the agent: imported by the commands that run it
+    from api.intake.flow import IntakeFlow
 
 CLI_CALLER = Principal(key_id="cli", name="triage cli", role="admin")
 
@@ -180,6 +182,8 @@ def _flow(
     db: Database, options: IntakeOptions, queue: IntakeQueue, settings: Settings
 ) -> tuple[IntakeFlow, SourceHealth]:
     """The intake's door on the active policy (the policy file before the service's first start)."""
+    from api.intake.flow import IntakeFlow
+
     active = PolicyStore(db).active()
     if active is None:
         from api.policies import read_policy_file
