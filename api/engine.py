@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:  # types only: the command line imports this module and must start fast
@@ -102,6 +103,13 @@ class LockedEngine:
         """Feed a correction into the knowledge base."""
         with self._lock:
             return self.triager.kb.feedback(feedback)
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        """Hold the engine for several steps: a correction learned here and stored in the
+        database before the next one is learned, so both take them in the same order."""
+        with self._lock:
+            yield
 
     def observe_stored(self, case_ids: list[str]) -> list[str]:
         """Let the router observe cases another process learned; returns the ids not stored.

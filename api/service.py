@@ -307,7 +307,7 @@ class TriageService:
                 f"known: {', '.join(policy.team_names)}"
             )
         final_team = answer.final_team(str(current["team"]), policy.first_line_team)
-        case = self._learn(
+        correction = self._correction(
             ticket_id,
             final_team,
             final_team != policy.first_line_team,
@@ -321,7 +321,11 @@ class TriageService:
             "escalated": final_team != policy.first_line_team,  # by the first line of now
             "author": caller.name,
         }
-        self.ledger.add_feedback(ticket_id, caller.key_id, record)
+        # The case merges the corrections in the order learned, the KPIs the stored feedback in
+        # the order stored: two answers on one ticket at once must take both in the same order.
+        with self.engine.held():
+            case = self._learn_correction(correction)
+            self.ledger.add_feedback(ticket_id, caller.key_id, record)
         if self.loads is not None:
             self.loads.invalidate()  # a resolved ticket no longer counts against its assignee
         warning = _rule_warning(current, final_team, policy)
@@ -351,9 +355,24 @@ class TriageService:
         note: str,
         answer: FeedbackIn | None = None,
     ) -> str:
+        """Feed the knowledge base with the ticket as corrected; returns the case id."""
+        return self._learn_correction(
+            self._correction(ticket_id, team, escalated, source, note, answer)
+        )
+
+    def _correction(
+        self,
+        ticket_id: str,
+        team: str,
+        escalated: bool,
+        source: str,
+        note: str,
+        answer: FeedbackIn | None = None,
+    ) -> Feedback:
+        """The ticket as corrected, for the knowledge base."""
         ticket = self.store.ticket(ticket_id)
         first = self.store.first_decision(ticket_id) or {}
-        correction = Feedback.model_validate(
+        return Feedback.model_validate(
             {
                 "ticket_id": ticket_id,
                 "subject": ticket.subject,
@@ -371,6 +390,8 @@ class TriageService:
                 "label_source": source,
             }
         )
+
+    def _learn_correction(self, correction: Feedback) -> str:
         try:
             return self.engine.learn(correction).id
         except TriageError:
