@@ -191,10 +191,12 @@ def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
 @_guarded
 def cmd_refit(args: argparse.Namespace, settings: Settings) -> int:
     """Refit the learned router on every stored case."""
+    from knowledge.refit_summary import refit_summary
+
     with _opened(settings) as kb:
         report = _refit(kb, settings)
-    for key, value in report.items():
-        print(f"{key}: {value}")
+        teams = kb.stats().teams
+    print(refit_summary(report, teams))
     return 0
 
 

@@ -513,3 +513,18 @@ def test_cli_refit_learns_with_the_policy_files_team_descriptions(
     assert "refitting without the policy's team descriptions" in capsys.readouterr().err
     team = KnowledgeBase.open(settings).router._team  # type: ignore[union-attr]
     assert team is not None and not team.described
+
+
+def test_cli_refit_prints_a_summary_not_the_raw_report(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings = Settings(data_dir=tmp_path, policy_path=tmp_path / "missing.yaml")
+    KnowledgeBase.open(settings).ingest(_cases(30))
+    capsys.readouterr()
+    assert run_kb(["kb", "refit"], settings) == 0
+    out = capsys.readouterr().out
+    assert re.match(r"router router-\S+ fitted on 30 cases in [\d.]+ s\n", out)
+    assert "team model: 30 labelled cases, 3 teams; stacked" in out
+    assert re.search(r"  validation: accuracy \d+\.\d% on \d+ cross-validated cases, ", out)
+    assert "cases per team (3 teams): " in out
+    assert "weights" not in out and "{" not in out  # the stacker's raw weights stay in its files
