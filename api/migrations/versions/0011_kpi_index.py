@@ -1,7 +1,7 @@
 """kpi index: the KPIs of a period read index entries, not a scan of every decided ticket
 
-Revision ID: 0012_kpi_index
-Revises: 0009_event_pending_index
+Revision ID: 0011_kpi_index
+Revises: 0010_review_claim_token
 Create Date: 2026-12-07
 """
 
@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from alembic import op
 
-revision = "0012_kpi_index"
-down_revision = "0009_event_pending_index"
+revision = "0011_kpi_index"
+down_revision = "0010_review_claim_token"
 branch_labels = None
 depends_on = None
 
