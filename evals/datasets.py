@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -29,6 +30,9 @@ from agent.models import Account, PriorTicket, Ticket
 from knowledge.cases import Case
 from knowledge.ingest import account_id
 
+# Line ends of a JSONL file, as bytes.splitlines (and kb ingest) reads them: str.splitlines would
+# also cut at U+2028, U+2029 or NEL, which JSON allows unescaped inside a ticket's text.
+LINE_END = re.compile(r"\r\n|\r|\n")
 # Ticket fields are bounded; longer texts are cut here so one odd row cannot fail a whole run.
 MAX_SUBJECT = 2_000
 MAX_BODY = 200_000
@@ -122,7 +126,7 @@ def read_rows(path: Path | str) -> list[Row]:
     path = Path(path)
     try:
         # utf-8-sig: a BOM (Notepad, PowerShell) is no part of the first row, as in kb ingest
-        lines = path.read_text(encoding="utf-8-sig").splitlines()
+        lines = LINE_END.split(path.read_text(encoding="utf-8-sig"))
     except OSError as exc:
         raise InputError(f"{path}: cannot read: {exc.strerror}") from None
     except UnicodeDecodeError as exc:

@@ -230,3 +230,23 @@ def test_whole_number_ids_and_requesters_are_their_digits(tmp_path: Path) -> Non
     bad = write(tmp_path / "b.jsonl", [{**row(1, "net"), "id": True}])
     with pytest.raises(InputError, match=r"b\.jsonl:1: id: Input should be a valid string"):
         read_rows(bad)
+
+
+@pytest.mark.parametrize("separator", ["\u2028", "\u2029", "\x85"])
+def test_a_text_holding_a_unicode_line_separator_is_one_row(tmp_path: Path, separator: str) -> None:
+    # JSON allows these unescaped in a string (json.dumps(ensure_ascii=False) writes them so); the
+    # file was cut at them as at a line end: 'a.jsonl:1: not valid JSON: Unterminated string'
+    first = {**row(1, "net"), "body": f"line one{separator}line two"}
+    path = tmp_path / "a.jsonl"
+    lines = [json.dumps(first, ensure_ascii=False), json.dumps(row(2, "db"))]
+    path.write_text("\r\n".join(lines) + "\r\n", encoding="utf-8")
+    rows = read_rows(path)
+    assert [r.id for r in rows] == ["t1", "t2"]
+    assert rows[0].body == f"line one{separator}line two"
+    assert rows[0].as_read() == lines[0]  # evals.split writes it back whole, on one line
+
+
+def test_a_file_with_old_mac_line_ends_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "a.jsonl"
+    path.write_text("\r".join(json.dumps(row(i, "net")) for i in (1, 2)) + "\r", encoding="utf-8")
+    assert [r.id for r in read_rows(path)] == ["t1", "t2"]
