@@ -121,14 +121,27 @@ def reliability(outcomes: Sequence[Outcome], bins: int = ECE_BINS) -> dict[str, 
     return {"ece": total, "bins": rows}
 
 
+def _top_hits(outcomes: Sequence[Outcome]) -> tuple[list[Outcome], np.ndarray]:
+    """Tickets most confident first, and for each k the right ones among the top k, where the
+    tickets tied in confidence at the cut count at their group's accuracy: no order among equal
+    confidences (the file's) decides which of them are in."""
+    ranked = sorted(outcomes, key=lambda o: -o.confidence)
+    order = np.array([-o.confidence for o in ranked])  # ascending, for searchsorted
+    hits = np.concatenate([[0.0], np.cumsum([o.correct for o in ranked])])
+    start = np.searchsorted(order, order, side="left")  # each ticket's tie group: [start, end)
+    end = np.searchsorted(order, order, side="right")
+    group_accuracy = (hits[end] - hits[start]) / (end - start)
+    taken = np.arange(1, len(ranked) + 1) - start  # of its group, within the top k
+    return ranked, hits[start] + taken * group_accuracy
+
+
 def accuracy_coverage_curve(
     outcomes: Sequence[Outcome], points: int = CURVE_POINTS
 ) -> list[dict[str, float]]:
     """Accuracy of the most confident share of tickets, for shares 1/points .. 1."""
     if not outcomes:
         return []
-    ranked = sorted(outcomes, key=lambda o: -o.confidence)
-    hits = np.cumsum([o.correct for o in ranked])
+    ranked, hits = _top_hits(outcomes)
     curve = []
     for step in range(1, points + 1):
         k = max(1, round(len(ranked) * step / points))
@@ -143,12 +156,12 @@ def accuracy_coverage_curve(
 
 
 def accuracy_at_coverage(outcomes: Sequence[Outcome]) -> dict[str, float | None]:
-    """Accuracy of the most confident 50/70/90% of tickets."""
-    ranked = sorted(outcomes, key=lambda o: -o.confidence)
+    """Accuracy of the most confident 50/70/90% of tickets (ties as in ``_top_hits``)."""
     out: dict[str, float | None] = {}
+    ranked, hits = _top_hits(outcomes) if outcomes else ([], np.array([]))
     for mark in COVERAGE_MARKS:
         k = round(len(ranked) * mark)
-        out[f"{mark:.2f}"] = accuracy(ranked[:k]) if k else None
+        out[f"{mark:.2f}"] = float(hits[k - 1] / k) if k else None
     return out
 
 

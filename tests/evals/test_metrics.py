@@ -8,6 +8,7 @@ import pytest
 from evals.metrics import (
     Outcome,
     accuracy,
+    accuracy_at_coverage,
     accuracy_coverage_curve,
     auto_accuracy,
     by_language,
@@ -100,6 +101,31 @@ def test_curve_is_sorted_by_confidence() -> None:
     assert curve[0]["accuracy"] == 1.0  # the most confident ticket is right
     assert curve[2]["accuracy"] == pytest.approx(2 / 3)
     assert curve[-1]["accuracy"] == pytest.approx(accuracy(SET) or 0)
+
+
+def test_tickets_tied_in_confidence_count_at_their_group_accuracy() -> None:
+    # a rule's fixed confidence ties many tickets: which of them fell within 50% was the file's
+    # order, so the same decisions read 1.0 or 0.0 at 50% coverage as the TEST file was sorted
+    tied = [out("net", "net", 0.99), out("net", "db", 0.99), out("db", "db", 0.99)]
+    tickets = [*tied, out("db", "net", 0.5)]  # hand: the top 2 are 2 of 3 tied, 2/3 right
+    swapped = [tickets[1], tickets[0], *tickets[2:]]
+    for order in (
+        tickets,
+        tickets[::-1],
+        swapped,
+        [tickets[0], tickets[2], tickets[1], tickets[3]],
+    ):
+        curve = accuracy_coverage_curve(order, points=4)
+        assert [p["accuracy"] for p in curve] == pytest.approx([2 / 3, 2 / 3, 2 / 3, 1 / 2])
+        assert [p["threshold"] for p in curve] == [0.99, 0.99, 0.99, 0.5]
+        assert accuracy_at_coverage(order)["0.50"] == pytest.approx(2 / 3)
+
+
+def test_accuracy_at_coverage_without_ties_is_the_top_share() -> None:
+    ranked = [out("a", "a", 0.9), out("a", "b", 0.8), out("a", "a", 0.7), out("a", "a", 0.6)]
+    assert accuracy_at_coverage(ranked[::-1]) == pytest.approx(
+        {"0.50": 0.5, "0.70": 2 / 3, "0.90": 0.75}
+    )
 
 
 def test_per_team_and_language() -> None:
