@@ -4,8 +4,8 @@
 
 Per dataset at most 2,000 TRAIN and 300 TEST tickets, disjoint, drawn with a fixed seed from
 ``<repo>/../shared/datasets/<name>/dev.jsonl`` (or ``$TRIAGE_DATASETS_DIR``). Outputs go to
-``DIR/<name>/``; each run is gated against ``<baselines>/ci-<name>.json``. Exit status: 0 passed,
-1 error, 2 usage, 3 a figure regressed.
+``DIR/<name>/``; each run is gated against ``<baselines>/ci-<name>.json``, which must exist
+(``--write-baselines`` measures it). Exit status: 0 passed, 1 error, 2 usage, 3 a figure regressed.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -62,14 +63,39 @@ def datasets_dir() -> Path:
     return Path(os.environ.get("TRIAGE_DATASETS_DIR") or REPO.parent / "shared" / "datasets")
 
 
-def run_suite(suite: Suite, out: Path, baselines: Path, tolerance: float, write: bool) -> list[str]:
-    """Sample, run, report and gate one dataset; returns the gate's lines (empty: no baseline)."""
-    baseline = baselines / f"ci-{suite.name}.json"
-    # read before the run: a baseline that cannot be compared would stop the suite after it
-    base = load_metrics(baseline) if baseline.exists() and not write else None
+def load_baseline(suite: Suite, baselines: Path, write: bool) -> dict[str, Any] | None:
+    """The suite's baseline metrics (None when this run writes them); InputError when it has
+    none: run ungated, its figures could not fail the gate and the command would pass."""
+    path = baselines / f"ci-{suite.name}.json"
+    if write:
+        return None
+    if not path.exists():
+        raise InputError(
+            f"no baseline for {suite.name} ({path} not found); measure one with --write-baselines"
+        )
+    return load_metrics(path)
+
+
+def dataset_file(suite: Suite) -> Path:
+    """The suite's dataset file; InputError when it is not there."""
     source = datasets_dir() / suite.name / "dev.jsonl"
     if not source.exists():
         raise InputError(f"{source}: dataset not found (set TRIAGE_DATASETS_DIR)")
+    return source
+
+
+def run_suite(
+    suite: Suite,
+    out: Path,
+    baselines: Path,
+    tolerance: float,
+    write: bool,
+    base: dict[str, Any] | None,
+) -> list[str]:
+    """Sample, run, report and gate one dataset against ``base`` (read by ``load_baseline``
+    before the first suite runs); returns the gate's lines."""
+    baseline = baselines / f"ci-{suite.name}.json"
+    source = dataset_file(suite)
     train, test = disjoint_sample(read_rows(source), suite.label, N_TRAIN, N_TEST, SEED)
     config = EvalConfig(
         label=suite.label,
@@ -116,13 +142,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     done: list[str] = []
     try:
         check_out_dir(args.out)
-        for suite in SUITES:
-            if args.only and suite.name not in args.only:
-                continue
+        suites = [s for s in SUITES if not args.only or s.name in args.only]
+        # every suite's inputs before the first runs: each takes minutes
+        bases = {s.name: load_baseline(s, args.baselines, args.write_baselines) for s in suites}
+        for suite in suites:
+            dataset_file(suite)
+        for suite in suites:
             t0 = time.perf_counter()
             print(f"== {suite.name}", file=sys.stderr, flush=True)
             lines += run_suite(
-                suite, args.out, args.baselines, args.tolerance, args.write_baselines
+                suite,
+                args.out,
+                args.baselines,
+                args.tolerance,
+                args.write_baselines,
+                bases[suite.name],
             )
             metrics = load_metrics(args.out / suite.name / "metrics.json")
             table.append(_row(suite.name, metrics, time.perf_counter() - t0))
