@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -12,6 +13,7 @@ if TYPE_CHECKING:
 
 RESAMPLES = 1000  # bootstrap resamples behind each 95% interval
 INTERVAL_SEED = 0
+Z95 = 1.959963984540054  # the normal quantile of a two-sided 95% interval
 
 
 def intervals(
@@ -25,6 +27,12 @@ def intervals(
 
     How far a figure could move on another sample of the same size: a difference between two
     runs, or to a target, that is well inside the interval is not evidence of anything.
+
+    Where every ticket a share counts is a hit (or every one a miss) no resample differs, and the
+    bootstrap's interval would be the figure alone, as if 15 right of 15 could not be 14 of 15
+    another time: such a share takes Wilson's score interval of its count instead (15 of 15:
+    0.796-1). Macro F1 whose resamples do not vary (each team all right, or all wrong) has no
+    interval (None): its spread cannot be told from the tickets.
     """
     names = ["accuracy", "macro_f1", "coverage", "auto_accuracy"]
     names += ["escalation_accuracy", "escalate_decision_accuracy"] if first_line else []
@@ -74,4 +82,30 @@ def intervals(
     out: dict[str, list[float] | None] = {}
     for name, values in samples.items():
         out[name] = [float(v) for v in np.percentile(values, [2.5, 97.5])] if values else None
+    counted = {
+        "accuracy": (right, np.ones(len(outcomes), dtype=bool)),
+        "coverage": (auto, np.ones(len(outcomes), dtype=bool)),
+        "auto_accuracy": (right, auto),
+        "escalation_accuracy": (right, auto & escalate),
+        "escalate_decision_accuracy": (escalate == needs_specialist, np.ones(len(outcomes), bool)),
+        "priority_accuracy": (prio_right, scored),
+    }
+    for name in names:
+        if name not in counted:
+            continue
+        hits, where = counted[name]
+        n, k = int(where.sum()), int(hits[where].sum())
+        if n and k in (0, n):  # all hits or all misses: nothing for the bootstrap to resample
+            out[name] = wilson(k, n)
+    spread = out.get("macro_f1")
+    if resamples > 1 and spread is not None and spread[0] == spread[1]:
+        out["macro_f1"] = None  # every resample the same: no spread to tell, not a certainty
     return out
+
+
+def wilson(hits: int, n: int, z: float = Z95) -> list[float]:
+    """Wilson's score interval of a share of ``hits`` in ``n`` (n > 0)."""
+    p = hits / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return [max(0.0, centre - half), min(1.0, centre + half)]

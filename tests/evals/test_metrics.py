@@ -219,12 +219,33 @@ def test_intervals_resample_the_figures_as_defined() -> None:
         assert spans[name] == pytest.approx([value, value]), name
 
 
-def test_perfect_routing_has_a_zero_width_interval() -> None:
+Z = 1.959963984540054
+
+
+def test_perfect_routing_has_wilsons_interval_not_a_zero_width_one() -> None:
+    # every resample of 30 right tickets is 30 right: the bootstrap said 1.000 (1.000-1.000), as
+    # if another 30 could not hold a miss. By hand, Wilson's lower bound of n of n is n/(n+z^2).
     perfect = [out(t, t) for t in ["desk", "net", "db"] * 10]
     spans = intervals(perfect, "desk", False)
-    assert spans["accuracy"] == [1.0, 1.0]
-    assert spans["macro_f1"] == [1.0, 1.0]
-    assert spans["escalate_decision_accuracy"] == [1.0, 1.0]
+    assert spans["accuracy"] == pytest.approx([30 / (30 + Z * Z), 1.0])
+    assert spans["accuracy"][0] == pytest.approx(0.8865, abs=1e-4)
+    assert spans["escalate_decision_accuracy"] == pytest.approx([30 / (30 + Z * Z), 1.0])
+    assert spans["coverage"] == pytest.approx([30 / (30 + Z * Z), 1.0])  # none held for review
+    assert spans["escalation_accuracy"] == pytest.approx([20 / (20 + Z * Z), 1.0])  # 20 escalated
+    assert spans["macro_f1"] is None  # no resample can tell its spread
+
+
+def test_a_share_that_is_all_misses_has_wilsons_interval_up_from_0() -> None:
+    tickets = [out("db", "net", escalate=True) for _ in range(4)]  # 4 escalated, all wrong
+    tickets += [out("desk", "desk") for _ in range(6)]
+    spans = intervals(tickets, "desk", False)
+    assert spans["escalation_accuracy"] == pytest.approx([0.0, Z * Z / (4 + Z * Z)])
+    lo, hi = spans["accuracy"]  # 6 of 10: the bootstrap's, with room either side
+    assert lo < 0.6 < hi and hi - lo > 0.3
+    # each team all right (desk) or all wrong (db): every resample's macro F1 is 1/3
+    assert spans["macro_f1"] is None
+    mixed = intervals([*tickets, out("db", "db"), out("net", "net")], "desk", False)
+    assert mixed["macro_f1"] is not None and mixed["macro_f1"][0] < mixed["macro_f1"][1]
 
 
 def test_intervals_none_when_nothing_to_resample() -> None:

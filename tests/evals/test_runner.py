@@ -119,7 +119,7 @@ def test_eval_writes_every_report(
     assert "accuracy=" in printed
     assert f"reports in {out}/ (metrics.json, predictions.jsonl, report.md, report.html)" in printed
     low, high = metrics["intervals"]["accuracy"]
-    assert f"95% intervals: accuracy {low:.4f}-{high:.4f}, macro_f1 " in printed
+    assert f"95% intervals: accuracy {low:.4f}-{high:.4f}, " in printed
 
 
 def test_baseline_regression_exits_3(
