@@ -203,7 +203,6 @@ def run_from_args(args: argparse.Namespace, settings: Settings) -> int:
         result = run_eval(
             train, test, config, settings, progress=progress, embedder=eval_embedder(settings)
         )
-    result.metrics["run"]["overlapping_ids"] = len(overlap)
     verdict = compare(result.metrics, baseline, args.tolerance) if baseline is not None else None
     gate_lines = verdict.lines() if verdict is not None else []
     write_reports(result, args.out, gate_lines)

@@ -18,10 +18,10 @@ from evals.report_rows import (
     headline_rows,
     kpi_rows,
     language_rows,
+    notes,
     reason_rows,
     subtitle,
     team_rows,
-    unseen_note,
     worst_misroutes,
 )
 from evals.runner import EvalResult
@@ -74,9 +74,8 @@ def render_markdown(result: EvalResult, gate_lines: Sequence[str] = ()) -> str:
     """A compact report for pull requests."""
     m = result.metrics
     lines = [f"# Triage eval: label `{m.get('run', {}).get('label')}`", "", subtitle(m) + ".", ""]
-    unseen = unseen_note(result)
-    if unseen:
-        lines += [f"Note: {unseen}.", ""]
+    for note in notes(result):
+        lines += [f"Note: {note}.", ""]
     lines += _md_table(["figure", "value"], headline_rows(m))
     if gate_lines:
         lines += ["## Gate", "", *[f"- {line}" for line in gate_lines], ""]
@@ -162,9 +161,8 @@ def render_html(result: EvalResult, gate_lines: Sequence[str] = ()) -> str:
         f"<title>{html.escape(title)}</title><style>{STYLE}</style></head><body>",
         f"<h1>{html.escape(title)}</h1><p>{html.escape(subtitle(m))}</p>",
     ]
-    unseen = unseen_note(result)
-    if unseen:
-        parts.append(f"<p><b>Note:</b> {html.escape(unseen)}.</p>")
+    for note in notes(result):
+        parts.append(f"<p><b>Note:</b> {html.escape(note)}.</p>")
     if gate_lines:
         parts.append("<div class='gate'>" + "<br>".join(map(html.escape, gate_lines)) + "</div>")
     parts += ["<h2>Headline</h2>", _table(headline_rows(m), ["figure", "value"])]

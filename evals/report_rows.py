@@ -134,6 +134,24 @@ def unseen_note(result: EvalResult) -> str | None:
     )
 
 
+def overlap_note(result: EvalResult) -> str | None:
+    """How many TEST tickets are also in TRAIN: each is routed with its own past case in the
+    knowledge base, which the figures alone do not show."""
+    overlap = result.metrics.get("run", {}).get("overlapping_ids") or 0
+    if not overlap:
+        return None
+    n = len(result.outcomes)
+    return (
+        f"{overlap} of {n} TEST tickets ({overlap / n:.0%}) are also in TRAIN (the same id): "
+        "each finds itself among the past cases, so the figures overstate routing of new tickets"
+    )
+
+
+def notes(result: EvalResult) -> list[str]:
+    """What the figures do not show about the run, one sentence each."""
+    return [note for note in (unseen_note(result), overlap_note(result)) if note]
+
+
 def subtitle(metrics: dict[str, Any]) -> str:
     """One line on the run: TRAIN and TEST sizes, mode, policy, seed, version, time."""
     run = metrics.get("run", {})

@@ -142,6 +142,8 @@ def run_eval(
         "ingest_and_fit_s": info.seconds,
         "seconds": round(time.perf_counter() - started, 2),
         "unseen_test_labels": sorted({o.truth for o in outcomes} - set(policy.team_names)),
+        # a TEST ticket also in TRAIN finds itself among the past cases
+        "overlapping_ids": len({r.id for r in test} & {r.id for r in train}),
     }
     return EvalResult(metrics=metrics, outcomes=outcomes)
 
