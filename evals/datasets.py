@@ -33,6 +33,8 @@ from knowledge.ingest import account_id
 # Line ends of a JSONL file, as bytes.splitlines (and kb ingest) reads them: str.splitlines would
 # also cut at U+2028, U+2029 or NEL, which JSON allows unescaped inside a ticket's text.
 LINE_END = re.compile(r"\r\n|\r|\n")
+# What a ticket id may not hold (it names the ticket in URLs); a dataset's id may.
+UNSAFE_IN_TICKET_ID = re.compile(r"[\s/?#%\\]")
 # Ticket fields are bounded; longer texts are cut here so one odd row cannot fail a whole run.
 MAX_SUBJECT = 2_000
 MAX_BODY = 200_000
@@ -232,8 +234,12 @@ def to_ticket(row: Row, history: Sequence[PriorTicket] = ()) -> Ticket:
     not say, so the eval reports per language what the service would see.
     """
     subject, body = (row.subject or "")[:MAX_SUBJECT], (row.body or "")[:MAX_BODY]
+    # an export's 'INC/2024/003' is routed as 'INC_2024_003', the id it was given kept beside it
+    # (the outcome reports the row's id), as the intake keeps a source's id
+    safe_id = UNSAFE_IN_TICKET_ID.sub("_", row.id)
     return Ticket(
-        id=row.id,
+        id=safe_id,
+        external_id=row.id if safe_id != row.id else None,
         channel="helpdesk",
         subject=subject,
         body=body,

@@ -250,3 +250,21 @@ def test_a_file_with_old_mac_line_ends_is_read(tmp_path: Path) -> None:
     path = tmp_path / "a.jsonl"
     path.write_text("\r".join(json.dumps(row(i, "net")) for i in (1, 2)) + "\r", encoding="utf-8")
     assert [r.id for r in read_rows(path)] == ["t1", "t2"]
+
+
+def test_a_ticket_id_no_url_can_hold_is_routed_under_a_safe_one() -> None:
+    # 'INC/2024/003' stopped the run mid-TEST in Ticket's ValidationError traceback
+    r = Row.model_validate(row(1, "net", id="INC/2024 003#1?%\\x"))
+    ticket = to_ticket(r)
+    assert ticket.id == "INC_2024_003_1___x"
+    assert ticket.external_id == "INC/2024 003#1?%\\x"
+    assert to_ticket(Row.model_validate(row(2, "net"))).external_id is None
+
+
+def test_eval_reports_a_slashed_id_as_it_was_given(tmp_path: Path) -> None:
+    train = write(tmp_path / "train.jsonl", [row(i, ["net", "db"][i % 2]) for i in range(6)])
+    test = write(tmp_path / "test.jsonl", [row(7, "net", id="INC/2024/007"), row(8, "db")])
+    argv = ["eval", "--train", str(train), "--test", str(test), "--label", "team"]
+    assert main([*argv, "--out", str(tmp_path / "o")]) == 0
+    lines = (tmp_path / "o" / "predictions.jsonl").read_text(encoding="utf-8").splitlines()
+    assert [json.loads(line)["ticket_id"] for line in lines] == ["INC/2024/007", "t8"]
