@@ -62,7 +62,17 @@ class Verdict(BaseModel):
         )
         if self.passed:
             n, tol = len(self.compared), self.tolerance
-            return [*note, f"gate passed: {n} figures within {tol:g} of the baseline"]
+            line = (
+                f"gate passed: none of {n} figures is worse than the baseline by more than {tol:g}"
+            )
+            better = [
+                f"{name} {base:.4f} to {now:.4f}"
+                for name, (base, now) in self.compared.items()
+                if _gain(name, base, now) > tol + 1e-12
+            ]
+            if better:
+                line += f"; better by more than that: {', '.join(better)}"
+            return [*note, line]
         out = note
         for name in self.regressed:
             base, now = self.compared[name]
@@ -78,6 +88,11 @@ class Verdict(BaseModel):
                 f"(tolerance {self.tolerance:g})"
             )
         return out
+
+
+def _gain(name: str, base: float, now: float) -> float:
+    """How much better the figure is now than in the baseline (negative: worse)."""
+    return (now - base) if name in HIGHER_IS_BETTER else (base - now)
 
 
 def load_metrics(path: Path | str) -> dict[str, Any]:
@@ -143,8 +158,7 @@ def compare(
             regressed.append(name)
             continue
         compared[name] = (float(base), float(now))
-        worse = (base - now) if name in HIGHER_IS_BETTER else (now - base)
-        if worse > tolerance + 1e-12:
+        if -_gain(name, base, now) > tolerance + 1e-12:
             regressed.append(name)
     if not compared:
         raise InputError("baseline has none of the headline figures; is it a metrics.json?")

@@ -74,3 +74,16 @@ def test_bad_baselines(tmp_path: Path) -> None:
     good = tmp_path / "m.json"
     good.write_text(json.dumps(BASE), encoding="utf-8")
     assert load_metrics(good)["accuracy"] == 0.80
+
+
+def test_a_passing_gate_does_not_call_a_figure_that_improved_within_the_tolerance() -> None:
+    # it read 'gate passed: 4 figures within 0.02 of the baseline' with coverage 0.05 above it
+    now = {"accuracy": 0.79, "macro_f1": 0.50, "coverage": 0.75, "ece": 0.02}
+    assert compare(now, BASE, tolerance=0.02).lines() == [
+        "gate passed: none of 4 figures is worse than the baseline by more than 0.02; "
+        "better by more than that: coverage 0.7000 to 0.7500, ece 0.0500 to 0.0200"
+    ]
+    same = {"accuracy": 0.80, "macro_f1": 0.50, "coverage": 0.70, "ece": 0.05}
+    assert compare(same, BASE, tolerance=0.02).lines() == [
+        "gate passed: none of 4 figures is worse than the baseline by more than 0.02"
+    ]
