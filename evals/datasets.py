@@ -33,6 +33,7 @@ from knowledge.ingest import account_id
 # Line ends of a JSONL file, as bytes.splitlines (and kb ingest) reads them: str.splitlines would
 # also cut at U+2028, U+2029 or NEL, which JSON allows unescaped inside a ticket's text.
 LINE_END = re.compile(r"\r\n|\r|\n")
+JSONL = " (one JSON object per line: JSONL)"
 # What a ticket id may not hold (it names the ticket in URLs); a dataset's id may.
 UNSAFE_IN_TICKET_ID = re.compile(r"[\s/?#%\\]")
 # Ticket fields are bounded; longer texts are cut here so one odd row cannot fail a whole run.
@@ -141,9 +142,11 @@ def read_rows(path: Path | str) -> list[Row]:
         try:
             row = Row.from_line(line)
         except json.JSONDecodeError as exc:
-            raise InputError(f"{path}:{number}: not valid JSON: {exc.msg}") from None
+            # on the first row: most likely no JSONL at all (a CSV, an indented JSON document)
+            hint = JSONL if not rows else ""
+            raise InputError(f"{path}:{number}: not valid JSON: {exc.msg}{hint}") from None
         except ValidationError as exc:
-            raise InputError(f"{path}:{number}: {first_problem(exc, 'row')}") from None
+            raise InputError(f"{path}:{number}: {_row_problem(exc)}") from None
         if not ((row.subject or "").strip() or (row.body or "").strip()):
             raise InputError(f"{path}:{number}: a ticket needs a subject or a body")
         if row.id in seen:
@@ -153,6 +156,13 @@ def read_rows(path: Path | str) -> list[Row]:
     if not rows:
         raise InputError(f"{path}: no tickets")
     return rows
+
+
+def _row_problem(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    if not first["loc"]:  # the line is JSON, but no object: a list of rows, a string
+        return f"a row must be a JSON object, got {_kind(first['input'])}{JSONL}"
+    return first_problem(exc, "row")
 
 
 def require_label(rows: Sequence[Row], key: str, source: str) -> None:

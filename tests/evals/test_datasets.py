@@ -73,6 +73,18 @@ def test_rows_take_an_account_id_or_an_account_object(tmp_path: Path) -> None:
         ),
         ([row(1, "x"), row(1, "y")], r"a\.jsonl:2: duplicate id 't1'"),
         ([""], r"a\.jsonl: no tickets"),
+        (
+            [json.dumps([row(1, "x"), row(2, "y")])],
+            r"a\.jsonl:1: a row must be a JSON object, got a list \(one JSON object per line: "
+            r"JSONL\)$",
+        ),
+        (['"t1"'], r'a\.jsonl:1: a row must be a JSON object, got "t1" \(one JSON object'),
+        (
+            ["[", json.dumps(row(1, "x")) + ","],
+            r"a\.jsonl:1: not valid JSON: .* per line: JSONL\)$",
+        ),
+        (["id,subject,body", "t1,vpn,down"], r"a\.jsonl:1: not valid JSON: .* per line: JSONL\)$"),
+        ([row(1, "x"), "{broken"], r"a\.jsonl:2: not valid JSON: [^(]*$"),
     ],
 )
 def test_bad_files_name_file_and_line(
