@@ -99,9 +99,12 @@ def load_metrics(path: Path | str) -> dict[str, Any]:
     """Read a metrics.json whose headline figures are numbers or null; errors name the file."""
     path = Path(path)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        # utf-8-sig: a BOM (Notepad, PowerShell) is no part of the JSON
+        data = json.loads(path.read_text(encoding="utf-8-sig"))
     except OSError as exc:
         raise InputError(f"{path}: cannot read baseline: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: cannot read baseline: not UTF-8 text") from None
     except json.JSONDecodeError as exc:
         raise InputError(f"{path}:{exc.lineno}: not valid JSON: {exc.msg}") from None
     if not isinstance(data, dict):

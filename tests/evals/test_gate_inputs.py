@@ -145,3 +145,24 @@ def test_a_baseline_the_run_overwrites_is_warned_of(
     assert (
         "is this run's metrics.json: it is replaced by this run's, so the next run is gated" in err
     )
+
+
+def test_a_baseline_saved_with_a_bom_is_read(tmp_path: Path) -> None:
+    # 'base.json:1: not valid JSON: Unexpected UTF-8 BOM', as Notepad or PowerShell save it
+    path = tmp_path / "base.json"
+    path.write_bytes(b"\xef\xbb\xbf" + json.dumps(BASE).encode("utf-8"))
+    assert load_metrics(path) == BASE
+
+
+def test_a_baseline_not_in_utf8_is_one_line_not_a_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # PowerShell's '>' writes UTF-16: UnicodeDecodeError's traceback before the run
+    baseline = tmp_path / "base.json"
+    baseline.write_text(json.dumps(BASE), encoding="utf-16")
+    missing = tmp_path / "missing.jsonl"
+    argv = ["eval", "--train", str(missing), "--test", str(missing), "--label", "team"]
+    assert main([*argv, "--out", str(tmp_path / "o"), "--baseline", str(baseline)]) == 1
+    assert capsys.readouterr().err.strip().splitlines() == [
+        f"triage: error: {baseline}: cannot read baseline: not UTF-8 text"
+    ]
