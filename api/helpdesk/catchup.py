@@ -2,9 +2,10 @@
 
 RT's scrip posts each transaction once and only logs a failure. At start and then every
 ``helpdesk_catchup_s`` this thread asks RT for the ticket transactions after the newest one the
-service has seen (the ``rt-txn-<id>`` ids of the webhook's events-seen table) and feeds each,
-as the payload the scrip would have posted, through the webhook's path after the signature
-check. Deduplication by event id applies every transaction once, whoever sees it first.
+service has seen (the ``rt-txn-<id>`` ids of the webhook's events-seen table; each row keeps
+the number in an indexed column, so the newest is read from the index) and feeds each, as the
+payload the scrip would have posted, through the webhook's path after the signature check.
+Deduplication by event id applies every transaction once, whoever sees it first.
 
 Bounds: a fresh install's first pass starts from RT's newest transaction instead of replaying
 RT's whole history, or from just before the first transaction the webhook took if its post came
@@ -31,7 +32,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from sqlalchemy import BigInteger, and_, case, cast, func, not_, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -48,7 +49,6 @@ log = logging.getLogger(__name__)
 
 PREFIX = RT_EVENT_PREFIX
 OVERLAP = 100
-DIGITS_MAX = 18  # a transaction id's digits that still fit a BIGINT
 CURSOR = "cursor"  # the events-seen row that stores where this install's catch-up started
 POSITION = "position"  # the type of the row that stores where the next pass reads from
 POSITION_ID = "catch-up position"  # its event id: no RT transaction's
@@ -158,32 +158,23 @@ class CatchUp(PollingThread):
     def newest_seen(self, bound: int | None = None) -> int | None:
         """The highest RT transaction id in the events-seen table (up to ``bound``), None before
         the first."""
-        return self._seen_id(func.max, bound)
+        return self._seen_id(EventSeenRow.seen_txn.desc(), bound)
 
     def earliest_seen(self, bound: int | None = None) -> int | None:
         """The lowest RT transaction id in the events-seen table (up to ``bound``), None before
         the first."""
-        return self._seen_id(func.min, bound)
+        return self._seen_id(EventSeenRow.seen_txn.asc(), bound)
 
-    def _seen_id(self, aggregate: Any, bound: int | None) -> int | None:
-        """``aggregate`` of the seen RT transaction ids up to ``bound``. Only ids as the scrip
-        writes them count: digits after the prefix, no leading zero; casting 'rt-txn-abc' fails
-        on PostgreSQL (and is 0 on SQLite), so the cast is made only where the check holds (a
-        CASE, evaluated in order on both)."""
-        suffix = func.substr(EventSeenRow.event_id, len(PREFIX) + 1)
-        scrip_made = and_(
-            func.length(suffix).between(1, DIGITS_MAX),
-            func.ltrim(suffix, "0123456789") == "",
-            not_(suffix.like("0%")),
-        )
-        number = case((scrip_made, cast(suffix, BigInteger)))
-        query = select(aggregate(number)).where(
-            EventSeenRow.source == "rt", EventSeenRow.event_id.like(f"{PREFIX}%")
-        )
+    def _seen_id(self, order: Any, bound: int | None) -> int | None:
+        """The first seen RT transaction number in ``order`` (up to ``bound``): one step into
+        the (source, seen_txn) index. Only ids as the scrip writes them have a number
+        (``api.intake.rt_ids.rt_txn_number``, stored with the row)."""
+        number = EventSeenRow.seen_txn
+        query = select(number).where(EventSeenRow.source == "rt", number.is_not(None))
         if bound is not None:
             query = query.where(number <= bound)
         with self.db.session() as session:
-            value = session.scalar(query)
+            value = session.scalar(query.order_by(order).limit(1))
         return int(value) if value is not None else None
 
     def stored_start(self) -> int | None:

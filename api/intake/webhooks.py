@@ -9,7 +9,6 @@ zone; anything else is a 422 naming the field.
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from typing import Annotated, Any, Self
 
@@ -20,13 +19,10 @@ from agent.errors import InputError, first_problem
 from agent.language import detect_language
 from agent.models import Account, CustomFields, Ticket
 from api.hooks import EVENT_ID_MAX, HelpdeskEvent, HelpdeskEventType
+from api.intake.rt_ids import RT_EVENT_PREFIX, RT_ID
 
 RESOLVED = {"resolved"}
 CLOSED = {"resolved", "rejected", "deleted"}
-RT_ID = re.compile(r"[1-9][0-9]{0,17}")
-"""An RT ticket or transaction id as the scrip writes it: a whole number (it fits a BIGINT)."""
-RT_EVENT_PREFIX = "rt-txn-"
-"""The scrip's event id is this and the transaction's id: the catch-up reads what was seen by it."""
 
 
 def _rt_id(value: str) -> str:

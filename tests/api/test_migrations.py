@@ -1,6 +1,6 @@
 """Schema migrations carry existing rows over: 0004 scopes external-id keys and helpdesk events,
 0007 lets the back-flow claim the helpdesk events already recorded, 0010 gives review claims a
-holder."""
+holder, 0012 numbers the RT events already seen."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from sqlalchemy import insert, inspect, select, text
 from api.auth import create_key
 from api.db import Database, alembic_config
 from api.helpdesk.backflow import EventLog
+from api.helpdesk.catchup import CatchUp
 from api.intake.tables import EventSeenRow
 from api.review_claim import ReviewClaims
 from api.tables import TicketRow, utcnow
@@ -177,10 +178,65 @@ def test_0010_on_sqlite(tmp_path: Path) -> None:
         db.close()
 
 
+def _check_seen_txn(db: Database) -> None:
+    """0012: the events seen by an older release get the RT transaction their id names, and the
+    catch-up reads the newest and earliest from them; down again, the events stay."""
+    db.migrate()
+    _to(db, "0009_event_pending_index", down=True)
+    seen = {
+        ("rt", "rt-txn-457"): 457,
+        ("rt", "rt-txn-12"): 12,
+        ("rt", "rt-txn-0458"): None,  # not as the scrip writes it
+        ("rt", "rt-txn-abc"): None,
+        ("rt", "rt-txn-" + "9" * 19): None,  # past a BIGINT
+        ("rt", "catch-up position"): None,
+        ("zendesk", "rt-txn-900"): None,
+    }
+    with db.engine.begin() as connection:
+        for source, event_id in seen:
+            connection.execute(
+                text(
+                    "INSERT INTO intake_events (source, event_id, type, outcome, received_at)"
+                    " VALUES (:source, :event_id, 'status', 'handled', :at)"
+                ),
+                {"source": source, "event_id": event_id, "at": utcnow()},
+            )
+    _to(db, "head")
+    with db.session() as session:
+        kept = {(r.source, r.event_id): r.seen_txn for r in session.scalars(select(EventSeenRow))}
+    assert kept == seen
+    catchup = CatchUp(db, reader=None, webhook=None)  # type: ignore[arg-type]
+    assert (catchup.newest_seen(), catchup.earliest_seen()) == (457, 12)
+    _to(db, "0009_event_pending_index", down=True)
+    with db.engine.connect() as connection:
+        rows = connection.execute(text("SELECT source, event_id FROM intake_events")).all()
+        columns = [c["name"] for c in inspect(connection).get_columns("intake_events")]
+    assert {tuple(row) for row in rows} == set(seen)
+    assert "seen_txn" not in columns
+    _to(db, "head")
+
+
+def test_0012_on_sqlite(tmp_path: Path) -> None:
+    db = Database(f"sqlite:///{tmp_path / 'm.sqlite'}")
+    try:
+        _check_seen_txn(db)
+    finally:
+        db.close()
+
+
 @pytest.mark.postgres
 def test_0010_on_postgres(pg_url: str) -> None:
     db = Database(pg_url)
     try:
         _check_claim_token(db)
+    finally:
+        db.close()
+
+
+@pytest.mark.postgres
+def test_0012_on_postgres(pg_url: str) -> None:
+    db = Database(pg_url)
+    try:
+        _check_seen_txn(db)
     finally:
         db.close()

@@ -3,12 +3,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from sqlalchemy import event
+from query_plans import plans
 
 from api.db import Database
 from api.helpdesk.backflow import CAUGHT_UP_WITHIN, EventLog
@@ -24,29 +23,6 @@ def db(tmp_path: Path) -> Iterator[Database]:
         yield database
     finally:
         database.close()
-
-
-def plans(db: Database, call: Callable[[], Any]) -> list[str]:
-    """The plan lines of every statement ``call`` runs."""
-    ran: list[tuple[str, Any]] = []
-
-    def seen(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
-        ran.append((statement, parameters))
-
-    event.listen(db.engine, "before_cursor_execute", seen)
-    try:
-        call()
-    finally:
-        event.remove(db.engine, "before_cursor_execute", seen)
-    lines: list[str] = []
-    with db.engine.connect() as connection:
-        cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-        for statement, parameters in ran:
-            if statement.lstrip().upper().startswith(("SELECT", "UPDATE")):
-                cursor.execute(f"EXPLAIN QUERY PLAN {statement}", parameters)
-                lines += [str(row[3]) for row in cursor.fetchall()]
-    assert lines, "no query ran"
-    return lines
 
 
 def test_the_ticket_of_a_helpdesk_event_is_found_by_index(db: Database) -> None:
