@@ -39,7 +39,7 @@ from api.helpdesk.base import Helpdesk, HelpdeskError, HelpdeskRejected, Helpdes
 from api.helpdesk.history import INACTIVE
 from api.helpdesk.lease import LEASE_S, claim
 from api.helpdesk.moves import MOVE_FIELDS, MOVED, Moves, reopen_moves_before_decision
-from api.helpdesk.outbox import FROM_WEBHOOK, FROM_WEBHOOK_IN_RANGE
+from api.helpdesk.outbox import FROM_WEBHOOK, FROM_WEBHOOK_IN_RANGE, webhook_ticket
 from api.helpdesk.outcome import Outcome, compute_outcome
 from api.helpdesk.polling import PollingThread
 from api.helpdesk.tables import EventRow, OutcomeRow
@@ -373,17 +373,12 @@ class BackflowWorker(PollingThread):
 
     def _our_ticket(self, session: Session, external_id: str) -> TicketRow | None:
         """Our ticket for the helpdesk's ticket, if its signed webhook sent it."""
-        query = select(TicketRow).where(
-            TicketRow.external_id == f"{self.source}:{external_id}", FROM_WEBHOOK
-        )
-        return session.scalars(query).first()
+        return session.scalars(webhook_ticket(f"{self.source}:{external_id}")).first()
 
     def _ours(self, external: str) -> tuple[str | None, datetime | None, str | None]:
         """Our ticket id, first decision time and first team for a helpdesk ticket, if any."""
         with self.services.db.session() as session:
-            ticket_id = session.scalars(
-                select(TicketRow.id).where(TicketRow.external_id == external, FROM_WEBHOOK)
-            ).first()
+            ticket_id = session.scalars(webhook_ticket(external, TicketRow.id)).first()
             if ticket_id is None:
                 return None, None, None
             first = session.scalars(

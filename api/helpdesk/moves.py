@@ -27,7 +27,7 @@ from api.deps import Services
 from api.helpdesk.base import Helpdesk, HelpdeskRejected, HelpdeskTicket
 from api.helpdesk.delivery import people_routed
 from api.helpdesk.names import user_map
-from api.helpdesk.outbox import FROM_WEBHOOK, FROM_WEBHOOK_IN_RANGE
+from api.helpdesk.outbox import FROM_WEBHOOK, FROM_WEBHOOK_IN_RANGE, webhook_ticket
 from api.helpdesk.tables import EventRow
 from api.schemas import DECIDED_STATUSES
 from api.store import held_row
@@ -67,11 +67,8 @@ class Moves:
             return False  # only our decision placed it (or it is not applied yet)
         policy = self.services.engine.policy
         with self.services.db.session() as session:
-            ticket_id = session.scalars(
-                select(TicketRow.id).where(
-                    TicketRow.external_id == f"{self.source}:{external_id}", FROM_WEBHOOK
-                )
-            ).first()
+            external = f"{self.source}:{external_id}"
+            ticket_id = session.scalars(webhook_ticket(external, TicketRow.id)).first()
             if ticket_id is None:
                 return False
             # held before read: a decision stored meanwhile is either read here or written after

@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.exc import IntegrityError
 
 from api.db import Database
@@ -31,6 +31,12 @@ FROM_WEBHOOK = TicketRow.submitted_by == WEBHOOK_KEY
 FROM_WEBHOOK_IN_RANGE = func.coalesce(TicketRow.submitted_by, "") == WEBHOOK_KEY
 """The same condition, in a form no index serves: for queries bounded by a time index, which
 SQLite without statistics would otherwise pass over for the submitter's (every webhook ticket)."""
+
+
+def webhook_ticket(external_id: str, what: Any = TicketRow) -> Select[Any]:
+    """The query for our ticket (or ``what`` of it: a column) of a helpdesk ticket, by its
+    external id ("rt:123"), if the helpdesk's signed webhook submitted it."""
+    return select(what).where(TicketRow.external_id == external_id, FROM_WEBHOOK)
 
 
 class Outbox:

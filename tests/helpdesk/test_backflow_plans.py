@@ -12,7 +12,8 @@ from query_plans import plans
 from api.db import Database
 from api.helpdesk.backflow import CAUGHT_UP_WITHIN, EventLog
 from api.helpdesk.moves import reopen_moves_before_decision
-from api.tables import utcnow
+from api.helpdesk.outbox import WEBHOOK_KEY, webhook_ticket
+from api.tables import TicketRow, utcnow
 
 
 @pytest.fixture
@@ -65,3 +66,40 @@ def test_the_reopenings_start_from_the_days_tickets_and_decisions(db: Database) 
         found = plans(db, call)
         recent = found[found.index("LIST SUBQUERY 1") + 1]
         assert f"USING INDEX {first} " in recent, found
+
+
+def _ticket(ticket_id: str, external_id: str, submitted_by: str) -> TicketRow:
+    return TicketRow(
+        id=ticket_id,
+        idempotency_key=f"key:{ticket_id}",
+        external_id=external_id,
+        payload_hash="h",
+        payload={"body": "x"},
+        channel="helpdesk",
+        status="decided",
+        submitted_by=submitted_by,
+        sla_state="ok",
+        sla_events=[],
+        front_of_queue=False,
+    )
+
+
+def test_our_ticket_of_a_helpdesk_ticket_is_the_webhooks_found_by_index(db: Database) -> None:
+    """The one lookup the back-flow and the moves share: an API key's "rt:5" names no RT ticket
+    of ours; the webhook's is found through the external id index, whole or one column of it."""
+    with db.session() as session:
+        session.add(_ticket("by-key", "rt:5", "some-key"))
+        session.add(_ticket("by-webhook", "rt:5", WEBHOOK_KEY))
+    with db.session() as session:
+        row = session.scalars(webhook_ticket("rt:5")).first()
+        assert row is not None and row.id == "by-webhook"
+        assert session.scalars(webhook_ticket("rt:5", TicketRow.id)).all() == ["by-webhook"]
+        assert session.scalars(webhook_ticket("rt:6", TicketRow.id)).first() is None
+    for what in (TicketRow, TicketRow.id):
+
+        def lookup(what: object = what) -> None:
+            with db.session() as session:
+                session.scalars(webhook_ticket("rt:5", what)).first()
+
+        found = plans(db, lookup)
+        assert found and all("ix_tickets_external_id_submitted_by" in line for line in found), found
