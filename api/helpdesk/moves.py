@@ -8,10 +8,11 @@ member of the policy: no assignee, so no member's load counts it). Until then th
 our decision or has not applied it yet, and our decision's team and assignee stand.
 
 Only the ticket's current place moves (``tickets.team``/``assignee``: the loads, the SLA watch,
-the review queue and GET /v1/tickets read it); the decisions keep the agent's and the reviewer's
-choice, which the KPIs and the back-flow's misroute judgement read. The helpdesk is read as it
-is now, not as the event says, so events that come out of order or twice leave the ticket where
-the helpdesk has it.
+the review queue and GET /v1/tickets read it), and with the team whether it is escalated (a team
+other than the first line: the SLA watch watches those alone); the decisions keep the agent's
+and the reviewer's choice, which the KPIs and the back-flow's misroute judgement read. The
+helpdesk is read as it is now, not as the event says, so events that come out of order or twice
+leave the ticket where the helpdesk has it.
 """
 
 from __future__ import annotations
@@ -76,7 +77,10 @@ class Moves:
             if row is None or row.status not in DECIDED_STATUSES:
                 return False  # no decision (failed): nothing placed here to move
             team, assignee = place(policy, now, row.team)
-            if (team, assignee) == (row.team, row.assignee):
+            # Escalated is "in a team other than the first line": a person's move into the
+            # first line's queue ends the SLA watch's escalation, one out of it starts it.
+            escalate = row.escalate if team == row.team else team != policy.first_line_team
+            if (team, assignee, escalate) == (row.team, row.assignee, row.escalate):
                 return False
             log.info(
                 "%s ticket %s moved there: %s/%s -> %s/%s",
@@ -87,7 +91,8 @@ class Moves:
                 team,
                 assignee,
             )
-            row.team, row.assignee, row.updated_at = team, assignee, utcnow()
+            row.team, row.assignee, row.escalate = team, assignee, escalate
+            row.updated_at = utcnow()
         self.services.loads.invalidate()
         return True
 

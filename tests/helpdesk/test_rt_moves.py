@@ -231,3 +231,27 @@ def test_a_move_while_triage_had_failed_is_applied_once_a_replay_decides_it(
     view = rig.services.store.view(claim.id)
     assert (view.team, view.assignee) == ("erp_applications", None)
     assert view.decision is not None and view.decision["team"] == "database"
+
+
+def test_a_move_into_the_first_lines_queue_ends_the_escalation_and_one_out_starts_it(
+    make_rig: RigFactory, fake: FakeHelpdesk
+) -> None:
+    """Escalated is "in a team other than the first line": the SLA watch follows the queue."""
+    rig = make_rig(fake)
+    ticket_id, rt_id, _ = _routed(rig, fake)
+
+    def watched() -> bool:
+        at_risk = rig.services.sla.at_risk(utcnow() + timedelta(days=60))
+        return ticket_id in [a.id for a in at_risk]
+
+    assert watched()  # the database team's: escalated by our decision
+    fake.set_field(rt_id, "Queue", "service_desk", KATRIN)
+    rig.connector.handler.handle(_moved("rt-txn-940", rt_id, "Queue", "service_desk"))
+    rig.connector.backflow.drain()
+    assert rig.services.store.view(ticket_id).team == "service_desk"
+    assert not watched()
+    fake.set_field(rt_id, "Queue", "network", KATRIN)
+    rig.connector.handler.handle(_moved("rt-txn-941", rt_id, "Queue", "network"))
+    rig.connector.backflow.drain()
+    assert rig.services.store.view(ticket_id).team == "network"
+    assert watched()
