@@ -9,21 +9,23 @@ misroute). A specialist's team stays against the queue, any person's against a q
 team, and the record says so (knowledge.cases.stands_against); the outcome's facts are learned
 as always. The events of a ticket still queued for triage wait for its decision, and those
 processed before its creation reached the service (caught up after them) are taken up again
-once it has. A reopen,
-applied in its turn after the resolution before it, makes the ticket open here again (decided,
-or in review); a rejection or deletion closes it here (status resolved) without learning
-anything; whichever of these comes last (the catch-up may hand over one after a later one),
-the ticket is left open here exactly when the helpdesk has it open now. A ticket merged into
-another there is closed here (nothing learned): its work goes on as the other. A queue or owner
-change there moves the ticket's current team and assignee here (api.helpdesk.moves). A worker claims
-each event before it processes it (a lease, as the outbox's rows), so of two API processes on
-one database only one learns a resolution; the other leaves that ticket's events to it.
+once it has. A reopen, applied in its turn after the resolution before it, makes the ticket
+open here again (decided, or in review; one whose triage had failed is failed again and tried
+again, as its sender's resend would be); a rejection or deletion closes it here (status
+resolved) without learning anything; whichever of these comes last (the catch-up may hand over
+one after a later one), the ticket is left open here exactly when the helpdesk has it open now.
+A ticket merged into another there is closed here (nothing learned): its work goes on as the
+other. A queue or owner change there moves the ticket's current team and assignee here
+(api.helpdesk.moves). A worker claims each event before it processes it (a lease, as the
+outbox's rows), so of two API processes on one database only one learns a resolution; the
+other leaves that ticket's events to it.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from contextlib import suppress
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -61,6 +63,8 @@ CAUGHT_UP_WITHIN = timedelta(days=1)
 # "moved": its queue or owner changed (api.helpdesk.moves).
 WORK = ("resolved", "reopened", "closed", "merged", MOVED)
 CLOSED_UNRESOLVED = ("rejected", "deleted")
+Resubmit = Callable[[str, str, str, str], None]
+"""Try a failed ticket again (ticket id, intake source, by, reason): ``Intake.resubmitted``."""
 MERGED_FIELD = "mergedinto"  # the field of RT's merge (an AddLink), posted as the kept ticket's
 
 
@@ -191,10 +195,16 @@ class BackflowWorker(PollingThread):
     thread_name = "helpdesk-backflow"
 
     def __init__(
-        self, services: Services, helpdesk: Helpdesk, source: str = "rt", poll_s: float = 2.0
+        self,
+        services: Services,
+        helpdesk: Helpdesk,
+        source: str = "rt",
+        poll_s: float = 2.0,
+        resubmit: Resubmit | None = None,
     ) -> None:
         super().__init__(poll_s)
         self.services, self.helpdesk, self.source = services, helpdesk, source
+        self.resubmit = resubmit
         self.events = EventLog(services.db)
         self.dead_letters = DeadLetters(services.db)
         self.moves = Moves(services, helpdesk, source)
@@ -289,9 +299,15 @@ class BackflowWorker(PollingThread):
     def _reopen_here(self, external_id: str) -> None:
         with self.services.db.session() as session:
             found = self._our_ticket(session, external_id)
-            if found is None or found.status != "resolved":
+            if found is None or found.status not in ("resolved", "failed"):
                 return
-            ticket_id = found.id
+            ticket_id, failed = found.id, found.status == "failed"
+        if failed or self._reopen_decided(ticket_id):
+            self._triage_again(ticket_id, external_id)
+
+    def _reopen_decided(self, ticket_id: str) -> bool:
+        """Open again as its latest decision left it; True when it has none because its
+        triage had failed: failed again here."""
         with self.services.db.session() as session:
             # Held before its decisions are read: a review storing its decision meanwhile
             # either comes first (its decision is read here) or waits for this write (and then
@@ -299,19 +315,41 @@ class BackflowWorker(PollingThread):
             # the reviewer decided back in review, where no review can resume it.
             row = held_row(session, ticket_id)
             if row is None or row.status != "resolved":
-                return
+                return False
             held = session.scalars(
                 select(DecisionRow.needs_review)
                 .where(DecisionRow.ticket_id == row.id)
                 .order_by(DecisionRow.id.desc())
             ).first()
-            if held is not None:
-                # A reviewer who was deciding it when it was closed still holds its claim: it
-                # stays theirs (a second reviewer would decide it too), and goes stale as usual
-                # if their process died.
-                claimed = held and row.claim_token is not None
-                row.status = "deciding" if claimed else "review" if held else "decided"
-                row.updated_at = utcnow()
+            if held is None and row.error is None:
+                return False  # closed before its triage ended (merged into another): stays so
+            # No decision and an error: its triage had failed when the helpdesk closed it.
+            # A reviewer who was deciding it when it was closed still holds its claim: it stays
+            # theirs (a second reviewer would decide it too), and goes stale as usual if their
+            # process died.
+            claimed = bool(held) and row.claim_token is not None
+            row.status = (
+                "failed"
+                if held is None
+                else "deciding"
+                if claimed
+                else "review"
+                if held
+                else "decided"
+            )
+            row.updated_at = utcnow()
+            return held is None
+
+    def _triage_again(self, ticket_id: str, external_id: str) -> None:
+        """A failed ticket the helpdesk has open (again) is tried again, as its sender's resend
+        would be: the dead letter the helpdesk's close discarded is open again and replayed; a
+        person's discard stands. Failed here until then, so a failed try is tried again."""
+        by, reason = f"helpdesk:{self.source}", f"reopened in {self.source} ticket {external_id}"
+        letter = self.dead_letters.latest(ticket_id)
+        if letter is not None and letter.state == "discarded" and letter.resolved_by == by:
+            self.dead_letters.restore(letter.id, by, reason)
+        if self.resubmit is not None:
+            self.resubmit(ticket_id, "helpdesk", by, reason)
 
     def close(self, external_id: str) -> None:
         """Closed in the helpdesk without a resolution: no longer open here (nor learned).

@@ -23,7 +23,7 @@ import api.helpdesk as package
 from agent.settings import Settings
 from api.deps import Services
 from api.helpdesk.accounts import load_accounts
-from api.helpdesk.backflow import BackflowWorker, EventLog, RTEventHandler
+from api.helpdesk.backflow import BackflowWorker, EventLog, Resubmit, RTEventHandler
 from api.helpdesk.base import Helpdesk, HelpdeskError
 from api.helpdesk.catchup import CatchUp
 from api.helpdesk.delivery import DeliveryLoop
@@ -34,6 +34,7 @@ from api.helpdesk.outbox import Outbox
 from api.helpdesk.rt import RTHelpdesk
 from api.helpdesk.rt_events import RTEventReader
 from api.intake.events import HelpdeskWebhook
+from api.intake.setup import Intake
 
 log = logging.getLogger(__name__)
 
@@ -68,10 +69,12 @@ def build_connector(
     helpdesk: Helpdesk,
     options: HelpdeskOptions,
     webhook: HelpdeskWebhook | None = None,
+    resubmit: Resubmit | None = None,
 ) -> Connector:
     """The connector's parts over the service's database, on any Helpdesk implementation.
 
-    The catch-up needs RT's REST2 and the webhook to feed: without either there is none.
+    The catch-up needs RT's REST2 and the webhook to feed: without either there is none. A
+    failed ticket the helpdesk opens again is tried again through ``resubmit`` (the intake's).
     """
     wake = threading.Event()
     outbox = Outbox(services.db)
@@ -84,7 +87,9 @@ def build_connector(
         poll_s=options.helpdesk_poll_s,
         wake=wake,
     )
-    backflow = BackflowWorker(services, helpdesk, "rt", poll_s=options.helpdesk_poll_s)
+    backflow = BackflowWorker(
+        services, helpdesk, "rt", poll_s=options.helpdesk_poll_s, resubmit=resubmit
+    )
     handler = RTEventHandler(EventLog(services.db), backflow.wake)
     accounts = load_accounts(options.helpdesk_accounts_file)
     enricher = Enricher(
@@ -112,17 +117,19 @@ def _connect(
     settings: Settings,
     options: HelpdeskOptions | None,
     helpdesk: Helpdesk | None,
-    webhook: HelpdeskWebhook | None = None,
+    intake: Intake | None = None,
 ) -> Connector | None:
     """The connector over the service, enriching its tickets; None when none is configured.
-    With the webhook, it also catches up on the RT transactions the webhook missed."""
+    With the intake, it also catches up on the RT transactions its webhook missed, and tries
+    again a failed ticket RT opens again."""
     options = options or HelpdeskOptions.from_settings(settings)
     if helpdesk is None:
         if not options.configured:
             log.info("no helpdesk configured (helpdesk_url/helpdesk_token): connector off")
             return None
         helpdesk = _rt(options)
-    connector = build_connector(services, helpdesk, options, webhook)
+    webhook, resubmit = (intake.webhook, intake.resubmitted) if intake else (None, None)
+    connector = build_connector(services, helpdesk, options, webhook, resubmit)
     # Queued tickets are enriched by the worker before triage, never inside the webhook call.
     services.service.enrichers.append(connector.enricher.enrich)
     package.use(connector.enricher.enrich)
@@ -157,7 +164,7 @@ def install(
     """Connect the app to the helpdesk; a no-op (None) when no helpdesk is configured."""
     services: Services = app.state.services
     intake = getattr(app.state, "intake", None)
-    connector = _connect(services, settings, options, helpdesk, getattr(intake, "webhook", None))
+    connector = _connect(services, settings, options, helpdesk, intake)
     if connector is None:
         return None
     if not hasattr(app.state, "decision_listeners"):

@@ -180,6 +180,24 @@ class DeadLetters:
             session.execute(reopening)
         log.warning("dead letter %d open again, its replay failed: %s", letter_id, why)
 
+    def restore(self, letter_id: int, by: str, why: str) -> bool:
+        """Undo a discard by ``by`` (the helpdesk that closed the ticket opened it again): the
+        letter is open again. False when it is not ``by``'s discard (a person's stands)."""
+        restoring = (
+            update(DeadLetterRow)
+            .where(
+                DeadLetterRow.id == letter_id,
+                DeadLetterRow.state == "discarded",
+                DeadLetterRow.resolved_by == by,
+            )
+            .values(state="open", resolved_by=None, reason=None, resolved_at=None)
+        )
+        with self.db.session() as session:
+            restored = bool(session.execute(restoring).rowcount)  # type: ignore[attr-defined]
+        if restored:
+            log.warning("dead letter %d open again: %s", letter_id, why)
+        return restored
+
     def open_count(self) -> int:
         """How many dead letters wait for a person."""
         with self.db.session() as session:

@@ -85,7 +85,9 @@ class Intake:
         if self.options.intake_workers:
             self.workers.start()
 
-    def resubmitted(self, ticket_id: str, source: str, by: str) -> None:
+    def resubmitted(
+        self, ticket_id: str, source: str, by: str, reason: str = "resubmitted by its sender"
+    ) -> None:
         """Its sender sent a ticket again: if its triage failed, try it again where that helps.
 
         A ticket that did not fail is left as it is. Its open dead letter is replayed, recorded
@@ -100,9 +102,7 @@ class Intake:
             # Queued as its priority says: the urgent headroom is not for routine resends.
             urgent = self.flow.urgent_order(letter.priority)
             try:
-                self.actions.replay(
-                    letter.id, by, reason="resubmitted by its sender", urgent=urgent
-                )
+                self.actions.replay(letter.id, by, reason=reason, urgent=urgent)
             except ConflictError:
                 # Another resend or a reviewer replayed (or discarded) it first: the sender's
                 # resend is answered like any other, not refused.

@@ -756,3 +756,69 @@ def test_a_ticket_closed_before_its_creation_was_caught_up_is_closed_here(
     assert rig.services.store.status(ticket_id) == "resolved"  # out of the SLA watch
     learned = rig.triager.kb.store.get(ticket_id)
     assert (learned is not None) == (status == "resolved")
+
+
+@pytest.mark.parametrize("dead_lettered", [True, False])
+def test_a_failed_ticket_closed_then_reopened_in_the_helpdesk_is_triaged_again(
+    make_rig: RigFactory, fake: FakeHelpdesk, dead_lettered: bool
+) -> None:
+    """Open in the helpdesk again, it is tried again as its sender's resend would be: the dead
+    letter the close discarded is replayed (or, failed outside the intake, it is queued)."""
+    rig = make_rig(fake)
+    ticket_id, rt_id = _failed(rig, fake)
+    dead_letters = rig.app.state.intake.dead_letters
+    letter_id = None
+    if dead_lettered:
+        letter_id = dead_letters.add(
+            ticket_id, "helpdesk", "helpdesk", "standard", 50, "TriageError: timed out", 5, {}, {}
+        )
+    for txn, status, kind in (("200", "rejected", "status"), ("201", "open", "reopened")):
+        fake.set_field(rt_id, "Status", status, "root")
+        rig.connector.handler.handle(
+            HelpdeskEvent(
+                source="rt",
+                event_id=f"rt-txn-{txn}",
+                type=kind,  # type: ignore[arg-type]
+                external_id=f"rt:{rt_id}",
+                changes={"Status": status},
+            )
+        )
+        assert rig.connector.backflow.drain() == 1
+    assert rig.services.store.status(ticket_id) == "queued"
+    if letter_id is not None:
+        letter = dead_letters.get(letter_id)
+        assert (letter.state, letter.resolved_by) == ("replayed", "helpdesk:rt")
+        assert letter.reason == f"reopened in rt ticket {rt_id}"
+    rig.services.service.process(ticket_id)  # the intake's worker takes it
+    assert rig.services.store.status(ticket_id) == "decided"
+    rig.connector.delivery.drain()
+    assert fake.tickets[rt_id].queue == "database"
+
+
+def test_a_failed_ticket_whose_dead_letter_a_person_discarded_is_not_replayed_on_a_reopen(
+    make_rig: RigFactory, fake: FakeHelpdesk
+) -> None:
+    rig = make_rig(fake)
+    ticket_id, rt_id = _failed(rig, fake)
+    dead_letters = rig.app.state.intake.dead_letters
+    letter_id = dead_letters.add(
+        ticket_id, "helpdesk", "helpdesk", "standard", 50, "TriageError: timed out", 5, {}, {}
+    )
+    rig.app.state.intake.actions.discard(letter_id, "lead", "spam")
+    fake.set_field(rt_id, "Status", "rejected", "root")
+    rig.connector.handler.handle(
+        HelpdeskEvent(
+            source="rt",
+            event_id="rt-txn-210",
+            type="status",
+            external_id=f"rt:{rt_id}",
+            changes={"Status": "rejected"},
+        )
+    )
+    fake.set_field(rt_id, "Status", "open", "root")
+    rig.connector.handler.handle(
+        HelpdeskEvent(source="rt", event_id="rt-txn-211", type="reopened", external_id=rt_id)
+    )
+    assert rig.connector.backflow.drain() == 2
+    assert rig.services.store.status(ticket_id) == "failed"  # as the person left it
+    assert (dead_letters.get(letter_id).state, dead_letters.open_count()) == ("discarded", 0)
