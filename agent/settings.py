@@ -5,16 +5,43 @@ Each field is documented once here; ``.env.example`` lists them with their defau
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AfterValidator, BeforeValidator, Field, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from agent.errors import InputError
 
 EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
+HELPDESK_CLOSED_STATUSES = ("resolved", "rejected", "deleted")
+"""RT's inactive statuses (its default lifecycle): a ticket in one of them is closed."""
+
+
+def _status_list(value: Any) -> Any:
+    """The environment's text as a list: a JSON list, or names separated by commas."""
+    if not isinstance(value, str):
+        return value
+    if value.lstrip().startswith("["):
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"should be a JSON list or names separated by commas: {exc}") from None
+    return value.split(",")
+
+
+def _statuses(values: list[str]) -> list[str]:
+    """Statuses as RT compares them (any case); at least one, none empty."""
+    cleaned = [value.strip().lower() for value in values]
+    if not cleaned or not all(cleaned):
+        raise ValueError("should name at least one status, none of them empty")
+    return cleaned
+
+
+Statuses = Annotated[list[str], NoDecode, BeforeValidator(_status_list), AfterValidator(_statuses)]
+"""Status names: a list, or (from the environment) a JSON list or names separated by commas."""
 
 
 def _default_data_dir() -> Path:
@@ -210,6 +237,12 @@ class Settings(BaseSettings):
     )
     helpdesk_bot_user: str = Field(
         default="triage", description="Helpdesk user of the token (its changes are ours)."
+    )
+    helpdesk_closed_statuses: Statuses = Field(
+        default_factory=lambda: list(HELPDESK_CLOSED_STATUSES),
+        description="Helpdesk statuses that close a ticket (comma-separated or a JSON list): "
+        "RT's inactive ones; add a custom lifecycle's, e.g. cancelled. resolved is learned as a "
+        "resolution, the others close the ticket with nothing learned; leaving one reopens it.",
     )
 
     @property

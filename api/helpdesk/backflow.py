@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from contextlib import suppress
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -35,10 +35,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from agent.errors import ConflictError
+from agent.settings import HELPDESK_CLOSED_STATUSES
 from api.db import Database
 from api.deps import Services
 from api.helpdesk.base import Helpdesk, HelpdeskError, HelpdeskRejected, HelpdeskUnavailable
-from api.helpdesk.history import INACTIVE
 from api.helpdesk.lease import LEASE_S, claim
 from api.helpdesk.moves import MOVE_FIELDS, MOVED, Moves, reopen_moves_before_decision
 from api.helpdesk.outbox import FROM_WEBHOOK, FROM_WEBHOOK_IN_RANGE, webhook_ticket
@@ -58,22 +58,23 @@ MAX_ATTEMPTS = 20
 # How far back tickets are looked at for events processed before the service had them.
 CAUGHT_UP_WITHIN = timedelta(days=1)
 # The events the worker applies; the others are only recorded. "closed": a status change that
-# closes the ticket without a resolution (rejected, deleted): nothing to learn, nothing due.
+# closes the ticket without a resolution (RT's rejected, deleted; the closing statuses set but
+# resolved, helpdesk_closed_statuses): nothing to learn, nothing due.
 # "merged": another ticket was merged into this one (RT reads the merged one as this one since).
 # "moved": its queue or owner changed (api.helpdesk.moves).
 WORK = ("resolved", "reopened", "closed", "merged", MOVED)
-CLOSED_UNRESOLVED = ("rejected", "deleted")
 Resubmit = Callable[[str, str, str, str], None]
 """Try a failed ticket again (ticket id, intake source, by, reason): ``Intake.resubmitted``."""
 MERGED_FIELD = "mergedinto"  # the field of RT's merge (an AddLink), posted as the kept ticket's
 
 
-def work_type(event: HelpdeskEvent) -> str:
-    """The event's type as the worker sees it ("closed" for a rejection or deletion, "merged"
-    for a merge, "moved" for a queue or owner change)."""
+def work_type(event: HelpdeskEvent, closed: Collection[str] = HELPDESK_CLOSED_STATUSES) -> str:
+    """The event's type as the worker sees it ("closed" for a change to one of the ``closed``
+    statuses other than resolved, such as a rejection or deletion; "merged" for a merge,
+    "moved" for a queue or owner change)."""
     if event.type == "status":
         status = next((v for k, v in event.changes.items() if k.lower() == "status"), None)
-        if str(status or "").lower() in CLOSED_UNRESOLVED:
+        if str(status or "").lower() in set(closed) - {"resolved"}:
             return "closed"
     if event.type == "updated" and any(k.lower() == MERGED_FIELD for k in event.changes):
         return "merged"
@@ -85,15 +86,19 @@ def work_type(event: HelpdeskEvent) -> str:
 class EventLog:
     """The helpdesk events seen, and the resolutions still to process."""
 
-    def __init__(self, db: Database) -> None:
-        self.db = db
+    def __init__(self, db: Database, closed: Collection[str] = HELPDESK_CLOSED_STATUSES) -> None:
+        self.db, self.closed = db, closed
+
+    def kind(self, event: HelpdeskEvent) -> str:
+        """The event's type as the worker sees it (``work_type``)."""
+        return work_type(event, self.closed)
 
     def add(self, event: HelpdeskEvent) -> bool:
         """Record an event; False when it was seen before."""
         prefix = f"{event.source}:"
         # The intake may hand over "rt:123" (the canonical external id) or RT's own "123".
         external = event.external_id.removeprefix(prefix) or event.external_id
-        kind = work_type(event)
+        kind = self.kind(event)
         row = EventRow(
             event_id=event.event_id,
             source=event.source,
@@ -185,7 +190,7 @@ class RTEventHandler:
 
     def handle(self, event: HelpdeskEvent) -> None:
         """Record the event once; a resolution, reopen or close is processed in the background."""
-        if self.events.add(event) and work_type(event) in WORK:
+        if self.events.add(event) and self.events.kind(event) in WORK:
             self.wake.set()
 
 
@@ -201,11 +206,12 @@ class BackflowWorker(PollingThread):
         source: str = "rt",
         poll_s: float = 2.0,
         resubmit: Resubmit | None = None,
+        closed: Collection[str] = HELPDESK_CLOSED_STATUSES,
     ) -> None:
         super().__init__(poll_s)
         self.services, self.helpdesk, self.source = services, helpdesk, source
-        self.resubmit = resubmit
-        self.events = EventLog(services.db)
+        self.resubmit, self.closed = resubmit, closed
+        self.events = EventLog(services.db, closed)
         self.dead_letters = DeadLetters(services.db)
         self.moves = Moves(services, helpdesk, source)
 
@@ -285,7 +291,7 @@ class BackflowWorker(PollingThread):
         if ticket_id is not None:
             self._learn(ticket_id, outcome, first_team)
             self._discard_dead_letter(ticket_id, f"resolved in {self.source} ticket {external_id}")
-            if ticket.status.lower() not in INACTIVE:
+            if ticket.status.lower() not in self.closed:
                 # Reopened since (the reopen's event came first): learned, and open as there.
                 self._reopen_here(external_id)
         return outcome
@@ -391,7 +397,7 @@ class BackflowWorker(PollingThread):
             status = self.helpdesk.ticket(external_id).status
         except HelpdeskRejected:
             return False  # deleted for good (or not ours to read): open nowhere
-        return status.lower() not in INACTIVE
+        return status.lower() not in self.closed
 
     def _discard_dead_letter(self, ticket_id: str, reason: str) -> None:
         """A dead letter of a ticket the helpdesk closed waits for nobody: a replay would

@@ -17,10 +17,11 @@ from __future__ import annotations
 import logging
 import random
 import threading
+from collections.abc import Collection
 from datetime import UTC, datetime
 
+from agent.settings import HELPDESK_CLOSED_STATUSES
 from api.helpdesk.base import Helpdesk, HelpdeskRejected, HelpdeskUnavailable, TicketUpdate
-from api.helpdesk.history import INACTIVE
 from api.helpdesk.listener import REVIEW_TAG
 from api.helpdesk.names import TAGS_FIELD
 from api.helpdesk.outbox import Outbox
@@ -46,8 +47,14 @@ def people_routed(helpdesk: Helpdesk, ticket_id: str) -> set[str]:
     }
 
 
-def apply_row(helpdesk: Helpdesk, outbox: Outbox, row: OutboxRow) -> tuple[str, str | None]:
-    """Apply the row's remaining steps; returns the status (applied or partial) and refusals."""
+def apply_row(
+    helpdesk: Helpdesk,
+    outbox: Outbox,
+    row: OutboxRow,
+    closed: Collection[str] = HELPDESK_CLOSED_STATUSES,
+) -> tuple[str, str | None]:
+    """Apply the row's remaining steps; returns the status (applied or partial) and refusals.
+    ``closed``: the helpdesk's statuses that close a ticket."""
     update, progress = dict(row.update), dict(row.progress or {})
     ticket_id = row.external_id
     if "fields" not in progress:
@@ -64,7 +71,7 @@ def apply_row(helpdesk: Helpdesk, outbox: Outbox, row: OutboxRow) -> tuple[str, 
             # this one: the decision was for a ticket that is no more.
             raise HelpdeskRejected(f"{helpdesk.name} ticket {ticket_id} was merged into {now.id}")
         if moves or TAGS_FIELD in change.custom_fields:
-            if moves and now.status.lower() in INACTIVE:
+            if moves and now.status.lower() in closed:
                 # Done before the decision arrived (a backlog, a restart's catch-up): the
                 # person's final queue and owner stand, and the resolution is learned from them.
                 change = change.model_copy(update={"queue": None, "owner": None})
@@ -123,10 +130,11 @@ class DeliveryLoop(PollingThread):
         cap_s: float = 30.0,
         poll_s: float = 2.0,
         wake: threading.Event | None = None,
+        closed: Collection[str] = HELPDESK_CLOSED_STATUSES,
     ) -> None:
         super().__init__(poll_s, wake)
         self.outbox = outbox
-        self.helpdesk = helpdesk
+        self.helpdesk, self.closed = helpdesk, closed
         self.base_s, self.cap_s = base_s, cap_s
         self.failures = 0  # consecutive "unavailable" answers: the helpdesk's health
         self.last_error: str | None = None
@@ -156,7 +164,7 @@ class DeliveryLoop(PollingThread):
     def deliver(self, row: OutboxRow) -> bool:
         """Apply one row; False when the helpdesk is unreachable (the row stays pending)."""
         try:
-            status, refused = apply_row(self.helpdesk, self.outbox, row)
+            status, refused = apply_row(self.helpdesk, self.outbox, row, self.closed)
         except HelpdeskUnavailable as exc:
             self.failures += 1
             self.last_error = str(exc)

@@ -18,7 +18,6 @@ log = logging.getLogger(__name__)
 
 MESSAGE_TYPES = ("Correspond", "Comment")
 CLOSED = ("resolved", "closed", "rejected")
-INACTIVE = (*CLOSED, "deleted")  # nobody works on the ticket any more
 RESOLUTIONS_FETCHED = 3  # earlier resolved tickets whose resolution text is read
 
 

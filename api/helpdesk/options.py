@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, SecretStr
 
-from agent.settings import Settings
+from agent.settings import HELPDESK_CLOSED_STATUSES, Settings, Statuses
 from api.helpdesk.names import BOT_USER
 
 
@@ -35,6 +35,10 @@ class HelpdeskOptions(BaseModel):
         default=10, ge=0, le=100, description="Earlier tickets of the requester attached"
     )
     helpdesk_bot_user: str = Field(default=BOT_USER, description="The RT user of the token")
+    helpdesk_closed_statuses: Statuses = Field(
+        default_factory=lambda: list(HELPDESK_CLOSED_STATUSES),
+        description="Statuses that close a ticket (resolved: learned as a resolution)",
+    )
 
     @classmethod
     def from_settings(cls, settings: Settings) -> HelpdeskOptions:

@@ -86,11 +86,13 @@ def build_connector(
         cap_s=options.helpdesk_retry_cap_s,
         poll_s=options.helpdesk_poll_s,
         wake=wake,
+        closed=options.helpdesk_closed_statuses,
     )
+    closed = options.helpdesk_closed_statuses
     backflow = BackflowWorker(
-        services, helpdesk, "rt", poll_s=options.helpdesk_poll_s, resubmit=resubmit
+        services, helpdesk, "rt", options.helpdesk_poll_s, resubmit=resubmit, closed=closed
     )
-    handler = RTEventHandler(EventLog(services.db), backflow.wake)
+    handler = RTEventHandler(EventLog(services.db, closed), backflow.wake)
     accounts = load_accounts(options.helpdesk_accounts_file)
     enricher = Enricher(
         helpdesk, accounts, "rt:", options.helpdesk_history_limit, owned=outbox.from_webhook

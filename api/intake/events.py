@@ -12,6 +12,7 @@ through ``accept``, the same path after the signature check, so either may see a
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from typing import Any
 
 from pydantic import BaseModel
@@ -20,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 
 from agent.errors import InputError, UpstreamError
 from agent.json_input import load_json
+from agent.settings import HELPDESK_CLOSED_STATUSES
 from api.auth import Principal
 from api.db import Database
 from api.hooks import HelpdeskEvent, HelpdeskEventHandler
@@ -52,9 +54,11 @@ class HelpdeskWebhook:
         handlers: dict[str, HelpdeskEventHandler],
         secret: str | None,
         tolerance_s: float = 300.0,
+        closed: Collection[str] = HELPDESK_CLOSED_STATUSES,
     ) -> None:
         self.db, self.flow, self.handlers = db, flow, handlers
         self.secret, self.tolerance_s = secret, tolerance_s
+        self.closed = closed  # the helpdesk's statuses that close a ticket
 
     def receive(self, body: bytes, timestamp: str | None, signature: str | None) -> EventOutcome:
         """Verify and apply one event (AuthError 401 on a bad signature, InputError 422)."""
@@ -70,7 +74,7 @@ class HelpdeskWebhook:
         """Adapt, dedupe and apply one event whose origin is already trusted (InputError 422)."""
         from api.intake.webhooks import adapt_helpdesk
 
-        event = adapt_helpdesk(payload)
+        event = adapt_helpdesk(payload, self.closed)
         if not self._take(event):
             return EventOutcome(event_id=event.event_id, type=event.type, outcome="duplicate")
         try:

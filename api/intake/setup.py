@@ -157,7 +157,8 @@ def build_intake(
     )
     handlers = handlers if handlers is not None else {}
     secret = options.webhook_secret.get_secret_value() if options.webhook_secret else None
-    webhook = HelpdeskWebhook(db, flow, handlers, secret, options.webhook_tolerance_s)
+    closed = services.settings.helpdesk_closed_statuses
+    webhook = HelpdeskWebhook(db, flow, handlers, secret, options.webhook_tolerance_s, closed)
     SourceCollector(health).register(services.metrics.registry)
     return Intake(
         options=options,

@@ -9,6 +9,7 @@ zone; anything else is a 422 naming the field.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from typing import Annotated, Any, Self
 
@@ -18,11 +19,11 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 from agent.errors import InputError, first_problem
 from agent.language import detect_language
 from agent.models import Account, CustomFields, Ticket
+from agent.settings import HELPDESK_CLOSED_STATUSES
 from api.hooks import EVENT_ID_MAX, HelpdeskEvent, HelpdeskEventType
 from api.intake.rt_ids import RT_EVENT_PREFIX, RT_ID
 
 RESOLVED = {"resolved"}
-CLOSED = {"resolved", "rejected", "deleted"}
 
 
 def _rt_id(value: str) -> str:
@@ -99,7 +100,7 @@ class RtEvent(BaseModel):
         return self
 
 
-def _rt_type(txn: RtTransaction) -> HelpdeskEventType:
+def _rt_type(txn: RtTransaction, closed: Collection[str]) -> HelpdeskEventType:
     kind = txn.type.lower()
     if kind == "create":
         return "created"
@@ -107,7 +108,7 @@ def _rt_type(txn: RtTransaction) -> HelpdeskEventType:
         new, old = (txn.new_value or "").lower(), (txn.old_value or "").lower()
         if new in RESOLVED:
             return "resolved"
-        if old in CLOSED and new not in CLOSED:
+        if old in closed and new not in closed:
             return "reopened"
         return "status"
     if kind in ("correspond", "comment"):
@@ -132,11 +133,14 @@ def _rt_ticket(event: RtEvent) -> Ticket:
     )
 
 
-def adapt_rt(payload: dict[str, Any]) -> HelpdeskEvent:
-    """An RT scrip payload as a HelpdeskEvent; InputError naming the bad field."""
+def adapt_rt(
+    payload: dict[str, Any], closed: Collection[str] = HELPDESK_CLOSED_STATUSES
+) -> HelpdeskEvent:
+    """An RT scrip payload as a HelpdeskEvent; InputError naming the bad field. ``closed``: the
+    statuses that close a ticket (leaving one is a reopen)."""
     try:
         event = RtEvent.model_validate(payload)
-        kind = _rt_type(event.transaction)
+        kind = _rt_type(event.transaction, closed)
         txn = event.transaction
         changes = {txn.field or txn.type: txn.new_value} if kind not in ("created",) else {}
         if kind == "commented":
@@ -155,12 +159,14 @@ def adapt_rt(payload: dict[str, Any]) -> HelpdeskEvent:
         raise InputError(f"rt webhook: {first_problem(exc, 'payload')}") from None
 
 
-def adapt_helpdesk(payload: Any) -> HelpdeskEvent:
+def adapt_helpdesk(
+    payload: Any, closed: Collection[str] = HELPDESK_CLOSED_STATUSES
+) -> HelpdeskEvent:
     """Either flavour: RT's (``source`` "rt" with a ``transaction``) or the generic shape."""
     if not isinstance(payload, dict):
         raise InputError("helpdesk webhook: expected a JSON object")
     if payload.get("source") == "rt" and "transaction" in payload:
-        return adapt_rt(payload)
+        return adapt_rt(payload, closed)
     try:
         event = HelpdeskEvent.model_validate(payload)
     except ValidationError as exc:

@@ -5,7 +5,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from agent.settings import Settings
+import pytest
+
+from agent.errors import InputError
+from agent.settings import Settings, read_settings
 
 ENV_EXAMPLE = Path(__file__).resolve().parents[2] / ".env.example"
 
@@ -21,3 +24,30 @@ def test_every_setting_is_listed_in_env_example_with_its_default() -> None:
     for name, field in Settings.model_fields.items():
         if field.default is not None and isinstance(field.default, str | int | float):
             assert listed[f"TRIAGE_{name.upper()}"] == str(field.default), name
+
+
+@pytest.mark.parametrize(
+    ("value", "statuses"),
+    [
+        ("resolved, Cancelled", ["resolved", "cancelled"]),
+        ('["resolved", "closed"]', ["resolved", "closed"]),
+    ],
+)
+def test_the_closing_statuses_are_read_as_a_list(
+    monkeypatch: pytest.MonkeyPatch, value: str, statuses: list[str]
+) -> None:
+    monkeypatch.setenv("TRIAGE_HELPDESK_CLOSED_STATUSES", value)
+    assert read_settings().helpdesk_closed_statuses == statuses
+
+
+@pytest.mark.parametrize("value", ["", " , ", "[1,"])
+def test_closing_statuses_that_name_none_are_refused_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    monkeypatch.setenv("TRIAGE_HELPDESK_CLOSED_STATUSES", value)
+    with pytest.raises(InputError, match=r"^TRIAGE_HELPDESK_CLOSED_STATUSES: .*(status|JSON list)"):
+        read_settings()
+
+
+def test_the_closing_statuses_default_to_rts_inactive_ones() -> None:
+    assert Settings().helpdesk_closed_statuses == ["resolved", "rejected", "deleted"]

@@ -61,8 +61,12 @@ def make_rig(tmp_path: Path, hd_embedder: Embedder, hd_policy: Policy) -> Iterat
         background: bool = False,
         webhook_secret: str | None = None,
         database_url: str | None = None,
+        closed_statuses: list[str] | None = None,
     ) -> Rig:
-        settings = Settings(data_dir=tmp_path / uuid.uuid4().hex[:8], database_url=database_url)
+        more = {"helpdesk_closed_statuses": closed_statuses} if closed_statuses else {}
+        settings = Settings(
+            data_dir=tmp_path / uuid.uuid4().hex[:8], database_url=database_url, **more
+        )
         settings.ensure_dirs()
         kb = KnowledgeBase(
             InMemoryCaseStore(), hd_embedder, LearnedRouter(model_dir=settings.model_dir)
@@ -77,7 +81,9 @@ def make_rig(tmp_path: Path, hd_embedder: Embedder, hd_policy: Policy) -> Iterat
         app = create_app(
             settings, triager, ServiceOptions(start_background=background), intake_options=intake
         )
-        opts = options or HelpdeskOptions(helpdesk_retry_base_s=0.01, helpdesk_retry_cap_s=0.05)
+        opts = options or HelpdeskOptions(
+            helpdesk_retry_base_s=0.01, helpdesk_retry_cap_s=0.05, **more
+        )
         connector = install(app, settings, opts, helpdesk)
         assert connector is not None
         rig = Rig(app=app, triager=triager, connector=connector)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import runpy
 import threading
 from datetime import timedelta
 from pathlib import Path
@@ -9,7 +10,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from rt_support import DB_TEXT, REVIEW_TEXT, Rig, RigFactory, rt_ticket
+from rt_support import DB_TEXT, REPO, REVIEW_TEXT, Rig, RigFactory, rt_ticket
 from sqlalchemy import event, func, select
 
 from agent.errors import ConflictError
@@ -26,6 +27,11 @@ from api.intake.events import WEBHOOK_CALLER
 from api.main import create_app
 from api.options import ServiceOptions
 from api.tables import FeedbackRow, TicketRow, utcnow
+
+# The scrip's body as the intake tests know it (INTEGRATION.md contract).
+rt_payload = runpy.run_path(str(REPO / "tests" / "api" / "intake" / "intake_samples.py"))[
+    "rt_payload"
+]
 
 
 def _resolved(event_id: str, external: str) -> HelpdeskEvent:
@@ -822,3 +828,36 @@ def test_a_failed_ticket_whose_dead_letter_a_person_discarded_is_not_replayed_on
     assert rig.connector.backflow.drain() == 2
     assert rig.services.store.status(ticket_id) == "failed"  # as the person left it
     assert (dead_letters.get(letter_id).state, dead_letters.open_count()) == ("discarded", 0)
+
+
+def _status_change(rt_id: str, txn: str, old: str, new: str) -> dict[str, Any]:
+    """The scrip's body of a status change of that RT ticket."""
+    payload = rt_payload(f"rt-txn-{txn}", "Status", field="Status", old_value=old, new_value=new)
+    payload["ticket"]["id"] = rt_id
+    return dict(payload)
+
+
+@pytest.mark.parametrize("configured", [True, False])
+def test_a_custom_closing_status_closes_the_ticket_and_leaving_it_reopens_it(
+    make_rig: RigFactory, fake: FakeHelpdesk, configured: bool
+) -> None:
+    """An RT lifecycle of its own may close tickets as "cancelled": once it is among the closing
+    statuses, the ticket is closed here (nothing learned) and open again when RT leaves it. Not
+    among them (the default is RT's resolved, rejected, deleted), it is a status like any."""
+    closing = ["resolved", "rejected", "deleted", "cancelled"] if configured else None
+    rig = make_rig(fake, closed_statuses=closing)
+    webhook = rig.app.state.intake.webhook
+    rt = fake.create(*DB_TEXT, requester="alice@example.com")
+    ticket_id, _ = rig.decide(rt_ticket(rt.id, *DB_TEXT))
+    fake.set_field(rt.id, "Status", "cancelled", "root")
+    webhook.accept(_status_change(rt.id, "300", "open", "cancelled"))
+    rig.connector.backflow.drain()
+    assert rig.services.store.status(ticket_id) == ("resolved" if configured else "decided")
+    with rig.services.db.session() as session:
+        assert session.scalars(select(OutcomeRow)).all() == []  # nothing learned
+    fake.set_field(rt.id, "Status", "open", "root")
+    assert webhook.accept(_status_change(rt.id, "301", "cancelled", "open")).type == (
+        "reopened" if configured else "status"
+    )
+    rig.connector.backflow.drain()
+    assert rig.services.store.status(ticket_id) == "decided"

@@ -57,6 +57,25 @@ def test_rt_transactions_map_to_event_types(kind: str, txn: dict, expected: str)
         assert event.ticket.body.startswith("The VPN drops")
 
 
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        ("open", "cancelled", "status"),
+        ("cancelled", "open", "reopened"),
+        ("rejected", "open", "status"),
+    ],
+)
+def test_the_statuses_that_close_a_ticket_are_the_ones_given(
+    old: str, new: str, expected: str
+) -> None:
+    """A custom lifecycle's closing status (cancelled): leaving it is a reopen; leaving one no
+    longer given is not. By default RT's own: resolved, rejected, deleted."""
+    payload = rt_payload(kind="Status", field="Status", old_value=old, new_value=new)
+    assert adapt_rt(payload, closed=["resolved", "cancelled"]).type == expected
+    default = "reopened" if old in ("resolved", "rejected", "deleted") else "status"
+    assert adapt_rt(payload).type == default
+
+
 def test_created_event_is_triaged_once(make_intake_api: IntakeFactory) -> None:
     api = make_intake_api(start=False)
     first = _post(api, rt_payload())
