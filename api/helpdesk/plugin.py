@@ -23,12 +23,14 @@ import api.helpdesk as package
 from agent.settings import Settings
 from api.deps import Services
 from api.helpdesk.accounts import load_accounts
-from api.helpdesk.backflow import BackflowWorker, EventLog, Resubmit, RTEventHandler
+from api.helpdesk.backflow import BackflowWorker
 from api.helpdesk.base import Helpdesk, HelpdeskError
 from api.helpdesk.catchup import CatchUp
 from api.helpdesk.delivery import DeliveryLoop
+from api.helpdesk.event_log import EventLog, RTEventHandler
 from api.helpdesk.history import Enricher
 from api.helpdesk.listener import OutboxListener
+from api.helpdesk.open_state import Resubmit
 from api.helpdesk.options import HelpdeskOptions
 from api.helpdesk.outbox import Outbox
 from api.helpdesk.rt import RTHelpdesk

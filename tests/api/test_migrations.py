@@ -13,8 +13,8 @@ from sqlalchemy import insert, inspect, select, text
 
 from api.auth import create_key
 from api.db import Database, alembic_config
-from api.helpdesk.backflow import EventLog
 from api.helpdesk.catchup import CatchUp
+from api.helpdesk.event_log import EventLog
 from api.intake.tables import EventSeenRow
 from api.review_claim import ReviewClaims
 from api.tables import TicketRow, utcnow

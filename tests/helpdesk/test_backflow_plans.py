@@ -10,7 +10,8 @@ import pytest
 from query_plans import plans
 
 from api.db import Database
-from api.helpdesk.backflow import CAUGHT_UP_WITHIN, EventLog
+from api.helpdesk.backflow import CAUGHT_UP_WITHIN
+from api.helpdesk.event_log import EventLog
 from api.helpdesk.moves import reopen_moves_before_decision
 from api.helpdesk.outbox import WEBHOOK_KEY, webhook_ticket
 from api.tables import TicketRow, utcnow

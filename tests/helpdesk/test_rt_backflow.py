@@ -18,8 +18,8 @@ from agent.kpis import compute_kpis
 from agent.state import HumanReview
 from agent.triager import Triager, TriageResult
 from api.auth import create_key
-from api.helpdesk.backflow import MAX_ATTEMPTS
 from api.helpdesk.base import HelpdeskTicket
+from api.helpdesk.event_log import MAX_ATTEMPTS
 from api.helpdesk.fake import FakeHelpdesk
 from api.helpdesk.tables import EventRow, OutcomeRow
 from api.hooks import HelpdeskEvent
