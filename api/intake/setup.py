@@ -91,7 +91,8 @@ class Intake:
         """Its sender sent a ticket again: if its triage failed, try it again where that helps.
 
         A ticket that did not fail is left as it is. Its open dead letter is replayed, recorded
-        as replayed by the sender; a ticket that failed outside the intake (no record of it) is
+        as replayed by ``by`` for ``reason`` (the sender's resend; the helpdesk opening the
+        ticket again is one too); a ticket that failed outside the intake (no record of it) is
         queued through it. A dead letter a reviewer discarded stays closed, and an intake ticket
         with no open dead letter has a retry due already: both are left as they are.
         """
