@@ -203,25 +203,29 @@ class BackflowWorker(PollingThread):
             # which any person's label (a reviewer's of this very ticket) outranks
             label_source="helpdesk" if team is not None else "decision",
         )
-        case = self.services.engine.learn(correction)
-        record: dict[str, Any] = {}
-        if case.label_source != correction.label_source and case.team != final_team:
-            # A person's label stays (knowledge.cases.stands_against; logged there), for the
-            # KPIs too: they read the latest feedback record. The queue's team is kept beside it.
-            record = {"helpdesk_team": team, "team_kept": case.label_source}
-            final_team, escalated = case.team, case.team != policy.first_line_team
-        record |= {
-            "final_team": final_team,
-            "escalation_needed": escalated,
-            "escalated": escalated,  # by the first line of now (the KPIs read it)
-            "first_contact_resolved": outcome.first_contact_resolved if escalated else None,
-            "handling_hours": outcome.hours_to_resolve,
-            "resolution": outcome.resolution,
-            "reassignments": outcome.reassignments,
-            "reopened": outcome.reopened,
-            "misrouted": outcome.misrouted,
-            "source": self.source,
-            "external_id": outcome.external_id,
-            "author": f"helpdesk:{self.source}",
-        }
-        self.services.ledger.add_feedback(ticket_id, f"helpdesk:{self.source}", record)
+        # The case merges the outcomes in the order learned, the KPIs the stored feedback in the
+        # order stored: a specialist's answer on the same ticket at once takes the same order.
+        with self.services.engine.held():
+            case = self.services.engine.learn(correction)
+            record: dict[str, Any] = {}
+            if case.label_source != correction.label_source and case.team != final_team:
+                # A person's label stays (knowledge.cases.stands_against; logged there), for
+                # the KPIs too: they read the latest feedback record. The queue's team is kept
+                # beside it.
+                record = {"helpdesk_team": team, "team_kept": case.label_source}
+                final_team, escalated = case.team, case.team != policy.first_line_team
+            record |= {
+                "final_team": final_team,
+                "escalation_needed": escalated,
+                "escalated": escalated,  # by the first line of now (the KPIs read it)
+                "first_contact_resolved": outcome.first_contact_resolved if escalated else None,
+                "handling_hours": outcome.hours_to_resolve,
+                "resolution": outcome.resolution,
+                "reassignments": outcome.reassignments,
+                "reopened": outcome.reopened,
+                "misrouted": outcome.misrouted,
+                "source": self.source,
+                "external_id": outcome.external_id,
+                "author": f"helpdesk:{self.source}",
+            }
+            self.services.ledger.add_feedback(ticket_id, f"helpdesk:{self.source}", record)
