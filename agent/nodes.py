@@ -37,6 +37,7 @@ class Nodes:
         # The LLM prompt also shows the product and the account tier, cleaned the same way.
         shown = [scan(value) for value in (ticket.product, ticket.account.tier) if value]
         return {
+            "policy_version": self.deps.policy_version,
             "clean_subject": clean_subject,
             "clean_text": clean_text,
             "injections": [p for found in (subject, body, *shown) for p in found.passages],

@@ -26,6 +26,8 @@ class TriageState(TypedDict, total=False):
 
     ticket: Ticket
     """The ticket as received (untrusted text)."""
+    policy_version: str
+    """Fingerprint of the policy the run started under: a run that died resumes only under it."""
     clean_subject: str
     """Subject with instruction-like passages removed."""
     clean_text: str

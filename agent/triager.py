@@ -188,15 +188,25 @@ class Triager:
         return setting
 
     def _stopped_midway(self, config: RunnableConfig, ticket: Ticket) -> bool:
-        """True when this thread holds an unfinished run (not a review wait) of the same ticket."""
+        """True when this thread holds an unfinished run (not a review wait) of the same ticket
+        under the active policy. One that started under another policy is dropped: its rule hits
+        and complexity came from rules no longer in force, and the ticket starts again."""
         if self.checkpointer.get_tuple(config) is None:
             return False  # a new thread, as nearly every ticket is: skip the full state read
         snapshot = self.graph.get_state(config)
-        return (
-            bool(snapshot.next)
-            and not snapshot.interrupts
-            and (snapshot.values.get("ticket") == ticket)
+        if not snapshot.next or snapshot.interrupts or snapshot.values.get("ticket") != ticket:
+            return False
+        started_under = snapshot.values.get("policy_version")
+        if started_under == self.deps.policy_version:
+            return True
+        log.info(
+            "triage run of %s stopped under policy %s; starting it again under %s",
+            ticket.id,
+            started_under,
+            self.deps.policy_version,
         )
+        self.forget(str(config["configurable"]["thread_id"]))
+        return False
 
     def resume(self, thread_id: str, review: HumanReview) -> TriageResult:
         """Resume a run waiting for review with a human's decision."""
