@@ -137,7 +137,10 @@ class Triager:
         """The embedded defaults: Chroma on disk, SQLite checkpoints, the configured policy.
 
         ``read_only``: a triager that only routes (``triage route``) reads the knowledge base
-        beside the process that writes it, a running service (see ``knowledge.owner``)."""
+        beside the process that writes it, a running service (see ``knowledge.owner``). Its runs
+        are checkpointed in memory: nothing resumes them once the process ends, and the data
+        directory's checkpoint file is the service's, its held runs kept under their ticket ids
+        (a route of the same ticket would run on the held run's thread)."""
         settings = settings or get_settings()
         settings.ensure_dirs()
         kb = KnowledgeBase.open(settings, read_only=read_only)
@@ -146,7 +149,7 @@ class Triager:
             policy=policy or load_policy(settings.policy_path),
             kb=kb,
             llm=LLMClassifier.from_settings(settings),
-            checkpointer=sqlite_checkpointer(settings),
+            checkpointer=memory_checkpointer() if read_only else sqlite_checkpointer(settings),
         )
         # after the triager: the refit learns with the team descriptions it handed over
         if kb.router is not None and not kb.router.is_fitted and kb.store.count():

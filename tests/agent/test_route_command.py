@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -266,3 +267,24 @@ def test_serve_with_a_policy_file_it_cannot_read_is_one_clear_line(
     assert done.returncode == 1
     assert done.stderr.splitlines()[-1] == f"triage: error: {path}: {reason}"
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.slow
+def test_routing_leaves_no_checkpoints_in_the_data_dir(tmp_path: Path) -> None:
+    # A route is one run in a process that ends with it: nothing resumes it, and the data dir's
+    # checkpoint file belongs to the service, whose held runs wait there under their ticket ids.
+    data = tmp_path / "data"
+    for n in range(3):
+        ticket = {**TICKET, "id": f"T-{n}"}
+        done = _triage("route", "-", stdin=json.dumps(ticket), data_dir=data)
+        assert done.returncode == 0, done.stderr
+    checkpoints = data / "checkpoints.sqlite"
+    if checkpoints.exists():
+        with sqlite3.connect(checkpoints) as db:
+            tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master")}
+            threads = (
+                db.execute("SELECT COUNT(DISTINCT thread_id) FROM checkpoints").fetchone()[0]
+                if "checkpoints" in tables
+                else 0
+            )
+        assert threads == 0
