@@ -14,7 +14,7 @@ from agent.deps import Deps
 from agent.injection import normalise_whitespace, scan
 from agent.models import Brief, TriageDecision
 from agent.priority import choose_priority, settle_priority
-from agent.route import choose_route
+from agent.route import choose_route, tree_team
 from agent.state import HumanReview, TriageState
 from knowledge.base import RoutePrediction
 
@@ -101,7 +101,13 @@ class Nodes:
         policy = self.deps.policy
         novel = prediction.novel and policy.novel_to_review
         unsure = novel or prediction.confidence < policy.review_threshold
-        return not deciding_rule and unsure
+        if deciding_rule or not unsure:
+            return False
+        # Nor a decision-tree branch that names the team whatever the guess (read with the
+        # priority the ticket will get, as the route step reads it).
+        ticket, hits = state["ticket"], state["hits"]
+        level, _ = settle_priority(policy, ticket, hits, state["complexity"], prediction)
+        return tree_team(policy, ticket, hits, level) is None
 
     def route(self, state: TriageState) -> Update:
         """Rules and explicit policy first, then the LLM or the learned model; then the tree."""

@@ -68,11 +68,13 @@ def choose_route(
     if branch is not None:
         evidence.append(Evidence(kind="tree", source=branch.name, detail=_describe(branch, team)))
         tags = merge_tags(tags, branch.add_tags)
-        if branch.team and branch.team != team:
+        # A branch that names the team outright (no team condition) is explicit policy, also
+        # when the guess already named that team; one that refines a guessed team inherits that
+        # guess's confidence.
+        outright = branch.team is not None and branch.when.team is None
+        if branch.team and (branch.team != team or outright):
             team, decided_by = branch.team, "tree"
-            # A branch that names the team outright is explicit policy; one that refines a
-            # guessed team inherits that guess's confidence.
-            if branch.when.team is None:
+            if outright:
                 confidence = max(confidence, RULE_CONFIDENCE)
 
     team_obj = policy.team(team)
@@ -155,6 +157,21 @@ def _base_team(
         note = f"ignored teams not in the policy: {', '.join(dropped)}"
         evidence.append(_ev(note, prediction.model_version, top.team, "model"))
     return top.team, "policy" if prediction.cold_start else "learned", min(conf, 1.0)
+
+
+def tree_team(policy: Policy, ticket: Ticket, hits: Sequence[RuleHit], priority: str) -> str | None:
+    """The team the decision tree names outright whatever team comes before it, or None.
+
+    So it is when, for every team of the policy, the first branch to match names its team without
+    a team condition, and names the same one: no guess, the LLM's included, changes the route."""
+    tags = merge_tags(*(h.actions.add_tags for h in hits))
+    named: set[str] = set()
+    for name in policy.team_names:
+        branch = _first_branch(policy, ticket, name, priority, tags)
+        if branch is None or branch.team is None or branch.when.team is not None:
+            return None
+        named.add(branch.team)
+    return named.pop() if len(named) == 1 else None
 
 
 def _rule_tier(hits: Sequence[RuleHit], team: str) -> int | None:

@@ -10,7 +10,7 @@ import pytest
 from agent.errors import ConflictError
 from agent.models import Account, TeamScore, Ticket
 from agent.policy import Policy, loads_policy
-from agent.route import InMemoryLoads, RouteChoice, choose_route, pick_assignee
+from agent.route import InMemoryLoads, RouteChoice, choose_route, pick_assignee, tree_team
 from agent.rules import RuleEngine
 from knowledge.base import RoutePrediction
 
@@ -256,3 +256,25 @@ def test_a_night_shift_member_is_assigned_past_midnight_and_skipped_at_noon() ->
     name, evidence = pick_assignee(desk, [], InMemoryLoads(), WEDNESDAY_10_UTC)
     assert name is None
     assert any(e.detail == "skipped Nia: off shift" for e in evidence)
+
+
+def test_a_branch_naming_its_team_outright_decides_when_the_guess_already_agrees(
+    policy: Policy,
+) -> None:
+    # 'category hardware goes to sre' is explicit policy whichever team the model guessed: a
+    # ticket whose unsure guess was sre already is not held while one guessed desk goes through.
+    ticket = Ticket(body="screen flickers", category="hardware")
+    agreed = _route(policy, ticket, _prediction(("sre", 0.4), ("desk", 0.3)))
+    other = _route(policy, ticket, _prediction(("desk", 0.4), ("sre", 0.3)))
+    for route in (agreed, other):
+        assert (route.team, route.decided_by) == ("sre", "tree")
+        assert route.confidence >= 0.9 and not route.needs_review
+
+
+def test_the_tree_names_the_team_only_when_every_guess_ends_there(policy: Policy) -> None:
+    # hardware-form sends any ticket of that category to sre; vip-db comes first for a VIP
+    # ticket guessed db, and names no team.
+    assert tree_team(policy, Ticket(body="flicker", category="hardware"), [], "P3") == "sre"
+    vip = Ticket(body="flicker", category="hardware", account=Account(tier="vip"))
+    assert tree_team(policy, vip, [], "P3") is None
+    assert tree_team(policy, Ticket(body="flicker"), [], "P3") is None
