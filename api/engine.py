@@ -99,6 +99,12 @@ class LockedEngine:
             self.triager.forget(thread_id)  # a finished run's checkpoints, if they were kept
             return result
 
+    def forget(self, thread_id: str) -> None:
+        """Drop a run nobody will resume (a held ticket closed in the helpdesk). A review of it
+        reopened later is decided from its stored held decision, as for a run that is gone."""
+        with self._lock:
+            self.triager.forget(thread_id)
+
     def learn(self, feedback: Feedback) -> Case:
         """Feed a correction into the knowledge base."""
         with self._lock:

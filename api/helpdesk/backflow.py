@@ -144,6 +144,7 @@ class BackflowWorker(PollingThread):
             )
         if ticket_id is not None:
             self._learn(ticket_id, outcome, first_team)
+            self.state.drop_run(ticket_id)
             self.state.discard_dead_letter(
                 ticket_id, f"resolved in {self.source} ticket {external_id}"
             )

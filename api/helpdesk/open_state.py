@@ -129,9 +129,18 @@ class OpenState:
             if row is None:
                 return
             ticket_id = row.id
-            if row.status in closable:
+            closed = row.status in closable
+            if closed:
                 row.status, row.front_of_queue, row.updated_at = "resolved", False, utcnow()
+        if closed:
+            self.drop_run(ticket_id)
         self.discard_dead_letter(ticket_id, reason)
+
+    def drop_run(self, ticket_id: str) -> None:
+        """A run held for review (or stopped midway) of a ticket the helpdesk resolved or closed:
+        nobody resumes it, and its checkpoints would stay as long as the service runs. Reopened,
+        the ticket is reviewed from its stored held decision."""
+        self.services.engine.forget(ticket_id)
 
     def _open_there(self, external_id: str) -> bool:
         """True when the helpdesk has the ticket open now (False when it has it no more).
