@@ -125,7 +125,9 @@ class LLMClassifier:
         precedents: list[SimilarCase],
         candidates: list[TeamScore],
     ) -> LLMOutcome:
-        """Ask the LLM; never raises, a failure is reported as fallback evidence."""
+        """Ask the LLM; never raises, a failure is reported as fallback evidence. The prompt's
+        making counts against TRIAGE_LLM_TIMEOUT_S as the request does."""
+        deadline = time.monotonic() + self.settings.llm_timeout_s
         model = choice_model(policy)
         schema = response_schema(model)
         # The schema travels with the messages and counts against the same budget.
@@ -172,7 +174,7 @@ class LLMClassifier:
             )
         messages: list[Any] = [m.model_dump() for m in prompt.messages]
         try:
-            completion = self._complete(messages, schema, outcome.usage)
+            completion = self._complete(messages, schema, outcome.usage, deadline)
             choice = self._parse(completion, model)
         except _Rejected as exc:
             return self._fallback(outcome, str(exc))
@@ -201,13 +203,12 @@ class LLMClassifier:
         return outcome
 
     def _complete(
-        self, messages: list[Any], schema: dict[str, Any], usage: LLMUsage
+        self, messages: list[Any], schema: dict[str, Any], usage: LLMUsage, deadline: float
     ) -> ChatCompletion:
-        """One chat completion with structured output within TRIAGE_LLM_TIMEOUT_S, all attempts
-        together: a transient failure is retried while time remains; the format is switched once
-        if the server asks."""
+        """One chat completion with structured output by ``deadline``, all attempts together: a
+        transient failure is retried while time remains; the format is switched once if the
+        server asks."""
         timeout = self.settings.llm_timeout_s
-        deadline = time.monotonic() + timeout
         retries = 0
         while True:
             usage.calls += 1

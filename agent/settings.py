@@ -87,8 +87,8 @@ class Settings(BaseSettings):
     llm_timeout_s: float = Field(
         default=20.0,
         gt=0,
-        description="Seconds one LLM call may take, all its attempts together; a retry has only "
-        "the time left.",
+        description="Seconds one LLM call may take, its prompt's making and all its attempts "
+        "together; a retry has only the time left.",
     )
     llm_max_retries: int = Field(
         default=1,
