@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 from pydantic import SecretStr
 
 HERE = Path(__file__).resolve().parent
@@ -19,7 +20,7 @@ for path in (str(REPO), str(HERE)):
 
 from rt_support import Rig, RigFactory  # noqa: E402
 
-from agent.policy import Policy, load_policy  # noqa: E402
+from agent.policy import Policy, parse_policy  # noqa: E402
 from agent.settings import EXAMPLES_DIR, Settings  # noqa: E402
 from agent.triager import Triager, memory_checkpointer  # noqa: E402
 from api.helpdesk.base import Helpdesk  # noqa: E402
@@ -43,10 +44,25 @@ def hd_embedder(tmp_path_factory: pytest.TempPathFactory) -> Embedder:
     return make_embedder("minilm-int8", tmp_path_factory.mktemp("hd-emb") / "cache.sqlite")
 
 
+# Around the clock, every day: who is assigned must not depend on when the tests run (the
+# example's database team is off shift on weekends and after 18:00 UTC).
+ALWAYS = {
+    "timezone": "UTC",
+    "days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"],
+    "start": "00:00",
+    "end": "24:00",
+}
+
+
 @pytest.fixture(scope="session")
 def hd_policy() -> Policy:
-    """The example policy (its teams are RT's queues)."""
-    return load_policy(EXAMPLES_DIR / "policy.yaml")
+    """The example policy (its teams are RT's queues), with everyone on shift at any time."""
+    data = yaml.safe_load((EXAMPLES_DIR / "policy.yaml").read_text(encoding="utf-8"))
+    for team in data["teams"]:
+        team["working_hours"] = ALWAYS
+        for member in team.get("members", []):
+            member.pop("working_hours", None)
+    return parse_policy(data, "example policy, around the clock")
 
 
 @pytest.fixture
