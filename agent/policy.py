@@ -44,6 +44,12 @@ def _check_regexes(patterns: list[str]) -> list[str]:
             re.compile(pattern)
         except re.error as exc:
             raise ValueError(f"error_codes[{i}] {pattern!r} is not a valid regex: {exc}") from exc
+        if re.search(pattern, "") is not None:
+            # it finds a "code" in any text: the rule would fire on every ticket
+            raise ValueError(
+                f"error_codes[{i}] {pattern!r} matches empty text, so it finds a code in every "
+                "ticket; make the code itself required (e.g. 'ORA-\\d{5}', not '(ORA-\\d{5})?')"
+            )
     return patterns
 
 

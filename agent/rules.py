@@ -224,7 +224,8 @@ class _Scan:
         for pattern in patterns:
             found = self._codes.get(pattern.pattern)
             if found is None:
-                found = [m.group(0).strip() for m in pattern.finditer(self.text)]
+                # a zero-width or blank match (r'\b', '(?=ORA)', r'\s') is no code
+                found = [c for m in pattern.finditer(self.text) if (c := m.group(0).strip())]
                 self._codes[pattern.pattern] = found
             for code in found:
                 seen.setdefault(code.upper(), code)

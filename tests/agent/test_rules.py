@@ -201,3 +201,23 @@ def test_an_invalid_error_code_is_refused_with_readmes_message() -> None:
     with pytest.raises(PolicyError) as refused:
         loads_policy(broken, "policy.yaml")
     assert str(refused.value) == shown
+
+
+@pytest.mark.parametrize("pattern", ["(ORA-\\d{5})?", "E\\d*|", "[A-Z]*", "\\s*"])
+def test_an_error_code_that_matches_empty_text_is_refused(pattern: str) -> None:
+    """Such a pattern finds a 'code' in every ticket: the rule would escalate them all."""
+    text = POLICY.replace("\\bORA-\\d{5}\\b", pattern)
+    with pytest.raises(PolicyError) as caught:
+        loads_policy(text, "test.yaml")
+    assert str(caught.value).startswith("test.yaml: rules[1].match.error_codes: ")
+    assert "matches empty text" in str(caught.value)
+
+
+@pytest.mark.parametrize("pattern", ["\\b", "(?=ORA-)", "\\s"])
+def test_zero_width_and_blank_matches_are_no_codes(policy: Policy, pattern: str) -> None:
+    """Patterns that find only empty or blank text in a ticket fire no rule and count no code."""
+    ticket = Ticket(body="printer jammed again, ORA- maybe")
+    policy.rules[1].match.error_codes = [pattern]
+    engine = RuleEngine(policy)
+    assert [h.rule_id for h in engine.evaluate(ticket, ticket.text)] == []
+    assert engine.complexity(ticket, ticket.text).error_codes == []
