@@ -53,6 +53,10 @@ def _check_regexes(patterns: list[str]) -> list[str]:
     return patterns
 
 
+# a condition on no values holds for no ticket: the rule or branch would look armed and never act
+_EMPTY_LIST = "an empty list matches no ticket; list the values, or leave it out"
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -106,6 +110,14 @@ class RuleMatch(_Strict):
     )
     min_complexity: float | None = Field(default=None, description="Fires at or above this score")
     where: Literal["subject", "body", "any"] = "any"
+
+    @field_validator("fields")
+    @classmethod
+    def _values_listed(cls, fields: dict[TicketField, list[str]]) -> dict[TicketField, list[str]]:
+        for name, values in fields.items():
+            if not values:
+                raise PathError((name,), _EMPTY_LIST)
+        return fields
 
     @field_validator("error_codes")
     @classmethod
@@ -193,6 +205,13 @@ class Condition(_Strict):
     channel: list[str] | None = None
     priority: list[str] | None = None
     tags_any: list[str] | None = None
+
+    @model_validator(mode="after")
+    def _values_listed(self) -> Condition:
+        for name, value in self:
+            if value == []:
+                raise PathError((name,), _EMPTY_LIST)
+        return self
 
 
 class Branch(_Strict):

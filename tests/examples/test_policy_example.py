@@ -246,6 +246,21 @@ def test_a_name_that_names_nothing_is_reported_at_its_path_with_what_was_expecte
             "add_tags); rules add: Security, Outage, Privacy, Data Loss, Password Reset, How-To",
         ),
         (
+            lambda d: d["decision_tree"][5]["when"].update(category=[]),
+            "decision_tree[5].when.category",
+            "an empty list matches no ticket; list the values, or leave it out",
+        ),
+        (
+            lambda d: d["decision_tree"][1]["when"].update(team=[]),
+            "decision_tree[1].when.team",
+            "an empty list matches no ticket; list the values, or leave it out",
+        ),
+        (
+            lambda d: d["rules"][0]["match"].update(fields={"product": []}),
+            "rules[0].match.fields.product",
+            "an empty list matches no ticket; list the values, or leave it out",
+        ),
+        (
             lambda d: d["decision_tree"].insert(2, {"name": "everything", "tier": 2}),
             "decision_tree[3]",
             "branch enterprise-major-incident is never reached: decision_tree[2] (everything) "
