@@ -19,6 +19,7 @@ from agent.config_yaml import load_config, read_text, yaml_problem
 from agent.errors import PolicyError
 from agent.hours import WorkingHours
 from agent.policy_checks import PathError, check_references
+from agent.text import fold
 
 ProtocolAction = Literal["jump_queue", "notify_oncall", "start_sla_clock", "page_team_lead"]
 ComplexityPart = Literal[
@@ -282,6 +283,19 @@ class PriorityPolicy(_Strict):
                     f"{level.first_response_hours:g} is after resolution_hours "
                     f"{level.resolution_hours:g}",
                 )
+        for field, by in (
+            ("by_account_tier", self.by_account_tier),
+            ("by_severity", self.by_severity),
+        ):
+            seen: dict[str, str] = {}
+            for key in by:
+                # tickets are matched case-insensitively: the first spelling would always win
+                first = seen.setdefault(fold(key), key)
+                if first != key:
+                    raise PathError(
+                        (field, key),
+                        f"{key!r} is {first!r} again (matched whatever the case); keep one of them",
+                    )
         named: list[tuple[tuple[str | int, ...], str]] = [
             (("default",), self.default),
             *((("levels", p), p) for p in self.levels),

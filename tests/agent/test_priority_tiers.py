@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from agent.errors import PolicyError
 from agent.models import Account, Ticket
 from agent.policy import Policy, loads_policy
 from agent.priority import priority_floor, settle_priority
@@ -72,3 +73,34 @@ def test_a_declared_severity_raises_however_it_is_spelt(
     settled, _ = settle_priority(policy, ticket, [], engine.complexity(ticket, ticket.text), None)
     assert settled == level
     assert pre_priority(policy, ticket).label == level
+
+
+@pytest.mark.parametrize(
+    ("section", "entries", "message"),
+    [
+        (
+            "by_account_tier",
+            "{VIP: P1, vip: P3}",
+            "priorities.by_account_tier.vip: 'vip' is 'VIP' again",
+        ),
+        (
+            "by_severity",
+            "{High: P2, critical: P1, HIGH: P4}",
+            "priorities.by_severity.HIGH: 'HIGH' is 'High' again",
+        ),
+    ],
+)
+def test_one_tier_or_severity_in_two_spellings_is_refused(
+    section: str, entries: str, message: str
+) -> None:
+    """Matched whatever the case, the first spelling always won and the second did nothing."""
+    text = POLICY.replace(
+        "  by_account_tier: {vip: P2, Enterprise: P3}\n  by_severity: {critical: P1, High: P2}\n",
+        f"  {section}: {entries}\n",
+    )
+    assert text != POLICY
+    with pytest.raises(PolicyError) as caught:
+        loads_policy(text, "test.yaml")
+    assert str(caught.value) == (
+        f"test.yaml: {message} (matched whatever the case); keep one of them"
+    )
