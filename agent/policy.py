@@ -69,7 +69,9 @@ class Member(_Strict):
     email: str | None = None
     skills: list[str] = Field(default_factory=list)
     capacity: int = Field(default=10, ge=0, description="Open tickets this person can hold")
-    working_hours: WorkingHours | None = Field(default=None, description="None: the team's")
+    working_hours: WorkingHours | None = Field(
+        default=None, description="None: the team's; what it leaves out is the team's too"
+    )
     available: bool = Field(default=True, description="False: on leave, never assigned")
 
 
@@ -82,6 +84,27 @@ class Team(_Strict):
     skills: list[str] = Field(default_factory=list)
     members: list[Member] = Field(default_factory=list)
     working_hours: WorkingHours = Field(default_factory=WorkingHours)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _members_hours_from_the_team(cls, data: Any) -> Any:
+        # 'days: [mon, tue]' for a part-timer keeps the team's zone and times: left to the
+        # defaults it was 08:00-18:00 UTC, hours off for a team in New York or Tokyo
+        if not isinstance(data, dict) or not isinstance(data.get("members"), list):
+            return data
+        team_hours = data.get("working_hours")
+        if isinstance(team_hours, WorkingHours):
+            team_hours = team_hours.model_dump()
+        if not isinstance(team_hours, dict):
+            return data  # the defaults: a member's own defaults are the same
+        inherited = {k: v for k, v in team_hours.items() if k in WorkingHours.model_fields}
+        members = [
+            {**m, "working_hours": {**inherited, **m["working_hours"]}}
+            if isinstance(m, dict) and isinstance(m.get("working_hours"), dict)
+            else m
+            for m in data["members"]
+        ]
+        return {**data, "members": members}
 
     @model_validator(mode="after")
     def _members_unique(self) -> Team:

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from agent.errors import ConflictError
+from agent.errors import ConflictError, PolicyError
 from agent.models import Account, TeamScore, Ticket
 from agent.policy import Policy, loads_policy
 from agent.route import InMemoryLoads, RouteChoice, choose_route, pick_assignee, tree_team
@@ -278,3 +278,57 @@ def test_the_tree_names_the_team_only_when_every_guess_ends_there(policy: Policy
     vip = Ticket(body="flicker", category="hardware", account=Account(tier="vip"))
     assert tree_team(policy, vip, [], "P3") is None
     assert tree_team(policy, Ticket(body="flicker"), [], "P3") is None
+
+
+def test_a_member_s_hours_leave_out_what_is_the_team_s() -> None:
+    """A part-timer's 'days: [mon, wed]' keeps the team's zone and times (it was UTC 08-18)."""
+    text = (
+        "first_line_team: desk\n"
+        "teams:\n"
+        "  - name: desk\n"
+        "    working_hours: {timezone: America/New_York, start: '09:00', end: '17:00'}\n"
+        "    members:\n"
+        "      - name: Pat\n"
+        "        working_hours: {days: [mon, wed]}\n"
+        "      - name: Kai\n"
+        "        working_hours: {timezone: Asia/Tokyo}\n"
+    )
+    desk = loads_policy(text, "p.yaml").team("desk")
+    pat, kai = (m.working_hours for m in desk.members)
+    assert pat is not None and kai is not None
+    assert (pat.timezone, pat.days, str(pat.start), str(pat.end)) == (
+        "America/New_York",
+        ["mon", "wed"],
+        "09:00:00",
+        "17:00:00",
+    )
+    assert (kai.timezone, kai.days) == ("Asia/Tokyo", ["mon", "tue", "wed", "thu", "fri"])
+    # Wednesday 10:00 UTC = 05:00 in New York (Pat off) and 19:00 in Tokyo (Kai off)
+    name, evidence = pick_assignee(desk, [], InMemoryLoads(), WEDNESDAY_10_UTC)
+    assert name is None
+    assert "skipped Pat: off shift" in [e.detail for e in evidence]
+    # Wednesday 15:00 UTC = 10:00 in New York: Pat; Thursday the same hour: not Pat's day
+    assert pick_assignee(desk, [], InMemoryLoads(), datetime(2026, 11, 25, 15, tzinfo=UTC))[0] == (
+        "Pat"
+    )
+    assert (
+        pick_assignee(desk, [], InMemoryLoads(), datetime(2026, 11, 26, 15, tzinfo=UTC))[0] is None
+    )
+    # Thursday 01:00 UTC = 10:00 in Tokyo: Kai, in the team's 09:00-17:00 read in Tokyo
+    assert pick_assignee(desk, [], InMemoryLoads(), datetime(2026, 11, 26, 1, tzinfo=UTC))[0] == (
+        "Kai"
+    )
+
+
+def test_a_member_s_hours_refuse_a_shift_that_ends_when_the_team_s_starts() -> None:
+    text = (
+        "first_line_team: desk\n"
+        "teams:\n"
+        "  - name: desk\n"
+        "    working_hours: {start: '09:00', end: '17:00'}\n"
+        "    members: [{name: Pat, working_hours: {end: '09:00'}}]\n"
+    )
+    with pytest.raises(PolicyError) as caught:
+        loads_policy(text, "p.yaml")
+    assert str(caught.value).startswith("p.yaml: teams[0].members[0].working_hours: ")
+    assert "end equals start" in str(caught.value)
