@@ -19,11 +19,23 @@ _Trie = dict[str, "_Trie"]
 _ORIGINALS: dict[str, dict[str, str]] = {}
 
 
+# Typed apostrophes and hyphens: mail clients and word processors turn "can't" into "can’t" and
+# some keyboards type "wi‑fi" with a non-breaking hyphen; a policy written with the plain ones
+# must still match them (NFKD leaves all of these as they are).
+_TYPOGRAPHIC = str.maketrans(
+    {
+        **dict.fromkeys("\u2018\u2019\u201a\u201b\u02bc\u2032\u00b4", "'"),
+        **dict.fromkeys("\u2010\u2011\u2012\u2013\u2014\u2015\u2212", "-"),
+        "\u00ad": None,  # a soft hyphen is invisible: "pass\u00adword" is "password"
+    }
+)
+
+
 def fold(text: str) -> str:
-    """Casefold and strip accents (NFKD, combining marks dropped)."""
+    """Casefold, strip accents (NFKD, combining marks dropped), plain apostrophes and hyphens."""
     if text.isascii():
         return text.lower()
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    decomposed = unicodedata.normalize("NFKD", text.casefold().translate(_TYPOGRAPHIC))
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 

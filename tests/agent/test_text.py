@@ -51,3 +51,17 @@ def test_compiled_pattern_is_cached() -> None:
 
 def test_empty_term_list_matches_nothing() -> None:
     assert find_terms(compile_terms([]), "anything at all") == []
+
+
+def test_typed_apostrophes_and_hyphens_match_the_plain_ones() -> None:
+    """Mail clients write "can’t" and "Wi‑Fi" (U+2019, U+2011); a policy writes "can't", "wi-fi"."""
+    pattern = compile_terms(["can't log in", "wi-fi", "e-mail", "password"])
+    text = "I can\u2019t log in: the Wi\u2011Fi drops, my e\u2013mail too, pass\u00adword reset"
+    assert find_terms(pattern, text) == ["can't log in", "wi-fi", "e-mail", "password"]
+    # and the other way round: a policy pasted from a document with typographic marks
+    typed = compile_terms(["doesn\u2019t start", "sign\u2010on"])
+    assert find_terms(typed, "It doesn't start since the single sign-on change") == [
+        "doesn\u2019t start",
+        "sign\u2010on",
+    ]
+    assert find_terms(pattern, "the wi\u2011fis and e\u2011mails") == []  # still word-bounded

@@ -63,6 +63,8 @@ def test_example_policy_loads_with_teams_members_and_levels(policy: Policy) -> N
         ("Posting fails with EXR-4012 in Example ERP", "erp_applications"),
         ("Wir wurden doppelt belastet, bitte Rechnung prüfen", "billing"),
         ("VPN drops every 10 minutes", "network"),
+        # typed with a non-breaking hyphen (U+2011), as word processors and phones do
+        ("Die Zwei\u2011Faktor Anmeldung schlägt fehl", "identity_access"),
     ],
 )
 def test_example_rules_route_multilingual_keywords_and_codes(
