@@ -59,6 +59,8 @@ class PolicyStore:
         if found is None:
             return self.save(path_text, f"file:{source}", source)
         view, policy = found
+        if view.fingerprint != policy.fingerprint:
+            view = self._refingerprint(view, policy)
         try:
             differs = loads_policy(path_text, source).fingerprint != policy.fingerprint
         except PolicyError:
@@ -72,7 +74,28 @@ class PolicyStore:
                 view.created_by,
                 source,
             )
-        return found
+        return view, policy
+
+    def _refingerprint(self, view: PolicyVersionView, policy: Policy) -> PolicyVersionView:
+        """Store the fingerprint this release reads the active version's YAML to.
+
+        A release that adds a field with a default hashes the same YAML differently: the stored
+        fingerprint would never equal the running policy's, so the version would show
+        ``live: false`` for good and every process would take it up again every few seconds.
+        """
+        with self.db.session() as session:
+            session.execute(
+                update(PolicyRow)
+                .where(PolicyRow.version == view.version)
+                .values(fingerprint=policy.fingerprint)
+            )
+        log.info(
+            "policy version %d reads to fingerprint %s in this release (stored: %s)",
+            view.version,
+            policy.fingerprint,
+            view.fingerprint,
+        )
+        return view.model_copy(update={"fingerprint": policy.fingerprint})
 
     def activate(
         self, yaml_text: str, author: str, source: str, engine: LockedEngine

@@ -8,11 +8,14 @@ from pathlib import Path
 
 import pytest
 from api_support import TICKET_REVIEW, Api, AppFactory, without_hardware
+from sqlalchemy import update
 
 from agent.llm import LLMClassifier
+from agent.policy import Policy
 from agent.settings import EXAMPLES_DIR, Settings
 from api.db import Database
 from api.policies import PolicyStore
+from api.tables import PolicyRow
 
 EXAMPLE = (EXAMPLES_DIR / "policy.yaml").read_text(encoding="utf-8")
 PRINTER_RULE = """
@@ -238,3 +241,42 @@ def test_a_policy_that_drops_a_team_names_the_open_tickets_still_with_it(api: Ap
     # the example policy keeps every team: nothing to name
     again = api.client.put("/v1/policy", json={"yaml": EXAMPLE}, headers=api.auth("admin"))
     assert again.json()["open_tickets_of_dropped_teams"] == {}
+
+
+class _Engine:
+    """The engine interface follow() uses, counting how often it is handed a policy."""
+
+    def __init__(self, policy: Policy) -> None:
+        self.policy = policy
+        self.taken = 0
+
+    def set_policy(self, policy: Policy) -> None:
+        self.policy = policy
+        self.taken += 1
+
+
+def test_a_version_stored_by_an_earlier_release_is_live_and_not_taken_up_again(
+    make_api: AppFactory, tmp_path: Path
+) -> None:
+    """A release that adds a defaulted field reads the same YAML to another fingerprint."""
+    url = f"sqlite:///{tmp_path / 'upgraded.sqlite'}"
+    db = Database(url)
+    db.migrate()
+    try:
+        store = PolicyStore(db)
+        store.save(EXAMPLE, "file:policy.yaml")
+        with db.session() as session:  # what the release before computed for this YAML
+            session.execute(update(PolicyRow).values(fingerprint="2026.11.1+0123456789"))
+        # the upgraded release starts on that database
+        view, policy = PolicyStore(db).bootstrap(EXAMPLE, "policy.yaml")
+        assert view.fingerprint == policy.fingerprint
+        engine = _Engine(policy)
+        upgraded = PolicyStore(db)
+        for _ in range(3):
+            upgraded.follow(engine, every_s=0)  # type: ignore[arg-type]
+        assert engine.taken == 0  # it routes with the active version already
+    finally:
+        db.close()
+    api = make_api(url)
+    active = api.client.get("/v1/policy", headers=api.auth("admin")).json()
+    assert (active["version"], active["live"]) == (1, True)
