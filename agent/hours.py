@@ -3,6 +3,7 @@
 A shift is read in its own time zone and counted in real time, so a shift across a daylight-saving
 switch is an hour shorter or longer. An end before the start is a night shift running into the
 next day; it belongs to the day it starts. An end written "24:00" is the next day's midnight.
+A holiday (a local date) has no shift: nobody is on shift and business-hours SLA clocks pause.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from agent.models import as_utc
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 _WORKDAYS: list[Weekday] = ["mon", "tue", "wed", "thu", "fri"]
+_WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 END_OF_DAY = time.max  # how working hours store an end written as "24:00"
 
 
@@ -31,6 +33,11 @@ class WorkingHours(BaseModel):
     days: list[Weekday] = Field(default_factory=lambda: list(_WORKDAYS), min_length=1)
     start: time = time(8, 0)
     end: time = time(18, 0)
+    holidays: list[date] = Field(
+        default_factory=list,
+        description="Local dates with no shift (a night shift of that date too); SLA clocks "
+        "in business hours pause on them",
+    )
 
     @field_validator("start", "end", mode="before")
     @classmethod
@@ -71,13 +78,14 @@ class WorkingHours(BaseModel):
             raise ValueError("start: 24:00 ends a day; a day starts at 00:00")
         return self
 
+    def works(self, day: date) -> bool:
+        """Whether a shift starts on that local day (a working day, not a holiday)."""
+        return _WEEKDAYS[day.weekday()] in self.days and day not in self.holidays
+
     @property
     def overnight(self) -> bool:
         """Whether the shift runs past midnight (end before start) into the next day."""
         return self.end < self.start
-
-
-_WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 def zone(name: str) -> ZoneInfo:
@@ -95,7 +103,7 @@ def on_shift(hours: WorkingHours, when: datetime) -> bool:
     # an overnight shift belongs to the day it starts: at 05:30 it is yesterday's shift
     days = (today - timedelta(days=1), today) if hours.overnight else (today,)
     for day in days:
-        if _WEEKDAYS[day.weekday()] in hours.days:
+        if hours.works(day):
             opens, closes = _shift(day, hours)
             if opens <= moment < closes:
                 return True
@@ -112,7 +120,7 @@ def add_business_hours(start: datetime, hours: float, business: WorkingHours) ->
         day -= timedelta(days=1)  # the shift that started yesterday may still be open
     left = timedelta(hours=hours)
     while True:
-        if _WEEKDAYS[day.weekday()] in business.days:
+        if business.works(day):
             opens, closes = _shift(day, business)
             current = max(current, opens)
             # Real time, not wall-clock time: a shift spanning a daylight-saving switch is an

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time
+from datetime import UTC, date, datetime, time
 
 import pytest
 
@@ -10,7 +10,7 @@ from agent.errors import PolicyError
 from agent.hours import WorkingHours, add_business_hours, on_shift
 from agent.models import Account, TeamScore, Ticket
 from agent.policy import Policy, loads_policy
-from agent.priority import PriorityChoice, choose_priority
+from agent.priority import PriorityChoice, choose_priority, sla_for
 from agent.rules import RuleEngine
 from knowledge.base import RoutePrediction
 
@@ -234,3 +234,41 @@ def test_business_hours_of_an_overnight_shift_are_real_hours_across_daylight_sav
     autumn = datetime(2026, 10, 24, 12, 0, tzinfo=UTC)
     assert add_business_hours(autumn, 9, night) == datetime(2026, 10, 25, 5, 0, tzinfo=UTC)
     assert add_business_hours(autumn, 10, night) == datetime(2026, 10, 31, 22, 0, tzinfo=UTC)
+
+
+def test_business_hours_sla_clocks_pause_on_the_policy_s_holidays() -> None:
+    """Christmas in Berlin: 24 Dec 2025 is a Wednesday, 25-26 Dec Thursday and Friday."""
+    text = POLICY.replace(
+        'start: "09:00", end: "17:00"}',
+        'start: "09:00", end: "17:00",\n     holidays: [2025-12-25, "2025-12-26"]}',
+    )
+    policy = loads_policy(text, "test.yaml")
+    assert policy.priorities.business_hours.holidays == [date(2025, 12, 25), date(2025, 12, 26)]
+    # Wednesday 24 Dec 15:00 Berlin: 2 h that day, then nothing until Monday 29 Dec 09:00
+    wednesday = datetime(2025, 12, 24, 14, 0, tzinfo=UTC)
+    choice = sla_for(policy, "P3", wednesday)
+    assert choice is not None
+    assert choice.first_response_due == datetime(2025, 12, 29, 10, 0, tzinfo=UTC)  # 11:00
+    # 16 h: 2 on the 24th, 8 on the 29th, 6 on the 30th -> 15:00 Berlin
+    assert choice.resolution_due == datetime(2025, 12, 30, 14, 0, tzinfo=UTC)
+
+
+def test_nobody_is_on_shift_on_a_holiday_nor_in_its_night() -> None:
+    day = WorkingHours(timezone="Asia/Tokyo", holidays=[date(2027, 1, 1)])
+    assert not on_shift(day, datetime(2027, 1, 1, 1, 0, tzinfo=UTC))  # 10:00 on 1 Jan in Tokyo
+    assert on_shift(day, datetime(2027, 1, 4, 1, 0, tzinfo=UTC))  # Monday 4 Jan
+    # the night shift of 31 Dec runs into the holiday; the holiday's own night does not run
+    night = WorkingHours(start=time(22), end=time(6), days=["thu", "fri"], holidays=["2027-01-01"])
+    assert on_shift(night, datetime(2027, 1, 1, 5, 0, tzinfo=UTC))  # Thursday 31 Dec's night
+    assert not on_shift(night, datetime(2027, 1, 1, 23, 0, tzinfo=UTC))  # Friday 1 Jan's night
+    assert add_business_hours(datetime(2027, 1, 1, 12, 0, tzinfo=UTC), 1, night) == datetime(
+        2027, 1, 7, 23, 0, tzinfo=UTC
+    )
+
+
+def test_a_holiday_that_is_not_a_date_is_refused_at_its_path() -> None:
+    text = POLICY.replace(
+        'start: "09:00", end: "17:00"}', 'start: "09:00", end: "17:00", holidays: [25.12.2026]}'
+    )
+    with pytest.raises(PolicyError, match=r"test\.yaml: priorities\.business_hours\.holidays\[0\]"):
+        loads_policy(text, "test.yaml")
