@@ -13,6 +13,18 @@ from collections.abc import Iterable
 from functools import lru_cache
 
 _SPACE = re.compile(r"\s+")
+# Scripts written without spaces between words (Chinese, Japanese, Thai, Lao, Khmer, Myanmar) and
+# Korean, whose particles join the noun ("서버가"): a word there has no word boundary to look for.
+_UNSPACED = (
+    "\u0e00-\u0eff\u1000-\u109f\u1100-\u11ff\u1780-\u17ff\u3040-\u30ff\u3130-\u318f"
+    "\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\uff66-\uff9f"
+    "\U00020000-\U0002fa1f"
+)
+_UNSPACED_CHAR = re.compile(f"[{_UNSPACED}]")
+# A term is bounded by a character that is not a word character of a spaced script; a term's
+# edge in an unspaced script needs no boundary ("障害" in "システム障害が", "VPN" in "VPNが").
+_BEFORE = rf"(?:(?<![^\W{_UNSPACED}])|(?=[{_UNSPACED}]))"
+_AFTER = rf"(?:(?![^\W{_UNSPACED}])|(?<=[{_UNSPACED}]))"
 _Trie = dict[str, "_Trie"]
 
 # Folded key -> the term as first written in the policy, per compiled pattern source.
@@ -60,10 +72,10 @@ def _compile(terms: tuple[str, ...]) -> re.Pattern[str]:
         pattern = re.compile(r"(?!x)x")  # matches nothing
     else:
         # A lookahead at every position finds phrases that overlap or share a start
-        # ("outage" inside "major outage"); (?<!\w)/(?!\w) bound words in any script,
+        # ("outage" inside "major outage"); _BEFORE/_AFTER bound words in spaced scripts,
         # also for terms that begin or end with punctuation ("c++", "sap/4").
         body = _trie_regex(sorted(originals))
-        pattern = re.compile(rf"(?<!\w)(?=({body})(?!\w))")
+        pattern = re.compile(rf"{_BEFORE}(?=({body}){_AFTER})")
     _ORIGINALS[pattern.pattern] = originals
     return pattern
 
@@ -76,13 +88,19 @@ def match_keys(pattern: re.Pattern[str], folded: str) -> set[str]:
     if not found:
         return found
     # The trie takes the longest alternative at a start; shorter terms that are word-bounded
-    # prefixes of a match ("sap" of "sap gui") were also mentioned.
+    # prefixes of a match ("sap" of "sap gui", "障害" of "障害対応") were also mentioned.
     known = _ORIGINALS.get(pattern.pattern, {})
     for key in list(found):
-        for i, ch in enumerate(key):
-            if not (ch.isalnum() or ch == "_") and key[:i] in known:
+        for i in range(1, len(key)):
+            if key[:i] in known and _bounded(key[i - 1], key[i]):
                 found.add(key[:i])
     return found
+
+
+def _bounded(last: str, following: str) -> bool:
+    """Whether a term ending in ``last`` ends where ``following`` comes (as _AFTER decides)."""
+    spaced_word = not _UNSPACED_CHAR.match(following) and (following.isalnum() or following == "_")
+    return not spaced_word or bool(_UNSPACED_CHAR.match(last))
 
 
 def find_terms(pattern: re.Pattern[str], text: str) -> list[str]:

@@ -221,3 +221,22 @@ def test_zero_width_and_blank_matches_are_no_codes(policy: Policy, pattern: str)
     engine = RuleEngine(policy)
     assert [h.rule_id for h in engine.evaluate(ticket, ticket.text)] == []
     assert engine.complexity(ticket, ticket.text).error_codes == []
+
+
+def test_a_japanese_keyword_fires_inside_a_japanese_sentence() -> None:
+    policy = loads_policy(
+        "first_line_team: desk\n"
+        "teams: [{name: desk, tier: 1}, {name: sre}]\n"
+        "rules:\n"
+        "  - id: outage\n"
+        "    match: {keywords: [outage, 障害, 宕机]}\n"
+        "    actions: {escalate_to: sre}\n"
+        "complexity: {urgency_cues: [至急]}\n",
+        "test.yaml",
+    )
+    ticket = Ticket(subject="至急", body="本番システムで障害が発生しています")
+    engine = RuleEngine(policy)
+    assert [(h.rule_id, h.matched) for h in engine.evaluate(ticket, ticket.text)] == [
+        ("outage", ["障害"])
+    ]
+    assert engine.complexity(ticket, ticket.text).urgency_cues == ["至急"]

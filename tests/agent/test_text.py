@@ -65,3 +65,16 @@ def test_typed_apostrophes_and_hyphens_match_the_plain_ones() -> None:
         "sign\u2010on",
     ]
     assert find_terms(pattern, "the wi\u2011fis and e\u2011mails") == []  # still word-bounded
+
+
+def test_terms_match_in_scripts_written_without_spaces() -> None:
+    """Japanese and Chinese put no space between words, Korean joins particles to the noun."""
+    pattern = compile_terms(["障害", "服务器", "ログイン", "서버", "VPN", "障害対応"])
+    assert find_terms(pattern, "システム障害が発生しました") == ["障害"]
+    assert find_terms(pattern, "服务器宕机了") == ["服务器"]
+    assert find_terms(pattern, "ログインできません") == ["ログイン"]
+    assert find_terms(pattern, "서버가 다운됐어요") == ["서버"]
+    assert find_terms(pattern, "VPNが繋がらない") == ["VPN"]  # a Latin word before kana
+    assert find_terms(pattern, "障害対応中です") == ["障害", "障害対応"]
+    # words of spaced scripts stay bounded, beside those scripts too
+    assert find_terms(pattern, "VPNs and VPNaaS; 服务器VPNX") == ["服务器"]
