@@ -19,7 +19,7 @@ from agent.hours import on_shift
 from agent.models import Evidence, Ticket
 from agent.policy import Branch, Member, Policy, Team
 from agent.priority import merge_tags, priority_floor
-from agent.rules import RuleHit, rule_evidence, ticket_field
+from agent.rules import RuleHit, field_matches, rule_evidence, ticket_field
 from agent.text import fold
 from knowledge.base import RoutePrediction
 
@@ -207,8 +207,7 @@ _TREE_FIELDS = ("category", "product", "account_tier", "region", "language", "se
 def _field_ok(ticket: Ticket, name: str, accepted: list[str] | None) -> bool:
     if accepted is None:
         return True
-    value = ticket_field(ticket, name)
-    return value is not None and fold(value) in {fold(a) for a in accepted}
+    return field_matches(name, ticket_field(ticket, name), {fold(a) for a in accepted})
 
 
 def _describe(branch: Branch, team: str) -> str:

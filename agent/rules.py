@@ -68,6 +68,21 @@ def ticket_field(ticket: Ticket, name: str) -> str | None:
     raise KeyError(name)
 
 
+def field_matches(name: str, value: str | None, accepted: set[str]) -> bool:
+    """Whether a ticket's value is one of the accepted (folded) values; a language also by its
+    primary subtag, so 'de' takes 'de-DE' and 'de_AT' as browsers and mail clients send them."""
+    if value is None:
+        return False
+    folded = fold(value).strip()
+    if folded in accepted:
+        return True
+    if name != "language":
+        return False
+    tag = folded.replace("_", "-")
+    tags = {a.replace("_", "-") for a in accepted}
+    return tag in tags or tag.split("-", 1)[0] in tags
+
+
 class _CompiledRule:
     """One rule with its folded keyword keys and compiled error-code regexes."""
 
@@ -197,7 +212,7 @@ class RuleEngine:
         out = []
         for name, accepted in compiled.fields.items():
             value = ticket_field(ticket, name)
-            if value is not None and fold(value) in accepted:
+            if field_matches(name, value, accepted):
                 out.append(f"{name}={value}")
         return out
 

@@ -332,3 +332,36 @@ def test_a_member_s_hours_refuse_a_shift_that_ends_when_the_team_s_starts() -> N
         loads_policy(text, "p.yaml")
     assert str(caught.value).startswith("p.yaml: teams[0].members[0].working_hours: ")
     assert "end equals start" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("language", "fires"),
+    [
+        ("de", True),
+        ("de-DE", True),  # as a browser or mail client sends it
+        ("de_AT", True),
+        ("DE-ch", True),
+        ("dsb", False),
+        ("en-DE", False),
+        (None, False),
+    ],
+)
+def test_a_language_condition_takes_the_language_s_regional_variants(
+    language: str | None, fires: bool
+) -> None:
+    text = (
+        "first_line_team: desk\n"
+        "teams: [{name: desk, tier: 1}, {name: erp}, {name: sec}]\n"
+        "rules:\n"
+        "  - {id: german-erp, match: {fields: {language: [de]}}, actions: {escalate_to: erp}}\n"
+        "decision_tree:\n"
+        "  - {name: german, when: {language: [de]}, tier: 3, assign: false}\n"
+        "  - {name: austrian, when: {language: [de-at]}, tier: 4, assign: false}\n"
+    )
+    policy = loads_policy(text, "p.yaml")
+    route = _route(policy, Ticket(body="Frage", language=language), _prediction(("sec", 0.9)))
+    assert (route.team, route.tier) == (("erp", 3) if fires else ("sec", 2))
+    # a regional value in the policy takes that region only
+    austrian = policy.model_copy(update={"decision_tree": policy.decision_tree[1:]})
+    route = _route(austrian, Ticket(body="Frage", language=language), _prediction(("sec", 0.9)))
+    assert (route.tier == 4) == (language == "de_AT")
