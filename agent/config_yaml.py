@@ -13,7 +13,7 @@ suites): an unreadable or invalid file is one line naming the file and the line 
 from __future__ import annotations
 
 import re
-from collections.abc import Hashable
+from collections.abc import Hashable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +63,35 @@ def load_config(text: str) -> Any:
     """Parse YAML safely; a repeated key raises yaml.YAMLError with its position."""
     # a SafeLoader subclass: plain data only, never arbitrary Python objects
     return yaml.load(text, Loader=_UniqueKeyLoader)
+
+
+def line_of(text: str, loc: Sequence[str | int]) -> int | None:
+    """The line (from 1) where a path into the YAML text is written, e.g. ('rules', 2, 'match'):
+    the deepest key or list item of the path found there; None when even the first is not."""
+    try:
+        node = yaml.compose(text, Loader=_UniqueKeyLoader)
+    except (yaml.YAMLError, RecursionError):
+        return None
+    line = None
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            entry = next((kv for kv in node.value if _names(kv[0], part)), None)
+            if entry is None:
+                break
+            key, node = entry
+            line = key.start_mark.line + 1
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
+            if not 0 <= part < len(node.value):
+                break
+            node = node.value[part]
+            line = node.start_mark.line + 1
+        else:
+            break
+    return line
+
+
+def _names(key: yaml.Node, part: str | int) -> bool:
+    return isinstance(key, yaml.ScalarNode) and key.value == str(part)
 
 
 def yaml_problem(exc: yaml.YAMLError | RecursionError) -> str:

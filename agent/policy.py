@@ -1,7 +1,8 @@
 """The routing policy a support lead edits: teams, rules, decision tree, priorities and SLAs.
 
-A policy is a YAML file validated by pydantic. Errors name the file, the path inside it and what
-was expected, e.g. ``policy.yaml: rules[2].match.error_codes[0]: not a valid regular expression``.
+A policy is a YAML file validated by pydantic. Errors name the file, the line, the path inside it
+and what was expected, e.g. ``policy.yaml: line 164: rules[2].match.error_codes: ... not a valid
+regex``.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from urllib.parse import urlsplit
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from agent.config_yaml import load_config, read_text, yaml_problem
+from agent.config_yaml import line_of, load_config, read_text, yaml_problem
 from agent.errors import PolicyError
 from agent.hours import WorkingHours
 from agent.policy_checks import PathError, check_references
@@ -396,18 +397,20 @@ def _location(loc: tuple[Any, ...]) -> str:
     return out or "(top level)"
 
 
-def parse_policy(data: Any, source: str = "<policy>") -> Policy:
-    """Validate already-parsed YAML/JSON data; errors name the source, path and expectation."""
+def parse_policy(data: Any, source: str = "<policy>", text: str | None = None) -> Policy:
+    """Validate already-parsed YAML/JSON data; errors name the source, the line in ``text`` (the
+    YAML it was parsed from, when given), the path and the expectation."""
     try:
         return Policy.model_validate(data)
     except ValidationError as exc:
         lines = []
         for e in exc.errors():
             found = (e.get("ctx") or {}).get("error")
-            if isinstance(found, PathError):
-                lines.append(f"{source}: {_location((*e['loc'], *found.loc))}: {found}")
-            else:
-                lines.append(f"{source}: {_location(e['loc'])}: {e['msg']}")
+            loc = (*e["loc"], *found.loc) if isinstance(found, PathError) else e["loc"]
+            line = line_of(text, loc) if text is not None else None
+            where = f"line {line}: " if line else ""
+            what = found if isinstance(found, PathError) else e["msg"]
+            lines.append(f"{source}: {where}{_location(loc)}: {what}")
         raise PolicyError("\n".join(lines)) from None
 
 
@@ -425,7 +428,7 @@ def loads_policy(text: str, source: str = "<policy>") -> Policy:
         raise PolicyError(f"{source}: {yaml_problem(exc)}") from None
     if not isinstance(data, dict):
         raise PolicyError(f"{source}: (top level): expected a mapping of policy fields")
-    return parse_policy(data, source)
+    return parse_policy(data, source, text)
 
 
 def neutral_policy(

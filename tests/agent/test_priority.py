@@ -174,7 +174,7 @@ def test_on_shift_reads_the_members_time_zone() -> None:
 
 def test_unknown_time_zone_is_a_policy_error_naming_the_path() -> None:
     text = "first_line_team: a\nteams:\n  - name: a\n    working_hours: {timezone: Mars/Olympus}\n"
-    where = r"p\.yaml: teams\[0\]\.working_hours\.timezone: .*Mars/Olympus"
+    where = r"p\.yaml: line 4: teams\[0\]\.working_hours\.timezone: .*Mars/Olympus"
     with pytest.raises(PolicyError, match=where):
         loads_policy(text, "p.yaml")
 
@@ -270,5 +270,7 @@ def test_a_holiday_that_is_not_a_date_is_refused_at_its_path() -> None:
     text = POLICY.replace(
         'start: "09:00", end: "17:00"}', 'start: "09:00", end: "17:00", holidays: [25.12.2026]}'
     )
-    with pytest.raises(PolicyError, match=r"test\.yaml: priorities\.business_hours\.holidays\[0\]"):
+    with pytest.raises(
+        PolicyError, match=r"test\.yaml: line 19: priorities\.business_hours\.holidays\[0\]"
+    ):
         loads_policy(text, "test.yaml")

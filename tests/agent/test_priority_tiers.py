@@ -102,5 +102,5 @@ def test_one_tier_or_severity_in_two_spellings_is_refused(
     with pytest.raises(PolicyError) as caught:
         loads_policy(text, "test.yaml")
     assert str(caught.value) == (
-        f"test.yaml: {message} (matched whatever the case); keep one of them"
+        f"test.yaml: line 7: {message} (matched whatever the case); keep one of them"
     )

@@ -330,7 +330,7 @@ def test_a_member_s_hours_refuse_a_shift_that_ends_when_the_team_s_starts() -> N
     )
     with pytest.raises(PolicyError) as caught:
         loads_policy(text, "p.yaml")
-    assert str(caught.value).startswith("p.yaml: teams[0].members[0].working_hours: ")
+    assert str(caught.value).startswith("p.yaml: line 5: teams[0].members[0].working_hours: ")
     assert "end equals start" in str(caught.value)
 
 

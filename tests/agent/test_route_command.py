@@ -184,7 +184,8 @@ def test_route_with_a_policy_file_that_does_not_validate_is_one_clear_line(tmp_p
     )
     assert done.returncode == 1 and done.stdout == ""
     assert done.stderr == (
-        f"triage: error: {edited}: rules[2].actions.escalate_to: rule ora-errors: unknown team "
+        f"triage: error: {edited}: line 168: rules[2].actions.escalate_to: rule ora-errors: "
+        "unknown team "
         "'databse'; teams: service_desk, identity_access, database, network, erp_applications, "
         "billing, security, platform_sre, hardware\n"
     )

@@ -194,7 +194,9 @@ def test_evaluation_is_fast_with_a_large_policy() -> None:
 def test_an_invalid_error_code_is_refused_with_readmes_message() -> None:
     """README shows the message a policy with a bad regex gets; it is the one a user sees."""
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
-    shown = readme.split("refused with file, path and expectation:\n\n```\n", 1)[1].split("\n")[0]
+    shown = readme.split("refused with file, line, path and expectation:\n\n```\n", 1)[1].split(
+        "\n"
+    )[0]
     broken = POLICY.replace(
         "match: {fields: {account_tier: [VIP], channel: [phone]}}", "match: {error_codes: ['(']}"
     )
@@ -209,7 +211,7 @@ def test_an_error_code_that_matches_empty_text_is_refused(pattern: str) -> None:
     text = POLICY.replace("\\bORA-\\d{5}\\b", pattern)
     with pytest.raises(PolicyError) as caught:
         loads_policy(text, "test.yaml")
-    assert str(caught.value).startswith("test.yaml: rules[1].match.error_codes: ")
+    assert str(caught.value).startswith("test.yaml: line 10: rules[1].match.error_codes: ")
     assert "matches empty text" in str(caught.value)
 
 
