@@ -43,12 +43,22 @@ _TYPOGRAPHIC = str.maketrans(
 )
 
 
+# Marks that spell the word rather than accent it, kept when folding: Indic viramas and nuktas,
+# Thai and Lao tone marks, Tibetan, Myanmar and Khmer signs, the kana voicing marks ("ล่ม", down,
+# is not "ลม", wind; "バグ", bug, is not "ハク").
+_SPELLING_MARK = re.compile(
+    "[\u0900-\u0dff\u0e00-\u0eff\u0f00-\u0fff\u1000-\u109f\u1780-\u17ff\u3099\u309a]"
+)
+
+
 def fold(text: str) -> str:
     """Casefold, strip accents (NFKD, combining marks dropped), plain apostrophes and hyphens."""
     if text.isascii():
         return text.lower()
     decomposed = unicodedata.normalize("NFKD", text.casefold().translate(_TYPOGRAPHIC))
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return "".join(
+        ch for ch in decomposed if not unicodedata.combining(ch) or _SPELLING_MARK.match(ch)
+    )
 
 
 def term_key(term: str) -> str:

@@ -78,3 +78,15 @@ def test_terms_match_in_scripts_written_without_spaces() -> None:
     assert find_terms(pattern, "障害対応中です") == ["障害", "障害対応"]
     # words of spaced scripts stay bounded, beside those scripts too
     assert find_terms(pattern, "VPNs and VPNaaS; 服务器VPNX") == ["服务器"]
+
+
+def test_marks_that_spell_the_word_are_kept_while_accents_go() -> None:
+    """A Thai tone mark, a Devanagari virama or a kana voicing mark makes another word."""
+    pattern = compile_terms(["ล่ม", "सर्वर", "バグ", "contraseña"])
+    assert find_terms(pattern, "ระบบล่มครับ") == ["ล่ม"]  # the system is down
+    assert find_terms(pattern, "ลมแรงมาก") == []  # strong wind
+    assert find_terms(pattern, "सर्वर बंद है") == ["सर्वर"]
+    assert find_terms(pattern, "सरवर") == []
+    assert find_terms(pattern, "バグがあります") == ["バグ"]
+    assert find_terms(pattern, "ハグしたい") == []  # a hug
+    assert find_terms(pattern, "CONTRASENA olvidada") == ["contraseña"]  # accents still go
