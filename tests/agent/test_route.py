@@ -365,3 +365,20 @@ def test_a_language_condition_takes_the_language_s_regional_variants(
     austrian = policy.model_copy(update={"decision_tree": policy.decision_tree[1:]})
     route = _route(austrian, Ticket(body="Frage", language=language), _prediction(("sec", 0.9)))
     assert (route.tier == 4) == (language == "de_AT")
+
+
+def test_a_member_with_hours_of_their_own_keeps_the_team_s_holidays() -> None:
+    text = (
+        "first_line_team: desk\n"
+        "teams:\n"
+        "  - name: desk\n"
+        "    working_hours: {timezone: Europe/Berlin, holidays: [2026-12-25]}\n"
+        "    members:\n"
+        "      - {name: Pat, working_hours: {timezone: Europe/Lisbon}}\n"
+        "      - {name: Kim, working_hours: {timezone: Europe/Lisbon, holidays: []}}\n"
+    )
+    desk = loads_policy(text, "p.yaml").team("desk")
+    christmas = datetime(2026, 12, 25, 11, 0, tzinfo=UTC)  # a Friday, 11:00 in Lisbon
+    name, evidence = pick_assignee(desk, [], InMemoryLoads(), christmas)
+    assert name == "Kim"  # who wrote her own holidays, none
+    assert "skipped Pat: off shift" in [e.detail for e in evidence]
