@@ -149,6 +149,16 @@ class RuleMatch(_Strict):
     def _valid_regex(cls, patterns: list[str]) -> list[str]:
         return _check_regexes(patterns)
 
+    @field_validator("min_complexity")
+    @classmethod
+    def _above_zero(cls, score: float | None) -> float | None:
+        if score is not None and score <= 0:
+            # the score is never below 0: the rule would fire on every ticket
+            raise ValueError(
+                f"{score:g} fires on every ticket (no score is below 0); give one above 0"
+            )
+        return score
+
     @field_validator("keywords")
     @classmethod
     def _no_blank_keyword(cls, keywords: list[str]) -> list[str]:
@@ -208,6 +218,11 @@ class ComplexityPolicy(_Strict):
     @field_validator("weights")
     @classmethod
     def _fill_weights(cls, weights: dict[ComplexityPart, float]) -> dict[ComplexityPart, float]:
+        for part, weight in weights.items():
+            if weight < 0:
+                # a part counts towards complexity or not at all; below 0 it would pull the score
+                # under 0 and a long or reopened ticket would score as simpler
+                raise PathError((part,), f"{weight:g} is below 0; a part adds to the score or is 0")
         return {**_WEIGHTS, **weights}
 
     @field_validator("error_codes")

@@ -242,3 +242,30 @@ def test_a_japanese_keyword_fires_inside_a_japanese_sentence() -> None:
         ("outage", ["障害"])
     ]
     assert engine.complexity(ticket, ticket.text).urgency_cues == ["至急"]
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        (
+            "match: {min_complexity: 2.5}",
+            "match: {min_complexity: 0}",
+            "test.yaml: line 19: rules[4].match.min_complexity: Value error, 0 fires on every "
+            "ticket (no score is below 0); give one above 0",
+        ),
+        (
+            "  length_unit_chars: 100",
+            "  length_unit_chars: 100\n  weights: {reopens: -2}",
+            "test.yaml: line 25: complexity.weights.reopens: -2 is below 0; a part adds to the "
+            "score or is 0",
+        ),
+    ],
+)
+def test_a_min_complexity_of_zero_and_a_weight_below_zero_are_refused(
+    old: str, new: str, message: str
+) -> None:
+    """min_complexity 0 fired on every ticket; a weight below 0 made reopened tickets simpler."""
+    assert old in POLICY
+    with pytest.raises(PolicyError) as refused:
+        loads_policy(POLICY.replace(old, new), "test.yaml")
+    assert str(refused.value) == message
