@@ -22,11 +22,11 @@ from pydantic import BaseModel, Field, ValidationError
 
 from agent.errors import InputError
 from knowledge.cases import Case
+from knowledge.csv_text import DELIMITER_NAMES, csv_delimiter, decode_csv
 
 FileFormat = Literal["jsonl", "csv"]
 _CASE_FIELDS = set(Case.model_fields)
 _TAG_SPLIT = re.compile(r"[;,|]")
-_DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
 # What a ticket keeps from one export to the next; its team, priority or resolution may change.
 _IDENTITY_FIELDS = ("subject", "body", "requester", "account_id", "created_at")
 # Case fields a shared-schema record calls otherwise, for the reasons a record is skipped.
@@ -140,6 +140,7 @@ class CaseReader:
         self.skipped: list[Skipped] = []
         self.notes: list[str] = []
         self._delimiter = ","  # a CSV's, from its header row
+        self._text: str | None = None  # a CSV's, decoded once
         try:
             self._raw = path.read_bytes()
         except OSError as exc:
@@ -258,23 +259,22 @@ class CaseReader:
         return case_id, team
 
     def _csv_text(self) -> str:
-        # Excel saves "Unicode text" as UTF-16 with a BOM, "CSV UTF-8" with a UTF-8 one
-        utf16 = self._raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
-        encoding = "utf-16" if utf16 else "utf-8-sig"
-        try:
-            text = self._raw.decode(encoding)
-        except UnicodeDecodeError as exc:
-            name = "UTF-16" if utf16 else "UTF-8"
-            raise InputError(f"cannot read {self.path}: not {name} ({exc.reason})") from exc
-        # the csv module refuses a cell over 128 KiB by default: a pasted log in a body is longer
-        csv.field_size_limit(max(csv.field_size_limit(), len(text)))
-        return text
+        if self._text is None:
+            self._text, encoding = decode_csv(self.path, self._raw)
+            if encoding == "cp1252":
+                self.notes.append(
+                    "not UTF-8: read as Windows-1252, as Excel saves 'CSV' on Windows (save as "
+                    "'CSV UTF-8' if letters outside Western European ones look wrong)"
+                )
+            # the csv module refuses a cell over 128 KiB by default: a pasted log is longer
+            csv.field_size_limit(max(csv.field_size_limit(), len(self._text)))
+        return self._text
 
     def _check_csv_header(self) -> None:
         text = self._csv_text()
-        self._delimiter = _delimiter(text)
+        self._delimiter = csv_delimiter(text)
         if self._delimiter != ",":
-            self.notes.append(f"columns are {_DELIMITER_NAMES[self._delimiter]}-separated")
+            self.notes.append(f"columns are {DELIMITER_NAMES[self._delimiter]}-separated")
         header = next(csv.reader(io.StringIO(text), delimiter=self._delimiter), None)
         if not header:
             raise InputError(f"{self.path}: empty CSV file, no header row")
@@ -305,15 +305,6 @@ class CaseReader:
             if self._derives_ids:
                 row["id"] = content_id(row)
             yield line, row
-
-
-def _delimiter(text: str) -> str:
-    """The separator of a CSV's header row: the candidate it holds most of, a comma by default
-    (a spreadsheet saves with ';' where the decimal mark is a comma, and Unicode text with tabs)."""
-    header = text.split("\n", 1)[0]
-    counts = {candidate: header.count(candidate) for candidate in _DELIMITER_NAMES}
-    best = max(counts, key=lambda candidate: counts[candidate])
-    return best if counts[best] > counts[","] else ","
 
 
 def _digits_as_text(value: Any) -> Any:
