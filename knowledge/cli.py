@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import wraps
 from itertools import islice
@@ -16,6 +16,7 @@ from agent.errors import TriageError
 from agent.settings import Settings, get_settings
 
 if TYPE_CHECKING:  # the knowledge base brings its models: imported by the commands that open it
+    from knowledge.cases import Case
     from knowledge.ingest import CaseReader, IngestReport
     from knowledge.kb import KnowledgeBase
 
@@ -63,6 +64,42 @@ def _refit(kb: KnowledgeBase, settings: Settings) -> dict[str, Any]:
     return kb.refit()
 
 
+def _policy_teams(settings: Settings) -> tuple[str, set[str]] | None:
+    """The configured policy's file name and team names; None, with a warning, if it does not
+    load."""
+    from agent.errors import PolicyError
+    from agent.policy import load_policy
+
+    try:
+        policy = load_policy(settings.policy_path)
+    except PolicyError as exc:
+        print(f"warning: {exc}; teams are not checked against the policy", file=sys.stderr)
+        return None
+    return settings.policy_path.name, set(policy.team_names)
+
+
+def _outside_policy(
+    teams: dict[str, int], settings: Settings, what: str = "cases", top: int = 5
+) -> str | None:
+    """What to say of counted teams the policy has none of, which no ticket is routed to."""
+    outside = {team: n for team, n in teams.items() if team != "(none)"}
+    policy = _policy_teams(settings) if outside else None
+    if policy is None:
+        return None
+    name, known = policy
+    outside = {team: n for team, n in outside.items() if team not in known}
+    if not outside:
+        return None
+    ranked = sorted(outside.items(), key=lambda item: -item[1])
+    shown = ", ".join(f"{team} {n}" for team, n in ranked[:top])
+    more = f" (+{len(ranked) - top} more)" if len(ranked) > top else ""
+    return (
+        f"{sum(outside.values())} {what} of teams {name} does not have: {shown}{more}; no "
+        "ticket is routed to them (a team renamed or removed since, or an export that names its "
+        "groups otherwise than the policy's teams)"
+    )
+
+
 @_guarded
 def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     """Ingest a JSONL or CSV export and print what happened."""
@@ -78,10 +115,17 @@ def _ingest(
 ) -> int:
     from knowledge.ingest import IngestReport
 
+    teams: Counter[str] = Counter()  # what the export labels, to check against the policy
+
+    def counted(cases: Iterable[Case]) -> Iterator[Case]:
+        for case in cases:
+            teams[case.team or "(none)"] += 1
+            yield case
+
     cases = islice(reader, args.limit) if args.limit is not None else reader
     report = IngestReport()
     try:
-        kb.ingest(cases, progress=True, keep=reader.unread, report=report)
+        kb.ingest(counted(cases), progress=True, keep=reader.unread, report=report)
     except KeyboardInterrupt:
         report.skipped = reader.skipped + report.skipped
         report.notes = [
@@ -92,6 +136,8 @@ def _ingest(
         return 130
     report.skipped = reader.skipped + report.skipped
     report.notes = reader.notes
+    if reader.reads_team and (outside := _outside_policy(dict(teams), settings, "records")):
+        report.notes.append(outside)
     if not (report.added + report.updated + report.unchanged + len(report.skipped)):
         report.notes.insert(0, f"{args.file} holds no records")  # zeros alone look like a fault
     print(format_report(report))
@@ -185,6 +231,9 @@ def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
         shown = ", ".join(f"{key} {value}" for key, value in islice(counts.items(), args.top))
         more = f" (+{len(counts) - args.top} more)" if len(counts) > args.top else ""
         print(f"{title}: {shown or '-'}{more}")
+    outside = _outside_policy(stats.teams, settings, "cases", args.top)
+    if outside:
+        print(f"note: {outside}")
     return 0
 
 
