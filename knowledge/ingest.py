@@ -205,6 +205,9 @@ class CaseReader:
             except RecursionError:
                 self._skip(number, "invalid JSON: nested deeper than the parser goes")
                 continue
+            if b"\\u" in raw and (half := _lone_surrogate(record)):
+                self._skip(number, f"not text: {half} is half of a character (a cut emoji?)")
+                continue
             row = self._from_shared_schema(number, record)
             if row is not None:
                 yield number, row
@@ -305,6 +308,16 @@ class CaseReader:
             if self._derives_ids:
                 row["id"] = content_id(row)
             yield line, row
+
+
+def _lone_surrogate(record: Any) -> str | None:
+    """A \\ud800-style escape JSON decodes to half a UTF-16 pair, which is no text: stored, it
+    stopped the ingest at the embedding cache and the store. The first one, escaped, or None."""
+    try:
+        json.dumps(record, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return f"\\u{ord(exc.object[exc.start]):04x}"
+    return None
 
 
 def _digits_as_text(value: Any) -> Any:

@@ -1,13 +1,15 @@
-"""A CSV export in the encoding a spreadsheet saved it in: Excel's 'CSV' on a Western Windows is
-Windows-1252, not UTF-8."""
+"""An export's text as it was saved: a CSV in the encoding a spreadsheet chose (Excel's 'CSV' on a
+Western Windows is Windows-1252, not UTF-8), a JSONL record whose escapes are no text."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
+from kb_cli_support import run_kb
 
 from agent.errors import InputError
+from agent.settings import Settings
 from knowledge.ingest import parse_column_map, read_cases
 
 MAP = parse_column_map("id=Ticket,subject=Title,body=Description,team=Group")
@@ -43,3 +45,25 @@ def test_a_utf8_csv_has_no_encoding_note(tmp_path: Path) -> None:
     reader = read_cases(path, column_map=MAP)
     assert [c.subject for c in reader] == ["Café"]
     assert reader.notes == []
+
+
+def test_a_jsonl_record_with_half_a_character_is_skipped_and_the_rest_ingested(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """'\\ud83d' alone (an emoji cut in two by an export) decodes to no text: it stopped the
+    whole ingest with a UnicodeEncodeError traceback in the embedding cache."""
+    path = tmp_path / "export.jsonl"
+    path.write_text(
+        '{"id": "A-1", "subject": "vpn drops", "labels": {"team": "network"}}\n'
+        '{"id": "A-2", "subject": "cut \\ud83d", "labels": {"team": "network"}}\n'
+        '{"id": "A-3", "subject": "whole \\ud83d\\ude00", "labels": {"team": "network"}}\n',
+        encoding="utf-8",
+    )
+    reader = read_cases(path, label="team")
+    assert [(c.id, c.subject) for c in reader] == [("A-1", "vpn drops"), ("A-3", "whole 😀")]
+    assert [(s.ref, s.reason) for s in reader.skipped] == [
+        ("line 2", "not text: \\ud83d is half of a character (a cut emoji?)")
+    ]
+    settings = Settings(data_dir=tmp_path / "data")
+    assert run_kb(["kb", "ingest", str(path), "--label", "team"], settings) == 0
+    assert "added 2, updated 0, unchanged 0, skipped 1" in capsys.readouterr().out
