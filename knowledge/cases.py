@@ -67,7 +67,7 @@ class Case(BaseModel):
     first_contact_resolved: bool | None = Field(
         default=None, description="Resolved by the first specialist contact after escalation"
     )
-    handling_hours: float | None = Field(default=None, ge=0)
+    handling_hours: float | None = Field(default=None, ge=0, allow_inf_nan=False)
     label_source: LabelSource = "import"
 
     @property
