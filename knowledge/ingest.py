@@ -222,6 +222,7 @@ class CaseReader:
             return None
         try:
             case_id, team = self._names(record, labels)
+            tags = _tag_names(labels.get("tags"))
         except ValueError as exc:
             self._skip(line, str(exc))
             return None
@@ -237,8 +238,8 @@ class CaseReader:
         }
         if team is not None:
             row["team"] = team
-        if isinstance(labels.get("tags"), list):
-            row["tags"] = [str(tag) for tag in labels["tags"]]
+        if tags is not None:
+            row["tags"] = tags
         if isinstance(labels.get("priority"), str):
             row["priority"] = labels["priority"]
         return row
@@ -318,6 +319,21 @@ def _lone_surrogate(record: Any) -> str | None:
     except UnicodeEncodeError as exc:
         return f"\\u{ord(exc.object[exc.start]):04x}"
     return None
+
+
+def _tag_names(value: Any) -> list[str] | None:
+    """``labels.tags`` as names: a list of strings or numbers (nulls and blanks left out), or one
+    string split as a CSV cell is; None when absent. ValueError naming any other value."""
+    if value is None:
+        return None
+    items = _TAG_SPLIT.split(value) if isinstance(value, str) else value
+    if not isinstance(items, list):
+        raise ValueError(f"labels.tags must be a list of names, got {_json_kind(items)}")
+    try:
+        names = [_json_name(item) for item in items]
+    except ValueError as exc:
+        raise ValueError(f"labels.tags must be a list of names, got {exc} in it") from None
+    return [name.strip() for name in names if name and name.strip()]
 
 
 def _digits_as_text(value: Any) -> Any:

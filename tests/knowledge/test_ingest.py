@@ -77,6 +77,23 @@ def test_jsonl_takes_priority_and_tags_from_labels(tmp_path: Path) -> None:
     assert (case.team, case.priority, case.tags) == ("Billing", "high", ["a", "b"])
 
 
+def test_jsonl_tags_are_names_not_renderings_of_other_values(tmp_path: Path) -> None:
+    """Tags were stored as str() of whatever the list held: null as the tag 'None', an object as
+    "{'a': 1}"; a string of tags was dropped without a word."""
+    records = [
+        {"id": "A", "body": "b", "labels": {"tags": ["vpn", None, 7, " ", " wifi "]}},
+        {"id": "B", "body": "b", "labels": {"tags": "vpn; wifi"}},
+        {"id": "C", "body": "b", "labels": {"tags": ["vpn", {"a": 1}]}},
+        {"id": "D", "body": "b", "labels": {"tags": True}},
+    ]
+    reader = read_cases(_jsonl(tmp_path / "t.jsonl", [json.dumps(r) for r in records]))
+    assert [(c.id, c.tags) for c in reader] == [("A", ["vpn", "7", "wifi"]), ("B", ["vpn", "wifi"])]
+    assert [(s.ref, s.reason) for s in reader.skipped] == [
+        ("line 3", "labels.tags must be a list of names, got an object in it"),
+        ("line 4", "labels.tags must be a list of names, got true"),
+    ]
+
+
 def test_bad_jsonl_lines_are_skipped_with_line_and_reason(tmp_path: Path) -> None:
     lines = [
         _record(1),
