@@ -12,7 +12,6 @@ import csv
 import hashlib
 import io
 import json
-import re
 import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,10 +22,16 @@ from pydantic import BaseModel, Field, ValidationError
 from agent.errors import InputError
 from knowledge.cases import Case
 from knowledge.csv_text import DELIMITER_NAMES, csv_delimiter, decode_csv
+from knowledge.export_values import (
+    TAG_SPLIT,
+    digits_as_text,
+    json_name,
+    lone_surrogate,
+    tag_names,
+)
 
 FileFormat = Literal["jsonl", "csv"]
 _CASE_FIELDS = set(Case.model_fields)
-_TAG_SPLIT = re.compile(r"[;,|]")
 # What a ticket keeps from one export to the next; its team, priority or resolution may change.
 _IDENTITY_FIELDS = ("subject", "body", "requester", "account_id", "created_at")
 # Case fields a shared-schema record calls otherwise, for the reasons a record is skipped.
@@ -205,7 +210,7 @@ class CaseReader:
             except RecursionError:
                 self._skip(number, "invalid JSON: nested deeper than the parser goes")
                 continue
-            if b"\\u" in raw and (half := _lone_surrogate(record)):
+            if b"\\u" in raw and (half := lone_surrogate(record)):
                 self._skip(number, f"not text: {half} is half of a character (a cut emoji?)")
                 continue
             row = self._from_shared_schema(number, record)
@@ -222,7 +227,7 @@ class CaseReader:
             return None
         try:
             case_id, team = self._names(record, labels)
-            tags = _tag_names(labels.get("tags"))
+            tags = tag_names(labels.get("tags"))
         except ValueError as exc:
             self._skip(line, str(exc))
             return None
@@ -230,7 +235,7 @@ class CaseReader:
             "id": case_id,
             "subject": record.get("subject") or "",
             "body": record.get("body") or "",
-            "requester": _digits_as_text(record.get("requester")),
+            "requester": digits_as_text(record.get("requester")),
             "account_id": account_id(record.get("account_id", record.get("account"))),
             "language": record.get("language"),
             "resolution": record.get("answer"),
@@ -247,7 +252,7 @@ class CaseReader:
     def _names(self, record: dict[str, Any], labels: dict[str, Any]) -> tuple[str, str | None]:
         """A record's id and, with --label, its team; ValueError saying why one is unusable."""
         try:
-            case_id = _json_name(record.get("id"))
+            case_id = json_name(record.get("id"))
         except ValueError as exc:
             raise ValueError(f"id must be a string or a whole number, got {exc}") from None
         if case_id is None or not case_id.strip():
@@ -255,7 +260,7 @@ class CaseReader:
         if not self.label:
             return case_id, None
         try:
-            team = (_json_name(labels.get(self.label)) or "").strip()  # as a CSV cell is
+            team = (json_name(labels.get(self.label)) or "").strip()  # as a CSV cell is
         except ValueError as exc:
             raise ValueError(f"label {self.label!r} must be a team name, got {exc}") from None
         if not team:
@@ -296,7 +301,7 @@ class CaseReader:
             for field, column in self.column_map.items():
                 value = (record.get(column) or "").strip()
                 if value:
-                    row[field] = _TAG_SPLIT.split(value) if field == "tags" else value
+                    row[field] = TAG_SPLIT.split(value) if field == "tags" else value
             if "tags" in row:
                 row["tags"] = [tag.strip() for tag in row["tags"] if tag.strip()]
             # a mapped id or team is required, as JSONL requires an id and the --label it names
@@ -309,57 +314,6 @@ class CaseReader:
             if self._derives_ids:
                 row["id"] = content_id(row)
             yield line, row
-
-
-def _lone_surrogate(record: Any) -> str | None:
-    """A \\ud800-style escape JSON decodes to half a UTF-16 pair, which is no text: stored, it
-    stopped the ingest at the embedding cache and the store. The first one, escaped, or None."""
-    try:
-        json.dumps(record, ensure_ascii=False).encode("utf-8")
-    except UnicodeEncodeError as exc:
-        return f"\\u{ord(exc.object[exc.start]):04x}"
-    return None
-
-
-def _tag_names(value: Any) -> list[str] | None:
-    """``labels.tags`` as names: a list of strings or numbers (nulls and blanks left out), or one
-    string split as a CSV cell is; None when absent. ValueError naming any other value."""
-    if value is None:
-        return None
-    items = _TAG_SPLIT.split(value) if isinstance(value, str) else value
-    if not isinstance(items, list):
-        raise ValueError(f"labels.tags must be a list of names, got {_json_kind(items)}")
-    try:
-        names = [_json_name(item) for item in items]
-    except ValueError as exc:
-        raise ValueError(f"labels.tags must be a list of names, got {exc} in it") from None
-    return [name.strip() for name in names if name and name.strip()]
-
-
-def _digits_as_text(value: Any) -> Any:
-    """A whole number as its digits (a numeric user id); anything else as it is, for validation."""
-    try:
-        return _json_name(value)
-    except ValueError:
-        return value
-
-
-def _json_name(value: Any) -> str | None:
-    """A JSON name as text: a string, or a whole number's digits; None for null. ValueError
-    naming the kind of any other value (true, 1.5, an object, a list), which names nothing."""
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)  # a float column's 102.0 is ticket 102
-    if isinstance(value, bool) or not isinstance(value, str | int | None):
-        raise ValueError(_json_kind(value))
-    return None if value is None else str(value)
-
-
-def _json_kind(value: Any) -> str:
-    if isinstance(value, dict):
-        return "an object"
-    if isinstance(value, list):
-        return "a list"
-    return json.dumps(value)
 
 
 def _short_error(error: Any, renamed: dict[str, str]) -> str:
