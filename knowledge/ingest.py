@@ -46,7 +46,7 @@ _JSONL_FIELDS = frozenset(
 class Skipped(BaseModel):
     """A record that was not ingested, and why."""
 
-    ref: str = Field(description="Where it was: 'line 12' or a case id")
+    ref: str = Field(description="Where it was: 'line 12' in the file, or 'id T-12'")
     reason: str
 
 

@@ -133,10 +133,11 @@ class KnowledgeBase:
         skipped: list[Skipped] = []
         for case in batch:
             if not case.text.strip():
-                skipped.append(Skipped(ref=case.id, reason="no subject or body"))
+                skipped.append(Skipped(ref=f"id {case.id}", reason="no subject or body"))
                 continue
             if case.id in latest or case.id in seen:
-                skipped.append(Skipped(ref=case.id, reason="repeated id: later record kept"))
+                reason = "repeated id: later record kept"
+                skipped.append(Skipped(ref=f"id {case.id}", reason=reason))
             latest[case.id] = case
         existing = self.store.get_many(list(latest))
         latest, kept = merge_batch(latest, existing, keep)

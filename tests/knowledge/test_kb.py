@@ -95,8 +95,8 @@ def test_textless_and_repeated_records_are_skipped_with_reasons() -> None:
     report = kb.ingest([Case(id="e"), Case(id="a", body="one"), Case(id="a", body="two")])
     assert report.added == 1 and kb.store.get("a") == Case(id="a", body="two")
     assert {(s.ref, s.reason.split(":")[0]) for s in report.skipped} == {
-        ("e", "no subject or body"),
-        ("a", "repeated id"),
+        ("id e", "no subject or body"),
+        ("id a", "repeated id"),
     }
 
 
@@ -105,13 +105,14 @@ def test_an_id_repeated_in_a_later_batch_is_reported_not_counted_twice() -> None
     records = [Case(id="a", body="one"), Case(id="b", body="bee"), Case(id="a", body="two")]
     report = kb.ingest(records, batch_size=2)
     assert (report.added, report.updated, report.unchanged) == (2, 0, 0)
-    assert [(s.ref, s.reason) for s in report.skipped] == [("a", "repeated id: later record kept")]
+    skipped = [(s.ref, s.reason) for s in report.skipped]
+    assert skipped == [("id a", "repeated id: later record kept")]
     assert kb.store.get("a") == Case(id="a", body="two")
     again = kb.ingest(
         [Case(id="a", body="two"), Case(id="c", body="sea"), Case(id="a", body="two")], batch_size=2
     )
     assert (again.added, again.updated, again.unchanged) == (1, 0, 1)
-    assert [s.ref for s in again.skipped] == ["a"]
+    assert [s.ref for s in again.skipped] == ["id a"]
 
 
 class InterruptedEmbedder(HashingEmbedder):
