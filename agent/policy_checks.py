@@ -14,7 +14,8 @@ from agent.models import Channel
 from agent.text import fold
 
 if TYPE_CHECKING:
-    from agent.policy import Branch, Policy
+    from agent.policy import Policy
+    from agent.policy_rules import Branch
 
 
 class PathError(ValueError):

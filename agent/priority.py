@@ -14,7 +14,8 @@ from pydantic import BaseModel, Field
 
 from agent.hours import add_business_hours
 from agent.models import SLA, Evidence, Ticket, as_utc
-from agent.policy import Policy, PriorityPolicy
+from agent.policy import Policy
+from agent.policy_teams import PriorityPolicy
 from agent.rules import Complexity, RuleHit
 from agent.text import fold
 from knowledge.base import RoutePrediction

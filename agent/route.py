@@ -17,7 +17,9 @@ from pydantic import BaseModel, Field
 from agent.errors import ConflictError
 from agent.hours import on_shift
 from agent.models import Evidence, Ticket
-from agent.policy import Branch, Member, Policy, Team
+from agent.policy import Policy
+from agent.policy_rules import Branch
+from agent.policy_teams import Member, Team
 from agent.priority import merge_tags, priority_floor
 from agent.rules import RuleHit, field_matches, rule_evidence, ticket_field
 from agent.text import fold

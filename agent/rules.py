@@ -15,7 +15,8 @@ from pydantic import BaseModel, Field
 
 from agent.errors import PolicyError
 from agent.models import Evidence, Ticket
-from agent.policy import Policy, RuleActions
+from agent.policy import Policy
+from agent.policy_rules import RuleActions
 from agent.text import compile_terms, fold, match_keys, term_key
 
 HitKind = Literal["keyword", "error_code", "field", "complexity"]
