@@ -33,10 +33,17 @@ def _status_list(value: Any) -> Any:
 
 
 def _statuses(values: list[str]) -> list[str]:
-    """Statuses as RT compares them (any case); at least one, none empty."""
+    """Statuses as RT compares them (any case); none empty, resolved among them."""
     cleaned = [value.strip().lower() for value in values]
     if not cleaned or not all(cleaned):
         raise ValueError("should name at least one status, none of them empty")
+    if "resolved" not in cleaned:
+        # resolved is always learned as a resolution: left out, a resolved ticket would count as
+        # open in the helpdesk and its reopening would go unseen
+        raise ValueError(
+            "should include resolved (the whole list is given: to add cancelled to RT's own, "
+            "resolved,rejected,deleted,cancelled)"
+        )
     return cleaned
 
 
@@ -241,8 +248,9 @@ class Settings(BaseSettings):
     helpdesk_closed_statuses: Statuses = Field(
         default_factory=lambda: list(HELPDESK_CLOSED_STATUSES),
         description="Helpdesk statuses that close a ticket (comma-separated or a JSON list): "
-        "RT's inactive ones; add a custom lifecycle's, e.g. cancelled. resolved is learned as a "
-        "resolution, the others close the ticket with nothing learned; leaving one reopens it.",
+        "RT's inactive ones. The whole list, resolved included: to add a custom lifecycle's "
+        "cancelled, resolved,rejected,deleted,cancelled. resolved is learned as a resolution, "
+        "the others close the ticket with nothing learned; leaving one reopens it.",
     )
 
     @property

@@ -49,5 +49,16 @@ def test_closing_statuses_that_name_none_are_refused_naming_the_variable(
         read_settings()
 
 
+def test_closing_statuses_without_resolved_are_refused_showing_the_whole_list(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Meant as an addition, "cancelled" alone would make a resolved ticket count as open in
+    RT and its reopening go unseen."""
+    monkeypatch.setenv("TRIAGE_HELPDESK_CLOSED_STATUSES", "cancelled")
+    whole = "resolved,rejected,deleted,cancelled"
+    with pytest.raises(InputError, match=rf"^TRIAGE_HELPDESK_CLOSED_STATUSES: .*resolved.*{whole}"):
+        read_settings()
+
+
 def test_the_closing_statuses_default_to_rts_inactive_ones() -> None:
     assert Settings().helpdesk_closed_statuses == ["resolved", "rejected", "deleted"]
