@@ -94,7 +94,7 @@ class Settings(BaseSettings):
     llm_timeout_s: float = Field(
         default=20.0,
         gt=0,
-        description="Seconds one LLM call may take, its prompt's making and all its attempts "
+        description="Seconds one LLM call may take, building its prompt and all its attempts "
         "together; a retry has only the time left.",
     )
     llm_max_retries: int = Field(
