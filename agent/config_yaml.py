@@ -48,6 +48,20 @@ class _UniqueKeyLoader(yaml.SafeLoader):
             seen[key] = line
         return super().construct_mapping(node, deep=deep)
 
+    def construct_yaml_timestamp(self, node: yaml.ScalarNode) -> Any:
+        # 2026-02-30 has a date's shape but no day: the library's ValueError carries no position
+        try:
+            return super().construct_yaml_timestamp(node)
+        except ValueError as exc:
+            raise ConstructorError(
+                None, None, f"{node.value!r} is not a date ({exc})", node.start_mark
+            ) from None
+
+
+_UniqueKeyLoader.add_constructor(
+    "tag:yaml.org,2002:timestamp", _UniqueKeyLoader.construct_yaml_timestamp
+)
+
 
 # YAML 1.1 reads 9:00 as the base-60 number 540 (and 1:30.5 as 90.5); in a file of working
 # hours a person means the time. Such scalars stay text, as in YAML 1.2, and the schema reads them.
