@@ -186,8 +186,9 @@ class TriageService:
         self, ticket_id: str, answer: ReviewIn, caller: Principal
     ) -> tuple[dict[str, Any], TriageResult]:
         """Check the answer, claim the ticket, resume the run with it and store the decision."""
-        if self.store.status(ticket_id) not in REVIEWABLE:
-            raise ConflictError(f"ticket {ticket_id!r} is not waiting for review")
+        status = self.store.status(ticket_id)
+        if status not in REVIEWABLE:
+            raise ConflictError(self._not_waiting(ticket_id, status))
         self.follow_policy()
         policy = self.engine.policy
         if answer.team not in policy.team_names:
@@ -209,7 +210,7 @@ class TriageService:
         )
         token = self.claims.claim(ticket_id)
         if token is None:
-            raise ConflictError(self._taken(ticket_id))
+            raise ConflictError(self._not_waiting(ticket_id, self.store.status(ticket_id)))
         decided = False
         try:
             beat = heartbeat.pulse(
@@ -229,21 +230,20 @@ class TriageService:
             if not decided:  # whatever stopped it, the ticket must not stay taken by this claim
                 self.claims.release(ticket_id, token)
 
-    def _taken(self, ticket_id: str) -> str:
-        """Why a claim of the ticket failed, from the row as it is now."""
-        status = self.store.status(ticket_id)
-        if status == "deciding":
-            return (
-                f"ticket {ticket_id!r} is not waiting for review: another reviewer is deciding it"
-            )
+    def _not_waiting(self, ticket_id: str, status: str) -> str:
+        """Why a review of the ticket cannot be taken up, from its status as read now."""
+        why = {
+            "deciding": "another reviewer is deciding it",
+            "resolved": "it was closed in the helpdesk",
+            "failed": f"its triage failed; see GET /v1/dead-letters for ticket {ticket_id}",
+            "queued": "it has not been triaged yet",
+            "triaging": "it has not been triaged yet",
+        }.get(status)
         if status == "review":  # given back by a decision that failed, just now
             return f"ticket {ticket_id!r} was being decided by another reviewer; retry"
-        if status == "resolved":
-            return f"ticket {ticket_id!r} is not waiting for review: it was closed in the helpdesk"
-        return (
-            f"ticket {ticket_id!r} is not waiting for review: it has been decided already; "
-            f"see GET /v1/tickets/{ticket_id}"
-        )
+        if why is None:
+            why = f"it has been decided already; see GET /v1/tickets/{ticket_id}"
+        return f"ticket {ticket_id!r} is not waiting for review: {why}"
 
     def _resume(self, ticket_id: str, human: HumanReview) -> TriageResult:
         """Resume the held run; from the stored held decision when the run is gone.

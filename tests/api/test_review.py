@@ -69,6 +69,7 @@ def test_review_of_a_decided_ticket_is_a_conflict(api: Api) -> None:
         f"/v1/review/{made['ticket_id']}", json={"team": "database"}, headers=api.auth("reviewer")
     )
     assert late.status_code == 409
+    assert "it has been decided already" in late.json()["detail"]
 
 
 def test_review_with_an_unknown_team_is_422_and_keeps_the_ticket_waiting(api: Api) -> None:
