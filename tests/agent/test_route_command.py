@@ -183,8 +183,10 @@ def test_route_with_a_policy_file_that_does_not_validate_is_one_clear_line(tmp_p
         "route", "-", "--policy", str(edited), stdin=json.dumps(TICKET), data_dir=tmp_path
     )
     assert done.returncode == 1 and done.stdout == ""
+    lines = edited.read_text(encoding="utf-8").splitlines()
+    line = next(n for n, text in enumerate(lines, 1) if "escalate_to: databse}" in text)
     assert done.stderr == (
-        f"triage: error: {edited}: line 168: rules[2].actions.escalate_to: rule ora-errors: "
+        f"triage: error: {edited}: line {line}: rules[2].actions.escalate_to: rule ora-errors: "
         "unknown team "
         "'databse'; teams: service_desk, identity_access, database, network, erp_applications, "
         "billing, security, platform_sre, hardware\n"
