@@ -34,6 +34,11 @@ class Embedder(Protocol):
         ...
 
 
+# A prefix of this many characters per token of the limit is tried before the whole text: a
+# WordPiece token covers a few characters of ordinary text, so 16 leaves room to spare.
+PREFIX_CHARS_PER_TOKEN = 16
+
+
 class MiniLMEmbedder:
     """all-MiniLM-L6-v2 (int8 ONNX) on onnxruntime, batched, truncated to ``max_tokens``."""
 
@@ -58,6 +63,7 @@ class MiniLMEmbedder:
         self._tokenizer = Tokenizer.from_file(str(ASSETS / "all-MiniLM-L6-v2" / "tokenizer.json"))
         self._tokenizer.enable_truncation(max_length=max_tokens)
         self._tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
+        self._prefix_chars = max_tokens * PREFIX_CHARS_PER_TOKEN
         self._batch_size = batch_size
         self._lock = threading.Lock()
 
@@ -72,8 +78,33 @@ class MiniLMEmbedder:
             out[idx] = self._embed_batch([texts[i] or " " for i in idx])
         return out
 
+    def _prefix(self, text: str) -> str:
+        """The shortest-cut prefix of ``text`` that tokenizes to the same truncated tokens.
+
+        The tokenizer reads a whole text before truncating it, so a 200,000-character ticket
+        costs about a second of tokenizing for its first 256 tokens. A prefix serves when its own
+        tokens overflow the limit and the last kept token ends before the prefix's last word,
+        which the cut may have split: the words before it tokenize alone, so the kept tokens
+        are the whole text's. Otherwise (a text with no spaces, say) the whole text is read.
+        """
+        if len(text) <= self._prefix_chars:
+            return text
+        head = text[: self._prefix_chars]
+        boundary = max(head.rfind(" "), head.rfind("\n"), head.rfind("\t"))
+        encoding = self._tokenizer.encode(head)
+        kept = [
+            end
+            for (_, end), special in zip(
+                encoding.offsets, encoding.special_tokens_mask, strict=True
+            )
+            if not special
+        ]
+        if encoding.overflowing and kept and kept[-1] <= boundary:
+            return head
+        return text
+
     def _embed_batch(self, texts: list[str]) -> np.ndarray:
-        encodings = self._tokenizer.encode_batch(texts)
+        encodings = self._tokenizer.encode_batch([self._prefix(t) for t in texts])
         ids = np.array([e.ids for e in encodings], dtype=np.int64)
         mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
         feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
