@@ -65,6 +65,7 @@ class BackflowWorker(PollingThread):
     ) -> None:
         super().__init__(poll_s)
         self.services, self.helpdesk, self.source = services, helpdesk, source
+        self.closed = closed
         self.events = EventLog(services.db, closed)
         self.state = OpenState(services, helpdesk, source, closed, resubmit)
         self.moves = Moves(services, helpdesk, source)
@@ -127,7 +128,11 @@ class BackflowWorker(PollingThread):
         ticket_id, decided_at, first_team = self._ours(f"{self.source}:{external_id}")
         ticket = self.helpdesk.ticket(external_id)
         outcome = compute_outcome(
-            ticket, self.helpdesk.history(external_id), self.helpdesk.bot_user, decided_at
+            ticket,
+            self.helpdesk.history(external_id),
+            self.helpdesk.bot_user,
+            decided_at,
+            self.closed,
         )
         with self.services.db.session() as session:
             session.add(

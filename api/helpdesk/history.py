@@ -7,9 +7,10 @@ If the helpdesk cannot answer, the ticket is triaged as it came, and the log say
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 
 from agent.models import Account, Message, PriorTicket, Role, Ticket
+from agent.settings import HELPDESK_CLOSED_STATUSES
 from api.helpdesk.accounts import AccountsFile, to_account
 from api.helpdesk.base import Helpdesk, HelpdeskError, HelpdeskTransaction, Requester
 from api.helpdesk.listener import external_ref
@@ -17,18 +18,19 @@ from api.helpdesk.listener import external_ref
 log = logging.getLogger(__name__)
 
 MESSAGE_TYPES = ("Correspond", "Comment")
-CLOSED = ("resolved", "closed", "rejected")
 RESOLUTIONS_FETCHED = 3  # earlier resolved tickets whose resolution text is read
 
 
-def reopen_count(history: list[HelpdeskTransaction]) -> int:
-    """How often the ticket went from a closed status back to an open one."""
+def reopen_count(
+    history: list[HelpdeskTransaction], closed: Collection[str] = HELPDESK_CLOSED_STATUSES
+) -> int:
+    """How often the ticket went from a closing status back to an open one."""
     return sum(
         1
         for t in history
         if t.type == "Status"
-        and (t.old_value or "") in CLOSED
-        and (t.new_value or "") not in CLOSED
+        and (t.old_value or "") in closed
+        and (t.new_value or "") not in closed
     )
 
 
@@ -56,8 +58,10 @@ class Enricher:
         prefix: str = "rt:",
         limit: int = 10,
         owned: Callable[[str], bool] | None = None,
+        closed: Collection[str] = HELPDESK_CLOSED_STATUSES,
     ) -> None:
         self.helpdesk, self.accounts, self.prefix, self.limit = helpdesk, accounts, prefix, limit
+        self.closed = closed  # the helpdesk's closing statuses (TRIAGE_HELPDESK_CLOSED_STATUSES)
         # Whether the helpdesk itself sent the ticket of that id (None: every ticket): anyone
         # with an API key can name "rt:123", and its brief would show ticket 123's conversation.
         self.owned = owned
@@ -84,7 +88,7 @@ class Enricher:
             update={
                 "messages": messages,
                 "history": history,
-                "reopen_count": max(ticket.reopen_count, reopen_count(own)),
+                "reopen_count": max(ticket.reopen_count, reopen_count(own, self.closed)),
                 "account": self._account(ticket, profile),
             }
         )
@@ -108,7 +112,7 @@ class Enricher:
             if t.id == current:
                 continue
             resolution = None
-            if t.status in CLOSED and fetched < RESOLUTIONS_FETCHED:
+            if t.status in self.closed and fetched < RESOLUTIONS_FETCHED:
                 fetched += 1
                 resolution = resolution_text(self.helpdesk.history(t.id), t.requestors)
             out.append(

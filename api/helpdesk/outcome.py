@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 
 from pydantic import BaseModel, Field
 
+from agent.settings import HELPDESK_CLOSED_STATUSES
 from api.helpdesk.base import HelpdeskTicket, HelpdeskTransaction
 from api.helpdesk.history import reopen_count, resolution_text
 
@@ -43,6 +45,7 @@ def compute_outcome(
     history: list[HelpdeskTransaction],
     bot_user: str,
     decided_at: datetime | None = None,
+    closed: Collection[str] = HELPDESK_CLOSED_STATUSES,
 ) -> Outcome:
     """Count the people's queue/owner changes after our first change (or our decision time)."""
     start = next(
@@ -75,6 +78,6 @@ def compute_outcome(
         hours_to_resolve=hours,
         reassignments=len(moves),
         queue_changes=sum(t.field == "Queue" for t in moves),
-        reopened=reopen_count(history),
+        reopened=reopen_count(history, closed),
         decided=start is not None,
     )

@@ -97,7 +97,12 @@ def build_connector(
     handler = RTEventHandler(EventLog(services.db, closed), backflow.wake)
     accounts = load_accounts(options.helpdesk_accounts_file)
     enricher = Enricher(
-        helpdesk, accounts, "rt:", options.helpdesk_history_limit, owned=outbox.from_webhook
+        helpdesk,
+        accounts,
+        "rt:",
+        options.helpdesk_history_limit,
+        owned=outbox.from_webhook,
+        closed=closed,
     )
     catchup = None
     if isinstance(helpdesk, RTHelpdesk) and webhook is not None:
