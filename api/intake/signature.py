@@ -49,7 +49,8 @@ def verify(
     except ValueError:
         raise AuthError(f"{TIMESTAMP_HEADER} must be unix seconds") from None
     current = time.time() if now is None else now
-    if abs(current - stamp) > tolerance_s:
+    # Compared, not subtracted: an int past a float's range would raise OverflowError (a 500).
+    if not current - tolerance_s <= stamp <= current + tolerance_s:
         raise AuthError(f"stale webhook: timestamp is more than {int(tolerance_s)} s from now")
     expected = sign(secret, timestamp.strip(), body)
     if not hmac.compare_digest(expected.encode(), signature.strip().encode()):

@@ -134,6 +134,20 @@ def test_bad_missing_and_stale_signatures_are_401(make_intake_api: IntakeFactory
     assert api.app.state.intake.queue.depth() == 0
 
 
+@pytest.mark.parametrize("stamp", ["9" * 400, "-" + "9" * 400])
+def test_a_timestamp_no_clock_can_hold_is_401_not_500(
+    make_intake_api: IntakeFactory, stamp: str
+) -> None:
+    # Unix seconds far past what a float holds: the signature is checked against it all the same.
+    api = make_intake_api(start=False)
+    body = json.dumps(rt_payload()).encode()
+    headers = {"X-Triage-Timestamp": stamp, "X-Triage-Signature": sign(SECRET, stamp, body)}
+    answer = api.client.post(URL, content=body, headers=headers)
+    assert answer.status_code == 401, answer.text
+    assert "stale webhook" in answer.json()["detail"]
+    assert api.app.state.intake.queue.depth() == 0
+
+
 def test_webhook_is_closed_without_a_secret(make_intake_api: IntakeFactory) -> None:
     api = make_intake_api(start=False, webhook_secret=None)
     assert _post(api, rt_payload()).status_code == 401
