@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import Depends, Request, Security
+from fastapi import Depends, Request, Response, Security
+from fastapi.concurrency import run_in_threadpool
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
 from fastapi.security import HTTPBearer
 
 from agent.settings import Settings
@@ -61,21 +64,66 @@ ServicesDep = Annotated[Services, Depends(get_services)]
 def get_caller(
     request: Request, services: ServicesDep, _scheme: object = Security(bearer)
 ) -> Principal:
-    """The authenticated caller (401 without a valid key)."""
-    return authenticate(services.db, request.headers.get("authorization"))
+    """The authenticated caller (401 without a valid key); once per request."""
+    known: Principal | None = getattr(request.state, "caller", None)
+    if known is None:
+        known = authenticate(services.db, request.headers.get("authorization"))
+        request.state.caller = known
+    return known
 
 
 Caller = Annotated[Principal, Depends(get_caller)]
 
 
-def needs(*roles: Role) -> Callable[[Principal], Principal]:
+class RoleCheck:
     """A dependency that lets only these roles (and admin) through (403 otherwise)."""
 
-    def check(caller: Caller) -> Principal:
-        caller.require(*roles)
+    def __init__(self, roles: tuple[Role, ...]) -> None:
+        self.roles = roles
+
+    def __call__(self, caller: Caller) -> Principal:
+        caller.require(*self.roles)
         return caller
 
-    return check
+    def admit(self, request: Request) -> None:
+        """The same check straight on a request, outside FastAPI's dependency solving."""
+        self(get_caller(request, get_services(request)))
+
+
+def needs(*roles: Role) -> RoleCheck:
+    """A dependency that lets only these roles (and admin) through (403 otherwise)."""
+    return RoleCheck(roles)
+
+
+class KeyFirstRoute(APIRoute):
+    """A route that checks the caller's key and role before FastAPI reads the body.
+
+    FastAPI parses a JSON body before it solves any dependency: without this a request with no
+    key but a broken body would be answered 422 about its body, read for anyone, not 401.
+    """
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+        check = _role_check(self.dependant)
+        if check is None:
+            return handler
+
+        async def key_first(request: Request) -> Response:
+            await run_in_threadpool(check.admit, request)
+            return await handler(request)
+
+        return key_first
+
+
+def _role_check(dependant: Dependant) -> RoleCheck | None:
+    """The route's role check, wherever it sits among its dependencies."""
+    for sub in dependant.dependencies:
+        if isinstance(sub.call, RoleCheck):
+            return sub.call
+        found = _role_check(sub)
+        if found is not None:
+            return found
+    return None
 
 
 Intake = Annotated[Principal, Depends(needs("helpdesk"))]

@@ -8,11 +8,11 @@ from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.deps import Reviewer
+from api.deps import KeyFirstRoute, Reviewer
 from api.intake.dlq import DeadLetter, DeadLetterState
 from api.routers.intake import IntakeDep
 
-router = APIRouter(prefix="/v1/dead-letters", tags=["dead letters"])
+router = APIRouter(prefix="/v1/dead-letters", tags=["dead letters"], route_class=KeyFirstRoute)
 
 
 class ReplayIn(BaseModel):

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.deps import ServicesDep, Specialist
+from api.deps import KeyFirstRoute, ServicesDep, Specialist
 from api.schemas import FeedbackIn, FeedbackOut
 
-router = APIRouter(prefix="/v1", tags=["feedback"])
+router = APIRouter(prefix="/v1", tags=["feedback"], route_class=KeyFirstRoute)
 
 
 @router.post(

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import Intake as IntakeCaller
-from api.deps import Reader, Reviewer
+from api.deps import KeyFirstRoute, Reader, Reviewer
 from api.intake.events import EventOutcome
 from api.intake.models import IntakeResult
 from api.intake.rejects import Reject, RejectVerdict
@@ -18,7 +18,7 @@ from api.intake.setup import Intake
 from api.intake.signature import SIGNATURE_HEADER, TIMESTAMP_HEADER
 from api.routers.triage import IdempotencyKey
 
-router = APIRouter(prefix="/v1/intake", tags=["intake"])
+router = APIRouter(prefix="/v1/intake", tags=["intake"], route_class=KeyFirstRoute)
 
 
 def get_intake(request: Request) -> Intake:

@@ -8,9 +8,9 @@ from fastapi import APIRouter, status
 from pydantic import BaseModel, Field
 
 from agent.errors import ConflictError
-from api.deps import Admin, ServicesDep
+from api.deps import Admin, KeyFirstRoute, ServicesDep
 
-router = APIRouter(prefix="/v1/kb", tags=["knowledge"])
+router = APIRouter(prefix="/v1/kb", tags=["knowledge"], route_class=KeyFirstRoute)
 
 
 class RouterStatus(BaseModel):

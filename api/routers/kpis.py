@@ -9,9 +9,9 @@ from fastapi import APIRouter, Query
 
 from agent.errors import InputError
 from agent.kpis import KPIReport, compute_kpis
-from api.deps import ServicesDep, Specialist
+from api.deps import KeyFirstRoute, ServicesDep, Specialist
 
-router = APIRouter(prefix="/v1", tags=["kpis"])
+router = APIRouter(prefix="/v1", tags=["kpis"], route_class=KeyFirstRoute)
 
 
 @router.get("/kpis", response_model=KPIReport, summary="Escalation KPIs, per team and overall")

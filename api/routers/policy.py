@@ -7,11 +7,11 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from agent.policy import loads_policy
-from api.deps import Admin, Services, ServicesDep
+from api.deps import Admin, KeyFirstRoute, Services, ServicesDep
 from api.dryrun import dry_run
 from api.schemas import DryRunIn, DryRunOut, PolicyIn, PolicyVersionView
 
-router = APIRouter(prefix="/v1", tags=["policy"])
+router = APIRouter(prefix="/v1", tags=["policy"], route_class=KeyFirstRoute)
 
 SOURCE = "policy"
 

@@ -6,10 +6,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from api.deps import Reviewer, ServicesDep
+from api.deps import KeyFirstRoute, Reviewer, ServicesDep
 from api.schemas import ReviewIn, ReviewItem
 
-router = APIRouter(prefix="/v1", tags=["review"])
+router = APIRouter(prefix="/v1", tags=["review"], route_class=KeyFirstRoute)
 
 
 @router.get("/review", response_model=list[ReviewItem], summary="Tickets waiting for a human")

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.deps import ServicesDep, Specialist
+from api.deps import KeyFirstRoute, ServicesDep, Specialist
 from api.schemas import AtRisk
 
-router = APIRouter(prefix="/v1", tags=["sla"])
+router = APIRouter(prefix="/v1", tags=["sla"], route_class=KeyFirstRoute)
 
 
 @router.get("/sla/at-risk", response_model=list[AtRisk], summary="Tickets near or past their SLA")

@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 from agent.errors import ConflictError
 from agent.models import Brief, Ticket, TriageDecision
 from agent.triager import TriageResult
-from api.deps import Intake, Reader, ServicesDep, ensure_can_read
+from api.deps import Intake, KeyFirstRoute, Reader, ServicesDep, ensure_can_read
 from api.errors import error_body
 from api.intake.models import Adapted
 from api.routers.intake import IntakeDep
@@ -17,7 +17,7 @@ from api.routers.triage import IdempotencyKey
 from api.schemas import Accepted, TicketView
 from api.service import idempotency_key
 
-router = APIRouter(prefix="/v1", tags=["tickets"])
+router = APIRouter(prefix="/v1", tags=["tickets"], route_class=KeyFirstRoute)
 
 SOURCE = "api"
 """The intake source of POST /v1/tickets: the same as POST /v1/intake/api's."""

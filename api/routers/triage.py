@@ -9,9 +9,9 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from agent.models import Ticket
-from api.deps import Intake, ServicesDep
+from api.deps import Intake, KeyFirstRoute, ServicesDep
 
-router = APIRouter(prefix="/v1", tags=["triage"])
+router = APIRouter(prefix="/v1", tags=["triage"], route_class=KeyFirstRoute)
 
 IdempotencyKey = Annotated[
     str | None,

@@ -90,3 +90,18 @@ def test_the_webhook_refuses_unsigned_and_badly_signed_bodies(
     api = make_api()
     answer = api.client.post("/v1/intake/helpdesk", content=b"{}", headers=headers)
     assert answer.status_code == 401
+
+
+@pytest.mark.parametrize("body", [b"{not json", b"\xff\xfe", b"[" * 5_000])
+def test_the_key_is_checked_before_the_body_is_read(make_api: AppFactory, body: bytes) -> None:
+    api = make_api()
+    json_type = {"Content-Type": "application/json"}
+    for (method, path), admitted in ADMITTED.items():
+        url = _concrete(path)
+        missing = api.client.request(method, url, content=body, headers=json_type)
+        assert missing.status_code == 401, (method, path, missing.status_code, missing.text)
+        for role in set(ROLES) - admitted:
+            wrong = api.client.request(
+                method, url, content=body, headers={**json_type, **api.auth(role)}
+            )
+            assert wrong.status_code == 403, (method, path, role, wrong.status_code)
