@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Request
+from fastapi import APIRouter, Depends, Header, Path, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
@@ -30,6 +30,9 @@ def get_intake(request: Request) -> Intake:
 IntakeDep = Annotated[Intake, Depends(get_intake)]
 
 STATUS_CODES = {"rejected": 422, "duplicate": 200, "threaded": 200}
+
+CHANNEL_CHARS = 40
+"""The intake tables' source column: an unknown channel is kept as a reject under its name."""
 
 
 @router.post(
@@ -61,7 +64,7 @@ async def helpdesk_webhook(
     },
 )
 async def submit(
-    channel: str,
+    channel: Annotated[str, Path(max_length=CHANNEL_CHARS)],
     request: Request,
     caller: IntakeCaller,
     intake: IntakeDep,

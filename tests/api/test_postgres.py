@@ -107,3 +107,17 @@ def test_a_failed_page_is_found_again_on_postgres(pg_url: str, make_api: AppFact
     with api.services.db.session() as session:
         [page] = api.services.sla.pages.claim_retries(session)
     assert (page.ticket_id, page.index, page.attempt) == (made["ticket_id"], 0, 2)
+
+
+def test_a_channel_name_longer_than_any_source_is_422_on_postgres(
+    pg_url: str, make_api: AppFactory
+) -> None:
+    """An unknown channel is kept as a reject under its name, which must fit the source column."""
+    api = make_api(pg_url)
+    headers = {**api.auth("helpdesk"), "Content-Type": "application/json"}
+    kept = api.client.post("/v1/intake/fax", content=b"{}", headers=headers)
+    assert kept.status_code == 422 and kept.json()["status"] == "rejected"
+    answer = api.client.post("/v1/intake/" + "f" * 41, content=b"{}", headers=headers)
+    assert answer.status_code == 422, answer.text
+    assert "channel" in answer.json()["detail"]
+    assert len(api.app.state.intake.rejects.list(None, 100, None)) == 1
