@@ -23,6 +23,7 @@ from rt_support import Rig, RigFactory  # noqa: E402
 from agent.policy import Policy, parse_policy  # noqa: E402
 from agent.settings import EXAMPLES_DIR, Settings  # noqa: E402
 from agent.triager import Triager, memory_checkpointer  # noqa: E402
+from api.db import Database  # noqa: E402
 from api.helpdesk.base import Helpdesk  # noqa: E402
 from api.helpdesk.fake import FakeHelpdesk  # noqa: E402
 from api.helpdesk.names import user_map  # noqa: E402
@@ -112,6 +113,17 @@ def make_rig(tmp_path: Path, hd_embedder: Embedder, hd_policy: Policy) -> Iterat
         rig.connector.backflow.stop()
         rig.app.state.intake.stop()  # its source-health timer writes to the database
         rig.services.db.close()
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Iterator[Database]:
+    """A migrated SQLite database of this test's own, with no app around it."""
+    database = Database(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    database.migrate()
+    try:
+        yield database
+    finally:
+        database.close()
 
 
 @pytest.fixture

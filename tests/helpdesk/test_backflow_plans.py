@@ -3,10 +3,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 from query_plans import plans
 
 from api.db import Database
@@ -15,16 +11,6 @@ from api.helpdesk.event_log import EventLog
 from api.helpdesk.moves import reopen_moves_before_decision
 from api.helpdesk.outbox import WEBHOOK_KEY, webhook_ticket
 from api.tables import TicketRow, utcnow
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
-    database = Database(f"sqlite:///{tmp_path / 'plans.sqlite'}")
-    database.migrate()
-    try:
-        yield database
-    finally:
-        database.close()
 
 
 def test_the_ticket_of_a_helpdesk_event_is_found_by_index(db: Database) -> None:

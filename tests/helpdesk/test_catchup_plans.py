@@ -3,9 +3,6 @@ ever seen: SQLite's plans, read with EXPLAIN QUERY PLAN; and the number each row
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 from query_plans import plans
 from sqlalchemy import select
@@ -15,16 +12,6 @@ from api.helpdesk.catchup import CatchUp
 from api.intake.tables import EventSeenRow
 
 INDEX = "ix_intake_events_seen_txn"
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
-    database = Database(f"sqlite:///{tmp_path / 'plans.sqlite'}")
-    database.migrate()
-    try:
-        yield database
-    finally:
-        database.close()
 
 
 def _catchup(db: Database) -> CatchUp:
