@@ -16,8 +16,12 @@ import uvicorn
 from fastapi import FastAPI
 
 from agent.models import Ticket
+from agent.state import HumanReview
 from agent.triager import Triager, TriageResult
+from api.helpdesk.base import HelpdeskTicket
+from api.helpdesk.fake import FakeHelpdesk
 from api.helpdesk.plugin import Connector
+from api.hooks import HelpdeskEvent
 from api.intake.events import WEBHOOK_CALLER
 
 # Texts the example policy routes with confidence (rule hits), and one that must wait for review.
@@ -63,6 +67,45 @@ def rt_ticket(
         body=body,
         requester=requester,
     )
+
+
+def held_ticket(rig: Rig, fake: FakeHelpdesk) -> tuple[str, HelpdeskTicket, TriageResult]:
+    """An RT ticket the agent holds for review, stored as the signed webhook stores it (no
+    listener told): our ticket id, the RT ticket and the held result."""
+    rt = fake.create(*REVIEW_TEXT, requester="hank@example.com")
+    ticket = rt_ticket(rt.id, *REVIEW_TEXT, "hank@example.com")
+    claim = rig.services.store.claim(ticket, None, WEBHOOK_CALLER.key_id, "triaging")
+    held = rig.triager.triage(ticket, thread_id=claim.id)
+    assert held.decision.needs_review
+    rig.services.store.record(claim.id, held, actor="agent")
+    return claim.id, rt, held
+
+
+def apply_event(rig: Rig, event_id: str, kind: str, rt_id: str, **changes: str) -> None:
+    """Hand the connector one RT event about the ticket and let the back-flow apply it."""
+    rig.connector.handler.handle(
+        HelpdeskEvent(
+            source="rt", event_id=event_id, type=kind, external_id=f"rt:{rt_id}", changes=changes
+        )
+    )
+    assert rig.connector.backflow.drain() == 1
+
+
+class PausedReview:
+    """A triager whose review waits at a gate before resuming the run (serve it from a second
+    app on the same database to hold a review 'deciding' while the test goes on)."""
+
+    def __init__(self, triager: Triager) -> None:
+        self.triager = triager
+        self.entered, self.gate = threading.Event(), threading.Event()
+
+    def resume(self, thread_id: str, review: HumanReview) -> TriageResult:
+        self.entered.set()
+        assert self.gate.wait(10)
+        return self.triager.resume(thread_id, review)
+
+    def __getattr__(self, name: str) -> Any:  # the rest of the engine is the triager's
+        return getattr(self.triager, name)
 
 
 def free_port() -> int:

@@ -4,49 +4,28 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 from langchain_core.runnables import RunnableConfig
-from rt_support import REVIEW_TEXT, Rig, RigFactory, rt_ticket
+from rt_support import RigFactory, apply_event, held_ticket
 
 from api.auth import create_key
 from api.helpdesk.fake import FakeHelpdesk
-from api.hooks import HelpdeskEvent
-from api.intake.events import WEBHOOK_CALLER
-
-
-def _held(rig: Rig, fake: FakeHelpdesk) -> tuple[str, str]:
-    """An RT ticket the agent holds for review: our ticket id and the RT ticket's id."""
-    rt = fake.create(*REVIEW_TEXT, requester="hank@example.com")
-    ticket = rt_ticket(rt.id, *REVIEW_TEXT, "hank@example.com")
-    claim = rig.services.store.claim(ticket, None, WEBHOOK_CALLER.key_id, "triaging")
-    result = rig.services.engine.triage(ticket, thread_id=claim.id)
-    assert result.decision.needs_review
-    rig.services.store.record(claim.id, result, "agent")
-    return claim.id, rt.id
-
-
-def _event(rig: Rig, event_id: str, kind: str, rt_id: str, **changes: str) -> None:
-    rig.connector.handler.handle(
-        HelpdeskEvent(
-            source="rt", event_id=event_id, type=kind, external_id=f"rt:{rt_id}", changes=changes
-        )
-    )
-    assert rig.connector.backflow.drain() == 1
 
 
 def test_a_held_ticket_closed_in_the_helpdesk_drops_its_waiting_run(
     make_rig: RigFactory, fake: FakeHelpdesk
 ) -> None:
     rig = make_rig(fake)
-    ticket_id, rt_id = _held(rig, fake)
+    ticket_id, rt, _ = held_ticket(rig, fake)
+    rt_id = rt.id
     thread: RunnableConfig = {"configurable": {"thread_id": ticket_id}}
     assert rig.triager.checkpointer.get_tuple(thread) is not None  # waiting for review
     fake.set_field(rt_id, "Status", "rejected", "root")
-    _event(rig, "rt-txn-300", "status", rt_id, Status="rejected")
+    apply_event(rig, "rt-txn-300", "status", rt_id, Status="rejected")
     assert rig.services.store.status(ticket_id) == "resolved"
     # Nobody resumes it now: its checkpoints would stay for as long as the service runs.
     assert rig.triager.checkpointer.get_tuple(thread) is None
     # Reopened, it waits for review again and is decided from its stored held decision.
     fake.set_field(rt_id, "Status", "open", "root")
-    _event(rig, "rt-txn-301", "reopened", rt_id)
+    apply_event(rig, "rt-txn-301", "reopened", rt_id)
     assert rig.services.store.status(ticket_id) == "review"
     _, secret = create_key(rig.services.db, "reviewer", "lead")
     with TestClient(rig.app) as client:
@@ -64,10 +43,11 @@ def test_a_held_ticket_resolved_in_the_helpdesk_drops_its_waiting_run(
     make_rig: RigFactory, fake: FakeHelpdesk
 ) -> None:
     rig = make_rig(fake)
-    ticket_id, rt_id = _held(rig, fake)
+    ticket_id, rt, _ = held_ticket(rig, fake)
+    rt_id = rt.id
     thread: RunnableConfig = {"configurable": {"thread_id": ticket_id}}
     fake.record(rt_id, "Correspond", "mehmet.yilmaz@example.com", content="Swapped the dock.")
     fake.set_field(rt_id, "Status", "resolved", "mehmet.yilmaz@example.com")
-    _event(rig, "rt-txn-50", "resolved", rt_id)
+    apply_event(rig, "rt-txn-50", "resolved", rt_id)
     assert rig.services.store.status(ticket_id) == "resolved"
     assert rig.triager.checkpointer.get_tuple(thread) is None

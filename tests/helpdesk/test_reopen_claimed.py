@@ -6,62 +6,25 @@ import threading
 from typing import Any
 
 from fastapi.testclient import TestClient
-from rt_support import REVIEW_TEXT, Rig, RigFactory, rt_ticket
+from rt_support import PausedReview, RigFactory, apply_event, held_ticket
 from sqlalchemy import select
 
-from agent.state import HumanReview
-from agent.triager import Triager, TriageResult
 from api.auth import create_key
 from api.helpdesk.fake import FakeHelpdesk
-from api.hooks import HelpdeskEvent
-from api.intake.events import WEBHOOK_CALLER
 from api.main import create_app
 from api.options import ServiceOptions
 from api.tables import DecisionRow
-
-
-class _Paused:
-    """The rig's triager, whose review waits at a gate before resuming the run."""
-
-    def __init__(self, triager: Triager) -> None:
-        self.triager = triager
-        self.entered, self.gate = threading.Event(), threading.Event()
-
-    def resume(self, thread_id: str, review: HumanReview) -> TriageResult:
-        self.entered.set()
-        assert self.gate.wait(10)
-        return self.triager.resume(thread_id, review)
-
-    def __getattr__(self, name: str) -> Any:  # the rest of the engine is the triager's
-        return getattr(self.triager, name)
-
-
-def _held(rig: Rig, fake: FakeHelpdesk) -> tuple[str, str]:
-    """An RT ticket the agent holds for review: our ticket id and the RT ticket's id."""
-    rt = fake.create(*REVIEW_TEXT, requester="hank@example.com")
-    ticket = rt_ticket(rt.id, *REVIEW_TEXT, "hank@example.com")
-    claim = rig.services.store.claim(ticket, None, WEBHOOK_CALLER.key_id, "triaging")
-    rig.services.store.record(claim.id, rig.triager.triage(ticket, thread_id=claim.id), "agent")
-    return claim.id, rt.id
-
-
-def _event(rig: Rig, event_id: str, kind: str, rt_id: str, **changes: str) -> None:
-    rig.connector.handler.handle(
-        HelpdeskEvent(
-            source="rt", event_id=event_id, type=kind, external_id=f"rt:{rt_id}", changes=changes
-        )
-    )
-    assert rig.connector.backflow.drain() == 1
 
 
 def test_a_close_and_reopen_while_a_reviewer_decides_leaves_one_human_decision(
     make_rig: RigFactory, fake: FakeHelpdesk
 ) -> None:
     rig = make_rig(fake)
-    ticket_id, rt_id = _held(rig, fake)
+    ticket_id, rt, _ = held_ticket(rig, fake)
+    rt_id = rt.id
     _, secret = create_key(rig.services.db, "reviewer", "lead")
     auth = {"Authorization": f"Bearer {secret}"}
-    paused = _Paused(rig.triager)
+    paused = PausedReview(rig.triager)
     # the first reviewer's request is answered by a second API process on the same database
     other = create_app(rig.services.settings, paused, ServiceOptions())  # type: ignore[arg-type]
     second = TestClient(rig.app)
@@ -77,10 +40,10 @@ def test_a_close_and_reopen_while_a_reviewer_decides_leaves_one_human_decision(
         thread.start()
         assert paused.entered.wait(10)  # claimed: 'deciding'
         fake.set_field(rt_id, "Status", "rejected", "root")
-        _event(rig, "rt-txn-300", "status", rt_id, Status="rejected")
+        apply_event(rig, "rt-txn-300", "status", rt_id, Status="rejected")
         assert rig.services.store.status(ticket_id) == "resolved"
         fake.set_field(rt_id, "Status", "open", "root")  # reopened by the requester
-        _event(rig, "rt-txn-301", "reopened", rt_id)
+        apply_event(rig, "rt-txn-301", "reopened", rt_id)
         # open again, and still the first reviewer's: not back in the queue
         assert rig.services.store.status(ticket_id) == "deciding"
         queue = second.get("/v1/review", headers=auth).json()

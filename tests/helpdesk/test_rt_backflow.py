@@ -10,13 +10,20 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from rt_support import DB_TEXT, REPO, REVIEW_TEXT, Rig, RigFactory, rt_ticket
+from rt_support import (
+    DB_TEXT,
+    REPO,
+    PausedReview,
+    Rig,
+    RigFactory,
+    apply_event,
+    held_ticket,
+    rt_ticket,
+)
 from sqlalchemy import event, func, select
 
 from agent.errors import ConflictError
 from agent.kpis import compute_kpis
-from agent.state import HumanReview
-from agent.triager import Triager, TriageResult
 from api.auth import create_key
 from api.helpdesk.base import HelpdeskTicket
 from api.helpdesk.event_log import MAX_ATTEMPTS
@@ -39,16 +46,6 @@ def _resolved(event_id: str, external: str) -> HelpdeskEvent:
     return HelpdeskEvent(
         source="rt", event_id=event_id, type="resolved", external_id=f"rt:{external}"
     )
-
-
-def _held(rig: Rig, fake: FakeHelpdesk) -> tuple[str, HelpdeskTicket, TriageResult]:
-    """An RT ticket the agent holds for review: our ticket id, the RT ticket, the held result."""
-    rt = fake.create(*REVIEW_TEXT, requester="hank@example.com")
-    ticket = rt_ticket(rt.id, *REVIEW_TEXT, "hank@example.com")
-    claim = rig.services.store.claim(ticket, None, WEBHOOK_CALLER.key_id, "triaging")
-    held = rig.triager.triage(ticket, thread_id=claim.id)
-    rig.services.store.record(claim.id, held, actor="agent")
-    return claim.id, rt, held
 
 
 def _routed(rig: Rig, fake: FakeHelpdesk) -> tuple[str, str]:
@@ -131,7 +128,7 @@ def test_a_resolution_after_a_specialists_correction_keeps_the_corrected_team(
 def _reviewed(rig: Rig, fake: FakeHelpdesk, team: str) -> tuple[str, str, str]:
     """A ticket held for review, then decided by a reviewer through the API, both decisions
     told as the service tells them; its ids and the agent's guess."""
-    ticket_id, rt, held = _held(rig, fake)
+    ticket_id, rt, held = held_ticket(rig, fake)
     rig.services.service.notify(ticket_id)
     assert held.decision.needs_review and held.decision.team != team
     _, secret = create_key(rig.services.db, "reviewer", "lead")
@@ -310,31 +307,15 @@ def test_a_ticket_rejected_in_the_helpdesk_is_closed_here_and_not_learned(
     assert rig.services.ledger.outcomes("service_desk")[0].first_route is None  # not judged
 
 
-class _PausedReview:
-    """The rig's triager, whose review waits at a gate before resuming the run."""
-
-    def __init__(self, triager: Triager) -> None:
-        self.triager = triager
-        self.entered, self.gate = threading.Event(), threading.Event()
-
-    def resume(self, thread_id: str, review: HumanReview) -> TriageResult:
-        self.entered.set()
-        assert self.gate.wait(10)
-        return self.triager.resume(thread_id, review)
-
-    def __getattr__(self, name: str) -> Any:  # the rest of the engine is the triager's
-        return getattr(self.triager, name)
-
-
 @pytest.mark.parametrize("status", ["rejected", "resolved"])
 def test_a_ticket_closed_in_the_helpdesk_while_a_reviewer_decides_it_stays_closed(
     make_rig: RigFactory, fake: FakeHelpdesk, status: str
 ) -> None:
     rig = make_rig(fake)
-    ticket_id, rt, _ = _held(rig, fake)
+    ticket_id, rt, _ = held_ticket(rig, fake)
     assert rig.services.store.status(ticket_id) == "review"
     _, secret = create_key(rig.services.db, "reviewer", "lead")
-    paused = _PausedReview(rig.triager)
+    paused = PausedReview(rig.triager)
     # the reviewer's request is answered by a second API process on the same database
     other = create_app(rig.services.settings, paused, ServiceOptions())  # type: ignore[arg-type]
     answers: dict[str, Any] = {}
@@ -353,16 +334,7 @@ def test_a_ticket_closed_in_the_helpdesk_while_a_reviewer_decides_it_stays_close
         # meanwhile the customer's ticket is closed in the helpdesk (spam, or solved there)
         fake.set_field(rt.id, "Status", status, "root")
         kind = "resolved" if status == "resolved" else "status"
-        rig.connector.handler.handle(
-            HelpdeskEvent(
-                source="rt",
-                event_id="rt-txn-170",
-                type=kind,
-                external_id=f"rt:{rt.id}",
-                changes={"Status": status},
-            )
-        )
-        assert rig.connector.backflow.drain() == 1
+        apply_event(rig, "rt-txn-170", kind, rt.id, Status=status)
         assert rig.services.store.status(ticket_id) == "resolved"
         paused.gate.set()
         thread.join(30)
@@ -385,9 +357,9 @@ def test_a_reopen_read_before_a_review_is_stored_does_not_hold_the_ticket_for_re
     the held decision, the review stores the human one, then the reopen writes its status: the
     ticket must not wait for review again with a human decision no review can resume."""
     rig = make_rig(fake)
-    ticket_id, rt, _ = _held(rig, fake)
+    ticket_id, rt, _ = held_ticket(rig, fake)
     _, secret = create_key(rig.services.db, "reviewer", "lead")
-    paused = _PausedReview(rig.triager)
+    paused = PausedReview(rig.triager)
     other = create_app(rig.services.settings, paused, ServiceOptions())  # type: ignore[arg-type]
     read, go_on = threading.Event(), threading.Event()
     reopening: list[threading.Thread] = []
@@ -415,16 +387,7 @@ def test_a_reopen_read_before_a_review_is_stored_does_not_hold_the_ticket_for_re
             review.start()
             assert paused.entered.wait(10)  # claimed: 'deciding'
             fake.set_field(rt.id, "Status", "rejected", "root")
-            rig.connector.handler.handle(
-                HelpdeskEvent(
-                    source="rt",
-                    event_id="rt-txn-190",
-                    type="status",
-                    external_id=f"rt:{rt.id}",
-                    changes={"Status": "rejected"},
-                )
-            )
-            assert rig.connector.backflow.drain() == 1
+            apply_event(rig, "rt-txn-190", "status", rt.id, Status="rejected")
             assert rig.services.store.status(ticket_id) == "resolved"
             fake.set_field(rt.id, "Status", "open", "root")  # reopened by the requester
             rig.connector.handler.handle(
