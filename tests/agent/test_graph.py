@@ -2,48 +2,30 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal, cast
 
 import numpy as np
 import pytest
+from graph_support import DOCK, POLICY, DiesOnce, RecordingLLM, checkpointed
 
-from agent.llm import LLMClassifier, LLMOutcome
 from agent.models import Account, NextStep, PriorTicket, SimilarEscalation, Ticket
-from agent.policy import Policy, load_policy
 from agent.settings import EXAMPLES_DIR, Settings
 from agent.state import HumanReview
-from agent.triager import Triager, sqlite_checkpointer
+from agent.triager import Triager
 from knowledge.base import RoutePrediction
 from knowledge.cases import Case
-from knowledge.embeddings import CachedEmbedder, Embedder, MiniLMEmbedder
+from knowledge.embeddings import Embedder, MiniLMEmbedder
 from knowledge.ingest import read_cases
 from knowledge.kb import KnowledgeBase
 from knowledge.memory_store import InMemoryCaseStore
 from knowledge.router import LearnedRouter
 
-POLICY = load_policy(EXAMPLES_DIR / "policy.yaml")
-DOCK = "My laptop no longer recognises the docking station; the monitors stay dark."
-
-
-@pytest.fixture(scope="module")
-def kb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KnowledgeBase]:
-    """The demo cases in an in-memory store, with a fitted router."""
-    cache = tmp_path_factory.mktemp("emb") / "cache.sqlite"
-    router = LearnedRouter(model_dir=cache.parent / "models")
-    base = KnowledgeBase(InMemoryCaseStore(), CachedEmbedder(MiniLMEmbedder(), cache), router)
-    base.ingest(read_cases(EXAMPLES_DIR / "demo_tickets.jsonl", label="team"))
-    base.refit()
-    yield base
-
 
 @pytest.fixture
 def triager(kb: KnowledgeBase, tmp_path: Path) -> Triager:
-    settings = Settings(data_dir=tmp_path)
-    return Triager(
-        settings=settings, policy=POLICY, kb=kb, checkpointer=sqlite_checkpointer(settings)
-    )
+    return checkpointed(Settings(data_dir=tmp_path), kb)
 
 
 def test_configured_error_code_routes_by_the_rule_and_says_so(triager: Triager) -> None:
@@ -93,32 +75,11 @@ def test_an_off_topic_ticket_waits_for_review_however_sure_the_model_is(
     assert not any(e.source == "novelty" for e in dock.evidence)
 
 
-class RecordingLLM:
-    """Stands in for the LLM classifier: records which tickets it was asked about."""
-
-    def __init__(self) -> None:
-        self.asked: list[str | None] = []
-
-    def check_budget(self, policy: Policy) -> None:
-        """Nothing is sent: any budget fits."""
-
-    def classify(self, *, ticket: Ticket, **_: Any) -> LLMOutcome:
-        self.asked.append(ticket.id)
-        return LLMOutcome(error="not asked in this test")
-
-
 def test_the_llm_is_asked_about_a_novel_ticket_however_sure_the_model_is(
     kb: KnowledgeBase, tmp_path: Path
 ) -> None:
-    settings = Settings(data_dir=tmp_path)
     llm = RecordingLLM()
-    triager = Triager(
-        settings=settings,
-        policy=POLICY,
-        kb=kb,
-        llm=cast(LLMClassifier, llm),
-        checkpointer=sqlite_checkpointer(settings),
-    )
+    triager = checkpointed(Settings(data_dir=tmp_path), kb, llm=llm)
     triager.triage(Ticket(id="dock", subject="Docking station not detected", body=DOCK))
     lunch = Ticket(id="lunch", subject="lunch", body="What should I cook for dinner tonight?")
     decision = triager.triage(lunch).decision
@@ -129,16 +90,9 @@ def test_the_llm_is_asked_about_a_novel_ticket_however_sure_the_model_is(
 def test_the_llm_is_not_asked_about_a_ticket_a_rule_decides(
     kb: KnowledgeBase, tmp_path: Path
 ) -> None:
-    settings = Settings(data_dir=tmp_path)
     llm = RecordingLLM()
     unsure = POLICY.model_copy(update={"review_threshold": 1.0})  # the model is never sure
-    triager = Triager(
-        settings=settings,
-        policy=unsure,
-        kb=kb,
-        llm=cast(LLMClassifier, llm),
-        checkpointer=sqlite_checkpointer(settings),
-    )
+    triager = checkpointed(Settings(data_dir=tmp_path), kb, unsure, llm)
     kept = Ticket(id="kept", subject="Forgot my password", body="Please reset my password.")
     ruled = Ticket(id="ruled", subject="Reports fail", body="Export stops with ORA-01652.")
     dock = Ticket(id="dock", subject="Docking station not detected", body=DOCK)
@@ -268,10 +222,7 @@ def test_the_accounts_earlier_cases_reach_the_router(kb: KnowledgeBase, tmp_path
     assert kb.router is not None
     recording = _Recording(kb.router)
     ours = KnowledgeBase(store, kb.embedder, cast(LearnedRouter, recording))
-    settings = Settings(data_dir=tmp_path)
-    triager = Triager(
-        settings=settings, policy=POLICY, kb=ours, checkpointer=sqlite_checkpointer(settings)
-    )
+    triager = checkpointed(Settings(data_dir=tmp_path), ours)
     result = triager.triage(
         Ticket(
             subject="Docking station",
@@ -289,19 +240,6 @@ def test_the_accounts_earlier_cases_reach_the_router(kb: KnowledgeBase, tmp_path
     assert recording.calls[-1]["account_cases"] == []
 
 
-class _DiesOnce:
-    """The real router, whose first prediction dies as a crashed process would."""
-
-    def __init__(self, inner: LearnedRouter) -> None:
-        self.inner, self.died = inner, False
-
-    def predict(self, **kwargs: Any) -> RoutePrediction:
-        if not self.died:
-            self.died = True
-            raise RuntimeError("process died")
-        return self.inner.predict(**kwargs)
-
-
 # exit durability saves no step, but it still checkpoints when a run stops on an error; only a
 # killed process loses such a run, which then starts again from the ticket.
 @pytest.mark.parametrize("durability", ["sync", "exit"])
@@ -311,19 +249,15 @@ def test_a_run_that_died_midway_resumes_from_its_checkpoint(
     settings = Settings(data_dir=tmp_path, checkpoint_durability=durability)
     embedder = _CountingEmbedder(kb.embedder)
     assert kb.router is not None
-    flaky = KnowledgeBase(kb.store, embedder, cast(LearnedRouter, _DiesOnce(kb.router)))
-    first = Triager(
-        settings=settings, policy=POLICY, kb=flaky, checkpointer=sqlite_checkpointer(settings)
-    )
+    flaky = KnowledgeBase(kb.store, embedder, cast(LearnedRouter, DiesOnce(kb.router)))
+    first = checkpointed(settings, flaky)
     ticket = Ticket(id="t-crash", subject="Docking station not detected", body=DOCK)
     before = embedder.texts
     with pytest.raises(RuntimeError, match="process died"):
         first.triage(ticket)
     assert embedder.texts == before + 1  # retrieve ran once before classify died
     # A new process over the same checkpoint file picks the run up where it stopped.
-    second = Triager(
-        settings=settings, policy=POLICY, kb=flaky, checkpointer=sqlite_checkpointer(settings)
-    )
+    second = checkpointed(settings, flaky)
     before = embedder.texts
     decision = second.triage(ticket).decision
     assert embedder.texts == before, "normalize, rules and retrieve were not run again"
@@ -350,9 +284,7 @@ def test_only_an_abstained_decision_enters_the_review_step(
     kb: KnowledgeBase, tmp_path: Path
 ) -> None:
     settings = Settings(data_dir=tmp_path, checkpoint_durability="sync")  # every step recorded
-    triager = Triager(
-        settings=settings, policy=POLICY, kb=kb, checkpointer=sqlite_checkpointer(settings)
-    )
+    triager = checkpointed(settings, kb)
 
     def steps(thread_id: str) -> list[str]:
         config: Any = {"configurable": {"thread_id": thread_id}}
@@ -402,13 +334,7 @@ def _triager_with(kb: KnowledgeBase, case: Case, tmp_path: Path) -> Triager:
     for cases, vectors in kb.store.iter_all():
         store.upsert(cases, vectors)
     store.upsert([case], kb.embedder.embed([case.text]))
-    settings = Settings(data_dir=tmp_path)
-    return Triager(
-        settings=settings,
-        policy=POLICY,
-        kb=KnowledgeBase(store, kb.embedder, kb.router),
-        checkpointer=sqlite_checkpointer(settings),
-    )
+    return checkpointed(Settings(data_dir=tmp_path), KnowledgeBase(store, kb.embedder, kb.router))
 
 
 def test_the_brief_quotes_other_tickets_without_their_personal_data(
@@ -479,10 +405,7 @@ def test_tree_priority_conditions_read_the_priority_the_ticket_gets(
     """A P1 reached by urgency cues (not by a floor) takes the enterprise major-incident branch."""
     priorities = POLICY.priorities.model_copy(update={"urgency_raises": 3})
     policy = POLICY.model_copy(update={"priorities": priorities})
-    settings = Settings(data_dir=tmp_path)
-    triager = Triager(
-        settings=settings, policy=policy, kb=kb, checkpointer=sqlite_checkpointer(settings)
-    )
+    triager = checkpointed(Settings(data_dir=tmp_path), kb, policy)
     ticket = Ticket(
         subject="Docking station not detected - urgent",
         body=DOCK,

@@ -2,49 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, cast
 
-import pytest
+from graph_support import DOCK, POLICY, RecordingLLM, checkpointed
 
-from agent.llm import LLMClassifier, LLMOutcome
 from agent.models import Ticket
-from agent.policy import Policy, load_policy
-from agent.settings import EXAMPLES_DIR, Settings
-from agent.triager import Triager, memory_checkpointer
-from knowledge.embeddings import CachedEmbedder, MiniLMEmbedder
-from knowledge.ingest import read_cases
+from agent.settings import Settings
 from knowledge.kb import KnowledgeBase
-from knowledge.memory_store import InMemoryCaseStore
-from knowledge.router import LearnedRouter
-
-POLICY = load_policy(EXAMPLES_DIR / "policy.yaml")
-
-
-@pytest.fixture(scope="module")
-def kb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KnowledgeBase]:
-    """The demo cases in an in-memory store, with a fitted router."""
-    cache = tmp_path_factory.mktemp("emb") / "cache.sqlite"
-    router = LearnedRouter(model_dir=cache.parent / "models")
-    base = KnowledgeBase(InMemoryCaseStore(), CachedEmbedder(MiniLMEmbedder(), cache), router)
-    base.ingest(read_cases(EXAMPLES_DIR / "demo_tickets.jsonl", label="team"))
-    base.refit()
-    yield base
-
-
-class RecordingLLM:
-    """Stands in for the LLM classifier: records which tickets it was asked about."""
-
-    def __init__(self) -> None:
-        self.asked: list[str | None] = []
-
-    def check_budget(self, policy: Policy) -> None:
-        """Nothing is sent: any budget fits."""
-
-    def classify(self, *, ticket: Ticket, **_: Any) -> LLMOutcome:
-        self.asked.append(ticket.id)
-        return LLMOutcome(error="not asked in this test")
 
 
 def test_the_llm_is_not_asked_about_a_ticket_the_decision_tree_sends_to_a_team(
@@ -54,16 +18,10 @@ def test_the_llm_is_not_asked_about_a_ticket_the_decision_tree_sends_to_a_team(
     # hardware team whatever team the model or the LLM guesses.
     llm = RecordingLLM()
     unsure = POLICY.model_copy(update={"review_threshold": 1.0})  # the model is never sure
-    triager = Triager(
-        settings=Settings(data_dir=tmp_path),
-        policy=unsure,
-        kb=kb,
-        llm=cast(LLMClassifier, llm),
-        checkpointer=memory_checkpointer(),
-    )
+    triager = checkpointed(Settings(data_dir=tmp_path), kb, unsure, llm)
     text = {
         "subject": "Docking station not detected",
-        "body": "My laptop no longer recognises the docking station; the monitors stay dark.",
+        "body": DOCK,
     }
     formed = Ticket(id="formed", category="device", **text)
     plain = Ticket(id="plain", **text)
