@@ -11,8 +11,12 @@ import yaml
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from agent.models import Ticket
+from agent.policy import Policy
 from agent.settings import EXAMPLES_DIR
-from agent.triager import Triager
+from agent.state import HumanReview
+from agent.triager import Triager, TriageResult
+from knowledge.kb import KnowledgeBase
 
 
 @dataclass
@@ -46,6 +50,44 @@ TICKET_REVIEW = {
 
 
 AppFactory = Callable[..., Api]
+
+
+def waiting_ticket(api: Api) -> str:
+    """A ticket sent through the API that waits for review; its id."""
+    made = api.client.post("/v1/triage", json=TICKET_REVIEW, headers=api.auth("helpdesk")).json()
+    assert made["needs_review"] is True
+    return str(made["ticket_id"])
+
+
+class TriagerEngine:
+    """The real triager as the service's engine, every call passed on: a test's engine for a
+    second app on the same database changes only the call it is about."""
+
+    def __init__(self, triager: Triager) -> None:
+        self.triager = triager
+
+    @property
+    def policy(self) -> Policy:
+        return self.triager.policy
+
+    @property
+    def kb(self) -> KnowledgeBase:
+        return self.triager.kb
+
+    def triage(self, ticket: Ticket, thread_id: str | None = None) -> TriageResult:
+        return self.triager.triage(ticket, thread_id=thread_id)
+
+    def resume(self, thread_id: str, review: HumanReview) -> TriageResult:
+        return self.triager.resume(thread_id, review)
+
+    def decide_held(self, held: TriageResult, ticket: Ticket, review: HumanReview) -> TriageResult:
+        return self.triager.decide_held(held, ticket, review)
+
+    def set_policy(self, policy: Policy) -> None:
+        self.triager.set_policy(policy)
+
+    def forget(self, thread_id: str) -> None:
+        self.triager.forget(thread_id)
 
 
 def wait_for(predicate: Any, timeout: float = 30.0) -> bool:

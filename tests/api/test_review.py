@@ -9,13 +9,11 @@ from typing import Any
 
 import pytest
 import yaml
-from api_support import TICKET_DB, TICKET_REVIEW, Api
+from api_support import TICKET_DB, TICKET_REVIEW, Api, TriagerEngine, waiting_ticket
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
 from agent.errors import UpstreamError
-from agent.models import Ticket
-from agent.policy import Policy
 from agent.settings import EXAMPLES_DIR
 from agent.state import HumanReview
 from agent.triager import Triager, TriageResult
@@ -23,19 +21,12 @@ from api.loads import DbLoads
 from api.main import create_app
 from api.options import ServiceOptions
 from api.tables import DecisionRow, ReviewRow, TicketRow
-from knowledge.kb import KnowledgeBase
 
 EXAMPLE = (EXAMPLES_DIR / "policy.yaml").read_text(encoding="utf-8")
 
 
-def _waiting(api: Api) -> str:
-    made = api.client.post("/v1/triage", json=TICKET_REVIEW, headers=api.auth("helpdesk")).json()
-    assert made["needs_review"] is True
-    return str(made["ticket_id"])
-
-
 def test_review_resumes_the_run_and_the_knowledge_base_learns(api: Api) -> None:
-    ticket_id = _waiting(api)
+    ticket_id = waiting_ticket(api)
     queue = api.client.get("/v1/review", headers=api.auth("reviewer")).json()
     assert [item["id"] for item in queue] == [ticket_id]
     assert queue[0]["review_reasons"]
@@ -73,7 +64,7 @@ def test_review_of_a_decided_ticket_is_a_conflict(api: Api) -> None:
 
 
 def test_review_with_an_unknown_team_is_422_and_keeps_the_ticket_waiting(api: Api) -> None:
-    ticket_id = _waiting(api)
+    ticket_id = waiting_ticket(api)
     bad = api.client.post(
         f"/v1/review/{ticket_id}", json={"team": "astrology"}, headers=api.auth("reviewer")
     )
@@ -89,7 +80,7 @@ def test_review_with_an_unknown_team_is_422_and_keeps_the_ticket_waiting(api: Ap
 
 
 def test_review_that_contradicts_itself_or_names_a_stranger_is_422(api: Api) -> None:
-    ticket_id = _waiting(api)
+    ticket_id = waiting_ticket(api)
     for answer, expected in [
         ({"team": "hardware", "escalate": False}, "escalate=false contradicts team 'hardware'"),
         ({"team": "service_desk", "escalate": True}, "escalate=true contradicts team"),
@@ -115,7 +106,7 @@ def test_review_that_contradicts_itself_or_names_a_stranger_is_422(api: Api) -> 
 def test_a_reviewers_priority_brings_its_sla_and_protocol_and_a_new_team_a_person(
     api: Api,
 ) -> None:
-    ticket_id = _waiting(api)
+    ticket_id = waiting_ticket(api)
     agent = api.client.get(f"/v1/tickets/{ticket_id}", headers=api.auth("reviewer")).json()
     assert agent["decision"]["priority"] != "P1"
     answer = {"team": "platform_sre", "priority": "P1"}
@@ -137,7 +128,7 @@ def test_a_reviewers_priority_brings_its_sla_and_protocol_and_a_new_team_a_perso
 
 
 def test_a_review_that_keeps_the_team_keeps_the_person_and_the_sla(api: Api) -> None:
-    ticket_id = _waiting(api)
+    ticket_id = waiting_ticket(api)
     agent = api.client.get(f"/v1/tickets/{ticket_id}", headers=api.auth("reviewer")).json()
     before = agent["decision"]
     answer = {"team": before["team"], "note": "confirmed"}
@@ -153,7 +144,7 @@ def test_a_review_that_keeps_the_team_keeps_the_person_and_the_sla(api: Api) -> 
 def test_two_reviewers_deciding_one_ticket_at_once_get_one_decision_and_one_409(
     api: Api,
 ) -> None:
-    ticket_id = _waiting(api)
+    ticket_id = waiting_ticket(api)
     engine_busy, release = threading.Event(), threading.Event()
 
     def hold_the_engine() -> None:
@@ -229,41 +220,21 @@ def test_confirming_the_team_does_not_keep_a_person_the_policy_no_longer_has(api
     )
 
 
-class _GatedEngine:
+class _GatedEngine(TriagerEngine):
     """The real triager behind a gate: a review in this app stops before resuming the run."""
 
     def __init__(self, triager: Triager) -> None:
-        self.triager = triager
+        super().__init__(triager)
         self.entered, self.gate = threading.Event(), threading.Event()
-
-    @property
-    def policy(self) -> Policy:
-        return self.triager.policy
-
-    @property
-    def kb(self) -> KnowledgeBase:
-        return self.triager.kb
-
-    def triage(self, ticket: Ticket, thread_id: str | None = None) -> TriageResult:
-        return self.triager.triage(ticket, thread_id=thread_id)
 
     def resume(self, thread_id: str, review: HumanReview) -> TriageResult:
         self.entered.set()
         assert self.gate.wait(10)
         return self.triager.resume(thread_id, review)
 
-    def decide_held(self, held: TriageResult, ticket: Ticket, review: HumanReview) -> TriageResult:
-        return self.triager.decide_held(held, ticket, review)
-
-    def set_policy(self, policy: Policy) -> None:
-        self.triager.set_policy(policy)
-
-    def forget(self, thread_id: str) -> None:
-        self.triager.forget(thread_id)
-
 
 def test_two_processes_on_one_database_deciding_one_ticket_get_one_decision(api: Api) -> None:
-    ticket_id = _waiting(api)
+    ticket_id = waiting_ticket(api)
     gated = _GatedEngine(api.triager)
     # a second API process on the same database: its own service, locks and engine
     other = create_app(api.services.settings, gated, ServiceOptions())  # type: ignore[arg-type]
@@ -307,7 +278,7 @@ class _UnreachableCheckpoints(_GatedEngine):
 
 
 def test_a_decision_that_fails_gives_the_ticket_back_to_the_queue(api: Api) -> None:
-    ticket_id = _waiting(api)
+    ticket_id = waiting_ticket(api)
     broken = _UnreachableCheckpoints(api.triager)
     other = create_app(api.services.settings, broken, ServiceOptions())  # type: ignore[arg-type]
     with TestClient(other) as second:
@@ -329,7 +300,7 @@ def test_a_review_cannot_assign_a_member_on_leave(api: Api) -> None:
     hardware["members"][0]["available"] = False
     put = {"yaml": yaml.safe_dump(policy)}
     assert api.client.put("/v1/policy", json=put, headers=api.auth("admin")).status_code == 200
-    ticket_id = _waiting(api)
+    ticket_id = waiting_ticket(api)
     answer = {"team": "hardware", "assignee": "Ada Away"}
     bad = api.client.post(f"/v1/review/{ticket_id}", json=answer, headers=api.auth("reviewer"))
     assert bad.status_code == 422
@@ -348,7 +319,7 @@ def test_a_review_cannot_assign_a_member_on_leave(api: Api) -> None:
 
 
 def test_a_claim_left_by_a_process_that_died_can_be_decided_again(api: Api) -> None:
-    ticket_id = _waiting(api)
+    ticket_id = waiting_ticket(api)
     with api.services.db.session() as session:  # a reviewer's process claimed it just now
         session.execute(
             update(TicketRow).where(TicketRow.id == ticket_id).values(status="deciding")
@@ -412,7 +383,7 @@ def test_a_ticket_being_decided_stays_open_everywhere_and_a_dead_claim_goes_back
 def test_a_review_whose_run_a_dead_process_resumed_is_decided_from_the_held_decision(
     api: Api, forgotten: bool
 ) -> None:
-    ticket_id = _waiting(api)
+    ticket_id = waiting_ticket(api)
     held = api.client.get(f"/v1/tickets/{ticket_id}", headers=api.auth("reviewer")).json()
     # A process claimed it and resumed its run with a reviewer's answer, then died before the
     # decision was stored: the run is finished (and its checkpoints dropped, or not yet).

@@ -8,11 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from api_support import TICKET_REVIEW, Api
+from api_support import Api, TriagerEngine, waiting_ticket
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
-from agent.models import Ticket
 from agent.policy import Policy
 from agent.state import HumanReview
 from agent.triager import Triager, TriageResult
@@ -21,15 +20,14 @@ from api.main import create_app
 from api.options import ServiceOptions
 from api.review_claim import ReviewClaims
 from api.tables import DecisionRow, ReviewRow, TicketRow, utcnow
-from knowledge.kb import KnowledgeBase
 
 
-class _SlowEngine:
+class _SlowEngine(TriagerEngine):
     """The real triager; a review here stops at a gate (before or after resuming the run), and
     reading the policy can be made to stop at another (a review reads it before claiming)."""
 
     def __init__(self, triager: Triager, after_resume: bool = False) -> None:
-        self.triager = triager
+        super().__init__(triager)
         self.after_resume = after_resume
         self.entered, self.gate = threading.Event(), threading.Event()
         self.policy_read, self.policy_gate = threading.Event(), threading.Event()
@@ -42,33 +40,11 @@ class _SlowEngine:
             assert self.policy_gate.wait(10)
         return self.triager.policy
 
-    @property
-    def kb(self) -> KnowledgeBase:
-        return self.triager.kb
-
-    def triage(self, ticket: Ticket, thread_id: str | None = None) -> TriageResult:
-        return self.triager.triage(ticket, thread_id=thread_id)
-
     def resume(self, thread_id: str, review: HumanReview) -> TriageResult:
         result = self.triager.resume(thread_id, review) if self.after_resume else None
         self.entered.set()
         assert self.gate.wait(10)
         return result or self.triager.resume(thread_id, review)
-
-    def decide_held(self, held: TriageResult, ticket: Ticket, review: HumanReview) -> TriageResult:
-        return self.triager.decide_held(held, ticket, review)
-
-    def set_policy(self, policy: Policy) -> None:
-        self.triager.set_policy(policy)
-
-    def forget(self, thread_id: str) -> None:
-        self.triager.forget(thread_id)
-
-
-def _waiting(api: Api) -> str:
-    made = api.client.post("/v1/triage", json=TICKET_REVIEW, headers=api.auth("helpdesk")).json()
-    assert made["needs_review"] is True
-    return str(made["ticket_id"])
 
 
 def _human_teams(api: Api, ticket_id: str) -> list[str]:
@@ -149,7 +125,7 @@ def test_only_the_holder_of_a_claim_renews_it_or_gives_it_back(
 
 
 def test_a_decision_whose_claim_was_taken_over_is_refused_and_the_other_stands(api: Api) -> None:
-    ticket_id = _waiting(api)
+    ticket_id = waiting_ticket(api)
     slow = _SlowEngine(api.triager, after_resume=True)
     other = create_app(api.services.settings, slow, ServiceOptions())  # type: ignore[arg-type]
     answers: dict[str, Any] = {}
@@ -185,7 +161,7 @@ def test_a_decision_whose_claim_was_taken_over_is_refused_and_the_other_stands(a
 
 
 def test_a_claim_that_lost_to_a_decision_just_stored_says_it_is_decided(api: Api) -> None:
-    ticket_id = _waiting(api)
+    ticket_id = waiting_ticket(api)
     slow = _SlowEngine(api.triager)
     other = create_app(api.services.settings, slow, ServiceOptions())  # type: ignore[arg-type]
     answers: dict[str, Any] = {}

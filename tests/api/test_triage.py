@@ -9,19 +9,16 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from api_support import TICKET_DB, Api, AppFactory
+from api_support import TICKET_DB, Api, AppFactory, TriagerEngine
 from fastapi.testclient import TestClient
 from sqlalchemy import event, func, select
 
 from agent.errors import UpstreamError
 from agent.models import Ticket
-from agent.policy import Policy
-from agent.state import HumanReview
 from agent.triager import Triager, TriageResult
 from api.main import create_app
 from api.options import ServiceOptions
 from api.tables import DecisionRow
-from knowledge.kb import KnowledgeBase
 
 
 def _decisions(api: Api) -> int:
@@ -230,37 +227,18 @@ def test_a_ticket_id_that_cannot_name_a_url_is_422(api: Api) -> None:
     assert _decisions(api) == 1
 
 
-class _FailsFirst:
+class _FailsFirst(TriagerEngine):
     """The real triager, whose first run fails as an unreachable LLM would."""
 
     def __init__(self, triager: Triager) -> None:
-        self.triager, self.failed = triager, False
-
-    @property
-    def policy(self) -> Policy:
-        return self.triager.policy
-
-    @property
-    def kb(self) -> KnowledgeBase:
-        return self.triager.kb
+        super().__init__(triager)
+        self.failed = False
 
     def triage(self, ticket: Ticket, thread_id: str | None = None) -> TriageResult:
         if not self.failed:
             self.failed = True
             raise UpstreamError("the LLM endpoint timed out")
         return self.triager.triage(ticket, thread_id=thread_id)
-
-    def resume(self, thread_id: str, review: HumanReview) -> TriageResult:
-        return self.triager.resume(thread_id, review)
-
-    def decide_held(self, held: TriageResult, ticket: Ticket, review: HumanReview) -> TriageResult:
-        return self.triager.decide_held(held, ticket, review)
-
-    def set_policy(self, policy: Policy) -> None:
-        self.triager.set_policy(policy)
-
-    def forget(self, thread_id: str) -> None:
-        self.triager.forget(thread_id)
 
 
 def test_a_failed_ticket_sent_again_by_two_processes_at_once_is_triaged_once(api: Api) -> None:
