@@ -3,6 +3,7 @@ which another test folder's conftest may already hold)."""
 
 from __future__ import annotations
 
+import socket
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -20,6 +21,15 @@ from api.tables import DecisionRow
 
 SECRET = "test-webhook-secret"
 IntakeFactory = Callable[..., Api]
+
+
+def broker_up() -> bool:
+    """Whether RabbitMQ listens on its loopback port (its tests skip where it does not)."""
+    try:
+        with socket.create_connection(("127.0.0.1", 5672), timeout=1):
+            return True
+    except OSError:
+        return False
 
 
 def another_app(

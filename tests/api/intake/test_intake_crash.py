@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,6 +16,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from intake_support import broker_up
 
 from agent.policy import load_policy
 from agent.settings import Settings
@@ -31,14 +31,6 @@ from api.tables import DecisionRow, TicketRow
 REPO = Path(__file__).resolve().parents[3]
 BURST = 400
 CALLER = Principal(key_id="crash", name="crash test", role="helpdesk")
-
-
-def _broker_up() -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", 5672), timeout=1):
-            return True
-    except OSError:
-        return False
 
 
 def _worker(data_dir: Path, log: Path, queue: str, broker_queue: str) -> subprocess.Popen[bytes]:
@@ -76,7 +68,7 @@ def _decided(services: object, ids: list[str]) -> int:
 def test_sigkill_mid_burst_loses_nothing_and_applies_effects_once(
     tmp_path: Path, backend: str
 ) -> None:
-    if backend == "rabbitmq" and not _broker_up():
+    if backend == "rabbitmq" and not broker_up():
         pytest.skip("RabbitMQ not listening on 127.0.0.1:5672")
     broker_queue = f"crash.{uuid.uuid4().hex[:8]}"
     settings = Settings(data_dir=tmp_path / "data")

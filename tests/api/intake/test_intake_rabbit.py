@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 import uuid
@@ -12,7 +11,7 @@ import pika
 import pytest
 from api_support import wait_for
 from intake_fakes import CuedEngine
-from intake_support import IntakeFactory
+from intake_support import IntakeFactory, broker_up
 
 from agent.errors import CapacityError, UpstreamError
 from agent.policy import Policy
@@ -22,15 +21,7 @@ from api.intake.rabbit import RabbitQueue
 URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
 
 
-def _broker_up() -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", 5672), timeout=1):
-            return True
-    except OSError:
-        return False
-
-
-pytestmark = pytest.mark.skipif(not _broker_up(), reason="RabbitMQ not listening on 127.0.0.1:5672")
+pytestmark = pytest.mark.skipif(not broker_up(), reason="RabbitMQ not listening on 127.0.0.1:5672")
 
 
 @pytest.fixture
