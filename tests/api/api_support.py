@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -88,6 +89,13 @@ class TriagerEngine:
 
     def forget(self, thread_id: str) -> None:
         self.triager.forget(thread_id)
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on (for a server to take, or a URL that refuses)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def wait_for(predicate: Any, timeout: float = 30.0) -> bool:

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 import logging
-import socket
 import threading
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer, ThreadingHTTPServer
 from typing import Any, ClassVar
 
 import pytest
-from api_support import TICKET_DB, TICKET_REVIEW, Api, wait_for
+from api_support import TICKET_DB, TICKET_REVIEW, Api, free_port, wait_for
 from fastapi.testclient import TestClient
 from sqlalchemy import event
 
@@ -42,12 +41,6 @@ def _with_webhook(url: str) -> str:
     return EXAMPLE.replace("\npriorities:\n", f"\npriorities:\n  oncall_webhook: {url}\n", 1)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def test_breached_ticket_gets_the_protocol_and_the_webhook(api: Api) -> None:
     server = HTTPServer(("127.0.0.1", 0), _Hook)
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -76,7 +69,7 @@ def test_breached_ticket_gets_the_protocol_and_the_webhook(api: Api) -> None:
 
 
 def test_failed_webhook_is_recorded_and_review_queue_puts_it_first(api: Api) -> None:
-    dead = f"http://127.0.0.1:{_free_port()}/hook"
+    dead = f"http://127.0.0.1:{free_port()}/hook"
     api.client.put("/v1/policy", json={"yaml": _with_webhook(dead)}, headers=api.auth("admin"))
     first = api.client.post("/v1/triage", json=TICKET_REVIEW, headers=api.auth("helpdesk")).json()
     second = api.client.post(
@@ -255,7 +248,7 @@ def test_a_failed_page_is_retried_on_later_passes_until_it_goes_through(api: Api
 
 
 def test_a_page_that_keeps_failing_is_tried_a_bounded_number_of_times(api: Api) -> None:
-    dead = f"http://127.0.0.1:{_free_port()}/page"
+    dead = f"http://127.0.0.1:{free_port()}/page"
     api.client.put("/v1/policy", json={"yaml": _with_webhook(dead)}, headers=api.auth("admin"))
     made = api.client.post("/v1/triage", json=OUTAGE, headers=api.auth("helpdesk")).json()
     _events_once_paged(api, made["ticket_id"])

@@ -3,12 +3,12 @@ ticket only if no one holds it (it is left to a later pass), so it never waits h
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from datetime import datetime, timedelta
 
 import pytest
+from api_support import free_port
 from sqlalchemy import Connection, select, text
 
 from agent.policy import Policy, load_policy
@@ -21,16 +21,10 @@ from api.tables import TicketRow, utcnow
 pytestmark = pytest.mark.postgres
 
 
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _paging_policy() -> Policy:
     """The example policy, paging a webhook that refuses (each page fails at once)."""
     policy = load_policy(EXAMPLES_DIR / "policy.yaml")
-    url = f"http://127.0.0.1:{_closed_port()}/page"
+    url = f"http://127.0.0.1:{free_port()}/page"
     return policy.model_copy(
         update={"priorities": policy.priorities.model_copy(update={"oncall_webhook": url})}
     )

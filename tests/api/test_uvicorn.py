@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from pathlib import Path
 
 import httpx
 import uvicorn
-from api_support import TICKET_DB
+from api_support import TICKET_DB, free_port
 
 from agent.policy import Policy
 from agent.settings import Settings
@@ -22,12 +21,6 @@ from knowledge.memory_store import InMemoryCaseStore
 from knowledge.router import LearnedRouter
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def test_served_by_uvicorn(tmp_path: Path, embedder: Embedder, example_policy: Policy) -> None:
     settings = Settings(data_dir=tmp_path)
     kb = KnowledgeBase(InMemoryCaseStore(), embedder, LearnedRouter(model_dir=settings.model_dir))
@@ -36,7 +29,7 @@ def test_served_by_uvicorn(tmp_path: Path, embedder: Embedder, example_policy: P
     )
     app = create_app(settings, triager)
     _, key = create_key(app.state.services.db, "helpdesk")
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
