@@ -14,6 +14,18 @@ import pytest
 from api_support import free_port
 
 
+def _wait_healthy(base: str, within_s: float) -> None:
+    """Poll /healthz until the service answers 200; fail after ``within_s``."""
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            time.sleep(0.5)
+    pytest.fail(f"the service did not come up within {within_s:g} s")
+
+
 @pytest.mark.slow
 def test_serve_demo_seeds_data_prints_a_key_and_triages(tmp_path: Path) -> None:
     port = free_port()
@@ -27,15 +39,7 @@ def test_serve_demo_seeds_data_prints_a_key_and_triages(tmp_path: Path) -> None:
     )
     try:
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 240
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.5)
-        else:
-            pytest.fail("the service did not come up within 240 s")
+        _wait_healthy(base, 240)
         ticket = {"subject": "Docking station", "body": "My dock is not detected by the laptop."}
         assert httpx.post(f"{base}/v1/triage", json=ticket, timeout=30).status_code == 401
     finally:
@@ -52,13 +56,7 @@ def test_serve_demo_seeds_data_prints_a_key_and_triages(tmp_path: Path) -> None:
         stderr=subprocess.DEVNULL,
     )
     try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.5)
+        _wait_healthy(base, 120)
         headers = {"Authorization": f"Bearer {key.group(1)}"}
         answer = httpx.post(f"{base}/v1/triage", json=ticket, headers=headers, timeout=60)
         assert answer.status_code == 200, answer.text
