@@ -114,7 +114,8 @@ def add_business_hours(start: datetime, hours: float, business: WorkingHours) ->
     """The moment `hours` of business time after `start` have passed (in UTC)."""
     if not business.days:
         raise PolicyError("business hours list no working days")
-    current = as_utc(start)
+    # in UTC: adding to a time in a zone with daylight saving would add wall-clock hours
+    current = as_utc(start).astimezone(UTC)
     day = current.astimezone(zone(business.timezone)).date()
     if business.overnight:
         day -= timedelta(days=1)  # the shift that started yesterday may still be open

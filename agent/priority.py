@@ -155,7 +155,9 @@ def sla_for(policy: Policy, priority: str, start: datetime) -> SLA | None:
     level = policy.priorities.levels.get(priority)
     if level is None:
         return None
-    start = as_utc(start)  # naive times are UTC by convention
+    # naive times are UTC by convention; a zoned one is counted in UTC, as adding to it in a zone
+    # with daylight saving would add wall-clock hours (an hour off across the switch)
+    start = as_utc(start).astimezone(UTC)
     if level.business_hours:
         hours = policy.priorities.business_hours
         first = add_business_hours(start, level.first_response_hours, hours)
