@@ -134,6 +134,27 @@ def add_business_hours(start: datetime, hours: float, business: WorkingHours) ->
         day += timedelta(days=1)
 
 
+def business_time(start: datetime, end: datetime, business: WorkingHours) -> timedelta:
+    """How much business time lies between two moments (none when `end` is not after `start`)."""
+    current, end = as_utc(start).astimezone(UTC), as_utc(end).astimezone(UTC)
+    day = current.astimezone(zone(business.timezone)).date()
+    if business.overnight:
+        day -= timedelta(days=1)  # the shift that started the day before may still be open
+    last_day = end.astimezone(zone(business.timezone)).date()
+    total = timedelta(0)
+    while current < end and day <= last_day:
+        if business.works(day):
+            opens, closes = _shift(day, business)
+            if opens >= end:
+                break
+            current = max(current, opens)
+            if closes > current:
+                total += min(closes, end) - current
+                current = closes
+        day += timedelta(days=1)
+    return total
+
+
 def _shift(day: date, hours: WorkingHours) -> tuple[datetime, datetime]:
     """When the shift starting on that local day opens and closes, in UTC."""
     tz = zone(hours.timezone)

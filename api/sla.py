@@ -2,9 +2,10 @@
 
 Deadlines watched: the first response while a ticket still waits in the review queue (no human
 has touched it), and the resolution until feedback marks it resolved. A ticket is at risk once
-``1 - warn_fraction`` of its time is used, breached past the due time. Each step up (ok -> at risk
--> breached) of each deadline applies the protocol once (a first response breached in the review
-queue does not silence the resolution's breach later): raise the priority one step, put the
+``1 - warn_fraction`` of its time is used (business time, for a clock that runs in business
+hours only), breached past the due time. Each step up (ok -> at risk -> breached) of each
+deadline applies the protocol once (a first response breached in the review queue does not
+silence the resolution's breach later): raise the priority one step, put the
 ticket in front of the review queue, and POST to the policy's on-call webhook when one is set.
 Every action, and every page's outcome, is recorded on the event that asked for the page; a
 failed page, or one lost with its process mid-send, is re-sent on later passes, up to
@@ -25,6 +26,7 @@ from typing import Any, Literal
 
 from sqlalchemy import select
 
+from agent.hours import WorkingHours, add_business_hours, business_time
 from agent.models import Ticket
 from agent.policy import Policy
 from agent.triager import TriageResult
@@ -41,9 +43,19 @@ from api.sla_pages import (
     write_if_unchanged,
 )
 from api.store import held_row
-from api.tables import TicketRow, utcnow
+from api.tables import DecisionRow, TicketRow, utcnow
 
 log = logging.getLogger(__name__)
+
+# Whether the ticket's SLA clock runs in business hours only, as its latest decision set it.
+_IN_BUSINESS_HOURS = (
+    select(DecisionRow.decision[("sla", "business_hours")].as_boolean())
+    .where(DecisionRow.ticket_id == TicketRow.id)
+    .order_by(DecisionRow.id.desc())
+    .limit(1)
+    .correlate(TicketRow)
+    .scalar_subquery()
+)
 
 State = Literal["ok", "at_risk", "breached"]
 RANK: dict[str, int] = {"ok": 0, "at_risk": 1, "breached": 2}
@@ -58,10 +70,30 @@ def clock_start(row: TicketRow) -> datetime:
     return stored_time((row.payload or {}).get("received_at")) or row.created_at
 
 
+def warn_at(
+    start: datetime, due: datetime, warn_fraction: float, business: WorkingHours | None
+) -> datetime:
+    """When a deadline turns at risk: ``warn_fraction`` of its time is left.
+
+    A clock in business hours counts business time: nights, weekends and holidays use none of
+    it, so a first response due on Monday morning is not at risk on Sunday evening.
+    """
+    if business is None:
+        span = max((due - start).total_seconds(), 0.0)
+        return due - timedelta(seconds=span * warn_fraction)
+    span_h = business_time(start, due, business).total_seconds() / 3600
+    if span_h <= 0:
+        return due
+    return min(add_business_hours(start, span_h * (1 - warn_fraction), business), due)
+
+
 def deadline_states(
-    row: TicketRow, now: datetime, warn_fraction: float
+    row: TicketRow, now: datetime, warn_fraction: float, business: WorkingHours | None = None
 ) -> list[tuple[State, datetime, str]]:
-    """Each open deadline of the ticket: its state, due time and name."""
+    """Each open deadline of the ticket: its state, due time and name.
+
+    ``business``: the hours its SLA clock runs in, None for a clock around the clock.
+    """
     start = clock_start(row)
     deadlines: list[tuple[str, datetime]] = []
     if row.status in WAITING_STATUSES and row.first_response_due is not None:
@@ -70,26 +102,25 @@ def deadline_states(
         deadlines.append(("resolution", row.resolution_due))
     out: list[tuple[State, datetime, str]] = []
     for name, due in deadlines:
-        span = max((due - start).total_seconds(), 0.0)
-        warn_at = due - timedelta(seconds=span * warn_fraction)
-        state: State = "breached" if now > due else "at_risk" if now >= warn_at else "ok"
+        warn = warn_at(start, due, warn_fraction, business)
+        state: State = "breached" if now > due else "at_risk" if now >= warn else "ok"
         out.append((state, due, name))
     return out
 
 
 def assess(
-    row: TicketRow, now: datetime, warn_fraction: float
+    row: TicketRow, now: datetime, warn_fraction: float, business: WorkingHours | None = None
 ) -> tuple[State, datetime, str] | None:
     """The worst state of the ticket's open deadlines and that deadline; None if none."""
     worst: tuple[State, datetime, str] | None = None
-    for found in deadline_states(row, now, warn_fraction):
+    for found in deadline_states(row, now, warn_fraction, business):
         if worst is None or RANK[found[0]] > RANK[worst[0]]:
             worst = found
     return worst
 
 
 def _stepped_up(
-    row: TicketRow, now: datetime, warn_fraction: float
+    row: TicketRow, now: datetime, warn_fraction: float, business: WorkingHours | None
 ) -> tuple[State, datetime, str] | None:
     """The worst deadline whose state is past the last step acted on for that deadline."""
     acted: dict[str, int] = {}
@@ -98,7 +129,7 @@ def _stepped_up(
         if isinstance(name, str):
             acted[name] = max(acted.get(name, 0), RANK.get(str(event.get("state")), 0))
     worst: tuple[State, datetime, str] | None = None
-    for found in deadline_states(row, now, warn_fraction):
+    for found in deadline_states(row, now, warn_fraction, business):
         state, _, name = found
         if RANK[state] > acted.get(name, 0) and (worst is None or RANK[state] > RANK[worst[0]]):
             worst = found
@@ -156,7 +187,8 @@ class SlaWatch:
                 log.exception("SLA watch pass failed")
 
     def _open(self) -> Any:
-        return select(TicketRow).where(
+        """Open escalated tickets with an SLA clock, each with whether it runs in business hours."""
+        return select(TicketRow, _IN_BUSINESS_HOURS).where(
             TicketRow.status.in_(OPEN_STATUSES),
             TicketRow.escalate.is_(True),
             TicketRow.resolution_due.is_not(None),
@@ -176,8 +208,9 @@ class SlaWatch:
         # the real clock, as claims are stamped with it (a pass may be asked about any time)
         claims_stale_before = utcnow() - timedelta(seconds=self.claim_stale_after_s)
         with self._events_lock, self.db.session() as session:
-            for row in session.scalars(self._open().order_by(TicketRow.id)).all():
-                found = _stepped_up(row, now, self.warn_fraction)
+            hours = policy.priorities.business_hours
+            for row, in_hours in session.execute(self._open().order_by(TicketRow.id)).all():
+                found = _stepped_up(row, now, self.warn_fraction, hours if in_hours else None)
                 if found is None:
                     continue
                 if row.status == "deciding" and row.updated_at >= claims_stale_before:
@@ -303,8 +336,9 @@ class SlaWatch:
         now = now or utcnow()
         out: list[AtRisk] = []
         with self.db.session() as session:
-            for row in session.scalars(self._open()):
-                found = assess(row, now, self.warn_fraction)
+            hours = self.policy().priorities.business_hours
+            for row, in_hours in session.execute(self._open()):
+                found = assess(row, now, self.warn_fraction, hours if in_hours else None)
                 if found is None or found[0] == "ok":
                     continue
                 state, due, deadline = found
