@@ -122,18 +122,28 @@ def assess(
 def _stepped_up(
     row: TicketRow, now: datetime, warn_fraction: float, business: WorkingHours | None
 ) -> tuple[State, datetime, str] | None:
-    """The worst deadline whose state is past the last step acted on for that deadline."""
-    acted: dict[str, int] = {}
-    for event in row.sla_events or []:
-        name = event.get("deadline")
-        if isinstance(name, str):
-            acted[name] = max(acted.get(name, 0), RANK.get(str(event.get("state")), 0))
+    """The worst deadline whose state is past the last step acted on for that deadline.
+
+    Steps count for the due time they were taken on: a review that sets a new priority sets new
+    due times, and their own steps get the protocol again.
+    """
     worst: tuple[State, datetime, str] | None = None
     for found in deadline_states(row, now, warn_fraction, business):
-        state, _, name = found
-        if RANK[state] > acted.get(name, 0) and (worst is None or RANK[state] > RANK[worst[0]]):
+        state, due, name = found
+        acted = max((_step(event, name, due) for event in row.sla_events or []), default=0)
+        if RANK[state] > acted and (worst is None or RANK[state] > RANK[worst[0]]):
             worst = found
     return worst
+
+
+def _step(event: dict[str, Any], deadline: str, due: datetime) -> int:
+    """The rank of the step an SLA event took on that deadline at that due time; 0 if none."""
+    if event.get("deadline") != deadline:
+        return 0
+    taken_on = stored_time(event.get("due"))
+    if taken_on is not None and taken_on != due:
+        return 0  # a step on due times a later decision replaced
+    return RANK.get(str(event.get("state")), 0)
 
 
 class SlaWatch:
