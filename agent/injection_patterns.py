@@ -244,8 +244,10 @@ IMPERATIVE = re.compile(IMPERATIVE_ORDERS, re.M)
 # es/pt "ignora las instrucciones" with no word naming them the model's: an order only where a
 # sentence starts, after "por favor" or a role, or addressed ("tú", "você", "asistente,").
 START_ORDERS = re.compile(_ES_PT_IGNORE + _ES_PT_THE + _ES_PT_OBJ + r"\b", re.M)
+# Blank space within the line only: "^\s*" ran on from every line start over all the blank lines
+# after it, quadratic in a run of them.
 ROLE_LINE = re.compile(
-    r"^\s*(?:#{1,4}\s*)?(?:\[(?:system|assistant|developer|sys|ai|llm|gpt|chatgpt)\]"
+    r"^[^\S\n]*(?:#{1,4}[^\S\n]*)?(?:\[(?:system|assistant|developer|sys|ai|llm|gpt|chatgpt)\]"
     r"|[\[*]{0,2}(?:system|assistant|developer|sys|ai|llm|gpt|chatgpt)[\]*]{0,2}\s*(?::|->|>>))",
     re.M,
 )
