@@ -24,6 +24,15 @@ from agent.injection_patterns import DIRECTIVE, FENCE, JSON_KEY, MARKUP_BLOCK
 from agent.injection_reading import fold
 
 ZERO_WIDTH = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
+# Unicode's other default-ignorable code points: drawn as nothing, so they can split a cue
+# ("prev<LRM>ious") unseen. Direction marks and isolates, invisible operators, variation
+# selectors, fillers, and the tag characters that spell ASCII no one sees. A scan reads the text
+# without them; the text itself keeps them (dates copied from chat clients carry direction marks).
+INVISIBLE = re.compile(
+    "[\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200e\u200f\u202a-\u202e"
+    "\u2061-\u206f\u3164\ufe00-\ufe0f\uffa0\ufff0-\ufff8\U0001bca0-\U0001bca3"
+    "\U0001d173-\U0001d17a\U000e0000-\U000e0fff]"
+)
 PARAGRAPH_BREAK = re.compile(r"\n[^\S\n]*\n")
 BRACE = re.compile(r"[{}]")
 UNFINISHED = re.compile(r"[^\W_],?[^\S\n]*$")  # a line that ends in a word or a comma
@@ -60,18 +69,35 @@ class _Segment:
 def scan(text: str) -> InjectionScan:
     """Remove instruction-like passages from untrusted text; returns the cleaned text and them."""
     text = ZERO_WIDTH.sub("", text).replace("\r\n", "\n").replace("\r", "\n")
-    lowered = fold(text)
+    seen, where = _visible(text)
+    lowered = fold(seen)
     spans = _block_spans(lowered)
     # One pass over the whole text first: most tickets have no cue and skip sentence splitting.
     if find_cue(lowered) or role_line(lowered):
-        spans += _sentence_spans(_mask(lowered, spans), text)
+        spans += _sentence_spans(_mask(lowered, spans), seen)
     if not spans:
         return InjectionScan(clean_text=normalise_whitespace(text))
     spans = _merge(spans)
-    passages = [normalise_whitespace(text[s:e]) for s, e in spans]
+    passages = [normalise_whitespace(seen[s:e]) for s, e in spans]
+    if where is not None:
+        spans = [(where[s], where[e]) for s, e in spans]
     return InjectionScan(
         clean_text=normalise_whitespace(_remove(text, spans)), passages=[p for p in passages if p]
     )
+
+
+def visible(text: str) -> str:
+    """The text without the invisible characters a scan reads past (``INVISIBLE``)."""
+    return INVISIBLE.sub("", text)
+
+
+def _visible(text: str) -> tuple[str, list[int] | None]:
+    """The text as a scan reads it and, when that differs, where each of its characters (and
+    its end) stands in the text."""
+    if not INVISIBLE.search(text):
+        return text, None
+    where = [i for i, ch in enumerate(text) if not INVISIBLE.match(ch)]
+    return "".join(text[i] for i in where), [*where, len(text)]
 
 
 def _block_spans(lowered: str) -> list[tuple[int, int]]:

@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
 
-from agent.injection import scan
+from agent.injection import scan, visible
 from agent.models import Account, TeamScore, Ticket, escape_delimiters
 from agent.policy import Policy
 from agent.prompts import PromptMessage, load_prompt
@@ -140,18 +140,20 @@ def build_prompt(
         if subject and clean_text.startswith(subject)
         else clean_text
     )
-    subject, body = redactor.redact(subject), redactor.redact(body)
+    # Nothing drawn as nothing is sent: tag characters spell text no reader of the ticket sees,
+    # and a direction mark inside an address hides it from redaction.
+    subject, body = redactor.redact(visible(subject)), redactor.redact(visible(body))
     # Only the body is cut to the budget below: a subject as long as a body (2,000 CJK characters
     # are over 1,200 tokens) would leave no room for it and the ticket would never be sent.
     subject = _cap(subject, SUBJECT_TOKENS, encoding)
     # Every other customer-supplied field the ticket shows the model is cleaned and redacted too,
     # and capped: neither has a length limit, and only the body is cut to the budget.
     product = (
-        _cap(redactor.redact(scan(ticket.product).clean_text), FIELD_TOKENS, encoding)
+        _cap(redactor.redact(_shown(ticket.product)), FIELD_TOKENS, encoding)
         if ticket.product
         else None
     )
-    tier = _cap(redactor.redact(scan(ticket.account.tier).clean_text), FIELD_TOKENS, encoding)
+    tier = _cap(redactor.redact(_shown(ticket.account.tier)), FIELD_TOKENS, encoding)
     account = ticket.account.model_copy(update={"tier": tier})
     # Answers get back only this ticket's own values: a past case's are other people's data.
     own_values = dict(redactor.mapping)
@@ -272,14 +274,17 @@ def _render(
 def _case_prompt(similar: SimilarCase, redactor: Redactor, encoding: str) -> tuple[str, str]:
     case = similar.case
     # Past tickets are as untrusted as the new one: clean, redact and cap each.
-    text = truncate_to_tokens(
-        redactor.redact(scan(case.text).clean_text), PRECEDENT_TOKENS, encoding
-    )
+    text = truncate_to_tokens(redactor.redact(_shown(case.text)), PRECEDENT_TOKENS, encoding)
     resolution = truncate_to_tokens(
-        redactor.redact(scan(case.resolution or "").clean_text), PRECEDENT_TOKENS // 2, encoding
+        redactor.redact(_shown(case.resolution or "")), PRECEDENT_TOKENS // 2, encoding
     )
     shown = case.model_copy(update={"subject": "", "body": text, "resolution": resolution})
     return case.id, shown.as_prompt()
+
+
+def _shown(text: str) -> str:
+    """Untrusted text as the prompt may hold it: no instruction-like passages, nothing invisible."""
+    return visible(scan(text).clean_text)
 
 
 def _teams(policy: Policy) -> str:
