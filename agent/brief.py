@@ -168,6 +168,9 @@ def build_brief(state: TriageState, decision: TriageDecision) -> Brief:
     """Problem, customer, full history, rule hits, similar escalations and next steps."""
     ticket, complexity = state["ticket"], state["complexity"]
     redactor = Redactor()
+    # A ticket the knowledge base already holds (learned from the helpdesk, corrected by
+    # feedback) is its own nearest case when triaged again: no precedent of itself.
+    earlier = [s for s in state.get("similar", []) if s.case.id != ticket.id]
     similar = [
         SimilarEscalation(
             case_id=s.case.id,
@@ -176,7 +179,7 @@ def build_brief(state: TriageState, decision: TriageDecision) -> Brief:
             summary=_shorten(_quotable(s.case.text, redactor), 200),  # cleaned whole, then cut
             resolution=_quotable(s.case.resolution, redactor) if s.case.resolution else None,
         )
-        for s in state.get("similar", [])[:MAX_SIMILAR]
+        for s in earlier[:MAX_SIMILAR]
     ]
     candidates = _precedent_steps(similar, decision.team)
     outcome = state.get("llm")

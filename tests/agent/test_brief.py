@@ -239,3 +239,21 @@ def test_an_earlier_tickets_long_resolution_is_cut_and_says_so() -> None:
     assert earlier.outcome is not None and len(earlier.outcome) <= 300
     assert earlier.outcome.startswith("resolved / Rebuilt the VPN profile")
     assert earlier.outcome.endswith("…")
+
+
+def test_the_ticket_itself_is_not_one_of_its_similar_past_escalations() -> None:
+    """A ticket already in the knowledge base (learned from its helpdesk, corrected by feedback)
+    is found as its own nearest case when triaged again: it is no precedent of itself, and the
+    brief shows as many other cases as it would have."""
+    ticket = Ticket(id="T-1", subject="VPN drops", body="Error 809 since the update.")
+    itself = Case(id="T-1", subject=ticket.subject, team="network", resolution="Reset VPN.")
+    others = [
+        Case(id=f"C-{i}", subject="VPN", body=f"error {i}", team="network", resolution=f"Fix {i}.")
+        for i in range(1, 5)
+    ]
+    similar = [SimilarCase(case=itself, similarity=0.99)] + [
+        SimilarCase(case=case, similarity=0.9 - 0.1 * i) for i, case in enumerate(others)
+    ]
+    brief = build_brief(_state(ticket, similar=similar), _decision(ticket))
+    assert [s.case_id for s in brief.similar] == ["C-1", "C-2", "C-3"]
+    assert [s.source for s in brief.next_steps] == ["C-1", "C-2", "C-3"]
