@@ -32,6 +32,7 @@ _MARKUP = re.compile(r"([\\`*_\[\]<>])")
 _BLOCK_MARKER = re.compile(r"^(\d+(?=[.)])|)([#>+=|~-]|(?<=\d)[.)])")
 MAX_SIMILAR = 3
 LEFT_OUT = "[instruction-like text left out]"
+NOT_RECORDED = "not recorded"  # a similar case's resolution, when it has none
 
 
 def _shorten(text: str, limit: int) -> str:
@@ -139,12 +140,20 @@ def _newest_first(when: datetime | None) -> tuple[bool, float]:
     return (when is None, -as_utc(when).timestamp() if when is not None else 0.0)
 
 
+def _resolution(text: str | None, redactor: Redactor) -> str | None:
+    """A past case's resolution as the brief quotes it; None when none was recorded, LEFT_OUT
+    when all of it was instruction-like (so the reader knows one was there)."""
+    if not text or not text.strip():
+        return None
+    return _quotable(text, redactor) or LEFT_OUT
+
+
 def _precedent_steps(similar: list[SimilarEscalation], team: str) -> list[NextStep]:
     """How the team's own similar cases were resolved, as steps citing them."""
     return [
         NextStep(text=_first_sentences(s.resolution), source=s.case_id)
         for s in similar
-        if s.resolution and s.team == team
+        if s.resolution and s.resolution != LEFT_OUT and s.team == team
     ]
 
 
@@ -177,7 +186,7 @@ def build_brief(state: TriageState, decision: TriageDecision) -> Brief:
             similarity=round(s.similarity, 3),
             team=s.case.team,
             summary=_shorten(_quotable(s.case.text, redactor), 200),  # cleaned whole, then cut
-            resolution=_quotable(s.case.resolution, redactor) if s.case.resolution else None,
+            resolution=_resolution(s.case.resolution, redactor),
         )
         for s in earlier[:MAX_SIMILAR]
     ]
@@ -252,8 +261,8 @@ def brief_markdown(brief: Brief, decision: TriageDecision | None = None) -> str:
         for s in brief.similar:
             team = _md(s.team or "no team")
             out.append(f"- {_code(s.case_id)} ({s.similarity:.2f}, {team}): {_md(s.summary)}")
-            if s.resolution:
-                out.append(f"  - resolved: {_md(_shorten(s.resolution, 300))}")
+            resolved = _md(_shorten(s.resolution, 300)) if s.resolution else NOT_RECORDED
+            out.append(f"  - resolved: {resolved}")
     if brief.next_steps:
         out += ["", "### Suggested next steps"]
         out += [

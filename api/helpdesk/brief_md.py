@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from agent.brief import NOT_RECORDED
 from agent.models import Brief, TriageDecision
 
 RESOLUTION_CHARS = 300  # as the brief's own Markdown shows a similar case's resolution
@@ -48,13 +49,10 @@ def brief_markdown(decision: TriageDecision, brief: Brief, marker: str) -> str:
     if brief.similar:
         out += ["", "### Similar escalations"]
         for case in brief.similar:
-            fix = (
-                f" Resolution: {_line(case.resolution, RESOLUTION_CHARS)}"
-                if case.resolution
-                else ""
-            )
+            fix = _line(case.resolution, RESOLUTION_CHARS) if case.resolution else NOT_RECORDED
             out.append(
-                f"- {case.case_id} ({case.similarity:.2f}, {case.team}): {_line(case.summary)}{fix}"
+                f"- {case.case_id} ({case.similarity:.2f}, {case.team}): {_line(case.summary)}"
+                f" Resolution: {fix}"
             )
     if brief.next_steps:
         out += ["", "### Next steps"]

@@ -33,3 +33,25 @@ def test_a_similar_cases_long_resolution_is_cut_and_says_so() -> None:
     (line,) = [x for x in comment.splitlines() if x.startswith("- C-1")]
     assert "Resolution: Rebuilt the VPN profile" in line and line.endswith("…")
     assert len(line) < 400, len(line)
+
+
+def test_a_similar_case_without_a_resolution_says_so() -> None:
+    brief = Brief(
+        ticket_id="T-1",
+        headline="VPN drops",
+        problem="VPN drops.",
+        customer="requester unknown",
+        similar=[SimilarEscalation(case_id="C-2", similarity=0.7, team="network", summary="VPN")],
+    )
+    decision = TriageDecision(
+        ticket_id="T-1",
+        escalate=True,
+        team="network",
+        tier=2,
+        priority="P3",
+        confidence=0.9,
+        decided_by="learned",
+        policy_version="1",
+    )
+    comment = brief_markdown(decision, brief, "marker")
+    assert "- C-2 (0.70, network): VPN Resolution: not recorded" in comment.splitlines()
