@@ -5,13 +5,16 @@ passage removed is the one written: it lower-cases Latin, Greek and Cyrillic let
 full-width letters and digits as ASCII, and Cyrillic or Greek letters drawn like Latin ones as Latin
 inside a word that has Latin letters too ("Ignоre" with a Cyrillic "о"). ``readings`` adds the
 readings that are only asked whether they hold a cue: every look-alike read as Latin ("ignore аӏӏ
-previous instructions", whose "аӏӏ" has no Latin letter), and words spaced out letter by letter
+previous instructions", whose "аӏӏ" has no Latin letter), letters drawn in another style read as
+the plain ones (Unicode's compatibility forms: "𝐢𝐠𝐧𝐨𝐫𝐞", "ⓘⓖⓝⓞⓡⓔ", "ｉｇｎｏｒｅ" with a full-width
+"＜｜"), marks laid over a letter left out ("ign̶ore"), and words spaced out letter by letter
 closed up ("i g n o r e   p r e v i o u s", "i.g.n.o.r.e").
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterator
 
 # Lower-case one character to one character, so match positions stay valid in the original text.
@@ -38,6 +41,7 @@ LOOKALIKE_LOWER = re.compile("[" + "".join(map(chr, _LOOKALIKE_LOWER)) + "]")
 WORD_LETTERS = re.compile(r"[^\W\d_]+")
 # Five or more single letters in a row, one space (up to three) or one of . - _ * · apart.
 SPACED = re.compile(r"(?<![^\W_])[^\W\d_](?:(?:[^\S\n]{1,3}|[.\-_*·])[^\W\d_]){4,}(?![^\W_])")
+COMBINING = re.compile(r"[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
 LETTER_GAP = re.compile(r"(?<=\S) (?=\S)")  # a wider gap stays a word break
 PUNCT_GAP = re.compile(r"(?<=[^\W\d_])[.\-_*·](?=[^\W\d_])")  # then a space is the word break
 
@@ -56,8 +60,16 @@ def fold(text: str) -> str:
 
 
 def readings(folded: str) -> Iterator[str]:
-    """The folded text, then where they differ: all look-alikes as Latin, spaced words closed up."""
+    """The folded text, then where they differ: compatibility forms as plain letters, all
+    look-alikes as Latin, spaced words closed up."""
     yield folded
+    if not folded.isascii():
+        # NFKC composes an accent with its letter first ("ignore" + U+0301 is "ignoré" still):
+        # only a mark no letter takes is left out.
+        plain = COMBINING.sub("", lower(unicodedata.normalize("NFKC", folded)))
+        if plain != folded:
+            folded = plain
+            yield folded
     if LOOKALIKE_LOWER.search(folded):
         folded = folded.translate(_LOOKALIKE_LOWER)
         yield folded
