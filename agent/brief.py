@@ -11,7 +11,7 @@ import re
 from collections import Counter
 from datetime import datetime
 
-from agent.injection import normalise_whitespace, scan
+from agent.injection import normalise_whitespace, scan, visible
 from agent.models import (
     Brief,
     HistoryItem,
@@ -42,15 +42,17 @@ def _shorten(text: str, limit: int) -> str:
 
 def _quotable(text: str, redactor: Redactor) -> str:
     """Another ticket's text as the brief may quote it: no instruction-like passages (they are
-    untrusted data, and a brief may be read by tools as well as people), no personal data."""
-    return redactor.redact(normalise_whitespace(scan(text).clean_text))
+    untrusted data, and a brief may be read by tools as well as people), no personal data, and
+    nothing drawn as nothing (it hid text from a reader and addresses from redaction)."""
+    return redactor.redact(visible(normalise_whitespace(scan(text).clean_text)))
 
 
 def _said(text: str) -> str:
     """A message of the ticket's own thread as the brief shows it: untrusted like its body, so
     without instruction-like passages, saying when one was left out."""
     found = scan(text)
-    return f"{found.clean_text} {LEFT_OUT}".strip() if found.passages else found.clean_text
+    said = visible(found.clean_text)
+    return f"{said} {LEFT_OUT}".strip() if found.passages else said
 
 
 def _first_sentences(text: str, n: int = 2, limit: int = 240) -> str:
@@ -201,8 +203,8 @@ def build_brief(state: TriageState, decision: TriageDecision) -> Brief:
     return Brief(
         ticket_id=ticket.id,
         # Cleaned as the problem is: a subject that only gives orders leaves the text's start.
-        headline=_shorten(state["clean_subject"] or state["clean_text"] or LEFT_OUT, 120),
-        problem=_first_sentences(state["clean_text"], n=4, limit=600) or LEFT_OUT,
+        headline=_shorten(visible(state["clean_subject"] or state["clean_text"]) or LEFT_OUT, 120),
+        problem=_first_sentences(visible(state["clean_text"]), n=4, limit=600) or LEFT_OUT,
         customer=_customer(ticket, state.get("account_cases", [])),
         history=_history(state, redactor),
         rule_hits=[f"{h.rule_id}: {', '.join(h.matched)}" for h in state.get("hits", [])],
