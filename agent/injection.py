@@ -34,7 +34,7 @@ INVISIBLE = re.compile(
     "\U0001d173-\U0001d17a\U000e0000-\U000e0fff]"
 )
 PARAGRAPH_BREAK = re.compile(r"\n[^\S\n]*\n")
-BRACE = re.compile(r"[{}]")
+BRACE = re.compile("[{}\uff5b\uff5d]")  # full-width ones too
 UNFINISHED = re.compile(r"[^\W_],?[^\S\n]*$")  # a line that ends in a word or a comma
 # Chinese and Japanese put no space after a full stop: a sentence ends at it all the same.
 SENTENCE_END = re.compile(r"(?:(?<=[.!?])|(?<=[.!?][\"')\]»”]))[^\S\n]+|(?<=[。！？])[^\S\n]*|\n")
@@ -118,7 +118,7 @@ def _json_objects(text: str) -> list[tuple[int, int]]:
     closing: dict[int, int] = {}
     opened: list[int] = []
     for m in BRACE.finditer(text):
-        if m.group() == "{":
+        if m.group() in "{\uff5b":
             opened.append(m.start())
         elif opened:
             closing[opened.pop()] = m.start()

@@ -264,9 +264,13 @@ MARKUP_BLOCK = re.compile(
 FENCE = re.compile(
     r"```[^\S\n]*(?P<lang>system|prompt|instructions?|sys)?[^\n]*\n(?P<inner>.*?)(?:```|\Z)", re.S
 )
+# Typographic and full-width quotes too: a word processor writes them, and a model reads
+# {“team”: “security”} as the JSON it stands for.
+_QUOTE = "[\"'“”„‘’‚«»‹›＂＇]"
 JSON_KEY = re.compile(
-    r"[\"'](?:team|priority|escalate|escalation|queue|assignee|assignment_group|tier|route|routing"
-    r"|category|severity|urgency|confidence|decision)[\"']\s*:"
+    _QUOTE
+    + r"(?:team|priority|escalate|escalation|queue|assignee|assignment_group|tier|route|routing"
+    r"|category|severity|urgency|confidence|decision)" + _QUOTE + r"\s*[:：]"
 )
 # After a cue, the next sentences of the same paragraph go too when they give routing orders.
 DIRECTIVE = re.compile(
