@@ -24,8 +24,10 @@ from agent.injection_patterns import (
 from agent.injection_position import IMPERATIVE_BEFORE, START_BEFORE, after, unconditional
 from agent.injection_reading import readings
 
-PREFILTER = Prefilter([*CUE, CONFIDENCE, IMPERATIVE, START_ORDERS, IGNORE_ORDER, IGNORE_THEIRS])
+_PATTERNS = [*CUE, CONFIDENCE, IMPERATIVE, START_ORDERS, IGNORE_ORDER, IGNORE_THEIRS]
+PREFILTER = Prefilter(_PATTERNS)
 _CUES = frozenset(CUE)
+_ALL = frozenset(_PATTERNS)
 
 
 def find_cue(lowered: str) -> bool:
@@ -34,6 +36,8 @@ def find_cue(lowered: str) -> bool:
 
 
 def _cue(reading: Reading) -> bool:
+    if reading.rules_out(_ALL):  # a sentence of none of their words: most sentences
+        return False
     lowered = reading.text
     if reading.search_any(_CUES) or any(
         ANSWER_NEAR.search(
