@@ -103,12 +103,16 @@ def _history(state: TriageState, redactor: Redactor) -> list[HistoryItem]:
         for prior in ticket.history
     ]
     # The helpdesk names an earlier ticket by its own id, the knowledge base by ours: the same
-    # ticket from both is told apart by neither id, but by its text.
-    known = {prior.id for prior in ticket.history} | {
-        _shorten(f"{prior.subject} {prior.body}".strip(), 200) for prior in ticket.history
-    }
+    # ticket from both is told apart by neither id, but by its text. One of the helpdesk's stands
+    # for one case only: a requester's five "Password reset" tickets are five interactions.
+    by_id = {p.id: _shorten(f"{p.subject} {p.body}".strip(), 200) for p in ticket.history}
+    texts = Counter(by_id.values())
     for case in state.get("requester_cases", []):
-        if case.id in known or _shorten(case.text, 200) in known or case.id == ticket.id:
+        text = by_id.get(case.id) or _shorten(case.text, 200)
+        if case.id == ticket.id:
+            continue
+        if case.id in by_id or texts[text] > 0:
+            texts[text] -= 1
             continue
         items.append(
             HistoryItem(

@@ -306,3 +306,22 @@ def test_nothing_drawn_as_nothing_is_quoted() -> None:
     assert brief.headline == "VPN drops" and brief.problem == "VPN drops Error 809."
     assert brief.similar[0].summary == "VPN mail [EMAIL_1]"
     assert brief.history[0].summary == "customer: It drops hourly"
+
+
+def test_earlier_tickets_of_the_same_text_are_each_an_interaction() -> None:
+    """A ticket the helpdesk and the knowledge base both list is shown once, but the same words
+    in several tickets ("Password reset") are several interactions, each shown."""
+    day = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
+    ticket = Ticket(
+        id="T-6",
+        subject="Password reset",
+        body="Locked out again.",
+        requester="ann",
+        history=[PriorTicket(id="rt:9", subject="Password reset", created_at=day)],
+    )
+    mine = [
+        Case(id=f"C-{i}", subject="Password reset", created_at=day - timedelta(days=30 * i))
+        for i in range(3)
+    ]  # C-0 is rt:9 as the knowledge base learned it
+    brief = build_brief(_state(ticket, requester_cases=mine), _decision(ticket))
+    assert [h.ref for h in brief.history] == ["rt:9", "C-1", "C-2"]
