@@ -47,12 +47,15 @@ def _quotable(text: str, redactor: Redactor) -> str:
     return redactor.redact(visible(normalise_whitespace(scan(text).clean_text)))
 
 
-def _said(text: str) -> str:
-    """A message of the ticket's own thread as the brief shows it: untrusted like its body, so
-    without instruction-like passages, saying when one was left out."""
+def _said(role: str, text: str, limit: int) -> str:
+    """A message of the ticket's own thread as the brief shows it, within limit characters:
+    untrusted like its body, so without instruction-like passages, saying when one was left out
+    (after the text cut to make room, not cut off with it)."""
     found = scan(text)
-    said = visible(found.clean_text)
-    return f"{said} {LEFT_OUT}".strip() if found.passages else said
+    said = f"{role}: {visible(found.clean_text)}"
+    if not found.passages:
+        return _shorten(said, limit)
+    return f"{_shorten(said, limit - len(LEFT_OUT) - 1)} {LEFT_OUT}"
 
 
 def _first_sentences(text: str, n: int = 2, limit: int = 240) -> str:
@@ -130,7 +133,7 @@ def _history(state: TriageState, redactor: Redactor) -> list[HistoryItem]:
             when=m.sent_at,
             kind="message",
             ref=f"{ticket.id}#{i + 1}",
-            summary=_shorten(f"{m.role}: {_said(m.body)}", 300),
+            summary=_said(m.role, m.body, 300),
         )
         for i, m in enumerate(ticket.messages)
     ]
