@@ -20,7 +20,14 @@ from itertools import pairwise
 from pydantic import BaseModel, Field
 
 from agent.injection_cues import find_cue, role_line
-from agent.injection_patterns import DIRECTIVE, FENCE, JSON_KEY, MARKUP_BLOCK
+from agent.injection_patterns import (
+    DIRECTIVE,
+    FENCE,
+    JSON_KEY,
+    MARKUP_BLOCK,
+    ROLE_BLOCK,
+    ROLE_TALK,
+)
 from agent.injection_reading import fold
 
 ZERO_WIDTH = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
@@ -101,12 +108,14 @@ def _visible(text: str) -> tuple[str, list[int] | None]:
 
 
 def _block_spans(lowered: str) -> list[tuple[int, int]]:
-    """Multi-line constructs: chat markup, fenced prompt blocks, JSON objects with answer keys."""
+    """Multi-line constructs: chat markup, fenced prompt blocks, a bracketed role's message,
+    JSON objects with answer keys."""
     spans = [m.span() for m in MARKUP_BLOCK.finditer(lowered)]
     for m in FENCE.finditer(lowered):
         inner = m.group("inner")
         if m.group("lang") or find_cue(inner) or role_line(inner):
             spans.append(m.span())
+    spans.extend(m.span() for m in ROLE_BLOCK.finditer(lowered) if ROLE_TALK.search(m["inner"]))
     spans.extend(_json_objects(lowered))
     return spans
 

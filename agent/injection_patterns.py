@@ -251,6 +251,13 @@ ROLE_LINE = re.compile(
     r"|[\[*]{0,2}(?:system|assistant|developer|sys|ai|llm|gpt|chatgpt)[\]*]{0,2}\s*(?::|->|>>))",
     re.M,
 )
+# A bracketed role alone on its line ("[system]", the prompt files' own markup) opens a message
+# that runs to the next blank line: a block when that message addresses a model (ROLE_TALK).
+ROLE_BLOCK = re.compile(
+    r"^[^\S\n]*(?:#{1,4}[^\S\n]*)?\[(?:system|assistant|developer|sys|ai|llm|gpt|chatgpt)\]"
+    r"[^\S\n]*\n(?P<inner>.*?)(?=\n[^\S\n]*\n|\Z)",
+    re.M | re.S,
+)
 # A role prefix alone is common in forms ("System: Latitude E5440"): the line must address a model.
 ROLE_TALK = re.compile(
     r"\b(?:you|your|ignore|instructions?|route|assign|set|classify|respond|answer|reply|output|priority"
