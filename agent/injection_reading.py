@@ -31,10 +31,11 @@ _LOOKALIKE = str.maketrans(
     "АВЕКМНОРСТУХІЈЅаеорсухіјѕԁһӏԛԝΑΒΕΖΗΙΚΜΝΟΡΤΥΧοαικνρυχ",
     "ABEKMHOPCTYXIJSaeopcyxijsdhlqwABEZHIKMNOPTYXoaikvpux",
 )
-# The same after lower-casing: a lowered capital (В, Н, Η) reads as the Latin capital it mimics.
+# The same after lower-casing: a lowered capital (В, Н, Η) reads as the Latin capital it mimics;
+# then the dotless i and the small capitals ("ɪɢɴᴏʀᴇ"), which no compatibility form maps.
 _LOOKALIKE_LOWER = str.maketrans(
-    "аеорсухіјѕԁһӏԛԝвкмнтοαικνρυχβεζημτ",
-    "aeopcyxijsdhlqwbkmhtoaikvpuxbezhmt",
+    "аеорсухіјѕԁһӏԛԝвкмнтοαικνρυχβεζημτıɪᴀʙᴄᴅᴇꜰɢʜᴊᴋʟᴍɴᴏᴘʀꜱᴛᴜᴠᴡʏᴢ",
+    "aeopcyxijsdhlqwbkmhtoaikvpuxbezhmtiiabcdefghjklmnoprstuvwyz",
 )
 LOOKALIKE_LETTER = re.compile("[" + "".join(map(chr, _LOOKALIKE)) + "]")
 LOOKALIKE_LOWER = re.compile("[" + "".join(map(chr, _LOOKALIKE_LOWER)) + "]")
