@@ -262,6 +262,8 @@ def rule_evidence(hits: list[RuleHit]) -> list[Evidence]:
             asks.append(f"escalate to {hit.actions.escalate_to}")
         if hit.actions.stay_first_line:
             asks.append("stay first line")
+        if hit.actions.tier:
+            asks.append(f"tier {hit.actions.tier}")
         if hit.actions.raise_priority_to:
             asks.append(f"priority at least {hit.actions.raise_priority_to}")
         if hit.actions.add_tags:

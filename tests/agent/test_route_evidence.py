@@ -1,0 +1,47 @@
+"""The evidence of a route explains its tier and its assignee, whatever decided them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from agent.models import TeamScore, Ticket
+from agent.policy import Policy, loads_policy
+from agent.route import RouteChoice, choose_route
+from agent.rules import RuleEngine
+from knowledge.base import RoutePrediction
+
+WEDNESDAY_10_UTC = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
+
+POLICY = loads_policy(
+    """
+first_line_team: desk
+teams:
+  - {name: desk, tier: 1, members: [{name: Dana}]}
+  - {name: sre, tier: 2, members: [{name: Erin}]}
+rules:
+  - id: outage
+    match: {keywords: [outage]}
+    actions: {escalate_to: sre, tier: 4}
+decision_tree:
+  - name: p1-to-the-queue
+    when: {priority: [P1]}
+    assign: false
+""",
+    "evidence.yaml",
+)
+
+
+def _route(policy: Policy, body: str, priority: str | None = None) -> RouteChoice:
+    ticket = Ticket(body=body)
+    hits = RuleEngine(policy).evaluate(ticket, ticket.text)
+    prediction = RoutePrediction(
+        teams=[TeamScore(team="desk", score=0.9)], confidence=0.9, model_version="m"
+    )
+    return choose_route(policy, ticket, hits, prediction, now=WEDNESDAY_10_UTC, priority=priority)
+
+
+def test_the_rule_that_set_the_tier_says_it_asked_for_it() -> None:
+    route = _route(POLICY, "outage of the portal")
+    assert (route.team, route.tier) == ("sre", 4)  # sre's own tier is 2
+    rule = [e for e in route.evidence if e.kind == "rule" and e.source == "outage"]
+    assert any("tier 4" in e.detail for e in rule), [e.detail for e in rule]
