@@ -218,7 +218,9 @@ def _describe(branch: Branch, team: str) -> str:
         parts.append(f"team {team} -> {branch.team}")
     if branch.tier is not None:
         parts.append(f"tier {branch.tier}")
-    if branch.required_skills:
+    if not branch.assign:
+        parts.append("no individual assigned: the team's queue takes it")
+    elif branch.required_skills:
         parts.append("needs " + ", ".join(branch.required_skills))
     return "; ".join(parts)
 

@@ -45,3 +45,10 @@ def test_the_rule_that_set_the_tier_says_it_asked_for_it() -> None:
     assert (route.team, route.tier) == ("sre", 4)  # sre's own tier is 2
     rule = [e for e in route.evidence if e.kind == "rule" and e.source == "outage"]
     assert any("tier 4" in e.detail for e in rule), [e.detail for e in rule]
+
+
+def test_a_branch_that_assigns_nobody_says_so() -> None:
+    route = _route(POLICY, "outage of the portal", priority="P1")
+    assert route.assignee is None
+    tree = [e.detail for e in route.evidence if e.kind == "tree"]
+    assert tree and "no individual" in tree[0], tree
