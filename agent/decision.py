@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from agent.models import Evidence, LLMUsage, TriageDecision
 from agent.policy import Policy
-from agent.priority import sla_evidence, sla_for
+from agent.priority import merge_tags, sla_evidence, sla_for
 from agent.route import LoadView, pick_assignee
 from agent.state import HumanReview, TriageState
 
@@ -43,12 +43,12 @@ def assemble_decision(state: TriageState, policy: Policy, policy_version: str) -
     if outcome is not None:
         evidence += outcome.evidence
 
-    tags = list(dict.fromkeys(route.tags + priority.tags))
+    # one tag however many parts added it, in whatever case ('requires expertise' from a rule
+    # is the complexity's 'Requires Expertise')
+    tags = merge_tags(route.tags, priority.tags, [INJECTION_TAG] if injections else [])
     reasons = list(route.review_reasons)
-    if injections:
-        tags.append(INJECTION_TAG)
-        if policy.injection_to_review:
-            reasons.append("possible prompt injection in the ticket text")
+    if injections and policy.injection_to_review:
+        reasons.append("possible prompt injection in the ticket text")
     review_at = policy.complexity.review_at
     if review_at is not None and complexity.score >= review_at:
         reasons.append(f"complexity {complexity.score:g} at or above {review_at:g}")
@@ -63,7 +63,7 @@ def assemble_decision(state: TriageState, policy: Policy, policy_version: str) -
         assignee=route.assignee,
         priority=priority.priority,
         sla=priority.sla,
-        tags=list(dict.fromkeys(tags)),
+        tags=tags,
         confidence=route.confidence,
         needs_review=bool(reasons),
         review_reasons=reasons,
