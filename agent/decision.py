@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from agent.models import Evidence, LLMUsage, TriageDecision
+from agent.models import Evidence, LLMUsage, Ticket, TriageDecision
 from agent.policy import Policy
 from agent.priority import merge_tags, sla_evidence, sla_for
-from agent.route import LoadView, pick_assignee
+from agent.route import LoadView, describe_branch, first_branch, pick_assignee
 from agent.state import HumanReview, TriageState
 
 INJECTION_TAG = "possible prompt injection"
@@ -83,14 +83,17 @@ def apply_review(
     received_at: datetime,
     loads: LoadView | None = None,
     now: datetime | None = None,
+    *,
+    ticket: Ticket,
 ) -> TriageDecision:
     """The reviewer's answer replaces the guess; the evidence keeps both.
 
     What the answer changes follows from it as from the agent's own decisions: a new priority
     gets its level's SLA (clock from ``received_at``) and protocol; without one, a priority the
-    SLA watch raised meanwhile stays, with the due times it had; a new team gets a person
-    picked there unless the reviewer named one; the same team keeps its tier and person, unless
-    the policy no longer has that person available in the team.
+    SLA watch raised meanwhile stays, with the due times it had; a new team gets the tier and a
+    person as the decision tree gives them there (its first branch that keeps the ticket with
+    that team), unless the reviewer named the person; the same team keeps its tier and person,
+    unless the policy no longer has that person available in the team.
     """
     if review.team not in policy.team_names:
         raise ValueError(f"unknown team {review.team!r}; known: {policy.team_names}")
@@ -110,6 +113,8 @@ def apply_review(
         *decision.evidence,
         Evidence(kind="review", source=review.reviewer, detail=detail, team=team.name),
     ]
+    raised = review.raised_priority if review.raised_priority in policy.priorities.scale else None
+    priority, sla = review.priority or raised or decision.priority, decision.sla
     kept = decision.assignee if same_team else None
     gone = kept is not None and not any(m.name == kept and m.available for m in team.members)
     if gone:
@@ -122,13 +127,19 @@ def apply_review(
                 team=team.name,
             )
         )
-    if review.assignee or (same_team and not gone):
-        assignee = review.assignee or kept
-    else:
-        assignee, picked = pick_assignee(team, [], loads, now or datetime.now(UTC))
-        evidence.extend(picked)
-    raised = review.raised_priority if review.raised_priority in policy.priorities.scale else None
-    priority, sla = review.priority or raised or decision.priority, decision.sla
+    tier, tags, assignee = decision.tier, decision.tags, review.assignee or kept
+    if not same_team or (gone and not review.assignee):
+        branch = first_branch(policy, ticket, team.name, priority, decision.tags, keep_team=True)
+        if branch is not None:
+            found = describe_branch(branch, team.name)
+            evidence.append(Evidence(kind="tree", source=branch.name, detail=found, team=team.name))
+            tags = merge_tags(tags, branch.add_tags)
+        if not same_team:
+            tier = (branch.tier if branch else None) or team.tier
+        if not review.assignee and (branch is None or branch.assign):
+            skills = branch.required_skills if branch else []
+            assignee, picked = pick_assignee(team, skills, loads, now or datetime.now(UTC))
+            evidence.extend(picked)
     if review.priority and priority != decision.priority:
         sla = sla_for(policy, priority, received_at)
         evidence.append(
@@ -150,11 +161,12 @@ def apply_review(
     return decision.model_copy(
         update={
             "team": team.name,
-            "tier": decision.tier if same_team else team.tier,
+            "tier": tier,
             "escalate": escalate,
             "priority": priority,
             "sla": sla,
             "assignee": assignee,
+            "tags": tags,
             "needs_review": False,
             "decided_by": "human",
             "confidence": 1.0,

@@ -12,7 +12,7 @@ from agent.brief import build_brief, steps_after_review
 from agent.decision import apply_review, assemble_decision
 from agent.deps import Deps
 from agent.injection import normalise_whitespace, scan
-from agent.models import Brief, TriageDecision
+from agent.models import Brief, Ticket, TriageDecision
 from agent.priority import choose_priority, settle_priority
 from agent.route import choose_route, tree_team
 from agent.state import HumanReview, TriageState
@@ -162,18 +162,22 @@ class Nodes:
         decision = state["decision"]
         answer = interrupt({"ticket_id": decision.ticket_id, "reasons": decision.review_reasons})
         review = HumanReview.model_validate(answer)
-        reviewed, brief = review_held(
-            decision, state["brief"], review, state["ticket"].received_at, self.deps
-        )
+        reviewed, brief = review_held(decision, state["brief"], review, state["ticket"], self.deps)
         return {"decision": reviewed, "brief": brief}
 
 
 def review_held(
-    decision: TriageDecision, brief: Brief, review: HumanReview, received_at: datetime, deps: Deps
+    decision: TriageDecision, brief: Brief, review: HumanReview, ticket: Ticket, deps: Deps
 ) -> tuple[TriageDecision, Brief]:
     """A held decision and its brief once the reviewer answered (the review step's work)."""
     reviewed = apply_review(
-        decision, review, deps.policy, received_at, deps.loads, datetime.now(UTC)
+        decision,
+        review,
+        deps.policy,
+        ticket.received_at,
+        deps.loads,
+        datetime.now(UTC),
+        ticket=ticket,
     )
     update = {
         "decision_summary": _summary_after_review(review),

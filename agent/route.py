@@ -66,9 +66,10 @@ def choose_route(
     )
     tags = merge_tags(*(h.actions.add_tags for h in hits))
     chosen_priority = priority or priority_floor(policy, ticket, hits)
-    branch = _first_branch(policy, ticket, team, chosen_priority, tags)
+    branch = first_branch(policy, ticket, team, chosen_priority, tags)
     if branch is not None:
-        evidence.append(Evidence(kind="tree", source=branch.name, detail=_describe(branch, team)))
+        detail = describe_branch(branch, team)
+        evidence.append(Evidence(kind="tree", source=branch.name, detail=detail))
         tags = merge_tags(tags, branch.add_tags)
         # A branch that names the team outright (no team condition) is explicit policy, also
         # when the guess already named that team; one that refines a guessed team inherits that
@@ -169,7 +170,7 @@ def tree_team(policy: Policy, ticket: Ticket, hits: Sequence[RuleHit], priority:
     tags = merge_tags(*(h.actions.add_tags for h in hits))
     named: set[str] = set()
     for name in policy.team_names:
-        branch = _first_branch(policy, ticket, name, priority, tags)
+        branch = first_branch(policy, ticket, name, priority, tags)
         if branch is None or branch.team is None or branch.when.team is not None:
             return None
         named.add(branch.team)
@@ -182,14 +183,22 @@ def _rule_tier(hits: Sequence[RuleHit], team: str) -> int | None:
     return max(tiered, key=lambda h: h.weight).actions.tier if tiered else None
 
 
-def _first_branch(
-    policy: Policy, ticket: Ticket, team: str, priority: str, tags: list[str]
+def first_branch(
+    policy: Policy,
+    ticket: Ticket,
+    team: str,
+    priority: str,
+    tags: list[str],
+    keep_team: bool = False,
 ) -> Branch | None:
-    """The first branch of the decision tree whose conditions all hold."""
+    """The first branch of the decision tree whose conditions all hold (``keep_team``: of
+    those that leave the ticket with ``team``, as for a team a reviewer chose)."""
     escalate = team != policy.first_line_team
     folded_tags = {fold(t) for t in tags}
     for branch in policy.decision_tree:
         when = branch.when
+        if keep_team and branch.team not in (None, team):
+            continue
         if when.team is not None and team not in when.team:
             continue
         if when.escalate is not None and when.escalate != escalate:
@@ -212,7 +221,8 @@ def _field_ok(ticket: Ticket, name: str, accepted: list[str] | None) -> bool:
     return field_matches(name, ticket_field(ticket, name), {fold(a) for a in accepted})
 
 
-def _describe(branch: Branch, team: str) -> str:
+def describe_branch(branch: Branch, team: str) -> str:
+    """What a matched branch does to a ticket that had ``team`` before it."""
     parts = [f"branch {branch.name} matched"]
     if branch.team and branch.team != team:
         parts.append(f"team {team} -> {branch.team}")

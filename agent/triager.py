@@ -234,9 +234,7 @@ class Triager:
         stored with the decision; the steps before it are done and none comes after.
         """
         started = time.perf_counter()
-        decision, brief = review_held(
-            held.decision, held.brief, review, ticket.received_at, self.deps
-        )
+        decision, brief = review_held(held.decision, held.brief, review, ticket, self.deps)
         return self._result({"decision": decision, "brief": brief}, started)
 
     def forget(self, thread_id: str) -> None:
