@@ -128,6 +128,10 @@ def _base_team(
         team = winner.actions.escalate_to or policy.first_line_team
         beaten = [o for o in escalating if o.actions.escalate_to != team]
         notes = [f"outweighs rule {o.rule_id} ({o.actions.escalate_to})" for o in beaten]
+        if team != policy.first_line_team:
+            # an escalation beats keeping it first line: say so, or both rules look obeyed
+            kept = [h for h in hits if h.actions.stay_first_line]
+            notes += [f"outweighs rule {h.rule_id} (stay first line)" for h in kept]
         if guess and guess.team != team:
             notes.append(f"overrides model guess {guess.team} ({guess.score:.2f})")
         for note in notes:

@@ -22,6 +22,9 @@ rules:
   - id: outage
     match: {keywords: [outage]}
     actions: {escalate_to: sre, tier: 4}
+  - id: password
+    match: {keywords: [password reset]}
+    actions: {stay_first_line: true}
 decision_tree:
   - name: p1-to-the-queue
     when: {priority: [P1]}
@@ -52,3 +55,10 @@ def test_a_branch_that_assigns_nobody_says_so() -> None:
     assert route.assignee is None
     tree = [e.detail for e in route.evidence if e.kind == "tree"]
     assert tree and "no individual" in tree[0], tree
+
+
+def test_a_rule_keeping_the_ticket_first_line_that_lost_is_said_to_be_outweighed() -> None:
+    route = _route(POLICY, "password reset impossible during the outage")
+    assert (route.team, route.escalate) == ("sre", True)
+    details = [e.detail for e in route.evidence if e.source == "outage"]
+    assert any("outweighs rule password (stay first line)" in d for d in details), details
