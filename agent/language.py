@@ -10,6 +10,8 @@ import re
 import threading
 from typing import Any
 
+from agent.models import Ticket
+
 MIN_CHARS = 20  # as counted by _weight: a character of a Latin or Cyrillic word counts one
 MIN_CONFIDENCE = 0.5
 # A character of these scripts says as much as a few letters of an alphabet: 'プリンター故障'
@@ -46,3 +48,12 @@ def _weight(sample: str) -> int:
     if len(sample) >= MIN_CHARS:
         return len(sample)
     return len(sample) + 3 * len(WIDE.findall(sample)) + len(HAN.findall(sample))
+
+
+def with_language(ticket: Ticket) -> Ticket:
+    """The ticket with its text's language where it names none, as intake fills it in: a
+    policy's language conditions read the ticket's language before its account's."""
+    if ticket.language is not None:
+        return ticket
+    detected = detect_language(ticket.text)
+    return ticket if detected is None else ticket.model_copy(update={"language": detected})

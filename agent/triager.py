@@ -20,6 +20,7 @@ from agent.brief import brief_markdown
 from agent.deps import Deps
 from agent.errors import ConflictError, NotFoundError
 from agent.graph import build_graph
+from agent.language import with_language
 from agent.llm import LLMClassifier
 from agent.models import Brief, Ticket, TriageDecision
 from agent.nodes import review_held
@@ -171,8 +172,12 @@ class Triager:
         self.graph: CompiledStateGraph = build_graph(self.deps, self.checkpointer)
 
     def triage(self, ticket: Ticket, thread_id: str | None = None) -> TriageResult:
-        """Route one ticket; a ticket the agent abstains on waits for review under its thread."""
+        """Route one ticket; a ticket the agent abstains on waits for review under its thread.
+
+        A ticket that names no language gets its text's, as one from intake does: the same
+        ticket routes alike through /v1/triage, `triage route` and every channel."""
         started = time.perf_counter()
+        ticket = with_language(ticket)
         config = _config(thread_id or ticket.id)
         if self._stopped_midway(config, ticket):
             # The process died during this ticket's run: go on from its last checkpoint.
@@ -234,6 +239,7 @@ class Triager:
         stored with the decision; the steps before it are done and none comes after.
         """
         started = time.perf_counter()
+        ticket = with_language(ticket)  # as the run that held it read the ticket
         decision, brief = review_held(held.decision, held.brief, review, ticket, self.deps)
         return self._result({"decision": decision, "brief": brief}, started)
 
