@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from agent.models import Evidence, LLMUsage, Ticket, TriageDecision
 from agent.policy import Policy
-from agent.priority import merge_tags, sla_evidence, sla_for
+from agent.priority import merge_tags, retag_expertise, sla_evidence, sla_for
 from agent.route import LoadView, describe_branch, first_branch, pick_assignee
+from agent.rules import Complexity, RuleHit
 from agent.state import HumanReview, TriageState
 
 INJECTION_TAG = "possible prompt injection"
@@ -85,6 +87,8 @@ def apply_review(
     now: datetime | None = None,
     *,
     ticket: Ticket,
+    hits: Sequence[RuleHit],
+    complexity: Complexity,
 ) -> TriageDecision:
     """The reviewer's answer replaces the guess; the evidence keeps both.
 
@@ -93,7 +97,8 @@ def apply_review(
     SLA watch raised meanwhile stays, with the due times it had; a new team gets the tier and a
     person as the decision tree gives them there (its first branch that keeps the ticket with
     that team), unless the reviewer named the person; the same team keeps its tier and person,
-    unless the policy no longer has that person available in the team.
+    unless the policy no longer has that person available in the team. The reviewer's
+    escalation decides the 'Requires Expertise' tag (``hits`` and ``complexity``: the ticket's).
     """
     if review.team not in policy.team_names:
         raise ValueError(f"unknown team {review.team!r}; known: {policy.team_names}")
@@ -140,6 +145,7 @@ def apply_review(
             skills = branch.required_skills if branch else []
             assignee, picked = pick_assignee(team, skills, loads, now or datetime.now(UTC))
             evidence.extend(picked)
+    tags = retag_expertise(policy, tags, escalate, hits, complexity)
     if review.priority and priority != decision.priority:
         sla = sla_for(policy, priority, received_at)
         evidence.append(

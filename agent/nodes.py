@@ -15,6 +15,7 @@ from agent.injection import normalise_whitespace, scan
 from agent.models import Brief, Ticket, TriageDecision
 from agent.priority import choose_priority, settle_priority
 from agent.route import choose_route, tree_team
+from agent.rules import Complexity, RuleHit
 from agent.state import HumanReview, TriageState
 from knowledge.base import RoutePrediction
 
@@ -162,14 +163,33 @@ class Nodes:
         decision = state["decision"]
         answer = interrupt({"ticket_id": decision.ticket_id, "reasons": decision.review_reasons})
         review = HumanReview.model_validate(answer)
-        reviewed, brief = review_held(decision, state["brief"], review, state["ticket"], self.deps)
+        found = (state["hits"], state["complexity"])
+        reviewed, brief = review_held(
+            decision, state["brief"], review, state["ticket"], self.deps, found
+        )
         return {"decision": reviewed, "brief": brief}
 
 
 def review_held(
-    decision: TriageDecision, brief: Brief, review: HumanReview, ticket: Ticket, deps: Deps
+    decision: TriageDecision,
+    brief: Brief,
+    review: HumanReview,
+    ticket: Ticket,
+    deps: Deps,
+    found: tuple[list[RuleHit], Complexity] | None = None,
 ) -> tuple[TriageDecision, Brief]:
-    """A held decision and its brief once the reviewer answered (the review step's work)."""
+    """A held decision and its brief once the reviewer answered (the review step's work).
+
+    ``found``: the run's rule hits and complexity; a held decision whose run is gone has them
+    read again from the ticket, as the rules step read it."""
+    if found is None:
+        subject = scan(ticket.subject).clean_text
+        text = normalise_whitespace(f"{subject}\n{scan(ticket.body).clean_text}")
+        found = (
+            deps.rules.evaluate(ticket, text, subject=subject),
+            deps.rules.complexity(ticket, text),
+        )
+    hits, complexity = found
     reviewed = apply_review(
         decision,
         review,
@@ -178,6 +198,8 @@ def review_held(
         deps.loads,
         datetime.now(UTC),
         ticket=ticket,
+        hits=hits,
+        complexity=complexity,
     )
     update = {
         "decision_summary": _summary_after_review(review),

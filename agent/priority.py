@@ -141,6 +141,18 @@ def _tags(policy: Policy, hits: Sequence[RuleHit], cx: Complexity, escalate: boo
     return merge_tags(tags, *(h.actions.add_tags for h in hits))
 
 
+def retag_expertise(
+    policy: Policy, tags: list[str], escalate: bool, hits: Sequence[RuleHit], cx: Complexity
+) -> list[str]:
+    """The tags with 'Requires Expertise' as this escalation gives it (a rule's own stays)."""
+    wanted = escalate and cx.score >= policy.complexity.requires_expertise_at
+    key = REQUIRES_EXPERTISE.casefold()
+    by_rule = any(t.casefold() == key for h in hits for t in h.actions.add_tags)
+    if wanted or by_rule:
+        return merge_tags(tags, [REQUIRES_EXPERTISE])
+    return [t for t in tags if t.casefold() != key]
+
+
 def merge_tags(*lists: Iterable[str]) -> list[str]:
     """Union of tag lists, first spelling and first position kept (case-insensitive)."""
     seen: dict[str, str] = {}

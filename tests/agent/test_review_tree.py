@@ -8,6 +8,7 @@ from agent.decision import apply_review
 from agent.models import Account, TeamScore, Ticket, TriageDecision
 from agent.policy import load_policy
 from agent.route import InMemoryLoads
+from agent.rules import Complexity
 from agent.settings import EXAMPLES_DIR
 from agent.state import HumanReview
 
@@ -46,6 +47,8 @@ def test_a_vip_ticket_sent_to_another_team_gets_the_vip_branch_s_tier_and_a_vip_
         loads,
         WEDNESDAY_10_UTC,
         ticket=ticket,
+        hits=[],
+        complexity=Complexity(score=0.0),
     )
     # the tree's vip-escalated branch: tier 3, a member with the vip skill
     assert (reviewed.team, reviewed.tier, reviewed.assignee) == ("database", 3, "Mehmet Yilmaz")
@@ -65,6 +68,8 @@ def test_a_branch_that_would_move_the_ticket_elsewhere_does_not_undo_the_review(
         InMemoryLoads(),
         WEDNESDAY_10_UTC,
         ticket=ticket,
+        hits=[],
+        complexity=Complexity(score=0.0),
     )
     # the next branch that keeps the team: german-speakers, Lena Fischer speaks German
     assert (reviewed.team, reviewed.tier, reviewed.assignee) == ("service_desk", 1, "Lena Fischer")
