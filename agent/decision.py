@@ -133,8 +133,12 @@ def apply_review(
             )
         )
     tier, tags, assignee = decision.tier, decision.tags, review.assignee or kept
+    # the tree reads the tags of the rules that fired, as on the route step
+    rule_tags = merge_tags(*(h.actions.add_tags for h in hits))
+    if not same_team:
+        tags = _without_branch_tags(policy, decision, rule_tags)
     if not same_team or (gone and not review.assignee):
-        branch = first_branch(policy, ticket, team.name, priority, decision.tags, keep_team=True)
+        branch = first_branch(policy, ticket, team.name, priority, rule_tags, keep_team=True)
         if branch is not None:
             found = describe_branch(branch, team.name)
             evidence.append(Evidence(kind="tree", source=branch.name, detail=found, team=team.name))
@@ -179,3 +183,19 @@ def apply_review(
             "evidence": evidence,
         }
     )
+
+
+def _without_branch_tags(
+    policy: Policy, decision: TriageDecision, rule_tags: list[str]
+) -> list[str]:
+    """The decision's tags less those the branch it took added (a rule's own stay): that branch
+    was for the team the reviewer did not keep."""
+    taken = {e.source for e in decision.evidence if e.kind == "tree"}
+    kept = {t.casefold() for t in rule_tags}
+    dropped = {
+        tag.casefold()
+        for branch in policy.decision_tree
+        if branch.name in taken
+        for tag in branch.add_tags
+    } - kept
+    return [t for t in decision.tags if t.casefold() not in dropped]

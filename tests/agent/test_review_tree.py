@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from agent.decision import apply_review
-from agent.models import Account, TeamScore, Ticket, TriageDecision
+from agent.models import Account, Evidence, TeamScore, Ticket, TriageDecision
 from agent.policy import load_policy
 from agent.route import InMemoryLoads
 from agent.rules import Complexity
@@ -73,3 +73,28 @@ def test_a_branch_that_would_move_the_ticket_elsewhere_does_not_undo_the_review(
     )
     # the next branch that keeps the team: german-speakers, Lena Fischer speaks German
     assert (reviewed.team, reviewed.tier, reviewed.assignee) == ("service_desk", 1, "Lena Fischer")
+
+
+def test_the_tags_of_the_branch_the_guess_took_go_with_it() -> None:
+    ticket = Ticket(subject="VPN", body="The VPN drops often.", account=Account(tier="enterprise"))
+    held = _held(ticket, "network", 2, "Grace Miller").model_copy(
+        update={
+            "tags": ["Enterprise"],
+            "evidence": [
+                Evidence(kind="tree", source="enterprise-escalated", detail="branch matched")
+            ],
+        }
+    )
+    reviewed = apply_review(
+        held,
+        HumanReview(team="service_desk", reviewer="kim"),
+        POLICY,
+        WEDNESDAY_10_UTC,
+        InMemoryLoads(),
+        WEDNESDAY_10_UTC,
+        ticket=ticket,
+        hits=[],
+        complexity=Complexity(score=0.0),
+    )
+    # an enterprise ticket at the first line takes no branch: nothing tags it Enterprise
+    assert (reviewed.team, reviewed.escalate, reviewed.tags) == ("service_desk", False, [])
