@@ -61,8 +61,9 @@ def _opened(settings: Settings) -> Iterator[tuple[Database, IntakeOptions, Intak
         db.close()
 
 
-def _actions(db: Database, queue: IntakeQueue) -> DeadLetterActions:
-    return DeadLetterActions(DeadLetters(db), TicketStore(db), IntakeRecords(db), queue)
+def _actions(db: Database, options: IntakeOptions, queue: IntakeQueue) -> DeadLetterActions:
+    records = IntakeRecords(db)
+    return DeadLetterActions(DeadLetters(db), TicketStore(db), records, queue, options.urgent_order)
 
 
 def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
@@ -92,8 +93,8 @@ def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
     """Queue it again, optionally with a fixed ticket JSON file."""
     fixed = _fixed_ticket(args.ticket)
-    with _opened(settings) as (db, _, queue):
-        letter = _actions(db, queue).replay(args.id, args.by, fixed)
+    with _opened(settings) as (db, options, queue):
+        letter = _actions(db, options, queue).replay(args.id, args.by, fixed)
     print(f"dead letter {letter.id}: ticket {letter.ticket_id} queued again", file=sys.stderr)
     return 0
 
@@ -114,8 +115,8 @@ def _fixed_ticket(path: str | None) -> dict[str, Any] | None:
 
 def cmd_discard(args: argparse.Namespace, settings: Settings) -> int:
     """Drop it for good, with who and why (kept on the record and logged)."""
-    with _opened(settings) as (db, _, queue):
-        letter = _actions(db, queue).discard(args.id, args.by, args.reason)
+    with _opened(settings) as (db, options, queue):
+        letter = _actions(db, options, queue).discard(args.id, args.by, args.reason)
     print(f"dead letter {letter.id} discarded by {args.by}: {args.reason}", file=sys.stderr)
     return 0
 

@@ -32,7 +32,7 @@ from api.intake.email_adapter import adapt_email
 from api.intake.health import SourceHealth
 from api.intake.models import SOURCES, Adapted, IntakeResult
 from api.intake.options import IntakeOptions
-from api.intake.prepriority import STEP, PrePriority, pre_priority
+from api.intake.prepriority import PrePriority, pre_priority
 from api.intake.queue import IntakeQueue, QueueItem
 from api.intake.records import IntakeRecords
 from api.intake.rejects import Rejects, RejectVerdict, raw_for_audit
@@ -172,7 +172,7 @@ class IntakeFlow:
 
     def urgent_order(self, order: int) -> bool:
         """Whether a queue order (a pre-priority's) is an urgent ticket's."""
-        return self.urgent_rank(order // STEP)
+        return self.options.urgent_order(order)
 
     def _admit(
         self,

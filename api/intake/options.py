@@ -12,6 +12,7 @@ from typing import Literal
 from pydantic import BaseModel, Field, SecretStr
 
 from agent.settings import Settings
+from api.intake.prepriority import STEP
 
 QueueKind = Literal["embedded", "rabbitmq"]
 
@@ -57,6 +58,10 @@ class IntakeOptions(BaseModel):
     def urgent_capacity(self) -> int:
         """Slots non-urgent work may fill; the rest is kept for urgent tickets."""
         return max(1, int(self.intake_queue_size * (1 - self.intake_urgent_reserve)))
+
+    def urgent_order(self, order: int) -> bool:
+        """Whether a queue order (a pre-priority's) is an urgent ticket's."""
+        return order // STEP <= self.intake_urgent_rank
 
     @classmethod
     def from_settings(cls, settings: Settings) -> IntakeOptions:

@@ -35,8 +35,9 @@ class Delivery:
 class IntakeQueue(Protocol):
     """Durable, priority-ordered and bounded; ``put`` raises CapacityError when full."""
 
-    def put(self, item: QueueItem) -> None:
-        """Enqueue durably (urgent items may use the reserved headroom)."""
+    def put(self, item: QueueItem, headroom: bool = False) -> None:
+        """Enqueue durably; urgent items, and others put with ``headroom`` (a person's replay,
+        a ticket accepted before a crash), may use the reserved headroom."""
         ...
 
     def get(self, timeout_s: float) -> Delivery | None:

@@ -98,11 +98,12 @@ class RabbitQueue:
             raise UpstreamError(f"RabbitMQ unreachable at {self.where}: {_reason(exc)}") from exc
         return int(method.message_count)
 
-    def put(self, item: QueueItem) -> None:
-        """Publish (confirmed) unless the bound for this urgency is reached."""
-        limit = self.capacity if item.urgent else self.normal_capacity
+    def put(self, item: QueueItem, headroom: bool = False) -> None:
+        """Publish (confirmed) unless the bound for this urgency (or headroom) is reached."""
+        limit = self.capacity if item.urgent or headroom else self.normal_capacity
         if self.depth() >= limit:
-            kind = "" if item.urgent else " for non-urgent tickets (headroom kept for urgent ones)"
+            reserved = " for non-urgent tickets (headroom kept for urgent ones)"
+            kind = "" if item.urgent or headroom else reserved
             raise CapacityError(f"the intake queue is full{kind}; retry later", retry_after_s=5.0)
         self._publish(self.name, item)
 

@@ -23,7 +23,9 @@ def recover(flow: IntakeFlow) -> int:
     count = 0
     for ticket_id, source, order in flow.records.stranded():
         try:
-            flow.queue.put(QueueItem(ticket_id, source, order, urgent=True))
+            # Accepted once: it may use the headroom, but is only as urgent as its priority.
+            item = QueueItem(ticket_id, source, order, flow.urgent_order(order))
+            flow.queue.put(item, headroom=True)
             count += 1
         except CapacityError:
             log.warning("queue full while recovering %s; it is kept for the next start", ticket_id)
@@ -52,11 +54,11 @@ def adopt(flow: IntakeFlow, ticket_id: str, source: str) -> bool:
         return False
     failed = flow.store.status(ticket_id) == "failed"
     # A failed ticket is its sender's resend: the urgent headroom is for urgent ones only.
-    urgent = not failed or flow.urgent_rank(pre.rank)
+    urgent = flow.urgent_rank(pre.rank)
     if failed:
         flow.store.set_status(ticket_id, "queued")  # first: a worker may take it at once
     try:
-        flow.queue.put(QueueItem(ticket_id, source, pre.order, urgent))
+        flow.queue.put(QueueItem(ticket_id, source, pre.order, urgent), headroom=not failed)
     except Exception as exc:
         # Registered but in no queue, it would never be adopted again (nor recovered).
         flow.records.forget(ticket_id)

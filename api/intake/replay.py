@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from pydantic import ValidationError
@@ -10,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from agent.errors import ConflictError, InputError, first_problem
 from agent.models import Ticket
 from api.intake.dlq import DeadLetter, DeadLetters
+from api.intake.options import IntakeOptions
 from api.intake.queue import IntakeQueue, QueueItem
 from api.intake.records import IntakeRecords
 from api.store import TicketStore
@@ -24,9 +26,12 @@ class DeadLetterActions:
         store: TicketStore,
         records: IntakeRecords,
         queue: IntakeQueue,
+        urgent_order: Callable[[int], bool] | None = None,
     ) -> None:
         self.dead_letters, self.store = dead_letters, store
         self.records, self.queue = records, queue
+        # A replayed ticket is as urgent as its priority: only urgent ones take the urgent lane.
+        self.urgent_order = urgent_order or IntakeOptions().urgent_order
 
     def replay(
         self,
@@ -34,12 +39,12 @@ class DeadLetterActions:
         by: str,
         fixed: dict[str, Any] | None = None,
         reason: str | None = None,
-        urgent: bool = True,
+        headroom: bool = True,
     ) -> DeadLetter:
         """Queue the ticket again (with a corrected ticket if given); attempts start afresh.
 
-        A person's replay may use the urgent headroom; a sender's resend (``urgent`` False for a
-        routine ticket) may not.
+        A person's replay may use the urgent headroom; a sender's resend (``headroom`` False for
+        a routine ticket) may not. Either way the ticket is queued as urgent as its priority.
 
         The letter is closed first, atomically: of concurrent replays one queues the ticket and
         the others get a ConflictError. If the ticket cannot be queued, the letter opens again.
@@ -55,7 +60,7 @@ class DeadLetterActions:
             reason = "replayed with a fixed ticket" if fixed is not None else "replayed as is"
         replayed = self.dead_letters.resolve(letter_id, "replayed", by, reason)
         try:
-            self._requeue(letter, ticket, urgent)
+            self._requeue(letter, ticket, headroom)
         except Exception as exc:
             # Full, still queued, or the broker unreachable: closed, it would wait in no queue.
             self.store.set_status(letter.ticket_id, "failed", f"dead-lettered: {letter.error}")
@@ -63,14 +68,16 @@ class DeadLetterActions:
             raise
         return replayed
 
-    def _requeue(self, letter: DeadLetter, ticket: Ticket | None, urgent: bool) -> None:
+    def _requeue(self, letter: DeadLetter, ticket: Ticket | None, headroom: bool) -> None:
         if ticket is not None:
             self.store.replace_payload(letter.ticket_id, ticket)
         self.records.reset_attempts(letter.ticket_id)
         # Status first: a worker may decide the ticket as soon as it is queued.
         self.store.set_status(letter.ticket_id, "queued")
         try:
-            self.queue.put(QueueItem(letter.ticket_id, letter.source, letter.priority, urgent))
+            urgent = self.urgent_order(letter.priority)
+            item = QueueItem(letter.ticket_id, letter.source, letter.priority, urgent)
+            self.queue.put(item, headroom=headroom)
         except IntegrityError:
             # Its last delivery is not acknowledged yet (the worker is dead-lettering it).
             raise ConflictError(

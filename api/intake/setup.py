@@ -100,10 +100,10 @@ class Intake:
             return
         letter = self.dead_letters.latest(ticket_id)
         if letter is not None and letter.state == "open":
-            # Queued as its priority says: the urgent headroom is not for routine resends.
-            urgent = self.flow.urgent_order(letter.priority)
+            # The urgent headroom is not for routine resends.
+            headroom = self.flow.urgent_order(letter.priority)
             try:
-                self.actions.replay(letter.id, by, reason=reason, urgent=urgent)
+                self.actions.replay(letter.id, by, reason=reason, headroom=headroom)
             except ConflictError:
                 # Another resend or a reviewer replayed (or discarded) it first: the sender's
                 # resend is answered like any other, not refused.
@@ -167,7 +167,7 @@ def build_intake(
         records=records,
         rejects=rejects,
         dead_letters=dead,
-        actions=DeadLetterActions(dead, services.store, records, queue),
+        actions=DeadLetterActions(dead, services.store, records, queue, flow.urgent_order),
         health=health,
         flow=flow,
         runner=runner,

@@ -54,9 +54,10 @@ class SqlQueue:
         self.wake = _wake_channel(db)
         self._listening = False
 
-    def put(self, item: QueueItem) -> None:
-        """Insert unless the queue holds its bound (the normal bound for non-urgent items)."""
-        limit = self.capacity if item.urgent else self.normal_capacity
+    def put(self, item: QueueItem, headroom: bool = False) -> None:
+        """Insert unless the queue holds its bound (the normal bound for non-urgent items,
+        unless ``headroom``: urgency and headroom differ, only urgent items take the lane)."""
+        limit = self.capacity if item.urgent or headroom else self.normal_capacity
         now = self.clock()
         values = select(
             literal(item.ticket_id),
@@ -74,7 +75,8 @@ class SqlQueue:
         with self.db.session() as session:
             inserted = session.execute(statement).rowcount  # type: ignore[attr-defined]
         if not inserted:
-            kind = "" if item.urgent else " for non-urgent tickets (headroom kept for urgent ones)"
+            reserved = " for non-urgent tickets (headroom kept for urgent ones)"
+            kind = "" if item.urgent or headroom else reserved
             raise CapacityError(f"the intake queue is full{kind}; retry later", retry_after_s=5.0)
         self._woken(item.urgent)
         if self.wake is not None:

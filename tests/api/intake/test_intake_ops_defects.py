@@ -68,11 +68,11 @@ class GatedQueue:
         self.queue = queue
         self.barrier = threading.Barrier(gate, timeout=1.0)
 
-    def put(self, item: QueueItem) -> None:
+    def put(self, item: QueueItem, headroom: bool = False) -> None:
         # Broken after a second: fewer puts came (only one replay got this far).
         with contextlib.suppress(threading.BrokenBarrierError):
             self.barrier.wait()
-        self.queue.put(item)
+        self.queue.put(item, headroom)
 
     def get(self, timeout_s: float) -> Delivery | None:
         return self.queue.get(timeout_s)
@@ -96,7 +96,7 @@ class GatedQueue:
 class FullQueue(GatedQueue):
     """The real queue, full."""
 
-    def put(self, item: QueueItem) -> None:
+    def put(self, item: QueueItem, headroom: bool = False) -> None:
         raise CapacityError("the intake queue is full; retry later", retry_after_s=5.0)
 
 
