@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from agent.errors import ConflictError
@@ -13,7 +14,7 @@ from api.hooks import HelpdeskEventHandler
 from api.intake.dlq import DeadLetters
 from api.intake.events import HelpdeskWebhook
 from api.intake.flow import IntakeFlow
-from api.intake.health import SourceCollector, SourceHealth
+from api.intake.health import SourceCollector, SourceHealth, SourceState
 from api.intake.options import IntakeOptions
 from api.intake.queue import Delivery, IntakeQueue
 from api.intake.records import IntakeRecords
@@ -25,8 +26,14 @@ from api.intake.sqlqueue import SqlQueue
 from api.intake.urgency import UrgentWork
 from api.intake.validation import load_profiles
 from api.intake.workers import Get, IntakeWorkers
+from api.tables import utcnow
 
 log = logging.getLogger(__name__)
+
+
+def _aware(moment: datetime) -> datetime:
+    """A stored time as UTC (SQLite gives it back without a zone)."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def make_queue(services: Services, options: IntakeOptions) -> IntakeQueue:
@@ -111,6 +118,22 @@ class Intake:
                     raise
         elif letter is None and self.records.get(ticket_id) is None:
             adopt(self.flow, ticket_id, source)
+
+    def stuck_s(self, states: list[SourceState]) -> float | None:
+        """How long a due ticket has waited with nobody at work, once that is longer than a
+        lease: no worker holds a lease and no attempt ended (``states``, every source's health)
+        within it. A dead worker process, or workers hung, leave the queue like that. None
+        otherwise, and on a broker (which does not tell when a message came due)."""
+        if not isinstance(self.queue, SqlQueue):
+            return None
+        waited, bound = self.queue.overdue_s(), self.options.intake_lease_s
+        if waited is None or waited < bound:
+            return None
+        ended = [t for s in states for t in (s.last_success_at, s.last_failure_at) if t]
+        now = utcnow()
+        if any((now - _aware(t)).total_seconds() < bound for t in ended):
+            return None  # a worker is at work, between two tickets of a backlog
+        return waited
 
     def stop(self) -> None:
         """Stop the workers, write the counted source health and close the queue."""

@@ -14,7 +14,18 @@ import time
 import uuid
 from collections.abc import Callable
 
-from sqlalchemy import ColumnElement, and_, delete, func, insert, literal, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    and_,
+    case,
+    delete,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
 
 from agent.errors import CapacityError
 from api.db import Database, sqlite_file
@@ -185,6 +196,27 @@ class SqlQueue:
         """Items waiting or leased."""
         with self.db.session() as session:
             return int(session.scalar(select(func.count()).select_from(QueueRow)) or 0)
+
+    def overdue_s(self) -> float | None:
+        """How long the longest-due item has waited for a worker while no worker holds a lease
+        on any item; None while one does, or when nothing is due."""
+        now = self.clock()
+        held = and_(QueueRow.state == "leased", QueueRow.lease_until >= now)
+        due_since = func.min(
+            case((QueueRow.state == "ready", QueueRow.available_at), else_=QueueRow.lease_until)
+        )
+        with self.db.session() as session:
+            if session.scalar(select(QueueRow.id).where(held).limit(1)) is not None:
+                return None
+            since = session.scalar(
+                select(due_since).where(
+                    or_(
+                        and_(QueueRow.state == "ready", QueueRow.available_at <= now),
+                        and_(QueueRow.state == "leased", QueueRow.lease_until < now),
+                    )
+                )
+            )
+        return None if since is None else now - float(since)
 
     def close(self) -> None:
         """Stop listening for other processes' puts (the database belongs to the app)."""

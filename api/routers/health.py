@@ -79,8 +79,10 @@ def _check_intake(services: Services, request: Request) -> dict[str, Any]:
         return {"ok": True, "required": False, "detail": "not installed"}
     try:
         depth = intake.queue.depth()
-        failing = [s.source for s in intake.health.snapshot() if s.failing]
+        states = intake.health.snapshot()
+        failing = [s.source for s in states if s.failing]
         dead = intake.dead_letters.open_count()
+        stuck = intake.stuck_s(states)
     except Exception as exc:
         return _failed(exc)
     size = intake.options.intake_queue_size
@@ -89,9 +91,12 @@ def _check_intake(services: Services, request: Request) -> dict[str, Any]:
     detail = f"{intake.options.intake_queue} queue {depth}/{size}, {dead} dead letters"
     if failing:
         detail += f"; failing sources: {', '.join(failing)}"
+    if stuck is not None:
+        # Workers in another process (or hung ones) that nobody sees from here.
+        detail += f"; no worker took a due ticket for {stuck:.0f} s"
     # A failing source is reported, not fatal: the others still flow.
     return {
-        "ok": running and depth < size,
+        "ok": running and depth < size and stuck is None,
         "required": True,
         "detail": detail,
         "failing_sources": failing,
