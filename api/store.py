@@ -114,13 +114,14 @@ class TicketStore:
             row.status = status
             row.error = error
 
-    def retake_failed(self, ticket_id: str) -> bool:
-        """Move a failed ticket back to triaging; False when another request already did."""
+    def retake_failed(self, ticket_id: str, status: TicketStatus = "triaging") -> bool:
+        """Move a failed ticket back to triaging (or queued); False when it is not failed any
+        more (another request took it first, or decided it)."""
         with self.db.session() as session:
             taken = session.execute(
                 update(TicketRow)
                 .where(TicketRow.id == ticket_id, TicketRow.status == "failed")
-                .values(status="triaging", error=None)
+                .values(status=status, error=None)
                 .execution_options(synchronize_session=False)
             )
             return bool(taken.rowcount)  # type: ignore[attr-defined]

@@ -14,6 +14,7 @@ from api.intake.dlq import DeadLetter, DeadLetters
 from api.intake.options import IntakeOptions
 from api.intake.queue import IntakeQueue, QueueItem
 from api.intake.records import IntakeRecords
+from api.schemas import UNFINISHED_STATUSES
 from api.store import TicketStore
 
 
@@ -47,11 +48,16 @@ class DeadLetterActions:
         a routine ticket) may not. Either way the ticket is queued as urgent as its priority.
 
         The letter is closed first, atomically: of concurrent replays one queues the ticket and
-        the others get a ConflictError. If the ticket cannot be queued, the letter opens again.
+        the others get a ConflictError. If the ticket cannot be queued, the letter opens again;
+        so it does when the ticket is no longer failed (its sender had it triaged again since):
+        a replay would triage a decided ticket a second time.
         """
         letter = self.dead_letters.get(letter_id)
         if letter.state != "open":
             raise ConflictError(f"dead letter {letter_id} is already {letter.state}")
+        status = self.store.status(letter.ticket_id)
+        if status != "failed":
+            raise _not_failed(status, letter)
         ticket = None
         if fixed is not None:
             stored = self.store.ticket(letter.ticket_id).model_dump(mode="json")
@@ -59,6 +65,10 @@ class DeadLetterActions:
         if reason is None:
             reason = "replayed with a fixed ticket" if fixed is not None else "replayed as is"
         replayed = self.dead_letters.resolve(letter_id, "replayed", by, reason)
+        # Status first, and only from failed: a worker may decide the ticket once it is queued.
+        if not self.store.retake_failed(letter.ticket_id, "queued"):
+            self.dead_letters.reopen(letter_id, "its ticket is no longer failed")
+            raise _not_failed(self.store.status(letter.ticket_id), letter)
         try:
             self._requeue(letter, ticket, headroom)
         except Exception as exc:
@@ -72,8 +82,6 @@ class DeadLetterActions:
         if ticket is not None:
             self.store.replace_payload(letter.ticket_id, ticket)
         self.records.reset_attempts(letter.ticket_id)
-        # Status first: a worker may decide the ticket as soon as it is queued.
-        self.store.set_status(letter.ticket_id, "queued")
         try:
             urgent = self.urgent_order(letter.priority)
             item = QueueItem(letter.ticket_id, letter.source, letter.priority, urgent)
@@ -87,6 +95,16 @@ class DeadLetterActions:
     def discard(self, letter_id: int, by: str, reason: str) -> DeadLetter:
         """Close the dead letter for good; who and why are kept and logged."""
         return self.dead_letters.resolve(letter_id, "discarded", by, reason)
+
+
+def _not_failed(status: str, letter: DeadLetter) -> ConflictError:
+    """The answer to a replay of a letter whose ticket is not failed: decided since, or still
+    being dead-lettered by its worker."""
+    advice = "try again shortly" if status in UNFINISHED_STATUSES else "discard the letter"
+    return ConflictError(
+        f"ticket {letter.ticket_id} of dead letter {letter.id} is {status} now, not failed: "
+        f"nothing to replay ({advice})"
+    )
 
 
 def _fixed_ticket(fixed: dict[str, Any], stored: dict[str, Any], ticket_id: str) -> Ticket:

@@ -86,6 +86,7 @@ def test_dlq_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
         {"format": "rfc822"},
         ticket.model_dump(mode="json"),
     )
+    TicketStore(db).set_status(ticket_id, "failed", "dead-lettered: x")  # as the runner does
     capsys.readouterr()
     assert _run(settings, "dlq", "list", "--state", "discarded") == 0
     assert capsys.readouterr().err == "no discarded dead letters\n"
