@@ -7,26 +7,40 @@ to per-delay-bucket queues whose messages expire back into the main queue (dead-
 routing), so no worker sleeps on a delayed message. The bound is checked with a passive
 declare before publishing; urgent tickets may use the headroom.
 
-pika's BlockingConnection is not thread-safe: each thread gets its own connection.
+pika's BlockingConnection is not thread-safe: each thread gets its own connection. Between two
+calls it answers no heartbeats, so the broker closes a connection left idle for a heartbeat
+timeout (as it does all of them when it restarts): an operation that finds its thread's
+connection dead opens a new one and runs once more. A delivery is acknowledged (or retried)
+only on the connection that delivered it; once that is gone the broker has put the message
+back in the queue, and it comes again.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import math
 import threading
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import pika
 from pika.adapters.blocking_connection import BlockingChannel
-from pika.exceptions import AMQPError
+from pika.exceptions import AMQPConnectionError, AMQPError, ChannelClosed, ChannelWrongStateError
+from pika.spec import BasicProperties
 
 from agent.errors import CapacityError, UpstreamError
 from api.intake.queue import Delivery, QueueItem
 
+log = logging.getLogger(__name__)
+
 MAX_PRIORITY = 9
 POLL_S = 0.05
+# A connection or channel found dead (closed by the broker meanwhile): worth one more try.
+STALE = (AMQPConnectionError, ChannelClosed, ChannelWrongStateError)
+T = TypeVar("T")
 
 
 def _reason(exc: AMQPError) -> str:
@@ -34,6 +48,17 @@ def _reason(exc: AMQPError) -> str:
     refused connection's) may be only a class name while their ``repr`` names the cause."""
     reasons = [arg if isinstance(arg, str) else repr(arg) for arg in exc.args]
     return "; ".join(reasons) or type(exc).__name__
+
+
+def _message(item: QueueItem, expiration_ms: int | None = None) -> tuple[bytes, BasicProperties]:
+    """The item as a persistent message at its AMQP priority (expiring, for a delay queue)."""
+    props = BasicProperties(
+        delivery_mode=2,
+        priority=amqp_priority(item.priority),
+        content_type="application/json",
+        expiration=str(expiration_ms) if expiration_ms is not None else None,
+    )
+    return json.dumps(item.__dict__).encode(), props
 
 
 def amqp_priority(order: int) -> int:
@@ -53,6 +78,7 @@ class RabbitQueue:
         self._all: list[pika.BlockingConnection] = []
         self._lock = threading.Lock()
         self._delay_queues: set[str] = set()
+        self._opened = 0  # connections opened so far: a delivery's token names its connection
         self._channel().queue_declare(
             name, durable=True, arguments={"x-max-priority": MAX_PRIORITY + 1}
         )
@@ -61,6 +87,7 @@ class RabbitQueue:
         channel: BlockingChannel | None = getattr(self._local, "channel", None)
         if channel is not None and channel.is_open:
             return channel
+        self._drop()
         try:
             connection = pika.BlockingConnection(self.params)
             channel = connection.channel()
@@ -70,21 +97,40 @@ class RabbitQueue:
             raise UpstreamError(f"RabbitMQ unreachable at {self.where}: {_reason(exc)}") from exc
         with self._lock:
             self._all.append(connection)
+            self._opened += 1
+            self._local.number = self._opened
         self._local.channel = channel
         return channel
 
-    def _publish(self, queue: str, item: QueueItem, expiration_ms: int | None = None) -> None:
-        body = json.dumps(item.__dict__).encode()
-        props = pika.BasicProperties(
-            delivery_mode=2,
-            priority=amqp_priority(item.priority),
-            content_type="application/json",
-            expiration=str(expiration_ms) if expiration_ms is not None else None,
-        )
+    def _drop(self) -> None:
+        """Forget this thread's connection (closing it if it is still open)."""
+        channel: BlockingChannel | None = getattr(self._local, "channel", None)
+        self._local.channel = None
+        if channel is None:
+            return
+        connection = channel.connection
+        with self._lock:
+            self._all = [c for c in self._all if c is not connection]
+        if connection.is_open:
+            with contextlib.suppress(AMQPError):  # broken already: nothing left to release
+                connection.close()
+
+    def _on_channel(self, operation: Callable[[BlockingChannel], T]) -> T:
+        """Run the operation on this thread's channel, once more on a new connection when the
+        one it had is found dead (AMQPError when that fails too)."""
         try:
-            self._channel().basic_publish("", queue, body, props, mandatory=True)
+            return operation(self._channel())
+        except STALE:
+            self._drop()
+        return operation(self._channel())
+
+    def _publish(self, queue: str, item: QueueItem) -> None:
+        """Publish, confirmed, on this thread's channel (reconnecting once)."""
+        body, props = _message(item)
+        try:
+            self._on_channel(lambda ch: ch.basic_publish("", queue, body, props, True))
         except AMQPError as exc:
-            self._local.channel = None
+            self._drop()
             raise UpstreamError(
                 f"RabbitMQ did not confirm the message: {type(exc).__name__}"
             ) from exc
@@ -92,9 +138,9 @@ class RabbitQueue:
     def depth(self) -> int:
         """Messages ready in the main queue (unacked ones are with workers)."""
         try:
-            method = self._channel().queue_declare(self.name, passive=True).method
+            method = self._on_channel(lambda ch: ch.queue_declare(self.name, passive=True).method)
         except AMQPError as exc:
-            self._local.channel = None
+            self._drop()
             raise UpstreamError(f"RabbitMQ unreachable at {self.where}: {_reason(exc)}") from exc
         return int(method.message_count)
 
@@ -110,35 +156,69 @@ class RabbitQueue:
     def get(self, timeout_s: float) -> Delivery | None:
         """The head of the queue (highest priority), polling until timeout_s."""
         deadline = time.monotonic() + timeout_s
-        channel = self._channel()
         while True:
-            method, _props, body = channel.basic_get(self.name, auto_ack=False)
+            method, _props, body = self._on_channel(lambda ch: ch.basic_get(self.name, False))
             if method is not None:
                 item = QueueItem(**json.loads(body))
-                return Delivery(
-                    item=item, token=str(method.delivery_tag), redelivered=bool(method.redelivered)
-                )
+                token = f"{self._local.number}:{method.delivery_tag}"
+                return Delivery(item=item, token=token, redelivered=bool(method.redelivered))
             if time.monotonic() >= deadline:
                 return None
-            channel.connection.sleep(POLL_S)
+            self._channel().connection.sleep(POLL_S)
+
+    def _delivered_here(self, delivery: Delivery) -> int | None:
+        """The delivery's tag while the connection that delivered it is this thread's and
+        open; None once it is gone (the broker has put the message back in the queue)."""
+        number, tag = delivery.token.split(":", 1)
+        channel: BlockingChannel | None = getattr(self._local, "channel", None)
+        mine = channel is not None and channel.is_open and self._local.number == int(number)
+        if not mine:
+            log.info(
+                "delivery of %s outlived its connection: the broker delivers it again",
+                delivery.item.ticket_id,
+            )
+            return None
+        return int(tag)
 
     def ack(self, delivery: Delivery) -> None:
-        """Acknowledge on this thread's channel (the one that delivered it)."""
-        self._channel().basic_ack(int(delivery.token))
+        """Acknowledge on the channel that delivered it (nothing to do once it is gone)."""
+        tag = self._delivered_here(delivery)
+        if tag is None:
+            return
+        try:
+            self._channel().basic_ack(tag)
+        except AMQPError as exc:
+            self._drop()  # its connection died now: the message goes back to the queue
+            log.warning("ack of %s lost (%s): delivered again", delivery.item.ticket_id, exc)
 
     def retry(self, delivery: Delivery, delay_s: float) -> None:
-        """Park a copy in the delay queue of its bucket, then ack the original."""
+        """Park a copy in the delay queue of its bucket, then ack the original; on the channel
+        that delivered it only (once that is gone the broker delivers the original again, and
+        a copy would be a second one)."""
+        if self._delivered_here(delivery) is None:
+            return
         delay_ms = max(1, int(delay_s * 1000))
         bucket = max(0, math.ceil(math.log2(delay_ms)))
         queue = f"{self.name}.delay.{bucket}"
-        if queue not in self._delay_queues:
-            self._channel().queue_declare(
-                queue,
-                durable=True,
-                arguments={"x-dead-letter-exchange": "", "x-dead-letter-routing-key": self.name},
+        channel = self._channel()
+        body, props = _message(delivery.item, delay_ms)
+        try:
+            if queue not in self._delay_queues:
+                back = {"x-dead-letter-exchange": "", "x-dead-letter-routing-key": self.name}
+                channel.queue_declare(queue, durable=True, arguments=back)
+                self._delay_queues.add(queue)
+            channel.basic_publish("", queue, body, props, mandatory=True)
+        except STALE:
+            self._drop()
+            log.info(
+                "retry of %s: its connection is gone, delivered again", delivery.item.ticket_id
             )
-            self._delay_queues.add(queue)
-        self._publish(queue, delivery.item, expiration_ms=delay_ms)
+            return
+        except AMQPError as exc:
+            self._drop()
+            raise UpstreamError(
+                f"RabbitMQ did not confirm the message: {type(exc).__name__}"
+            ) from exc
         self.ack(delivery)
 
     def extend(self, delivery: Delivery, lease_s: float) -> None:

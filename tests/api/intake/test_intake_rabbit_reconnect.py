@@ -1,0 +1,81 @@
+"""The RabbitMQ backend when the broker closed a connection meanwhile (idle past its heartbeat
+timeout, as every connection when the broker restarts): nothing fails, nothing doubles."""
+
+from __future__ import annotations
+
+import socket
+import time
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from api.intake.queue import QueueItem
+from api.intake.rabbit import RabbitQueue
+
+# pika's blocking connection answers no heartbeats between calls: with a 1 s heartbeat the
+# broker closes a connection left alone for a few seconds.
+URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
+SHORT_HEARTBEAT = f"{URL}?heartbeat=1"
+IDLE_S = 5.0
+
+
+def _broker_up() -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", 5672), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+pytestmark = pytest.mark.skipif(not _broker_up(), reason="RabbitMQ not listening on 127.0.0.1:5672")
+
+
+@pytest.fixture
+def queue() -> Iterator[RabbitQueue]:
+    """A fresh queue on a connection with a short heartbeat, deleted afterwards."""
+    name = f"test.reconnect.{uuid.uuid4().hex[:8]}"
+    made = RabbitQueue(SHORT_HEARTBEAT, name, 10, 10)
+    yield made
+    made.close()
+    cleanup = RabbitQueue(URL, name, 10, 10)
+    channel = cleanup._channel()
+    for bucket in range(0, 20):
+        channel.queue_delete(f"{name}.delay.{bucket}")
+    channel.queue_delete(name)
+    cleanup.close()
+
+
+def _drain(queue: RabbitQueue) -> list[str]:
+    got = []
+    while (delivery := queue.get(1.0)) is not None:
+        got.append(delivery.item.ticket_id)
+        queue.ack(delivery)
+    return got
+
+
+def test_a_put_after_a_quiet_spell_is_accepted(queue: RabbitQueue) -> None:
+    queue.put(QueueItem("first", "api", 23, False))
+    time.sleep(IDLE_S)  # no ticket for a while: the broker closed this thread's connection
+    queue.put(QueueItem("second", "api", 23, False))
+    assert queue.depth() == 2
+
+
+def test_an_ack_after_the_connection_died_is_not_an_error_and_the_ticket_comes_once(
+    queue: RabbitQueue,
+) -> None:
+    queue.put(QueueItem("t", "api", 23, False))
+    delivery = queue.get(1.0)
+    assert delivery is not None
+    time.sleep(IDLE_S)  # a long triage run: the broker closed the connection meanwhile
+    queue.ack(delivery)
+    assert _drain(queue) == ["t"]  # back in the queue once, for the next worker
+
+
+def test_a_retry_after_the_connection_died_leaves_one_copy(queue: RabbitQueue) -> None:
+    queue.put(QueueItem("t", "api", 23, False))
+    delivery = queue.get(1.0)
+    assert delivery is not None
+    time.sleep(IDLE_S)
+    queue.retry(delivery, 0.05)
+    assert _drain(queue) == ["t"]
