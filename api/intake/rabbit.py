@@ -4,8 +4,9 @@ A durable classic queue with ``x-max-priority`` (more urgent pre-priority -> hig
 priority), persistent messages, publisher confirms (``put`` returns once the broker has the
 message) and manual acks (at-least-once: a worker that dies returns its message). Retries go
 to per-delay-bucket queues whose messages expire back into the main queue (dead-letter
-routing), so no worker sleeps on a delayed message. The bound is checked with a passive
-declare before publishing; urgent tickets may use the headroom.
+routing), so no worker sleeps on a delayed message. The bound is checked with passive
+declares before publishing: the main queue's ready messages and those parked for a retry (read
+at most once a second), not the few with workers; urgent tickets may use the headroom.
 
 pika's BlockingConnection is not thread-safe: each thread gets its own connection. Between two
 calls it answers no heartbeats, so the broker closes a connection left idle for a heartbeat
@@ -38,6 +39,8 @@ log = logging.getLogger(__name__)
 
 MAX_PRIORITY = 9
 POLL_S = 0.05
+MAX_BUCKET = 19  # delay queues .delay.0 to .delay.19; the last one holds every delay from 2^18 ms
+PARKED_EVERY_S = 1.0  # how long a count of the messages parked for a retry is reused
 # A connection or channel found dead (closed by the broker meanwhile): worth one more try.
 STALE = (AMQPConnectionError, ChannelClosed, ChannelWrongStateError)
 T = TypeVar("T")
@@ -77,11 +80,16 @@ class RabbitQueue:
         self._local = threading.local()
         self._all: list[pika.BlockingConnection] = []
         self._lock = threading.Lock()
-        self._delay_queues: set[str] = set()
         self._opened = 0  # connections opened so far: a delivery's token names its connection
-        self._channel().queue_declare(
-            name, durable=True, arguments={"x-max-priority": MAX_PRIORITY + 1}
-        )
+        self._parked = (0, float("-inf"))  # messages parked for a retry, and when counted
+        channel = self._channel()
+        channel.queue_declare(name, durable=True, arguments={"x-max-priority": MAX_PRIORITY + 1})
+        back = {"x-dead-letter-exchange": "", "x-dead-letter-routing-key": name}
+        for bucket in range(MAX_BUCKET + 1):  # all of them: the bound counts what they hold
+            channel.queue_declare(self._delay_queue(bucket), durable=True, arguments=back)
+
+    def _delay_queue(self, bucket: int) -> str:
+        return f"{self.name}.delay.{bucket}"
 
     def _channel(self) -> BlockingChannel:
         channel: BlockingChannel | None = getattr(self._local, "channel", None)
@@ -136,13 +144,27 @@ class RabbitQueue:
             ) from exc
 
     def depth(self) -> int:
-        """Messages ready in the main queue (unacked ones are with workers)."""
+        """Messages ready in the main queue and parked for a retry (unacked ones are with
+        workers)."""
         try:
-            method = self._on_channel(lambda ch: ch.queue_declare(self.name, passive=True).method)
+            return self._count(self.name) + self._parked_count()
         except AMQPError as exc:
             self._drop()
             raise UpstreamError(f"RabbitMQ unreachable at {self.where}: {_reason(exc)}") from exc
+
+    def _count(self, queue: str) -> int:
+        method = self._on_channel(lambda ch: ch.queue_declare(queue, passive=True).method)
         return int(method.message_count)
+
+    def _parked_count(self) -> int:
+        """Messages in the delay queues, counted at most every PARKED_EVERY_S (twenty
+        declares are too many for every put)."""
+        count, counted_at = self._parked
+        if time.monotonic() - counted_at < PARKED_EVERY_S:
+            return count
+        count = sum(self._count(self._delay_queue(b)) for b in range(MAX_BUCKET + 1))
+        self._parked = (count, time.monotonic())
+        return count
 
     def put(self, item: QueueItem, headroom: bool = False) -> None:
         """Publish (confirmed) unless the bound for this urgency (or headroom) is reached."""
@@ -198,15 +220,11 @@ class RabbitQueue:
         if self._delivered_here(delivery) is None:
             return
         delay_ms = max(1, int(delay_s * 1000))
-        bucket = max(0, math.ceil(math.log2(delay_ms)))
-        queue = f"{self.name}.delay.{bucket}"
+        bucket = min(MAX_BUCKET, max(0, math.ceil(math.log2(delay_ms))))
+        queue = self._delay_queue(bucket)
         channel = self._channel()
         body, props = _message(delivery.item, delay_ms)
         try:
-            if queue not in self._delay_queues:
-                back = {"x-dead-letter-exchange": "", "x-dead-letter-routing-key": self.name}
-                channel.queue_declare(queue, durable=True, arguments=back)
-                self._delay_queues.add(queue)
             channel.basic_publish("", queue, body, props, mandatory=True)
         except STALE:
             self._drop()

@@ -73,6 +73,23 @@ def test_retry_comes_back_after_its_delay_and_unacked_is_redelivered(queue_name:
     other.close()
 
 
+def test_tickets_waiting_for_a_retry_count_toward_depth_and_bound(queue_name: str) -> None:
+    queue = RabbitQueue(URL, queue_name, 4, 4)
+    for n in range(3):
+        queue.put(QueueItem(f"t{n}", "api", 23, False))
+    for _ in range(3):  # an outage: every ticket fails and waits for its retry
+        delivery = queue.get(1.0)
+        assert delivery is not None
+        queue.retry(delivery, 60.0)
+    assert queue.get(0.1) is None
+    time.sleep(1.1)  # the parked count is read at most once a second
+    assert queue.depth() == 3
+    queue.put(QueueItem("t3", "api", 23, False))
+    with pytest.raises(CapacityError):
+        queue.put(QueueItem("t4", "api", 23, False))
+    queue.close()
+
+
 def test_app_on_rabbitmq_decides_every_ticket(
     make_intake_api: IntakeFactory, example_policy: Policy, queue_name: str
 ) -> None:
