@@ -83,6 +83,7 @@ class IntakeRunner:
             # Deliveries that never finished (workers killed mid-run) count too: a poison
             # ticket that crashes its worker stops here.
             error = f"gave up after {attempt.attempts - 1} attempts without a result"
+            self.health.failure(source, error)  # its source's health shows the crashes too
             return self._dead(delivery, error, attempt.attempts - 1)
         try:
             with self._alive(delivery):
