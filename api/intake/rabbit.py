@@ -13,12 +13,15 @@ calls it answers no heartbeats, so the broker closes a connection left idle for 
 timeout (as it does all of them when it restarts): an operation that finds its thread's
 connection dead opens a new one and runs once more. A delivery is acknowledged (or retried)
 only on the connection that delivered it; once that is gone the broker has put the message
-back in the queue, and it comes again.
+back in the queue, and it comes again. A message no version of the item can be read from is
+set aside in ``<name>.unreadable`` (kept for a person, not held unacknowledged by a worker); one
+with fields a newer version added is read without them.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import logging
 import math
@@ -64,6 +67,15 @@ def _message(item: QueueItem, expiration_ms: int | None = None) -> tuple[bytes, 
     return json.dumps(item.__dict__).encode(), props
 
 
+def _item(body: bytes) -> QueueItem | None:
+    """The queued item (fields it does not know are left out); None when unreadable."""
+    try:
+        data = json.loads(body)
+        return QueueItem(**{f.name: data[f.name] for f in dataclasses.fields(QueueItem)})
+    except (ValueError, TypeError, KeyError):
+        return None
+
+
 def amqp_priority(order: int) -> int:
     """Queue order (0 most urgent) to AMQP priority (9 most urgent)."""
     return max(0, min(MAX_PRIORITY, MAX_PRIORITY - order // 4))
@@ -87,6 +99,12 @@ class RabbitQueue:
         back = {"x-dead-letter-exchange": "", "x-dead-letter-routing-key": name}
         for bucket in range(MAX_BUCKET + 1):  # all of them: the bound counts what they hold
             channel.queue_declare(self._delay_queue(bucket), durable=True, arguments=back)
+        channel.queue_declare(self.unreadable, durable=True)
+
+    @property
+    def unreadable(self) -> str:
+        """Where messages that are no item are set aside."""
+        return f"{self.name}.unreadable"
 
     def _delay_queue(self, bucket: int) -> str:
         return f"{self.name}.delay.{bucket}"
@@ -181,12 +199,25 @@ class RabbitQueue:
         while True:
             method, _props, body = self._on_channel(lambda ch: ch.basic_get(self.name, False))
             if method is not None:
-                item = QueueItem(**json.loads(body))
+                item = _item(body)
+                if item is None:
+                    self._set_aside(method.delivery_tag, body)
+                    continue
                 token = f"{self._local.number}:{method.delivery_tag}"
                 return Delivery(item=item, token=token, redelivered=bool(method.redelivered))
             if time.monotonic() >= deadline:
                 return None
             self._channel().connection.sleep(POLL_S)
+
+    def _set_aside(self, tag: int, body: bytes) -> None:
+        """Move a message that is no item to the unreadable queue (on the channel that
+        delivered it, confirmed before the original is acknowledged)."""
+        log.error(
+            "intake queue message set aside in %s, unreadable: %r", self.unreadable, body[:200]
+        )
+        channel = self._channel()
+        channel.basic_publish("", self.unreadable, body, BasicProperties(delivery_mode=2), True)
+        channel.basic_ack(tag)
 
     def _delivered_here(self, delivery: Delivery) -> int | None:
         """The delivery's tag while the connection that delivered it is this thread's and

@@ -126,6 +126,7 @@ def test_sigkill_mid_burst_loses_nothing_and_applies_effects_once(
             channel = queue._channel()
             for bucket in range(20):
                 channel.queue_delete(f"{broker_queue}.delay.{bucket}")
+            channel.queue_delete(queue.unreadable)
             channel.queue_delete(broker_queue)
         intake.queue.close()
         services.db.close()

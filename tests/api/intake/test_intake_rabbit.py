@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 import uuid
@@ -33,6 +34,7 @@ def queue_name() -> Iterator[str]:
     channel = cleanup._channel()
     for bucket in range(0, 20):
         channel.queue_delete(f"{name}.delay.{bucket}")
+    channel.queue_delete(f"{name}.unreadable")
     channel.queue_delete(name)
     cleanup.close()
 
@@ -87,6 +89,23 @@ def test_tickets_waiting_for_a_retry_count_toward_depth_and_bound(queue_name: st
     queue.put(QueueItem("t3", "api", 23, False))
     with pytest.raises(CapacityError):
         queue.put(QueueItem("t4", "api", 23, False))
+    queue.close()
+
+
+def test_a_message_of_another_version_is_read_and_an_unreadable_one_set_aside(
+    queue_name: str,
+) -> None:
+    queue = RabbitQueue(URL, queue_name, 10, 10)
+    newer = {"ticket_id": "newer", "source": "api", "priority": 3, "urgent": True, "seen": 1}
+    channel = queue._channel()
+    for body in (b"not json", json.dumps(newer).encode()):
+        channel.basic_publish("", queue_name, body, pika.BasicProperties(priority=9))
+    got = queue.get(1.0)  # past the unreadable one: set aside, not held by this worker
+    assert got is not None and got.item == QueueItem("newer", "api", 3, True)
+    queue.ack(got)
+    assert queue.get(0.2) is None and queue.depth() == 0
+    aside = channel.queue_declare(f"{queue_name}.unreadable", passive=True).method
+    assert aside.message_count == 1
     queue.close()
 
 

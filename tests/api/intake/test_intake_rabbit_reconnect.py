@@ -42,6 +42,7 @@ def queue() -> Iterator[RabbitQueue]:
     channel = cleanup._channel()
     for bucket in range(0, 20):
         channel.queue_delete(f"{name}.delay.{bucket}")
+    channel.queue_delete(cleanup.unreadable)
     channel.queue_delete(name)
     cleanup.close()
 
