@@ -35,6 +35,7 @@ from api.intake.wake import WakeChannel
 
 POLL_MIN_S = 0.02
 POLL_MAX_S = 0.25
+PUT_COLUMNS = ["ticket_id", "source", "priority", "urgent", "state", "available_at", "enqueued_at"]
 
 
 class SqlQueue:
@@ -79,12 +80,11 @@ class SqlQueue:
             literal(now),
             literal(now),
         ).where(select(func.count()).select_from(QueueRow).scalar_subquery() < limit)
-        statement = insert(QueueRow).from_select(
-            ["ticket_id", "source", "priority", "urgent", "state", "available_at", "enqueued_at"],
-            values,
-        )
+        # RETURNING says whether a row went in: the rowcount of an INSERT ... SELECT through
+        # the ORM session is -1 on PostgreSQL, which would pass for one.
+        statement = insert(QueueRow).from_select(PUT_COLUMNS, values).returning(QueueRow.id)
         with self.db.session() as session:
-            inserted = session.execute(statement).rowcount  # type: ignore[attr-defined]
+            inserted = session.execute(statement).first() is not None
         if not inserted:
             reserved = " for non-urgent tickets (headroom kept for urgent ones)"
             kind = "" if item.urgent or headroom else reserved
