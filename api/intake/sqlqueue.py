@@ -3,7 +3,9 @@
 No queue library fits (persist-queue has ack/nack but no priorities), so this relies on the
 database's transactions instead of home-made locking: each operation is ONE statement —
 a conditional INSERT for the bound, an ``UPDATE ... WHERE id = (SELECT ... ORDER BY priority)
-RETURNING`` for the claim — which SQLite serialises and PostgreSQL re-checks row by row.
+RETURNING`` for the claim — which SQLite serialises and PostgreSQL re-checks row by row. The
+bound's count is not re-checked by PostgreSQL (concurrent puts would each count the rows before
+the others'): there puts take turns at a transaction-scoped advisory lock of the schema's queue.
 Multi-process safe (several API and worker processes on one database file or server).
 """
 
@@ -24,6 +26,7 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    text,
     update,
 )
 
@@ -35,6 +38,7 @@ from api.intake.wake import WakeChannel
 
 POLL_MIN_S = 0.02
 POLL_MAX_S = 0.25
+PUT_TURN = text("SELECT pg_advisory_xact_lock(hashtext(current_schema() || '.intake_queue'))")
 PUT_COLUMNS = ["ticket_id", "source", "priority", "urgent", "state", "available_at", "enqueued_at"]
 
 
@@ -84,6 +88,8 @@ class SqlQueue:
         # the ORM session is -1 on PostgreSQL, which would pass for one.
         statement = insert(QueueRow).from_select(PUT_COLUMNS, values).returning(QueueRow.id)
         with self.db.session() as session:
+            if self.db.engine.dialect.name == "postgresql":
+                session.execute(PUT_TURN)  # held until the commit: the next put counts this one
             inserted = session.execute(statement).first() is not None
         if not inserted:
             reserved = " for non-urgent tickets (headroom kept for urgent ones)"

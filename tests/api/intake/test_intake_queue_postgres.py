@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -31,3 +32,22 @@ def test_a_put_past_the_bound_is_refused_not_dropped(pg_queue: SqlQueue) -> None
     with pytest.raises(CapacityError):  # the sender is told (429), the ticket is not kept
         pg_queue.put(QueueItem("t5", "api", 23, False))
     assert pg_queue.depth() == 5
+
+
+def test_concurrent_puts_do_not_pass_the_bound(pg_queue: SqlQueue) -> None:
+    start = threading.Barrier(16)
+    refused: list[str] = []
+
+    def put(n: int) -> None:
+        start.wait()
+        try:
+            pg_queue.put(QueueItem(f"t{n}", "api", 23, False))
+        except CapacityError:
+            refused.append(f"t{n}")
+
+    threads = [threading.Thread(target=put, args=(n,)) for n in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert pg_queue.depth() == 5 and len(refused) == 11
