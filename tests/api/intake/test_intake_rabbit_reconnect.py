@@ -3,12 +3,12 @@ timeout, as every connection when the broker restarts): nothing fails, nothing d
 
 from __future__ import annotations
 
-import socket
 import time
 import uuid
 from collections.abc import Iterator
 
 import pytest
+from intake_support import broker_up
 
 from api.intake.queue import QueueItem
 from api.intake.rabbit import RabbitQueue
@@ -20,15 +20,7 @@ SHORT_HEARTBEAT = f"{URL}?heartbeat=1"
 IDLE_S = 5.0
 
 
-def _broker_up() -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", 5672), timeout=1):
-            return True
-    except OSError:
-        return False
-
-
-pytestmark = pytest.mark.skipif(not _broker_up(), reason="RabbitMQ not listening on 127.0.0.1:5672")
+pytestmark = pytest.mark.skipif(not broker_up(), reason="RabbitMQ not listening on 127.0.0.1:5672")
 
 
 @pytest.fixture
