@@ -126,7 +126,8 @@ class Ticket(BaseModel):
         description="Letters, digits and punctuation other than / ? # % \\; no spaces",
     )
     channel: Channel = "api"
-    external_id: str | None = None
+    # as long as the database column (api.tables) and the intake adapters' source ids
+    external_id: str | None = Field(default=None, max_length=200)
     subject: str = Field(default="", max_length=2_000)
     body: str = Field(default="", max_length=200_000)
     requester: str | None = None

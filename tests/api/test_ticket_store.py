@@ -57,3 +57,21 @@ def test_two_replies_threaded_at_once_both_join_the_ticket(
         event.remove(engine, "after_cursor_execute", second_reply_lands_meanwhile)
     bodies = [m.body for m in store.ticket(ticket_id).messages]
     assert sorted(bodies) == ["first reply", "second reply"]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_an_external_id_longer_than_its_column_is_refused_alike_on_both_databases(
+    backend: str, make_api: AppFactory, request: pytest.FixtureRequest
+) -> None:
+    api = _api_on(backend, make_api, request)
+    helpdesk = api.auth("helpdesk")
+    longest = api.client.post(
+        "/v1/triage", json={**TICKET_DB, "external_id": "E" * 200}, headers=helpdesk
+    )
+    assert longest.status_code == 200
+    assert api.services.store.view(longest.json()["ticket_id"]).external_id == "E" * 200
+    too_long = {**TICKET_DB, "external_id": "E" * 201}
+    for path in ("/v1/triage", "/v1/tickets"):
+        refused = api.client.post(path, json=too_long, headers=helpdesk)
+        assert refused.status_code == 422, refused.text
+        assert "external_id" in refused.text
