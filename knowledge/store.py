@@ -313,7 +313,7 @@ class ChromaCaseStore:
 
     def delete(self, case_ids: Sequence[str]) -> None:
         """Remove cases by id."""
-        ids = list(case_ids)
+        ids = list(dict.fromkeys(case_ids))  # Chroma refuses a delete that names an id twice
         for start in range(0, len(ids), self._batch):
             self._collection.delete(ids=ids[start : start + self._batch])
             if self._requesters is not None:

@@ -135,6 +135,14 @@ def test_upsert_replaces_by_id_and_delete_removes(store: CaseStore) -> None:
     assert set(store.get_many(["c1", "c2", "c3"])) == {"c2", "c3"}
 
 
+def test_a_delete_that_names_a_case_twice_removes_it_once(store: CaseStore) -> None:
+    _fill(store)
+    store.delete(["c1", "c1", "c2"])
+    assert store.count() == 1
+    assert set(store.get_many(["c1", "c2", "c3"])) == {"c3"}
+    assert [c.id for c in store.by_requester("ann")] == []
+
+
 def test_an_upsert_that_leaves_fields_out_clears_them(store: CaseStore) -> None:
     """A scrubbed re-export must remove the requester, tags and resolution it no longer has."""
     embedder = _fill(store)
