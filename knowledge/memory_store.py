@@ -100,16 +100,16 @@ class InMemoryCaseStore:
 
     def iter_all(self, batch_size: int = 1000) -> Iterator[tuple[list[Case], np.ndarray]]:
         """Every case with its embedding, in batches."""
-        ids = list(self._cases)
-        for start in range(0, len(ids), max(1, batch_size)):
-            chunk = ids[start : start + batch_size]
+        ids, size = list(self._cases), max(1, batch_size)  # as Chroma's pages: at least one
+        for start in range(0, len(ids), size):
+            chunk = ids[start : start + size]
             yield [self._cases[i] for i in chunk], np.stack([self._vectors[i] for i in chunk])
 
     def iter_labels(self, batch_size: int = 1000) -> Iterator[list[Case]]:
         """Every case in batches (held whole in memory: the body costs nothing to leave in)."""
-        cases = list(self._cases.values())
-        for start in range(0, len(cases), max(1, batch_size)):
-            yield cases[start : start + batch_size]
+        cases, size = list(self._cases.values()), max(1, batch_size)
+        for start in range(0, len(cases), size):
+            yield cases[start : start + size]
 
     def delete(self, case_ids: Sequence[str]) -> None:
         """Remove cases by id."""

@@ -271,6 +271,13 @@ def test_iter_labels_pages_through_every_case_with_its_labels(store: CaseStore) 
     assert seen["c2"].subject == "Invoice wrong"
 
 
+def test_pages_smaller_than_one_case_hold_one_case_each(store: CaseStore) -> None:
+    _fill(store)
+    for size in (0, -2):
+        assert [len(page) for page in store.iter_labels(batch_size=size)] == [1, 1, 1]
+        assert [len(cases) for cases, _ in store.iter_all(batch_size=size)] == [1, 1, 1]
+
+
 def test_metadata_round_trip_keeps_every_field() -> None:
     case = Case(
         id="x",
