@@ -122,12 +122,14 @@ class Ticket(BaseModel):
         min_length=1,
         max_length=200,
         # it names the ticket in URLs (/v1/tickets/{id}, /v1/review/{id}): no space, / ? # % \
-        pattern=r"^[^\s/?#%\\]+$",
+        # nor a control character (PostgreSQL cannot store a NUL)
+        pattern=r"^[^\s/?#%\\\x00-\x1f\x7f]+$",
         description="Letters, digits and punctuation other than / ? # % \\; no spaces",
     )
     channel: Channel = "api"
-    # as long as the database column (api.tables) and the intake adapters' source ids
-    external_id: str | None = Field(default=None, max_length=200)
+    # as long as the database column (api.tables) and the intake adapters' source ids; no NUL,
+    # which PostgreSQL cannot store
+    external_id: str | None = Field(default=None, max_length=200, pattern=r"^[^\x00]*$")
     subject: str = Field(default="", max_length=2_000)
     body: str = Field(default="", max_length=200_000)
     requester: str | None = None

@@ -75,3 +75,19 @@ def test_an_external_id_longer_than_its_column_is_refused_alike_on_both_database
         refused = api.client.post(path, json=too_long, headers=helpdesk)
         assert refused.status_code == 422, refused.text
         assert "external_id" in refused.text
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_nul_in_an_id_is_refused_alike_on_both_databases(
+    backend: str, make_api: AppFactory, request: pytest.FixtureRequest
+) -> None:
+    """PostgreSQL cannot store a NUL in a text column; SQLite can: both refuse it up front."""
+    api = _api_on(backend, make_api, request)
+    helpdesk = api.auth("helpdesk")
+    for field, value in (("id", "T\x00-1"), ("external_id", "E\x00-1"), ("id", "T\x1b-1")):
+        refused = api.client.post("/v1/triage", json={**TICKET_DB, field: value}, headers=helpdesk)
+        assert refused.status_code == 422, refused.text
+        assert field in refused.text
+    kept = api.client.post("/v1/triage", json={**TICKET_DB, "body": "a\x00b"}, headers=helpdesk)
+    assert kept.status_code == 200  # in the ticket's JSON a NUL is an escape, stored alike
+    assert api.services.store.ticket(kept.json()["ticket_id"]).body == "a\x00b"
