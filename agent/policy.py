@@ -56,7 +56,13 @@ class Policy(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = "policy"
-    version: str = Field(default="1", description="Bumped by the author; hashed with the content")
+    # with '+' and 10 hex digits of the content's hash, the fingerprint every decision records
+    # fits its 100-character column (api.tables)
+    version: str = Field(
+        default="1",
+        max_length=80,
+        description="Bumped by the author; hashed with the content",
+    )
     first_line_team: str
     review_threshold: float = Field(default=0.5, ge=0.0, le=1.0)
     teams: list[Team] = Field(min_length=1)

@@ -62,6 +62,28 @@ def test_invalid_policy_is_422_naming_the_path(api: Api) -> None:
     assert [v["version"] for v in versions] == [1]
 
 
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def test_a_version_too_long_for_the_fingerprint_column_is_422_on_both_databases(
+    backend: str, make_api: AppFactory, request: pytest.FixtureRequest
+) -> None:
+    """The fingerprint (version, '+', 10 hex digits) is stored in 100 characters: PostgreSQL
+    refuses more, SQLite would keep them; both refuse such a version before storing it."""
+    api = make_api(request.getfixturevalue("pg_url") if backend == "postgres" else None)
+    admin = api.auth("admin")
+    longest = EXAMPLE.replace('version: "2026.11.1"', f'version: "{"v" * 80}"')
+    put = api.client.put("/v1/policy", json={"yaml": longest}, headers=admin)
+    assert put.status_code == 200, put.text
+    assert len(put.json()["fingerprint"]) == 91
+    too_long = EXAMPLE.replace('version: "2026.11.1"', f'version: "{"v" * 90}"')
+    refused = api.client.put("/v1/policy", json={"yaml": too_long}, headers=admin)
+    assert refused.status_code == 422, refused.text
+    assert "version" in refused.json()["detail"]
+    versions = api.client.get("/v1/policy/versions", headers=admin).json()
+    assert [v["version"] for v in versions] == [2, 1]
+
+
 def test_a_policy_too_large_for_the_llm_prompt_budget_is_422_and_not_activated(
     make_api: AppFactory,
 ) -> None:
