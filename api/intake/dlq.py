@@ -17,7 +17,7 @@ from sqlalchemy import case, func, select, update
 from agent.errors import ConflictError, InputError, NotFoundError
 from api.db import Database
 from api.intake.prepriority import TIER_ORDER
-from api.intake.tables import DeadLetterRow
+from api.intake.tables import DeadLetterRow, tier_column
 from api.tables import utcnow
 
 log = logging.getLogger(__name__)
@@ -96,7 +96,7 @@ class DeadLetters:
                 ticket_id=ticket_id,
                 source=source,
                 channel=channel,
-                tier=tier,
+                tier=tier_column(tier),
                 priority=priority,
                 error=error,
                 attempts=attempts,

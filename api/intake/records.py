@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import delete, or_, select, update
 
 from api.db import Database
-from api.intake.tables import IntakeTicketRow, QueueRow, ThreadRow
+from api.intake.tables import IntakeTicketRow, QueueRow, ThreadRow, tier_column
 from api.schemas import UNFINISHED_STATUSES
 from api.tables import TicketRow
 
@@ -45,7 +45,7 @@ class IntakeRecords:
                     ticket_id=ticket_id,
                     source=source,
                     channel=channel,
-                    tier=tier,
+                    tier=tier_column(tier),
                     priority=priority,
                     attempts=0,
                     raw=raw,

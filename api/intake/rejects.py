@@ -11,7 +11,7 @@ from sqlalchemy import select, update
 from agent.errors import InputError, NotFoundError
 from agent.json_input import load_json, nests_deeper
 from api.db import Database
-from api.intake.tables import RejectRow
+from api.intake.tables import RejectRow, tier_column
 from api.tables import utcnow
 
 RejectVerdict = Literal["rejected", "quarantined"]
@@ -64,7 +64,7 @@ class Rejects:
                 channel=channel,
                 verdict=verdict,
                 reasons=reasons,
-                tier=tier,
+                tier=tier_column(tier) if tier is not None else None,
                 payload=payload,
                 ticket=ticket,
                 submitted_by=submitted_by,

@@ -16,6 +16,16 @@ from sqlalchemy.orm import Mapped, mapped_column
 from api.intake.rt_ids import rt_txn_number
 from api.tables import Base, UTCDateTime, utcnow
 
+# An account's tier as the intake keeps it beside a ticket, a dead letter or a reject: a name
+# (standard, vip ...) the ticket also has whole; a longer one is kept cut, as PostgreSQL would
+# refuse it (SQLite would keep it whole).
+TIER_CHARS = 40
+
+
+def tier_column(tier: str) -> str:
+    """The tier as its column holds it: at most TIER_CHARS characters."""
+    return tier[:TIER_CHARS]
+
 
 class QueueRow(Base):
     """One ticket waiting for (or leased by) an intake worker on the embedded queue."""
@@ -47,7 +57,7 @@ class IntakeTicketRow(Base):
     )
     source: Mapped[str] = mapped_column(String(40), index=True)
     channel: Mapped[str] = mapped_column(String(40))
-    tier: Mapped[str] = mapped_column(String(40))
+    tier: Mapped[str] = mapped_column(String(TIER_CHARS))
     priority: Mapped[int] = mapped_column(Integer)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     # Epoch seconds until which one worker owns the triage run: a second delivery of the same
@@ -67,7 +77,7 @@ class DeadLetterRow(Base):
     ticket_id: Mapped[str] = mapped_column(String(200), index=True)
     source: Mapped[str] = mapped_column(String(40))
     channel: Mapped[str] = mapped_column(String(40))
-    tier: Mapped[str] = mapped_column(String(40))
+    tier: Mapped[str] = mapped_column(String(TIER_CHARS))
     priority: Mapped[int] = mapped_column(Integer)
     error: Mapped[str] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer)
@@ -90,7 +100,7 @@ class RejectRow(Base):
     channel: Mapped[str] = mapped_column(String(40))
     verdict: Mapped[str] = mapped_column(String(20), index=True, doc="rejected or quarantined")
     reasons: Mapped[list[str]] = mapped_column(JSON)
-    tier: Mapped[str | None] = mapped_column(String(40))
+    tier: Mapped[str | None] = mapped_column(String(TIER_CHARS))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     ticket: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     submitted_by: Mapped[str | None] = mapped_column(String(40))
