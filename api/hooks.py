@@ -21,17 +21,22 @@ HelpdeskEventType = Literal["created", "updated", "commented", "status", "resolv
 # The dedupe key is stored whole, never cut: two ids alike in their first N characters are two
 # events. No helpdesk's event ids come near this.
 EVENT_ID_MAX = 200
+# The columns a helpdesk's name and ticket id are kept in (api.helpdesk.tables, api.intake.tables)
+SOURCE_MAX = 40
+EXTERNAL_ID_MAX = 200
 
 
 class HelpdeskEvent(BaseModel):
     """One helpdesk event after signature check and adaptation, in the generic shape."""
 
-    source: str = Field(min_length=1, description="e.g. 'rt'")
+    source: str = Field(min_length=1, max_length=SOURCE_MAX, description="e.g. 'rt'")
     event_id: str = Field(
         min_length=1, max_length=EVENT_ID_MAX, description="Unique per event: the dedupe key"
     )
     type: HelpdeskEventType
-    external_id: str = Field(min_length=1, description="The helpdesk's ticket id")
+    external_id: str = Field(
+        min_length=1, max_length=EXTERNAL_ID_MAX, description="The helpdesk's ticket id"
+    )
     occurred_at: datetime | None = None
     ticket: Ticket | None = Field(default=None, description="Canonical ticket, for 'created'")
     changes: dict[str, Any] = Field(default_factory=dict, description="field -> new value")

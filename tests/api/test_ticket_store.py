@@ -3,12 +3,15 @@ values longer than their columns refused alike."""
 
 from __future__ import annotations
 
+import json
 import threading
 from typing import Any
 
 import pytest
 from api_support import TICKET_DB, AppFactory, wait_for
 from sqlalchemy import event
+
+from api.intake.signature import signed_headers
 
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 
@@ -119,3 +122,28 @@ def test_an_account_tier_longer_than_its_column_is_kept_cut_alike_on_both_databa
     [reject] = api.app.state.intake.rejects.list(None, 10, None)
     assert reject.tier == tier[:40]
     assert wait_for(lambda: api.services.store.status(ticket_id) == "decided", 30)
+
+
+def test_helpdesk_names_and_ids_longer_than_their_columns_are_refused_alike_on_both_databases(
+    db_url: str | None, make_api: AppFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secret = "webhook-secret-of-the-column-test"
+    monkeypatch.setenv("TRIAGE_WEBHOOK_SECRET", secret)
+    api = make_api(db_url)
+
+    def post(event: dict[str, Any]) -> Any:
+        body = json.dumps(event).encode()
+        headers = {**signed_headers(secret, body), "Content-Type": "application/json"}
+        return api.client.post("/v1/intake/helpdesk", content=body, headers=headers)
+
+    new = {"type": "created", "ticket": {"subject": "Mail server down", "body": "since 9:00"}}
+    fits = post({**new, "source": "s" * 40, "event_id": "e-1", "external_id": "E" * 200})
+    assert fits.json()["outcome"] == "queued", fits.text
+    for field, value in (("source", "s" * 41), ("external_id", "E" * 201)):
+        event = {**new, "source": "zammad", "event_id": f"e-{field}", "external_id": "Z-1"}
+        refused = post({**event, field: value})
+        assert refused.status_code == 422, refused.text
+        assert field in refused.text
+    ticket_id = fits.json()["ticket"]["ticket_id"]
+    done = ("decided", "review")  # its run over before the schema goes
+    assert wait_for(lambda: api.services.store.status(ticket_id) in done, 30)
