@@ -6,7 +6,7 @@ targets and protocol, and what sets a ticket's priority. Part of agent.policy, w
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -26,7 +26,7 @@ class _Strict(BaseModel):
 class Member(_Strict):
     """A person a ticket can be assigned to."""
 
-    name: str = Field(min_length=1)
+    name: str = Field(min_length=1, max_length=200)  # as long as a ticket's assignee column
     email: str | None = None
     skills: list[str] = Field(default_factory=list)
     capacity: int = Field(default=10, ge=0, description="Open tickets this person can hold")
@@ -93,7 +93,10 @@ class PriorityLevel(_Strict):
 class PriorityPolicy(_Strict):
     """The priority scale, most urgent first, and how priorities are set."""
 
-    scale: list[str] = Field(default_factory=lambda: ["P1", "P2", "P3", "P4"], min_length=2)
+    # each as long as a ticket's priority column (api.tables) at most
+    scale: list[Annotated[str, Field(max_length=40)]] = Field(
+        default_factory=lambda: ["P1", "P2", "P3", "P4"], min_length=2
+    )
     default: str = "P3"
     levels: dict[str, PriorityLevel] = Field(default_factory=dict)
     by_account_tier: dict[str, str] = Field(

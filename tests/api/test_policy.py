@@ -7,7 +7,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from api_support import TICKET_REVIEW, Api, AppFactory, without_hardware
+from api_support import TICKET_DB, TICKET_REVIEW, Api, AppFactory, without_hardware
 from sqlalchemy import update
 
 from agent.llm import LLMClassifier
@@ -82,6 +82,31 @@ def test_a_version_too_long_for_the_fingerprint_column_is_422_on_both_databases(
     assert "version" in refused.json()["detail"]
     versions = api.client.get("/v1/policy/versions", headers=admin).json()
     assert [v["version"] for v in versions] == [2, 1]
+
+
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def test_names_too_long_for_a_tickets_columns_are_422_on_both_databases(
+    backend: str, make_api: AppFactory, request: pytest.FixtureRequest
+) -> None:
+    """A decision writes its priority (40 characters) and assignee (200) on the ticket's row:
+    PostgreSQL refuses longer ones, so every ticket routed there would fail; such a policy is
+    refused before it is activated."""
+    api = make_api(request.getfixturevalue("pg_url") if backend == "postgres" else None)
+    admin = api.auth("admin")
+    for old, new, path in (
+        ("P3", "P3-" + "x" * 38, "priorities.scale[2]"),
+        ("Mehmet Yilmaz", "M" * 201, "teams[2].members[0].name"),
+    ):
+        put = api.client.put("/v1/policy", json={"yaml": EXAMPLE.replace(old, new)}, headers=admin)
+        assert put.status_code == 422, put.text
+        assert path in put.json()["detail"]
+    longest = EXAMPLE.replace("P3", "P3-" + "x" * 37).replace("Mehmet Yilmaz", "M" * 200)
+    assert api.client.put("/v1/policy", json={"yaml": longest}, headers=admin).status_code == 200
+    decided = api.client.post("/v1/triage", json=TICKET_DB, headers=api.auth("helpdesk"))
+    assert decided.status_code == 200, decided.text
+    assert decided.json()["priority"] == "P3-" + "x" * 37
 
 
 def test_a_policy_too_large_for_the_llm_prompt_budget_is_422_and_not_activated(
