@@ -23,7 +23,7 @@ except ImportError:  # not POSIX: processes meet at SQLite's own lock only
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -285,13 +285,33 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
 
 
-def alembic_config(url: str) -> Config:
+def alembic_config(url: str, location: Path = MIGRATIONS) -> Config:
     """Alembic configuration pointing at this package's migrations (no alembic.ini needed)."""
     config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("script_location", str(location))
     # ConfigParser interpolation would choke on '%' in URL-encoded passwords.
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     return config
+
+
+@contextmanager
+def _no_foreign_key_actions(connection: Connection) -> Iterator[None]:
+    """SQLite: foreign keys off for the migration's transaction, on again after it.
+
+    SQLite makes most changes to a table by rebuilding it (a copy, DROP TABLE, a rename); with
+    foreign keys on, dropping tickets would delete every decision, brief and review of theirs
+    through ON DELETE CASCADE. The pragma does nothing inside a transaction: it is set outside.
+    """
+    if connection.dialect.name != "sqlite":
+        yield
+        return
+    connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+    connection.commit()
+    try:
+        yield
+    finally:
+        connection.exec_driver_sql("PRAGMA foreign_keys=ON")  # as every connection has it
+        connection.commit()
 
 
 class Database:
@@ -311,11 +331,15 @@ class Database:
         sqlite = self.engine.dialect.name == "sqlite"
         self.checkpointer = WalCheckpointer(self.engine) if sqlite else None
 
-    def migrate(self) -> None:
-        """Bring the schema to the newest revision (idempotent)."""
-        config = alembic_config(self.url)
+    def migrate(self, location: Path = MIGRATIONS) -> None:
+        """Bring the schema to the newest revision of the migrations (idempotent)."""
+        config = alembic_config(self.url, location)
         try:
-            with self.engine.begin() as connection:
+            with (
+                self.engine.connect() as connection,
+                _no_foreign_key_actions(connection),
+                connection.begin(),
+            ):
                 config.attributes["connection"] = connection
                 command.upgrade(config, "head")
         except OperationalError as exc:

@@ -4,15 +4,17 @@ holder, 0012 numbers the RT events already seen."""
 
 from __future__ import annotations
 
+import shutil
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from alembic import command
+from alembic.script import ScriptDirectory
 from sqlalchemy import insert, inspect, select, text
 
 from api.auth import create_key
-from api.db import Database, alembic_config
+from api.db import MIGRATIONS, Database, alembic_config
 from api.helpdesk.catchup import CatchUp
 from api.helpdesk.event_log import EventLog
 from api.intake.tables import EventSeenRow
@@ -238,5 +240,59 @@ def test_0012_on_postgres(pg_url: str) -> None:
     db = Database(pg_url)
     try:
         _check_seen_txn(db)
+    finally:
+        db.close()
+
+
+REBUILD_TICKETS = '''"""a later release's change SQLite makes by rebuilding the tickets table"""
+
+from alembic import op
+
+revision = "9999_rebuild_tickets"
+down_revision = "{head}"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("tickets", recreate="always"):
+        pass
+
+
+def downgrade() -> None:
+    pass
+'''
+
+
+def test_a_migration_that_rebuilds_tickets_on_sqlite_keeps_their_decisions(
+    tmp_path: Path,
+) -> None:
+    """SQLite alters most things by rebuilding the table (copy, DROP, rename): with foreign keys
+    on, dropping tickets would delete every decision, brief and review through their cascade."""
+    shutil.copytree(MIGRATIONS, tmp_path / "migrations")
+    config = alembic_config("sqlite://")
+    head = ScriptDirectory.from_config(config).get_current_head()
+    later = tmp_path / "migrations" / "versions" / "9999_rebuild_tickets.py"
+    later.write_text(REBUILD_TICKETS.replace("{head}", str(head)), encoding="utf-8")
+    db = Database(f"sqlite:///{tmp_path / 'm.sqlite'}")
+    try:
+        db.migrate()
+        with db.session() as session:
+            session.execute(insert(TicketRow).values(_ticket("t1", "k1", "x")))
+        with db.engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO decisions (ticket_id, decision, team, escalate, needs_review,"
+                    " decided_by, actor, policy_version, decided_at)"
+                    " VALUES ('t1', '{}', 'database', 1, 0, 'rule', 'agent', '1', :at)"
+                ),
+                {"at": utcnow()},
+            )
+        db.migrate(tmp_path / "migrations")
+        with db.engine.connect() as connection:
+            revision = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+            decisions = connection.execute(text("SELECT ticket_id FROM decisions")).scalars()
+            assert (revision, list(decisions)) == ("9999_rebuild_tickets", ["t1"])
+            assert connection.execute(text("PRAGMA foreign_keys")).scalar() == 1
     finally:
         db.close()
