@@ -18,6 +18,7 @@ class PollingThread:
         self.wake = wake or threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self.passes = 0  # passes ended, failed ones included
 
     @property
     def alive(self) -> bool:
@@ -53,4 +54,5 @@ class PollingThread:
                 # The store itself failed (database locked, gone): log and try again later.
                 log.exception("%s pass failed", self.thread_name)
                 wait = self.poll_s
+            self.passes += 1
             self.wake.wait(wait)
