@@ -16,7 +16,8 @@ from agent.models import Ticket
 from agent.policy import Policy
 from api import heartbeat
 
-ADOPT_AFTER_S = 1.0
+# Long enough that a loaded machine's scheduling does not pass for a run gone quiet.
+ADOPT_AFTER_S = 2.0
 
 
 def _beating() -> list[str]:
@@ -28,7 +29,9 @@ def test_a_triage_running_longer_than_the_adoption_bound_is_not_adopted_by_a_sta
 ) -> None:
     base = make_intake_api(start=False)
     # A slow LLM call: the run takes three times the bound after which adoption takes a ticket.
-    running = another_app(base, CuedEngine(example_policy, delay_s=3.0), ADOPT_AFTER_S)
+    running = another_app(
+        base, CuedEngine(example_policy, delay_s=3 * ADOPT_AFTER_S), ADOPT_AFTER_S
+    )
     heard = RecordingListener()
     body = {"subject": "printer jammed", "external_id": "slow-1"}
     with running.client:
