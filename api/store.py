@@ -168,8 +168,14 @@ class TicketStore(TicketReads):
             # the SLA watch follows these; a level whose protocol does not start the clock has
             # targets in its decision but no clock running
             sla = decision.sla if decision.sla is not None and decision.sla.clock_started else None
-            row.first_response_due = sla.first_response_due if sla else None
-            row.resolution_due = sla.resolution_due if sla else None
+            due = (sla.first_response_due, sla.resolution_due) if sla else (None, None)
+            if due != (row.first_response_due, row.resolution_due):
+                # New due times (a reviewer's priority): the state is theirs, not the old ones'
+                # (those steps stay in the events); the watch marks them at risk when they are.
+                watched = [due[1], due[0] if decision.needs_review else None]
+                now = utcnow()
+                row.sla_state = "breached" if any(d and d < now for d in watched) else "ok"
+            row.first_response_due, row.resolution_due = due
             row.updated_at = utcnow()
         return {**decision_json, "brief": brief_json}
 

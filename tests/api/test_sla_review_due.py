@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from api_support import TICKET_REVIEW, Api
 
@@ -31,3 +31,21 @@ def test_a_breach_of_the_due_time_a_review_set_gets_the_protocol(api: Api) -> No
         ("resolution", "at_risk", new_due.isoformat()),
         ("resolution", "breached", new_due.isoformat()),
     ]
+
+
+def test_the_state_of_a_ticket_follows_the_due_times_a_review_set(api: Api) -> None:
+    urgent = {**TICKET_REVIEW, "body": TICKET_REVIEW["body"] + " Urgent!"}
+    made = api.client.post("/v1/triage", json=urgent, headers=api.auth("helpdesk")).json()
+    ticket_id = made["ticket_id"]
+    late = datetime.fromisoformat(made["sla"]["first_response_due"]) + timedelta(minutes=1)
+    assert api.services.sla.check(now=late) == [ticket_id]
+    view = api.client.get(f"/v1/tickets/{ticket_id}", headers=api.auth("specialist")).json()
+    assert view["sla"]["state"] == "breached"
+
+    answer = {"team": made["team"], "priority": "P4"}  # due days from now
+    done = api.client.post(f"/v1/review/{ticket_id}", json=answer, headers=api.auth("reviewer"))
+    assert done.status_code == 200
+    view = api.client.get(f"/v1/tickets/{ticket_id}", headers=api.auth("specialist")).json()
+    assert datetime.fromisoformat(view["sla"]["resolution_due"]) > datetime.now(UTC)
+    assert view["sla"]["state"] == "ok"
+    assert [e["state"] for e in view["sla"]["events"]][:1] == ["breached"]  # kept as history
