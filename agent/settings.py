@@ -278,10 +278,12 @@ class Settings(BaseSettings):
         return bool(self.llm_base_url or self.llm_api_key) and self.llm_when != "never"
 
     def ensure_dirs(self) -> None:
-        """Create the data directory tree; InputError when it cannot be."""
+        """Create the data directory tree, readable by its owner only (tickets, key hashes and
+        the knowledge base live there); one that exists keeps its mode. InputError when it
+        cannot be created."""
         for path in (self.data_dir, self.kb_dir, self.model_dir):
             try:
-                path.mkdir(parents=True, exist_ok=True)
+                path.mkdir(mode=0o700, parents=True, exist_ok=True)
             except OSError as exc:  # a file in the way, no permission, a read-only disk
                 raise InputError(
                     f"cannot create the data directory {path}: {exc.strerror or exc}; "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import stat
 from pathlib import Path
 
 import pytest
@@ -62,3 +63,13 @@ def test_closing_statuses_without_resolved_are_refused_showing_the_whole_list(
 
 def test_the_closing_statuses_default_to_rts_inactive_ones() -> None:
     assert Settings().helpdesk_closed_statuses == ["resolved", "rejected", "deleted"]
+
+
+def test_the_data_directory_is_created_for_its_owner_only(tmp_path: Path) -> None:
+    data = tmp_path / "new" / "triage"
+    Settings(data_dir=data).ensure_dirs()
+    assert stat.S_IMODE(data.stat().st_mode) == 0o700
+    kept = tmp_path / "kept"
+    kept.mkdir(mode=0o755)
+    Settings(data_dir=kept).ensure_dirs()
+    assert stat.S_IMODE(kept.stat().st_mode) == 0o755  # an existing directory keeps its mode
