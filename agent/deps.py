@@ -25,6 +25,9 @@ class Deps:
     kb: KnowledgeBase
     loads: LoadView
     llm: LLMClassifier | None = None
+    # A stored ticket routed again (a policy dry-run): its own case, learned since, is left out
+    # of its precedents, histories and the router's observed cases (see knowledge.replay).
+    replay: bool = False
     rules: RuleEngine = field(init=False)
     query_embedder: Embedder = field(init=False)
     team_embeddings: dict[str, np.ndarray] = field(init=False)

@@ -18,6 +18,7 @@ from agent.route import choose_route, tree_team
 from agent.rules import Complexity, RuleHit
 from agent.state import HumanReview, TriageState
 from knowledge.base import RoutePrediction
+from knowledge.replay import cases_without, router_without, similar_without
 
 Update = dict[str, Any]
 
@@ -55,12 +56,16 @@ class Nodes:
 
     def retrieve(self, state: TriageState) -> Update:
         """Embed the cleaned text; fetch the nearest past cases, the requester's, the account's."""
-        kb, settings = self.deps.kb, self.deps.settings
+        kb, k, ticket = self.deps.kb, self.deps.settings.neighbours, state["ticket"]
         vector = self.deps.query_embedder.embed([state["clean_text"]])[0]
-        similar = kb.store.search(vector, settings.neighbours)
-        requester, account = state["ticket"].requester, state["ticket"].account.id
-        own = kb.store.by_requester(requester, limit=20) if requester else []
-        ours = kb.store.by_account(account, limit=20) if account else []
+        extra = 1 if self.deps.replay else 0  # room for the replayed ticket's own case
+        similar = kb.store.search(vector, k + extra)
+        requester, account = ticket.requester, ticket.account.id
+        own = kb.store.by_requester(requester, limit=20 + extra) if requester else []
+        ours = kb.store.by_account(account, limit=20 + extra) if account else []
+        if self.deps.replay:
+            similar = similar_without(similar, ticket.id, k)
+            own, ours = cases_without(own, ticket.id, 20), cases_without(ours, ticket.id, 20)
         return {
             "embedding": vector.tolist(),
             "similar": similar,
@@ -71,7 +76,10 @@ class Nodes:
     def classify(self, state: TriageState) -> Update:
         """Learned scores first; the LLM only where configured and the cheaper steps are unsure."""
         deps = self.deps
-        prediction = deps.router.predict(
+        router = deps.router
+        if deps.replay:
+            router = router_without(router, state["ticket"].id)
+        prediction = router.predict(
             text=state["clean_text"],
             embedding=np.asarray(state["embedding"], dtype=np.float32),
             neighbours=state["similar"],

@@ -119,7 +119,8 @@ class Triager:
         shadow: bool = False,
     ) -> None:
         """``shadow``: a second triager on the live one's knowledge base (a policy dry-run),
-        whose policy must not become what that knowledge base refits with."""
+        whose policy must not become what that knowledge base refits with, and which routes
+        stored tickets again: each without its own case (see knowledge.replay)."""
         self.settings = settings
         self.kb = kb
         self.shadow = shadow
@@ -165,7 +166,12 @@ class Triager:
             self.llm.check_budget(policy)
         self.policy = policy
         self.deps = Deps(
-            settings=self.settings, policy=policy, kb=self.kb, loads=self.loads, llm=self.llm
+            settings=self.settings,
+            policy=policy,
+            kb=self.kb,
+            loads=self.loads,
+            llm=self.llm,
+            replay=self.shadow,
         )
         if not self.shadow:  # refits learn with the active policy's team descriptions
             self.kb.team_descriptions = self.deps.team_embeddings

@@ -92,6 +92,40 @@ class ObservedCases:
         return [(self._cases[self._ids[r]], float(sims[r])) for r in rows]
 
 
+class ObservedWithout(ObservedCases):
+    """The observed cases less one, read-only, sharing their rows: what a stored ticket routed
+    again (a policy dry-run) may compare with, its own case learned since left out."""
+
+    def __init__(self, observed: ObservedCases, case_id: str) -> None:
+        super().__init__()
+        self._all = observed
+        self._left_out = case_id
+
+    def __contains__(self, case_id: object) -> bool:
+        return case_id != self._left_out and case_id in self._all
+
+    def __getitem__(self, case_id: str) -> Case:
+        if case_id == self._left_out:
+            raise KeyError(case_id)
+        return self._all[case_id]
+
+    def get(self, case_id: str, default: Case) -> Case:
+        return default if case_id == self._left_out else self._all.get(case_id, default)
+
+    def __len__(self) -> int:
+        return len(self._all) - (self._left_out in self._all)
+
+    def values(self) -> list[Observed]:
+        return [o for o in self._all.values() if o.case.id != self._left_out]
+
+    def add(self, seen: Observed) -> None:
+        raise TypeError("the observed cases of a replay are read-only")
+
+    def nearest(self, embedding: np.ndarray, k: int) -> list[tuple[Case, float]]:
+        found = self._all.nearest(embedding, k + 1)
+        return [(case, sim) for case, sim in found if case.id != self._left_out][:k]
+
+
 class Journal:
     """The observed cases of one fit, one JSON line each; lines of other fits are stale."""
 

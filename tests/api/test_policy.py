@@ -197,6 +197,34 @@ def test_dry_run_compares_with_the_active_policy_not_with_past_decisions(api: Ap
     assert change["candidate"]["team"] == printer["team"]
 
 
+def test_a_dry_run_does_not_replay_a_ticket_against_its_own_learned_case(api: Api) -> None:
+    """A reviewed ticket is a case of the knowledge base; replayed, it must not find its answer."""
+    printer = {"subject": "printer jammed", "body": "the printer on floor 2 is jammed"}
+    held = api.client.post("/v1/triage", json=printer, headers=api.auth("helpdesk")).json()
+    assert held["needs_review"] and held["team"] != "database"
+    decided = api.client.post(
+        f"/v1/review/{held['ticket_id']}", json={"team": "database"}, headers=api.auth("reviewer")
+    )
+    assert decided.status_code == 200, decided.text
+    # live routing follows the reviewer at once: a near-duplicate goes where the reviewer said
+    later = api.client.post("/v1/triage", json=printer, headers=api.auth("helpdesk")).json()
+    assert later["team"] == "database"
+    tagged = _with_rule(
+        EXAMPLE,
+        "  - {id: printer-tag, match: {keywords: [printer]}, actions: {add_tags: [Printer]}}",
+    )
+    body = api.client.post(
+        "/v1/policy/dry-run", json={"yaml": tagged, "last": 10}, headers=api.auth("admin")
+    ).json()
+    changes = {c["ticket_id"]: c for c in body["changes"]}
+    assert set(changes) == {held["ticket_id"], later["ticket_id"]}
+    replayed = changes[held["ticket_id"]]
+    # routed as a new ticket again: without its own case it is where the agent first put it
+    assert (replayed["current"]["team"], replayed["candidate"]["team"]) == (held["team"],) * 2
+    # the other ticket still finds the reviewed case among its precedents
+    assert changes[later["ticket_id"]]["current"]["team"] == "database"
+
+
 def test_policy_survives_a_restart(make_api: AppFactory, tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'shared.sqlite'}"
     first = make_api(url)
