@@ -74,3 +74,24 @@ def test_only_one_refit_runs_at_a_time(kb: KnowledgeBase) -> None:
             kb.refit_in_background(lambda a: a())
 
     kb.refit_in_background(swap)
+
+
+def test_the_new_router_is_written_before_routing_is_held_for_the_swap(kb: KnowledgeBase) -> None:
+    """Writing the models takes seconds on a large knowledge base: tickets must not wait for it."""
+    assert kb.router is not None and kb.router.model_dir is not None
+    saved = kb.router.model_dir / "router.joblib"
+    written_while_held: list[bool] = []
+
+    def swap(action: Callable[[], None]) -> None:
+        if written_while_held:  # a case learned during the fit, just before the swap
+            kb.ingest([LATE.model_copy(update={"id": "late-2"})])
+        before = (saved.stat().st_ino, saved.stat().st_mtime_ns)
+        action()
+        written_while_held.append((saved.stat().st_ino, saved.stat().st_mtime_ns) != before)
+
+    kb.refit_in_background(swap)
+    assert written_while_held == [False, False]
+    restarted = LearnedRouter(model_dir=kb.router.model_dir)
+    assert restarted.load()
+    assert restarted.version == kb.router.version
+    assert restarted.new_since_fit == 1, "the late case is journalled beside the new models"
