@@ -32,7 +32,7 @@ from api.metrics import Metrics, MetricsMiddleware
 from api.middleware import BodyLimitMiddleware
 from api.options import ServiceOptions
 from api.policies import PolicyStore
-from api.refit import Refitter
+from api.refit import Refitter, SavedRouterFollower
 from api.routers import (
     dead_letters,
     feedback,
@@ -82,10 +82,12 @@ def build_services(
     metrics = Metrics()
     store, ledger = TicketStore(db), Ledger(db)
     learned = LearnedFollower(db)
+    routers = SavedRouterFollower()
 
     def follow_policy() -> None:
         policies.follow(engine, options.policy_check_s)
         learned.follow(engine, options.policy_check_s)
+        routers.follow(engine, options.policy_check_s)
 
     def current_policy() -> Policy:
         follow_policy()

@@ -3,12 +3,15 @@
 Cases learned since the last fit act at once through the router's precedent votes; the models
 themselves learn them at the next refit. A refit fits a new router on a snapshot of the knowledge
 base outside the engine lock (tickets keep being routed by the old one), then swaps it in under the
-lock with every case stored meanwhile observed.
+lock with every case stored meanwhile observed. The process that refits (the API process) saves
+the new router in the data directory; the other processes on it (intake worker processes, which
+run no refits) take it up from there (``SavedRouterFollower``).
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -98,6 +101,50 @@ class Refitter(PollingThread):
             "check_every_s": self.poll_s if self.scheduled else None,
             "last": self.last,
         }
+
+
+class SavedRouterFollower:
+    """Routes with the router another process saved in the shared data directory.
+
+    Looks at most every ``every_s`` (a stat of the saved file); a new one is loaded in a thread of
+    its own, so no ticket waits for the load, and swapped in while no ticket is being routed.
+    Without it a worker process routed with the router it started with until restarted, however
+    often the API process refitted.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._looked_at = float("-inf")
+        self._loading: threading.Thread | None = None
+
+    def follow(self, engine: LockedEngine, every_s: float) -> None:
+        """Start taking up a router saved since the last look, unless one is being taken up."""
+        kb: Any = engine.triager.kb
+        if not hasattr(kb, "take_up_saved_router"):
+            return  # a test fake's knowledge base
+        with self._lock:
+            now = time.monotonic()
+            if now - self._looked_at < every_s:
+                return
+            self._looked_at = now
+            if self._loading is not None and self._loading.is_alive():
+                return
+            if not kb.saved_router_changed():
+                return
+            self._loading = threading.Thread(
+                target=self._take_up, args=(kb, engine), name="router-take-up", daemon=True
+            )
+            self._loading.start()
+
+    @staticmethod
+    def _take_up(kb: Any, engine: LockedEngine) -> None:
+        try:
+            version = kb.take_up_saved_router(engine.exclusive)
+        except Exception:
+            log.exception("taking up the router saved by another process failed")
+            return
+        if version is not None:
+            log.info("routing with router %s, saved by another process", version)
 
 
 def _record(started: float, **fields: Any) -> dict[str, Any]:

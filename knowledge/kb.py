@@ -66,6 +66,8 @@ class KnowledgeBase:
         self._refit_lock = threading.Lock()
         # The policy's teams as embedded descriptions: a refit learns how much they weigh.
         self.team_descriptions: dict[str, np.ndarray] | None = None
+        # The saved router file as this process last loaded or wrote it (see saved_router_changed)
+        self._saved_stamp = _saved_stamp(_model_dir(router))
 
     @classmethod
     def open(
@@ -267,12 +269,45 @@ class KnowledgeBase:
             self._since_snapshot = None
             self._refit_lock.release()
 
+    def saved_router_changed(self) -> bool:
+        """Whether another process saved a router in this router's model directory since this
+        one loaded or saved its own (a stat, no read)."""
+        stamp = _saved_stamp(_model_dir(self.router))
+        return stamp is not None and stamp != self._saved_stamp
+
+    def take_up_saved_router(self, swap: Callable[[Callable[[], None]], None]) -> str | None:
+        """Route with the router another process saved in the shared model directory (the API
+        process refits; an intake worker process beside it does not): loaded here, outside
+        ``swap``, which runs the hand-over while no ticket is routed. Its version, or None when
+        there is none newer, this process is refitting, or it learned from other embeddings."""
+        if not self.saved_router_changed() or not self._refit_lock.acquire(blocking=False):
+            return None  # a refit here ends with its own router taking over
+        try:
+            model_dir = _model_dir(self.router)
+            assert model_dir is not None
+            self._saved_stamp = _saved_stamp(model_dir)
+            record = _embedder_record(model_dir)
+            trained_on = record.read_text(encoding="utf-8").strip() if record.exists() else None
+            fresh = LearnedRouter(model_dir=model_dir)
+            if trained_on not in (None, self.embedder.name) or not fresh.load():
+                log.warning("the router saved in %s is not taken up here", model_dir)
+                return None
+
+            def adopt() -> None:
+                self.router = fresh
+
+            swap(adopt)
+            return fresh.version
+        finally:
+            self._refit_lock.release()
+
     def _save_router(self, router: LearnedRouter) -> None:
         """Save the router with the name of the embedding model its cases were embedded by."""
         router.save()
         model_dir = getattr(router, "model_dir", None)
         if model_dir is not None:
             _embedder_record(model_dir).write_text(self.embedder.name + "\n", encoding="utf-8")
+            self._saved_stamp = _saved_stamp(model_dir)
 
     def _start_snapshot(self) -> None:
         self._since_snapshot = {}
@@ -294,6 +329,22 @@ def _progress_bar() -> tqdm[Any] | None:
     from tqdm import tqdm
 
     return tqdm(unit="case", file=sys.stderr, dynamic_ncols=True)
+
+
+def _model_dir(router: LearnedRouter | None) -> Path | None:
+    """Where the router is saved (None: kept in memory, or a test fake's)."""
+    return getattr(router, "model_dir", None)
+
+
+def _saved_stamp(model_dir: Path | None) -> tuple[int, int, int] | None:
+    """Which saved router file is there: a save replaces it by another file."""
+    if model_dir is None:
+        return None
+    try:
+        found = (model_dir / "router.joblib").stat()
+    except FileNotFoundError:
+        return None
+    return found.st_ino, found.st_mtime_ns, found.st_size
 
 
 def _embedder_record(model_dir: Path) -> Path:

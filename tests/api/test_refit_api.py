@@ -5,10 +5,17 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from api_support import Api, AppFactory
+from api_support import Api, AppFactory, wait_for
 
+from agent.policy import Policy
 from agent.settings import EXAMPLES_DIR
+from agent.triager import Triager, memory_checkpointer
+from api.intake.options import IntakeOptions
+from api.intake.worker_main import build_worker
+from knowledge.embeddings import Embedder
 from knowledge.ingest import read_cases
+from knowledge.kb import KnowledgeBase
+from knowledge.router import LearnedRouter
 
 
 def _wait_for_refit(api: Api, timeout_s: float = 120.0) -> dict[str, Any]:
@@ -49,3 +56,30 @@ def test_scheduled_check_refits_once_enough_cases_arrived(make_api: AppFactory) 
     api.triager.kb.ingest(read_cases(EXAMPLES_DIR / "demo_tickets.jsonl", label="team"))
     status = _wait_for_refit(api)
     assert status["fitted"] is True and status["needs_refit"] is False
+
+
+def test_a_worker_process_routes_with_the_router_the_api_process_refitted(
+    make_api: AppFactory, embedder: Embedder, example_policy: Policy
+) -> None:
+    api = make_api()
+    settings = api.services.settings
+    kb = api.triager.kb
+    # An intake worker process on the same data directory and knowledge base (a Chroma server),
+    # started before the refit: it runs no refits of its own.
+    worker_kb = KnowledgeBase(kb.store, embedder, LearnedRouter(model_dir=settings.model_dir))
+    worker = Triager(
+        settings=settings, policy=example_policy, kb=worker_kb, checkpointer=memory_checkpointer()
+    )
+    services, _intake = build_worker(settings, worker, IntakeOptions.from_settings(settings))
+    try:
+        kb.ingest(read_cases(EXAMPLES_DIR / "demo_tickets.jsonl", label="team"))
+        assert api.client.post("/v1/kb/refit", headers=api.auth("admin")).status_code == 202
+        refitted = _wait_for_refit(api)["version"]
+        assert worker_kb.router is not None and not worker_kb.router.is_fitted
+        services.service.follow_policy()  # as before each of its tickets
+        assert wait_for(lambda: worker_kb.router.version == refitted, timeout=30)
+        assert worker_kb.router.is_fitted and worker_kb.router is not kb.router
+        services.service.follow_policy()  # the same router: not loaded again
+        assert worker_kb.router.version == refitted
+    finally:
+        services.db.close()
