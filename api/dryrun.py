@@ -34,8 +34,11 @@ def dry_run(
     replayed = 0
     for ticket_id in store.recent(last):
         ticket = store.ticket(ticket_id)
-        current = _decide(active, ticket, f"dry-run-{run}-active-{ticket_id}")
-        proposed = _decide(shadow, ticket, f"dry-run-{run}-{ticket_id}")
+        # Both runs of a ticket in one hold of the engine: a correction learned or a refit swapped
+        # in between them would pass for a change the candidate makes.
+        with engine.held():
+            current = _decide(active, ticket, f"dry-run-{run}-active-{ticket_id}")
+            proposed = _decide(shadow, ticket, f"dry-run-{run}-{ticket_id}")
         replayed += 1
         changed = [f for f in COMPARED if _norm(current.get(f)) != _norm(proposed.get(f))]
         if changed:
