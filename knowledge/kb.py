@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Iterator
+from contextlib import contextmanager
 from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,10 +27,17 @@ from knowledge.ingest import IngestReport, Skipped
 from knowledge.merge import merge_batch
 from knowledge.router import LearnedRouter
 
+try:
+    import fcntl
+except ImportError:  # not POSIX: saves are not held against other processes
+    fcntl = None  # type: ignore[assignment]
+
 if TYPE_CHECKING:
     from tqdm import tqdm
 
 log = logging.getLogger(__name__)
+
+SAVE_LOCK = "save.lock"  # beside the saved router: held by the process writing or reading it
 
 
 class KBStats(BaseModel):
@@ -285,11 +294,13 @@ class KnowledgeBase:
         try:
             model_dir = _model_dir(self.router)
             assert model_dir is not None
-            self._saved_stamp = _saved_stamp(model_dir)
-            record = _embedder_record(model_dir)
-            trained_on = record.read_text(encoding="utf-8").strip() if record.exists() else None
             fresh = LearnedRouter(model_dir=model_dir)
-            if trained_on not in (None, self.embedder.name) or not fresh.load():
+            with _holding(model_dir):  # a save under way ends first: models, journal, record
+                self._saved_stamp = _saved_stamp(model_dir)
+                record = _embedder_record(model_dir)
+                trained_on = record.read_text(encoding="utf-8").strip() if record.exists() else None
+                loaded = trained_on in (None, self.embedder.name) and fresh.load()
+            if not loaded:
                 log.warning("the router saved in %s is not taken up here", model_dir)
                 return None
 
@@ -303,11 +314,12 @@ class KnowledgeBase:
 
     def _save_router(self, router: LearnedRouter) -> None:
         """Save the router with the name of the embedding model its cases were embedded by."""
-        router.save()
-        model_dir = getattr(router, "model_dir", None)
-        if model_dir is not None:
-            _embedder_record(model_dir).write_text(self.embedder.name + "\n", encoding="utf-8")
-            self._saved_stamp = _saved_stamp(model_dir)
+        model_dir = _model_dir(router)
+        with _holding(model_dir):
+            router.save()
+            if model_dir is not None:
+                _embedder_record(model_dir).write_text(self.embedder.name + "\n", encoding="utf-8")
+                self._saved_stamp = _saved_stamp(model_dir)
 
     def _start_snapshot(self) -> None:
         self._since_snapshot = {}
@@ -329,6 +341,23 @@ def _progress_bar() -> tqdm[Any] | None:
     from tqdm import tqdm
 
     return tqdm(unit="case", file=sys.stderr, dynamic_ncols=True)
+
+
+@contextmanager
+def _holding(model_dir: Path | None) -> Iterator[None]:
+    """Hold the model directory for one save or load, against the other processes on it (the
+    service, its worker processes, `triage kb refit`): a save writes the models aside under one
+    name and moves them in, and two at once wrote into the same file and one failed to move it."""
+    if model_dir is None or fcntl is None:
+        yield
+        return
+    model_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(model_dir / SAVE_LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # per open file: threads of this process wait too
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
 
 
 def _model_dir(router: LearnedRouter | None) -> Path | None:

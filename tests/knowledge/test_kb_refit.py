@@ -3,6 +3,10 @@ stored meanwhile are not lost to it."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -95,3 +99,51 @@ def test_the_new_router_is_written_before_routing_is_held_for_the_swap(kb: Knowl
     assert restarted.load()
     assert restarted.version == kb.router.version
     assert restarted.new_since_fit == 1, "the late case is journalled beside the new models"
+
+
+# A process that saves the router saved in a model directory again, at a given time.
+SAVE_AGAIN = """
+import sys, time
+from pathlib import Path
+from knowledge.kb import KnowledgeBase
+from knowledge.memory_store import InMemoryCaseStore
+from knowledge.router import LearnedRouter
+
+class Named:
+    name = sys.argv[3]
+
+router = LearnedRouter(model_dir=Path(sys.argv[1]))
+assert router.load()
+kb = KnowledgeBase(InMemoryCaseStore(), Named(), router)
+time.sleep(max(0.0, float(sys.argv[2]) - time.time()))
+kb._save_router(router)
+"""
+
+
+def test_two_processes_saving_the_router_at_once_both_succeed(kb: KnowledgeBase) -> None:
+    """The service and `triage kb refit` (or a second service process) on one data directory."""
+    assert kb.router is not None and kb.router.model_dir is not None
+    repo = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": str(repo)}
+    for _ in range(2):
+        start_at = time.time() + 8.0  # both loaded by then: their saves start together
+        savers = [
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-c",
+                    SAVE_AGAIN,
+                    str(kb.router.model_dir),
+                    str(start_at),
+                    kb.embedder.name,
+                ],
+                env=env,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(2)
+        ]
+        errors = [saver.communicate(timeout=120)[1] for saver in savers]
+        assert [saver.returncode for saver in savers] == [0, 0], errors
+        saved = LearnedRouter(model_dir=kb.router.model_dir)
+        assert saved.load() and saved.version == kb.router.version
