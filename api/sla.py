@@ -31,8 +31,9 @@ from agent.models import Ticket
 from agent.policy import Policy
 from agent.triager import TriageResult
 from api.db import Database
+from api.due import open_deadlines
 from api.metrics import Metrics
-from api.schemas import OPEN_STATUSES, WAITING_STATUSES, AtRisk
+from api.schemas import OPEN_STATUSES, AtRisk
 from api.sla_pages import (
     ONCALL_ATTEMPTS,
     AsRead,
@@ -95,13 +96,8 @@ def deadline_states(
     ``business``: the hours its SLA clock runs in, None for a clock around the clock.
     """
     start = clock_start(row)
-    deadlines: list[tuple[str, datetime]] = []
-    if row.status in WAITING_STATUSES and row.first_response_due is not None:
-        deadlines.append(("first_response", row.first_response_due))
-    if row.resolution_due is not None:
-        deadlines.append(("resolution", row.resolution_due))
     out: list[tuple[State, datetime, str]] = []
-    for name, due in deadlines:
+    for name, due in open_deadlines(row.status, row.first_response_due, row.resolution_due):
         warn = warn_at(start, due, warn_fraction, business)
         state: State = "breached" if now > due else "at_risk" if now >= warn else "ok"
         out.append((state, due, name))

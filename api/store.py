@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from agent.errors import ConflictError, NotFoundError
 from agent.models import Ticket
+from api.due import any_passed, open_deadlines
 from api.schemas import UNFINISHED_STATUSES, TicketStatus
 from api.tables import BriefRow, DecisionRow, TicketRow, utcnow
 from api.ticket_reads import TicketReads, _row, _status
@@ -172,9 +173,9 @@ class TicketStore(TicketReads):
             if due != (row.first_response_due, row.resolution_due):
                 # New due times (a reviewer's priority): the state is theirs, not the old ones'
                 # (those steps stay in the events); the watch marks them at risk when they are.
-                watched = [due[1], due[0] if decision.needs_review else None]
-                now = utcnow()
-                row.sla_state = "breached" if any(d and d < now for d in watched) else "ok"
+                status = "review" if decision.needs_review else "decided"
+                passed = any_passed(open_deadlines(status, *due), utcnow())
+                row.sla_state = "breached" if passed else "ok"
             row.first_response_due, row.resolution_due = due
             row.updated_at = utcnow()
         return {**decision_json, "brief": brief_json}
