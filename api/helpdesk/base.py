@@ -11,12 +11,32 @@ Request Tracker 5 adapter and ``fake.FakeHelpdesk`` the in-memory one for unit t
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from pydantic import BaseModel, Field
 
 from agent.errors import UpstreamError
+
+
+def field_value(fields: Mapping[str, Any], name: str) -> str | None:
+    """A helpdesk custom field's value by its name in any case, None if empty.
+
+    Of a field with several values (RT's are lists), the first that is not empty; the value is
+    stripped, and a blank one counts as empty.
+    """
+    for key, value in fields.items():
+        if key.casefold() != name.casefold():
+            continue
+        first = (
+            next((v for v in value if v not in (None, "")), None)
+            if isinstance(value, list)
+            else value
+        )
+        text = str(first).strip() if first is not None else ""
+        return text or None
+    return None
 
 
 class HelpdeskError(UpstreamError):

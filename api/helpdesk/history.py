@@ -12,7 +12,7 @@ from collections.abc import Callable, Collection, Iterable
 from agent.models import Account, Message, PriorTicket, Role, Ticket
 from agent.settings import HELPDESK_CLOSED_STATUSES
 from api.helpdesk.accounts import AccountsFile, to_account
-from api.helpdesk.base import Helpdesk, HelpdeskError, HelpdeskTransaction, Requester
+from api.helpdesk.base import Helpdesk, HelpdeskError, HelpdeskTransaction, Requester, field_value
 from api.helpdesk.listener import external_ref
 
 log = logging.getLogger(__name__)
@@ -133,10 +133,10 @@ class Enricher:
         entry = self.accounts.find(ticket.requester, profile.organization if profile else None)
         account = to_account(entry) if entry else ticket.account.model_copy()
         if profile is not None:
-            fields = {k.lower(): v[0] for k, v in profile.custom_fields.items() if v}
+            fields = profile.custom_fields
             account.name = account.name or profile.organization
             account.id = account.id or profile.organization
-            account.tier = fields.get("tier") or account.tier
-            account.region = fields.get("region") or account.region
+            account.tier = field_value(fields, "tier") or account.tier
+            account.region = field_value(fields, "region") or account.region
             account.language = profile.language or account.language
         return account

@@ -20,6 +20,7 @@ from agent.errors import InputError, first_problem
 from agent.language import detect_language
 from agent.models import Account, CustomFields, Ticket
 from agent.settings import HELPDESK_CLOSED_STATUSES
+from api.helpdesk.base import field_value
 from api.hooks import EVENT_ID_MAX, HelpdeskEvent, HelpdeskEventType
 from api.intake.rt_ids import RT_EVENT_PREFIX, RT_ID
 
@@ -116,25 +117,10 @@ def _rt_type(txn: RtTransaction, closed: Collection[str]) -> HelpdeskEventType:
     return "updated"
 
 
-def _rt_field(fields: dict[str, Any], name: str) -> str | None:
-    """An RT custom field's value by its name in any case (the first of several), None if empty."""
-    for key, value in fields.items():
-        if key.casefold() != name.casefold():
-            continue
-        first = (
-            next((v for v in value if v not in (None, "")), None)
-            if isinstance(value, list)
-            else value
-        )
-        text = str(first).strip() if first is not None else ""
-        return text or None
-    return None
-
-
 def _rt_ticket(event: RtEvent) -> Ticket:
     rt = event.ticket
     fields = rt.custom_fields
-    account_name = fields.get("Account")
+    account_name = field_value(fields, "Account")
     body = event.transaction.content or ""
     return Ticket(
         channel="helpdesk",
@@ -142,13 +128,13 @@ def _rt_ticket(event: RtEvent) -> Ticket:
         subject=rt.subject,
         body=body,
         requester=rt.requestors[0] if rt.requestors else None,
-        account=Account(name=str(account_name)) if account_name else Account(),
+        account=Account(name=account_name) if account_name else Account(),
         language=detect_language(f"{rt.subject}\n{body}"),
         # RT's Category, Severity and Product custom fields are the ticket's own, as a web
         # form's are: the policy's severity floors, category branches and product rules read them.
-        category=_rt_field(fields, "Category"),
-        severity=_rt_field(fields, "Severity"),
-        product=_rt_field(fields, "Product"),
+        category=field_value(fields, "Category"),
+        severity=field_value(fields, "Severity"),
+        product=field_value(fields, "Product"),
         custom_fields={"rt": {"queue": rt.queue, "status": rt.status, **fields}},
     )
 

@@ -70,6 +70,15 @@ def test_account_from_the_helpdesk_then_the_accounts_file(tmp_path: Path) -> Non
     )
     from_helpdesk = enricher.enrich(rt_ticket(current, *DB_TEXT)).account
     assert from_helpdesk.tier == "vip" and from_helpdesk.region == "emea"
+    # the requester's fields are read as a ticket's are: any case, the first value not empty,
+    # stripped; a blank one leaves the accounts file's
+    fake.requesters["alice@example.com"] = Requester(
+        name="alice@example.com",
+        organization="Acme",
+        custom_fields={"TIER": ["", " gold "], "Region": ["  "]},
+    )
+    padded = enricher.enrich(rt_ticket(current, *DB_TEXT)).account
+    assert (padded.tier, padded.region) == ("gold", "emea")
 
 
 def test_helpdesk_down_leaves_the_ticket_as_it_came() -> None:

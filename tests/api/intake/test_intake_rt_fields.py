@@ -31,3 +31,12 @@ def test_an_rt_ticket_without_those_fields_has_none() -> None:
     ticket = adapt_rt(rt_payload()).ticket
     assert ticket is not None
     assert (ticket.severity, ticket.category, ticket.product) == (None, None, None)
+
+
+def test_an_rt_account_field_is_read_as_the_other_fields_are() -> None:
+    """A multi-value Account field names the account by its first value, in any case of the name."""
+    payload = rt_payload()
+    payload["ticket"]["custom_fields"] = {"account": ["", " Acme Corp "]}
+    ticket = adapt_rt(payload).ticket
+    assert ticket is not None
+    assert ticket.account.name == "Acme Corp"
