@@ -42,6 +42,8 @@ def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
         keys = list_keys(db)
     finally:
         db.close()
+    if not keys:
+        print("no API keys yet: create one with `triage keys create --role ROLE`", file=sys.stderr)
     for key in keys:
         revoked = key.revoked_at.isoformat(timespec="seconds") if key.revoked_at else "-"
         print(

@@ -27,6 +27,9 @@ def test_keys_create_list_revoke(
 ) -> None:
     url = f"sqlite:///{tmp_path / 'keys.sqlite'}"
     monkeypatch.setenv("TRIAGE_DATABASE_URL", url)
+    assert main(["keys", "list"]) == 0
+    none = capsys.readouterr()  # no key yet: said on stderr, stdout stays a (empty) table
+    assert none.out == "" and "no API keys" in none.err and "triage keys create" in none.err
     assert main(["keys", "create", "--role", "specialist", "--name", "ana"]) == 0
     out = capsys.readouterr()
     key = out.out.strip()
