@@ -166,6 +166,12 @@ class Settings(BaseSettings):
         description="An unfinished ticket outside the intake unwritten this long was cut off: "
         "the intake adopts it. A run in progress writes its ticket every quarter of this.",
     )
+    policy_check_s: float = Field(
+        default=5.0,
+        ge=0,
+        description="How often a process looks for what another process on the database changed: "
+        "a policy version activated, cases learned, a router refitted (0: before every use).",
+    )
 
     # Intake (api/intake)
     intake_queue: Literal["embedded", "rabbitmq"] = Field(

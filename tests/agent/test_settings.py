@@ -73,3 +73,21 @@ def test_the_data_directory_is_created_for_its_owner_only(tmp_path: Path) -> Non
     kept.mkdir(mode=0o755)
     Settings(data_dir=kept).ensure_dirs()
     assert stat.S_IMODE(kept.stat().st_mode) == 0o755  # an existing directory keeps its mode
+
+
+def test_every_service_option_is_a_setting_with_its_default_and_bounds(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The service's knobs are read from the environment, each with the setting's own bounds."""
+    from api.options import ServiceOptions
+
+    own = {"start_background"}  # how the service is built, not configured
+    for name, field in ServiceOptions.model_fields.items():
+        if name in own:
+            continue
+        assert name in Settings.model_fields, name
+        assert field.default == Settings.model_fields[name].default, name
+    monkeypatch.setenv("TRIAGE_POLICY_CHECK_S", "0.5")
+    assert ServiceOptions.from_settings(Settings()).policy_check_s == 0.5
+    with pytest.raises(ValueError, match="sla_warn_fraction"):
+        ServiceOptions(sla_warn_fraction=1.5)
