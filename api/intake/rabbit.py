@@ -5,8 +5,12 @@ priority), persistent messages, publisher confirms (``put`` returns once the bro
 message) and manual acks (at-least-once: a worker that dies returns its message). Retries go
 to per-delay-bucket queues whose messages expire back into the main queue (dead-letter
 routing), so no worker sleeps on a delayed message. The bound is checked with passive
-declares before publishing: the main queue's ready messages and those parked for a retry (read
-at most once a second), not the few with workers; urgent tickets may use the headroom.
+declares before publishing: the main queue's ready messages, those parked for a retry (read at
+most once a second) and those workers hold; urgent tickets may use the headroom. The broker
+counts no unacknowledged message for a passive declare, so a worker holding one keeps a
+consumer on ``<name>.held`` (which never gets a message) until it acks or retries it: that
+queue's consumer count is the number held, and a worker's consumers go with its connection, as
+its unacknowledged messages go back to the queue.
 
 pika's BlockingConnection is not thread-safe: each thread gets its own connection. Between two
 calls it answers no heartbeats, so the broker closes a connection left idle for a heartbeat
@@ -76,6 +80,10 @@ def _item(body: bytes) -> QueueItem | None:
         return None
 
 
+def _never(*_: object) -> None:
+    """The held queue's consumers get no message."""
+
+
 def amqp_priority(order: int) -> int:
     """Queue order (0 most urgent) to AMQP priority (9 most urgent)."""
     return max(0, min(MAX_PRIORITY, MAX_PRIORITY - order // 4))
@@ -100,11 +108,23 @@ class RabbitQueue:
         for bucket in range(MAX_BUCKET + 1):  # all of them: the bound counts what they hold
             channel.queue_declare(self._delay_queue(bucket), durable=True, arguments=back)
         channel.queue_declare(self.unreadable, durable=True)
+        channel.queue_declare(self.held, durable=True)
 
     @property
     def unreadable(self) -> str:
         """Where messages that are no item are set aside."""
         return f"{self.name}.unreadable"
+
+    @property
+    def held(self) -> str:
+        """Where each message a worker holds has a consumer (none gets a message)."""
+        return f"{self.name}.held"
+
+    @property
+    def queues(self) -> list[str]:
+        """Every queue this one declares (the main queue last)."""
+        delays = [self._delay_queue(b) for b in range(MAX_BUCKET + 1)]
+        return [*delays, self.unreadable, self.held, self.name]
 
     def _delay_queue(self, bucket: int) -> str:
         return f"{self.name}.delay.{bucket}"
@@ -162,17 +182,22 @@ class RabbitQueue:
             ) from exc
 
     def depth(self) -> int:
-        """Messages ready in the main queue and parked for a retry (unacked ones are with
-        workers)."""
+        """Messages ready in the main queue, held by workers and parked for a retry."""
         try:
-            return self._count(self.name) + self._parked_count()
+            return self._count(self.name) + self._held_count() + self._parked_count()
         except AMQPError as exc:
             self._drop()
             raise UpstreamError(f"RabbitMQ unreachable at {self.where}: {_reason(exc)}") from exc
 
+    def _declared(self, queue: str) -> Any:
+        return self._on_channel(lambda ch: ch.queue_declare(queue, passive=True).method)
+
     def _count(self, queue: str) -> int:
-        method = self._on_channel(lambda ch: ch.queue_declare(queue, passive=True).method)
-        return int(method.message_count)
+        return int(self._declared(queue).message_count)
+
+    def _held_count(self) -> int:
+        """Messages workers hold: one consumer each on the held queue."""
+        return int(self._declared(self.held).consumer_count)
 
     def _parked_count(self) -> int:
         """Messages in the delay queues, counted at most every PARKED_EVERY_S (twenty
@@ -203,11 +228,24 @@ class RabbitQueue:
                 if item is None:
                     self._set_aside(method.delivery_tag, body)
                     continue
+                try:
+                    self._hold(method.delivery_tag)
+                except STALE:
+                    self._drop()  # gone with its connection: the broker puts it back
+                    continue
                 token = f"{self._local.number}:{method.delivery_tag}"
                 return Delivery(item=item, token=token, redelivered=bool(method.redelivered))
             if time.monotonic() >= deadline:
                 return None
             self._channel().connection.sleep(POLL_S)
+
+    def _hold(self, tag: int) -> None:
+        """Count the delivery as held: a consumer on the held queue, on its channel."""
+        self._channel().basic_consume(self.held, _never, consumer_tag=f"held.{tag}")
+
+    def _release(self, tag: int) -> None:
+        """No longer held (acknowledged or retried)."""
+        self._channel().basic_cancel(f"held.{tag}")
 
     def _set_aside(self, tag: int, body: bytes) -> None:
         """Move a message that is no item to the unreadable queue (on the channel that
@@ -240,6 +278,7 @@ class RabbitQueue:
             return
         try:
             self._channel().basic_ack(tag)
+            self._release(tag)
         except AMQPError as exc:
             self._drop()  # its connection died now: the message goes back to the queue
             log.warning("ack of %s lost (%s): delivered again", delivery.item.ticket_id, exc)

@@ -3,6 +3,7 @@ which another test folder's conftest may already hold)."""
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 from collections.abc import Callable
@@ -21,6 +22,8 @@ from api.tables import DecisionRow
 
 SECRET = "test-webhook-secret"
 IntakeFactory = Callable[..., Api]
+# Put in the names of the broker queues tests make, to tell apart runs sharing one RabbitMQ.
+QUEUE_TAG = os.environ.get("TRIAGE_TEST_QUEUE_TAG", "")
 
 
 def broker_up() -> bool:

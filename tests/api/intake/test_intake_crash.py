@@ -16,7 +16,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from intake_support import broker_up
+from intake_support import QUEUE_TAG, broker_up
 
 from agent.policy import load_policy
 from agent.settings import Settings
@@ -70,7 +70,7 @@ def test_sigkill_mid_burst_loses_nothing_and_applies_effects_once(
 ) -> None:
     if backend == "rabbitmq" and not broker_up():
         pytest.skip("RabbitMQ not listening on 127.0.0.1:5672")
-    broker_queue = f"crash.{uuid.uuid4().hex[:8]}"
+    broker_queue = f"crash.{QUEUE_TAG}{uuid.uuid4().hex[:8]}"
     settings = Settings(data_dir=tmp_path / "data")
     settings.ensure_dirs()
     engine = CheapStandInEngine(load_policy(settings.policy_path))
@@ -124,9 +124,7 @@ def test_sigkill_mid_burst_loses_nothing_and_applies_effects_once(
             queue = intake.queue
             assert isinstance(queue, RabbitQueue)
             channel = queue._channel()
-            for bucket in range(20):
-                channel.queue_delete(f"{broker_queue}.delay.{bucket}")
-            channel.queue_delete(queue.unreadable)
-            channel.queue_delete(broker_queue)
+            for name in queue.queues:
+                channel.queue_delete(name)
         intake.queue.close()
         services.db.close()

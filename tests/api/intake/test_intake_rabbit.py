@@ -12,7 +12,7 @@ import pika
 import pytest
 from api_support import wait_for
 from intake_fakes import CuedEngine
-from intake_support import IntakeFactory, broker_up
+from intake_support import QUEUE_TAG, IntakeFactory, broker_up
 
 from agent.errors import CapacityError, UpstreamError
 from agent.policy import Policy
@@ -28,14 +28,12 @@ pytestmark = pytest.mark.skipif(not broker_up(), reason="RabbitMQ not listening 
 @pytest.fixture
 def queue_name() -> Iterator[str]:
     """A fresh queue per test, deleted afterwards with its delay queues."""
-    name = f"test.intake.{uuid.uuid4().hex[:8]}"
+    name = f"test.intake.{QUEUE_TAG}{uuid.uuid4().hex[:8]}"
     yield name
     cleanup = RabbitQueue(URL, name, 10, 10)
     channel = cleanup._channel()
-    for bucket in range(0, 20):
-        channel.queue_delete(f"{name}.delay.{bucket}")
-    channel.queue_delete(f"{name}.unreadable")
-    channel.queue_delete(name)
+    for queue in cleanup.queues:
+        channel.queue_delete(queue)
     cleanup.close()
 
 

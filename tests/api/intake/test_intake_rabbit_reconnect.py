@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from intake_support import broker_up
+from intake_support import QUEUE_TAG, broker_up
 
 from api.intake.queue import QueueItem
 from api.intake.rabbit import RabbitQueue
@@ -26,16 +26,14 @@ pytestmark = pytest.mark.skipif(not broker_up(), reason="RabbitMQ not listening 
 @pytest.fixture
 def queue() -> Iterator[RabbitQueue]:
     """A fresh queue on a connection with a short heartbeat, deleted afterwards."""
-    name = f"test.reconnect.{uuid.uuid4().hex[:8]}"
+    name = f"test.reconnect.{QUEUE_TAG}{uuid.uuid4().hex[:8]}"
     made = RabbitQueue(SHORT_HEARTBEAT, name, 10, 10)
     yield made
     made.close()
     cleanup = RabbitQueue(URL, name, 10, 10)
     channel = cleanup._channel()
-    for bucket in range(0, 20):
-        channel.queue_delete(f"{name}.delay.{bucket}")
-    channel.queue_delete(cleanup.unreadable)
-    channel.queue_delete(name)
+    for queue in cleanup.queues:
+        channel.queue_delete(queue)
     cleanup.close()
 
 
