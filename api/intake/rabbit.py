@@ -10,7 +10,8 @@ most once a second) and those workers hold; urgent tickets may use the headroom.
 counts no unacknowledged message for a passive declare, so a worker holding one keeps a
 consumer on ``<name>.held`` (which never gets a message) until it acks or retries it: that
 queue's consumer count is the number held, and a worker's consumers go with its connection, as
-its unacknowledged messages go back to the queue.
+its unacknowledged messages go back to the queue. Readiness reads the same counts: tickets
+ready with none held mean nobody works the queue (``overdue_s``).
 
 pika's BlockingConnection is not thread-safe: each thread gets its own connection. Between two
 calls it answers no heartbeats, so the broker closes a connection left idle for a heartbeat
@@ -102,6 +103,7 @@ class RabbitQueue:
         self._lock = threading.Lock()
         self._opened = 0  # connections opened so far: a delivery's token names its connection
         self._parked = (0, float("-inf"))  # messages parked for a retry, and when counted
+        self._unworked_since: float | None = None  # first seen ready with none held
         channel = self._channel()
         channel.queue_declare(name, durable=True, arguments={"x-max-priority": MAX_PRIORITY + 1})
         back = {"x-dead-letter-exchange": "", "x-dead-letter-routing-key": name}
@@ -188,6 +190,23 @@ class RabbitQueue:
         except AMQPError as exc:
             self._drop()
             raise UpstreamError(f"RabbitMQ unreachable at {self.where}: {_reason(exc)}") from exc
+
+    def overdue_s(self) -> float | None:
+        """How long tickets have been ready in the queue with no worker holding one, since the
+        first call that found it so (the broker does not tell when a message came due); None
+        while a worker holds one, or when none is ready."""
+        try:
+            ready, held = self._count(self.name), self._held_count()
+        except AMQPError as exc:
+            self._drop()
+            raise UpstreamError(f"RabbitMQ unreachable at {self.where}: {_reason(exc)}") from exc
+        now = time.monotonic()
+        if not ready or held:
+            self._unworked_since = None
+            return None
+        if self._unworked_since is None:
+            self._unworked_since = now
+        return now - self._unworked_since
 
     def _declared(self, queue: str) -> Any:
         return self._on_channel(lambda ch: ch.queue_declare(queue, passive=True).method)

@@ -123,10 +123,11 @@ class Intake:
         """How long a due ticket has waited with nobody at work, once that is longer than a
         lease: no worker holds a lease and no attempt ended (``states``, every source's health)
         within it. A dead worker process, or workers hung, leave the queue like that. None
-        otherwise, and on a broker (which does not tell when a message came due)."""
-        if not isinstance(self.queue, SqlQueue):
+        otherwise. On RabbitMQ the wait counts from the first check that found it so."""
+        overdue = getattr(self.queue, "overdue_s", None)  # the embedded queue and RabbitMQ
+        if overdue is None:
             return None
-        waited, bound = self.queue.overdue_s(), self.options.intake_lease_s
+        waited, bound = overdue(), self.options.intake_lease_s
         if waited is None or waited < bound:
             return None
         ended = [t for s in states for t in (s.last_success_at, s.last_failure_at) if t]
