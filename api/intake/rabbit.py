@@ -18,9 +18,11 @@ calls it answers no heartbeats, so the broker closes a connection left idle for 
 timeout (as it does all of them when it restarts): an operation that finds its thread's
 connection dead opens a new one and runs once more. A delivery is acknowledged (or retried)
 only on the connection that delivered it; once that is gone the broker has put the message
-back in the queue, and it comes again. A message no version of the item can be read from is
-set aside in ``<name>.unreadable`` (kept for a person, not held unacknowledged by a worker); one
-with fields a newer version added is read without them.
+back in the queue, and it comes again. A connection the broker blocks (a memory or disk alarm)
+is torn down after BLOCKED_S: a put is refused then instead of hanging its request. A message
+no version of the item can be read from is set aside in ``<name>.unreadable`` (kept for a
+person, not held unacknowledged by a worker); one with fields a newer version added is read
+without them.
 """
 
 from __future__ import annotations
@@ -37,7 +39,13 @@ from typing import Any, TypeVar
 
 import pika
 from pika.adapters.blocking_connection import BlockingChannel
-from pika.exceptions import AMQPConnectionError, AMQPError, ChannelClosed, ChannelWrongStateError
+from pika.exceptions import (
+    AMQPConnectionError,
+    AMQPError,
+    ChannelClosed,
+    ChannelWrongStateError,
+    ConnectionBlockedTimeout,
+)
 from pika.spec import BasicProperties
 
 from agent.errors import CapacityError, UpstreamError
@@ -49,6 +57,9 @@ MAX_PRIORITY = 9
 POLL_S = 0.05
 MAX_BUCKET = 19  # delay queues .delay.0 to .delay.19; the last one holds every delay from 2^18 ms
 PARKED_EVERY_S = 1.0  # how long a count of the messages parked for a retry is reused
+# How long a connection the broker blocks (a memory or disk alarm) waits before it gives up,
+# unless the URL's blocked_connection_timeout says: a put waits for nothing longer.
+BLOCKED_S = 10.0
 # A connection or channel found dead (closed by the broker meanwhile): worth one more try.
 STALE = (AMQPConnectionError, ChannelClosed, ChannelWrongStateError)
 T = TypeVar("T")
@@ -95,6 +106,8 @@ class RabbitQueue:
 
     def __init__(self, url: str, name: str, capacity: int, normal_capacity: int) -> None:
         self.params = pika.URLParameters(url)
+        if self.params.blocked_connection_timeout is None:
+            self.params.blocked_connection_timeout = BLOCKED_S
         self.name = name
         self.capacity = capacity
         self.normal_capacity = min(normal_capacity, capacity)
@@ -168,6 +181,8 @@ class RabbitQueue:
         one it had is found dead (AMQPError when that fails too)."""
         try:
             return operation(self._channel())
+        except ConnectionBlockedTimeout:
+            raise  # a new connection would be blocked as well
         except STALE:
             self._drop()
         return operation(self._channel())
@@ -177,6 +192,12 @@ class RabbitQueue:
         body, props = _message(item)
         try:
             self._on_channel(lambda ch: ch.basic_publish("", queue, body, props, True))
+        except ConnectionBlockedTimeout as exc:
+            self._drop()
+            raise UpstreamError(
+                f"RabbitMQ blocked publishing for {self.params.blocked_connection_timeout:g} s "
+                "(a memory or disk alarm on the broker); retry later"
+            ) from exc
         except AMQPError as exc:
             self._drop()
             raise UpstreamError(
