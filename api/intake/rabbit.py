@@ -55,7 +55,10 @@ log = logging.getLogger(__name__)
 
 MAX_PRIORITY = 9
 POLL_S = 0.05
-MAX_BUCKET = 19  # delay queues .delay.0 to .delay.19; the last one holds every delay from 2^18 ms
+# Delay queues .delay.0 to .delay.27: bucket b holds delays up to 2^b ms, over 2^(b-1) ms, so
+# a retry waits at most twice its delay behind those ahead of it (a queue expires its messages
+# from the head only); the last one holds every delay from 2^26 ms (18.6 h).
+MAX_BUCKET = 27
 PARKED_EVERY_S = 1.0  # how long a count of the messages parked for a retry is reused
 # How long a connection the broker blocks (a memory or disk alarm) waits before it gives up,
 # unless the URL's blocked_connection_timeout says: a put waits for nothing longer.
@@ -240,8 +243,8 @@ class RabbitQueue:
         return int(self._declared(self.held).consumer_count)
 
     def _parked_count(self) -> int:
-        """Messages in the delay queues, counted at most every PARKED_EVERY_S (twenty
-        declares are too many for every put)."""
+        """Messages in the delay queues, counted at most every PARKED_EVERY_S (a declare
+        each is too many for every put)."""
         count, counted_at = self._parked
         if time.monotonic() - counted_at < PARKED_EVERY_S:
             return count

@@ -183,3 +183,25 @@ def test_a_replay_the_broker_did_not_take_leaves_the_dead_letter_open(
     # Closed as 'replayed', it would wait for a replay that queued nothing.
     assert intake.dead_letters.get(letter.id).state == "open"
     assert api.services.store.status(ticket_id) == "failed"
+
+
+def test_a_retry_is_not_parked_behind_one_much_longer(queue_name: str) -> None:
+    # A delay queue expires its messages from the head only: a message parked behind a longer
+    # one waits for that one. Retries whose delays differ more than twofold (a ten-minute
+    # backoff, an hour-long one) must not share a delay queue.
+    queue = RabbitQueue(URL, queue_name, 10, 10)
+    delays = {"hour": 3600.0, "ten-minutes": 600.0}
+    for ticket_id in delays:
+        queue.put(QueueItem(ticket_id, "api", 23, False))
+    for _ in delays:
+        delivery = queue.get(1.0)
+        assert delivery is not None
+        queue.retry(delivery, delays[delivery.item.ticket_id])
+    channel = queue._channel()
+    parked = {
+        name: channel.queue_declare(name, passive=True).method.message_count
+        for name in queue.queues
+        if ".delay." in name
+    }
+    assert sorted(n for n in parked.values() if n) == [1, 1], parked
+    queue.close()
