@@ -16,7 +16,10 @@ ready with none held mean nobody works the queue (``overdue_s``).
 pika's BlockingConnection is not thread-safe: each thread gets its own connection. Between two
 calls it answers no heartbeats, so the broker closes a connection left idle for a heartbeat
 timeout (as it does all of them when it restarts): an operation that finds its thread's
-connection dead opens a new one and runs once more. A delivery is acknowledged (or retried)
+connection dead opens a new one and runs once more. A worker's connection is not left idle
+while it triages the ticket it got, however long that takes (the broker would give the ticket
+to another worker): a keep-alive thread answers the heartbeats meanwhile, and stops before the
+worker's thread uses the connection again. A delivery is acknowledged (or retried)
 only on the connection that delivered it; once that is gone the broker has put the message
 back in the queue, and it comes again. A connection the broker blocks (a memory or disk alarm)
 is torn down after BLOCKED_S: a put is refused then instead of hanging its request. A message
@@ -65,6 +68,7 @@ PARKED_EVERY_S = 1.0  # how long a count of the messages parked for a retry is r
 BLOCKED_S = 10.0
 # A connection or channel found dead (closed by the broker meanwhile): worth one more try.
 STALE = (AMQPConnectionError, ChannelClosed, ChannelWrongStateError)
+KEEPALIVE_MAX_S = 1.0  # longest pause between two looks at a held delivery's connection
 T = TypeVar("T")
 
 
@@ -95,6 +99,36 @@ def _item(body: bytes) -> QueueItem | None:
         return None
 
 
+class _KeepAlive:
+    """Answers the broker's heartbeats on a connection its thread leaves alone meanwhile."""
+
+    def __init__(self, connection: pika.BlockingConnection) -> None:
+        self.connection = connection
+        self.stopping = threading.Event()
+        # The timeout negotiated with the broker (pika keeps it in its parameters' copy).
+        params = getattr(getattr(connection, "_impl", None), "params", None)
+        heartbeat = getattr(params, "heartbeat", None)
+        every_s = KEEPALIVE_MAX_S
+        if isinstance(heartbeat, int | float) and heartbeat > 0:
+            every_s = min(every_s, heartbeat / 4)
+        self.thread = threading.Thread(
+            target=self._run, args=(every_s,), name="intake-broker-keepalive", daemon=True
+        )
+        self.thread.start()
+
+    def _run(self, every_s: float) -> None:
+        while not self.stopping.wait(every_s):
+            try:
+                self.connection.process_data_events(time_limit=0)
+            except AMQPError:
+                return  # gone: the broker puts the message back, its ack finds out
+
+    def stop(self) -> None:
+        """Return once the thread left the connection for good."""
+        self.stopping.set()
+        self.thread.join()
+
+
 def _never(*_: object) -> None:
     """The held queue's consumers get no message."""
 
@@ -120,6 +154,7 @@ class RabbitQueue:
         self._opened = 0  # connections opened so far: a delivery's token names its connection
         self._parked = (0, float("-inf"))  # messages parked for a retry, and when counted
         self._unworked_since: float | None = None  # first seen ready with none held
+        self._keepalives: set[_KeepAlive] = set()
         channel = self._channel()
         channel.queue_declare(name, durable=True, arguments={"x-max-priority": MAX_PRIORITY + 1})
         back = {"x-dead-letter-exchange": "", "x-dead-letter-routing-key": name}
@@ -147,7 +182,25 @@ class RabbitQueue:
     def _delay_queue(self, bucket: int) -> str:
         return f"{self.name}.delay.{bucket}"
 
+    def _keep_alive(self) -> None:
+        """Answer this thread's connection's heartbeats until the thread uses it again."""
+        keepalive = _KeepAlive(self._channel().connection)
+        with self._lock:
+            self._keepalives.add(keepalive)
+        self._local.keepalive = keepalive
+
+    def _quiet(self) -> None:
+        """This thread's connection is its own again (no keep-alive on it)."""
+        keepalive: _KeepAlive | None = getattr(self._local, "keepalive", None)
+        if keepalive is None:
+            return
+        self._local.keepalive = None
+        keepalive.stop()
+        with self._lock:
+            self._keepalives.discard(keepalive)
+
     def _channel(self) -> BlockingChannel:
+        self._quiet()
         channel: BlockingChannel | None = getattr(self._local, "channel", None)
         if channel is not None and channel.is_open:
             return channel
@@ -277,6 +330,7 @@ class RabbitQueue:
                     self._drop()  # gone with its connection: the broker puts it back
                     continue
                 token = f"{self._local.number}:{method.delivery_tag}"
+                self._keep_alive()  # its triage may outlast the heartbeat timeout
                 return Delivery(item=item, token=token, redelivered=bool(method.redelivered))
             if time.monotonic() >= deadline:
                 return None
@@ -304,6 +358,7 @@ class RabbitQueue:
         """The delivery's tag while the connection that delivered it is this thread's and
         open; None once it is gone (the broker has put the message back in the queue)."""
         number, tag = delivery.token.split(":", 1)
+        self._quiet()
         channel: BlockingChannel | None = getattr(self._local, "channel", None)
         mine = channel is not None and channel.is_open and self._local.number == int(number)
         if not mine:
@@ -364,6 +419,9 @@ class RabbitQueue:
         """Close every connection this queue opened."""
         with self._lock:
             connections, self._all = self._all, []
+            keepalives, self._keepalives = self._keepalives, set()
+        for keepalive in keepalives:
+            keepalive.stop()
         for connection in connections:
             if connection.is_open:
                 try:
