@@ -99,9 +99,12 @@ def _check_tree(policy: Policy, teams: str) -> None:
             )
         missing = _skills_nobody_has(policy, branch)
         if missing:
+            lacking = "; ".join(
+                f"no member of {', '.join(teams)} has {skill!r}" for skill, teams in missing.items()
+            )
             raise PathError(
                 (*at, "required_skills"),
-                f"branch {branch.name}: no member of the teams it can route to has {missing}",
+                f"branch {branch.name}: {lacking} (the person would be any member there)",
             )
         _check_can_fire(policy, i, branch)
 
@@ -142,20 +145,33 @@ def _check_can_fire(policy: Policy, i: int, branch: Branch) -> None:
         )
 
 
-def _skills_nobody_has(policy: Policy, branch: Branch) -> list[str]:
-    """Skills the branch asks for that no member of a team it can route to has (a typo
-    would otherwise pass silently: the picker falls back to any member)."""
+def _skills_nobody_has(policy: Policy, branch: Branch) -> dict[str, list[str]]:
+    """Each skill the branch asks for, with the teams it can route to where no member has it
+    (a typo or a missing specialist would otherwise pass silently: the picker falls back to any
+    member of that team)."""
     if not branch.required_skills or not branch.assign:
-        return []
-    reachable = [branch.team] if branch.team else (branch.when.team or policy.team_names)
-    has = {
-        fold(skill)
-        for team in policy.teams
-        if team.name in reachable
-        for member in team.members
-        for skill in member.skills
-    }
-    return sorted(s for s in branch.required_skills if fold(s) not in has)
+        return {}
+    missing: dict[str, list[str]] = {}
+    for name in _teams_reached(policy, branch):
+        has = {fold(skill) for member in policy.team(name).members for skill in member.skills}
+        for skill in branch.required_skills:
+            if fold(skill) not in has:
+                missing.setdefault(skill, []).append(name)
+    return missing
+
+
+def _teams_reached(policy: Policy, branch: Branch) -> list[str]:
+    """The teams a ticket can have when the branch decides: the one it names, else those its
+    conditions let through (only the first line is not escalated)."""
+    if branch.team:
+        return [branch.team]
+    when, first_line = branch.when, policy.first_line_team
+    return [
+        name
+        for name in policy.team_names
+        if (when.team is None or name in when.team)
+        and (when.escalate is None or when.escalate == (name != first_line))
+    ]
 
 
 _CHANNELS = "is not a channel; channels: " + ", ".join(get_args(Channel))
