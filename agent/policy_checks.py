@@ -56,6 +56,16 @@ def check_references(policy: Policy) -> None:
                 f"rule {rule.id}: escalate_to {team} and stay_first_line contradict each "
                 "other (set one of them)",
             )
+        if rule.actions.tier is not None and (
+            rule.actions.stay_first_line or team == policy.first_line_team
+        ):
+            # a rule's tier is for the escalated: the ticket keeps the first line's tier
+            raise PathError(
+                (*at, "actions", "tier"),
+                f"rule {rule.id}: a ticket it sends or keeps to {policy.first_line_team} stays "
+                "first line, with that team's tier; give the tier to a rule that escalates, or "
+                "leave it out",
+            )
         if raise_to and raise_to not in scale:
             raise PathError(
                 (*at, "actions", "raise_priority_to"),

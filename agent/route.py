@@ -81,7 +81,7 @@ def choose_route(
                 confidence = max(confidence, RULE_CONFIDENCE)
 
     team_obj = policy.team(team)
-    tier = (branch.tier if branch else None) or _rule_tier(hits, team) or team_obj.tier
+    tier = (branch.tier if branch else None) or _rule_tier(policy, hits, team) or team_obj.tier
 
     assignee = None
     if branch is None or branch.assign:
@@ -181,8 +181,11 @@ def tree_team(policy: Policy, ticket: Ticket, hits: Sequence[RuleHit], priority:
     return named.pop() if len(named) == 1 else None
 
 
-def _rule_tier(hits: Sequence[RuleHit], team: str) -> int | None:
-    """The tier asked by the heaviest rule that names no team or this team."""
+def _rule_tier(policy: Policy, hits: Sequence[RuleHit], team: str) -> int | None:
+    """The tier asked by the heaviest rule that names no team or this team, for an escalated
+    ticket: one that stays first line has the first line's tier, whatever else fired."""
+    if team == policy.first_line_team:
+        return None
     tiered = [h for h in hits if h.actions.tier and h.actions.escalate_to in (None, team)]
     return max(tiered, key=lambda h: h.weight).actions.tier if tiered else None
 
