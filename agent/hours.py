@@ -134,6 +134,28 @@ def add_business_hours(start: datetime, hours: float, business: WorkingHours) ->
         day += timedelta(days=1)
 
 
+def longest_business_span(hours: float, business: WorkingHours) -> timedelta:
+    """At most how long in real time ``hours`` of business time take from any start: up to a
+    week to the first shift, then whole weeks of shifts, each listed holiday costing one shift
+    (a daylight-saving switch aside, an hour on a few days a year)."""
+    shift = shift_length(business)
+    weekly = shift * len(set(business.days))
+    needed = timedelta(hours=hours) + shift * len(set(business.holidays))
+    return timedelta(weeks=1) + timedelta(weeks=needed / weekly)
+
+
+def shift_length(hours: WorkingHours) -> timedelta:
+    """How long one shift lasts on the wall clock (a night shift's end is the next day's)."""
+
+    def since_midnight(clock: time) -> timedelta:
+        if clock == END_OF_DAY:
+            return timedelta(days=1)
+        return timedelta(hours=clock.hour, minutes=clock.minute, seconds=clock.second)
+
+    length = since_midnight(hours.end) - since_midnight(hours.start)
+    return length + timedelta(days=1) if hours.overnight else length
+
+
 def business_time(start: datetime, end: datetime, business: WorkingHours) -> timedelta:
     """How much business time lies between two moments (none when `end` is not after `start`)."""
     current, end = as_utc(start).astimezone(UTC), as_utc(end).astimezone(UTC)

@@ -6,17 +6,21 @@ targets and protocol, and what sets a ticket's priority. Part of agent.policy, w
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from agent.hours import WorkingHours
+from agent.hours import WorkingHours, longest_business_span, shift_length
 from agent.policy_checks import PathError
 from agent.text import fold
 
 ProtocolAction = Literal["jump_queue", "notify_oncall", "start_sla_clock", "page_team_lead"]
 HOURS_A_YEAR = 8760
+# A business-hours SLA comes due within this many years of arrival: a few business hours a week
+# for a year's target would put due times past any date a datetime holds (OverflowError)
+SLA_HORIZON_YEARS = 10
 
 
 class _Strict(BaseModel):
@@ -139,6 +143,7 @@ class PriorityPolicy(_Strict):
                     f"{level.first_response_hours:g} is after resolution_hours "
                     f"{level.resolution_hours:g}",
                 )
+        self._due_within_the_horizon()
         for field, by in (
             ("by_account_tier", self.by_account_tier),
             ("by_severity", self.by_severity),
@@ -162,6 +167,26 @@ class PriorityPolicy(_Strict):
             if priority not in self.scale:
                 raise PathError(loc, f"priority {priority!r} is not on the scale {self.scale}")
         return self
+
+    def _due_within_the_horizon(self) -> None:
+        """PathError for a business-hours level whose resolution could come due more than
+        SLA_HORIZON_YEARS after arrival."""
+        business = self.business_hours
+        for name, level in self.levels.items():
+            if not level.business_hours:
+                continue  # at most a year of hours around the clock
+            span = longest_business_span(level.resolution_hours, business)
+            if span <= timedelta(days=365.25 * SLA_HORIZON_YEARS):
+                continue
+            weekly = shift_length(business) * len(set(business.days)) / timedelta(hours=1)
+            off = f" and {len(set(business.holidays))} holidays" if business.holidays else ""
+            raise PathError(
+                ("levels", name, "resolution_hours"),
+                f"{level.resolution_hours:g} business hours take up to "
+                f"{span / timedelta(days=365.25):,.0f} years at {weekly:.3g} hours a week of "
+                f"priorities.business_hours{off}; a due time must come within "
+                f"{SLA_HORIZON_YEARS} years (give the level fewer hours or the business more)",
+            )
 
     def rank(self, priority: str) -> int:
         """0 is the most urgent."""
