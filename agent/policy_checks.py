@@ -163,7 +163,10 @@ def _skills_nobody_has(policy: Policy, branch: Branch) -> dict[str, list[str]]:
         return {}
     missing: dict[str, list[str]] = {}
     for name in _teams_reached(policy, branch):
-        has = {fold(skill) for member in policy.team(name).members for skill in member.skills}
+        members = policy.team(name).members
+        if not members:
+            continue  # nobody is picked there: the team's queue takes the ticket
+        has = {fold(skill) for member in members for skill in member.skills}
         for skill in branch.required_skills:
             if fold(skill) not in has:
                 missing.setdefault(skill, []).append(name)

@@ -71,3 +71,11 @@ def test_dropping_the_example_s_only_major_incident_person_of_a_team_is_refused(
     path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     with pytest.raises(PolicyError, match=re.escape("no member of network has 'major-incident'")):
         load_policy(path)
+
+
+def test_a_team_without_members_is_not_asked_for_skills() -> None:
+    # nobody is picked there, so no skill can be missed: the team's queue takes the ticket
+    policy = TWO_SPECIALISTS.replace("{name: sre, members: [{name: Erin}]}", "{name: sre}")
+    policy = policy.replace("[major-incident, vpn]", "[major-incident]")
+    policy = policy.replace("{name: net, members: [{name: Bob, skills: [vpn]}]}", "{name: net}")
+    assert loads_policy(policy).decision_tree[0].required_skills == ["major-incident"]
