@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from agent.models import Evidence, LLMUsage, Ticket, TriageDecision
+from agent.patterns import PATTERN_TIMEOUT_S
 from agent.policy import Policy
 from agent.priority import merge_tags, retag_expertise, sla_evidence, sla_for
 from agent.route import LoadView, describe_branch, first_branch, pick_assignee
@@ -51,6 +52,12 @@ def assemble_decision(state: TriageState, policy: Policy, policy_version: str) -
     reasons = list(route.review_reasons)
     if injections and policy.injection_to_review:
         reasons.append("possible prompt injection in the ticket text")
+    for pattern in complexity.gave_up:
+        # a code it would have found might have sent the ticket elsewhere
+        reasons.append(
+            f"error-code pattern {pattern!r} gave up on this ticket after {PATTERN_TIMEOUT_S:g} s "
+            "of matching: the rules using it may have missed a code"
+        )
     review_at = policy.complexity.review_at
     if review_at is not None and complexity.score >= review_at:
         reasons.append(f"complexity {complexity.score:g} at or above {review_at:g}")

@@ -6,11 +6,11 @@ whose first matching branch picks the team, tier and skills. Part of agent.polic
 
 from __future__ import annotations
 
-import re
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from agent.patterns import PATTERN_TIMEOUT_S, compile_pattern, pattern_problem
 from agent.policy_checks import PathError
 
 ComplexityPart = Literal[
@@ -31,11 +31,17 @@ _WEIGHTS: dict[ComplexityPart, float] = {
 
 def _check_regexes(patterns: list[str]) -> list[str]:
     for i, pattern in enumerate(patterns):
+        problem = pattern_problem(pattern)
+        if problem:
+            raise ValueError(f"error_codes[{i}] {pattern!r} is not a valid regex: {problem}")
         try:
-            re.compile(pattern)
-        except re.error as exc:
-            raise ValueError(f"error_codes[{i}] {pattern!r} is not a valid regex: {exc}") from exc
-        if re.search(pattern, "") is not None:
+            empty = compile_pattern(pattern).search("", timeout=PATTERN_TIMEOUT_S)
+        except TimeoutError:
+            raise ValueError(
+                f"error_codes[{i}] {pattern!r} runs past {PATTERN_TIMEOUT_S:g} s on empty text; "
+                "simplify it"
+            ) from None
+        if empty is not None:
             # it finds a "code" in any text: the rule would fire on every ticket
             raise ValueError(
                 f"error_codes[{i}] {pattern!r} matches empty text, so it finds a code in every "

@@ -2,12 +2,13 @@
 
 ``RuleEngine(policy)`` compiles every keyword list into one folded, word-bounded pattern and every
 error-code regex once; evaluating a ticket is then a handful of scans of its *injection-cleaned*
-text, well under a millisecond for a typical policy.
+text, well under a millisecond for a typical policy. Error-code regexes run with a time limit
+(agent.patterns): one that gives up on a ticket's text is named in ``Complexity.gave_up``.
 """
 
 from __future__ import annotations
 
-import re
+import logging
 import weakref
 from typing import Literal
 
@@ -15,9 +16,12 @@ from pydantic import BaseModel, Field
 
 from agent.errors import PolicyError
 from agent.models import Evidence, Ticket
+from agent.patterns import PATTERN_TIMEOUT_S, CompiledPattern, compile_pattern, find_matches
 from agent.policy import Policy
 from agent.policy_rules import RuleActions
 from agent.text import compile_terms, fold, match_keys, term_key
+
+log = logging.getLogger(__name__)
 
 HitKind = Literal["keyword", "error_code", "field", "complexity"]
 Part = Literal["error_codes", "products", "prior_contacts", "reopens", "length", "urgency"]
@@ -53,6 +57,11 @@ class Complexity(BaseModel):
     error_codes: list[str] = Field(default_factory=list)
     products: list[str] = Field(default_factory=list)
     urgency_cues: list[str] = Field(default_factory=list)
+    gave_up: list[str] = Field(
+        default_factory=list,
+        description="Error-code patterns that gave up on the text past their time limit (the "
+        "rules using them may have missed a code)",
+    )
 
 
 def ticket_field(ticket: Ticket, name: str) -> str | None:
@@ -91,7 +100,7 @@ class _CompiledRule:
         rule = policy.rules[index]
         self.rule = rule
         self.keywords = {term_key(k): k for k in rule.match.keywords if term_key(k)}
-        self.codes = [re.compile(p) for p in rule.match.error_codes]
+        self.codes = [compile_pattern(p) for p in rule.match.error_codes]
         self.fields: dict[str, set[str]] = {}
         for name, values in rule.match.fields.items():
             if name not in FIELD_NAMES:
@@ -115,14 +124,15 @@ class RuleEngine:
         self.signal_pattern = compile_terms([*cx.products, *cx.urgency_cues])
         # Generic codes live in the policy's complexity section once the schema has them;
         # every rule's error-code patterns count too. Each distinct regex runs once per text.
-        generic = [re.compile(p) for p in getattr(cx, "error_codes", None) or []]
+        generic = [compile_pattern(p) for p in getattr(cx, "error_codes", None) or []]
         unique = {c.pattern: c for c in [*generic, *(c for r in self.rules for c in r.codes)]}
         self.code_patterns = list(unique.values())
         self._last: _Scan | None = None
 
     def _scan(self, text: str) -> _Scan:
         # evaluate() and complexity() of one ticket read the same text: scan it once.
-        # The cached scan depends on the text alone and is never mutated once published.
+        # The cached scan depends on the text alone; what it adds later (codes, keys, patterns
+        # that gave up on its text or a part of it) is the same whoever adds it.
         last = self._last
         if last is not None and last.text == text:
             return last
@@ -146,7 +156,7 @@ class RuleEngine:
             where = rule.match.where
             if where not in scans:
                 region = subj if where == "subject" else _body(text, subj)
-                scans[where] = _Scan(self, region)
+                scans[where] = _Scan(self, region, parent=scans["any"])
             scan = scans[where]
             matched: list[str] = []
             kinds: list[HitKind] = []
@@ -207,6 +217,7 @@ class RuleEngine:
             error_codes=codes,
             products=products,
             urgency_cues=cues,
+            gave_up=list(scan.gave_up),
         )
 
     def _field_matches(self, compiled: _CompiledRule, ticket: Ticket) -> list[str]:
@@ -221,12 +232,15 @@ class RuleEngine:
 class _Scan:
     """One text's folded form, keyword keys and error codes, each computed on first use."""
 
-    def __init__(self, engine: RuleEngine, text: str) -> None:
+    def __init__(self, engine: RuleEngine, text: str, parent: _Scan | None = None) -> None:
         self.engine = engine
         self.text = text
         self.folded = fold(text)
         self._keys: set[str] | None = None
         self._codes: dict[str, list[str]] = {}
+        # patterns that gave up here, and in the scans of this text's subject or body
+        self.gave_up: dict[str, None] = {}
+        self._parent = parent
 
     def keys(self) -> set[str]:
         """Folded keys of every rule keyword in the text."""
@@ -234,18 +248,31 @@ class _Scan:
             self._keys = match_keys(self.engine.keyword_pattern, self.folded)
         return self._keys
 
-    def codes(self, patterns: list[re.Pattern[str]]) -> list[str]:
+    def codes(self, patterns: list[CompiledPattern]) -> list[str]:
         """Distinct codes the patterns find, per pattern in order of appearance."""
         seen: dict[str, str] = {}
         for pattern in patterns:
             found = self._codes.get(pattern.pattern)
             if found is None:
-                # a zero-width or blank match (r'\b', '(?=ORA)', r'\s') is no code
-                found = [c for m in pattern.finditer(self.text) if (c := m.group(0).strip())]
+                found, gave_up = find_matches(pattern, self.text)
+                if gave_up:
+                    self._gave_up(pattern.pattern)
                 self._codes[pattern.pattern] = found
             for code in found:
                 seen.setdefault(code.upper(), code)
         return list(seen.values())
+
+    def _gave_up(self, pattern: str) -> None:
+        log.warning(
+            "error-code pattern %r gave up after %g s on a text of %d characters; simplify it",
+            pattern,
+            PATTERN_TIMEOUT_S,
+            len(self.text),
+        )
+        scan: _Scan | None = self
+        while scan is not None:
+            scan.gave_up[pattern] = None
+            scan = scan._parent
 
 
 def _body(text: str, subject: str) -> str:
