@@ -36,6 +36,11 @@ class TicketReads:
         with self.db.session() as session:
             return Ticket.model_validate(_row(session, ticket_id).payload)
 
+    def stored(self, ticket_id: str) -> dict[str, Any]:
+        """The stored ticket's JSON as it is, for a person to inspect (it may no longer load)."""
+        with self.db.session() as session:
+            return dict(_row(session, ticket_id).payload)
+
     def status(self, ticket_id: str) -> TicketStatus:
         """A ticket's current status."""
         with self.db.session() as session:

@@ -60,7 +60,9 @@ class DeadLetterActions:
             raise _not_failed(status, letter)
         ticket = None
         if fixed is not None:
-            stored = self.store.ticket(letter.ticket_id).model_dump(mode="json")
+            # As stored, not as loaded: the fix may be what makes a ticket that no longer
+            # loads (stored by another version) valid again.
+            stored = self.store.stored(letter.ticket_id)
             ticket = _fixed_ticket(fixed, stored, letter.ticket_id)
         if reason is None:
             reason = "replayed with a fixed ticket" if fixed is not None else "replayed as is"

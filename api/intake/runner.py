@@ -15,7 +15,9 @@ import random
 from contextlib import AbstractContextManager
 from typing import Literal
 
-from agent.errors import InputError, NotFoundError, PolicyError
+from pydantic import ValidationError
+
+from agent.errors import InputError, NotFoundError, PolicyError, first_problem
 from api import heartbeat
 from api.db import urgent_writes
 from api.intake.dlq import DeadLetters
@@ -93,9 +95,11 @@ class IntakeRunner:
             self.queue.ack(delivery)
             return "gone"
         except Exception as exc:
-            error = f"{type(exc).__name__}: {exc}"[:2000]
+            unloadable = self._unloadable(ticket_id, exc)
+            error = (unloadable or f"{type(exc).__name__}: {exc}")[:2000]
             self.health.failure(source, error)
-            if isinstance(exc, PERMANENT) or attempt.attempts >= self.options.intake_max_attempts:
+            permanent = unloadable is not None or isinstance(exc, PERMANENT)
+            if permanent or attempt.attempts >= self.options.intake_max_attempts:
                 return self._dead(delivery, error, attempt.attempts)
             self.records.end_attempt(ticket_id, error)
             delay = backoff_s(
@@ -130,20 +134,47 @@ class IntakeRunner:
             extend, heartbeat.every_s(lease_s), f"lease of {delivery.item.ticket_id}"
         )
 
+    def _unloadable(self, ticket_id: str, exc: Exception) -> str | None:
+        """Why the stored ticket no longer loads (its JSON no longer validates against the
+        model: stored by another version), when that is what failed; None otherwise."""
+        if not isinstance(exc, ValidationError):
+            return None
+        try:
+            self.store.ticket(ticket_id)
+        except ValidationError as again:
+            return f"the stored ticket no longer loads: {first_problem(again, 'ticket')}"
+        except Exception:  # gone or unreachable: the failure is reported as it came
+            return None
+        return None
+
     def _dead(self, delivery: Delivery, error: str, attempts: int) -> Handled:
         ticket_id = delivery.item.ticket_id
         record = self.records.get(ticket_id)
-        ticket = self.store.ticket(ticket_id)
+        try:
+            loaded = self.store.ticket(ticket_id)
+            ticket = loaded.model_dump(mode="json")
+            channel, tier = str(loaded.channel), loaded.account.tier
+        except ValidationError:
+            # Kept as stored for a person to inspect, fix on replay or discard: a dead letter
+            # that cannot be written would leave its delivery to come back after every lease.
+            ticket = self.store.stored(ticket_id)
+            channel = record.channel if record else str(ticket.get("channel", "other"))
+            tier = record.tier if record else "standard"
+        except NotFoundError:
+            log.warning("dead-lettered ticket %s is not in the store any more; dropped", ticket_id)
+            self.records.end_attempt(ticket_id, error)
+            self.queue.ack(delivery)
+            return "gone"
         self.dead_letters.add(
             ticket_id=ticket_id,
             source=delivery.item.source,
-            channel=ticket.channel,
-            tier=ticket.account.tier,
+            channel=channel,
+            tier=tier,
             priority=delivery.item.priority,
             error=error,
             attempts=attempts,
             payload=record.raw if record else {},
-            ticket=ticket.model_dump(mode="json"),
+            ticket=ticket,
         )
         self.store.set_status(ticket_id, "failed", f"dead-lettered: {error}")
         self.records.end_attempt(ticket_id, error)
