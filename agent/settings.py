@@ -206,6 +206,12 @@ class Settings(BaseSettings):
         description="A claimed ticket whose worker is gone returns to the queue after this; "
         "a run in progress extends it every quarter of this.",
     )
+    intake_max_run_s: float = Field(
+        default=600.0,
+        gt=0,
+        description="A triage run longer than this is given up: its ticket is retried "
+        "(dead-lettered after the attempts) and another worker takes the hung one's place.",
+    )
     intake_profiles_path: Path | None = Field(
         default=None, description="YAML validation profiles per channel and tier."
     )

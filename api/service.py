@@ -86,8 +86,13 @@ class TriageService:
                 ticket = self.store.ticket(claim.id)
             return self._run(claim.id, ticket), False
 
-    def process(self, ticket_id: str) -> None:
-        """Triage a stored ticket (the intake workers' job); decided tickets are left alone."""
+    def process(self, ticket_id: str, before_outcome: Callable[[], None] | None = None) -> None:
+        """Triage a stored ticket (the intake workers' job); decided tickets are left alone.
+
+        ``before_outcome`` is called before the run's outcome (its decision, or its failure) is
+        stored, and raises to drop it: the intake gave up a run past its time limit, and its
+        ticket may have been decided since by another run.
+        """
         if self.store.status(ticket_id) in DONE:
             # A redelivery after a crash: finish what the first run may not have (listeners).
             self.notify(ticket_id)
@@ -98,7 +103,7 @@ class TriageService:
         ticket = self.store.ticket(ticket_id)
         for enrich in self.enrichers:  # e.g. the helpdesk's history; each degrades on its own
             ticket = enrich(ticket)
-        self._run(ticket_id, ticket)
+        self._run(ticket_id, ticket, before_outcome)
 
     def _alive(self, ticket_id: str) -> AbstractContextManager[None]:
         """Write the ticket's row every alive_every_s until the block ends (api.heartbeat)."""
@@ -106,17 +111,23 @@ class TriageService:
             lambda: self.store.touch(ticket_id), self.alive_every_s, f"ticket {ticket_id}"
         )
 
-    def _run(self, ticket_id: str, ticket: Ticket) -> dict[str, Any]:
+    def _run(
+        self, ticket_id: str, ticket: Ticket, before_outcome: Callable[[], None] | None = None
+    ) -> dict[str, Any]:
         self.follow_policy()
         started = time.perf_counter()
+        keep = before_outcome or (lambda: None)
         try:
             result = self.engine.triage(ticket, thread_id=ticket_id)
         except TriageError as exc:
+            keep()
             self.store.set_status(ticket_id, "failed", f"{type(exc).__name__}: {exc}")
             raise
         except Exception as exc:
+            keep()
             self.store.set_status(ticket_id, "failed", f"internal error ({type(exc).__name__})")
             raise
+        keep()
         self.metrics.decision(result.decision, time.perf_counter() - started)
         output = self.store.record(ticket_id, result, actor="agent")
         if self.loads is not None:

@@ -43,6 +43,11 @@ class IntakeOptions(BaseModel):
         gt=0,
         description="A claimed ticket whose worker is gone returns to the queue after this",
     )
+    intake_max_run_s: float = Field(
+        default=600.0,
+        gt=0,
+        description="A triage run longer than this is given up: retried, then dead-lettered",
+    )
     intake_profiles_path: Path | None = Field(
         default=None, description="YAML validation profiles (defaults built in)"
     )

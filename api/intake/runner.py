@@ -4,14 +4,18 @@ One delivery: own the ticket's run (a second delivery of a ticket being triaged 
 the attempt, triage through TriageService (which skips decided tickets and tells the decision
 listeners once), then ack. While the run goes on, its lease and the delivery's are extended
 every quarter of TRIAGE_INTAKE_LEASE_S, so a run longer than the lease (a slow LLM call) stays
-its worker's; a worker that died loses both after the lease. Failures retry with exponential
-backoff and jitter; input errors and exhausted attempts go to the dead-letter store with the
-error, attempts and payload."""
+its worker's; a worker that died loses both after the lease. A run past TRIAGE_INTAKE_MAX_RUN_S
+(an endpoint that never answers) is given up by the worker pool: it counts as a failed attempt,
+its lease is no longer extended and its late outcome is dropped (api.intake.runs). Failures
+retry with exponential backoff and jitter; input errors, a stored ticket that no longer loads
+and exhausted attempts go to the dead-letter store with the error, attempts and payload."""
 
 from __future__ import annotations
 
 import logging
 import random
+import time
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Literal
 
@@ -25,13 +29,14 @@ from api.intake.health import SourceHealth
 from api.intake.options import IntakeOptions
 from api.intake.queue import Delivery, IntakeQueue, backoff_s
 from api.intake.records import IntakeRecords
+from api.intake.runs import Run, RunGivenUp, Runs
 from api.intake.urgency import UrgentWork
 from api.service import TriageService
 from api.store import TicketStore
 
 log = logging.getLogger(__name__)
 
-Handled = Literal["decided", "retry", "dead", "busy", "gone"]
+Handled = Literal["decided", "retry", "dead", "busy", "gone", "given up"]
 # The ticket itself is the problem: retrying cannot help, a person must fix it.
 PERMANENT: tuple[type[Exception], ...] = (InputError, PolicyError)
 
@@ -56,17 +61,22 @@ class IntakeRunner:
         self.options = options
         self.rng = rng or random.Random()
         self.urgency = urgency or UrgentWork()
+        self.runs = Runs()
 
     def handle(self, delivery: Delivery) -> Handled:
         """Process one delivery; never raises for a ticket's own failure."""
         if not delivery.item.urgent:
-            return self._handle(delivery)
+            return self._handle(delivery, _nothing)
         # An urgent ticket's writes go before those of the routine tickets around it, and
-        # routine workers wait before their next ticket until it is done.
-        with self.urgency.running(), urgent_writes():
-            return self._handle(delivery)
+        # routine workers wait before their next ticket until it is done (or given up).
+        release = self.urgency.hold()
+        try:
+            with urgent_writes():
+                return self._handle(delivery, release)
+        finally:
+            release()
 
-    def _handle(self, delivery: Delivery) -> Handled:
+    def _handle(self, delivery: Delivery, release: Callable[[], None]) -> Handled:
         ticket_id, source = delivery.item.ticket_id, delivery.item.source
         try:
             attempt = self.records.start_attempt(ticket_id, self.options.intake_lease_s)
@@ -87,48 +97,100 @@ class IntakeRunner:
             error = f"gave up after {attempt.attempts - 1} attempts without a result"
             self.health.failure(source, error)  # its source's health shows the crashes too
             return self._dead(delivery, error, attempt.attempts - 1)
+        run = Run(delivery, attempt.attempts, release)
+        self.runs.add(run)
         try:
-            with self._alive(delivery):
-                self.service.process(ticket_id)
+            return self._run(run)
+        finally:
+            self.runs.remove(run)
+
+    def _run(self, run: Run) -> Handled:
+        delivery = run.delivery
+        ticket_id, source = delivery.item.ticket_id, delivery.item.source
+        try:
+            with self._alive(run):
+                self.service.process(ticket_id, before_outcome=run.keep)
+        except RunGivenUp:
+            return self._late(run)
         except NotFoundError:
+            if not run.settle():
+                return self._late(run)
             self.records.end_attempt(ticket_id)
             self.queue.ack(delivery)
             return "gone"
         except Exception as exc:
+            if not run.settle():
+                return self._late(run)
             unloadable = self._unloadable(ticket_id, exc)
             error = (unloadable or f"{type(exc).__name__}: {exc}")[:2000]
             self.health.failure(source, error)
-            permanent = unloadable is not None or isinstance(exc, PERMANENT)
-            if permanent or attempt.attempts >= self.options.intake_max_attempts:
-                return self._dead(delivery, error, attempt.attempts)
-            self.records.end_attempt(ticket_id, error)
-            delay = backoff_s(
-                attempt.attempts,
-                self.options.intake_backoff_base_s,
-                self.options.intake_backoff_cap_s,
-                self.rng,
-            )
-            log.info(
-                "ticket %s attempt %d failed (%s); retry in %.1f s",
-                ticket_id,
-                attempt.attempts,
-                error,
-                delay,
-            )
-            self.queue.retry(delivery, delay)
-            return "retry"
+            if unloadable is not None or isinstance(exc, PERMANENT):
+                return self._dead(delivery, error, run.attempt)
+            return self._failed(delivery, error, run.attempt)
+        if not run.settle():  # a decided ticket's listeners told late: all is stored already
+            return self._late(run)
         self.records.end_attempt(ticket_id)
         self.health.success(source)
         self.queue.ack(delivery)
         return "decided"
 
-    def _alive(self, delivery: Delivery) -> AbstractContextManager[None]:
-        """Extend the run's lease and the delivery's every quarter of them while it runs."""
+    def _failed(self, delivery: Delivery, error: str, attempts: int) -> Handled:
+        """A failed attempt: retried after a backoff, or dead-lettered once it was the last."""
+        ticket_id = delivery.item.ticket_id
+        if attempts >= self.options.intake_max_attempts:
+            return self._dead(delivery, error, attempts)
+        self.records.end_attempt(ticket_id, error)
+        delay = backoff_s(
+            attempts,
+            self.options.intake_backoff_base_s,
+            self.options.intake_backoff_cap_s,
+            self.rng,
+        )
+        log.info(
+            "ticket %s attempt %d failed (%s); retry in %.1f s", ticket_id, attempts, error, delay
+        )
+        self.queue.retry(delivery, delay)
+        return "retry"
+
+    def give_up(self, delivery: Delivery) -> bool:
+        """Give up the delivery's run, past TRIAGE_INTAKE_MAX_RUN_S: it is a failed attempt
+        (retried, or dead-lettered when it was the last) and the run's late outcome is dropped.
+        False when the run ended meanwhile or is storing its outcome."""
+        run = self.runs.get(delivery)
+        if run is None or not run.give_up():
+            return False
+        ticket_id, limit = delivery.item.ticket_id, self.options.intake_max_run_s
+        error = f"the triage run took longer than TRIAGE_INTAKE_MAX_RUN_S ({limit:g} s): given up"
+        log.warning("ticket %s attempt %d: %s", ticket_id, run.attempt, error)
+        self.health.failure(delivery.item.source, error)
+        if run.attempt < self.options.intake_max_attempts:
+            # As a run that failed would have left it (the dead-lettered one is failed too).
+            self.store.set_status(ticket_id, "failed", error)
+        self._failed(delivery, error, run.attempt)
+        return True
+
+    def _late(self, run: Run) -> Handled:
+        """The thread of a given-up run came back: its outcome is dropped, as settled."""
+        waited = time.monotonic() - run.started
+        log.warning(
+            "ticket %s: the outcome of its given-up run came after %.0f s and was dropped",
+            run.delivery.item.ticket_id,
+            waited,
+        )
+        return "given up"
+
+    def _alive(self, run: Run) -> AbstractContextManager[None]:
+        """Extend the run's lease and the delivery's every quarter of them while it runs and
+        is not given up (a given-up run's ticket is settled: retried or dead-lettered)."""
         lease_s = self.options.intake_lease_s
+        delivery = run.delivery
 
         def extend() -> None:
-            self.records.extend_attempt(delivery.item.ticket_id, lease_s)
-            self.queue.extend(delivery, lease_s)
+            with run.lock:
+                if run.given_up:
+                    return
+                self.records.extend_attempt(delivery.item.ticket_id, lease_s)
+                self.queue.extend(delivery, lease_s)
 
         return heartbeat.pulse(
             extend, heartbeat.every_s(lease_s), f"lease of {delivery.item.ticket_id}"
@@ -180,3 +242,7 @@ class IntakeRunner:
         self.records.end_attempt(ticket_id, error)
         self.queue.ack(delivery)
         return "dead"
+
+
+def _nothing() -> None:
+    """What a routine run holds besides its thread: nothing to release."""

@@ -179,6 +179,8 @@ def build_intake(
         on_error=lambda kind: metrics.errors.labels(kind=f"intake_{kind}").inc(),
         urgent_lane=_urgent_lane(queue),
         urgency=urgency,
+        max_run_s=options.intake_max_run_s,
+        give_up=runner.give_up,
     )
     handlers = handlers if handlers is not None else {}
     secret = options.webhook_secret.get_secret_value() if options.webhook_secret else None

@@ -10,7 +10,7 @@ for at most ``max_wait_s``: a stream of urgent tickets slows routine work down, 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 MAX_WAIT_S = 0.25
@@ -33,15 +33,29 @@ class UrgentWork:
     @contextmanager
     def running(self) -> Iterator[None]:
         """Count the block as urgent work in flight."""
-        with self._clear:
-            self._active += 1
+        release = self.hold()
         try:
             yield
         finally:
+            release()
+
+    def hold(self) -> Callable[[], None]:
+        """Count urgent work in flight until the returned release is first called (later calls
+        do nothing): a run given up stops counting though its hung thread goes on."""
+        with self._clear:
+            self._active += 1
+        released = threading.Event()
+
+        def release() -> None:
             with self._clear:
+                if released.is_set():
+                    return
+                released.set()
                 self._active -= 1
                 if not self._active:
                     self._clear.notify_all()
+
+        return release
 
     def step_aside(self) -> bool:
         """Before a routine ticket: wait while urgent work runs (bounded); True if it waited."""

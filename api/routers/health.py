@@ -83,6 +83,7 @@ def _check_intake(services: Services, request: Request) -> dict[str, Any]:
         failing = [s.source for s in states if s.failing]
         dead = intake.dead_letters.open_count()
         stuck = intake.stuck_s(states)
+        hung = intake.workers.stuck()
     except Exception as exc:
         return _failed(exc)
     size = intake.options.intake_queue_size
@@ -94,12 +95,21 @@ def _check_intake(services: Services, request: Request) -> dict[str, Any]:
     if stuck is not None:
         # Workers in another process (or hung ones) that nobody sees from here.
         detail += f"; no worker took a due ticket for {stuck:.0f} s"
-    # A failing source is reported, not fatal: the others still flow.
+    if hung:
+        limit = intake.options.intake_max_run_s
+        runs = ", ".join(f"{r.ticket_id} for {r.running_s:.0f} s" for r in hung)
+        detail += f"; runs stuck past TRIAGE_INTAKE_MAX_RUN_S ({limit:g} s), given up: {runs}"
+    # A failing source is reported, not fatal: the others still flow. So does a stuck run
+    # another thread stands in for; one nobody stands in for holds a worker the queue lacks.
     return {
-        "ok": running and depth < size and stuck is None,
+        "ok": running and depth < size and stuck is None and all(r.stood_in for r in hung),
         "required": True,
         "detail": detail,
         "failing_sources": failing,
+        "stuck_runs": [
+            {"ticket_id": r.ticket_id, "running_s": round(r.running_s, 1), "stood_in": r.stood_in}
+            for r in hung
+        ],
     }
 
 
