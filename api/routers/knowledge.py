@@ -45,11 +45,11 @@ def router_status(caller: Admin, services: ServicesDep) -> RouterStatus:
     summary="Refit the router in the background now",
 )
 def refit(caller: Admin, services: ServicesDep) -> RouterStatus:
-    """Tickets keep being routed by the current router until the new one is ready."""
+    """Tickets keep being routed by the current router until the new one is ready. Refits
+    run one at a time in one thread: the answer says whether one is running or requested."""
     refitter = services.refitter
     if not refitter.supported:
         raise ConflictError("this engine's knowledge base cannot be refitted in the background")
-    if not refitter.alive:
-        refitter.start()  # a service built without background threads still honours the request
+    refitter.start()  # a service built without background threads still honours the request
     refitter.request()
     return RouterStatus.model_validate(refitter.status())
