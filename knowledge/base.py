@@ -31,6 +31,10 @@ class CaseStore(Protocol):
         """The cases among those ids that exist."""
         ...
 
+    def get_embedded(self, case_ids: Sequence[str]) -> tuple[list[Case], np.ndarray]:
+        """The cases among those ids that exist, with their stored embeddings (one row each)."""
+        ...
+
     def search(self, embedding: np.ndarray, k: int) -> list[SimilarCase]:
         """The k nearest cases by cosine similarity, most similar first."""
         ...

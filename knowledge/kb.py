@@ -226,10 +226,12 @@ class KnowledgeBase:
     def observe_stored(self, case_ids: list[str]) -> list[str]:
         """Let the router observe cases another process stored (a correction it received);
         returns the ids not stored (yet)."""
-        found = self.store.get_many(case_ids)
-        cases = [found[i] for i in case_ids if i in found]
+        # with the embeddings as stored: a process on another machine (its own embedding
+        # cache) embedded every case the others learned again
+        cases, vectors = self.store.get_embedded(case_ids)
         if cases:
-            self._observe(cases, self.embedder.embed([case.text for case in cases]))
+            self._observe(cases, vectors)
+        found = {case.id for case in cases}
         return [i for i in case_ids if i not in found]
 
     def _observe(self, cases: list[Case], vectors: np.ndarray) -> None:

@@ -70,6 +70,12 @@ class InMemoryCaseStore:
         """The cases among those ids that exist."""
         return {i: self._cases[i] for i in case_ids if i in self._cases}
 
+    def get_embedded(self, case_ids: Sequence[str]) -> tuple[list[Case], np.ndarray]:
+        """The cases among those ids that exist, with their stored embeddings (one row each)."""
+        ids = [i for i in dict.fromkeys(case_ids) if i in self._cases]
+        vectors = [self._vectors[i] for i in ids]
+        return [self._cases[i] for i in ids], np.stack(vectors) if vectors else np.zeros((0, 0))
+
     def search(self, embedding: np.ndarray, k: int) -> list[SimilarCase]:
         """The k nearest cases by cosine similarity, most similar first."""
         if k <= 0 or not self._cases:

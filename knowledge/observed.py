@@ -59,6 +59,10 @@ class ObservedCases:
         """Each case with its embedding (a copy of its row)."""
         return [Observed(case, self._matrix[self._rows[i]]) for i, case in self._cases.items()]
 
+    def cases(self) -> list[Case]:
+        """The observed cases, without their embeddings."""
+        return list(self._cases.values())
+
     def add(self, seen: Observed) -> None:
         """Remember a case, replacing what was observed of the same id before."""
         vector = seen.embedding.ravel()
@@ -117,6 +121,9 @@ class ObservedWithout(ObservedCases):
 
     def values(self) -> list[Observed]:
         return [o for o in self._all.values() if o.case.id != self._left_out]
+
+    def cases(self) -> list[Case]:
+        return [case for case in self._all.cases() if case.id != self._left_out]
 
     def add(self, seen: Observed) -> None:
         raise TypeError("the observed cases of a replay are read-only")

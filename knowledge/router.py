@@ -151,6 +151,10 @@ class LearnedRouter:
             if s.case.team and s.case.team not in known:
                 self._new_teams.add(s.case.team)
 
+    def observed_cases(self) -> list[Case]:
+        """The cases observed since the fit (journalled, for a router with a model directory)."""
+        return self._observed.cases()
+
     def _journal(self) -> Journal:
         assert self.model_dir is not None
         return Journal(self.model_dir / JOURNAL)

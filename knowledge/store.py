@@ -260,6 +260,21 @@ class ChromaCaseStore:
             found.update((case.id, case) for case in self._cases(got))
         return found
 
+    def get_embedded(self, case_ids: Sequence[str]) -> tuple[list[Case], np.ndarray]:
+        """The cases among those ids that exist, with their stored embeddings (one row each)."""
+        cases: list[Case] = []
+        vectors: list[np.ndarray] = []
+        ids = list(dict.fromkeys(case_ids))
+        for start in range(0, len(ids), self._batch):
+            got = self._collection.get(
+                ids=ids[start : start + self._batch],
+                include=["documents", "metadatas", "embeddings"],
+            )
+            if got["ids"]:
+                cases.extend(self._cases(got))
+                vectors.append(np.asarray(got["embeddings"], dtype=np.float32))
+        return cases, np.concatenate(vectors) if vectors else np.zeros((0, 0), dtype=np.float32)
+
     def search(self, embedding: np.ndarray, k: int) -> list[SimilarCase]:
         """The k nearest cases by cosine similarity, most similar first."""
         if k > _WIDE_SEARCH:  # no more than are stored: Chroma takes n_results as a 32-bit count

@@ -271,6 +271,17 @@ def test_iter_labels_pages_through_every_case_with_its_labels(store: CaseStore) 
     assert seen["c2"].subject == "Invoice wrong"
 
 
+def test_get_embedded_gives_the_stored_cases_with_their_embeddings(store: CaseStore) -> None:
+    vectors = _fill(store).embed([c.text for c in CASES])
+    cases, embeddings = store.get_embedded(["c3", "missing", "c1", "c3"])
+    assert len(cases) == len(embeddings) == 2
+    found = {case.id: (case, vector) for case, vector in zip(cases, embeddings, strict=True)}
+    assert found["c1"][0] == CASES[0] and found["c3"][0] == CASES[2]
+    np.testing.assert_allclose(found["c1"][1], vectors[0], atol=1e-5)
+    np.testing.assert_allclose(found["c3"][1], vectors[2], atol=1e-5)
+    assert len(store.get_embedded(["missing"])[0]) == 0
+
+
 def test_pages_smaller_than_one_case_hold_one_case_each(store: CaseStore) -> None:
     _fill(store)
     for size in (0, -2):
