@@ -21,6 +21,7 @@ from agent.errors import ConflictError, InputError, TriageError
 from agent.settings import Settings
 from knowledge.base import CaseStore
 from knowledge.cases import Case, SimilarCase
+from knowledge.catch_up import case_digest, digests, read_fitted, unknown_ids, write_fitted
 from knowledge.embeddings import Embedder, make_embedder
 from knowledge.feedback import Feedback, corrected_case
 from knowledge.ingest import IngestReport, Skipped
@@ -93,7 +94,10 @@ class KnowledgeBase:
         store = ChromaCaseStore.open(settings, read_only=read_only)
         embedder = make_embedder(settings.embedding_model, settings.embedding_cache_path)
         router = _load_router(settings, embedder.name) if with_router else None
-        return cls(store, embedder, router)
+        kb = cls(store, embedder, router)
+        if not read_only:
+            kb.catch_up()
+        return kb
 
     def close(self) -> None:
         """Release the store's resources (embedded Chroma's files), if it holds any."""
@@ -185,8 +189,10 @@ class KnowledgeBase:
         if self.router is None:
             raise TriageError("no learned router configured: open the knowledge base with one")
         cases, vectors = self._all_cases()
+        fitted = digests(cases)
         report = self.router.fit(cases, vectors, self.team_descriptions)
-        self._save_router(self.router)
+        self._save_router(self.router, fitted)
+        self._observe_unknown(self.router, fitted)  # stored by other processes during the fit
         return report
 
     def search(self, text: str, k: int = 5) -> list[SimilarCase]:
@@ -234,6 +240,32 @@ class KnowledgeBase:
         found = {case.id for case in cases}
         return [i for i in case_ids if i not in found]
 
+    def catch_up(self) -> int:
+        """Observe the stored cases the loaded router does not know: stored after its fit read
+        them and missing from its journal (a crash between storing and observing, a journal
+        rewritten by another process's refit). Returns how many were observed."""
+        model_dir = _model_dir(self.router)
+        if self.router is None or model_dir is None or not self.router.is_fitted:
+            return 0
+        with _holding(model_dir):
+            fitted = read_fitted(model_dir, self.router.version)
+        return self._observe_unknown(self.router, fitted)
+
+    def _observe_unknown(self, router: LearnedRouter, fitted: dict[str, str] | None) -> int:
+        """Let ``router`` observe the stored cases differing from what it was fitted on and
+        observed since; none when its fitted cases are not known (a router saved without)."""
+        if fitted is None or _model_dir(router) is None or not router.is_fitted:
+            return 0  # a router in memory only is no other process's to learn from
+        observed = digests(router.observed_cases())
+        ids = unknown_ids(self.store, fitted, observed)
+        if not ids:
+            return 0
+        cases, vectors = self.store.get_embedded(ids)
+        if cases:
+            router.observe(cases, vectors)
+            log.info("router %s observed %d stored cases new to it", router.version, len(cases))
+        return len(cases)
+
     def _observe(self, cases: list[Case], vectors: np.ndarray) -> None:
         # The router journals what it observes itself: re-saving all its models here took
         # ~3 s per case (74 MB of models on 5,400 cases) while routing waited.
@@ -256,22 +288,20 @@ class KnowledgeBase:
         try:
             swap(self._start_snapshot)
             cases, vectors = self._all_cases()
+            fitted = digests(cases)
             fresh = LearnedRouter(model_dir=self.router.model_dir)
             report = fresh.fit(cases, vectors, self.team_descriptions)
             # Written before routing is held for the swap: writing the models took ~3 s on
             # 5,400 cases, and every ticket waited for it.
-            self._save_router(fresh)
+            self._save_router(fresh, fitted)
+            # stored since the snapshot, here or by another process (whose journal lines were
+            # for the outgoing router): a scan, outside the swap too
+            self._observe_unknown(fresh, fitted)
 
             def adopt() -> None:
-                late = self._since_snapshot or {}
-                self._since_snapshot = None
-                if late:
-                    # a fitted router journals them beside the models just written
-                    fresh.observe(
-                        [c for c, _ in late.values()], np.stack([v for _, v in late.values()])
-                    )
-                    if not fresh.is_fitted:  # nothing fitted: a small save, which keeps them
-                        self._save_router(fresh)
+                # a fitted router journals them beside the models just written
+                if self._observe_late(fresh) and not fresh.is_fitted:
+                    self._save_router(fresh)  # nothing fitted: a small save, which keeps them
                 self.router = fresh
 
             swap(adopt)
@@ -297,30 +327,53 @@ class KnowledgeBase:
             model_dir = _model_dir(self.router)
             assert model_dir is not None
             fresh = LearnedRouter(model_dir=model_dir)
+            swap(self._start_snapshot)  # what this process learns meanwhile, handed over too
             with _holding(model_dir):  # a save under way ends first: models, journal, record
                 self._saved_stamp = _saved_stamp(model_dir)
                 record = _embedder_record(model_dir)
                 trained_on = record.read_text(encoding="utf-8").strip() if record.exists() else None
                 loaded = trained_on in (None, self.embedder.name) and fresh.load()
+                fitted = read_fitted(model_dir, fresh.version) if loaded else None
             if not loaded:
                 log.warning("the router saved in %s is not taken up here", model_dir)
                 return None
+            # what this process learned while the other one fitted reaches the new router
+            self._observe_unknown(fresh, fitted)
 
             def adopt() -> None:
+                self._observe_late(fresh)
                 self.router = fresh
 
             swap(adopt)
             return fresh.version
         finally:
+            self._since_snapshot = None
             self._refit_lock.release()
 
-    def _save_router(self, router: LearnedRouter) -> None:
-        """Save the router with the name of the embedding model its cases were embedded by."""
+    def _observe_late(self, fresh: LearnedRouter) -> bool:
+        """Let ``fresh`` observe the cases stored here since the snapshot began, those it did
+        not find stored as they are already; ends the snapshot. Whether there were any."""
+        known = digests(fresh.observed_cases())
+        late = {
+            i: (case, vector)
+            for i, (case, vector) in (self._since_snapshot or {}).items()
+            if known.get(i) != case_digest(case)
+        }
+        self._since_snapshot = None
+        if late:
+            fresh.observe([c for c, _ in late.values()], np.stack([v for _, v in late.values()]))
+        return bool(late)
+
+    def _save_router(self, router: LearnedRouter, fitted: dict[str, str] | None = None) -> None:
+        """Save the router with the name of the embedding model its cases were embedded by, and
+        the cases its fit read (``fitted``, digests by id) when they are given."""
         model_dir = _model_dir(router)
         with _holding(model_dir):
             router.save()
             if model_dir is not None:
                 _embedder_record(model_dir).write_text(self.embedder.name + "\n", encoding="utf-8")
+                if fitted is not None:
+                    write_fitted(model_dir, router.version, fitted)
                 self._saved_stamp = _saved_stamp(model_dir)
 
     def _start_snapshot(self) -> None:

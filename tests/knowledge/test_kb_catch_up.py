@@ -7,14 +7,16 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 
 import numpy as np
 
+from agent.settings import Settings
 from knowledge.cases import Case
 from knowledge.feedback import Feedback
 from knowledge.kb import KnowledgeBase
 from knowledge.memory_store import InMemoryCaseStore
-from knowledge.router import LearnedRouter
+from knowledge.router import JOURNAL, LearnedRouter
 
 TOPICS = {
     "network": "vpn tunnel drops wifi router gateway",
@@ -87,3 +89,61 @@ def test_a_case_another_process_learned_is_observed_with_its_stored_embedding() 
     assert there.observe_stored(["c1", "not-stored"]) == ["not-stored"]
     assert _observed(there) == {"c1": "billing"}
     assert embedder.embedded == 0
+
+
+def test_a_case_learned_elsewhere_during_a_refit_reaches_the_new_router(tmp_path: Path) -> None:
+    models = tmp_path / "models"
+    store = SnapshotStore()
+    api = KnowledgeBase(store, WordsEmbedder(), LearnedRouter(model_dir=models))
+    api.ingest(_cases())
+    api.refit()
+    worker = KnowledgeBase(store, WordsEmbedder(), LearnedRouter(model_dir=models))
+    assert worker.router is not None and worker.router.load()
+    outgoing = worker.router.version
+    # the worker process learns a correction once the API process has read its snapshot: its
+    # line is journalled for the outgoing router while the new one is fitted and saved
+    store.after_read = lambda: worker.feedback(Feedback(ticket_id="c4", correct_team="desk"))
+    api.refit_in_background(_run)
+    assert api.router is not None and api.router.version != outgoing
+    assert _observed(api) == {"c4": "desk"}
+    swaps: list[Callable[[], None]] = []
+
+    def swap(action: Callable[[], None]) -> None:
+        if swaps:  # the worker's own correction, learned while it loaded the new router
+            worker.feedback(Feedback(ticket_id="c7", correct_team="billing"))
+        swaps.append(action)
+        action()
+
+    assert worker.take_up_saved_router(swap) == api.router.version
+    assert _observed(worker) == {"c4": "desk", "c7": "billing"}
+    restarted = KnowledgeBase(store, WordsEmbedder(), LearnedRouter(model_dir=models))
+    assert restarted.router is not None and restarted.router.load()
+    assert _observed(restarted) == {"c4": "desk", "c7": "billing"}  # journalled for the new one
+
+
+def test_a_case_stored_but_not_observed_before_a_crash_is_observed_at_start(
+    tmp_path: Path,
+) -> None:
+    settings = Settings(data_dir=tmp_path)
+    kb = KnowledgeBase.open(settings)
+    kb.ingest(_cases())
+    kb.refit()
+    kb.close()
+    kb = KnowledgeBase.open(settings)
+    assert _observed(kb) == {}, "the cases of the fit are not observed again"
+    # a correction stored, then the process died before its router observed it
+    stored = kb.store.get("c2")
+    assert stored is not None and stored.team == "desk"
+    corrected = stored.model_copy(update={"team": "network", "label_source": "specialist"})
+    kb.store.upsert([corrected], kb.embedder.embed([corrected.text]))
+    kb.close()
+    kb = KnowledgeBase.open(settings)
+    assert _observed(kb) == {"c2": "network"}
+    assert kb.router is not None and kb.router.new_since_fit == 1
+    kb.close()
+    journal = (settings.model_dir / JOURNAL).read_text(encoding="utf-8").splitlines()
+    kb = KnowledgeBase.open(settings)
+    assert _observed(kb) == {"c2": "network"}
+    kb.close()
+    # observed once: later starts find it in the journal, as stored
+    assert (settings.model_dir / JOURNAL).read_text(encoding="utf-8").splitlines() == journal

@@ -21,6 +21,7 @@ from agent.errors import ConflictError, UpstreamError
 from agent.settings import Settings
 from knowledge.base import CaseStore
 from knowledge.cases import Case
+from knowledge.catch_up import case_digest
 from knowledge.memory_store import InMemoryCaseStore
 from knowledge.requesters import RequesterIndex
 from knowledge.store import (
@@ -280,6 +281,15 @@ def test_get_embedded_gives_the_stored_cases_with_their_embeddings(store: CaseSt
     np.testing.assert_allclose(found["c1"][1], vectors[0], atol=1e-5)
     np.testing.assert_allclose(found["c3"][1], vectors[2], atol=1e-5)
     assert len(store.get_embedded(["missing"])[0]) == 0
+
+
+def test_a_case_read_by_a_label_scan_has_the_digest_of_the_case_stored(store: CaseStore) -> None:
+    """What lets a loaded router find the stored cases it does not know (knowledge.catch_up)."""
+    _fill(store)
+    scanned = {case.id: case_digest(case) for page in store.iter_labels() for case in page}
+    assert scanned == {case.id: case_digest(case) for case in CASES}
+    whole = {case.id: case_digest(case) for cases, _ in store.iter_all() for case in cases}
+    assert whole == scanned
 
 
 def test_pages_smaller_than_one_case_hold_one_case_each(store: CaseStore) -> None:
