@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import logging
-import os
 import sys
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Iterator
-from contextlib import contextmanager
 from itertools import islice
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -27,18 +24,18 @@ from knowledge.feedback import Feedback, corrected_case
 from knowledge.ingest import IngestReport, Skipped
 from knowledge.merge import merge_batch
 from knowledge.router import LearnedRouter
-
-try:
-    import fcntl
-except ImportError:  # not POSIX: saves are not held against other processes
-    fcntl = None  # type: ignore[assignment]
+from knowledge.saved_router import (
+    embedder_record,
+    holding,
+    load_router,
+    model_dir_of,
+    saved_stamp,
+)
 
 if TYPE_CHECKING:
     from tqdm import tqdm
 
 log = logging.getLogger(__name__)
-
-SAVE_LOCK = "save.lock"  # beside the saved router: held by the process writing or reading it
 
 
 class KBStats(BaseModel):
@@ -77,7 +74,7 @@ class KnowledgeBase:
         # The policy's teams as embedded descriptions: a refit learns how much they weigh.
         self.team_descriptions: dict[str, np.ndarray] | None = None
         # The saved router file as this process last loaded or wrote it (see saved_router_changed)
-        self._saved_stamp = _saved_stamp(_model_dir(router))
+        self._saved_stamp = saved_stamp(model_dir_of(router))
 
     @classmethod
     def open(
@@ -93,7 +90,7 @@ class KnowledgeBase:
         settings.ensure_dirs()
         store = ChromaCaseStore.open(settings, read_only=read_only)
         embedder = make_embedder(settings.embedding_model, settings.embedding_cache_path)
-        router = _load_router(settings, embedder.name) if with_router else None
+        router = load_router(settings, embedder.name) if with_router else None
         kb = cls(store, embedder, router)
         if not read_only:
             kb.catch_up()
@@ -244,17 +241,17 @@ class KnowledgeBase:
         """Observe the stored cases the loaded router does not know: stored after its fit read
         them and missing from its journal (a crash between storing and observing, a journal
         rewritten by another process's refit). Returns how many were observed."""
-        model_dir = _model_dir(self.router)
+        model_dir = model_dir_of(self.router)
         if self.router is None or model_dir is None or not self.router.is_fitted:
             return 0
-        with _holding(model_dir):
+        with holding(model_dir):
             fitted = read_fitted(model_dir, self.router.version)
         return self._observe_unknown(self.router, fitted)
 
     def _observe_unknown(self, router: LearnedRouter, fitted: dict[str, str] | None) -> int:
         """Let ``router`` observe the stored cases differing from what it was fitted on and
         observed since; none when its fitted cases are not known (a router saved without)."""
-        if fitted is None or _model_dir(router) is None or not router.is_fitted:
+        if fitted is None or model_dir_of(router) is None or not router.is_fitted:
             return 0  # a router in memory only is no other process's to learn from
         observed = digests(router.observed_cases())
         ids = unknown_ids(self.store, fitted, observed)
@@ -313,7 +310,7 @@ class KnowledgeBase:
     def saved_router_changed(self) -> bool:
         """Whether another process saved a router in this router's model directory since this
         one loaded or saved its own (a stat, no read)."""
-        stamp = _saved_stamp(_model_dir(self.router))
+        stamp = saved_stamp(model_dir_of(self.router))
         return stamp is not None and stamp != self._saved_stamp
 
     def take_up_saved_router(self, swap: Callable[[Callable[[], None]], None]) -> str | None:
@@ -324,13 +321,13 @@ class KnowledgeBase:
         if not self.saved_router_changed() or not self._refit_lock.acquire(blocking=False):
             return None  # a refit here ends with its own router taking over
         try:
-            model_dir = _model_dir(self.router)
+            model_dir = model_dir_of(self.router)
             assert model_dir is not None
             fresh = LearnedRouter(model_dir=model_dir)
             swap(self._start_snapshot)  # what this process learns meanwhile, handed over too
-            with _holding(model_dir):  # a save under way ends first: models, journal, record
-                self._saved_stamp = _saved_stamp(model_dir)
-                record = _embedder_record(model_dir)
+            with holding(model_dir):  # a save under way ends first: models, journal, record
+                self._saved_stamp = saved_stamp(model_dir)
+                record = embedder_record(model_dir)
                 trained_on = record.read_text(encoding="utf-8").strip() if record.exists() else None
                 loaded = trained_on in (None, self.embedder.name) and fresh.load()
                 fitted = read_fitted(model_dir, fresh.version) if loaded else None
@@ -367,14 +364,14 @@ class KnowledgeBase:
     def _save_router(self, router: LearnedRouter, fitted: dict[str, str] | None = None) -> None:
         """Save the router with the name of the embedding model its cases were embedded by, and
         the cases its fit read (``fitted``, digests by id) when they are given."""
-        model_dir = _model_dir(router)
-        with _holding(model_dir):
+        model_dir = model_dir_of(router)
+        with holding(model_dir):
             router.save()
             if model_dir is not None:
-                _embedder_record(model_dir).write_text(self.embedder.name + "\n", encoding="utf-8")
+                embedder_record(model_dir).write_text(self.embedder.name + "\n", encoding="utf-8")
                 if fitted is not None:
                     write_fitted(model_dir, router.version, fitted)
-                self._saved_stamp = _saved_stamp(model_dir)
+                self._saved_stamp = saved_stamp(model_dir)
 
     def _start_snapshot(self) -> None:
         self._since_snapshot = {}
@@ -396,56 +393,3 @@ def _progress_bar() -> tqdm[Any] | None:
     from tqdm import tqdm
 
     return tqdm(unit="case", file=sys.stderr, dynamic_ncols=True)
-
-
-@contextmanager
-def _holding(model_dir: Path | None) -> Iterator[None]:
-    """Hold the model directory for one save or load, against the other processes on it (the
-    service, its worker processes, `triage kb refit`): a save writes the models aside under one
-    name and moves them in, and two at once wrote into the same file and one failed to move it."""
-    if model_dir is None or fcntl is None:
-        yield
-        return
-    model_dir.mkdir(parents=True, exist_ok=True)
-    fd = os.open(model_dir / SAVE_LOCK, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)  # per open file: threads of this process wait too
-        yield
-    finally:
-        os.close(fd)  # closing the descriptor releases the lock
-
-
-def _model_dir(router: LearnedRouter | None) -> Path | None:
-    """Where the router is saved (None: kept in memory, or a test fake's)."""
-    return getattr(router, "model_dir", None)
-
-
-def _saved_stamp(model_dir: Path | None) -> tuple[int, int, int] | None:
-    """Which saved router file is there: a save replaces it by another file."""
-    if model_dir is None:
-        return None
-    try:
-        found = (model_dir / "router.joblib").stat()
-    except FileNotFoundError:
-        return None
-    return found.st_ino, found.st_mtime_ns, found.st_size
-
-
-def _embedder_record(model_dir: Path) -> Path:
-    return model_dir / "embedding-model.txt"
-
-
-def _load_router(settings: Settings, embedding_model: str) -> LearnedRouter:
-    """The saved router, unless it learned from another embedding model's vectors."""
-    router = LearnedRouter(model_dir=settings.model_dir)
-    record = _embedder_record(settings.model_dir)
-    trained_on = record.read_text(encoding="utf-8").strip() if record.exists() else None
-    if trained_on is not None and trained_on != embedding_model:
-        log.warning(
-            "the saved router learned from %s embeddings, not %s: it is refitted before use",
-            trained_on,
-            embedding_model,
-        )
-        return router
-    router.load()
-    return router
