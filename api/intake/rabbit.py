@@ -100,13 +100,19 @@ def _item(body: bytes) -> QueueItem | None:
 
 
 class _KeepAlive:
-    """Answers the broker's heartbeats on a connection its thread leaves alone meanwhile."""
+    """Answers the broker's heartbeats on a connection its thread leaves alone meanwhile.
 
-    def __init__(self, connection: pika.BlockingConnection) -> None:
-        self.connection = connection
+    Meanwhile another thread may settle the delivery on the connection's channel (``lock``):
+    the worker pool gives up a run hung past its time limit while its thread still holds it.
+    """
+
+    def __init__(self, channel: BlockingChannel, number: int) -> None:
+        self.channel, self.number = channel, number
+        self.connection = channel.connection
         self.stopping = threading.Event()
+        self.lock = threading.Lock()  # held while the thread or a settling one uses the channel
         # The timeout negotiated with the broker (pika keeps it in its parameters' copy).
-        params = getattr(getattr(connection, "_impl", None), "params", None)
+        params = getattr(getattr(self.connection, "_impl", None), "params", None)
         heartbeat = getattr(params, "heartbeat", None)
         every_s = KEEPALIVE_MAX_S
         if isinstance(heartbeat, int | float) and heartbeat > 0:
@@ -119,13 +125,17 @@ class _KeepAlive:
     def _run(self, every_s: float) -> None:
         while not self.stopping.wait(every_s):
             try:
-                self.connection.process_data_events(time_limit=0)
+                with self.lock:
+                    self.connection.process_data_events(time_limit=0)
             except AMQPError:
                 return  # gone: the broker puts the message back, its ack finds out
 
     def stop(self) -> None:
-        """Return once the thread left the connection for good."""
+        """Return once the thread, and any thread settling a delivery on the channel, left the
+        connection for good."""
         self.stopping.set()
+        with self.lock:
+            pass
         self.thread.join()
 
 
@@ -154,7 +164,7 @@ class RabbitQueue:
         self._opened = 0  # connections opened so far: a delivery's token names its connection
         self._parked = (0, float("-inf"))  # messages parked for a retry, and when counted
         self._unworked_since: float | None = None  # first seen ready with none held
-        self._keepalives: set[_KeepAlive] = set()
+        self._keepalives: dict[int, _KeepAlive] = {}  # by the number of their connection
         channel = self._channel()
         channel.queue_declare(name, durable=True, arguments={"x-max-priority": MAX_PRIORITY + 1})
         back = {"x-dead-letter-exchange": "", "x-dead-letter-routing-key": name}
@@ -184,9 +194,9 @@ class RabbitQueue:
 
     def _keep_alive(self) -> None:
         """Answer this thread's connection's heartbeats until the thread uses it again."""
-        keepalive = _KeepAlive(self._channel().connection)
+        keepalive = _KeepAlive(self._channel(), self._local.number)
         with self._lock:
-            self._keepalives.add(keepalive)
+            self._keepalives[keepalive.number] = keepalive
         self._local.keepalive = keepalive
 
     def _quiet(self) -> None:
@@ -195,9 +205,10 @@ class RabbitQueue:
         if keepalive is None:
             return
         self._local.keepalive = None
+        with self._lock:  # settled by another thread from now on only if it began before
+            if self._keepalives.get(keepalive.number) is keepalive:
+                del self._keepalives[keepalive.number]
         keepalive.stop()
-        with self._lock:
-            self._keepalives.discard(keepalive)
 
     def _channel(self) -> BlockingChannel:
         self._quiet()
@@ -340,9 +351,33 @@ class RabbitQueue:
         """Count the delivery as held: a consumer on the held queue, on its channel."""
         self._channel().basic_consume(self.held, _never, consumer_tag=f"held.{tag}")
 
-    def _release(self, tag: int) -> None:
-        """No longer held (acknowledged or retried)."""
-        self._channel().basic_cancel(f"held.{tag}")
+    def _settled_away(
+        self, delivery: Delivery, settle: Callable[[BlockingChannel, int], None]
+    ) -> bool:
+        """Settle a delivery another thread got and is away from (its run, hung past the time
+        limit, was given up) on that thread's channel while its keep-alive holds off; False
+        when no thread is away holding it. The thread takes its connection back only after."""
+        number, tag = delivery.token.split(":", 1)
+        with self._lock:
+            keepalive = self._keepalives.get(int(number))
+            if keepalive is None:
+                return False
+            keepalive.lock.acquire()
+        try:
+            settle(keepalive.channel, int(tag))
+        except AMQPError as exc:
+            # Closed, the connection gives the message back to the broker (its thread opens
+            # another when it comes back): delivered again rather than held for nobody.
+            with contextlib.suppress(AMQPError):
+                keepalive.connection.close()
+            log.warning("%s not settled (%s): delivered again", delivery.item.ticket_id, exc)
+        finally:
+            keepalive.lock.release()
+        return True
+
+    def _ack_on(self, channel: BlockingChannel, tag: int) -> None:
+        channel.basic_ack(tag)
+        channel.basic_cancel(f"held.{tag}")  # no longer held
 
     def _set_aside(self, tag: int, body: bytes) -> None:
         """Move a message that is no item to the unreadable queue (on the channel that
@@ -358,7 +393,6 @@ class RabbitQueue:
         """The delivery's tag while the connection that delivered it is this thread's and
         open; None once it is gone (the broker has put the message back in the queue)."""
         number, tag = delivery.token.split(":", 1)
-        self._quiet()
         channel: BlockingChannel | None = getattr(self._local, "channel", None)
         mine = channel is not None and channel.is_open and self._local.number == int(number)
         if not mine:
@@ -371,12 +405,14 @@ class RabbitQueue:
 
     def ack(self, delivery: Delivery) -> None:
         """Acknowledge on the channel that delivered it (nothing to do once it is gone)."""
+        self._quiet()
+        if self._settled_away(delivery, self._ack_on):
+            return
         tag = self._delivered_here(delivery)
         if tag is None:
             return
         try:
-            self._channel().basic_ack(tag)
-            self._release(tag)
+            self._ack_on(self._channel(), tag)
         except AMQPError as exc:
             self._drop()  # its connection died now: the message goes back to the queue
             log.warning("ack of %s lost (%s): delivered again", delivery.item.ticket_id, exc)
@@ -385,13 +421,21 @@ class RabbitQueue:
         """Park a copy in the delay queue of its bucket, then ack the original; on the channel
         that delivered it only (once that is gone the broker delivers the original again, and
         a copy would be a second one)."""
-        if self._delivered_here(delivery) is None:
-            return
         delay_ms = max(1, int(delay_s * 1000))
         bucket = min(MAX_BUCKET, max(0, math.ceil(math.log2(delay_ms))))
         queue = self._delay_queue(bucket)
-        channel = self._channel()
         body, props = _message(delivery.item, delay_ms)
+
+        def park(channel: BlockingChannel, tag: int) -> None:
+            channel.basic_publish("", queue, body, props, mandatory=True)
+            self._ack_on(channel, tag)
+
+        self._quiet()
+        if self._settled_away(delivery, park):
+            return
+        if self._delivered_here(delivery) is None:
+            return
+        channel = self._channel()
         try:
             channel.basic_publish("", queue, body, props, mandatory=True)
         except STALE:
@@ -419,7 +463,7 @@ class RabbitQueue:
         """Close every connection this queue opened."""
         with self._lock:
             connections, self._all = self._all, []
-            keepalives, self._keepalives = self._keepalives, set()
+            keepalives, self._keepalives = list(self._keepalives.values()), {}
         for keepalive in keepalives:
             keepalive.stop()
         for connection in connections:

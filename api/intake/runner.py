@@ -37,6 +37,9 @@ from api.store import TicketStore
 log = logging.getLogger(__name__)
 
 Handled = Literal["decided", "retry", "dead", "busy", "gone", "given up"]
+# How long the thread of a given-up run waits for the give-up to settle its delivery (a
+# broker that blocks publishers holds a put for 10 s).
+HAND_BACK_WAIT_S = 60.0
 # The ticket itself is the problem: retrying cannot help, a person must fix it.
 PERMANENT: tuple[type[Exception], ...] = (InputError, PolicyError)
 
@@ -159,18 +162,28 @@ class IntakeRunner:
         run = self.runs.get(delivery)
         if run is None or not run.give_up():
             return False
-        ticket_id, limit = delivery.item.ticket_id, self.options.intake_max_run_s
-        error = f"the triage run took longer than TRIAGE_INTAKE_MAX_RUN_S ({limit:g} s): given up"
-        log.warning("ticket %s attempt %d: %s", ticket_id, run.attempt, error)
-        self.health.failure(delivery.item.source, error)
-        if run.attempt < self.options.intake_max_attempts:
-            # As a run that failed would have left it (the dead-lettered one is failed too).
-            self.store.set_status(ticket_id, "failed", error)
-        self._failed(delivery, error, run.attempt)
+        try:
+            ticket_id, limit = delivery.item.ticket_id, self.options.intake_max_run_s
+            error = (
+                f"the triage run took longer than TRIAGE_INTAKE_MAX_RUN_S ({limit:g} s): given up"
+            )
+            log.warning("ticket %s attempt %d: %s", ticket_id, run.attempt, error)
+            self.health.failure(delivery.item.source, error)
+            if run.attempt < self.options.intake_max_attempts:
+                # As a run that failed would have left it (the dead-lettered one is failed too).
+                self.store.set_status(ticket_id, "failed", error)
+            self._failed(delivery, error, run.attempt)
+        finally:
+            run.handed_back.set()
         return True
 
     def _late(self, run: Run) -> Handled:
-        """The thread of a given-up run came back: its outcome is dropped, as settled."""
+        """The thread of a given-up run came back: its outcome is dropped, as settled.
+
+        It waits for the give-up to have retried or dead-lettered the delivery: on a broker that
+        is done on this thread's connection, which the thread must not take back before."""
+        if not run.handed_back.wait(HAND_BACK_WAIT_S):
+            log.warning("ticket %s: its give-up is still settling it", run.delivery.item.ticket_id)
         waited = time.monotonic() - run.started
         log.warning(
             "ticket %s: the outcome of its given-up run came after %.0f s and was dropped",

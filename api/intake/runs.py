@@ -30,6 +30,7 @@ class Run:
         self.lock = threading.Lock()
         self.given_up = False
         self._settled = False
+        self.handed_back = threading.Event()  # set once a give-up settled the delivery
         # Ends what the run holds in this process besides its thread (its urgent-work count).
         self.release = release
 
