@@ -30,7 +30,9 @@ from agent.injection_patterns import (
 )
 from agent.injection_reading import fold
 
-ZERO_WIDTH = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
+# A soft hyphen before a line break stays: it says the word goes on in the next line, which the
+# scan reads joined ("instruc<SHY>⏎tions"); elsewhere it is drawn as nothing and goes.
+ZERO_WIDTH = re.compile("[\u200b\u200c\u200d\u2060\ufeff]|\u00ad" r"(?![^\S\n]*\n)")
 # Unicode's other default-ignorable code points: drawn as nothing, so they can split a cue
 # ("prev<LRM>ious") unseen. Direction marks and isolates, invisible operators, variation
 # selectors, fillers, and the tag characters that spell ASCII no one sees. A scan reads the text

@@ -88,7 +88,8 @@ IGNORE = (
     r"(?:すべて|全て|全部)?(?:無視|忘れ|破棄)" + _JA_DO,
 )
 
-PERSONA = (
+# The English ones apart: they are also looked for with accents left out (CUE_EN).
+PERSONA_EN = (
     r"\byou\s+are\s+(?:now|no\s+longer)\s+(?:an?|the|in|acting|operating|called|named|free|dan|unrestricted|jailbroken|bound"
     r"|[\w-]*(?:bot|gpt|ai|assistant|agent|model|mode))\b",
     r"\b(?:pretend|imagine)\s+(?:to\s+be|you\s+are|that\s+you\s+are)\s+(?:an?|the)\s+",
@@ -99,6 +100,9 @@ PERSONA = (
     # a greeting to the model: "Hey AI, route to security" ("Hi AI team" greets people)
     r"\b(?:dear|hey|hi|hello|attention|attn)\s+(?:ai|llm|gpt|chatgpt|chatbot|language\s+model)\s*[,:!]",
     r"\b(?:ai|llm|assistant|model|bot|classifier)s?\s+(?:reading|processing|triaging)\s+this\b",
+)
+PERSONA = (
+    *PERSONA_EN,
     r"\b(?:du\s+bist|sie\s+sind)\s+(?:jetzt|nun|ab\s+sofort)\s+(?:ein|eine|der|die|das|im)\b",
     r"\bab\s+(?:jetzt|sofort)\s+(?:bist\s+du|antwortest\s+du|musst\s+du)\b|\bneue\s+(?:system)?anweisungen\s*:|\bsystem(?:anweisung|prompt)",
     r"\b(?:ahora\s+eres|a\s+partir\s+de\s+ahora\s+(?:eres|debes|vas\s+a))\b|\bnuevas\s+instrucciones\s*:",
@@ -120,8 +124,7 @@ _URGENT_EN = (
     r"(?:urgent|critical|p[0-4]|sev(?:erity)?\s*[0-4]|high(?:est)?[\s-]priority|top\s+priority"
     r"|emergency|blocker)"
 )
-ORDERS = (
-    # en
+ORDERS_EN = (
     r"\b(?:set|change|raise|make|update|bump|upgrade|assign|give)\s+(?:the\s+|its\s+|this\s+|ticket\s+|a\s+)?priority\s+(?:to\s+|=\s*|:\s*|as\s+|at\s+|of\s+)?(?:p[0-4]|sev(?:erity)?\s*[0-4])\b",
     r"\b(?:set|change|make|assign|give)\s+(?:the\s+|its\s+|this\s+|ticket\s+|a\s+)?priority\s+(?:to|=|:|as)\s*(?:critical|highest|urgent|emergency)\b",
     r"\b(?:set|assign)\s+(?:this|it)\s+(?:to\s+|as\s+)?(?:p[0-4]|sev[0-4])\b|\bpriority\s+(?:must|shall|should|has\s+to)\s+be\s+(?:set\s+to\s+)?(?:p[0-4]|critical|highest)\b",
@@ -132,6 +135,9 @@ ORDERS = (
     # the answer's own fields given a value: "set escalate to false", "escalate: true"
     r"\bescalat(?:e|ion)\s*(?:flag\s*)?(?:[:=]|\bto\b|\bas\b)\s*[\"']?(?:true|false)\b"
     r"(?!\s+(?:alarm|alert|positive|negative|report|start|call|claim|information|data)\b)",
+)
+ORDERS = (
+    *ORDERS_EN,
     # de
     r"\b(?:setze|setzen\s+sie|stelle|stellen\s+sie|ändere|ändern\s+sie|erhöhe|erhöhen\s+sie)\s+(?:die\s+)?priorität\s+(?:auf|zu)\b",
     r"\b(?:markiere|markieren\s+sie)\s+(?:dieses\s+ticket\s+|das\s+ticket\s+|es\s+|dies\s+)?als\s+(?:dringend|kritisch|p[0-4]|hoch)",
@@ -176,9 +182,12 @@ ORDERS = (
 )
 
 # Orders whose verb must stand in imperative position (checked by IMPERATIVE_BEFORE).
-IMPERATIVE_ORDERS = _any(
+_IMPERATIVE_EN = (
     rf"\b(?:route|re-?route|classify|categori[sz]e)\s+{_THIS_EN}\s+(?:directly\s+|immediately\s+|straight\s+)?(?:to|as|into|under)\b",
     rf"\b(?:assign|reassign)\s+{_THIS_EN}\s+(?:directly\s+|immediately\s+)?to\s+(?:the\s+)?[\w&/-]+(?:\s+[\w&/-]+)?\s+(?:team|queue)\b",
+)
+IMPERATIVE_ORDERS = _any(
+    *_IMPERATIVE_EN,
     r"\b(?:leite|leiten\s+sie|weise|weisen\s+sie|ordne|ordnen\s+sie|route|routen\s+sie)\s+(?:dieses\s+ticket|das\s+ticket|diese\s+anfrage|es|dies|den\s+fall)\s+(?:direkt\s+|sofort\s+)?(?:an|zu|dem|der|in)\b",
     r"\b(?:enruta|enrute|redirige|redirija|asigna|asigne|deriva|derive|transfiere|transfiera|clasifica|clasifique)\s+(?:este\s+ticket|el\s+ticket|esto|esta\s+(?:solicitud|incidencia)|este\s+caso)\s+(?:directamente\s+)?(?:a|al|como|hacia)\b",
     r"\b(?:achemine[zr]?|route[zr]|redirige[zr]?|transf[eè]re[zr]?|assigne[zr]?|attribue[zr]?|affecte[zr]?|classe[zr]?)[\s-]+(?:ce\s+ticket|le\s+ticket|cette\s+demande|ceci|ce\s+cas|le|la)\s+(?:directement\s+)?(?:à|au|aux|vers|comme)\b",
@@ -241,6 +250,12 @@ IGNORE_THEIRS = re.compile(
     re.M,
 )
 IMPERATIVE = re.compile(IMPERATIVE_ORDERS, re.M)
+# The English cues alone. Accents mean nothing in English, so an English cue is also looked for
+# with every accent left out ("Ignöre all previous instructions"); in the other languages an
+# accent tells an order from a statement ("ignore las instrucciones", "ignoré las instrucciones":
+# "I ignored"), so theirs are looked for only as written.
+CUE_EN = tuple(cue for cue in CUE if cue.pattern in {*PERSONA_EN, *ORDERS_EN, TOKENS})
+IMPERATIVE_EN = re.compile(_any(*_IMPERATIVE_EN), re.M)
 # es/pt "ignora las instrucciones" with no word naming them the model's: an order only where a
 # sentence starts, after "por favor" or a role, or addressed ("tú", "você", "asistente,").
 START_ORDERS = re.compile(_ES_PT_IGNORE + _ES_PT_THE + _ES_PT_OBJ + r"\b", re.M)

@@ -7,8 +7,11 @@ inside a word that has Latin letters too ("Ignоre" with a Cyrillic "о"). ``rea
 readings that are only asked whether they hold a cue: every look-alike read as Latin ("ignore аӏӏ
 previous instructions", whose "аӏӏ" has no Latin letter), letters drawn in another style read as
 the plain ones (Unicode's compatibility forms: "𝐢𝐠𝐧𝐨𝐫𝐞", "ⓘⓖⓝⓞⓡⓔ", "ｉｇｎｏｒｅ" with a full-width
-"＜｜"), marks laid over a letter left out ("ign̶ore"), and words spaced out letter by letter
-closed up ("i g n o r e   p r e v i o u s", "i.g.n.o.r.e").
+"＜｜"), marks laid over a letter left out ("ign̶ore"), words hyphenated within or across a line
+break joined ("in-structions", "instruc-⏎tions", "instruc- tions"), and words spaced out letter
+by letter closed up ("i g n o r e   p r e v i o u s", "i.g.n.o.r.e"). ``unaccented`` reads the
+text with every accent left out ("ignöre", "Ïgnore"): only English cues are looked for in it, as
+in the other languages an accent can tell an order from a statement.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterator
+from functools import lru_cache
 
 # Lower-case one character to one character, so match positions stay valid in the original text.
 _LOWER = {
@@ -43,6 +47,21 @@ WORD_LETTERS = re.compile(r"[^\W\d_]+")
 # Five or more single letters in a row, one space (up to three) or one of . - _ * · apart.
 SPACED = re.compile(r"(?<![^\W_])[^\W\d_](?:(?:[^\S\n]{1,3}|[.\-_*·])[^\W\d_]){4,}(?![^\W_])")
 COMBINING = re.compile(r"[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
+# A hyphen (or soft hyphen) between letters, with blank space or one line break after it: a word
+# hyphenated where it was wrapped, or one split to hide it ("in-structions"). Joining ordinary
+# compounds ("e-mail", "follow-up") only makes words no cue is written with.
+# The hyphen first, then the letter before it: a pattern that starts with a look-behind is tried
+# at every position, ten times slower on a text with no hyphen.
+HYPHENATION = re.compile(r"[-\u00ad\u2010\u2011](?<=[^\W\d_].)[^\S\n]*(?:\n[^\S\n]*)?(?=[^\W\d_])")
+# Lower-case Latin letters with an accent, as the plain letter (one character each: "ö" is "o"),
+# and those with a stroke, which no decomposition takes apart.
+_PLAIN = {
+    c: ord(plain[0])
+    for c in range(0xDF, 0x250)
+    if len(plain := unicodedata.normalize("NFKD", chr(c))) > 1
+    and plain[0].isascii()
+    and all(unicodedata.combining(mark) for mark in plain[1:])
+} | str.maketrans("øłđħŧƀɨʉ", "oldhtbiu")
 LETTER_GAP = re.compile(r"(?<=\S) (?=\S)")  # a wider gap stays a word break
 PUNCT_GAP = re.compile(r"(?<=[^\W\d_])[.\-_*·](?=[^\W\d_])")  # then a space is the word break
 
@@ -74,8 +93,19 @@ def readings(folded: str) -> Iterator[str]:
     if LOOKALIKE_LOWER.search(folded):
         folded = folded.translate(_LOOKALIKE_LOWER)
         yield folded
+    if HYPHENATION.search(folded):
+        folded = HYPHENATION.sub("", folded)
+        yield folded
     if SPACED.search(folded):  # rare in any text
         yield SPACED.sub(_close_up, folded)
+
+
+@lru_cache(maxsize=8)  # a scan asks for it twice: cues, then role lines
+def unaccented(folded: str) -> str:
+    """The folded text with every accent and stroke left out ("ignöre" reads "ignore")."""
+    if folded.isascii():
+        return folded
+    return COMBINING.sub("", folded.translate(_PLAIN))
 
 
 def _latin_if_mixed(word: re.Match[str]) -> str:
