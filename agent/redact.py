@@ -137,8 +137,16 @@ AMOUNT_AFTER = re.compile(
 )
 
 # Full-width forms (U+FF01-FF5E, typed in East Asian input modes) read as their ASCII letters,
-# digits and '@': '０３０ １２３４ ５６７８' is a phone number.
-FULLWIDTH = {c: c - 0xFEE0 for c in range(0xFF01, 0xFF5F)}
+# digits and '@': '０３０ １２３４ ５６７８' is a phone number. The spaces that word processors and
+# French typography put between digit groups (no-break U+00A0, narrow no-break U+202F, thin
+# U+2009, figure U+2007 and the other fixed-width ones) read as a space, and the hyphens that do
+# not break a line (U+2010, U+2011, the figure dash U+2012) as '-': '4111 1111 1111 1111' with
+# no-break spaces is a card number.
+ASCII_READING = (
+    {c: c - 0xFEE0 for c in range(0xFF01, 0xFF5F)}
+    | dict.fromkeys([0x00A0, 0x202F, *range(0x2000, 0x200B)], ord(" "))
+    | dict.fromkeys(range(0x2010, 0x2013), ord("-"))
+)
 
 
 class Redaction(BaseModel):
@@ -181,7 +189,7 @@ class Redactor:
         """Text with each personal value replaced by its placeholder."""
         for kind, finder in _FINDERS:
             # Found in the ASCII reading (same length), cut from the text as written.
-            text = self._replace(text, kind, finder(text.translate(FULLWIDTH)))
+            text = self._replace(text, kind, finder(text.translate(ASCII_READING)))
         return text
 
     def result(self, text: str) -> Redaction:
