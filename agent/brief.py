@@ -22,6 +22,7 @@ from agent.models import (
     as_utc,
 )
 from agent.redact import Redactor
+from agent.redact_names import ticket_names, ticket_words
 from agent.state import TriageState
 from knowledge.cases import Case
 
@@ -185,7 +186,8 @@ def steps_after_review(brief: Brief, guessed: str, team: str) -> list[NextStep]:
 def build_brief(state: TriageState, decision: TriageDecision) -> Brief:
     """Problem, customer, full history, rule hits, similar escalations and next steps."""
     ticket, complexity = state["ticket"], state["complexity"]
-    redactor = Redactor()
+    # Earlier tickets of the same requester name the same people.
+    redactor = Redactor(ticket_names(ticket), keep=ticket_words(ticket))
     # A ticket the knowledge base already holds (learned from the helpdesk, corrected by
     # feedback) is its own nearest case when triaged again: no precedent of itself.
     earlier = [s for s in state.get("similar", []) if s.case.id != ticket.id]

@@ -20,6 +20,7 @@ from agent.models import Account, TeamScore, Ticket, escape_delimiters
 from agent.policy import Policy
 from agent.prompts import PromptMessage, load_prompt
 from agent.redact import Redactor
+from agent.redact_names import ticket_names, ticket_words
 from agent.tokens import count_tokens, truncate_to_tokens
 from knowledge.cases import SimilarCase
 
@@ -132,8 +133,9 @@ def build_prompt(
     reserved: int = 0,
 ) -> BuiltPrompt:
     """Render the classify prompt within the token budget, of which ``reserved`` tokens go to the
-    rest of the request (its response format); all customer text is redacted."""
-    redactor = Redactor()
+    rest of the request (its response format); all customer text is redacted, the names of
+    the people the ticket's fields give included."""
+    redactor = Redactor(ticket_names(ticket), keep=ticket_words(ticket))
     subject = scan(ticket.subject).clean_text if ticket.subject else ""
     body = (
         clean_text[len(subject) :].strip()

@@ -4,7 +4,9 @@ Kinds: EMAIL (also written out: "anna at example dot com", "anna [at] example [d
 CARD (Luhn-checked; grouped by spaces, dashes or dots), IBAN (mod-97 checked; grouped by spaces or
 dashes), ACCOUNT (numbers after a label such as "account no", "Kundennummer", "número de
 cliente"), IP (an IPv4 address: ``[IP_1]`` keeps the fact that one was there, a port or prefix
-after it stays; four numbers after a version label, "version 1.5.0.1", are a version). The same
+after it stays; four numbers after a version label, "version 1.5.0.1", are a version), NAME (a
+person's: given by the ticket's fields, or after a greeting, a closing or "my name is"; see
+``agent/redact_names.py``). The same
 original value gets the same placeholder (``[EMAIL_1]``) everywhere a ``Redactor`` is used, so
 subject, body and precedents of one prompt stay consistent. Dates, times, IP addresses, ticket and
 order numbers, amounts and error codes (ORA-12154, 0x80070005) are not phone numbers.
@@ -14,9 +16,11 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from pydantic import BaseModel, Field
+
+from agent.redact_names import NameFinder
 
 # Domains may be internationalised (müller.de); the top-level domain ends where ASCII letters
 # do, so an address inside Japanese or Chinese text with no space around it is found too. A name's
@@ -177,9 +181,13 @@ def iban_ok(iban: str) -> bool:
 
 
 class Redactor:
-    """Redacts several texts with one shared placeholder numbering."""
+    """Redacts several texts with one shared placeholder numbering.
 
-    def __init__(self) -> None:
+    ``names``: the people the ticket's fields name (``agent.redact_names.ticket_names``), found
+    wherever they are written; ``keep``: texts whose words are never a name (its product)."""
+
+    def __init__(self, names: Iterable[str] = (), keep: Iterable[str] = ()) -> None:
+        self._names = NameFinder(names, keep)
         self.mapping: dict[str, str] = {}
         self._by_value: dict[tuple[str, str], str] = {}
         self.counts: Counter[str] = Counter()
@@ -190,7 +198,8 @@ class Redactor:
         for kind, finder in _FINDERS:
             # Found in the ASCII reading (same length), cut from the text as written.
             text = self._replace(text, kind, finder(text.translate(ASCII_READING)))
-        return text
+        # Last: a name is looked for in text whose addresses are placeholders already.
+        return self._replace(text, "NAME", self._names.spans(text.translate(ASCII_READING)))
 
     def result(self, text: str) -> Redaction:
         """Redact text and return it with this redactor's mapping and counts so far."""
@@ -312,10 +321,11 @@ _FINDERS: list[tuple[str, Callable[[str], Iterator[tuple[int, int]]]]] = [
 ]
 
 
-def redact(text: str) -> Redaction:
-    """Replace e-mails, phones, cards, IBANs, labelled account numbers and IPv4 addresses with
+def redact(text: str, names: Iterable[str] = (), keep: Iterable[str] = ()) -> Redaction:
+    """Replace e-mails, phones, cards, IBANs, labelled account numbers, IPv4 addresses and
+    people's names (those given, and those a greeting, a sign-off or an introduction holds) with
     placeholders."""
-    return Redactor().result(text)
+    return Redactor(names, keep).result(text)
 
 
 def restore(text: str, mapping: dict[str, str]) -> str:

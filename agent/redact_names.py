@@ -1,0 +1,304 @@
+"""People's names in ticket text, found where they are known or where their place says so.
+
+Without a model a word is taken for a name only when
+- the ticket's fields give it: the requester ("Anna Schmidt", "anna.schmidt@example.com" or both),
+  the authors of the thread's messages, a form's name field. The whole name is found in any case
+  ("ANNA SCHMIDT", "anna.schmidt" in a path), an address's local part as a word ("user aschmidt
+  cannot log in"), each part alone only capitalised ("Anna", "Schmidt"), and a part that is also a
+  common word ("Mark", "Will", "Price") only within the whole name or in the places below;
+- it stands where names stand: after a greeting that starts a line ("Hi Anna,", "Dear Mr. Smith",
+  "Hallo Herr Müller"), after a closing on its line or on the next ("Thanks, Anna",
+  "Regards,\\nJohn Smith | IT"), after "my name is" ("Je m'appelle Marie Dubois."). There it is one
+  to three capitalised words; after a title (Mr, Frau, Mme...) any word.
+Words of a team or service ("Dear Support Team", "Hi IT,", "Sehr geehrtes Kundenservice-Team"), a
+few words that follow a greeting without naming anyone ("Hi all", "Dear Sir"), and the words of the
+ticket's product and account are never a name. A text with no capital letter at all (some desks
+lower-case everything) says nothing by case: there the capital is not asked for.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+
+from agent.models import Ticket
+
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+WORD = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*")
+ADDRESS = re.compile(r"[\w.+'-]+@[\w-]+(?:\.[\w-]+)+")
+PLACEHOLDER = re.compile(r"\[[A-Z]+_\d+\]")
+# The form fields that hold a person's name (the web form's "name", the usual others).
+NAME_FIELDS = ("name", "full_name", "requester_name", "contact_name", "customer_name")
+
+# Part of the name of a team, a service or a function, not of a person ("Kundenservice-Team").
+ROLE_PARTS = re.compile(
+    r"team|support|servi[cç]|desk|help|hilfe|admin|customer|kunde|client|care|depart|abteil|office"
+    r"|sales|billing|financ|account|secur|operat|network|system|techni|engineer|info|contact"
+    r"|kontakt|reply|mailer|master|monitor|alert|notif|report|[ée]quip|soporte|suporte|assist"
+    r"|atend|dienst|group|grupp|grupo|groupe|dept|staff|crew|partner|vendor|user|manage|portal"
+    r"|abuse|mail|bot|store|shop|tienda|loja|online|tech"
+)
+# ...or a whole word of one ("Caro Time de Suporte": Portuguese "time" is a team).
+ROLE_WORDS = frozenset(
+    {"it", "hr", "pm", "qa", "ops", "noc", "soc", "ti", "edv", "ict", "time", "personal"}
+)
+# Words that follow a greeting or a closing without naming anyone, in the supported languages.
+NOT_NAMES = frozenset(
+    _words(
+        """all everyone everybody there sir sirs madam colleague colleagues collegues folks guys
+        friends ladies gentlemen again mr mrs ms dr he she they me us him her them i'm im following
+        problem issue request urgent update help
+    both you the a an and or of to for in on at with from by is are was i we my our your please
+    thanks thank regards best kind many sent any some this that it not no yes ok okay hello hi dear
+    sorry good morning afternoon evening day night same also just still here once more now team
+    alle zusammen liebe damen herren und oder der die das ich wir sie mit von für bitte danke
+    kollegen kolleginnen leute grüße gruß
+    todos todas equipo señor señora señores señoras y el la los las de del con para por gracias
+    saludos hola buenos buenas
+    tous toutes équipe monsieur madame messieurs mesdames et le les du des avec pour merci bonjour
+    cordialement
+    equipe equipa senhor senhora senhores senhoras e o os as do da com obrigado obrigada
+    tutti squadra signore signora signori il lo gli di con per grazie saluti"""
+    )
+)
+# First names and surnames that are also common words: alone they stay, but not in a whole name,
+# a greeting or a sign-off ("please mark it as done" keeps its verb when Mark Jones wrote it).
+COMMON_WORDS = frozenset(
+    _words(
+        """will mark bill may june april august grant frank rob sue pat art jack ray dawn hope
+        joy rose page max chase miles lane dean drew guy rich young long king hunter amber ruby
+        crystal penny summer winter sunny sky river stone price field bell hall wood hill ward
+        cook baker white black green brown gray grey little short sharp swift frost snow day
+        knight case post key banks mills booth marsh power fox wolf bird cash gold silver major
+        sterling sage carter porter turner walker parker mason fisher miller gene glen cliff
+        norman victor
+        klein lang lange jung weiss weiß schwarz braun roth koch keller stein vogel sommer könig
+        kaiser fuchs hahn bauer fischer weber meister"""
+    )
+)
+
+_GREETING = re.compile(
+    r"(?im)^[^\S\n]*(?:hi|hello|hey|dear|good[^\S\n]+(?:morning|afternoon|evening|day)|greetings"
+    r"|hallo|moin|servus|liebe[rs]?|sehr[^\S\n]+geehrte[rs]?|guten[^\S\n]+(?:morgen|tag|abend)"
+    r"|hola|estimad[oa]s?|querid[oa]s?|buen[oa]s[^\S\n]+(?:d[ií]as|tardes|noches)|bonjour|bonsoir"
+    r"|salut|ch[eè]re?s?|ol[áa]|oi|prezad[oa]s?|car[oa]|ciao|salve|buongiorno|buonasera"
+    r"|gentile|gentilissim[oa]|egregi[oa])[^\S\n]*,?[^\S\n]+"
+)
+_TITLE = re.compile(
+    r"(?i)(?:mr|mrs|ms|miss|mx|dr|prof|herr|frau|sr|sra|srta|señor|señora|señorita|don|doña|mme"
+    r"|mlle|monsieur|madame|sig|sig\.ra|signor|signora|dott|ing)\.?[^\S\n]+"
+)
+_INTRODUCTION = re.compile(
+    r"(?i)\b(?:my[^\S\n]+name[^\S\n]+is|mein[^\S\n]+name[^\S\n]+ist|ich[^\S\n]+hei(?:ß|ss)e"
+    r"|me[^\S\n]+llamo|mi[^\S\n]+nombre[^\S\n]+es|je[^\S\n]+m['’]appelle|mon[^\S\n]+nom[^\S\n]+est"
+    r"|meu[^\S\n]+nome[^\S\n]+[ée]|me[^\S\n]+chamo|mi[^\S\n]+chiamo"
+    r"|il[^\S\n]+mio[^\S\n]+nome[^\S\n]+[èe])[^\S\n]+"
+)
+# After a greeting's or an introduction's name: the line's end, a punctuation mark, or "and ...".
+_AFTER_NAME = re.compile(r"[^\S\n]*(?:$|[,!:;.]|[^\S\n]+(?:and|&|und|y|et|e|from|von|de)\b)", re.M)
+# After the name on the line under a closing: the line's end or what sets a job title or a
+# company apart ("John Smith | IT", "Anna Schmidt - ACME"); "Windows Update failed" is no name.
+_AFTER_NAME_LINE = re.compile(r"[^\S\n]*(?:$|[,|/(–—:;-])", re.M)
+# A closing: a line of these words only ("Best regards,", "Mit freundlichen Grüßen"), one of
+# them a closing's own (CLOSING_ANCHORS), or "--", the signature's separator.
+CLOSING_WORDS = frozenset(
+    _words(
+        """best kind warm warmest many regards wishes thanks thank you cheers sincerely yours truly
+    faithfully respectfully in advance again and with a lot br kr rgds thx tia
+    mit freundlichen freundliche grüßen grüssen grüße grüsse viele beste liebe herzliche gruß gruss
+    mfg lg vg danke vielen dank schöne schönen
+    saludos cordiales un saludo atentamente cordialmente gracias muchas abrazo
+    bien à vous salutations sincères distinguées merci beaucoup cordialement bonne journée
+    atenciosamente cumprimentos obrigado obrigada abraços att saudações
+    cordiali distinti saluti grazie mille"""
+    )
+)
+CLOSING_ANCHORS = frozenset(
+    _words(
+        """regards wishes thanks thank cheers sincerely yours best br kr rgds thx tia grüßen grüssen
+    grüße grüsse gruß gruss mfg lg vg danke dank saludos saludo atentamente cordialmente gracias
+    salutations merci cordialement atenciosamente cumprimentos obrigado obrigada abraços att
+    saudações saluti grazie"""
+    )
+)
+_LINE = re.compile(r"[^\n]+")
+_CLOSING_SAME_LINE = re.compile(r"[^\S\n]*[,!\-–—:][^\S\n]*")
+_INITIAL = re.compile(r"[A-Z]\.[^\S\n]*")
+MAX_NAME_WORDS = 3
+
+
+def ticket_names(ticket: Ticket) -> list[str]:
+    """The people a ticket's fields name: requester, message authors, a form's name field."""
+    found = [ticket.requester, *(m.author for m in ticket.messages)]
+    found += [ticket.custom_fields.get(key) for key in NAME_FIELDS]
+    return [name for name in found if isinstance(name, str) and name.strip()]
+
+
+def ticket_words(ticket: Ticket) -> list[str]:
+    """Words of the ticket's product and account name: never a person's name."""
+    return [x for x in (ticket.product, ticket.account.name, ticket.account.tier) if x]
+
+
+def _is_role(word: str) -> bool:
+    lowered = word.lower()
+    return lowered in ROLE_WORDS or ROLE_PARTS.search(lowered) is not None
+
+
+class NameFinder:
+    """Finds the spans of people's names in a text: the names given, and names in known places."""
+
+    def __init__(self, names: Iterable[str] = (), keep: Iterable[str] = ()) -> None:
+        self.keep = frozenset(w.lower() for text in keep for w in WORD.findall(text))
+        wholes: set[str] = set()  # token sequences found in any case
+        parts: set[str] = set()  # single tokens, found capitalised
+        for name in names:
+            for whole, tokens in _known(name):
+                if len(tokens) > 1 or len(whole) >= 3:
+                    wholes.add(whole)
+                parts.update(t for t in tokens if self._may_be_alone(t))
+        self._wholes = _alternation(sorted(wholes, key=len, reverse=True))
+        self._parts = _alternation(sorted(parts, key=len, reverse=True))
+
+    def spans(self, text: str) -> Iterator[tuple[int, int]]:
+        """Non-overlapping (start, end) spans of names in text, in order."""
+        caseless = not any(ch.isupper() for ch in PLACEHOLDER.sub("", text))
+        found: list[tuple[int, int]] = []
+        if self._wholes is not None:
+            found += [m.span() for m in self._wholes.finditer(text)]
+        if self._parts is not None:
+            found += [
+                m.span()
+                for m in self._parts.finditer(text)
+                if caseless or (m.group()[0].isupper() and not m.group()[1:].isupper())
+            ]
+        found += self._placed(text, caseless)
+        found = [span for span in found if not _in_placeholder(text, *span)]
+        return iter(_disjoint(found))
+
+    def _may_be_alone(self, token: str) -> bool:
+        lowered = token.lower()
+        return (
+            len(token) >= 3
+            and lowered not in COMMON_WORDS
+            and lowered not in NOT_NAMES
+            and lowered not in self.keep
+            and not _is_role(token)
+        )
+
+    def _placed(self, text: str, caseless: bool) -> list[tuple[int, int]]:
+        spans: list[tuple[int, int]] = []
+        for m in _GREETING.finditer(text):
+            spans += self._name_at(text, m.end(), caseless, _AFTER_NAME)
+        for m in _INTRODUCTION.finditer(text):
+            # "My name is John Smith I work in ..." ends where the capitals do; in a text of no
+            # capitals, only where punctuation or "and" says.
+            after = _AFTER_NAME if caseless else None
+            spans += self._name_at(text, m.end(), caseless, after, titles=False)
+        lines = list(_LINE.finditer(text))
+        for line, following in zip(lines, [*lines[1:], None], strict=False):
+            end = _closing_end(line.group())
+            if end is None:
+                continue
+            if not line.group()[end:].strip(" ,!.:"):  # the closing is the whole line
+                if following is not None:
+                    spans += self._name_at(text, following.start(), caseless, _AFTER_NAME_LINE)
+            elif same := _CLOSING_SAME_LINE.match(text, line.start() + end, line.end()):
+                spans += self._name_at(text, same.end(), caseless, _AFTER_NAME, titles=False)
+        return spans
+
+    def _name_at(
+        self,
+        text: str,
+        pos: int,
+        caseless: bool,
+        after: re.Pattern[str] | None,
+        titles: bool = True,
+    ) -> list[tuple[int, int]]:
+        """The name that starts at pos (after a title: Mr, Frau...): up to three name words,
+        initials between them, and then what ``after`` asks for (anything when None)."""
+        title = _TITLE.match(text, pos) if titles else None
+        any_case = caseless or title is not None
+        start = end = pos = title.end() if title else pos
+        words = 0
+        while words < MAX_NAME_WORDS:
+            initial = _INITIAL.match(text, pos) if words else None
+            m = WORD.match(text, initial.end() if initial else pos)
+            if m is None or not self._is_name_word(m.group(), any_case):
+                break
+            end, words = m.end(), words + 1
+            gap = re.match(r"[^\S\n]+", text[end : end + 4])
+            if gap is None:
+                break
+            pos = end + gap.end()
+        if not words or (after is not None and not after.match(text, end)):
+            return []
+        return [(start, end)]
+
+    def _is_name_word(self, word: str, any_case: bool) -> bool:
+        lowered = word.lower()
+        if len(word) < 2 or word.lower() == word.upper():  # a script without case: CJK
+            return False
+        if lowered in NOT_NAMES or lowered in CLOSING_WORDS:
+            return False  # "Obrigado.\nAtenciosamente," is two closings
+        if lowered in self.keep or _is_role(word):
+            return False
+        return any_case or (word[0].isupper() and not word[1:].isupper())
+
+
+def _known(name: str) -> Iterator[tuple[str, list[str]]]:
+    """A field's name as (whole, tokens) pairs: its display name, each address's local part.
+    A team's or a function's name or address ("IT Support", "helpdesk@") gives none."""
+    for address in ADDRESS.findall(name):
+        local = address.split("@")[0].split("+")[0]
+        tokens = [t for t in re.split(r"[._'-]+", re.sub(r"\d+", "", local)) if len(t) >= 2]
+        if tokens and not any(_is_role(t) for t in tokens):
+            yield local, tokens
+    display = ADDRESS.sub(" ", name)
+    tokens = WORD.findall(display)
+    if tokens and not any(_is_role(t) or t.lower() in NOT_NAMES for t in tokens):
+        yield " ".join(tokens), tokens
+
+
+def _alternation(values: list[str]) -> re.Pattern[str] | None:
+    """One case-insensitive pattern for the values as words; their parts apart by any of
+    space, dot, underscore or dash ("anna.schmidt", "Anna Schmidt")."""
+    if not values:
+        return None
+    options = [
+        r"[\s._-]+".join(re.escape(part) for part in re.split(r"[\s._-]+", v)) for v in values
+    ]
+    return re.compile(r"(?i)(?<![\w.@-])(?:" + "|".join(options) + r")(?![\w@]|[.-]\w)")
+
+
+def _closing_end(line: str) -> int | None:
+    """Where the closing that starts a line ends ("Best regards", "--"), or None."""
+    if line.strip() == "--":
+        return len(line)
+    end = None
+    anchored = False
+    for count, m in enumerate(WORD.finditer(line)):
+        word = m.group().lower()
+        if count >= 6 or word not in CLOSING_WORDS or line[end or 0 : m.start()].strip(" ,&"):
+            break
+        anchored = anchored or word in CLOSING_ANCHORS
+        end = m.end()
+    return end if anchored else None
+
+
+def _in_placeholder(text: str, start: int, end: int) -> bool:
+    return text[start - 1 : start] == "[" and text[end : end + 1] == "_"
+
+
+def _disjoint(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Sorted spans, a span overlapping one kept before it merged into it."""
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted(spans):
+        if merged and start < merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    return merged
