@@ -87,7 +87,7 @@ def adapt_email(raw: bytes, account: Account | None = None, dated: bool = False)
     external_id = (mail.message_id or "").strip("<>") or (
         "sha256:" + hashlib.sha256(raw).hexdigest()
     )
-    fields = {
+    fields: dict[str, Any] = {
         "email": {
             "to": mail.to,
             "cc": mail.cc,
@@ -97,7 +97,10 @@ def adapt_email(raw: bytes, account: Account | None = None, dated: bool = False)
             "html_only": mail.html_only,
             # Headers read as plain text: why To:, Cc: or the threading ids may be missing.
             **({"unreadable_headers": mail.unreadable_headers} if mail.unreadable_headers else {}),
-        }
+        },
+        # The sender's display name, where a web form keeps its "name": a name the ticket gives,
+        # left out of what goes to an LLM (agent.redact_names.ticket_names).
+        **({"name": mail.sender_name} if mail.sender_name else {}),
     }
     arrival: dict[str, Any] = {}
     notes: list[str] = []
