@@ -165,7 +165,8 @@ class NameFinder:
 
     def spans(self, text: str) -> Iterator[tuple[int, int]]:
         """Non-overlapping (start, end) spans of names in text, in order."""
-        caseless = not any(ch.isupper() for ch in PLACEHOLDER.sub("", text))
+        plain = PLACEHOLDER.sub("", text)
+        caseless = plain == plain.lower()
         found: list[tuple[int, int]] = []
         if self._wholes is not None:
             found += [m.span() for m in self._wholes.finditer(text)]
