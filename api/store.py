@@ -240,11 +240,15 @@ def held_row(session: Session, ticket_id: str) -> TicketRow | None:
     row (PostgreSQL) or the database (SQLite) for the rest of the transaction, where a SELECT ...
     FOR UPDATE takes nothing on SQLite; a plain read first would let another writer's change in
     before this one's write, which would then undo it.
+
+    The write changes nothing: updated_at is the sign of life of a reviewer's claim and of a
+    triage run (api.review_claim, api.adoption), and a hold is neither; what the caller then
+    changes stamps it as every write does.
     """
     session.execute(
         update(TicketRow)
         .where(TicketRow.id == ticket_id)
-        .values(updated_at=utcnow())
+        .values(updated_at=TicketRow.updated_at)
         .execution_options(synchronize_session=False)
     )
     return session.get(TicketRow, ticket_id)
