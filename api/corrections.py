@@ -11,7 +11,7 @@ from api.engine import LockedEngine
 from api.ledger import Ledger
 from api.loads import DbLoads
 from api.schemas import WAITING_STATUSES, FeedbackIn, FeedbackOut
-from api.store import TicketStore
+from api.store import TicketStore, held_row
 from knowledge.feedback import Feedback
 
 # a ticket "deciding" for long was claimed by a process that died; ReviewClaims may retake it
@@ -63,9 +63,13 @@ class Corrections:
         }
         # The case merges the corrections in the order learned, the KPIs the stored feedback in
         # the order stored: two answers on one ticket at once must take both in the same order.
-        with self.engine.held():
+        # The engine's lock orders them in this process; the ticket's row, held from before the
+        # case is learned until its feedback is stored, orders them across the processes on
+        # one database (another process's answer waits here until this one is stored).
+        with self.engine.held(), self.store.db.session() as session:
+            held_row(session, ticket_id)
             case = self._learn_correction(correction)
-            self.ledger.add_feedback(ticket_id, caller.key_id, record)
+            self.ledger.add_feedback(ticket_id, caller.key_id, record, session)
         if self.loads is not None:
             self.loads.invalidate()  # a resolved ticket no longer counts against its assignee
         warning = _rule_warning(current, final_team, policy)

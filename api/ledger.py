@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 from sqlalchemy import ColumnElement, select
+from sqlalchemy.orm import Session
 
 from agent.kpis import OutcomeRecord
 from api.db import Database
@@ -66,15 +67,16 @@ class Ledger:
         with self.db.session() as session:
             session.add(ReviewRow(ticket_id=ticket_id, reviewer_key=key_id, review=review))
 
-    def add_feedback(self, ticket_id: str, key_id: str, feedback: dict[str, Any]) -> None:
-        """Record feedback; the ticket counts as resolved from then on."""
-        with self.db.session() as session:
-            session.add(FeedbackRow(ticket_id=ticket_id, author_key=key_id, feedback=feedback))
-            row = session.get(TicketRow, ticket_id)
-            if row is not None:
-                row.status = "resolved"
-                row.front_of_queue = False
-                row.updated_at = utcnow()
+    def add_feedback(
+        self, ticket_id: str, key_id: str, feedback: dict[str, Any], session: Session | None = None
+    ) -> None:
+        """Record feedback; the ticket counts as resolved from then on. Written in ``session``
+        when given (the caller's transaction, which holds the ticket), else in one of its own."""
+        if session is None:
+            with self.db.session() as own:
+                _add_feedback(own, ticket_id, key_id, feedback)
+        else:
+            _add_feedback(session, ticket_id, key_id, feedback)
 
     def outcomes(
         self, first_line: str, start: datetime | None = None, end: datetime | None = None
@@ -179,3 +181,12 @@ def _record(
         decided_at=sent.decided_at,
         resolved_at=resolved_at,
     )
+
+
+def _add_feedback(session: Session, ticket_id: str, key_id: str, feedback: dict[str, Any]) -> None:
+    session.add(FeedbackRow(ticket_id=ticket_id, author_key=key_id, feedback=feedback))
+    row = session.get(TicketRow, ticket_id)
+    if row is not None:
+        row.status = "resolved"
+        row.front_of_queue = False
+        row.updated_at = utcnow()

@@ -8,6 +8,7 @@ from typing import Any
 
 from api_support import TICKET_DB, Api
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from api.auth import Principal
 from api.db import Database
@@ -31,15 +32,17 @@ class SlowFirstWrite(Ledger):
         self._taken = threading.Lock()
         self._first = True
 
-    def add_feedback(self, ticket_id: str, key_id: str, feedback: dict[str, Any]) -> None:
+    def add_feedback(
+        self, ticket_id: str, key_id: str, feedback: dict[str, Any], session: Session | None = None
+    ) -> None:
         with self._taken:
             first, self._first = self._first, False
         if first:
             self.first_waiting.set()
             self.other_stored.wait(HOLD_S)
-            super().add_feedback(ticket_id, key_id, feedback)
+            super().add_feedback(ticket_id, key_id, feedback, session)
             return
-        super().add_feedback(ticket_id, key_id, feedback)
+        super().add_feedback(ticket_id, key_id, feedback, session)
         self.other_stored.set()
 
 

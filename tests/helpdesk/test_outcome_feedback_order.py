@@ -36,14 +36,14 @@ def test_a_resolution_and_a_specialists_answer_are_learned_and_stored_in_one_ord
         learned.append("helpdesk" if correction.label_source == "helpdesk" else "specialist")
         return case
 
-    def add_late(ticket: str, key_id: str, record: dict[str, Any]) -> None:
+    def add_late(ticket: str, key_id: str, record: dict[str, Any], session: Any = None) -> None:
         # The helpdesk's row lands late: after the specialist's is stored, or HOLD_S seconds
         # when that one cannot be stored meanwhile.
         by = "helpdesk" if key_id.startswith("helpdesk:") else "specialist"
         if by == "helpdesk":
             helpdesk_waiting.set()
             other_stored.wait(HOLD_S)
-        add_feedback(ticket, key_id, record)
+        add_feedback(ticket, key_id, record, session)
         stored.append(by)
         if by == "specialist":
             other_stored.set()
