@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.deps import KeyFirstRoute, ServicesDep, Specialist
+from api.deps import KeyFirstRoute, ServicesDep, Specialist, TicketId
 from api.schemas import FeedbackIn, FeedbackOut
 
 router = APIRouter(prefix="/v1", tags=["feedback"], route_class=KeyFirstRoute)
@@ -14,7 +14,7 @@ router = APIRouter(prefix="/v1", tags=["feedback"], route_class=KeyFirstRoute)
     "/tickets/{ticket_id}/feedback", response_model=FeedbackOut, summary="Post-resolution feedback"
 )
 def give_feedback(
-    ticket_id: str, answer: FeedbackIn, caller: Specialist, services: ServicesDep
+    ticket_id: TicketId, answer: FeedbackIn, caller: Specialist, services: ServicesDep
 ) -> FeedbackOut:
     """Right team (or the right one), escalation needed, resolution, first contact, hours."""
     return services.service.feedback(ticket_id, answer, caller)

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from api.deps import KeyFirstRoute, Reviewer, ServicesDep
+from api.deps import KeyFirstRoute, Reviewer, ServicesDep, TicketId
 from api.schemas import ReviewIn, ReviewItem
 
 router = APIRouter(prefix="/v1", tags=["review"], route_class=KeyFirstRoute)
@@ -22,7 +22,7 @@ def queue(
 
 @router.post("/review/{ticket_id}", summary="Decide a ticket under review")
 def decide(
-    ticket_id: str, answer: ReviewIn, caller: Reviewer, services: ServicesDep
+    ticket_id: TicketId, answer: ReviewIn, caller: Reviewer, services: ServicesDep
 ) -> dict[str, Any]:
     """Resume the waiting run with the reviewer's decision; the knowledge base learns from it."""
     return services.service.review(ticket_id, answer, caller)

@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 from agent.errors import ConflictError
 from agent.models import Brief, Ticket, TriageDecision
 from agent.triager import TriageResult
-from api.deps import Intake, KeyFirstRoute, Reader, ServicesDep, ensure_can_read
+from api.deps import Intake, KeyFirstRoute, Reader, ServicesDep, TicketId, ensure_can_read
 from api.errors import error_body
 from api.intake.models import Adapted
 from api.routers.intake import IntakeDep
@@ -86,7 +86,7 @@ def _accepted(body: Accepted, headers: dict[str, str]) -> JSONResponse:
 @router.get(
     "/tickets/{ticket_id}", response_model=TicketView, summary="A ticket, its status and decision"
 )
-def get_ticket(ticket_id: str, caller: Reader, services: ServicesDep) -> TicketView:
+def get_ticket(ticket_id: TicketId, caller: Reader, services: ServicesDep) -> TicketView:
     """The ticket as received, its status, SLA state and current decision."""
     ensure_can_read(services, caller, ticket_id)
     return services.store.view(ticket_id)
@@ -98,7 +98,7 @@ def get_ticket(ticket_id: str, caller: Reader, services: ServicesDep) -> TicketV
     responses={200: {"content": {"application/json": {}, "text/markdown": {}}}},
 )
 async def get_brief(
-    ticket_id: str, request: Request, caller: Reader, services: ServicesDep
+    ticket_id: TicketId, request: Request, caller: Reader, services: ServicesDep
 ) -> Response:
     """What the specialist reads first; ``Accept: text/markdown`` for Markdown."""
     await run_in_threadpool(ensure_can_read, services, caller, ticket_id)
