@@ -46,13 +46,17 @@ class ReviewClaims:
             return token if taken.rowcount else None  # type: ignore[attr-defined]
 
     def renew(self, ticket_id: str, token: str) -> bool:
-        """A sign of life of the decision in progress; False when the claim is no longer its."""
+        """A sign of life of the decision in progress; False when the claim is no longer its.
+
+        Renewed while the helpdesk has the ticket closed too: the claim outlives the close
+        (api.helpdesk.open_state), and a reopen finds it alive or stale as its holder left it.
+        """
         with self.db.session() as session:
             renewed = session.execute(
                 update(TicketRow)
                 .where(
                     TicketRow.id == ticket_id,
-                    TicketRow.status == "deciding",
+                    TicketRow.status.in_(("deciding", "resolved")),
                     TicketRow.claim_token == token,
                 )
                 .values(updated_at=utcnow())

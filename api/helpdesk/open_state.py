@@ -85,8 +85,12 @@ class OpenState:
             elif held and row.claim_token is not None:
                 # A reviewer who was deciding it when it was closed still holds its claim: it
                 # stays theirs (a second reviewer would decide it too), and goes stale as usual
-                # if their process died.
+                # if their process died. Not renewed here: updated_at stays the claim's last sign
+                # of life (its holder renews it while closed too), so a claim whose process died
+                # while the ticket was closed is free at once, not one lease after the reopen.
                 row.status = "deciding"
+                row.updated_at = TicketRow.updated_at
+                return False
             else:
                 row.status = "review" if held else "decided"
             row.updated_at = utcnow()
