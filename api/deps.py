@@ -62,6 +62,9 @@ ServicesDep = Annotated[Services, Depends(get_services)]
 # A ticket named in the URL: no NUL, which no ticket id has (agent.models.Ticket) and PostgreSQL
 # cannot even compare (the lookup failed with a 500 there, a 404 on SQLite).
 TicketId = Annotated[str, Path(pattern=r"^[^\x00]+$", description="The ticket's id")]
+# A stored row named by its number (a dead letter, a kept payload): the ids are 32-bit integers,
+# and PostgreSQL failed a lookup of a larger one with a 500.
+RowId = Annotated[int, Path(le=2_147_483_647, description="The row's id")]
 
 
 def get_caller(

@@ -8,7 +8,7 @@ from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.deps import KeyFirstRoute, Reviewer
+from api.deps import KeyFirstRoute, Reviewer, RowId
 from api.intake.dlq import DeadLetter, DeadLetterState
 from api.routers.intake import IntakeDep
 
@@ -40,14 +40,14 @@ def list_dead_letters(
 
 
 @router.get("/{letter_id}", response_model=DeadLetter, summary="One dead letter, with payload")
-def get_dead_letter(letter_id: int, caller: Reviewer, intake: IntakeDep) -> DeadLetter:
+def get_dead_letter(letter_id: RowId, caller: Reviewer, intake: IntakeDep) -> DeadLetter:
     """The error, the attempts, the original payload and the canonical ticket."""
     return intake.dead_letters.get(letter_id)
 
 
 @router.post("/{letter_id}/replay", response_model=DeadLetter, summary="Queue it again")
 async def replay(
-    letter_id: int, caller: Reviewer, intake: IntakeDep, body: ReplayIn | None = None
+    letter_id: RowId, caller: Reviewer, intake: IntakeDep, body: ReplayIn | None = None
 ) -> DeadLetter:
     """Back to the queue, with the fixed ticket if one is given; attempts start afresh."""
     fixed = body.ticket if body else None
@@ -55,6 +55,6 @@ async def replay(
 
 
 @router.delete("/{letter_id}", response_model=DeadLetter, summary="Discard it, with a reason")
-def discard(letter_id: int, body: DiscardIn, caller: Reviewer, intake: IntakeDep) -> DeadLetter:
+def discard(letter_id: RowId, body: DiscardIn, caller: Reviewer, intake: IntakeDep) -> DeadLetter:
     """Closed for good; who and why are kept and logged."""
     return intake.actions.discard(letter_id, caller.name, body.reason)

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import Intake as IntakeCaller
-from api.deps import KeyFirstRoute, Reader, Reviewer
+from api.deps import KeyFirstRoute, Reader, Reviewer, RowId
 from api.intake.events import EventOutcome
 from api.intake.models import IntakeResult
 from api.intake.rejects import Reject, RejectVerdict
@@ -91,7 +91,7 @@ def list_rejects(
 
 
 @router.get("/rejects/{reject_id}", response_model=Reject, summary="One kept payload")
-def get_reject(reject_id: int, caller: Reader, intake: IntakeDep) -> Reject:
+def get_reject(reject_id: RowId, caller: Reader, intake: IntakeDep) -> Reject:
     """The payload as received, the reasons and the adapted ticket when there was one."""
     reject = intake.rejects.get(reject_id)
     caller.require_submitter(reject.submitted_by, "payloads")
@@ -111,7 +111,7 @@ class ReleaseIn(BaseModel):
     "/rejects/{reject_id}/release", summary="Send a quarantined or rejected payload to triage"
 )
 async def release_reject(
-    reject_id: int, caller: Reviewer, intake: IntakeDep, body: ReleaseIn | None = None
+    reject_id: RowId, caller: Reviewer, intake: IntakeDep, body: ReleaseIn | None = None
 ) -> JSONResponse:
     """Queue its ticket (or the fixed one) once; the checks that held it are not run again."""
     fixed = body.ticket if body else None

@@ -34,3 +34,28 @@ def test_a_ticket_id_with_a_nul_in_the_url_is_a_422_on_every_backend(
         f"/v1/review/{ticket_id}", json={"team": "hardware"}, headers=api.auth("reviewer")
     )
     assert done.status_code == 200, done.text
+
+
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def test_a_dead_letter_or_kept_payload_number_past_the_ids_is_a_422(
+    backend: str, make_api: AppFactory, request: pytest.FixtureRequest
+) -> None:
+    api = make_api(request.getfixturevalue("pg_url") if backend == "postgres" else None)
+    client = TestClient(api.app, raise_server_exceptions=False)
+    huge = 2**63
+    asked = [
+        ("GET", f"/v1/dead-letters/{huge}", "letter_id"),
+        ("POST", f"/v1/dead-letters/{huge}/replay", "letter_id"),
+        ("GET", f"/v1/intake/rejects/{huge}", "reject_id"),
+        ("POST", f"/v1/intake/rejects/{huge}/release", "reject_id"),
+    ]
+    for method, url, name in asked:
+        answer = client.request(method, url, headers=api.auth("reviewer"))
+        assert answer.status_code == 422, (url, answer.status_code, answer.text)
+        assert name in answer.json()["detail"], answer.text
+    # one within the ids that names nothing is still simply not found
+    assert (
+        client.get("/v1/dead-letters/2147483647", headers=api.auth("reviewer")).status_code == 404
+    )
