@@ -39,6 +39,7 @@ from api.helpdesk.outcome import Outcome, compute_outcome
 from api.helpdesk.polling import PollingThread
 from api.helpdesk.tables import OutcomeRow
 from api.schemas import UNFINISHED_STATUSES
+from api.store import held_row
 from api.tables import DecisionRow, TicketRow, utcnow
 from knowledge.feedback import Feedback
 
@@ -211,7 +212,10 @@ class BackflowWorker(PollingThread):
         )
         # The case merges the outcomes in the order learned, the KPIs the stored feedback in the
         # order stored: a specialist's answer on the same ticket at once takes the same order.
-        with self.services.engine.held():
+        # The engine's lock orders them in this process, the ticket's row, held from before the
+        # case is learned until the feedback is stored, across processes (api.corrections).
+        with self.services.engine.held(), self.services.db.session() as session:
+            held_row(session, ticket_id)
             case = self.services.engine.learn(correction)
             record: dict[str, Any] = {}
             if case.label_source != correction.label_source and case.team != final_team:
@@ -234,4 +238,4 @@ class BackflowWorker(PollingThread):
                 "external_id": outcome.external_id,
                 "author": f"helpdesk:{self.source}",
             }
-            self.services.ledger.add_feedback(ticket_id, f"helpdesk:{self.source}", record)
+            self.services.ledger.add_feedback(ticket_id, f"helpdesk:{self.source}", record, session)
