@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
 from sqlalchemy import ColumnElement, select
@@ -21,9 +21,16 @@ class Ledger:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    def review_queue(self, limit: int, priority_scale: list[str]) -> list[ReviewItem]:
-        """Tickets waiting for a human: SLA-flagged first, then most urgent, then oldest."""
+    def review_queue(
+        self, limit: int, priority_scale: list[str], claim_stale_after_s: float
+    ) -> list[ReviewItem]:
+        """Tickets waiting for a human: SLA-flagged first, then most urgent, then oldest.
+
+        Each says whether a reviewer is deciding it now: a claim with a sign of life within
+        ``claim_stale_after_s`` (api.review_claim); another reviewer's answer would be a 409.
+        """
         rank = {p: i for i, p in enumerate(priority_scale)}
+        claims_alive_since = utcnow() - timedelta(seconds=claim_stale_after_s)
         with self.db.session() as session:
             # "deciding": a reviewer's claim; one that went stale can be decided again
             waiting = TicketRow.status.in_(WAITING_STATUSES)
@@ -58,6 +65,8 @@ class Ledger:
                         front_of_queue=row.front_of_queue,
                         sla_state=row.sla_state,
                         created_at=row.created_at,
+                        being_decided=row.status == "deciding"
+                        and row.updated_at >= claims_alive_since,
                     )
                 )
             return items

@@ -91,6 +91,11 @@ class ReviewItem(BaseModel):
     front_of_queue: bool
     sla_state: str
     created_at: datetime
+    being_decided: bool = Field(
+        default=False,
+        description="A reviewer is deciding it now (POST /v1/review/{id} would be a 409); false "
+        "again once their claim shows no sign of life for TRIAGE_ADOPT_AFTER_S",
+    )
 
 
 class ReviewIn(_Strict):

@@ -17,7 +17,8 @@ def queue(
     caller: Reviewer, services: ServicesDep, limit: Annotated[int, Query(ge=1, le=500)] = 50
 ) -> list[ReviewItem]:
     """SLA-flagged first, then most urgent, then oldest."""
-    return services.ledger.review_queue(limit, services.engine.policy.priorities.scale)
+    scale = services.engine.policy.priorities.scale
+    return services.ledger.review_queue(limit, scale, services.service.claims.stale_after_s)
 
 
 @router.post("/review/{ticket_id}", summary="Decide a ticket under review")

@@ -206,3 +206,24 @@ def _writes_at_once(db: Database, ticket_id: str) -> bool:
         return True
     except OperationalError:
         return False
+
+
+def test_the_queue_shows_which_tickets_a_reviewer_is_deciding_now(make_api: AppFactory) -> None:
+    api = make_api(adopt_after_s=LEASE_S)
+    free, taken = waiting_ticket(api), waiting_ticket(api)
+    claims = api.services.service.claims
+    assert claims.claim(taken) is not None  # another reviewer is deciding it
+
+    def queue() -> dict[str, bool]:
+        items = api.client.get("/v1/review", headers=api.auth("reviewer")).json()
+        return {item["id"]: item["being_decided"] for item in items}
+
+    assert queue() == {free: False, taken: True}
+    # its reviewer's process gave no sign of life for longer than the lease: free to take
+    with api.services.db.session() as session:
+        session.execute(
+            update(TicketRow)
+            .where(TicketRow.id == taken)
+            .values(updated_at=utcnow() - timedelta(seconds=LEASE_S + 1))
+        )
+    assert queue() == {free: False, taken: False}
