@@ -14,7 +14,6 @@ from agent.llm_prompt import build_prompt
 from agent.models import PriorTicket, Ticket, TriageDecision
 from agent.redact import redact, restore
 from agent.rules import Complexity
-from agent.state import TriageState
 
 
 def test_the_requesters_name_and_mailbox_do_not_reach_the_llm() -> None:
