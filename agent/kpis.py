@@ -17,7 +17,8 @@ A figure is None where no record allows computing it, never 0.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import astuple, dataclass
 from datetime import datetime
 from typing import Literal
 
@@ -88,19 +89,55 @@ def _share(hits: int, total: int) -> float | None:
     return hits / total if total else None
 
 
-def _summarise(records: list[OutcomeRecord]) -> KPISummary:
+@dataclass(frozen=True)
+class KPICounts:
+    """The counts and sums a KPI summary is computed from; those of several sets add up."""
+
+    n: int = 0
+    escalated: int = 0
+    routed: int = 0  # escalated, first route known
+    routed_right: int = 0  # ... and it was the final team
+    outcomes: int = 0  # escalated, first-contact outcome known
+    first_contact: int = 0  # ... resolved at first contact
+    timed: int = 0  # escalated, handling hours known
+    hours: float = 0.0  # ... their sum
+    reviewed: int = 0
+
+    def __add__(self, other: KPICounts) -> KPICounts:
+        return KPICounts(*(a + b for a, b in zip(astuple(self), astuple(other), strict=True)))
+
+    def summary(self) -> KPISummary:
+        """The figures of these counts."""
+        return KPISummary(
+            n=self.n,
+            escalated=self.escalated,
+            escalation_accuracy_rate=_share(self.routed_right, self.routed),
+            first_contact_resolution_rate=_share(self.first_contact, self.outcomes),
+            avg_handling_hours=self.hours / self.timed if self.timed else None,
+            review_rate=_share(self.reviewed, self.n),
+        )
+
+
+def _counts(records: list[OutcomeRecord]) -> KPICounts:
     escalated = [r for r in records if r.escalated]
     routed = [r for r in escalated if r.first_route is not None]
     outcomes = [r.first_contact_resolved for r in escalated if r.first_contact_resolved is not None]
     hours = [h for h in (r.hours for r in escalated) if h is not None]
-    return KPISummary(
+    return KPICounts(
         n=len(records),
         escalated=len(escalated),
-        escalation_accuracy_rate=_share(sum(r.first_route == r.team for r in routed), len(routed)),
-        first_contact_resolution_rate=_share(sum(outcomes), len(outcomes)),
-        avg_handling_hours=sum(hours) / len(hours) if hours else None,
-        review_rate=_share(sum(r.needed_review for r in records), len(records)),
+        routed=len(routed),
+        routed_right=sum(r.first_route == r.team for r in routed),
+        outcomes=len(outcomes),
+        first_contact=sum(outcomes),
+        timed=len(hours),
+        hours=sum(hours),
+        reviewed=sum(r.needed_review for r in records),
     )
+
+
+def _summarise(records: list[OutcomeRecord]) -> KPISummary:
+    return _counts(records).summary()
 
 
 def _against_targets(summary: KPISummary) -> dict[str, KPITarget]:
@@ -121,3 +158,16 @@ def compute_kpis(records: Iterable[OutcomeRecord], team: str | None = None) -> K
         for name in sorted({r.team for r in selected})
     }
     return KPIReport(**summary.model_dump(), per_team=per_team, targets=_against_targets(summary))
+
+
+def kpi_report(per_team: Mapping[str, KPICounts], team: str | None = None) -> KPIReport:
+    """The report of counts per final team (only ``team``'s when given), as compute_kpis makes
+    of the records they count."""
+    selected = {name: counts for name, counts in per_team.items() if team is None or name == team}
+    total = sum((selected[name] for name in sorted(selected)), KPICounts())
+    summary = total.summary()
+    return KPIReport(
+        **summary.model_dump(),
+        per_team={name: selected[name].summary() for name in sorted(selected)},
+        targets=_against_targets(summary),
+    )

@@ -9,8 +9,9 @@ from typing import Any, NamedTuple
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
-from agent.kpis import OutcomeRecord
+from agent.kpis import KPICounts, OutcomeRecord
 from api.db import Database
+from api.kpi_sql import counts_of, kpi_counts_query
 from api.schemas import DECIDED_STATUSES, WAITING_STATUSES, ReviewItem
 from api.tables import DecisionRow, FeedbackRow, ReviewRow, TicketRow, utcnow
 
@@ -95,11 +96,7 @@ class Ledger:
         Three queries whatever the period: the tickets, then the few columns of their decisions
         the figures use (never the decision JSON with its evidence), then their feedback.
         """
-        window: list[ColumnElement[bool]] = [TicketRow.status.in_(DECIDED_STATUSES)]
-        if start is not None:
-            window.append(TicketRow.created_at >= start)
-        if end is not None:
-            window.append(TicketRow.created_at < end)
+        window = _window(start, end)
         with self.db.session() as session:
             # in the order received: the same records in the same order whatever the plan
             tickets = list(
@@ -140,6 +137,28 @@ class Ledger:
             for tid in tickets
             if decisions.get(tid)
         ]
+
+    def kpi_counts(
+        self, first_line: str, start: datetime | None = None, end: datetime | None = None
+    ) -> dict[str, KPICounts]:
+        """The KPI counts per final team of the decided tickets received in [start, end).
+
+        The same records as outcomes() makes, summed by the database in one query: the figures
+        of agent.kpis.kpi_report are those compute_kpis makes of outcomes().
+        """
+        query = kpi_counts_query(first_line, _window(start, end))
+        with self.db.session() as session:
+            return {row.team: counts_of(row) for row in session.execute(query)}
+
+
+def _window(start: datetime | None, end: datetime | None) -> list[ColumnElement[bool]]:
+    """The decided tickets received in [start, end)."""
+    window: list[ColumnElement[bool]] = [TicketRow.status.in_(DECIDED_STATUSES)]
+    if start is not None:
+        window.append(TicketRow.created_at >= start)
+    if end is not None:
+        window.append(TicketRow.created_at < end)
+    return window
 
 
 class Decided(NamedTuple):

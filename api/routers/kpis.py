@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from agent.errors import InputError
-from agent.kpis import KPIReport, compute_kpis
+from agent.kpis import KPIReport, kpi_report
 from api.deps import KeyFirstRoute, ServicesDep, Specialist
 
 router = APIRouter(prefix="/v1", tags=["kpis"], route_class=KeyFirstRoute)
@@ -29,14 +29,14 @@ def get_kpis(
     if start and end and end <= start:
         raise InputError("to: must be after from")
     policy = services.engine.policy
-    records = services.ledger.outcomes(policy.first_line_team, start, end)
-    if team is not None and team not in policy.team_names and all(r.team != team for r in records):
+    per_team = services.ledger.kpi_counts(policy.first_line_team, start, end)
+    if team is not None and team not in policy.team_names and team not in per_team:
         # else a typo or an empty field reads as a team without tickets
         raise InputError(
             f"team: {team!r} is no team of the active policy and no ticket in the period ended "
             f"with it; teams: {', '.join(policy.team_names)}"
         )
-    return compute_kpis(records, team=team)
+    return kpi_report(per_team, team=team)
 
 
 def _utc(value: datetime | None, name: str) -> datetime | None:

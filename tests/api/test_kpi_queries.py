@@ -1,4 +1,5 @@
-"""The KPIs of a period cost a fixed number of queries, served from indexes, whatever its size."""
+"""The KPIs of a period cost a fixed number of queries, served from indexes, whatever its size:
+the service's one summing query, and the per-ticket records the figures are defined on."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import event, insert
 
-from agent.kpis import compute_kpis
+from agent.kpis import compute_kpis, kpi_report
 from api.db import Database
 from api.ledger import Ledger
 from api.tables import DecisionRow, FeedbackRow, TicketRow
@@ -110,3 +111,32 @@ def test_kpi_queries_read_the_period_from_covering_indexes(db: Database) -> None
     assert tickets and all("COVERING INDEX ix_tickets_status_created_at" in s for s in tickets)
     decisions = [s for s in steps if s.startswith(("SEARCH decisions", "SCAN decisions"))]
     assert decisions and all("COVERING INDEX ix_decisions_kpi" in s for s in decisions)
+
+
+def test_the_service_sums_the_kpis_of_a_period_in_one_query(db: Database) -> None:
+    seen = _statements(db)
+    per_team = Ledger(db).kpi_counts(
+        "service_desk", NOW - timedelta(days=60), NOW + timedelta(hours=1)
+    )
+    assert len(seen) == 1
+    assert not any("decisions.decision" in statement for statement, _ in seen)
+    report = kpi_report(per_team)
+    assert report.n == TICKETS
+    assert report.review_rate == pytest.approx(0.2)
+    assert set(report.per_team) == set(TEAMS)
+
+
+def test_the_summing_query_reads_the_period_from_covering_indexes(db: Database) -> None:
+    seen = _statements(db)
+    Ledger(db).kpi_counts("service_desk", NOW - timedelta(days=7), NOW)
+    ((statement, parameters),) = seen
+    with db.engine.connect() as conn:
+        plan = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters).all()
+    steps = [row[-1] for row in plan]
+    tickets = [s for s in steps if s.startswith(("SEARCH tickets", "SCAN tickets"))]
+    assert len(tickets) == 2  # the period's decisions, then its feedback
+    assert all("COVERING INDEX ix_tickets_status_created_at" in s for s in tickets), steps
+    decisions = [s for s in steps if s.startswith(("SEARCH decisions", "SCAN decisions"))]
+    assert decisions and all("COVERING INDEX ix_decisions_kpi" in s for s in decisions), steps
+    feedback = [s for s in steps if s.startswith(("SEARCH feedback", "SCAN feedback"))]
+    assert feedback and all("ix_feedback_ticket_id" in s for s in feedback), steps
