@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
+from pydantic import BeforeValidator
+from pydantic_core import PydanticCustomError
 
 from agent.errors import InputError
 from agent.kpis import KPIReport, kpi_report
@@ -13,15 +16,43 @@ from api.deps import KeyFirstRoute, ServicesDep, Specialist
 
 router = APIRouter(prefix="/v1", tags=["kpis"], route_class=KeyFirstRoute)
 
+_NUMBER = re.compile(r"[+-]?\d+(?:\.\d*)?")
+# a time, then a space where the zone's '+' was: form encoding reads '+' as a space
+_PLUS_AS_SPACE = re.compile(r"(.*\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?) (\d{2}(?::?\d{2})?)")
+
+
+def _written_as_a_date(value: object) -> object:
+    """A bound is a date or a time as written in ISO 8601: not a number, which pydantic would
+    read as a Unix time (from=20260101 as 1970-08-23)."""
+    if not isinstance(value, str):
+        return value
+    if _NUMBER.fullmatch(value.strip()):
+        raise PydanticCustomError(
+            "date_bound",
+            "{value} is no date: give one in ISO 8601, e.g. 2026-01-01 or "
+            "2026-01-01T08:00:00+02:00 (UTC where no zone is given)",
+            {"value": repr(value)},
+        )
+    plus = _PLUS_AS_SPACE.fullmatch(value)
+    if plus:
+        raise PydanticCustomError(
+            "date_bound",
+            "{value} is no date: a '+' in a URL stands for a space; write the zone's + as %2B "
+            "({encoded}) or give the time in UTC with Z",
+            {"value": repr(value), "encoded": f"{plus[1]}%2B{plus[2]}"},
+        )
+    return value
+
+
+Bound = Annotated[datetime | None, BeforeValidator(_written_as_a_date)]
+
 
 @router.get("/kpis", response_model=KPIReport, summary="Escalation KPIs, per team and overall")
 def get_kpis(
     caller: Specialist,
     services: ServicesDep,
-    start: Annotated[
-        datetime | None, Query(alias="from", description="Tickets received from")
-    ] = None,
-    end: Annotated[datetime | None, Query(alias="to", description="... up to (exclusive)")] = None,
+    start: Annotated[Bound, Query(alias="from", description="Tickets received from")] = None,
+    end: Annotated[Bound, Query(alias="to", description="... up to (exclusive)")] = None,
     team: Annotated[str | None, Query(max_length=200, description="Only this final team")] = None,
 ) -> KPIReport:
     """Escalation accuracy, first-contact resolution, handling time, volumes, review rate."""

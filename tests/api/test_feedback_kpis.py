@@ -472,3 +472,36 @@ def test_renaming_the_first_line_does_not_make_its_past_tickets_escalations(api:
     assert new["team"] == "it_helpdesk"
     latest = api.client.get("/v1/kpis", headers=headers).json()
     assert (latest["n"], latest["escalated"]) == (4, 1)
+
+
+def test_kpi_bounds_given_as_numbers_are_refused_not_read_as_unix_time(api: Api) -> None:
+    # from=20260101 (a compact date) was read as 20,260,101 seconds after 1970 (1970-08-23): a
+    # 200 with the figures of every ticket since then, read as those of 2026. A number of 12
+    # digits and more was read as milliseconds, 0 or -5 as 1970.
+    _triage(api)
+    headers = api.auth("specialist")
+    for name, value in (("from", "20260101"), ("to", "1767225600"), ("from", "0"), ("to", "-5")):
+        response = api.client.get("/v1/kpis", params={name: value}, headers=headers)
+        assert response.status_code == 422, (value, response.text)
+        assert response.json()["detail"] == (
+            f"query.{name}: {value!r} is no date: give one in ISO 8601, e.g. 2026-01-01 or "
+            "2026-01-01T08:00:00+02:00 (UTC where no zone is given)"
+        )
+    dated = api.client.get("/v1/kpis", params={"from": "2026-01-01"}, headers=headers)
+    assert dated.status_code == 200
+
+
+def test_kpi_bound_whose_plus_was_not_encoded_says_so(api: Api) -> None:
+    # ?from=2026-01-01T00:00:00+02:00 typed into a URL reaches the service with a space for the
+    # '+' (form encoding): the 422 said only 'unexpected extra characters at the end of the
+    # input', and the zone written looked right.
+    headers = api.auth("specialist")
+    response = api.client.get("/v1/kpis?from=2026-01-01T00:00:00+02:00", headers=headers)
+    assert response.status_code == 422
+    assert response.json()["detail"] == (
+        "query.from: '2026-01-01T00:00:00 02:00' is no date: a '+' in a URL stands for a "
+        "space; write the zone's + as %2B (2026-01-01T00:00:00%2B02:00) or give the time in UTC "
+        "with Z"
+    )
+    encoded = api.client.get("/v1/kpis?from=2026-01-01T00:00:00%2B02:00", headers=headers)
+    assert encoded.status_code == 200
