@@ -6,7 +6,7 @@ import re
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from pydantic import BeforeValidator
 from pydantic_core import PydanticCustomError
 
@@ -51,11 +51,13 @@ Bound = Annotated[datetime | None, BeforeValidator(_written_as_a_date)]
 def get_kpis(
     caller: Specialist,
     services: ServicesDep,
+    request: Request,
     start: Annotated[Bound, Query(alias="from", description="Tickets received from")] = None,
     end: Annotated[Bound, Query(alias="to", description="... up to (exclusive)")] = None,
     team: Annotated[str | None, Query(max_length=200, description="Only this final team")] = None,
 ) -> KPIReport:
     """Escalation accuracy, first-contact resolution, handling time, volumes, review rate."""
+    _only_known(request)
     start, end = _utc(start, "from"), _utc(end, "to")
     if start and end and end <= start:
         raise InputError("to: must be after from")
@@ -68,6 +70,22 @@ def get_kpis(
             f"with it; teams: {', '.join(policy.team_names)}"
         )
     return kpi_report(per_team, team=team)
+
+
+PARAMETERS = ("from", "to", "team")
+
+
+def _only_known(request: Request) -> None:
+    """InputError for a parameter the KPIs do not take, or one given twice: ignored, a
+    misnamed bound (start=, since=) answered with the figures of all history."""
+    given = request.query_params
+    takes = f"GET /v1/kpis takes {', '.join(PARAMETERS)}"
+    unknown = sorted(set(given) - set(PARAMETERS))
+    if unknown:
+        raise InputError(f"{', '.join(unknown)}: no such parameter; {takes}")
+    for name in PARAMETERS:
+        if len(given.getlist(name)) > 1:
+            raise InputError(f"{name}: given {len(given.getlist(name))} times; {takes}")
 
 
 def _utc(value: datetime | None, name: str) -> datetime | None:

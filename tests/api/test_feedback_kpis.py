@@ -505,3 +505,23 @@ def test_kpi_bound_whose_plus_was_not_encoded_says_so(api: Api) -> None:
     )
     encoded = api.client.get("/v1/kpis?from=2026-01-01T00:00:00%2B02:00", headers=headers)
     assert encoded.status_code == 200
+
+
+def test_kpis_with_a_parameter_they_do_not_take_are_refused(api: Api) -> None:
+    # ?start=2026-11-01&end=2026-12-01 (the usual names) or ?since= answered 200 with the figures
+    # of all history, the names ignored; from given twice took the last silently.
+    _triage(api)
+    headers = api.auth("specialist")
+    for params, detail in (
+        (
+            {"start": "2026-11-01", "end": "2026-12-01"},
+            "end, start: no such parameter; GET /v1/kpis takes from, to, team",
+        ),
+        ({"since": "2026-11-01", "team": "database"}, "since: no such parameter; "),
+        ([("from", "2026-01-01"), ("from", "2027-01-01")], "from: given 2 times; "),
+    ):
+        response = api.client.get("/v1/kpis", params=params, headers=headers)
+        assert response.status_code == 422, (params, response.text)
+        assert response.json()["detail"].startswith(detail), response.text
+    known = {"from": "2026-01-01", "to": "2999-01-01", "team": "database"}
+    assert api.client.get("/v1/kpis", params=known, headers=headers).json()["n"] == 1
