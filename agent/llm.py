@@ -5,7 +5,9 @@ the schema (for instance a team the policy does not have) gives ``choice=None`` 
 evidence item saying why, and the cheaper path decides. A call's attempts share one deadline, and a
 transient failure is retried only while time remains (``agent.llm_deadline``). Structured output is
 requested with a JSON schema (``json_schema``); servers that only know ``json_object`` + ``schema``
-(llama-cpp-python) are detected on the first rejection and asked that way from then on.
+(llama-cpp-python) are detected on the first rejection and asked that way from then on. A server
+that refuses the prompt as past its context, counting more tokens than the estimate did (its
+tokenizer is not tiktoken's), gets it once more, made smaller in proportion to its own count.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from agent.llm_prompt import (
     FIELD_TOKENS,
     MIN_BODY_TOKENS,
     SUBJECT_TOKENS,
+    BuiltPrompt,
     LLMChoice,
     ResponseFormatKind,
     build_prompt,
@@ -47,6 +50,15 @@ from knowledge.cases import SimilarCase
 
 MAX_COMPLETION_TOKENS = 300
 SOURCE = "agent.llm"
+# The share of the server's context a prompt made again after its overflow may fill: its tokens
+# grow with the estimate's unevenly (instructions in English, a body in another script).
+CONTEXT_MARGIN = 0.9
+# What OpenAI, vLLM and llama-cpp-python say of a prompt past the context: the context's size and
+# the prompt's tokens as the server counted them.
+CONTEXT_SIZE = re.compile(r"maximum context length is (\d+) tokens")
+PROMPT_COUNTED = re.compile(
+    r"\((\d+) in the messages|messages resulted in (\d+) tokens|has (\d+) input tokens"
+)
 FORMATS: tuple[ResponseFormatKind, ...] = ("json_schema", "json_object")
 # An answer wrapped as a Markdown code block (some models do so even in JSON mode): one block,
 # tagged json or untagged, with nothing around it.
@@ -68,6 +80,22 @@ class LLMOutcome(BaseModel):
 
 class _Rejected(LLMError):
     """The call or its answer cannot be used; caught inside classify, its message is the reason."""
+
+
+class _ContextExceeded(_Rejected):
+    """The server's context cannot hold the prompt as the server counts it: its tokenizer is not
+    the estimate's (Japanese takes SmolLM2 about twice the tokens o200k_base counts)."""
+
+    def __init__(self, reason: str, context: int, counted: int) -> None:
+        super().__init__(reason)
+        self.context, self.counted, self.estimate = context, counted, 0
+
+    def budget(self, estimate: int) -> int:
+        """The estimated tokens of a prompt the context holds with the answer, for a prompt whose
+        ``estimate`` the server counted as ``counted``."""
+        self.estimate = estimate
+        room = self.context - MAX_COMPLETION_TOKENS
+        return int(room * estimate / self.counted * CONTEXT_MARGIN)
 
 
 class LLMClassifier:
@@ -130,54 +158,49 @@ class LLMClassifier:
         deadline = time.monotonic() + self.settings.llm_timeout_s
         model = choice_model(policy)
         schema = response_schema(model)
-        # The schema travels with the messages and counts against the same budget.
-        answer = format_tokens(response_format(schema, self._format), self.encoding)
-        prompt = build_prompt(
-            ticket=ticket,
-            clean_text=clean_text,
-            policy=policy,
-            precedents=precedents,
-            candidates=candidates,
-            budget=self.settings.llm_max_prompt_tokens,
-            encoding=self.encoding,
-            reserved=answer,
-        )
-        outcome = LLMOutcome(
-            usage=LLMUsage(model=self.settings.llm_model),
-            prompt_tokens_estimate=prompt.tokens,
-            precedents_sent=prompt.precedents_sent,
-        )
-        if prompt.redactor_counts:
-            counts = ", ".join(
-                f"{n} {kind.lower()}" for kind, n in sorted(prompt.redactor_counts.items())
+        usage = LLMUsage(model=self.settings.llm_model)
+        budget = self.settings.llm_max_prompt_tokens
+        overflow: _ContextExceeded | None = None
+        while True:
+            # The schema travels with the messages and counts against the same budget.
+            answer = format_tokens(response_format(schema, self._format), self.encoding)
+            prompt = build_prompt(
+                ticket=ticket,
+                clean_text=clean_text,
+                policy=policy,
+                precedents=precedents,
+                candidates=candidates,
+                budget=budget,
+                encoding=self.encoding,
+                reserved=answer,
             )
-            outcome.evidence.append(
-                Evidence(kind="redaction", source=SOURCE, detail=f"redacted {counts}")
-            )
-        if prompt.body_tokens_sent < prompt.body_tokens:
-            # What the LLM's answer rests on: a reviewer reads its rationale knowing it saw part.
-            outcome.evidence.append(
-                Evidence(
-                    kind="llm",
-                    source=SOURCE,
-                    detail=f"ticket body cut to {prompt.body_tokens_sent:,} of "
-                    f"{prompt.body_tokens:,} tokens to fit the prompt budget of "
-                    f"{self.settings.llm_max_prompt_tokens:,}",
+            outcome = self._outcome(prompt, usage, overflow)
+            if not prompt.fits:
+                if overflow is not None:
+                    return self._fallback(outcome, f"{overflow}; no prompt fits it")
+                return self._fallback(
+                    outcome,
+                    f"prompt of {prompt.tokens} tokens ({answer} of them the answer's JSON "
+                    f"schema) exceeds the budget of {budget} even without precedents",
                 )
-            )
-        if not prompt.fits:
-            return self._fallback(
-                outcome,
-                f"prompt of {prompt.tokens} tokens ({answer} of them the answer's JSON schema) "
-                f"exceeds the budget of {self.settings.llm_max_prompt_tokens} even without "
-                "precedents",
-            )
-        messages: list[Any] = [m.model_dump() for m in prompt.messages]
-        try:
-            completion = self._complete(messages, schema, outcome.usage, deadline)
-            choice = self._parse(completion, model)
-        except _Rejected as exc:
-            return self._fallback(outcome, str(exc))
+            messages: list[Any] = [m.model_dump() for m in prompt.messages]
+            try:
+                completion = self._complete(messages, schema, usage, deadline)
+                choice = self._parse(completion, model)
+            except _ContextExceeded as exc:
+                # The messages sent, as estimated, came to exc.counted; the schema is the one
+                # the next request carries (the server may have had the format switched).
+                asked = format_tokens(response_format(schema, self._format), self.encoding)
+                smaller = exc.budget(prompt.tokens - answer) + asked
+                if overflow is not None or smaller >= budget:
+                    return self._fallback(outcome, str(exc))
+                # The server counts more tokens than the estimate (another tokenizer): the
+                # prompt is made again, as much smaller as the server's count was larger.
+                overflow, budget = exc, smaller
+                continue
+            except _Rejected as exc:
+                return self._fallback(outcome, str(exc))
+            break
         if quotes_instructions(" ".join([choice.rationale, *choice.next_steps])):
             # The ticket got the model to recite its instructions: neither they nor its choice
             # may go back to the submitter.
@@ -200,6 +223,45 @@ class LLMClassifier:
                 weight=choice.confidence,
             )
         )
+        return outcome
+
+    def _outcome(
+        self, prompt: BuiltPrompt, usage: LLMUsage, overflow: _ContextExceeded | None
+    ) -> LLMOutcome:
+        """The outcome of sending this prompt, with the evidence of what it holds."""
+        outcome = LLMOutcome(
+            usage=usage,
+            prompt_tokens_estimate=prompt.tokens,
+            precedents_sent=prompt.precedents_sent,
+        )
+        if prompt.redactor_counts:
+            counts = ", ".join(
+                f"{n} {kind.lower()}" for kind, n in sorted(prompt.redactor_counts.items())
+            )
+            outcome.evidence.append(
+                Evidence(kind="redaction", source=SOURCE, detail=f"redacted {counts}")
+            )
+        if prompt.body_tokens_sent < prompt.body_tokens:
+            # What the LLM's answer rests on: a reviewer reads its rationale knowing it saw part.
+            outcome.evidence.append(
+                Evidence(
+                    kind="llm",
+                    source=SOURCE,
+                    detail=f"ticket body cut to {prompt.body_tokens_sent:,} of "
+                    f"{prompt.body_tokens:,} tokens to fit the prompt budget of "
+                    f"{self.settings.llm_max_prompt_tokens:,}",
+                )
+            )
+        if overflow is not None:
+            outcome.evidence.append(
+                Evidence(
+                    kind="llm",
+                    source=SOURCE,
+                    detail=f"prompt made again to fit the server's context of "
+                    f"{overflow.context:,} tokens: it counted {overflow.counted:,} tokens in "
+                    f"a prompt estimated at {overflow.estimate:,}",
+                )
+            )
         return outcome
 
     def _complete(
@@ -228,6 +290,9 @@ class LLMClassifier:
                     continue
                 failure: openai.OpenAIError = exc
                 reason = _status_reason(exc)
+                sizes = _context_exceeded(exc)
+                if sizes is not None:
+                    raise _ContextExceeded(reason, *sizes) from None
             except openai.APITimeoutError as exc:
                 failure, reason = exc, f"LLM timed out after {timeout:g}s"
             except openai.APIConnectionError as exc:
@@ -336,6 +401,22 @@ def _unfenced(content: str) -> str:
 
 def _count(value: object) -> int:
     return value if isinstance(value, int) and value >= 0 else 0
+
+
+def _context_exceeded(exc: openai.APIStatusError) -> tuple[int, int] | None:
+    """The server's context and the prompt's tokens as it counted them, when it refused the prompt
+    as too long for its context (llama.cpp's server says so in fields of its error)."""
+    body = exc.body
+    if isinstance(body, Mapping):
+        context, counted = body.get("n_ctx"), body.get("n_prompt_tokens")
+        if isinstance(context, int) and isinstance(counted, int) and context > 0 and counted > 0:
+            return context, counted
+    said = str(body.get("message")) if isinstance(body, Mapping) else str(exc.message)
+    size, prompt = CONTEXT_SIZE.search(said), PROMPT_COUNTED.search(said)
+    if size is None or prompt is None:
+        return None
+    counted = int(next(group for group in prompt.groups() if group is not None))
+    return (int(size.group(1)), counted) if counted > 0 else None
 
 
 def _status_reason(exc: openai.APIStatusError) -> str:

@@ -405,3 +405,64 @@ def test_a_product_and_tier_within_the_cap_are_shown_whole() -> None:
     sent = server.requests[0]["messages"][1]["content"]
     assert "<account_tier>enterprise</account_tier>" in sent
     assert "<product>VPN client 4.2</product>" in sent
+
+
+OPENAI_OVERFLOW = (
+    "This model's maximum context length is 2048 tokens. However, your messages resulted in "
+    "2000 tokens. Please reduce the length of the messages."
+)
+
+
+def _llama_cpp_overflow(request: httpx2.Request) -> httpx2.Response:
+    error = {
+        "code": 400,
+        "message": "the request exceeds the available context size, try increasing it",
+        "type": "exceed_context_size_error",
+        "n_prompt_tokens": 2000,
+        "n_ctx": 2048,
+    }
+    return httpx2.Response(400, json={"error": error})
+
+
+@pytest.mark.parametrize(
+    "overflow",
+    [status(400, OPENAI_OVERFLOW), _llama_cpp_overflow],
+    ids=["openai-vllm-message", "llama.cpp-fields"],
+)
+def test_a_prompt_past_the_servers_context_is_made_again_to_fit_it(
+    overflow: Callable[[httpx2.Request], httpx2.Response],
+) -> None:
+    ticket = Ticket(subject="Slow VPN", body="The VPN is slow. " * 800)
+    server = FakeLLMServer(overflow, answer(GOOD))
+    outcome = classify(fake_classifier(server, llm_max_prompt_tokens=1200), ticket, precedents=[])
+    assert outcome.choice is not None, outcome.error
+    assert outcome.usage.calls == 2
+    first, second = (sum(request_tokens(sent)) for sent in server.bodies)
+    assert first <= 1200
+    schema = request_tokens(server.bodies[1])[1]
+    # 2,000 counted for the first prompt's messages: the second's are cut to 1,748 of 2,048 by
+    # the server's count (300 left for the answer), with a margin.
+    assert second - schema <= (first - schema) * 1748 / 2000 * 0.9
+    assert outcome.prompt_tokens_estimate == second
+    notes = [e.detail for e in outcome.evidence if "context" in e.detail]
+    assert notes == [
+        f"prompt made again to fit the server's context of 2,048 tokens: it counted 2,000 "
+        f"tokens in a prompt estimated at {first - schema:,}"
+    ]
+
+
+def test_a_prompt_past_the_servers_context_twice_falls_back_after_two_requests() -> None:
+    ticket = Ticket(subject="Slow VPN", body="The VPN is slow. " * 800)
+    server = FakeLLMServer(status(400, OPENAI_OVERFLOW), status(400, OPENAI_OVERFLOW))
+    outcome = classify(fake_classifier(server, llm_max_prompt_tokens=1200), ticket, precedents=[])
+    assert outcome.choice is None and outcome.usage.calls == 2
+    assert outcome.error == f"LLM answered HTTP 400: {OPENAI_OVERFLOW}"
+
+
+def test_a_context_too_small_for_any_prompt_falls_back_without_a_second_request() -> None:
+    tiny = "This model's maximum context length is 400 tokens. However, you requested 1500 "
+    tiny += "tokens (1200 in the messages, 300 in the completion)."
+    server = FakeLLMServer(status(400, tiny))
+    outcome = classify(fake_classifier(server), VPN_TICKET)
+    assert outcome.choice is None and outcome.usage.calls == 1
+    assert outcome.error is not None and "no prompt fits it" in outcome.error

