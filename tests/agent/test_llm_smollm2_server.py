@@ -56,11 +56,13 @@ def test_a_real_server_takes_the_example_policys_schema_and_its_answer_is_read()
     content = json.loads(str(recorded[-1]["response"]["body"]["string"]))
     said = choice_model(EXAMPLE).model_validate_json(content["choices"][0]["message"]["content"])
     assert said.team in EXAMPLE.team_names and said.priority in EXAMPLE.priorities.scale
-    # ... and the outcome carries it.
-    assert outcome.error is None, outcome.error
-    assert outcome.choice is not None
-    assert (outcome.choice.team, outcome.choice.escalate) == (said.team, said.escalate)
-    assert outcome.choice.escalate == (said.team != EXAMPLE.first_line_team)
+    # ... and the outcome carries it, unless its team and escalation disagree (a tiny model's).
+    if said.escalate == (said.team == EXAMPLE.first_line_team):
+        assert outcome.choice is None and "contradicts itself" in str(outcome.error)
+    else:
+        assert outcome.error is None, outcome.error
+        assert outcome.choice is not None
+        assert (outcome.choice.team, outcome.choice.escalate) == (said.team, said.escalate)
     # The strict json_schema format was refused, the schema beside json_object taken.
     sent = [json.loads(str(i["request"]["body"])) for i in recorded]
     assert [s["response_format"]["type"] for s in sent] == ["json_schema", "json_object"]
@@ -99,12 +101,10 @@ def test_a_prompt_over_the_servers_context_is_cut_to_it_and_sent_again() -> None
         outcome = classify(classifier, LONG_JAPANESE, precedents=[])
     assert outcome.usage.calls == 3  # json_schema refused, the prompt refused, then answered
     assert 0 < outcome.usage.prompt_tokens <= SERVER_CONTEXT - MAX_COMPLETION_TOKENS
-    # The answer came and was read; the tiny model escalates to the first-line team, so it is
-    # not used, for that reason and no other.
+    # The answer came and was read: used, or refused for its own sake (a tiny model's team and
+    # escalation can disagree), never for the prompt's length.
     assert outcome.usage.completion_tokens > 0
-    assert (
-        outcome.error == "LLM answer contradicts itself: team service_desk but escalate; not used"
-    )
+    assert outcome.choice is not None or "contradicts itself" in str(outcome.error)
     notes = [e.detail for e in outcome.evidence if e.kind == "llm" and "context" in e.detail]
     assert len(notes) == 1, outcome.evidence
     assert "context of 2,048 tokens" in notes[0]
