@@ -174,7 +174,7 @@ class LLMClassifier:
                 encoding=self.encoding,
                 reserved=answer,
             )
-            outcome = self._outcome(prompt, usage, overflow)
+            outcome = self._outcome(prompt, budget, usage, overflow)
             if not prompt.fits:
                 if overflow is not None:
                     return self._fallback(outcome, f"{overflow}; no prompt fits it")
@@ -226,9 +226,14 @@ class LLMClassifier:
         return outcome
 
     def _outcome(
-        self, prompt: BuiltPrompt, usage: LLMUsage, overflow: _ContextExceeded | None
+        self,
+        prompt: BuiltPrompt,
+        budget: int,
+        usage: LLMUsage,
+        overflow: _ContextExceeded | None,
     ) -> LLMOutcome:
-        """The outcome of sending this prompt, with the evidence of what it holds."""
+        """The outcome of sending this prompt, made within ``budget``, with the evidence of what
+        it holds."""
         outcome = LLMOutcome(
             usage=usage,
             prompt_tokens_estimate=prompt.tokens,
@@ -248,8 +253,7 @@ class LLMClassifier:
                     kind="llm",
                     source=SOURCE,
                     detail=f"ticket body cut to {prompt.body_tokens_sent:,} of "
-                    f"{prompt.body_tokens:,} tokens to fit the prompt budget of "
-                    f"{self.settings.llm_max_prompt_tokens:,}",
+                    f"{prompt.body_tokens:,} tokens to fit the prompt budget of {budget:,}",
                 )
             )
         if overflow is not None:

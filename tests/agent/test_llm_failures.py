@@ -444,6 +444,12 @@ def test_a_prompt_past_the_servers_context_is_made_again_to_fit_it(
     # the server's count (300 left for the answer), with a margin.
     assert second - schema <= (first - schema) * 1748 / 2000 * 0.9
     assert outcome.prompt_tokens_estimate == second
+    # The body was cut to the smaller budget, and the evidence names that one, not the setting.
+    cut = [e.detail for e in outcome.evidence if e.detail.startswith("ticket body cut")]
+    assert len(cut) == 1
+    found = re.search(r"to fit the prompt budget of ([\d,]+)$", cut[0])
+    assert found is not None, cut
+    assert second <= int(found.group(1).replace(",", "")) < 1200
     notes = [e.detail for e in outcome.evidence if "context" in e.detail]
     assert notes == [
         f"prompt made again to fit the server's context of 2,048 tokens: it counted 2,000 "
