@@ -17,6 +17,7 @@ from agent.priority import choose_priority, settle_priority
 from agent.route import choose_route, tree_team
 from agent.rules import Complexity, RuleHit
 from agent.state import HumanReview, TriageState
+from agent.waiting import waiting
 from knowledge.base import RoutePrediction
 from knowledge.replay import cases_without, router_without, similar_without
 
@@ -91,13 +92,19 @@ class Nodes:
         update: Update = {"prediction": prediction, "llm": None}
         if deps.llm is None or not self._llm_wanted(state, prediction):
             return update
-        update["llm"] = deps.llm.classify(
-            ticket=state["ticket"],
-            clean_text=state["clean_text"],
-            policy=deps.policy,
-            precedents=state["similar"],
-            candidates=prediction.teams[:5],
-        )
+        # The LLM call takes seconds: the service's engine is let go for it (agent.waiting).
+        # Everything it reads is this run's own (the state, this graph's policy), and the
+        # steps after it read no router or knowledge base, only this prediction, this graph's
+        # policy and the live loads: a correction, refit or policy change that lands meanwhile
+        # acts from the next ticket on, as if it had come after this one.
+        with waiting():
+            update["llm"] = deps.llm.classify(
+                ticket=state["ticket"],
+                clean_text=state["clean_text"],
+                policy=deps.policy,
+                precedents=state["similar"],
+                candidates=prediction.teams[:5],
+            )
         return update
 
     def _llm_wanted(self, state: TriageState, prediction: RoutePrediction) -> bool:

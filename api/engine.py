@@ -7,6 +7,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Protocol
 
+from agent.waiting import releasable
+
 if TYPE_CHECKING:  # types only: the command line imports this module and must start fast
     from agent.models import Ticket
     from agent.policy import Policy
@@ -53,18 +55,59 @@ class TriageEngine(Protocol):
         ...
 
 
+class EngineLock:
+    """The engine's re-entrant lock, knowing how deep each thread holds it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._held = threading.local()
+
+    def __enter__(self) -> None:
+        self._lock.acquire()
+        self._held.depth = self._depth() + 1
+
+    def __exit__(self, *_: object) -> None:
+        self._held.depth -= 1
+        self._lock.release()
+
+    def _depth(self) -> int:
+        depth: int = getattr(self._held, "depth", 0)
+        return depth
+
+    @contextmanager
+    def let_go(self) -> Iterator[None]:
+        """Give the lock up for the block where this thread holds it once, and take it again
+        after. Held deeper (a dry-run's two runs in one hold, an action of ``exclusive``), or
+        not by this thread, it stays as it is: the holder asked for nothing to come between."""
+        if self._depth() != 1:
+            yield
+            return
+        self.__exit__()
+        try:
+            yield
+        finally:
+            self.__enter__()
+
+
 class LockedEngine:
-    """Serialises calls into the Triager.
+    """Serialises calls into the Triager, but for a ticket's wait for the LLM.
 
     The graph, the router's incremental state and the checkpointer are shared by every request;
     on 2 cores running two graphs at once gains nothing (the embedder already uses both), while a
     feedback landing mid-triage must not be half-seen. HTTP parsing, auth and database writes
     still run concurrently outside the lock.
+
+    A run gives the lock up while it waits for the LLM's answer (``agent.waiting``) and takes it
+    again for the steps after, so other tickets, feedback, refits and policy changes are not held
+    up by a slow server. The run has by then read everything it reads of the knowledge base and
+    router, and its remaining steps read only its own state, the policy it started under and the
+    live loads: whatever lands during the wait acts from the next ticket, as if it came after.
+    Inside ``held()`` (a dry-run) the lock is kept across the wait.
     """
 
-    def __init__(self, triager: TriageEngine, lock: threading.RLock | None = None) -> None:
+    def __init__(self, triager: TriageEngine, lock: EngineLock | None = None) -> None:
         self.triager = triager
-        self._lock = lock or threading.RLock()
+        self._lock = lock or EngineLock()
 
     def sibling(self, triager: TriageEngine) -> LockedEngine:
         """Another engine behind the same lock (a dry-run must not race live feedback)."""
@@ -77,7 +120,7 @@ class LockedEngine:
 
     def triage(self, ticket: Ticket, thread_id: str) -> TriageResult:
         """Route one ticket; a finished run's checkpoints go (the store keeps the audit)."""
-        with self._lock:
+        with self._lock, releasable(self._lock.let_go):
             result = self.triager.triage(ticket, thread_id=thread_id)
             if not result.decision.needs_review:
                 self.triager.forget(thread_id)
@@ -113,7 +156,8 @@ class LockedEngine:
     @contextmanager
     def held(self) -> Iterator[None]:
         """Hold the engine for several steps: a correction learned here and stored in the
-        database before the next one is learned, so both take them in the same order."""
+        database before the next one is learned, so both take them in the same order. A run
+        inside keeps it while it waits for the LLM."""
         with self._lock:
             yield
 
