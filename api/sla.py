@@ -41,6 +41,7 @@ from api.sla_pages import (
     Page,
     stored_time,
     take_if_free,
+    ticked,
     write_if_unchanged,
 )
 from api.store import held_row
@@ -232,8 +233,7 @@ class SlaWatch:
                 state, due, deadline = found
                 self._escalate(row, state, due, deadline, policy, now)
                 if row.status == "deciding":
-                    # the claim's process died; this write would renew the claim (a reviewer
-                    # could not take it for as long again), so the ticket goes back to the queue
+                    # the claim's process died: the ticket goes back to the queue, in front
                     row.status, row.claim_token = "review", None
                     row.sla_events[-1]["actions"].append("release_review_claim")
                 page = self.pages.claim(row, len(row.sla_events) - 1) if url else None
@@ -317,6 +317,7 @@ class SlaWatch:
                 return
             row.sla_events = [*(row.sla_events or []), event]
             page = self.pages.claim(row, len(row.sla_events) - 1)
+            row.updated_at = ticked(row.updated_at)  # no sign of life of anyone
         threading.Thread(
             target=self.pages.send,
             args=(policy.priorities.oncall_webhook, page),
@@ -327,9 +328,10 @@ class SlaWatch:
     def _to_front(self, ticket_id: str) -> None:
         """jump_queue: the ticket goes ahead of the others in the review queue at once."""
         with self._events_lock, self.db.session() as session:
-            row = session.get(TicketRow, ticket_id)
+            row = held_row(session, ticket_id)
             if row is not None:
                 self._put_in_front(row)
+                row.updated_at = ticked(row.updated_at)  # no sign of life of anyone
 
     def _put_in_front(self, row: TicketRow) -> str:
         """The ticket goes ahead of the others in the review queue; returns the action's name."""

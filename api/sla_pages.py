@@ -91,11 +91,23 @@ def take_if_free(session: Session, ticket_id: str) -> bool:
     return held is not None
 
 
+def ticked(updated_at: datetime) -> datetime:
+    """The updated_at a write of the watch leaves on a ticket: a microsecond past the one read.
+
+    Every write of a ticket moves its updated_at, which serves as the row's version (a pass in
+    another process that read the row before must find it changed). It is also the sign of life
+    of a reviewer's claim and of a triage run (api.review_claim, api.adoption), and the watch's
+    writes (its steps, its pages and their outcomes) are neither: stamped with the time, a page
+    retried every pass would keep a dead reviewer's claim alive and the ticket taken by nobody.
+    """
+    return updated_at + timedelta(microseconds=1)
+
+
 def write_if_unchanged(session: Session, row: TicketRow, as_read: AsRead) -> bool:
     """Store the watch's changes to the row unless it was written since read; True if stored.
 
-    Every write of a ticket stamps its updated_at (the column's onupdate), which serves as the
-    row's version; status and priority are compared too, as they are what a review changes.
+    Every write of a ticket moves its updated_at, which serves as the row's version (``ticked``
+    here); status and priority are compared too, as they are what a review changes.
     """
     same_priority = (
         TicketRow.priority.is_(None)
@@ -117,7 +129,7 @@ def write_if_unchanged(session: Session, row: TicketRow, as_read: AsRead) -> boo
             sla_state=row.sla_state,
             sla_events=row.sla_events,
             front_of_queue=row.front_of_queue,
-            updated_at=utcnow(),
+            updated_at=ticked(as_read.updated_at),
         )
         .execution_options(synchronize_session=False)
     )
@@ -232,3 +244,4 @@ class OnCallPages:
                 "oncall": "ok" if outcome == "notify_oncall ok" else "failed",
             }
             row.sla_events = events
+            row.updated_at = ticked(row.updated_at)  # no sign of life of anyone
