@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
+
+from sqlalchemy import select, update
 
 from agent.errors import ConflictError, InputError, TriageError, UpstreamError
 from agent.policy import Policy
 from api.auth import Principal
 from api.engine import LockedEngine
+from api.helpdesk.polling import PollingThread
 from api.ledger import Ledger
 from api.loads import DbLoads
 from api.schemas import WAITING_STATUSES, FeedbackIn, FeedbackOut
 from api.store import TicketStore, held_row
+from api.tables import DecisionRow, ReviewRow, utcnow
 from knowledge.feedback import Feedback
+
+log = logging.getLogger(__name__)
 
 # a ticket "deciding" for long was claimed by a process that died; ReviewClaims may retake it
 REVIEWABLE = WAITING_STATUSES
@@ -61,6 +68,8 @@ class Corrections:
             "escalated": final_team != policy.first_line_team,  # by the first line of now
             "author": caller.name,
         }
+        # A reviewer's decision on it not learned yet (its process died first) comes first
+        self.learn_reviews_of(ticket_id)
         # The case merges the corrections in the order learned, the KPIs the stored feedback in
         # the order stored: two answers on one ticket at once must take both in the same order.
         # The engine's lock orders them in this process; the ticket's row, held from before the
@@ -90,19 +99,72 @@ class Corrections:
             warning=warning,
         )
 
-    def learn(
-        self,
-        ticket_id: str,
-        team: str,
-        escalated: bool,
-        source: str,
-        note: str,
-        answer: FeedbackIn | None = None,
-    ) -> str:
-        """Feed the knowledge base with the ticket as corrected; returns the case id."""
-        return self._learn_correction(
-            self._correction(ticket_id, team, escalated, source, note, answer)
+    def learn_reviews_of(self, ticket_id: str) -> int:
+        """Learn the ticket's reviewed decisions not learned yet; returns how many this call
+        learned. UpstreamError when the knowledge base does not take one (it is left to learn)."""
+        return sum(self._learn_review(review_id) for review_id in self._reviews_left(ticket_id))
+
+    def learn_reviews_left(self) -> int:
+        """Learn every reviewed decision not learned yet, whichever process stored it (one that
+        died before it could, one whose knowledge base was down); returns how many this call
+        learned. One that fails is logged and left for the next call; the others go on."""
+        learned = 0
+        for review_id in self._reviews_left():
+            try:
+                learned += self._learn_review(review_id)
+            except Exception as exc:
+                log.warning(
+                    "review %s still not learned: %s: %s", review_id, type(exc).__name__, exc
+                )
+        if learned:
+            log.info("learned %d reviewed decisions left unlearned", learned)
+        return learned
+
+    def _reviews_left(self, ticket_id: str | None = None) -> list[int]:
+        left = select(ReviewRow.id).where(
+            ReviewRow.learned_at.is_(None), ReviewRow.decision_id.is_not(None)
         )
+        if ticket_id is not None:
+            left = left.where(ReviewRow.ticket_id == ticket_id)
+        with self.store.db.session() as session:
+            return list(session.scalars(left.order_by(ReviewRow.id)))
+
+    def _learn_review(self, review_id: int) -> bool:
+        """Learn one stored review's decision unless it was learned; True if learned here.
+
+        Marked learned in the transaction that learns it, which holds the ticket's row: another
+        process learning it at once waits, then finds it learned. (The knowledge base is not in
+        that transaction: a process that dies between learning and committing leaves it to be
+        learned again, into the same case, which takes it as it took it the first time.)
+        """
+        with self.store.db.session() as session:
+            found = session.execute(
+                select(
+                    ReviewRow.ticket_id,
+                    ReviewRow.review,
+                    ReviewRow.learned_at,
+                    DecisionRow.team,
+                    DecisionRow.escalate,
+                )
+                .join(DecisionRow, DecisionRow.id == ReviewRow.decision_id)
+                .where(ReviewRow.id == review_id)
+            ).first()
+        if found is None or found.learned_at is not None:
+            return False
+        note = str(found.review.get("note") or "")
+        correction = self._correction(found.ticket_id, found.team, found.escalate, "review", note)
+        with self.engine.held(), self.store.db.session() as session:
+            held_row(session, found.ticket_id)
+            taken = session.execute(
+                update(ReviewRow)
+                .where(ReviewRow.id == review_id, ReviewRow.learned_at.is_(None))
+                .values(learned_at=utcnow())
+                .execution_options(synchronize_session=False)
+            )
+            if not taken.rowcount:  # type: ignore[attr-defined]
+                return False  # another process learned it meanwhile
+            self._learn_correction(correction)  # raises: rolled back, still to learn
+        return True
 
     def _correction(
         self,
@@ -164,3 +226,22 @@ def _rule_warning(decision: dict[str, Any], final_team: str, policy: Policy) -> 
                 "stored and acts on them once the rule changes"
             )
     return None
+
+
+class ReviewLearning(PollingThread):
+    """Learns the reviewed decisions left unlearned: at start, then every ``poll_s``.
+
+    A process that died after storing a reviewer's decision, or a knowledge base that was down
+    then, left it to learn (api.store.TicketStore.record stores it so); any API process on the
+    database learns it at its next pass, once between them all.
+    """
+
+    thread_name = "review-learning"
+
+    def __init__(self, corrections: Corrections, poll_s: float) -> None:
+        super().__init__(poll_s)
+        self.corrections = corrections
+
+    def run_pass(self) -> float:
+        self.corrections.learn_reviews_left()
+        return self.poll_s

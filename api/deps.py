@@ -14,6 +14,7 @@ from fastapi.security import HTTPBearer
 
 from agent.settings import Settings
 from api.auth import Principal, Role, authenticate
+from api.corrections import ReviewLearning
 from api.db import Database
 from api.dryrun import Fork
 from api.engine import LockedEngine
@@ -50,6 +51,7 @@ class Services:
     metrics: Metrics
     fork: Fork
     refitter: Refitter
+    learning: ReviewLearning
 
 
 def get_services(request: Request) -> Services:

@@ -6,11 +6,13 @@ router observes it at once, so the next near-duplicate follows it. The other API
 intake workers read the same knowledge base but their routers had not observed it: until their
 next refit the corrected case was one more precedent, outvoted by the models. Each process
 therefore looks, at most every ``every_s``, for feedback and review rows written since its last
-look and observes their cases as stored. A feedback row is written after its case is stored, a
-review's row just before: a reviewed case not stored yet is looked for again at the next looks,
-for at most ``PENDING_S``. Rows are followed by id, and ids are handed out when a row is inserted,
-not when it commits: on PostgreSQL a row can appear after one with a higher id. Each look therefore
-reads back ``LOOKBACK_IDS`` below the highest id seen and skips the rows it has seen already.
+look and observes their cases as stored. A feedback row is written after its case is stored; a
+review's row is written with its decision and counts once it says it was learned (``learned_at``,
+set in the transaction that stores its case, by whichever process learned it, maybe long after):
+a case not found all the same is looked for again at the next looks, for at most ``PENDING_S``.
+Rows are followed by id, and ids are handed out when a row is inserted, not when it commits: on
+PostgreSQL a row can appear after one with a higher id. Each look therefore reads back
+``LOOKBACK_IDS`` below the highest id seen and skips the rows it has seen already.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import logging
 import threading
 import time
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, true
 from sqlalchemy.orm import Session
 
 from api.db import Database
@@ -92,10 +94,12 @@ class _Followed:
         self.new_rows(session)
 
     def new_rows(self, session: Session) -> set[str]:
-        """The ticket ids of the rows not seen before (those committed since the last look)."""
+        """The ticket ids of the rows not seen before (those committed since the last look);
+        a review still to be learned is not seen until it is."""
+        learned = ReviewRow.learned_at.is_not(None) if self.table is ReviewRow else true()
         rows = session.execute(
             select(self.table.id, self.table.ticket_id).where(
-                self.table.id > self.highest - LOOKBACK_IDS
+                self.table.id > self.highest - LOOKBACK_IDS, learned
             )
         ).all()
         new = {row.ticket_id for row in rows if row.id not in self.seen}

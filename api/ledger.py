@@ -13,7 +13,7 @@ from agent.kpis import KPICounts, OutcomeRecord
 from api.db import Database
 from api.kpi_sql import counts_of, kpi_counts_query
 from api.schemas import DECIDED_STATUSES, WAITING_STATUSES, ReviewItem
-from api.tables import DecisionRow, FeedbackRow, ReviewRow, TicketRow, utcnow
+from api.tables import DecisionRow, FeedbackRow, TicketRow, utcnow
 
 
 class Ledger:
@@ -71,11 +71,6 @@ class Ledger:
                     )
                 )
             return items
-
-    def add_review(self, ticket_id: str, key_id: str, review: dict[str, Any]) -> None:
-        """Record a reviewer's answer."""
-        with self.db.session() as session:
-            session.add(ReviewRow(ticket_id=ticket_id, reviewer_key=key_id, review=review))
 
     def add_feedback(
         self, ticket_id: str, key_id: str, feedback: dict[str, Any], session: Session | None = None

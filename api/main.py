@@ -17,6 +17,7 @@ from agent.policy import Policy
 from agent.settings import Settings
 from api import heartbeat
 from api.adoption import Adoption
+from api.corrections import ReviewLearning
 from api.db import Database
 from api.deps import Services
 from api.dryrun import Fork
@@ -126,6 +127,8 @@ def build_services(
         metrics=metrics,
         fork=fork or fork_triager,
         refitter=Refitter(engine, metrics, options.refit_check_s),
+        # a reviewed decision left unlearned is one of an abandoned review: looked for as often
+        learning=ReviewLearning(service.corrections, options.adopt_after_s),
     )
 
 
@@ -159,6 +162,7 @@ def create_app(
             adoption.start()
             services.sla.start()
             services.refitter.start()
+            services.learning.start()
             entry.start()
             services.db.start_checkpoints()
             settle_heap()
@@ -168,6 +172,7 @@ def create_app(
             adoption.stop()
             entry.stop()
             services.refitter.stop()
+            services.learning.stop()
             services.sla.stop()
             services.db.stop_checkpoints()
             gc.unfreeze()

@@ -29,7 +29,7 @@ from api.loads import DbLoads
 from api.metrics import Metrics
 from api.review_claim import ReviewClaims
 from api.schemas import DECIDED_STATUSES, FeedbackIn, FeedbackOut, ReviewIn
-from api.store import Claim, TicketStore
+from api.store import Claim, Reviewed, TicketStore
 
 log = logging.getLogger(__name__)
 
@@ -175,20 +175,20 @@ class TriageService:
 
     def review(self, ticket_id: str, answer: ReviewIn, caller: Principal) -> dict[str, Any]:
         """Apply a reviewer's decision: resume the waiting run, record it, learn from it."""
+        # stored with its review, still to learn: learned below, or later by any process
         output, result = self._decide_review(ticket_id, answer, caller)
         if self.loads is not None:
             self.loads.assign(result.decision.assignee)
         self.notify(ticket_id)
-        self.ledger.add_review(ticket_id, caller.key_id, answer.model_dump(mode="json"))
         self.metrics.decision(result.decision, 0.0)
         learned, why = True, None
         try:
-            self.corrections.learn(
-                ticket_id, result.decision.team, result.decision.escalate, "review", answer.note
-            )
+            # learned once: by this call, or by another process's pass that took it first
+            self.corrections.learn_reviews_of(ticket_id)
         except Exception as exc:
             # The human decision stands even when the knowledge base is down; say so instead.
-            learned, why = False, f"{type(exc).__name__}: {exc}"
+            learned = False
+            why = f"{type(exc).__name__}: {exc}; it is learned later, once the knowledge base is up"
             self.metrics.errors.labels(kind="learn").inc()
             log.warning("review of %s recorded but not learned: %s", ticket_id, why)
         return {"ticket_id": ticket_id, "decision": output, "learned": learned, "learn_error": why}
@@ -234,7 +234,10 @@ class TriageService:
                 raised = self.store.raised_priority(ticket_id)
                 human = human.model_copy(update={"raised_priority": raised})
                 result = self._resume(ticket_id, human)
-                output = self.store.record(ticket_id, result, caller.name, claim_token=token)
+                reviewed = Reviewed(caller.key_id, answer.model_dump(mode="json"))
+                output = self.store.record(
+                    ticket_id, result, caller.name, claim_token=token, review=reviewed
+                )
             decided = True
             return output, result
         finally:

@@ -18,7 +18,7 @@ from agent.errors import ConflictError, NotFoundError
 from agent.models import Ticket
 from api.due import any_passed, open_deadlines
 from api.schemas import UNFINISHED_STATUSES, TicketStatus
-from api.tables import BriefRow, DecisionRow, TicketRow, utcnow
+from api.tables import BriefRow, DecisionRow, ReviewRow, TicketRow, utcnow
 from api.ticket_reads import TicketReads, _row, _status
 
 if TYPE_CHECKING:  # the agent's result type only: the command line reads tickets without it
@@ -38,6 +38,14 @@ class Claim:
     id: str
     status: TicketStatus
     created: bool
+
+
+@dataclass(frozen=True)
+class Reviewed:
+    """The reviewer's answer a decision comes from, stored with it (a review row)."""
+
+    reviewer_key: str
+    answer: dict[str, Any]
 
 
 class TicketStore(TicketReads):
@@ -125,13 +133,20 @@ class TicketStore(TicketReads):
             session.delete(_row(session, ticket_id))
 
     def record(
-        self, ticket_id: str, result: TriageResult, actor: str, claim_token: str | None = None
+        self,
+        ticket_id: str,
+        result: TriageResult,
+        actor: str,
+        claim_token: str | None = None,
+        review: Reviewed | None = None,
     ) -> dict[str, Any]:
         """Store a decision and its brief, update the ticket (a resolved one stays resolved);
         returns the API output.
 
         A reviewer's decision gives the token of its claim (api.review_claim): it is stored only
-        while the ticket still carries that claim, which it ends; ConflictError otherwise.
+        while the ticket still carries that claim, which it ends; ConflictError otherwise. It
+        gives its review too, stored with it as still to be learned (api.corrections learns it):
+        whatever stops the process after this, the decision is not left unlearned.
         """
         decision = result.decision
         decision_json = decision.model_dump(mode="json")
@@ -154,6 +169,16 @@ class TicketStore(TicketReads):
             session.add(stored)
             session.flush()
             session.add(BriefRow(ticket_id=ticket_id, decision_id=stored.id, brief=brief_json))
+            if review is not None:
+                session.add(
+                    ReviewRow(
+                        ticket_id=ticket_id,
+                        reviewer_key=review.reviewer_key,
+                        review=review.answer,
+                        decision_id=stored.id,
+                        learned_at=None,
+                    )
+                )
             # Only a ticket still open here moves: one the helpdesk resolved or closed while this
             # decision was made (a reviewer deciding it, its run going on) stays closed; the
             # decision is kept as its history. One conditional write: the close may land now.

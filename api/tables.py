@@ -128,6 +128,11 @@ class ReviewRow(Base):
     reviewer_key: Mapped[str] = mapped_column(String(40))
     review: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The decision it stored, written with it (in one transaction); None before the column was.
+    decision_id: Mapped[int | None] = mapped_column(Integer)
+    # When the knowledge base learned the decision; None while it is still to learn (its process
+    # died first, or the knowledge base was down): api.corrections learns it then.
+    learned_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
 
 
 class FeedbackRow(Base):
