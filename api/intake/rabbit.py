@@ -24,8 +24,8 @@ only on the connection that delivered it; once that is gone the broker has put t
 back in the queue, and it comes again. A connection the broker blocks (a memory or disk alarm)
 is torn down after BLOCKED_S: a put is refused then instead of hanging its request. A message
 no version of the item can be read from is set aside in ``<name>.unreadable`` (kept for a
-person, not held unacknowledged by a worker); one with fields a newer version added is read
-without them.
+person, not held unacknowledged by a worker; the queue is declared again if it was deleted);
+one with fields a newer version added is read without them.
 """
 
 from __future__ import annotations
@@ -48,6 +48,7 @@ from pika.exceptions import (
     ChannelClosed,
     ChannelWrongStateError,
     ConnectionBlockedTimeout,
+    UnroutableError,
 )
 from pika.spec import BasicProperties
 
@@ -386,8 +387,24 @@ class RabbitQueue:
             "intake queue message set aside in %s, unreadable: %r", self.unreadable, body[:200]
         )
         channel = self._channel()
-        channel.basic_publish("", self.unreadable, body, BasicProperties(delivery_mode=2), True)
-        channel.basic_ack(tag)
+        props = BasicProperties(delivery_mode=2)
+        try:
+            try:
+                channel.basic_publish("", self.unreadable, body, props, True)
+            except UnroutableError:
+                # Its queue was deleted (by an operator): declared again, it takes the message.
+                log.warning("queue %s was missing: declared again", self.unreadable)
+                channel.queue_declare(self.unreadable, durable=True)
+                channel.basic_publish("", self.unreadable, body, props, True)
+            channel.basic_ack(tag)
+        except AMQPError as exc:
+            # Not set aside: closing the connection puts it back in the queue, in view, rather
+            # than leave it held by this connection for as long as the worker lives.
+            self._drop()
+            raise UpstreamError(
+                f"RabbitMQ did not take an unreadable message into {self.unreadable}: "
+                f"{_reason(exc)}"
+            ) from exc
 
     def _delivered_here(self, delivery: Delivery) -> int | None:
         """The delivery's tag while the connection that delivered it is this thread's and
