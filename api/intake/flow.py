@@ -33,7 +33,7 @@ from api.intake.health import SourceHealth
 from api.intake.models import SOURCES, Adapted, IntakeResult
 from api.intake.options import IntakeOptions
 from api.intake.prepriority import PrePriority, pre_priority
-from api.intake.queue import IntakeQueue, QueueItem
+from api.intake.queue import IntakeQueue, QueueItem, outside_database
 from api.intake.records import IntakeRecords
 from api.intake.rejects import Rejects, RejectVerdict, raw_for_audit
 from api.intake.urgency import UrgentWork
@@ -166,6 +166,15 @@ class IntakeFlow:
         with self.urgency.running(), urgent_writes(), self._urgent_door.enter(rank):
             return self._admit(adapted, source, caller, pre, key)
 
+    def published(self, ticket_id: str) -> None:
+        """The broker confirmed the ticket's put (see IntakeRecords.published). Queued already:
+        a failure to say so is logged, and costs at most a second message of the ticket, which
+        api.intake.recovery publishes and the runner acknowledges without a second triage."""
+        try:
+            self.records.published(ticket_id)
+        except Exception:
+            log.exception("ticket %s is queued but not marked so", ticket_id)
+
     def urgent_rank(self, rank: int) -> bool:
         """Urgent tickets (P1/P2 by default) skip the routine door, lane and write queue."""
         return rank <= self.options.intake_urgent_rank
@@ -226,8 +235,15 @@ class IntakeFlow:
         claim = self.store.claim(ticket, key, caller.key_id, "queued")
         if not claim.created:
             return IntakeResult(status="duplicate", ticket_id=claim.id, url=_url(claim.id))
+        publishing = outside_database(self.queue)
         self.records.register(
-            claim.id, source, ticket.channel, ticket.account.tier, pre.order, adapted.raw
+            claim.id,
+            source,
+            ticket.channel,
+            ticket.account.tier,
+            pre.order,
+            adapted.raw,
+            publishing,
         )
         urgent = self.urgent_rank(pre.rank)
         try:
@@ -238,6 +254,8 @@ class IntakeFlow:
             self.records.forget(claim.id)
             self.store.discard(claim.id)
             raise
+        if publishing:
+            self.published(claim.id)
         if adapted.thread_id:
             self.records.add_thread(adapted.thread_id, claim.id)
         self.health.received(source)

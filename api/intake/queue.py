@@ -65,6 +65,14 @@ class IntakeQueue(Protocol):
         ...
 
 
+def outside_database(queue: IntakeQueue) -> bool:
+    """Whether the queue lives outside the service's database (a broker, whose
+    ``outside_database`` says so): a ticket stored but never put (a crash between the two)
+    cannot be told there from one in the queue, so the intake records mark each put until the
+    broker confirms it (api.intake.recovery)."""
+    return bool(getattr(queue, "outside_database", False))
+
+
 def backoff_s(attempt: int, base_s: float, cap_s: float, rng: random.Random | None = None) -> float:
     """Delay before retry number ``attempt`` (1-based): exponential, capped, half of it jittered.
 

@@ -152,6 +152,8 @@ def amqp_priority(order: int) -> int:
 class RabbitQueue:
     """Priority-aware, bounded, durable intake queue on RabbitMQ."""
 
+    outside_database = True  # its puts are marked in the intake records until confirmed
+
     def __init__(self, url: str, name: str, capacity: int, normal_capacity: int) -> None:
         self.params = pika.URLParameters(url)
         if self.params.blocked_connection_timeout is None:

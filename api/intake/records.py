@@ -37,8 +37,10 @@ class IntakeRecords:
         tier: str,
         priority: int,
         raw: dict[str, Any],
+        publishing: bool = False,
     ) -> None:
-        """Remember an accepted ticket's source, order and original payload."""
+        """Remember an accepted ticket's source, order and original payload; ``publishing``:
+        its put goes to a broker, to be confirmed by ``published`` (``unconfirmed`` until then)."""
         with self.db.session() as session:
             session.add(
                 IntakeTicketRow(
@@ -49,6 +51,7 @@ class IntakeRecords:
                     priority=priority,
                     attempts=0,
                     raw=raw,
+                    running_until=_publishing() if publishing else None,
                 )
             )
 
@@ -107,14 +110,56 @@ class IntakeRecords:
                 update(IntakeTicketRow).where(IntakeTicketRow.ticket_id == ticket_id).values(values)
             )
 
-    def reset_attempts(self, ticket_id: str) -> None:
-        """A replayed dead letter starts counting afresh."""
+    def reset_attempts(self, ticket_id: str, publishing: bool = False) -> None:
+        """A replayed dead letter starts counting afresh (``publishing``: see register)."""
+        running_until = _publishing() if publishing else None
         with self.db.session() as session:
             session.execute(
                 update(IntakeTicketRow)
                 .where(IntakeTicketRow.ticket_id == ticket_id)
-                .values(attempts=0, running_until=None, last_error=None)
+                .values(attempts=0, running_until=running_until, last_error=None)
             )
+
+    def published(self, ticket_id: str) -> None:
+        """The broker confirmed the ticket's put: it is in a queue (a run that began since
+        owns the ticket already and is left as it is)."""
+        with self.db.session() as session:
+            session.execute(
+                update(IntakeTicketRow)
+                .where(IntakeTicketRow.ticket_id == ticket_id, IntakeTicketRow.running_until < 0)
+                .values(running_until=None)
+            )
+
+    def unconfirmed(self) -> list[tuple[str, str, int, float]]:
+        """Tickets still to triage whose put to a broker was never confirmed: id, source,
+        order and the (negative) mark of their put, which began ``-mark`` epoch seconds."""
+        with self.db.session() as session:
+            query = (
+                select(
+                    IntakeTicketRow.ticket_id,
+                    IntakeTicketRow.source,
+                    IntakeTicketRow.priority,
+                    IntakeTicketRow.running_until,
+                )
+                .join(TicketRow, TicketRow.id == IntakeTicketRow.ticket_id)
+                .where(TicketRow.status.in_(UNFINISHED_STATUSES))
+                .where(IntakeTicketRow.running_until < 0)
+            )
+            return [(r[0], r[1], r[2], float(r[3] or 0)) for r in session.execute(query)]
+
+    def republishing(self, ticket_id: str, mark: float) -> bool:
+        """Take an unconfirmed put over to make it again (its mark now, as a new put's):
+        False when it is not ``mark`` any more (confirmed, run, or taken over elsewhere)."""
+        with self.db.session() as session:
+            taken = session.execute(
+                update(IntakeTicketRow)
+                .where(
+                    IntakeTicketRow.ticket_id == ticket_id, IntakeTicketRow.running_until == mark
+                )
+                .values(running_until=_publishing())
+                .returning(IntakeTicketRow.ticket_id)
+            ).first()
+            return taken is not None
 
     def owned_ids(self, ticket_ids: list[str]) -> set[str]:
         """The tickets among these that the intake owns (its workers run them)."""
@@ -155,3 +200,8 @@ class IntakeRecords:
         with self.db.session() as session:
             if session.get(ThreadRow, message_id) is None:
                 session.add(ThreadRow(message_id=message_id[:400], ticket_id=ticket_id))
+
+
+def _publishing() -> float:
+    """The mark of a put to a broker not confirmed yet: minus the epoch seconds it began."""
+    return -time.time()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -12,10 +13,12 @@ from agent.errors import ConflictError, InputError, first_problem
 from agent.models import Ticket
 from api.intake.dlq import DeadLetter, DeadLetters
 from api.intake.options import IntakeOptions
-from api.intake.queue import IntakeQueue, QueueItem
+from api.intake.queue import IntakeQueue, QueueItem, outside_database
 from api.intake.records import IntakeRecords
 from api.schemas import UNFINISHED_STATUSES
 from api.store import TicketStore
+
+log = logging.getLogger(__name__)
 
 
 class DeadLetterActions:
@@ -83,7 +86,8 @@ class DeadLetterActions:
     def _requeue(self, letter: DeadLetter, ticket: Ticket | None, headroom: bool) -> None:
         if ticket is not None:
             self.store.replace_payload(letter.ticket_id, ticket)
-        self.records.reset_attempts(letter.ticket_id)
+        publishing = outside_database(self.queue)
+        self.records.reset_attempts(letter.ticket_id, publishing)
         try:
             urgent = self.urgent_order(letter.priority)
             item = QueueItem(letter.ticket_id, letter.source, letter.priority, urgent)
@@ -93,6 +97,11 @@ class DeadLetterActions:
             raise ConflictError(
                 f"ticket {letter.ticket_id} is still in the intake queue; replay it again shortly"
             ) from None
+        if publishing:
+            try:
+                self.records.published(letter.ticket_id)
+            except Exception:  # queued all the same: see IntakeFlow.published
+                log.exception("ticket %s is queued but not marked so", letter.ticket_id)
 
     def discard(self, letter_id: int, by: str, reason: str) -> DeadLetter:
         """Close the dead letter for good; who and why are kept and logged."""

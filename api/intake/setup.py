@@ -16,9 +16,9 @@ from api.intake.events import HelpdeskWebhook
 from api.intake.flow import IntakeFlow
 from api.intake.health import SourceCollector, SourceHealth, SourceState
 from api.intake.options import IntakeOptions
-from api.intake.queue import Delivery, IntakeQueue
+from api.intake.queue import Delivery, IntakeQueue, outside_database
 from api.intake.records import IntakeRecords
-from api.intake.recovery import adopt, recover
+from api.intake.recovery import Republisher, adopt, recover
 from api.intake.rejects import Rejects
 from api.intake.replay import DeadLetterActions
 from api.intake.runner import IntakeRunner
@@ -81,12 +81,17 @@ class Intake:
     workers: IntakeWorkers
     webhook: HelpdeskWebhook
     handlers: dict[str, HelpdeskEventHandler] = field(default_factory=dict)
+    republisher: Republisher | None = None  # on a broker
 
     def start(self) -> None:
         """Queue what a crash stranded, then start the worker threads."""
-        # Only the embedded queue can tell a stranded ticket from a queued one (same database);
-        # on a broker every queued ticket would be published twice.
-        recovered = recover(self.flow) if isinstance(self.queue, SqlQueue) else 0
+        # The embedded queue tells a stranded ticket by its missing row (same database); a
+        # broker's by its put never confirmed (api.intake.recovery).
+        recovered = 0
+        if isinstance(self.queue, SqlQueue):
+            recovered = recover(self.flow)
+        elif self.republisher is not None:
+            recovered = self.republisher.start()
         if recovered:
             log.warning("intake: %d stored but unqueued tickets queued again", recovered)
         if self.options.intake_workers:
@@ -138,6 +143,8 @@ class Intake:
 
     def stop(self) -> None:
         """Stop the workers, write the counted source health and close the queue."""
+        if self.republisher is not None:
+            self.republisher.stop()
         self.workers.stop()
         self.health.close()
         self.queue.close()
@@ -200,4 +207,5 @@ def build_intake(
         workers=workers,
         webhook=webhook,
         handlers=handlers,
+        republisher=Republisher(flow) if outside_database(queue) else None,
     )

@@ -62,6 +62,8 @@ class IntakeTicketRow(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     # Epoch seconds until which one worker owns the triage run: a second delivery of the same
     # ticket (redelivery, lease expiry, duplicate publish) waits instead of triaging it twice.
+    # Negative on a broker while the ticket's put is not confirmed: minus the epoch seconds it
+    # began (api.intake.recovery queues it again once that is long past); a run owns it too.
     running_until: Mapped[float | None] = mapped_column(Float)
     raw: Mapped[dict[str, Any]] = mapped_column(JSON)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
