@@ -248,6 +248,10 @@ class IntakeFlow:
         urgent = self.urgent_rank(pre.rank)
         try:
             self.queue.put(QueueItem(claim.id, source, pre.order, urgent))
+        except IntegrityError:
+            # The embedded queue has it already: a process starting meanwhile found it stored
+            # but not yet queued and queued it (api.intake.recovery). Queued once, it stays.
+            log.info("ticket %s was queued by a process's start-up recovery", claim.id)
         except Exception:
             # Full, or the broker unreachable: nothing half-accepted stays behind, and the
             # caller's retry starts afresh (kept, it would be a 'duplicate' in no queue).

@@ -43,6 +43,8 @@ def recover(flow: IntakeFlow) -> int:
             item = QueueItem(ticket_id, source, order, flow.urgent_order(order))
             flow.queue.put(item, headroom=True)
             count += 1
+        except IntegrityError:
+            continue  # its own process, alive, queued it meanwhile: it was not stranded
         except CapacityError:
             log.warning("queue full while recovering %s; it is kept for the next start", ticket_id)
             break
