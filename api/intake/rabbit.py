@@ -24,8 +24,8 @@ only on the connection that delivered it; once that is gone the broker has put t
 back in the queue, and it comes again. A connection the broker blocks (a memory or disk alarm)
 is torn down after BLOCKED_S: a put is refused then instead of hanging its request. A message
 no version of the item can be read from is set aside in ``<name>.unreadable`` (kept for a
-person, not held unacknowledged by a worker; the queue is declared again if it was deleted);
-one with fields a newer version added is read without them.
+person, not held unacknowledged by a worker); one with fields a newer version added is read
+without them. A queue of these an operator deleted is declared again once found missing.
 """
 
 from __future__ import annotations
@@ -168,13 +168,31 @@ class RabbitQueue:
         self._parked = (0, float("-inf"))  # messages parked for a retry, and when counted
         self._unworked_since: float | None = None  # first seen ready with none held
         self._keepalives: dict[int, _KeepAlive] = {}  # by the number of their connection
-        channel = self._channel()
+        self._declare(self._channel())
+
+    def _declare(self, channel: BlockingChannel) -> None:
+        """Declare every queue this one uses (again, once one was deleted by an operator)."""
+        name = self.name
         channel.queue_declare(name, durable=True, arguments={"x-max-priority": MAX_PRIORITY + 1})
         back = {"x-dead-letter-exchange": "", "x-dead-letter-routing-key": name}
         for bucket in range(MAX_BUCKET + 1):  # all of them: the bound counts what they hold
             channel.queue_declare(self._delay_queue(bucket), durable=True, arguments=back)
         channel.queue_declare(self.unreadable, durable=True)
         channel.queue_declare(self.held, durable=True)
+
+    def _declared_again(self, exc: AMQPError) -> bool:
+        """After a failure on this thread's channel: when it says a queue is missing (deleted
+        by an operator), declare the queues again on a new connection and say so."""
+        missing = isinstance(exc, UnroutableError) or (
+            isinstance(exc, ChannelClosed) and exc.reply_code == 404
+        )
+        if not missing:
+            return False
+        log.warning("a queue of %s was missing (%s): declared again", self.name, _reason(exc))
+        if isinstance(exc, ChannelClosed):
+            self._drop()  # the broker closed the channel
+        self._declare(self._channel())
+        return True
 
     @property
     def unreadable(self) -> str:
@@ -248,13 +266,15 @@ class RabbitQueue:
 
     def _on_channel(self, operation: Callable[[BlockingChannel], T]) -> T:
         """Run the operation on this thread's channel, once more on a new connection when the
-        one it had is found dead (AMQPError when that fails too)."""
+        one it had is found dead, or once the queues are declared again when one is missing
+        (AMQPError when that fails too)."""
         try:
             return operation(self._channel())
         except ConnectionBlockedTimeout:
             raise  # a new connection would be blocked as well
-        except STALE:
-            self._drop()
+        except (*STALE, UnroutableError) as exc:
+            if not self._declared_again(exc):
+                self._drop()
         return operation(self._channel())
 
     def _publish(self, queue: str, item: QueueItem) -> None:
@@ -340,8 +360,9 @@ class RabbitQueue:
                     continue
                 try:
                     self._hold(method.delivery_tag)
-                except STALE:
+                except STALE as exc:
                     self._drop()  # gone with its connection: the broker puts it back
+                    self._declared_again(exc)  # the held queue, if it was deleted
                     continue
                 token = f"{self._local.number}:{method.delivery_tag}"
                 self._keep_alive()  # its triage may outlast the heartbeat timeout
@@ -393,10 +414,9 @@ class RabbitQueue:
         try:
             try:
                 channel.basic_publish("", self.unreadable, body, props, True)
-            except UnroutableError:
+            except UnroutableError as exc:
                 # Its queue was deleted (by an operator): declared again, it takes the message.
-                log.warning("queue %s was missing: declared again", self.unreadable)
-                channel.queue_declare(self.unreadable, durable=True)
+                self._declared_again(exc)
                 channel.basic_publish("", self.unreadable, body, props, True)
             channel.basic_ack(tag)
         except AMQPError as exc:
@@ -445,8 +465,16 @@ class RabbitQueue:
         queue = self._delay_queue(bucket)
         body, props = _message(delivery.item, delay_ms)
 
+        def publish(channel: BlockingChannel) -> None:
+            try:
+                channel.basic_publish("", queue, body, props, mandatory=True)
+            except UnroutableError as exc:
+                # Its delay queue was deleted (by an operator): declared again, it takes it.
+                self._declared_again(exc)
+                channel.basic_publish("", queue, body, props, mandatory=True)
+
         def park(channel: BlockingChannel, tag: int) -> None:
-            channel.basic_publish("", queue, body, props, mandatory=True)
+            publish(channel)
             self._ack_on(channel, tag)
 
         self._quiet()
@@ -456,7 +484,7 @@ class RabbitQueue:
             return
         channel = self._channel()
         try:
-            channel.basic_publish("", queue, body, props, mandatory=True)
+            publish(channel)
         except STALE:
             self._drop()
             log.info(

@@ -1,4 +1,4 @@
-"""RabbitMQ: a message no item can be read from is set aside even when its queue is gone."""
+"""RabbitMQ: a queue an operator deleted (unreadable, held, delay, main) is declared again."""
 
 from __future__ import annotations
 
@@ -51,4 +51,42 @@ def test_an_unreadable_message_is_set_aside_after_its_queue_was_deleted(queue_na
     queue.ack(got)
     assert _ready(queue.unreadable) == 1
     assert queue.get(0.2) is None and queue.depth() == 0
+    queue.close()
+
+
+def test_a_held_queue_an_operator_deleted_is_declared_again(queue_name: str) -> None:
+    queue = RabbitQueue(URL, queue_name, 10, 10)
+    queue._channel().queue_delete(queue.held)
+    queue.put(QueueItem("t", "api", 23, False))
+    got = queue.get(2.0)
+    assert got is not None and got.item.ticket_id == "t"
+    assert queue.depth() == 1  # held, and counted so
+    queue.ack(got)
+    assert queue.depth() == 0
+    queue.close()
+
+
+def test_a_delay_queue_an_operator_deleted_is_declared_again(queue_name: str) -> None:
+    queue = RabbitQueue(URL, queue_name, 10, 10)
+    channel = queue._channel()
+    for bucket in range(28):
+        channel.queue_delete(queue._delay_queue(bucket))
+    queue.put(QueueItem("t", "api", 23, False))
+    delivery = queue.get(2.0)
+    assert delivery is not None
+    queue.retry(delivery, 0.4)  # parked for its delay, not given back at once
+    assert queue.get(0.1) is None
+    again = queue.get(5.0)
+    assert again is not None and again.item.ticket_id == "t"
+    queue.ack(again)
+    queue.close()
+
+
+def test_a_main_queue_an_operator_deleted_is_declared_again(queue_name: str) -> None:
+    queue = RabbitQueue(URL, queue_name, 10, 10)
+    queue._channel().queue_delete(queue_name)
+    queue.put(QueueItem("t", "api", 23, False))
+    got = queue.get(2.0)
+    assert got is not None and got.item.ticket_id == "t"
+    queue.ack(got)
     queue.close()
