@@ -19,11 +19,12 @@ import logging
 import threading
 import time
 
+from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 
 from agent.errors import CapacityError, UpstreamError
-from api.intake.flow import IntakeFlow
-from api.intake.prepriority import pre_priority
+from api.intake.flow import LAST_RANK, IntakeFlow
+from api.intake.prepriority import STEP, pre_priority
 from api.intake.queue import QueueItem, outside_database
 
 log = logging.getLogger(__name__)
@@ -131,23 +132,29 @@ def adopt(flow: IntakeFlow, ticket_id: str, source: str) -> bool:
     again, in the headroom only if it is urgent. A full queue (or an unreachable broker)
     leaves everything as it was. False when another request adopted it.
     """
-    ticket = flow.store.ticket(ticket_id)
-    pre = pre_priority(flow.policy(), ticket)
-    raw = ticket.model_dump(mode="json", exclude_unset=True)
+    try:
+        ticket = flow.store.ticket(ticket_id)
+        pre = pre_priority(flow.policy(), ticket)
+        raw = ticket.model_dump(mode="json", exclude_unset=True)
+        channel, tier, order = str(ticket.channel), ticket.account.tier, pre.order
+        urgent = flow.urgent_rank(pre.rank)
+    except ValidationError:
+        # Stored by another version, it no longer loads: queued last all the same, its worker
+        # dead-letters it with the field that fails, for a person to fix or discard.
+        raw = flow.store.stored(ticket_id)
+        channel, tier = str(raw.get("channel") or "other")[:40], "standard"
+        order, urgent = LAST_RANK * STEP, False
     publishing = outside_database(flow.queue)
     try:
-        flow.records.register(
-            ticket_id, source, ticket.channel, ticket.account.tier, pre.order, raw, publishing
-        )
+        flow.records.register(ticket_id, source, channel, tier, order, raw, publishing)
     except IntegrityError:
         return False
     failed = flow.store.status(ticket_id) == "failed"
     # A failed ticket is its sender's resend: the urgent headroom is for urgent ones only.
-    urgent = flow.urgent_rank(pre.rank)
     if failed:
         flow.store.set_status(ticket_id, "queued")  # first: a worker may take it at once
     try:
-        flow.queue.put(QueueItem(ticket_id, source, pre.order, urgent), headroom=not failed)
+        flow.queue.put(QueueItem(ticket_id, source, order, urgent), headroom=not failed)
     except Exception as exc:
         # Registered but in no queue, it would never be adopted again (nor recovered).
         flow.records.forget(ticket_id)
