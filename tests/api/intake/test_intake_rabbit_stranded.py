@@ -3,6 +3,7 @@ at the next start, once; a ticket whose message is in the broker is not."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
@@ -155,3 +156,32 @@ def test_a_replay_cut_off_before_its_put_is_published_at_the_next_start(
         assert wait_for(lambda: store.status(ticket_id) == "decided", 20)
     assert decisions(again, ticket_id) == 1
     again.services.db.close()
+
+
+def test_two_processes_starting_together_publish_a_stranded_ticket_once(
+    make_intake_api: IntakeFactory,
+    example_policy: Policy,
+    queue_name: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    rabbit = {"intake_queue": "rabbitmq", "broker_url": URL, "broker_queue": queue_name}
+    api = make_intake_api(
+        engine=CuedEngine(example_policy), start=False, intake_workers=0, **rabbit
+    )
+    intake = api.app.state.intake
+    with monkeypatch.context() as crashing:
+        crashing.setattr(intake.queue, "put", _crash_on_put)
+        with pytest.raises(Crash):  # an hour ago
+            intake.flow.submit("api", b'{"subject": "printer jams", "external_id": "t1"}', CALLER)
+    with api.services.db.session() as session:
+        session.execute(update(IntakeTicketRow).values(running_until=-(time.time() - 3600)))
+    other = another_app(api, CuedEngine(example_policy), intake_workers=0, **rabbit)
+    first, second = intake.republisher, other.app.state.intake.republisher
+    seen = second.flow.records.unconfirmed()  # both list it before either publishes it
+    assert len(seen) == 1
+    assert first.run() == (1, None)
+    monkeypatch.setattr(second.flow.records, "unconfirmed", lambda: seen)
+    assert second.run() == (0, None)  # the first took it over: not published a second time
+    assert intake.queue.depth() == 1
+    other.app.state.intake.queue.close()
+    other.services.db.close()
