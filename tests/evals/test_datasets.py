@@ -280,3 +280,25 @@ def test_eval_reports_a_slashed_id_as_it_was_given(tmp_path: Path) -> None:
     assert main([*argv, "--out", str(tmp_path / "o")]) == 0
     lines = (tmp_path / "o" / "predictions.jsonl").read_text(encoding="utf-8").splitlines()
     assert [json.loads(line)["ticket_id"] for line in lines] == ["INC/2024/007", "t8"]
+
+
+@pytest.mark.parametrize("field", ["subject", "body", "requester", "labels"])
+def test_half_of_a_character_is_named_by_file_and_line(tmp_path: Path, field: str) -> None:
+    # json.loads takes a lone '\ud83d' (an emoji cut in two) as text, which no ticket or case
+    # can hold: the run stopped in a traceback when the ticket was routed, minutes in
+    value: object = {"team": "net\ud83d"} if field == "labels" else "vpn \ud83d down"
+    path = write(tmp_path / "a.jsonl", [row(1, "net"), row(2, "net", **{field: value})])
+    with pytest.raises(InputError, match=r"a\.jsonl:2: not text: \\ud83d is half of a character"):
+        read_rows(path)
+
+
+def test_eval_names_the_line_with_half_a_character_before_routing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    train = write(tmp_path / "train.jsonl", [row(1, "net"), row(2, "db")])
+    test = write(tmp_path / "test.jsonl", [row(3, "net"), row(4, "db", body="disk \udca9 full")])
+    argv = ["eval", "--train", str(train), "--test", str(test), "--label", "team"]
+    assert main([*argv, "--out", str(tmp_path / "o")]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith(f"triage: error: {test}:2: not text: \\udca9 is half of a character")
+    assert not (tmp_path / "o").exists()
