@@ -17,6 +17,7 @@ from typing import Any
 
 from agent.settings import Settings
 from evals import plots
+from evals.atomic import write_together
 from evals.datasets import Row
 from evals.eval_policy import build_policy
 from evals.runner import EvalConfig, EvalResult, run_eval
@@ -103,10 +104,11 @@ def _point(share: float, n_train: int, runs: list[dict[str, Any]]) -> dict[str, 
 
 
 def write_curve(points: list[dict[str, Any]], out_dir: Path) -> list[Path]:
-    """DIR/learning_curve.json and DIR/learning_curve.png."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    data = out_dir / "learning_curve.json"
-    data.write_text(json.dumps(points, indent=2) + "\n", encoding="utf-8")
-    png = out_dir / "learning_curve.png"
-    png.write_bytes(plots.learning_curve(points))
-    return [data, png]
+    """DIR/learning_curve.json and DIR/learning_curve.png, both of the same points: the figure is
+    drawn before either is written (a Ctrl-C while drawing leaves the last pair), and they are
+    written together."""
+    data = (json.dumps(points, indent=2) + "\n").encode("utf-8")
+    png = plots.learning_curve(points)
+    return write_together(
+        {out_dir / "learning_curve.json": data, out_dir / "learning_curve.png": png}
+    )

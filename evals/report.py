@@ -11,6 +11,7 @@ from pathlib import Path
 
 from agent.errors import InputError
 from evals import plots
+from evals.atomic import write_together
 from evals.metrics import Outcome
 from evals.report_rows import (
     KPI_HEAD,
@@ -52,11 +53,8 @@ def write_reports(result: EvalResult, out_dir: Path, gate_lines: Sequence[str] =
         "report.md": render_markdown(result, gate_lines),
         "report.html": render_html(result, gate_lines),
     }
-    out_dir.mkdir(parents=True, exist_ok=True)
-    paths = [out_dir / name for name in texts]
-    for path, text in zip(paths, texts.values(), strict=True):
-        path.write_text(text, encoding="utf-8")
-    return paths
+    # and written together: a full disk or a Ctrl-C while writing leaves them too
+    return write_together({out_dir / name: text.encode("utf-8") for name, text in texts.items()})
 
 
 def _md_cell(text: str) -> str:
