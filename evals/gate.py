@@ -155,8 +155,9 @@ def compare(
         base, now = baseline.get(name), metrics.get(name)
         if base is None:
             continue
-        if now is None:
-            # The baseline measured it and this run cannot: treat as a regression, not a pass.
+        if now is None or not _is_figure(now):
+            # The baseline measured it and this run cannot: treat as a regression, not a pass
+            # (NaN, too: compared with anything it is never worse, and would pass).
             compared[name] = (float(base), float("nan"))
             regressed.append(name)
             continue

@@ -87,3 +87,12 @@ def test_a_passing_gate_does_not_call_a_figure_that_improved_within_the_toleranc
     assert compare(same, BASE, tolerance=0.02).lines() == [
         "gate passed: none of 4 figures is worse than the baseline by more than 0.02"
     ]
+
+
+@pytest.mark.parametrize("figure", ["accuracy", "ece"])
+def test_a_figure_that_is_nan_now_is_a_regression_not_a_pass(figure: str) -> None:
+    # NaN compares false with anything: 'worse by more than the tolerance' never held, and
+    # the gate passed whatever the baseline
+    verdict = compare({**BASE, figure: float("nan")}, BASE)
+    assert verdict.regressed == [figure]
+    assert "is not measured in this run" in verdict.lines()[0]
