@@ -35,8 +35,9 @@ from knowledge.ingest import account_id
 # also cut at U+2028, U+2029 or NEL, which JSON allows unescaped inside a ticket's text.
 LINE_END = re.compile(r"\r\n|\r|\n")
 JSONL = " (one JSON object per line: JSONL)"
-# What a ticket id may not hold (it names the ticket in URLs); a dataset's id may.
-UNSAFE_IN_TICKET_ID = re.compile(r"[\s/?#%\\]")
+# What a ticket id may not hold (it names the ticket in URLs; no control character); a dataset's
+# id may.
+UNSAFE_IN_TICKET_ID = re.compile(r"[\s/?#%\\\x00-\x1f\x7f]")
 # Ticket fields are bounded; longer texts are cut here so one odd row cannot fail a whole run.
 MAX_SUBJECT = 2_000
 MAX_BODY = 200_000
@@ -262,7 +263,8 @@ def to_ticket(row: Row, history: Sequence[PriorTicket] = ()) -> Ticket:
     safe_id = UNSAFE_IN_TICKET_ID.sub("_", row.id)
     return Ticket(
         id=safe_id,
-        external_id=row.id if safe_id != row.id else None,
+        # a NUL, which no database column holds, as a decoder's replacement character
+        external_id=row.id.replace("\x00", "\ufffd") if safe_id != row.id else None,
         channel="helpdesk",
         subject=subject,
         body=body,

@@ -302,3 +302,22 @@ def test_eval_names_the_line_with_half_a_character_before_routing(
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith(f"triage: error: {test}:2: not text: \\udca9 is half of a character")
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize(
+    ("given", "safe"),
+    [
+        ("INC\x01003", "INC_003"),
+        ("INC\x7f003", "INC_003"),
+        ("a\x1b[0m", "a_[0m"),
+        ("I\x00D", "I_D"),
+    ],
+)
+def test_a_ticket_id_with_a_control_character_is_routed_under_a_safe_one(
+    given: str, safe: str
+) -> None:
+    # a '\u0001' escape in an export's id stopped the run mid-TEST in Ticket's ValidationError
+    ticket = to_ticket(Row.model_validate(row(1, "net", id=given)))
+    assert ticket.id == safe
+    # the id as given beside it, a NUL (which no database column holds) as U+FFFD
+    assert ticket.external_id == given.replace("\x00", "\ufffd")
