@@ -159,6 +159,9 @@ def read_rows(path: Path | str) -> list[Row]:
             raise InputError(f"{path}:{number}: not valid JSON: {exc.msg}{hint}") from None
         except ValidationError as exc:
             raise InputError(f"{path}:{number}: {_row_problem(exc)}") from None
+        except RecursionError:
+            message = "not valid JSON: nested deeper than the parser goes"
+            raise InputError(f"{path}:{number}: {message}") from None
         except NotText as exc:
             raise InputError(f"{path}:{number}: {exc}") from None
         if not ((row.subject or "").strip() or (row.body or "").strip()):

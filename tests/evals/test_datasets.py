@@ -321,3 +321,13 @@ def test_a_ticket_id_with_a_control_character_is_routed_under_a_safe_one(
     assert ticket.id == safe
     # the id as given beside it, a NUL (which no database column holds) as U+FFFD
     assert ticket.external_id == given.replace("\x00", "\ufffd")
+
+
+def test_a_line_nested_deeper_than_the_parser_goes_is_named_by_file_and_line(
+    tmp_path: Path,
+) -> None:
+    # it ended in a RecursionError traceback; kb ingest skips such a line as invalid JSON
+    deep = '{"id": "t2", "subject": "s", "labels": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    path = write(tmp_path / "a.jsonl", [row(1, "net"), deep])
+    with pytest.raises(InputError, match=r"a\.jsonl:2: not valid JSON: nested deeper than"):
+        read_rows(path)
