@@ -15,14 +15,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from agent.errors import InputError, TriageError
+from evals.atomic import write_together
 from evals.datasets import Row, read_rows, require_label, stratified_split
 
 
-def write_rows(rows: Sequence[Row], path: Path) -> None:
+def as_jsonl(rows: Sequence[Row]) -> bytes:
     """Rows as JSONL, one per line, each as it was read (account objects and unknown keys too)."""
-    with path.open("w", encoding="utf-8") as fh:
-        for row in rows:
-            fh.write(row.as_read() + "\n")
+    return "".join(row.as_read() + "\n" for row in rows).encode("utf-8")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -55,10 +54,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     try:
         args.out.mkdir(parents=True, exist_ok=True)
-        write_rows(train, args.out / "train.jsonl")
-        write_rows(test, args.out / "test.jsonl")
+        # both or neither: a new TRAIN beside the last split's TEST would share tickets with it
+        write_together(
+            {args.out / "train.jsonl": as_jsonl(train), args.out / "test.jsonl": as_jsonl(test)}
+        )
     except OSError as exc:
         print(f"split: error: --out {args.out}: {exc.strerror}", file=sys.stderr)
+        return 1
+    except TriageError as exc:
+        print(f"split: error: {exc}", file=sys.stderr)
         return 1
     print(f"{len(train)} TRAIN and {len(test)} TEST rows in {args.out}/")
     return 0

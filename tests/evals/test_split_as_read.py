@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -10,7 +13,8 @@ import pytest
 from evals.datasets import read_rows, to_ticket
 from evals.split import main
 
-DEMO = Path(__file__).resolve().parents[2] / "agent" / "examples" / "demo_tickets.jsonl"
+REPO = Path(__file__).resolve().parents[2]
+DEMO = REPO / "agent" / "examples" / "demo_tickets.jsonl"
 
 
 def test_split_writes_every_row_as_it_was_read(tmp_path: Path) -> None:
@@ -91,3 +95,39 @@ def test_help_shows_the_example_commands_as_written(capsys: pytest.CaptureFixtur
     # each command on its own line, not reflowed into one paragraph with the next
     assert any(line.strip().startswith("python -m evals.split ../shared/") for line in lines)
     assert any(line.strip().startswith("triage eval --train") for line in lines)
+
+
+SPLIT_WITH_A_FILE_SIZE_LIMIT = """
+import resource, signal, sys
+from evals.split import main
+
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG instead
+limit = int(sys.argv[1])
+resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+def test_a_split_that_fails_to_be_written_leaves_the_last_split_as_it_was(
+    tmp_path: Path,
+) -> None:
+    # A full disk (here: a file size limit train.jsonl is over) cut train.jsonl short beside
+    # the last split's test.jsonl; a new train.jsonl beside an old test.jsonl shares tickets
+    source = tmp_path / "in.jsonl"
+    source.write_text(DEMO.read_text(encoding="utf-8"), encoding="utf-8")
+    out = tmp_path / "out"
+    assert main([str(source), "--label", "team", "--out", str(out), "--seed", "0"]) == 0
+    before = {path.name: path.read_bytes() for path in out.iterdir()}
+    limit = (len(before["train.jsonl"]) + len(before["test.jsonl"])) // 2
+    assert len(before["test.jsonl"]) < limit < len(before["train.jsonl"])
+    argv = [str(source), "--label", "team", "--out", str(out), "--seed", "1"]
+    run = subprocess.run(
+        [sys.executable, "-c", SPLIT_WITH_A_FILE_SIZE_LIMIT, str(limit), *argv],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPATH": str(REPO)},
+    )
+    assert run.returncode == 1, run.stderr
+    assert run.stderr.startswith("split: error: ") and "File too large" in run.stderr
+    assert {path.name: path.read_bytes() for path in out.iterdir()} == before
