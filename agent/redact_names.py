@@ -22,64 +22,19 @@ import re
 from collections.abc import Iterable, Iterator
 
 from agent.models import Ticket
-
-
-def _words(text: str) -> frozenset[str]:
-    return frozenset(text.split())
-
+from agent.redact_name_words import (
+    CLOSING_ANCHORS,
+    CLOSING_WORDS,
+    COMMON_WORDS,
+    NOT_NAMES,
+    is_role,
+)
 
 WORD = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*")
 ADDRESS = re.compile(r"[\w.+'-]+@[\w-]+(?:\.[\w-]+)+")
 PLACEHOLDER = re.compile(r"\[[A-Z]+_\d+\]")
 # The form fields that hold a person's name (the web form's "name", the usual others).
 NAME_FIELDS = ("name", "full_name", "requester_name", "contact_name", "customer_name")
-
-# Part of the name of a team, a service or a function, not of a person ("Kundenservice-Team").
-ROLE_PARTS = re.compile(
-    r"team|support|servi[cç]|desk|help|hilfe|admin|customer|kunde|client|care|depart|abteil|office"
-    r"|sales|billing|financ|account|secur|operat|network|system|techni|engineer|info|contact"
-    r"|kontakt|reply|mailer|master|monitor|alert|notif|report|[ée]quip|soporte|suporte|assist"
-    r"|atend|dienst|group|grupp|grupo|groupe|dept|staff|crew|partner|vendor|user|manage|portal"
-    r"|abuse|mail|bot|store|shop|tienda|loja|online|tech"
-)
-# ...or a whole word of one ("Caro Time de Suporte": Portuguese "time" is a team).
-ROLE_WORDS = frozenset(
-    {"it", "hr", "pm", "qa", "ops", "noc", "soc", "ti", "edv", "ict", "time", "personal"}
-)
-# Words that follow a greeting or a closing without naming anyone, in the supported languages.
-NOT_NAMES = frozenset(
-    _words(
-        """all everyone everybody there sir sirs madam colleague colleagues collegues folks guys
-        friends ladies gentlemen again mr mrs ms dr he she they me us him her them i'm im following
-        problem issue request urgent update help
-    both you the a an and or of to for in on at with from by is are was i we my our your please
-    thanks thank regards best kind many sent any some this that it not no yes ok okay hello hi dear
-    sorry good morning afternoon evening day night same also just still here once more now team
-    alle zusammen liebe damen herren und oder der die das ich wir sie mit von für bitte danke
-    kollegen kolleginnen leute grüße gruß
-    todos todas equipo señor señora señores señoras y el la los las de del con para por gracias
-    saludos hola buenos buenas
-    tous toutes équipe monsieur madame messieurs mesdames et le les du des avec pour merci bonjour
-    cordialement
-    equipe equipa senhor senhora senhores senhoras e o os as do da com obrigado obrigada
-    tutti squadra signore signora signori il lo gli di con per grazie saluti"""
-    )
-)
-# First names and surnames that are also common words: alone they stay, but not in a whole name,
-# a greeting or a sign-off ("please mark it as done" keeps its verb when Mark Jones wrote it).
-COMMON_WORDS = frozenset(
-    _words(
-        """will mark bill may june april august grant frank rob sue pat art jack ray dawn hope
-        joy rose page max chase miles lane dean drew guy rich young long king hunter amber ruby
-        crystal penny summer winter sunny sky river stone price field bell hall wood hill ward
-        cook baker white black green brown gray grey little short sharp swift frost snow day
-        knight case post key banks mills booth marsh power fox wolf bird cash gold silver major
-        sterling sage carter porter turner walker parker mason fisher miller gene glen cliff
-        norman victor
-        klein lang lange jung weiss weiß schwarz braun roth koch keller stein vogel sommer könig
-        kaiser fuchs hahn bauer fischer weber meister"""
-    )
-)
 
 _GREETING = re.compile(
     r"(?im)^[^\S\n]*(?:hi|hello|hey|dear|good[^\S\n]+(?:morning|afternoon|evening|day)|greetings"
@@ -103,28 +58,6 @@ _AFTER_NAME = re.compile(r"[^\S\n]*(?:$|[,!:;.]|[^\S\n]+(?:and|&|und|y|et|e|from
 # After the name on the line under a closing: the line's end or what sets a job title or a
 # company apart ("John Smith | IT", "Anna Schmidt - ACME"); "Windows Update failed" is no name.
 _AFTER_NAME_LINE = re.compile(r"[^\S\n]*(?:$|[,|/(–—:;-])", re.M)
-# A closing: a line of these words only ("Best regards,", "Mit freundlichen Grüßen"), one of
-# them a closing's own (CLOSING_ANCHORS), or "--", the signature's separator.
-CLOSING_WORDS = frozenset(
-    _words(
-        """best kind warm warmest many regards wishes thanks thank you cheers sincerely yours truly
-    faithfully respectfully in advance again and with a lot br kr rgds thx tia
-    mit freundlichen freundliche grüßen grüssen grüße grüsse viele beste liebe herzliche gruß gruss
-    mfg lg vg danke vielen dank schöne schönen
-    saludos cordiales un saludo atentamente cordialmente gracias muchas abrazo
-    bien à vous salutations sincères distinguées merci beaucoup cordialement bonne journée
-    atenciosamente cumprimentos obrigado obrigada abraços att saudações
-    cordiali distinti saluti grazie mille"""
-    )
-)
-CLOSING_ANCHORS = frozenset(
-    _words(
-        """regards wishes thanks thank cheers sincerely yours best br kr rgds thx tia grüßen grüssen
-    grüße grüsse gruß gruss mfg lg vg danke dank saludos saludo atentamente cordialmente gracias
-    salutations merci cordialement atenciosamente cumprimentos obrigado obrigada abraços att
-    saudações saluti grazie"""
-    )
-)
 _LINE = re.compile(r"[^\n]+")
 _CLOSING_SAME_LINE = re.compile(r"[^\S\n]*[,!\-–—:][^\S\n]*")
 _INITIAL = re.compile(r"[A-Z]\.[^\S\n]*")
@@ -141,11 +74,6 @@ def ticket_names(ticket: Ticket) -> list[str]:
 def ticket_words(ticket: Ticket) -> list[str]:
     """Words of the ticket's product and account name: never a person's name."""
     return [x for x in (ticket.product, ticket.account.name, ticket.account.tier) if x]
-
-
-def _is_role(word: str) -> bool:
-    lowered = word.lower()
-    return lowered in ROLE_WORDS or ROLE_PARTS.search(lowered) is not None
 
 
 class NameFinder:
@@ -187,7 +115,7 @@ class NameFinder:
             and lowered not in COMMON_WORDS
             and lowered not in NOT_NAMES
             and lowered not in self.keep
-            and not _is_role(token)
+            and not is_role(token)
         )
 
     def _placed(self, text: str, caseless: bool) -> list[tuple[int, int]]:
@@ -245,7 +173,7 @@ class NameFinder:
             return False
         if lowered in NOT_NAMES or lowered in CLOSING_WORDS:
             return False  # "Obrigado.\nAtenciosamente," is two closings
-        if lowered in self.keep or _is_role(word):
+        if lowered in self.keep or is_role(word):
             return False
         return any_case or (word[0].isupper() and not word[1:].isupper())
 
@@ -256,11 +184,11 @@ def _known(name: str) -> Iterator[tuple[str, list[str]]]:
     for address in ADDRESS.findall(name):
         local = address.split("@")[0].split("+")[0]
         tokens = [t for t in re.split(r"[._'-]+", re.sub(r"\d+", "", local)) if len(t) >= 2]
-        if tokens and not any(_is_role(t) for t in tokens):
+        if tokens and not any(is_role(t) for t in tokens):
             yield local, tokens
     display = ADDRESS.sub(" ", name)
     tokens = WORD.findall(display)
-    if tokens and not any(_is_role(t) or t.lower() in NOT_NAMES for t in tokens):
+    if tokens and not any(is_role(t) or t.lower() in NOT_NAMES for t in tokens):
         yield " ".join(tokens), tokens
 
 
