@@ -187,7 +187,7 @@ def build_brief(state: TriageState, decision: TriageDecision) -> Brief:
     """Problem, customer, full history, rule hits, similar escalations and next steps."""
     ticket, complexity = state["ticket"], state["complexity"]
     # Earlier tickets of the same requester name the same people.
-    redactor = Redactor(ticket_names(ticket), keep=ticket_words(ticket))
+    redactor = Redactor(ticket_names(ticket), keep=ticket_words(ticket), context=[ticket.text])
     # A ticket the knowledge base already holds (learned from the helpdesk, corrected by
     # feedback) is its own nearest case when triaged again: no precedent of itself.
     earlier = [s for s in state.get("similar", []) if s.case.id != ticket.id]

@@ -135,7 +135,7 @@ def build_prompt(
     """Render the classify prompt within the token budget, of which ``reserved`` tokens go to the
     rest of the request (its response format); all customer text is redacted, the names of
     the people the ticket's fields give included."""
-    redactor = Redactor(ticket_names(ticket), keep=ticket_words(ticket))
+    redactor = Redactor(ticket_names(ticket), keep=ticket_words(ticket), context=[ticket.text])
     subject = scan(ticket.subject).clean_text if ticket.subject else ""
     body = (
         clean_text[len(subject) :].strip()

@@ -184,10 +184,13 @@ class Redactor:
     """Redacts several texts with one shared placeholder numbering.
 
     ``names``: the people the ticket's fields name (``agent.redact_names.ticket_names``), found
-    wherever they are written; ``keep``: texts whose words are never a name (its product)."""
+    wherever they are written; ``keep``: texts whose words are never a name (its product);
+    ``context``: the ticket's texts, where a word used as a thing ("the printer") is no name."""
 
-    def __init__(self, names: Iterable[str] = (), keep: Iterable[str] = ()) -> None:
-        self._names = NameFinder(names, keep)
+    def __init__(
+        self, names: Iterable[str] = (), keep: Iterable[str] = (), context: Iterable[str] = ()
+    ) -> None:
+        self._names = NameFinder(names, keep, context)
         self.mapping: dict[str, str] = {}
         self._by_value: dict[tuple[str, str], str] = {}
         self.counts: Counter[str] = Counter()

@@ -14,6 +14,10 @@ Words of a team or service ("Dear Support Team", "Hi IT,", "Sehr geehrtes Kunden
 few words that follow a greeting without naming anyone ("Hi all", "Dear Sir"), and the words of the
 ticket's product and account are never a name. A text with no capital letter at all (some desks
 lower-case everything) says nothing by case: there the capital is not asked for.
+A word the ticket uses as a thing ("im Keller", "einen Stein", "the printer", "the dac team") is
+no name alone: not as a one-word name of the fields ("keller@", a requester "printer"), not as a
+part ("Stein" of "Eva Stein"), not after a greeting or closing in a text of no capitals ("hi
+ctoc," beside "the ctoc has received"); the whole name and a word after a title still are.
 """
 
 from __future__ import annotations
@@ -62,6 +66,26 @@ _LINE = re.compile(r"[^\n]+")
 _CLOSING_SAME_LINE = re.compile(r"[^\S\n]*[,!\-–—:][^\S\n]*")
 _INITIAL = re.compile(r"[A-Z]\.[^\S\n]*")
 MAX_NAME_WORDS = 3
+# A word the text uses as a thing is no name there, alone ("im Keller", "the printer", "the
+# ctoc has received", "the dac team"): after an article or a determiner that no person's name
+# takes (an optional number between: "im 2. Stock"), or before a team's word.
+_NOUN_AFTER = r"(?:[^\S\n]+\d+\.?)?[^\S\n]+(" + WORD.pattern + r")"
+_THING_BEFORE = re.compile(
+    r"(?i)(?<!\w)(?:ein|eine|einen|einem|einer|eines|kein|keine|keinen|keinem|keiner|das|dies(?:er|e"
+    r"|en|em|es)|jede[rnms]?|im|vom|zum|zur|ins|ans|aufs|un|una|une|uno|um|uma)" + _NOUN_AFTER
+)
+# ...and English ones, which a surname can follow as a modifier ("the Schmidt account"): only
+# before a word written in lower case among capitals, or in a text of no capitals.
+_LOWER_THING_BEFORE = re.compile(
+    r"(?i)(?<!\w)(?:the|a|an|this|that|these|those|my|our|your|their|its|each|every|another)"
+    + _NOUN_AFTER
+)
+_TEAM_AFTER = re.compile(
+    r"(?i)(?<![^\W\d_]|['’-])("
+    + WORD.pattern
+    + r")(?:[^\S\n]+|-)(?:teams?|group|gruppe|queue|hotline|desk|mailbox"
+    r"|postfach)\b"
+)
 
 
 def ticket_names(ticket: Ticket) -> list[str]:
@@ -79,8 +103,12 @@ def ticket_words(ticket: Ticket) -> list[str]:
 class NameFinder:
     """Finds the spans of people's names in a text: the names given, and names in known places."""
 
-    def __init__(self, names: Iterable[str] = (), keep: Iterable[str] = ()) -> None:
+    def __init__(
+        self, names: Iterable[str] = (), keep: Iterable[str] = (), context: Iterable[str] = ()
+    ) -> None:
         self.keep = frozenset(w.lower() for text in keep for w in WORD.findall(text))
+        # The ticket's texts: a word one of them uses as a thing is no name alone in any.
+        self._things = frozenset(w for text in context for w in things(text))
         wholes: set[str] = set()  # token sequences found in any case
         parts: set[str] = set()  # single tokens, found capitalised
         for name in names:
@@ -93,18 +121,24 @@ class NameFinder:
 
     def spans(self, text: str) -> Iterator[tuple[int, int]]:
         """Non-overlapping (start, end) spans of names in text, in order."""
-        plain = PLACEHOLDER.sub("", text)
-        caseless = plain == plain.lower()
+        caseless = _caseless(text)
+        thing = self._things | things(text)
         found: list[tuple[int, int]] = []
         if self._wholes is not None:
-            found += [m.span() for m in self._wholes.finditer(text)]
+            # a one-word name ("keller@", "printer") is no name where the text uses it as a thing
+            found += [
+                m.span()
+                for m in self._wholes.finditer(text)
+                if m.group().lower() not in thing or re.search(r"[\s._-]", m.group())
+            ]
         if self._parts is not None:
             found += [
                 m.span()
                 for m in self._parts.finditer(text)
-                if caseless or (m.group()[0].isupper() and not m.group()[1:].isupper())
+                if (caseless or (m.group()[0].isupper() and not m.group()[1:].isupper()))
+                and m.group().lower() not in thing
             ]
-        found += self._placed(text, caseless)
+        found += self._placed(text, caseless, thing)
         found = [span for span in found if not _in_placeholder(text, *span)]
         return iter(_disjoint(found))
 
@@ -118,15 +152,15 @@ class NameFinder:
             and not is_role(token)
         )
 
-    def _placed(self, text: str, caseless: bool) -> list[tuple[int, int]]:
+    def _placed(self, text: str, caseless: bool, thing: frozenset[str]) -> list[tuple[int, int]]:
         spans: list[tuple[int, int]] = []
         for m in _GREETING.finditer(text):
-            spans += self._name_at(text, m.end(), caseless, _AFTER_NAME)
+            spans += self._name_at(text, m.end(), caseless, thing, _AFTER_NAME)
         for m in _INTRODUCTION.finditer(text):
             # "My name is John Smith I work in ..." ends where the capitals do; in a text of no
             # capitals, only where punctuation or "and" says.
             after = _AFTER_NAME if caseless else None
-            spans += self._name_at(text, m.end(), caseless, after, titles=False)
+            spans += self._name_at(text, m.end(), caseless, thing, after, titles=False)
         lines = list(_LINE.finditer(text))
         for line, following in zip(lines, [*lines[1:], None], strict=False):
             end = _closing_end(line.group())
@@ -134,9 +168,11 @@ class NameFinder:
                 continue
             if not line.group()[end:].strip(" ,!.:"):  # the closing is the whole line
                 if following is not None:
-                    spans += self._name_at(text, following.start(), caseless, _AFTER_NAME_LINE)
+                    spans += self._name_at(
+                        text, following.start(), caseless, thing, _AFTER_NAME_LINE
+                    )
             elif same := _CLOSING_SAME_LINE.match(text, line.start() + end, line.end()):
-                spans += self._name_at(text, same.end(), caseless, _AFTER_NAME, titles=False)
+                spans += self._name_at(text, same.end(), caseless, thing, _AFTER_NAME, titles=False)
         return spans
 
     def _name_at(
@@ -144,11 +180,14 @@ class NameFinder:
         text: str,
         pos: int,
         caseless: bool,
+        thing: frozenset[str],
         after: re.Pattern[str] | None,
         titles: bool = True,
     ) -> list[tuple[int, int]]:
         """The name that starts at pos (after a title: Mr, Frau...): up to three name words,
-        initials between them, and then what ``after`` asks for (anything when None)."""
+        initials between them, and then what ``after`` asks for (anything when None). In a text
+        of no capitals one word the text also uses as a thing ("hi ctoc," ... "the ctoc has") is
+        none; after a title any word is."""
         title = _TITLE.match(text, pos) if titles else None
         any_case = caseless or title is not None
         start = end = pos = title.end() if title else pos
@@ -164,6 +203,8 @@ class NameFinder:
                 break
             pos = end + gap.end()
         if not words or (after is not None and not after.match(text, end)):
+            return []
+        if caseless and title is None and words == 1 and text[start:end].lower() in thing:
             return []
         return [(start, end)]
 
@@ -216,6 +257,25 @@ def _closing_end(line: str) -> int | None:
         anchored = anchored or word in CLOSING_ANCHORS
         end = m.end()
     return end if anchored else None
+
+
+def things(text: str) -> frozenset[str]:
+    """Lower-cased words the text uses as a thing: after an article or before a team's word."""
+    found = {m.group(1).lower() for m in _THING_BEFORE.finditer(text)}
+    found.update(m.group(1).lower() for m in _TEAM_AFTER.finditer(text))
+    caseless = _caseless(text)
+    found.update(
+        m.group(1).lower()
+        for m in _LOWER_THING_BEFORE.finditer(text)
+        if caseless or m.group(1).islower()
+    )
+    return frozenset(found)
+
+
+def _caseless(text: str) -> bool:
+    """True for a text of no capital letter (placeholders aside): case says nothing there."""
+    plain = PLACEHOLDER.sub("", text)
+    return plain == plain.lower()
 
 
 def _in_placeholder(text: str, start: int, end: int) -> bool:
