@@ -2,12 +2,16 @@
 
 Team and function words (ROLE_PARTS, ROLE_WORDS), words after a greeting that name nobody
 (NOT_NAMES), names that are also common words (COMMON_WORDS), and the words of a closing
-(CLOSING_WORDS, CLOSING_ANCHORS), in the supported languages. Used by agent.redact_names.
+(CLOSING_WORDS, CLOSING_ANCHORS), in the supported languages; and the words a text itself uses
+as a thing (things). Used by agent.redact_names.
 """
 
 from __future__ import annotations
 
 import re
+
+# A word: letters, with an apostrophe or a hyphen inside ("O'Neill", "Marie-Claire").
+WORD = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*")
 
 
 def _words(text: str) -> frozenset[str]:
@@ -89,3 +93,38 @@ def is_role(word: str) -> bool:
     """True for a word of a team's, a service's or a function's name ("Support", "IT")."""
     lowered = word.lower()
     return lowered in ROLE_WORDS or ROLE_PARTS.search(lowered) is not None
+
+
+# A word the text uses as a thing is no name there, alone ("im Keller", "the printer", "the
+# ctoc has received", "the dac team"): after an article or a determiner that no person's name
+# takes (an optional number between: "im 2. Stock"), or before a team's word.
+_NOUN_AFTER = r"(?:[^\S\n]+\d+\.?)?[^\S\n]+(" + WORD.pattern + r")"
+_THING_BEFORE = re.compile(
+    r"(?i)(?<!\w)(?:ein|eine|einen|einem|einer|eines|kein|keine|keinen|keinem|keiner|das|dies(?:er|e"
+    r"|en|em|es)|jede[rnms]?|im|vom|zum|zur|ins|ans|aufs|un|una|une|uno|um|uma)" + _NOUN_AFTER
+)
+# ...and English ones, which a surname can follow as a modifier ("the Schmidt account"): only
+# before a word written in lower case among capitals, or in a text of no capitals.
+_LOWER_THING_BEFORE = re.compile(
+    r"(?i)(?<!\w)(?:the|a|an|this|that|these|those|my|our|your|their|its|each|every|another)"
+    + _NOUN_AFTER
+)
+_TEAM_AFTER = re.compile(
+    r"(?i)(?<![^\W\d_]|['’-])("
+    + WORD.pattern
+    + r")(?:[^\S\n]+|-)(?:teams?|group|gruppe|queue|hotline|desk|mailbox"
+    r"|postfach)\b"
+)
+
+
+def things(text: str, caseless: bool) -> frozenset[str]:
+    """Lower-cased words the text uses as a thing: after an article or before a team's word;
+    ``caseless``: the text has no capitals, so a lower-case word after "the" says nothing."""
+    found = {m.group(1).lower() for m in _THING_BEFORE.finditer(text)}
+    found.update(m.group(1).lower() for m in _TEAM_AFTER.finditer(text))
+    found.update(
+        m.group(1).lower()
+        for m in _LOWER_THING_BEFORE.finditer(text)
+        if caseless or m.group(1).islower()
+    )
+    return frozenset(found)

@@ -31,10 +31,11 @@ from agent.redact_name_words import (
     CLOSING_WORDS,
     COMMON_WORDS,
     NOT_NAMES,
+    WORD,
     is_role,
+    things,
 )
 
-WORD = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*")
 ADDRESS = re.compile(r"[\w.+'-]+@[\w-]+(?:\.[\w-]+)+")
 PLACEHOLDER = re.compile(r"\[[A-Z]+_\d+\]")
 # The form fields that hold a person's name (the web form's "name", the usual others).
@@ -66,26 +67,6 @@ _LINE = re.compile(r"[^\n]+")
 _CLOSING_SAME_LINE = re.compile(r"[^\S\n]*[,!\-–—:][^\S\n]*")
 _INITIAL = re.compile(r"[A-Z]\.[^\S\n]*")
 MAX_NAME_WORDS = 3
-# A word the text uses as a thing is no name there, alone ("im Keller", "the printer", "the
-# ctoc has received", "the dac team"): after an article or a determiner that no person's name
-# takes (an optional number between: "im 2. Stock"), or before a team's word.
-_NOUN_AFTER = r"(?:[^\S\n]+\d+\.?)?[^\S\n]+(" + WORD.pattern + r")"
-_THING_BEFORE = re.compile(
-    r"(?i)(?<!\w)(?:ein|eine|einen|einem|einer|eines|kein|keine|keinen|keinem|keiner|das|dies(?:er|e"
-    r"|en|em|es)|jede[rnms]?|im|vom|zum|zur|ins|ans|aufs|un|una|une|uno|um|uma)" + _NOUN_AFTER
-)
-# ...and English ones, which a surname can follow as a modifier ("the Schmidt account"): only
-# before a word written in lower case among capitals, or in a text of no capitals.
-_LOWER_THING_BEFORE = re.compile(
-    r"(?i)(?<!\w)(?:the|a|an|this|that|these|those|my|our|your|their|its|each|every|another)"
-    + _NOUN_AFTER
-)
-_TEAM_AFTER = re.compile(
-    r"(?i)(?<![^\W\d_]|['’-])("
-    + WORD.pattern
-    + r")(?:[^\S\n]+|-)(?:teams?|group|gruppe|queue|hotline|desk|mailbox"
-    r"|postfach)\b"
-)
 
 
 def ticket_names(ticket: Ticket) -> list[str]:
@@ -108,7 +89,7 @@ class NameFinder:
     ) -> None:
         self.keep = frozenset(w.lower() for text in keep for w in WORD.findall(text))
         # The ticket's texts: a word one of them uses as a thing is no name alone in any.
-        self._things = frozenset(w for text in context for w in things(text))
+        self._things = frozenset(w for text in context for w in things(text, _caseless(text)))
         wholes: set[str] = set()  # token sequences found in any case
         parts: set[str] = set()  # single tokens, found capitalised
         for name in names:
@@ -122,7 +103,7 @@ class NameFinder:
     def spans(self, text: str) -> Iterator[tuple[int, int]]:
         """Non-overlapping (start, end) spans of names in text, in order."""
         caseless = _caseless(text)
-        thing = self._things | things(text)
+        thing = self._things | things(text, caseless)
         found: list[tuple[int, int]] = []
         if self._wholes is not None:
             # a one-word name ("keller@", "printer") is no name where the text uses it as a thing
@@ -257,19 +238,6 @@ def _closing_end(line: str) -> int | None:
         anchored = anchored or word in CLOSING_ANCHORS
         end = m.end()
     return end if anchored else None
-
-
-def things(text: str) -> frozenset[str]:
-    """Lower-cased words the text uses as a thing: after an article or before a team's word."""
-    found = {m.group(1).lower() for m in _THING_BEFORE.finditer(text)}
-    found.update(m.group(1).lower() for m in _TEAM_AFTER.finditer(text))
-    caseless = _caseless(text)
-    found.update(
-        m.group(1).lower()
-        for m in _LOWER_THING_BEFORE.finditer(text)
-        if caseless or m.group(1).islower()
-    )
-    return frozenset(found)
 
 
 def _caseless(text: str) -> bool:
