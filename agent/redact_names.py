@@ -9,7 +9,9 @@ Without a model a word is taken for a name only when
 - it stands where names stand: after a greeting that starts a line ("Hi Anna,", "Dear Mr. Smith",
   "Hallo Herr Müller"), after a closing on its line or on the next ("Thanks, Anna",
   "Regards,\\nJohn Smith | IT"), after "my name is" ("Je m'appelle Marie Dubois."). There it is one
-  to three capitalised words; after a title (Mr, Frau, Mme...) any word.
+  to three capitalised words; after a title (Mr, Frau, Mme...) any word;
+- it follows a title within a line ("please call Herr Keller", "Mr. John Smith said"): the first
+  word in any case, then capitalised ones.
 Words of a team or service ("Dear Support Team", "Hi IT,", "Sehr geehrtes Kundenservice-Team"), a
 few words that follow a greeting without naming anyone ("Hi all", "Dear Sir"), and the words of the
 ticket's product and account are never a name. A text with no capital letter at all (some desks
@@ -52,6 +54,13 @@ _TITLE = re.compile(
     r"(?i)(?:mr|mrs|ms|miss|mx|dr|prof|herr|frau|sr|sra|srta|señor|señora|señorita|don|doña|mme"
     r"|mlle|monsieur|madame|sig|sig\.ra|signor|signora|dott|ing)\.?[^\S\n]+"
 )
+# A title within a line ("please call Herr Keller"): "Ms", "Dr" and "Prof" only so written, for
+# "ms teams", "500 ms" and "the dr site" name nobody.
+_MID_TITLE = re.compile(
+    r"(?<![\w.])(?:(?i:mr|mrs|herr|frau|monsieur|madame|mme|señor|señora|sra|signor|signora)"
+    r"|Ms|Mx|Dr|Prof)\.?[^\S\n]+"
+)
+_PUNCTUATION = re.compile(r"[^\S\n]*(?:$|[,!:;.()])", re.M)
 _INTRODUCTION = re.compile(
     r"(?i)\b(?:my[^\S\n]+name[^\S\n]+is|mein[^\S\n]+name[^\S\n]+ist|ich[^\S\n]+hei(?:ß|ss)e"
     r"|me[^\S\n]+llamo|mi[^\S\n]+nombre[^\S\n]+es|je[^\S\n]+m['’]appelle|mon[^\S\n]+nom[^\S\n]+est"
@@ -137,6 +146,8 @@ class NameFinder:
         spans: list[tuple[int, int]] = []
         for m in _GREETING.finditer(text):
             spans += self._name_at(text, m.end(), caseless, thing, _AFTER_NAME)
+        for m in _MID_TITLE.finditer(text):
+            spans += self._titled(text, m.end(), caseless)
         for m in _INTRODUCTION.finditer(text):
             # "My name is John Smith I work in ..." ends where the capitals do; in a text of no
             # capitals, only where punctuation or "and" says.
@@ -187,6 +198,28 @@ class NameFinder:
             return []
         if caseless and title is None and words == 1 and text[start:end].lower() in thing:
             return []
+        return [(start, end)]
+
+    def _titled(self, text: str, pos: int, caseless: bool) -> list[tuple[int, int]]:
+        """The name after a title within a line: its first word whatever its case, up to two
+        more capitalised ones ("Herr Keller hat", "Mr. John Smith said"); with no capitals in
+        the text, more words only up to punctuation ("herr anna stein, ..."), else the first."""
+        while title := _TITLE.match(text, pos):  # "Frau Dr. Stein"
+            pos = title.end()
+        start, ends = pos, list[int]()
+        while len(ends) < MAX_NAME_WORDS:
+            initial = _INITIAL.match(text, pos) if ends else None
+            m = WORD.match(text, initial.end() if initial else pos)
+            if m is None or not self._is_name_word(m.group(), caseless or not ends):
+                break
+            ends.append(m.end())
+            gap = re.match(r"[^\S\n]+", text[m.end() : m.end() + 4])
+            if gap is None:
+                break
+            pos = m.end() + gap.end()
+        if not ends:
+            return []
+        end = ends[0] if caseless and not _PUNCTUATION.match(text, ends[-1]) else ends[-1]
         return [(start, end)]
 
     def _is_name_word(self, word: str, any_case: bool) -> bool:
