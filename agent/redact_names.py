@@ -153,15 +153,16 @@ class NameFinder:
             # capitals, only where punctuation or "and" says.
             after = _AFTER_NAME if caseless else None
             spans += self._name_at(text, m.end(), caseless, thing, after, titles=False)
-        lines = list(_LINE.finditer(text))
+        lines = [line for line in _LINE.finditer(text) if not line.group().isspace()]
         for line, following in zip(lines, [*lines[1:], None], strict=False):
             end = _closing_end(line.group())
             if end is None:
                 continue
             if not line.group()[end:].strip(" ,!.:"):  # the closing is the whole line
                 if following is not None:
+                    indent = len(following.group()) - len(following.group().lstrip())
                     spans += self._name_at(
-                        text, following.start(), caseless, thing, _AFTER_NAME_LINE
+                        text, following.start() + indent, caseless, thing, _AFTER_NAME_LINE
                     )
             elif same := _CLOSING_SAME_LINE.match(text, line.start() + end, line.end()):
                 spans += self._name_at(text, same.end(), caseless, thing, _AFTER_NAME, titles=False)

@@ -35,3 +35,22 @@ def test_a_name_after_a_title_anywhere_is_redacted(text: str, expected: str) -> 
 )
 def test_words_that_only_look_like_a_title_name_nobody(text: str) -> None:
     assert redact(text).text == text
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "Kind regards,\n   John Smith\n   IT Manager",
+            "Kind regards,\n   [NAME_1]\n   IT Manager",
+        ),
+        ("mit freundlichen grüßen\n\tanna stein", "mit freundlichen grüßen\n\t[NAME_1]"),
+    ],
+)
+def test_an_indented_name_under_a_closing_is_redacted(text: str, expected: str) -> None:
+    assert redact(text).text == expected
+
+
+def test_an_indented_teams_word_under_a_closing_that_the_text_uses_as_a_thing_stays() -> None:
+    text = "the ctoc has received an alert.\nsincerely,\n ctoc\n"
+    assert redact(text).text == text
