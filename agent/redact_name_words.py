@@ -2,8 +2,8 @@
 
 Team and function words (ROLE_PARTS, ROLE_WORDS), words after a greeting that name nobody
 (NOT_NAMES), names that are also common words (COMMON_WORDS), and the words of a closing
-(CLOSING_WORDS, CLOSING_ANCHORS), in the supported languages; and the words a text itself uses
-as a thing (things). Used by agent.redact_names.
+(CLOSING_WORDS, CLOSING_ANCHORS; closing_end finds one), in the supported languages; and the
+words a text itself uses as a thing (things). Used by agent.redact_names.
 """
 
 from __future__ import annotations
@@ -87,6 +87,21 @@ CLOSING_ANCHORS = frozenset(
     saudações saluti grazie"""
     )
 )
+
+
+def closing_end(line: str) -> int | None:
+    """Where the closing that starts a line ends ("Best regards", "--"), or None."""
+    if line.strip() == "--":
+        return len(line)
+    end = None
+    anchored = False
+    for count, m in enumerate(WORD.finditer(line)):
+        word = m.group().lower()
+        if count >= 6 or word not in CLOSING_WORDS or line[end or 0 : m.start()].strip(" ,&"):
+            break
+        anchored = anchored or word in CLOSING_ANCHORS
+        end = m.end()
+    return end if anchored else None
 
 
 def is_role(word: str) -> bool:

@@ -25,15 +25,15 @@ ctoc," beside "the ctoc has received"); the whole name and a word after a title 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from agent.models import Ticket
 from agent.redact_name_words import (
-    CLOSING_ANCHORS,
     CLOSING_WORDS,
     COMMON_WORDS,
     NOT_NAMES,
     WORD,
+    closing_end,
     is_role,
     things,
 )
@@ -98,7 +98,8 @@ class NameFinder:
     ) -> None:
         self.keep = frozenset(w.lower() for text in keep for w in WORD.findall(text))
         # The ticket's texts: a word one of them uses as a thing is no name alone in any.
-        self._things = frozenset(w for text in context for w in things(text, _caseless(text)))
+        self._context = tuple(context)
+        self._context_things: frozenset[str] | None = None  # found when first asked: seldom
         wholes: set[str] = set()  # token sequences found in any case
         parts: set[str] = set()  # single tokens, found capitalised
         for name in names:
@@ -112,21 +113,28 @@ class NameFinder:
     def spans(self, text: str) -> Iterator[tuple[int, int]]:
         """Non-overlapping (start, end) spans of names in text, in order."""
         caseless = _caseless(text)
-        thing = self._things | things(text, caseless)
+        known: list[frozenset[str]] = []
+
+        def thing() -> frozenset[str]:
+            """The words this text and the context use as things, found once, when asked."""
+            if not known:
+                known.append(self._things_in_context() | things(text, caseless))
+            return known[0]
+
         found: list[tuple[int, int]] = []
         if self._wholes is not None:
             # a one-word name ("keller@", "printer") is no name where the text uses it as a thing
             found += [
                 m.span()
                 for m in self._wholes.finditer(text)
-                if m.group().lower() not in thing or re.search(r"[\s._-]", m.group())
+                if re.search(r"[\s._-]", m.group()) or m.group().lower() not in thing()
             ]
         if self._parts is not None:
             found += [
                 m.span()
                 for m in self._parts.finditer(text)
                 if (caseless or (m.group()[0].isupper() and not m.group()[1:].isupper()))
-                and m.group().lower() not in thing
+                and m.group().lower() not in thing()
             ]
         found += self._placed(text, caseless, thing)
         found = [span for span in found if not _in_placeholder(text, *span)]
@@ -142,7 +150,15 @@ class NameFinder:
             and not is_role(token)
         )
 
-    def _placed(self, text: str, caseless: bool, thing: frozenset[str]) -> list[tuple[int, int]]:
+    def _things_in_context(self) -> frozenset[str]:
+        if self._context_things is None:
+            found = (things(text, _caseless(text)) for text in self._context)
+            self._context_things = frozenset().union(*found)
+        return self._context_things
+
+    def _placed(
+        self, text: str, caseless: bool, thing: Callable[[], frozenset[str]]
+    ) -> list[tuple[int, int]]:
         spans: list[tuple[int, int]] = []
         for m in _GREETING.finditer(text):
             spans += self._name_at(text, m.end(), caseless, thing, _AFTER_NAME)
@@ -155,7 +171,7 @@ class NameFinder:
             spans += self._name_at(text, m.end(), caseless, thing, after, titles=False)
         lines = [line for line in _LINE.finditer(text) if not line.group().isspace()]
         for line, following in zip(lines, [*lines[1:], None], strict=False):
-            end = _closing_end(line.group())
+            end = closing_end(line.group())
             if end is None:
                 continue
             if not line.group()[end:].strip(" ,!.:"):  # the closing is the whole line
@@ -173,7 +189,7 @@ class NameFinder:
         text: str,
         pos: int,
         caseless: bool,
-        thing: frozenset[str],
+        thing: Callable[[], frozenset[str]],
         after: re.Pattern[str] | None,
         titles: bool = True,
     ) -> list[tuple[int, int]]:
@@ -197,7 +213,7 @@ class NameFinder:
             pos = end + gap.end()
         if not words or (after is not None and not after.match(text, end)):
             return []
-        if caseless and title is None and words == 1 and text[start:end].lower() in thing:
+        if caseless and title is None and words == 1 and text[start:end].lower() in thing():
             return []
         return [(start, end)]
 
@@ -257,21 +273,6 @@ def _alternation(values: list[str]) -> re.Pattern[str] | None:
         r"[\s._-]+".join(re.escape(part) for part in re.split(r"[\s._-]+", v)) for v in values
     ]
     return re.compile(r"(?i)(?<![\w.@-])(?:" + "|".join(options) + r")(?![\w@]|[.-]\w)")
-
-
-def _closing_end(line: str) -> int | None:
-    """Where the closing that starts a line ends ("Best regards", "--"), or None."""
-    if line.strip() == "--":
-        return len(line)
-    end = None
-    anchored = False
-    for count, m in enumerate(WORD.finditer(line)):
-        word = m.group().lower()
-        if count >= 6 or word not in CLOSING_WORDS or line[end or 0 : m.start()].strip(" ,&"):
-            break
-        anchored = anchored or word in CLOSING_ANCHORS
-        end = m.end()
-    return end if anchored else None
 
 
 def _caseless(text: str) -> bool:
