@@ -40,6 +40,7 @@ NOT_NAMES = frozenset(
     thanks thank regards best kind many sent any some this that it not no yes ok okay hello hi dear
     sorry good morning afternoon evening day night same also just still here once more now team
     alle zusammen liebe damen herren und oder der die das ich wir sie mit von für bitte danke
+    hat ist war wird am im auf aus zum zur dem den des ein eine einen einem hier
     kollegen kolleginnen leute grüße gruß
     todos todas equipo señor señora señores señoras y el la los las de del con para por gracias
     saludos hola buenos buenas

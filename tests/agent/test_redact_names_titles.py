@@ -31,6 +31,8 @@ def test_a_name_after_a_title_anywhere_is_redacted(text: str, expected: str) -> 
         "ms teams crashes on start, ms office too",
         "latency is 500 ms on the dr site",
         "The DR site is down; MS Teams works.",
+        "Die Frau am Empfang hat angerufen.",
+        "eine frau hat angerufen, die frau am empfang",
     ],
 )
 def test_words_that_only_look_like_a_title_name_nobody(text: str) -> None:
