@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
+from agent.assign import LoadView, pick_assignee
 from agent.models import Evidence, LLMUsage, Ticket, TriageDecision
 from agent.patterns import PATTERN_TIMEOUT_S
 from agent.policy import Policy
 from agent.priority import merge_tags, retag_expertise, sla_evidence, sla_for
-from agent.route import LoadView, describe_branch, first_branch, pick_assignee
+from agent.route import describe_branch, first_branch
 from agent.rules import Complexity, RuleHit
 from agent.state import HumanReview, TriageState
 

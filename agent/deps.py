@@ -6,9 +6,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from agent.assign import LoadView
 from agent.llm import LLMClassifier
 from agent.policy import Policy
-from agent.route import LoadView
 from agent.rules import RuleEngine
 from agent.settings import Settings
 from knowledge.embeddings import Embedder

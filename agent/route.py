@@ -3,23 +3,24 @@
 Order: a rule naming a team (highest weight, then policy order) > a rule keeping the ticket first
 line > the LLM's team (when the caller trusts it) > the learned prediction (restricted to the
 policy's teams). Then the decision tree's first matching branch may override team and tier and
-steer the choice of an individual (``pick_assignee``: on shift, under capacity, best skills).
+steer the choice of an individual (agent.assign's ``pick_assignee``: on shift, under capacity,
+best skills).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Literal, Protocol
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from agent.errors import ConflictError
-from agent.hours import on_shift
+# InMemoryLoads is named here too, where callers long took it from
+from agent.assign import InMemoryLoads as InMemoryLoads
+from agent.assign import LoadView, pick_assignee
 from agent.models import Evidence, Ticket
 from agent.policy import Policy
 from agent.policy_rules import Branch
-from agent.policy_teams import Member, Team
 from agent.priority import merge_tags, priority_floor
 from agent.rules import RuleHit, field_matches, rule_evidence, ticket_field
 from agent.text import fold
@@ -246,78 +247,3 @@ def _ev(
     detail: str, source: str, team: str, kind: Literal["rule", "llm", "model", "fallback"] = "rule"
 ) -> Evidence:
     return Evidence(kind=kind, source=source, detail=detail, team=team)
-
-
-class LoadView(Protocol):
-    """How many tickets each person holds open now."""
-
-    def open_count(self, member: str) -> int:
-        """Open tickets currently assigned to that member."""
-        ...
-
-
-class InMemoryLoads:
-    """Open-ticket counts kept in a dict (CLI and tests; the API keeps them in its database)."""
-
-    def __init__(self, counts: dict[str, int] | None = None) -> None:
-        self.counts: dict[str, int] = dict(counts or {})
-
-    def open_count(self, member: str) -> int:
-        """Open tickets currently assigned to that member."""
-        return self.counts.get(member, 0)
-
-    def assign(self, member: str) -> None:
-        """Count one more open ticket for the member."""
-        self.counts[member] = self.counts.get(member, 0) + 1
-
-    def release(self, member: str) -> None:
-        """Count one ticket fewer; releasing a ticket nobody holds is a bug upstream."""
-        if self.counts.get(member, 0) <= 0:
-            raise ConflictError(f"{member} holds no open ticket to release")
-        self.counts[member] -= 1
-
-
-def pick_assignee(
-    team: Team, required_skills: Sequence[str], loads: LoadView | None, now: datetime
-) -> tuple[str | None, list[Evidence]]:
-    """The available, on-shift member under capacity with the best skills, then lowest load."""
-    wanted = {fold(s) for s in required_skills}
-    evidence = [_assign_ev(team, "open loads unknown, counted as 0")] if loads is None else []
-    eligible: list[tuple[int, int, str]] = []  # (-skills matched, open load, name)
-    for member in team.members:
-        load = loads.open_count(member.name) if loads is not None else 0
-        reason = _skip_reason(team, member, load, now)
-        if reason:
-            evidence.append(_assign_ev(team, f"skipped {member.name}: {reason}"))
-        else:
-            eligible.append((-len(wanted & {fold(s) for s in member.skills}), load, member.name))
-    # With no skills wanted, every eligible member qualifies.
-    skilled = [c for c in eligible if c[0] < 0] if wanted else eligible
-    if wanted and eligible and not skilled:
-        # Better someone on shift than a ticket waiting for an absent specialist.
-        evidence.append(_assign_ev(team, "nobody eligible has those skills; any member will do"))
-        skilled = eligible
-    elif wanted:
-        for _, _, name in sorted(set(eligible) - set(skilled)):
-            evidence.append(_assign_ev(team, f"skipped {name}: missing skills {sorted(wanted)}"))
-    if not skilled:
-        evidence.append(_assign_ev(team, f"nobody in {team.name} is eligible; left to the queue"))
-        return None, evidence
-    neg_matched, load, name = min(skilled)
-    skills = f", {-neg_matched}/{len(wanted)} skills" if wanted else ""
-    evidence.append(_assign_ev(team, f"assigned {name} (open {load}{skills})"))
-    return name, evidence
-
-
-def _skip_reason(team: Team, member: Member, load: int, now: datetime) -> str:
-    if not member.available:
-        return "unavailable"
-    if not on_shift(member.working_hours or team.working_hours, now):
-        return "off shift"
-    if load >= member.capacity:
-        return f"at capacity ({load}/{member.capacity})"
-    return ""
-
-
-def _assign_ev(team: Team, detail: str) -> Evidence:
-    return Evidence(kind="assignee", source=team.name, detail=detail, team=team.name)

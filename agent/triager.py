@@ -16,6 +16,7 @@ from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command, Durability
 from pydantic import BaseModel, Field
 
+from agent.assign import InMemoryLoads, LoadView
 from agent.brief import brief_markdown
 from agent.deps import Deps
 from agent.errors import ConflictError, NotFoundError
@@ -25,7 +26,6 @@ from agent.llm import LLMClassifier
 from agent.models import Brief, Ticket, TriageDecision
 from agent.nodes import review_held
 from agent.policy import Policy, load_policy
-from agent.route import InMemoryLoads, LoadView
 from agent.settings import Settings, get_settings
 from agent.state import HumanReview
 from knowledge.kb import KnowledgeBase
