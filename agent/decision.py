@@ -10,7 +10,7 @@ from agent.models import Evidence, LLMUsage, Ticket, TriageDecision
 from agent.patterns import PATTERN_TIMEOUT_S
 from agent.policy import Policy
 from agent.priority import merge_tags, retag_expertise, sla_evidence, sla_for
-from agent.route import describe_branch, first_branch
+from agent.route import branch_tier, describe_branch, first_branch
 from agent.rules import Complexity, RuleHit
 from agent.state import HumanReview, TriageState
 
@@ -148,11 +148,11 @@ def apply_review(
     if not same_team or (gone and not review.assignee):
         branch = first_branch(policy, ticket, team.name, priority, rule_tags, keep_team=True)
         if branch is not None:
-            found = describe_branch(branch, team.name)
+            found = describe_branch(branch, team.name, policy.first_line_team)
             evidence.append(Evidence(kind="tree", source=branch.name, detail=found, team=team.name))
             tags = merge_tags(tags, branch.add_tags)
         if not same_team:
-            tier = (branch.tier if branch else None) or team.tier
+            tier = branch_tier(policy, branch, team.name) or team.tier
         if not review.assignee and (branch is None or branch.assign):
             skills = branch.required_skills if branch else []
             assignee, picked = pick_assignee(team, skills, loads, now or datetime.now(UTC))

@@ -117,6 +117,15 @@ def _check_tree(policy: Policy, teams: str) -> None:
                 f"branch {branch.name}: {lacking} (the person would be any member there)",
             )
         _check_can_fire(policy, i, branch)
+        reached = _teams_reached(policy, branch)
+        if branch.tier is not None and reached == [policy.first_line_team]:
+            # as a rule's: a branch's tier is for the escalated, the first line keeps its own
+            raise PathError(
+                (*at, "tier"),
+                f"branch {branch.name}: a ticket it leaves with {policy.first_line_team} stays "
+                "first line, with that team's tier; give the tier to a branch that escalates, or "
+                "leave it out",
+            )
 
 
 def _check_can_fire(policy: Policy, i: int, branch: Branch) -> None:

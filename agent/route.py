@@ -69,7 +69,7 @@ def choose_route(
     chosen_priority = priority or priority_floor(policy, ticket, hits)
     branch = first_branch(policy, ticket, team, chosen_priority, tags)
     if branch is not None:
-        detail = describe_branch(branch, team)
+        detail = describe_branch(branch, team, policy.first_line_team)
         evidence.append(Evidence(kind="tree", source=branch.name, detail=detail))
         tags = merge_tags(tags, branch.add_tags)
         # A branch that names the team outright (no team condition) is explicit policy, also
@@ -82,7 +82,7 @@ def choose_route(
                 confidence = max(confidence, RULE_CONFIDENCE)
 
     team_obj = policy.team(team)
-    tier = (branch.tier if branch else None) or _rule_tier(policy, hits, team) or team_obj.tier
+    tier = branch_tier(policy, branch, team) or _rule_tier(policy, hits, team) or team_obj.tier
 
     assignee = None
     if branch is None or branch.assign:
@@ -191,6 +191,14 @@ def _rule_tier(policy: Policy, hits: Sequence[RuleHit], team: str) -> int | None
     return max(tiered, key=lambda h: h.weight).actions.tier if tiered else None
 
 
+def branch_tier(policy: Policy, branch: Branch | None, team: str) -> int | None:
+    """The tier the branch gives a ticket it leaves with ``team``, as a rule's: for an escalated
+    ticket only; one that stays first line has the first line's tier."""
+    if branch is None or team == policy.first_line_team:
+        return None
+    return branch.tier
+
+
 def first_branch(
     policy: Policy,
     ticket: Ticket,
@@ -229,12 +237,14 @@ def _field_ok(ticket: Ticket, name: str, accepted: list[str] | None) -> bool:
     return field_matches(name, ticket_field(ticket, name), {fold(a) for a in accepted})
 
 
-def describe_branch(branch: Branch, team: str) -> str:
+def describe_branch(branch: Branch, team: str, first_line: str) -> str:
     """What a matched branch does to a ticket that had ``team`` before it."""
     parts = [f"branch {branch.name} matched"]
     if branch.team and branch.team != team:
         parts.append(f"team {team} -> {branch.team}")
-    if branch.tier is not None:
+    if branch.tier is not None and (branch.team or team) == first_line:
+        parts.append(f"tier {branch.tier} not applied: the ticket stays first line")
+    elif branch.tier is not None:
         parts.append(f"tier {branch.tier}")
     if not branch.assign:
         parts.append("no individual assigned: the team's queue takes it")
