@@ -61,7 +61,7 @@ def choose_route(
     priority: str | None = None,
 ) -> RouteChoice:
     """Pick team, tier, escalation and assignee; `priority` defaults to the policy floor."""
-    evidence = rule_evidence(list(hits))
+    evidence: list[Evidence] = []  # after each rule's own, which says what it gave the ticket
     team, decided_by, confidence = _base_team(
         policy, hits, prediction, llm_team, llm_confidence, evidence
     )
@@ -82,7 +82,11 @@ def choose_route(
                 confidence = max(confidence, RULE_CONFIDENCE)
 
     team_obj = policy.team(team)
-    tier = branch_tier(policy, branch, team) or _rule_tier(policy, hits, team) or team_obj.tier
+    tier_rule = _tier_rule(policy, hits, team)
+    rule_tier = tier_rule.actions.tier if tier_rule else None
+    tier = branch_tier(policy, branch, team) or rule_tier or team_obj.tier
+    tier_notes = _tier_notes(policy, hits, team, branch, tier_rule)
+    evidence[:0] = rule_evidence(list(hits), tier_notes)
 
     assignee = None
     if branch is None or branch.assign:
@@ -182,13 +186,42 @@ def tree_team(policy: Policy, ticket: Ticket, hits: Sequence[RuleHit], priority:
     return named.pop() if len(named) == 1 else None
 
 
-def _rule_tier(policy: Policy, hits: Sequence[RuleHit], team: str) -> int | None:
-    """The tier asked by the heaviest rule that names no team or this team, for an escalated
+def _tier_rule(policy: Policy, hits: Sequence[RuleHit], team: str) -> RuleHit | None:
+    """The heaviest rule asking a tier that names no team or this team, for an escalated
     ticket: one that stays first line has the first line's tier, whatever else fired."""
     if team == policy.first_line_team:
         return None
     tiered = [h for h in hits if h.actions.tier and h.actions.escalate_to in (None, team)]
-    return max(tiered, key=lambda h: h.weight).actions.tier if tiered else None
+    return max(tiered, key=lambda h: h.weight) if tiered else None
+
+
+def _tier_notes(
+    policy: Policy,
+    hits: Sequence[RuleHit],
+    team: str,
+    branch: Branch | None,
+    tier_rule: RuleHit | None,
+) -> dict[str, str]:
+    """By rule id, why the tier a fired rule asks for is not the ticket's (``tier_rule``: the
+    rule whose tier it has unless the branch gives one)."""
+    by_branch = branch_tier(policy, branch, team)
+    notes = {}
+    for hit in hits:
+        asked = hit.actions.tier
+        if not asked or (hit is tier_rule and not by_branch):
+            continue
+        if team == policy.first_line_team:
+            why = "the ticket stays first line"
+        elif hit.actions.escalate_to not in (None, team):
+            why = f"the ticket goes to {team}"
+        elif by_branch and branch is not None:
+            why = f"branch {branch.name} sets tier {by_branch}"
+        elif tier_rule is not None:
+            why = f"rule {tier_rule.rule_id} sets tier {tier_rule.actions.tier}"
+        else:
+            continue
+        notes[hit.rule_id] = f"tier {asked} not applied: {why}"
+    return notes
 
 
 def branch_tier(policy: Policy, branch: Branch | None, team: str) -> int | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import weakref
+from collections.abc import Mapping
 from typing import Literal
 
 from pydantic import BaseModel, Field
@@ -280,8 +281,11 @@ def _body(text: str, subject: str) -> str:
     return text[len(subject) :].lstrip() if subject and text.startswith(subject) else text
 
 
-def rule_evidence(hits: list[RuleHit]) -> list[Evidence]:
-    """One evidence item per fired rule, naming what matched and what it asks for."""
+def rule_evidence(
+    hits: list[RuleHit], tier_notes: Mapping[str, str] | None = None
+) -> list[Evidence]:
+    """One evidence item per fired rule, naming what matched and what it asks for
+    (``tier_notes``: by rule id, why the tier it asks for was not applied)."""
     out = []
     for hit in hits:
         asks = []
@@ -290,7 +294,7 @@ def rule_evidence(hits: list[RuleHit]) -> list[Evidence]:
         if hit.actions.stay_first_line:
             asks.append("stay first line")
         if hit.actions.tier:
-            asks.append(f"tier {hit.actions.tier}")
+            asks.append((tier_notes or {}).get(hit.rule_id, f"tier {hit.actions.tier}"))
         if hit.actions.raise_priority_to:
             asks.append(f"priority at least {hit.actions.raise_priority_to}")
         if hit.actions.add_tags:
