@@ -10,7 +10,7 @@ from agent.models import Evidence, LLMUsage, Ticket, TriageDecision
 from agent.patterns import PATTERN_TIMEOUT_S
 from agent.policy import Policy
 from agent.priority import merge_tags, retag_expertise, sla_evidence, sla_for
-from agent.route import branch_tier, describe_branch, first_branch
+from agent.route import branch_tier, describe_branch, first_branch, tiered_rule
 from agent.rules import Complexity, RuleHit
 from agent.state import HumanReview, TriageState
 
@@ -104,7 +104,8 @@ def apply_review(
     gets its level's SLA (clock from ``received_at``) and protocol; without one, a priority the
     SLA watch raised meanwhile stays, with the due times it had; a new team gets the tier and a
     person as the decision tree gives them there (its first branch that keeps the ticket with
-    that team), unless the reviewer named the person; the same team keeps its tier and person,
+    that team), else the tier the fired rules ask for there as on the route step, and the person
+    unless the reviewer named one; the same team keeps its tier and person,
     unless the policy no longer has that person available in the team. The reviewer's
     escalation decides the 'Requires Expertise' tag (``hits`` and ``complexity``: the ticket's).
     """
@@ -152,7 +153,15 @@ def apply_review(
             evidence.append(Evidence(kind="tree", source=branch.name, detail=found, team=team.name))
             tags = merge_tags(tags, branch.add_tags)
         if not same_team:
-            tier = branch_tier(policy, branch, team.name) or team.tier
+            # as on the route step: the branch's tier, else the heaviest fired rule's for the team
+            by_branch = branch_tier(policy, branch, team.name)
+            by_rule = None if by_branch else tiered_rule(policy, hits, team.name)
+            tier = by_branch or (by_rule.actions.tier if by_rule else None) or team.tier
+            if by_rule is not None:
+                said = f"rule {by_rule.rule_id} sets tier {tier} for {team.name}"
+                evidence.append(
+                    Evidence(kind="rule", source=by_rule.rule_id, detail=said, team=team.name)
+                )
         if not review.assignee and (branch is None or branch.assign):
             skills = branch.required_skills if branch else []
             assignee, picked = pick_assignee(team, skills, loads, now or datetime.now(UTC))

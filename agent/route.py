@@ -82,7 +82,7 @@ def choose_route(
                 confidence = max(confidence, RULE_CONFIDENCE)
 
     team_obj = policy.team(team)
-    tier_rule = _tier_rule(policy, hits, team)
+    tier_rule = tiered_rule(policy, hits, team)
     rule_tier = tier_rule.actions.tier if tier_rule else None
     tier = branch_tier(policy, branch, team) or rule_tier or team_obj.tier
     tier_notes = _tier_notes(policy, hits, team, branch, tier_rule)
@@ -186,7 +186,7 @@ def tree_team(policy: Policy, ticket: Ticket, hits: Sequence[RuleHit], priority:
     return named.pop() if len(named) == 1 else None
 
 
-def _tier_rule(policy: Policy, hits: Sequence[RuleHit], team: str) -> RuleHit | None:
+def tiered_rule(policy: Policy, hits: Sequence[RuleHit], team: str) -> RuleHit | None:
     """The heaviest rule asking a tier that names no team or this team, for an escalated
     ticket: one that stays first line has the first line's tier, whatever else fired."""
     if team == policy.first_line_team:
