@@ -15,7 +15,7 @@ from agent.text import fold
 
 if TYPE_CHECKING:
     from agent.policy import Policy
-    from agent.policy_rules import Branch
+    from agent.policy_rules import Branch, Condition
 
 
 class PathError(ValueError):
@@ -162,6 +162,48 @@ def _check_can_fire(policy: Policy, i: int, branch: Branch) -> None:
             f"branch {branch.name}: {never} are added by no rule (the tree reads the rules' "
             f"add_tags); rules add: {', '.join(dict.fromkeys(added.values()))}",
         )
+    for j, earlier in enumerate(policy.decision_tree[:i]):
+        # one naming a team is passed over for a reviewer's other team: the later one decides there
+        if earlier.team is None and _takes_all_of(policy, earlier.when, when):
+            raise PathError(
+                at,
+                f"branch {branch.name} is never reached: decision_tree[{j}] ({earlier.name}) "
+                "takes every ticket it would and decides first (put it after this one, or drop "
+                "one of them)",
+            )
+
+
+def _takes_all_of(policy: Policy, earlier: Condition, later: Condition) -> bool:
+    """Whether every ticket ``later`` lets through meets ``earlier``'s conditions too."""
+    from agent.rules import field_matches  # agent.rules reads a policy: not at import time
+
+    first_line = policy.first_line_team
+    # the team chosen so far, as ``later`` lets it through (only the first line is not escalated)
+    teams = [
+        name
+        for name in policy.team_names
+        if (later.team is None or name in later.team)
+        and (later.escalate is None or later.escalate == (name != first_line))
+    ]
+    for name, accepted in earlier.model_dump(exclude_none=True).items():
+        given = getattr(later, name)
+        if name == "team":
+            holds = set(teams) <= set(accepted)
+        elif name == "escalate":
+            holds = all((team != first_line) == accepted for team in teams)
+        elif given is None:
+            holds = False
+        elif name == "priority":
+            holds = set(given) <= set(accepted)
+        elif name == "tags_any":
+            holds = {fold(tag) for tag in given} <= {fold(tag) for tag in accepted}
+        else:
+            # a ticket value taking a later value ('de-AT') takes an earlier one it matches ('de')
+            folded = {fold(value) for value in accepted}
+            holds = all(field_matches(name, value, folded) for value in given)
+        if not holds:
+            return False
+    return True
 
 
 def _skills_nobody_has(policy: Policy, branch: Branch) -> dict[str, list[str]]:
