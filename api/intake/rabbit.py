@@ -363,6 +363,8 @@ class RabbitQueue:
                 except STALE as exc:
                     self._drop()  # gone with its connection: the broker puts it back
                     self._declared_again(exc)  # the held queue, if it was deleted
+                    if time.monotonic() >= deadline:
+                        return None  # failing again and again: not past the caller's wait
                     continue
                 token = f"{self._local.number}:{method.delivery_tag}"
                 self._keep_alive()  # its triage may outlast the heartbeat timeout

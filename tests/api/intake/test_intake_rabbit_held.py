@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -113,3 +114,30 @@ def test_a_backlog_being_worked_on_rabbitmq_is_not_reported_stuck(
         time.sleep(0.05)
     assert wait_for(done, 30)
     assert len(answers) > 5 and set(answers) == {200}
+
+
+def test_a_get_whose_hold_keeps_failing_returns_at_its_timeout(
+    queue_name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A delivery that cannot be counted as held goes back to the broker; a get that keeps
+    meeting that returns empty when its wait is over instead of trying for ever."""
+    from pika.exceptions import ChannelClosed
+
+    queue = RabbitQueue(URL, queue_name, 10, 10)
+    queue.put(QueueItem("t0", "api", 23, False))
+
+    def broken(tag: int) -> None:
+        raise ChannelClosed(404, "NOT_FOUND - held queue")
+
+    monkeypatch.setattr(queue, "_hold", broken)
+    monkeypatch.setattr(queue, "_declared_again", lambda exc: None)
+    got: list[object] = []
+    worker = threading.Thread(target=lambda: got.append(queue.get(0.5)), daemon=True)
+    worker.start()
+    worker.join(15)
+    assert not worker.is_alive() and got == [None]
+    monkeypatch.undo()
+    back = queue.get(2.0)  # the message went back to the broker each time: still there
+    assert back is not None and back.item.ticket_id == "t0"
+    queue.ack(back)
+    queue.close()
