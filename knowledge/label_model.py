@@ -327,7 +327,7 @@ def _fit_svm(x: sp.csr_matrix, y: np.ndarray) -> LinearSVC:
     with warnings.catch_warnings():
         # liblinear's iteration cap only costs a little precision on a separable problem
         warnings.simplefilter("ignore", ConvergenceWarning)
-        model = LinearSVC(C=0.5, class_weight=None).fit(x, y)
+        model = LinearSVC(C=0.5, class_weight=None, random_state=SEED).fit(x, y)
     model.coef_ = model.coef_.astype(np.float32)  # halves memory and the saved file
     return model
 
@@ -340,7 +340,7 @@ def _fit_embedding_svm(x: np.ndarray, y: np.ndarray) -> LinearSVC:
     """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        model = LinearSVC(C=1.0).fit(np.asarray(x, dtype=np.float32), y)
+        model = LinearSVC(C=1.0, random_state=SEED).fit(np.asarray(x, dtype=np.float32), y)
     model.coef_ = model.coef_.astype(np.float32)
     return model
 
