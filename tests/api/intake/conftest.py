@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from api_support import Api
 from fastapi.testclient import TestClient
-from intake_support import SECRET, IntakeFactory
+from intake_support import BROKER_URL, QUEUE_TAG, SECRET, IntakeFactory
 
 from agent.policy import Policy
 from agent.settings import Settings
@@ -17,6 +17,7 @@ from agent.triager import Triager, memory_checkpointer
 from api.auth import create_key
 from api.engine import TriageEngine
 from api.intake.options import IntakeOptions
+from api.intake.rabbit import RabbitQueue
 from api.main import create_app
 from api.options import ServiceOptions
 from knowledge.embeddings import Embedder
@@ -62,3 +63,16 @@ def make_intake_api(
     for client in opened:
         client.__exit__(None, None, None)
         client.app.state.services.db.close()  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def queue_name(request: pytest.FixtureRequest) -> Iterator[str]:
+    """A fresh RabbitMQ queue name per test, deleted afterwards with the queues beside it."""
+    module = request.module.__name__.rsplit(".", 1)[-1].removeprefix("test_")
+    name = f"test.{module}.{QUEUE_TAG}{uuid.uuid4().hex[:8]}"
+    yield name
+    cleanup = RabbitQueue(BROKER_URL, name, 10, 10)
+    channel = cleanup._channel()
+    for queue in cleanup.queues:
+        channel.queue_delete(queue)
+    cleanup.close()

@@ -22,6 +22,7 @@ from api.tables import DecisionRow
 
 SECRET = "test-webhook-secret"
 IntakeFactory = Callable[..., Api]
+BROKER_URL = "amqp://guest:guest@127.0.0.1:5672/%2F"  # the RabbitMQ on loopback
 # Put in the names of the broker queues tests make, to tell apart runs sharing one RabbitMQ.
 QUEUE_TAG = os.environ.get("TRIAGE_TEST_QUEUE_TAG", "")
 

@@ -5,36 +5,22 @@ from __future__ import annotations
 import json
 import threading
 import time
-import uuid
-from collections.abc import Iterator
 
 import pika
 import pytest
 from api_support import wait_for
 from intake_fakes import CuedEngine
-from intake_support import QUEUE_TAG, IntakeFactory, broker_up
+from intake_support import BROKER_URL, IntakeFactory, broker_up
 
 from agent.errors import CapacityError, UpstreamError
 from agent.policy import Policy
 from api.intake.queue import QueueItem
 from api.intake.rabbit import RabbitQueue
 
-URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
+URL = BROKER_URL
 
 
 pytestmark = pytest.mark.skipif(not broker_up(), reason="RabbitMQ not listening on 127.0.0.1:5672")
-
-
-@pytest.fixture
-def queue_name() -> Iterator[str]:
-    """A fresh queue per test, deleted afterwards with its delay queues."""
-    name = f"test.intake.{QUEUE_TAG}{uuid.uuid4().hex[:8]}"
-    yield name
-    cleanup = RabbitQueue(URL, name, 10, 10)
-    channel = cleanup._channel()
-    for queue in cleanup.queues:
-        channel.queue_delete(queue)
-    cleanup.close()
 
 
 def test_priority_order_and_bound(queue_name: str) -> None:

@@ -5,18 +5,17 @@ from __future__ import annotations
 
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 
 import pytest
 from broker_proxy import BrokerProxy
-from intake_support import QUEUE_TAG, broker_up
+from intake_support import BROKER_URL, broker_up
 
 from agent.errors import UpstreamError
 from api.intake.queue import QueueItem
 from api.intake.rabbit import RabbitQueue
 
-URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
+URL = BROKER_URL
 
 pytestmark = pytest.mark.skipif(not broker_up(), reason="RabbitMQ not listening on 127.0.0.1:5672")
 
@@ -26,17 +25,6 @@ def proxy() -> Iterator[BrokerProxy]:
     made = BrokerProxy()
     yield made
     made.close()
-
-
-@pytest.fixture
-def queue_name() -> Iterator[str]:
-    name = f"test.blocked.{QUEUE_TAG}{uuid.uuid4().hex[:8]}"
-    yield name
-    cleanup = RabbitQueue(URL, name, 10, 10)
-    channel = cleanup._channel()
-    for queue in cleanup.queues:
-        channel.queue_delete(queue)
-    cleanup.close()
 
 
 def test_a_put_while_the_broker_blocks_publishers_fails_instead_of_hanging(

@@ -3,33 +3,17 @@ dead-lettered on the broker too, while the hung thread still holds the delivery'
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
-
 import pytest
 from api_support import wait_for
 from intake_fakes import CuedEngine
-from intake_support import QUEUE_TAG, IntakeFactory, broker_up, decisions
+from intake_support import BROKER_URL, IntakeFactory, broker_up, decisions
 from test_intake_max_run import HangingEnricher
 
 from agent.policy import Policy
-from api.intake.rabbit import RabbitQueue
 
-URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
+URL = BROKER_URL
 
 pytestmark = pytest.mark.skipif(not broker_up(), reason="RabbitMQ not listening on 127.0.0.1:5672")
-
-
-@pytest.fixture
-def queue_name() -> Iterator[str]:
-    """A fresh queue per test, deleted afterwards with the queues beside it."""
-    name = f"test.givenup.{QUEUE_TAG}{uuid.uuid4().hex[:8]}"
-    yield name
-    cleanup = RabbitQueue(URL, name, 10, 10)
-    channel = cleanup._channel()
-    for queue in cleanup.queues:
-        channel.queue_delete(queue)
-    cleanup.close()
 
 
 @pytest.mark.parametrize("attempts", [1, 2])

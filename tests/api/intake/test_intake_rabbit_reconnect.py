@@ -10,14 +10,14 @@ from collections.abc import Iterator
 
 import pytest
 from broker_proxy import BrokerProxy
-from intake_support import QUEUE_TAG, broker_up
+from intake_support import BROKER_URL, QUEUE_TAG, broker_up
 
 from api.intake.queue import QueueItem
 from api.intake.rabbit import RabbitQueue
 
 # pika's blocking connection answers no heartbeats between calls: with a 1 s heartbeat the
 # broker closes a connection left alone for a few seconds.
-URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
+URL = BROKER_URL
 SHORT_HEARTBEAT = f"{URL}?heartbeat=1"
 IDLE_S = 5.0
 

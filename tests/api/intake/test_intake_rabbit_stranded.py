@@ -4,14 +4,12 @@ at the next start, once; a ticket whose message is in the broker is not."""
 from __future__ import annotations
 
 import time
-import uuid
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
 from api_support import wait_for
 from intake_fakes import CuedEngine
-from intake_support import QUEUE_TAG, IntakeFactory, another_app, broker_up, decisions
+from intake_support import BROKER_URL, IntakeFactory, another_app, broker_up, decisions
 from sqlalchemy import select, update
 
 from agent.policy import Policy
@@ -21,7 +19,7 @@ from api.intake.rabbit import RabbitQueue
 from api.intake.tables import IntakeTicketRow
 from api.tables import utcnow
 
-URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
+URL = BROKER_URL
 CALLER = Principal(key_id="stranded", name="stranded test", role="helpdesk")
 
 pytestmark = pytest.mark.skipif(not broker_up(), reason="RabbitMQ not listening on 127.0.0.1:5672")
@@ -29,18 +27,6 @@ pytestmark = pytest.mark.skipif(not broker_up(), reason="RabbitMQ not listening 
 
 class Crash(BaseException):
     """The process dies here: no handler of the intake runs."""
-
-
-@pytest.fixture
-def queue_name() -> Iterator[str]:
-    """A fresh queue per test, deleted afterwards with the queues beside it."""
-    name = f"test.stranded.{QUEUE_TAG}{uuid.uuid4().hex[:8]}"
-    yield name
-    cleanup = RabbitQueue(URL, name, 10, 10)
-    channel = cleanup._channel()
-    for queue in cleanup.queues:
-        channel.queue_delete(queue)
-    cleanup.close()
 
 
 def _crash_on_put(*_: object, **__: object) -> None:
